@@ -1,0 +1,61 @@
+/**
+ * The kinds table: the one place that names every resource kind, its etcd segment, its
+ * Admin API path, its resources-file collection, its identity (name) field and its schemas.
+ * Every other package reads this table instead of spelling segments again.
+ */
+import type { GenericSchema } from 'valibot';
+import * as r from './resources/index.js';
+
+export type KindName =
+  | 'models'
+  | 'api_keys'
+  | 'provider_keys'
+  | 'guardrails'
+  | 'guardrail_attachments'
+  | 'cache_policies'
+  | 'observability_exporters'
+  | 'rate_limit_policies'
+  | 'mcp_servers'
+  | 'mcp_policies'
+  | 'a2a_agents'
+  | 'oidc_providers';
+
+export interface KindDef {
+  /** Kind name; also the etcd key segment (`<prefix>/<kind>/<id>`). */
+  readonly kind: KindName;
+  /** Admin API collection path under `/admin/v1/`, plus legacy aliases. */
+  readonly adminPath: string;
+  readonly adminAliases: readonly string[];
+  /** Collection name in a resources file; null when the file cannot express the kind. */
+  readonly fileCollection: string | null;
+  /** Field that must be unique on admin writes (and is the name index); null = none. */
+  readonly nameField: string | null;
+  /** Human type name used in messages (`malformed <Type> payload`). */
+  readonly typeName: string;
+  /** Strict schema for writes (Admin API, file): unknown fields rejected except open roots. */
+  readonly writeSchema: GenericSchema;
+  /** Lenient schema for the etcd read path: unknown fields allowed (reported separately). */
+  readonly readSchema: GenericSchema;
+  /** Dotted paths of secret string fields; masked on every admin read. */
+  readonly secretPaths: readonly string[];
+  readonly tier: 'core' | 'extended';
+}
+
+export const KINDS: readonly KindDef[] = r.KIND_DEFS;
+
+const byName = new Map<string, KindDef>(KINDS.map((k) => [k.kind, k]));
+const byAdminPath = new Map<string, KindDef>();
+for (const k of KINDS) {
+  byAdminPath.set(k.adminPath, k);
+  for (const a of k.adminAliases) byAdminPath.set(a, k);
+}
+
+export function kindByName(name: string): KindDef | undefined {
+  return byName.get(name);
+}
+
+export function kindByAdminPath(path: string): KindDef | undefined {
+  return byAdminPath.get(path);
+}
+
+export const KIND_NAMES: readonly KindName[] = KINDS.map((k) => k.kind);

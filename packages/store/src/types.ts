@@ -1,0 +1,123 @@
+/**
+ * The config store contract. Two narrow interfaces:
+ *  - ResourceStore: what writers (the Admin API) use: get, list by kind, create / replace /
+ *    delete with real store revisions, and atomic per-kind name uniqueness.
+ *  - ConfigSource: what readers (gateway replicas) use: load everything under the prefix at
+ *    one revision, then watch from the next revision.
+ * Implementations: etcd (`./etcd/`) and embedded (`./embedded/`). Both pass the same
+ * contract suite (`./contract/`).
+ */
+import type { KindName } from '@aisix/core';
+
+/** A resource document as stored, with its id and the revision of its last write. */
+export interface StoredDoc {
+  readonly id: string;
+  /** Parsed JSON document (without `id`). */
+  readonly value: Record<string, unknown>;
+  /** Store revision of the last write of this key (etcd `mod_revision`). */
+  readonly revision: number;
+}
+
+/** Name uniqueness to enforce atomically on create/replace (decision 2). */
+export interface UniqueConstraint {
+  /** Top-level field of the document, e.g. `display_name`, `key_hash`, `name`. */
+  readonly field: string;
+  readonly value: string;
+}
+
+export interface WriteResult {
+  readonly id: string;
+  /** The real store revision at which the write was committed (decision 1). */
+  readonly revision: number;
+}
+
+export type StoreErrorCode =
+  /** get/replace/delete of an id that does not exist */
+  | 'not_found'
+  /** another document of the kind already holds the unique value */
+  | 'conflict'
+  /** create of an id that already exists */
+  | 'exists'
+  /** backend unreachable, timed out, or failed */
+  | 'unavailable'
+  /** the store is read-only (resources file mode) */
+  | 'read_only';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  /** For `conflict`: the unique value that is taken. */
+  readonly conflictValue?: string;
+  constructor(code: StoreErrorCode, message: string, opts?: { cause?: unknown; conflictValue?: string }) {
+    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'StoreError';
+    this.code = code;
+    if (opts?.conflictValue !== undefined) this.conflictValue = opts.conflictValue;
+  }
+}
+
+export interface ResourceStore {
+  get(kind: KindName, id: string): Promise<StoredDoc | null>;
+  /** All documents of the kind, ascending by id. Values that are not JSON objects are skipped. */
+  list(kind: KindName): Promise<StoredDoc[]>;
+  /** Create a new key. Fails `exists` if the id is taken, `conflict` if `unique` is taken. */
+  create(
+    kind: KindName,
+    id: string,
+    value: Record<string, unknown>,
+    unique?: UniqueConstraint,
+  ): Promise<WriteResult>;
+  /** Replace an existing key. Fails `not_found`, or `conflict` if another id holds `unique`. */
+  replace(
+    kind: KindName,
+    id: string,
+    value: Record<string, unknown>,
+    unique?: UniqueConstraint,
+  ): Promise<WriteResult>;
+  /** Delete a key. Fails `not_found` when nothing was deleted. */
+  delete(kind: KindName, id: string): Promise<WriteResult>;
+  close(): Promise<void>;
+}
+
+/** A raw key/value as observed under the prefix; the value may be any bytes (bad documents too). */
+export interface RawEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  /** etcd `mod_revision` of the key. */
+  readonly revision: number;
+}
+
+export type WatchEvent =
+  | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array; readonly revision: number }
+  | { readonly type: 'delete'; readonly key: string; readonly revision: number };
+
+export interface LoadResult {
+  /** Store revision the range was served at (etcd response header revision). */
+  readonly revision: number;
+  /** Every key under `<prefix>/`, ascending by key. */
+  readonly entries: RawEntry[];
+}
+
+/** Why a watch stream ended. `compacted` and `closed` are graceful; `error` is a failure. */
+export type WatchEnd =
+  | { readonly reason: 'compacted'; readonly compactRevision: number }
+  | { readonly reason: 'closed' }
+  | { readonly reason: 'aborted' }
+  | { readonly reason: 'error'; readonly error: Error };
+
+export interface ConfigSource {
+  /** The effective key prefix, e.g. `/aisix` (no trailing slash). */
+  readonly prefix: string;
+  /** Range everything under `<prefix>/`. */
+  load(signal?: AbortSignal): Promise<LoadResult>;
+  /**
+   * Watch `<prefix>/` from `fromRevision` (inclusive). Calls `onEvents` with each batch in
+   * revision order; resolves when the stream ends, fails, is compacted, or `signal` aborts.
+   * Implementations never resume on their own: the caller re-loads (see watch-loop.ts).
+   */
+  watch(
+    fromRevision: number,
+    onEvents: (events: WatchEvent[]) => void,
+    signal: AbortSignal,
+  ): Promise<WatchEnd>;
+  close(): Promise<void>;
+}
