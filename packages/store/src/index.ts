@@ -1,1 +1,7 @@
+export * from './config-sync.js';
+export * from './contract/index.js';
+export * from './embedded/index.js';
+export * from './etcd/index.js';
+export * from './snapshot-cache.js';
 export * from './types.js';
+export * from './watch-loop.js';

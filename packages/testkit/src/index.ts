@@ -1,1 +1,3 @@
-export {};
+export * from './etcd.js';
+export * from './ports.js';
+export * from './tcp-proxy.js';
