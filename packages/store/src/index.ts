@@ -1,5 +1,4 @@
 export * from './config-sync.js';
-export * from './contract/index.js';
 export * from './embedded/index.js';
 export * from './etcd/index.js';
 export * from './snapshot-cache.js';
