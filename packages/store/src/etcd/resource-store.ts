@@ -1,0 +1,231 @@
+/**
+ * The etcd write path (`ResourceStore`) on the `etcd3` client: get, list, create, replace,
+ * delete with real revisions (the txn / delete response header revision) and atomic name
+ * uniqueness (decision 2).
+ *
+ * Uniqueness: read the kind's prefix at revision R, check that no other id holds the value,
+ * then commit in ONE transaction whose compare is "every key in the kind's range has
+ * mod_revision < R+1" (a range compare, `range_end`), plus create-if-absent (create) or
+ * key-exists (replace). If anything of the kind changed after R the compare fails and we
+ * re-read and re-check. No index keys are written; the key layout stays the reference's.
+ * etcd3's high-level builder has no range compare, so the raw `kv.txn` RPC is used (its
+ * bundled proto carries `Compare.range_end`).
+ *
+ * Timeouts: gRPC has no separate connect timeout, so each RPC gets a deadline of
+ * requestTimeoutMs, plus dialTimeoutMs while no call has succeeded since the last failure
+ * (that call may have to connect first). Every failure surfaces as `StoreError('unavailable')`
+ * whose message never contains the password.
+ */
+import type { KindName } from '@aisix/core';
+import { Etcd3, type IKeyValue, type ITxnRequest } from 'etcd3';
+import {
+  type ResourceStore,
+  type StoredDoc,
+  StoreError,
+  type UniqueConstraint,
+  type WriteResult,
+} from '../types.js';
+import { int, kindPrefix, prefixRangeEnd, resourceKey, utf8 } from './keys.js';
+
+export interface Etcd3StoreOptions {
+  endpoints: string[];
+  prefix: string;
+  user?: string;
+  password?: string;
+  tls?: { caCert: string; clientCert?: string; clientKey?: string; serverName?: string };
+  dialTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** Bounded optimistic retries for a unique write under contention. */
+const UNIQUE_ATTEMPTS = 20;
+
+export class Etcd3ResourceStore implements ResourceStore {
+  readonly #client: Etcd3;
+  readonly #prefix: string;
+  readonly #opts: Etcd3StoreOptions;
+  #healthy = false;
+
+  constructor(opts: Etcd3StoreOptions) {
+    this.#opts = opts;
+    this.#prefix = opts.prefix;
+    const { tls } = opts;
+    this.#client = new Etcd3({
+      hosts: opts.endpoints,
+      ...(opts.user !== undefined ? { auth: { username: opts.user, password: opts.password ?? '' } } : {}),
+      ...(tls
+        ? {
+            credentials: {
+              rootCertificate: Buffer.from(tls.caCert),
+              ...(tls.clientKey ? { privateKey: Buffer.from(tls.clientKey) } : {}),
+              ...(tls.clientCert ? { certChain: Buffer.from(tls.clientCert) } : {}),
+            },
+          }
+        : {}),
+      ...(tls?.serverName
+        ? {
+            grpcOptions: {
+              'grpc.ssl_target_name_override': tls.serverName,
+              'grpc.default_authority': tls.serverName,
+            },
+          }
+        : {}),
+    });
+  }
+
+  async get(kind: KindName, id: string): Promise<StoredDoc | null> {
+    const res = await this.#rpc('get', (o) => this.#client.kv.range({ key: utf8(this.#key(kind, id)) }, o));
+    const kv = res.kvs[0];
+    if (!kv) return null;
+    return toDoc(id, kv) ?? null;
+  }
+
+  async list(kind: KindName): Promise<StoredDoc[]> {
+    return (await this.#readKind(kind)).docs;
+  }
+
+  async create(
+    kind: KindName,
+    id: string,
+    value: Record<string, unknown>,
+    unique?: UniqueConstraint,
+  ): Promise<WriteResult> {
+    const key = utf8(this.#key(kind, id));
+    const absent = { key, target: 'Create', result: 'Equal', create_revision: 0 } as const;
+    if (!unique) {
+      const res = await this.#txn('create', { compare: [absent], success: [put(key, value)] });
+      if (!res.succeeded) throw new StoreError('exists', `${kind}/${id} already exists`);
+      return { id, revision: int(res.header.revision) };
+    }
+    return this.#uniqueWrite('create', kind, id, value, unique, absent);
+  }
+
+  async replace(
+    kind: KindName,
+    id: string,
+    value: Record<string, unknown>,
+    unique?: UniqueConstraint,
+  ): Promise<WriteResult> {
+    const key = utf8(this.#key(kind, id));
+    const present = { key, target: 'Version', result: 'Greater', version: 0 } as const;
+    if (!unique) {
+      const res = await this.#txn('replace', { compare: [present], success: [put(key, value)] });
+      if (!res.succeeded) throw new StoreError('not_found', `${kind}/${id} not found`);
+      return { id, revision: int(res.header.revision) };
+    }
+    return this.#uniqueWrite('replace', kind, id, value, unique, present);
+  }
+
+  async delete(kind: KindName, id: string): Promise<WriteResult> {
+    const key = utf8(this.#key(kind, id));
+    const res = await this.#rpc('delete', (o) => this.#client.kv.deleteRange({ key }, o));
+    if (int(res.deleted) === 0) throw new StoreError('not_found', `${kind}/${id} not found`);
+    return { id, revision: int(res.header.revision) };
+  }
+
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+
+  async #uniqueWrite(
+    op: 'create' | 'replace',
+    kind: KindName,
+    id: string,
+    value: Record<string, unknown>,
+    unique: UniqueConstraint,
+    keyCompare: NonNullable<ITxnRequest['compare']>[number],
+  ): Promise<WriteResult> {
+    const key = utf8(this.#key(kind, id));
+    const kp = utf8(kindPrefix(this.#prefix, kind));
+    for (let attempt = 1; attempt <= UNIQUE_ATTEMPTS; attempt++) {
+      const { revision, docs, ids } = await this.#readKind(kind);
+      if (op === 'create' && ids.has(id)) throw new StoreError('exists', `${kind}/${id} already exists`);
+      if (op === 'replace' && !ids.has(id)) throw new StoreError('not_found', `${kind}/${id} not found`);
+      const holder = docs.find((d) => d.id !== id && d.value[unique.field] === unique.value);
+      if (holder) {
+        throw new StoreError('conflict', `${kind} with ${unique.field} "${unique.value}" already exists`, {
+          conflictValue: unique.value,
+        });
+      }
+      const res = await this.#txn(op, {
+        compare: [
+          // Nothing of this kind was written after our read at `revision`.
+          {
+            key: kp,
+            range_end: Buffer.from(prefixRangeEnd(kp)),
+            target: 'Mod',
+            result: 'Less',
+            mod_revision: revision + 1,
+          },
+          keyCompare,
+        ],
+        success: [put(key, value)],
+      });
+      if (res.succeeded) return { id, revision: int(res.header.revision) };
+      // Lost a race: back off a little (jittered, so contenders spread out) and re-check.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 5 * attempt)));
+    }
+    throw new StoreError('unavailable', `${op} ${kind}/${id}: too much write contention, try again`);
+  }
+
+  async #readKind(kind: KindName): Promise<{ revision: number; docs: StoredDoc[]; ids: Set<string> }> {
+    const kp = utf8(kindPrefix(this.#prefix, kind));
+    const res = await this.#rpc('list', (o) =>
+      this.#client.kv.range({ key: kp, range_end: Buffer.from(prefixRangeEnd(kp)) }, o),
+    );
+    const docs: StoredDoc[] = [];
+    const ids = new Set<string>();
+    for (const kv of res.kvs) {
+      const id = kv.key.subarray(kp.length).toString('utf8');
+      ids.add(id);
+      const doc = toDoc(id, kv);
+      if (doc) docs.push(doc);
+    }
+    docs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { revision: int(res.header.revision), docs, ids };
+  }
+
+  #txn(op: string, req: ITxnRequest) {
+    return this.#rpc(op, (o) => this.#client.kv.txn(req, o));
+  }
+
+  #key(kind: KindName, id: string): string {
+    return resourceKey(this.#prefix, kind, id);
+  }
+
+  async #rpc<T>(op: string, call: (opts: { deadline: number }) => Promise<T>): Promise<T> {
+    const budget = this.#opts.requestTimeoutMs + (this.#healthy ? 0 : this.#opts.dialTimeoutMs);
+    try {
+      const out = await call({ deadline: Date.now() + budget });
+      this.#healthy = true;
+      return out;
+    } catch (err) {
+      this.#healthy = false;
+      throw new StoreError('unavailable', `etcd ${op} failed: ${this.#safe(err)}`, { cause: err });
+    }
+  }
+
+  /** The gRPC message, with the password scrubbed should any layer ever echo it. */
+  #safe(err: unknown): string {
+    let msg = err instanceof Error ? err.message : String(err);
+    const pw = this.#opts.password;
+    if (pw) msg = msg.split(pw).join('***');
+    return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
+  }
+}
+
+function put(key: Buffer, value: Record<string, unknown>) {
+  return { request_put: { key, value: Buffer.from(JSON.stringify(value), 'utf8') } };
+}
+
+/** Values that are not JSON objects are skipped (the read path reports them, not the store). */
+function toDoc(id: string, kv: IKeyValue): StoredDoc | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(kv.value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return { id, value: value as Record<string, unknown>, revision: int(kv.mod_revision) };
+}
