@@ -1,0 +1,207 @@
+/**
+ * Contract cases for ResourceStore: CRUD and error codes, real revisions, listing, and atomic
+ * per-kind name uniqueness. Each case opens its own store (own prefix or dir), so cases never
+ * see each other's keys; the global revision may still be shared (one etcd), so revisions are
+ * compared with each other, never with fixed numbers.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { bytes, keyOf, rejectsWith, withStore } from './helpers.js';
+import type { StoreFactory } from './index.js';
+
+export function crudCases(factory: StoreFactory): void {
+  describe('crud', () => {
+    test('create then get returns the document and the write revision', () =>
+      withStore(factory, async ({ store }) => {
+        const w = await store.create('models', 'm1', { display_name: 'gpt', model: 'openai/gpt-4o' });
+        assert.equal(w.id, 'm1');
+        assert.ok(Number.isSafeInteger(w.revision) && w.revision > 0);
+        assert.deepEqual(await store.get('models', 'm1'), {
+          id: 'm1',
+          value: { display_name: 'gpt', model: 'openai/gpt-4o' },
+          revision: w.revision,
+        });
+      }));
+
+    test('get of a missing id returns null', () =>
+      withStore(factory, async ({ store }) => {
+        assert.equal(await store.get('models', 'nope'), null);
+        await store.create('models', 'other', { display_name: 'x' });
+        assert.equal(await store.get('models', 'nope'), null);
+        assert.equal(await store.get('provider_keys', 'other'), null);
+      }));
+
+    test('create of an existing id fails `exists` and keeps the stored document', () =>
+      withStore(factory, async ({ store }) => {
+        const w = await store.create('models', 'm1', { display_name: 'a' });
+        await rejectsWith(store.create('models', 'm1', { display_name: 'b' }), 'exists');
+        assert.deepEqual(await store.get('models', 'm1'), {
+          id: 'm1',
+          value: { display_name: 'a' },
+          revision: w.revision,
+        });
+      }));
+
+    test('replace updates the document with a newer revision; missing id fails `not_found`', () =>
+      withStore(factory, async ({ store }) => {
+        const c = await store.create('models', 'm1', { display_name: 'a', n: 1 });
+        const r = await store.replace('models', 'm1', { display_name: 'a', n: 2 });
+        assert.ok(r.revision > c.revision);
+        assert.deepEqual(await store.get('models', 'm1'), {
+          id: 'm1',
+          value: { display_name: 'a', n: 2 },
+          revision: r.revision,
+        });
+        await rejectsWith(store.replace('models', 'missing', { display_name: 'z' }), 'not_found');
+        assert.equal(await store.get('models', 'missing'), null);
+      }));
+
+    test('delete removes the key; deleting or replacing a missing id fails `not_found`', () =>
+      withStore(factory, async ({ store }) => {
+        const c = await store.create('models', 'm1', { display_name: 'a' });
+        const d = await store.delete('models', 'm1');
+        assert.equal(d.id, 'm1');
+        assert.ok(d.revision > c.revision);
+        assert.equal(await store.get('models', 'm1'), null);
+        await rejectsWith(store.delete('models', 'm1'), 'not_found');
+        await rejectsWith(store.replace('models', 'm1', { display_name: 'a' }), 'not_found');
+        // The id is free again.
+        const again = await store.create('models', 'm1', { display_name: 'b' });
+        assert.ok(again.revision > d.revision);
+      }));
+
+    test('revisions strictly increase and match get() and load() for each key', () =>
+      withStore(factory, async ({ store, source }) => {
+        const writes = [];
+        writes.push(await store.create('models', 'a', { display_name: 'a' }));
+        writes.push(await store.create('api_keys', 'k', { key_hash: 'h1' }));
+        writes.push(await store.replace('models', 'a', { display_name: 'a2' }));
+        writes.push(await store.create('models', 'b', { display_name: 'b' }));
+        const del = await store.delete('models', 'b');
+        for (let i = 1; i < writes.length; i++) {
+          assert.ok((writes[i]?.revision ?? 0) > (writes[i - 1]?.revision ?? 0), `write ${i} revision`);
+        }
+        assert.ok(del.revision > (writes[3]?.revision ?? 0));
+        assert.equal((await store.get('models', 'a'))?.revision, writes[2]?.revision);
+        assert.equal((await store.get('api_keys', 'k'))?.revision, writes[1]?.revision);
+
+        const loaded = await source.load();
+        assert.ok(loaded.revision >= del.revision, 'load() is served at or after the last write');
+        assert.deepEqual(
+          loaded.entries.map((e) => [e.key, e.revision]),
+          [
+            [keyOf(source, 'api_keys', 'k'), writes[1]?.revision],
+            [keyOf(source, 'models', 'a'), writes[2]?.revision],
+          ],
+        );
+        assert.deepEqual(JSON.parse(new TextDecoder().decode(loaded.entries[1]?.value)), {
+          display_name: 'a2',
+        });
+      }));
+  });
+
+  describe('list', () => {
+    test('lists one kind ascending by id, isolated from other and look-alike kinds', () =>
+      withStore(factory, async (s) => {
+        const { store } = s;
+        for (const id of ['b', 'a', 'c', 'a1', 'B']) await store.create('models', id, { display_name: id });
+        await store.create('provider_keys', 'a', { display_name: 'pk' });
+        await store.create('guardrail_attachments', 'g', { guardrail_id: 'x' });
+        await s.putRaw(`${s.source.prefix}/models_old/z`, bytes('{"display_name":"old"}'));
+        await s.putRaw(`${s.source.prefix}/modelsx`, bytes('{"display_name":"x"}'));
+        const models = await store.list('models');
+        assert.deepEqual(
+          models.map((d) => d.id),
+          ['B', 'a', 'a1', 'b', 'c'],
+        );
+        assert.deepEqual(
+          models.map((d) => d.value),
+          ['B', 'a', 'a1', 'b', 'c'].map((id) => ({ display_name: id })),
+        );
+        for (const d of models) assert.equal(d.revision, (await store.get('models', d.id))?.revision);
+        assert.deepEqual(
+          (await store.list('provider_keys')).map((d) => d.id),
+          ['a'],
+        );
+        assert.deepEqual(await store.list('guardrails'), []);
+      }));
+
+    test('skips values that are not JSON objects', () =>
+      withStore(factory, async (s) => {
+        const { store } = s;
+        await store.create('models', 'good', { display_name: 'good' });
+        const bad: Array<[string, Uint8Array]> = [
+          ['not-json', bytes('not json {')],
+          ['array', bytes('[1,2]')],
+          ['string', bytes('"str"')],
+          ['null', bytes('null')],
+          ['number', bytes('42')],
+          ['bad-utf8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
+          ['empty', new Uint8Array(0)],
+        ];
+        for (const [id, value] of bad) await s.putRaw(keyOf(s.source, 'models', id), value);
+        const listed = await store.list('models');
+        assert.deepEqual(
+          listed.map((d) => d.id),
+          ['good'],
+        );
+        // The raw keys are still there for readers that report them (load sees every key).
+        const loaded = await s.source.load();
+        assert.equal(loaded.entries.length, bad.length + 1);
+      }));
+  });
+
+  describe('uniqueness', () => {
+    test('20 concurrent creates of one name: exactly one wins, 19 fail `conflict`', () =>
+      withStore(factory, async ({ store }) => {
+        const ids = Array.from({ length: 20 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+        const results = await Promise.allSettled(
+          ids.map((id) =>
+            store.create('models', id, { display_name: 'same' }, { field: 'display_name', value: 'same' }),
+          ),
+        );
+        const ok = results.filter((r) => r.status === 'fulfilled');
+        const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        assert.equal(ok.length, 1);
+        assert.equal(failed.length, 19);
+        for (const err of failed) {
+          assert.equal((err as { code?: string }).code, 'conflict', String(err));
+          assert.equal((err as { conflictValue?: string }).conflictValue, 'same');
+        }
+        const listed = await store.list('models');
+        assert.equal(listed.length, 1);
+        assert.equal(listed[0]?.value.display_name, 'same');
+      }));
+
+    test('replace keeping its own name is allowed; taking another id’s name fails `conflict`', () =>
+      withStore(factory, async ({ store }) => {
+        const u = (value: string) => ({ field: 'display_name', value });
+        await store.create('models', 'a', { display_name: 'alpha' }, u('alpha'));
+        await store.create('models', 'b', { display_name: 'beta' }, u('beta'));
+        const r = await store.replace('models', 'a', { display_name: 'alpha', n: 2 }, u('alpha'));
+        assert.equal((await store.get('models', 'a'))?.revision, r.revision);
+        const err = await rejectsWith(
+          store.replace('models', 'b', { display_name: 'alpha' }, u('alpha')),
+          'conflict',
+        );
+        assert.equal(err.conflictValue, 'alpha');
+        assert.deepEqual((await store.get('models', 'b'))?.value, { display_name: 'beta' });
+        await rejectsWith(store.create('models', 'c', { display_name: 'beta' }, u('beta')), 'conflict');
+        assert.equal(await store.get('models', 'c'), null);
+        // Renaming frees the old name.
+        await store.replace('models', 'b', { display_name: 'gamma' }, u('gamma'));
+        await store.create('models', 'c', { display_name: 'beta' }, u('beta'));
+        // Deleting frees a name too.
+        await store.delete('models', 'a');
+        await store.create('models', 'd', { display_name: 'alpha' }, u('alpha'));
+      }));
+
+    test('names are unique per kind only', () =>
+      withStore(factory, async ({ store }) => {
+        const u = { field: 'display_name', value: 'shared' };
+        await store.create('models', 'a', { display_name: 'shared' }, u);
+        await store.create('provider_keys', 'a', { display_name: 'shared' }, u);
+        assert.equal((await store.list('provider_keys')).length, 1);
+      }));
+  });
+}

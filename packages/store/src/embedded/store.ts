@@ -1,0 +1,238 @@
+/**
+ * `openEmbeddedStore`: the config store for a single process with nothing else installed.
+ * Admin writes and gateway reads share one in-process engine with etcd's semantics: one
+ * global revision, per-key mod revisions, load at a revision, watch from a revision with
+ * bounded history (older starts report `compacted`, so the watch loop resyncs as with etcd).
+ *
+ * Files and crash safety live in `disk.ts`, the write queue and watches in `engine.ts`, the
+ * in-memory key space in `memory.ts`. The etcd implementation is `../etcd/`; both pass
+ * `../contract/`.
+ */
+import { resolve } from 'node:path';
+import type { KindName } from '@aisix/core';
+import {
+  type ConfigSource,
+  type LoadResult,
+  type ResourceStore,
+  type StoredDoc,
+  StoreError,
+  type UniqueConstraint,
+  type WatchEnd,
+  type WatchEvent,
+  type WriteResult,
+} from '../types.js';
+import { Disk } from './disk.js';
+import { Engine, type Mutation, type WatchScope } from './engine.js';
+import { OP_PUT } from './frame.js';
+import { acquireDirLock } from './lock.js';
+import { History, Keyspace, parseObject } from './memory.js';
+
+export interface EmbeddedStoreOptions {
+  /** Data directory; created when missing. One process at a time (a LOCK file guards it). */
+  readonly dir: string;
+  /** Effective key prefix, e.g. `/aisix` (a trailing `/` is trimmed). */
+  readonly prefix: string;
+  /** Committed events kept for watches that start in the past. Default 10,000. */
+  readonly historyLimit?: number;
+  /**
+   * Compact the log into a new state file once it exceeds this many bytes and the size of the
+   * last state file (so rewrites stay proportional to the data). Default 8 MiB.
+   */
+  readonly logCompactBytes?: number;
+}
+
+export interface EmbeddedRecovery {
+  /** Revision after replay (monotonic across restarts). */
+  readonly revision: number;
+  /** Log records replayed on top of the state file. */
+  readonly replayedRecords: number;
+  /** Bytes of a torn or corrupt log tail that were discarded. */
+  readonly truncatedBytes: number;
+}
+
+export interface EmbeddedStore {
+  readonly store: ResourceStore;
+  readonly source: ConfigSource;
+  /** What open found on disk. */
+  readonly recovery: EmbeddedRecovery;
+  /**
+   * Put any bytes at a key under the prefix, like a direct etcd writer (`etcdctl put`) can:
+   * no JSON or uniqueness checks. Resolves with the revision once durable.
+   */
+  putRaw(key: string, value: Uint8Array): Promise<number>;
+  /** Forget watch history before `revision`, like etcd compaction. */
+  compact(revision: number): void;
+  /** Finish queued writes, end watches with `closed`, release the data dir. */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  if (typeof opts.dir !== 'string' || opts.dir === '') {
+    throw new TypeError('openEmbeddedStore: `dir` must be a non-empty path (e.g. ./.aisix-data)');
+  }
+  const historyLimit = opts.historyLimit ?? 10_000;
+  const logCompactBytes = opts.logCompactBytes ?? 8 * 1024 * 1024;
+  if (!Number.isSafeInteger(historyLimit) || historyLimit < 1) {
+    throw new TypeError('openEmbeddedStore: `historyLimit` must be a positive integer');
+  }
+  if (!Number.isFinite(logCompactBytes) || logCompactBytes < 0) {
+    throw new TypeError('openEmbeddedStore: `logCompactBytes` must be a non-negative number');
+  }
+  const prefix = opts.prefix.replace(/\/+$/, '');
+  const dir = resolve(opts.dir);
+
+  const lock = await acquireDirLock(dir);
+  let engine: Engine;
+  let recovery: EmbeddedRecovery;
+  try {
+    const { disk, recovered } = await Disk.open(dir);
+    const kv = new Keyspace();
+    for (const e of recovered.stateEntries) kv.restore(e.key, e.value, e.revision);
+    if (recovered.stateRevision > kv.revision) kv.revision = recovered.stateRevision;
+    const history = new History(historyLimit, kv.revision);
+    let replayed = 0;
+    for (const f of recovered.logFrames) {
+      if (f.revision <= kv.revision) continue;
+      if (f.revision !== kv.revision + 1) {
+        await disk.close();
+        throw new Error(
+          `embedded store log in ${dir} skips from revision ${kv.revision} to ${f.revision}; ` +
+            'restore the data dir from a backup',
+        );
+      }
+      const value = f.op === OP_PUT ? f.value : null;
+      kv.restore(f.key, value, f.revision);
+      history.append(
+        value === null
+          ? { type: 'delete', key: f.key, revision: f.revision }
+          : { type: 'put', key: f.key, value, revision: f.revision },
+      );
+      replayed++;
+    }
+    recovery = { revision: kv.revision, replayedRecords: replayed, truncatedBytes: recovered.truncatedBytes };
+    engine = new Engine(disk, lock, { historyLimit, logCompactBytes }, kv, history);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+
+  return {
+    store: resourceStore(engine, prefix),
+    source: configSource(engine, prefix),
+    recovery,
+    putRaw(key, value) {
+      if (!key.startsWith(`${prefix}/`)) {
+        return Promise.reject(new TypeError(`putRaw: key ${key} is not under ${prefix}/`));
+      }
+      const copy = new Uint8Array(value);
+      return engine.submit((kv) => ({ type: 'put', key, value: copy, revision: kv.put(key, copy) }));
+    },
+    compact(revision) {
+      engine.compact(revision);
+    },
+    close: () => engine.close(),
+  };
+}
+
+function resourceStore(engine: Engine, prefix: string): ResourceStore {
+  let closed = false;
+  const check = (): void => {
+    if (closed) throw new StoreError('unavailable', 'store is closed');
+    engine.assertUsable();
+  };
+  const kindPrefix = (kind: KindName): string => `${prefix}/${kind}/`;
+  const toDoc = (id: string, value: Uint8Array, revision: number): StoredDoc | null => {
+    const doc = parseObject(value);
+    return doc === null ? null : { id, value: doc, revision };
+  };
+  /** Another key of the kind already holding the unique value fails the write. */
+  const checkUnique = (kv: Keyspace, kind: KindName, key: string, unique?: UniqueConstraint): void => {
+    if (!unique) return;
+    for (const holder of kv.holders(kindPrefix(kind), unique.field, unique.value)) {
+      if (holder !== key) {
+        throw new StoreError('conflict', `${kind} ${unique.field} '${unique.value}' is already taken`, {
+          conflictValue: unique.value,
+        });
+      }
+    }
+  };
+  const write = async (id: string, mutation: Mutation): Promise<WriteResult> => {
+    check();
+    return { id, revision: await engine.submit(mutation) };
+  };
+
+  return {
+    async get(kind, id) {
+      check();
+      const e = engine.kv.data.get(kindPrefix(kind) + id);
+      return e ? toDoc(id, e.value, e.revision) : null;
+    },
+    async list(kind) {
+      check();
+      const kp = kindPrefix(kind);
+      const out: StoredDoc[] = [];
+      for (const [key, e] of engine.kv.range(kp)) {
+        const doc = toDoc(key.slice(kp.length), e.value, e.revision);
+        if (doc) out.push(doc);
+      }
+      return out;
+    },
+    async create(kind, id, value, unique) {
+      const key = kindPrefix(kind) + id;
+      const bytes = encoder.encode(JSON.stringify(value));
+      return write(id, (kv) => {
+        if (kv.data.has(key)) throw new StoreError('exists', `${kind} '${id}' already exists`);
+        checkUnique(kv, kind, key, unique);
+        return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
+      });
+    },
+    async replace(kind, id, value, unique) {
+      const key = kindPrefix(kind) + id;
+      const bytes = encoder.encode(JSON.stringify(value));
+      return write(id, (kv) => {
+        if (!kv.data.has(key)) throw new StoreError('not_found', `${kind} '${id}' not found`);
+        checkUnique(kv, kind, key, unique);
+        return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
+      });
+    },
+    async delete(kind, id) {
+      const key = kindPrefix(kind) + id;
+      return write(id, (kv) => {
+        const revision = kv.delete(key);
+        if (revision === null) throw new StoreError('not_found', `${kind} '${id}' not found`);
+        return { type: 'delete', key, revision };
+      });
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+function configSource(engine: Engine, prefix: string): ConfigSource {
+  let closed = false;
+  const scope: WatchScope = new Set();
+  const under = `${prefix}/`;
+  return {
+    prefix,
+    async load(signal) {
+      signal?.throwIfAborted();
+      if (closed) throw new StoreError('unavailable', 'config source is closed');
+      engine.assertUsable();
+      const entries = engine.kv
+        .range(under)
+        .map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
+      return { revision: engine.kv.revision, entries } satisfies LoadResult;
+    },
+    watch(fromRevision, onEvents: (events: WatchEvent[]) => void, signal): Promise<WatchEnd> {
+      if (closed) return Promise.resolve({ reason: 'closed' });
+      return engine.watch(scope, under, fromRevision, onEvents, signal);
+    },
+    async close() {
+      closed = true;
+      engine.endWatches(scope, { reason: 'closed' });
+    },
+  };
+}
