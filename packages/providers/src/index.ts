@@ -1,1 +1,35 @@
-export {};
+/**
+ * @aisix/providers — upstream adapters behind one contract.
+ *
+ * - `contract.ts`: the adapter interface, capability flags and `checkCapability` (the one place
+ *   that decides "not supported").
+ * - `registry.ts`: vendor-specific adapter first (`pk.provider`), then the wire family
+ *   (`pk.adapter`). `defaultRegistry` is what the gateway uses.
+ * - `shared/`: SSE decoder, upstream error parsing, URL rules, header pipeline, body overrides
+ *   and the OpenAI-compatible base.
+ *
+ * Adding a family (Anthropic, Vertex, Azure, Bedrock): a folder with its adapter, registered in
+ * `defaultRegistry` below. Nothing in the gateway changes.
+ */
+import { deepseekAdapter } from './deepseek/index.js';
+import { openaiAdapter } from './openai/index.js';
+import { openaiCompatibleAdapter } from './openai-compatible/index.js';
+import { type AdapterRegistry, createRegistry } from './registry.js';
+
+export * from './contract.js';
+export * from './registry.js';
+export { parseUpstreamError, truncateBytes } from './shared/errors.js';
+export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
+export { SseDecoder, type SseHandler } from './shared/sse.js';
+export { anthropicUrl, openAiUrl } from './shared/url.js';
+export { deepseekAdapter, openaiAdapter, openaiCompatibleAdapter };
+
+export const defaultRegistry: AdapterRegistry = createRegistry({
+  vendors: {
+    openai: { adapter: openaiAdapter },
+    deepseek: { adapter: deepseekAdapter, adapters: ['openai'] },
+  },
+  families: {
+    openai: openaiCompatibleAdapter,
+  },
+});

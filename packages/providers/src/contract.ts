@@ -1,0 +1,225 @@
+/**
+ * The provider adapter seam: what the gateway asks of an upstream family, and nothing more.
+ *
+ * An adapter turns a caller's (already parsed, already authorized) OpenAI-shaped body into one
+ * upstream HTTP call (URL, headers, body), and turns the upstream answer back into what the
+ * caller sees: a JSON body plus usage, an SSE translator, or a parsed upstream error. Adapters do
+ * no I/O themselves: the gateway owns sockets, timers, retries and envelopes (packages/gateway-node).
+ *
+ * "Not supported" is decided here, in `checkCapability`, so every endpoint answers the same 501.
+ *
+ * The resource views below restate only the fields adapters read (control-plane.md resource
+ * tables); they are structural so core's full resource types are assignable to them.
+ */
+
+/** Upstream capabilities an adapter may have. A missing one is answered 501 by the gateway. */
+export interface Capabilities {
+  readonly chat: boolean;
+  readonly chatStream: boolean;
+  readonly completions: boolean;
+  readonly completionsStream: boolean;
+  readonly embeddings: boolean;
+}
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+/** Wire family of upstream error bodies (providers.md §8). */
+export type ErrorWire = 'openai' | 'anthropic' | 'azure' | 'vertex' | 'bedrock' | 'raw';
+
+export interface ProviderKeyRequestOverrides {
+  readonly param_renames?: Readonly<Record<string, string>> | null;
+  readonly param_constraints?: {
+    readonly temperature_min?: number | null;
+    readonly temperature_max?: number | null;
+  } | null;
+  readonly default_headers?: Readonly<Record<string, string>> | null;
+  readonly forward_client_headers?: readonly string[] | null;
+  readonly default_body_fields?: Readonly<Record<string, unknown>> | null;
+}
+
+export interface ProviderKeyResponseOverrides {
+  readonly stream_done_marker?: string | null;
+  readonly content_list_to_string?: boolean | null;
+  readonly reasoning_field?: string | null;
+}
+
+/** The ProviderKey fields adapters read. */
+export interface ProviderKeyView {
+  readonly display_name?: string;
+  readonly api_key?: string;
+  /** Accepted alias of `api_key` on read. */
+  readonly secret?: string;
+  readonly api_base?: string | null;
+  readonly provider?: string | null;
+  readonly adapter?: string | null;
+  readonly request?: ProviderKeyRequestOverrides | null;
+  readonly response?: ProviderKeyResponseOverrides | null;
+}
+
+/** Values the `default_headers` templates may reference (closed set, data-plane §5.5). */
+export interface TemplateVars {
+  readonly 'request.id': string;
+  readonly 'request.api_key.id'?: string | undefined;
+  readonly 'request.api_key.name'?: string | undefined;
+  readonly 'request.api_key.team_id'?: string | undefined;
+  readonly 'request.api_key.user_id'?: string | undefined;
+  readonly 'model.id'?: string | undefined;
+  readonly 'model.name'?: string | undefined;
+  readonly 'provider_key.id'?: string | undefined;
+  readonly 'provider_key.name'?: string | undefined;
+}
+
+export type InboundHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+export interface PrepareInput {
+  readonly endpoint: Endpoint;
+  readonly stream: boolean;
+  /** The caller's parsed body. Adapters never mutate it (retries re-prepare from it). */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** Upstream model id (Model.model_name, wildcard-substituted). */
+  readonly upstreamModel: string;
+  readonly providerKey: ProviderKeyView;
+  readonly requestId: string;
+  readonly inboundHeaders: InboundHeaders;
+  readonly templateVars: TemplateVars;
+  /** Gateway-owned outbound `User-Agent`. */
+  readonly userAgent: string;
+}
+
+/** One upstream HTTP call, ready for the transport. */
+export interface PreparedRequest {
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * A refusal decided before any I/O. `kind` maps to exactly one status/type in the gateway's
+ * error table: invalid_config 400 invalid_request_error, invalid_credentials 401
+ * authentication_error, not_implemented 501 not_implemented.
+ */
+export interface AdapterError {
+  readonly kind: 'invalid_config' | 'invalid_credentials' | 'not_implemented';
+  readonly message: string;
+}
+
+export type PrepareResult =
+  | { readonly ok: true; readonly request: PreparedRequest }
+  | { readonly ok: false; readonly error: AdapterError };
+
+/** Usage counters (providers.md §0). Missing upstream counters are 0. */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cached_prompt_tokens: number;
+  reasoning_tokens: number;
+  cache_creation_tokens: number;
+  cache_read_tokens: number;
+}
+
+/** A parsed upstream error (HTTP error body or in-band stream error), strings ≤ 1024 bytes. */
+export interface UpstreamErrorInfo {
+  readonly message: string;
+  /** Upstream's own error kind (`error.type`, Google `status`, exception name...). */
+  readonly kind?: string;
+  /** Caller-facing code derived per wire (data-plane §7.4). */
+  readonly code?: string;
+  readonly param?: string;
+  /** Embedded HTTP status of an in-band error (400..599), when the upstream said one. */
+  readonly status?: number;
+}
+
+export type TransformResult =
+  | { readonly ok: true; readonly body: string; readonly usage: Usage }
+  | { readonly ok: false; readonly message: string };
+
+export interface StreamOptions {
+  readonly endpoint: Endpoint;
+  /** The name the caller sent; re-stamped as `model` on every chunk. */
+  readonly alias: string;
+  /** Forward the usage-only terminal chunk (the caller asked with `stream_options.include_usage`). */
+  readonly forwardUsageChunk: boolean;
+}
+
+export type StreamFailure =
+  | { readonly kind: 'in_band'; readonly error: UpstreamErrorInfo }
+  | { readonly kind: 'decode'; readonly message: string };
+
+/**
+ * Incremental upstream-SSE → caller-SSE translator, one per stream. `push` returns the bytes to
+ * write now ('' when nothing is complete yet); after `failure` is set or `done` is true the
+ * gateway stops pushing.
+ */
+export interface StreamTranslator {
+  push(chunk: Buffer): string;
+  /** Upstream EOF: flushes a final event that had no trailing blank line. */
+  end(): string;
+  /** `[DONE]` (or the family's terminal event) was seen and forwarded. */
+  readonly done: boolean;
+  readonly failure: StreamFailure | undefined;
+  /** Max-so-far usage across chunks. */
+  readonly usage: Usage;
+  /** True once a chunk carried generated output (content, reasoning or tool calls). */
+  readonly sawOutput: boolean;
+  /** Number of events forwarded to the caller. */
+  readonly delivered: number;
+}
+
+export interface ProviderAdapter {
+  /** Adapter id for logs/tests (never shown to callers). */
+  readonly id: string;
+  readonly errorWire: ErrorWire;
+  readonly capabilities: Capabilities;
+  prepare(input: PrepareInput): PrepareResult;
+  /** Turns a 2xx non-streaming upstream body into the caller body (`alias` = requested name). */
+  transformResponse(endpoint: Endpoint, text: string, alias: string): TransformResult;
+  createStreamTranslator(options: StreamOptions): StreamTranslator;
+  /** Parses an upstream error body (≤ 64 KiB, any content type). */
+  parseError(status: number, text: string): UpstreamErrorInfo;
+}
+
+const CAPABILITY_LABEL: Record<Endpoint, string> = {
+  chat: 'chat completions',
+  completions: 'completions',
+  embeddings: 'embeddings',
+};
+
+/**
+ * The one place that decides whether an adapter can serve a call. Returns undefined when it can,
+ * else the 501 refusal (`this provider does not support ...`).
+ */
+export function checkCapability(
+  adapter: ProviderAdapter,
+  endpoint: Endpoint,
+  stream: boolean,
+): AdapterError | undefined {
+  const c = adapter.capabilities;
+  let ok: boolean;
+  switch (endpoint) {
+    case 'chat':
+      ok = stream ? c.chatStream : c.chat;
+      break;
+    case 'completions':
+      ok = stream ? c.completionsStream : c.completions;
+      break;
+    case 'embeddings':
+      ok = c.embeddings;
+      break;
+  }
+  if (ok) return undefined;
+  const what = stream ? `streaming ${CAPABILITY_LABEL[endpoint]}` : CAPABILITY_LABEL[endpoint];
+  return { kind: 'not_implemented', message: `this provider does not support ${what}` };
+}
+
+export function emptyUsage(): Usage {
+  return {
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    total_tokens: 0,
+    cached_prompt_tokens: 0,
+    reasoning_tokens: 0,
+    cache_creation_tokens: 0,
+    cache_read_tokens: 0,
+  };
+}

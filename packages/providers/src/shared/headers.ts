@@ -1,0 +1,99 @@
+/**
+ * Outbound header pipeline (data-plane §5.5). Precedence: gateway-owned headers (credentials,
+ * content type, request id, accept, user agent) > operator `default_headers` templates >
+ * client headers selected by `forward_client_headers` globs.
+ *
+ * Reserved names (credentials, cookies, host) can never be set by templates or forwarded, and
+ * transport/content headers are never copied from the client, so neither an operator nor a caller
+ * can override the upstream credential or smuggle framing headers.
+ */
+import type { InboundHeaders, TemplateVars } from '../contract.js';
+
+const RESERVED = new Set([
+  'authorization',
+  'x-api-key',
+  'x-goog-api-key',
+  'api-key',
+  'x-amz-security-token',
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'proxy-authorization',
+  'cookie',
+  'host',
+]);
+
+const NEVER_FORWARDED = new Set([
+  'accept',
+  'accept-encoding',
+  'connection',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'expect',
+  'keep-alive',
+  'proxy-authenticate',
+  'set-cookie',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const TEMPLATE_VAR = /\$\{([^}]*)\}/g;
+const FORBIDDEN_VALUE = /[\r\n\0]/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Renders a `${var}` template; undefined when a variable is unknown, absent or empty. */
+export function renderTemplate(template: string, vars: TemplateVars): string | undefined {
+  let missing = false;
+  const out = template.replace(TEMPLATE_VAR, (_m, name: string) => {
+    const v = Object.hasOwn(vars, name) ? vars[name as keyof TemplateVars] : undefined;
+    if (v === undefined || v === '') missing = true;
+    return v ?? '';
+  });
+  if (missing || FORBIDDEN_VALUE.test(out)) return undefined;
+  return out;
+}
+
+/** Case-insensitive single-`*` glob (other patterns compare exactly). */
+function headerGlob(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase();
+  const star = p.indexOf('*');
+  if (star === -1 || p.indexOf('*', star + 1) !== -1) return p === name;
+  const pre = p.slice(0, star);
+  const suf = p.slice(star + 1);
+  return name.length >= pre.length + suf.length && name.startsWith(pre) && name.endsWith(suf);
+}
+
+/** Adds operator default headers (step 2) to `headers` (gateway-owned, lower-case keys). */
+export function applyDefaultHeaders(
+  headers: Record<string, string>,
+  defaults: Readonly<Record<string, string>> | null | undefined,
+  vars: TemplateVars,
+): void {
+  if (!defaults) return;
+  for (const [rawName, template] of Object.entries(defaults)) {
+    const name = rawName.trim().toLowerCase();
+    if (!HEADER_NAME.test(name) || RESERVED.has(name) || Object.hasOwn(headers, name)) continue;
+    if (typeof template !== 'string') continue;
+    const value = renderTemplate(template, vars);
+    if (value !== undefined) headers[name] = value;
+  }
+}
+
+/** Copies matching client headers (step 3); first value only. */
+export function forwardClientHeaders(
+  headers: Record<string, string>,
+  patterns: readonly string[] | null | undefined,
+  inbound: InboundHeaders,
+): void {
+  if (!patterns || patterns.length === 0) return;
+  for (const name of Object.keys(inbound)) {
+    if (Object.hasOwn(headers, name) || RESERVED.has(name) || NEVER_FORWARDED.has(name)) continue;
+    if (name.startsWith('x-aisix-') || name.startsWith('x-stainless-')) continue;
+    if (!patterns.some((p) => headerGlob(p, name))) continue;
+    const v = inbound[name];
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined && !FORBIDDEN_VALUE.test(first)) headers[name] = first;
+  }
+}

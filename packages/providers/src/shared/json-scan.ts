@@ -1,0 +1,88 @@
+/**
+ * Cheap scans over serialized JSON objects, so the stream hot path can rewrite `model` and spot
+ * usage or output without a parse + stringify of every chunk.
+ *
+ * They rely on one property of JSON text: inside a string value every `"` is escaped, so the
+ * byte sequence `"model"` followed by optional whitespace and `:` can only be an object key.
+ * OpenAI-family chunks put `model` before `choices`, so the first such key is the top-level one.
+ */
+
+function skipWs(s: string, i: number): number {
+  let c = s.charCodeAt(i);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = s.charCodeAt(++i);
+  return i;
+}
+
+/** Index just after `"key":` (whitespace skipped), or -1 when the key does not occur. */
+export function findKeyValue(s: string, quotedKey: string, from = 0): number {
+  let i = s.indexOf(quotedKey, from);
+  while (i !== -1) {
+    const j = skipWs(s, i + quotedKey.length);
+    if (s.charCodeAt(j) === 0x3a) return skipWs(s, j + 1);
+    i = s.indexOf(quotedKey, i + 1);
+  }
+  return -1;
+}
+
+/** End index (exclusive) of the JSON string literal starting at `start` (a `"`), or -1. */
+function stringEnd(s: string, start: number): number {
+  for (let i = start + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * Replaces the value of the first `"model"` key with `aliasLiteral` (the alias as a JSON string,
+ * `JSON.stringify(alias)`). Returns the input unchanged when the key is absent or already equal.
+ */
+export function rewriteModelField(s: string, aliasLiteral: string): string {
+  const v = findKeyValue(s, '"model"');
+  if (v === -1) return s;
+  let end: number;
+  if (s.charCodeAt(v) === 0x22) {
+    end = stringEnd(s, v);
+    if (end === -1) return s;
+    // Same value: nothing to do (compare without allocating when lengths differ).
+    if (end - v === aliasLiteral.length && s.startsWith(aliasLiteral, v)) return s;
+  } else if (s.startsWith('null', v)) {
+    end = v + 4;
+  } else {
+    return s;
+  }
+  return s.slice(0, v) + aliasLiteral + s.slice(end);
+}
+
+/** True when `"key":` is followed by a non-empty string, or (for arrays) a non-empty array. */
+export function hasNonEmptyValue(s: string, quotedKey: string): boolean {
+  let from = 0;
+  for (;;) {
+    const v = findKeyValue(s, quotedKey, from);
+    if (v === -1) return false;
+    const c = s.charCodeAt(v);
+    if (c === 0x22 && s.charCodeAt(v + 1) !== 0x22) return true;
+    if (c === 0x5b && s.charCodeAt(skipWs(s, v + 1)) !== 0x5d) return true;
+    from = v;
+  }
+}
+
+/** True when the text has a `"usage"` key whose value is an object (not null). */
+export function hasUsageObject(s: string): boolean {
+  const v = findKeyValue(s, '"usage"');
+  return v !== -1 && s.charCodeAt(v) === 0x7b;
+}
+
+/** True when the text is a JSON object whose first key is `"error"`. */
+export function startsWithErrorKey(s: string): boolean {
+  const i = skipWs(s, 0);
+  if (s.charCodeAt(i) !== 0x7b) return false;
+  const j = skipWs(s, i + 1);
+  return s.startsWith('"error"', j);
+}
+
+/** First non-whitespace character code (NaN for an empty string). */
+export function firstCharCode(s: string): number {
+  return s.charCodeAt(skipWs(s, 0));
+}

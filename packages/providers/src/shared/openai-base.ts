@@ -1,0 +1,126 @@
+/**
+ * The OpenAI-compatible adapter base. A vendor on this wire is data: an id, its capabilities and
+ * (rarely) a hook; everything else — URL rules, credentials, header pipeline, body overrides,
+ * `include_usage` injection, usage extraction, model rewrite, error parsing — lives here once.
+ *
+ * Non-streaming chat/completions bodies pass through whole (all choices, logprobs,
+ * system_fingerprint; decision OP-5) with only `model` rewritten to the caller's alias.
+ * Embeddings bodies pass through untouched (`model` is echoed as the upstream returned it).
+ */
+import type {
+  Capabilities,
+  Endpoint,
+  PrepareInput,
+  PrepareResult,
+  ProviderAdapter,
+  ProviderKeyView,
+  StreamOptions,
+  StreamTranslator,
+  TransformResult,
+  UpstreamErrorInfo,
+} from '../contract.js';
+import { emptyUsage } from '../contract.js';
+import { buildOpenAiBody } from './body.js';
+import { parseOpenAiWireError } from './errors.js';
+import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
+import { rewriteModelField } from './json-scan.js';
+import { OpenAiStreamTranslator } from './openai-stream.js';
+import { openAiUrl } from './url.js';
+import { readOpenAiUsage } from './usage.js';
+
+const ENDPOINT_PATHS: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+};
+
+/** Visible ASCII, space and tab: what an HTTP header value may carry. */
+const HEADER_VALUE_OK = /^[\t\x20-\x7e]+$/;
+
+export const ALL_CAPABILITIES: Capabilities = {
+  chat: true,
+  chatStream: true,
+  completions: true,
+  completionsStream: true,
+  embeddings: true,
+};
+
+export interface OpenAiCompatibleSpec {
+  readonly id: string;
+  readonly capabilities?: Partial<Capabilities>;
+}
+
+/** The upstream credential, or the refusal message (never containing the secret). */
+export function upstreamSecret(
+  pk: ProviderKeyView,
+): { ok: true; value: string } | { ok: false; message: string } {
+  const key = pk.api_key ?? pk.secret ?? '';
+  if (key.trim() === '')
+    return { ok: false, message: 'invalid upstream credentials: provider key has an empty api_key' };
+  if (!HEADER_VALUE_OK.test(key)) {
+    return {
+      ok: false,
+      message:
+        'invalid upstream credentials: provider key api_key contains bytes not allowed in an HTTP header',
+    };
+  }
+  return { ok: true, value: key.trim() };
+}
+
+function prepareOpenAi(input: PrepareInput): PrepareResult {
+  const pk = input.providerKey;
+  const url = openAiUrl(
+    pk.api_base,
+    pk.provider ?? '',
+    ENDPOINT_PATHS[input.endpoint],
+    input.endpoint === 'chat',
+  );
+  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  const secret = upstreamSecret(pk);
+  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${secret.value}`,
+    'content-type': 'application/json',
+    accept: input.stream ? 'text/event-stream' : 'application/json',
+    'x-aisix-request-id': input.requestId,
+    'user-agent': input.userAgent,
+  };
+  applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders);
+  const body = buildOpenAiBody(input.endpoint, input.body, input.upstreamModel, input.stream, pk);
+  return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
+}
+
+function transformOpenAi(endpoint: Endpoint, text: string, alias: string): TransformResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
+  }
+  const usage = emptyUsage();
+  readOpenAiUsage((parsed as { usage?: unknown }).usage, usage);
+  if (endpoint === 'embeddings') return { ok: true, body: text, usage };
+  return { ok: true, body: rewriteModelField(text, JSON.stringify(alias)), usage };
+}
+
+/** Builds an OpenAI-wire adapter. */
+export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): ProviderAdapter {
+  const capabilities: Capabilities = { ...ALL_CAPABILITIES, ...spec.capabilities };
+  return {
+    id: spec.id,
+    errorWire: 'openai',
+    capabilities,
+    prepare: prepareOpenAi,
+    transformResponse: transformOpenAi,
+    createStreamTranslator(options: StreamOptions): StreamTranslator {
+      return new OpenAiStreamTranslator(options);
+    },
+    parseError(_status: number, text: string): UpstreamErrorInfo {
+      return parseOpenAiWireError(text);
+    },
+  };
+}

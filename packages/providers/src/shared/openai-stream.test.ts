@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OpenAiStreamTranslator } from './openai-stream.js';
+
+const chunk = (o: object) => `data: ${JSON.stringify(o)}\n\n`;
+const UPSTREAM = [
+  chunk({
+    id: 'c',
+    model: 'up-2024',
+    choices: [{ index: 0, delta: { role: 'assistant', content: '' } }],
+    usage: null,
+  }),
+  chunk({ id: 'c', model: 'up-2024', choices: [{ index: 0, delta: { content: 'Hel' } }], usage: null }),
+  chunk({
+    id: 'c',
+    model: 'up-2024',
+    choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop' }],
+  }),
+  chunk({
+    id: 'c',
+    model: 'up-2024',
+    choices: [],
+    usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 },
+  }),
+  'data: [DONE]\n\n',
+].join('');
+
+function run(
+  forwardUsageChunk: boolean,
+  text = UPSTREAM,
+  splitAt = 7,
+): { out: string; t: OpenAiStreamTranslator } {
+  const t = new OpenAiStreamTranslator({ endpoint: 'chat', alias: 'my-alias', forwardUsageChunk });
+  const buf = Buffer.from(text);
+  let out = '';
+  for (let i = 0; i < buf.length; i += splitAt) out += t.push(buf.subarray(i, i + splitAt));
+  out += t.end();
+  return { out, t };
+}
+
+test('re-stamps model, hides the usage-only chunk unless asked, keeps usage', () => {
+  const hidden = run(false);
+  assert.ok(hidden.t.done);
+  assert.ok(hidden.t.sawOutput);
+  assert.equal(hidden.t.usage.total_tokens, 6);
+  assert.ok(!hidden.out.includes('up-2024'));
+  assert.ok(!hidden.out.includes('"prompt_tokens"'));
+  assert.ok(hidden.out.endsWith('data: [DONE]\n\n'));
+  assert.equal(hidden.t.delivered, 3);
+  const shown = run(true);
+  assert.ok(shown.out.includes('"total_tokens":6'));
+  assert.equal(shown.t.delivered, 4);
+});
+
+test('in-band error and undecodable frames stop the relay', () => {
+  const err = run(
+    false,
+    `${chunk({ id: 'c', model: 'm', choices: [] })}data: {"error":{"message":"overloaded","type":"server_error","code":"503"}}\n\n`,
+  );
+  assert.equal(err.t.failure?.kind, 'in_band');
+  assert.equal(err.t.failure?.kind === 'in_band' ? err.t.failure.error.status : 0, 503);
+  assert.ok(!err.out.includes('overloaded'));
+  const bad = run(false, 'data: <html>\n\n');
+  assert.equal(bad.t.failure?.kind, 'decode');
+});
+
+test('CRLF upstream framing is normalized to \\n\\n', () => {
+  const r = run(false, UPSTREAM.replaceAll('\n', '\r\n'), 5);
+  assert.ok(!r.out.includes('\r'));
+  assert.ok(r.t.done);
+});

@@ -1,0 +1,105 @@
+/**
+ * Upstream URL building from a ProviderKey's `api_base` (data-plane §5.3), kept exactly as the
+ * reference builds it so an existing config reaches the same upstream (decision OP-2):
+ *
+ * - trim whitespace and trailing `/`, then strip one pasted endpoint suffix;
+ * - OpenAI family: `<base><endpoint>`; a bare host (no path) gets `/v1` first — except on chat
+ *   completions, where only `api.openai.com` gets it (the reference quirk);
+ * - Anthropic family: `<base without one trailing /v1>/v1/messages`, mounted paths kept;
+ * - no `api_base`: the family's public default, but only for its own vendor (or no vendor), so a
+ *   third-party key is never sent to OpenAI/Anthropic.
+ */
+
+export const OPENAI_DEFAULT_BASE = 'https://api.openai.com/v1';
+export const ANTHROPIC_DEFAULT_BASE = 'https://api.anthropic.com';
+
+const OPENAI_SUFFIXES = [
+  '/chat/completions',
+  '/completions',
+  '/embeddings',
+  '/images/generations',
+  '/audio/speech',
+  '/audio/transcriptions',
+  '/audio/translations',
+  '/responses',
+  '/messages',
+  '/rerank',
+] as const;
+
+function trimBase(base: string): string {
+  let b = base.trim();
+  while (b.endsWith('/')) b = b.slice(0, -1);
+  return b;
+}
+
+function stripSuffix(base: string, suffixes: readonly string[]): string {
+  for (const s of suffixes) {
+    if (base.endsWith(s)) {
+      let b = base.slice(0, -s.length);
+      while (b.endsWith('/')) b = b.slice(0, -1);
+      return b;
+    }
+  }
+  return base;
+}
+
+/** True when the URL has no path beyond `/`. */
+function isBareHost(u: URL): boolean {
+  return u.pathname === '' || u.pathname === '/';
+}
+
+export type BaseResult =
+  | { readonly ok: true; readonly url: URL }
+  | { readonly ok: false; readonly message: string };
+
+function missingBase(vendor: string): BaseResult {
+  return {
+    ok: false,
+    message: `invalid upstream configuration: provider_key for vendor ${JSON.stringify(vendor)} has no upstream base URL configured`,
+  };
+}
+
+function parse(base: string): BaseResult {
+  try {
+    return { ok: true, url: new URL(base) };
+  } catch {
+    return { ok: false, message: 'invalid upstream configuration: provider_key api_base is not a valid URL' };
+  }
+}
+
+/**
+ * OpenAI-family URL for `endpoint` (e.g. `/chat/completions`). `vendor` is `pk.provider`
+ * (empty when unset); `chatBridge` selects the chat-completions bare-host quirk.
+ */
+export function openAiUrl(
+  apiBase: string | null | undefined,
+  vendor: string,
+  endpoint: string,
+  chatBridge: boolean,
+): BaseResult {
+  const trimmed = apiBase == null ? '' : trimBase(apiBase);
+  if (trimmed === '') {
+    if (vendor !== '' && vendor !== 'openai') return missingBase(vendor);
+    return parse(OPENAI_DEFAULT_BASE + endpoint);
+  }
+  const stripped = stripSuffix(trimmed, OPENAI_SUFFIXES);
+  const parsed = parse(stripped);
+  if (!parsed.ok) return parsed;
+  const u = parsed.url;
+  let base = stripped;
+  if (isBareHost(u) && (!chatBridge || u.hostname === 'api.openai.com')) base = `${u.origin}/v1`;
+  else if (isBareHost(u)) base = u.origin;
+  return parse(base + endpoint);
+}
+
+/** Anthropic-family messages URL. */
+export function anthropicUrl(apiBase: string | null | undefined, vendor: string): BaseResult {
+  const trimmed = apiBase == null ? '' : trimBase(apiBase);
+  if (trimmed === '') {
+    if (vendor !== '' && vendor !== 'anthropic') return missingBase(vendor);
+    return parse(`${ANTHROPIC_DEFAULT_BASE}/v1/messages`);
+  }
+  let root = stripSuffix(trimmed, ['/v1/messages']);
+  if (root.endsWith('/v1')) root = root.slice(0, -3);
+  return parse(`${root}/v1/messages`);
+}
