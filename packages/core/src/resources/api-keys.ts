@@ -1,0 +1,61 @@
+/**
+ * `api_keys`: caller keys, stored only as the lowercase hex SHA-256 of the bearer plaintext.
+ * The whole document is accepted on admin writes (identity, limits, MCP/A2A access, expiry);
+ * `disabled: false` is dropped from the stored form, as the reference omits it. Hashing and
+ * key generation live in `secrets.ts`.
+ */
+import * as v from 'valibot';
+import { carryUnknown, type Mode, nonEmpty, obj, rateLimit, rfc3339, u32, u64 } from './common.js';
+
+export const KEY_HASH_PATTERN = /^[0-9a-f]{64}$/;
+
+function mcpAccess(mode: Mode) {
+  return obj(mode, {
+    mode: v.picklist(['inherit', 'restrict', 'deny']),
+    allow: v.optional(v.array(v.string())),
+    deny: v.optional(v.array(v.string())),
+  });
+}
+
+/** Per-MCP-server limits: request counts and concurrency only (no token dimensions). */
+function mcpRateLimit(mode: Mode) {
+  return obj(mode, {
+    rps: v.optional(u64),
+    rpm: v.optional(u64),
+    rph: v.optional(u64),
+    rpd: v.optional(u64),
+    concurrency: v.optional(u32),
+  });
+}
+
+export function apiKeySchema(mode: Mode) {
+  return v.pipe(
+    obj(mode, {
+      key_hash: v.pipe(
+        v.string(),
+        v.regex(KEY_HASH_PATTERN, 'must be a lowercase hex SHA-256 (64 characters)'),
+      ),
+      allowed_models: v.array(v.string()),
+      display_name: v.nullish(v.string()),
+      rate_limit: v.optional(rateLimit(mode)),
+      team_id: v.optional(nonEmpty),
+      user_id: v.optional(nonEmpty),
+      user_name: v.optional(v.string()),
+      jwt_subject: v.optional(nonEmpty),
+      jwt_provider: v.optional(nonEmpty),
+      allowed_tools: v.nullish(v.array(v.string())),
+      mcp_access: v.optional(mcpAccess(mode)),
+      mcp_rate_limits: v.optional(v.record(v.string(), mcpRateLimit(mode))),
+      allowed_agents: v.nullish(v.array(v.string())),
+      expires_at: v.nullish(rfc3339),
+      disabled: v.optional(v.boolean()),
+    }),
+    v.transform((o) => {
+      if (o.disabled !== false) return o;
+      const { disabled: _omitted, ...rest } = o;
+      return carryUnknown(o, rest);
+    }),
+  );
+}
+
+export type ApiKey = v.InferOutput<ReturnType<typeof apiKeySchema>>;

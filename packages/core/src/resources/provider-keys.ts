@@ -1,0 +1,99 @@
+/**
+ * `provider_keys`: an upstream credential plus per-vendor request/response tweaks.
+ *
+ * The credential arrives as `api_key` or its alias `secret` (exactly one) and is always
+ * emitted as `api_key`. `strip_headers` is normalised (trimmed, lower-cased, de-duplicated,
+ * blanks dropped) and defaults to the auth/cookie headers; `telemetry_tags` defaults to
+ * `{featured: false}`. Masking of the credential lives in `secrets.ts`.
+ */
+import * as v from 'valibot';
+import { anyObject, carryUnknown, type Mode, nonEmpty, obj, rule, stringMap } from './common.js';
+
+export const DEFAULT_STRIP_HEADERS: readonly string[] = [
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+];
+
+export const PROVIDER_ADAPTERS = ['openai', 'anthropic', 'bedrock', 'vertex', 'azure-openai'] as const;
+
+/** Trimmed, lower-cased, de-duplicated, blanks dropped; first occurrence keeps its place. */
+export function normaliseHeaderList(list: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of list) {
+    const h = raw.trim().toLowerCase();
+    if (h !== '' && !out.includes(h)) out.push(h);
+  }
+  return out;
+}
+
+function telemetryTags(mode: Mode) {
+  return obj(mode, {
+    kind: v.optional(v.picklist(['catalog', 'byo'])),
+    featured: v.optional(v.boolean(), false),
+    branded_provider: v.optional(v.string()),
+    pk_label: v.optional(v.string()),
+    byo_label: v.optional(v.string()),
+  });
+}
+
+function requestOptions(mode: Mode) {
+  return obj(mode, {
+    param_renames: v.optional(stringMap),
+    param_constraints: v.optional(
+      obj(mode, { temperature_min: v.optional(v.number()), temperature_max: v.optional(v.number()) }),
+    ),
+    default_headers: v.optional(stringMap),
+    forward_client_headers: v.optional(v.array(v.string())),
+    default_body_fields: v.optional(anyObject),
+  });
+}
+
+function responseOptions(mode: Mode) {
+  return obj(mode, {
+    stream_done_marker: v.optional(v.picklist(['required', 'optional', 'none'])),
+    content_list_to_string: v.optional(v.boolean(), false),
+    error_envelope: v.optional(v.unknown()),
+    reasoning_field: v.optional(v.string()),
+  });
+}
+
+function tlsOptions(mode: Mode) {
+  return obj(mode, { ca_cert: v.optional(v.string()), verify: v.optional(v.boolean(), true) });
+}
+
+const MSG_BOTH = 'malformed ProviderKey payload: `api_key` and its alias `secret` are mutually exclusive';
+const MSG_NONE = 'malformed ProviderKey payload: missing field `api_key`';
+
+export function providerKeySchema(mode: Mode) {
+  return v.pipe(
+    obj(mode, {
+      display_name: nonEmpty,
+      api_key: v.optional(nonEmpty),
+      secret: v.optional(nonEmpty),
+      api_base: v.nullish(v.string()),
+      provider: v.optional(v.string(), ''),
+      adapter: v.nullish(v.picklist(PROVIDER_ADAPTERS)),
+      telemetry_tags: v.optional(telemetryTags(mode), () => ({ featured: false })),
+      request: v.nullish(requestOptions(mode)),
+      response: v.nullish(responseOptions(mode)),
+      strip_headers: v.optional(
+        v.pipe(
+          v.array(v.string()),
+          v.transform((l) => normaliseHeaderList(l)),
+        ),
+        () => [...DEFAULT_STRIP_HEADERS],
+      ),
+      tls: v.nullish(tlsOptions(mode)),
+    }),
+    rule((o) => !(o.api_key !== undefined && o.secret !== undefined), MSG_BOTH),
+    rule((o) => o.api_key !== undefined || o.secret !== undefined, MSG_NONE),
+    v.transform((o) => {
+      const { secret, api_key, display_name, ...rest } = o;
+      return carryUnknown(o, { display_name, api_key: (api_key ?? secret) as string, ...rest });
+    }),
+  );
+}
+
+export type ProviderKey = v.InferOutput<ReturnType<typeof providerKeySchema>>;
