@@ -1,0 +1,128 @@
+/**
+ * Checks across entries, run on validated documents: references to models by alias (globs
+ * exempt), provider_key_id pointing at a provider key of the file, unique api-key hashes and
+ * JWT bindings, distinct issuers among enabled OIDC providers, and no credentials in OIDC
+ * URLs. The Admin API does none of these (etcd mode resolves references per request).
+ */
+import type { KindName } from '../kinds.js';
+import { joinPath } from './interpolate.js';
+
+export interface CheckedEntry {
+  kind: KindName;
+  index: number;
+  identity: string;
+  value: Record<string, unknown>;
+}
+
+export interface CrossCheckContext {
+  /** Identities of every model in the file. */
+  modelNames: ReadonlySet<string>;
+  /** Derived ids of every provider key in the file. */
+  providerKeyIds: ReadonlySet<string>;
+}
+
+const rec = (v: unknown): Record<string, unknown> | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+const label = (e: CheckedEntry): string => `${e.kind}[${e.index}] ("${e.identity}")`;
+
+/** [path, alias] pairs of every model reference in a model document. */
+function modelRefs(m: Record<string, unknown>): [string, unknown][] {
+  const refs: [string, unknown][] = [];
+  for (const [i, t] of list(rec(m.routing)?.targets).entries()) {
+    refs.push([`routing.targets[${i}].model`, rec(t)?.model]);
+  }
+  const ens = rec(m.ensemble);
+  for (const [i, p] of list(ens?.panel).entries()) refs.push([`ensemble.panel[${i}].model`, rec(p)?.model]);
+  if (rec(ens?.judge)) refs.push(['ensemble.judge.model', rec(ens?.judge)?.model]);
+  const sem = rec(m.semantic);
+  if (sem) {
+    if (sem.embedding_model !== undefined) refs.push(['semantic.embedding_model', sem.embedding_model]);
+    if (sem.default !== undefined) refs.push(['semantic.default', sem.default]);
+    for (const [i, r] of list(sem.routes).entries())
+      refs.push([`semantic.routes[${i}].target`, rec(r)?.target]);
+    const onFail = rec(sem.on_embedding_failure);
+    if (onFail) refs.push(['semantic.on_embedding_failure.target', onFail.target]);
+  }
+  return refs;
+}
+
+function checkModel(e: CheckedEntry, ctx: CrossCheckContext): string | null {
+  for (const [path, alias] of modelRefs(e.value)) {
+    if (typeof alias !== 'string' || alias.includes('*')) continue;
+    if (!ctx.modelNames.has(alias)) return `${path}: "${alias}" names no model defined in this file`;
+  }
+  const pk = e.value.provider_key_id;
+  if (typeof pk === 'string' && !ctx.providerKeyIds.has(pk)) {
+    return `provider_key_id: "${pk}" is not the id of a provider key defined in this file`;
+  }
+  return null;
+}
+
+function checkApiKey(e: CheckedEntry, ctx: CrossCheckContext, earlier: CheckedEntry[]): string | null {
+  for (const [i, alias] of list(e.value.allowed_models).entries()) {
+    if (typeof alias !== 'string' || alias.includes('*')) continue;
+    if (!ctx.modelNames.has(alias)) {
+      return `${joinPath('allowed_models', i)}: "${alias}" names no model defined in this file`;
+    }
+  }
+  const dupHash = earlier.find((o) => o.value.key_hash === e.value.key_hash);
+  if (dupHash) return `key_hash: the same key is already used by ${label(dupHash)}`;
+  const subject = e.value.jwt_subject;
+  const provider = e.value.jwt_provider;
+  if (subject !== undefined && subject !== null) {
+    if (provider === undefined || provider === null) return 'jwt_subject requires jwt_provider';
+    const dup = earlier.find((o) => o.value.jwt_subject === subject && o.value.jwt_provider === provider);
+    if (dup) return `(jwt_provider, jwt_subject) is already bound to ${label(dup)}`;
+  }
+  return null;
+}
+
+const TOKEN_PARAM = /token|secret|password|passwd|api[-_]?key|credential|signature/i;
+const TOKEN_PARAM_EXACT = new Set(['key', 'sig', 'auth', 'authorization', 'code', 'pwd']);
+
+/** True when a URL carries userinfo or a token-like query parameter. */
+export function urlHasCredentials(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false; // not a URL; the schema (or the request-time fetch) reports it
+  }
+  if (url.username !== '' || url.password !== '') return true;
+  for (const name of url.searchParams.keys()) {
+    if (TOKEN_PARAM.test(name) || TOKEN_PARAM_EXACT.has(name.toLowerCase())) return true;
+  }
+  return false;
+}
+
+function checkOidc(e: CheckedEntry, earlier: CheckedEntry[]): string | null {
+  for (const field of ['issuer', 'jwks_uri'] as const) {
+    const u = e.value[field];
+    if (typeof u === 'string' && urlHasCredentials(u)) {
+      return `${field} must not contain credentials (userinfo or token-like query parameters)`;
+    }
+  }
+  if (e.value.enabled === false) return null;
+  const dup = earlier.find((o) => o.value.enabled !== false && o.value.issuer === e.value.issuer);
+  if (dup) return `issuer "${String(e.value.issuer)}" is also the issuer of enabled ${label(dup)}`;
+  return null;
+}
+
+/** Returns the first cross-check failure of each failing entry. */
+export function crossCheck(entries: CheckedEntry[], ctx: CrossCheckContext): Map<CheckedEntry, string> {
+  const failures = new Map<CheckedEntry, string>();
+  const seen: Partial<Record<KindName, CheckedEntry[]>> = {};
+  for (const e of entries) {
+    const earlier = seen[e.kind] ?? [];
+    let msg: string | null = null;
+    if (e.kind === 'models') msg = checkModel(e, ctx);
+    else if (e.kind === 'api_keys') msg = checkApiKey(e, ctx, earlier);
+    else if (e.kind === 'oidc_providers') msg = checkOidc(e, earlier);
+    if (msg !== null) failures.set(e, msg);
+    earlier.push(e);
+    seen[e.kind] = earlier;
+  }
+  return failures;
+}
