@@ -13,7 +13,7 @@
  * after fsync), so it fails the open loudly instead of silently losing data.
  */
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   decodeFrames,
   encodeFrame,
@@ -90,6 +90,15 @@ function readState(path: string, buf: Buffer): { meta: StateMeta; revision: numb
   return { meta, revision: head.revision, entries };
 }
 
+/** Create the data dir (and missing parents) durably. Runs before the lock is taken. */
+export async function ensureDataDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created === undefined) return;
+  // fsync each parent up to the first one that already existed, or a crash could lose the
+  // new data dir together with the acknowledged writes inside it.
+  for (let d = dir; d !== dirname(created); d = dirname(d)) await fsyncDir(dirname(d));
+}
+
 export class Disk {
   private constructor(
     private readonly dir: string,
@@ -102,7 +111,6 @@ export class Disk {
   ) {}
 
   static async open(dir: string): Promise<{ disk: Disk; recovered: Recovered }> {
-    await mkdir(dir, { recursive: true });
     await rm(join(dir, STATE_TMP), { force: true });
     const stateBuf = await readIfExists(join(dir, STATE));
     const state = stateBuf ? readState(join(dir, STATE), stateBuf) : null;

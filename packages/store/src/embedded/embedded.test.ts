@@ -154,6 +154,18 @@ describe('embedded store watch history and close', () => {
   });
 });
 
+describe('embedded store data dir', () => {
+  test('a missing nested data dir is created', async () => {
+    const dir = join(await tempDir(), 'nested', 'data');
+    const db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    await db.store.create('models', 'a', { display_name: 'a' });
+    await db.close();
+    const again = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    assert.equal((await again.store.get('models', 'a'))?.revision, 1);
+    await again.close();
+  });
+});
+
 describe('embedded store options', () => {
   test('bad options and raw keys outside the prefix are refused with a hint', async () => {
     await assert.rejects(openEmbeddedStore({ dir: '', prefix: '/aisix' }), /non-empty path/);

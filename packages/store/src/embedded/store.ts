@@ -8,8 +8,9 @@
  * in-memory key space in `memory.ts`. The etcd implementation is `../etcd/`; both pass
  * `../contract/`.
  */
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { KindName } from '@aisix/core';
+import { type KindName, kindPrefix as kindKeyPrefix, resourceKey, watchPrefix } from '@aisix/core';
 import {
   type ConfigSource,
   type LoadResult,
@@ -21,7 +22,7 @@ import {
   type WatchEvent,
   type WriteResult,
 } from '../types.js';
-import { Disk } from './disk.js';
+import { Disk, ensureDataDir } from './disk.js';
 import { Engine, type Mutation, type WatchScope } from './engine.js';
 import { OP_PUT } from './frame.js';
 import { acquireDirLock } from './lock.js';
@@ -81,8 +82,9 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
     throw new TypeError('openEmbeddedStore: `logCompactBytes` must be a non-negative number');
   }
   const prefix = opts.prefix.replace(/\/+$/, '');
-  const dir = resolve(opts.dir);
-
+  await ensureDataDir(resolve(opts.dir));
+  // The real path keys the in-process lock registry, so a symlinked spelling is the same dir.
+  const dir = await realpath(resolve(opts.dir));
   const lock = await acquireDirLock(dir);
   let engine: Engine;
   let recovery: EmbeddedRecovery;
@@ -123,7 +125,7 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
     source: configSource(engine, prefix),
     recovery,
     putRaw(key, value) {
-      if (!key.startsWith(`${prefix}/`)) {
+      if (!key.startsWith(watchPrefix(prefix))) {
         return Promise.reject(new TypeError(`putRaw: key ${key} is not under ${prefix}/`));
       }
       const copy = new Uint8Array(value);
@@ -142,7 +144,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
     if (closed) throw new StoreError('unavailable', 'store is closed');
     engine.assertUsable();
   };
-  const kindPrefix = (kind: KindName): string => `${prefix}/${kind}/`;
+  const kindPrefix = (kind: KindName): string => kindKeyPrefix(prefix, kind);
   const toDoc = (id: string, value: Uint8Array, revision: number): StoredDoc | null => {
     const doc = parseObject(value);
     return doc === null ? null : { id, value: doc, revision };
@@ -166,7 +168,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
   return {
     async get(kind, id) {
       check();
-      const e = engine.kv.data.get(kindPrefix(kind) + id);
+      const e = engine.kv.data.get(resourceKey(prefix, kind, id));
       return e ? toDoc(id, e.value, e.revision) : null;
     },
     async list(kind) {
@@ -180,7 +182,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       return out;
     },
     async create(kind, id, value, unique) {
-      const key = kindPrefix(kind) + id;
+      const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
       return write(id, (kv) => {
         if (kv.data.has(key)) throw new StoreError('exists', `${kind} '${id}' already exists`);
@@ -189,7 +191,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       });
     },
     async replace(kind, id, value, unique) {
-      const key = kindPrefix(kind) + id;
+      const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
       return write(id, (kv) => {
         if (!kv.data.has(key)) throw new StoreError('not_found', `${kind} '${id}' not found`);
@@ -198,7 +200,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       });
     },
     async delete(kind, id) {
-      const key = kindPrefix(kind) + id;
+      const key = resourceKey(prefix, kind, id);
       return write(id, (kv) => {
         const revision = kv.delete(key);
         if (revision === null) throw new StoreError('not_found', `${kind} '${id}' not found`);
@@ -214,7 +216,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
 function configSource(engine: Engine, prefix: string): ConfigSource {
   let closed = false;
   const scope: WatchScope = new Set();
-  const under = `${prefix}/`;
+  const under = watchPrefix(prefix);
   return {
     prefix,
     async load(signal) {
