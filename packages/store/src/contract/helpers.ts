@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KindName } from '@aisix/core';
+import { type KindName, resourceKey } from '@aisix/core';
 import {
   type ConfigSource,
   StoreError,
@@ -26,7 +26,7 @@ export async function withStore(factory: StoreFactory, fn: (s: OpenedStore) => P
 
 /** The spec's key layout `<prefix>/<kind>/<id>`. */
 export function keyOf(source: { readonly prefix: string }, kind: KindName, id: string): string {
-  return `${source.prefix}/${kind}/${id}`;
+  return resourceKey(source.prefix, kind, id);
 }
 
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
