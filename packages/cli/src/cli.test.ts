@@ -1,0 +1,345 @@
+/**
+ * End-to-end tests of the built `aisix` binary: each test spawns
+ * `node packages/cli/dist/src/main.js` as an operator would and checks exit codes, the exact
+ * stderr lines, the listeners it binds and the SIGTERM drain. Ports are free ports chosen per
+ * test (env overrides), the embedded store lives in a temp dir.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@aisix/testkit';
+
+const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
+const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
+const QUICKSTART_KEY = 'change-me-admin-key';
+
+const tmp = mkdtempSync(join(tmpdir(), 'aisix-cli-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The environment of a child: no inherited AISIX_* or LOG_LEVEL from the test runner. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, firstErr: r.stderr.split('\n')[0] ?? '' };
+}
+
+function write(name: string, text: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+interface Proc {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env) });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { headers });
+  return { status: res.status, body: await res.text() };
+}
+
+/** Polls until `url` answers `status` (connection errors count as not yet). */
+async function waitFor(url: string, status: number, p: Proc, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null)
+      assert.fail(`process exited ${p.child.exitCode}: ${p.stderr()}${p.stdout()}`);
+    try {
+      const r = await get(url);
+      if (r.status === status) return;
+      last = `${r.status} ${r.body}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await sleep(50);
+  }
+  assert.fail(`${url} did not answer ${status} in ${timeoutMs} ms (last: ${last})`);
+}
+
+async function ports(): Promise<{ proxy: number; admin: number; metrics: number }> {
+  return { proxy: await freePort(), admin: await freePort(), metrics: await freePort() };
+}
+
+function listenerEnv(p: { proxy: number; admin: number; metrics: number }): Record<string, string> {
+  return {
+    AISIX_PROXY__ADDR: `127.0.0.1:${p.proxy}`,
+    AISIX_ADMIN__ADDR: `127.0.0.1:${p.admin}`,
+    AISIX_OBSERVABILITY__METRICS__PROMETHEUS__ADDR: `127.0.0.1:${p.metrics}`,
+  };
+}
+
+describe('aisix command line', () => {
+  test('--help and --version exit 0', () => {
+    const help = run(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /aisix --config <path> \[--role all\|admin\|gateway\]/);
+    assert.match(help.stdout, /aisix validate/);
+    const version = run(['--version']);
+    assert.equal(version.code, 0);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(version.stdout.trim(), `aisix ${pkg.version}`);
+  });
+
+  test('usage errors exit 2', () => {
+    for (const args of [
+      [],
+      ['--role', 'all'],
+      ['-c', 'config.yaml', '--role', 'proxy'],
+      ['--bogus'],
+      ['frobnicate'],
+      ['validate'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.firstErr, /^error: /, args.join(' '));
+    }
+    assert.match(run([]).firstErr, /--config <path>/);
+    assert.match(run(['-c', 'config.yaml', '--role', 'proxy']).firstErr, /invalid value 'proxy' for --role/);
+  });
+
+  test('AISIX_CONFIG is the --config fallback', () => {
+    const r = run(['validate'], { AISIX_CONFIG: 'config.yaml' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout.split('\n')[0],
+      'OK: config.yaml is a valid configuration (resource source: embedded)',
+    );
+    assert.equal(r.stderr, '', 'AISIX_CONFIG must not warn as an unknown config key');
+  });
+
+  test('a missing config file exits 1 with a clear message', () => {
+    const missing = join(tmp, 'nope.yaml');
+    const r = run(['--config', missing]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.firstErr,
+      `Error: config file not found: ${missing} (pass --config <path> or set AISIX_CONFIG)`,
+    );
+  });
+
+  test('a bad config exits 1 with the contract error line', () => {
+    const bad = write('bad.yaml', 'proxy:\n  addr: "localhost:3000"\nadmin:\n  admin_keys: ["k"]\n');
+    const r = run(['--config', bad]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.firstErr,
+      'Error: config load failed: failed to load configuration: proxy.addr invalid socket address: localhost:3000',
+    );
+    const unknown = write('unknown.yaml', 'proxy:\n  addr: "127.0.0.1:3000"\n  adr: x\n');
+    const u = run(['--config', unknown]);
+    assert.equal(u.code, 1);
+    assert.match(u.firstErr, /^Error: config load failed: failed to load configuration: deserialize: .*adr/);
+    // The same check through `validate`.
+    assert.equal(run(['validate', '--config', bad]).code, 1);
+  });
+
+  test('the admin listener needs an admin key', () => {
+    const cfg = write(
+      'nokey.yaml',
+      'proxy:\n  addr: "127.0.0.1:3000"\netcd:\n  endpoints: ["http://127.0.0.1:1"]\n',
+    );
+    const all = run(['validate', '--config', cfg]);
+    assert.equal(all.code, 1);
+    assert.match(all.firstErr, /admin\.admin_keys must contain at least one key/);
+  });
+
+  test('validate --resources: OK line, or the report on stderr with exit 1', () => {
+    const good = write(
+      'resources.yaml',
+      [
+        '_format_version: "1"',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: resources-file interpolation syntax
+        'provider_keys: [{display_name: oa, api_key: "${UPSTREAM_KEY}", provider: openai}]',
+        'models: [{display_name: chat, provider: openai, model_name: gpt-4o-mini, provider_key: oa}]',
+        'api_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: [chat]}]',
+        '',
+      ].join('\n'),
+    );
+    const env = { UPSTREAM_KEY: 'sk-upstream-secret', APP_CALLER_KEY: 'caller-secret' };
+    const ok = run(['validate', '--resources', good], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `OK: ${good} loaded 3 resource(s)\n`);
+    const missingVar = run(['validate', '--resources', good], { UPSTREAM_KEY: 'sk-upstream-secret' });
+    assert.equal(missingVar.code, 1);
+    assert.match(missingVar.firstErr, new RegExp(`^resources file ${good}: \\d+ error\\(s\\):$`));
+    assert.match(missingVar.stderr, /APP_CALLER_KEY/);
+    const bad = write('bad-resources.yaml', '_format_version: 1\n');
+    const b = run(['validate', '--resources', bad]);
+    assert.equal(b.code, 1);
+    assert.match(b.firstErr, /^resources file .*: 1 error\(s\):$/);
+    assert.ok(!b.stderr.includes('sk-upstream-secret'));
+  });
+});
+
+describe('aisix serving', () => {
+  test('quick start: config.yaml on the embedded store, probes, admin API, SIGTERM drain', async () => {
+    const p = await ports();
+    const dataDir = join(tmp, 'quickstart-data');
+    const proc = start(['--config', 'config.yaml'], { ...listenerEnv(p), AISIX_DATA_DIR: dataDir });
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/livez`, 200, proc);
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      await waitFor(`http://127.0.0.1:${p.metrics}/status/ready`, 200, proc);
+      const unauth = await get(`http://127.0.0.1:${p.admin}/admin/v1/models`);
+      assert.equal(unauth.status, 401);
+      const models = await get(`http://127.0.0.1:${p.admin}/admin/v1/models`, {
+        authorization: `Bearer ${QUICKSTART_KEY}`,
+      });
+      assert.equal(models.status, 200, models.body);
+      assert.equal((await get(`http://127.0.0.1:${p.admin}/readyz`)).status, 200);
+
+      const startLine = proc
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('aisix started'));
+      assert.ok(startLine, `no startup line in: ${proc.stdout()}`);
+      const info = JSON.parse(startLine) as {
+        version: string;
+        roles: string[];
+        listeners: Record<string, string>;
+        store: { type: string };
+      };
+      assert.deepEqual(info.roles, ['admin', 'gateway']);
+      assert.equal(info.store.type, 'embedded');
+      assert.equal(info.listeners.proxy, `127.0.0.1:${p.proxy}`);
+      assert.equal(info.listeners.admin, `127.0.0.1:${p.admin}`);
+      assert.equal(info.listeners.metrics, `127.0.0.1:${p.metrics}`);
+
+      proc.child.kill('SIGTERM');
+      // During min_drain_secs the probes answer 503 while the listeners still accept.
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 503, proc, 900);
+      assert.equal((await get(`http://127.0.0.1:${p.proxy}/livez`)).status, 503);
+      assert.equal(await proc.exited, 0, proc.stderr());
+      assert.match(proc.stdout(), /shutdown complete/);
+      assert.ok(!proc.stdout().includes(QUICKSTART_KEY), 'the admin key must never be logged');
+      assert.ok(!proc.stderr().includes(QUICKSTART_KEY), 'the admin key must never be logged');
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('resources written through the admin API survive a restart (embedded data_dir)', async () => {
+    const p = await ports();
+    const dataDir = join(tmp, 'persist-data');
+    const env = { ...listenerEnv(p), AISIX_DATA_DIR: dataDir };
+    const admin = `http://127.0.0.1:${p.admin}/admin/v1/provider_keys`;
+    const headers = { authorization: `Bearer ${QUICKSTART_KEY}`, 'content-type': 'application/json' };
+    const first = start(['--config', 'config.yaml'], env);
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, first);
+      const res = await fetch(admin, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ display_name: 'oa', provider: 'openai', api_key: 'sk-test-upstream-0001' }),
+      });
+      assert.equal(res.status, 200, await res.text());
+    } finally {
+      first.child.kill('SIGTERM');
+      assert.equal(await first.exited, 0);
+    }
+    const second = start(['--config', 'config.yaml'], env);
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, second);
+      const list = await get(admin, { authorization: `Bearer ${QUICKSTART_KEY}` });
+      assert.equal(list.status, 200);
+      assert.match(list.body, /"display_name":"oa"/);
+      assert.ok(!list.body.includes('sk-test-upstream-0001'), 'secrets are masked on reads');
+    } finally {
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0);
+    }
+  });
+
+  test('a proxy port in use fails the boot with exit 1 naming the address', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const addr = blocker.address();
+    assert.ok(addr && typeof addr === 'object');
+    try {
+      const p = await ports();
+      const env = {
+        ...listenerEnv(p),
+        AISIX_PROXY__ADDR: `127.0.0.1:${addr.port}`,
+        AISIX_DATA_DIR: join(tmp, 'inuse'),
+      };
+      const proc = start(['--config', 'config.yaml'], env);
+      const code = await proc.exited;
+      assert.equal(code, 1);
+      assert.match(
+        proc.stderr(),
+        new RegExp(`^Error: .*127\\.0\\.0\\.1:${addr.port}.*address already in use`, 'm'),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('--role gateway with etcd down: no admin key needed, listeners bind, readiness 503', async () => {
+    const p = await ports();
+    const deadEtcd = `http://127.0.0.1:${await freePort()}`;
+    const cfg = write(
+      'gateway.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\netcd:\n  endpoints: ["${deadEtcd}"]\n`,
+    );
+    const proc = start(['--config', cfg, '--role', 'gateway'], listenerEnv(p));
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/livez`, 200, proc);
+      assert.equal((await get(`http://127.0.0.1:${p.proxy}/readyz`)).status, 503);
+      assert.equal((await get(`http://127.0.0.1:${p.metrics}/status/ready`)).status, 503);
+      await assert.rejects(
+        get(`http://127.0.0.1:${p.admin}/livez`),
+        'a gateway process binds no admin listener',
+      );
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('embedded store with proxy.workers > 1 fails the boot with a clear message', async () => {
+    const p = await ports();
+    const proc = start(['--config', 'config.yaml'], {
+      ...listenerEnv(p),
+      AISIX_DATA_DIR: join(tmp, 'workers'),
+      AISIX_PROXY__WORKERS: '2',
+    });
+    assert.equal(await proc.exited, 1);
+    assert.match(proc.stderr(), /^Error: proxy\.workers = 2 needs etcd or a resources_file/m);
+  });
+});

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * `aisix` entry point: parse the command line, then run `validate` or serve the configured
+ * roles. Exit codes: 0 ok, 1 config/resources/startup failure, 2 usage error.
+ */
+import { HELP, parseCommand } from './args.js';
+import { aisixVersion } from './version.js';
+
+const io = {
+  out: (line: string) => process.stdout.write(`${line}\n`),
+  err: (line: string) => process.stderr.write(`${line}\n`),
+};
+
+async function main(): Promise<number> {
+  const command = parseCommand(process.argv.slice(2), process.env);
+  switch (command.cmd) {
+    case 'help':
+      io.out(HELP.trimEnd());
+      return 0;
+    case 'version':
+      io.out(`aisix ${aisixVersion()}`);
+      return 0;
+    case 'usage':
+      io.err(
+        `error: ${command.message}\n\nUsage: aisix --config <path> [--role all|admin|gateway]\nFor more information, try '--help'.`,
+      );
+      return 2;
+    case 'validate': {
+      // Loaded on demand: `--help` and usage errors must not pay for the whole gateway.
+      const { runValidate } = await import('./validate.js');
+      return runValidate(command.configPath, command.resourcesPath, process.env, io);
+    }
+    case 'serve': {
+      const { loadConfig } = await import('./load-config.js');
+      const loaded = await loadConfig(command.configPath, process.env, command.role);
+      if (!loaded.ok) {
+        io.err(loaded.message);
+        return 1;
+      }
+      const { serve } = await import('./serve.js');
+      const running = await serve({
+        config: loaded.config,
+        source: loaded.source,
+        role: command.role,
+        env: process.env,
+        warnings: loaded.warnings,
+        io,
+      });
+      if (running === null) return 1;
+      const code = await running.exited;
+      running.logger.flush();
+      return code;
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

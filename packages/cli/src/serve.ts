@@ -1,0 +1,235 @@
+/**
+ * The composition root of one `aisix --config` process: config → logger → resource source
+ * → config sync → listeners (metrics/status and proxy via the gateway, admin) → signals.
+ *
+ * Roles: `all` runs admin + gateway here; `admin` only the admin API (with its own config
+ * sync for /admin/v1/health and /readyz); `gateway` only the proxy and metrics/status
+ * listeners. Listeners bind before the first load completes (etcd may be down); readiness
+ * gates traffic. With `proxy.workers` > 1 the proxy runs in node:cluster workers
+ * (cluster.ts) and this process keeps the admin and metrics/status listeners.
+ *
+ * Shutdown (SIGTERM/SIGINT): /livez and /readyz answer 503 at once, for
+ * `shutdown.min_drain_secs`; then every listener stops accepting and in-flight requests get
+ * up to `shutdown.max_drain_secs`; then the sync stops and the process exits 0. A second
+ * signal during the drain exits 1 at once.
+ */
+import { createAdminApp, startAdminServer } from '@aisix/admin-api';
+import type { Config, ConfigSource as SourceKind } from '@aisix/core';
+import { parseSocketAddr } from '@aisix/core';
+import { startGateway } from '@aisix/gateway-node';
+import { configMetricsText, startConfigSync } from '@aisix/store';
+import type { Logger } from 'pino';
+import type { Role } from './args.js';
+import { createLogger } from './logger.js';
+import { BootError, type OpenedResources, openResources } from './resources.js';
+import { aisixVersion } from './version.js';
+
+export interface Io {
+  err(line: string): void;
+}
+
+type Sync = ReturnType<typeof startConfigSync>;
+type Gateway = Awaited<ReturnType<typeof startGateway>>;
+type AdminServer = Awaited<ReturnType<typeof startAdminServer>>;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function hostPort(addr: string): { host: string; port: number } {
+  const a = parseSocketAddr(addr);
+  if (a === null) throw new BootError(`Error: invalid socket address: ${addr}`);
+  return { host: a.host, port: a.port };
+}
+
+/** Resolves after `ms`, or with the promise, whichever is first; never rejects. */
+async function within(p: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<'timeout'>((r) => {
+    timer = setTimeout(() => r('timeout'), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => 'done' as const,
+        () => 'done' as const,
+      ),
+      t,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where the in-process proxy can be reached from this process (for the playground). */
+function loopbackUrl(addr: string, port: number): string {
+  const { host } = hostPort(addr);
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return h.includes(':') ? `http://[${h}]:${port}` : `http://${h}:${port}`;
+}
+
+export interface Running {
+  readonly logger: Logger;
+  /** Resolves with the exit code once a signal-driven shutdown has finished. */
+  readonly exited: Promise<number>;
+}
+
+export interface ServeDeps {
+  readonly config: Config;
+  readonly source: SourceKind;
+  readonly role: Role;
+  readonly env: NodeJS.ProcessEnv;
+  readonly warnings: readonly string[];
+  readonly io: Io;
+}
+
+/** Starts every listener of the role in this process; returns null after printing a boot failure. */
+export async function serve(deps: ServeDeps): Promise<Running | null> {
+  const { config, role, io } = deps;
+  const logger = createLogger(config.observability.log_level, { role });
+  for (const w of deps.warnings) logger.warn(w);
+  const withAdmin = role !== 'gateway' && config.admin.enabled;
+  const withGateway = role !== 'admin';
+  const version = aisixVersion();
+
+  let resources: OpenedResources;
+  try {
+    resources = await openResources(config, deps.source, deps.env);
+  } catch (err) {
+    io.err(
+      err instanceof BootError ? err.message : `Error: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return null;
+  }
+
+  const cachePath = config.managed.snapshot_cache_path;
+  const sync: Sync = startConfigSync({
+    source: resources.source,
+    ...(deps.source === 'etcd' && cachePath !== undefined && cachePath !== '' ? { cachePath } : {}),
+  });
+  let shuttingDown = false;
+  const readiness = () => ({ shuttingDown, configApplied: sync.ready() });
+
+  let gateway: Gateway | undefined;
+  let admin: AdminServer | undefined;
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled([gateway?.close(), admin?.close()]);
+    sync.stop();
+    await resources.close().catch(() => {});
+  };
+
+  try {
+    if (withGateway) {
+      gateway = await startGateway({
+        config,
+        snapshots: {
+          current: () => sync.snapshot(),
+          get ready() {
+            return sync.ready();
+          },
+        },
+        logger,
+        version,
+        statusJson: () => sync.statusJson(),
+        configMetrics: () => configMetricsText(sync),
+      });
+    }
+    if (withAdmin) {
+      const proxyBase = gateway !== undefined ? loopbackUrl(config.proxy.addr, gateway.proxyPort) : undefined;
+      const app = createAdminApp({
+        store: resources.store,
+        adminKeys: config.admin.admin_keys,
+        mode: resources.adminMode,
+        logger,
+        health: () => {
+          const s = sync.status();
+          return { snapshot_revision: s.applied_revision, snapshot_age_seconds: s.snapshot_age_seconds };
+        },
+        readiness,
+        ...(proxyBase !== undefined
+          ? {
+              playground: async (req: Request) => {
+                const body = await req.arrayBuffer();
+                return fetch(`${proxyBase}/v1/chat/completions`, {
+                  method: 'POST',
+                  headers: req.headers,
+                  body,
+                });
+              },
+            }
+          : {}),
+      });
+      admin = await startAdminServer(app, hostPort(config.admin.addr));
+    }
+  } catch (err) {
+    await closeAll();
+    io.err(`Error: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  }
+
+  logger.info(
+    {
+      version,
+      roles: withAdmin && withGateway ? ['admin', 'gateway'] : withAdmin ? ['admin'] : ['gateway'],
+      listeners: {
+        ...(gateway !== undefined ? { proxy: config.proxy.addr } : {}),
+        ...(admin !== undefined ? { admin: config.admin.addr } : {}),
+        ...(gateway !== undefined && config.observability.metrics.prometheus.enabled
+          ? { metrics: config.observability.metrics.prometheus.addr }
+          : {}),
+      },
+      store: resources.describe,
+      workers: 1,
+    },
+    'aisix started',
+  );
+
+  const exited = new Promise<number>((resolveExit) => {
+    const drain = async (signal: string): Promise<void> => {
+      const { min_drain_secs, max_drain_secs } = config.shutdown;
+      logger.info({ signal, min_drain_secs, max_drain_secs }, 'shutting down: readiness now 503, draining');
+      gateway?.beginDrain();
+      await sleep(min_drain_secs * 1000);
+      const closing = Promise.allSettled([gateway?.close(), admin?.close()]);
+      if ((await within(closing, max_drain_secs * 1000)) === 'timeout') {
+        logger.warn({ max_drain_secs }, 'drain deadline reached; closing remaining connections');
+      }
+      sync.stop();
+      await within(resources.close(), 2000);
+      logger.info('shutdown complete');
+      resolveExit(0);
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (shuttingDown) {
+        logger.warn({ signal }, 'second signal during drain: exiting now');
+        resolveExit(1);
+        return;
+      }
+      shuttingDown = true;
+      void drain(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+  const file = resources.file;
+  if (file !== undefined) {
+    process.on('SIGHUP', () => {
+      void file.reload().then((r) => {
+        if (r.ok)
+          logger.info(
+            { path: file.path, resources: r.count, generation: r.generation },
+            'resources file reloaded',
+          );
+        else
+          logger.warn(
+            { path: file.path, report: r.report },
+            'resources file reload rejected; keeping the previous resources',
+          );
+      });
+    });
+  } else {
+    // Without a file there is nothing to reload; do not die on a stray SIGHUP.
+    process.on('SIGHUP', () => logger.info('SIGHUP ignored: only a resources_file source reloads'));
+  }
+
+  return { logger, exited };
+}
