@@ -11,6 +11,7 @@ import {
   intRange,
   labelAsName,
   type Mode,
+  map,
   nonEmpty,
   obj,
   rule,
@@ -61,9 +62,7 @@ export function oidcProviderSchema(mode: Mode) {
     jwks_uri: v.optional(nonEmpty),
     identity_claim: v.optional(nonEmpty, 'sub'),
     required_scopes: v.optional(v.array(v.string())),
-    bound_claims: v.optional(
-      v.record(v.string(), v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))])),
-    ),
+    bound_claims: v.optional(map(v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]))),
     leeway_secs: v.optional(intRange(0, 300), 0),
     enabled: v.optional(v.boolean(), true),
   });

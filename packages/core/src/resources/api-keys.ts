@@ -5,7 +5,7 @@
  * key generation live in `secrets.ts`.
  */
 import * as v from 'valibot';
-import { carryUnknown, type Mode, nonEmpty, obj, rateLimit, rfc3339, u32, u64 } from './common.js';
+import { carryUnknown, type Mode, map, nonEmpty, obj, rateLimit, rfc3339, u32, u64 } from './common.js';
 
 export const KEY_HASH_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -45,7 +45,7 @@ export function apiKeySchema(mode: Mode) {
       jwt_provider: v.optional(nonEmpty),
       allowed_tools: v.nullish(v.array(v.string())),
       mcp_access: v.optional(mcpAccess(mode)),
-      mcp_rate_limits: v.optional(v.record(v.string(), mcpRateLimit(mode))),
+      mcp_rate_limits: v.optional(map(mcpRateLimit(mode))),
       allowed_agents: v.nullish(v.array(v.string())),
       expires_at: v.nullish(rfc3339),
       disabled: v.optional(v.boolean()),

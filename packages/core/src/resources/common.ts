@@ -65,8 +65,18 @@ export function carryUnknown<T extends object>(from: object, to: T): T {
   return to;
 }
 
+/**
+ * valibot's object and record schemas accept arrays; JSON Schema's `object` does not. This
+ * guard runs first so `rate_limit: []` is a type error rather than an empty object.
+ */
+const jsonObject = v.custom<Record<string, unknown>>(
+  (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
+  'invalid type: expected Object',
+);
+
 function lenientObject<E extends v.ObjectEntries>(entries: E): ObjSchema<E> {
   const s = v.pipe(
+    jsonObject,
     v.looseObject(entries),
     v.transform((o) => recordUnknown(o, entries)),
   );
@@ -75,12 +85,19 @@ function lenientObject<E extends v.ObjectEntries>(entries: E): ObjSchema<E> {
 
 /** A closed object: unknown fields rejected when strict, kept and recorded when lenient. */
 export function obj<E extends v.ObjectEntries>(mode: Mode, entries: E): ObjSchema<E> {
-  return mode === 'strict' ? v.strictObject(entries) : lenientObject(entries);
+  if (mode === 'lenient') return lenientObject(entries);
+  return v.pipe(jsonObject, v.strictObject(entries)) as unknown as ObjSchema<E>;
 }
 
 /** An open root: unknown fields are ignored (dropped) when strict, kept and recorded when lenient. */
 export function openObj<E extends v.ObjectEntries>(mode: Mode, entries: E): ObjSchema<E> {
-  return mode === 'strict' ? v.object(entries) : lenientObject(entries);
+  if (mode === 'lenient') return lenientObject(entries);
+  return v.pipe(jsonObject, v.object(entries)) as unknown as ObjSchema<E>;
+}
+
+/** A JSON object used as a map (string keys, values of one schema). */
+export function map<S extends v.GenericSchema>(value: S) {
+  return v.pipe(jsonObject, v.record(v.string(), value));
 }
 
 /**
@@ -93,13 +110,13 @@ export function discriminated<const B extends Record<string, v.GenericSchema>>(
   branches: B,
 ): Schema<v.InferInput<B[keyof B]>, v.InferOutput<B[keyof B]>> {
   const names = Object.keys(branches) as [string, ...string[]];
-  const fallback = v.object({ [key]: v.picklist(names) });
+  const fallback = v.pipe(jsonObject, v.object({ [key]: v.picklist(names) }));
   const s = v.lazy((input) => {
     if (isPlainObject(input)) {
       const tag = input[key];
       if (typeof tag === 'string' && Object.hasOwn(branches, tag)) return branches[tag] as v.GenericSchema;
     }
-    return fallback;
+    return fallback as v.GenericSchema;
   });
   return s as unknown as Schema<v.InferInput<B[keyof B]>, v.InferOutput<B[keyof B]>>;
 }
@@ -169,10 +186,10 @@ export const rfc3339 = v.pipe(
 );
 
 /** Map of string to string (headers, renames). */
-export const stringMap = v.record(v.string(), v.string());
+export const stringMap = map(v.string());
 
 /** Plain JSON object of unknown content (OpenAPI specs, default body fields). */
-export const anyObject = v.record(v.string(), v.unknown());
+export const anyObject = map(v.unknown());
 
 // ---------------------------------------------------------------------------------------------
 // RateLimit

@@ -4,7 +4,7 @@
  * and pattern objects are closed; the guardrail root stays open (see `guardrails.ts`).
  */
 import * as v from 'valibot';
-import { discriminated, intRange, type Mode, nonEmpty, obj, strLen, u64, unit } from './common.js';
+import { discriminated, intRange, type Mode, map, nonEmpty, obj, strLen, u64, unit } from './common.js';
 
 const ON_BUFFER_EXCEEDED = v.picklist(['fail_closed', 'fail_open']);
 const ACTION = v.picklist(['mask', 'block']);
@@ -76,7 +76,7 @@ function azureTextModeration() {
     halt_on_blocklist_hit: v.optional(v.boolean(), false),
     output_type: v.optional(v.picklist(['FourSeverityLevels', 'EightSeverityLevels']), 'FourSeverityLevels'),
     severity_threshold: v.optional(intRange(0, 7), 2),
-    severity_threshold_by_category: v.optional(v.record(v.string(), intRange(0, 7)), () => ({})),
+    severity_threshold_by_category: v.optional(map(intRange(0, 7)), () => ({})),
     text_source: v.optional(
       v.picklist(['concatenate_user_content', 'concatenate_all_content']),
       'concatenate_user_content',
@@ -176,7 +176,7 @@ export function guardrailKindEntries(mode: Mode) {
       api_key: nonEmpty,
       endpoint: v.optional(v.string()),
       model: v.optional(v.string(), 'omni-moderation-latest'),
-      category_thresholds: v.optional(v.record(v.string(), unit), () => ({})),
+      category_thresholds: v.optional(map(unit), () => ({})),
       ...remote,
     },
     presidio: presidio(mode),
