@@ -1,0 +1,106 @@
+/**
+ * The etcd write path against a real etcd: atomic name uniqueness under concurrency
+ * (decision 2) and real write revisions (decision 1).
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { testEtcd } from '@aisix/testkit';
+import { StoreError } from '../types.js';
+import { createEtcdStore, type EtcdStore } from './index.js';
+import { etcdRange } from './test-support.js';
+
+const stores: EtcdStore[] = [];
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+async function fresh() {
+  const { endpoint, prefix } = await testEtcd();
+  const s = createEtcdStore({ endpoints: [endpoint], prefix });
+  stores.push(s);
+  return { endpoint, prefix, store: s.store };
+}
+
+test('20 concurrent creates of one unique name: exactly one wins, the rest conflict', async (t) => {
+  const { endpoint, prefix, store } = await fresh();
+  const unique = { field: 'display_name', value: 'gpt-x' };
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) =>
+      store.create('models', `id-${i}`, { display_name: 'gpt-x', i }, unique),
+    ),
+  );
+  const ok = results.filter((r) => r.status === 'fulfilled');
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.diagnostic(`winners=${ok.length} conflicts=${failed.length}`);
+  assert.equal(ok.length, 1);
+  for (const f of failed) {
+    assert.ok(f.reason instanceof StoreError, String(f.reason));
+    assert.equal(f.reason.code, 'conflict');
+    assert.equal(f.reason.conflictValue, 'gpt-x');
+  }
+  const { rows } = await etcdRange(endpoint, `${prefix}/models/`);
+  assert.equal(rows.size, 1);
+  const [key, row] = [...rows][0] ?? assert.fail('no key');
+  const winner = ok[0];
+  assert.ok(winner?.status === 'fulfilled');
+  assert.equal(key, `${prefix}/models/${winner.value.id}`);
+  assert.equal(row.revision, winner.value.revision);
+});
+
+test('replace keeps its own name, cannot take another one; revisions are etcd mod_revisions', async () => {
+  const { endpoint, prefix, store } = await fresh();
+  const u = (value: string) => ({ field: 'display_name', value });
+  const a = await store.create('models', 'a', { display_name: 'A' }, u('A'));
+  const b = await store.create('models', 'b', { display_name: 'B' }, u('B'));
+  assert.ok(b.revision > a.revision);
+
+  const a2 = await store.replace('models', 'a', { display_name: 'A', extra: 1 }, u('A'));
+  await assert.rejects(
+    store.replace('models', 'a', { display_name: 'B' }, u('B')),
+    (e: unknown) => e instanceof StoreError && e.code === 'conflict',
+  );
+  await assert.rejects(
+    store.replace('models', 'nope', { display_name: 'C' }, u('C')),
+    (e: unknown) => e instanceof StoreError && e.code === 'not_found',
+  );
+  await assert.rejects(
+    store.create('models', 'a', { display_name: 'Z' }, u('Z')),
+    (e: unknown) => e instanceof StoreError && e.code === 'exists',
+  );
+  await assert.rejects(
+    store.create('models', 'a', { display_name: 'Z' }),
+    (e: unknown) => e instanceof StoreError && e.code === 'exists',
+  );
+  await assert.rejects(
+    store.replace('models', 'nope', { display_name: 'Z' }),
+    (e: unknown) => e instanceof StoreError && e.code === 'not_found',
+  );
+  // Same name in another kind is no conflict: uniqueness is per kind.
+  await store.create('guardrails', 'g', { display_name: 'A' }, u('A'));
+
+  const { rows } = await etcdRange(endpoint, `${prefix}/models/`);
+  assert.equal(rows.get(`${prefix}/models/a`)?.revision, a2.revision);
+  assert.equal(rows.get(`${prefix}/models/b`)?.revision, b.revision);
+  assert.deepEqual(await store.get('models', 'a'), {
+    id: 'a',
+    value: { display_name: 'A', extra: 1 },
+    revision: a2.revision,
+  });
+
+  const del = await store.delete('models', 'a');
+  assert.ok(del.revision > a2.revision);
+  await assert.rejects(
+    store.delete('models', 'a'),
+    (e: unknown) => e instanceof StoreError && e.code === 'not_found',
+  );
+  assert.equal(await store.get('models', 'a'), null);
+  // The freed name can be taken again.
+  await store.create('models', 'c', { display_name: 'A' }, u('A'));
+  assert.deepEqual(
+    (await store.list('models')).map((d) => [d.id, d.value.display_name]),
+    [
+      ['b', 'B'],
+      ['c', 'A'],
+    ],
+  );
+});
