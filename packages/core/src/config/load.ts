@@ -37,7 +37,7 @@ function parseText(text: string, path: string): unknown {
   }
   if (lower.endsWith('.yaml') || lower.endsWith('.yml')) {
     try {
-      return parseYaml(text, { prettyErrors: false });
+      return parseYaml(text, { prettyErrors: false, logLevel: 'error' });
     } catch (e) {
       const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
       throw new ConfigError(`build: ${path}: invalid YAML: ${msg}`);

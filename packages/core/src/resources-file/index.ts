@@ -4,7 +4,7 @@
  * error report the CLI prints and `/status/config` shows. Reading the file, SIGHUP reloads
  * and snapshot swaps belong to the callers.
  */
-import * as validation from '../validate.js';
+import { validateWrite } from '../validate.js';
 import { type ResourcesFileInput, type ResourcesFileResult, runResourcesFilePipeline } from './pipeline.js';
 
 export { urlHasCredentials } from './cross-checks.js';
@@ -22,5 +22,5 @@ export { fileResourceId, RESOURCES_FILE_NAMESPACE, uuidV5 } from './uuid.js';
 
 /** Runs the whole file pipeline with the strict write schemas of the kinds table. */
 export function loadResourcesFile(input: ResourcesFileInput): ResourcesFileResult {
-  return runResourcesFilePipeline(input, validation.validateWrite);
+  return runResourcesFilePipeline(input, validateWrite);
 }

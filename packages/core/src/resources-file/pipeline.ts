@@ -7,7 +7,7 @@
  */
 import type { KindName } from '../kinds.js';
 import { type CheckedEntry, crossCheck } from './cross-checks.js';
-import { type Env, InterpolationError, interpolateTree } from './interpolate.js';
+import { type Env, InterpolationError, interpolateString, interpolateTree } from './interpolate.js';
 import { desugar, SugarError } from './sugar.js';
 import { fileResourceId } from './uuid.js';
 import { parseResourcesYaml } from './yaml-doc.js';
@@ -126,27 +126,35 @@ function readRoot(root: unknown, fileErrors: string[]): Entry[] {
   return entries;
 }
 
+/** Finds the identity (interpolated first, so references by name keep working when some
+ * other field of the entry fails), derives the id, then interpolates the whole entry. */
 function identify(e: Entry, env: Env): void {
   if ('id' in e.doc) {
     e.error = 'entries must not contain "id" (ids are derived from the identity)';
     return;
   }
-  try {
-    e.doc = interpolateTree(e.doc, env) as Record<string, unknown>;
-  } catch (err) {
-    if (!(err instanceof InterpolationError)) throw err;
-    e.error = err.message;
-    return;
-  }
   const fields = FILE_COLLECTIONS.find((c) => c.kind === e.kind)?.identity ?? [];
   const field = fields.find((f) => f in e.doc) ?? fields[0] ?? 'name';
-  const identity = e.doc[field];
+  let identity = e.doc[field];
+  try {
+    if (typeof identity === 'string') identity = interpolateString(identity, env);
+  } catch (err) {
+    if (!(err instanceof InterpolationError)) throw err;
+    e.error = `${field}: ${err.message}`;
+    return;
+  }
   if (typeof identity !== 'string' || identity.trim() === '') {
     e.error = `${fields.join(' or ')} is required and must be a non-empty string`;
     return;
   }
   e.identity = identity;
   e.id = fileResourceId(e.kind, identity);
+  try {
+    e.doc = interpolateTree(e.doc, env) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof InterpolationError)) throw err;
+    e.error = err.message;
+  }
 }
 
 export function runResourcesFilePipeline(

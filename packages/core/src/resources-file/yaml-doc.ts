@@ -8,7 +8,7 @@ import { isAlias, isPair, isScalar, parseAllDocuments, visit } from 'yaml';
 export type ParsedFile = { ok: true; root: unknown } | { ok: false; errors: string[] };
 
 export function parseResourcesYaml(text: string): ParsedFile {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, logLevel: 'silent' });
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
   if ('empty' in docs || docs.length === 0) return { ok: false, errors: ['the file is empty'] };
   if (docs.length > 1) {
     return { ok: false, errors: [`the file holds ${docs.length} YAML documents; exactly one is allowed`] };
