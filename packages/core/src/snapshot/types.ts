@@ -57,6 +57,11 @@ export interface SnapshotStatus {
   readonly resource_counts: Readonly<Record<KindName, number>>;
   readonly rejected: readonly RejectedResource[];
   readonly partially_compatible: readonly PartiallyCompatible[];
+  /**
+   * Served resources per kind that loaded with unknown fields (the metrics gauge needs
+   * resources, not fields). Optional so hand-made test snapshots need not carry it.
+   */
+  readonly partially_compatible_resources?: Readonly<Record<string, number>>;
 }
 
 export interface ConfigSnapshot {
@@ -74,4 +79,20 @@ export interface ConfigSnapshot {
   /** Caller keys by lowercase hex SHA-256. */
   readonly apiKeysByHash: ReadonlyMap<string, Resource<'api_keys'>>;
   readonly status: SnapshotStatus;
+}
+
+/**
+ * A raw key/value as observed under the prefix. Structurally identical to the store's
+ * `RawEntry`; core cannot import the store, so it spells the shape again.
+ */
+export interface ObservedEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly revision: number;
+}
+
+/** A last-known-good value still serving for a key whose observed value is rejected. */
+export interface StaleEntry extends ObservedEntry {
+  /** When the key started serving stale (unix seconds). */
+  readonly sinceUnixSecs: number;
 }

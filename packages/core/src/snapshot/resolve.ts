@@ -1,0 +1,49 @@
+/**
+ * Model alias resolution against a snapshot: the exact `display_name` first, then the most
+ * specific single-`*` alias among direct models. The wildcard model keeps its identity
+ * (id, provider key, limits, cost); only the upstream model id is derived from the request.
+ * Leaves out: the `allowed_models` ACL and the 404 envelope (gateway pipeline).
+ */
+import type { ConfigSnapshot, Resource } from './types.js';
+
+export interface ResolvedModel {
+  readonly model: Resource<'models'>;
+  /** Upstream model id to send; undefined for virtual models (routing, ensemble, semantic). */
+  readonly upstreamModel: string | undefined;
+  /** True when the alias matched through a `*` pattern. */
+  readonly wildcard: boolean;
+}
+
+/** The text captured by a single-`*` pattern, or undefined when it does not match. */
+export function wildcardCapture(pattern: string, candidate: string): string | undefined {
+  const star = pattern.indexOf('*');
+  if (star === -1 || pattern.indexOf('*', star + 1) !== -1) return undefined;
+  const head = pattern.slice(0, star);
+  const tail = pattern.slice(star + 1);
+  // Non-overlapping: "a*a" must not match "a".
+  if (candidate.length < head.length + tail.length) return undefined;
+  if (!candidate.startsWith(head) || !candidate.endsWith(tail)) return undefined;
+  return candidate.slice(head.length, candidate.length - tail.length);
+}
+
+function modelName(m: Resource<'models'>): string | undefined {
+  const v = (m.value as Record<string, unknown>).model_name;
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function resolveModel(snapshot: ConfigSnapshot, requested: string): ResolvedModel | undefined {
+  // Exact first, against every display_name: a name with two `*` is a plain literal.
+  const exact = snapshot.byName('models', requested);
+  if (exact !== undefined) return { model: exact, upstreamModel: modelName(exact), wildcard: false };
+  // wildcardModels is already ordered most specific first, ties by first seen.
+  for (const m of snapshot.wildcardModels) {
+    const alias = (m.value as Record<string, unknown>).display_name;
+    if (typeof alias !== 'string') continue;
+    const captured = wildcardCapture(alias, requested);
+    if (captured === undefined) continue;
+    const template = modelName(m);
+    const upstreamModel = template === undefined ? captured : template.replace('*', () => captured);
+    return { model: m, upstreamModel, wildcard: true };
+  }
+  return undefined;
+}
