@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { kindByName } from './kinds.js';
+import {
+  generateApiKey,
+  hashApiKey,
+  isMaskedSecret,
+  maskSecret,
+  maskSecrets,
+  mergeSecretsForReplace,
+} from './secrets.js';
+
+describe('hashApiKey / generateApiKey', () => {
+  test('SHA-256 test vector', () => {
+    assert.equal(
+      hashApiKey('sk-my-api-key-123'),
+      '91ed2dbc407561556f3e7be98ba0bd2a57986d6a868c482d867d19c6d40d201c',
+    );
+  });
+  test('generated keys are sk- + 32 lowercase hex and distinct', () => {
+    const a = generateApiKey();
+    const b = generateApiKey();
+    assert.match(a, /^sk-[0-9a-f]{32}$/);
+    assert.notEqual(a, b);
+    assert.match(hashApiKey(a), /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('maskSecrets', () => {
+  test('provider key api_key keeps a 4-character hint; input is not mutated', () => {
+    const stored = { display_name: 'p', api_key: 'sk-live-0123456789ab12' };
+    const masked = maskSecrets('provider_keys', stored);
+    assert.equal(masked.api_key, '****ab12');
+    assert.equal(masked.display_name, 'p');
+    assert.equal(stored.api_key, 'sk-live-0123456789ab12');
+  });
+  test('short secrets are fully masked', () => {
+    assert.equal(maskSecret('abc'), '****');
+    assert.equal(maskSecrets('mcp_servers', { name: 'x', secret: 'short' }).secret, '****');
+  });
+  test('secret alias written directly to etcd is masked too', () => {
+    assert.equal(maskSecrets('provider_keys', { secret: 'sk-aaaaaaaaaaaaaaaa9999' }).secret, '****9999');
+  });
+  test('nested guardrail credentials are masked', () => {
+    const doc = {
+      kind: 'bedrock',
+      aws_credentials: {
+        kind: 'static',
+        access_key_id: 'AKIAEXAMPLE',
+        secret_access_key: 'wJalrXUtnFEMI/K7MDENG',
+      },
+    };
+    const masked = maskSecrets('guardrails', doc) as { aws_credentials: Record<string, string> };
+    assert.equal(masked.aws_credentials.secret_access_key, '****DENG');
+    assert.equal(masked.aws_credentials.access_key_id, 'AKIAEXAMPLE');
+    assert.equal(
+      maskSecrets('guardrails', { access_key_secret: 'aliyun-secret-000111' }).access_key_secret,
+      '****0111',
+    );
+  });
+  test('exporter header values are masked, names kept', () => {
+    const masked = maskSecrets('observability_exporters', {
+      headers: { authorization: 'Bearer abcdefghijkl1234' },
+    });
+    assert.deepEqual(masked.headers, { authorization: '****1234' });
+  });
+  test('kinds without secrets are copied unchanged; KindDef accepted', () => {
+    const def = kindByName('models');
+    assert.ok(def);
+    const doc = { display_name: 'm', routing: { targets: [{ model: 'a' }] } };
+    assert.deepEqual(maskSecrets(def, doc), doc);
+  });
+  test('isMaskedSecret', () => {
+    assert.ok(isMaskedSecret('****'));
+    assert.ok(isMaskedSecret('****ab12'));
+    assert.ok(!isMaskedSecret('sk-real-key'));
+    assert.ok(!isMaskedSecret('****abcdef'));
+    assert.ok(!isMaskedSecret(undefined));
+  });
+});
+
+describe('mergeSecretsForReplace', () => {
+  const stored = { display_name: 'p', api_key: 'sk-stored-credential-0001' };
+  test('omitted secret keeps the stored one', () => {
+    assert.equal(
+      mergeSecretsForReplace('provider_keys', { display_name: 'p2' }, stored).api_key,
+      stored.api_key,
+    );
+  });
+  test('masked value sent back keeps the stored one', () => {
+    const masked = maskSecrets('provider_keys', stored);
+    assert.equal(mergeSecretsForReplace('provider_keys', masked, stored).api_key, stored.api_key);
+  });
+  test('new plaintext replaces the stored one', () => {
+    assert.equal(
+      mergeSecretsForReplace('provider_keys', { api_key: 'sk-new-000000000000' }, stored).api_key,
+      'sk-new-000000000000',
+    );
+  });
+  test('masked value under the alias becomes the stored api_key', () => {
+    const out = mergeSecretsForReplace('provider_keys', { display_name: 'p', secret: '****0001' }, stored);
+    assert.equal(out.api_key, stored.api_key);
+    assert.ok(!('secret' in out));
+  });
+  test('new plaintext under the alias is left for validation', () => {
+    const out = mergeSecretsForReplace(
+      'provider_keys',
+      { display_name: 'p', secret: 'sk-rotated-11112222' },
+      stored,
+    );
+    assert.equal(out.secret, 'sk-rotated-11112222');
+    assert.ok(!('api_key' in out));
+  });
+  test('stored alias (direct etcd write) is restored under api_key', () => {
+    const out = mergeSecretsForReplace(
+      'provider_keys',
+      { display_name: 'p' },
+      { display_name: 'p', secret: 'sk-x-123412341234' },
+    );
+    assert.equal(out.api_key, 'sk-x-123412341234');
+  });
+  test('guardrail of another kind does not inherit a credential', () => {
+    const out = mergeSecretsForReplace(
+      'guardrails',
+      { name: 'g', kind: 'openai_moderation' },
+      { name: 'g', kind: 'lakera', api_key: 'lk-0000000000000' },
+    );
+    assert.ok(!('api_key' in out));
+  });
+  test('same guardrail kind keeps nested credential when masked', () => {
+    const storedG = {
+      kind: 'bedrock',
+      aws_credentials: { kind: 'static', access_key_id: 'a', secret_access_key: 'secret-secret-9876' },
+    };
+    const incoming = maskSecrets('guardrails', storedG);
+    const out = mergeSecretsForReplace('guardrails', incoming, storedG) as {
+      aws_credentials: Record<string, string>;
+    };
+    assert.equal(out.aws_credentials.secret_access_key, 'secret-secret-9876');
+  });
+  test('masked header restored, omitted header dropped', () => {
+    const storedE = { kind: 'otlp_http', headers: { a: 'value-aaaaaaaaaaaa', b: 'value-bbbbbbbbbbbb' } };
+    const out = mergeSecretsForReplace(
+      'observability_exporters',
+      { kind: 'otlp_http', headers: { a: '****aaaa' } },
+      storedE,
+    );
+    assert.deepEqual(out.headers, { a: 'value-aaaaaaaaaaaa' });
+  });
+  test('incoming document is not mutated', () => {
+    const incoming = { display_name: 'p', secret: '****0001' };
+    mergeSecretsForReplace('provider_keys', incoming, stored);
+    assert.deepEqual(incoming, { display_name: 'p', secret: '****0001' });
+  });
+});
