@@ -160,8 +160,8 @@ describe('kinds table', () => {
       'mcp_policies',
       'mcp_servers',
       'models',
-      'oidc_providers',
       'observability_exporters',
+      'oidc_providers',
       'provider_keys',
       'rate_limit_policies',
     ]);
