@@ -1,0 +1,310 @@
+// Characterization tables for guardrails, guardrail_attachments and cache_policies
+// (strict write, lenient read).
+import { describe } from 'node:test';
+import { accepted, green, red, rejected, runTable, yellow } from './characterize.test-support.js';
+
+describe('guardrails', () => {
+  const kw = { name: 'no-secrets', kind: 'keyword', patterns: [{ kind: 'literal', value: 'password' }] };
+  runTable('guardrails', [
+    {
+      label: 'keyword; common defaults filled',
+      doc: kw,
+      write: accepted({
+        enabled: true,
+        hook_point: 'both',
+        fail_open: true,
+        enforcement_mode: 'block',
+        mandatory: false,
+        direction: 'both',
+      }),
+      read: green,
+    },
+    {
+      label: 'keyword with empty pattern list',
+      doc: { ...kw, patterns: [] },
+      write: accepted({ patterns: [] }),
+      read: green,
+    },
+    {
+      label: 'keyword requires patterns',
+      doc: { name: 'k', kind: 'keyword' },
+      write: rejected('', '"patterns" is a required property'),
+      read: red,
+    },
+    {
+      label: 'pattern kind enum',
+      doc: { ...kw, patterns: [{ kind: 'glob', value: 'x' }] },
+      write: rejected('/patterns/0/kind', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'pattern object is closed',
+      doc: { ...kw, patterns: [{ kind: 'literal', value: 'x', flags: 'i' }] },
+      write: rejected('/patterns/0', 'unknown field "flags"'),
+      read: yellow('patterns[].flags'),
+    },
+    {
+      label: 'root is open: client id ignored on write',
+      doc: { ...kw, id: 'x', note: 'y' },
+      write: accepted({}, ['id', 'note']),
+      read: yellow('id', 'note'),
+    },
+    {
+      label: 'unknown kind',
+      doc: { name: 'g', kind: 'llama_guard' },
+      write: rejected('/kind', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'missing kind',
+      doc: { name: 'g' },
+      write: rejected('', '"kind" is a required property'),
+      read: red,
+    },
+    {
+      label: 'missing name',
+      doc: { kind: 'pii' },
+      write: rejected('', '"name" is a required property'),
+      read: red,
+    },
+    {
+      label: 'hook_point enum',
+      doc: { ...kw, hook_point: 'stream' },
+      write: rejected('/hook_point', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'enforcement_mode any string',
+      doc: { ...kw, enforcement_mode: 'shadow' },
+      write: accepted({ enforcement_mode: 'shadow' }),
+      read: green,
+    },
+    {
+      label: 'pii defaults',
+      doc: { name: 'p', kind: 'pii', detectors: [{ type: 'email', action: 'mask' }] },
+      write: accepted({ default_action: 'mask' }),
+      read: green,
+    },
+    {
+      label: 'pii detector type enum',
+      doc: { name: 'p', kind: 'pii', detectors: [{ type: 'passport', action: 'mask' }] },
+      write: rejected('/detectors/0/type', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'pii custom pattern must compile',
+      doc: { name: 'p', kind: 'pii', custom_patterns: [{ name: 'x', regex: '(', action: 'block' }] },
+      write: rejected('/custom_patterns/0/regex', 'compile'),
+      read: red,
+    },
+    {
+      label: 'bedrock with timed latency',
+      doc: {
+        name: 'b',
+        kind: 'bedrock',
+        region: 'us-east-1',
+        guardrail_id: 'gid',
+        guardrail_version: '1',
+        aws_credentials: { kind: 'static', access_key_id: 'AKIA', secret_access_key: 'shh' },
+        latency_mode: { kind: 'timed', timeout_ms: 500 },
+      },
+      write: accepted({ output_fail_open: false }),
+      read: green,
+    },
+    {
+      label: 'bedrock timed latency below 100',
+      doc: {
+        name: 'b',
+        kind: 'bedrock',
+        region: 'r',
+        guardrail_id: 'g',
+        guardrail_version: '1',
+        aws_credentials: { kind: 'static', access_key_id: 'a', secret_access_key: 's' },
+        latency_mode: { kind: 'timed', timeout_ms: 50 },
+      },
+      write: rejected('/latency_mode/timeout_ms', '>= 100'),
+      read: red,
+    },
+    {
+      label: 'bedrock credentials closed',
+      doc: {
+        name: 'b',
+        kind: 'bedrock',
+        region: 'r',
+        guardrail_id: 'g',
+        guardrail_version: '1',
+        aws_credentials: { kind: 'static', access_key_id: 'a', secret_access_key: 's', session_token: 't' },
+        latency_mode: { kind: 'serial' },
+      },
+      write: rejected('/aws_credentials', 'unknown field "session_token"'),
+      read: yellow('aws_credentials.session_token'),
+    },
+    {
+      label: 'lakera requires api_key',
+      doc: { name: 'l', kind: 'lakera' },
+      write: rejected('', '"api_key"'),
+      read: red,
+    },
+    {
+      label: 'azure text moderation defaults',
+      doc: { name: 'a', kind: 'azure_content_safety_text_moderation', endpoint: 'https://x', api_key: 'k' },
+      write: accepted({
+        categories: ['Hate', 'Sexual', 'SelfHarm', 'Violence'],
+        severity_threshold: 2,
+        window_size: 10000,
+        window_overlap_size: 256,
+        timeout_ms: 5000,
+        on_buffer_exceeded: 'fail_closed',
+      }),
+      read: green,
+    },
+    {
+      label: 'azure severity above 7',
+      doc: {
+        name: 'a',
+        kind: 'azure_content_safety_text_moderation',
+        endpoint: 'e',
+        api_key: 'k',
+        severity_threshold: 8,
+      },
+      write: rejected('/severity_threshold', '<= 7'),
+      read: red,
+    },
+    {
+      label: 'aliyun window_size above 2000',
+      doc: {
+        name: 'a',
+        kind: 'aliyun_text_moderation',
+        region: 'r',
+        access_key_id: 'i',
+        access_key_secret: 's',
+        window_size: 2001,
+      },
+      write: rejected('/window_size', '<= 2000'),
+      read: red,
+    },
+    {
+      label: 'aliyun ai guardrail defaults',
+      doc: {
+        name: 'a',
+        kind: 'aliyun_ai_guardrail',
+        region: 'r',
+        access_key_id: 'i',
+        access_key_secret: 's',
+      },
+      write: accepted({ service_level: 'pro', window_size: 2000, window_overlap_size: 128 }),
+      read: green,
+    },
+    {
+      label: 'openai moderation model default',
+      doc: { name: 'o', kind: 'openai_moderation', api_key: 'k' },
+      write: accepted({ model: 'omni-moderation-latest', category_thresholds: {} }),
+      read: green,
+    },
+    {
+      label: 'presidio defaults',
+      doc: { name: 'p', kind: 'presidio', analyzer_url: 'http://a', anonymizer_url: 'http://b' },
+      write: accepted({ language: 'en', operator: 'replace' }),
+      read: green,
+    },
+  ]);
+});
+
+describe('guardrail_attachments', () => {
+  const base = { guardrail_id: 'g1', scope_type: 'model', scope_id: 'm1', priority: 10 };
+  runTable('guardrail_attachments', [
+    { label: 'model scope; enabled default', doc: base, write: accepted({ enabled: true }), read: green },
+    {
+      label: 'env scope with null scope_id',
+      doc: { guardrail_id: 'g', scope_type: 'env', scope_id: null, priority: 0 },
+      write: accepted({ scope_id: null }),
+      read: green,
+    },
+    {
+      label: 'negative priority is an i32',
+      doc: { ...base, priority: -5 },
+      write: accepted({ priority: -5 }),
+      read: green,
+    },
+    {
+      label: 'priority required',
+      doc: { guardrail_id: 'g', scope_type: 'env' },
+      write: rejected('', '"priority"'),
+      read: red,
+    },
+    {
+      label: 'scope_type enum',
+      doc: { ...base, scope_type: 'user' },
+      write: rejected('/scope_type', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'priority beyond i32',
+      doc: { ...base, priority: 2 ** 31 },
+      write: rejected('/priority', '<='),
+      read: red,
+    },
+    { label: 'root open', doc: { ...base, id: 'x' }, write: accepted({}, ['id']), read: yellow('id') },
+  ]);
+});
+
+describe('cache_policies', () => {
+  runTable('cache_policies', [
+    {
+      label: 'minimal; defaults filled',
+      doc: { name: 'c' },
+      write: accepted({
+        enabled: true,
+        applies_to: 'all',
+        ttl_seconds: 3600,
+        backend: 'memory',
+        scope: 'api_key',
+        purge_generation: 0,
+      }),
+      read: green,
+    },
+    {
+      label: 'name longer than 120',
+      doc: { name: 'x'.repeat(121) },
+      write: rejected('/name', '<= 120'),
+      read: red,
+    },
+    {
+      label: 'ttl above a week',
+      doc: { name: 'c', ttl_seconds: 604_801 },
+      write: rejected('/ttl_seconds', '<= 604800'),
+      read: red,
+    },
+    {
+      label: 'ttl zero',
+      doc: { name: 'c', ttl_seconds: 0 },
+      write: rejected('/ttl_seconds', '>= 1'),
+      read: red,
+    },
+    {
+      label: 'backend enum',
+      doc: { name: 'c', backend: 'disk' },
+      write: rejected('/backend', 'must be one of'),
+      read: red,
+    },
+    {
+      label: 'applies_to other text accepted (behaves as all)',
+      doc: { name: 'c', applies_to: 'team:x' },
+      write: accepted({ applies_to: 'team:x' }),
+      read: green,
+    },
+    {
+      label: 'semantic max_entries default',
+      doc: { name: 'c', semantic: { embedding_model: 'e', threshold: 0.9 } },
+      write: accepted({ semantic: { embedding_model: 'e', threshold: 0.9, max_entries: 1000 } }),
+      read: green,
+    },
+    {
+      label: 'semantic closed',
+      doc: { name: 'c', semantic: { embedding_model: 'e', threshold: 0.9, k: 1 } },
+      write: rejected('/semantic', 'unknown field "k"'),
+      read: yellow('semantic.k'),
+    },
+    { label: 'root open', doc: { name: 'c', id: 'x' }, write: accepted({}, ['id']), read: yellow('id') },
+  ]);
+});
