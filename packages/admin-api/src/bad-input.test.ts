@@ -1,0 +1,267 @@
+/**
+ * Bad requests: each gets its documented status and the JSON envelope, nothing reaches the
+ * store, and the server keeps serving afterwards. One provider key exists from the start so
+ * PUTs on an existing id can be checked to leave it untouched.
+ */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { KIND_NAMES } from '@aisix/core';
+import {
+  ADMIN_KEY,
+  embeddedStoreFactory,
+  obj,
+  type StoreHandle,
+  startTestAdmin,
+  type TestAdmin,
+} from './testing/harness.js';
+
+const SECRET = 'sk-upstream-LEAKME-4242';
+let h: StoreHandle;
+let admin: TestAdmin;
+let pkId = '';
+let pkRevision = 0;
+
+before(async () => {
+  h = await embeddedStoreFactory();
+  admin = await startTestAdmin({ store: h.store });
+  const r = await admin.call('POST', '/admin/v1/provider_keys', {
+    body: { display_name: 'base', api_key: SECRET, provider: 'openai' },
+  });
+  assert.equal(r.status, 200, r.text);
+  pkId = String(obj(r.json).id);
+  pkRevision = Number(obj(r.json).revision);
+});
+
+after(async () => {
+  await admin?.close();
+  await h?.close();
+});
+
+function assertError(
+  r: { status: number; json: unknown; text: string },
+  status: number,
+  msg?: string | RegExp,
+): void {
+  assert.equal(r.status, status, r.text);
+  const body = obj(r.json);
+  assert.deepEqual(Object.keys(body), ['error_msg'], r.text);
+  assert.equal(typeof body.error_msg, 'string');
+  if (typeof msg === 'string') assert.equal(body.error_msg, msg);
+  else if (msg) assert.match(String(body.error_msg), msg);
+  assert.ok(!r.text.includes(SECRET), 'no echo of the secret');
+  assert.ok(!r.text.includes('LEAKME'), 'no echo of the body');
+}
+
+const UNAUTH = 'missing or malformed admin authorization';
+
+describe('authentication', () => {
+  it('missing, wrong, malformed and wrong-scheme keys get 401', async () => {
+    assertError(await admin.call('GET', '/admin/v1/models', { key: null }), 401, UNAUTH);
+    assertError(await admin.call('GET', '/admin/v1/models', { key: 'nope' }), 401, UNAUTH);
+    assertError(await admin.call('GET', '/admin/v1/models', { key: `${ADMIN_KEY}x` }), 401, UNAUTH);
+    const variants: Record<string, string>[] = [
+      { authorization: `bearer ${ADMIN_KEY}` },
+      { authorization: 'Bearer ' },
+      { authorization: ADMIN_KEY },
+      // Another scheme is a failure, even with a valid x-api-key next to it.
+      { authorization: 'Basic Zm9vOmJhcg==', 'x-api-key': ADMIN_KEY },
+      { 'x-api-key': 'wrong' },
+    ];
+    for (const headers of variants)
+      assertError(await admin.call('GET', '/admin/v1/models', { key: null, headers }), 401, UNAUTH);
+    const ok = await admin.call('GET', '/admin/v1/models', {
+      key: null,
+      headers: { 'x-api-key': ADMIN_KEY },
+    });
+    assert.equal(ok.status, 200);
+  });
+
+  it('auth is checked before the body is parsed', async () => {
+    const r = await admin.call('POST', '/admin/v1/models', {
+      key: null,
+      raw: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(r, 401, UNAUTH);
+    assertError(
+      await admin.call('POST', '/admin/v1/models', {
+        key: null,
+        raw: 'x',
+        headers: { 'content-type': 'text/plain' },
+      }),
+      401,
+    );
+  });
+});
+
+describe('bodies', () => {
+  it('malformed JSON -> 400 without echo', async () => {
+    const r = await admin.call('POST', '/admin/v1/provider_keys', {
+      raw: `{"display_name":"x","api_key":"${SECRET}"`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assertError(r, 400, 'request body is not valid JSON');
+    assertError(
+      await admin.call('POST', '/admin/v1/models', {
+        raw: '',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+    );
+  });
+
+  it('wrong or missing content type -> 415', async () => {
+    const body = JSON.stringify({ display_name: 'x', api_key: SECRET });
+    assertError(
+      await admin.call('POST', '/admin/v1/provider_keys', {
+        raw: body,
+        headers: { 'content-type': 'text/plain' },
+      }),
+      415,
+    );
+    assertError(await admin.call('POST', '/admin/v1/provider_keys', { raw: body }), 415);
+    assertError(
+      await admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
+        raw: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      415,
+    );
+  });
+
+  it('oversize body -> 413, with and without Content-Length', async () => {
+    const big = JSON.stringify({ display_name: 'x', api_key: 'a'.repeat(3 * 1024 * 1024) });
+    assertError(
+      await admin.call('POST', '/admin/v1/provider_keys', {
+        raw: big,
+        headers: { 'content-type': 'application/json' },
+      }),
+      413,
+    );
+    // Chunked upload: the limit is enforced while reading.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        `${admin.base}/admin/v1/provider_keys`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on('end', () => {
+            assert.deepEqual(Object.keys(JSON.parse(text)), ['error_msg']);
+            resolve(res.statusCode ?? 0);
+          });
+        },
+      );
+      req.on('error', reject);
+      const chunk = 'a'.repeat(256 * 1024);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 12) {
+          sent++;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      req.write('{"display_name":"x","api_key":"');
+      pump();
+    }).catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 413 : Promise.reject(err),
+    );
+    assert.equal(status, 413);
+  });
+
+  it('unknown fields, wrong types and out-of-range values -> 400 naming the field', async () => {
+    const unknown = await admin.call('POST', '/admin/v1/provider_keys', {
+      body: { display_name: 'u', api_key: SECRET, provider: 'openai', bogus_field: 'LEAKME' },
+    });
+    assertError(unknown, 400, /bogus_field/);
+    const wrongType = await admin.call('POST', '/admin/v1/provider_keys', {
+      body: { display_name: 5, api_key: SECRET },
+    });
+    assertError(wrongType, 400, /display_name/);
+    const range = await admin.call('POST', '/admin/v1/models', {
+      body: {
+        display_name: 'm',
+        provider: 'openai',
+        model_name: 'x',
+        provider_key_id: pkId,
+        rate_limit: { rpm: -1 },
+      },
+    });
+    assertError(range, 400, /rate_limit\/rpm/);
+    const notObject = await admin.call('POST', '/admin/v1/models', { body: ['LEAKME'] });
+    assertError(notObject, 400);
+    const badHash = await admin.call('POST', '/admin/v1/api_keys', {
+      body: { key_hash: 'LEAKME', allowed_models: [] },
+    });
+    assertError(badHash, 400, /key_hash/);
+    const putBad = await admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
+      body: { display_name: '', api_key: SECRET },
+    });
+    assertError(putBad, 400);
+  });
+});
+
+describe('routes and ids', () => {
+  it('unknown kind path -> 404 JSON; wrong method -> 405 JSON', async () => {
+    assertError(await admin.call('GET', '/admin/v1/widgets'), 404);
+    assertError(await admin.call('POST', '/admin/v1/widgets', { body: {} }), 404);
+    assertError(await admin.call('GET', '/admin/v1/widgets/abc'), 404);
+    assertError(await admin.call('GET', '/nowhere', { key: null }), 404);
+    const patch = await admin.call('PATCH', `/admin/v1/models/${pkId}`, { body: {} });
+    assertError(patch, 405);
+    assert.match(patch.headers.get('allow') ?? '', /PUT/);
+    assertError(await admin.call('DELETE', '/admin/v1/models'), 405);
+    assertError(await admin.call('POST', '/livez', { key: null }), 405);
+  });
+
+  it('traversal and malformed ids -> 400 and never reach the store', async () => {
+    for (const id of ['..%2F..%2Fapi_keys', '..%2Fprovider_keys%2F' + pkId, '%2e%2e%2Fx', 'a%00b', 'a%2Fb']) {
+      assertError(await admin.call('GET', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
+      assertError(await admin.call('DELETE', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
+      assertError(
+        await admin.call('PUT', `/admin/v1/provider_keys/${id}`, {
+          body: { display_name: 'x', api_key: 'y' },
+        }),
+        400,
+      );
+    }
+  });
+
+  it('PUT, DELETE, GET on a missing id -> 404', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    assertError(
+      await admin.call('PUT', `/admin/v1/provider_keys/${missing}`, {
+        body: { display_name: 'n', api_key: 'k' },
+      }),
+      404,
+      'resource not found',
+    );
+    assertError(await admin.call('DELETE', `/admin/v1/models/${missing}`), 404, 'resource not found');
+    assertError(
+      await admin.call('GET', `/admin/v1/rate_limit_policies/${missing}`),
+      404,
+      'resource not found',
+    );
+  });
+
+  it('nothing was written and the server keeps serving', async () => {
+    for (const kind of KIND_NAMES) {
+      assert.equal(await h.rawCount(kind), kind === 'provider_keys' ? 1 : 0, kind);
+    }
+    const stored = await h.store.get('provider_keys', pkId);
+    assert.equal(stored?.revision, pkRevision);
+    assert.equal(stored?.value.display_name, 'base');
+    const r = await admin.call('GET', '/admin/v1/provider_keys');
+    assert.equal(r.status, 200);
+  });
+});
