@@ -1,1 +1,34 @@
-export {};
+/**
+ * @aisix/gateway-node — the data plane: the OpenAI-compatible proxy on raw node:http with undici
+ * upstream pools, plus the metrics/status listener.
+ *
+ * Public API (stable for the CLI):
+ * - `startGateway(opts: GatewayOptions): Promise<Gateway>` binds the proxy (`config.proxy.addr`)
+ *   and, when enabled, the metrics/status listener; `Gateway.beginDrain()` is the SIGTERM path,
+ *   `Gateway.close()` the immediate stop. A port in use rejects with an error naming the key and
+ *   address.
+ * - `createProxyHandler(opts)` + `createProxyServer(handler)` for node:cluster workers (one
+ *   handler per worker; the status listener stays in the primary).
+ * - `SnapshotSource` is the config seam: `current()` once per request, `ready` for readiness.
+ *
+ * Traps:
+ * - Every proxy response must pass through `http/respond.ts` (`Server` + request id headers);
+ *   writing to `res` directly loses them.
+ * - New model endpoints go through `pipeline/run.ts` (`runModelEndpoint`) and register in the
+ *   `ROUTES` table of `handler.ts`; cross-cutting checks belong in `stages`, not in endpoints.
+ * - The access log and per-request metrics are emitted only by `pipeline/finish.ts` on response
+ *   close; do not log per path.
+ */
+export type { GatewayConfig } from './config.js';
+export { errors, GatewayError } from './errors.js';
+export {
+  createProxyHandler,
+  createProxyServer,
+  type ProxyHandler,
+  type ProxyHandlerOptions,
+} from './handler.js';
+export type { Metrics } from './metrics.js';
+export type { RequestContext } from './pipeline/context.js';
+export type { PipelineStage } from './runtime.js';
+export { type Gateway, type GatewayOptions, startGateway } from './server.js';
+export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';

@@ -1,0 +1,132 @@
+/**
+ * The proxy's error catalogue (data-plane §7.3): every caller-facing failure is built here, so
+ * each condition has exactly one status, `type`, `code` and message. Rendering into the OpenAI
+ * envelope (or the Anthropic one under `/v1/messages`) is `renderError`.
+ *
+ * Messages never carry secrets, CIDRs, upstream hosts or raw caller input beyond the model name
+ * the catalogue quotes.
+ */
+import type { AdapterError, UpstreamErrorInfo } from '@aisix/providers';
+
+export class GatewayError {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly message: string,
+    readonly code?: string,
+    readonly param?: string,
+    /** Extra response headers (e.g. `Retry-After`). */
+    readonly headers?: Readonly<Record<string, string>>,
+  ) {}
+}
+
+const invalid = (message: string) => new GatewayError(400, 'invalid_request_error', message);
+
+export const errors = {
+  notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
+  methodNotAllowed: () => new GatewayError(405, 'method_not_allowed', 'method not allowed for this route'),
+
+  missingCredentials: () =>
+    new GatewayError(401, 'invalid_api_key', 'missing or malformed Authorization header'),
+  unknownKey: () => new GatewayError(401, 'invalid_api_key', 'invalid API key'),
+  keyDisabled: () =>
+    new GatewayError(401, 'invalid_api_key', 'API key has been disabled', 'api_key_disabled'),
+  keyExpired: () => new GatewayError(401, 'invalid_api_key', 'API key has expired', 'api_key_expired'),
+
+  invalidBody: (detail = 'invalid JSON request body') => invalid(`request payload is invalid: ${detail}`),
+  conflictingContentLength: () => invalid('request payload is invalid: conflicting Content-Length headers'),
+  bodyTooLarge: (limit: number) =>
+    new GatewayError(413, 'invalid_request_error', `request body exceeds ${limit}-byte limit`),
+  bodyReadFailed: () => invalid('failed to read request body'),
+  bodyTimeout: () => new GatewayError(408, 'invalid_request_error', 'timed out reading the request body'),
+  headersTooLarge: () => new GatewayError(431, 'invalid_request_error', 'request headers are too large'),
+
+  modelNotFound: (name: string) =>
+    new GatewayError(404, 'model_not_found', `model ${JSON.stringify(name)} not found`),
+  modelNotAllowed: (name: string) =>
+    new GatewayError(403, 'permission_denied', `API key is not allowed to use model ${JSON.stringify(name)}`),
+  ipRestricted: () =>
+    new GatewayError(
+      403,
+      'permission_denied',
+      'Access denied: your client IP is not allowed to access this model',
+      'ip_restricted',
+    ),
+  unknownProviderKey: (alias: string, id: string) =>
+    invalid(
+      `request payload is invalid: model ${JSON.stringify(alias)} references unknown provider_key_id ${JSON.stringify(id)}`,
+    ),
+  providerUnavailable: () =>
+    new GatewayError(503, 'provider_unavailable', 'no bridge registered for provider'),
+  configError: (detail: string) =>
+    new GatewayError(500, 'config_error', `bridge is misconfigured: ${detail}`),
+
+  /** Upstream 4xx passthrough: same status, gateway type, code derived per wire. */
+  upstream4xx: (status: number, info: UpstreamErrorInfo, retryAfter: string | undefined) =>
+    new GatewayError(
+      status,
+      'upstream_error',
+      info.message,
+      info.code,
+      info.param,
+      retryAfter !== undefined && status === 429 ? { 'retry-after': retryAfter } : undefined,
+    ),
+  upstream5xx: (status: number) => new GatewayError(502, 'upstream_error', `upstream returned ${status}`),
+  timeout: (ms: number) => new GatewayError(504, 'timeout', `upstream request timed out after ${ms}ms`),
+  /** Generic on purpose (decision OP-14): the cause, host included, goes to the log only. */
+  transport: () => new GatewayError(502, 'transport_error', 'transport error: could not reach the upstream'),
+  decode: (detail: string) => new GatewayError(502, 'upstream_decode_error', detail),
+  /** The upstream connection dropped mid-stream. */
+  streamDropped: () =>
+    new GatewayError(502, 'transport_error', 'upstream connection closed before the stream completed'),
+  /** An in-band stream error without a 4xx status. */
+  inBandUpstream: (message: string) => new GatewayError(502, 'upstream_error', message),
+
+  fromAdapter: (e: AdapterError) => {
+    switch (e.kind) {
+      case 'invalid_config':
+        return invalid(e.message);
+      case 'invalid_credentials':
+        return new GatewayError(401, 'authentication_error', e.message);
+      case 'not_implemented':
+        return new GatewayError(501, 'not_implemented', e.message);
+    }
+  },
+
+  internal: () => new GatewayError(500, 'api_error', 'internal gateway error'),
+};
+
+/** Integer-seconds `Retry-After` only; the HTTP-date form is ignored. */
+export function retryAfterSeconds(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s !== undefined && /^\s*\d+\s*$/.test(s) ? s.trim() : undefined;
+}
+
+const ANTHROPIC_TYPES: Readonly<Record<number, string>> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  408: 'timeout_error',
+  413: 'request_too_large',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+  503: 'overloaded_error',
+};
+
+/** Serializes the envelope: OpenAI shape, or Anthropic's for `/v1/messages` routes. */
+export function renderError(e: GatewayError, anthropic: boolean): string {
+  if (anthropic) {
+    return JSON.stringify({
+      type: 'error',
+      error: { type: ANTHROPIC_TYPES[e.status] ?? 'api_error', message: e.message },
+    });
+  }
+  const body: { message: string; type: string; code?: string; param?: string } = {
+    message: e.message,
+    type: e.type,
+  };
+  if (e.code !== undefined) body.code = e.code;
+  if (e.param !== undefined) body.param = e.param;
+  return JSON.stringify({ error: body });
+}

@@ -1,0 +1,213 @@
+/**
+ * The proxy request handler on raw node:http (no framework on the hot path): a table router by
+ * exact path, then method; the request id, `Server` header, in-flight accounting, body-size
+ * guard and completion hook wrap every route the same way.
+ *
+ * `createProxyHandler` builds everything a worker needs, so the CLI can run it in node:cluster
+ * workers; `createProxyServer` wraps it in an `http.Server` with the timeouts and the
+ * `clientError` hook (malformed requests, duplicate Content-Length) answered in our envelope.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
+import type { Logger } from 'pino';
+import { type GatewayConfig, resolveSettings } from './config.js';
+import { livez, readyz } from './endpoints/health.js';
+import { chatCompletions, completions, embeddings } from './endpoints/model-endpoints.js';
+import { listModels } from './endpoints/models.js';
+import { errors, type GatewayError, renderError } from './errors.js';
+import { drainBody } from './http/body.js';
+import { sendError } from './http/respond.js';
+import { Metrics } from './metrics.js';
+import { compileCidrs } from './pipeline/access.js';
+import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
+import { finishRequest } from './pipeline/finish.js';
+import { runModelEndpoint } from './pipeline/run.js';
+import type { GatewayRuntime, PipelineStage } from './runtime.js';
+import type { SnapshotSource } from './snapshot-source.js';
+import { createAgent } from './upstream/client.js';
+
+export interface ProxyHandlerOptions {
+  readonly config: GatewayConfig;
+  readonly snapshots: SnapshotSource;
+  readonly logger: Logger;
+  /** Gateway version for `Server: AISIX/<version>`. */
+  readonly version: string;
+  /** Adapter registry; defaults to `@aisix/providers` `defaultRegistry`. */
+  readonly registry?: AdapterRegistry;
+  /** Pre-dispatch stages (rate limits, guardrails, cache), in order. */
+  readonly stages?: readonly PipelineStage[];
+  /** Slow-loris guard: max silence while reading a request body (default 10 s). */
+  readonly bodyIdleTimeoutMs?: number;
+}
+
+export interface ProxyHandler {
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Answers parser-level failures in the OpenAI envelope (attach to `clientError`). */
+  readonly onClientError: (err: Error & { code?: string }, socket: Duplex) => void;
+  readonly metrics: Metrics;
+  readonly runtime: GatewayRuntime;
+  /** Requests currently in flight. */
+  readonly inFlight: number;
+  /** Flips `/livez` + `/readyz` to 503 and asks clients to close connections. */
+  setDraining(draining: boolean): void;
+  /** Resolves true once no request is in flight, false when `timeoutMs` passed first. */
+  whenIdle(timeoutMs: number): Promise<boolean>;
+  /** Closes upstream connections. */
+  close(): Promise<void>;
+}
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly endpoint: EndpointLabel;
+  readonly run: (rt: GatewayRuntime, ctx: RequestContext) => void | Promise<void>;
+}
+
+const ROUTES = new Map<string, Route>([
+  [
+    '/v1/chat/completions',
+    {
+      method: 'POST',
+      endpoint: '/v1/chat/completions',
+      run: (rt, c) => runModelEndpoint(rt, c, chatCompletions),
+    },
+  ],
+  [
+    '/v1/completions',
+    { method: 'POST', endpoint: '/v1/completions', run: (rt, c) => runModelEndpoint(rt, c, completions) },
+  ],
+  [
+    '/v1/embeddings',
+    { method: 'POST', endpoint: '/v1/embeddings', run: (rt, c) => runModelEndpoint(rt, c, embeddings) },
+  ],
+  ['/v1/models', { method: 'GET', endpoint: '/v1/models', run: listModels }],
+  ['/livez', { method: 'GET', endpoint: '/livez', run: livez }],
+  ['/readyz', { method: 'GET', endpoint: '/readyz', run: readyz }],
+]);
+
+function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
+  const settings = resolveSettings(o.config);
+  return {
+    settings,
+    snapshots: o.snapshots,
+    agent: createAgent(settings),
+    registry: o.registry ?? defaultRegistry,
+    metrics: new Metrics(settings),
+    logger: o.logger,
+    ident: { server: `AISIX/${o.version}`, draining: false },
+    realIp: {
+      trusted: settings.trustedProxies.length > 0 ? compileCidrs(settings.trustedProxies) : undefined,
+      header: settings.realIpHeader,
+      recursive: settings.realIpRecursive,
+    },
+    userAgent: `aisix/${o.version}`,
+    bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
+    stages: o.stages ?? [],
+  };
+}
+
+function clientErrorFor(code: string | undefined): GatewayError {
+  switch (code) {
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return errors.conflictingContentLength();
+    case 'HPE_HEADER_OVERFLOW':
+      return errors.headersTooLarge();
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return errors.bodyTimeout();
+    default:
+      return errors.invalidBody('malformed HTTP request');
+  }
+}
+
+export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
+  const rt = buildRuntime(o);
+  let inFlight = 0;
+  let idleWaiters: (() => void)[] = [];
+
+  const onClose = (ctx: RequestContext) => {
+    inFlight--;
+    finishRequest(rt, ctx);
+    if (inFlight === 0 && idleWaiters.length > 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const route = ROUTES.get(path);
+    const ctx = newContext(randomUUID(), req, res, path, route?.endpoint ?? 'other', rt.snapshots.current());
+    inFlight++;
+    rt.metrics.started(ctx.endpoint);
+    res.once('close', () => onClose(ctx));
+    if (!route) return void sendError(ctx, rt.ident, errors.notFound());
+    if (req.method !== route.method) return void sendError(ctx, rt.ident, errors.methodNotAllowed());
+    const limit = rt.settings.bodyLimit;
+    if (limit > 0 && Number(req.headers['content-length'] ?? 0) > limit) {
+      sendError(ctx, rt.ident, errors.bodyTooLarge(limit));
+      drainBody(req, (outcome) => rt.metrics.bodyLimitRejected(ctx.endpoint, outcome));
+      return;
+    }
+    const p = route.run(rt, ctx);
+    if (p) {
+      p.catch((err: unknown) => {
+        rt.logger.error({ request_id: ctx.id, err }, 'request handler failed');
+        if (!res.headersSent) sendError(ctx, rt.ident, errors.internal());
+        else res.destroy();
+      });
+    }
+  };
+
+  const onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const e = clientErrorFor(err.code);
+    const body = renderError(e, false);
+    socket.end(
+      `HTTP/1.1 ${e.status} ${e.status === 400 ? 'Bad Request' : e.status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
+        `server: ${rt.ident.server}\r\nx-aisix-request-id: ${randomUUID()}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  return {
+    handle,
+    onClientError,
+    metrics: rt.metrics,
+    runtime: rt,
+    get inFlight() {
+      return inFlight;
+    },
+    setDraining(d) {
+      rt.ident.draining = d;
+    },
+    whenIdle(timeoutMs) {
+      if (inFlight === 0) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
+    close: () => (rt.agent as { close(): Promise<void> }).close(),
+  };
+}
+
+/** An `http.Server` around the handler, with timeouts suited to long streams and slow uploads. */
+export function createProxyServer(h: ProxyHandler): Server {
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, h.handle);
+  const idle = h.runtime.settings.idleTimeoutSecs;
+  // 0 = never close an idle keep-alive connection (not node's 5 s default).
+  server.keepAliveTimeout = idle > 0 ? idle * 1000 : 0;
+  server.on('clientError', h.onClientError);
+  return server;
+}

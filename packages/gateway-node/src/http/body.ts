@@ -1,0 +1,97 @@
+/**
+ * Request body reading with the size cap and a read deadline.
+ *
+ * - A declared `Content-Length` over the cap is refused before authentication (413); duplicate
+ *   or conflicting `Content-Length` headers never get here, node's parser rejects them and the
+ *   server's `clientError` hook answers 400 in our envelope.
+ * - A chunked body that grows past the cap is refused while reading (413).
+ * - Slow-loris: when no byte arrives for `idleMs` the read fails (408) and the socket is freed,
+ *   so a trickling client cannot hold a request open.
+ *
+ * After a refusal the rest of the body is drained (≤ 32 MiB / 5 s) so the client can read the
+ * error instead of hitting a reset mid-upload; past that the socket is destroyed.
+ */
+import type { IncomingMessage } from 'node:http';
+import { errors, type GatewayError } from '../errors.js';
+
+const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+const DRAIN_MAX_MS = 5000;
+
+export type DrainOutcome = 'completed' | 'cap_reached' | 'timeout' | 'client_read_error';
+
+/** Reads the whole body; rejects with a catalogue error. `limit` 0 = unlimited. */
+export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    if (req.complete && req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let lastData = performance.now();
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onError);
+    };
+    const fail = (e: GatewayError) => {
+      cleanup();
+      reject(e);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      lastData = performance.now();
+      if (limit > 0 && size > limit) {
+        fail(errors.bodyTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = () => fail(errors.bodyReadFailed());
+    // One timer per read, re-armed lazily from the last-data timestamp (not per chunk).
+    const tick = () => {
+      const idle = performance.now() - lastData;
+      if (idle >= idleMs) fail(errors.bodyTimeout());
+      else timer = setTimeout(tick, idleMs - idle + 1);
+    };
+    if (idleMs > 0) timer = setTimeout(tick, idleMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onError);
+  });
+}
+
+/** Discards the rest of a refused body, bounded; reports how the drain ended. */
+export function drainBody(req: IncomingMessage, onDone?: (outcome: DrainOutcome) => void): void {
+  if (req.readableEnded) {
+    onDone?.('completed');
+    return;
+  }
+  let size = 0;
+  let finished = false;
+  const done = (o: DrainOutcome, destroy: boolean) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    if (destroy) req.socket.destroy();
+    onDone?.(o);
+  };
+  const onData = (c: Buffer) => {
+    size += c.length;
+    if (size > DRAIN_MAX_BYTES) done('cap_reached', true);
+  };
+  const timer = setTimeout(() => done('timeout', true), DRAIN_MAX_MS);
+  req.on('data', onData);
+  req.once('end', () => done('completed', false));
+  req.once('error', () => done('client_read_error', true));
+  req.resume();
+}

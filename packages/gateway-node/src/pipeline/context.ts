@@ -1,0 +1,85 @@
+/**
+ * Per-request state, created once by the handler and threaded through the pipeline. It carries
+ * what the access log, metrics and response headers need, so a terminal path only has to fill
+ * fields; the one completion hook (`finishRequest`) reads them when the response closes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigSnapshot, Resource } from '@aisix/core';
+import type { Usage } from '@aisix/providers';
+
+/** Bounded endpoint label (route template); anything unrouted is `other`. */
+export type EndpointLabel =
+  | '/v1/chat/completions'
+  | '/v1/completions'
+  | '/v1/embeddings'
+  | '/v1/models'
+  | '/livez'
+  | '/readyz'
+  | 'other';
+
+export interface RequestContext {
+  readonly id: string;
+  /** `performance.now()` at arrival. */
+  readonly startedAt: number;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly path: string;
+  readonly endpoint: EndpointLabel;
+  /** Read once at the start; every later step uses this snapshot. */
+  readonly snapshot: ConfigSnapshot;
+  apiKey: Resource<'api_keys'> | undefined;
+  /** Model name as the caller sent it. */
+  requestedModel: string | undefined;
+  model: Resource<'models'> | undefined;
+  provider: string | undefined;
+  upstreamModel: string | undefined;
+  stream: boolean;
+  usage: Usage | undefined;
+  /** Seconds from attempt start to the first generated output (streams). */
+  ttftSeconds: number | undefined;
+  attempts: number;
+  errorType: string | undefined;
+  errorMessage: string | undefined;
+  /** 401s are counted, never access-logged (scanner noise). */
+  skipAccessLog: boolean;
+  /** Set when the gateway itself ended the exchange (so a close is not a client cancel). */
+  settled: boolean;
+  /** Called once if the client goes away before the response finished (aborts the upstream). */
+  onClientGone: (() => void) | undefined;
+  /** `x-aisix-served-by` for group traffic. */
+  servedBy: string | undefined;
+}
+
+export function newContext(
+  id: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  endpoint: EndpointLabel,
+  snapshot: ConfigSnapshot,
+): RequestContext {
+  return {
+    id,
+    startedAt: performance.now(),
+    req,
+    res,
+    path,
+    endpoint,
+    snapshot,
+    apiKey: undefined,
+    requestedModel: undefined,
+    model: undefined,
+    provider: undefined,
+    upstreamModel: undefined,
+    stream: false,
+    usage: undefined,
+    ttftSeconds: undefined,
+    attempts: 0,
+    errorType: undefined,
+    errorMessage: undefined,
+    skipAccessLog: false,
+    settled: false,
+    onClientGone: undefined,
+    servedBy: undefined,
+  };
+}

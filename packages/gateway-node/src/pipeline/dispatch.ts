@@ -1,0 +1,192 @@
+/**
+ * The attempt loop (data-plane §8.3): for each target in order, up to its retry budget, call the
+ * upstream; success stops, a non-retryable failure stops everything, otherwise retry the same
+ * target after backoff or fail over to the next one without delay. The last failure is answered.
+ *
+ * Budget per target: model `retries` → group `routing.retries` → 0 when other targets remain →
+ * `upstream.retries`. A budget from the deployment default does not retry timeouts on the same
+ * target (it still fails over). Streams can only retry before the 200 is committed.
+ */
+import { resolveModel } from '@aisix/core';
+import type { Endpoint } from '@aisix/providers';
+import { errors, type GatewayError } from '../errors.js';
+import { sendError } from '../http/respond.js';
+import { type ModelView, modelKind, modelView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import {
+  type AttemptFailure,
+  type AttemptResult,
+  DIRECT_POLICY,
+  type RetryPolicy,
+} from '../upstream/failures.js';
+import { callStream } from '../upstream/stream.js';
+import { buildTarget, type Target } from '../upstream/target.js';
+import { callUnary } from '../upstream/unary.js';
+import { clientIp, ipAllowed } from './access.js';
+import type { RequestContext } from './context.js';
+import { attemptOrder } from './routing.js';
+
+interface Candidate {
+  readonly target: Target | undefined;
+  /** Build-time refusal (config fault inside a group). */
+  readonly refusal: GatewayError | undefined;
+  readonly alias: string;
+}
+
+export interface DispatchInput {
+  readonly endpoint: Endpoint;
+  readonly body: Readonly<Record<string, unknown>>;
+  /** Forward the usage-only stream chunk (caller set `stream_options.include_usage: true`). */
+  readonly forwardUsageChunk: boolean;
+  readonly upstreamModel: string | undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function backoffMs(
+  n: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const jitter = random() * 250;
+  if (retryAfterMs !== undefined && retryAfterMs > 0 && retryAfterMs <= 5000) return retryAfterMs + jitter;
+  return Math.min(250 * 2 ** (n - 1), 2000) + jitter;
+}
+
+export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: DispatchInput): Promise<void> {
+  const model = ctx.model;
+  if (!model) return sendError(ctx, rt.ident, errors.internal());
+  const view = modelView(model);
+  const kind = modelKind(view);
+  if (kind === 'direct') {
+    const built = buildTarget(
+      rt,
+      ctx,
+      input.endpoint,
+      input.body,
+      model,
+      input.upstreamModel ?? view.model_name ?? '',
+      undefined,
+    );
+    if (!built.ok) return sendError(ctx, rt.ident, built.error);
+    return loop(
+      rt,
+      ctx,
+      input,
+      [{ target: built.target, refusal: undefined, alias: view.display_name }],
+      undefined,
+    );
+  }
+  if (kind !== 'routing' || !view.routing || input.endpoint === 'embeddings') {
+    return sendError(
+      ctx,
+      rt.ident,
+      errors.invalidBody(`model ${JSON.stringify(view.display_name)} cannot serve this endpoint`),
+    );
+  }
+  const candidates = groupCandidates(rt, ctx, input, model.id, view);
+  if (!Array.isArray(candidates)) return sendError(ctx, rt.ident, candidates);
+  return loop(rt, ctx, input, candidates, view);
+}
+
+function groupCandidates(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  groupId: string,
+  group: ModelView,
+): Candidate[] | GatewayError {
+  const routing = group.routing;
+  if (!routing) return errors.internal();
+  const sticky = headerValue(ctx.req.headers['x-aisix-routing-key']) ?? ctx.apiKey?.id;
+  const ip = clientIp(ctx.req, rt.realIp);
+  const out: Candidate[] = [];
+  let ipDropped = 0;
+  for (const i of attemptOrder(groupId, routing, sticky)) {
+    const alias = routing.targets[i]?.model ?? '';
+    const resolved = resolveModel(ctx.snapshot, alias);
+    if (!resolved || modelKind(modelView(resolved.model)) !== 'direct') {
+      return errors.invalidBody(`routing target ${JSON.stringify(alias)} is not a direct model`);
+    }
+    const tv = modelView(resolved.model);
+    if (tv.allowed_cidrs && tv.allowed_cidrs.length > 0 && !ipAllowed(tv.allowed_cidrs, ip)) {
+      ipDropped++;
+      continue;
+    }
+    const built = buildTarget(
+      rt,
+      ctx,
+      input.endpoint,
+      input.body,
+      resolved.model,
+      resolved.upstreamModel ?? '',
+      group,
+    );
+    out.push(
+      built.ok
+        ? { target: built.target, refusal: undefined, alias }
+        : { target: undefined, refusal: built.error, alias },
+    );
+  }
+  if (out.length === 0 && ipDropped > 0) return errors.ipRestricted();
+  return out;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  const s = (Array.isArray(v) ? v[0] : v)?.trim();
+  return s ? s : undefined;
+}
+
+function budgetFor(rt: GatewayRuntime, t: ModelView, group: ModelView | undefined, othersRemain: boolean) {
+  if (t.retries !== undefined) return { n: t.retries, fromDefault: false };
+  if (group?.routing?.retries !== undefined) return { n: group.routing.retries, fromDefault: false };
+  if (othersRemain) return { n: 0, fromDefault: false };
+  return { n: rt.settings.retries, fromDefault: true };
+}
+
+async function loop(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  candidates: readonly Candidate[],
+  group: ModelView | undefined,
+): Promise<void> {
+  const policy: RetryPolicy = group?.routing
+    ? {
+        retryOn429: group.routing.retry_on_429 ?? false,
+        extraStatuses: group.routing.fallback_on_statuses ?? [],
+      }
+    : DIRECT_POLICY;
+  let last: AttemptFailure | undefined;
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i] as Candidate;
+    if (!c.target) {
+      last = { error: c.refusal ?? errors.internal(), retryable: true, timeout: false };
+      continue;
+    }
+    const t = c.target;
+    ctx.provider = t.provider;
+    ctx.upstreamModel = t.upstreamModel;
+    ctx.servedBy = group ? c.alias : undefined;
+    const budget = budgetFor(rt, t.view, group, i < candidates.length - 1);
+    for (let attempt = 0; ; attempt++) {
+      ctx.attempts++;
+      const r: AttemptResult = ctx.stream
+        ? await callStream(rt, ctx, input.endpoint, t, policy, input.forwardUsageChunk)
+        : await callUnary(rt, ctx, input.endpoint, t, policy);
+      if (r.ok || ctx.res.destroyed || ctx.res.headersSent) return;
+      last = r.failure;
+      if (last.detail)
+        rt.logger.warn(
+          { request_id: ctx.id, provider: t.provider, cause: last.detail },
+          'upstream attempt failed',
+        );
+      if (!last.retryable) return sendError(ctx, rt.ident, last.error);
+      const mayRetry = attempt < budget.n && !(last.timeout && budget.fromDefault);
+      if (!mayRetry) break;
+      await sleep(backoffMs(attempt + 1, last.retryAfterMs));
+      if (ctx.res.destroyed) return;
+    }
+  }
+  sendError(ctx, rt.ident, last?.error ?? errors.internal());
+}

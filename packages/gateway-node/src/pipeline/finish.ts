@@ -1,0 +1,48 @@
+/**
+ * The completion hook: runs exactly once per request when its response closes (finished, or the
+ * client went away first). It is the only place that emits the access log line and the
+ * per-request metrics, so every terminal path — success, catalogue error, stream end, client
+ * cancel — is recorded the same way.
+ */
+import { modelView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import type { RequestContext } from './context.js';
+
+export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
+  const res = ctx.res;
+  // Closed before the gateway finished writing: the client cancelled (499).
+  const cancelled = !res.writableFinished;
+  if (cancelled) ctx.onClientGone?.();
+  const status = cancelled ? 499 : res.statusCode;
+  if (cancelled && !ctx.errorType) {
+    ctx.errorType = 'client_disconnected';
+    ctx.errorMessage = 'client closed the connection';
+  }
+  const seconds = (performance.now() - ctx.startedAt) / 1000;
+  rt.metrics.ended(ctx.endpoint);
+  rt.metrics.completed(ctx, status, seconds);
+  if (!rt.settings.accessLog || ctx.skipAccessLog) return;
+  if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
+  const u = ctx.usage;
+  rt.logger.info(
+    {
+      method: ctx.req.method,
+      path: ctx.path,
+      status,
+      latency_ms: Math.round(seconds * 1e6) / 1e3,
+      provider: ctx.provider ?? null,
+      model: ctx.requestedModel ?? null,
+      api_key_id: ctx.apiKey?.id ?? null,
+      prompt_tokens: u ? u.prompt_tokens : null,
+      completion_tokens: u ? u.completion_tokens : null,
+      total_tokens: u ? u.total_tokens : null,
+      request_id: ctx.id,
+      served_by_model: ctx.servedBy ?? (ctx.model ? modelView(ctx.model).display_name : null),
+      routing_attempt_count: ctx.attempts,
+      routing_fallback_count: 0,
+      error_kind: ctx.errorType ?? null,
+      error: ctx.errorMessage ?? null,
+    },
+    'proxy request completed',
+  );
+}

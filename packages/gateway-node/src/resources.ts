@@ -1,0 +1,68 @@
+/**
+ * The resource fields the data plane reads (data-plane §5.1), as structural views over the
+ * snapshot's typed documents. One place converts a served resource into its view, so the rest of
+ * the gateway does not depend on how core's schema output types evolve.
+ */
+import type { Resource } from '@aisix/core';
+import type { ProviderKeyView } from '@aisix/providers';
+
+export interface RoutingTargetView {
+  readonly model: string;
+  readonly weight?: number;
+  readonly tags?: readonly string[];
+}
+
+export interface RoutingView {
+  readonly strategy?: string;
+  readonly targets: readonly RoutingTargetView[];
+  readonly retries?: number;
+  readonly max_fallbacks?: number;
+  readonly retry_on_429?: boolean;
+  readonly fallback_on_statuses?: readonly number[];
+  readonly sticky?: boolean;
+}
+
+export interface ModelView {
+  readonly display_name: string;
+  readonly provider?: string;
+  readonly model_name?: string;
+  readonly provider_key_id?: string;
+  readonly timeout?: number;
+  readonly stream_timeout?: number;
+  readonly retries?: number;
+  readonly allowed_cidrs?: readonly string[];
+  readonly routing?: RoutingView;
+  readonly ensemble?: unknown;
+  readonly semantic?: unknown;
+}
+
+export interface ApiKeyView {
+  readonly key_hash: string;
+  readonly allowed_models: readonly string[];
+  readonly display_name?: string | null;
+  readonly team_id?: string;
+  readonly user_id?: string;
+  readonly user_name?: string;
+  readonly expires_at?: string | null;
+  readonly disabled?: boolean;
+}
+
+export function modelView(r: Resource<'models'>): ModelView {
+  return r.value as unknown as ModelView;
+}
+
+export function apiKeyView(r: Resource<'api_keys'>): ApiKeyView {
+  return r.value as unknown as ApiKeyView;
+}
+
+export function providerKeyView(r: Resource<'provider_keys'>): ProviderKeyView {
+  return r.value as unknown as ProviderKeyView;
+}
+
+/** Kind of a model for `/status/models` and dispatch. */
+export function modelKind(m: ModelView): 'direct' | 'routing' | 'ensemble' | 'semantic' {
+  if (m.routing) return 'routing';
+  if (m.ensemble) return 'ensemble';
+  if (m.semantic) return 'semantic';
+  return 'direct';
+}

@@ -1,0 +1,41 @@
+/**
+ * Everything a request handler needs that outlives a request: settings, the upstream agent, the
+ * adapter registry, metrics, the logger and the response identity. Built once per process (per
+ * cluster worker) by `createProxyHandler`.
+ */
+import type { AdapterRegistry } from '@aisix/providers';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Settings } from './config.js';
+import type { GatewayError } from './errors.js';
+import type { ResponseIdentity } from './http/respond.js';
+import type { Metrics } from './metrics.js';
+import type { RealIpSettings } from './pipeline/access.js';
+import type { RequestContext } from './pipeline/context.js';
+import type { SnapshotSource } from './snapshot-source.js';
+
+export interface GatewayRuntime {
+  readonly settings: Settings;
+  readonly snapshots: SnapshotSource;
+  readonly agent: Dispatcher;
+  readonly registry: AdapterRegistry;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly ident: ResponseIdentity;
+  readonly realIp: RealIpSettings;
+  /** Outbound `User-Agent`. */
+  readonly userAgent: string;
+  /** Body read idle deadline (slow-loris guard), ms. */
+  readonly bodyIdleMs: number;
+  /** Checks run after authorization and before dispatch, in order (limits, guardrails, cache...). */
+  readonly stages: readonly PipelineStage[];
+}
+
+/**
+ * A pre-dispatch step. Returning an error answers the request with it; returning undefined lets
+ * the request continue. Stages see the resolved context and the parsed body.
+ */
+export type PipelineStage = (
+  ctx: RequestContext,
+  body: Readonly<Record<string, unknown>>,
+) => GatewayError | undefined | Promise<GatewayError | undefined>;

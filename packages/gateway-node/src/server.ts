@@ -1,0 +1,114 @@
+/**
+ * `startGateway`: binds the proxy listener and (when enabled) the metrics/status listener at
+ * once — before the first snapshot is loaded; readiness gates traffic — and implements the drain
+ * (decision OP-8): readiness/liveness 503 for `shutdown.min_drain_secs`, stop accepting, close
+ * idle connections, wait for in-flight requests up to `shutdown.max_drain_secs`, then cut the rest.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseAddr } from './config.js';
+import { createProxyHandler, createProxyServer, type ProxyHandlerOptions } from './handler.js';
+import { createStatusServer } from './status/server.js';
+
+export interface GatewayOptions extends ProxyHandlerOptions {
+  /** `/status/config` body, from the config sync. */
+  readonly statusJson?: () => object;
+  /** `aisix_config_*` Prometheus text, appended to `/metrics`. */
+  readonly configMetrics?: () => string;
+}
+
+export interface Gateway {
+  readonly proxyPort: number;
+  readonly metricsPort: number | null;
+  /** SIGTERM behaviour: resolves once drained (listeners closed). */
+  beginDrain(): Promise<void>;
+  /** Immediate stop: closes listeners and every connection. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, key: string, addr: string): Promise<number> {
+  const { host, port } = parseAddr(key, addr);
+  return new Promise<number>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new Error(`${key}: cannot listen on ${addr}: ${err.code ?? err.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const handler = createProxyHandler(opts);
+  const s = handler.runtime.settings;
+  const proxy = createProxyServer(handler);
+  const status = s.metricsEnabled
+    ? createStatusServer({
+        path: s.metricsPath,
+        metrics: handler.metrics,
+        snapshots: opts.snapshots,
+        ...(opts.statusJson ? { statusJson: opts.statusJson } : {}),
+        ...(opts.configMetrics ? { configMetrics: opts.configMetrics } : {}),
+      })
+    : undefined;
+  let proxyPort: number;
+  let metricsPort: number | null = null;
+  try {
+    proxyPort = await listen(proxy, 'proxy.addr', s.proxyAddr);
+    if (status) metricsPort = await listen(status, 'observability.metrics.prometheus.addr', s.metricsAddr);
+  } catch (err) {
+    proxy.close();
+    status?.close();
+    await handler.close();
+    throw err;
+  }
+  let drained: Promise<void> | undefined;
+  const stopAll = async () => {
+    proxy.closeAllConnections();
+    await Promise.all([
+      closeServer(proxy),
+      status ? (status.closeAllConnections(), closeServer(status)) : undefined,
+    ]);
+    await handler.close();
+  };
+  const drain = async () => {
+    handler.setDraining(true);
+    await sleep(s.minDrainMs);
+    const closed = closeServer(proxy);
+    proxy.closeIdleConnections();
+    const clean = await handler.whenIdle(s.maxDrainMs);
+    if (!clean)
+      opts.logger.warn(
+        { in_flight: handler.inFlight },
+        'drain deadline reached; closing remaining connections',
+      );
+    proxy.closeAllConnections();
+    await closed;
+    if (status) {
+      status.closeAllConnections();
+      await closeServer(status);
+    }
+    await handler.close();
+  };
+  return {
+    proxyPort,
+    metricsPort,
+    beginDrain() {
+      drained ??= drain();
+      return drained;
+    },
+    async close() {
+      handler.setDraining(true);
+      drained ??= stopAll();
+      await drained;
+    },
+  };
+}

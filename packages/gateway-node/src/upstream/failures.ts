@@ -1,0 +1,69 @@
+/**
+ * How one failed upstream attempt is described to the retry loop: the caller-facing error, and
+ * whether another attempt may follow (data-plane §8.3): other 4xx stop everything; 5xx, timeouts,
+ * transport and decode failures are retryable; 429 and extra statuses only when the group opts in.
+ */
+import type { UpstreamErrorInfo } from '@aisix/providers';
+import { errors, type GatewayError, retryAfterSeconds } from '../errors.js';
+import { describeTransportError } from './client.js';
+
+export interface AttemptFailure {
+  readonly error: GatewayError;
+  readonly retryable: boolean;
+  readonly timeout: boolean;
+  /** Upstream HTTP status, when there was one. */
+  readonly status?: number;
+  /** Upstream `Retry-After` in ms (integer seconds form only). */
+  readonly retryAfterMs?: number;
+  /** Log-only detail (never sent to the caller). */
+  readonly detail?: string;
+}
+
+export type AttemptResult = { readonly ok: true } | { readonly ok: false; readonly failure: AttemptFailure };
+
+/** Statuses a routing group opts into retrying (`retry_on_429`, `fallback_on_statuses`). */
+export interface RetryPolicy {
+  readonly retryOn429: boolean;
+  readonly extraStatuses: readonly number[];
+}
+
+export const DIRECT_POLICY: RetryPolicy = { retryOn429: false, extraStatuses: [] };
+
+export function statusFailure(
+  status: number,
+  info: UpstreamErrorInfo,
+  retryAfterHeader: string | string[] | undefined,
+  policy: RetryPolicy,
+): AttemptFailure {
+  const retryAfter = retryAfterSeconds(retryAfterHeader);
+  const retryAfterMs = retryAfter !== undefined ? Number(retryAfter) * 1000 : undefined;
+  if (status >= 500) {
+    return {
+      error: errors.upstream5xx(status),
+      retryable: true,
+      timeout: false,
+      status,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  const retryable = (status === 429 && policy.retryOn429) || policy.extraStatuses.includes(status);
+  return {
+    error: errors.upstream4xx(status, info, retryAfter),
+    retryable,
+    timeout: false,
+    status,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+export function timeoutFailure(ms: number): AttemptFailure {
+  return { error: errors.timeout(ms), retryable: true, timeout: true };
+}
+
+export function transportFailure(err: unknown): AttemptFailure {
+  return { error: errors.transport(), retryable: true, timeout: false, detail: describeTransportError(err) };
+}
+
+export function decodeFailure(message: string): AttemptFailure {
+  return { error: errors.decode(message), retryable: true, timeout: false };
+}

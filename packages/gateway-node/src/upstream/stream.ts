@@ -1,0 +1,229 @@
+/**
+ * One streaming upstream attempt, relayed chunk by chunk.
+ *
+ * - Commit (the 200 + SSE headers) happens when the upstream answered 2xx, or — when the stream
+ *   budget came from a resource — only after its first chunk, so a silent model can still fail
+ *   over (data-plane §6.5). Before commit every failure is an ordinary attempt failure.
+ * - After commit a failure ends the stream with one `event: error` JSON frame and no `[DONE]`.
+ * - Timers: one stream-budget timer and one heartbeat timer per stream, each re-armed lazily from
+ *   a timestamp the data path updates; no timer is touched per chunk.
+ * - Backpressure: the upstream body is paused while the client socket is full.
+ * - Client gone: the upstream request is aborted at once (its socket closes).
+ */
+import type { Endpoint, StreamTranslator } from '@aisix/providers';
+import type { Dispatcher } from 'undici';
+import { errors } from '../errors.js';
+import { baseHeaders } from '../http/respond.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped, sendUpstream } from './client.js';
+import {
+  type AttemptFailure,
+  type AttemptResult,
+  decodeFailure,
+  type RetryPolicy,
+  statusFailure,
+  timeoutFailure,
+  transportFailure,
+} from './failures.js';
+import type { Target } from './target.js';
+import { MAX_ERROR_BODY } from './unary.js';
+
+const HEARTBEAT = ':\n\n';
+
+function errorFrame(message: string, type: string): string {
+  return `event: error\ndata: ${JSON.stringify({ error: { message, type } })}\n\n`;
+}
+
+/** A lazily re-armed timer: fires `onIdle` once `ms` passed since the last `touch`. */
+class IdleTimer {
+  last = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    readonly ms: number,
+    private readonly onIdle: () => boolean | undefined,
+  ) {
+    this.timer = setTimeout(this.tick, ms);
+  }
+  private readonly tick = (): void => {
+    const idle = performance.now() - this.last;
+    if (idle >= this.ms) {
+      // onIdle returns true to keep going (heartbeat), anything else stops the timer.
+      if (this.onIdle() !== true) return;
+      this.last = performance.now();
+      this.timer = setTimeout(this.tick, this.ms);
+    } else {
+      this.timer = setTimeout(this.tick, this.ms - idle + 1);
+    }
+  };
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+interface Relay {
+  committed: boolean;
+  heartbeat: IdleTimer | undefined;
+}
+
+export async function callStream(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  endpoint: Endpoint,
+  t: Target,
+  policy: RetryPolicy,
+  forwardUsageChunk: boolean,
+): Promise<AttemptResult> {
+  const ac = new AbortController();
+  const budgetMs = t.deadlines.streamMs;
+  const attemptStart = performance.now();
+  const budget = budgetMs > 0 ? new IdleTimer(budgetMs, () => void ac.abort(ABORT_TIMEOUT)) : undefined;
+  ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
+  const relay: Relay = { committed: false, heartbeat: undefined };
+  const failed = (err: unknown): AttemptResult => {
+    if (ac.signal.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(budgetMs) };
+    return { ok: false, failure: transportFailure(err) };
+  };
+  try {
+    let r: Dispatcher.ResponseData;
+    try {
+      r = await sendUpstream(rt.agent, t.prepared, ac.signal);
+    } catch (err) {
+      return failed(err);
+    }
+    if (r.statusCode < 200 || r.statusCode >= 300) {
+      const text = await readCapped(r.body, MAX_ERROR_BODY).catch(() => '');
+      const info = t.adapter.parseError(r.statusCode, text);
+      return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
+    }
+    const translator = t.adapter.createStreamTranslator({
+      endpoint,
+      alias: ctx.requestedModel ?? '',
+      forwardUsageChunk,
+    });
+    if (!t.deadlines.streamConfigured) commit(rt, ctx, relay);
+    const result = await pump(rt, ctx, r, translator, relay, budget, ac, attemptStart);
+    ctx.usage = translator.usage;
+    if (result === undefined) return { ok: true };
+    if (relay.committed) {
+      endWithError(ctx, relay, result);
+      return { ok: true };
+    }
+    return { ok: false, failure: result };
+  } finally {
+    budget?.stop();
+    relay.heartbeat?.stop();
+    ctx.onClientGone = undefined;
+  }
+}
+
+function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
+  if (relay.committed) return;
+  relay.committed = true;
+  ctx.settled = true;
+  const headers: Record<string, string> = {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-aisix-call-id': ctx.id,
+  };
+  if (ctx.servedBy) headers['x-aisix-served-by'] = ctx.servedBy;
+  ctx.res.writeHead(200, baseHeaders(ctx, rt.ident, headers));
+  // Flush the head now so the client sees the 200 before the first token.
+  ctx.res.flushHeaders();
+  const res = ctx.res;
+  const ms = rt.settings.sseKeepaliveMs;
+  if (ms > 0) {
+    relay.heartbeat = new IdleTimer(ms, () => {
+      if (res.destroyed || res.writableEnded) return false;
+      res.write(HEARTBEAT);
+      return true;
+    });
+  }
+}
+
+function endWithError(ctx: RequestContext, relay: Relay, f: AttemptFailure): void {
+  relay.heartbeat?.stop();
+  ctx.errorType = f.error.type;
+  ctx.errorMessage = f.error.message;
+  if (!ctx.res.destroyed && !ctx.res.writableEnded) ctx.res.end(errorFrame(f.error.message, f.error.type));
+}
+
+function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {
+  const f = tr.failure;
+  if (!f) return undefined;
+  if (f.kind === 'decode') return decodeFailure(f.message);
+  const status = f.error.status;
+  if (status !== undefined && status < 500) {
+    return statusFailure(status, f.error, undefined, { retryOn429: false, extraStatuses: [] });
+  }
+  return { error: errors.inBandUpstream(f.error.message), retryable: true, timeout: false };
+}
+
+/**
+ * Relays the upstream body. Resolves undefined on a normal end, or the failure that ended it.
+ * Resolves (never rejects) so the caller's cleanup always runs.
+ */
+function pump(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  r: Dispatcher.ResponseData,
+  tr: StreamTranslator,
+  relay: Relay,
+  budget: IdleTimer | undefined,
+  ac: AbortController,
+  attemptStart: number,
+): Promise<AttemptFailure | undefined> {
+  const res = ctx.res;
+  const body = r.body;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (f: AttemptFailure | undefined) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      res.off('drain', onDrain);
+      if (f || !tr.done) body.destroy();
+      resolve(f);
+    };
+    const write = (out: string) => {
+      if (out.length === 0) return;
+      if (!relay.committed) commit(rt, ctx, relay);
+      if (relay.heartbeat) relay.heartbeat.last = performance.now();
+      if (!res.write(out)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onData = (chunk: Buffer) => {
+      if (budget) budget.last = performance.now();
+      const out = tr.push(chunk);
+      if (ctx.ttftSeconds === undefined && tr.sawOutput)
+        ctx.ttftSeconds = (performance.now() - attemptStart) / 1000;
+      const f = translatorFailure(tr);
+      if (f && !relay.committed && tr.delivered === 0) return finish(f);
+      write(out);
+      if (f) return finish(f);
+      if (tr.done) {
+        res.end();
+        finish(undefined);
+      }
+    };
+    body.on('data', onData);
+    res.on('drain', onDrain);
+    body.once('end', () => {
+      if (settled) return;
+      write(tr.end());
+      const f = translatorFailure(tr);
+      if (f) return finish(f);
+      // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
+      if (!tr.done) write('data: [DONE]\n\n');
+      if (!relay.committed) commit(rt, ctx, relay);
+      res.end();
+      finish(undefined);
+    });
+    body.once('error', (err) => {
+      if (ac.signal.reason === ABORT_CLIENT_GONE) return finish(undefined);
+      if (ac.signal.reason === ABORT_TIMEOUT) return finish(timeoutFailure(budget?.ms ?? 0));
+      finish({ ...transportFailure(err), error: errors.streamDropped() });
+    });
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * One dispatch target: a direct model with its provider key, adapter, prepared upstream request
+ * and deadlines. Built before the first attempt so configuration faults (unknown provider key,
+ * no adapter, missing capability, bad base URL or credential) fail fast without I/O.
+ */
+import type { Resource } from '@aisix/core';
+import { checkCapability, type Endpoint, type PreparedRequest, type ProviderAdapter } from '@aisix/providers';
+import { errors, type GatewayError } from '../errors.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { apiKeyView, type ModelView, modelView, providerKeyView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { type Deadlines, resolveDeadlines } from './deadlines.js';
+
+export interface Target {
+  readonly model: Resource<'models'>;
+  readonly view: ModelView;
+  readonly provider: string;
+  readonly upstreamModel: string;
+  readonly adapter: ProviderAdapter;
+  readonly prepared: PreparedRequest;
+  readonly deadlines: Deadlines;
+}
+
+export type TargetResult =
+  | { readonly ok: true; readonly target: Target }
+  | { readonly ok: false; readonly error: GatewayError };
+
+export function buildTarget(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  endpoint: Endpoint,
+  body: Readonly<Record<string, unknown>>,
+  model: Resource<'models'>,
+  upstreamModel: string,
+  group: ModelView | undefined,
+): TargetResult {
+  const view = modelView(model);
+  const pkId = view.provider_key_id ?? '';
+  const pk = ctx.snapshot.byId('provider_keys').get(pkId);
+  if (!pk) {
+    return {
+      ok: false,
+      error: group
+        ? errors.configError('model references unknown provider_key_id')
+        : errors.unknownProviderKey(view.display_name, pkId),
+    };
+  }
+  const pkv = providerKeyView(pk);
+  const adapter = rt.registry.resolve(pkv);
+  if (!adapter) return { ok: false, error: errors.providerUnavailable() };
+  const refusal = checkCapability(adapter, endpoint, ctx.stream);
+  if (refusal) return { ok: false, error: errors.fromAdapter(refusal) };
+  const key = ctx.apiKey ? apiKeyView(ctx.apiKey) : undefined;
+  const prepared = adapter.prepare({
+    endpoint,
+    stream: ctx.stream,
+    body,
+    upstreamModel,
+    providerKey: pkv,
+    requestId: ctx.id,
+    inboundHeaders: ctx.req.headers,
+    templateVars: {
+      'request.id': ctx.id,
+      'request.api_key.id': ctx.apiKey?.id,
+      'request.api_key.name': key?.display_name ?? undefined,
+      'request.api_key.team_id': key?.team_id,
+      'request.api_key.user_id': key?.user_id,
+      'model.id': model.id,
+      'model.name': view.display_name,
+      'provider_key.id': pk.id,
+      'provider_key.name': pkv.display_name,
+    },
+    userAgent: rt.userAgent,
+  });
+  if (!prepared.ok) return { ok: false, error: errors.fromAdapter(prepared.error) };
+  return {
+    ok: true,
+    target: {
+      model,
+      view,
+      provider: view.provider ?? 'unknown',
+      upstreamModel,
+      adapter,
+      prepared: prepared.request,
+      deadlines: resolveDeadlines(view, group, rt.settings),
+    },
+  };
+}
