@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@aisix/testkit';
+import { freePort, testEtcd } from '@aisix/testkit';
 
 const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
 const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
@@ -302,7 +302,7 @@ describe('aisix serving', () => {
       assert.equal(code, 1);
       assert.match(
         proc.stderr(),
-        new RegExp(`^Error: .*127\\.0\\.0\\.1:${addr.port}.*address already in use`, 'm'),
+        new RegExp(`^Error: .*127\\.0\\.0\\.1:${addr.port}.*(EADDRINUSE|address already in use)`, 'm'),
       );
     } finally {
       blocker.close();
@@ -341,5 +341,104 @@ describe('aisix serving', () => {
     });
     assert.equal(await proc.exited, 1);
     assert.match(proc.stderr(), /^Error: proxy\.workers = 2 needs etcd or a resources_file/m);
+  });
+
+  test('resources_file: served read-only, admin writes 409, SIGHUP reload swaps or keeps', async () => {
+    const p = await ports();
+    const resources = write(
+      'served-resources.yaml',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: resources-file interpolation syntax
+      '_format_version: "1"\nprovider_keys: [{display_name: oa, api_key: "${UPSTREAM_KEY}", provider: openai}]\n',
+    );
+    const cfg = write(
+      'file-mode.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], { ...listenerEnv(p), UPSTREAM_KEY: 'sk-file-secret' });
+    const auth = { authorization: 'Bearer k' };
+    const list = async (): Promise<string[]> => {
+      const r = await get(`http://127.0.0.1:${p.admin}/admin/v1/provider_keys`, auth);
+      assert.equal(r.status, 200, r.body);
+      const items = JSON.parse(r.body) as { value: { display_name: string } }[];
+      return items.map((i) => i.value.display_name).sort();
+    };
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      assert.deepEqual(await list(), ['oa']);
+      const write409 = await fetch(`http://127.0.0.1:${p.admin}/admin/v1/provider_keys`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ display_name: 'x', provider: 'openai', api_key: 'sk-x' }),
+      });
+      assert.equal(write409.status, 409);
+
+      writeFileSync(
+        resources,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: resources-file interpolation syntax
+        '_format_version: "1"\nprovider_keys:\n  - {display_name: oa, api_key: "${UPSTREAM_KEY}", provider: openai}\n  - {display_name: ob, api_key: "${UPSTREAM_KEY}", provider: openai}\n',
+      );
+      proc.child.kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      while ((await list()).length < 2 && Date.now() < deadline) await sleep(50);
+      assert.deepEqual(await list(), ['oa', 'ob']);
+
+      writeFileSync(resources, '_format_version: 1\n');
+      proc.child.kill('SIGHUP');
+      const until = Date.now() + 5000;
+      while (!proc.stdout().includes('reload rejected') && Date.now() < until) await sleep(50);
+      assert.match(proc.stdout(), /resources file reload rejected/);
+      assert.deepEqual(await list(), ['oa', 'ob'], 'a bad reload keeps the previous resources');
+      assert.ok(!proc.stdout().includes('sk-file-secret'), 'interpolated secrets never reach the log');
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0);
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('cluster: --role admin and --role gateway on one etcd; admin writes reach the gateway', async () => {
+    const etcd = await testEtcd();
+    const pa = await ports();
+    const pg = await ports();
+    const cfg = write(
+      'cluster.yaml',
+      `etcd:\n  endpoints: ["${etcd.endpoint}"]\n  prefix: "${etcd.prefix}"\nproxy:\n  addr: "127.0.0.1:3000"\n`,
+    );
+    const admin = start(['--config', cfg, '--role', 'admin'], {
+      ...listenerEnv(pa),
+      AISIX_ADMIN__ADMIN_KEYS: 'cluster-key',
+    });
+    const gateway = start(['--config', cfg, '--role', 'gateway'], listenerEnv(pg));
+    try {
+      await waitFor(`http://127.0.0.1:${pa.admin}/readyz`, 200, admin);
+      await waitFor(`http://127.0.0.1:${pg.proxy}/readyz`, 200, gateway);
+      // The admin process binds no proxy, the gateway process no admin listener.
+      await assert.rejects(get(`http://127.0.0.1:${pa.proxy}/livez`));
+      await assert.rejects(get(`http://127.0.0.1:${pg.admin}/livez`));
+      const res = await fetch(`http://127.0.0.1:${pa.admin}/admin/v1/provider_keys`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer cluster-key', 'content-type': 'application/json' },
+        body: JSON.stringify({ display_name: 'oa', provider: 'openai', api_key: 'sk-cluster-0001' }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      const deadline = Date.now() + 5000;
+      let counts: Record<string, number> = {};
+      while (Date.now() < deadline) {
+        const status = JSON.parse((await get(`http://127.0.0.1:${pg.metrics}/status/config`)).body) as {
+          applied?: { resource_counts?: Record<string, number> };
+        };
+        counts = status.applied?.resource_counts ?? {};
+        if (counts.provider_keys === 1) break;
+        await sleep(50);
+      }
+      assert.equal(counts.provider_keys, 1, 'the gateway applied the admin write from etcd');
+      admin.child.kill('SIGTERM');
+      gateway.child.kill('SIGTERM');
+      assert.equal(await admin.exited, 0);
+      assert.equal(await gateway.exited, 0);
+    } finally {
+      admin.child.kill('SIGKILL');
+      gateway.child.kill('SIGKILL');
+    }
   });
 });

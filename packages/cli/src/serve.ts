@@ -13,6 +13,7 @@
  * up to `shutdown.max_drain_secs`; then the sync stops and the process exits 0. A second
  * signal during the drain exits 1 at once.
  */
+import { availableParallelism } from 'node:os';
 import { createAdminApp, startAdminServer } from '@aisix/admin-api';
 import type { Config, ConfigSource as SourceKind } from '@aisix/core';
 import { parseSocketAddr } from '@aisix/core';
@@ -31,6 +32,11 @@ export interface Io {
 type Sync = ReturnType<typeof startConfigSync>;
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 type AdminServer = Awaited<ReturnType<typeof startAdminServer>>;
+
+/** `auto` = the CPUs this process may use. */
+export function resolveWorkers(workers: number | 'auto'): number {
+  return workers === 'auto' ? availableParallelism() : workers;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -89,6 +95,13 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
   const withAdmin = role !== 'gateway' && config.admin.enabled;
   const withGateway = role !== 'admin';
   const version = aisixVersion();
+  const workers = resolveWorkers(config.proxy.workers);
+  if (withGateway && workers > 1 && deps.source === 'embedded') {
+    io.err(
+      `Error: proxy.workers = ${workers} needs etcd or a resources_file: the embedded store under data_dir is opened by one process only (set proxy.workers: 1)`,
+    );
+    return null;
+  }
 
   let resources: OpenedResources;
   try {
@@ -103,16 +116,22 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
   const cachePath = config.managed.snapshot_cache_path;
   const sync: Sync = startConfigSync({
     source: resources.source,
+    sourceType: deps.source === 'file' ? 'file' : 'etcd',
     ...(deps.source === 'etcd' && cachePath !== undefined && cachePath !== '' ? { cachePath } : {}),
+    onCacheError: (err) => logger.warn({ err: err.message }, 'snapshot cache write failed'),
   });
   let shuttingDown = false;
-  const readiness = () => ({ shuttingDown, configApplied: sync.ready() });
+  let configApplied = false;
+  void sync.ready().then(() => {
+    configApplied = true;
+  });
+  const readiness = () => ({ shuttingDown, configApplied });
 
   let gateway: Gateway | undefined;
   let admin: AdminServer | undefined;
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([gateway?.close(), admin?.close()]);
-    sync.stop();
+    await sync.stop();
     await resources.close().catch(() => {});
   };
 
@@ -121,9 +140,9 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
       gateway = await startGateway({
         config,
         snapshots: {
-          current: () => sync.snapshot(),
+          current: () => sync.snapshot,
           get ready() {
-            return sync.ready();
+            return configApplied;
           },
         },
         logger,
@@ -186,13 +205,17 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
     const drain = async (signal: string): Promise<void> => {
       const { min_drain_secs, max_drain_secs } = config.shutdown;
       logger.info({ signal, min_drain_secs, max_drain_secs }, 'shutting down: readiness now 503, draining');
-      gateway?.beginDrain();
-      await sleep(min_drain_secs * 1000);
-      const closing = Promise.allSettled([gateway?.close(), admin?.close()]);
-      if ((await within(closing, max_drain_secs * 1000)) === 'timeout') {
-        logger.warn({ max_drain_secs }, 'drain deadline reached; closing remaining connections');
+      // The gateway runs its own sequence (503 for min_drain_secs, stop accepting, wait for
+      // in-flight up to max_drain_secs); the admin listener follows the same timeline.
+      const gatewayDrained = gateway?.beginDrain();
+      const adminClosed =
+        admin === undefined ? undefined : sleep(min_drain_secs * 1000).then(() => admin?.close());
+      const all = Promise.allSettled([gatewayDrained, adminClosed]);
+      // Backstop only: both bound themselves; this keeps a stuck close from hanging the exit.
+      if ((await within(all, (min_drain_secs + max_drain_secs + 5) * 1000)) === 'timeout') {
+        logger.warn({ max_drain_secs }, 'drain did not finish in time; exiting');
       }
-      sync.stop();
+      await within(sync.stop(), 2000);
       await within(resources.close(), 2000);
       logger.info('shutdown complete');
       resolveExit(0);
