@@ -132,17 +132,28 @@ describe('SnapshotBuilder: per-row outcomes', () => {
         entry(`${P}/api_keys/a`, apiKey(hashOf(1), { quota_profile: 'x' })),
         entry(`${P}/api_keys/b`, apiKey(hashOf(2), { quota_profile: 'y', tier: 1 })),
         entry(`${P}/models/m`, model('m')),
+        entry(`${P}/models/g`, {
+          display_name: 'g',
+          routing: {
+            targets: [
+              { model: 'm', zz: 1 },
+              { model: 'm', zz: 2 },
+            ],
+          },
+        }),
       ],
       1,
     );
     assert.deepEqual(s.status.partially_compatible, [
       { resource_kind: 'api_keys', field: 'quota_profile', count: 2 },
       { resource_kind: 'api_keys', field: 'tier', count: 1 },
+      { resource_kind: 'models', field: 'routing.targets[].zz', count: 1 },
     ]);
-    assert.deepEqual(s.status.partially_compatible_resources, { api_keys: 2 });
+    assert.deepEqual(s.status.partially_compatible_resources, { api_keys: 2, models: 1 });
     const s2 = b.delete(`${P}/api_keys/b`, 2);
     assert.deepEqual(s2.status.partially_compatible, [
       { resource_kind: 'api_keys', field: 'quota_profile', count: 1 },
+      { resource_kind: 'models', field: 'routing.targets[].zz', count: 1 },
     ]);
   });
 

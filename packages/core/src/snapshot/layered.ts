@@ -143,7 +143,14 @@ export class PendingMap<K, V> {
     for (const v of this.#changes.values()) if (v !== undefined) yield v;
   }
 
+  /** The next version. The pending map must not be used afterwards (its storage may be adopted). */
   commit(): LayeredMap<K, V> {
+    // A full rebuild starts from an empty base: hand the change map over instead of copying it.
+    if (this.#base.size === 0) {
+      let allSet = true;
+      for (const v of this.#changes.values()) if (v === undefined) allSet = false;
+      if (allSet) return LayeredMap.adopt(this.#changes as Map<K, V>);
+    }
     return this.#base.with(this.#changes);
   }
 }
