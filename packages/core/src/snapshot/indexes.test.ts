@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SnapshotBuilder } from './builder.js';
-import { resolveModel, wildcardCapture } from './resolve.js';
+import { resolveModel } from './resolve.js';
 import { emptySnapshot } from './snapshot.js';
 import { apiKey, entry, hashOf, model, P, providerKey } from './test-helpers.js';
 import type { ConfigSnapshot, Resource } from './types.js';
@@ -81,6 +81,7 @@ describe('resolveModel', () => {
     ['models', 'tie2', model('xy*')],
     ['models', 'lit', model('a*b*c', { model_name: 'literal' })],
     ['models', 'grp', routing('group/*')],
+    ['models', 'overlap', model('ab*ba')],
   );
 
   test('an exact alias wins over any wildcard', () => {
@@ -112,6 +113,8 @@ describe('resolveModel', () => {
     assert.equal(resolveModel(s, 'a*b*c')?.model.id, 'lit');
     assert.equal(resolveModel(s, 'group/x'), undefined);
     assert.equal(resolveModel(s, 'nothing'), undefined);
+    assert.equal(resolveModel(s, 'aba'), undefined, 'prefix and suffix must not overlap');
+    assert.equal(resolveModel(s, 'abba')?.model.id, 'overlap');
     assert.equal(resolveModel(emptySnapshot(), 'openai/x'), undefined);
   });
 
@@ -134,13 +137,5 @@ describe('resolveModel', () => {
       wildcardModels: [bare],
     };
     assert.equal(resolveModel(fake, 'p/gpt')?.upstreamModel, 'gpt');
-  });
-
-  test('wildcardCapture: prefix and suffix must not overlap', () => {
-    assert.equal(wildcardCapture('a*a', 'a'), undefined);
-    assert.equal(wildcardCapture('a*a', 'aa'), '');
-    assert.equal(wildcardCapture('*', ''), '');
-    assert.equal(wildcardCapture('pre-*-suf', 'pre-x-suf'), 'x');
-    assert.equal(wildcardCapture('no-star', 'no-star'), undefined);
   });
 });

@@ -4,6 +4,7 @@
  * (id, provider key, limits, cost); only the upstream model id is derived from the request.
  * Leaves out: the `allowed_models` ACL and the 404 envelope (gateway pipeline).
  */
+import { wildcardCapture } from '../glob.js';
 import type { ConfigSnapshot, Resource } from './types.js';
 
 export interface ResolvedModel {
@@ -12,18 +13,6 @@ export interface ResolvedModel {
   readonly upstreamModel: string | undefined;
   /** True when the alias matched through a `*` pattern. */
   readonly wildcard: boolean;
-}
-
-/** The text captured by a single-`*` pattern, or undefined when it does not match. */
-export function wildcardCapture(pattern: string, candidate: string): string | undefined {
-  const star = pattern.indexOf('*');
-  if (star === -1 || pattern.indexOf('*', star + 1) !== -1) return undefined;
-  const head = pattern.slice(0, star);
-  const tail = pattern.slice(star + 1);
-  // Non-overlapping: "a*a" must not match "a".
-  if (candidate.length < head.length + tail.length) return undefined;
-  if (!candidate.startsWith(head) || !candidate.endsWith(tail)) return undefined;
-  return candidate.slice(head.length, candidate.length - tail.length);
 }
 
 function modelName(m: Resource<'models'>): string | undefined {
@@ -40,7 +29,7 @@ export function resolveModel(snapshot: ConfigSnapshot, requested: string): Resol
     const alias = (m.value as Record<string, unknown>).display_name;
     if (typeof alias !== 'string') continue;
     const captured = wildcardCapture(alias, requested);
-    if (captured === undefined) continue;
+    if (captured === null) continue;
     const template = modelName(m);
     const upstreamModel = template === undefined ? captured : template.replace('*', () => captured);
     return { model: m, upstreamModel, wildcard: true };
