@@ -19,13 +19,13 @@ function typeOf(s: Schema): string {
   const r = refName(s);
   if (r !== null) return r;
   if (s.const !== undefined) return JSON.stringify(s.const);
-  if (Array.isArray(s.enum)) return s.enum.map((e) => JSON.stringify(e)).join(' \\| ');
+  if (Array.isArray(s.enum)) return s.enum.map((e) => JSON.stringify(e)).join(' | ');
   for (const k of ['anyOf', 'oneOf'] as const) {
     const alts = s[k];
-    if (Array.isArray(alts)) return alts.filter(isObj).map(typeOf).join(' \\| ');
+    if (Array.isArray(alts)) return alts.filter(isObj).map(typeOf).join(' | ');
   }
   if (s.type === 'array') return `${isObj(s.items) ? typeOf(s.items) : 'any'}[]`;
-  if (Array.isArray(s.type)) return s.type.join(' \\| ');
+  if (Array.isArray(s.type)) return s.type.join(' | ');
   if (typeof s.type === 'string') return s.type;
   if (Array.isArray(s.allOf)) return s.allOf.filter(isObj).map(typeOf).join(' & ');
   return 'any';
@@ -131,7 +131,45 @@ export function renderReference(doc: JsonObject = buildOpenApiDocument()): strin
   lines.push('', '## Schemas', '');
   const comps = isObj(doc.components) && isObj(doc.components.schemas) ? doc.components.schemas : {};
   for (const [name, s] of Object.entries(comps)) if (isObj(s)) lines.push(...schemaSection(name, s));
-  return `${lines.join('\n').trimEnd()}\n`;
+  return `${alignTables(lines).join('\n').trimEnd()}\n`;
+}
+
+/** Cells of a table row, split on pipes that are not escaped. */
+function cellsOf(row: string): string[] {
+  return row
+    .slice(1, -1)
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim());
+}
+
+/**
+ * Pads table columns to a common width, the way the repository's Markdown formatter (Biome)
+ * prints them, so formatting the generated page is a no-op and the drift test stays exact.
+ */
+function alignTables(lines: string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (!lines[i]?.startsWith('|')) {
+      out.push(lines[i] ?? '');
+      i++;
+      continue;
+    }
+    const block: string[][] = [];
+    while (i < lines.length && lines[i]?.startsWith('|')) block.push(cellsOf(lines[i++] ?? ''));
+    const widths: number[] = [];
+    block.forEach((row, r) => {
+      if (r === 1) return; // the separator row takes the computed width
+      row.forEach((c, k) => {
+        widths[k] = Math.max(widths[k] ?? 3, c.length);
+      });
+    });
+    block.forEach((row, r) => {
+      const cells = widths.map((w, k) => (r === 1 ? '-'.repeat(w) : (row[k] ?? '').padEnd(w)));
+      out.push(`| ${cells.join(' | ')} |`);
+    });
+  }
+  return out;
 }
 
 function isMain(): boolean {
