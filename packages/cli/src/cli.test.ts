@@ -441,4 +441,62 @@ describe('aisix serving', () => {
       gateway.child.kill('SIGKILL');
     }
   });
+
+  test('proxy.workers: 2 (resources file): workers share the proxy port, primary drains them on SIGTERM', async () => {
+    const p = await ports();
+    const resources = write('workers-resources.yaml', '_format_version: "1"\n');
+    const cfg = write(
+      'workers.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], listenerEnv(p));
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      const until = Date.now() + 10_000;
+      while (!proc.stdout().includes('all gateway workers started') && Date.now() < until) await sleep(50);
+      const lines = proc.stdout().split('\n');
+      const workerPids = new Set(
+        lines
+          .filter((l) => l.includes('gateway worker started'))
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
+      );
+      assert.equal(workerPids.size, 2, proc.stdout());
+      assert.ok(!workerPids.has(proc.child.pid ?? -1), 'the proxy runs in the workers, not the primary');
+      assert.equal((await get(`http://127.0.0.1:${p.metrics}/status/ready`)).status, 200);
+      assert.equal(
+        (await get(`http://127.0.0.1:${p.admin}/admin/v1/models`, { authorization: 'Bearer k' })).status,
+        200,
+      );
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
+      for (const pid of workerPids) {
+        assert.throws(() => process.kill(pid, 0), 'workers exited with the primary');
+      }
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('proxy.workers: 2 with the proxy port in use fails the boot with exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const addr = blocker.address();
+    assert.ok(addr && typeof addr === 'object');
+    try {
+      const p = await ports();
+      const resources = write('workers-inuse.yaml', '_format_version: "1"\n');
+      const cfg = write(
+        'workers-inuse-config.yaml',
+        `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+      );
+      const proc = start(['--config', cfg], {
+        ...listenerEnv(p),
+        AISIX_PROXY__ADDR: `127.0.0.1:${addr.port}`,
+      });
+      assert.equal(await proc.exited, 1);
+      assert.match(proc.stderr(), new RegExp(`127\\.0\\.0\\.1:${addr.port}`));
+    } finally {
+      blocker.close();
+    }
+  });
 });

@@ -37,8 +37,8 @@ async function main(): Promise<number> {
         io.err(loaded.message);
         return 1;
       }
-      const { serve } = await import('./serve.js');
-      const running = await serve({
+      const { run } = await import('./cluster.js');
+      const running = await run({
         config: loaded.config,
         source: loaded.source,
         role: command.role,

@@ -13,7 +13,6 @@
  * up to `shutdown.max_drain_secs`; then the sync stops and the process exits 0. A second
  * signal during the drain exits 1 at once.
  */
-import { availableParallelism } from 'node:os';
 import { createAdminApp, startAdminServer } from '@aisix/admin-api';
 import type { Config, ConfigSource as SourceKind } from '@aisix/core';
 import { parseSocketAddr } from '@aisix/core';
@@ -32,11 +31,6 @@ export interface Io {
 type Sync = ReturnType<typeof startConfigSync>;
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 type AdminServer = Awaited<ReturnType<typeof startAdminServer>>;
-
-/** `auto` = the CPUs this process may use. */
-export function resolveWorkers(workers: number | 'auto'): number {
-  return workers === 'auto' ? availableParallelism() : workers;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -85,23 +79,53 @@ export interface ServeDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly warnings: readonly string[];
   readonly io: Io;
+  /** Set in node:cluster processes (cluster.ts); absent = one process does everything. */
+  readonly cluster?: ClusterPart;
 }
 
+/**
+ * What this process is within a multi-worker gateway. The primary keeps the admin listener
+ * and forks the workers; each worker runs the proxy on the shared port, and worker slot 1
+ * also the metrics/status listener.
+ */
+export type ClusterPart =
+  | { readonly type: 'primary'; readonly workers: number }
+  | { readonly type: 'worker'; readonly slot: number };
+
 /** Starts every listener of the role in this process; returns null after printing a boot failure. */
-export async function serve(deps: ServeDeps): Promise<Running | null> {
+export interface ServeHooks {
+  /** Primary only: drain and stop the workers (resolves when they have exited). */
+  onDrain?: () => Promise<void>;
+  /** Primary only: forward SIGHUP to the workers. */
+  onReload?: () => void;
+}
+
+export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Running | null> {
   const { config, role, io } = deps;
-  const logger = createLogger(config.observability.log_level, { role });
-  for (const w of deps.warnings) logger.warn(w);
-  const withAdmin = role !== 'gateway' && config.admin.enabled;
-  const withGateway = role !== 'admin';
+  const part = deps.cluster;
+  const logger = createLogger(
+    config.observability.log_level,
+    part?.type === 'worker' ? { role, worker: part.slot } : { role },
+  );
+  if (part?.type !== 'worker') for (const w of deps.warnings) logger.warn(w);
+  const withAdmin = role !== 'gateway' && config.admin.enabled && part?.type !== 'worker';
+  const withGateway = role !== 'admin' && part?.type !== 'primary';
   const version = aisixVersion();
-  const workers = resolveWorkers(config.proxy.workers);
-  if (withGateway && workers > 1 && deps.source === 'embedded') {
-    io.err(
-      `Error: proxy.workers = ${workers} needs etcd or a resources_file: the embedded store under data_dir is opened by one process only (set proxy.workers: 1)`,
-    );
-    return null;
-  }
+  const workers = part?.type === 'primary' ? part.workers : 1;
+  // Worker slot 1 serves metrics/status for the replica; the other workers only the proxy.
+  const gatewayConfig =
+    part?.type === 'worker' && part.slot !== 1
+      ? {
+          ...config,
+          observability: {
+            ...config.observability,
+            metrics: {
+              ...config.observability.metrics,
+              prometheus: { ...config.observability.metrics.prometheus, enabled: false },
+            },
+          },
+        }
+      : config;
 
   let resources: OpenedResources;
   try {
@@ -113,7 +137,14 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
     return null;
   }
 
-  const cachePath = config.managed.snapshot_cache_path;
+  // One cache file per worker slot: workers never write the same file.
+  const baseCache = config.managed.snapshot_cache_path;
+  const cachePath =
+    part?.type === 'primary'
+      ? undefined
+      : part?.type === 'worker' && baseCache
+        ? `${baseCache}.w${part.slot}`
+        : baseCache;
   const sync: Sync = startConfigSync({
     source: resources.source,
     sourceType: deps.source === 'file' ? 'file' : 'etcd',
@@ -138,7 +169,7 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
   try {
     if (withGateway) {
       gateway = await startGateway({
-        config,
+        config: gatewayConfig,
         snapshots: {
           current: () => sync.snapshot,
           get ready() {
@@ -152,7 +183,15 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
       });
     }
     if (withAdmin) {
-      const proxyBase = gateway !== undefined ? loopbackUrl(config.proxy.addr, gateway.proxyPort) : undefined;
+      // The proxy is in this process, or (primary of a multi-worker gateway) in its workers
+      // on the configured port.
+      const configuredPort = hostPort(config.proxy.addr).port;
+      const proxyBase =
+        gateway !== undefined
+          ? loopbackUrl(config.proxy.addr, gateway.proxyPort)
+          : part?.type === 'primary' && role === 'all' && configuredPort !== 0
+            ? loopbackUrl(config.proxy.addr, configuredPort)
+            : undefined;
       const app = createAdminApp({
         store: resources.store,
         adminKeys: config.admin.admin_keys,
@@ -187,18 +226,18 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
   logger.info(
     {
       version,
-      roles: withAdmin && withGateway ? ['admin', 'gateway'] : withAdmin ? ['admin'] : ['gateway'],
+      roles: [...(withAdmin ? ['admin'] : []), ...(role !== 'admin' ? ['gateway'] : [])],
       listeners: {
         ...(gateway !== undefined ? { proxy: config.proxy.addr } : {}),
         ...(admin !== undefined ? { admin: config.admin.addr } : {}),
-        ...(gateway !== undefined && config.observability.metrics.prometheus.enabled
+        ...(gateway !== undefined && gatewayConfig.observability.metrics.prometheus.enabled
           ? { metrics: config.observability.metrics.prometheus.addr }
           : {}),
       },
       store: resources.describe,
-      workers: 1,
+      workers,
     },
-    'aisix started',
+    part?.type === 'worker' ? 'gateway worker started' : 'aisix started',
   );
 
   const exited = new Promise<number>((resolveExit) => {
@@ -210,7 +249,7 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
       const gatewayDrained = gateway?.beginDrain();
       const adminClosed =
         admin === undefined ? undefined : sleep(min_drain_secs * 1000).then(() => admin?.close());
-      const all = Promise.allSettled([gatewayDrained, adminClosed]);
+      const all = Promise.allSettled([gatewayDrained, adminClosed, hooks.onDrain?.()]);
       // Backstop only: both bound themselves; this keeps a stuck close from hanging the exit.
       if ((await within(all, (min_drain_secs + max_drain_secs + 5) * 1000)) === 'timeout') {
         logger.warn({ max_drain_secs }, 'drain did not finish in time; exiting');
@@ -221,6 +260,8 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
       resolveExit(0);
     };
     const onSignal = (signal: NodeJS.Signals): void => {
+      // A worker gets the primary's forwarded signal and, from a terminal, the group's one.
+      if (shuttingDown && part?.type === 'worker') return;
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal during drain: exiting now');
         resolveExit(1);
@@ -236,6 +277,7 @@ export async function serve(deps: ServeDeps): Promise<Running | null> {
   const file = resources.file;
   if (file !== undefined) {
     process.on('SIGHUP', () => {
+      hooks.onReload?.();
       void file.reload().then((r) => {
         if (r.ok)
           logger.info(

@@ -1,0 +1,118 @@
+/**
+ * Runs `aisix --config` as one process, or as a node:cluster group when `proxy.workers` > 1
+ * for a role that serves the proxy. In the group, the primary keeps the admin listener (role
+ * `all`) and forks one worker per slot; every worker opens its own config source (its own
+ * etcd watch, or its own read of the resources file), runs the proxy on the shared port, and
+ * worker slot 1 also binds the metrics/status listener. Workers that die are forked again in
+ * the same slot; a worker that fails to boot fails the whole boot (exit 1).
+ *
+ * The embedded store cannot be shared: its directory is locked by the one process that opens
+ * it, so workers > 1 with the embedded store is refused at boot with a message naming the fix.
+ *
+ * SIGTERM/SIGINT on the primary: admin readiness goes 503, the signal is forwarded to every
+ * worker (each drains like a single process), and the primary exits 0 once all have exited.
+ * SIGHUP is forwarded too (resources-file reload in every worker).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { type Running, type ServeDeps, serve } from './serve.js';
+
+/** Env var carrying a worker's slot (not `AISIX_*`: those are config keys). */
+const SLOT_ENV = 'AISIXCLI_WORKER_SLOT';
+const READY_MSG = 'aisix:worker-ready';
+
+/** `auto` = the CPUs this process may use. */
+export function resolveWorkers(workers: number | 'auto'): number {
+  return workers === 'auto' ? availableParallelism() : workers;
+}
+
+export async function run(deps: ServeDeps): Promise<Running | null> {
+  const workers = deps.role === 'admin' ? 1 : resolveWorkers(deps.config.proxy.workers);
+  if (workers <= 1) return serve(deps);
+  if (deps.source === 'embedded') {
+    deps.io.err(
+      `Error: proxy.workers = ${workers} needs etcd or a resources_file: the embedded store under data_dir is opened by one process only (set proxy.workers: 1)`,
+    );
+    return null;
+  }
+  if (cluster.isWorker) return runWorker(deps);
+  return runPrimary(deps, workers);
+}
+
+async function runWorker(deps: ServeDeps): Promise<Running | null> {
+  const slot = Number(process.env[SLOT_ENV] ?? '1');
+  const running = await serve({ ...deps, cluster: { type: 'worker', slot } });
+  if (running !== null) process.send?.({ type: READY_MSG, slot });
+  return running;
+}
+
+async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | null> {
+  const slots = new Map<number, Worker>();
+  let stopping = false;
+  let booted = false;
+  let failBoot: ((code: number) => void) | undefined;
+  let running: Running | null = null;
+
+  const fork = (slot: number): Worker => {
+    const w = cluster.fork({ [SLOT_ENV]: String(slot) });
+    slots.set(slot, w);
+    w.on('exit', (code, signal) => {
+      if (slots.get(slot) === w) slots.delete(slot);
+      if (stopping) return;
+      if (!booted) {
+        failBoot?.(1);
+        return;
+      }
+      running?.logger.error({ worker: slot, code, signal }, 'gateway worker exited; starting a new one');
+      setTimeout(() => {
+        if (!stopping) fork(slot);
+      }, 1000).unref();
+    });
+    return w;
+  };
+
+  const stopWorkers = async (signal: NodeJS.Signals): Promise<void> => {
+    stopping = true;
+    const exits = [...slots.values()].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill(signal);
+        }),
+    );
+    await Promise.all(exits);
+  };
+
+  running = await serve(
+    { ...deps, cluster: { type: 'primary', workers } },
+    {
+      onDrain: () => stopWorkers('SIGTERM'),
+      onReload: () => {
+        for (const w of slots.values()) w.process.kill('SIGHUP');
+      },
+    },
+  );
+  if (running === null) return null;
+
+  const bootResult = await new Promise<number>((resolve) => {
+    failBoot = resolve;
+    let ready = 0;
+    cluster.on('message', (_w, msg: unknown) => {
+      if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === READY_MSG) {
+        ready++;
+        if (ready === workers) resolve(0);
+      }
+    });
+    for (let slot = 1; slot <= workers; slot++) fork(slot);
+  });
+  if (bootResult !== 0) {
+    // A worker printed its own boot error; take the rest of the group down with it.
+    await stopWorkers('SIGKILL');
+    running.logger.flush();
+    return null;
+  }
+  booted = true;
+  running.logger.info({ workers }, 'all gateway workers started');
+  return running;
+}
