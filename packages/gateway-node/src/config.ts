@@ -102,7 +102,7 @@ export function resolveSettings(c: GatewayConfig): Settings {
 export function parseAddr(key: string, addr: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || !m[1] || !Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!m?.[1] || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`${key} invalid socket address: ${addr}`);
   }
   return { host: m[1], port };

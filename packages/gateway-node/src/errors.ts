@@ -38,7 +38,18 @@ export const errors = {
   bodyTooLarge: (limit: number) =>
     new GatewayError(413, 'invalid_request_error', `request body exceeds ${limit}-byte limit`),
   bodyReadFailed: () => invalid('failed to read request body'),
-  bodyTimeout: () => new GatewayError(408, 'invalid_request_error', 'timed out reading the request body'),
+  /** Slow-loris: the connection is closed after the answer, so the socket is freed at once. */
+  bodyTimeout: () =>
+    new GatewayError(
+      408,
+      'invalid_request_error',
+      'timed out reading the request body',
+      undefined,
+      undefined,
+      {
+        connection: 'close',
+      },
+    ),
   headersTooLarge: () => new GatewayError(431, 'invalid_request_error', 'request headers are too large'),
 
   modelNotFound: (name: string) =>

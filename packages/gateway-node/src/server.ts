@@ -73,10 +73,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let drained: Promise<void> | undefined;
   const stopAll = async () => {
     proxy.closeAllConnections();
-    await Promise.all([
-      closeServer(proxy),
-      status ? (status.closeAllConnections(), closeServer(status)) : undefined,
-    ]);
+    status?.closeAllConnections();
+    await Promise.all([closeServer(proxy), status ? closeServer(status) : undefined]);
     await handler.close();
   };
   const drain = async () => {

@@ -112,7 +112,7 @@ test('raw SSE framing: headers, data frames and [DONE]', async () => {
 });
 
 test('completions: forwarded with model rewrite, streams too (OP-16)', async () => {
-  up.handle((req, res) =>
+  up.handle((_req, res) =>
     json(res, 200, {
       id: 'cmpl-1',
       object: 'text_completion',
@@ -145,7 +145,7 @@ test('completions: forwarded with model rewrite, streams too (OP-16)', async () 
 });
 
 test('embeddings: input shape kept, base64 passed through, model echoed from upstream', async () => {
-  up.handle((req, res) =>
+  up.handle((_req, res) =>
     json(res, 200, {
       object: 'list',
       model: 'text-embedding-3-small',

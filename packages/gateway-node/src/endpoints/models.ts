@@ -14,7 +14,8 @@ export function listModels(rt: GatewayRuntime, ctx: RequestContext): void {
   if (!auth.ok) {
     rt.metrics.authDenied(auth.reason);
     ctx.skipAccessLog = true;
-    return sendError(ctx, rt.ident, auth.error);
+    sendError(ctx, rt.ident, auth.error);
+    return;
   }
   rt.metrics.authAllowed();
   ctx.apiKey = auth.key;

@@ -60,7 +60,7 @@ async function readAndParse(rt: GatewayRuntime, ctx: RequestContext): Promise<Js
     const err = e as GatewayError;
     sendError(ctx, rt.ident, err);
     if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
-    else drainBody(ctx.req);
+    else if (err.status !== 408) drainBody(ctx.req);
     return undefined;
   }
   const body = parseBody(ctx.req.headers['content-type'], raw);

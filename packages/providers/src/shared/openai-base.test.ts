@@ -84,11 +84,11 @@ test('prepare: header pipeline precedence and forwarding rules', () => {
     api_key: 'k',
     api_base: 'http://h/v1',
     request: {
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: these are header templates, not JS templates
       default_headers: {
-        'X-Team': 'team=${request.api_key.name}',
-        'X-Missing': '${request.api_key.team_id}',
-        'X-Unknown': '${nope}',
+        // Header templates use `${...}` literally (not JS templates).
+        'X-Team': `team=${'$'}{request.api_key.name}`,
+        'X-Missing': `${'$'}{request.api_key.team_id}`,
+        'X-Unknown': `${'$'}{nope}`,
         Authorization: 'Bearer evil',
         'X-Fwd': 'operator',
       },

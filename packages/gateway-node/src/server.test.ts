@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { connect, createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import { emptySnapshot } from '@aisix/core';
+import { buildSnapshot, CALLER_KEY, standardDocs, startTestGateway, testConfig } from './test/fixtures.js';
+import { chatJson, chatSse, type MockUpstream, startMockUpstream } from './test/mock-upstream.js';
+
+let up: MockUpstream;
+
+before(async () => {
+  up = await startMockUpstream(chatJson());
+});
+
+after(async () => {
+  await up.close();
+});
+
+function rawRequest(port: number, text: string, waitMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => s.write(text));
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString();
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+    setTimeout(() => {
+      s.destroy();
+      resolve(out);
+    }, waitMs);
+  });
+}
+
+test('readiness is 503 until the first snapshot; liveness is 200; bodies per the contract', async () => {
+  const g = await startTestGateway(emptySnapshot());
+  try {
+    const ready = await fetch(`${g.base}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(await ready.text(), '[+]shutdown ok\n[-]config failed: not ready\nreadyz check failed');
+    assert.equal(ready.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(ready.headers.get('server'), 'AISIX/1.2.3');
+    const live = await fetch(`${g.base}/livez`);
+    assert.equal(live.status, 200);
+    assert.equal(await live.text(), 'ok');
+    assert.equal(live.headers.get('content-type'), 'text/plain; charset=utf-8');
+    const status = await fetch(`http://127.0.0.1:${g.gw.metricsPort}/status/ready`);
+    assert.equal(status.status, 503);
+    assert.equal(await status.text(), 'no configuration available');
+    g.source.set(buildSnapshot(standardDocs(up.url)));
+    const now = await fetch(`${g.base}/readyz?verbose`);
+    assert.equal(now.status, 200);
+    assert.equal(await now.text(), '[+]shutdown ok\n[+]config ok\nreadyz check passed');
+    assert.equal((await fetch(`http://127.0.0.1:${g.gw.metricsPort}/status/ready`)).status, 200);
+    assert.equal((await fetch(`${g.base}/livez`, { method: 'POST' })).status, 405);
+  } finally {
+    await g.gw.close();
+  }
+});
+
+test('drain: readiness flips to 503, the in-flight stream finishes, then the listener closes', async () => {
+  up.handle(chatSse({ words: ['a', 'b', 'c', 'd', 'e', 'f'], gapMs: 100 }));
+  const g = await startTestGateway(
+    buildSnapshot(standardDocs(up.url)),
+    testConfig({ shutdown: { min_drain_secs: 0.3, max_drain_secs: 5 } }),
+  );
+  const streamed = fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true }),
+  }).then((r) => r.text());
+  await new Promise((r) => setTimeout(r, 100));
+  const drained = g.gw.beginDrain();
+  const ready = await fetch(`${g.base}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.match(await ready.text(), /\[-\]shutdown failed: draining/);
+  assert.equal((await fetch(`${g.base}/livez`)).status, 503);
+  const text = await streamed;
+  assert.ok(text.endsWith('data: [DONE]\n\n'), 'in-flight stream completed');
+  await drained;
+  await assert.rejects(fetch(`${g.base}/livez`));
+});
+
+test('a port in use fails startGateway with an error naming the address', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    await assert.rejects(
+      startTestGateway(
+        buildSnapshot(standardDocs(up.url)),
+        testConfig({ proxy: { addr: `127.0.0.1:${port}` } }),
+      ),
+      (e: Error) =>
+        e.message.includes(`proxy.addr: cannot listen on 127.0.0.1:${port}`) &&
+        e.message.includes('EADDRINUSE'),
+    );
+  } finally {
+    blocker.close();
+  }
+});
+
+test('duplicate Content-Length → 400 envelope with our headers; slow-loris body → 408 quickly; server keeps serving', async () => {
+  up.handle(chatJson());
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), testConfig(), {
+    bodyIdleTimeoutMs: 300,
+  });
+  try {
+    const dup = await rawRequest(
+      g.gw.proxyPort,
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}',
+    );
+    assert.match(dup, /^HTTP\/1\.1 400 /);
+    assert.match(dup, /server: AISIX\/1\.2\.3/i);
+    assert.match(dup, /x-aisix-request-id: [0-9a-f-]{36}/i);
+    assert.match(dup, /conflicting Content-Length headers/);
+    const t0 = Date.now();
+    const slow = await rawRequest(
+      g.gw.proxyPort,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CALLER_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mo`,
+      2000,
+    );
+    assert.match(slow, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - t0 < 1500, 'answered quickly');
+    const ok = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.equal(ok.status, 200);
+  } finally {
+    await g.gw.close();
+  }
+});
+
+test('metrics and status listener: request counters, config series, /status/models, /status/config', async () => {
+  up.handle(chatJson());
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), testConfig(), {
+    configMetrics: () => 'aisix_config_last_reload_successful 1\n',
+    statusJson: () => ({ state: 'synced' }),
+  });
+  try {
+    await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    await fetch(`${g.base}/v1/models`, { headers: { authorization: 'Bearer nope' } });
+    const m = await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`);
+    const text = await m.text();
+    assert.match(
+      text,
+      /aisix_requests_total\{provider="openai",model="gpt-4o-mini",status="200",outcome="success"\} 1/,
+    );
+    assert.match(
+      text,
+      /aisix_auth_decisions_total\{method="api_key",result="denied",reason="unknown_key"\} 1/,
+    );
+    assert.match(
+      text,
+      /aisix_llm_total_tokens_total\{endpoint="\/v1\/chat\/completions",provider="openai",model="gpt-4o-mini"\} 12/,
+    );
+    assert.match(text, /aisix_request_e2e_latency_seconds_bucket/);
+    assert.match(text, /aisix_config_last_reload_successful 1/);
+    const models = (await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/status/models`)).json()) as {
+      display_name: string;
+      kind: string;
+    }[];
+    assert.ok(models.some((r) => r.display_name === 'gpt-4o-mini' && r.kind === 'direct'));
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/status/config`)).json(), {
+      state: 'synced',
+    });
+  } finally {
+    await g.gw.close();
+  }
+});

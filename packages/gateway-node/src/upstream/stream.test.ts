@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import {
+  buildSnapshot,
+  CALLER_KEY,
+  type Started,
+  standardDocs,
+  startTestGateway,
+  testConfig,
+} from '../test/fixtures.js';
+import { chatSse, type MockUpstream, sleep, startMockUpstream } from '../test/mock-upstream.js';
+
+let up: MockUpstream;
+let g: Started;
+let client: OpenAI;
+
+before(async () => {
+  up = await startMockUpstream();
+  const docs = standardDocs(up.url, {
+    models: {
+      budget: {
+        display_name: 'budget-model',
+        provider: 'openai',
+        model_name: 'b',
+        provider_key_id: 'pk1',
+        stream_timeout: 300,
+      },
+    },
+  });
+  g = await startTestGateway(
+    buildSnapshot(docs),
+    testConfig({ downstream: { sse_keepalive_interval_secs: 1 } }),
+  );
+  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+});
+
+const body = (model = 'gpt-4o-mini') =>
+  JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream: true });
+
+test('upstream drops mid-stream: partial content, then a JSON error frame and no [DONE]', async () => {
+  up.handle(chatSse({ words: ['a', 'b', 'c', 'd'], dropAfter: 2 }));
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  let text = '';
+  let finish: string | null | undefined;
+  await assert.rejects(
+    (async () => {
+      for await (const c of stream) {
+        text += c.choices[0]?.delta.content ?? '';
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+    })(),
+    (e: unknown) => e instanceof OpenAI.APIError,
+  );
+  assert.equal(text, 'ab');
+  assert.equal(finish, undefined);
+  // Raw framing of the same failure.
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: body(),
+  });
+  const raw = await r.text();
+  assert.ok(!raw.includes('[DONE]'));
+  const frame = raw.slice(raw.indexOf('event: error'));
+  assert.match(frame, /^event: error\ndata: \{"error":\{"message":"[^"]+","type":"transport_error"\}\}\n\n$/);
+});
+
+test('client disconnect mid-stream aborts the upstream request, and the gateway keeps serving', async () => {
+  up.handle(chatSse({ words: Array.from({ length: 50 }, (_, i) => `w${i}`), gapMs: 50 }));
+  const upstreamClosed = up.nextSocketClose();
+  await new Promise<void>((resolve, reject) => {
+    const req = request(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    });
+    req.on('response', (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => {});
+    req.on('timeout', reject);
+    req.end(body());
+  });
+  const t0 = Date.now();
+  await upstreamClosed;
+  assert.ok(Date.now() - t0 < 1000, 'upstream socket closed promptly');
+  up.handle(chatSse({ words: ['ok'] }));
+  const s = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'x' }],
+    stream: true,
+  });
+  let text = '';
+  for await (const c of s) text += c.choices[0]?.delta.content ?? '';
+  assert.equal(text, 'ok');
+});
+
+test('heartbeat comments flow while the upstream is silent', async () => {
+  up.handle(chatSse({ words: ['late'], firstDelayMs: 2300 }));
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: body(),
+  });
+  assert.equal(r.status, 200);
+  const raw = await r.text();
+  const beats = raw.split(':\n\n').length - 1;
+  assert.ok(beats >= 2, `expected ≥2 heartbeats, got ${beats}`);
+  assert.ok(raw.indexOf(':\n\n') < raw.indexOf('data:'));
+  assert.ok(raw.endsWith('data: [DONE]\n\n'));
+});
+
+test('stream budget from the model: a silent first chunk fails before commit (504), a mid-stream stall ends with a timeout frame', async () => {
+  up.handle(chatSse({ words: ['x'], firstDelayMs: 1000 }));
+  const auth = { authorization: 'Bearer sk-all', 'content-type': 'application/json' };
+  const first = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: auth,
+    body: body('budget-model'),
+  });
+  assert.equal(first.status, 504);
+  assert.equal(((await first.json()) as { error: { type: string } }).error.type, 'timeout');
+  up.handle(chatSse({ words: ['a', 'b', 'c'], gapMs: 600 }));
+  const stall = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: auth,
+    body: body('budget-model'),
+  });
+  assert.equal(stall.status, 200);
+  const raw = await stall.text();
+  assert.match(
+    raw,
+    /event: error\ndata: \{"error":\{"message":"upstream request timed out after 300ms","type":"timeout"\}\}\n\n$/,
+  );
+  await sleep(10);
+});
+
+test('in-band upstream error before any delivery is answered as an HTTP error', async () => {
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('data: {"error":{"message":"quota exhausted","type":"insufficient_quota","code":"429"}}\n\n');
+  });
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-all', 'content-type': 'application/json' },
+    body: body('budget-model'),
+  });
+  assert.equal(r.status, 429);
+  assert.deepEqual(await r.json(), {
+    error: { message: 'quota exhausted', type: 'upstream_error', code: '429' },
+  });
+});
