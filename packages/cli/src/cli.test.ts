@@ -222,6 +222,15 @@ describe('aisix serving', () => {
       });
       assert.equal(models.status, 200, models.body);
       assert.equal((await get(`http://127.0.0.1:${p.admin}/readyz`)).status, 200);
+      // The admin playground forwards to the in-process proxy, which wants a caller key.
+      const play = await fetch(`http://127.0.0.1:${p.admin}/playground/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const playBody = (await play.json()) as { error?: { type?: string } };
+      assert.equal(play.status, 401, JSON.stringify(playBody));
+      assert.ok(playBody.error?.type, 'the proxy answered in the OpenAI error envelope');
 
       const startLine = proc
         .stdout()

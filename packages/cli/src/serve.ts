@@ -66,6 +66,17 @@ function loopbackUrl(addr: string, port: number): string {
   return h.includes(':') ? `http://[${h}]:${port}` : `http://${h}:${port}`;
 }
 
+/** Headers that belong to the admin connection, not to the forwarded playground request. */
+const HOP_BY_HOP = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+]);
+
 export interface Running {
   readonly logger: Logger;
   /** Resolves with the exit code once a signal-driven shutdown has finished. */
@@ -205,12 +216,10 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         ...(proxyBase !== undefined
           ? {
               playground: async (req: Request) => {
+                const headers = new Headers();
+                for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k)) headers.set(k, v);
                 const body = await req.arrayBuffer();
-                return fetch(`${proxyBase}/v1/chat/completions`, {
-                  method: 'POST',
-                  headers: req.headers,
-                  body,
-                });
+                return fetch(`${proxyBase}/v1/chat/completions`, { method: 'POST', headers, body });
               },
             }
           : {}),
