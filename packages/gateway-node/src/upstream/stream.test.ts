@@ -163,3 +163,16 @@ test('in-band upstream error before any delivery is answered as an HTTP error', 
     error: { message: 'quota exhausted', type: 'upstream_error', code: '429' },
   });
 });
+
+test('the 200 head reaches the client before a slow first token', async () => {
+  up.handle(chatSse({ words: ['late'], firstDelayMs: 800 }));
+  const t0 = Date.now();
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: body(),
+  });
+  assert.equal(r.status, 200);
+  assert.ok(Date.now() - t0 < 500, `head after ${Date.now() - t0} ms`);
+  assert.ok((await r.text()).endsWith('data: [DONE]\n\n'));
+});

@@ -64,6 +64,8 @@ class IdleTimer {
 
 interface Relay {
   committed: boolean;
+  /** Bytes written after the head (the head then left with them). */
+  wrote: boolean;
   heartbeat: IdleTimer | undefined;
 }
 
@@ -80,7 +82,7 @@ export async function callStream(
   const attemptStart = performance.now();
   const budget = budgetMs > 0 ? new IdleTimer(budgetMs, () => void ac.abort(ABORT_TIMEOUT)) : undefined;
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
-  const relay: Relay = { committed: false, heartbeat: undefined };
+  const relay: Relay = { committed: false, wrote: false, heartbeat: undefined };
   const failed = (err: unknown): AttemptResult => {
     if (ac.signal.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(budgetMs) };
     return { ok: false, failure: transportFailure(err) };
@@ -128,10 +130,13 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
     'x-aisix-call-id': ctx.id,
   };
   if (ctx.servedBy) headers['x-aisix-served-by'] = ctx.servedBy;
-  ctx.res.writeHead(200, baseHeaders(ctx, rt.ident, headers));
-  // Flush the head now so the client sees the 200 before the first token.
-  ctx.res.flushHeaders();
   const res = ctx.res;
+  res.writeHead(200, baseHeaders(ctx, rt.ident, headers));
+  // The head normally leaves with the first chunk (one write). If the model is silent past this
+  // turn of the event loop, flush it alone so the client sees the 200 before the first token.
+  setImmediate(() => {
+    if (!relay.wrote && !res.destroyed) res.flushHeaders();
+  });
   const ms = rt.settings.sseKeepaliveMs;
   if (ms > 0) {
     relay.heartbeat = new IdleTimer(ms, () => {
@@ -189,8 +194,15 @@ function pump(
     const write = (out: string) => {
       if (out.length === 0) return;
       if (!relay.committed) commit(rt, ctx, relay);
+      relay.wrote = true;
       if (relay.heartbeat) relay.heartbeat.last = performance.now();
       if (!res.write(out)) body.pause();
+    };
+    // The last bytes and the end of the response leave in one write.
+    const endWith = (out: string) => {
+      if (!relay.committed) commit(rt, ctx, relay);
+      relay.wrote = true;
+      res.end(out);
     };
     const onDrain = () => body.resume();
     const onData = (chunk: Buffer) => {
@@ -200,12 +212,12 @@ function pump(
         ctx.ttftSeconds = (performance.now() - attemptStart) / 1000;
       const f = translatorFailure(tr);
       if (f && !relay.committed && tr.delivered === 0) return finish(f);
+      if (tr.done) {
+        endWith(out);
+        return finish(undefined);
+      }
       write(out);
       if (f) return finish(f);
-      if (tr.done) {
-        res.end();
-        finish(undefined);
-      }
     };
     body.on('data', onData);
     res.on('drain', onDrain);
@@ -215,9 +227,7 @@ function pump(
       const f = translatorFailure(tr);
       if (f) return finish(f);
       // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
-      if (!tr.done) write('data: [DONE]\n\n');
-      if (!relay.committed) commit(rt, ctx, relay);
-      res.end();
+      endWith(tr.done ? '' : 'data: [DONE]\n\n');
       finish(undefined);
     });
     body.once('error', (err) => {

@@ -54,3 +54,20 @@ test('a final event without trailing blank line is delivered at EOF', () => {
   ]);
   assert.deepEqual(decodeChunks(['data: y\n']), [['y', undefined]]);
 });
+
+test('fast path: many events in one chunk, partial tail, then a switch to CR framing', () => {
+  const events = Array.from({ length: 30 }, (_, i) => `data: {"i":${i},"t":"é✓"}\n\n`).join('');
+  const buf = Buffer.from(`${events}event: e\ndata: a\ndata: b\n\ndata: x\r\n\r\ndata: [DONE]\n\n`);
+  const expected = [
+    ...Array.from({ length: 30 }, (_, i) => [`{"i":${i},"t":"é✓"}`, undefined]),
+    ['a\nb', 'e'],
+    ['x', undefined],
+    ['[DONE]', undefined],
+  ];
+  assert.deepEqual(decodeChunks([buf]), expected);
+  for (const step of [1, 3, 7, 64, 500]) {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += step) parts.push(buf.subarray(i, i + step));
+    assert.deepEqual(decodeChunks(parts), expected, `step ${step}`);
+  }
+});

@@ -8,7 +8,11 @@
  *
  * Only `data:` and `event:` fields are kept (`id:`, `retry:` and comments are ignored); a final
  * event without a trailing blank line is delivered by `end()`. The decoder copies only the
- * incomplete tail of a chunk; complete lines are decoded straight from the chunk.
+ * incomplete tail of a chunk.
+ *
+ * Fast path (the common `\n`-only framing): the complete events of a chunk are decoded with one
+ * `toString` and split with string `indexOf`; the byte-level line parser handles `\r` framing and
+ * takes over whenever it holds a partial event.
  */
 
 export type SseHandler = (data: string, event: string | undefined) => void;
@@ -29,6 +33,61 @@ export class SseDecoder {
       buf = Buffer.concat([this.tail, chunk]);
       this.tail = undefined;
     }
+    if (!this.skipLf && this.data === undefined && this.event === undefined && buf.indexOf(CR) === -1) {
+      this.fast(buf, onEvent);
+      return;
+    }
+    this.lines(buf, onEvent);
+  }
+
+  /** `\n`-only framing, no partial event pending: decode all complete events at once. */
+  private fast(buf: Buffer, onEvent: SseHandler): void {
+    const last = buf.lastIndexOf('\n\n');
+    if (last === -1) {
+      this.tail = Buffer.from(buf);
+      return;
+    }
+    // The boundary is ASCII, so no multi-byte character is cut by this decode.
+    const text = buf.toString('utf8', 0, last);
+    if (last + 2 < buf.length) this.tail = Buffer.from(buf.subarray(last + 2));
+    let pos = 0;
+    const len = text.length;
+    while (pos <= len) {
+      let end = text.indexOf('\n\n', pos);
+      if (end === -1) end = len;
+      if (end > pos) this.textEvent(text, pos, end, onEvent);
+      pos = end + 2;
+    }
+  }
+
+  /** One complete event given as text (no `\r`). */
+  private textEvent(text: string, start: number, end: number, onEvent: SseHandler): void {
+    const nl = text.indexOf('\n', start);
+    if ((nl === -1 || nl >= end) && text.startsWith('data:', start)) {
+      const v = text.charCodeAt(start + 5) === 0x20 ? start + 6 : start + 5;
+      onEvent(text.slice(v, end), undefined);
+      return;
+    }
+    let data: string | undefined;
+    let event: string | undefined;
+    let ls = start;
+    while (ls < end) {
+      let le = text.indexOf('\n', ls);
+      if (le === -1 || le > end) le = end;
+      if (text.startsWith('data:', ls)) {
+        const v = text.charCodeAt(ls + 5) === 0x20 ? ls + 6 : ls + 5;
+        const value = text.slice(Math.min(v, le), le);
+        data = data === undefined ? value : `${data}\n${value}`;
+      } else if (text.startsWith('event:', ls)) {
+        const v = text.charCodeAt(ls + 6) === 0x20 ? ls + 7 : ls + 6;
+        event = text.slice(Math.min(v, le), le);
+      }
+      ls = le + 1;
+    }
+    if (data !== undefined) onEvent(data, event);
+  }
+
+  private lines(buf: Buffer, onEvent: SseHandler): void {
     let pos = 0;
     const len = buf.length;
     if (this.skipLf) {
@@ -61,12 +120,18 @@ export class SseDecoder {
 
   /** Upstream EOF: the last line and event count even without their terminators. */
   end(onEvent: SseHandler): void {
-    if (this.tail) {
-      const t = this.tail;
-      this.tail = undefined;
-      this.line(t, 0, t.length, onEvent);
-    }
+    // The fast path keeps whole unfinished events as tail: split their complete lines first.
+    const pending = this.takeTail();
+    if (pending) this.lines(pending, onEvent);
+    const last = this.takeTail();
+    if (last) this.line(last, 0, last.length, onEvent);
     this.dispatch(onEvent);
+  }
+
+  private takeTail(): Buffer | undefined {
+    const t = this.tail;
+    this.tail = undefined;
+    return t;
   }
 
   private line(buf: Buffer, start: number, end: number, onEvent: SseHandler): void {
@@ -78,8 +143,10 @@ export class SseDecoder {
     if (
       end - start >= 5 &&
       buf[start] === 0x64 &&
-      buf[start + 4] === 0x3a &&
-      buf.toString('latin1', start, start + 4) === 'data'
+      buf[start + 1] === 0x61 &&
+      buf[start + 2] === 0x74 &&
+      buf[start + 3] === 0x61 &&
+      buf[start + 4] === 0x3a
     ) {
       let v = start + 5;
       if (v < end && buf[v] === 0x20) v++;
@@ -88,6 +155,7 @@ export class SseDecoder {
     } else if (
       end - start >= 6 &&
       buf[start] === 0x65 &&
+      buf[start + 5] === 0x3a &&
       buf.toString('latin1', start, start + 6) === 'event:'
     ) {
       let v = start + 6;
