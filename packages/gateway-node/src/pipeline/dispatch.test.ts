@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import { chatJson, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { backoffMs } from './dispatch.js';
+import { attemptOrder, fnv1a64 } from './routing.js';
+
+let a: MockUpstream;
+let b: MockUpstream;
+let g: Started;
+
+before(async () => {
+  a = await startMockUpstream();
+  b = await startMockUpstream(chatJson('from b'));
+  const docs = standardDocs(a.url, {
+    provider_keys: { pkb: { display_name: 'b', api_key: 'kb', provider: 'openai', api_base: `${b.url}/v1` } },
+    models: {
+      ta: { display_name: 'target-a', provider: 'openai', model_name: 'a', provider_key_id: 'pk1' },
+      tb: { display_name: 'target-b', provider: 'openai', model_name: 'b', provider_key_id: 'pkb' },
+      grp: {
+        display_name: 'grp',
+        routing: { strategy: 'failover', targets: [{ model: 'target-a' }, { model: 'target-b' }] },
+      },
+    },
+  });
+  g = await startTestGateway(buildSnapshot(docs));
+});
+
+after(async () => {
+  await g.gw.close();
+  await a.close();
+  await b.close();
+});
+
+const call = () =>
+  fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'grp', messages: [{ role: 'user', content: 'x' }] }),
+  });
+
+test('group fail-over: a 502 target falls over to the next; the winner is named; caller sees the group alias', async () => {
+  a.handle((_req, res) => json(res, 500, { error: { message: 'down' } }));
+  const r = await call();
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-aisix-served-by'), 'target-b');
+  const body = (await r.json()) as { model: string; choices: { message: { content: string } }[] };
+  assert.equal(body.model, 'grp');
+  assert.equal(body.choices[0]?.message.content, 'from b');
+});
+
+test('group: a 400 from the first target stops without fail-over', async () => {
+  a.handle((_req, res) => json(res, 400, { error: { message: 'bad', code: 'bad' } }));
+  const before = b.requests.length;
+  const r = await call();
+  assert.equal(r.status, 400);
+  assert.equal(b.requests.length, before);
+});
+
+test('attempt order: failover, round_robin rotation, sticky weighted is deterministic', () => {
+  const targets = [{ model: 'x' }, { model: 'y' }, { model: 'z' }];
+  assert.deepEqual(attemptOrder('g1', { targets }, undefined), [0, 1, 2]);
+  assert.deepEqual(attemptOrder('g1', { targets, max_fallbacks: 1 }, undefined), [0, 1]);
+  const rr = [0, 1, 2, 3].map(() => attemptOrder('rr', { strategy: 'round_robin', targets }, undefined)[0]);
+  assert.deepEqual(rr, [0, 1, 2, 0]);
+  const w = {
+    strategy: 'weighted',
+    sticky: true,
+    targets: [
+      { model: 'x', weight: 1 },
+      { model: 'y', weight: 3 },
+    ],
+  };
+  const first = attemptOrder('w', w, 'caller-7');
+  assert.deepEqual(attemptOrder('w', w, 'caller-7'), first);
+  assert.equal(
+    attemptOrder(
+      'w',
+      {
+        targets: [
+          { model: 'x', weight: 0 },
+          { model: 'y', weight: 5 },
+        ],
+        strategy: 'weighted',
+      },
+      undefined,
+    )[0],
+    1,
+  );
+  assert.equal(fnv1a64(''), 0xcbf29ce484222325n);
+  assert.equal(fnv1a64('a'), 0xaf63dc4c8601ec8cn);
+});
+
+test('backoff: Retry-After within 5 s wins, else exponential capped at 2 s, plus jitter', () => {
+  assert.equal(
+    backoffMs(1, undefined, () => 0),
+    250,
+  );
+  assert.equal(
+    backoffMs(3, undefined, () => 0),
+    1000,
+  );
+  assert.equal(
+    backoffMs(9, undefined, () => 1),
+    2250,
+  );
+  assert.equal(
+    backoffMs(1, 3000, () => 0),
+    3000,
+  );
+  assert.equal(
+    backoffMs(1, 9000, () => 0),
+    250,
+  );
+});
