@@ -2,7 +2,7 @@
  * The etcd read path against a real etcd: watch order, compaction, abort, paged load, auth.
  */
 import assert from 'node:assert/strict';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { startEtcd, testEtcd } from '@aisix/testkit';
 import { StoreError, type WatchEnd, type WatchEvent } from '../types.js';
@@ -173,7 +173,11 @@ test('user/password auth works; a wrong password fails cleanly without leaking i
 test('request timeouts apply to reads and writes; an unreachable endpoint fails over', async () => {
   const { endpoint, prefix } = await testEtcd();
   // A server that accepts connections and never answers: only our deadlines end the calls.
-  const silent = createServer(() => {});
+  const held = new Set<Socket>();
+  const silent = createServer((sock) => {
+    held.add(sock);
+    sock.on('error', () => {});
+  });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const port = (silent.address() as AddressInfo).port;
   try {
@@ -199,6 +203,7 @@ test('request timeouts apply to reads and writes; an unreachable endpoint fails 
     assert.equal((await multi2.source.load()).entries.length, 1);
     await assert.rejects(multi.source.load());
   } finally {
+    for (const sock of held) sock.destroy();
     silent.close();
   }
 });
