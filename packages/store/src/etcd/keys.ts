@@ -1,27 +1,10 @@
 /**
- * Key helpers for the etcd store: key layout `<prefix>/<kind>/<id>`, etcd prefix range ends,
- * and the base64 encoding the JSON gateway speaks.
- *
- * Local on purpose for now: `@aisix/core`'s `keys.ts` (the one place segments are spelled)
- * was still a stub when this store was written. Switch `resourceKey`/`kindPrefix`/
- * `watchPrefix` to core's exports once they exist; the layout is identical.
+ * etcd-specific key helpers: prefix range ends and the base64 / int64-string encodings the
+ * JSON gateway speaks. The key layout itself (`resourceKey`, `kindPrefix`, `watchPrefix`)
+ * comes from `@aisix/core`, the one place segments are spelled; re-exported here so the
+ * etcd modules import from one place.
  */
-import type { KindName } from '@aisix/core';
-
-/** `<prefix>/<kind>/<id>`; `prefix` has no trailing slash. */
-export function resourceKey(prefix: string, kind: KindName, id: string): string {
-  return `${prefix}/${kind}/${id}`;
-}
-
-/** `<prefix>/<kind>/` (trailing slash, so `models` never matches `models2`). */
-export function kindPrefix(prefix: string, kind: KindName): string {
-  return `${prefix}/${kind}/`;
-}
-
-/** `<prefix>/`: what gateways range and watch (trailing slash: `/aisix` never matches `/aisixfoo`). */
-export function watchPrefix(prefix: string): string {
-  return `${prefix}/`;
-}
+export { kindPrefix, resourceKey, watchPrefix } from '@aisix/core';
 
 /**
  * etcd's range end for "every key starting with `key`": the key with its last byte
