@@ -166,12 +166,37 @@ export interface StreamTranslator {
   readonly delivered: number;
 }
 
+/** Minimal HTTP client handed to adapters that must do I/O (token minting). */
+export interface AdapterHttpClient {
+  request(
+    url: string,
+    init: { method: string; headers: Record<string, string>; body?: string; timeoutMs?: number },
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }>;
+}
+
+/**
+ * What `authorize` may use. `now` is epoch milliseconds (injected so token caches are testable).
+ * The client rejects on transport failure; `authorize` lets that rejection through and the gateway
+ * treats it as a transport failure of the attempt (502, retryable). A credential the upstream's
+ * token service refuses is an `ok: false` `invalid_credentials` result (401, like `prepare`).
+ */
+export interface AuthorizeContext {
+  readonly providerKey: ProviderKeyView;
+  readonly http: AdapterHttpClient;
+  readonly now: number;
+}
+
 export interface ProviderAdapter {
   /** Adapter id for logs/tests (never shown to callers). */
   readonly id: string;
   readonly errorWire: ErrorWire;
   readonly capabilities: Capabilities;
   prepare(input: PrepareInput): PrepareResult;
+  /**
+   * Optional async step after `prepare` and before each upstream attempt: adds credentials that
+   * need I/O (OAuth token minting). Adapters that have it must keep their own bounded caches.
+   */
+  authorize?(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult>;
   /** Turns a 2xx non-streaming upstream body into the caller body (`alias` = requested name). */
   transformResponse(endpoint: Endpoint, text: string, alias: string): TransformResult;
   createStreamTranslator(options: StreamOptions): StreamTranslator;

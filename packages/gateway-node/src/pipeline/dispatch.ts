@@ -13,6 +13,7 @@ import { errors, type GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import { type ModelView, modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { authorizeTarget } from '../upstream/authorize.js';
 import {
   type AttemptFailure,
   type AttemptResult,
@@ -171,9 +172,13 @@ async function loop(
     const budget = budgetFor(rt, t.view, group, i < candidates.length - 1);
     for (let attempt = 0; ; attempt++) {
       ctx.attempts++;
-      const r: AttemptResult = ctx.stream
-        ? await callStream(rt, ctx, input.endpoint, t, policy, input.forwardUsageChunk)
-        : await callUnary(rt, ctx, input.endpoint, t, policy);
+      // Async credentials (token minting) per attempt; a no-op for adapters without the hook.
+      const auth = await authorizeTarget(rt, ctx, t, group !== undefined);
+      const r: AttemptResult = !auth.ok
+        ? { ok: false, failure: auth.failure }
+        : ctx.stream
+          ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
+          : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
       if (r.ok || ctx.res.destroyed || ctx.res.headersSent) return;
       last = r.failure;
       if (last.detail)
