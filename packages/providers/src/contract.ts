@@ -71,6 +71,9 @@ export interface TemplateVars {
 
 export type InboundHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
+/** Response headers of an upstream call, lower-case names. */
+export type UpstreamHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
 export interface PrepareInput {
   readonly endpoint: Endpoint;
   readonly stream: boolean;
@@ -91,6 +94,11 @@ export interface PreparedRequest {
   readonly url: URL;
   readonly headers: Record<string, string>;
   readonly body: string;
+  /**
+   * Adapter-private notes from `prepare` for `transformResponse` (e.g. the caller's embeddings
+   * `encoding_format` when the upstream wire cannot carry it). Never sent upstream.
+   */
+  readonly meta?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -198,10 +206,13 @@ export interface ProviderAdapter {
    */
   authorize?(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult>;
   /** Turns a 2xx non-streaming upstream body into the caller body (`alias` = requested name). */
-  transformResponse(endpoint: Endpoint, text: string, alias: string): TransformResult;
+  transformResponse(endpoint: Endpoint, text: string, alias: string, request?: PreparedRequest): TransformResult;
   createStreamTranslator(options: StreamOptions): StreamTranslator;
-  /** Parses an upstream error body (≤ 64 KiB, any content type). */
-  parseError(status: number, text: string): UpstreamErrorInfo;
+  /**
+   * Parses an upstream error body (≤ 64 KiB, any content type). `headers` (lower-case names) are
+   * passed when the wire names its error kind in a header (Bedrock `x-amzn-errortype`).
+   */
+  parseError(status: number, text: string, headers?: UpstreamHeaders): UpstreamErrorInfo;
 }
 
 const CAPABILITY_LABEL: Record<Endpoint, string> = {

@@ -96,7 +96,7 @@ export async function callStream(
     }
     if (r.statusCode < 200 || r.statusCode >= 300) {
       const text = await readCapped(r.body, MAX_ERROR_BODY).catch(() => '');
-      const info = t.adapter.parseError(r.statusCode, text);
+      const info = t.adapter.parseError(r.statusCode, text, r.headers);
       return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
     }
     const translator = t.adapter.createStreamTranslator({

@@ -35,11 +35,11 @@ export async function callUnary(
     const r = await sendUpstream(rt.agent, t.prepared, ac.signal);
     if (r.statusCode < 200 || r.statusCode >= 300) {
       const text = await readCapped(r.body, MAX_ERROR_BODY);
-      const info = t.adapter.parseError(r.statusCode, text);
+      const info = t.adapter.parseError(r.statusCode, text, r.headers);
       return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
     }
     const text = await r.body.text();
-    const out = t.adapter.transformResponse(endpoint, text, ctx.requestedModel ?? '');
+    const out = t.adapter.transformResponse(endpoint, text, ctx.requestedModel ?? '', t.prepared);
     if (!out.ok) return { ok: false, failure: decodeFailure(out.message) };
     ctx.usage = out.usage;
     const extra: Record<string, string> = { 'x-aisix-call-id': ctx.id };
