@@ -148,6 +148,8 @@ export interface StreamOptions {
   readonly alias: string;
   /** Forward the usage-only terminal chunk (the caller asked with `stream_options.include_usage`). */
   readonly forwardUsageChunk: boolean;
+  /** The prepared request of this attempt (its `meta`), for adapters whose stream wire depends on it. */
+  readonly request?: PreparedRequest;
 }
 
 export type StreamFailure =

@@ -103,6 +103,7 @@ export async function callStream(
       endpoint,
       alias: ctx.requestedModel ?? '',
       forwardUsageChunk,
+      request: t.prepared,
     });
     if (!t.deadlines.streamConfigured) commit(rt, ctx, relay);
     const result = await pump(rt, ctx, r, translator, relay, budget, ac, attemptStart);
