@@ -156,9 +156,14 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       : part?.type === 'worker' && baseCache
         ? `${baseCache}.w${part.slot}`
         : baseCache;
+  const fileRes = resources.file;
   const sync: Sync = startConfigSync({
     source: resources.source,
-    sourceType: deps.source === 'file' ? 'file' : 'etcd',
+    sourceType: deps.source,
+    // File mode: hashes are the file's SHA-256; a reload ends the watch, resync at once.
+    ...(fileRes !== undefined
+      ? { revisionHash: (g: number) => fileRes.hashOf(g), watch: { resyncDelayMs: 0 } }
+      : {}),
     ...(deps.source === 'etcd' && cachePath !== undefined && cachePath !== '' ? { cachePath } : {}),
     onCacheError: (err) => logger.warn({ err: err.message }, 'snapshot cache write failed'),
   });
@@ -293,11 +298,13 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
             { path: file.path, resources: r.count, generation: r.generation },
             'resources file reloaded',
           );
-        else
+        else {
+          sync.reportSourceRejection(r.rejection);
           logger.warn(
             { path: file.path, report: r.report },
             'resources file reload rejected; keeping the previous resources',
           );
+        }
       });
     });
   } else {

@@ -59,6 +59,12 @@ class MemSource implements ConfigSource {
     this.#emit({ type: 'delete', key, revision: this.rev });
   }
 
+  /** Ends every open watch gracefully (the loop re-loads, as after a file reload). */
+  closeWatches(): void {
+    for (const w of this.#watchers) w.end({ reason: 'closed' });
+    this.#watchers.clear();
+  }
+
   /** Ends every open watch with a transport error. */
   breakWatches(error: Error): void {
     for (const w of this.#watchers) w.end({ reason: 'error', error });
@@ -248,5 +254,135 @@ describe('startConfigSync', () => {
     assert.match(m, /^aisix_config_rejected_resources\{kind="oidc_providers"\} 0$/m);
     assert.match(m, /^aisix_config_hash_info\{hash="[0-9a-f]{64}"\} 1$/m);
     assert.doesNotMatch(m, /aisix_config_source_connected/);
+  });
+
+  test('embedded source: reported like etcd (connected, revisions, store metrics)', async () => {
+    const src = new MemSource();
+    src.put(`${P}/models/m`, model('m'));
+    const sync = start({ source: src, sourceType: 'embedded' });
+    await sync.ready();
+    const body = sync.statusJson() as { source: Record<string, unknown>; applied: Record<string, unknown> };
+    assert.deepEqual(body.source.type, 'embedded');
+    assert.equal(body.source.connected, true);
+    assert.equal(body.source.observed_revision, 2);
+    assert.equal(body.applied.applied_revision, 2);
+    const m = configMetricsText(sync);
+    assert.match(m, /^aisix_config_source_connected 1$/m);
+    assert.match(m, /^aisix_config_observed_revision 2$/m);
+  });
+
+  test('file mode: a rejected reload turns out_of_sync with its rows until a later revision applies', async () => {
+    let clock = Date.parse('2026-08-11T10:00:00Z');
+    const src = new MemSource();
+    src.data.set(`${P}/models/m`, { key: `${P}/models/m`, value: model('m'), revision: 1 });
+    const hashes = new Map([[1, 'a'.repeat(64)]]);
+    const sync = start({
+      source: src,
+      sourceType: 'file',
+      now: () => clock,
+      revisionHash: (r) => hashes.get(r),
+    });
+    await sync.ready();
+    type Body = {
+      state: string;
+      source: Record<string, unknown>;
+      applied: Record<string, unknown>;
+      last_reload: { successful: boolean; at: string };
+      last_failure: { at: string; last_error_kind: string; last_error: string } | null;
+      rejected: Record<string, unknown>[];
+    };
+    const body = (): Body => sync.statusJson() as unknown as Body;
+    assert.equal(body().state, 'synced');
+    assert.equal(body().source.source_hash, 'a'.repeat(64), 'the source hash, not the entry hash');
+    assert.equal(body().applied.config_hash, 'a'.repeat(64));
+    assert.equal(body().applied.apply_seq, 1);
+    assert.equal(sync.status().reloads_total, 1);
+
+    clock += 5000;
+    const report =
+      'resources file r.yaml: 2 error(s):\n  - (file): unknown top-level key "x"\n  - models[0] ("m"): bad';
+    sync.reportSourceRejection({
+      reason: 'validate',
+      message: report,
+      errors: [
+        { resource_kind: 'models', resource_id: 'm', message: 'models[0] ("m"): bad' },
+        { resource_kind: '', resource_id: '', message: '(file): unknown top-level key "x"' },
+      ],
+      revision: 1,
+      sourceHash: 'b'.repeat(64),
+    });
+    const bad = body();
+    assert.equal(bad.state, 'out_of_sync');
+    assert.equal(bad.source.source_hash, 'b'.repeat(64), 'source_hash = the rejected bytes');
+    assert.equal(bad.applied.config_hash, 'a'.repeat(64), 'config_hash = what is still served');
+    assert.deepEqual(bad.last_reload, { successful: false, at: '2026-08-11T10:00:05Z' });
+    assert.deepEqual(bad.last_failure, {
+      at: '2026-08-11T10:00:05Z',
+      last_error_kind: 'validate',
+      last_error: report,
+    });
+    assert.deepEqual(
+      bad.rejected.map((r) => [
+        r.resource_kind,
+        r.resource_id,
+        r.last_error_kind,
+        r.last_error,
+        r.first_seen_at,
+      ]),
+      [
+        ['', '', 'validate', '(file): unknown top-level key "x"', '2026-08-11T10:00:05Z'],
+        ['models', 'm', 'validate', 'models[0] ("m"): bad', '2026-08-11T10:00:05Z'],
+      ],
+    );
+    assert.equal(sync.snapshot.byName('models', 'm')?.id, 'm', 'the previous snapshot keeps serving');
+    assert.equal(sync.status().reload_failures_total.validate, 1);
+    let m = configMetricsText(sync);
+    assert.match(m, /^aisix_config_reload_failures_total\{reason="validate"\} 1$/m);
+    assert.match(m, /^aisix_config_last_reload_successful 0$/m);
+    assert.match(m, /^aisix_config_rejected_resources\{kind="models"\} 1$/m);
+    assert.match(m, /^aisix_config_rejected_resources\{kind=""\} 1$/m);
+
+    // The same error again keeps first_seen_at; an unreadable file keeps the last hash seen.
+    clock += 5000;
+    sync.reportSourceRejection({
+      reason: 'fetch',
+      message: 'resources file r.yaml: 1 error(s):\n  - (file): cannot read file: ENOENT',
+      errors: [{ resource_kind: 'models', resource_id: 'm', message: 'models[0] ("m"): bad' }],
+      revision: 1,
+    });
+    const gone = body();
+    assert.equal(gone.state, 'out_of_sync');
+    assert.equal(gone.source.source_hash, 'b'.repeat(64));
+    assert.deepEqual(
+      gone.rejected.map((r) => [r.last_error_kind, r.first_seen_at, r.last_seen_at]),
+      [['fetch', '2026-08-11T10:00:05Z', '2026-08-11T10:00:10Z']],
+    );
+    assert.equal(gone.last_failure?.last_error_kind, 'fetch');
+    assert.deepEqual(sync.status().reload_failures_total, { fetch: 1, parse: 0, validate: 1 });
+
+    // A re-load of the revision in force (a reload that was already under way) does not clear it.
+    src.closeWatches();
+    await until('the re-load at revision 1', () => sync.status().reloads_total === 2);
+    assert.equal(body().state, 'out_of_sync');
+    assert.equal(body().last_reload.successful, false, 'the latest reload is still the rejected one');
+
+    // A good reload: a new revision with its own hash, applied whole.
+    hashes.set(2, 'c'.repeat(64));
+    src.rev = 2;
+    src.data.set(`${P}/models/n`, { key: `${P}/models/n`, value: model('n'), revision: 2 });
+    src.closeWatches();
+    await until('the reload at revision 2', () => sync.status().reloads_total === 3);
+    const good = body();
+    assert.equal(good.state, 'synced');
+    assert.deepEqual(good.rejected, []);
+    assert.equal(good.last_reload.successful, true);
+    assert.equal(good.source.source_hash, 'c'.repeat(64));
+    assert.equal(good.applied.config_hash, 'c'.repeat(64));
+    assert.equal(good.applied.apply_seq, 2, 'apply_seq follows the file hash');
+    assert.ok(good.last_failure !== null, 'last_failure is sticky');
+    m = configMetricsText(sync);
+    assert.match(m, /^aisix_config_last_reload_successful 1$/m);
+    assert.match(m, /^aisix_config_rejected_resources\{kind="models"\} 0$/m);
+    assert.doesNotMatch(m, /kind=""/);
   });
 });

@@ -4,11 +4,18 @@
  * the watch loop, turning every resync and event into a new immutable snapshot that is
  * swapped in with one reference assignment. Tracks what `/status/config` and the
  * `aisix_config_*` metrics report (connection, reloads, failures) and renders both.
+ *
+ * Sources: `etcd` and `embedded` report connection and revisions; `file` (the resources
+ * file) omits them, takes its hashes from the source (`revisionHash`: SHA-256 of the file
+ * bytes) and reports a wholly rejected reload through `reportSourceRejection`: the snapshot
+ * stays, `state` is `out_of_sync` and the errors are `rejected[]` rows until a later
+ * revision applies.
  * Leaves out: validation and indexing (core's SnapshotBuilder), the retry policy
  * (`./watch-loop.ts`), file format of the cache (`./snapshot-cache.ts`), and HTTP.
  */
 import {
   type ConfigSnapshot,
+  type ConfigState,
   emptySnapshot,
   KIND_NAMES,
   type RejectedResource,
@@ -32,14 +39,49 @@ export interface ConfigSyncOptions {
   readonly now?: () => number;
   readonly watch?: WatchLoopOptions;
   /** How `/status/config` names the source; `file` omits the connection fields. Default `etcd`. */
-  readonly sourceType?: 'etcd' | 'file';
+  readonly sourceType?: SourceType;
+  /**
+   * The source's own hash of the content at a revision (file mode: SHA-256 of the file bytes
+   * of that generation), read when a snapshot of that revision is applied. When it answers,
+   * it replaces the entry hashes: `config_hash` is the applied revision's hash, `source_hash`
+   * the latest observed one (a rejected reload's bytes included), and `apply_seq` counts
+   * changes of `config_hash`.
+   */
+  readonly revisionHash?: (revision: number) => string | undefined;
 }
+
+export type SourceType = 'etcd' | 'embedded' | 'file';
 
 export type ReloadFailureReason = 'fetch' | 'parse' | 'validate';
 
+/** A whole-source rejection (file mode: a SIGHUP reload that failed), see `reportSourceRejection`. */
+export interface SourceRejection {
+  /** `fetch` = the content could not be read; `parse` / `validate` = it was read and refused. */
+  readonly reason: ReloadFailureReason;
+  /** The whole report (`last_failure.last_error`, shortened). */
+  readonly message: string;
+  /** One `rejected[]` row per error; `resource_kind`/`resource_id` empty for source-wide errors. */
+  readonly errors: readonly {
+    readonly resource_kind: string;
+    readonly resource_id: string;
+    readonly message: string;
+  }[];
+  /** The source revision still in force; the rejection holds until a later revision applies. */
+  readonly revision: number;
+  /** Hash of the rejected content (shown as `source_hash`); absent when nothing could be read. */
+  readonly sourceHash?: string;
+}
+
+/** A `rejected[]` row: a stored entry refused on read, or an error of a rejected source reload. */
+export type StatusRejectedRow = Omit<RejectedResource, 'last_error_kind'> & {
+  readonly last_error_kind: RejectedResource['last_error_kind'] | ReloadFailureReason;
+};
+
 export interface ConfigSyncStatus {
+  /** The `/status/config` state: the snapshot's, or `out_of_sync` while a source rejection holds. */
+  readonly state: ConfigState;
   readonly source: {
-    readonly type: 'etcd' | 'file';
+    readonly type: SourceType;
     readonly connected: boolean;
     /** Latest revision seen from the source (load or event); 0 before any. */
     readonly observed_revision: number;
@@ -70,6 +112,8 @@ export interface ConfigSyncStatus {
   readonly applied_revision: number;
   /** Seconds since the last applied resync or event; null before the first apply. */
   readonly snapshot_age_seconds: number | null;
+  /** Rows of the source rejection in force (sorted by kind, id); empty when none. */
+  readonly source_rejected: readonly StatusRejectedRow[];
 }
 
 export interface ConfigSync {
@@ -80,15 +124,34 @@ export interface ConfigSync {
   status(): ConfigSyncStatus;
   /** The `/status/config` body. */
   statusJson(): Record<string, unknown>;
+  /**
+   * Records that the source's latest content was wholly rejected. Counts a reload failure
+   * of `rejection.reason`; the current snapshot keeps serving; `state` is `out_of_sync` with
+   * the errors in `rejected[]` until a revision above `rejection.revision` is applied.
+   */
+  reportSourceRejection(rejection: SourceRejection): void;
   /** Stops the watch loop and waits for a pending cache write. The last snapshot stays readable. */
   stop(): Promise<void>;
 }
 
 /** Keeps URL credentials (`//user:pass@`) and oversized text out of status and logs. */
-function safeError(err: Error): string {
-  const msg = err.message.replace(/\/\/[^/@\s]*@/g, '//***@');
-  return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
+function safeText(text: string, max = 300): string {
+  const msg = text.replace(/\/\/[^/@\s]*@/g, '//***@');
+  return msg.length > max ? `${msg.slice(0, max)}…` : msg;
 }
+
+function safeError(err: Error): string {
+  return safeText(err.message);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const rowOrder = (a: StatusRejectedRow, b: StatusRejectedRow): number =>
+  cmp(a.resource_kind, b.resource_kind) ||
+  cmp(a.resource_id, b.resource_id) ||
+  cmp(a.last_error, b.last_error);
 
 export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
   const now = opts.now ?? Date.now;
@@ -110,10 +173,27 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
   let lastFailure: { at: number; kind: string; message: string } | null = null;
   let stopped = false;
   let loop: WatchLoop | undefined;
+  // Source hashes (revisionHash): the applied revision's, and a rejected reload's bytes.
+  let appliedHash: string | undefined;
+  let hashSeq = 0;
+  let rejection: { revision: number; rows: readonly StatusRejectedRow[]; hash: string | undefined } | null =
+    null;
+
+  /** A newer revision applies: the source rejection no longer describes what is in force. */
+  const clearRejection = (revision: number): void => {
+    if (rejection !== null && revision > rejection.revision) rejection = null;
+  };
 
   const publish = (s: ConfigSnapshot, persist: boolean): void => {
     current = s;
     lastAppliedAt = now();
+    if (opts.revisionHash !== undefined && s.loaded) {
+      const h = opts.revisionHash(s.revision);
+      if (h !== undefined && h !== appliedHash) {
+        appliedHash = h;
+        hashSeq++;
+      }
+    }
     if (s.loaded) resolveReady();
     if (persist) cache.schedule();
     try {
@@ -140,14 +220,19 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
           observedRevision = result.revision;
           observedAt = now();
           reloads++;
-          lastReload = { successful: true, at: observedAt };
-          lastSuccess = observedAt;
+          clearRejection(result.revision);
+          // A re-load of the revision a later rejection was reported against: still failed.
+          if (rejection === null) {
+            lastReload = { successful: true, at: observedAt };
+            lastSuccess = observedAt;
+          }
           publish(builder.resync(result.entries, result.revision), true);
         },
         onEvents(events) {
           for (const e of events) {
             observedRevision = Math.max(observedRevision, e.revision);
             observedAt = now();
+            clearRejection(e.revision);
             publish(e.type === 'put' ? builder.put(e) : builder.delete(e.key, e.revision), true);
           }
         },
@@ -166,17 +251,54 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
     );
   })();
 
+  const reportSourceRejection = (r: SourceRejection): void => {
+    const at = now();
+    const ts = rfc3339(at);
+    failures[r.reason]++;
+    lastReload = { successful: false, at };
+    lastFailure = { at, kind: r.reason, message: safeText(r.message) };
+    if (r.sourceHash !== undefined) observedAt = at;
+    // A row that was already there in the rejection before keeps its first_seen_at.
+    const rowKey = (kind: string, id: string, msg: string): string => `${kind}\u0000${id}\u0000${msg}`;
+    const firstSeen = new Map(
+      (rejection?.rows ?? []).map((row) => [
+        rowKey(row.resource_kind, row.resource_id, row.last_error),
+        row.first_seen_at,
+      ]),
+    );
+    const rows = r.errors.map((e): StatusRejectedRow => {
+      const msg = safeText(e.message, 1000);
+      return Object.freeze({
+        resource_kind: e.resource_kind,
+        resource_id: e.resource_id,
+        last_error_kind: r.reason,
+        last_error: msg,
+        first_seen_at: firstSeen.get(rowKey(e.resource_kind, e.resource_id, msg)) ?? ts,
+        last_seen_at: ts,
+      });
+    });
+    rows.sort(rowOrder);
+    rejection = {
+      revision: r.revision,
+      rows: Object.freeze(rows),
+      hash: r.sourceHash ?? rejection?.hash,
+    };
+  };
+
   const status = (): ConfigSyncStatus => {
     const s = current.status;
     const t = now();
+    const rej = rejection;
+    const ownHashes = opts.revisionHash !== undefined && appliedHash !== undefined;
     // Hashes stay lazy (getters): health checks poll status() and must not pay a full pass.
     return {
+      state: !current.loaded ? 'never_loaded' : rej !== null ? 'out_of_sync' : s.state,
       source: {
         type: sourceType,
         connected,
         observed_revision: observedRevision,
         get source_hash() {
-          return s.source_hash;
+          return rej?.hash ?? (ownHashes ? (appliedHash as string) : s.source_hash);
         },
         observed_at: observedAt === null ? null : rfc3339(observedAt),
       },
@@ -184,9 +306,9 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
         ? {
             applied_revision: s.applied_revision,
             get config_hash() {
-              return s.config_hash;
+              return ownHashes ? (appliedHash as string) : s.config_hash;
             },
-            apply_seq: s.apply_seq,
+            apply_seq: ownHashes ? hashSeq : s.apply_seq,
             applied_at: s.applied_at ?? rfc3339(lastAppliedAt ?? t),
             resource_counts: s.resource_counts,
           }
@@ -207,6 +329,7 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
       applied_revision: current.loaded ? s.applied_revision : 0,
       snapshot_age_seconds:
         current.loaded && lastAppliedAt !== null ? Math.max(0, Math.floor((t - lastAppliedAt) / 1000)) : null,
+      source_rejected: rej?.rows ?? [],
     };
   };
 
@@ -217,6 +340,7 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
     ready: () => readyP,
     status,
     statusJson: () => statusBody(status(), current, sourceType, now()),
+    reportSourceRejection,
     async stop() {
       stopped = true;
       await started;
@@ -262,7 +386,7 @@ function cacheWriter(
 function statusBody(
   st: ConfigSyncStatus,
   snap: ConfigSnapshot,
-  sourceType: 'etcd' | 'file',
+  sourceType: SourceType,
   nowMs: number,
 ): Record<string, unknown> {
   const file = sourceType === 'file';
@@ -273,19 +397,26 @@ function statusBody(
   }
   source.source_hash = st.source.source_hash;
   if (st.source.observed_at !== null) source.observed_at = st.source.observed_at;
-  const body: Record<string, unknown> = { state: snap.status.state, source };
+  const body: Record<string, unknown> = { state: st.state, source };
   if (st.applied !== null) {
     const { applied_revision, ...rest } = st.applied;
     body.applied = file ? rest : { applied_revision, ...rest };
   }
   if (st.last_reload !== null) body.last_reload = st.last_reload;
   body.last_failure = st.last_failure;
-  body.rejected = snap.status.rejected.map((r) => withAge(r, nowMs));
+  body.rejected = allRejected(st, snap).map((r) => withAge(r, nowMs));
   body.partially_compatible = snap.status.partially_compatible;
   return body;
 }
 
-function withAge(r: RejectedResource, nowMs: number): RejectedResource {
+/** Rows of a source rejection plus the snapshot's refused entries, sorted by kind then id. */
+function allRejected(st: ConfigSyncStatus, snap: ConfigSnapshot): readonly StatusRejectedRow[] {
+  const own = snap.status.rejected;
+  if (st.source_rejected.length === 0) return own;
+  return [...st.source_rejected, ...own].sort(rowOrder);
+}
+
+function withAge(r: StatusRejectedRow, nowMs: number): StatusRejectedRow {
   if (r.serving_stale_since === undefined) return r;
   const age = Math.max(0, Math.floor((nowMs - Date.parse(r.serving_stale_since)) / 1000));
   return { ...r, serving_stale_age_seconds: age };
@@ -303,7 +434,8 @@ function esc(v: string): string {
 export function configMetricsText(sync: ConfigSync): string {
   const st = sync.status();
   const snap = sync.snapshot;
-  const etcd = st.source.type === 'etcd';
+  // Revisions and connection exist for the stores (etcd, embedded), not for the file.
+  const store = st.source.type !== 'file';
   const out: string[] = [];
   const metric = (name: string, type: string, help: string, samples: [string, number][]): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -313,8 +445,8 @@ export function configMetricsText(sync: ConfigSync): string {
     const kinds = new Set<string>([...KIND_NAMES, ...extra]);
     return [...kinds].sort().map((k) => [`{kind="${esc(k)}"}`, count(k)]);
   };
-  const rejected = snap.status.rejected;
-  const tally = (rows: readonly RejectedResource[]): Map<string, number> => {
+  const rejected = allRejected(st, snap);
+  const tally = (rows: readonly StatusRejectedRow[]): Map<string, number> => {
     const m = new Map<string, number>();
     for (const r of rows) m.set(r.resource_kind, (m.get(r.resource_kind) ?? 0) + 1);
     return m;
@@ -359,7 +491,7 @@ export function configMetricsText(sync: ConfigSync): string {
     'Rejected resources still serving their last good value.',
     perKind((k) => stale.get(k) ?? 0, stale.keys()),
   );
-  if (etcd) {
+  if (store) {
     metric('aisix_config_observed_revision', 'gauge', 'Latest store revision observed.', [
       ['', st.source.observed_revision],
     ]);
