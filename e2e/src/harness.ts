@@ -137,7 +137,7 @@ export async function startAisix(opts: StartOptions): Promise<AisixProcess> {
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
-      await Promise.race([exited, sleep(5000)]);
+      await Promise.race([exited, sleep(5000, undefined, { ref: false })]);
     },
   };
   return proc;

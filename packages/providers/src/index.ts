@@ -11,6 +11,7 @@
  * Adding a family (Anthropic, Vertex, Azure, Bedrock): a folder with its adapter, registered in
  * `defaultRegistry` below. Nothing in the gateway changes.
  */
+import { anthropicAdapter } from './anthropic/index.js';
 import { deepseekAdapter } from './deepseek/index.js';
 import { openaiAdapter } from './openai/index.js';
 import { openaiCompatibleAdapter } from './openai-compatible/index.js';
@@ -23,13 +24,17 @@ export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';
 export { anthropicUrl, openAiUrl } from './shared/url.js';
 export { deepseekAdapter, openaiAdapter, openaiCompatibleAdapter };
+export * as anthropic from './anthropic/index.js';
+export { anthropicAdapter };
 
 export const defaultRegistry: AdapterRegistry = createRegistry({
   vendors: {
     openai: { adapter: openaiAdapter },
+    anthropic: { adapter: anthropicAdapter },
     deepseek: { adapter: deepseekAdapter, adapters: ['openai'] },
   },
   families: {
     openai: openaiCompatibleAdapter,
+    anthropic: anthropicAdapter,
   },
 });
