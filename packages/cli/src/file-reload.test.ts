@@ -4,6 +4,7 @@
  * `/status/config` and the metrics report about them (control-plane §5.4, §6.1, §6.2). A real
  * upstream (node:http on 127.0.0.1) answers the proxied chat calls, so "the previous resources
  * keep serving" is checked through the proxy and the admin reads, not only in the status body.
+ * Also: the embedded store names itself `embedded` in `/status/config`, with etcd's fields.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -275,6 +276,78 @@ test('resources_file: SIGHUP rejections show in /status/config and metrics; old 
     assert.deepEqual(asked, ['up-chat', 'up-chat', 'up-chat', 'up-chat2']);
     assert.ok(!out.includes(UPSTREAM_KEY) && !out.includes(APP_KEY), 'no secret in the log');
 
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('embedded store: /status/config names the source embedded, with the store revision', async () => {
+  const ports = { proxy: await freePort(), admin: await freePort(), metrics: await freePort() };
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+  const cfg = join(tmp, 'embedded.yaml');
+  writeFileSync(
+    cfg,
+    `proxy:\n  addr: "127.0.0.1:${ports.proxy}"\nadmin:\n  admin_keys: ["k"]\n  addr: "127.0.0.1:${ports.admin}"\n` +
+      `observability:\n  metrics:\n    prometheus:\n      addr: "127.0.0.1:${ports.metrics}"\n` +
+      `data_dir: "${join(tmp, 'embedded-data')}"\n`,
+  );
+  const child = spawn(process.execPath, [MAIN, '--config', cfg], { cwd: ROOT, env });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const status = async (): Promise<StatusBody> =>
+    (await (await fetch(`http://127.0.0.1:${ports.metrics}/status/config`)).json()) as StatusBody;
+  const deadline = Date.now() + 15_000;
+  const waitUntil = async (what: string, cond: () => Promise<boolean>): Promise<void> => {
+    for (;;) {
+      if (child.exitCode !== null) assert.fail(`aisix exited ${child.exitCode}: ${out}`);
+      try {
+        if (await cond()) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; output:\n${out}`);
+      await sleep(50);
+    }
+  };
+  try {
+    await waitUntil(
+      'ready',
+      async () => (await fetch(`http://127.0.0.1:${ports.proxy}/readyz`)).status === 200,
+    );
+    const created = await fetch(`http://127.0.0.1:${ports.admin}/admin/v1/provider_keys`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
+      body: JSON.stringify({ display_name: 'oa', provider: 'openai', api_key: 'sk-embedded-0001' }),
+    });
+    const createdText = await created.text();
+    assert.equal(created.status, 200, createdText);
+    const { revision } = JSON.parse(createdText) as { revision: number };
+    await waitUntil('the write applied', async () => (await status()).source.observed_revision === revision);
+    const st = await status();
+    assert.equal(st.state, 'synced');
+    assert.deepEqual(Object.keys(st.source).sort(), [
+      'connected',
+      'observed_at',
+      'observed_revision',
+      'source_hash',
+      'type',
+    ]);
+    assert.equal(st.source.type, 'embedded');
+    assert.equal(st.source.connected, true);
+    assert.equal(st.applied?.applied_revision, revision);
+    const m = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+    assert.match(m, new RegExp(`^aisix_config_observed_revision ${revision}$`, 'm'));
+    assert.match(m, /^aisix_config_source_connected 1$/m);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out);
   } finally {
