@@ -174,6 +174,11 @@ export interface StreamTranslator {
   readonly sawOutput: boolean;
   /** Number of events forwarded to the caller. */
   readonly delivered: number;
+  /**
+   * The frame that ends a committed stream after a failure, in the caller's dialect (Anthropic
+   * `event: error`, Responses `error`). Absent: the gateway writes the OpenAI chat error frame.
+   */
+  errorFrame?(message: string, type: string): string;
 }
 
 /** Minimal HTTP client handed to adapters that must do I/O (token minting). */

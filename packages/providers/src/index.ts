@@ -18,6 +18,7 @@ import { openaiCompatibleAdapter } from './openai-compatible/index.js';
 import { type AdapterRegistry, createRegistry } from './registry.js';
 
 export * from './contract.js';
+export * from './dialects/index.js';
 export * from './registry.js';
 export { parseUpstreamError, truncateBytes } from './shared/errors.js';
 export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';

@@ -1,0 +1,176 @@
+/**
+ * Verbatim `/v1/responses` passthrough for models whose `provider` is OpenAI: the caller's body
+ * goes to `<base>/responses` with only `model` (the upstream id) and the provider key's body
+ * overrides changed; the response object and every stream event come back as sent, except the
+ * `model` of the response objects, which becomes the name the caller used. Usage is read from the
+ * terminal event (`response.completed` / `incomplete` / `failed`) for telemetry.
+ *
+ * An upstream `error` event becomes the stream's failure rather than being relayed: before
+ * anything reached the caller the gateway may still fail over, and afterwards it writes one error
+ * frame in this dialect (see `stream.ts`).
+ */
+import type {
+  PrepareInput,
+  PrepareResult,
+  ProviderAdapter,
+  StreamFailure,
+  StreamTranslator,
+  TransformResult,
+  Usage,
+} from '../../contract.js';
+import { emptyUsage } from '../../contract.js';
+import { parseOpenAiWireError, truncateBytes } from '../../shared/errors.js';
+import { rewriteModelField } from '../../shared/json-scan.js';
+import { upstreamSecret } from '../../shared/openai-base.js';
+import { openAiUrl } from '../../shared/url.js';
+import { maxInto } from '../../shared/usage.js';
+import { isObject, type Json } from '../shared/chat-types.js';
+import { nativeBody, nativeHeaders } from '../shared/native.js';
+import { RawSseSplitter, replaceData } from '../shared/raw-sse.js';
+import { sseEvent } from '../shared/sse.js';
+
+function prepare(input: PrepareInput): PrepareResult {
+  const pk = input.providerKey;
+  const url = openAiUrl(pk.api_base, pk.provider ?? '', '/responses', false);
+  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  const secret = upstreamSecret(pk);
+  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  const headers = nativeHeaders(input, { authorization: `Bearer ${secret.value}` });
+  return { ok: true, request: { url: url.url, headers, body: nativeBody(input) } };
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/** Reads a Responses `usage` object (input/output/total, cached and reasoning details). */
+export function readResponsesUsage(usage: unknown, into: Usage): void {
+  if (!isObject(usage)) return;
+  const inDetails = isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  const outDetails = isObject(usage.output_tokens_details) ? usage.output_tokens_details : {};
+  const prompt = num(usage.input_tokens);
+  const completion = num(usage.output_tokens);
+  maxInto(into, {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: num(usage.total_tokens) || prompt + completion,
+    cached_prompt_tokens: num(inDetails.cached_tokens),
+    reasoning_tokens: num(outDetails.reasoning_tokens),
+    cache_creation_tokens: 0,
+    cache_read_tokens: 0,
+  });
+}
+
+function transform(text: string, alias: string): TransformResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
+  }
+  if (!isObject(parsed))
+    return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
+  const usage = emptyUsage();
+  readResponsesUsage(parsed.usage, usage);
+  return { ok: true, body: rewriteModelField(text, JSON.stringify(alias)), usage };
+}
+
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+const OUTPUT_EVENTS = new Set([
+  'response.output_text.delta',
+  'response.function_call_arguments.delta',
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+  'response.refusal.delta',
+]);
+
+export function responsesErrorFrame(message: string, type: string): string {
+  return sseEvent('error', { type: 'error', code: type, message, param: null });
+}
+
+class ResponsesPassthrough implements StreamTranslator {
+  done = false;
+  failure: StreamFailure | undefined;
+  readonly usage: Usage = emptyUsage();
+  sawOutput = false;
+  delivered = 0;
+  private readonly split = new RawSseSplitter((raw, event, data) => this.event(raw, event, data));
+
+  constructor(private readonly alias: string) {}
+
+  push(chunk: Buffer): string {
+    return this.done || this.failure ? '' : this.split.push(chunk);
+  }
+
+  end(): string {
+    if (this.done || this.failure) return '';
+    const out = this.split.end();
+    if (!this.failure) this.done = true;
+    return out;
+  }
+
+  errorFrame(message: string, type: string): string {
+    return responsesErrorFrame(message, type);
+  }
+
+  private event(raw: string, event: string | undefined, data: string | undefined): string {
+    if (this.done || this.failure || data === undefined) return this.done || this.failure ? '' : raw;
+    // The event name is repeated as `type` inside the data; either identifies the event.
+    const type = event ?? /"type"\s*:\s*"([^"]+)"/.exec(data)?.[1] ?? '';
+    if (type === 'error') {
+      this.failure = { kind: 'in_band', error: this.inBand(data) };
+      return '';
+    }
+    if (!this.sawOutput && OUTPUT_EVENTS.has(type)) this.sawOutput = true;
+    this.delivered++;
+    if (!data.includes('"response"')) return raw;
+    let out = raw;
+    try {
+      const v: unknown = JSON.parse(data);
+      if (isObject(v) && isObject(v.response)) {
+        const r: Json = v.response;
+        if (typeof r.model === 'string' && r.model !== this.alias) {
+          r.model = this.alias;
+          out = replaceData(raw, event, data, JSON.stringify(v));
+        }
+        if (TERMINAL.has(type)) readResponsesUsage(r.usage, this.usage);
+      }
+    } catch {
+      // relayed as it came; only telemetry is lost
+    }
+    if (TERMINAL.has(type)) this.done = true;
+    return out;
+  }
+
+  private inBand(data: string): { message: string; code?: string } {
+    const info = parseOpenAiWireError(data);
+    try {
+      const v: unknown = JSON.parse(data);
+      // Responses `error` events are flat: {type:"error", code, message, param}.
+      if (isObject(v) && typeof v.message === 'string') {
+        const code = typeof v.code === 'string' ? v.code : undefined;
+        return { message: truncateBytes(v.message), ...(code ? { code } : {}) };
+      }
+    } catch {
+      // fall through to the generic parse
+    }
+    return info;
+  }
+}
+
+/** `/v1/responses` → `<base>/responses`, verbatim. */
+export const responsesVerbatim: ProviderAdapter = {
+  id: 'responses-verbatim',
+  errorWire: 'openai',
+  capabilities: {
+    chat: true,
+    chatStream: true,
+    completions: false,
+    completionsStream: false,
+    embeddings: false,
+  },
+  prepare,
+  transformResponse: (_endpoint, text, alias) => transform(text, alias),
+  createStreamTranslator: (o) => new ResponsesPassthrough(o.alias),
+  parseError: (_status, text) => parseOpenAiWireError(text),
+};
