@@ -1,0 +1,88 @@
+/**
+ * Azure OpenAI (`adapter: azure-openai`, providers.md §6): the OpenAI wire at a deployment URL.
+ *
+ * - `prepare` builds `<origin>/openai/deployments/<model_name>/<endpoint>?api-version=2024-10-21`
+ *   (url.ts), the OpenAI body (shared body.ts: `stream`, `include_usage`, PK overrides) and the
+ *   gateway-owned headers. A plain key goes out as `api-key`.
+ * - `authorize` (async, per attempt) adds `Authorization: Bearer <Entra ID token>` when the key
+ *   is an Entra client credential (entra.ts); for a plain key it returns the request unchanged.
+ * - Responses and streams are the OpenAI wire: the shared base's transform and stream relay.
+ *   Azure's `prompt_filter_results` / `content_filter_results` pass through untouched (OpenAI
+ *   SDKs ignore unknown fields; Azure's leading `choices: []` filter chunk is forwarded as is).
+ * - Errors: the OpenAI shape with Azure's `code` mapped (DeploymentNotFound → model_not_found,
+ *   ResponsibleAIPolicyViolation / content_filter → content_policy_violation), shared/errors.ts.
+ *
+ * Embeddings are served (the reference answered 501): Azure has the same `/embeddings` route per
+ * deployment, so refusing it would only push callers to a second gateway.
+ */
+import type {
+  AuthorizeContext,
+  PreparedRequest,
+  PrepareInput,
+  PrepareResult,
+  ProviderAdapter,
+  UpstreamErrorInfo,
+} from '../contract.js';
+import { buildOpenAiBody } from '../shared/body.js';
+import { parseOpenAiWireError } from '../shared/errors.js';
+import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
+import { ALL_CAPABILITIES, createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
+import { EntraTokenCache, parseAzureCredential } from './entra.js';
+import { azureUrl } from './url.js';
+
+export { EntraTokenCache, parseAzureCredential } from './entra.js';
+export { AZURE_API_VERSION, azureOrigin, azureUrl } from './url.js';
+
+/** Builds an Azure adapter with its own token cache (tests use fresh ones). */
+export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraTokenCache()): ProviderAdapter {
+  // Response, stream and usage handling are exactly the OpenAI wire's.
+  const wire = createOpenAiCompatibleAdapter({ id: 'azure-openai' });
+
+  function prepare(input: PrepareInput): PrepareResult {
+    const pk = input.providerKey;
+    const url = azureUrl(pk.api_base, pk.provider ?? '', input.upstreamModel, input.endpoint);
+    if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+    const cred = parseAzureCredential(pk);
+    if (!cred.ok) return { ok: false, error: { kind: 'invalid_credentials', message: cred.message } };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: input.stream ? 'text/event-stream' : 'application/json',
+      'x-aisix-request-id': input.requestId,
+      'user-agent': input.userAgent,
+    };
+    // The Entra bearer is added by `authorize`; the name is reserved either way, so neither
+    // default_headers nor forwarded client headers can fill it in.
+    if (cred.credential.kind === 'api_key') headers['api-key'] = cred.credential.key;
+    applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
+    forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders);
+    const body = buildOpenAiBody(input.endpoint, input.body, input.upstreamModel, input.stream, pk);
+    return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
+  }
+
+  async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
+    const cred = parseAzureCredential(ctx.providerKey);
+    if (!cred.ok) return { ok: false, error: { kind: 'invalid_credentials', message: cred.message } };
+    if (cred.credential.kind === 'api_key') return { ok: true, request };
+    const t = await cache.token(cred.credential.entra, ctx.http, ctx.now);
+    if (!t.ok) return { ok: false, error: { kind: 'invalid_credentials', message: t.message } };
+    return {
+      ok: true,
+      request: { ...request, headers: { ...request.headers, authorization: `Bearer ${t.token}` } },
+    };
+  }
+
+  return {
+    id: 'azure-openai',
+    errorWire: 'azure',
+    capabilities: ALL_CAPABILITIES,
+    prepare,
+    authorize,
+    transformResponse: wire.transformResponse,
+    createStreamTranslator: wire.createStreamTranslator,
+    parseError(_status: number, text: string): UpstreamErrorInfo {
+      return parseOpenAiWireError(text, 'azure');
+    },
+  };
+}
+
+export const azureOpenAiAdapter: ProviderAdapter = createAzureOpenAiAdapter();
