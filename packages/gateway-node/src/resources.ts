@@ -31,6 +31,7 @@ export interface ModelView {
   readonly stream_timeout?: number;
   readonly retries?: number;
   readonly allowed_cidrs?: readonly string[];
+  readonly auto_prompt_caching?: { readonly enabled: boolean; readonly ttl?: '5m' | '1h' };
   readonly routing?: RoutingView;
   readonly ensemble?: unknown;
   readonly semantic?: unknown;

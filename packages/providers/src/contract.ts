@@ -87,6 +87,8 @@ export interface PrepareInput {
   readonly templateVars: TemplateVars;
   /** Gateway-owned outbound `User-Agent`. */
   readonly userAgent: string;
+  /** Model `auto_prompt_caching` (read by the Anthropic-wire adapters only). */
+  readonly autoPromptCaching?: { readonly enabled: boolean; readonly ttl?: '5m' | '1h' } | undefined;
 }
 
 /** One upstream HTTP call, ready for the transport. */

@@ -11,7 +11,10 @@ import type { ProviderAdapter, ProviderKeyView } from './contract.js';
 
 export interface VendorEntry {
   readonly adapter: ProviderAdapter;
-  /** `pk.adapter` values this vendor adapter serves; undefined = any (including none). */
+  /**
+   * `pk.adapter` values this vendor adapter serves; undefined = any (including none). `''` stands
+   * for a key without `adapter`, so a vendor can claim only adapter-less keys.
+   */
   readonly adapters?: readonly string[];
 }
 
@@ -32,7 +35,7 @@ export function createRegistry(spec: RegistrySpec): AdapterRegistry {
       const vendor = pk.provider ? vendors.get(pk.provider) : undefined;
       if (vendor) {
         const allowed = vendor.adapters;
-        if (!allowed || (pk.adapter != null && allowed.includes(pk.adapter))) return vendor.adapter;
+        if (!allowed || allowed.includes(pk.adapter ?? '')) return vendor.adapter;
       }
       return pk.adapter ? families.get(pk.adapter) : undefined;
     },

@@ -71,6 +71,7 @@ export function buildTarget(
       'provider_key.name': pkv.display_name,
     },
     userAgent: rt.userAgent,
+    autoPromptCaching: view.auto_prompt_caching,
   });
   if (!prepared.ok) return { ok: false, error: errors.fromAdapter(prepared.error) };
   return {

@@ -69,7 +69,10 @@ function prepareAnthropic(input: PrepareInput): PrepareResult {
   if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
   const secret = upstreamSecret(pk);
   if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
-  const translated = toAnthropicRequest(input.body, input.upstreamModel, { stream: input.stream });
+  const translated = toAnthropicRequest(input.body, input.upstreamModel, {
+    stream: input.stream,
+    autoPromptCaching: input.autoPromptCaching,
+  });
   if (!translated.ok) return { ok: false, error: { kind: 'invalid_config', message: translated.message } };
   const headers: Record<string, string> = {
     'x-api-key': secret.value,
