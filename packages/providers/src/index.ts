@@ -14,9 +14,11 @@
 import { anthropicAdapter } from './anthropic/index.js';
 import { deepseekAdapter } from './deepseek/index.js';
 import { googleAiAdapter } from './google-ai/index.js';
+import { googleAiAdapter } from './google-ai/index.js';
 import { openaiAdapter } from './openai/index.js';
 import { openaiCompatibleAdapter } from './openai-compatible/index.js';
 import { type AdapterRegistry, createRegistry } from './registry.js';
+import { vertexAdapter } from './vertex/index.js';
 import { vertexAdapter } from './vertex/index.js';
 
 export * from './contract.js';
@@ -27,6 +29,10 @@ export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';
 export { anthropicUrl, openAiUrl } from './shared/url.js';
 export { deepseekAdapter, openaiAdapter, openaiCompatibleAdapter };
+export * as gemini from './gemini/index.js';
+export * as googleAi from './google-ai/index.js';
+export * as vertex from './vertex/index.js';
+export { googleAiAdapter, vertexAdapter };
 export * as gemini from './gemini/index.js';
 export * as googleAi from './google-ai/index.js';
 export * as vertex from './vertex/index.js';
@@ -42,9 +48,13 @@ export const defaultRegistry: AdapterRegistry = createRegistry({
     // Native Gemini API only for keys without `adapter`; `adapter: openai` keeps Google's
     // OpenAI-compatible endpoint on the OpenAI family.
     gemini: { adapter: googleAiAdapter, adapters: [''] },
+    // Native Gemini API only for keys without `adapter`; `adapter: openai` keeps Google's
+    // OpenAI-compatible endpoint on the OpenAI family.
+    gemini: { adapter: googleAiAdapter, adapters: [''] },
   },
   families: {
     openai: openaiCompatibleAdapter,
+    vertex: vertexAdapter,
     vertex: vertexAdapter,
     anthropic: anthropicAdapter,
   },
