@@ -49,8 +49,17 @@ before(async () => {
         model_name: 'claude-x',
         provider_key_id: 'relay',
       },
+      c3: {
+        display_name: 'claude-cached',
+        provider: 'anthropic',
+        model_name: 'claude-sonnet-4-20250514',
+        provider_key_id: 'ant',
+        auto_prompt_caching: { enabled: true, ttl: '1h' },
+      },
     },
-    api_keys: { kc: { key_hash: sha256(CALLER), allowed_models: ['claude', 'claude-relay'] } },
+    api_keys: {
+      kc: { key_hash: sha256(CALLER), allowed_models: ['claude', 'claude-relay', 'claude-cached'] },
+    },
   });
   g = await startTestGateway(buildSnapshot(docs));
   client = new OpenAI({ apiKey: CALLER, baseURL: `${g.base}/v1`, maxRetries: 0 });
@@ -382,4 +391,29 @@ test('embeddings are refused with 501; a third-party vendor without api_base is 
   assert.equal(c.type, 'invalid_request_error');
   assert.match(c.message, /vendor "relay" has no upstream base URL/);
   assert.equal(up.requests.length, before);
+});
+
+test('model auto_prompt_caching: breakpoints on the last system block and the last message block', async () => {
+  up.handle(messageJson('message-text.json'));
+  await client.chat.completions.create({
+    model: 'claude-cached',
+    messages: [
+      { role: 'system', content: 'Long stable instructions.' },
+      { role: 'user', content: 'q1' },
+      { role: 'assistant', content: 'a1' },
+      { role: 'user', content: 'q2' },
+    ],
+  });
+  const body = up.requests.at(-1)?.json;
+  const marker = { type: 'ephemeral', ttl: '1h' };
+  assert.deepEqual(body?.system, [
+    { type: 'text', text: 'Long stable instructions.', cache_control: marker },
+  ]);
+  assert.deepEqual((body?.messages as unknown[] | undefined)?.at(-1), {
+    role: 'user',
+    content: [{ type: 'text', text: 'q2', cache_control: marker }],
+  });
+  up.handle(messageJson('message-text.json'));
+  await chat();
+  assert.equal(JSON.stringify(up.requests.at(-1)?.json).includes('cache_control'), false, 'off by default');
 });
