@@ -12,13 +12,13 @@
  * `defaultRegistry` below. Nothing in the gateway changes.
  */
 import { anthropicAdapter } from './anthropic/index.js';
+import { azureOpenAiAdapter } from './azure-openai/index.js';
+import { bedrockAdapter } from './bedrock/index.js';
 import { deepseekAdapter } from './deepseek/index.js';
-import { googleAiAdapter } from './google-ai/index.js';
 import { googleAiAdapter } from './google-ai/index.js';
 import { openaiAdapter } from './openai/index.js';
 import { openaiCompatibleAdapter } from './openai-compatible/index.js';
 import { type AdapterRegistry, createRegistry } from './registry.js';
-import { vertexAdapter } from './vertex/index.js';
 import { vertexAdapter } from './vertex/index.js';
 
 export * from './contract.js';
@@ -33,10 +33,9 @@ export * as gemini from './gemini/index.js';
 export * as googleAi from './google-ai/index.js';
 export * as vertex from './vertex/index.js';
 export { googleAiAdapter, vertexAdapter };
-export * as gemini from './gemini/index.js';
-export * as googleAi from './google-ai/index.js';
-export * as vertex from './vertex/index.js';
-export { googleAiAdapter, vertexAdapter };
+export * as azureOpenAi from './azure-openai/index.js';
+export * as bedrock from './bedrock/index.js';
+export { azureOpenAiAdapter, bedrockAdapter };
 export * as anthropic from './anthropic/index.js';
 export { anthropicAdapter };
 
@@ -48,14 +47,12 @@ export const defaultRegistry: AdapterRegistry = createRegistry({
     // Native Gemini API only for keys without `adapter`; `adapter: openai` keeps Google's
     // OpenAI-compatible endpoint on the OpenAI family.
     gemini: { adapter: googleAiAdapter, adapters: [''] },
-    // Native Gemini API only for keys without `adapter`; `adapter: openai` keeps Google's
-    // OpenAI-compatible endpoint on the OpenAI family.
-    gemini: { adapter: googleAiAdapter, adapters: [''] },
   },
   families: {
     openai: openaiCompatibleAdapter,
     vertex: vertexAdapter,
-    vertex: vertexAdapter,
+    'azure-openai': azureOpenAiAdapter,
+    bedrock: bedrockAdapter,
     anthropic: anthropicAdapter,
   },
 });

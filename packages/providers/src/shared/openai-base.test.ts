@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PrepareInput, ProviderKeyView } from '../contract.js';
 import { checkCapability } from '../contract.js';
+import { azureOpenAiAdapter } from '../azure-openai/index.js';
+import { bedrockAdapter } from '../bedrock/index.js';
 import { deepseekAdapter } from '../deepseek/index.js';
 import { defaultRegistry } from '../index.js';
 import { openaiAdapter } from '../openai/index.js';
@@ -30,7 +32,9 @@ test('registry: vendor first, then the adapter family, else nothing', () => {
   assert.equal(defaultRegistry.resolve({ provider: 'deepseek' }), undefined);
   assert.equal(defaultRegistry.resolve({ provider: 'groq', adapter: 'openai' }), openaiCompatibleAdapter);
   assert.equal(defaultRegistry.resolve({ provider: 'groq' }), undefined);
-  assert.equal(defaultRegistry.resolve({ adapter: 'bedrock' }), undefined);
+  assert.equal(defaultRegistry.resolve({ adapter: 'bedrock' }), bedrockAdapter);
+  assert.equal(defaultRegistry.resolve({ adapter: 'azure-openai' }), azureOpenAiAdapter);
+  assert.equal(defaultRegistry.resolve({ adapter: 'nope' }), undefined);
 });
 
 test('capability refusal is decided in one place', () => {
