@@ -14,8 +14,10 @@ import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
 import { livez, readyz } from './endpoints/health.js';
+import { countTokens, messages } from './endpoints/messages.js';
 import { chatCompletions, completions, embeddings } from './endpoints/model-endpoints.js';
 import { listModels } from './endpoints/models.js';
+import { responses } from './endpoints/responses.js';
 import { errors, type GatewayError, renderError } from './errors.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
@@ -80,6 +82,22 @@ const ROUTES = new Map<string, Route>([
   [
     '/v1/embeddings',
     { method: 'POST', endpoint: '/v1/embeddings', run: (rt, c) => runModelEndpoint(rt, c, embeddings) },
+  ],
+  [
+    '/v1/messages',
+    { method: 'POST', endpoint: '/v1/messages', run: (rt, c) => runModelEndpoint(rt, c, messages) },
+  ],
+  [
+    '/v1/messages/count_tokens',
+    {
+      method: 'POST',
+      endpoint: '/v1/messages/count_tokens',
+      run: (rt, c) => runModelEndpoint(rt, c, countTokens),
+    },
+  ],
+  [
+    '/v1/responses',
+    { method: 'POST', endpoint: '/v1/responses', run: (rt, c) => runModelEndpoint(rt, c, responses) },
   ],
   ['/v1/models', { method: 'GET', endpoint: '/v1/models', run: listModels }],
   ['/livez', { method: 'GET', endpoint: '/livez', run: livez }],

@@ -8,7 +8,7 @@
  * target (it still fails over). Streams can only retry before the 200 is committed.
  */
 import { resolveModel } from '@aisix/core';
-import type { Endpoint } from '@aisix/providers';
+import type { Endpoint, IngressDialect } from '@aisix/providers';
 import { errors, type GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import { type ModelView, modelKind, modelView } from '../resources.js';
@@ -40,6 +40,8 @@ export interface DispatchInput {
   /** Forward the usage-only stream chunk (caller set `stream_options.include_usage: true`). */
   readonly forwardUsageChunk: boolean;
   readonly upstreamModel: string | undefined;
+  /** Caller dialect other than OpenAI: chooses a native or bridged adapter per target. */
+  readonly dialect?: IngressDialect;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -68,6 +70,7 @@ export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: D
       model,
       input.upstreamModel ?? view.model_name ?? '',
       undefined,
+      input.dialect,
     );
     if (!built.ok) return sendError(ctx, rt.ident, built.error);
     return loop(
@@ -122,6 +125,7 @@ function groupCandidates(
       resolved.model,
       resolved.upstreamModel ?? '',
       group,
+      input.dialect,
     );
     out.push(
       built.ok

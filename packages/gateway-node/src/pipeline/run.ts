@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
-import type { Endpoint } from '@aisix/providers';
+import type { Endpoint, IngressDialect } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
 import { sendError } from '../http/respond.js';
@@ -23,6 +23,8 @@ export interface EndpointSpec {
   validate(body: Record<string, unknown>): GatewayError | undefined;
   /** Whether `stream: true` is honoured. */
   readonly streams: boolean;
+  /** Caller dialect other than OpenAI (`/v1/messages`, `/v1/responses`); the pipeline is the same. */
+  readonly dialect?: IngressDialect;
 }
 
 type Json = Record<string, unknown>;
@@ -112,5 +114,6 @@ export async function runModelEndpoint(
     body,
     forwardUsageChunk: so?.include_usage === true,
     upstreamModel: resolved.upstreamModel,
+    ...(spec.dialect ? { dialect: spec.dialect } : {}),
   });
 }

@@ -110,7 +110,7 @@ export async function callStream(
     ctx.usage = translator.usage;
     if (result === undefined) return { ok: true };
     if (relay.committed) {
-      endWithError(ctx, relay, result);
+      endWithError(ctx, relay, result, translator);
       return { ok: true };
     }
     return { ok: false, failure: result };
@@ -148,11 +148,14 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   }
 }
 
-function endWithError(ctx: RequestContext, relay: Relay, f: AttemptFailure): void {
+function endWithError(ctx: RequestContext, relay: Relay, f: AttemptFailure, tr: StreamTranslator): void {
   relay.heartbeat?.stop();
   ctx.errorType = f.error.type;
   ctx.errorMessage = f.error.message;
-  if (!ctx.res.destroyed && !ctx.res.writableEnded) ctx.res.end(errorFrame(f.error.message, f.error.type));
+  if (ctx.res.destroyed || ctx.res.writableEnded) return;
+  // Dialect streams (Anthropic, Responses) end with an error frame of their own shape.
+  const frame = tr.errorFrame ? tr.errorFrame(f.error.message, f.error.type) : undefined;
+  ctx.res.end(frame ?? errorFrame(f.error.message, f.error.type));
 }
 
 function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {

@@ -4,7 +4,13 @@
  * no adapter, missing capability, bad base URL or credential) fail fast without I/O.
  */
 import type { Resource } from '@aisix/core';
-import { checkCapability, type Endpoint, type PreparedRequest, type ProviderAdapter } from '@aisix/providers';
+import {
+  checkCapability,
+  type Endpoint,
+  type IngressDialect,
+  type PreparedRequest,
+  type ProviderAdapter,
+} from '@aisix/providers';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { apiKeyView, type ModelView, modelView, providerKeyView } from '../resources.js';
@@ -33,6 +39,8 @@ export function buildTarget(
   model: Resource<'models'>,
   upstreamModel: string,
   group: ModelView | undefined,
+  /** Caller dialect other than OpenAI (`/v1/messages`, `/v1/responses`): picks native or bridged. */
+  dialect?: IngressDialect,
 ): TargetResult {
   const view = modelView(model);
   const pkId = view.provider_key_id ?? '';
@@ -46,7 +54,12 @@ export function buildTarget(
     };
   }
   const pkv = providerKeyView(pk);
-  const adapter = rt.registry.resolve(pkv);
+  const family = rt.registry.resolve(pkv);
+  const chosen = dialect
+    ? dialect.select({ modelProvider: view.provider, providerKey: pkv }, family)
+    : undefined;
+  if (chosen && !chosen.ok) return { ok: false, error: errors.fromAdapter(chosen.error) };
+  const adapter = dialect ? chosen?.adapter : family;
   if (!adapter) return { ok: false, error: errors.providerUnavailable() };
   const refusal = checkCapability(adapter, endpoint, ctx.stream);
   if (refusal) return { ok: false, error: errors.fromAdapter(refusal) };
