@@ -195,9 +195,9 @@ describe('etcd killed for 30 s under steady traffic', () => {
       }
 
       await sleep(Math.max(0, OUTAGE_MS - (performance.now() - tKill)));
-      // Catch-up, part 1: every replica reconnects (its watch loop's next retry succeeds).
-      // Polled from the moment etcd is started again, so a reconnect during etcd's own
-      // start-up is not hidden behind restart().
+      // Catch-up: the replicas reconnect on their watch loop's next retry. Polled from the
+      // moment etcd starts again, so a reconnect during etcd's own start-up is not hidden
+      // behind restart() (it shows as a negative time).
       const tRestart = performance.now();
       const reconnecting = Promise.all(
         replicas.map(async (r) => {
@@ -212,11 +212,9 @@ describe('etcd killed for 30 s under steady traffic', () => {
       await etcd.restart();
       const tUp = performance.now();
       const outageMs = tUp - tKill;
-      const reconnect = (await reconnecting).map((at) => at - tUp);
-      const fetchFailures = await Promise.all(replicas.map((r) => fetchFailureCount(r)));
 
-      // Part 2: a new admin write reaches every replica.
-      const tAdmin = performance.now();
+      // What an operator sees: the first admin write after etcd is back (retried until the
+      // admin process's etcd client accepts it), and how long until every replica serves it.
       const written = await waitUntil(
         'an admin write succeeds after the restart',
         async () => {
@@ -228,11 +226,11 @@ describe('etcd killed for 30 s under steady traffic', () => {
           });
           return r.status === 200 ? r : undefined;
         },
-        { timeoutMs: 30_000, intervalMs: 200, alive: [admin] },
+        { timeoutMs: 30_000, intervalMs: 100, alive: [admin] },
       );
-      const adminRetryMs = performance.now() - tAdmin;
       assert.ok(written);
       const tWritten = performance.now();
+      const acceptedMs = tWritten - tUp;
       await Promise.all(
         replicas.map((r) =>
           waitUntil(
@@ -241,11 +239,14 @@ describe('etcd killed for 30 s under steady traffic', () => {
               const m = await servedModels(r, callerKey);
               return Array.isArray(m) && m.includes('after-outage') ? true : undefined;
             },
-            { timeoutMs: 10_000, intervalMs: 20, alive: [r] },
+            // The reconnect backoff is capped at 60 s (decision 4); a little over that.
+            { timeoutMs: 75_000, intervalMs: 20, alive: [r] },
           ),
         ),
       );
       const propagateMs = performance.now() - tWritten;
+      const reconnect = (await reconnecting).map((at) => at - tUp);
+      const fetchFailures = await Promise.all(replicas.map((r) => fetchFailureCount(r)));
 
       await sleep(2000);
       stopTraffic = true;
@@ -279,7 +280,7 @@ describe('etcd killed for 30 s under steady traffic', () => {
       t.diagnostic(
         `catch-up after etcd answered again: replicas reconnected after ${reconnect.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')} ` +
           `(negative: during etcd's start-up; failed fetch cycles per replica: ${fetchFailures.join(', ')}); ` +
-          `admin write succeeded after ${adminRetryMs.toFixed(0)} ms more; that write reached all replicas in ${propagateMs.toFixed(0)} ms`,
+          `the first admin write was accepted ${acceptedMs.toFixed(0)} ms after etcd answered and reached all replicas ${propagateMs.toFixed(0)} ms later`,
       );
       assert.deepEqual(
         errors.slice(0, 5).map((e) => `${e.replica}: ${e.error}`),
