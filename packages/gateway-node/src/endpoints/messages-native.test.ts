@@ -1,0 +1,141 @@
+/**
+ * `/v1/messages` native passthrough (the target speaks Anthropic) and `/v1/messages/count_tokens`,
+ * driven by the official Anthropic SDK: verbatim body with `model` rewritten, the upstream
+ * credential and pinned `anthropic-version`, the header pipeline and body overrides, the response
+ * and SSE bytes relayed with only `model` rewritten, usage for telemetry.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { ALL_KEY, type DialectRig, startDialectRig } from '../test/dialect-fixtures.js';
+import { ANTHROPIC_USAGE, anthropicJson, anthropicSse, anthropicSseEvents } from '../test/mock-anthropic.js';
+import { chatJson } from '../test/mock-upstream.js';
+
+let rig: DialectRig;
+let client: Anthropic;
+
+before(async () => {
+  rig = await startDialectRig();
+  client = new Anthropic({
+    apiKey: ALL_KEY,
+    baseURL: rig.g.base,
+    maxRetries: 0,
+    defaultHeaders: { 'anthropic-version': '2099-01-01', 'anthropic-beta': 'tools-2099' },
+  });
+});
+
+after(() => rig.close());
+
+const params = {
+  model: 'claude',
+  max_tokens: 64,
+  system: [{ type: 'text' as const, text: 'be brief', cache_control: { type: 'ephemeral' as const } }],
+  messages: [{ role: 'user' as const, content: 'hello' }],
+  metadata: { user_id: 'u-7' },
+};
+
+test('non-streaming: body verbatim except model, x-api-key + pinned anthropic-version', async () => {
+  rig.anth.handle(anthropicJson('Hi from Claude'));
+  const msg = await client.messages.create(params);
+  assert.equal(msg.model, 'claude', 'model rewritten to the requested name');
+  assert.equal(msg.id, 'msg_up_1');
+  assert.deepEqual(msg.content, [{ type: 'text', text: 'Hi from Claude' }]);
+  assert.equal(msg.usage.input_tokens, ANTHROPIC_USAGE.input_tokens);
+  assert.equal(msg.usage.cache_read_input_tokens, ANTHROPIC_USAGE.cache_read_input_tokens);
+  const seen = rig.anth.requests.at(-1);
+  assert.equal(seen?.url, '/v1/messages');
+  assert.equal(seen?.headers['x-api-key'], 'sk-anthropic-secret');
+  assert.equal(seen?.headers.authorization, undefined);
+  assert.equal(seen?.headers['anthropic-version'], '2023-06-01');
+  assert.equal(seen?.headers['anthropic-beta'], undefined, 'not forwarded without forward_client_headers');
+  assert.deepEqual(seen?.json, { ...params, model: 'claude-sonnet' });
+});
+
+test('header pipeline and body overrides apply on the native path (BYO Anthropic-compatible vendor)', async () => {
+  rig.anth.handle(anthropicJson());
+  const msg = await client.messages.create({ ...params, model: 'byo-claude' });
+  assert.equal(msg.model, 'byo-claude');
+  const seen = rig.anth.requests.at(-1);
+  assert.equal(seen?.url, '/v1/messages', 'a trailing /v1 on api_base is not doubled');
+  assert.equal(seen?.headers['x-api-key'], 'sk-byo');
+  assert.equal(seen?.headers['anthropic-beta'], 'tools-2099');
+  assert.deepEqual(seen?.json, { ...params, model: 'claude-haiku', top_k: 5 });
+});
+
+test('streaming: events relayed as sent, model rewritten in message_start only', async () => {
+  rig.anth.handle(anthropicSse({ words: ['Hel', 'lo'] }));
+  const res = await fetch(`${rig.g.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': ALL_KEY },
+    body: JSON.stringify({ ...params, stream: true }),
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const text = await res.text();
+  const seen = rig.anth.requests.at(-1);
+  assert.ok(seen);
+  const expected = anthropicSseEvents(seen, ['Hel', 'lo'])
+    .join('')
+    .replace('"model":"claude-sonnet-20250101"', '"model":"claude"');
+  assert.equal(text, expected);
+  assert.equal(seen.json?.stream, true);
+  assert.equal(seen.headers.accept, 'text/event-stream');
+});
+
+test('streaming through the SDK: final message, usage from message_start + message_delta', async () => {
+  rig.anth.handle(anthropicSse({ words: ['a', 'b', 'c'] }));
+  const msg = await client.messages.stream(params).finalMessage();
+  assert.equal(msg.model, 'claude');
+  assert.equal(msg.content[0]?.type === 'text' ? msg.content[0].text : '', 'abc');
+  assert.equal(msg.usage.input_tokens, ANTHROPIC_USAGE.input_tokens);
+  assert.equal(msg.usage.output_tokens, ANTHROPIC_USAGE.output_tokens);
+});
+
+test('usage of a native stream reaches telemetry (token metrics)', async () => {
+  rig.anth.handle(anthropicSse({ words: ['x'] }));
+  await client.messages.stream({ ...params, model: 'byo-claude' }).finalMessage();
+  await new Promise((r) => setTimeout(r, 50));
+  const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('aisix_llm_input_tokens_total') && l.includes('model="byo-claude"'));
+  assert.ok(line, 'input token counter for the alias exists');
+  assert.match(line, / 21$/);
+});
+
+test('in-band upstream error mid-stream ends with an Anthropic error event', async () => {
+  rig.anth.handle(anthropicSse({ words: ['a'], inBandError: true }));
+  const stream = client.messages.stream(params);
+  await assert.rejects(stream.finalMessage(), (e: unknown) => {
+    assert.ok(e instanceof Anthropic.APIError);
+    assert.equal(e.apiMessage, 'Overloaded');
+    return true;
+  });
+});
+
+test('count_tokens: Anthropic target → {input_tokens} verbatim from <root>/v1/messages/count_tokens', async () => {
+  rig.anth.handle(anthropicJson());
+  const r = await client.messages.countTokens({
+    model: 'claude',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  assert.deepEqual(r, { input_tokens: 42 });
+  const seen = rig.anth.requests.at(-1);
+  assert.equal(seen?.url, '/v1/messages/count_tokens');
+  assert.equal(seen?.json?.model, 'claude-sonnet');
+  assert.equal(seen?.headers['x-api-key'], 'sk-anthropic-secret');
+});
+
+test('count_tokens: a non-Anthropic target is refused with 400 in the Anthropic envelope', async () => {
+  rig.up.handle(chatJson());
+  const before = rig.up.requests.length;
+  await assert.rejects(
+    client.messages.countTokens({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    (e: unknown) => {
+      assert.ok(e instanceof Anthropic.BadRequestError);
+      assert.equal(e.type, 'invalid_request_error');
+      return true;
+    },
+  );
+  assert.equal(rig.up.requests.length, before, 'nothing sent upstream');
+});
