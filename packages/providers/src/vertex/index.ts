@@ -104,7 +104,10 @@ function prepare(input: PrepareInput): PrepareResult {
       return done(route.chatUrl, body.body, { wire: 'gemini' });
     }
     case 'anthropic': {
-      const t = toAnthropicRequest(overriddenSource(input.body, pk), undefined, { stream: input.stream });
+      const t = toAnthropicRequest(overriddenSource(input.body, pk), undefined, {
+        stream: input.stream,
+        autoPromptCaching: input.autoPromptCaching,
+      });
       if (!t.ok) return refuse('invalid_config', t.message);
       const body: Record<string, unknown> = { anthropic_version: VERTEX_ANTHROPIC_VERSION, ...t.body };
       delete body.model;
