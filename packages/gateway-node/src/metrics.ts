@@ -2,16 +2,147 @@
  * Prometheus metrics of the proxy (data-plane §12.2, core subset), on a registry of their own
  * (one per gateway, so tests and cluster workers do not share the global one).
  *
- * Hot-path cost is kept to a few label lookups per request: the in-flight gauge is a plain
- * counter read at scrape time, and labels are bounded (route templates, configured model and
- * provider names, `unresolved` for unknown models). Labels with unbounded or per-caller values
- * (api key, user) from the reference's wide series are left out for now.
+ * Hot path: a finished request costs one string concat and one Map lookup. The label
+ * combination of a request (endpoint, provider, model, upstream model, stream, status) picks a
+ * cached `RequestSeries` that holds direct references to every cell it touches, and the cells
+ * are plain numbers (counters) or bucket arrays (histograms) bumped in place. prom-client only
+ * sees them at scrape time: each family here implements `get()` (the shape prom-client's own
+ * metrics return), so `Registry.metrics()` renders the usual text and `getMetricsAsJSON()` can
+ * be aggregated across cluster workers. Labels stay bounded (route templates, configured model
+ * and provider names, `unresolved` for unknown models); per-caller labels (api key, user) from
+ * the reference's wide series are left out for now.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type Metric, Registry } from 'prom-client';
 import type { Settings } from './config.js';
 import type { AuthDenyReason } from './pipeline/auth.js';
 import type { EndpointLabel, RequestContext } from './pipeline/context.js';
 import { modelView } from './resources.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+interface MetricValue {
+  readonly value: number;
+  readonly labels: Labels;
+  readonly metricName?: string;
+}
+
+interface MetricJson {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly values: MetricValue[];
+  readonly aggregator: 'sum';
+}
+
+/** What the registry needs from a metric: a name and `get()`. */
+interface Family {
+  readonly name: string;
+  get(): Promise<MetricJson>;
+}
+
+interface CounterCell {
+  readonly labels: Labels;
+  value: number;
+}
+
+class CounterFamily implements Family {
+  private readonly cells = new Map<string, CounterCell>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  /** The cell for `key` (a unique string for `labels`), created on first use. */
+  cell(key: string, labels: () => Labels): CounterCell {
+    let c = this.cells.get(key);
+    if (c === undefined) {
+      c = { labels: labels(), value: 0 };
+      this.cells.set(key, c);
+    }
+    return c;
+  }
+
+  get(): Promise<MetricJson> {
+    const values: MetricValue[] = [];
+    for (const c of this.cells.values()) values.push({ value: c.value, labels: c.labels });
+    return Promise.resolve({ name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' });
+  }
+}
+
+interface HistogramCell {
+  readonly labels: Labels;
+  /** Per-bucket (not cumulative) counts; the last slot is +Inf. */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+class HistogramFamily implements Family {
+  private readonly cells = new Map<string, HistogramCell>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  cell(key: string, labels: () => Labels): HistogramCell {
+    let c = this.cells.get(key);
+    if (c === undefined) {
+      c = { labels: labels(), buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      this.cells.set(key, c);
+    }
+    return c;
+  }
+
+  observe(c: HistogramCell, v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > (b[i] as number)) i++;
+    (c.buckets as { [i: number]: number })[i] = (c.buckets[i] as number) + 1;
+    c.sum += v;
+    c.count++;
+  }
+
+  get(): Promise<MetricJson> {
+    const values: MetricValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const c of this.cells.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += c.buckets[i] as number;
+        values.push({ value: acc, labels: { le: String(this.bounds[i]), ...c.labels }, metricName: bucket });
+      }
+      values.push({ value: c.count, labels: { le: '+Inf', ...c.labels }, metricName: bucket });
+      values.push({ value: c.sum, labels: c.labels, metricName: `${this.name}_sum` });
+      values.push({ value: c.count, labels: c.labels, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'histogram',
+      values,
+      aggregator: 'sum',
+    });
+  }
+}
+
+class GaugeFamily implements Family {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => MetricValue[],
+  ) {}
+
+  get(): Promise<MetricJson> {
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'gauge',
+      values: this.read(),
+      aggregator: 'sum',
+    });
+  }
+}
 
 function statusClass(status: number): string {
   if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx`;
@@ -25,122 +156,104 @@ function outcome(status: number): string {
   return 'upstream_error';
 }
 
+interface TokenCells {
+  readonly input: CounterCell;
+  readonly output: CounterCell;
+  readonly total: CounterCell;
+  readonly consumed: CounterCell;
+}
+
+/**
+ * Every cell one finished request touches, resolved once per label combination. TTFT and token
+ * cells are created on first use, so a series shows up in the scrape only once it has a value.
+ */
+interface RequestSeries {
+  readonly requests: CounterCell;
+  readonly proxy: CounterCell;
+  readonly failed: CounterCell | undefined;
+  readonly cancelled: CounterCell | undefined;
+  readonly e2e: HistogramCell;
+  ttft: HistogramCell | undefined;
+  tokens: TokenCells | undefined;
+  readonly latKey: string;
+  readonly latLabels: () => Labels;
+  readonly endpoint: EndpointLabel;
+  readonly provider: string;
+  readonly model: string;
+}
+
+/** Cap on cached label combinations; past it the cache is cleared (cells themselves stay). */
+const MAX_SERIES_CACHE = 10_000;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly inFlight = new Map<EndpointLabel, number>();
-  private readonly requests: Counter;
-  private readonly proxyRequests: Counter;
-  private readonly proxyFailed: Counter;
-  private readonly e2e: Histogram;
-  private readonly ttft: Histogram;
-  private readonly tokens: { input: Counter; output: Counter; total: Counter; consumed: Counter };
-  private readonly auth: Counter;
-  private readonly cancelled: Counter;
-  private readonly bodyLimit: Counter;
+  private readonly series = new Map<string, RequestSeries>();
+  private readonly requests = new CounterFamily(
+    'aisix_requests_total',
+    'Proxy requests by provider, model, status and outcome.',
+  );
+  private readonly proxyRequests = new CounterFamily('aisix_proxy_requests_total', 'Proxy requests.');
+  private readonly proxyFailed = new CounterFamily(
+    'aisix_proxy_failed_requests_total',
+    'Failed proxy requests.',
+  );
+  private readonly e2e: HistogramFamily;
+  private readonly ttft: HistogramFamily;
+  private readonly tokens = {
+    input: new CounterFamily('aisix_llm_input_tokens_total', 'Prompt tokens.'),
+    output: new CounterFamily('aisix_llm_output_tokens_total', 'Completion tokens.'),
+    total: new CounterFamily('aisix_llm_total_tokens_total', 'Total tokens.'),
+    consumed: new CounterFamily('aisix_tokens_consumed_total', 'Tokens consumed.'),
+  };
+  private readonly auth = new CounterFamily('aisix_auth_decisions_total', 'Caller authentication decisions.');
+  private readonly authAllowedCell: CounterCell;
+  private readonly cancelled = new CounterFamily(
+    'aisix_proxy_client_cancelled_requests_total',
+    'Requests whose client went away before the response completed.',
+  );
+  private readonly bodyLimit = new CounterFamily(
+    'aisix_proxy_request_body_limit_rejections_total',
+    'Requests refused by the body size cap.',
+  );
   private readonly envId: string;
 
   constructor(s: Settings) {
-    const registers = [this.registry];
     this.envId = s.envId || 'unknown';
-    this.requests = new Counter({
-      name: 'aisix_requests_total',
-      help: 'Proxy requests by provider, model, status and outcome.',
-      labelNames: ['provider', 'model', 'status', 'outcome'],
-      registers,
-    });
-    const proxyLabels = [
-      'endpoint',
-      'inbound_protocol',
-      'provider',
-      'model',
-      'upstream_model',
-      'stream',
-      'status',
-      'outcome',
-    ];
-    this.proxyRequests = new Counter({
-      name: 'aisix_proxy_requests_total',
-      help: 'Proxy requests.',
-      labelNames: proxyLabels,
-      registers,
-    });
-    this.proxyFailed = new Counter({
-      name: 'aisix_proxy_failed_requests_total',
-      help: 'Failed proxy requests.',
-      labelNames: proxyLabels,
-      registers,
-    });
-    const latencyLabels = ['env_id', 'endpoint', 'model', 'provider', 'status_class', 'streaming'];
-    this.e2e = new Histogram({
-      name: 'aisix_request_e2e_latency_seconds',
-      help: 'End-to-end request latency.',
-      labelNames: latencyLabels,
-      buckets: [...s.e2eBuckets],
-      registers,
-    });
-    this.ttft = new Histogram({
-      name: 'aisix_request_ttft_seconds',
-      help: 'Time to first token of streaming requests.',
-      labelNames: latencyLabels,
-      buckets: [...s.ttftBuckets],
-      registers,
-    });
-    const tokenLabels = ['endpoint', 'provider', 'model'];
-    this.tokens = {
-      input: new Counter({
-        name: 'aisix_llm_input_tokens_total',
-        help: 'Prompt tokens.',
-        labelNames: tokenLabels,
-        registers,
-      }),
-      output: new Counter({
-        name: 'aisix_llm_output_tokens_total',
-        help: 'Completion tokens.',
-        labelNames: tokenLabels,
-        registers,
-      }),
-      total: new Counter({
-        name: 'aisix_llm_total_tokens_total',
-        help: 'Total tokens.',
-        labelNames: tokenLabels,
-        registers,
-      }),
-      consumed: new Counter({
-        name: 'aisix_tokens_consumed_total',
-        help: 'Tokens consumed.',
-        labelNames: ['provider', 'model'],
-        registers,
-      }),
-    };
-    this.auth = new Counter({
-      name: 'aisix_auth_decisions_total',
-      help: 'Caller authentication decisions.',
-      labelNames: ['method', 'result', 'reason'],
-      registers,
-    });
-    this.cancelled = new Counter({
-      name: 'aisix_proxy_client_cancelled_requests_total',
-      help: 'Requests whose client went away before the response completed.',
-      labelNames: ['endpoint'],
-      registers,
-    });
-    this.bodyLimit = new Counter({
-      name: 'aisix_proxy_request_body_limit_rejections_total',
-      help: 'Requests refused by the body size cap.',
-      labelNames: ['endpoint', 'inbound_protocol', 'outcome'],
-      registers,
-    });
+    this.e2e = new HistogramFamily('aisix_request_e2e_latency_seconds', 'End-to-end request latency.', [
+      ...s.e2eBuckets,
+    ]);
+    this.ttft = new HistogramFamily(
+      'aisix_request_ttft_seconds',
+      'Time to first token of streaming requests.',
+      [...s.ttftBuckets],
+    );
     const inFlight = this.inFlight;
-    new Gauge({
-      name: 'aisix_proxy_in_flight_requests',
-      help: 'Requests in flight.',
-      labelNames: ['endpoint', 'inbound_protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [endpoint, n] of inFlight) this.set({ endpoint, inbound_protocol: 'http' }, n);
-      },
-    });
+    const gauge = new GaugeFamily('aisix_proxy_in_flight_requests', 'Requests in flight.', () =>
+      [...inFlight].map(([endpoint, n]) => ({ value: n, labels: { endpoint, inbound_protocol: 'http' } })),
+    );
+    // Registration order = exposition order (the order of the former prom-client metrics).
+    const families: Family[] = [
+      this.requests,
+      this.proxyRequests,
+      this.proxyFailed,
+      this.e2e,
+      this.ttft,
+      this.tokens.input,
+      this.tokens.output,
+      this.tokens.total,
+      this.tokens.consumed,
+      this.auth,
+      this.cancelled,
+      this.bodyLimit,
+      gauge,
+    ];
+    for (const f of families) this.registry.registerMetric(f as unknown as Metric);
+    this.authAllowedCell = this.auth.cell('allowed', () => ({
+      method: 'api_key',
+      result: 'allowed',
+      reason: 'none',
+    }));
   }
 
   started(endpoint: EndpointLabel): void {
@@ -152,25 +265,28 @@ export class Metrics {
   }
 
   authDenied(reason: AuthDenyReason): void {
-    this.auth.inc({
+    this.auth.cell(`denied\u0001${reason}`, () => ({
       method: reason === 'missing_credentials' ? 'none' : 'api_key',
       result: 'denied',
       reason,
-    });
+    })).value++;
   }
 
   authAllowed(): void {
-    this.auth.inc({ method: 'api_key', result: 'allowed', reason: 'none' });
+    this.authAllowedCell.value++;
   }
 
   bodyLimitRejected(endpoint: EndpointLabel, drain: string): void {
-    this.bodyLimit.inc({ endpoint, inbound_protocol: 'http', outcome: drain });
+    this.bodyLimit.cell(`${endpoint}\u0001${drain}`, () => ({
+      endpoint,
+      inbound_protocol: 'http',
+      outcome: drain,
+    })).value++;
   }
 
   /** One call per finished request (from the completion hook). */
   completed(ctx: RequestContext, status: number, seconds: number): void {
     if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
-    if (status === 499) this.cancelled.inc({ endpoint: ctx.endpoint });
     const provider = ctx.provider ?? 'unknown';
     // The configured alias (a wildcard's pattern, not the caller's string) keeps labels bounded.
     const model = ctx.model
@@ -178,40 +294,96 @@ export class Metrics {
       : ctx.requestedModel
         ? 'unresolved'
         : 'unknown';
+    const upstream = ctx.upstreamModel ?? 'unknown';
+    const key = `${ctx.endpoint}\u0001${provider}\u0001${model}\u0001${upstream}\u0001${ctx.stream ? 1 : 0}\u0001${status}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      if (this.series.size >= MAX_SERIES_CACHE) this.series.clear();
+      s = this.newSeries(key, ctx.endpoint, provider, model, upstream, ctx.stream, status);
+      this.series.set(key, s);
+    }
+    s.requests.value++;
+    s.proxy.value++;
+    if (s.failed) s.failed.value++;
+    if (s.cancelled) s.cancelled.value++;
+    this.e2e.observe(s.e2e, seconds);
+    if (ctx.stream && ctx.ttftSeconds !== undefined && ctx.ttftSeconds > 0) {
+      s.ttft ??= this.ttft.cell(s.latKey, s.latLabels);
+      this.ttft.observe(s.ttft, ctx.ttftSeconds);
+    }
+    const u = ctx.usage;
+    if (u && u.total_tokens + u.prompt_tokens + u.completion_tokens > 0) {
+      s.tokens ??= this.tokenCells(s.endpoint, s.provider, s.model);
+      const t = s.tokens;
+      t.input.value += u.prompt_tokens;
+      t.output.value += u.completion_tokens;
+      t.total.value += u.total_tokens;
+      t.consumed.value += u.total_tokens;
+    }
+  }
+
+  private tokenCells(endpoint: EndpointLabel, provider: string, model: string): TokenCells {
+    const key = `${endpoint}\u0001${provider}\u0001${model}`;
+    const labels = (): Labels => ({ endpoint, provider, model });
+    return {
+      input: this.tokens.input.cell(key, labels),
+      output: this.tokens.output.cell(key, labels),
+      total: this.tokens.total.cell(key, labels),
+      consumed: this.tokens.consumed.cell(`${provider}\u0001${model}`, () => ({ provider, model })),
+    };
+  }
+
+  private newSeries(
+    key: string,
+    endpoint: EndpointLabel,
+    provider: string,
+    model: string,
+    upstream: string,
+    stream: boolean,
+    status: number,
+  ): RequestSeries {
     const st = String(status);
     const out = outcome(status);
-    this.requests.inc({ provider, model, status: st, outcome: out });
-    const labels = {
-      endpoint: ctx.endpoint,
+    const streamLabel = stream ? 'true' : 'false';
+    const proxyLabels = (): Labels => ({
+      endpoint,
       inbound_protocol: 'http',
       provider,
       model,
-      upstream_model: ctx.upstreamModel ?? 'unknown',
-      stream: ctx.stream ? 'true' : 'false',
+      upstream_model: upstream,
+      stream: streamLabel,
       status: st,
       outcome: out,
-    };
-    this.proxyRequests.inc(labels);
-    if (status >= 400) this.proxyFailed.inc(labels);
-    const lat = {
+    });
+    const sc = statusClass(status);
+    const latKey = `${endpoint}\u0001${model}\u0001${provider}\u0001${sc}\u0001${streamLabel}`;
+    const latLabels = (): Labels => ({
       env_id: this.envId,
-      endpoint: ctx.endpoint,
+      endpoint,
       model,
       provider,
-      status_class: statusClass(status),
-      streaming: ctx.stream ? 'true' : 'false',
+      status_class: sc,
+      streaming: streamLabel,
+    });
+    return {
+      requests: this.requests.cell(`${provider}\u0001${model}\u0001${st}`, () => ({
+        provider,
+        model,
+        status: st,
+        outcome: out,
+      })),
+      proxy: this.proxyRequests.cell(key, proxyLabels),
+      failed: status >= 400 ? this.proxyFailed.cell(key, proxyLabels) : undefined,
+      cancelled: status === 499 ? this.cancelled.cell(endpoint, () => ({ endpoint })) : undefined,
+      e2e: this.e2e.cell(latKey, latLabels),
+      ttft: undefined,
+      tokens: undefined,
+      latKey,
+      latLabels,
+      endpoint,
+      provider,
+      model,
     };
-    this.e2e.observe(lat, seconds);
-    if (ctx.stream && ctx.ttftSeconds !== undefined && ctx.ttftSeconds > 0)
-      this.ttft.observe(lat, ctx.ttftSeconds);
-    const u = ctx.usage;
-    if (u && u.total_tokens + u.prompt_tokens + u.completion_tokens > 0) {
-      const tl = { endpoint: ctx.endpoint, provider, model };
-      this.tokens.input.inc(tl, u.prompt_tokens);
-      this.tokens.output.inc(tl, u.completion_tokens);
-      this.tokens.total.inc(tl, u.total_tokens);
-      this.tokens.consumed.inc({ provider, model }, u.total_tokens);
-    }
   }
 
   text(): Promise<string> {
