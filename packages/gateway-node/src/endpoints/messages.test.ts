@@ -265,3 +265,19 @@ test('client disconnect mid-stream aborts the upstream request', async () => {
   });
   assert.equal(msg.content[0]?.type === 'text' ? msg.content[0].text : '', 'still here');
 });
+
+test('routing group: native target fails with 5xx, fail-over to a bridged target in the same call', async () => {
+  rig.anth.handle((_req, res) =>
+    json(res, 503, { type: 'error', error: { type: 'overloaded_error', message: 'busy' } }),
+  );
+  rig.up.handle(chatJson('from the fallback'));
+  const anthBefore = rig.anth.requests.length;
+  const { data, response } = await client.messages
+    .create({ model: 'mixed', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  assert.equal(rig.anth.requests.length, anthBefore + 1, 'the native target was tried first');
+  assert.equal(data.model, 'mixed');
+  assert.equal(data.content[0]?.type === 'text' ? data.content[0].text : '', 'from the fallback');
+  assert.equal(response.headers.get('x-aisix-served-by'), 'gpt-4o-mini');
+  assert.equal(rig.up.requests.at(-1)?.url, '/v1/chat/completions');
+});

@@ -9,6 +9,7 @@
  * | ds             | deepseek       | pkD (deepseek, adapter openai) | openai |
  * | claude         | anthropic      | pkA (anthropic, adapter anthropic) | anthropic |
  * | byo-claude     | acme           | pkB (acme, adapter anthropic) | anthropic |
+ * | mixed          | group: claude (native), then gpt-4o-mini (bridged)      |
  */
 import { buildSnapshot, type Started, standardDocs, startTestGateway } from './fixtures.js';
 import { type MockUpstream, startMockUpstream } from './mock-upstream.js';
@@ -63,6 +64,10 @@ export async function startDialectRig(): Promise<DialectRig> {
         provider: 'acme',
         model_name: 'claude-haiku',
         provider_key_id: 'pkB',
+      },
+      mixed: {
+        display_name: 'mixed',
+        routing: { strategy: 'failover', targets: [{ model: 'claude' }, { model: 'gpt-4o-mini' }] },
       },
     },
   });
