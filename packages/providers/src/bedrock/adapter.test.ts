@@ -108,7 +108,7 @@ test('prepare: overrides (renames and clamp on the caller body, default fields o
     request: {
       param_constraints: { temperature_max: 0.2 },
       default_body_fields: { additionalModelRequestFields: { top_k: 5 }, messages: 'never replaces' },
-      default_headers: { 'x-amz-date': 'evil', 'x-tenant': '${request.id}' },
+      default_headers: { 'x-amz-date': 'evil', 'x-tenant': '$' + '{request.id}' },
     },
   };
   const r = bedrockAdapter.prepare(input({ providerKey: pk }));
