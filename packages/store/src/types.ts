@@ -119,5 +119,11 @@ export interface ConfigSource {
     onEvents: (events: WatchEvent[]) => void,
     signal: AbortSignal,
   ): Promise<WatchEnd>;
+  /**
+   * Optional cheap reachability check (reads no data). The watch loop probes with it while it
+   * backs off after a failure, so a replica catches up as soon as the source is back instead of
+   * at the next (up to 60 s) backoff tick.
+   */
+  ping?(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

@@ -177,3 +177,52 @@ test('stop() ends a pending load and a running watch promptly', async () => {
   assert.ok(Date.now() - t0 < 500);
   assert.ok(!r.calls.some((c) => c.startsWith('failure')));
 });
+
+test('a pingable source that comes back during a long backoff is resynced at once', async () => {
+  const { source } = scripted([
+    { load: new Error('etcd down') },
+    { load: new Error('etcd still down') },
+    { load: { revision: 7, entries: [] } },
+  ]);
+  let up = false;
+  let pings = 0;
+  source.ping = async () => {
+    pings++;
+    if (!up) throw new Error('unreachable');
+  };
+  const rec = recorder();
+  // The second failure backs off 5 s; the source is back after ~300 ms of it.
+  const loop = startWatchLoop(source, rec.handler, { minBackoffMs: 2500, probeIntervalMs: 50 });
+  try {
+    await until(() => rec.calls.filter((c) => c.startsWith('failure')).length === 1, 4000);
+    await until(() => rec.calls.filter((c) => c.startsWith('failure')).length === 2, 4000);
+    const secondFailure = rec.times[1] ?? 0;
+    await new Promise((r) => setTimeout(r, 300));
+    up = true;
+    await until(() => rec.at.has('resync:7'), 3000);
+    const waited = (rec.at.get('resync:7') ?? 0) - secondFailure;
+    assert.ok(waited < 1500, `resynced ${waited} ms after the failure; the backoff was 5000 ms`);
+    assert.ok(pings >= 3);
+  } finally {
+    await loop.stop();
+  }
+});
+
+test('a source that stays reachable while loads fail keeps the full backoff', async () => {
+  const { source } = scripted([
+    { load: new Error('permission denied') },
+    { load: { revision: 3, entries: [] } },
+  ]);
+  source.ping = async () => {};
+  const rec = recorder();
+  const loop = startWatchLoop(source, rec.handler, { minBackoffMs: 600, probeIntervalMs: 50 });
+  try {
+    await until(() => rec.calls.some((c) => c.startsWith('failure')), 3000);
+    const failedAt = rec.times[0] ?? 0;
+    await until(() => rec.at.has('resync:3'), 3000);
+    const waited = (rec.at.get('resync:3') ?? 0) - failedAt;
+    assert.ok(waited >= 550, `resynced after ${waited} ms, before the 600 ms backoff ran out`);
+  } finally {
+    await loop.stop();
+  }
+});

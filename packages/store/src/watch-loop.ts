@@ -9,6 +9,11 @@
  *    revision (resuming is how etcd3's watcher loses events, see etcd/index.ts);
  *  - the backoff resets after every successful load (decision 4), not only after a graceful
  *    end as in the reference;
+ *  - while backing off, a source that can `ping` is probed every `probeIntervalMs`; when a
+ *    source that was unreachable answers again the pause ends at once. The backoff exists to
+ *    spare a struggling source repeated full loads, not to keep a replica stale for up to a
+ *    minute after an outage: a source that stays reachable while loads fail (auth, errors)
+ *    still gets the full backoff;
  *  - a source that "succeeds" but hands over events at or below the loaded revision, out of
  *    revision order, or twice (same key at the same revision) is treated as failed: the
  *    batch is dropped unapplied and the loop resyncs.
@@ -35,6 +40,8 @@ export interface WatchLoopOptions {
   maxBackoffMs?: number;
   /** Pause before the resync after a compaction or a server-closed stream (default 100). */
   resyncDelayMs?: number;
+  /** Reachability probe interval while backing off, for sources with `ping` (default 1000). */
+  probeIntervalMs?: number;
 }
 
 export interface WatchLoop {
@@ -76,6 +83,7 @@ export function startWatchLoop(
   const minBackoff = opts.minBackoffMs ?? 1000;
   const maxBackoff = opts.maxBackoffMs ?? 60_000;
   const resyncDelay = opts.resyncDelayMs ?? 100;
+  const probeInterval = opts.probeIntervalMs ?? 1000;
   const stopper = new AbortController();
   const signal = stopper.signal;
   let connected: boolean | undefined;
@@ -90,6 +98,26 @@ export function startWatchLoop(
       await sleep(ms, undefined, { signal });
     } catch {
       // aborted by stop(): the loop condition ends the run
+    }
+  };
+
+  /**
+   * The pause after a failure. With a pingable source it ends early once the source answers
+   * after having been unreachable during this pause (an outage ended); otherwise it runs out.
+   */
+  const backOff = async (ms: number) => {
+    if (!source.ping) return pause(ms);
+    const deadline = Date.now() + ms;
+    let sawDown = false;
+    while (!signal.aborted && Date.now() < deadline) {
+      await pause(Math.min(probeInterval, deadline - Date.now()));
+      if (signal.aborted || Date.now() >= deadline) return;
+      try {
+        await source.ping(AbortSignal.any([signal, AbortSignal.timeout(probeInterval)]));
+        if (sawDown) return;
+      } catch {
+        sawDown = true;
+      }
     }
   };
 
@@ -156,7 +184,7 @@ export function startWatchLoop(
         // The source ended with "aborted" although we did not stop: treat as a failure.
         handler.onFailure(new Error('watch aborted unexpectedly'));
         setConnected(false);
-        await pause(backoff);
+        await backOff(backoff);
         backoff = Math.min(backoff * 2, maxBackoff);
         continue;
       }
@@ -167,7 +195,7 @@ export function startWatchLoop(
       }
       handler.onFailure(end.error);
       setConnected(false);
-      await pause(backoff);
+      await backOff(backoff);
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   };

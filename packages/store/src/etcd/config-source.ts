@@ -42,6 +42,10 @@ export class GatewayConfigSource implements ConfigSource {
     this.#idleProbeMs = opts.idleProbeMs ?? 30_000;
   }
 
+  async ping(signal: AbortSignal): Promise<void> {
+    await this.#client.call('/v3/maintenance/status', {}, signal);
+  }
+
   async load(signal?: AbortSignal): Promise<LoadResult> {
     for (let attempt = 1; ; attempt++) {
       try {
