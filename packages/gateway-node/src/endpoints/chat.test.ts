@@ -181,3 +181,24 @@ test('models list is filtered by the caller key, sorted, without wildcard aliase
   const allIds = (await all.models.list()).data.map((m) => m.id);
   assert.deepEqual(allIds, ['emb', 'gpt-4o-mini', 'secret-model']);
 });
+
+test('the developer role (current OpenAI SDKs) is accepted and forwarded; an unknown role is 400', async () => {
+  up.handle(chatJson('ok'));
+  const messages = [
+    { role: 'developer' as const, content: 'be brief' },
+    { role: 'user' as const, content: 'hi' },
+  ];
+  const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
+  assert.equal(r.choices[0]?.message.content, 'ok');
+  assert.deepEqual(up.requests.at(-1)?.json?.messages, messages);
+  const before = up.requests.length;
+  const res = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] }),
+  });
+  assert.equal(res.status, 400);
+  const body = (await res.json()) as { error: { type: string } };
+  assert.equal(body.error.type, 'invalid_request_error');
+  assert.equal(up.requests.length, before);
+});

@@ -6,7 +6,9 @@
 import { errors, type GatewayError } from '../errors.js';
 import type { EndpointSpec } from '../pipeline/run.js';
 
-const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
+// `developer` is OpenAI's successor of `system` (o1 and later); current SDKs send it, so it is
+// accepted beside the reference's four roles (docs/decisions.md). Bridges treat it as `system`.
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
 function optionalNumber(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v));
