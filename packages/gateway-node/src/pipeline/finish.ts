@@ -6,6 +6,7 @@
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { accessLogWriter } from './access-log.js';
 import type { RequestContext } from './context.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
@@ -24,7 +25,7 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (!rt.settings.accessLog || ctx.skipAccessLog) return;
   if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
   const u = ctx.usage;
-  rt.logger.info(
+  accessLogWriter(rt.logger)(
     {
       method: ctx.req.method,
       path: ctx.path,
