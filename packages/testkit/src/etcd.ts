@@ -124,7 +124,7 @@ export async function startEtcd(opts: { dataDir?: string } = {}): Promise<EtcdPr
     },
     async stop() {
       child.kill('SIGTERM');
-      await Promise.race([exited(), sleep(3000)]);
+      await Promise.race([exited(), sleep(3000, undefined, { ref: false })]);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await exited();
