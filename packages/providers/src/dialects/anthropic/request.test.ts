@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixtures } from '../shared/test-fixtures.js';
+import { anthropicToChat } from './request.js';
+
+const fx = fixtures('anthropic');
+
+test('recorded conversation: system, images, thinking, tool_use, tool_result, tools, extras', () => {
+  const r = anthropicToChat(fx.json('request-conversation.json'));
+  assert.ok(r.ok);
+  assert.deepEqual(r.body, fx.json('request-conversation.chat.json'));
+});
+
+test('string system, string content, system-role messages and tool_choice variants', () => {
+  const r = anthropicToChat({
+    model: 'm',
+    system: 'sys',
+    messages: [
+      { role: 'system', content: 'late system' },
+      { role: 'user', content: 'hi' },
+    ],
+    tool_choice: { type: 'tool', name: 'f' },
+    thinking: { type: 'adaptive' },
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(r.body.messages, [
+    { role: 'system', content: 'sys' },
+    { role: 'system', content: 'late system' },
+    { role: 'user', content: 'hi' },
+  ]);
+  assert.deepEqual(r.body.tool_choice, { type: 'function', function: { name: 'f' } });
+  assert.equal(r.body.reasoning_effort, 'medium');
+  const none = anthropicToChat({
+    model: 'm',
+    system: '',
+    messages: [{ role: 'user', content: [] }],
+    tool_choice: { type: 'none' },
+  });
+  assert.ok(none.ok);
+  assert.deepEqual(
+    none.body.messages,
+    [{ role: 'user', content: '' }],
+    'empty system skipped, empty user kept',
+  );
+  assert.equal(none.body.tool_choice, 'none');
+});
+
+test('thinking budgets map to reasoning effort levels', () => {
+  const effort = (budget: number) => {
+    const r = anthropicToChat({
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+      thinking: { type: 'enabled', budget_tokens: budget },
+    });
+    return r.ok ? r.body.reasoning_effort : undefined;
+  };
+  assert.deepEqual(
+    [effort(500), effort(1024), effort(2048), effort(4096)],
+    ['minimal', 'low', 'medium', 'high'],
+  );
+  const off = anthropicToChat({
+    model: 'm',
+    messages: [{ role: 'user', content: 'x' }],
+    thinking: { type: 'disabled' },
+  });
+  assert.ok(off.ok);
+  assert.equal(off.body.reasoning_effort, undefined);
+});
+
+test('long tool names are cut to 64 characters in assistant history', () => {
+  const name = 'n'.repeat(80);
+  const r = anthropicToChat({
+    model: 'm',
+    messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name, input: {} }] }],
+  });
+  assert.ok(r.ok);
+  const calls = (r.body.messages as { tool_calls: { function: { name: string } }[] }[])[0]?.tool_calls;
+  assert.equal(calls?.[0]?.function.name.length, 64);
+});
+
+const rejects: [string, Record<string, unknown>, string][] = [
+  ['missing messages', { model: 'm' }, 'messages: must be a non-empty array'],
+  ['empty messages', { model: 'm', messages: [] }, 'messages: must be a non-empty array'],
+  [
+    'bad role',
+    { model: 'm', messages: [{ role: 'tool', content: 'x' }] },
+    `messages[0] role "tool" is not 'user', 'assistant' or 'system'`,
+  ],
+  [
+    'bad content',
+    { model: 'm', messages: [{ role: 'user', content: 5 }] },
+    'messages[0].content: must be a string or an array',
+  ],
+  ['non-object message', { model: 'm', messages: ['hi'] }, 'messages[0]: must be an object'],
+  [
+    'bad system',
+    { model: 'm', system: 3, messages: [{ role: 'user', content: 'x' }] },
+    'system: must be a string or an array of text blocks',
+  ],
+];
+
+for (const [label, body, detail] of rejects) {
+  test(`rejects ${label} with a 400 message`, () => {
+    const r = anthropicToChat(body);
+    assert.equal(r.ok, false);
+    assert.equal(r.ok ? '' : r.message, `request payload is invalid: invalid Anthropic body: ${detail}`);
+  });
+}
