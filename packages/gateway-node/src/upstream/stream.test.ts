@@ -27,6 +27,12 @@ before(async () => {
         provider_key_id: 'pk1',
         stream_timeout: 300,
       },
+      usage: {
+        display_name: 'usage-model',
+        provider: 'openai',
+        model_name: 'u',
+        provider_key_id: 'pk1',
+      },
     },
   });
   g = await startTestGateway(
@@ -175,4 +181,19 @@ test('the 200 head reaches the client before a slow first token', async () => {
   assert.equal(r.status, 200);
   assert.ok(Date.now() - t0 < 500, `head after ${Date.now() - t0} ms`);
   assert.ok((await r.text()).endsWith('data: [DONE]\n\n'));
+});
+
+test('stream usage reaches the completion hook: token metrics count the streamed usage', async () => {
+  up.handle(chatSse({ words: ['x', 'y'] }));
+  const all = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
+  const stream = await all.chat.completions.create({
+    model: 'usage-model',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  for await (const _ of stream) {
+    // drain
+  }
+  const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+  assert.match(text, /aisix_llm_total_tokens_total\{[^}]*model="usage-model"\} 12\n/);
 });

@@ -206,6 +206,9 @@ function pump(
     const endWith = (out: string) => {
       if (!relay.committed) commit(rt, ctx, relay);
       relay.wrote = true;
+      // Before the end: the completion hook (access log, token metrics) may run as soon as
+      // the response closes, ahead of the caller's continuation after this promise.
+      ctx.usage = tr.usage;
       res.end(out);
     };
     const onDrain = () => body.resume();
