@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { ALL_KEY, type DialectRig, startDialectRig } from '../test/dialect-fixtures.js';
+import { testConfig } from '../test/fixtures.js';
 import { ANTHROPIC_USAGE, anthropicJson, anthropicSse, anthropicSseEvents } from '../test/mock-anthropic.js';
-import { chatJson } from '../test/mock-upstream.js';
+import { chatJson, type MockBehaviour, sleep } from '../test/mock-upstream.js';
 
 let rig: DialectRig;
 let client: Anthropic;
@@ -92,15 +93,18 @@ test('streaming through the SDK: final message, usage from message_start + messa
 });
 
 test('usage of a native stream reaches telemetry (token metrics)', async () => {
+  const inputTokens = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('aisix_llm_input_tokens_total') && l.includes('model="byo-claude"'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  const before = await inputTokens();
   rig.anth.handle(anthropicSse({ words: ['x'] }));
   await client.messages.stream({ ...params, model: 'byo-claude' }).finalMessage();
   await new Promise((r) => setTimeout(r, 50));
-  const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith('aisix_llm_input_tokens_total') && l.includes('model="byo-claude"'));
-  assert.ok(line, 'input token counter for the alias exists');
-  assert.match(line, / 21$/);
+  assert.equal((await inputTokens()) - before, ANTHROPIC_USAGE.input_tokens);
 });
 
 test('in-band upstream error mid-stream ends with an Anthropic error event', async () => {
@@ -138,4 +142,32 @@ test('count_tokens: a non-Anthropic target is refused with 400 in the Anthropic 
     },
   );
   assert.equal(rig.up.requests.length, before, 'nothing sent upstream');
+});
+
+test('heartbeat comments keep a silent native stream alive; the SDK ignores them', async () => {
+  const slow = await startDialectRig(testConfig({ downstream: { sse_keepalive_interval_secs: 1 } }));
+  try {
+    // The model thinks for 1.5 s after message_start: longer than the 1 s keep-alive interval.
+    const thinking: MockBehaviour = async (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const [first, ...rest] = anthropicSseEvents(req, ['a', 'b']);
+      res.write(first);
+      await sleep(1500);
+      res.end(rest.join(''));
+    };
+    slow.anth.handle(thinking);
+    const res = await fetch(`${slow.g.base}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': ALL_KEY },
+      body: JSON.stringify({ ...params, stream: true }),
+    });
+    const text = await res.text();
+    assert.ok(text.includes('\n\n:\n\n'), 'a heartbeat was written');
+    assert.ok(text.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'));
+    const sdk = new Anthropic({ apiKey: ALL_KEY, baseURL: slow.g.base, maxRetries: 0 });
+    const msg = await sdk.messages.stream(params).finalMessage();
+    assert.equal(msg.content[0]?.type === 'text' ? msg.content[0].text : '', 'ab');
+  } finally {
+    await slow.close();
+  }
 });

@@ -11,6 +11,7 @@
  * | byo-claude     | acme           | pkB (acme, adapter anthropic) | anthropic |
  * | mixed          | group: claude (native), then gpt-4o-mini (bridged)      |
  */
+import type { GatewayConfig } from '../config.js';
 import { buildSnapshot, type Started, standardDocs, startTestGateway } from './fixtures.js';
 import { type MockUpstream, startMockUpstream } from './mock-upstream.js';
 
@@ -23,7 +24,7 @@ export interface DialectRig {
   close(): Promise<void>;
 }
 
-export async function startDialectRig(): Promise<DialectRig> {
+export async function startDialectRig(config?: GatewayConfig): Promise<DialectRig> {
   const up = await startMockUpstream();
   const anth = await startMockUpstream();
   const docs = standardDocs(up.url, {
@@ -71,7 +72,7 @@ export async function startDialectRig(): Promise<DialectRig> {
       },
     },
   });
-  const g = await startTestGateway(buildSnapshot(docs));
+  const g = await startTestGateway(buildSnapshot(docs), config);
   return {
     up,
     anth,
