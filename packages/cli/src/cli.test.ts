@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -481,6 +482,71 @@ describe('aisix serving', () => {
       for (const pid of workerPids) {
         assert.throws(() => process.kill(pid, 0), 'workers exited with the primary');
       }
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('proxy.workers: 2: the primary serves /metrics with the sum of both workers', async () => {
+    const p = await ports();
+    const resources = write(
+      'workers-metrics-resources.yaml',
+      '_format_version: "1"\napi_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: ["*"]}]\n',
+    );
+    const cfg = write(
+      'workers-metrics.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], { ...listenerEnv(p), APP_CALLER_KEY: 'sk-app' });
+    // A new connection per request, so the cluster spreads them over both workers.
+    const models = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: p.proxy,
+            path: '/v1/models',
+            agent: false,
+            headers: { authorization: 'Bearer sk-app' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      const until = Date.now() + 10_000;
+      while (!proc.stdout().includes('all gateway workers started') && Date.now() < until) await sleep(50);
+      const n = 40;
+      for (let i = 0; i < n; i++) assert.equal(await models(), 200);
+      const servedBy = new Set<number>();
+      const logDeadline = Date.now() + 5000;
+      while (Date.now() < logDeadline) {
+        for (const l of proc.stdout().split('\n')) {
+          if (l.includes('"path":"/v1/models"')) servedBy.add((JSON.parse(l) as { worker: number }).worker);
+        }
+        if (servedBy.size === 2) break;
+        await sleep(50);
+      }
+      assert.deepEqual([...servedBy].sort(), [1, 2], 'both workers served requests');
+      const scrape = await get(`http://127.0.0.1:${p.metrics}/metrics`);
+      assert.equal(scrape.status, 200);
+      const m = /^aisix_proxy_requests_total\{endpoint="\/v1\/models",[^}]*status="200"[^}]*\} (\d+)$/m.exec(
+        scrape.body,
+      );
+      assert.equal(Number(m?.[1]), n, scrape.body);
+      assert.match(
+        scrape.body,
+        /^aisix_config_last_reload_successful 1$/m,
+        'the primary adds its config series',
+      );
+      assert.equal((await get(`http://127.0.0.1:${p.metrics}/status/ready`)).status, 200);
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
     } finally {
       proc.child.kill('SIGKILL');
     }

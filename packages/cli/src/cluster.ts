@@ -2,9 +2,13 @@
  * Runs `aisix --config` as one process, or as a node:cluster group when `proxy.workers` > 1
  * for a role that serves the proxy. In the group, the primary keeps the admin listener (role
  * `all`) and forks one worker per slot; every worker opens its own config source (its own
- * etcd watch, or its own read of the resources file), runs the proxy on the shared port, and
- * worker slot 1 also binds the metrics/status listener. Workers that die are forked again in
- * the same slot; a worker that fails to boot fails the whole boot (exit 1).
+ * etcd watch, or its own read of the resources file) and runs the proxy on the shared port.
+ * The primary binds the metrics/status listener (decision 8): on every scrape it asks each live
+ * worker for its metrics over the cluster IPC channel, sums them (counters, histogram buckets,
+ * the in-flight gauge) and appends its own `aisix_config_*` series; `/status/*` answer from the
+ * primary's own config sync. A worker that does not answer within `SCRAPE_TIMEOUT_MS` is left
+ * out of that scrape. Workers that die are forked again in the same slot (their counters start
+ * from zero, as after any process restart); a worker that fails to boot fails the whole boot.
  *
  * The embedded store cannot be shared: its directory is locked by the one process that opens
  * it, so workers > 1 with the embedded store is refused at boot with a message naming the fix.
@@ -15,11 +19,25 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { aggregateMetricsText, type MetricsSnapshot } from '@aisix/gateway-node';
 import { type Running, type ServeDeps, serve } from './serve.js';
 
 /** Env var carrying a worker's slot (not `AISIX_*`: those are config keys). */
 const SLOT_ENV = 'AISIXCLI_WORKER_SLOT';
 const READY_MSG = 'aisix:worker-ready';
+const METRICS_REQ = 'aisix:metrics-req';
+const METRICS_RES = 'aisix:metrics-res';
+const SCRAPE_TIMEOUT_MS = 2000;
+
+interface MetricsResponse {
+  readonly type: typeof METRICS_RES;
+  readonly id: number;
+  readonly snapshot: MetricsSnapshot;
+}
+
+function isMessage<T extends { type: string }>(msg: unknown, type: T['type']): msg is T {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === type;
+}
 
 /** `auto` = the CPUs this process may use. */
 export function resolveWorkers(workers: number | 'auto'): number {
@@ -42,7 +60,16 @@ export async function run(deps: ServeDeps): Promise<Running | null> {
 async function runWorker(deps: ServeDeps): Promise<Running | null> {
   const slot = Number(process.env[SLOT_ENV] ?? '1');
   const running = await serve({ ...deps, cluster: { type: 'worker', slot } });
-  if (running !== null) process.send?.({ type: READY_MSG, slot });
+  if (running === null) return null;
+  const snapshot = running.metricsSnapshot;
+  process.on('message', (msg: unknown) => {
+    if (!isMessage<{ type: string; id: number }>(msg, METRICS_REQ) || snapshot === undefined) return;
+    void snapshot().then(
+      (s) => process.send?.({ type: METRICS_RES, id: msg.id, snapshot: s } satisfies MetricsResponse),
+      () => {},
+    );
+  });
+  process.send?.({ type: READY_MSG, slot });
   return running;
 }
 
@@ -71,6 +98,33 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
     return w;
   };
 
+  // One scrape = one request id; answers are matched by id, late ones are dropped.
+  let scrapeId = 0;
+  const pending = new Map<number, (w: Worker, s: MetricsSnapshot) => void>();
+  cluster.on('message', (w, msg: unknown) => {
+    if (isMessage<MetricsResponse>(msg, METRICS_RES)) pending.get(msg.id)?.(w, msg.snapshot);
+  });
+  const workerMetrics = (): Promise<string> => {
+    const id = ++scrapeId;
+    const live = [...slots.values()].filter((w) => w.isConnected());
+    return new Promise<MetricsSnapshot[]>((resolve) => {
+      const got = new Map<Worker, MetricsSnapshot>();
+      const done = () => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve([...got.values()]);
+      };
+      const timer = setTimeout(done, SCRAPE_TIMEOUT_MS);
+      pending.set(id, (w, s) => {
+        got.set(w, s);
+        if (got.size === live.length) done();
+      });
+      if (live.length === 0) return done();
+      // A worker that exits mid-scrape just does not answer; the send callback swallows the error.
+      for (const w of live) w.send({ type: METRICS_REQ, id }, undefined, () => {});
+    }).then((parts) => aggregateMetricsText(parts));
+  };
+
   const stopWorkers = async (signal: NodeJS.Signals): Promise<void> => {
     stopping = true;
     const exits = [...slots.values()].map(
@@ -91,6 +145,7 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
       onReload: () => {
         for (const w of slots.values()) w.process.kill('SIGHUP');
       },
+      workerMetrics,
     },
   );
   if (running === null) return null;

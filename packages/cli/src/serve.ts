@@ -16,7 +16,12 @@
 import { createAdminApp, startAdminServer } from '@aisix/admin-api';
 import type { Config, ConfigSource as SourceKind } from '@aisix/core';
 import { parseSocketAddr } from '@aisix/core';
-import { startGateway } from '@aisix/gateway-node';
+import {
+  type MetricsSnapshot,
+  type StatusListener,
+  startGateway,
+  startStatusListener,
+} from '@aisix/gateway-node';
 import { configMetricsText, startConfigSync } from '@aisix/store';
 import type { Logger } from 'pino';
 import type { Role } from './args.js';
@@ -81,6 +86,8 @@ export interface Running {
   readonly logger: Logger;
   /** Resolves with the exit code once a signal-driven shutdown has finished. */
   readonly exited: Promise<number>;
+  /** The proxy's metrics as data, when this process runs a proxy (a cluster worker sends it). */
+  readonly metricsSnapshot?: () => Promise<MetricsSnapshot>;
 }
 
 export interface ServeDeps {
@@ -96,8 +103,8 @@ export interface ServeDeps {
 
 /**
  * What this process is within a multi-worker gateway. The primary keeps the admin listener
- * and forks the workers; each worker runs the proxy on the shared port, and worker slot 1
- * also the metrics/status listener.
+ * and the metrics/status listener (decision 8; its /metrics sums the workers' metrics, see
+ * cluster.ts) and forks the workers; each worker runs only the proxy on the shared port.
  */
 export type ClusterPart =
   | { readonly type: 'primary'; readonly workers: number }
@@ -109,6 +116,8 @@ export interface ServeHooks {
   onDrain?: () => Promise<void>;
   /** Primary only: forward SIGHUP to the workers. */
   onReload?: () => void;
+  /** Primary only: the workers' proxy metrics, summed, as Prometheus text. */
+  workerMetrics?: () => Promise<string>;
 }
 
 export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Running | null> {
@@ -123,9 +132,9 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   const withGateway = role !== 'admin' && part?.type !== 'primary';
   const version = aisixVersion();
   const workers = part?.type === 'primary' ? part.workers : 1;
-  // Worker slot 1 serves metrics/status for the replica; the other workers only the proxy.
+  // In a cluster the primary serves metrics/status for the replica; workers only the proxy.
   const gatewayConfig =
-    part?.type === 'worker' && part.slot !== 1
+    part?.type === 'worker'
       ? {
           ...config,
           observability: {
@@ -176,8 +185,9 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
 
   let gateway: Gateway | undefined;
   let admin: AdminServer | undefined;
+  let status: StatusListener | null = null;
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([gateway?.close(), admin?.close()]);
+    await Promise.allSettled([gateway?.close(), admin?.close(), status?.close()]);
     await sync.stop();
     await resources.close().catch(() => {});
   };
@@ -194,6 +204,21 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         },
         logger,
         version,
+        statusJson: () => sync.statusJson(),
+        configMetrics: () => configMetricsText(sync),
+      });
+    }
+    const workerMetrics = hooks.workerMetrics;
+    if (part?.type === 'primary' && role !== 'admin' && workerMetrics !== undefined) {
+      status = await startStatusListener({
+        config,
+        metrics: { text: workerMetrics },
+        snapshots: {
+          current: () => sync.snapshot,
+          get ready() {
+            return configApplied;
+          },
+        },
         statusJson: () => sync.statusJson(),
         configMetrics: () => configMetricsText(sync),
       });
@@ -244,7 +269,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       listeners: {
         ...(gateway !== undefined ? { proxy: config.proxy.addr } : {}),
         ...(admin !== undefined ? { admin: config.admin.addr } : {}),
-        ...(gateway !== undefined && gatewayConfig.observability.metrics.prometheus.enabled
+        ...((gateway !== undefined && gatewayConfig.observability.metrics.prometheus.enabled) || status
           ? { metrics: config.observability.metrics.prometheus.addr }
           : {}),
       },
@@ -263,7 +288,9 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       const gatewayDrained = gateway?.beginDrain();
       const adminClosed =
         admin === undefined ? undefined : sleep(min_drain_secs * 1000).then(() => admin?.close());
-      const all = Promise.allSettled([gatewayDrained, adminClosed, hooks.onDrain?.()]);
+      // The primary's status listener stays up until its workers have drained.
+      const workersDrained = hooks.onDrain?.().finally(() => status?.close());
+      const all = Promise.allSettled([gatewayDrained, adminClosed, workersDrained]);
       // Backstop only: both bound themselves; this keeps a stuck close from hanging the exit.
       if ((await within(all, (min_drain_secs + max_drain_secs + 5) * 1000)) === 'timeout') {
         logger.warn({ max_drain_secs }, 'drain did not finish in time; exiting');
@@ -312,5 +339,8 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
     process.on('SIGHUP', () => logger.info('SIGHUP ignored: only a resources_file source reloads'));
   }
 
-  return { logger, exited };
+  const gw = gateway;
+  return gw === undefined
+    ? { logger, exited }
+    : { logger, exited, metricsSnapshot: () => gw.metrics.snapshot() };
 }

@@ -27,8 +27,9 @@ export {
   type ProxyHandler,
   type ProxyHandlerOptions,
 } from './handler.js';
-export type { Metrics } from './metrics.js';
+export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { PipelineStage } from './runtime.js';
 export { type Gateway, type GatewayOptions, startGateway } from './server.js';
 export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';
+export { type MetricsSource, type StatusListener, startStatusListener } from './status/server.js';

@@ -12,7 +12,13 @@
  * and provider names, `unresolved` for unknown models); per-caller labels (api key, user) from
  * the reference's wide series are left out for now.
  */
-import { type Metric, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValue as PromValue,
+  Registry,
+} from 'prom-client';
 import type { Settings } from './config.js';
 import type { AuthDenyReason } from './pipeline/auth.js';
 import type { EndpointLabel, RequestContext } from './pipeline/context.js';
@@ -390,7 +396,23 @@ export class Metrics {
     return this.registry.metrics();
   }
 
+  /** Every family with its values as plain data (structured-clone safe: cluster IPC). */
+  snapshot(): Promise<MetricsSnapshot> {
+    return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** One process's metrics as data, from `Metrics.snapshot()`. */
+export type MetricsSnapshot = MetricObjectWithValues<PromValue<string>>[];
+
+/**
+ * Prometheus text for the sum of several processes' snapshots (node:cluster workers): counters
+ * and histogram buckets add up, and so does the in-flight gauge.
+ */
+export function aggregateMetricsText(parts: readonly MetricsSnapshot[]): Promise<string> {
+  return AggregatorRegistry.aggregate([...parts]).metrics();
 }

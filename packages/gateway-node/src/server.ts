@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAddr } from './config.js';
 import { createProxyHandler, createProxyServer, type ProxyHandlerOptions } from './handler.js';
+import type { Metrics } from './metrics.js';
 import { createStatusServer } from './status/server.js';
 
 export interface GatewayOptions extends ProxyHandlerOptions {
@@ -20,6 +21,8 @@ export interface GatewayOptions extends ProxyHandlerOptions {
 export interface Gateway {
   readonly proxyPort: number;
   readonly metricsPort: number | null;
+  /** This gateway's metrics (a cluster worker hands `snapshot()` to the primary's listener). */
+  readonly metrics: Metrics;
   /** SIGTERM behaviour: resolves once drained (listeners closed). */
   beginDrain(): Promise<void>;
   /** Immediate stop: closes listeners and every connection. */
@@ -99,6 +102,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     proxyPort,
     metricsPort,
+    metrics: handler.metrics,
     beginDrain() {
       drained ??= drain();
       return drained;

@@ -4,14 +4,20 @@
  * config-sync series), `/status/config`, `/status/ready`, `/status/models`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ConfigSnapshot } from '@aisix/core';
-import type { Metrics } from '../metrics.js';
+import { type GatewayConfig, parseAddr, resolveSettings } from '../config.js';
 import { modelKind, modelView } from '../resources.js';
 import type { SnapshotSource } from '../snapshot-source.js';
 
+/** Where the scrape's own text comes from: this process's `Metrics`, or a cluster aggregate. */
+export interface MetricsSource {
+  text(): Promise<string>;
+}
+
 export interface StatusServerOptions {
   readonly path: string;
-  readonly metrics: Metrics;
+  readonly metrics: MetricsSource;
   readonly snapshots: SnapshotSource;
   /** `/status/config` body (from the config sync). */
   readonly statusJson?: () => object;
@@ -86,4 +92,44 @@ export function createStatusServer(o: StatusServerOptions): Server {
       else res.destroy();
     });
   });
+}
+
+export interface StatusListener {
+  readonly port: number;
+  /** Stops accepting and closes open connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds the metrics/status listener on its own (`observability.metrics.prometheus`), for a
+ * process that serves it without a proxy: the node:cluster primary, whose `metrics` source
+ * aggregates the workers. Resolves null when the listener is disabled in `config`.
+ */
+export async function startStatusListener(
+  o: Omit<StatusServerOptions, 'path'> & { readonly config: GatewayConfig },
+): Promise<StatusListener | null> {
+  const s = resolveSettings(o.config);
+  if (!s.metricsEnabled) return null;
+  const { config: _config, ...rest } = o;
+  const server = createStatusServer({ ...rest, path: s.metricsPath });
+  const key = 'observability.metrics.prometheus.addr';
+  const { host, port } = parseAddr(key, s.metricsAddr);
+  const bound = await new Promise<number>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new Error(`${key}: cannot listen on ${s.metricsAddr}: ${err.code ?? err.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
