@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashApiKey, resourceKey, SnapshotBuilder } from '@aisix/core';
-import { createEtcdStore, openEmbeddedStore, type ResourceStore, startConfigSync, type ConfigSource } from '@aisix/store';
+import {
+  type ConfigSource,
+  createEtcdStore,
+  openEmbeddedStore,
+  type ResourceStore,
+  startConfigSync,
+} from '@aisix/store';
 import { startEtcd } from '@aisix/testkit';
 
 const PREFIX = '/aisix';
@@ -33,12 +39,28 @@ function syntheticEntries(models: number, apiKeys: number) {
     revision: rev++,
   });
   for (let i = 0; i < models; i++) {
-    const doc = { display_name: `model-${i}`, provider: 'openai', model_name: 'gpt-4o-mini', provider_key_id: pkId };
-    entries.push({ key: resourceKey(PREFIX, 'models', `m-${i}`), value: enc.encode(JSON.stringify(doc)), revision: rev++ });
+    const doc = {
+      display_name: `model-${i}`,
+      provider: 'openai',
+      model_name: 'gpt-4o-mini',
+      provider_key_id: pkId,
+    };
+    entries.push({
+      key: resourceKey(PREFIX, 'models', `m-${i}`),
+      value: enc.encode(JSON.stringify(doc)),
+      revision: rev++,
+    });
   }
   for (let i = 0; i < apiKeys; i++) {
-    const doc = { key_hash: hashApiKey(`sk-caller-${i}`), allowed_models: [`model-${i % models}`, 'model-*'] };
-    entries.push({ key: resourceKey(PREFIX, 'api_keys', `k-${i}`), value: enc.encode(JSON.stringify(doc)), revision: rev++ });
+    const doc = {
+      key_hash: hashApiKey(`sk-caller-${i}`),
+      allowed_models: [`model-${i % models}`, 'model-*'],
+    };
+    entries.push({
+      key: resourceKey(PREFIX, 'api_keys', `k-${i}`),
+      value: enc.encode(JSON.stringify(doc)),
+      revision: rev++,
+    });
   }
   entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { entries, revision: rev };
@@ -60,13 +82,19 @@ function rebuildBench(models: number, apiKeys: number, rounds: number) {
     times.push(performance.now() - t0);
     kept = builder; // keep the snapshot reachable while the heap is measured
     if (snap.apiKeysByHash.size !== apiKeys || snap.modelsByAlias.size !== models) {
-      throw new Error(`snapshot incomplete: ${snap.apiKeysByHash.size} keys, ${snap.modelsByAlias.size} models`);
+      throw new Error(
+        `snapshot incomplete: ${snap.apiKeysByHash.size} keys, ${snap.modelsByAlias.size} models`,
+      );
     }
     gc?.();
     heapDelta = Math.max(heapDelta, process.memoryUsage().heapUsed - before);
     const doc = { key_hash: hashApiKey('sk-new'), allowed_models: ['*'] };
     const t1 = performance.now();
-    kept.put({ key: resourceKey(PREFIX, 'api_keys', 'k-new'), value: enc.encode(JSON.stringify(doc)), revision: revision + 1 });
+    kept.put({
+      key: resourceKey(PREFIX, 'api_keys', 'k-new'),
+      value: enc.encode(JSON.stringify(doc)),
+      revision: revision + 1,
+    });
     putMs = performance.now() - t1;
   }
   times.sort((a, b) => a - b);
@@ -88,13 +116,22 @@ async function latencyBench(name: string, store: ResourceStore, source: ConfigSo
   });
   await sync.ready();
   const pkId = '00000000-0000-4000-8000-00000000000a';
-  await store.create('provider_keys', pkId, { display_name: 'bench-pk', api_key: 'sk-up', provider: 'openai' });
+  await store.create('provider_keys', pkId, {
+    display_name: 'bench-pk',
+    api_key: 'sk-up',
+    provider: 'openai',
+  });
   const lat: number[] = [];
   for (let i = 0; i < puts + 50; i++) {
     const display = `lat-${i}`;
     const seen = new Promise<void>((resolve) => waiters.set(display, resolve));
     const t0 = performance.now();
-    await store.create('models', `lat-${i}`, { display_name: display, provider: 'openai', model_name: 'x', provider_key_id: pkId });
+    await store.create('models', `lat-${i}`, {
+      display_name: display,
+      provider: 'openai',
+      model_name: 'x',
+      provider_key_id: pkId,
+    });
     await seen;
     if (i >= 50) lat.push(performance.now() - t0); // first 50 are warm-up
   }
@@ -113,7 +150,9 @@ async function main() {
   console.log(`\n## Snapshot rebuild (${models} models + ${keys} api keys)\n`);
   console.log('| full resync (median) | min | heap retained | one incremental api-key put |');
   console.log('|---|---|---|---|');
-  console.log(`| ${rb.medianMs.toFixed(0)} ms | ${rb.minMs.toFixed(0)} ms | ${rb.heapMB.toFixed(1)} MB | ${rb.putMs.toFixed(1)} ms |`);
+  console.log(
+    `| ${rb.medianMs.toFixed(0)} ms | ${rb.minMs.toFixed(0)} ms | ${rb.heapMB.toFixed(1)} MB | ${rb.putMs.toFixed(1)} ms |`,
+  );
 
   const rows = [];
   const dir = mkdtempSync(join(tmpdir(), 'aisix-bench-'));
@@ -131,7 +170,8 @@ async function main() {
   console.log(`\n## put → watch-applied latency (${puts} sequential puts, after 50 warm-up)\n`);
   console.log('| store | p50 | p99 | max |');
   console.log('|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${r.max.toFixed(2)} ms |`);
+  for (const r of rows)
+    console.log(`| ${r.name} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${r.max.toFixed(2)} ms |`);
 }
 
 main().catch((err) => {

@@ -21,23 +21,29 @@ import { openaiCompatibleAdapter } from './openai-compatible/index.js';
 import { type AdapterRegistry, createRegistry } from './registry.js';
 import { vertexAdapter } from './vertex/index.js';
 
+export * as anthropic from './anthropic/index.js';
+export * as azureOpenAi from './azure-openai/index.js';
+export * as bedrock from './bedrock/index.js';
 export * from './contract.js';
 export * from './dialects/index.js';
+export * as gemini from './gemini/index.js';
+export * as googleAi from './google-ai/index.js';
 export * from './registry.js';
 export { parseUpstreamError, truncateBytes } from './shared/errors.js';
 export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';
 export { anthropicUrl, openAiUrl } from './shared/url.js';
-export { deepseekAdapter, openaiAdapter, openaiCompatibleAdapter };
-export * as gemini from './gemini/index.js';
-export * as googleAi from './google-ai/index.js';
 export * as vertex from './vertex/index.js';
-export { googleAiAdapter, vertexAdapter };
-export * as azureOpenAi from './azure-openai/index.js';
-export * as bedrock from './bedrock/index.js';
-export { azureOpenAiAdapter, bedrockAdapter };
-export * as anthropic from './anthropic/index.js';
-export { anthropicAdapter };
+export {
+  anthropicAdapter,
+  azureOpenAiAdapter,
+  bedrockAdapter,
+  deepseekAdapter,
+  googleAiAdapter,
+  openaiAdapter,
+  openaiCompatibleAdapter,
+  vertexAdapter,
+};
 
 export const defaultRegistry: AdapterRegistry = createRegistry({
   vendors: {

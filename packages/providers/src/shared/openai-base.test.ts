@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PrepareInput, ProviderKeyView } from '../contract.js';
-import { checkCapability } from '../contract.js';
 import { azureOpenAiAdapter } from '../azure-openai/index.js';
 import { bedrockAdapter } from '../bedrock/index.js';
+import type { PrepareInput, ProviderKeyView } from '../contract.js';
+import { checkCapability } from '../contract.js';
 import { deepseekAdapter } from '../deepseek/index.js';
 import { defaultRegistry } from '../index.js';
 import { openaiAdapter } from '../openai/index.js';
