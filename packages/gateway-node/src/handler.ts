@@ -13,10 +13,13 @@ import type { Duplex } from 'node:stream';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
+import { audioSpeech, audioTranscriptions, audioTranslations } from './endpoints/audio.js';
 import { livez, readyz } from './endpoints/health.js';
+import { imageGenerations } from './endpoints/images.js';
 import { countTokens, messages } from './endpoints/messages.js';
 import { chatCompletions, completions, embeddings } from './endpoints/model-endpoints.js';
 import { listModels } from './endpoints/models.js';
+import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
 import { errors, type GatewayError, renderError } from './errors.js';
 import { drainBody } from './http/body.js';
@@ -98,6 +101,35 @@ const ROUTES = new Map<string, Route>([
   [
     '/v1/responses',
     { method: 'POST', endpoint: '/v1/responses', run: (rt, c) => runModelEndpoint(rt, c, responses) },
+  ],
+  ['/v1/rerank', { method: 'POST', endpoint: '/v1/rerank', run: (rt, c) => runModelEndpoint(rt, c, rerank) }],
+  [
+    '/v1/images/generations',
+    {
+      method: 'POST',
+      endpoint: '/v1/images/generations',
+      run: (rt, c) => runModelEndpoint(rt, c, imageGenerations),
+    },
+  ],
+  [
+    '/v1/audio/speech',
+    { method: 'POST', endpoint: '/v1/audio/speech', run: (rt, c) => runModelEndpoint(rt, c, audioSpeech) },
+  ],
+  [
+    '/v1/audio/transcriptions',
+    {
+      method: 'POST',
+      endpoint: '/v1/audio/transcriptions',
+      run: (rt, c) => runModelEndpoint(rt, c, audioTranscriptions),
+    },
+  ],
+  [
+    '/v1/audio/translations',
+    {
+      method: 'POST',
+      endpoint: '/v1/audio/translations',
+      run: (rt, c) => runModelEndpoint(rt, c, audioTranslations),
+    },
   ],
   ['/v1/models', { method: 'GET', endpoint: '/v1/models', run: listModels }],
   ['/livez', { method: 'GET', endpoint: '/livez', run: livez }],

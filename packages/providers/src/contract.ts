@@ -19,9 +19,28 @@ export interface Capabilities {
   readonly completions: boolean;
   readonly completionsStream: boolean;
   readonly embeddings: boolean;
+  /**
+   * Passthrough endpoints need `ProviderAdapter.preparePassthrough`; a flag set to false refuses
+   * one of them for an adapter that has the hook (absent = served).
+   */
+  readonly rerank?: boolean;
+  readonly imagesGenerations?: boolean;
+  readonly audio?: boolean;
 }
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+/**
+ * Extended single-model endpoints forwarded nearly verbatim (only `model` rewritten): the
+ * adapter builds URL and headers (and the JSON body); response bytes pass through untouched.
+ * Audio transcriptions/translations are multipart: the gateway forwards the caller's bytes.
+ */
+export type PassthroughEndpoint =
+  | 'rerank'
+  | 'images_generations'
+  | 'audio_speech'
+  | 'audio_transcriptions'
+  | 'audio_translations';
 
 /** Wire family of upstream error bodies (providers.md §8). */
 export type ErrorWire = 'openai' | 'anthropic' | 'azure' | 'vertex' | 'bedrock' | 'raw';
@@ -215,13 +234,83 @@ export interface ProviderAdapter {
    */
   authorize?(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult>;
   /** Turns a 2xx non-streaming upstream body into the caller body (`alias` = requested name). */
-  transformResponse(endpoint: Endpoint, text: string, alias: string, request?: PreparedRequest): TransformResult;
+  transformResponse(
+    endpoint: Endpoint,
+    text: string,
+    alias: string,
+    request?: PreparedRequest,
+  ): TransformResult;
   createStreamTranslator(options: StreamOptions): StreamTranslator;
   /**
    * Parses an upstream error body (≤ 64 KiB, any content type). `headers` (lower-case names) are
    * passed when the wire names its error kind in a header (Bedrock `x-amzn-errortype`).
    */
   parseError(status: number, text: string, headers?: UpstreamHeaders): UpstreamErrorInfo;
+  /**
+   * Optional: one upstream call for a passthrough endpoint (see `PassthroughInput`). Adapters
+   * without it answer those endpoints 501 through `checkPassthrough`.
+   */
+  preparePassthrough?(input: PassthroughInput): PrepareResult;
+}
+
+/**
+ * What `preparePassthrough` gets: the `PrepareInput` fields minus streaming. For JSON endpoints
+ * the adapter serialises `body` with `model` = `upstreamModel`; for multipart endpoints
+ * (`audio_transcriptions`, `audio_translations`) `PreparedRequest.body` stays empty and the
+ * gateway sends the caller's multipart bytes (model part rewritten) with the caller's
+ * `content-type`, which the adapter copies into the outbound headers.
+ */
+export interface PassthroughInput extends Omit<PrepareInput, 'endpoint' | 'stream' | 'autoPromptCaching'> {
+  readonly endpoint: PassthroughEndpoint;
+}
+
+export const PASSTHROUGH_ENDPOINTS: ReadonlySet<string> = new Set<PassthroughEndpoint>([
+  'rerank',
+  'images_generations',
+  'audio_speech',
+  'audio_transcriptions',
+  'audio_translations',
+]);
+
+export function isPassthroughEndpoint(e: string): e is PassthroughEndpoint {
+  return PASSTHROUGH_ENDPOINTS.has(e);
+}
+
+/** Multipart endpoints: the body is the caller's bytes, never a JSON object. */
+export function isMultipartEndpoint(e: PassthroughEndpoint): boolean {
+  return e === 'audio_transcriptions' || e === 'audio_translations';
+}
+
+const PASSTHROUGH_LABEL: Record<PassthroughEndpoint, string> = {
+  rerank: 'rerank',
+  images_generations: 'image generations',
+  audio_speech: 'audio speech',
+  audio_transcriptions: 'audio transcriptions',
+  audio_translations: 'audio translations',
+};
+
+/** `checkCapability` for passthrough endpoints: the one 501 decision for them. */
+export function checkPassthrough(
+  adapter: ProviderAdapter,
+  endpoint: PassthroughEndpoint,
+): AdapterError | undefined {
+  const c = adapter.capabilities;
+  const flag =
+    endpoint === 'rerank' ? c.rerank : endpoint === 'images_generations' ? c.imagesGenerations : c.audio;
+  if (adapter.preparePassthrough && flag !== false) return undefined;
+  return {
+    kind: 'not_implemented',
+    message: `this provider does not support ${PASSTHROUGH_LABEL[endpoint]}`,
+  };
+}
+
+/** `checkPassthrough`, then the adapter's `preparePassthrough`. */
+export function preparePassthrough(adapter: ProviderAdapter, input: PassthroughInput): PrepareResult {
+  const refusal = checkPassthrough(adapter, input.endpoint);
+  if (refusal || !adapter.preparePassthrough) {
+    return { ok: false, error: refusal ?? { kind: 'not_implemented', message: 'not supported' } };
+  }
+  return adapter.preparePassthrough(input);
 }
 
 const CAPABILITY_LABEL: Record<Endpoint, string> = {

@@ -8,7 +8,12 @@
  * target (it still fails over). Streams can only retry before the 200 is committed.
  */
 import { resolveModel } from '@aisix/core';
-import type { Endpoint, IngressDialect } from '@aisix/providers';
+import {
+  type Endpoint,
+  type IngressDialect,
+  isPassthroughEndpoint,
+  type PassthroughEndpoint,
+} from '@aisix/providers';
 import { errors, type GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import { type ModelView, modelKind, modelView } from '../resources.js';
@@ -20,6 +25,7 @@ import {
   DIRECT_POLICY,
   type RetryPolicy,
 } from '../upstream/failures.js';
+import { callPassthrough } from '../upstream/passthrough.js';
 import { callStream } from '../upstream/stream.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { callUnary } from '../upstream/unary.js';
@@ -35,7 +41,7 @@ interface Candidate {
 }
 
 export interface DispatchInput {
-  readonly endpoint: Endpoint;
+  readonly endpoint: Endpoint | PassthroughEndpoint;
   readonly body: Readonly<Record<string, unknown>>;
   /** Forward the usage-only stream chunk (caller set `stream_options.include_usage: true`). */
   readonly forwardUsageChunk: boolean;
@@ -81,7 +87,13 @@ export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: D
       undefined,
     );
   }
-  if (kind !== 'routing' || !view.routing || input.endpoint === 'embeddings') {
+  // Single-model endpoints (embeddings, passthrough) serve direct models only.
+  if (
+    kind !== 'routing' ||
+    !view.routing ||
+    input.endpoint === 'embeddings' ||
+    isPassthroughEndpoint(input.endpoint)
+  ) {
     return sendError(
       ctx,
       rt.ident,
@@ -180,9 +192,11 @@ async function loop(
       const auth = await authorizeTarget(rt, ctx, t, group !== undefined);
       const r: AttemptResult = !auth.ok
         ? { ok: false, failure: auth.failure }
-        : ctx.stream
-          ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
-          : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
+        : isPassthroughEndpoint(input.endpoint)
+          ? await callPassthrough(rt, ctx, input.endpoint, auth.target, policy, input.body)
+          : ctx.stream
+            ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
+            : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
       if (r.ok || ctx.res.destroyed || ctx.res.headersSent) return;
       last = r.failure;
       if (last.detail)

@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
-import type { Endpoint, IngressDialect } from '@aisix/providers';
+import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
 import { sendError } from '../http/respond.js';
@@ -18,13 +18,18 @@ import type { RequestContext } from './context.js';
 import { dispatch } from './dispatch.js';
 
 export interface EndpointSpec {
-  readonly endpoint: Endpoint;
+  /** Passthrough endpoints (rerank, images, audio) dispatch through `upstream/passthrough.ts`. */
+  readonly endpoint: Endpoint | PassthroughEndpoint;
   /** Endpoint-specific body rules beyond `model`; returns an error message detail or undefined. */
   validate(body: Record<string, unknown>): GatewayError | undefined;
   /** Whether `stream: true` is honoured. */
   readonly streams: boolean;
   /** Caller dialect other than OpenAI (`/v1/messages`, `/v1/responses`); the pipeline is the same. */
   readonly dialect?: IngressDialect;
+  /** Body parser other than strict JSON (multipart routes); must yield a string `model`. */
+  readonly parse?: (contentType: string | undefined, raw: Buffer) => Json | GatewayError;
+  /** Cap for this route when the deployment sets none (buffered multipart uploads). */
+  readonly fallbackBodyLimit?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -54,10 +59,14 @@ export function parseBody(contentType: string | undefined, raw: Buffer): Json | 
   return body;
 }
 
-async function readAndParse(rt: GatewayRuntime, ctx: RequestContext): Promise<Json | undefined> {
+async function readAndParse(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  spec: EndpointSpec,
+): Promise<Json | undefined> {
   let raw: Buffer;
   try {
-    raw = await readBody(ctx.req, rt.settings.bodyLimit, rt.bodyIdleMs);
+    raw = await readBody(ctx.req, rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0), rt.bodyIdleMs);
   } catch (e) {
     const err = e as GatewayError;
     sendError(ctx, rt.ident, err);
@@ -65,7 +74,7 @@ async function readAndParse(rt: GatewayRuntime, ctx: RequestContext): Promise<Js
     else if (err.status !== 408) drainBody(ctx.req);
     return undefined;
   }
-  const body = parseBody(ctx.req.headers['content-type'], raw);
+  const body = (spec.parse ?? parseBody)(ctx.req.headers['content-type'], raw);
   if (!(body instanceof GatewayError)) return body;
   sendError(ctx, rt.ident, body);
   return undefined;
@@ -87,7 +96,7 @@ export async function runModelEndpoint(
   }
   rt.metrics.authAllowed();
   ctx.apiKey = auth.key;
-  const body = await readAndParse(rt, ctx);
+  const body = await readAndParse(rt, ctx, spec);
   if (!body) return;
   const requested = body.model as string;
   ctx.requestedModel = requested;

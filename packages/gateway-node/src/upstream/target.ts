@@ -6,10 +6,14 @@
 import type { Resource } from '@aisix/core';
 import {
   checkCapability,
+  checkPassthrough,
   type Endpoint,
   type IngressDialect,
+  isPassthroughEndpoint,
+  type PassthroughEndpoint,
   type PreparedRequest,
   type ProviderAdapter,
+  preparePassthrough,
 } from '@aisix/providers';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -34,7 +38,7 @@ export type TargetResult =
 export function buildTarget(
   rt: GatewayRuntime,
   ctx: RequestContext,
-  endpoint: Endpoint,
+  endpoint: Endpoint | PassthroughEndpoint,
   body: Readonly<Record<string, unknown>>,
   model: Resource<'models'>,
   upstreamModel: string,
@@ -61,12 +65,13 @@ export function buildTarget(
   if (chosen && !chosen.ok) return { ok: false, error: errors.fromAdapter(chosen.error) };
   const adapter = dialect ? chosen?.adapter : family;
   if (!adapter) return { ok: false, error: errors.providerUnavailable() };
-  const refusal = checkCapability(adapter, endpoint, ctx.stream);
+  const passthrough = isPassthroughEndpoint(endpoint);
+  const refusal = passthrough
+    ? checkPassthrough(adapter, endpoint)
+    : checkCapability(adapter, endpoint, ctx.stream);
   if (refusal) return { ok: false, error: errors.fromAdapter(refusal) };
   const key = ctx.apiKey ? apiKeyView(ctx.apiKey) : undefined;
-  const prepared = adapter.prepare({
-    endpoint,
-    stream: ctx.stream,
+  const input = {
     body,
     upstreamModel,
     providerKey: pkv,
@@ -85,7 +90,10 @@ export function buildTarget(
     },
     userAgent: rt.userAgent,
     autoPromptCaching: view.auto_prompt_caching,
-  });
+  };
+  const prepared = passthrough
+    ? preparePassthrough(adapter, { ...input, endpoint })
+    : adapter.prepare({ ...input, endpoint, stream: ctx.stream });
   if (!prepared.ok) return { ok: false, error: errors.fromAdapter(prepared.error) };
   return {
     ok: true,

@@ -25,6 +25,7 @@ import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
+import { prepareOpenAiPassthrough } from './passthrough.js';
 import { openAiUrl } from './url.js';
 import { readOpenAiUsage } from './usage.js';
 
@@ -115,6 +116,7 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     errorWire: 'openai',
     capabilities,
     prepare: prepareOpenAi,
+    preparePassthrough: prepareOpenAiPassthrough,
     transformResponse: transformOpenAi,
     createStreamTranslator(options: StreamOptions): StreamTranslator {
       return new OpenAiStreamTranslator(options);

@@ -1,0 +1,152 @@
+/**
+ * One upstream attempt for a passthrough endpoint (rerank, image generations, audio): send the
+ * prepared request (or, for multipart routes, the caller's bytes with the `model` part
+ * rewritten), and relay a 2xx answer as it is: status, content type and bytes.
+ *
+ * - JSON answers (rerank, images, JSON transcriptions) are read whole, like `unary.ts`, so their
+ *   `usage` can be counted; the bytes sent are the upstream's, unchanged.
+ * - Anything else (speech audio, text/srt/vtt transcripts, SSE speech) is piped to the caller as
+ *   it arrives, with backpressure.
+ * - Failures before the head is written are ordinary attempt failures (same mapping and retry
+ *   rules as every endpoint: 4xx passthrough, 5xx → 502, deadline → 504). After the head, a
+ *   failure can only cut the response short.
+ *
+ * The request deadline spans the whole attempt, body included. Upstream response headers are not
+ * copied except the content ones (`Server` and the request id are always the gateway's).
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { emptyUsage, isMultipartEndpoint, type PassthroughEndpoint, type Usage } from '@aisix/providers';
+import type { Dispatcher } from 'undici';
+import { errors } from '../errors.js';
+import { multipartPayload } from '../http/multipart.js';
+import { baseHeaders } from '../http/respond.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from './client.js';
+import {
+  type AttemptResult,
+  type RetryPolicy,
+  statusFailure,
+  timeoutFailure,
+  transportFailure,
+} from './failures.js';
+import type { Target } from './target.js';
+import { MAX_ERROR_BODY } from './unary.js';
+
+const COPIED = ['content-type', 'content-length', 'content-encoding', 'content-disposition'] as const;
+
+function isJson(ct: string | undefined): boolean {
+  const mime = (ct ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/** `usage` of OpenAI-wire JSON answers: chat-style or `input/output_tokens` (images, audio). */
+export function passthroughUsage(text: string): Usage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const u = (parsed as { usage?: unknown } | null)?.usage;
+  if (u === null || typeof u !== 'object') return undefined;
+  const r = u as Record<string, unknown>;
+  const usage = emptyUsage();
+  usage.prompt_tokens = num(r.prompt_tokens) || num(r.input_tokens);
+  usage.completion_tokens = num(r.completion_tokens) || num(r.output_tokens);
+  usage.total_tokens = num(r.total_tokens) || usage.prompt_tokens + usage.completion_tokens;
+  return usage;
+}
+
+export async function callPassthrough(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  endpoint: PassthroughEndpoint,
+  t: Target,
+  policy: RetryPolicy,
+  body: Readonly<Record<string, unknown>>,
+): Promise<AttemptResult> {
+  let payload: string | Buffer = t.prepared.body;
+  if (isMultipartEndpoint(endpoint)) {
+    const bytes = multipartPayload(body, t.upstreamModel);
+    if (!bytes) {
+      return {
+        ok: false,
+        failure: {
+          error: errors.configError('model_name cannot be written into a multipart body'),
+          retryable: false,
+          timeout: false,
+        },
+      };
+    }
+    payload = bytes;
+  }
+  const ac = new AbortController();
+  const ms = t.deadlines.requestMs;
+  const timer = ms > 0 ? setTimeout(() => ac.abort(ABORT_TIMEOUT), ms) : undefined;
+  ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
+  let committed = false;
+  try {
+    const p = t.prepared;
+    const r = await rt.agent.request({
+      origin: p.url.origin,
+      path: p.url.pathname + p.url.search,
+      method: 'POST',
+      headers: p.headers,
+      body: payload,
+      signal: ac.signal,
+    });
+    if (r.statusCode < 200 || r.statusCode >= 300) {
+      const text = await readCapped(r.body, MAX_ERROR_BODY);
+      const info = t.adapter.parseError(r.statusCode, text, r.headers);
+      return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
+    }
+    const head = headersFrom(ctx, r.headers);
+    const res = ctx.res;
+    if (isJson(head['content-type'] as string | undefined)) {
+      const bytes = Buffer.from(await r.body.arrayBuffer());
+      ctx.usage = passthroughUsage(bytes.toString('utf8'));
+      head['content-length'] = bytes.length;
+      committed = true;
+      ctx.settled = true;
+      res.writeHead(r.statusCode, baseHeaders(ctx, rt.ident, head));
+      res.end(bytes);
+      return { ok: true };
+    }
+    committed = true;
+    ctx.settled = true;
+    res.writeHead(r.statusCode, baseHeaders(ctx, rt.ident, head));
+    await pipeline(r.body, res);
+    return { ok: true };
+  } catch (err) {
+    if (committed) {
+      // Mid-body failure: the caller sees a truncated response; nothing can be retried.
+      rt.logger.warn({ request_id: ctx.id, cause: String(err) }, 'passthrough response cut short');
+      ctx.res.destroy();
+      return { ok: true };
+    }
+    if (ac.signal.aborted && ac.signal.reason === ABORT_TIMEOUT)
+      return { ok: false, failure: timeoutFailure(ms) };
+    return { ok: false, failure: transportFailure(err) };
+  } finally {
+    if (timer) clearTimeout(timer);
+    ctx.onClientGone = undefined;
+  }
+}
+
+function headersFrom(ctx: RequestContext, h: Dispatcher.ResponseData['headers']): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { 'x-aisix-call-id': ctx.id };
+  for (const name of COPIED) {
+    const v = h[name];
+    const s = Array.isArray(v) ? v[0] : v;
+    if (s !== undefined) out[name] = s;
+  }
+  out['content-type'] ??= 'application/octet-stream';
+  if (ctx.servedBy) out['x-aisix-served-by'] = ctx.servedBy;
+  return out;
+}
