@@ -5,7 +5,7 @@
  * Hot path by design: a chunk is never parsed and re-serialized just to be forwarded. `model` is
  * replaced in the text, output is spotted by a key scan, and only a chunk that carries a usage
  * object (normally one per stream) or starts with an `error` key is parsed. A frame that is not
- * a JSON object at all is a decode failure.
+ * a JSON object at all (first character not `{` or last not `}`) is a decode failure.
  *
  * The usage-only terminal chunk is forwarded only when the caller asked for it; its counts are
  * always kept. `[DONE]` ends the relay; events after it are ignored.
@@ -27,6 +27,17 @@ const DONE_FRAME = 'data: [DONE]\n\n';
 
 /** Keys whose non-empty value marks generated output (data-plane §6.4). */
 const OUTPUT_KEYS = ['"content"', '"reasoning_content"', '"reasoning"', '"tool_calls"', '"text"'] as const;
+
+/** Last non-whitespace character code (NaN for a blank string). */
+function lastCharCode(s: string): number {
+  let i = s.length - 1;
+  while (i >= 0) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c;
+    i--;
+  }
+  return Number.NaN;
+}
 
 export class OpenAiStreamTranslator implements StreamTranslator {
   done = false;
@@ -70,7 +81,9 @@ export class OpenAiStreamTranslator implements StreamTranslator {
       this.out += DONE_FRAME;
       return;
     }
-    if (firstCharCode(data) !== 0x7b) {
+    // Not parsed on the hot path, but a frame must at least look like one whole JSON object:
+    // a chunk cut mid-JSON (the common malformation) ends with something other than `}`.
+    if (firstCharCode(data) !== 0x7b || lastCharCode(data) !== 0x7d) {
       this.failure = {
         kind: 'decode',
         message: `upstream returned an unparseable stream event: ${truncateBytes(data, 256)}`,
