@@ -84,9 +84,18 @@ const OUTPUT_EVENTS = new Set([
   'response.refusal.delta',
 ]);
 
-export function responsesErrorFrame(message: string, type: string): string {
-  return sseEvent('error', { type: 'error', code: type, message, param: null });
+/** `sequence_number` continues the upstream's numbering (every Responses event carries one). */
+export function responsesErrorFrame(message: string, type: string, sequenceNumber: number): string {
+  return sseEvent('error', {
+    type: 'error',
+    sequence_number: sequenceNumber,
+    code: type,
+    message,
+    param: null,
+  });
 }
+
+const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 
 class ResponsesPassthrough implements StreamTranslator {
   done = false;
@@ -94,6 +103,8 @@ class ResponsesPassthrough implements StreamTranslator {
   readonly usage: Usage = emptyUsage();
   sawOutput = false;
   delivered = 0;
+  /** Next `sequence_number` after the last relayed event (for the error frame). */
+  private nextSeq = 0;
   private readonly split = new RawSseSplitter((raw, event, data) => this.event(raw, event, data));
 
   constructor(private readonly alias: string) {}
@@ -110,7 +121,7 @@ class ResponsesPassthrough implements StreamTranslator {
   }
 
   errorFrame(message: string, type: string): string {
-    return responsesErrorFrame(message, type);
+    return responsesErrorFrame(message, type, this.nextSeq);
   }
 
   private event(raw: string, event: string | undefined, data: string | undefined): string {
@@ -123,6 +134,8 @@ class ResponsesPassthrough implements StreamTranslator {
     }
     if (!this.sawOutput && OUTPUT_EVENTS.has(type)) this.sawOutput = true;
     this.delivered++;
+    const seq = SEQUENCE_NUMBER.exec(data);
+    if (seq) this.nextSeq = Number(seq[1]) + 1;
     if (!data.includes('"response"')) return raw;
     let out = raw;
     try {
