@@ -183,8 +183,11 @@ async function failure(d: Dialect, f: Family, stream: boolean, fl: Failure): Pro
   }
   if (midStream) {
     assert.equal(raw.status, 200, `the stream was committed before the failure: ${ctx}`);
+    assert.match(String(raw.headers['content-type']), /^text\/event-stream/, 'an SSE response');
     const info = d.streamErrorOf(raw);
     assert.ok(info.message.length > 0, 'error frame message');
+    if (fl.kind === 'in-band')
+      assert.match(info.message, /in-band/, 'the upstream’s in-band message is passed on');
     assert.equal(sdk.kind, 'stream-error', `the SDK surfaces the error frame: ${ctx}`);
     return;
   }
@@ -227,13 +230,18 @@ const FAILURES: readonly [string, Failure][] = [
   ['truncated upstream response', { kind: 'truncated' }],
 ];
 
+/** Streams only (a JSON answer has no in-band errors). */
+const STREAM_FAILURES: readonly [string, Failure][] = [['in-band stream error', { kind: 'in-band' }]];
+
 for (const d of DIALECTS) {
   for (const f of FAMILIES) {
     for (const stream of [false, true]) {
       test(`${d.id} × ${f.id} × ${stream ? 'stream' : 'json'}`, async (t) => {
         await t.test('text round trip, usage', () => textRoundTrip(d, f, stream));
         await t.test('tool round trip', () => toolRoundTrip(d, f, stream));
-        for (const [name, fl] of FAILURES) await t.test(name, () => failure(d, f, stream, fl));
+        for (const [name, fl] of [...FAILURES, ...(stream ? STREAM_FAILURES : [])]) {
+          await t.test(name, () => failure(d, f, stream, fl));
+        }
       });
     }
   }
