@@ -102,6 +102,33 @@ test('speech: bytes are relayed as they arrive (first chunk before the upstream 
   assert.equal(r.headers.get('content-type'), 'audio/ogg');
 });
 
+test('speech: a client that goes away mid-audio aborts the upstream call', async () => {
+  let upstreamClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => {
+    upstreamClosed = r;
+  });
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    res.write(Buffer.alloc(64, 1));
+    // Never ends on its own: only the gateway aborting the call closes it.
+    res.on('close', () => upstreamClosed());
+  });
+  const ac = new AbortController();
+  const r = await client.audio.speech.create(
+    { model: 'tts', voice: 'alloy', input: 'long' },
+    { signal: ac.signal },
+  );
+  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+  await reader.read();
+  ac.abort();
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<string>((r) => {
+    timer = setTimeout(() => r('upstream still open'), 5000);
+  });
+  assert.equal(await Promise.race([closed.then(() => 'closed'), gaveUp]), 'closed');
+  clearTimeout(timer);
+});
+
 test('speech: upstream 4xx passthrough, 5xx → 502, 501 for a family without audio', async () => {
   up.handle((_req, res) =>
     sendJsonBody(res, 400, { error: { message: 'voice not found', code: 'bad_voice' } }),
