@@ -53,3 +53,10 @@ test('a cut TCP proxy drops connections until restored', async () => {
     await etcd.stop();
   }
 });
+
+test('freePort hands out distinct bindable ports below the ephemeral range', async () => {
+  const { freePort, EPHEMERAL_LOW } = await import('./ports.js');
+  const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+  assert.equal(new Set(ports).size, 20);
+  for (const p of ports) assert.ok(p >= 10_000 && p < Math.max(11_000, EPHEMERAL_LOW), `port ${p}`);
+});
