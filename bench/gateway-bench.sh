@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Measures our gateway (the `aisix` CLI, role gateway) side by side with the bare Node
+# pass-through and the other reference targets, with the shared rig (/work/shared/bench/run.sh),
+# then prints and stores our ratios.
+#
+#   bash bench/gateway-bench.sh                      # build first: npx tsc -b
+#   REPEATS=6 DURATION=8 bash bench/gateway-bench.sh
+#
+# Knobs (all optional; everything else is passed through to run.sh):
+#   RIG=/work/shared/bench          the shared rig
+#   BENCH_DIR=/tmp/aisix-bench      scratch dir (npm installs, run folders); never inside the repo
+#   REPEATS=4 DURATION=6 NICE=-10   rounds, seconds per measurement, priority (root)
+#   TARGETS="floor nginx node-undici portkey"   reference targets (ours is always added)
+#   TESTS="json-c1 json-c32 json-c128 sse-c32 sse-c128 sse-ttft"
+#   GW_WORKERS=1                    proxy.workers (1 = one process on the pinned core)
+#   GW_ARGS=                        extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+#   SAVE=1                          copy the run (summary, raw jsonl, ours.md) to bench/results/<date>/
+#
+# What the gateway runs with: the generated config.yaml below (defaults otherwise: access log
+# ON at info level, Prometheus metrics ON on their own listener) and a resources file with one
+# OpenAI provider key whose api_base is the mock, one model `gpt-4o-mini` and one caller key.
+# The access log goes to stdout, which run.sh redirects to a file (`$RUN/ours.log`), so every
+# request writes one JSON line to disk, as in production with a log shipper.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RIG=${RIG:-/work/shared/bench}
+export BENCH_DIR=${BENCH_DIR:-/tmp/aisix-bench}
+export REPEATS=${REPEATS:-4}
+export DURATION=${DURATION:-6}
+export NICE=${NICE:-$([[ $(id -u) == 0 ]] && echo -10 || echo 0)}
+export TARGETS=${TARGETS:-"floor nginx node-undici portkey"}
+export TESTS=${TESTS:-"json-c1 json-c32 json-c128 sse-c32 sse-c128 sse-ttft"}
+export GW_WORKERS=${GW_WORKERS:-1}
+export GW_ARGS=${GW_ARGS:-}
+export GW_MAIN="$REPO/packages/cli/dist/src/main.js"
+[[ -f $GW_MAIN ]] || { echo "build first: (cd $REPO && npx tsc -b)" >&2; exit 2; }
+[[ -d $BENCH_DIR/npm/node_modules ]] && export SKIP_SETUP=${SKIP_SETUP:-1}
+
+export EXTRA_TARGET_NAME=ours
+export EXTRA_TARGET_HEADERS='Authorization: Bearer sk-bench-caller'
+# Runs under `bash -c` with PORT, MOCK_BASE_URL and BENCH_RUN_DIR exported by run.sh.
+# shellcheck disable=SC2016
+export EXTRA_TARGET_CMD='
+cat > "$BENCH_RUN_DIR/ours-resources.yaml" <<EOF
+_format_version: "1"
+provider_keys:
+  - { display_name: mock, provider: openai, api_base: "$MOCK_BASE_URL", api_key: sk-bench-upstream }
+models:
+  - { display_name: gpt-4o-mini, provider: openai, model_name: gpt-4o-mini, provider_key: mock }
+api_keys:
+  - { display_name: bench, key_env: BENCH_CALLER_KEY, allowed_models: [gpt-4o-mini] }
+EOF
+cat > "$BENCH_RUN_DIR/ours-config.yaml" <<EOF
+proxy:
+  addr: "127.0.0.1:$PORT"
+  workers: $GW_WORKERS
+admin:
+  enabled: false
+observability:
+  log_level: info
+  metrics:
+    prometheus:
+      addr: "127.0.0.1:$((PORT + 1))"
+resources_file: "$BENCH_RUN_DIR/ours-resources.yaml"
+EOF
+export BENCH_CALLER_KEY=sk-bench-caller
+exec node $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role gateway
+'
+
+log=$(mktemp)
+# A Prometheus-like scrape every 10 s while the run lasts (the last one is kept as evidence).
+metrics_port=$(( ${EXTRA_TARGET_PORT:-$(( ${BASE_PORT:-28700} + 10 ))} + 1 ))
+( while sleep 10; do
+    curl -sf "http://127.0.0.1:$metrics_port/metrics" -o "$log.metrics.tmp" && mv "$log.metrics.tmp" "$log.metrics"
+  done ) &
+scraper=$!
+bash "$RIG/run.sh" 2>&1 | tee "$log"
+kill "$scraper" 2>/dev/null || true
+run=$(sed -n 's/^run folder: //p' "$log" | head -1)
+[[ -f $log.metrics && -n $run ]] && mv "$log.metrics" "$run/ours-metrics.txt"
+rm -f "$log" "$log.metrics" "$log.metrics.tmp"
+[[ -n $run && -d $run ]] || { echo "no run folder found" >&2; exit 1; }
+# The scrape proves metrics were on and counted the load (and feeds the report).
+node "$REPO/bench/summarize-ours.mjs" "$run" | tee "$run/ours.md"
+if [[ ${SAVE:-1} == 1 ]]; then
+  dest="$REPO/bench/results/$(date +%Y-%m-%d)/$(basename "$run")"
+  mkdir -p "$dest"
+  cp "$run"/{summary.md,results.jsonl,rss.jsonl,meta.json,ours.md,ours-metrics.txt} "$dest/" 2>/dev/null || true
+  echo "saved to $dest"
+fi
