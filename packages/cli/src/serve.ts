@@ -120,6 +120,14 @@ export interface ServeHooks {
   workerMetrics?: () => Promise<string>;
 }
 
+/** The admin's `modelHealth` (alias → 0/1/2) and `modelStatus` from this process's proxy. */
+function modelHealthDeps(gw: Gateway, sync: Sync) {
+  return {
+    modelHealth: (name: string) => gw.health.healthByName(sync.snapshot, name),
+    modelStatus: () => gw.health.statusRows(sync.snapshot),
+  };
+}
+
 export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Running | null> {
   const { config, role, io } = deps;
   const part = deps.cluster;
@@ -243,6 +251,9 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
           return { snapshot_revision: s.applied_revision, snapshot_age_seconds: s.snapshot_age_seconds };
         },
         readiness,
+        // Runtime model health lives in the proxy: only a process that runs it (`--role all`)
+        // has any; an admin-only process reports 0 / the stored models.
+        ...(gateway !== undefined ? modelHealthDeps(gateway, sync) : {}),
         ...(proxyBase !== undefined
           ? {
               playground: async (req: Request) => {

@@ -22,6 +22,7 @@ import { listModels } from './endpoints/models.js';
 import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
 import { errors, type GatewayError, renderError } from './errors.js';
+import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
 import { Metrics } from './metrics.js';
@@ -154,6 +155,7 @@ function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
     userAgent: `aisix/${o.version}`,
     bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
     stages: o.stages ?? [],
+    health: new ModelHealthTracker(),
   };
 }
 

@@ -27,6 +27,12 @@ export {
   type ProxyHandler,
   type ProxyHandlerOptions,
 } from './handler.js';
+export {
+  type HealthLevel,
+  ModelHealthTracker,
+  type ModelStatusRow,
+  type StatusReason,
+} from './health/tracker.js';
 export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { PipelineStage } from './runtime.js';

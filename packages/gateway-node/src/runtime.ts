@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Settings } from './config.js';
 import type { GatewayError } from './errors.js';
+import type { ModelHealthTracker } from './health/tracker.js';
 import type { ResponseIdentity } from './http/respond.js';
 import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
@@ -29,6 +30,8 @@ export interface GatewayRuntime {
   readonly bodyIdleMs: number;
   /** Checks run after authorization and before dispatch, in order (limits, guardrails, cache...). */
   readonly stages: readonly PipelineStage[];
+  /** Per-process model health and cooldown (data-plane §8.6), fed by dispatch. */
+  readonly health: ModelHealthTracker;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAddr } from './config.js';
 import { createProxyHandler, createProxyServer, type ProxyHandlerOptions } from './handler.js';
+import type { ModelHealthTracker } from './health/tracker.js';
 import type { Metrics } from './metrics.js';
 import { createStatusServer } from './status/server.js';
 
@@ -23,6 +24,8 @@ export interface Gateway {
   readonly metricsPort: number | null;
   /** This gateway's metrics (a cluster worker hands `snapshot()` to the primary's listener). */
   readonly metrics: Metrics;
+  /** This process's model health and cooldown (admin health, `/status/models`). */
+  readonly health: ModelHealthTracker;
   /** SIGTERM behaviour: resolves once drained (listeners closed). */
   beginDrain(): Promise<void>;
   /** Immediate stop: closes listeners and every connection. */
@@ -60,6 +63,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         snapshots: opts.snapshots,
         ...(opts.statusJson ? { statusJson: opts.statusJson } : {}),
         ...(opts.configMetrics ? { configMetrics: opts.configMetrics } : {}),
+        health: handler.runtime.health,
       })
     : undefined;
   let proxyPort: number;
@@ -103,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     proxyPort,
     metricsPort,
     metrics: handler.metrics,
+    health: handler.runtime.health,
     beginDrain() {
       drained ??= drain();
       return drained;

@@ -15,7 +15,15 @@ before(async () => {
   const docs = standardDocs(a.url, {
     provider_keys: { pkb: { display_name: 'b', api_key: 'kb', provider: 'openai', api_base: `${b.url}/v1` } },
     models: {
-      ta: { display_name: 'target-a', provider: 'openai', model_name: 'a', provider_key_id: 'pk1' },
+      // No cooldown: each test here sees target-a first whatever the previous one did to it
+      // (cooldown is tested in health/health.test.ts).
+      ta: {
+        display_name: 'target-a',
+        provider: 'openai',
+        model_name: 'a',
+        provider_key_id: 'pk1',
+        cooldown: { enabled: false },
+      },
       tb: { display_name: 'target-b', provider: 'openai', model_name: 'b', provider_key_id: 'pkb' },
       grp: {
         display_name: 'grp',

@@ -146,7 +146,8 @@ function groupCandidates(
     );
   }
   if (out.length === 0 && ipDropped > 0) return errors.ipRestricted();
-  return out;
+  // Health filter (§8.4 step 5): cooled-down targets are skipped while another remains.
+  return rt.health.healthFilter(out, (c) => c.target?.model.id);
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -197,8 +198,19 @@ async function loop(
           : ctx.stream
             ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
             : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
-      if (r.ok || ctx.res.destroyed || ctx.res.headersSent) return;
+      if (r.ok) {
+        rt.health.recordSuccess(t.model.id);
+        if (group && ctx.model) rt.health.recordSuccess(ctx.model.id);
+        return;
+      }
+      if (ctx.res.destroyed || ctx.res.headersSent) return;
       last = r.failure;
+      rt.health.recordFailure(t.model, last, {
+        provider: t.provider,
+        model: t.view.display_name,
+        upstream_model: t.upstreamModel,
+        provider_key_id: t.view.provider_key_id ?? '',
+      });
       if (last.detail)
         rt.logger.warn(
           { request_id: ctx.id, provider: t.provider, cause: last.detail },
@@ -211,5 +223,6 @@ async function loop(
       if (ctx.res.destroyed) return;
     }
   }
+  if (group && ctx.model) rt.health.recordGroupFailure(ctx.model.id, group.display_name);
   sendError(ctx, rt.ident, last?.error ?? errors.internal());
 }

@@ -3,7 +3,9 @@
  * target, `round_robin` from a per-process counter, `weighted` from a weight-proportional draw
  * (deterministic FNV-1a of the stability key when `sticky`), each followed by a positional walk
  * with wrap-around, cut to 1 + `max_fallbacks`. Metric strategies (least_*) are not implemented
- * yet and walk like `failover`. Tag routing and health filtering are not implemented yet.
+ * yet and walk like `failover`. Tag routing is not implemented yet. The health filter (step 5:
+ * cooled-down targets skipped while another remains) runs on the resolved candidates in
+ * `dispatch.ts` (`ModelHealthTracker.healthFilter`, health/tracker.ts).
  */
 import type { RoutingView } from '../resources.js';
 

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ConfigSnapshot } from '@aisix/core';
 import { type GatewayConfig, parseAddr, resolveSettings } from '../config.js';
+import type { ModelHealthTracker } from '../health/tracker.js';
 import { modelKind, modelView } from '../resources.js';
 import type { SnapshotSource } from '../snapshot-source.js';
 
@@ -23,6 +24,8 @@ export interface StatusServerOptions {
   readonly statusJson?: () => object;
   /** Extra Prometheus text appended to the scrape (the `aisix_config_*` series). */
   readonly configMetrics?: () => string;
+  /** This process's model health: `/status/models` statuses and `aisix_deployment_*` series. */
+  readonly health?: ModelHealthTracker;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -30,7 +33,10 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-/** `/status/models` rows; virtual kinds are `not_applicable`. Runtime health is not tracked yet. */
+/**
+ * `/status/models` rows without runtime health (no proxy in this process): virtual kinds are
+ * `not_applicable`, direct models `healthy`. With a proxy, `ModelHealthTracker.statusRows`.
+ */
 export function modelStatusRows(snapshot: ConfigSnapshot): object[] {
   const rows: { id: string; display_name: string; kind: string; status: string }[] = [];
   for (const m of snapshot.byId('models').values()) {
@@ -63,7 +69,9 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
   switch (path) {
     case o.path: {
       const own = await o.metrics.text();
-      const extra = o.configMetrics?.() ?? '';
+      const health = o.health?.metricsText() ?? '';
+      const config = o.configMetrics?.() ?? '';
+      const extra = health && config ? `${health}\n${config}` : health || config;
       return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', extra ? `${own}\n${extra}` : own);
     }
     case '/status/config':
@@ -78,7 +86,14 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
         ? send(res, 200, 'text/plain; charset=utf-8', 'ok')
         : send(res, 503, 'text/plain; charset=utf-8', 'no configuration available');
     case '/status/models':
-      return send(res, 200, 'application/json', JSON.stringify(modelStatusRows(o.snapshots.current())));
+      return send(
+        res,
+        200,
+        'application/json',
+        JSON.stringify(
+          o.health ? o.health.statusRows(o.snapshots.current()) : modelStatusRows(o.snapshots.current()),
+        ),
+      );
     default:
       return send(res, 404, 'text/plain; charset=utf-8', 'not found');
   }
