@@ -26,7 +26,7 @@ import {
   StoreError,
   type WatchEnd,
   type WriteResult,
-} from '@aisix/store';
+} from '@aisix/store/local';
 
 export interface FileEntry {
   readonly kind: KindName;

@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import type { AdminMode } from '@aisix/admin-api';
 import type { Config, ConfigSource as SourceKind } from '@aisix/core';
 import { effectivePrefix } from '@aisix/core';
-import { type ConfigSource, createEtcdStore, openEmbeddedStore, type ResourceStore } from '@aisix/store';
+import type { ConfigSource, createEtcdStore, ResourceStore } from '@aisix/store';
+// Not the main entry: that one loads the etcd client (etcd3 + gRPC), imported below only for etcd.
+import { openEmbeddedStore } from '@aisix/store/local';
 import { FileResources } from './file-source.js';
 
 export interface OpenedResources {
@@ -62,7 +64,8 @@ export async function openResources(
     const password = config.etcd.password?.reveal();
     let opened: Awaited<ReturnType<typeof createEtcdStore>>;
     try {
-      opened = await createEtcdStore({
+      const etcd = await import('@aisix/store');
+      opened = await etcd.createEtcdStore({
         endpoints: config.etcd.endpoints,
         prefix,
         ...(config.etcd.user !== undefined ? { user: config.etcd.user } : {}),

@@ -13,7 +13,8 @@
  * up to `shutdown.max_drain_secs`; then the sync stops and the process exits 0. A second
  * signal during the drain exits 1 at once.
  */
-import { createAdminApp, startAdminServer } from '@aisix/admin-api';
+// The admin API (and the store writer side it pulls in) is imported only when the admin role runs.
+import type { startAdminServer } from '@aisix/admin-api';
 import type { Config, ConfigSource as SourceKind } from '@aisix/core';
 import { parseSocketAddr } from '@aisix/core';
 import {
@@ -22,7 +23,7 @@ import {
   startGateway,
   startStatusListener,
 } from '@aisix/gateway-node';
-import { configMetricsText, startConfigSync } from '@aisix/store';
+import { configMetricsText, startConfigSync } from '@aisix/store/local';
 import type { Logger } from 'pino';
 import type { Role } from './args.js';
 import { createLogger } from './logger.js';
@@ -138,6 +139,8 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   if (part?.type !== 'worker') for (const w of deps.warnings) logger.warn(w);
   const withAdmin = role !== 'gateway' && config.admin.enabled && part?.type !== 'worker';
   const withGateway = role !== 'admin' && part?.type !== 'primary';
+  // Loaded before any listener starts (as a static import was), only when the admin runs here.
+  const adminApi = withAdmin ? await import('@aisix/admin-api') : undefined;
   const version = aisixVersion();
   const workers = part?.type === 'primary' ? part.workers : 1;
   // In a cluster the primary serves metrics/status for the replica; workers only the proxy.
@@ -231,7 +234,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         configMetrics: () => configMetricsText(sync),
       });
     }
-    if (withAdmin) {
+    if (adminApi !== undefined) {
       // The proxy is in this process, or (primary of a multi-worker gateway) in its workers
       // on the configured port.
       const configuredPort = hostPort(config.proxy.addr).port;
@@ -241,6 +244,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
           : part?.type === 'primary' && role === 'all' && configuredPort !== 0
             ? loopbackUrl(config.proxy.addr, configuredPort)
             : undefined;
+      const { createAdminApp, startAdminServer } = adminApi;
       const app = createAdminApp({
         store: resources.store,
         adminKeys: config.admin.admin_keys,
