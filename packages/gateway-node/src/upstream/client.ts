@@ -1,8 +1,9 @@
 /**
  * The outbound HTTP layer: one undici `Agent` (a keep-alive `Pool` per upstream origin) used
- * through `request()` — never `fetch`, whose web streams cost several times more per request.
- * undici's own header/body timeouts are off: deadlines are the gateway's per-request timers
- * (request deadline, stream budget), delivered as an AbortSignal with a typed reason.
+ * through `dispatch()` with our own handlers on the chat/embeddings hot path (`UpstreamCall`),
+ * and `request()` elsewhere — never `fetch`, whose web streams cost several times more per
+ * request. undici's own header/body timeouts are off: deadlines are the gateway's per-request
+ * timers (request deadline, stream budget), delivered as an abort with a typed reason.
  */
 
 import type { PreparedRequest } from '@aisix/providers';
@@ -45,6 +46,49 @@ export function sendUpstream(
     body: p.body,
     signal,
   });
+}
+
+export type AbortReason = typeof ABORT_TIMEOUT | typeof ABORT_CLIENT_GONE;
+
+/** `Agent.dispatch` options of one prepared upstream POST. */
+export function dispatchOptions(p: PreparedRequest): Dispatcher.DispatchOptions {
+  const u = p.url;
+  return { origin: u.origin, path: u.pathname + u.search, method: 'POST', headers: p.headers, body: p.body };
+}
+
+/**
+ * Base of the upstream call handlers: one `Agent.dispatch` with a handler object (undici's
+ * controller API) instead of `request()`, so no AbortSignal + listener, no Readable body and no
+ * promise per step. `abort(reason)` cuts the call short at any time: with a live request the
+ * controller aborts it (its socket closes) and `onResponseError` follows synchronously; before
+ * the request reached a socket, `aborted(reason)` runs at once and the request is aborted when
+ * it gets one. Subclasses settle once (`settled`); later callbacks are ignored.
+ */
+export abstract class UpstreamCall implements Dispatcher.DispatchHandler {
+  /** Why the gateway aborted the call, if it did. */
+  reason: AbortReason | undefined;
+  settled = false;
+  protected controller: Dispatcher.DispatchController | undefined;
+
+  abort(reason: AbortReason): void {
+    if (this.reason !== undefined || this.settled) return;
+    this.reason = reason;
+    const c = this.controller;
+    if (c) c.abort(abortError(reason));
+    else this.aborted(reason);
+  }
+
+  /** The call was aborted before it had a socket. */
+  protected abstract aborted(reason: AbortReason): void;
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.reason !== undefined) controller.abort(abortError(this.reason));
+  }
+}
+
+function abortError(reason: AbortReason): Error {
+  return new Error(reason === ABORT_TIMEOUT ? 'upstream deadline' : 'client gone');
 }
 
 /** Reads at most `max` bytes of a body as UTF-8, then discards the rest. */
