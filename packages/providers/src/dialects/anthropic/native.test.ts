@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PrepareInput } from '../../contract.js';
-import { chunks, fixtures, parseSse } from '../shared/test-fixtures.js';
+import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
 import { anthropicNativeCountTokens, anthropicNativeMessages } from './native.js';
 
 const fx = fixtures('anthropic');
 const recorded = fx.text('native-stream-tool-use.sse');
 
-function relay(input: Buffer, size: number) {
-  const tr = anthropicNativeMessages.createStreamTranslator({
-    endpoint: 'chat',
-    alias: 'my-claude',
-    forwardUsageChunk: false,
-  });
-  let out = '';
-  for (const c of chunks(input, size)) out += tr.push(c);
-  out += tr.end();
-  return { out, tr };
-}
+const relay = (input: Buffer, size: number) => relayStream(anthropicNativeMessages, 'my-claude', input, size);
 
 test('recorded stream relayed byte for byte except model in message_start; usage read', () => {
   const expected = recorded.replace('"model":"claude-sonnet-4-20250514"', '"model":"my-claude"');

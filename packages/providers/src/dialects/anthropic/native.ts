@@ -12,23 +12,13 @@
  * can still fail over before anything was sent, and otherwise ends the stream with one error
  * frame in this same dialect.
  */
-import type {
-  PrepareInput,
-  PrepareResult,
-  ProviderAdapter,
-  StreamFailure,
-  StreamTranslator,
-  TransformResult,
-  Usage,
-} from '../../contract.js';
-import { emptyUsage } from '../../contract.js';
+import type { PrepareInput, PrepareResult, ProviderAdapter, TransformResult } from '../../contract.js';
 import { parseAnthropicWireError } from '../../shared/errors.js';
 import { rewriteModelField } from '../../shared/json-scan.js';
-import { upstreamSecret } from '../../shared/openai-base.js';
 import { anthropicUrl } from '../../shared/url.js';
 import { isObject } from '../shared/chat-types.js';
-import { nativeBody, nativeHeaders } from '../shared/native.js';
-import { RawSseSplitter, replaceData } from '../shared/raw-sse.js';
+import { NativePassthrough, nativeCapabilities, nativePrepare, nativeTransform } from '../shared/native.js';
+import { replaceData } from '../shared/raw-sse.js';
 import { anthropicErrorFrame } from './stream.js';
 import { ANTHROPIC_ERROR_STATUS, readAnthropicUsage } from './usage.js';
 
@@ -36,61 +26,33 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 
 function prepare(input: PrepareInput, suffix: string): PrepareResult {
   const pk = input.providerKey;
-  const url = anthropicUrl(pk.api_base, pk.provider ?? '');
-  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
-  const secret = upstreamSecret(pk);
-  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
-  const headers = nativeHeaders(input, { 'x-api-key': secret.value, 'anthropic-version': ANTHROPIC_VERSION });
-  const target = suffix === '' ? url.url : new URL(`${url.url.href}${suffix}`);
-  return { ok: true, request: { url: target, headers, body: nativeBody(input) } };
+  return nativePrepare(
+    input,
+    anthropicUrl(pk.api_base, pk.provider ?? ''),
+    (secret) => ({ 'x-api-key': secret, 'anthropic-version': ANTHROPIC_VERSION }),
+    (url) => (suffix === '' ? url : new URL(`${url.href}${suffix}`)),
+  );
 }
 
 function transform(text: string, alias: string, rewrite: boolean): TransformResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
-  }
-  if (!isObject(parsed))
-    return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
-  const usage = emptyUsage();
-  readAnthropicUsage(parsed.usage, usage);
-  return { ok: true, body: rewrite ? rewriteModelField(text, JSON.stringify(alias)) : text, usage };
+  return nativeTransform(text, alias, readAnthropicUsage, rewrite);
 }
 
 const OUTPUT_DELTAS = ['text_delta', 'input_json_delta', 'thinking_delta'];
 
-class AnthropicPassthrough implements StreamTranslator {
-  done = false;
-  failure: StreamFailure | undefined;
-  readonly usage: Usage = emptyUsage();
-  sawOutput = false;
-  delivered = 0;
+class AnthropicPassthrough extends NativePassthrough {
   private readonly aliasLiteral: string;
-  private readonly split = new RawSseSplitter((raw, event, data) => this.event(raw, event, data));
 
   constructor(alias: string) {
+    super();
     this.aliasLiteral = JSON.stringify(alias);
-  }
-
-  push(chunk: Buffer): string {
-    return this.done || this.failure ? '' : this.split.push(chunk);
-  }
-
-  end(): string {
-    if (this.done || this.failure) return '';
-    const out = this.split.end();
-    // EOF without message_stop is relayed as it is: nothing is appended to a native stream.
-    if (!this.failure) this.done = true;
-    return out;
   }
 
   errorFrame(message: string, type: string): string {
     return anthropicErrorFrame(message, type);
   }
 
-  private event(raw: string, event: string | undefined, data: string | undefined): string {
+  protected event(raw: string, event: string | undefined, data: string | undefined): string {
     if (this.done || this.failure) return '';
     const type = event ?? '';
     if (type === 'error' && data !== undefined) {
@@ -131,13 +93,7 @@ function nativeAdapter(id: string, suffix: string, rewrite: boolean): ProviderAd
   return {
     id,
     errorWire: 'anthropic',
-    capabilities: {
-      chat: true,
-      chatStream: suffix === '',
-      completions: false,
-      completionsStream: false,
-      embeddings: false,
-    },
+    capabilities: nativeCapabilities(suffix === ''),
     prepare: (input) => prepare(input, suffix),
     transformResponse: (_endpoint, text, alias) => transform(text, alias, rewrite),
     createStreamTranslator: (o) => new AnthropicPassthrough(o.alias),

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { openaiCompatibleAdapter } from '../../openai-compatible/index.js';
 import { bridgeAdapter } from '../shared/bridge.js';
 import type { ChatChunk } from '../shared/chat-types.js';
-import { chunks, fixtures, parseSse } from '../shared/test-fixtures.js';
+import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
 import { anthropicCodec } from './index.js';
 import { AnthropicEncoder } from './stream.js';
 
@@ -11,14 +11,12 @@ const fx = fixtures('anthropic');
 
 function run(size: number): string {
   const adapter = bridgeAdapter(openaiCompatibleAdapter, anthropicCodec);
-  const tr = adapter.createStreamTranslator({
-    endpoint: 'chat',
-    alias: 'claude-alias',
-    forwardUsageChunk: false,
-  });
-  let out = '';
-  for (const c of chunks(Buffer.from(fx.text('chat-stream-text-tools.sse')), size)) out += tr.push(c);
-  out += tr.end();
+  const { out, tr } = relayStream(
+    adapter,
+    'claude-alias',
+    Buffer.from(fx.text('chat-stream-text-tools.sse')),
+    size,
+  );
   assert.equal(tr.done, true);
   assert.equal(tr.failure, undefined);
   assert.equal(tr.usage.prompt_tokens, 82);

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chunks, fixtures, parseSse } from '../shared/test-fixtures.js';
+import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
 import { responsesVerbatim } from './native.js';
 
 const fx = fixtures('responses');
 const recorded = fx.text('native-stream.sse');
 
-function relay(text: string, size: number) {
-  const tr = responsesVerbatim.createStreamTranslator({
-    endpoint: 'chat',
-    alias: 'my-gpt',
-    forwardUsageChunk: false,
-  });
-  let out = '';
-  for (const c of chunks(Buffer.from(text), size)) out += tr.push(c);
-  out += tr.end();
-  return { out, tr };
-}
+const relay = (text: string, size: number) =>
+  relayStream(responsesVerbatim, 'my-gpt', Buffer.from(text), size);
 
 test('recorded stream: every event relayed, only the response objects get the alias as model', () => {
   const input = parseSse(recorded);

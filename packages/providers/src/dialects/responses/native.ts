@@ -9,34 +9,20 @@
  * anything reached the caller the gateway may still fail over, and afterwards it writes one error
  * frame in this dialect (see `stream.ts`).
  */
-import type {
-  PrepareInput,
-  PrepareResult,
-  ProviderAdapter,
-  StreamFailure,
-  StreamTranslator,
-  TransformResult,
-  Usage,
-} from '../../contract.js';
-import { emptyUsage } from '../../contract.js';
+import type { PrepareInput, PrepareResult, ProviderAdapter, TransformResult, Usage } from '../../contract.js';
 import { parseOpenAiWireError, truncateBytes } from '../../shared/errors.js';
-import { rewriteModelField } from '../../shared/json-scan.js';
-import { upstreamSecret } from '../../shared/openai-base.js';
 import { openAiUrl } from '../../shared/url.js';
 import { maxInto } from '../../shared/usage.js';
 import { isObject, type Json } from '../shared/chat-types.js';
-import { nativeBody, nativeHeaders } from '../shared/native.js';
-import { RawSseSplitter, replaceData } from '../shared/raw-sse.js';
+import { NativePassthrough, nativeCapabilities, nativePrepare, nativeTransform } from '../shared/native.js';
+import { replaceData } from '../shared/raw-sse.js';
 import { sseEvent } from '../shared/sse.js';
 
 function prepare(input: PrepareInput): PrepareResult {
   const pk = input.providerKey;
-  const url = openAiUrl(pk.api_base, pk.provider ?? '', '/responses', false);
-  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
-  const secret = upstreamSecret(pk);
-  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
-  const headers = nativeHeaders(input, { authorization: `Bearer ${secret.value}` });
-  return { ok: true, request: { url: url.url, headers, body: nativeBody(input) } };
+  return nativePrepare(input, openAiUrl(pk.api_base, pk.provider ?? '', '/responses', false), (secret) => ({
+    authorization: `Bearer ${secret}`,
+  }));
 }
 
 function num(v: unknown): number {
@@ -62,17 +48,7 @@ export function readResponsesUsage(usage: unknown, into: Usage): void {
 }
 
 function transform(text: string, alias: string): TransformResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
-  }
-  if (!isObject(parsed))
-    return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
-  const usage = emptyUsage();
-  readResponsesUsage(parsed.usage, usage);
-  return { ok: true, body: rewriteModelField(text, JSON.stringify(alias)), usage };
+  return nativeTransform(text, alias, readResponsesUsage);
 }
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
@@ -97,34 +73,19 @@ export function responsesErrorFrame(message: string, type: string, sequenceNumbe
 
 const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 
-class ResponsesPassthrough implements StreamTranslator {
-  done = false;
-  failure: StreamFailure | undefined;
-  readonly usage: Usage = emptyUsage();
-  sawOutput = false;
-  delivered = 0;
+class ResponsesPassthrough extends NativePassthrough {
   /** Next `sequence_number` after the last relayed event (for the error frame). */
   private nextSeq = 0;
-  private readonly split = new RawSseSplitter((raw, event, data) => this.event(raw, event, data));
 
-  constructor(private readonly alias: string) {}
-
-  push(chunk: Buffer): string {
-    return this.done || this.failure ? '' : this.split.push(chunk);
-  }
-
-  end(): string {
-    if (this.done || this.failure) return '';
-    const out = this.split.end();
-    if (!this.failure) this.done = true;
-    return out;
+  constructor(private readonly alias: string) {
+    super();
   }
 
   errorFrame(message: string, type: string): string {
     return responsesErrorFrame(message, type, this.nextSeq);
   }
 
-  private event(raw: string, event: string | undefined, data: string | undefined): string {
+  protected event(raw: string, event: string | undefined, data: string | undefined): string {
     if (this.done || this.failure || data === undefined) return this.done || this.failure ? '' : raw;
     // The event name is repeated as `type` inside the data; either identifies the event.
     const type = event ?? /"type"\s*:\s*"([^"]+)"/.exec(data)?.[1] ?? '';
@@ -175,13 +136,7 @@ class ResponsesPassthrough implements StreamTranslator {
 export const responsesVerbatim: ProviderAdapter = {
   id: 'responses-verbatim',
   errorWire: 'openai',
-  capabilities: {
-    chat: true,
-    chatStream: true,
-    completions: false,
-    completionsStream: false,
-    embeddings: false,
-  },
+  capabilities: nativeCapabilities(true),
   prepare,
   transformResponse: (_endpoint, text, alias) => transform(text, alias),
   createStreamTranslator: (o) => new ResponsesPassthrough(o.alias),

@@ -2,21 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openaiCompatibleAdapter } from '../../openai-compatible/index.js';
 import { bridgeAdapter } from '../shared/bridge.js';
-import { chunks, fixtures, parseSse } from '../shared/test-fixtures.js';
+import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
 import { responsesCodec } from './index.js';
 import { ResponsesEncoder } from './stream.js';
 
 const fx = fixtures('responses');
 
 function run(size: number): string {
-  const tr = bridgeAdapter(openaiCompatibleAdapter, responsesCodec).createStreamTranslator({
-    endpoint: 'chat',
-    alias: 'alias',
-    forwardUsageChunk: false,
-  });
-  let out = '';
-  for (const c of chunks(Buffer.from(fx.text('chat-stream-text-tools.sse')), size)) out += tr.push(c);
-  out += tr.end();
+  const { out, tr } = relayStream(
+    bridgeAdapter(openaiCompatibleAdapter, responsesCodec),
+    'alias',
+    Buffer.from(fx.text('chat-stream-text-tools.sse')),
+    size,
+  );
   assert.equal(tr.done, true);
   return out;
 }

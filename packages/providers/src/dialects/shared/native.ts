@@ -1,18 +1,30 @@
 /**
  * Pieces shared by the native passthrough adapters: the outbound header set (gateway-owned
  * headers first, then the operator's `default_headers` and the client headers the provider key
- * forwards — the same pipeline as every bridge, decision OP-3) and the forwarded body (the
+ * forwards — the same pipeline as every bridge, decision OP-3), the forwarded body (the
  * caller's body with `model` set to the upstream id and the provider key's renames, constraints
- * and default fields; the OpenAI-only `content_list_to_string` step does not apply here).
+ * and default fields; the OpenAI-only `content_list_to_string` step does not apply here), the
+ * request itself, the non-streaming answer, the stream relay skeleton and the capabilities.
  */
-import type { PrepareInput } from '../../contract.js';
+import type {
+  Capabilities,
+  PrepareInput,
+  PrepareResult,
+  StreamFailure,
+  StreamTranslator,
+  TransformResult,
+  Usage,
+} from '../../contract.js';
+import { emptyUsage } from '../../contract.js';
 import { applyBodyOverrides } from '../../shared/body.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../../shared/headers.js';
+import { rewriteModelField } from '../../shared/json-scan.js';
+import { upstreamSecret } from '../../shared/openai-base.js';
+import type { BaseResult } from '../../shared/url.js';
+import { isObject } from './chat-types.js';
+import { RawSseSplitter } from './raw-sse.js';
 
-export function nativeHeaders(
-  input: PrepareInput,
-  credential: Record<string, string>,
-): Record<string, string> {
+function nativeHeaders(input: PrepareInput, credential: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = {
     ...credential,
     'content-type': 'application/json',
@@ -26,8 +38,91 @@ export function nativeHeaders(
   return headers;
 }
 
-export function nativeBody(input: PrepareInput): string {
+function nativeBody(input: PrepareInput): string {
   const body: Record<string, unknown> = { ...input.body, model: input.upstreamModel };
   applyBodyOverrides(body, { ...input.providerKey, response: null });
   return JSON.stringify(body);
+}
+
+/**
+ * The native upstream request: `url` (the key's base resolved for the dialect; refused as
+ * `invalid_config`), then the key's secret (refused as `invalid_credentials`) turned into the
+ * gateway-owned credential headers by `credential`; `target` maps the resolved URL to the one
+ * called (default: itself).
+ */
+export function nativePrepare(
+  input: PrepareInput,
+  url: BaseResult,
+  credential: (secret: string) => Record<string, string>,
+  target: (url: URL) => URL = (u) => u,
+): PrepareResult {
+  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  const secret = upstreamSecret(input.providerKey);
+  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  const headers = nativeHeaders(input, credential(secret.value));
+  return { ok: true, request: { url: target(url.url), headers, body: nativeBody(input) } };
+}
+
+/**
+ * A non-streaming native answer: it must be a JSON object; its `usage` is read by `readUsage`;
+ * the body comes back as sent, with `model` set to the alias when `rewrite`.
+ */
+export function nativeTransform(
+  text: string,
+  alias: string,
+  readUsage: (usage: unknown, into: Usage) => void,
+  rewrite = true,
+): TransformResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
+  }
+  if (!isObject(parsed))
+    return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
+  const usage = emptyUsage();
+  readUsage(parsed.usage, usage);
+  return { ok: true, body: rewrite ? rewriteModelField(text, JSON.stringify(alias)) : text, usage };
+}
+
+/**
+ * The stream relay of a native passthrough: raw SSE events go to `event` (which returns what is
+ * relayed and sets `done`, `failure`, `sawOutput`, `delivered` and `usage`); nothing more is
+ * read once the stream is done or failed.
+ */
+export abstract class NativePassthrough implements StreamTranslator {
+  done = false;
+  failure: StreamFailure | undefined;
+  readonly usage: Usage = emptyUsage();
+  sawOutput = false;
+  delivered = 0;
+  private readonly split = new RawSseSplitter((raw, event, data) => this.event(raw, event, data));
+
+  push(chunk: Buffer): string {
+    return this.done || this.failure ? '' : this.split.push(chunk);
+  }
+
+  end(): string {
+    if (this.done || this.failure) return '';
+    const out = this.split.end();
+    // EOF without the terminal event is relayed as it is: nothing is appended to a native stream.
+    if (!this.failure) this.done = true;
+    return out;
+  }
+
+  abstract errorFrame(message: string, type: string): string;
+
+  protected abstract event(raw: string, event: string | undefined, data: string | undefined): string;
+}
+
+/** A native passthrough answers the chat endpoint only (streaming when `chatStream`). */
+export function nativeCapabilities(chatStream: boolean): Capabilities {
+  return {
+    chat: true,
+    chatStream,
+    completions: false,
+    completionsStream: false,
+    embeddings: false,
+  };
 }

@@ -1,8 +1,10 @@
 /**
- * Test helper: reads a dialect's recorded fixtures from the source tree (fixtures are not copied
- * into `dist`, so compiled tests resolve them relative to the package root).
+ * Test helpers: reads a dialect's recorded fixtures from the source tree (fixtures are not copied
+ * into `dist`, so compiled tests resolve them relative to the package root), parses and cuts
+ * SSE, and relays a stream through an adapter's translator.
  */
 import { readFileSync } from 'node:fs';
+import type { ProviderAdapter } from '../../contract.js';
 
 export function fixtures(dialect: 'anthropic' | 'responses') {
   const dir = new URL(`../../../../src/dialects/${dialect}/fixtures/`, import.meta.url);
@@ -28,4 +30,20 @@ export function chunks(buf: Buffer, size: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
   return out;
+}
+
+/**
+ * Feeds `input` to a new stream translator of `adapter` (chat, `alias`, no usage chunk) in chunks
+ * of `size` bytes, then ends it: what the caller would get, and the translator to inspect.
+ */
+export function relayStream(adapter: ProviderAdapter, alias: string, input: Buffer, size: number) {
+  const tr = adapter.createStreamTranslator({
+    endpoint: 'chat',
+    alias,
+    forwardUsageChunk: false,
+  });
+  let out = '';
+  for (const c of chunks(input, size)) out += tr.push(c);
+  out += tr.end();
+  return { out, tr };
 }
