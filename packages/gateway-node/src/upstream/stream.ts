@@ -10,13 +10,20 @@
  * - Backpressure: the upstream body is paused while the client socket is full.
  * - Client gone: the upstream request is aborted at once (its socket closes).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint, StreamTranslator } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import { baseHeaders } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
-import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped, sendUpstream } from './client.js';
+import {
+  ABORT_CLIENT_GONE,
+  ABORT_TIMEOUT,
+  type AbortReason,
+  dispatchOptions,
+  UpstreamCall,
+} from './client.js';
 import {
   type AttemptFailure,
   type AttemptResult,
@@ -77,46 +84,27 @@ export async function callStream(
   policy: RetryPolicy,
   forwardUsageChunk: boolean,
 ): Promise<AttemptResult> {
-  const ac = new AbortController();
   const budgetMs = t.deadlines.streamMs;
-  const attemptStart = performance.now();
-  const budget = budgetMs > 0 ? new IdleTimer(budgetMs, () => void ac.abort(ABORT_TIMEOUT)) : undefined;
-  ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
-  const relay: Relay = { committed: false, wrote: false, heartbeat: undefined };
-  const failed = (err: unknown): AttemptResult => {
-    if (ac.signal.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(budgetMs) };
-    return { ok: false, failure: transportFailure(err) };
-  };
+  const call = new StreamCall(rt, ctx, endpoint, t, policy, forwardUsageChunk);
+  const budget = budgetMs > 0 ? new IdleTimer(budgetMs, () => void call.abort(ABORT_TIMEOUT)) : undefined;
+  call.budget = budget;
+  ctx.onClientGone = () => call.abort(ABORT_CLIENT_GONE);
   try {
-    let r: Dispatcher.ResponseData;
-    try {
-      r = await sendUpstream(rt.agent, t.prepared, ac.signal);
-    } catch (err) {
-      return failed(err);
-    }
-    if (r.statusCode < 200 || r.statusCode >= 300) {
-      const text = await readCapped(r.body, MAX_ERROR_BODY).catch(() => '');
-      const info = t.adapter.parseError(r.statusCode, text, r.headers);
-      return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
-    }
-    const translator = t.adapter.createStreamTranslator({
-      endpoint,
-      alias: ctx.requestedModel ?? '',
-      forwardUsageChunk,
-      request: t.prepared,
-    });
-    if (!t.deadlines.streamConfigured) commit(rt, ctx, relay);
-    const result = await pump(rt, ctx, r, translator, relay, budget, ac, attemptStart);
-    ctx.usage = translator.usage;
+    rt.agent.dispatch(dispatchOptions(t.prepared), call);
+    const outcome = await call.outcome;
+    if (outcome.head) return { ok: false, failure: outcome.head };
+    const tr = call.translator;
+    if (tr) ctx.usage = tr.usage;
+    const result = outcome.body;
     if (result === undefined) return { ok: true };
-    if (relay.committed) {
-      endWithError(ctx, relay, result, translator);
+    if (call.relay.committed && tr) {
+      endWithError(ctx, call.relay, result, tr);
       return { ok: true };
     }
     return { ok: false, failure: result };
   } finally {
     budget?.stop();
-    relay.heartbeat?.stop();
+    call.relay.heartbeat?.stop();
     ctx.onClientGone = undefined;
   }
 }
@@ -170,77 +158,208 @@ function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {
 }
 
 /**
- * Relays the upstream body. Resolves undefined on a normal end, or the failure that ended it.
- * Resolves (never rejects) so the caller's cleanup always runs.
+ * How an attempt ended: `head` is a failure before any body was relayed (transport, deadline,
+ * non-2xx status); `body` is undefined on a normal end, or the failure that ended the relay.
  */
-function pump(
-  rt: GatewayRuntime,
-  ctx: RequestContext,
-  r: Dispatcher.ResponseData,
-  tr: StreamTranslator,
-  relay: Relay,
-  budget: IdleTimer | undefined,
-  ac: AbortController,
-  attemptStart: number,
-): Promise<AttemptFailure | undefined> {
-  const res = ctx.res;
-  const body = r.body;
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (f: AttemptFailure | undefined) => {
-      if (settled) return;
-      settled = true;
-      body.off('data', onData);
-      res.off('drain', onDrain);
-      if (f || !tr.done) body.destroy();
-      resolve(f);
-    };
-    const write = (out: string) => {
-      if (out.length === 0) return;
-      if (!relay.committed) commit(rt, ctx, relay);
-      relay.wrote = true;
-      if (relay.heartbeat) relay.heartbeat.last = performance.now();
-      if (!res.write(out)) body.pause();
-    };
-    // The last bytes and the end of the response leave in one write.
-    const endWith = (out: string) => {
-      if (!relay.committed) commit(rt, ctx, relay);
-      relay.wrote = true;
-      // Before the end: the completion hook (access log, token metrics) may run as soon as
-      // the response closes, ahead of the caller's continuation after this promise.
-      ctx.usage = tr.usage;
-      res.end(out);
-    };
-    const onDrain = () => body.resume();
-    const onData = (chunk: Buffer) => {
-      if (budget) budget.last = performance.now();
-      const out = tr.push(chunk);
-      if (ctx.ttftSeconds === undefined && tr.sawOutput)
-        ctx.ttftSeconds = (performance.now() - attemptStart) / 1000;
-      const f = translatorFailure(tr);
-      if (f && !relay.committed && tr.delivered === 0) return finish(f);
-      if (tr.done) {
-        endWith(out);
-        return finish(undefined);
+type Outcome =
+  | { readonly head: AttemptFailure; readonly body?: undefined }
+  | { readonly head?: undefined; readonly body: AttemptFailure | undefined };
+
+/**
+ * The upstream call of one stream attempt as an undici dispatch handler: the body is relayed
+ * from `onResponseData` straight to the caller's response (backpressure: the controller is
+ * paused while the client socket is full and resumed on `drain`). `outcome` settles once and
+ * never rejects, so the caller's cleanup always runs.
+ */
+class StreamCall extends UpstreamCall {
+  readonly outcome: Promise<Outcome>;
+  readonly relay: Relay = { committed: false, wrote: false, heartbeat: undefined };
+  budget: IdleTimer | undefined;
+  translator: StreamTranslator | undefined;
+  private resolve: (o: Outcome) => void = () => {};
+  private readonly attemptStart = performance.now();
+  /** Non-2xx answer: its status and headers while the (capped) error body is read. */
+  private errStatus = 0;
+  private errHeaders: IncomingHttpHeaders = {};
+  private errChunks: Buffer[] | undefined;
+  private errSize = 0;
+
+  constructor(
+    private readonly rt: GatewayRuntime,
+    private readonly ctx: RequestContext,
+    private readonly endpoint: Endpoint,
+    private readonly t: Target,
+    private readonly policy: RetryPolicy,
+    private readonly forwardUsageChunk: boolean,
+  ) {
+    super();
+    this.outcome = new Promise<Outcome>((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  private settle(o: Outcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.ctx.res.off('drain', this.onDrain);
+    this.resolve(o);
+  }
+
+  /** Before the head: a deadline or a transport failure (a client gone counts as transport). */
+  private headFailure(err: unknown): AttemptFailure {
+    if (this.reason === ABORT_TIMEOUT) return timeoutFailure(this.t.deadlines.streamMs);
+    return transportFailure(err);
+  }
+
+  protected aborted(reason: AbortReason): void {
+    this.settle({ head: this.headFailure(reason) });
+  }
+
+  private readonly onDrain = (): void => {
+    this.controller?.resume();
+  };
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200 || this.settled) return;
+    if (statusCode >= 300) {
+      this.errStatus = statusCode;
+      this.errHeaders = headers;
+      this.errChunks = [];
+      return;
+    }
+    const ctx = this.ctx;
+    this.translator = this.t.adapter.createStreamTranslator({
+      endpoint: this.endpoint,
+      alias: ctx.requestedModel ?? '',
+      forwardUsageChunk: this.forwardUsageChunk,
+      request: this.t.prepared,
+    });
+    ctx.res.on('drain', this.onDrain);
+    if (!this.t.deadlines.streamConfigured) commit(this.rt, ctx, this.relay);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    const errChunks = this.errChunks;
+    if (errChunks) {
+      const room = MAX_ERROR_BODY - this.errSize;
+      if (chunk.length >= room) {
+        errChunks.push(chunk.subarray(0, room));
+        this.errSize = MAX_ERROR_BODY;
+        this.statusEnd(true);
+        c.abort(new Error('upstream error body too large'));
+        return;
       }
-      write(out);
-      if (f) return finish(f);
-    };
-    body.on('data', onData);
-    res.on('drain', onDrain);
-    body.once('end', () => {
-      if (settled) return;
-      write(tr.end());
-      const f = translatorFailure(tr);
-      if (f) return finish(f);
-      // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
-      endWith(tr.done ? '' : 'data: [DONE]\n\n');
-      finish(undefined);
-    });
-    body.once('error', (err) => {
-      if (ac.signal.reason === ABORT_CLIENT_GONE) return finish(undefined);
-      if (ac.signal.reason === ABORT_TIMEOUT) return finish(timeoutFailure(budget?.ms ?? 0));
-      finish({ ...transportFailure(err), error: errors.streamDropped() });
-    });
-  });
+      errChunks.push(chunk);
+      this.errSize += chunk.length;
+      return;
+    }
+    const tr = this.translator;
+    if (!tr) return;
+    if (this.budget) this.budget.last = performance.now();
+    const out = tr.push(chunk);
+    const ctx = this.ctx;
+    if (ctx.ttftSeconds === undefined && tr.sawOutput)
+      ctx.ttftSeconds = (performance.now() - this.attemptStart) / 1000;
+    const f = translatorFailure(tr);
+    if (f && !this.relay.committed && tr.delivered === 0) {
+      this.finish(f);
+      return;
+    }
+    if (tr.done) {
+      this.endWith(out, tr);
+      this.finish(undefined);
+      return;
+    }
+    if (!this.write(out)) c.pause();
+    if (f) {
+      this.finish(f);
+      return;
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    if (this.errChunks) {
+      this.statusEnd(true);
+      return;
+    }
+    const tr = this.translator;
+    if (!tr) {
+      this.settle({ head: transportFailure(new Error('upstream answered without a head')) });
+      return;
+    }
+    this.write(tr.end());
+    const f = translatorFailure(tr);
+    if (f) {
+      this.finish(f);
+      return;
+    }
+    // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
+    this.endWith(tr.done ? '' : 'data: [DONE]\n\n', tr);
+    this.finish(undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    // Never throws: undici reports a throwing error callback as an agent 'error'.
+    try {
+      if (this.errChunks) {
+        this.statusEnd(false);
+        return;
+      }
+      if (!this.translator) {
+        this.settle({ head: this.headFailure(err) });
+        return;
+      }
+      if (this.reason === ABORT_CLIENT_GONE) {
+        this.finish(undefined);
+        return;
+      }
+      if (this.reason === ABORT_TIMEOUT) {
+        this.finish(timeoutFailure(this.budget?.ms ?? 0));
+        return;
+      }
+      this.finish({ ...transportFailure(err), error: errors.streamDropped() });
+    } catch {
+      this.settle({ body: { ...transportFailure(err), error: errors.streamDropped() } });
+    }
+  }
+
+  /** The error answer is complete (or cut at the cap); a read failure leaves an empty text. */
+  private statusEnd(read: boolean): void {
+    const text = read && this.errChunks ? Buffer.concat(this.errChunks, this.errSize).toString('utf8') : '';
+    const status = this.errStatus;
+    const h = this.errHeaders;
+    const info = this.t.adapter.parseError(status, text, h);
+    this.settle({ head: statusFailure(status, info, h['retry-after'], this.policy) });
+  }
+
+  /** Ends the relay; a failure, or a body not read to [DONE], drops the upstream request. */
+  private finish(f: AttemptFailure | undefined): void {
+    if (this.settled) return;
+    this.settle({ body: f });
+    if (f || !this.translator?.done) this.controller?.abort(new Error('stream relay ended'));
+  }
+
+  /** Writes relayed bytes; false when the client socket is full. */
+  private write(out: string): boolean {
+    if (out.length === 0) return true;
+    const relay = this.relay;
+    if (!relay.committed) commit(this.rt, this.ctx, relay);
+    relay.wrote = true;
+    if (relay.heartbeat) relay.heartbeat.last = performance.now();
+    return this.ctx.res.write(out);
+  }
+
+  /** The last bytes and the end of the response leave in one write. */
+  private endWith(out: string, tr: StreamTranslator): void {
+    const relay = this.relay;
+    if (!relay.committed) commit(this.rt, this.ctx, relay);
+    relay.wrote = true;
+    // Before the end: the completion hook (access log, token metrics) may run as soon as
+    // the response closes, ahead of the caller's continuation after this promise.
+    this.ctx.usage = tr.usage;
+    this.ctx.res.end(out);
+  }
 }
