@@ -164,22 +164,110 @@ function apiFailure(e: unknown): SdkFailure {
   return { kind: 'client-error', detail: String(e) };
 }
 
+/** A stream's failure reported in-band (an error event the SDK yields rather than throws). */
+class StreamFailed extends Error {
+  constructor(readonly failure: SdkFailure) {
+    super(`stream error event: ${failure.type}: ${failure.message}`);
+  }
+}
+
+/** One SDK client per gateway base URL. */
+function perBase<C>(make: (base: string) => C): (base: string) => C {
+  const clients = new Map<string, C>();
+  return (base) => {
+    let c = clients.get(base);
+    if (!c) {
+      c = make(base);
+      clients.set(base, c);
+    }
+    return c;
+  };
+}
+
+/** Tool calls accumulated from a stream, by index, in index order (arguments parsed). */
+function orderedCalls(acc: ReadonlyMap<number, { id: string; name: string; args: string }>): ToolCall[] {
+  return [...acc.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, v]) => ({ id: v.id, name: v.name, args: JSON.parse(v.args || '{}') as unknown }));
+}
+
+/** `stream` for a raw request body (the SDKs set it themselves); nothing for an SDK call. */
+const streamField = (stream: boolean | undefined) => (stream === undefined ? {} : { stream });
+
+/** What makes one dialect: its requests, how its SDK runs them, and its error shapes. */
+interface DialectSpec<P> {
+  readonly id: DialectId;
+  readonly envelope: 'openai' | 'anthropic';
+  /** The raw request's path and caller credential headers. */
+  readonly path: string;
+  readonly auth: Record<string, string>;
+  /** One user turn of `prompt` capped at `maxTokens` (with the tool when `tools`; `stream` for raw bodies). */
+  ask(alias: string, maxTokens: number, prompt: string, opts?: { tools?: boolean; stream?: boolean }): P;
+  /** The tool round trip's last request: the prompt, the model's call and its result. */
+  answer(alias: string, call: ToolCall): P;
+  /** Sends `params` through the official SDK and reads back what the caller saw. */
+  exec(base: string, stream: boolean, params: P): Promise<Outcome>;
+  /** Parses and shape-checks a non-2xx body. */
+  errorOf(text: string): ErrorInfo;
+  streamErrorOf(raw: RawResult): ErrorInfo;
+}
+
+function dialect<P>(d: DialectSpec<P>): Dialect {
+  return {
+    id: d.id,
+    envelope: d.envelope,
+    run: (base, alias, stream, step) =>
+      d.exec(
+        base,
+        stream,
+        d.ask(alias, 256, step === 'text' ? PROMPT : TOOL_PROMPT, { tools: step === 'tool' }),
+      ),
+    final: (base, alias, stream, call) => d.exec(base, stream, d.answer(alias, call)),
+    async sdkFailure(base, alias, stream) {
+      try {
+        const o = await d.exec(base, stream, d.ask(alias, 64, PROMPT));
+        return { kind: 'none', detail: JSON.stringify(o) };
+      } catch (e) {
+        if (e instanceof StreamFailed) return e.failure;
+        return apiFailure(e);
+      }
+    },
+    raw: (base, alias, stream) => rawPost(base, d.path, d.auth, d.ask(alias, 64, PROMPT, { stream })),
+    errorOf: (raw) => d.errorOf(raw.body),
+    streamErrorOf: (raw) => d.streamErrorOf(raw),
+  };
+}
+
+/**
+ * The error frame that must end a failed stream (chat and messages): no `terminator` frame
+ * (`why` says which), and a last frame of event `error` whose data `envelope` parses.
+ */
+function lastErrorFrame(
+  raw: RawResult,
+  terminator: (f: SseFrame) => boolean,
+  why: string,
+  lastFrame: string,
+  envelope: (text: string) => ErrorInfo,
+): ErrorInfo {
+  const frames = parseSse(raw.body);
+  assert.ok(!frames.some(terminator), why);
+  const last = frames.at(-1);
+  assert.ok(last, `empty stream body: ${raw.body}`);
+  assert.equal(last.event, 'error', `last frame is not ${lastFrame}: ${JSON.stringify(last)}`);
+  return envelope(last.data);
+}
+
 // ---------------------------------------------------------------- OpenAI chat completions
 
-const openAiClients = new Map<string, OpenAI>();
-function openai(base: string): OpenAI {
-  let c = openAiClients.get(base);
-  if (!c) {
-    c = new OpenAI({
+const openai = perBase(
+  (base) =>
+    new OpenAI({
       apiKey: CALLER_KEY,
       baseURL: `${base}/v1`,
       maxRetries: 0,
       defaultHeaders: PROBE_HEADERS,
-    });
-    openAiClients.set(base, c);
-  }
-  return c;
-}
+    }),
+);
 
 type ChatParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 const chatTools: ChatParams['tools'] = [
@@ -247,74 +335,52 @@ async function chatRun(base: string, stream: boolean, params: Omit<ChatParams, '
       };
     }
   }
-  const calls = [...acc.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([, v]) => ({ id: v.id, name: v.name, args: JSON.parse(v.args || '{}') as unknown }));
-  return { model, text, calls, finish, usage, completed: true, openedWithRole };
+  return { model, text, calls: orderedCalls(acc), finish, usage, completed: true, openedWithRole };
 }
 
-const chat: Dialect = {
+const chat = dialect<Omit<ChatParams, 'stream'>>({
   id: 'openai-chat',
   envelope: 'openai',
-  run(base, alias, stream, step) {
-    return chatRun(base, stream, {
-      model: alias,
-      max_tokens: 256,
-      messages: [{ role: 'user', content: step === 'text' ? PROMPT : TOOL_PROMPT }],
-      ...(step === 'tool' ? { tools: chatTools } : {}),
-    });
-  },
-  final(base, alias, stream, call) {
-    return chatRun(base, stream, {
-      model: alias,
-      max_tokens: 256,
-      tools: chatTools,
-      messages: [
-        { role: 'user', content: TOOL_PROMPT },
-        {
-          role: 'assistant',
-          content: null,
-          tool_calls: [
-            {
-              id: call.id,
-              type: 'function',
-              function: { name: call.name, arguments: JSON.stringify(call.args) },
-            },
-          ],
-        },
-        { role: 'tool', tool_call_id: call.id, content: TOOL_RESULT },
-      ],
-    });
-  },
-  async sdkFailure(base, alias, stream) {
-    try {
-      const o = await chatRun(base, stream, {
-        model: alias,
-        max_tokens: 64,
-        messages: [{ role: 'user', content: PROMPT }],
-      });
-      return { kind: 'none', detail: JSON.stringify(o) };
-    } catch (e) {
-      return apiFailure(e);
-    }
-  },
-  raw: (base, alias, stream) =>
-    rawPost(
-      base,
-      '/v1/chat/completions',
-      { authorization: `Bearer ${CALLER_KEY}` },
-      { model: alias, max_tokens: 64, stream, messages: [{ role: 'user', content: PROMPT }] },
+  path: '/v1/chat/completions',
+  auth: { authorization: `Bearer ${CALLER_KEY}` },
+  ask: (alias, maxTokens, prompt, opts) => ({
+    model: alias,
+    max_tokens: maxTokens,
+    ...streamField(opts?.stream),
+    messages: [{ role: 'user', content: prompt }],
+    ...(opts?.tools ? { tools: chatTools } : {}),
+  }),
+  answer: (alias, call) => ({
+    model: alias,
+    max_tokens: 256,
+    tools: chatTools,
+    messages: [
+      { role: 'user', content: TOOL_PROMPT },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: call.id,
+            type: 'function',
+            function: { name: call.name, arguments: JSON.stringify(call.args) },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: call.id, content: TOOL_RESULT },
+    ],
+  }),
+  exec: chatRun,
+  errorOf: (text) => openAiEnvelope(text),
+  streamErrorOf: (raw) =>
+    lastErrorFrame(
+      raw,
+      (f) => f.data.trim() === '[DONE]',
+      'a failed stream must not end with [DONE]',
+      'an error frame',
+      openAiEnvelope,
     ),
-  errorOf: (raw) => openAiEnvelope(raw.body),
-  streamErrorOf(raw) {
-    const frames = parseSse(raw.body);
-    assert.ok(!frames.some((f) => f.data.trim() === '[DONE]'), 'a failed stream must not end with [DONE]');
-    const last = frames.at(-1);
-    assert.ok(last, `empty stream body: ${raw.body}`);
-    assert.equal(last.event, 'error', `last frame is not an error frame: ${JSON.stringify(last)}`);
-    return openAiEnvelope(last.data);
-  },
-};
+});
 
 function openAiEnvelope(text: string): ErrorInfo {
   const body = parseJson(text, 'OpenAI error envelope');
@@ -331,15 +397,10 @@ function openAiEnvelope(text: string): ErrorInfo {
 
 // ---------------------------------------------------------------- Anthropic messages
 
-const anthropicClients = new Map<string, Anthropic>();
-function anthropic(base: string): Anthropic {
-  let c = anthropicClients.get(base);
-  if (!c) {
-    c = new Anthropic({ apiKey: CALLER_KEY, baseURL: base, maxRetries: 0, defaultHeaders: PROBE_HEADERS });
-    anthropicClients.set(base, c);
-  }
-  return c;
-}
+const anthropic = perBase(
+  (base) =>
+    new Anthropic({ apiKey: CALLER_KEY, baseURL: base, maxRetries: 0, defaultHeaders: PROBE_HEADERS }),
+);
 
 type MsgParams = Anthropic.MessageCreateParamsNonStreaming;
 const msgTools: MsgParams['tools'] = [
@@ -380,7 +441,7 @@ async function messagesRun(
   let input = -1;
   let output = -1;
   let completed = false;
-  const blocks = new Map<number, { id: string; name: string; json: string }>();
+  const blocks = new Map<number, { id: string; name: string; args: string }>();
   for await (const ev of s) {
     switch (ev.type) {
       case 'message_start':
@@ -389,7 +450,7 @@ async function messagesRun(
         break;
       case 'content_block_start':
         if (ev.content_block.type === 'tool_use') {
-          blocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, json: '' });
+          blocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, args: '' });
         }
         break;
       case 'content_block_delta':
@@ -397,7 +458,7 @@ async function messagesRun(
         else if (ev.delta.type === 'input_json_delta') {
           const b = blocks.get(ev.index);
           assert.ok(b, `input_json_delta for block ${ev.index} without a tool_use start`);
-          b.json += ev.delta.partial_json;
+          b.args += ev.delta.partial_json;
         }
         break;
       case 'message_delta':
@@ -410,70 +471,45 @@ async function messagesRun(
         break;
     }
   }
-  const calls = [...blocks.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([, b]) => ({ id: b.id, name: b.name, args: JSON.parse(b.json || '{}') as unknown }));
-  return { model, text, calls, finish, usage: { input, output }, completed };
+  return { model, text, calls: orderedCalls(blocks), finish, usage: { input, output }, completed };
 }
 
-const messages: Dialect = {
+const messages = dialect<Omit<MsgParams, 'stream'>>({
   id: 'anthropic-messages',
   envelope: 'anthropic',
-  run(base, alias, stream, step) {
-    return messagesRun(base, stream, {
-      model: alias,
-      max_tokens: 256,
-      messages: [{ role: 'user', content: step === 'text' ? PROMPT : TOOL_PROMPT }],
-      ...(step === 'tool' ? { tools: msgTools } : {}),
-    });
-  },
-  final(base, alias, stream, call) {
-    return messagesRun(base, stream, {
-      model: alias,
-      max_tokens: 256,
-      tools: msgTools,
-      messages: [
-        { role: 'user', content: TOOL_PROMPT },
-        {
-          role: 'assistant',
-          content: [{ type: 'tool_use', id: call.id, name: call.name, input: call.args }],
-        },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: TOOL_RESULT }] },
-      ],
-    });
-  },
-  async sdkFailure(base, alias, stream) {
-    try {
-      const o = await messagesRun(base, stream, {
-        model: alias,
-        max_tokens: 64,
-        messages: [{ role: 'user', content: PROMPT }],
-      });
-      return { kind: 'none', detail: JSON.stringify(o) };
-    } catch (e) {
-      return apiFailure(e);
-    }
-  },
-  raw: (base, alias, stream) =>
-    rawPost(
-      base,
-      '/v1/messages',
-      { 'x-api-key': CALLER_KEY, 'anthropic-version': '2023-06-01' },
-      { model: alias, max_tokens: 64, stream, messages: [{ role: 'user', content: PROMPT }] },
-    ),
-  errorOf: (raw) => anthropicEnvelope(raw.body),
-  streamErrorOf(raw) {
-    const frames = parseSse(raw.body);
-    assert.ok(
-      !frames.some((f) => f.event === 'message_stop'),
+  path: '/v1/messages',
+  auth: { 'x-api-key': CALLER_KEY, 'anthropic-version': '2023-06-01' },
+  ask: (alias, maxTokens, prompt, opts) => ({
+    model: alias,
+    max_tokens: maxTokens,
+    ...streamField(opts?.stream),
+    messages: [{ role: 'user', content: prompt }],
+    ...(opts?.tools ? { tools: msgTools } : {}),
+  }),
+  answer: (alias, call) => ({
+    model: alias,
+    max_tokens: 256,
+    tools: msgTools,
+    messages: [
+      { role: 'user', content: TOOL_PROMPT },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: call.id, name: call.name, input: call.args }],
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: TOOL_RESULT }] },
+    ],
+  }),
+  exec: messagesRun,
+  errorOf: (text) => anthropicEnvelope(text),
+  streamErrorOf: (raw) =>
+    lastErrorFrame(
+      raw,
+      (f) => f.event === 'message_stop',
       'a failed stream must not end with message_stop',
-    );
-    const last = frames.at(-1);
-    assert.ok(last, `empty stream body: ${raw.body}`);
-    assert.equal(last.event, 'error', `last frame is not an error event: ${JSON.stringify(last)}`);
-    return anthropicEnvelope(last.data);
-  },
-};
+      'an error event',
+      anthropicEnvelope,
+    ),
+});
 
 function anthropicEnvelope(text: string): ErrorInfo {
   const body = parseJson(text, 'Anthropic error envelope');
@@ -587,52 +623,30 @@ async function responsesRun(
   return { model, text, calls, finish, usage, completed };
 }
 
-class StreamFailed extends Error {
-  constructor(readonly failure: SdkFailure) {
-    super(`stream error event: ${failure.type}: ${failure.message}`);
-  }
-}
-
-const responses: Dialect = {
+const responses = dialect<Omit<RespParams, 'stream'>>({
   id: 'openai-responses',
   envelope: 'openai',
-  run(base, alias, stream, step) {
-    return responsesRun(base, stream, {
-      model: alias,
-      max_output_tokens: 256,
-      input: step === 'text' ? PROMPT : TOOL_PROMPT,
-      ...(step === 'tool' ? { tools: respTools } : {}),
-    });
-  },
-  final(base, alias, stream, call) {
-    return responsesRun(base, stream, {
-      model: alias,
-      max_output_tokens: 256,
-      tools: respTools,
-      input: [
-        { role: 'user', content: TOOL_PROMPT },
-        { type: 'function_call', call_id: call.id, name: call.name, arguments: JSON.stringify(call.args) },
-        { type: 'function_call_output', call_id: call.id, output: TOOL_RESULT },
-      ],
-    });
-  },
-  async sdkFailure(base, alias, stream) {
-    try {
-      const o = await responsesRun(base, stream, { model: alias, max_output_tokens: 64, input: PROMPT });
-      return { kind: 'none', detail: JSON.stringify(o) };
-    } catch (e) {
-      if (e instanceof StreamFailed) return e.failure;
-      return apiFailure(e);
-    }
-  },
-  raw: (base, alias, stream) =>
-    rawPost(
-      base,
-      '/v1/responses',
-      { authorization: `Bearer ${CALLER_KEY}` },
-      { model: alias, max_output_tokens: 64, stream, input: PROMPT },
-    ),
-  errorOf: (raw) => openAiEnvelope(raw.body),
+  path: '/v1/responses',
+  auth: { authorization: `Bearer ${CALLER_KEY}` },
+  ask: (alias, maxTokens, prompt, opts) => ({
+    model: alias,
+    max_output_tokens: maxTokens,
+    ...streamField(opts?.stream),
+    input: prompt,
+    ...(opts?.tools ? { tools: respTools } : {}),
+  }),
+  answer: (alias, call) => ({
+    model: alias,
+    max_output_tokens: 256,
+    tools: respTools,
+    input: [
+      { role: 'user', content: TOOL_PROMPT },
+      { type: 'function_call', call_id: call.id, name: call.name, arguments: JSON.stringify(call.args) },
+      { type: 'function_call_output', call_id: call.id, output: TOOL_RESULT },
+    ],
+  }),
+  exec: responsesRun,
+  errorOf: (text) => openAiEnvelope(text),
   streamErrorOf(raw) {
     const frames = parseSse(raw.body);
     assert.ok(
@@ -653,6 +667,6 @@ const responses: Dialect = {
     assert.equal(typeof body.code, 'string', 'error event code');
     return { type: String(body.code), message: String(body.message) };
   },
-};
+});
 
 export const DIALECTS: readonly Dialect[] = [chat, messages, responses];
