@@ -33,8 +33,25 @@ export function extractToken(headers: IncomingHttpHeaders): string | undefined {
   return token === '' ? undefined : token;
 }
 
+/**
+ * Presented token → hash, so a key in use is hashed once, not per request. Bounded: when full,
+ * the oldest entry goes (a burst of unknown tokens only costs re-hashing). In memory only;
+ * tokens are never logged.
+ */
+const HASH_CACHE_MAX = 10_000;
+const hashCache = new Map<string, string>();
+
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  let h = hashCache.get(token);
+  if (h === undefined) {
+    h = createHash('sha256').update(token, 'utf8').digest('hex');
+    if (hashCache.size >= HASH_CACHE_MAX) {
+      const oldest = hashCache.keys().next();
+      if (!oldest.done) hashCache.delete(oldest.value);
+    }
+    hashCache.set(token, h);
+  }
+  return h;
 }
 
 function deny(reason: AuthDenyReason, error: GatewayError): AuthResult {
