@@ -50,10 +50,18 @@ export function sendUpstream(
 
 export type AbortReason = typeof ABORT_TIMEOUT | typeof ABORT_CLIENT_GONE;
 
+/** Origin and path of prepared URLs (adapters reuse URL objects; URL getters re-serialize). */
+const urlParts = new WeakMap<URL, { readonly origin: string; readonly path: string }>();
+
 /** `Agent.dispatch` options of one prepared upstream POST. */
 export function dispatchOptions(p: PreparedRequest): Dispatcher.DispatchOptions {
   const u = p.url;
-  return { origin: u.origin, path: u.pathname + u.search, method: 'POST', headers: p.headers, body: p.body };
+  let parts = urlParts.get(u);
+  if (parts === undefined) {
+    parts = { origin: u.origin, path: u.pathname + u.search };
+    urlParts.set(u, parts);
+  }
+  return { origin: parts.origin, path: parts.path, method: 'POST', headers: p.headers, body: p.body };
 }
 
 /**

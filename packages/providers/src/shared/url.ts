@@ -77,6 +77,27 @@ export function openAiUrl(
   endpoint: string,
   chatBridge: boolean,
 ): BaseResult {
+  // Memoized: this runs per upstream attempt and parses two URLs. The result is shared, so the
+  // returned URL must be treated as read-only (every caller does).
+  const key = `${chatBridge ? 1 : 0}\n${vendor}\n${endpoint}\n${apiBase ?? ''}`;
+  let r = urlCache.get(key);
+  if (r === undefined) {
+    r = buildOpenAiUrl(apiBase, vendor, endpoint, chatBridge);
+    if (urlCache.size >= URL_CACHE_MAX) urlCache.clear();
+    urlCache.set(key, r);
+  }
+  return r;
+}
+
+const URL_CACHE_MAX = 1024;
+const urlCache = new Map<string, BaseResult>();
+
+function buildOpenAiUrl(
+  apiBase: string | null | undefined,
+  vendor: string,
+  endpoint: string,
+  chatBridge: boolean,
+): BaseResult {
   const trimmed = apiBase == null ? '' : trimBase(apiBase);
   if (trimmed === '') {
     if (vendor !== '' && vendor !== 'openai') return missingBase(vendor);
