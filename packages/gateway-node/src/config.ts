@@ -10,6 +10,8 @@ export interface GatewayConfig {
     addr: string;
     request_body_limit_bytes?: number;
     real_ip?: { trusted_proxies?: string[]; recursive?: boolean; header?: string };
+    /** Ordered path rewrites applied before routing (`http/rewrite.ts`). */
+    url_rewrites?: readonly { name?: string | undefined; match: string; rewrite: string }[];
   };
   observability?: {
     access_log?: boolean;

@@ -25,6 +25,7 @@ import { errors, type GatewayError, renderError } from './errors.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
+import { compileUrlRewrites } from './http/rewrite.js';
 import { Metrics } from './metrics.js';
 import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
@@ -175,6 +176,8 @@ function clientErrorFor(code: string | undefined): GatewayError {
 
 export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   const rt = buildRuntime(o);
+  // undefined without rules: the request path then pays one comparison.
+  const rewritePath = compileUrlRewrites(o.config.proxy.url_rewrites);
   let inFlight = 0;
   let idleWaiters: (() => void)[] = [];
 
@@ -191,7 +194,14 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    let path = q === -1 ? url : url.slice(0, q);
+    if (rewritePath !== undefined) {
+      const to = rewritePath(path);
+      if (to !== path) {
+        path = to;
+        req.url = q === -1 ? to : to + url.slice(q);
+      }
+    }
     const route = ROUTES.get(path);
     const ctx = newContext(randomUUID(), req, res, path, route?.endpoint ?? 'other', rt.snapshots.current());
     inFlight++;
