@@ -11,4 +11,4 @@ export type { HealthInfo, ModelHealth, Readiness } from './ops.js';
 export type { FileEntry } from './reader.js';
 export type { ResourceEntry } from './resources.js';
 export { type RouteDesc, routeTable } from './routes.js';
-export { type AdminServer, startAdminServer } from './server.js';
+export { type AdminServer, type AdminTls, startAdminServer } from './server.js';

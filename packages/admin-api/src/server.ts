@@ -3,6 +3,7 @@
  * address in the message (the CLI prints it as is), instead of an unhandled 'error' event.
  */
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -13,8 +14,26 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-export function startAdminServer(app: Hono, opts: { host: string; port: number }): Promise<AdminServer> {
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+/** `admin.tls` certificate and key (PEM, already read): the listener serves HTTPS. */
+export interface AdminTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+export function startAdminServer(
+  app: Hono,
+  opts: { host: string; port: number; tls?: AdminTls },
+): Promise<AdminServer> {
+  const tls = opts.tls;
+  const server = (
+    tls
+      ? createAdaptorServer({
+          fetch: app.fetch,
+          createServer: createHttpsServer,
+          serverOptions: { cert: tls.cert, key: tls.key },
+        })
+      : createAdaptorServer({ fetch: app.fetch })
+  ) as Server;
   const shown = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {

@@ -27,7 +27,9 @@ import { configMetricsText, startConfigSync } from '@aisix/store/local';
 import type { Logger } from 'pino';
 import type { Role } from './args.js';
 import { createLogger } from './logger.js';
+import { loopbackHttpsPost } from './playground-tls.js';
 import { BootError, type OpenedResources, openResources } from './resources.js';
+import { type LoadedTls, loadServerTls } from './tls.js';
 import { aisixVersion } from './version.js';
 
 export interface Io {
@@ -66,10 +68,10 @@ async function within(p: Promise<unknown>, ms: number): Promise<'done' | 'timeou
 }
 
 /** Where the in-process proxy can be reached from this process (for the playground). */
-function loopbackUrl(addr: string, port: number): string {
+function loopbackUrl(addr: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const { host } = hostPort(addr);
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return h.includes(':') ? `http://[${h}]:${port}` : `http://${h}:${port}`;
+  return h.includes(':') ? `${scheme}://[${h}]:${port}` : `${scheme}://${h}:${port}`;
 }
 
 /** Headers that belong to the admin connection, not to the forwarded playground request. */
@@ -159,8 +161,13 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       : config;
 
   let resources: OpenedResources;
+  // Listener certificates are read before anything opens: a bad file fails the boot (exit 1).
+  let proxyTls: LoadedTls | undefined;
+  let adminTls: LoadedTls | undefined;
   try {
     resources = await openResources(config, deps.source, deps.env);
+    if (withGateway) proxyTls = loadServerTls('proxy.tls', config.proxy.tls);
+    if (withAdmin) adminTls = loadServerTls('admin.tls', config.admin.tls);
   } catch (err) {
     io.err(
       err instanceof BootError ? err.message : `Error: ${err instanceof Error ? err.message : String(err)}`,
@@ -226,6 +233,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         metrics: { text: workerMetrics },
         snapshots: {
           current: () => sync.snapshot,
+        ...(proxyTls !== undefined ? { tls: proxyTls } : {}),
           get ready() {
             return configApplied;
           },
@@ -240,13 +248,15 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       const configuredPort = hostPort(config.proxy.addr).port;
       const proxyBase =
         gateway !== undefined
-          ? loopbackUrl(config.proxy.addr, gateway.proxyPort)
+          ? loopbackUrl(config.proxy.addr, gateway.proxyPort, scheme)
           : part?.type === 'primary' && role === 'all' && configuredPort !== 0
-            ? loopbackUrl(config.proxy.addr, configuredPort)
+            ? loopbackUrl(config.proxy.addr, configuredPort, scheme)
             : undefined;
       const { createAdminApp, startAdminServer } = adminApi;
       const app = createAdminApp({
         store: resources.store,
+      const proxyHttps = config.proxy.tls !== undefined;
+      const scheme = proxyHttps ? 'https' : 'http';
         adminKeys: config.admin.admin_keys,
         mode: resources.adminMode,
         logger,
@@ -264,12 +274,18 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
                 const headers = new Headers();
                 for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k)) headers.set(k, v);
                 const body = await req.arrayBuffer();
-                return fetch(`${proxyBase}/v1/chat/completions`, { method: 'POST', headers, body });
+                const url = `${proxyBase}/v1/chat/completions`;
+                return proxyHttps
+                  ? loopbackHttpsPost(url, headers, body)
+                  : fetch(url, { method: 'POST', headers, body });
               },
             }
           : {}),
       });
-      admin = await startAdminServer(app, hostPort(config.admin.addr));
+      admin = await startAdminServer(app, {
+        ...hostPort(config.admin.addr),
+        ...(adminTls !== undefined ? { tls: adminTls } : {}),
+      });
     }
   } catch (err) {
     await closeAll();

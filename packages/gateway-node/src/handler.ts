@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
@@ -264,9 +265,21 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   };
 }
 
-/** An `http.Server` around the handler, with timeouts suited to long streams and slow uploads. */
-export function createProxyServer(h: ProxyHandler): Server {
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, h.handle);
+/** PEM material of a listener's certificate (`proxy.tls` / `admin.tls`), already read. */
+export interface ServerTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+/**
+ * An `http.Server` around the handler, with timeouts suited to long streams and slow uploads;
+ * with `tls` an HTTPS server (same handler, same timeouts).
+ */
+export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
+  const opts = { requestTimeout: 0, headersTimeout: 60_000 };
+  const server: Server = tls
+    ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key }, h.handle)
+    : createServer(opts, h.handle);
   const idle = h.runtime.settings.idleTimeoutSecs;
   // 0 = never close an idle keep-alive connection (not node's 5 s default).
   server.keepAliveTimeout = idle > 0 ? idle * 1000 : 0;

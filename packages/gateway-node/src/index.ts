@@ -26,6 +26,7 @@ export {
   createProxyServer,
   type ProxyHandler,
   type ProxyHandlerOptions,
+  type ServerTls,
 } from './handler.js';
 export {
   type HealthLevel,

@@ -7,7 +7,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseAddr } from './config.js';
-import { createProxyHandler, createProxyServer, type ProxyHandlerOptions } from './handler.js';
+import {
+  createProxyHandler,
+  createProxyServer,
+  type ProxyHandlerOptions,
+  type ServerTls,
+} from './handler.js';
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { Metrics } from './metrics.js';
 import { createStatusServer } from './status/server.js';
@@ -17,6 +22,8 @@ export interface GatewayOptions extends ProxyHandlerOptions {
   readonly statusJson?: () => object;
   /** `aisix_config_*` Prometheus text, appended to `/metrics`. */
   readonly configMetrics?: () => string;
+  /** `proxy.tls` certificate and key (PEM, read by the caller): the proxy listener serves HTTPS. */
+  readonly tls?: ServerTls;
 }
 
 export interface Gateway {
@@ -55,7 +62,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const handler = createProxyHandler(opts);
   const s = handler.runtime.settings;
-  const proxy = createProxyServer(handler);
+  const proxy = createProxyServer(handler, opts.tls);
   const status = s.metricsEnabled
     ? createStatusServer({
         path: s.metricsPath,
