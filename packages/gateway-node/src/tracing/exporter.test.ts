@@ -1,0 +1,84 @@
+/** The OTLP/HTTP JSON exporter against a real local mock collector: batching, retries, refusals. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type MockCollector, startMockCollector } from '../test/mock-collector.js';
+import { OtlpHttpExporter, tracesUrl } from './exporter.js';
+import type { OtlpSpan } from './otlp.js';
+
+let col: MockCollector;
+before(async () => {
+  col = await startMockCollector();
+});
+after(() => col.close());
+
+const span = (i: number): OtlpSpan => ({
+  traceId: 'a'.repeat(32),
+  spanId: i.toString(16).padStart(16, '0'),
+  name: `s${i}`,
+  kind: 1,
+  startTimeUnixNano: '1',
+  endTimeUnixNano: '2',
+  attributes: [],
+  status: { code: 1 },
+});
+
+test('tracesUrl: /v1/traces appended only when the endpoint has no path', () => {
+  assert.equal(tracesUrl('http://c:4318'), 'http://c:4318/v1/traces');
+  assert.equal(tracesUrl('http://c:4318/'), 'http://c:4318/v1/traces');
+  assert.equal(tracesUrl('https://c/otlp/v1/traces'), 'https://c/otlp/v1/traces');
+});
+
+test('batches by size: 5 spans with maxBatch 2 go out as 2+2+1', async () => {
+  col.reset();
+  const e = new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    maxBatch: 2,
+    flushIntervalMs: 10,
+  });
+  for (let i = 1; i <= 5; i++) e.export(span(i));
+  await e.flush();
+  assert.deepEqual(
+    col.posts.map((p) => p.body?.resourceSpans[0]?.scopeSpans[0]?.spans.length),
+    [2, 2, 1],
+  );
+  assert.equal((await e.shutdown()).exported, 5);
+});
+
+test('retries 503 and 429 with backoff, then succeeds', async () => {
+  col.reset();
+  col.respond(503, 429, 200);
+  const e = new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    backoffMs: 10,
+    flushIntervalMs: 10,
+  });
+  e.export(span(1));
+  await e.flush();
+  const s = await e.shutdown();
+  assert.equal(s.posts, 3);
+  assert.equal(s.exported, 1);
+  assert.equal(s.failed, 0);
+});
+
+test('a 400 is not retried; the batch counts as failed', async () => {
+  col.reset();
+  col.respond(400);
+  const e = new OtlpHttpExporter({
+    endpoint: `${col.url}/custom/path`,
+    serviceName: 's',
+    version: 'v',
+    flushIntervalMs: 10,
+  });
+  e.export(span(1));
+  e.export(span(2));
+  await e.flush();
+  const s = await e.shutdown();
+  assert.equal(col.posts[0]?.url, '/custom/path');
+  assert.equal(s.posts, 1);
+  assert.equal(s.failed, 2);
+  col.respond(200);
+});

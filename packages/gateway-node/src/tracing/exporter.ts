@@ -1,0 +1,224 @@
+/**
+ * A small OTLP/HTTP **JSON** trace exporter (no OpenTelemetry SDK: decisions.md OP-13).
+ *
+ * Finished spans go into a bounded in-memory queue; a full queue drops the span and counts it,
+ * so a slow or absent collector never blocks or delays a request. The queue is sent in batches
+ * (`maxBatch` spans, or whatever is queued after `flushIntervalMs`), one POST at a time, as an
+ * `ExportTraceServiceRequest` to `<endpoint>/v1/traces` (an endpoint with a path is used as
+ * given). 5xx, 429 and transport failures are retried with exponential backoff; other statuses
+ * drop the batch. `shutdown()` sends what is queued (bounded by a deadline) and closes the pool.
+ */
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import type { OtlpSpan } from './otlp.js';
+
+export interface ExporterOptions {
+  /** Collector base (`http://host:4318`) or full traces URL (`http://host:4318/v1/traces`). */
+  readonly endpoint: string;
+  /** `service.name` resource attribute. */
+  readonly serviceName: string;
+  /** Instrumentation scope version (the gateway version). */
+  readonly version: string;
+  readonly logger?: Logger;
+  /** Spans held at most; beyond that new spans are dropped (default 2048). */
+  readonly maxQueue?: number;
+  /** Spans per POST (default 512). */
+  readonly maxBatch?: number;
+  /** Longest a span waits before a partial batch is sent (default 1000 ms). */
+  readonly flushIntervalMs?: number;
+  /** Per-POST deadline (default 10 s). */
+  readonly timeoutMs?: number;
+  /** Retries of one batch after 5xx/429/transport failures (default 3). */
+  readonly maxRetries?: number;
+  /** First retry delay, doubled each time (default 250 ms). */
+  readonly backoffMs?: number;
+  /** Extra request headers (e.g. collector auth); never logged. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface ExporterStats {
+  /** Spans waiting in the queue. */
+  readonly queued: number;
+  /** Spans the collector accepted. */
+  readonly exported: number;
+  /** Spans dropped because the queue was full (or the exporter was shut down). */
+  readonly dropped: number;
+  /** Spans lost because their batch failed after the retries (or was refused). */
+  readonly failed: number;
+  /** POSTs made, retries included. */
+  readonly posts: number;
+}
+
+/** `<endpoint>/v1/traces` when the endpoint has no path, else the endpoint as given. */
+export function tracesUrl(endpoint: string): string {
+  const u = new URL(endpoint);
+  if (u.pathname === '' || u.pathname === '/') u.pathname = '/v1/traces';
+  return u.toString();
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const DROP_WARN_EVERY_MS = 60_000;
+
+export class OtlpHttpExporter {
+  readonly url: string;
+  private readonly maxQueue: number;
+  private readonly maxBatch: number;
+  private readonly flushIntervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly backoffMs: number;
+  private readonly headers: Record<string, string>;
+  private readonly agent: Agent;
+  /** JSON prefix/suffix around the spans array: everything but the spans is constant. */
+  private readonly head: string;
+  private readonly tail = ']}]}]}';
+  private queue: OtlpSpan[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  private deadline = Number.POSITIVE_INFINITY;
+  private lastDropWarn = 0;
+  private n = { exported: 0, dropped: 0, failed: 0, posts: 0 };
+
+  constructor(private readonly o: ExporterOptions) {
+    this.url = tracesUrl(o.endpoint);
+    this.maxQueue = o.maxQueue ?? 2048;
+    this.maxBatch = o.maxBatch ?? 512;
+    this.flushIntervalMs = o.flushIntervalMs ?? 1000;
+    this.timeoutMs = o.timeoutMs ?? 10_000;
+    this.maxRetries = o.maxRetries ?? 3;
+    this.backoffMs = o.backoffMs ?? 250;
+    this.headers = { ...o.headers, 'content-type': 'application/json' };
+    this.agent = new Agent({ connections: 2, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    const resource = {
+      attributes: [{ key: 'service.name', value: { stringValue: o.serviceName } }],
+    };
+    const scope = { name: 'aisix-gateway', version: o.version };
+    this.head = `{"resourceSpans":[{"resource":${JSON.stringify(resource)},"scopeSpans":[{"scope":${JSON.stringify(scope)},"spans":[`;
+  }
+
+  /** Queues one finished span; O(1), never throws, never waits. */
+  export(span: OtlpSpan): void {
+    if (this.closed || this.queue.length >= this.maxQueue) {
+      this.n.dropped++;
+      const now = Date.now();
+      if (now - this.lastDropWarn >= DROP_WARN_EVERY_MS) {
+        this.lastDropWarn = now;
+        this.o.logger?.warn(
+          { dropped_total: this.n.dropped, queue_max: this.maxQueue },
+          'tracing: span queue full, dropping spans',
+        );
+      }
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.maxBatch) this.kick();
+    else if (this.timer === undefined && this.sending === undefined) {
+      this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  stats(): ExporterStats {
+    return { queued: this.queue.length, ...this.n };
+  }
+
+  /** Sends everything queued now; resolves once the queue is empty and nothing is in flight. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.sending !== undefined) {
+      this.kick();
+      await this.sending;
+    }
+  }
+
+  /**
+   * Stops accepting spans, sends what is queued (retrying only until `timeoutMs` has passed),
+   * then closes the connection pool. Spans still queued at the deadline count as failed.
+   */
+  async shutdown(timeoutMs = 5000): Promise<ExporterStats> {
+    if (!this.closed) {
+      this.closed = true;
+      this.deadline = Date.now() + timeoutMs;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      });
+      await Promise.race([this.flush(), late]);
+      clearTimeout(timer);
+      if (this.queue.length > 0) {
+        this.n.failed += this.queue.length;
+        this.queue = [];
+      }
+      await this.agent.destroy().catch(() => {});
+      const s = this.stats();
+      if (s.dropped > 0 || s.failed > 0)
+        this.o.logger?.warn({ ...s }, 'tracing: some spans were not exported');
+    }
+    return this.stats();
+  }
+
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.sending !== undefined || this.queue.length === 0) return;
+    this.sending = this.pump().finally(() => {
+      this.sending = undefined;
+      // Spans that arrived while sending wait at most one interval more.
+      if (this.queue.length > 0 && this.timer === undefined) {
+        if (this.closed || this.queue.length >= this.maxBatch) this.kick();
+        else {
+          this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
+          this.timer.unref();
+        }
+      }
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxBatch);
+    const body = this.head + batch.map((s) => JSON.stringify(s)).join(',') + this.tail;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.post(body);
+      if (outcome === 'ok') {
+        this.n.exported += batch.length;
+        return;
+      }
+      const canRetry =
+        outcome === 'retry' && attempt < this.maxRetries && Date.now() + this.delay(attempt) < this.deadline;
+      if (!canRetry) {
+        this.n.failed += batch.length;
+        this.o.logger?.warn(
+          { spans: batch.length, outcome, attempts: attempt + 1 },
+          'tracing: export batch failed',
+        );
+        return;
+      }
+      await sleep(this.delay(attempt));
+    }
+  }
+
+  private delay(attempt: number): number {
+    return this.backoffMs * 2 ** attempt;
+  }
+
+  private async post(body: string): Promise<'ok' | 'retry' | 'refused'> {
+    this.n.posts++;
+    try {
+      const res = await request(this.url, {
+        method: 'POST',
+        headers: this.headers,
+        body,
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
+      if (res.statusCode >= 500 || res.statusCode === 429) return 'retry';
+      return 'refused';
+    } catch {
+      return 'retry';
+    }
+  }
+}

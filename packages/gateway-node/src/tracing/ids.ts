@@ -1,0 +1,50 @@
+/**
+ * Trace and span ids, W3C `traceparent` parsing, and the deterministic per-request sampling
+ * decision.
+ */
+import { randomBytes } from 'node:crypto';
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export interface ParentContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampled: boolean;
+}
+
+/** A valid W3C `traceparent` (version 00, or a later one read as 00), else undefined. */
+export function parseTraceparent(h: string | string[] | undefined): ParentContext | undefined {
+  if (typeof h !== 'string' || h.length < 55 || h.length > 512) return undefined;
+  const m = TRACEPARENT.exec(h.trim());
+  if (!m) return undefined;
+  const [, version, traceId, spanId, flags] = m as unknown as [string, string, string, string, string];
+  if (version === 'ff' || (version === '00' && h.trim().length !== 55)) return undefined;
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
+}
+
+/** The trace id of a request without a parent: its request id (a UUID) as 32 hex, else random. */
+export function traceIdFor(requestId: string): string {
+  const hex = requestId.replaceAll('-', '').toLowerCase();
+  return HEX32.test(hex) && hex !== ZERO_TRACE ? hex : randomBytes(16).toString('hex');
+}
+
+export function newSpanId(): string {
+  for (;;) {
+    const id = randomBytes(8).toString('hex');
+    if (id !== ZERO_SPAN) return id;
+  }
+}
+
+/**
+ * Deterministic sampling on the trace id's last 8 hex digits (random in a UUID v4 and in W3C
+ * ids), so every process that sees the same trace and ratio decides the same way.
+ */
+export function sampled(traceId: string, ratio: number): boolean {
+  if (ratio >= 1) return true;
+  if (!(ratio > 0)) return false;
+  return Number.parseInt(traceId.slice(24, 32), 16) / 0x1_0000_0000 < ratio;
+}
