@@ -34,6 +34,7 @@ import { finishRequest } from './pipeline/finish.js';
 import { runModelEndpoint } from './pipeline/run.js';
 import type { GatewayRuntime, PipelineStage } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
+import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
 
 export interface ProxyHandlerOptions {
@@ -48,6 +49,8 @@ export interface ProxyHandlerOptions {
   readonly stages?: readonly PipelineStage[];
   /** Slow-loris guard: max silence while reading a request body (default 10 s). */
   readonly bodyIdleTimeoutMs?: number;
+  /** Request tracing (`tracing/index.ts` `createTracing`); absent = off. */
+  readonly tracer?: Tracer | undefined;
 }
 
 export interface ProxyHandler {
@@ -158,6 +161,7 @@ function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
     bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
     stages: o.stages ?? [],
     health: new ModelHealthTracker(),
+    tracer: o.tracer,
   };
 }
 

@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
 import type { RequestContext } from './pipeline/context.js';
 import type { SnapshotSource } from './snapshot-source.js';
+import type { Tracer } from './tracing/tracer.js';
 
 export interface GatewayRuntime {
   readonly settings: Settings;
@@ -32,6 +33,8 @@ export interface GatewayRuntime {
   readonly stages: readonly PipelineStage[];
   /** Per-process model health and cooldown (data-plane §8.6), fed by dispatch. */
   readonly health: ModelHealthTracker;
+  /** Request tracing; undefined when tracing is off (the default): one check per request. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /**

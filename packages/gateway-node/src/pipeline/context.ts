@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
+import type { RequestTrace } from '../tracing/tracer.js';
 
 /** Bounded endpoint label (route template); anything unrouted is `other`. */
 export type EndpointLabel =
@@ -56,6 +57,8 @@ export interface RequestContext {
   onClientGone: (() => void) | undefined;
   /** `x-aisix-served-by` for group traffic. */
   servedBy: string | undefined;
+  /** The request's trace when tracing is on and the request is sampled (set by `run.ts`). */
+  trace: RequestTrace | undefined;
 }
 
 export function newContext(
@@ -89,5 +92,6 @@ export function newContext(
     settled: false,
     onClientGone: undefined,
     servedBy: undefined,
+    trace: undefined,
   };
 }

@@ -189,6 +189,17 @@ async function loop(
     const budget = budgetFor(rt, t.view, group, i < candidates.length - 1);
     for (let attempt = 0; ; attempt++) {
       ctx.attempts++;
+      const span =
+        ctx.trace === undefined
+          ? undefined
+          : ctx.trace.startAttempt({
+              endpoint: input.endpoint,
+              provider: t.provider,
+              alias: c.alias,
+              upstreamModel: t.upstreamModel,
+              index: ctx.attempts - 1,
+              kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
+            });
       // Async credentials (token minting) per attempt; a no-op for adapters without the hook.
       const auth = await authorizeTarget(rt, ctx, t, group !== undefined);
       const r: AttemptResult = !auth.ok
@@ -198,6 +209,7 @@ async function loop(
           : ctx.stream
             ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
             : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
+      if (span !== undefined) span.end(r);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);
         if (group && ctx.model) rt.health.recordSuccess(ctx.model.id);

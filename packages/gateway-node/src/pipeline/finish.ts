@@ -19,6 +19,7 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     ctx.errorType = 'client_disconnected';
     ctx.errorMessage = 'client closed the connection';
   }
+  if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
   const seconds = (performance.now() - ctx.startedAt) / 1000;
   rt.metrics.ended(ctx.endpoint);
   rt.metrics.completed(ctx, status, seconds);

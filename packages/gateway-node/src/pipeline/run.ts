@@ -85,6 +85,7 @@ export async function runModelEndpoint(
   ctx: RequestContext,
   spec: EndpointSpec,
 ): Promise<void> {
+  if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   const auth = authenticate(ctx.req.headers, ctx.snapshot, Date.now());
   if (!auth.ok) {
     rt.metrics.authDenied(auth.reason);
