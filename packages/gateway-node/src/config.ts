@@ -18,6 +18,8 @@ export interface GatewayConfig {
     metrics?: {
       prometheus?: { enabled?: boolean; path?: string; addr?: string };
       buckets?: { request_e2e_latency?: number[]; request_ttft?: number[] };
+      /** User-Agent → `client_type` rules, before the built-in table (`client-type.ts`). */
+      client_type_rules?: readonly { pattern: string; client: string }[];
     };
   };
   upstream?: {
@@ -47,6 +49,7 @@ export interface Settings {
   readonly metricsPath: string;
   readonly e2eBuckets: readonly number[];
   readonly ttftBuckets: readonly number[];
+  readonly clientTypeRules: readonly { readonly pattern: string; readonly client: string }[];
   readonly timeoutMs: number;
   readonly streamTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -86,6 +89,7 @@ export function resolveSettings(c: GatewayConfig): Settings {
     metricsPath: metricsPath(prom?.path),
     e2eBuckets: c.observability?.metrics?.buckets?.request_e2e_latency ?? DEFAULT_E2E_BUCKETS,
     ttftBuckets: c.observability?.metrics?.buckets?.request_ttft ?? DEFAULT_TTFT_BUCKETS,
+    clientTypeRules: c.observability?.metrics?.client_type_rules ?? [],
     timeoutMs: up.timeout_ms ?? 6_000_000,
     streamTimeoutMs: up.stream_timeout_ms ?? 0,
     connectTimeoutMs: up.connect_timeout_ms ?? 5000,

@@ -13,6 +13,7 @@
  * the reference's wide series are left out for now.
  */
 import { type Metric, Registry } from 'prom-client';
+import { type ClientClassifier, createClientClassifier } from './client-type.js';
 import type { Settings } from './config.js';
 import {
   type CounterCell,
@@ -40,6 +41,12 @@ function outcome(status: number): string {
   if (status === 429) return 'rate_limited';
   if (status >= 400 && status < 500) return 'client_error';
   return 'upstream_error';
+}
+
+interface ClientTokenCells {
+  readonly input: CounterCell;
+  readonly output: CounterCell;
+  readonly total: CounterCell;
 }
 
 interface TokenCells {
@@ -92,6 +99,12 @@ export class Metrics {
     total: new CounterFamily('aisix_llm_total_tokens_total', 'Total tokens.'),
     consumed: new CounterFamily('aisix_tokens_consumed_total', 'Tokens consumed.'),
   };
+  private readonly tokensByClient = new CounterFamily(
+    'aisix_llm_tokens_by_client_total',
+    'Tokens by client type (classified User-Agent), model and token type.',
+  );
+  private readonly clientCells = new Map<string, ClientTokenCells>();
+  private readonly classifyClient: ClientClassifier;
   private readonly auth = new CounterFamily('aisix_auth_decisions_total', 'Caller authentication decisions.');
   private readonly authAllowedCell: CounterCell;
   private readonly cancelled = new CounterFamily(
@@ -106,6 +119,7 @@ export class Metrics {
 
   constructor(s: Settings) {
     this.envId = s.envId || 'unknown';
+    this.classifyClient = createClientClassifier(s.clientTypeRules);
     this.e2e = new HistogramFamily('aisix_request_e2e_latency_seconds', 'End-to-end request latency.', [
       ...s.e2eBuckets,
     ]);
@@ -129,6 +143,7 @@ export class Metrics {
       this.tokens.output,
       this.tokens.total,
       this.tokens.consumed,
+      this.tokensByClient,
       this.auth,
       this.cancelled,
       this.bodyLimit,
@@ -205,7 +220,26 @@ export class Metrics {
       t.output.value += u.completion_tokens;
       t.total.value += u.total_tokens;
       t.consumed.value += u.total_tokens;
+      const ua = ctx.req.headers['user-agent'];
+      const c = this.clientTokenCells(this.classifyClient(ua), s.model);
+      c.input.value += u.prompt_tokens;
+      c.output.value += u.completion_tokens;
+      c.total.value += u.total_tokens;
     }
+  }
+
+  private clientTokenCells(client: string, model: string): ClientTokenCells {
+    const key = `${client}\u0001${model}`;
+    let c = this.clientCells.get(key);
+    if (c === undefined) {
+      if (this.clientCells.size >= MAX_SERIES_CACHE) this.clientCells.clear();
+      const f = this.tokensByClient;
+      const cell = (token_type: string) =>
+        f.cell(`${key}\u0001${token_type}`, () => ({ client_type: client, model, token_type }));
+      c = { input: cell('input'), output: cell('output'), total: cell('total') };
+      this.clientCells.set(key, c);
+    }
+    return c;
   }
 
   private tokenCells(endpoint: EndpointLabel, provider: string, model: string): TokenCells {
