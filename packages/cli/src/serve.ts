@@ -39,6 +39,7 @@ export interface Io {
 type Sync = ReturnType<typeof startConfigSync>;
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 type AdminServer = Awaited<ReturnType<typeof startAdminServer>>;
+type Tracing = NonNullable<ReturnType<typeof import('@aisix/gateway-node/tracing').createTracing>>;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -202,15 +203,22 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   const readiness = () => ({ shuttingDown, configApplied });
 
   let gateway: Gateway | undefined;
+  // OTLP tracing (decisions.md OP-13): loaded only when enabled; each proxy process exports its own.
+  let tracing: Tracing | undefined;
   let admin: AdminServer | undefined;
   let status: StatusListener | null = null;
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([gateway?.close(), admin?.close(), status?.close()]);
+    await tracing?.shutdown(2000);
     await sync.stop();
     await resources.close().catch(() => {});
   };
 
   try {
+    if (withGateway && config.observability.tracing.otlp.enabled) {
+      const { createTracing } = await import('@aisix/gateway-node/tracing');
+      tracing = createTracing(config.observability, { version, logger });
+    }
     if (withGateway) {
       gateway = await startGateway({
         config: gatewayConfig,
@@ -222,6 +230,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         },
         logger,
         version,
+        tracer: tracing?.tracer,
         statusJson: () => sync.statusJson(),
         configMetrics: () => configMetricsText(sync),
       });
@@ -326,6 +335,8 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       if ((await within(all, (min_drain_secs + max_drain_secs + 5) * 1000)) === 'timeout') {
         logger.warn({ max_drain_secs }, 'drain did not finish in time; exiting');
       }
+      // Queued spans go out before the exit (the exporter bounds this itself).
+      if (tracing !== undefined) await tracing.shutdown(5000);
       await within(sync.stop(), 2000);
       await within(resources.close(), 2000);
       logger.info('shutdown complete');
