@@ -161,14 +161,14 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         }
       : config;
 
-  let resources: OpenedResources;
   // Listener certificates are read before anything opens: a bad file fails the boot (exit 1).
   let proxyTls: LoadedTls | undefined;
   let adminTls: LoadedTls | undefined;
+  let resources: OpenedResources;
   try {
-    resources = await openResources(config, deps.source, deps.env);
     if (withGateway) proxyTls = loadServerTls('proxy.tls', config.proxy.tls);
     if (withAdmin) adminTls = loadServerTls('admin.tls', config.admin.tls);
+    resources = await openResources(config, deps.source, deps.env);
   } catch (err) {
     io.err(
       err instanceof BootError ? err.message : `Error: ${err instanceof Error ? err.message : String(err)}`,
@@ -233,6 +233,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         tracer: tracing?.tracer,
         statusJson: () => sync.statusJson(),
         configMetrics: () => configMetricsText(sync),
+        ...(proxyTls !== undefined ? { tls: proxyTls } : {}),
       });
     }
     const workerMetrics = hooks.workerMetrics;
@@ -242,7 +243,6 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
         metrics: { text: workerMetrics },
         snapshots: {
           current: () => sync.snapshot,
-        ...(proxyTls !== undefined ? { tls: proxyTls } : {}),
           get ready() {
             return configApplied;
           },
@@ -255,6 +255,8 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       // The proxy is in this process, or (primary of a multi-worker gateway) in its workers
       // on the configured port.
       const configuredPort = hostPort(config.proxy.addr).port;
+      const proxyHttps = config.proxy.tls !== undefined;
+      const scheme = proxyHttps ? 'https' : 'http';
       const proxyBase =
         gateway !== undefined
           ? loopbackUrl(config.proxy.addr, gateway.proxyPort, scheme)
@@ -264,8 +266,6 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       const { createAdminApp, startAdminServer } = adminApi;
       const app = createAdminApp({
         store: resources.store,
-      const proxyHttps = config.proxy.tls !== undefined;
-      const scheme = proxyHttps ? 'https' : 'http';
         adminKeys: config.admin.admin_keys,
         mode: resources.adminMode,
         logger,
