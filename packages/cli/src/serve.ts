@@ -26,6 +26,7 @@ import {
 import { configMetricsText, startConfigSync } from '@aisix/store/local';
 import type { Logger } from 'pino';
 import type { Role } from './args.js';
+import { inertConfigKeys } from './inert-keys.js';
 import { createLogger } from './logger.js';
 import { loopbackHttpsPost } from './playground-tls.js';
 import { BootError, type OpenedResources, openResources } from './resources.js';
@@ -139,7 +140,15 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
     config.observability.log_level,
     part?.type === 'worker' ? { role, worker: part.slot } : { role },
   );
-  if (part?.type !== 'worker') for (const w of deps.warnings) logger.warn(w);
+  if (part?.type !== 'worker') {
+    for (const w of deps.warnings) logger.warn(w);
+    const inert = inertConfigKeys(config);
+    if (inert.length > 0)
+      logger.warn(
+        { keys: inert },
+        `config keys set but not applied by this build (no effect yet): ${inert.join(', ')}`,
+      );
+  }
   const withAdmin = role !== 'gateway' && config.admin.enabled && part?.type !== 'worker';
   const withGateway = role !== 'admin' && part?.type !== 'primary';
   // Loaded before any listener starts (as a static import was), only when the admin runs here.
@@ -304,6 +313,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
 
   logger.info(
     {
+      service_name: config.observability.service_name,
       version,
       roles: [...(withAdmin ? ['admin'] : []), ...(role !== 'admin' ? ['gateway'] : [])],
       listeners: {

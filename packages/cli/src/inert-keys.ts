@@ -1,0 +1,22 @@
+/**
+ * Config keys that parse and validate but have no effect in this build because their feature
+ * does not exist yet. `serve` logs them in one warning at startup when any is set to a
+ * non-default value, so an operator is never misled into thinking they are active. Remove an
+ * entry in the same commit that makes its feature real (docs/configuration.md lists the same).
+ */
+import type { Config } from '@aisix/core';
+
+/** The keys set to a non-default value that this build does not apply, in config order. */
+export function inertConfigKeys(c: Config): string[] {
+  const keys: string[] = [];
+  if (c.ratelimit.backend !== 'memory') keys.push('ratelimit.backend');
+  if (c.ratelimit.redis !== undefined) keys.push('ratelimit.redis');
+  if (c.cache.backend !== 'memory') keys.push('cache.backend');
+  if (c.cache.redis !== undefined) keys.push('cache.redis');
+  const otlp = c.observability.metrics.otlp;
+  if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
+  if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
+  if (c.bedrock_endpoint_url !== undefined && c.bedrock_endpoint_url !== '')
+    keys.push('bedrock_endpoint_url');
+  return keys;
+}
