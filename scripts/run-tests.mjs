@@ -2,34 +2,30 @@
 // Runs every compiled test file (`*.test.js` under packages/*/dist, e2e/dist) in one
 // `node --test` invocation so CI reads one closing summary. Tests that need etcd use
 // AISIX_TEST_ETCD (set by .ci/run) or start a private etcd through @aisix/testkit; the
-// etcd binary is required (Debian: etcd-server). On a fresh root machine it is installed.
+// etcd binary is required (Debian: etcd-server), and openssl for the TLS tests' throwaway
+// certificates. On a fresh root Debian machine both are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
-function hasEtcd() {
-  return spawnSync('sh', ['-c', 'command -v etcd'], { stdio: 'ignore' }).status === 0;
-}
+const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+const missing = [
+  ['etcd', 'etcd-server'],
+  ['openssl', 'openssl'],
+].filter(([bin]) => !has(bin));
 
-if (!hasEtcd()) {
+if (missing.length > 0) {
+  const pkgs = missing.map(([, pkg]) => pkg).join(' ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (isRoot && hasApt) {
-    console.log('run-tests: etcd not found; installing Debian etcd-server (tests run against a real etcd)');
-    execFileSync(
-      'sh',
-      [
-        '-c',
-        'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null',
-      ],
-      {
-        stdio: 'inherit',
-      },
-    );
+    console.log(`run-tests: installing Debian ${pkgs} (the tests use a real etcd and real TLS listeners)`);
+    const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`;
+    execFileSync('sh', ['-c', cmd], { stdio: 'inherit' });
   } else {
-    console.error('run-tests: the etcd binary is required (Debian/Ubuntu: apt-get install -y etcd-server)');
+    console.error(`run-tests: missing ${pkgs} (Debian/Ubuntu: apt-get install -y ${pkgs})`);
     process.exit(1);
   }
 }
