@@ -27,6 +27,11 @@ export class SseDecoder {
   /** The previous chunk ended in `\r`: a leading `\n` of the next one belongs to it. */
   private skipLf = false;
 
+  /** True when no partial line or event is pending (the next chunk starts a fresh event). */
+  get idle(): boolean {
+    return this.tail === undefined && !this.skipLf && this.data === undefined && this.event === undefined;
+  }
+
   push(chunk: Buffer, onEvent: SseHandler): void {
     let buf = chunk;
     if (this.tail) {
@@ -62,29 +67,7 @@ export class SseDecoder {
 
   /** One complete event given as text (no `\r`). */
   private textEvent(text: string, start: number, end: number, onEvent: SseHandler): void {
-    const nl = text.indexOf('\n', start);
-    if ((nl === -1 || nl >= end) && text.startsWith('data:', start)) {
-      const v = text.charCodeAt(start + 5) === 0x20 ? start + 6 : start + 5;
-      onEvent(text.slice(v, end), undefined);
-      return;
-    }
-    let data: string | undefined;
-    let event: string | undefined;
-    let ls = start;
-    while (ls < end) {
-      let le = text.indexOf('\n', ls);
-      if (le === -1 || le > end) le = end;
-      if (text.startsWith('data:', ls)) {
-        const v = text.charCodeAt(ls + 5) === 0x20 ? ls + 6 : ls + 5;
-        const value = text.slice(Math.min(v, le), le);
-        data = data === undefined ? value : `${data}\n${value}`;
-      } else if (text.startsWith('event:', ls)) {
-        const v = text.charCodeAt(ls + 6) === 0x20 ? ls + 7 : ls + 6;
-        event = text.slice(Math.min(v, le), le);
-      }
-      ls = le + 1;
-    }
-    if (data !== undefined) onEvent(data, event);
+    decodeTextEvent(text, start, end, onEvent);
   }
 
   private lines(buf: Buffer, onEvent: SseHandler): void {
@@ -171,4 +154,35 @@ export class SseDecoder {
     this.event = undefined;
     if (data !== undefined) onEvent(data, event);
   }
+}
+
+/**
+ * Decodes one complete event given as text (no `\r`): the span `[start, end)` of `text`, without
+ * its terminating blank line. Used by the decoder's fast path and by relays that split `\n`-only
+ * text themselves.
+ */
+export function decodeTextEvent(text: string, start: number, end: number, onEvent: SseHandler): void {
+  const nl = text.indexOf('\n', start);
+  if ((nl === -1 || nl >= end) && text.startsWith('data:', start)) {
+    const v = text.charCodeAt(start + 5) === 0x20 ? start + 6 : start + 5;
+    onEvent(text.slice(v, end), undefined);
+    return;
+  }
+  let data: string | undefined;
+  let event: string | undefined;
+  let ls = start;
+  while (ls < end) {
+    let le = text.indexOf('\n', ls);
+    if (le === -1 || le > end) le = end;
+    if (text.startsWith('data:', ls)) {
+      const v = text.charCodeAt(ls + 5) === 0x20 ? ls + 6 : ls + 5;
+      const value = text.slice(Math.min(v, le), le);
+      data = data === undefined ? value : `${data}\n${value}`;
+    } else if (text.startsWith('event:', ls)) {
+      const v = text.charCodeAt(ls + 6) === 0x20 ? ls + 7 : ls + 6;
+      event = text.slice(Math.min(v, le), le);
+    }
+    ls = le + 1;
+  }
+  if (data !== undefined) onEvent(data, event);
 }
