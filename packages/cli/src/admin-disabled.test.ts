@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
+import { childEnv, MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-admin-off-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -40,8 +39,7 @@ test('admin.enabled: false binds nothing on the admin address and needs no admin
       `observability: {metrics: {prometheus: {addr: "127.0.0.1:${metrics}"}}}`,
     ].join('\n'),
   );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AISIX_')) env[k] = v;
+  const env = childEnv();
   const child = spawn(process.execPath, [MAIN, '--config', cfg], {
     cwd: ROOT,
     env,

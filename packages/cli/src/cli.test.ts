@@ -14,22 +14,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, testEtcd } from '@aisix/testkit';
+import { childEnv, MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const QUICKSTART_KEY = 'change-me-admin-key';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The environment of a child: no inherited AISIX_* or LOG_LEVEL from the test runner. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+const cleanEnv = childEnv;
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8' });

@@ -17,9 +17,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
+import { chatCompletionBody, childEnv, MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const APP_KEY = 'sk-app-caller-0001';
 const UPSTREAM_KEY = 'sk-upstream-file-secret';
 
@@ -39,18 +38,7 @@ before(async () => {
       const model = (JSON.parse(body || '{}') as { model?: string }).model ?? '';
       asked.push(model);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'chatcmpl-1',
-          object: 'chat.completion',
-          created: 1,
-          model,
-          choices: [
-            { index: 0, message: { role: 'assistant', content: `hi from ${model}` }, finish_reason: 'stop' },
-          ],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-        }),
-      );
+      res.end(chatCompletionBody(model, `hi from ${model}`));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -103,9 +91,7 @@ test('resources_file: SIGHUP rejections show in /status/config and metrics; old 
     `proxy:\n  addr: "127.0.0.1:${ports.proxy}"\nadmin:\n  admin_keys: ["k"]\n  addr: "127.0.0.1:${ports.admin}"\n` +
       `observability:\n  metrics:\n    prometheus:\n      addr: "127.0.0.1:${ports.metrics}"\nresources_file: "${resources}"\n`,
   );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+  const env = childEnv();
   const child: ChildProcess = spawn(process.execPath, [MAIN, '--config', cfg], {
     cwd: ROOT,
     env: { ...env, APP_KEY, UPSTREAM_KEY },
@@ -285,9 +271,7 @@ test('resources_file: SIGHUP rejections show in /status/config and metrics; old 
 
 test('embedded store: /status/config names the source embedded, with the store revision', async () => {
   const ports = { proxy: await freePort(), admin: await freePort(), metrics: await freePort() };
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+  const env = childEnv();
   const cfg = join(tmp, 'embedded.yaml');
   writeFileSync(
     cfg,

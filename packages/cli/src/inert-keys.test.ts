@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
+import { childEnv, MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-inert-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -28,9 +27,7 @@ async function bootLog(name: string, extra: Record<string, unknown>): Promise<st
       ...extra,
     }),
   );
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+  const env = childEnv();
   const child = spawn(process.execPath, [MAIN, '--config', cfg, '--role', 'gateway'], { cwd: ROOT, env });
   let out = '';
   child.stdout.on('data', (d: Buffer) => {

@@ -15,9 +15,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, selfSignedCert, type TestCert } from '@aisix/testkit';
+import { chatCompletionBody, childEnv, MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const APP_KEY = 'sk-app-tls-0001';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-tls-'));
@@ -31,16 +30,7 @@ before(async () => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'chatcmpl-1',
-          object: 'chat.completion',
-          created: 1,
-          model: 'up',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'secure' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-        }),
-      );
+      res.end(chatCompletionBody('up', 'secure'));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -53,10 +43,7 @@ after(async () => {
 });
 
 function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
-  return { ...env, APP_KEY };
+  return childEnv({ APP_KEY });
 }
 
 interface Reply {

@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
+import { MAIN, ROOT } from './test-support.js';
 
-const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
-const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-tracing-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
