@@ -346,6 +346,11 @@ export function checkCapability(
   return { kind: 'not_implemented', message: `this provider does not support ${what}` };
 }
 
+/** The `prepare` result that refuses a call before any I/O (see AdapterError for the statuses). */
+export function refusal(kind: AdapterError['kind'], message: string): Extract<PrepareResult, { ok: false }> {
+  return { ok: false, error: { kind, message } };
+}
+
 export function emptyUsage(): Usage {
   return {
     prompt_tokens: 0,

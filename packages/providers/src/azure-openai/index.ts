@@ -23,6 +23,7 @@ import type {
   ProviderAdapter,
   UpstreamErrorInfo,
 } from '../contract.js';
+import { refusal } from '../contract.js';
 import { buildOpenAiBody } from '../shared/body.js';
 import { parseOpenAiWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
@@ -41,9 +42,9 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
   function prepare(input: PrepareInput): PrepareResult {
     const pk = input.providerKey;
     const url = azureUrl(pk.api_base, pk.provider ?? '', input.upstreamModel, input.endpoint);
-    if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+    if (!url.ok) return refusal('invalid_config', url.message);
     const cred = parseAzureCredential(pk);
-    if (!cred.ok) return { ok: false, error: { kind: 'invalid_credentials', message: cred.message } };
+    if (!cred.ok) return refusal('invalid_credentials', cred.message);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: input.stream ? 'text/event-stream' : 'application/json',
@@ -61,10 +62,10 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
 
   async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
     const cred = parseAzureCredential(ctx.providerKey);
-    if (!cred.ok) return { ok: false, error: { kind: 'invalid_credentials', message: cred.message } };
+    if (!cred.ok) return refusal('invalid_credentials', cred.message);
     if (cred.credential.kind === 'api_key') return { ok: true, request };
     const t = await cache.token(cred.credential.entra, ctx.http, ctx.now);
-    if (!t.ok) return { ok: false, error: { kind: 'invalid_credentials', message: t.message } };
+    if (!t.ok) return refusal('invalid_credentials', t.message);
     return {
       ok: true,
       request: { ...request, headers: { ...request.headers, authorization: `Bearer ${t.token}` } },

@@ -49,6 +49,9 @@ export {
   encodeBedrockException,
   encodeEventStreamMessage,
 } from './event-stream.js';
+
+import { refusal } from '../contract.js';
+
 export { type AwsCredentials, type SignInput, signRequest } from './sigv4.js';
 
 export const BEDROCK_SERVICE = 'bedrock';
@@ -69,7 +72,7 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 function refuse(message: string): PrepareResult {
   // A request Bedrock cannot express (remote image URL, several Titan inputs, ...) is the
   // caller's to fix: 400 invalid_request_error.
-  return { ok: false, error: { kind: 'invalid_config', message } };
+  return refusal('invalid_config', message);
 }
 
 function prepare(input: PrepareInput): PrepareResult {

@@ -22,6 +22,7 @@ import type {
   TransformResult,
   UpstreamErrorInfo,
 } from '../contract.js';
+import { refusal } from '../contract.js';
 import {
   googleAiEmbeddingBody,
   readEmbeddingInput,
@@ -86,22 +87,18 @@ export function googleAiModel(upstreamModel: string): Result<string> {
   return { ok: true, value: m.startsWith('tunedModels/') ? m : `models/${m}` };
 }
 
-function refuse(kind: 'invalid_config' | 'invalid_credentials', message: string): PrepareResult {
-  return { ok: false, error: { kind, message } };
-}
-
 function prepare(input: PrepareInput): PrepareResult {
   const pk = input.providerKey;
   const base = googleAiBase(pk.api_base);
-  if (!base.ok) return refuse('invalid_config', base.message);
+  if (!base.ok) return refusal('invalid_config', base.message);
   const model = googleAiModel(input.upstreamModel);
-  if (!model.ok) return refuse('invalid_config', model.message);
+  if (!model.ok) return refusal('invalid_config', model.message);
   const secret = upstreamSecret(pk);
-  if (!secret.ok) return refuse('invalid_credentials', secret.message);
+  if (!secret.ok) return refusal('invalid_credentials', secret.message);
   const headers = pipelineHeaders(input, { 'x-goog-api-key': secret.value });
   if (input.endpoint === 'embeddings') {
     const e = readEmbeddingInput(input.body);
-    if (!e.ok) return refuse('invalid_config', e.message);
+    if (!e.ok) return refusal('invalid_config', e.message);
     const { method, body } = googleAiEmbeddingBody(model.value, e);
     addDefaultFields(body, pk);
     const encoding = input.body.encoding_format === 'base64' ? 'base64' : 'float';
@@ -114,7 +111,7 @@ function prepare(input: PrepareInput): PrepareResult {
     return { ok: true, request };
   }
   const body = geminiChatBody(input);
-  if (!body.ok) return refuse('invalid_config', body.message);
+  if (!body.ok) return refusal('invalid_config', body.message);
   const action = input.stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
   return {
     ok: true,

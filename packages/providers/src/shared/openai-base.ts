@@ -19,7 +19,7 @@ import type {
   TransformResult,
   UpstreamErrorInfo,
 } from '../contract.js';
-import { emptyUsage } from '../contract.js';
+import { emptyUsage, refusal } from '../contract.js';
 import { buildOpenAiBody } from './body.js';
 import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
@@ -76,9 +76,9 @@ function prepareOpenAi(input: PrepareInput): PrepareResult {
     ENDPOINT_PATHS[input.endpoint],
     input.endpoint === 'chat',
   );
-  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  if (!url.ok) return refusal('invalid_config', url.message);
   const secret = upstreamSecret(pk);
-  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  if (!secret.ok) return refusal('invalid_credentials', secret.message);
   const headers: Record<string, string> = {
     authorization: `Bearer ${secret.value}`,
     'content-type': 'application/json',

@@ -15,6 +15,7 @@ import {
   type PassthroughEndpoint,
   type PassthroughInput,
   type PrepareResult,
+  refusal,
 } from '../contract.js';
 import { applyBodyOverrides } from './body.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
@@ -36,9 +37,9 @@ function first(v: string | readonly string[] | undefined): string | undefined {
 export function prepareOpenAiPassthrough(input: PassthroughInput): PrepareResult {
   const pk = input.providerKey;
   const url = openAiUrl(pk.api_base, pk.provider ?? '', PASSTHROUGH_PATHS[input.endpoint], false);
-  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  if (!url.ok) return refusal('invalid_config', url.message);
   const secret = upstreamSecret(pk);
-  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  if (!secret.ok) return refusal('invalid_credentials', secret.message);
   const multipart = isMultipartEndpoint(input.endpoint);
   const headers: Record<string, string> = {
     authorization: `Bearer ${secret.value}`,

@@ -32,6 +32,7 @@ import type {
   TransformResult,
   UpstreamErrorInfo,
 } from '../contract.js';
+import { refusal } from '../contract.js';
 import { readEmbeddingInput, transformGoogleEmbeddings, vertexEmbeddingBody } from '../gemini/embeddings.js';
 import { parseGeminiError } from '../gemini/errors.js';
 import { addDefaultFields, geminiChatBody, overriddenSource, pipelineHeaders } from '../gemini/prepare.js';
@@ -61,21 +62,15 @@ const CAPABILITIES: Capabilities = {
 /** The OpenAI-family relay, reused for the shim's responses and streams. */
 const openAiWire = createOpenAiCompatibleAdapter({ id: 'vertex-openai' });
 
-type Refusal = Extract<PrepareResult, { ok: false }>;
-
-function refuse(kind: Refusal['error']['kind'], message: string): Refusal {
-  return { ok: false, error: { kind, message } };
-}
-
 function prepare(input: PrepareInput): PrepareResult {
   const pk = input.providerKey;
   const c = parseVertexCredential(pk.api_key ?? pk.secret);
-  if (!c.ok) return refuse('invalid_credentials', c.message);
+  if (!c.ok) return refusal('invalid_credentials', c.message);
   const { project, region } = c.credential;
   const origin = vertexOrigin(pk.api_base, region);
-  if (!origin.ok) return refuse('invalid_config', origin.message);
+  if (!origin.ok) return refusal('invalid_config', origin.message);
   const r = vertexRoute(origin.origin, project, region, input.upstreamModel, input.stream);
-  if (!r.ok) return refuse('invalid_config', r.message);
+  if (!r.ok) return refusal('invalid_config', r.message);
   const route = r.route;
   const credential: Record<string, string> =
     'accessToken' in c.credential ? { authorization: `Bearer ${c.credential.accessToken}` } : {};
@@ -87,20 +82,20 @@ function prepare(input: PrepareInput): PrepareResult {
 
   if (input.endpoint === 'embeddings') {
     if (!route.predictUrl)
-      return refuse('not_implemented', 'this provider does not support embeddings for this model');
+      return refusal('not_implemented', 'this provider does not support embeddings for this model');
     const e = readEmbeddingInput(input.body);
-    if (!e.ok) return refuse('invalid_config', e.message);
+    if (!e.ok) return refusal('invalid_config', e.message);
     const body = vertexEmbeddingBody(e);
     addDefaultFields(body, pk);
     const encoding = input.body.encoding_format === 'base64' ? 'base64' : 'float';
     return done(route.predictUrl, JSON.stringify(body), { wire: 'embeddings', encoding });
   }
   if (input.endpoint !== 'chat')
-    return refuse('not_implemented', 'this provider does not support completions');
+    return refusal('not_implemented', 'this provider does not support completions');
   switch (route.wire) {
     case 'gemini': {
       const body = geminiChatBody(input);
-      if (!body.ok) return refuse('invalid_config', body.message);
+      if (!body.ok) return refusal('invalid_config', body.message);
       return done(route.chatUrl, body.body, { wire: 'gemini' });
     }
     case 'anthropic': {
@@ -108,7 +103,7 @@ function prepare(input: PrepareInput): PrepareResult {
         stream: input.stream,
         autoPromptCaching: input.autoPromptCaching,
       });
-      if (!t.ok) return refuse('invalid_config', t.message);
+      if (!t.ok) return refusal('invalid_config', t.message);
       const body: Record<string, unknown> = { anthropic_version: VERTEX_ANTHROPIC_VERSION, ...t.body };
       delete body.model;
       addDefaultFields(body, pk);
@@ -139,10 +134,10 @@ export function createVertexAdapter(minter: TokenMinter = new TokenMinter()): Pr
     prepare,
     async authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
       const c = parseVertexCredential(ctx.providerKey.api_key ?? ctx.providerKey.secret);
-      if (!c.ok) return refuse('invalid_credentials', c.message);
+      if (!c.ok) return refusal('invalid_credentials', c.message);
       if (!('serviceAccount' in c.credential)) return { ok: true, request };
       const t = await minter.token(c.credential.serviceAccount, ctx.http, ctx.now);
-      if (!t.ok) return refuse('invalid_credentials', t.message);
+      if (!t.ok) return refusal('invalid_credentials', t.message);
       return {
         ok: true,
         request: { ...request, headers: { ...request.headers, authorization: `Bearer ${t.token}` } },

@@ -19,6 +19,7 @@ import type {
   TransformResult,
   Usage,
 } from '../../contract.js';
+import { refusal } from '../../contract.js';
 import type { ChatChunk, ChatCompletion, Json } from './chat-types.js';
 import { dataPayloads } from './sse.js';
 
@@ -164,7 +165,7 @@ function createBridge(family: ProviderAdapter, codec: BridgeCodec): ProviderAdap
     },
     prepare(input) {
       const t = toChatOnce(codec, input.body);
-      if (!t.ok) return { ok: false, error: { kind: 'invalid_config', message: t.message } };
+      if (!t.ok) return refusal('invalid_config', t.message);
       return family.prepare({ ...input, endpoint: 'chat', body: t.body });
     },
     transformResponse: (_endpoint, text, alias, request) =>

@@ -15,7 +15,7 @@ import type {
   TransformResult,
   Usage,
 } from '../../contract.js';
-import { emptyUsage } from '../../contract.js';
+import { emptyUsage, refusal } from '../../contract.js';
 import { applyBodyOverrides } from '../../shared/body.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../../shared/headers.js';
 import { rewriteModelField } from '../../shared/json-scan.js';
@@ -56,9 +56,9 @@ export function nativePrepare(
   credential: (secret: string) => Record<string, string>,
   target: (url: URL) => URL = (u) => u,
 ): PrepareResult {
-  if (!url.ok) return { ok: false, error: { kind: 'invalid_config', message: url.message } };
+  if (!url.ok) return refusal('invalid_config', url.message);
   const secret = upstreamSecret(input.providerKey);
-  if (!secret.ok) return { ok: false, error: { kind: 'invalid_credentials', message: secret.message } };
+  if (!secret.ok) return refusal('invalid_credentials', secret.message);
   const headers = nativeHeaders(input, credential(secret.value));
   return { ok: true, request: { url: target(url.url), headers, body: nativeBody(input) } };
 }
