@@ -1,36 +1,138 @@
 /**
  * The access-log line writer (data-plane §12.1). The line has a fixed schema and no field that
- * needs redaction, so it is rendered here with one `JSON.stringify` and handed straight to the
- * logger's destination, framed exactly like a pino `info` line (`level`, `time`, the logger's
- * bindings, the fields, `msg`). That skips pino's per-key serializer and redaction walk, which
- * cost about as much as the rest of the completion hook together under load.
+ * needs redaction, so it is rendered here by hand and handed straight to the logger's
+ * destination, framed exactly like a pino `info` line (`level`, `time`, the logger's bindings,
+ * the fields, `msg`). That skips pino's object serializer and redaction walk.
  *
- * Used only when it renders the very same line as pino: at first use a probe object is rendered
+ * Lines are batched: they collect in a buffer that leaves in one destination write at most
+ * `FLUSH_DELAY_MS` after its first line, or as soon as the next line would overflow `FLUSH_BYTES`. Each write of the
+ * asynchronous destination is a `write(2)` on a thread-pool thread that competes with the event
+ * loop for the same core, so a busy gateway pays for one per few hundred lines instead of one per
+ * request (measured: per-line cost of the writer 4-17 µs when flushed every turn, under 2 µs
+ * batched). What is pending when the process exits is written synchronously.
+ *
+ * Used only when it renders the very same line as pino: at first use a probe line is rendered
  * both ways and compared (level/bindings formatters, message key, prefix, line ending). Mixins,
  * `streamWrite` hooks, multistream metadata or anything that is not a plain pino instance fall
- * back to `logger.info`. Redaction is skipped on purpose: the fields are fixed and hold no
- * credentials (ids, names, counts, catalogue error text).
+ * back to `logger.info`, one call per line. Redaction is skipped on purpose: the fields are
+ * fixed and hold no credentials (ids, names, counts, catalogue error text).
  */
 import { type Logger, pino } from 'pino';
 
-export type AccessLogWrite = (fields: object, msg: string) => void;
+/** The access-log fields, in the order they appear on the line. */
+export interface AccessLine {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly latency_ms: number;
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly api_key_id: string | null;
+  readonly prompt_tokens: number | null;
+  readonly completion_tokens: number | null;
+  readonly total_tokens: number | null;
+  readonly request_id: string;
+  readonly served_by_model: string | null;
+  readonly routing_attempt_count: number;
+  readonly routing_fallback_count: number;
+  readonly error_kind: string | null;
+  readonly error: string | null;
+}
+
+export const ACCESS_LOG_MESSAGE = 'proxy request completed';
+
+/** Longest a line waits in the batch, and the batch size that is written at once. */
+export const FLUSH_DELAY_MS = 20;
+export const FLUSH_BYTES = 64 * 1024;
+
+export type AccessLogWrite = (line: AccessLine) => void;
 
 interface PinoInternals {
   [key: symbol]: unknown;
 }
 
-const cache = new WeakMap<Logger, AccessLogWrite>();
+/** What JSON.stringify would escape in a string: quote, backslash, controls, lone surrogates. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-function render(head: string, time: string, bind: string, fields: object, msg: string): string {
-  const body = JSON.stringify(fields);
-  return `${head}${time}${bind}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`;
+function str(v: string | null | undefined): string {
+  if (v === null || v === undefined) return 'null';
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+function num(v: number | null): string {
+  return v !== null && Number.isFinite(v) ? `${v}` : 'null';
+}
+
+/** The fields as `JSON.stringify(line)` renders them, without the braces. */
+function renderFields(l: AccessLine): string {
+  return (
+    `"method":${str(l.method)},"path":${str(l.path)},"status":${num(l.status)},` +
+    `"latency_ms":${num(l.latency_ms)},"provider":${str(l.provider)},"model":${str(l.model)},` +
+    `"api_key_id":${str(l.api_key_id)},"prompt_tokens":${num(l.prompt_tokens)},` +
+    `"completion_tokens":${num(l.completion_tokens)},"total_tokens":${num(l.total_tokens)},` +
+    `"request_id":${str(l.request_id)},"served_by_model":${str(l.served_by_model)},` +
+    `"routing_attempt_count":${num(l.routing_attempt_count)},` +
+    `"routing_fallback_count":${num(l.routing_fallback_count)},` +
+    `"error_kind":${str(l.error_kind)},"error":${str(l.error)}`
+  );
+}
+
+/** `pino.stdTimeFunctions.isoTime`, rendered once per millisecond. */
+function cachedIsoTime(): () => string {
+  let ms = -1;
+  let text = '';
+  return () => {
+    const now = Date.now();
+    if (now !== ms) {
+      ms = now;
+      text = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return text;
+  };
+}
+
+const PROBE: AccessLine = {
+  method: 'POST',
+  path: '/probe/"\\\n\u2028',
+  status: 200,
+  latency_ms: 1.5,
+  provider: null,
+  // No lone surrogate here: pino escapes them only when redaction is configured.
+  model: 'm\u00e9',
+  api_key_id: null,
+  prompt_tokens: 1,
+  completion_tokens: null,
+  total_tokens: Number.NaN,
+  request_id: 'r',
+  served_by_model: null,
+  routing_attempt_count: 1,
+  routing_fallback_count: 0,
+  error_kind: null,
+  error: 'é',
+};
+
+interface Destination {
+  write(chunk: string): unknown;
+  flushSync?: () => void;
+}
+
+/** Writers holding lines not yet handed to their destination; written out if the process exits. */
+const unflushed = new Set<() => void>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const f of [...unflushed]) f();
+  });
 }
 
 function build(logger: Logger): AccessLogWrite {
-  const slow: AccessLogWrite = (fields, msg) => logger.info(fields, msg);
+  const slow: AccessLogWrite = (line) => logger.info(line, ACCESS_LOG_MESSAGE);
   const p = logger as unknown as PinoInternals;
   const s = pino.symbols;
-  const stream = p[s.streamSym] as ({ write?: (line: string) => unknown } & PinoInternals) | undefined;
+  const stream = p[s.streamSym] as (Destination & PinoInternals) | undefined;
   const time = p[s.timeSym];
   const asJson = p[s.asJsonSym];
   const level = logger.levels?.values?.info;
@@ -48,24 +150,69 @@ function build(logger: Logger): AccessLogWrite {
   )
     return slow;
   const head = `{"level":${level}`;
+  const tail = `,"msg":${JSON.stringify(ACCESS_LOG_MESSAGE)}}\n`;
+  const render = (t: string, line: AccessLine) =>
+    `${head}${t}${p[s.chindingsSym] as string},${renderFields(line)}${tail}`;
   // Same line as pino's own renderer for a probe (formatters, message key, prefix, line end)?
   const t = (time as () => string).call(logger);
-  const probe = { probe_a: 1, probe_b: 'x' };
   const expected = (asJson as (o: object, m: string, n: number, t: string) => string).call(
     logger,
-    probe,
-    'probe',
+    PROBE,
+    ACCESS_LOG_MESSAGE,
     level,
     t,
   );
-  if (expected !== render(head, t, p[s.chindingsSym] as string, probe, 'probe')) return slow;
-  const dest = stream as { write: (line: string) => unknown };
-  const now = time as () => string;
-  return (fields, msg) => {
+  if (expected !== render(t, PROBE)) return slow;
+  const now =
+    time === pino.stdTimeFunctions.isoTime ? cachedIsoTime() : () => (time as () => string).call(logger);
+
+  installExitHook();
+  // Lines are copied into one off-heap buffer as they come: a batch held for a few milliseconds
+  // as a JS string would survive young-generation collections and be copied by each of them.
+  const batch = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+  let used = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (used === 0) return;
+    const out = batch.toString('utf8', 0, used);
+    used = 0;
+    unflushed.delete(flushAtExit);
+    stream.write(out);
+  };
+  const flushAtExit = () => {
+    flush();
+    try {
+      stream.flushSync?.();
+    } catch {
+      // The destination is gone or not open: nothing more can be done at exit.
+    }
+  };
+  return (line) => {
     if (!logger.isLevelEnabled('info')) return;
-    dest.write(render(head, now.call(logger), p[s.chindingsSym] as string, fields, msg));
+    const text = render(now(), line);
+    // At most 3 UTF-8 bytes per UTF-16 unit: flush first when the line might not fit.
+    if (used + text.length * 3 > FLUSH_BYTES) {
+      flush();
+      if (text.length * 3 > FLUSH_BYTES) {
+        stream.write(text);
+        return;
+      }
+    }
+    used += batch.write(text, used, 'utf8');
+    if (timer === undefined) {
+      unflushed.add(flushAtExit);
+      timer = setTimeout(flush, FLUSH_DELAY_MS);
+      // Never what keeps the process alive; the exit hook writes what is left.
+      timer.unref();
+    }
   };
 }
+
+const cache = new WeakMap<Logger, AccessLogWrite>();
 
 /** The writer for `logger`, built once per logger. */
 export function accessLogWriter(logger: Logger): AccessLogWrite {

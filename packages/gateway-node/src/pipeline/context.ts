@@ -47,6 +47,8 @@ export interface RequestContext {
   /** Seconds from attempt start to the first generated output (streams). */
   ttftSeconds: number | undefined;
   attempts: number;
+  /** Attempts made on a later routing-group target after an earlier one failed. */
+  fallbacks: number;
   errorType: string | undefined;
   errorMessage: string | undefined;
   /** 401s are counted, never access-logged (scanner noise). */
@@ -86,6 +88,7 @@ export function newContext(
     usage: undefined,
     ttftSeconds: undefined,
     attempts: 0,
+    fallbacks: 0,
     errorType: undefined,
     errorMessage: undefined,
     skipAccessLog: false,

@@ -189,6 +189,7 @@ async function loop(
     const budget = budgetFor(rt, t.view, group, i < candidates.length - 1);
     for (let attempt = 0; ; attempt++) {
       ctx.attempts++;
+      if (attempt === 0 && ctx.attempts > 1) ctx.fallbacks++;
       const span =
         ctx.trace === undefined
           ? undefined

@@ -26,25 +26,23 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (!rt.settings.accessLog || ctx.skipAccessLog) return;
   if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
   const u = ctx.usage;
-  accessLogWriter(rt.logger)(
-    {
-      method: ctx.req.method,
-      path: ctx.path,
-      status,
-      latency_ms: Math.round(seconds * 1e6) / 1e3,
-      provider: ctx.provider ?? null,
-      model: ctx.requestedModel ?? null,
-      api_key_id: ctx.apiKey?.id ?? null,
-      prompt_tokens: u ? u.prompt_tokens : null,
-      completion_tokens: u ? u.completion_tokens : null,
-      total_tokens: u ? u.total_tokens : null,
-      request_id: ctx.id,
-      served_by_model: ctx.servedBy ?? (ctx.model ? modelView(ctx.model).display_name : null),
-      routing_attempt_count: ctx.attempts,
-      routing_fallback_count: 0,
-      error_kind: ctx.errorType ?? null,
-      error: ctx.errorMessage ?? null,
-    },
-    'proxy request completed',
-  );
+  accessLogWriter(rt.logger)({
+    // Always set on a server-side request.
+    method: ctx.req.method as string,
+    path: ctx.path,
+    status,
+    latency_ms: Math.round(seconds * 1e6) / 1e3,
+    provider: ctx.provider ?? null,
+    model: ctx.requestedModel ?? null,
+    api_key_id: ctx.apiKey?.id ?? null,
+    prompt_tokens: u ? u.prompt_tokens : null,
+    completion_tokens: u ? u.completion_tokens : null,
+    total_tokens: u ? u.total_tokens : null,
+    request_id: ctx.id,
+    served_by_model: ctx.servedBy ?? (ctx.model ? modelView(ctx.model).display_name : null),
+    routing_attempt_count: ctx.attempts,
+    routing_fallback_count: ctx.fallbacks,
+    error_kind: ctx.errorType ?? null,
+    error: ctx.errorMessage ?? null,
+  });
 }

@@ -1,0 +1,188 @@
+/**
+ * The access log through a started gateway (data-plane §12.1): one `proxy request completed`
+ * line per request with the contract's fields, on success, stream, pre-dispatch rejection and
+ * fail-over; none for a 401. The logger is a real pino instance writing to a capture stream.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import {
+  chatJson,
+  chatSse,
+  json,
+  type MockUpstream,
+  startMockUpstream,
+  USAGE,
+} from '../test/mock-upstream.js';
+import { ACCESS_LOG_MESSAGE, FLUSH_DELAY_MS } from './access-log.js';
+
+interface Line {
+  readonly msg: string;
+  readonly level: number;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly latency_ms: number;
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly api_key_id: string | null;
+  readonly prompt_tokens: number | null;
+  readonly completion_tokens: number | null;
+  readonly total_tokens: number | null;
+  readonly request_id: string;
+  readonly served_by_model: string | null;
+  readonly routing_attempt_count: number;
+  readonly routing_fallback_count: number;
+  readonly error_kind: string | null;
+  readonly error: string | null;
+}
+
+let up: MockUpstream;
+let down: MockUpstream;
+let g: Started;
+let client: OpenAI;
+const lines: Line[] = [];
+
+before(async () => {
+  up = await startMockUpstream(chatJson('hi'));
+  down = await startMockUpstream((_req, res) => json(res, 503, { error: { message: 'overloaded' } }));
+  const docs = standardDocs(up.url, {
+    provider_keys: {
+      pkd: { display_name: 'down', api_key: 'kd', provider: 'openai', api_base: `${down.url}/v1` },
+    },
+    models: {
+      td: { display_name: 'target-down', provider: 'openai', model_name: 'd', provider_key_id: 'pkd' },
+      tu: { display_name: 'target-up', provider: 'openai', model_name: 'u', provider_key_id: 'pk1' },
+      grp: {
+        display_name: 'grp',
+        routing: { strategy: 'failover', targets: [{ model: 'target-down' }, { model: 'target-up' }] },
+      },
+    },
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) {
+        if (l === '') continue;
+        const parsed = JSON.parse(l) as Line;
+        if (parsed.msg === ACCESS_LOG_MESSAGE) lines.push(parsed);
+      }
+      cb();
+    },
+  });
+  g = await startTestGateway(buildSnapshot(docs), undefined, { logger: pino({ level: 'info' }, sink) });
+  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+  await down.close();
+});
+
+/** The line of request `id`, once the batch holding it was written. */
+async function lineOf(id: string): Promise<Line> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const l = lines.find((x) => x.request_id === id);
+    if (l) return l;
+    assert.ok(Date.now() < deadline, `no access line for ${id}`);
+    await new Promise((r) => setTimeout(r, FLUSH_DELAY_MS));
+  }
+}
+
+test('a served chat completion: every field of the line', async () => {
+  up.handle(chatJson('hi'));
+  const { response } = await client.chat.completions
+    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  const id = response.headers.get('x-aisix-request-id') ?? '';
+  const l = await lineOf(id);
+  assert.equal(l.level, 30);
+  assert.equal(l.method, 'POST');
+  assert.equal(l.path, '/v1/chat/completions');
+  assert.equal(l.status, 200);
+  assert.equal(typeof l.latency_ms, 'number');
+  assert.ok(l.latency_ms > 0);
+  assert.equal(l.provider, 'openai');
+  assert.equal(l.model, 'gpt-4o-mini');
+  assert.equal(l.api_key_id, 'k1');
+  assert.equal(l.prompt_tokens, USAGE.prompt_tokens);
+  assert.equal(l.completion_tokens, USAGE.completion_tokens);
+  assert.equal(l.total_tokens, USAGE.total_tokens);
+  assert.equal(l.served_by_model, 'gpt-4o-mini');
+  assert.equal(l.routing_attempt_count, 1);
+  assert.equal(l.routing_fallback_count, 0);
+  assert.equal(l.error_kind, null);
+  assert.equal(l.error, null);
+});
+
+test('a stream: usage from the stream, status 200', async () => {
+  up.handle(chatSse());
+  const { data: stream, response } = await client.chat.completions
+    .create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    .withResponse();
+  for await (const _ of stream) {
+    // drain
+  }
+  const l = await lineOf(response.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(l.status, 200);
+  assert.equal(l.total_tokens, USAGE.total_tokens);
+  assert.equal(l.error_kind, null);
+});
+
+test('a pre-dispatch rejection is logged with its error and null tokens; a 401 is not logged', async () => {
+  const bad = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: '{"model": "gpt-4o-mini", ',
+  });
+  assert.equal(bad.status, 400);
+  const l = await lineOf(bad.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(l.status, 400);
+  assert.equal(l.error_kind, 'invalid_request_error');
+  assert.equal(typeof l.error, 'string');
+  assert.equal(l.prompt_tokens, null);
+  assert.equal(l.total_tokens, null);
+  assert.equal(l.routing_attempt_count, 0);
+
+  const denied = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-wrong', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
+  });
+  assert.equal(denied.status, 401);
+  const deniedId = denied.headers.get('x-aisix-request-id') ?? '';
+  // A later line proves the batch holding a 401 line (if any) was written.
+  const after = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: '[]',
+  });
+  await lineOf(after.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(
+    lines.find((x) => x.request_id === deniedId),
+    undefined,
+  );
+});
+
+test('fail-over in a routing group: two attempts, one fallback, served by the second target', async () => {
+  up.handle(chatJson('hi'));
+  const { response } = await client.chat.completions
+    .create({ model: 'grp', messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  assert.equal(response.headers.get('x-aisix-served-by'), 'target-up');
+  const l = await lineOf(response.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(l.status, 200);
+  assert.equal(l.model, 'grp');
+  assert.equal(l.served_by_model, 'target-up');
+  assert.equal(l.routing_attempt_count, 2);
+  assert.equal(l.routing_fallback_count, 1);
+});
