@@ -13,7 +13,9 @@ import {
   type PassthroughEndpoint,
   type PreparedRequest,
   type ProviderAdapter,
+  type ProviderKeyView,
   preparePassthrough,
+  type TemplateVars,
 } from '@aisix/providers';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -34,6 +36,27 @@ export interface Target {
 export type TargetResult =
   | { readonly ok: true; readonly target: Target }
   | { readonly ok: false; readonly error: GatewayError };
+
+function templateVars(
+  ctx: RequestContext,
+  model: Resource<'models'>,
+  view: ModelView,
+  pkId: string,
+  pkv: ProviderKeyView,
+): TemplateVars {
+  const key = ctx.apiKey ? apiKeyView(ctx.apiKey) : undefined;
+  return {
+    'request.id': ctx.id,
+    'request.api_key.id': ctx.apiKey?.id,
+    'request.api_key.name': key?.display_name ?? undefined,
+    'request.api_key.team_id': key?.team_id,
+    'request.api_key.user_id': key?.user_id,
+    'model.id': model.id,
+    'model.name': view.display_name,
+    'provider_key.id': pkId,
+    'provider_key.name': pkv.display_name,
+  };
+}
 
 export function buildTarget(
   rt: GatewayRuntime,
@@ -70,30 +93,24 @@ export function buildTarget(
     ? checkPassthrough(adapter, endpoint)
     : checkCapability(adapter, endpoint, ctx.stream);
   if (refusal) return { ok: false, error: errors.fromAdapter(refusal) };
-  const key = ctx.apiKey ? apiKeyView(ctx.apiKey) : undefined;
   const input = {
     body,
     upstreamModel,
     providerKey: pkv,
     requestId: ctx.id,
     inboundHeaders: ctx.req.headers,
-    templateVars: {
-      'request.id': ctx.id,
-      'request.api_key.id': ctx.apiKey?.id,
-      'request.api_key.name': key?.display_name ?? undefined,
-      'request.api_key.team_id': key?.team_id,
-      'request.api_key.user_id': key?.user_id,
-      'model.id': model.id,
-      'model.name': view.display_name,
-      'provider_key.id': pk.id,
-      'provider_key.name': pkv.display_name,
-    },
+    // Only `default_headers` templates read the other variables: built only when there are some.
+    templateVars: pkv.request?.default_headers
+      ? templateVars(ctx, model, view, pk.id, pkv)
+      : { 'request.id': ctx.id },
     userAgent: rt.userAgent,
     autoPromptCaching: view.auto_prompt_caching,
+    endpoint,
+    stream: ctx.stream,
   };
   const prepared = passthrough
-    ? preparePassthrough(adapter, { ...input, endpoint })
-    : adapter.prepare({ ...input, endpoint, stream: ctx.stream });
+    ? preparePassthrough(adapter, input as typeof input & { endpoint: PassthroughEndpoint })
+    : adapter.prepare(input as typeof input & { endpoint: Endpoint });
   if (!prepared.ok) return { ok: false, error: errors.fromAdapter(prepared.error) };
   return {
     ok: true,

@@ -68,26 +68,53 @@ export function upstreamSecret(
   return { ok: true, value: key.trim() };
 }
 
+/** What a provider key contributes to every OpenAI-wire request: URL per endpoint, auth header. */
+interface KeyParts {
+  readonly auth: { ok: true; value: string } | { ok: false; message: string };
+  readonly urls: Partial<Record<Endpoint, ReturnType<typeof openAiUrl>>>;
+}
+
+/**
+ * Per provider key (snapshot values are immutable: a changed key is a new object), so a request
+ * pays one WeakMap lookup instead of the URL-cache key, the credential checks and the trim.
+ */
+const keyParts = new WeakMap<ProviderKeyView, KeyParts>();
+
+function partsOf(
+  pk: ProviderKeyView,
+  endpoint: Endpoint,
+): { parts: KeyParts; url: ReturnType<typeof openAiUrl> } {
+  let parts = keyParts.get(pk);
+  if (parts === undefined) {
+    const secret = upstreamSecret(pk);
+    parts = { auth: secret.ok ? { ok: true, value: `Bearer ${secret.value}` } : secret, urls: {} };
+    keyParts.set(pk, parts);
+  }
+  let url = parts.urls[endpoint];
+  if (url === undefined) {
+    url = openAiUrl(pk.api_base, pk.provider ?? '', ENDPOINT_PATHS[endpoint], endpoint === 'chat');
+    parts.urls[endpoint] = url;
+  }
+  return { parts, url };
+}
+
 function prepareOpenAi(input: PrepareInput): PrepareResult {
   const pk = input.providerKey;
-  const url = openAiUrl(
-    pk.api_base,
-    pk.provider ?? '',
-    ENDPOINT_PATHS[input.endpoint],
-    input.endpoint === 'chat',
-  );
+  const { parts, url } = partsOf(pk, input.endpoint);
   if (!url.ok) return refusal('invalid_config', url.message);
-  const secret = upstreamSecret(pk);
-  if (!secret.ok) return refusal('invalid_credentials', secret.message);
+  if (!parts.auth.ok) return refusal('invalid_credentials', parts.auth.message);
   const headers: Record<string, string> = {
-    authorization: `Bearer ${secret.value}`,
+    authorization: parts.auth.value,
     'content-type': 'application/json',
     accept: input.stream ? 'text/event-stream' : 'application/json',
     'x-aisix-request-id': input.requestId,
     'user-agent': input.userAgent,
   };
-  applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders);
+  const req = pk.request;
+  if (req) {
+    applyDefaultHeaders(headers, req.default_headers, input.templateVars);
+    forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders);
+  }
   const body = buildOpenAiBody(input.endpoint, input.body, input.upstreamModel, input.stream, pk);
   return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
 }
