@@ -183,6 +183,8 @@ class StreamCall extends UpstreamCall {
   private errHeaders: IncomingHttpHeaders = {};
   private errChunks: Buffer[] | undefined;
   private errSize = 0;
+  /** Body chunks waiting for the end of the current socket read (see `onResponseData`). */
+  private readonly inbox: Buffer[] = [];
 
   constructor(
     private readonly rt: GatewayRuntime,
@@ -254,13 +256,27 @@ class StreamCall extends UpstreamCall {
       this.errSize += chunk.length;
       return;
     }
+    if (!this.translator) return;
+    // undici calls this once per chunk-encoded piece (often one per SSE event, many per socket
+    // read). The pieces of one read are relayed together right after it, in one response write.
+    const inbox = this.inbox;
+    inbox.push(chunk);
+    if (inbox.length === 1) queueMicrotask(this.relayInbox);
+  }
+
+  /** Relays the chunks received since the last relay (same event-loop turn: no added delay). */
+  private readonly relayInbox = (): void => {
+    const inbox = this.inbox;
+    if (inbox.length === 0) return;
+    const chunk = inbox.length === 1 ? (inbox[0] as Buffer) : Buffer.concat(inbox);
+    inbox.length = 0;
     const tr = this.translator;
-    if (!tr) return;
-    if (this.budget) this.budget.last = performance.now();
+    if (this.settled || !tr) return;
+    const now = performance.now();
+    if (this.budget) this.budget.last = now;
     const out = tr.push(chunk);
     const ctx = this.ctx;
-    if (ctx.ttftSeconds === undefined && tr.sawOutput)
-      ctx.ttftSeconds = (performance.now() - this.attemptStart) / 1000;
+    if (ctx.ttftSeconds === undefined && tr.sawOutput) ctx.ttftSeconds = (now - this.attemptStart) / 1000;
     const f = translatorFailure(tr);
     if (f && !this.relay.committed && tr.delivered === 0) {
       this.finish(f);
@@ -271,14 +287,12 @@ class StreamCall extends UpstreamCall {
       this.finish(undefined);
       return;
     }
-    if (!this.write(out)) c.pause();
-    if (f) {
-      this.finish(f);
-      return;
-    }
-  }
+    if (!this.write(out, now)) this.controller?.pause();
+    if (f) this.finish(f);
+  };
 
   onResponseEnd(): void {
+    this.relayInbox();
     if (this.settled) return;
     if (this.errChunks) {
       this.statusEnd(true);
@@ -304,6 +318,9 @@ class StreamCall extends UpstreamCall {
     if (this.settled) return;
     // Never throws: undici reports a throwing error callback as an agent 'error'.
     try {
+      // What arrived before the failure is relayed first.
+      this.relayInbox();
+      if (this.settled) return;
       if (this.errChunks) {
         this.statusEnd(false);
         return;
@@ -343,12 +360,12 @@ class StreamCall extends UpstreamCall {
   }
 
   /** Writes relayed bytes; false when the client socket is full. */
-  private write(out: string): boolean {
+  private write(out: string, now = performance.now()): boolean {
     if (out.length === 0) return true;
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
     relay.wrote = true;
-    if (relay.heartbeat) relay.heartbeat.last = performance.now();
+    if (relay.heartbeat) relay.heartbeat.last = now;
     return this.ctx.res.write(out);
   }
 
