@@ -4,6 +4,7 @@
  * roles. Exit codes: 0 ok, 1 config/resources/startup failure, 2 usage error.
  */
 import { HELP, parseCommand } from './args.js';
+import { tuneHeap } from './heap.js';
 import { aisixVersion } from './version.js';
 
 const io = {
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
       return runValidate(command.configPath, command.resourcesPath, process.env, io);
     }
     case 'serve': {
+      tuneHeap();
       const { loadConfig } = await import('./load-config.js');
       const loaded = await loadConfig(command.configPath, process.env, command.role);
       if (!loaded.ok) {
