@@ -53,10 +53,16 @@ export function startAdminServer(
         port,
         close: () =>
           new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
+            // In-flight requests get 2 s, then their connections are cut. The timer is not
+            // unref'd: close() must settle even when nothing else keeps the process alive.
+            const cut = setTimeout(() => server.closeAllConnections(), 2000);
+            server.close((err) => {
+              clearTimeout(cut);
+              if (err) fail(err);
+              else done();
+            });
             // Keep-alive connections would hold close() open until they time out.
             server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), 2000).unref();
           }),
       });
     });

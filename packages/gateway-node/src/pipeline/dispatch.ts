@@ -201,15 +201,18 @@ async function loop(
               index: ctx.attempts - 1,
               kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
             });
-      // Async credentials (token minting) per attempt; a no-op for adapters without the hook.
-      const auth = await authorizeTarget(rt, ctx, t, group !== undefined);
-      const r: AttemptResult = !auth.ok
-        ? { ok: false, failure: auth.failure }
-        : isPassthroughEndpoint(input.endpoint)
-          ? await callPassthrough(rt, ctx, input.endpoint, auth.target, policy, input.body)
-          : ctx.stream
-            ? await callStream(rt, ctx, input.endpoint, auth.target, policy, input.forwardUsageChunk)
-            : await callUnary(rt, ctx, input.endpoint, auth.target, policy);
+      // Async credentials (token minting) per attempt, only for adapters with the hook (no
+      // extra await on the common path).
+      const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
+      const target = auth?.ok ? auth.target : t;
+      const r: AttemptResult =
+        auth?.ok === false
+          ? { ok: false, failure: auth.failure }
+          : isPassthroughEndpoint(input.endpoint)
+            ? await callPassthrough(rt, ctx, input.endpoint, target, policy, input.body)
+            : ctx.stream
+              ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
+              : await callUnary(rt, ctx, input.endpoint, target, policy);
       if (span !== undefined) span.end(r);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);
