@@ -17,28 +17,10 @@ import {
   startMockUpstream,
   USAGE,
 } from '../test/mock-upstream.js';
-import { ACCESS_LOG_MESSAGE, FLUSH_DELAY_MS } from './access-log.js';
+import { ACCESS_LOG_MESSAGE, type AccessLine, FLUSH_DELAY_MS } from './access-log.js';
 
-interface Line {
-  readonly msg: string;
-  readonly level: number;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly latency_ms: number;
-  readonly provider: string | null;
-  readonly model: string | null;
-  readonly api_key_id: string | null;
-  readonly prompt_tokens: number | null;
-  readonly completion_tokens: number | null;
-  readonly total_tokens: number | null;
-  readonly request_id: string;
-  readonly served_by_model: string | null;
-  readonly routing_attempt_count: number;
-  readonly routing_fallback_count: number;
-  readonly error_kind: string | null;
-  readonly error: string | null;
-}
+/** A parsed line: the access-log fields plus pino's framing. */
+type Line = AccessLine & { readonly msg: string; readonly level: number };
 
 let up: MockUpstream;
 let down: MockUpstream;
