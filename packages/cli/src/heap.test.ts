@@ -1,13 +1,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HEAP_GROWING_PERCENT, heapFlags } from './heap.js';
+import { HEAP_GROWING_PERCENT, heapPlan } from './heap.js';
 
-test('sets the heap growing percent unless the operator chose one', () => {
-  const ours = [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`];
-  assert.deepEqual(heapFlags([], undefined), ours);
-  assert.deepEqual(heapFlags(['--enable-source-maps'], '--max-old-space-size=512'), ours);
-  assert.deepEqual(heapFlags(['--heap-growing-percent=50'], undefined), []);
-  assert.deepEqual(heapFlags([], '--max-old-space-size=512 --heap_growing_percent=10'), []);
+const growing = `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+
+test('old-generation growing percent and boot-time young-generation growth, unless the operator chose them', () => {
+  assert.deepEqual(heapPlan([], undefined), {
+    atBoot: [growing, '--semi-space-growth-factor=1'],
+    whenServing: ['--semi-space-growth-factor=2'],
+  });
+  assert.deepEqual(heapPlan(['--enable-source-maps'], '--max-old-space-size=512'), heapPlan([], undefined));
+  assert.deepEqual(heapPlan(['--heap-growing-percent=50'], undefined), {
+    atBoot: ['--semi-space-growth-factor=1'],
+    whenServing: ['--semi-space-growth-factor=2'],
+  });
+  assert.deepEqual(
+    heapPlan([], '--max-old-space-size=512 --heap_growing_percent=10 --semi-space-growth-factor=4'),
+    {
+      atBoot: [],
+      whenServing: [],
+    },
+  );
   // A different flag that merely starts alike is not the operator's choice.
-  assert.deepEqual(heapFlags(['--heap-growing-percentage-x'], undefined), ours);
+  assert.deepEqual(heapPlan(['--heap-growing-percentage-x'], undefined), heapPlan([], undefined));
 });

@@ -1,25 +1,55 @@
 /**
- * V8 heap tuning for the long-running server. Under load most per-request objects die young,
- * but those of requests still in flight at a young-generation collection are promoted; V8 then
- * lets the old generation grow to several times its live size before collecting it (its default
- * growing factor favours throughput). On a gateway replica that meant ~20 MB live and up to
- * ~85 MB of old generation, so RSS after a load burst was ~170-200 MB. A growing factor of
- * 1.25 keeps it near 130 MB for the same traffic at no measurable throughput cost
- * (bench/README.md). The flag is read at every collection, so it is set at startup from here
- * (no wrapper, no NODE_OPTIONS needed); an operator's own `--heap-growing-percent` (on the
- * command line or in NODE_OPTIONS) wins.
+ * V8 heap tuning for the long-running server, set from here at startup (no wrapper, no
+ * NODE_OPTIONS needed; both flags are read by V8 at every collection). An operator's own value
+ * of either flag, on the command line or in NODE_OPTIONS, wins.
+ *
+ * - Old generation: under load most per-request objects die young, but those of requests in
+ *   flight at a young-generation collection are promoted, and V8 lets the old generation grow to
+ *   several times its live size before collecting it. On a replica that meant ~20 MB live and up
+ *   to ~85 MB of old generation, RSS 170-200 MB after a c=128 burst. A growing factor of 1.25
+ *   keeps it near 125-130 MB for the same traffic, for a few percent more CPU (bench/README.md).
+ * - Young generation during boot: loading modules and building the first snapshot allocates fast
+ *   enough for V8 to grow the young generation to 2 × 8 MB before the first request. Growth is
+ *   held at 1× until the listeners are up, then V8's default (2×) applies: under traffic it grows
+ *   as before, an idle replica stays ~7 MB smaller.
  */
 import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_GROWING_PERCENT = 25;
+/** V8's default semi-space growth factor, restored once the server runs. */
+const SEMI_SPACE_GROWTH_DEFAULT = 2;
 
-/** The V8 flags to set: none when the operator already chose a growing percent. */
-export function heapFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  if (given.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a))) return [];
-  return [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`];
+function given(execArgv: readonly string[], nodeOptions: string | undefined, flag: string): boolean {
+  const re = new RegExp(`^--${flag.replace(/-/g, '[-_]')}(=|$)`);
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => re.test(a));
 }
 
-export function tuneHeap(): void {
-  for (const flag of heapFlags(process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(flag);
+export interface HeapPlan {
+  /** Set before loading the gateway. */
+  readonly atBoot: string[];
+  /** Set once the listeners are up. */
+  readonly whenServing: string[];
+}
+
+/** The V8 flags to set, leaving out any the operator chose. */
+export function heapPlan(execArgv: readonly string[], nodeOptions: string | undefined): HeapPlan {
+  const atBoot: string[] = [];
+  const whenServing: string[] = [];
+  if (!given(execArgv, nodeOptions, 'heap-growing-percent')) {
+    atBoot.push(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  }
+  if (!given(execArgv, nodeOptions, 'semi-space-growth-factor')) {
+    atBoot.push('--semi-space-growth-factor=1');
+    whenServing.push(`--semi-space-growth-factor=${SEMI_SPACE_GROWTH_DEFAULT}`);
+  }
+  return { atBoot, whenServing };
+}
+
+/** Applies the boot flags; returns the step to run once the server is up. */
+export function tuneHeap(): () => void {
+  const plan = heapPlan(process.execArgv, process.env.NODE_OPTIONS);
+  for (const flag of plan.atBoot) setFlagsFromString(flag);
+  return () => {
+    for (const flag of plan.whenServing) setFlagsFromString(flag);
+  };
 }

@@ -32,7 +32,7 @@ async function main(): Promise<number> {
       return runValidate(command.configPath, command.resourcesPath, process.env, io);
     }
     case 'serve': {
-      tuneHeap();
+      const serving = tuneHeap();
       const { loadConfig } = await import('./load-config.js');
       const loaded = await loadConfig(command.configPath, process.env, command.role);
       if (!loaded.ok) {
@@ -49,6 +49,7 @@ async function main(): Promise<number> {
         io,
       });
       if (running === null) return 1;
+      serving();
       const code = await running.exited;
       running.logger.flush();
       return code;
