@@ -28,6 +28,15 @@ export interface Capabilities {
   readonly audio?: boolean;
 }
 
+/** Chat (streamed or not) and embeddings, no legacy completions: the native non-OpenAI wires. */
+export const CHAT_AND_EMBEDDINGS: Capabilities = {
+  chat: true,
+  chatStream: true,
+  completions: false,
+  completionsStream: false,
+  embeddings: true,
+};
+
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
 /**

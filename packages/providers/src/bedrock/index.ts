@@ -20,7 +20,6 @@
  */
 import type {
   AuthorizeContext,
-  Capabilities,
   Endpoint,
   PreparedRequest,
   PrepareInput,
@@ -50,19 +49,11 @@ export {
   encodeEventStreamMessage,
 } from './event-stream.js';
 
-import { refusal } from '../contract.js';
+import { CHAT_AND_EMBEDDINGS, refusal } from '../contract.js';
 
 export { type AwsCredentials, type SignInput, signRequest } from './sigv4.js';
 
 export const BEDROCK_SERVICE = 'bedrock';
-
-const CAPABILITIES: Capabilities = {
-  chat: true,
-  chatStream: true,
-  completions: false,
-  completionsStream: false,
-  embeddings: true,
-};
 
 type Mode = 'converse' | 'anthropic' | 'embeddings';
 
@@ -175,7 +166,7 @@ function transformResponse(
 export const bedrockAdapter: ProviderAdapter = {
   id: 'bedrock',
   errorWire: 'bedrock',
-  capabilities: CAPABILITIES,
+  capabilities: CHAT_AND_EMBEDDINGS,
   prepare,
   authorize,
   transformResponse,

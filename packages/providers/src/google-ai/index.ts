@@ -11,7 +11,6 @@
  * with that hint rather than producing a broken URL.
  */
 import type {
-  Capabilities,
   Endpoint,
   PreparedRequest,
   PrepareInput,
@@ -22,7 +21,7 @@ import type {
   TransformResult,
   UpstreamErrorInfo,
 } from '../contract.js';
-import { refusal } from '../contract.js';
+import { CHAT_AND_EMBEDDINGS, refusal } from '../contract.js';
 import {
   googleAiEmbeddingBody,
   readEmbeddingInput,
@@ -35,14 +34,6 @@ import { GeminiStreamTranslator } from '../gemini/stream.js';
 import { upstreamSecret } from '../shared/openai-base.js';
 
 export const GOOGLE_AI_DEFAULT_BASE = 'https://generativelanguage.googleapis.com/v1beta';
-
-const CAPABILITIES: Capabilities = {
-  chat: true,
-  chatStream: true,
-  completions: false,
-  completionsStream: false,
-  embeddings: true,
-};
 
 const MODEL_ID = /^(tunedModels\/)?[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -122,7 +113,7 @@ function prepare(input: PrepareInput): PrepareResult {
 export const googleAiAdapter: ProviderAdapter = {
   id: 'google-ai',
   errorWire: 'vertex',
-  capabilities: CAPABILITIES,
+  capabilities: CHAT_AND_EMBEDDINGS,
   prepare,
   transformResponse(
     endpoint: Endpoint,

@@ -21,7 +21,6 @@ import {
 } from '../anthropic/index.js';
 import type {
   AuthorizeContext,
-  Capabilities,
   Endpoint,
   PreparedRequest,
   PrepareInput,
@@ -32,7 +31,7 @@ import type {
   TransformResult,
   UpstreamErrorInfo,
 } from '../contract.js';
-import { refusal } from '../contract.js';
+import { CHAT_AND_EMBEDDINGS, refusal } from '../contract.js';
 import { readEmbeddingInput, transformGoogleEmbeddings, vertexEmbeddingBody } from '../gemini/embeddings.js';
 import { parseGeminiError } from '../gemini/errors.js';
 import { addDefaultFields, geminiChatBody, overriddenSource, pipelineHeaders } from '../gemini/prepare.js';
@@ -50,14 +49,6 @@ export { type VertexRoute, vertexOrigin, vertexRoute } from './route.js';
 export { signAssertion, TokenMinter } from './token.js';
 
 export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
-
-const CAPABILITIES: Capabilities = {
-  chat: true,
-  chatStream: true,
-  completions: false,
-  completionsStream: false,
-  embeddings: true,
-};
 
 /** The OpenAI-family relay, reused for the shim's responses and streams. */
 const openAiWire = createOpenAiCompatibleAdapter({ id: 'vertex-openai' });
@@ -129,7 +120,7 @@ export function createVertexAdapter(minter: TokenMinter = new TokenMinter()): Pr
   return {
     id: 'vertex',
     errorWire: 'vertex',
-    capabilities: CAPABILITIES,
+    capabilities: CHAT_AND_EMBEDDINGS,
     minter,
     prepare,
     async authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
