@@ -24,9 +24,9 @@ import type {
   UpstreamErrorInfo,
 } from '../contract.js';
 import { applyBodyOverrides } from '../shared/body.js';
+import { upstreamSecret } from '../shared/credentials.js';
 import { parseAnthropicWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
-import { upstreamSecret } from '../shared/openai-base.js';
 import { anthropicUrl } from '../shared/url.js';
 import { toAnthropicRequest } from './request.js';
 import { transformAnthropicText } from './response.js';

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AdapterHttpClient, ProviderKeyView } from '../contract.js';
-import { upstreamSecret } from '../shared/openai-base.js';
+import { upstreamSecret } from '../shared/credentials.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';

@@ -31,7 +31,7 @@ import { parseGeminiError } from '../gemini/errors.js';
 import { addDefaultFields, geminiChatBody, pipelineHeaders } from '../gemini/prepare.js';
 import { transformGeminiChat } from '../gemini/response.js';
 import { GeminiStreamTranslator } from '../gemini/stream.js';
-import { upstreamSecret } from '../shared/openai-base.js';
+import { upstreamSecret } from '../shared/credentials.js';
 
 export const GOOGLE_AI_DEFAULT_BASE = 'https://generativelanguage.googleapis.com/v1beta';
 

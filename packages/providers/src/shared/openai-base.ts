@@ -21,6 +21,7 @@ import type {
 } from '../contract.js';
 import { emptyUsage, refusal } from '../contract.js';
 import { buildOpenAiBody } from './body.js';
+import { upstreamSecret } from './credentials.js';
 import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { rewriteModelField } from './json-scan.js';
@@ -35,9 +36,6 @@ const ENDPOINT_PATHS: Record<Endpoint, string> = {
   embeddings: '/embeddings',
 };
 
-/** Visible ASCII, space and tab: what an HTTP header value may carry. */
-const HEADER_VALUE_OK = /^[\t\x20-\x7e]+$/;
-
 export const ALL_CAPABILITIES: Capabilities = {
   chat: true,
   chatStream: true,
@@ -49,23 +47,6 @@ export const ALL_CAPABILITIES: Capabilities = {
 export interface OpenAiCompatibleSpec {
   readonly id: string;
   readonly capabilities?: Partial<Capabilities>;
-}
-
-/** The upstream credential, or the refusal message (never containing the secret). */
-export function upstreamSecret(
-  pk: ProviderKeyView,
-): { ok: true; value: string } | { ok: false; message: string } {
-  const key = pk.api_key ?? pk.secret ?? '';
-  if (key.trim() === '')
-    return { ok: false, message: 'invalid upstream credentials: provider key has an empty api_key' };
-  if (!HEADER_VALUE_OK.test(key)) {
-    return {
-      ok: false,
-      message:
-        'invalid upstream credentials: provider key api_key contains bytes not allowed in an HTTP header',
-    };
-  }
-  return { ok: true, value: key.trim() };
 }
 
 /** What a provider key contributes to every OpenAI-wire request: URL per endpoint, auth header. */

@@ -18,8 +18,8 @@ import {
   refusal,
 } from '../contract.js';
 import { applyBodyOverrides } from './body.js';
+import { upstreamSecret } from './credentials.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
-import { upstreamSecret } from './openai-base.js';
 import { openAiUrl } from './url.js';
 
 export const PASSTHROUGH_PATHS: Readonly<Record<PassthroughEndpoint, string>> = {

@@ -10,6 +10,7 @@
  *
  * Parsing is cached per credential string (bounded), so a request does not re-parse a key file.
  */
+import { HEADER_VALUE_OK } from '../shared/credentials.js';
 
 export interface ServiceAccount {
   readonly clientEmail: string;
@@ -30,7 +31,6 @@ export const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 
 const PROJECT = /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,127}$/;
 const REGION = /^[a-z][a-z0-9-]{0,63}$/;
-const HEADER_VALUE_OK = /^[\t\x20-\x7e]+$/;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const CACHE_MAX = 128;
 

@@ -17,9 +17,9 @@ import type {
 } from '../../contract.js';
 import { emptyUsage, refusal } from '../../contract.js';
 import { applyBodyOverrides } from '../../shared/body.js';
+import { upstreamSecret } from '../../shared/credentials.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../../shared/headers.js';
 import { rewriteModelField } from '../../shared/json-scan.js';
-import { upstreamSecret } from '../../shared/openai-base.js';
 import type { BaseResult } from '../../shared/url.js';
 import { isObject } from './chat-types.js';
 import { RawSseSplitter } from './raw-sse.js';
