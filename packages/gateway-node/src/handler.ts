@@ -14,14 +14,6 @@ import type { Duplex } from 'node:stream';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
-import { audioSpeech, audioTranscriptions, audioTranslations } from './endpoints/audio.js';
-import { livez, readyz } from './endpoints/health.js';
-import { imageGenerations } from './endpoints/images.js';
-import { countTokens, messages } from './endpoints/messages.js';
-import { chatCompletions, completions, embeddings } from './endpoints/model-endpoints.js';
-import { listModels } from './endpoints/models.js';
-import { rerank } from './endpoints/rerank.js';
-import { responses } from './endpoints/responses.js';
 import { errors, type GatewayError, renderError } from './errors.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
@@ -31,8 +23,9 @@ import { Metrics } from './metrics.js';
 import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
 import { finishRequest } from './pipeline/finish.js';
-import { runModelEndpoint } from './pipeline/run.js';
-import type { GatewayRuntime, PipelineStage } from './runtime.js';
+import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
+import { ROUTES } from './routes.js';
+import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
@@ -45,8 +38,11 @@ export interface ProxyHandlerOptions {
   readonly version: string;
   /** Adapter registry; defaults to `@aisix/providers` `defaultRegistry`. */
   readonly registry?: AdapterRegistry;
-  /** Pre-dispatch stages (rate limits, guardrails, cache), in order. */
-  readonly stages?: readonly PipelineStage[];
+  /**
+   * Request interceptors (rate limits, cache, guardrails...), in order (`pipeline/lifecycle.ts`).
+   * Absent: the built-in set (`defaultInterceptors`).
+   */
+  readonly interceptors?: readonly Interceptor[];
   /** Slow-loris guard: max silence while reading a request body (default 10 s). */
   readonly bodyIdleTimeoutMs?: number;
   /** Request tracing (`tracing/index.ts` `createTracing`); absent = off. */
@@ -69,79 +65,6 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
-interface Route {
-  readonly method: 'GET' | 'POST';
-  readonly endpoint: EndpointLabel;
-  readonly run: (rt: GatewayRuntime, ctx: RequestContext) => void | Promise<void>;
-}
-
-const ROUTES = new Map<string, Route>([
-  [
-    '/v1/chat/completions',
-    {
-      method: 'POST',
-      endpoint: '/v1/chat/completions',
-      run: (rt, c) => runModelEndpoint(rt, c, chatCompletions),
-    },
-  ],
-  [
-    '/v1/completions',
-    { method: 'POST', endpoint: '/v1/completions', run: (rt, c) => runModelEndpoint(rt, c, completions) },
-  ],
-  [
-    '/v1/embeddings',
-    { method: 'POST', endpoint: '/v1/embeddings', run: (rt, c) => runModelEndpoint(rt, c, embeddings) },
-  ],
-  [
-    '/v1/messages',
-    { method: 'POST', endpoint: '/v1/messages', run: (rt, c) => runModelEndpoint(rt, c, messages) },
-  ],
-  [
-    '/v1/messages/count_tokens',
-    {
-      method: 'POST',
-      endpoint: '/v1/messages/count_tokens',
-      run: (rt, c) => runModelEndpoint(rt, c, countTokens),
-    },
-  ],
-  [
-    '/v1/responses',
-    { method: 'POST', endpoint: '/v1/responses', run: (rt, c) => runModelEndpoint(rt, c, responses) },
-  ],
-  ['/v1/rerank', { method: 'POST', endpoint: '/v1/rerank', run: (rt, c) => runModelEndpoint(rt, c, rerank) }],
-  [
-    '/v1/images/generations',
-    {
-      method: 'POST',
-      endpoint: '/v1/images/generations',
-      run: (rt, c) => runModelEndpoint(rt, c, imageGenerations),
-    },
-  ],
-  [
-    '/v1/audio/speech',
-    { method: 'POST', endpoint: '/v1/audio/speech', run: (rt, c) => runModelEndpoint(rt, c, audioSpeech) },
-  ],
-  [
-    '/v1/audio/transcriptions',
-    {
-      method: 'POST',
-      endpoint: '/v1/audio/transcriptions',
-      run: (rt, c) => runModelEndpoint(rt, c, audioTranscriptions),
-    },
-  ],
-  [
-    '/v1/audio/translations',
-    {
-      method: 'POST',
-      endpoint: '/v1/audio/translations',
-      run: (rt, c) => runModelEndpoint(rt, c, audioTranslations),
-    },
-  ],
-  ['/v1/models', { method: 'GET', endpoint: '/v1/models', run: listModels }],
-  ['/livez', { method: 'GET', endpoint: '/livez', run: livez }],
-  ['/readyz', { method: 'GET', endpoint: '/readyz', run: readyz }],
-]);
-
 function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
   const settings = resolveSettings(o.config);
   return {
@@ -151,7 +74,7 @@ function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
     registry: o.registry ?? defaultRegistry,
     metrics: new Metrics(settings),
     logger: o.logger,
-    ident: { server: `AISIX/${o.version}`, draining: false },
+    ident: { server: `AISIX/${o.version}`, draining: false, logger: o.logger },
     realIp: {
       trusted: settings.trustedProxies.length > 0 ? compileCidrs(settings.trustedProxies) : undefined,
       header: settings.realIpHeader,
@@ -159,7 +82,9 @@ function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
     },
     userAgent: `aisix/${o.version}`,
     bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
-    stages: o.stages ?? [],
+    lifecycle: new Lifecycle(o.interceptors ?? [], (name, err) =>
+      o.logger.error({ interceptor: name, err }, 'interceptor could not compile this config snapshot'),
+    ),
     health: new ModelHealthTracker(),
     tracer: o.tracer,
   };
@@ -208,7 +133,8 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
       }
     }
     const route = ROUTES.get(path);
-    const ctx = newContext(randomUUID(), req, res, path, route?.endpoint ?? 'other', rt.snapshots.current());
+    const label = (route ? path : 'other') as EndpointLabel;
+    const ctx = newContext(randomUUID(), req, res, path, label, route, rt.snapshots.current());
     inFlight++;
     rt.metrics.started(ctx.endpoint);
     res.once('close', () => onClose(ctx));

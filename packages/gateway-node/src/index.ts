@@ -15,7 +15,8 @@
  * - Every proxy response must pass through `http/respond.ts` (`Server` + request id headers);
  *   writing to `res` directly loses them.
  * - New model endpoints go through `pipeline/run.ts` (`runModelEndpoint`) and register in the
- *   `ROUTES` table of `handler.ts`; cross-cutting checks belong in `stages`, not in endpoints.
+ *   route table (`routes.ts`); cross-cutting features are interceptors (`pipeline/lifecycle.ts`),
+ *   never code in endpoints.
  * - The access log and per-request metrics are emitted only by `pipeline/finish.ts` on response
  *   close; do not log per path.
  */
@@ -36,7 +37,8 @@ export {
 } from './health/tracker.js';
 export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
 export type { RequestContext } from './pipeline/context.js';
-export type { PipelineStage } from './runtime.js';
+export type { Answer, Begin, Interceptor, RequestFacts } from './pipeline/lifecycle.js';
+export type { AttemptFacts, Outcome, Scope, StreamTap } from './pipeline/scopes.js';
 export { type Gateway, type GatewayOptions, startGateway } from './server.js';
 export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';
 export { type MetricsSource, type StatusListener, startStatusListener } from './status/server.js';

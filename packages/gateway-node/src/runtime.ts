@@ -7,12 +7,11 @@ import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Settings } from './config.js';
-import type { GatewayError } from './errors.js';
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { ResponseIdentity } from './http/respond.js';
 import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
-import type { RequestContext } from './pipeline/context.js';
+import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 
@@ -29,19 +28,10 @@ export interface GatewayRuntime {
   readonly userAgent: string;
   /** Body read idle deadline (slow-loris guard), ms. */
   readonly bodyIdleMs: number;
-  /** Checks run after authorization and before dispatch, in order (limits, guardrails, cache...). */
-  readonly stages: readonly PipelineStage[];
+  /** The request interceptors and which of them apply to a snapshot (limits, cache...). */
+  readonly lifecycle: Lifecycle;
   /** Per-process model health and cooldown (data-plane §8.6), fed by dispatch. */
   readonly health: ModelHealthTracker;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
 }
-
-/**
- * A pre-dispatch step. Returning an error answers the request with it; returning undefined lets
- * the request continue. Stages see the resolved context and the parsed body.
- */
-export type PipelineStage = (
-  ctx: RequestContext,
-  body: Readonly<Record<string, unknown>>,
-) => GatewayError | undefined | Promise<GatewayError | undefined>;

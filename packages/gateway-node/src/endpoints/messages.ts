@@ -2,7 +2,7 @@
  * `POST /v1/messages` (Anthropic Messages API in) and `POST /v1/messages/count_tokens`.
  *
  * Only the body rules live here; everything else is the shared pipeline (`pipeline/run.ts`):
- * auth (Bearer or `x-api-key`), model resolution, ACL, CIDRs, stages, the attempt loop. Which
+ * auth (Bearer or `x-api-key`), model resolution, ACL, CIDRs, interceptors, the attempt loop. Which
  * targets get the native passthrough and which the bridge is the dialect's decision
  * (`@aisix/providers` dialects). Every error on these paths is rendered in the Anthropic envelope
  * by `sendError` (it keys on the `/v1/messages` path prefix).

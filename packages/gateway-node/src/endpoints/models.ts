@@ -2,24 +2,17 @@
  * `GET /v1/models` (data-plane §3.6): every model alias without `*`, filtered by the caller's
  * `allowed_models`, sorted by id; `owned_by` is the provider (or `aisix` for virtual models).
  */
-import { sendError, sendJson } from '../http/respond.js';
+import { sendJson } from '../http/respond.js';
 import { modelAllowed } from '../pipeline/access.js';
-import { authenticate } from '../pipeline/auth.js';
+import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { apiKeyView, modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 
 export function listModels(rt: GatewayRuntime, ctx: RequestContext): void {
-  const auth = authenticate(ctx.req.headers, ctx.snapshot, Date.now());
-  if (!auth.ok) {
-    rt.metrics.authDenied(auth.reason);
-    ctx.skipAccessLog = true;
-    sendError(ctx, rt.ident, auth.error);
-    return;
-  }
-  rt.metrics.authAllowed();
-  ctx.apiKey = auth.key;
-  const allowed = apiKeyView(auth.key).allowed_models;
+  const key = authenticateCaller(rt, ctx);
+  if (!key) return;
+  const allowed = apiKeyView(key).allowed_models;
   const created = Math.floor(Date.now() / 1000);
   const data: { id: string; object: 'model'; created: number; owned_by: string }[] = [];
   for (const m of ctx.snapshot.byId('models').values()) {

@@ -4,7 +4,7 @@
  * the caller's object put it), and the model must be resolved and authorized before any byte
  * goes upstream, so the bytes are held anyway; holding them also lets a retry resend them.
  *
- * `parseMultipart` reads the parts the pipeline needs (`model`, small text fields for stages) and
+ * `parseMultipart` reads the parts the pipeline needs (`model`, small text fields for interceptors) and
  * remembers where the `model` value sits; `multipartPayload` returns the caller's bytes with only
  * that value replaced. Every other byte (file parts, boundary, part headers) is sent verbatim.
  *
@@ -25,7 +25,7 @@ interface Multipart {
   readonly boundary: string;
 }
 
-/** Text fields larger than this are not copied into the body object stages see. */
+/** Text fields larger than this are not copied into the body object interceptors see. */
 const MAX_TEXT_FIELD = 64 * 1024;
 const BOUNDARY = /^[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]$/;
 const CRLF = Buffer.from('\r\n');

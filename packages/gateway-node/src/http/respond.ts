@@ -1,17 +1,24 @@
 /**
  * Writing responses. Every proxy response goes through `baseHeaders`, so `Server` and
- * `x-aisix-request-id` are on all of them (errors, 404s, health checks, streams). Headers are
- * handed to `writeHead` as one object: the fast path of node:http.
+ * `x-aisix-request-id` are on all of them (errors, 404s, health checks, streams). Every success
+ * of a model endpoint (a JSON answer, a stream head, a passthrough answer, an answer given by an
+ * interceptor) goes through `successHeaders`, the one place that adds the call id, the serving
+ * group member and the request scopes' headers (`x-ratelimit-*`, `x-aisix-cache`...). Headers
+ * are handed to `writeHead` as one object: the fast path of node:http.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
 import { type GatewayError, renderError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { addHeaders } from '../pipeline/scopes.js';
 
 export interface ResponseIdentity {
   /** `AISIX/<version>`. */
   readonly server: string;
   /** While draining, responses ask the client to close the connection. */
   draining: boolean;
+  /** Where scope hook failures are logged. */
+  readonly logger: Logger;
 }
 
 export function baseHeaders(
@@ -25,6 +32,46 @@ export function baseHeaders(
   return extra;
 }
 
+/** The head of a model endpoint's success: base headers, call id, served-by, scope headers. */
+export function successHeaders(
+  ctx: RequestContext,
+  ident: ResponseIdentity,
+  extra: OutgoingHttpHeaders,
+): OutgoingHttpHeaders {
+  extra['x-aisix-call-id'] = ctx.id;
+  if (ctx.servedBy) extra['x-aisix-served-by'] = ctx.servedBy;
+  if (ctx.scopes !== undefined) addHeaders(ident.logger, ctx.id, ctx.scopes, extra);
+  return baseHeaders(ctx, ident, extra);
+}
+
+/** Content type and cache headers of every event stream the gateway writes. */
+export const SSE_HEADERS: Readonly<OutgoingHttpHeaders> = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+};
+
+/** Writes the head of a success stream (the body follows). */
+export function writeStreamHead(ctx: RequestContext, ident: ResponseIdentity): void {
+  ctx.settled = true;
+  ctx.res.writeHead(200, successHeaders(ctx, ident, { ...SSE_HEADERS }));
+}
+
+function send(
+  ctx: RequestContext,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: OutgoingHttpHeaders,
+): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  ctx.settled = true;
+  headers['content-type'] = contentType;
+  headers['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
 export function sendBody(
   ctx: RequestContext,
   ident: ResponseIdentity,
@@ -33,15 +80,10 @@ export function sendBody(
   body: string,
   extra: OutgoingHttpHeaders = {},
 ): void {
-  const res = ctx.res;
-  if (res.headersSent || res.destroyed) return;
-  ctx.settled = true;
-  extra['content-type'] = contentType;
-  extra['content-length'] = Buffer.byteLength(body);
-  res.writeHead(status, baseHeaders(ctx, ident, extra));
-  res.end(body);
+  send(ctx, status, contentType, body, baseHeaders(ctx, ident, extra));
 }
 
+/** A JSON answer outside the model pipeline (`/v1/models`, errors). */
 export function sendJson(
   ctx: RequestContext,
   ident: ResponseIdentity,
@@ -52,16 +94,38 @@ export function sendJson(
   sendBody(ctx, ident, status, 'application/json', body, extra);
 }
 
-/** Renders a catalogue error; records it for the access log. */
+/** A model endpoint's JSON success. */
+export function sendSuccessJson(
+  ctx: RequestContext,
+  ident: ResponseIdentity,
+  body: string,
+  extra: OutgoingHttpHeaders = {},
+): void {
+  if (ctx.res.headersSent || ctx.res.destroyed) return;
+  send(ctx, 200, 'application/json', body, successHeaders(ctx, ident, extra));
+}
+
+/** A model endpoint's success whose bytes are written whole at once (a replayed stream). */
+export function sendSuccessBody(
+  ctx: RequestContext,
+  ident: ResponseIdentity,
+  body: string,
+  extra: OutgoingHttpHeaders,
+): void {
+  if (ctx.res.headersSent || ctx.res.destroyed) return;
+  const contentType = String(extra['content-type'] ?? 'application/octet-stream');
+  send(ctx, 200, contentType, body, successHeaders(ctx, ident, extra));
+}
+
+/** Renders a catalogue error in the route's envelope; records it for the access log. */
 export function sendError(ctx: RequestContext, ident: ResponseIdentity, e: GatewayError): void {
   ctx.errorType = e.type;
   ctx.errorMessage = e.message;
   const extra: OutgoingHttpHeaders = e.headers ? { ...e.headers } : {};
-  if (e.status === 405) extra.allow = allowFor(ctx.path);
-  const anthropic = ctx.path === '/v1/messages' || ctx.path.startsWith('/v1/messages/');
+  const route = ctx.route;
+  // A 405 means the path matched a route: its method is the one allowed.
+  if (e.status === 405) extra.allow = route?.method ?? 'POST';
+  // Unrouted paths under /v1/messages/ still get the Anthropic envelope (OP-1).
+  const anthropic = route ? route.envelope === 'anthropic' : ctx.path.startsWith('/v1/messages/');
   sendJson(ctx, ident, e.status, renderError(e, anthropic), extra);
-}
-
-function allowFor(path: string): string {
-  return path === '/v1/models' || path === '/livez' || path === '/readyz' ? 'GET' : 'POST';
 }

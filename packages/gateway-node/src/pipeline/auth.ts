@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import { errors, type GatewayError } from '../errors.js';
+import { sendError } from '../http/respond.js';
 import { apiKeyView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import type { RequestContext } from './context.js';
 
 export type AuthDenyReason = 'missing_credentials' | 'unknown_key' | 'key_disabled' | 'key_expired';
 
@@ -75,4 +78,27 @@ export function authenticate(
     if (Number.isNaN(deadline) || deadline < nowMs) return deny('key_expired', errors.keyExpired());
   }
   return { ok: true, key };
+}
+
+/**
+ * Authenticates the caller of a request: on success sets `ctx.apiKey` and returns the key; on
+ * failure answers 401 (counted, never access-logged: scanner noise) and returns undefined.
+ */
+export function authenticateCaller(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+): Resource<'api_keys'> | undefined {
+  const auth = authenticate(ctx.req.headers, ctx.snapshot, Date.now());
+  if (!auth.ok) {
+    rt.metrics.authDenied(auth.reason);
+    ctx.skipAccessLog = true;
+    if (auth.reason === 'key_disabled' || auth.reason === 'key_expired') {
+      rt.logger.warn({ request_id: ctx.id, reason: auth.reason }, 'caller key rejected');
+    }
+    sendError(ctx, rt.ident, auth.error);
+    return undefined;
+  }
+  rt.metrics.authAllowed();
+  ctx.apiKey = auth.key;
+  return auth.key;
 }

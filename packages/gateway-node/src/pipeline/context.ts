@@ -7,8 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import type { RequestTrace } from '../tracing/tracer.js';
+import type { Scope } from './scopes.js';
 
-/** Bounded endpoint label (route template); anything unrouted is `other`. */
+/** Bounded endpoint label: a route path of `routes.ts`; anything unrouted is `other`. */
 export type EndpointLabel =
   | '/v1/chat/completions'
   | '/v1/completions'
@@ -26,6 +27,31 @@ export type EndpointLabel =
   | '/readyz'
   | 'other';
 
+/**
+ * What a route carries. The model kinds (`chat` ... `audio`) go through the model pipeline;
+ * interceptors key on the kind (which answers can be cached, how tokens are counted).
+ */
+export type RouteKind =
+  | 'chat'
+  | 'completions'
+  | 'embeddings'
+  | 'messages'
+  | 'count_tokens'
+  | 'responses'
+  | 'rerank'
+  | 'images'
+  | 'audio'
+  | 'models'
+  | 'health';
+
+/** A route's facts (`routes.ts` adds how it runs). */
+export interface RouteFacts {
+  readonly method: 'GET' | 'POST';
+  readonly kind: RouteKind;
+  /** Error envelope of the route's callers (data-plane §7.1-7.2). */
+  readonly envelope: 'openai' | 'anthropic';
+}
+
 export interface RequestContext {
   readonly id: string;
   /** `performance.now()` at arrival. */
@@ -34,6 +60,8 @@ export interface RequestContext {
   readonly res: ServerResponse;
   readonly path: string;
   readonly endpoint: EndpointLabel;
+  /** The matched route (undefined: unrouted path, answered 404). */
+  readonly route: RouteFacts | undefined;
   /** Read once at the start; every later step uses this snapshot. */
   readonly snapshot: ConfigSnapshot;
   apiKey: Resource<'api_keys'> | undefined;
@@ -61,6 +89,8 @@ export interface RequestContext {
   servedBy: string | undefined;
   /** The request's trace when tracing is on and the request is sampled (set by `run.ts`). */
   trace: RequestTrace | undefined;
+  /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
+  scopes: Scope[] | undefined;
 }
 
 export function newContext(
@@ -69,6 +99,7 @@ export function newContext(
   res: ServerResponse,
   path: string,
   endpoint: EndpointLabel,
+  route: RouteFacts | undefined,
   snapshot: ConfigSnapshot,
 ): RequestContext {
   return {
@@ -78,6 +109,7 @@ export function newContext(
     res,
     path,
     endpoint,
+    route,
     snapshot,
     apiKey: undefined,
     requestedModel: undefined,
@@ -96,5 +128,6 @@ export function newContext(
     onClientGone: undefined,
     servedBy: undefined,
     trace: undefined,
+    scopes: undefined,
   };
 }

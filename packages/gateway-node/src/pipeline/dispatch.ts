@@ -32,6 +32,7 @@ import { callUnary } from '../upstream/unary.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
 import { attemptOrder } from './routing.js';
+import { endAttempt, gateAttempt } from './scopes.js';
 
 interface Candidate {
   readonly target: Target | undefined;
@@ -190,6 +191,24 @@ async function loop(
     for (let attempt = 0; ; attempt++) {
       ctx.attempts++;
       if (attempt === 0 && ctx.attempts > 1) ctx.fallbacks++;
+      const scopes = ctx.scopes;
+      if (scopes !== undefined) {
+        const facts = {
+          model: t.model,
+          view: t.view,
+          alias: c.alias,
+          provider: t.provider,
+          upstreamModel: t.upstreamModel,
+          group,
+        };
+        const refused = await gateAttempt(rt.logger, ctx.id, scopes, facts);
+        if (refused !== undefined) {
+          // A target over its own limit is skipped as a refused attempt; the next one is tried.
+          last = { error: refused, retryable: true, timeout: false, status: refused.status, local: true };
+          break;
+        }
+        if (ctx.res.destroyed) return;
+      }
       const span =
         ctx.trace === undefined
           ? undefined
@@ -214,6 +233,7 @@ async function loop(
               ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
               : await callUnary(rt, ctx, input.endpoint, target, policy);
       if (span !== undefined) span.end(r);
+      if (scopes !== undefined) endAttempt(rt.logger, ctx.id, scopes, r.ok);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);
         if (group && ctx.model) rt.health.recordSuccess(ctx.model.id);
@@ -239,6 +259,7 @@ async function loop(
       if (ctx.res.destroyed) return;
     }
   }
-  if (group && ctx.model) rt.health.recordGroupFailure(ctx.model.id, group.display_name);
+  // Targets refused by the gateway's own limits say nothing about the group's health.
+  if (group && ctx.model && !last?.local) rt.health.recordGroupFailure(ctx.model.id, group.display_name);
   sendError(ctx, rt.ident, last?.error ?? errors.internal());
 }

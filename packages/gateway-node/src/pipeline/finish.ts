@@ -1,13 +1,14 @@
 /**
  * The completion hook: runs exactly once per request when its response closes (finished, or the
  * client went away first). It is the only place that emits the access log line and the
- * per-request metrics, so every terminal path — success, catalogue error, stream end, client
- * cancel — is recorded the same way.
+ * per-request metrics, and where the request scopes finish (`lifecycle.ts`), so every terminal
+ * path — success, catalogue error, stream end, client cancel — is recorded the same way.
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { accessLogWriter } from './access-log.js';
 import type { RequestContext } from './context.js';
+import { finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   const res = ctx.res;
@@ -18,6 +19,11 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (cancelled && !ctx.errorType) {
     ctx.errorType = 'client_disconnected';
     ctx.errorMessage = 'client closed the connection';
+  }
+  if (ctx.scopes !== undefined) {
+    // Token commits and slot releases see what the caller was served (nothing on a refusal).
+    const usage = status >= 200 && status < 300 ? ctx.usage : undefined;
+    finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
   const seconds = (performance.now() - ctx.startedAt) / 1000;

@@ -1,21 +1,24 @@
 /**
  * The one pipeline every model endpoint runs through (data-plane §2), in the reference order:
  * authenticate → read body (cap, deadline) → parse JSON (fatal UTF-8) → endpoint validation →
- * resolve model (aliases, wildcards) → `allowed_models` ACL → `allowed_cidrs` → pipeline stages
- * (limits, guardrails, cache plug in here) → dispatch. Endpoints only describe their body rules.
+ * resolve model (aliases, wildcards) → `allowed_models` ACL → `allowed_cidrs` → the interceptors
+ * that apply to the snapshot (guardrails, limits, cache: `lifecycle.ts`) → dispatch. Endpoints
+ * only describe their body rules.
  */
 import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
-import { sendError } from '../http/respond.js';
+import { SSE_HEADERS, sendError, sendSuccessBody, sendSuccessJson } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { clientIp, ipAllowed, modelAllowed } from './access.js';
-import { authenticate } from './auth.js';
+import { authenticateCaller } from './auth.js';
 import type { RequestContext } from './context.js';
 import { dispatch } from './dispatch.js';
+import type { Answer, Json } from './lifecycle.js';
+import { streamTap, tapJson } from './scopes.js';
 
 export interface EndpointSpec {
   /** Passthrough endpoints (rerank, images, audio) dispatch through `upstream/passthrough.ts`. */
@@ -31,8 +34,6 @@ export interface EndpointSpec {
   /** Cap for this route when the deployment sets none (buffered multipart uploads). */
   readonly fallbackBodyLimit?: number;
 }
-
-type Json = Record<string, unknown>;
 
 function isJsonContentType(ct: string | undefined): boolean {
   if (!ct) return false;
@@ -86,37 +87,41 @@ export async function runModelEndpoint(
   spec: EndpointSpec,
 ): Promise<void> {
   if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
-  const auth = authenticate(ctx.req.headers, ctx.snapshot, Date.now());
-  if (!auth.ok) {
-    rt.metrics.authDenied(auth.reason);
-    ctx.skipAccessLog = true;
-    if (auth.reason === 'key_disabled' || auth.reason === 'key_expired') {
-      rt.logger.warn({ request_id: ctx.id, reason: auth.reason }, 'caller key rejected');
-    }
-    return sendError(ctx, rt.ident, auth.error);
-  }
-  rt.metrics.authAllowed();
-  ctx.apiKey = auth.key;
-  const body = await readAndParse(rt, ctx, spec);
-  if (!body) return;
-  const requested = body.model as string;
+  const key = authenticateCaller(rt, ctx);
+  if (!key) return;
+  const parsed = await readAndParse(rt, ctx, spec);
+  if (!parsed) return;
+  const requested = parsed.model as string;
   ctx.requestedModel = requested;
-  const invalid = spec.validate(body);
+  const invalid = spec.validate(parsed);
   if (invalid) return sendError(ctx, rt.ident, invalid);
-  ctx.stream = spec.streams && body.stream === true;
+  ctx.stream = spec.streams && parsed.stream === true;
   const resolved = resolveModel(ctx.snapshot, requested);
   if (!resolved) return sendError(ctx, rt.ident, errors.modelNotFound(requested));
   ctx.model = resolved.model;
-  if (!modelAllowed(apiKeyView(auth.key).allowed_models, requested)) {
+  if (!modelAllowed(apiKeyView(key).allowed_models, requested)) {
     return sendError(ctx, rt.ident, errors.modelNotAllowed(requested));
   }
   const cidrs = modelView(resolved.model).allowed_cidrs;
   if (cidrs && cidrs.length > 0 && !ipAllowed(cidrs, clientIp(ctx.req, rt.realIp))) {
     return sendError(ctx, rt.ident, errors.ipRestricted());
   }
-  for (const stage of rt.stages) {
-    const refused = await stage(ctx, body);
-    if (refused) return sendError(ctx, rt.ident, refused);
+  let body: Json = parsed;
+  const active = rt.lifecycle.active(ctx.snapshot);
+  for (let i = 0; i < active.length; i++) {
+    const a = active[i] as (typeof active)[number];
+    const route = ctx.route;
+    if (route === undefined) break;
+    let b = a.interceptor.begin(a.plan, { ctx, route, body });
+    if (b instanceof Promise) b = await b;
+    if (b === undefined) continue;
+    if (b.scope) {
+      if (ctx.scopes === undefined) ctx.scopes = [b.scope];
+      else ctx.scopes.push(b.scope);
+    }
+    if (b.refuse) return sendError(ctx, rt.ident, b.refuse);
+    if (b.body) body = b.body;
+    if (b.answer) return answer(rt, ctx, b.answer);
   }
   const so = body.stream_options as { include_usage?: unknown } | undefined;
   await dispatch(rt, ctx, {
@@ -126,4 +131,18 @@ export async function runModelEndpoint(
     upstreamModel: resolved.upstreamModel,
     ...(spec.dialect ? { dialect: spec.dialect } : {}),
   });
+}
+
+/** An interceptor's answer (a cache hit), through the open scopes' taps like an upstream one. */
+async function answer(rt: GatewayRuntime, ctx: RequestContext, a: Answer): Promise<void> {
+  const scopes = ctx.scopes;
+  const extra = { ...a.headers };
+  if (a.kind === 'json') {
+    const body = scopes === undefined ? a.body : await tapJson(rt.logger, ctx.id, scopes, a.body, undefined);
+    if (body instanceof GatewayError) return sendError(ctx, rt.ident, body);
+    return sendSuccessJson(ctx, rt.ident, body, extra);
+  }
+  const tap = scopes === undefined ? undefined : streamTap(rt.logger, ctx.id, scopes);
+  const bytes = tap === undefined ? a.body : tap.push(a.body) + tap.end();
+  sendSuccessBody(ctx, rt.ident, bytes, { ...SSE_HEADERS, ...extra });
 }

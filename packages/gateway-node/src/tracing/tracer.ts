@@ -10,8 +10,9 @@
  * provider), error messages from upstreams (they may echo input). Only ids, names, statuses,
  * counts and the catalogue's error types.
  */
-import type { Endpoint, PassthroughEndpoint } from '@aisix/providers';
-import type { RequestContext } from '../pipeline/context.js';
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Endpoint, PassthroughEndpoint, Usage } from '@aisix/providers';
 import type { AttemptResult } from '../upstream/failures.js';
 import { newSpanId, type ParentContext, parseTraceparent, sampled, traceIdFor } from './ids.js';
 import {
@@ -40,6 +41,23 @@ export interface TracerOptions {
 }
 
 export type AttemptKind = 'initial' | 'retry' | 'fallback';
+
+/** The request fields a trace reads (the pipeline's `RequestContext` has them all). */
+export interface TracedRequest {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly req: { readonly method?: string | undefined; readonly headers: IncomingHttpHeaders };
+  readonly endpoint: string;
+  readonly apiKey: { readonly id: string } | undefined;
+  readonly requestedModel: string | undefined;
+  readonly model: { readonly id: string } | undefined;
+  readonly provider: string | undefined;
+  readonly servedBy: string | undefined;
+  readonly attempts: number;
+  readonly stream: boolean;
+  readonly usage: Usage | undefined;
+  readonly errorType: string | undefined;
+}
 
 export interface AttemptInfo {
   readonly endpoint: Endpoint | PassthroughEndpoint;
@@ -75,7 +93,7 @@ export class Tracer {
   }
 
   /** The request's trace, or undefined when this request is not sampled. */
-  startRequest(ctx: RequestContext): RequestTrace | undefined {
+  startRequest(ctx: TracedRequest): RequestTrace | undefined {
     const parent = this.acceptParent ? parseTraceparent(ctx.req.headers.traceparent) : undefined;
     const traceId = parent ? parent.traceId : traceIdFor(ctx.id);
     // A caller's "not sampled" is respected; the ratio applies on top, so 0 exports nothing.
@@ -107,7 +125,7 @@ export class RequestTrace {
   }
 
   /** Ends the SERVER span (called once, from the completion hook). */
-  end(ctx: RequestContext, status: number): void {
+  end(ctx: TracedRequest, status: number): void {
     if (this.ended) return;
     this.ended = true;
     const route = ctx.endpoint;

@@ -17,6 +17,8 @@ export interface AttemptFailure {
   readonly retryAfterMs?: number;
   /** Log-only detail (never sent to the caller). */
   readonly detail?: string;
+  /** Refused by the gateway itself (a target over its own rate limit), not by the upstream. */
+  readonly local?: true;
 }
 
 export type AttemptResult = { readonly ok: true } | { readonly ok: false; readonly failure: AttemptFailure };

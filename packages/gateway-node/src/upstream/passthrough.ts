@@ -20,7 +20,7 @@ import { emptyUsage, isMultipartEndpoint, type PassthroughEndpoint, type Usage }
 import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import { multipartPayload } from '../http/multipart.js';
-import { baseHeaders } from '../http/respond.js';
+import { successHeaders } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from './client.js';
@@ -106,7 +106,7 @@ export async function callPassthrough(
       const info = t.adapter.parseError(r.statusCode, text, r.headers);
       return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
     }
-    const head = headersFrom(ctx, r.headers);
+    const head = headersFrom(r.headers);
     const res = ctx.res;
     if (isJson(head['content-type'] as string | undefined)) {
       const bytes = Buffer.from(await r.body.arrayBuffer());
@@ -114,13 +114,13 @@ export async function callPassthrough(
       head['content-length'] = bytes.length;
       committed = true;
       ctx.settled = true;
-      res.writeHead(r.statusCode, baseHeaders(ctx, rt.ident, head));
+      res.writeHead(r.statusCode, successHeaders(ctx, rt.ident, head));
       res.end(bytes);
       return { ok: true };
     }
     committed = true;
     ctx.settled = true;
-    res.writeHead(r.statusCode, baseHeaders(ctx, rt.ident, head));
+    res.writeHead(r.statusCode, successHeaders(ctx, rt.ident, head));
     await pipeline(r.body, res);
     return { ok: true };
   } catch (err) {
@@ -139,14 +139,13 @@ export async function callPassthrough(
   }
 }
 
-function headersFrom(ctx: RequestContext, h: Dispatcher.ResponseData['headers']): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { 'x-aisix-call-id': ctx.id };
+function headersFrom(h: Dispatcher.ResponseData['headers']): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
   for (const name of COPIED) {
     const v = h[name];
     const s = Array.isArray(v) ? v[0] : v;
     if (s !== undefined) out[name] = s;
   }
   out['content-type'] ??= 'application/octet-stream';
-  if (ctx.servedBy) out['x-aisix-served-by'] = ctx.servedBy;
   return out;
 }

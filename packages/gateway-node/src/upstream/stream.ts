@@ -14,8 +14,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint, StreamTranslator } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
-import { baseHeaders } from '../http/respond.js';
+import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
 import {
   ABORT_CLIENT_GONE,
@@ -71,6 +72,8 @@ class IdleTimer {
 
 interface Relay {
   committed: boolean;
+  /** The request scopes' tap on the caller-dialect output (cache recording, guardrails). */
+  tap: StreamTap | undefined;
   /** Bytes written after the head (the head then left with them). */
   wrote: boolean;
   heartbeat: IdleTimer | undefined;
@@ -112,15 +115,9 @@ export async function callStream(
 function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   if (relay.committed) return;
   relay.committed = true;
-  ctx.settled = true;
-  const headers: Record<string, string> = {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    'x-aisix-call-id': ctx.id,
-  };
-  if (ctx.servedBy) headers['x-aisix-served-by'] = ctx.servedBy;
+  writeStreamHead(ctx, rt.ident);
+  if (ctx.scopes !== undefined) relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
   const res = ctx.res;
-  res.writeHead(200, baseHeaders(ctx, rt.ident, headers));
   // The head normally leaves with the first chunk (one write). If the model is silent past this
   // turn of the event loop, flush it alone so the client sees the 200 before the first token.
   setImmediate(() => {
@@ -173,7 +170,7 @@ type Outcome =
  */
 class StreamCall extends UpstreamCall {
   readonly outcome: Promise<Outcome>;
-  readonly relay: Relay = { committed: false, wrote: false, heartbeat: undefined };
+  readonly relay: Relay = { committed: false, tap: undefined, wrote: false, heartbeat: undefined };
   budget: IdleTimer | undefined;
   translator: StreamTranslator | undefined;
   private resolve: (o: Outcome) => void = () => {};
@@ -364,6 +361,10 @@ class StreamCall extends UpstreamCall {
     if (out.length === 0) return true;
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
+    if (relay.tap !== undefined) {
+      out = relay.tap.push(out);
+      if (out.length === 0) return true;
+    }
     relay.wrote = true;
     if (relay.heartbeat) relay.heartbeat.last = now;
     return this.ctx.res.write(out);
@@ -373,6 +374,7 @@ class StreamCall extends UpstreamCall {
   private endWith(out: string, tr: StreamTranslator): void {
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
+    if (relay.tap !== undefined) out = relay.tap.push(out) + relay.tap.end();
     relay.wrote = true;
     // Before the end: the completion hook (access log, token metrics) may run as soon as
     // the response closes, ahead of the caller's continuation after this promise.

@@ -6,8 +6,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
-import { sendJson } from '../http/respond.js';
+import { GatewayError } from '../errors.js';
+import { sendError, sendSuccessJson } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { tapJson } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
 import {
   ABORT_CLIENT_GONE,
@@ -124,9 +126,12 @@ export async function callUnary(
     const out = t.adapter.transformResponse(endpoint, r.text, ctx.requestedModel ?? '', t.prepared);
     if (!out.ok) return { ok: false, failure: decodeFailure(out.message) };
     ctx.usage = out.usage;
-    const extra: Record<string, string> = { 'x-aisix-call-id': ctx.id };
-    if (ctx.servedBy) extra['x-aisix-served-by'] = ctx.servedBy;
-    sendJson(ctx, rt.ident, 200, out.body, extra);
+    const scopes = ctx.scopes;
+    const body =
+      scopes === undefined ? out.body : await tapJson(rt.logger, ctx.id, scopes, out.body, out.usage);
+    // A tap's refusal (an output guardrail) is the final answer: the upstream call succeeded.
+    if (body instanceof GatewayError) sendError(ctx, rt.ident, body);
+    else sendSuccessJson(ctx, rt.ident, body);
     return { ok: true };
   } catch (err) {
     if (call.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(ms) };

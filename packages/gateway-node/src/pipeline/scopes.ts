@@ -1,0 +1,202 @@
+/**
+ * What a request scope is (opened by an interceptor's `begin`, `lifecycle.ts`) and how the
+ * pipeline calls the open scopes of a request, in the order their interceptors ran.
+ * Every call site checks `ctx.scopes !== undefined` first, so requests without scopes pay one
+ * property read per step. A hook that throws is logged once per call and skipped: a broken
+ * feature must not fail traffic it does not govern.
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Resource } from '@aisix/core';
+import type { Usage } from '@aisix/providers';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import type { ModelView } from '../resources.js';
+
+/** One routing attempt about to be made. */
+export interface AttemptFacts {
+  /** The target model (a direct model). */
+  readonly model: Resource<'models'>;
+  readonly view: ModelView;
+  /** The target's alias (display name). */
+  readonly alias: string;
+  readonly provider: string;
+  readonly upstreamModel: string;
+  /** The routing group, when the request named one. */
+  readonly group: ModelView | undefined;
+}
+
+/** A transform of a success stream's output, in the caller's dialect. */
+export interface StreamTap {
+  /** Bytes about to be written; returns what to write instead ('' holds them back). */
+  push(text: string): string;
+  /** The stream ended normally; returns the last bytes to write. */
+  end(): string;
+}
+
+export interface Outcome {
+  /** Final status (499 when the client went away first). */
+  readonly status: number;
+  readonly cancelled: boolean;
+  /** Usage of the served answer (undefined: nothing consumed, e.g. a refusal or a cache hit). */
+  readonly usage: Usage | undefined;
+}
+
+export interface Scope {
+  /** Before each upstream attempt; an error skips the target as a refused (429) attempt. */
+  attempt?(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined>;
+  /** The attempt admitted by `attempt` ended; `ok` = it produced the response. */
+  attemptEnd?(ok: boolean): void;
+  /** Adds headers to a success head (JSON, stream, passthrough, answers). */
+  headers?(h: OutgoingHttpHeaders): void;
+  /** A whole JSON success body; returns the body to send (possibly replaced) or a refusal. */
+  json?(body: string, usage: Usage | undefined): string | GatewayError | Promise<string | GatewayError>;
+  /** A tap for the output of a success stream (undefined: nothing to tap). */
+  stream?(): StreamTap | undefined;
+  /** Exactly once, when the response has closed. */
+  finish?(o: Outcome): void;
+}
+
+function hookFailed(log: Logger, requestId: string, hook: string, err: unknown): void {
+  log.error({ request_id: requestId, hook, err }, 'request scope hook failed');
+}
+
+/** First refusal of an attempt gate, in scope order; later gates are not asked. */
+export async function gateAttempt(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  a: AttemptFacts,
+): Promise<GatewayError | undefined> {
+  for (const s of scopes) {
+    if (!s.attempt) continue;
+    try {
+      const r = await s.attempt(a);
+      if (r !== undefined) {
+        // Scopes that admitted this attempt before the refusal release what they took.
+        for (const t of scopes) {
+          if (t === s) break;
+          t.attemptEnd?.(false);
+        }
+        return r;
+      }
+    } catch (err) {
+      hookFailed(log, requestId, 'attempt', err);
+    }
+  }
+  return undefined;
+}
+
+export function endAttempt(log: Logger, requestId: string, scopes: readonly Scope[], ok: boolean): void {
+  for (const s of scopes) {
+    try {
+      s.attemptEnd?.(ok);
+    } catch (err) {
+      hookFailed(log, requestId, 'attemptEnd', err);
+    }
+  }
+}
+
+export function addHeaders(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  h: OutgoingHttpHeaders,
+): void {
+  for (const s of scopes) {
+    try {
+      s.headers?.(h);
+    } catch (err) {
+      hookFailed(log, requestId, 'headers', err);
+    }
+  }
+}
+
+/** Runs the JSON taps in order; each sees the previous one's body. */
+export async function tapJson(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  body: string,
+  usage: Usage | undefined,
+): Promise<string | GatewayError> {
+  let out = body;
+  for (const s of scopes) {
+    if (!s.json) continue;
+    try {
+      const r = await s.json(out, usage);
+      if (r instanceof GatewayError) return r;
+      out = r;
+    } catch (err) {
+      hookFailed(log, requestId, 'json', err);
+    }
+  }
+  return out;
+}
+
+/** The scopes' stream taps chained into one (undefined when none taps). */
+export function streamTap(log: Logger, requestId: string, scopes: readonly Scope[]): StreamTap | undefined {
+  let taps: StreamTap[] | undefined;
+  for (const s of scopes) {
+    if (!s.stream) continue;
+    try {
+      const t = s.stream();
+      if (t) {
+        if (taps === undefined) taps = [t];
+        else taps.push(t);
+      }
+    } catch (err) {
+      hookFailed(log, requestId, 'stream', err);
+    }
+  }
+  if (taps === undefined) return undefined;
+  if (taps.length === 1) return guarded(log, requestId, taps[0] as StreamTap);
+  const chain = taps.map((t) => guarded(log, requestId, t));
+  return {
+    push(text) {
+      let out = text;
+      for (const t of chain) out = t.push(out);
+      return out;
+    },
+    end() {
+      // What an earlier tap releases at the end still passes through the later ones.
+      let out = '';
+      for (const t of chain) out = t.push(out) + t.end();
+      return out;
+    },
+  };
+}
+
+function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
+  let broken = false;
+  return {
+    push(text) {
+      if (broken) return text;
+      try {
+        return t.push(text);
+      } catch (err) {
+        broken = true;
+        hookFailed(log, requestId, 'stream.push', err);
+        return text;
+      }
+    },
+    end() {
+      if (broken) return '';
+      try {
+        return t.end();
+      } catch (err) {
+        hookFailed(log, requestId, 'stream.end', err);
+        return '';
+      }
+    },
+  };
+}
+
+export function finishScopes(log: Logger, requestId: string, scopes: readonly Scope[], o: Outcome): void {
+  for (const s of scopes) {
+    try {
+      s.finish?.(o);
+    } catch (err) {
+      hookFailed(log, requestId, 'finish', err);
+    }
+  }
+}

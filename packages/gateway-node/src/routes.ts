@@ -1,0 +1,45 @@
+/**
+ * Every proxy route and its facts, in one table: path (matched exactly; also the bounded
+ * `endpoint` metric label), method, the error envelope its callers expect, what kind of
+ * traffic it carries (interceptors key on it: which requests are cached, how tokens are
+ * counted) and how it runs. The label and fact types live with the request context
+ * (`pipeline/context.ts`); the compiler holds this table to exactly those labels.
+ */
+import { audioSpeech, audioTranscriptions, audioTranslations } from './endpoints/audio.js';
+import { livez, readyz } from './endpoints/health.js';
+import { imageGenerations } from './endpoints/images.js';
+import { countTokens, messages } from './endpoints/messages.js';
+import { chatCompletions, completions, embeddings } from './endpoints/model-endpoints.js';
+import { listModels } from './endpoints/models.js';
+import { rerank } from './endpoints/rerank.js';
+import { responses } from './endpoints/responses.js';
+import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
+import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
+import type { GatewayRuntime } from './runtime.js';
+
+export interface Route extends RouteFacts {
+  readonly run: (rt: GatewayRuntime, ctx: RequestContext) => void | Promise<void>;
+}
+
+function model(kind: RouteKind, spec: EndpointSpec, envelope: 'openai' | 'anthropic' = 'openai'): Route {
+  return { method: 'POST', kind, envelope, run: (rt, ctx) => runModelEndpoint(rt, ctx, spec) };
+}
+
+const TABLE = {
+  '/v1/chat/completions': model('chat', chatCompletions),
+  '/v1/completions': model('completions', completions),
+  '/v1/embeddings': model('embeddings', embeddings),
+  '/v1/messages': model('messages', messages, 'anthropic'),
+  '/v1/messages/count_tokens': model('count_tokens', countTokens, 'anthropic'),
+  '/v1/responses': model('responses', responses),
+  '/v1/rerank': model('rerank', rerank),
+  '/v1/images/generations': model('images', imageGenerations),
+  '/v1/audio/speech': model('audio', audioSpeech),
+  '/v1/audio/transcriptions': model('audio', audioTranscriptions),
+  '/v1/audio/translations': model('audio', audioTranslations),
+  '/v1/models': { method: 'GET', kind: 'models', envelope: 'openai', run: listModels },
+  '/livez': { method: 'GET', kind: 'health', envelope: 'openai', run: livez },
+  '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
+} satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
+
+export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
