@@ -2,8 +2,10 @@
 // Runs every compiled test file (`*.test.js` under packages/*/dist, e2e/dist) in one
 // `node --test` invocation so CI reads one closing summary. Tests that need etcd use
 // AISIX_TEST_ETCD (set by .ci/run) or start a private etcd through @aisix/testkit; the
-// etcd binary is required (Debian: etcd-server), and openssl for the TLS tests' throwaway
-// certificates. On a fresh root Debian machine both are installed.
+// etcd binary is required (Debian: etcd-server), openssl for the TLS tests' throwaway
+// certificates, and redis-server + redis-cli (Debian: redis-server) for the rate-limit and
+// cache backends, whose tests start their own servers. On a fresh root Debian machine all
+// are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,14 +16,16 @@ const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'igno
 const missing = [
   ['etcd', 'etcd-server'],
   ['openssl', 'openssl'],
+  ['redis-server', 'redis-server'],
+  ['redis-cli', 'redis-server'],
 ].filter(([bin]) => !has(bin));
 
 if (missing.length > 0) {
-  const pkgs = missing.map(([, pkg]) => pkg).join(' ');
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))].join(' ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (isRoot && hasApt) {
-    console.log(`run-tests: installing Debian ${pkgs} (the tests use a real etcd and real TLS listeners)`);
+    console.log(`run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis and TLS listeners)`);
     const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`;
     execFileSync('sh', ['-c', cmd], { stdio: 'inherit' });
   } else {

@@ -35,10 +35,16 @@ export interface ConditionGroup {
 
 export type ConditionNode = ConditionLeaf | ConditionGroup;
 
+/**
+ * The reserved operators pass the picklist so they get their own "reserved" message from the
+ * semantic check; an unknown operator's message lists only the supported ones.
+ */
+const OPERATOR_MESSAGE = `must be one of (${OPERATORS.map((o) => JSON.stringify(o)).join(' | ')})`;
+
 export function conditionNodeSchema(mode: Mode): Schema<unknown, ConditionNode> {
   const leaf = obj(mode, {
     dimension: v.picklist(CONDITION_DIMENSIONS),
-    operator: v.picklist([...OPERATORS, ...RESERVED_OPERATORS]),
+    operator: v.picklist([...OPERATORS, ...RESERVED_OPERATORS], OPERATOR_MESSAGE),
     value: v.union([v.string(), v.array(v.string())]),
     negate: v.optional(v.boolean()),
   });

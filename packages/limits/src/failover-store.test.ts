@@ -1,0 +1,210 @@
+/**
+ * FailoverCounterStore: the fail-open policy with scripted stores (one onFailure per outage,
+ * per-op failure counts, straight-to-fallback while down, recovery by probe, grants settled at
+ * their origin), the contract with Redis up, and a real outage: redis-server killed mid-run,
+ * calls still answered from memory, one onFailure, recovery after the restart.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectRedis, type RedisHandle } from '@aisix/redis';
+import { type RedisProcess, startRedis } from '@aisix/testkit';
+import { counterStoreContract } from './contract/index.js';
+import { FailoverCounterStore, type FailoverOp } from './failover-store.js';
+import { MemoryCounterStore } from './memory-store.js';
+import { RedisCounterStore } from './redis-store.js';
+import type { AcquireInput, CounterStore, Grant, Verdict } from './types.js';
+
+/** A primary that fails while `broken` and records what reached it. */
+class Flaky implements CounterStore {
+  broken = false;
+  readonly calls: string[] = [];
+  private readonly inner = new MemoryCounterStore({ sweepIntervalMs: 0 });
+  async acquire(i: AcquireInput): Promise<Verdict> {
+    this.calls.push(`acquire:${i.id}`);
+    if (this.broken) throw new Error('down');
+    return this.inner.acquire(i);
+  }
+  async commit(g: Grant, t: number): Promise<void> {
+    this.calls.push(`commit:${g.id}`);
+    if (this.broken) throw new Error('down');
+    return this.inner.commit(g, t);
+  }
+  async release(g: Grant, r: boolean): Promise<void> {
+    this.calls.push(`release:${g.id}`);
+    if (this.broken) throw new Error('down');
+    return this.inner.release(g, r);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+const conn = (url: string) => ({
+  mode: 'single' as const,
+  url,
+  nodes: [],
+  sentinels: [],
+  master_name: undefined,
+  username: undefined,
+  password: undefined,
+  database: undefined,
+  tls: undefined,
+});
+
+let server: RedisProcess | undefined;
+let handle: RedisHandle | undefined;
+after(async () => {
+  await handle?.close();
+  await server?.stop();
+});
+
+async function redis(): Promise<RedisHandle> {
+  if (handle === undefined) {
+    server = await startRedis();
+    handle = await connectRedis(conn(server.url), { commandTimeoutMs: 300, onError: () => {} });
+  }
+  return handle;
+}
+
+describe('FailoverCounterStore policy', () => {
+  it('one onFailure per outage, every failed op counted, fallback while down, probe recovers', async () => {
+    const primary = new Flaky();
+    const fallback = new MemoryCounterStore({ sweepIntervalMs: 0 });
+    const failures: FailoverOp[] = [];
+    const ops: FailoverOp[] = [];
+    let recovered = 0;
+    let healthy = false;
+    const store = new FailoverCounterStore({
+      primary,
+      fallback,
+      onFailure: (op) => failures.push(op),
+      onOpFailure: (op) => ops.push(op),
+      onRecover: () => recovered++,
+      probe: async () => {
+        if (!healthy) throw new Error('still down');
+      },
+      probeIntervalMs: 10,
+    });
+    const L = { concurrency: 5 };
+    const up = await store.acquire({ key: 'k', limits: L, id: 'p1', reserveTokens: 0 });
+    assert.ok(up.ok);
+    primary.broken = true;
+    const a = await store.acquire({ key: 'k', limits: L, id: 'f1', reserveTokens: 0 });
+    assert.ok(a.ok, 'served by the fallback');
+    assert.equal(store.isDown, true);
+    const b = await store.acquire({ key: 'k', limits: L, id: 'f2', reserveTokens: 0 });
+    assert.ok(b.ok);
+    assert.equal(primary.calls.includes('acquire:f2'), false, 'while down calls skip the primary');
+    // A primary grant settled during the outage: attempted, error ignored, not a second outage.
+    await store.commit(up.grant, 3);
+    assert.deepEqual(failures, ['acquire']);
+    assert.deepEqual(ops, ['acquire']);
+    assert.equal(store.failures.acquire, 1);
+    primary.broken = false;
+    healthy = true;
+    await sleep(50);
+    assert.equal(recovered, 1);
+    assert.equal(store.isDown, false);
+    // Fallback grants settle at the fallback even after recovery.
+    await store.commit(a.grant, 1);
+    await store.release(b.grant, false);
+    assert.equal(primary.calls.includes('commit:f1'), false);
+    assert.equal(primary.calls.includes('release:f2'), false);
+    const c = await store.acquire({ key: 'k', limits: L, id: 'p2', reserveTokens: 0 });
+    assert.ok(c.ok && primary.calls.includes('acquire:p2'));
+    // A second outage is reported again, once.
+    primary.broken = true;
+    healthy = false;
+    await store.release(c.grant, false);
+    await store.acquire({ key: 'k', limits: L, id: 'f3', reserveTokens: 0 });
+    assert.deepEqual(failures, ['acquire', 'release']);
+    assert.deepEqual(ops, ['acquire', 'release']);
+    await store.close();
+  });
+});
+
+describe('FailoverCounterStore: settles that failed during an outage', () => {
+  it('releases the slot of a primary grant settled while down before calls return to the primary', async () => {
+    const primary = new Flaky();
+    let healthy = false;
+    let recovered = 0;
+    const store = new FailoverCounterStore({
+      primary,
+      fallback: new MemoryCounterStore({ sweepIntervalMs: 0 }),
+      onRecover: () => recovered++,
+      probe: async () => {
+        if (!healthy) throw new Error('still down');
+      },
+      probeIntervalMs: 10,
+    });
+    const L = { concurrency: 1 };
+    const held = await store.acquire({ key: 'k', limits: L, id: 'p1', reserveTokens: 0 });
+    assert.ok(held.ok);
+    primary.broken = true;
+    // The holder's response ends while the primary is out of reach: its commit fails.
+    await store.commit(held.grant, 5);
+    assert.equal(store.isDown, true);
+    // The primary answers the probe but not yet the replay: still down, nothing lost.
+    healthy = true;
+    await sleep(50);
+    assert.equal(recovered, 0, 'no recovery while the replay fails');
+    primary.broken = false;
+    await sleep(50);
+    assert.equal(recovered, 1);
+    assert.ok(primary.calls.includes('release:p1'), 'the slot was released on the primary');
+    const next = await store.acquire({ key: 'k', limits: L, id: 'p2', reserveTokens: 0 });
+    assert.ok(next.ok, 'the slot is free again, not held until its TTL');
+    await store.close();
+  });
+});
+
+counterStoreContract('FailoverCounterStore (Redis up)', async () => {
+  const h = await redis();
+  const fallback = new MemoryCounterStore({ concurrencyTtlSecs: 1, sweepIntervalMs: 0 });
+  const store = new FailoverCounterStore({
+    primary: new RedisCounterStore(h, { concurrencyTtlSecs: 1, prefix: 'fo-contract:' }),
+    fallback,
+    probe: () => h.ping(),
+    onFailure: (op, err) => assert.fail(`unexpected failure in ${op}: ${String(err)}`),
+  });
+  return { store, concurrencyTtlSecs: 1, close: () => fallback.close() };
+});
+
+describe('FailoverCounterStore over a real Redis outage', () => {
+  it('Redis killed mid-run: calls still succeed from memory, one onFailure, back to Redis after restart', async () => {
+    const h = await redis();
+    const failures: FailoverOp[] = [];
+    let recovered = 0;
+    const store = new FailoverCounterStore({
+      primary: new RedisCounterStore(h, { prefix: 'fo:' }),
+      fallback: new MemoryCounterStore({ sweepIntervalMs: 0 }),
+      onFailure: (op) => failures.push(op),
+      onRecover: () => recovered++,
+      probe: () => h.ping(),
+      probeIntervalMs: 50,
+    });
+    const L = { rpd: 1000, concurrency: 100 };
+    const first = await store.acquire({ key: 'out', limits: L, id: 'a', reserveTokens: 0 });
+    assert.ok(first.ok);
+    assert.equal(await h.command('fo:rl:{out}:conc', ['ZCARD', 'fo:rl:{out}:conc']), 1);
+    await (server as RedisProcess).kill();
+    for (let i = 0; i < 20; i++) {
+      const v = await store.acquire({ key: 'out', limits: L, id: `d${i}`, reserveTokens: 0 });
+      assert.equal(v.ok, true);
+    }
+    await store.release(first.grant, false);
+    assert.deepEqual(failures, ['acquire']);
+    assert.equal(store.isDown, true);
+    await (server as RedisProcess).restart();
+    const deadline = Date.now() + 8000;
+    while (recovered === 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(recovered, 1, 'recovered after the restart');
+    const back = await store.acquire({ key: 'out', limits: L, id: 'b', reserveTokens: 0 });
+    assert.ok(back.ok);
+    // Served by the restarted (empty) Redis again.
+    assert.deepEqual(await h.command('fo:rl:{out}:conc', ['ZRANGE', 'fo:rl:{out}:conc', '0', '-1']), ['b']);
+    assert.deepEqual(failures, ['acquire']);
+    await store.release(back.grant, false);
+  });
+});

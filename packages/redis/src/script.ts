@@ -1,0 +1,30 @@
+/**
+ * Lua scripts with their digest computed once (EVALSHA needs the SHA-1 of the source), and the
+ * EVALSHA-then-EVAL call every topology uses: a server that has not seen the script (restart,
+ * SCRIPT FLUSH, another cluster node) answers NOSCRIPT, and EVAL both runs and caches it there.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorReply } from '@redis/client';
+import type { LuaScript, RedisReply } from './types.js';
+
+export function luaScript(source: string): LuaScript {
+  return { source, sha1: createHash('sha1').update(source).digest('hex') };
+}
+
+/** `send` must route both calls the same way (the first key's slot in a cluster). */
+export async function runScript(
+  send: (args: readonly string[]) => Promise<RedisReply>,
+  s: LuaScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<RedisReply> {
+  const n = String(keys.length);
+  try {
+    return await send(['EVALSHA', s.sha1, n, ...keys, ...args]);
+  } catch (err) {
+    if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) {
+      return send(['EVAL', s.source, n, ...keys, ...args]);
+    }
+    throw err;
+  }
+}
