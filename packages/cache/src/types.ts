@@ -45,7 +45,7 @@ export interface SemanticSettings {
   readonly embeddingModel: string;
   /** Cosine similarity at or above which a neighbour is a hit (0..1). */
   readonly threshold: number;
-  /** 0 / undefined = no deadline of its own. */
+  /** 0 / undefined = the gateway's default deadline (5 s). */
   readonly embeddingTimeoutMs: number | undefined;
   /** Vectors kept per policy (memory backend). */
   readonly maxEntries: number;

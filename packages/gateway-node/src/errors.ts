@@ -17,6 +17,8 @@ export class GatewayError {
     readonly param?: string,
     /** Extra response headers (e.g. `Retry-After`). */
     readonly headers?: Readonly<Record<string, string>>,
+    /** The rate-limit policy that refused (OpenAI envelope `error.policy`). */
+    readonly policy?: { readonly id: string; readonly name: string },
   ) {}
 }
 
@@ -105,6 +107,26 @@ export const errors = {
   },
 
   internal: () => new GatewayError(500, 'api_error', 'internal gateway error'),
+
+  /**
+   * A rate-limit refusal (data-plane §9.3, §7.3): no Retry-After for concurrency; a policy's
+   * refusal names it in the message and in `error.policy`.
+   */
+  rateLimited: (
+    reason: 'requests' | 'tokens' | 'concurrency',
+    retryAfterSecs: number | undefined,
+    policy: { readonly id: string; readonly name: string } | undefined,
+  ) => {
+    const base =
+      reason === 'concurrency'
+        ? 'concurrency limit exceeded'
+        : reason === 'tokens'
+          ? 'token limit exceeded (tokens)'
+          : 'request limit exceeded (requests)';
+    const message = policy ? `${base} (policy '${policy.name}')` : base;
+    const headers = retryAfterSecs !== undefined ? { 'retry-after': String(retryAfterSecs) } : undefined;
+    return new GatewayError(429, 'rate_limit_exceeded', message, undefined, undefined, headers, policy);
+  },
 };
 
 /** Integer-seconds `Retry-After` only; the HTTP-date form is ignored. */
@@ -133,11 +155,15 @@ export function renderError(e: GatewayError, anthropic: boolean): string {
       error: { type: ANTHROPIC_TYPES[e.status] ?? 'api_error', message: e.message },
     });
   }
-  const body: { message: string; type: string; code?: string; param?: string } = {
-    message: e.message,
-    type: e.type,
-  };
+  const body: {
+    message: string;
+    type: string;
+    code?: string;
+    param?: string;
+    policy?: { id: string; name: string };
+  } = { message: e.message, type: e.type };
   if (e.code !== undefined) body.code = e.code;
   if (e.param !== undefined) body.param = e.param;
+  if (e.policy !== undefined) body.policy = { id: e.policy.id, name: e.policy.name };
   return JSON.stringify({ error: body });
 }

@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { MemoryCacheStore } from '@aisix/cache';
+import { type CounterStore, MemoryCounterStore } from '@aisix/limits';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
@@ -19,6 +21,8 @@ import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
+import { rateLimitInterceptor } from './interceptors/rate-limits.js';
+import { type CacheStores, responseCacheInterceptor } from './interceptors/response-cache.js';
 import { Metrics } from './metrics.js';
 import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
@@ -38,9 +42,13 @@ export interface ProxyHandlerOptions {
   readonly version: string;
   /** Adapter registry; defaults to `@aisix/providers` `defaultRegistry`. */
   readonly registry?: AdapterRegistry;
+  /** Rate-limit counters (`@aisix/limits`); absent: this process's memory. */
+  readonly rateLimitStore?: CounterStore;
+  /** Response-cache stores; absent: this process's memory only. */
+  readonly cacheStores?: CacheStores;
   /**
-   * Request interceptors (rate limits, cache, guardrails...), in order (`pipeline/lifecycle.ts`).
-   * Absent: the built-in set (`defaultInterceptors`).
+   * Request interceptors in order (`pipeline/lifecycle.ts`). Absent: the built-in set (rate
+   * limits, then the response cache) over the stores above.
    */
   readonly interceptors?: readonly Interceptor[];
   /** Slow-loris guard: max silence while reading a request body (default 10 s). */
@@ -65,14 +73,40 @@ export interface ProxyHandler {
   close(): Promise<void>;
 }
 
-function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
+interface Built {
+  readonly rt: GatewayRuntime;
+  /** Stores the handler made itself (closed with it); the caller closes the ones it passed. */
+  readonly owned: readonly { close(): Promise<void> }[];
+}
+
+function buildRuntime(o: ProxyHandlerOptions): Built {
   const settings = resolveSettings(o.config);
-  return {
+  const metrics = new Metrics(settings);
+  const owned: { close(): Promise<void> }[] = [];
+  let interceptors = o.interceptors;
+  if (interceptors === undefined) {
+    let store = o.rateLimitStore;
+    if (store === undefined) {
+      store = new MemoryCounterStore();
+      owned.push(store);
+    }
+    let stores = o.cacheStores;
+    if (stores === undefined) {
+      const memory = new MemoryCacheStore();
+      owned.push(memory);
+      stores = { memory };
+    }
+    interceptors = [
+      rateLimitInterceptor({ store, metrics, logger: o.logger }),
+      responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
+    ];
+  }
+  const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
     agent: createAgent(settings),
     registry: o.registry ?? defaultRegistry,
-    metrics: new Metrics(settings),
+    metrics,
     logger: o.logger,
     ident: { server: `AISIX/${o.version}`, draining: false, logger: o.logger },
     realIp: {
@@ -82,12 +116,13 @@ function buildRuntime(o: ProxyHandlerOptions): GatewayRuntime {
     },
     userAgent: `aisix/${o.version}`,
     bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
-    lifecycle: new Lifecycle(o.interceptors ?? [], (name, err) =>
+    lifecycle: new Lifecycle(interceptors, (name, err) =>
       o.logger.error({ interceptor: name, err }, 'interceptor could not compile this config snapshot'),
     ),
     health: new ModelHealthTracker(),
     tracer: o.tracer,
   };
+  return { rt, owned };
 }
 
 function clientErrorFor(code: string | undefined): GatewayError {
@@ -105,7 +140,7 @@ function clientErrorFor(code: string | undefined): GatewayError {
 }
 
 export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
-  const rt = buildRuntime(o);
+  const { rt, owned } = buildRuntime(o);
   // undefined without rules: the request path then pays one comparison.
   const rewritePath = compileUrlRewrites(o.config.proxy.url_rewrites);
   let inFlight = 0;
@@ -191,7 +226,10 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
         });
       });
     },
-    close: () => (rt.agent as { close(): Promise<void> }).close(),
+    async close() {
+      await (rt.agent as { close(): Promise<void> }).close();
+      await Promise.allSettled(owned.map((s) => s.close()));
+    },
   };
 }
 

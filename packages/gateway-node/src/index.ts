@@ -35,6 +35,7 @@ export {
   type ModelStatusRow,
   type StatusReason,
 } from './health/tracker.js';
+export { inertResourceFields } from './inert-resources.js';
 export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { Answer, Begin, Interceptor, RequestFacts } from './pipeline/lifecycle.js';

@@ -21,7 +21,8 @@ export interface MetricJson {
   readonly help: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly values: MetricValue[];
-  readonly aggregator: 'sum';
+  /** How `aggregateMetricsText` combines workers' values (prom-client's aggregator names). */
+  readonly aggregator: 'sum' | 'min';
 }
 
 /** What the registry needs from a metric: a name and `get()`. */
@@ -121,6 +122,7 @@ export class GaugeFamily implements Family {
     readonly name: string,
     readonly help: string,
     private readonly read: () => MetricValue[],
+    private readonly aggregator: 'sum' | 'min' = 'sum',
   ) {}
 
   get(): Promise<MetricJson> {
@@ -129,7 +131,7 @@ export class GaugeFamily implements Family {
       help: this.help,
       type: 'gauge',
       values: this.read(),
-      aggregator: 'sum',
+      aggregator: this.aggregator,
     });
   }
 }

@@ -3,7 +3,7 @@
  * snapshot's typed documents. One place converts a served resource into its view, so the rest of
  * the gateway does not depend on how core's schema output types evolve.
  */
-import type { Resource } from '@aisix/core';
+import type { RateLimit, Resource } from '@aisix/core';
 import type { ProviderKeyView } from '@aisix/providers';
 
 export interface RoutingTargetView {
@@ -31,7 +31,9 @@ export interface ModelView {
   readonly stream_timeout?: number;
   readonly retries?: number;
   readonly allowed_cidrs?: readonly string[];
+  readonly rate_limit?: RateLimit;
   readonly auto_prompt_caching?: { readonly enabled: boolean; readonly ttl?: '5m' | '1h' };
+  readonly embedding?: { readonly dimensions: number; readonly normalize?: boolean };
   readonly routing?: RoutingView;
   readonly ensemble?: unknown;
   readonly semantic?: unknown;
@@ -49,15 +51,15 @@ export interface ApiKeyView {
 }
 
 export function modelView(r: Resource<'models'>): ModelView {
-  return r.value as unknown as ModelView;
+  return r.value;
 }
 
 export function apiKeyView(r: Resource<'api_keys'>): ApiKeyView {
-  return r.value as unknown as ApiKeyView;
+  return r.value;
 }
 
 export function providerKeyView(r: Resource<'provider_keys'>): ProviderKeyView {
-  return r.value as unknown as ProviderKeyView;
+  return r.value;
 }
 
 /** Kind of a model for `/status/models` and dispatch. */

@@ -14,6 +14,7 @@ export {
   type LimiterOptions,
   type LimitRefusal,
   type LimitResult,
+  tightestState,
 } from './limiter.js';
 export { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory-store.js';
 export { compileLimitPlan, type LimitPlan, type ModelFacts, type RequestFacts } from './plan.js';

@@ -77,6 +77,15 @@ function tighter(a: DimState | undefined, b: DimState | undefined): DimState | u
   return b.remaining < a.remaining ? b : a;
 }
 
+/** Per header family, the state with the fewest remaining of two views (decisions.md OP-10). */
+export function tightestState(a: BucketState, b: BucketState): BucketState {
+  return {
+    requests: tighter(a.requests, b.requests),
+    tokens: tighter(a.tokens, b.tokens),
+    concurrent: tighter(a.concurrent, b.concurrent),
+  };
+}
+
 /** What a request holds from the limiter between admission and the end of its response. */
 export class Admission {
   private settled = false;

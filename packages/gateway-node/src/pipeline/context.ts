@@ -91,6 +91,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
   /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
   scopes: Scope[] | undefined;
+  /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
+  attemptOpen: boolean;
 }
 
 export function newContext(
@@ -129,5 +131,6 @@ export function newContext(
     servedBy: undefined,
     trace: undefined,
     scopes: undefined,
+    attemptOpen: false,
   };
 }

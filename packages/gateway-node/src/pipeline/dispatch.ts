@@ -32,7 +32,7 @@ import { callUnary } from '../upstream/unary.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
 import { attemptOrder } from './routing.js';
-import { endAttempt, gateAttempt } from './scopes.js';
+import { closeAttempt, gateAttempt } from './scopes.js';
 
 interface Candidate {
   readonly target: Target | undefined;
@@ -207,7 +207,8 @@ async function loop(
           last = { error: refused, retryable: true, timeout: false, status: refused.status, local: true };
           break;
         }
-        if (ctx.res.destroyed) return;
+        ctx.attemptOpen = true;
+        if (ctx.res.destroyed) return closeAttempt(rt.logger, ctx, false);
       }
       const span =
         ctx.trace === undefined
@@ -233,7 +234,7 @@ async function loop(
               ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
               : await callUnary(rt, ctx, input.endpoint, target, policy);
       if (span !== undefined) span.end(r);
-      if (scopes !== undefined) endAttempt(rt.logger, ctx.id, scopes, r.ok);
+      closeAttempt(rt.logger, ctx, r.ok);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);
         if (group && ctx.model) rt.health.recordSuccess(ctx.model.id);

@@ -8,7 +8,7 @@ import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { accessLogWriter } from './access-log.js';
 import type { RequestContext } from './context.js';
-import { finishScopes } from './scopes.js';
+import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   const res = ctx.res;
@@ -21,8 +21,13 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     ctx.errorMessage = 'client closed the connection';
   }
   if (ctx.scopes !== undefined) {
-    // Token commits and slot releases see what the caller was served (nothing on a refusal).
-    const usage = status >= 200 && status < 300 ? ctx.usage : undefined;
+    // An attempt still open produced this response if it wrote the head (none else can).
+    closeAttempt(rt.logger, ctx, res.headersSent);
+    // Token commits see what the caller was served: nothing on a refusal or a failure before
+    // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
+    // far (data-plane §6.3: committed at stream end, normal, error or disconnect).
+    const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
+    const usage = served ? ctx.usage : undefined;
     finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);

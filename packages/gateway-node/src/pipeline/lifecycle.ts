@@ -35,6 +35,8 @@ export interface RequestFacts {
   readonly route: RouteFacts;
   /** The parsed body (as replaced by earlier interceptors). */
   readonly body: Readonly<Json>;
+  /** The upstream model id of a direct model (wildcards substituted); undefined for groups. */
+  readonly upstreamModel: string | undefined;
 }
 
 /** A complete answer given without an upstream call (a cache hit). */

@@ -107,12 +107,13 @@ export async function runModelEndpoint(
     return sendError(ctx, rt.ident, errors.ipRestricted());
   }
   let body: Json = parsed;
+  const upstreamModel = resolved.upstreamModel ?? modelView(resolved.model).model_name;
   const active = rt.lifecycle.active(ctx.snapshot);
   for (let i = 0; i < active.length; i++) {
     const a = active[i] as (typeof active)[number];
     const route = ctx.route;
     if (route === undefined) break;
-    let b = a.interceptor.begin(a.plan, { ctx, route, body });
+    let b = a.interceptor.begin(a.plan, { ctx, route, body, upstreamModel });
     if (b instanceof Promise) b = await b;
     if (b === undefined) continue;
     if (b.scope) {

@@ -96,6 +96,23 @@ export function endAttempt(log: Logger, requestId: string, scopes: readonly Scop
   }
 }
 
+interface AttemptState {
+  readonly id: string;
+  readonly scopes: readonly Scope[] | undefined;
+  attemptOpen: boolean;
+}
+
+/**
+ * Ends the admitted attempt once: from the attempt loop when the call returns, or from the
+ * completion hook when the response closed first (a stream's last write can close it before
+ * the loop resumes), so scopes always hear `attemptEnd` before `finish`.
+ */
+export function closeAttempt(log: Logger, ctx: AttemptState, ok: boolean): void {
+  if (!ctx.attemptOpen) return;
+  ctx.attemptOpen = false;
+  if (ctx.scopes !== undefined) endAttempt(log, ctx.id, ctx.scopes, ok);
+}
+
 export function addHeaders(
   log: Logger,
   requestId: string,

@@ -97,7 +97,6 @@ export async function callStream(
     const outcome = await call.outcome;
     if (outcome.head) return { ok: false, failure: outcome.head };
     const tr = call.translator;
-    if (tr) ctx.usage = tr.usage;
     const result = outcome.body;
     if (result === undefined) return { ok: true };
     if (call.relay.committed && tr) {
@@ -233,6 +232,9 @@ class StreamCall extends UpstreamCall {
       forwardUsageChunk: this.forwardUsageChunk,
       request: this.t.prepared,
     });
+    // A live view (translators update their counters in place): whatever usage the stream has
+    // reported is what is counted, also when it ends early or the client goes away.
+    ctx.usage = this.translator.usage;
     ctx.res.on('drain', this.onDrain);
     if (!this.t.deadlines.streamConfigured) commit(this.rt, ctx, this.relay);
   }
@@ -280,7 +282,7 @@ class StreamCall extends UpstreamCall {
       return;
     }
     if (tr.done) {
-      this.endWith(out, tr);
+      this.endWith(out);
       this.finish(undefined);
       return;
     }
@@ -307,7 +309,7 @@ class StreamCall extends UpstreamCall {
       return;
     }
     // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
-    this.endWith(tr.done ? '' : 'data: [DONE]\n\n', tr);
+    this.endWith(tr.done ? '' : 'data: [DONE]\n\n');
     this.finish(undefined);
   }
 
@@ -371,14 +373,11 @@ class StreamCall extends UpstreamCall {
   }
 
   /** The last bytes and the end of the response leave in one write. */
-  private endWith(out: string, tr: StreamTranslator): void {
+  private endWith(out: string): void {
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
     if (relay.tap !== undefined) out = relay.tap.push(out) + relay.tap.end();
     relay.wrote = true;
-    // Before the end: the completion hook (access log, token metrics) may run as soon as
-    // the response closes, ahead of the caller's continuation after this promise.
-    this.ctx.usage = tr.usage;
     this.ctx.res.end(out);
   }
 }

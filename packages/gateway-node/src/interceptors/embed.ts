@@ -1,0 +1,80 @@
+/**
+ * One embeddings call made by the gateway for itself (the semantic cache layer): the model is
+ * looked up in the request's snapshot like any alias and prepared by its own adapter, so every
+ * provider that serves `/v1/embeddings` can embed; the call uses the gateway's upstream agent
+ * and a deadline of its own, and nothing of it reaches the caller. Any failure is `undefined`:
+ * the semantic layer then degrades to exact-only for that request.
+ */
+import { resolveModel } from '@aisix/core';
+import type { RequestContext } from '../pipeline/context.js';
+import { modelKind, modelView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { authorizeTarget } from '../upstream/authorize.js';
+import { readCapped } from '../upstream/client.js';
+import { buildTarget } from '../upstream/target.js';
+
+export interface Embedding {
+  readonly vector: Float32Array;
+  /** What identifies the vector space (model id, upstream name, dimensions). */
+  readonly identity: { readonly id: string; readonly name: string; readonly dimensions?: number | undefined };
+}
+
+/** An embedding answer larger than this is not one we can use. */
+const MAX_EMBEDDING_BODY = 4 * 1024 * 1024;
+/** Used when the policy sets no `embedding_timeout_ms`: the request is waiting on this call. */
+const DEFAULT_TIMEOUT_MS = 5000;
+
+export async function embedText(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  alias: string,
+  text: string,
+  timeoutMs: number | undefined,
+): Promise<Embedding | undefined> {
+  const resolved = resolveModel(ctx.snapshot, alias);
+  if (!resolved || modelKind(modelView(resolved.model)) !== 'direct') return undefined;
+  const view = modelView(resolved.model);
+  const upstreamModel = resolved.upstreamModel ?? view.model_name ?? '';
+  // The embeddings call is never a stream, whatever the caller asked for.
+  const embedCtx: RequestContext = { ...ctx, stream: false };
+  const built = buildTarget(
+    rt,
+    embedCtx,
+    'embeddings',
+    { model: alias, input: text },
+    resolved.model,
+    upstreamModel,
+    undefined,
+  );
+  if (!built.ok) return undefined;
+  let t = built.target;
+  if (t.adapter.authorize) {
+    const auth = await authorizeTarget(rt, embedCtx, t, false);
+    if (!auth.ok) return undefined;
+    t = auth.target;
+  }
+  const p = t.prepared;
+  try {
+    const r = await rt.agent.request({
+      origin: p.url.origin,
+      path: p.url.pathname + p.url.search,
+      method: 'POST',
+      headers: p.headers,
+      body: p.body,
+      signal: AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
+    });
+    const body = await readCapped(r.body, MAX_EMBEDDING_BODY);
+    if (r.statusCode < 200 || r.statusCode >= 300) return undefined;
+    const out = t.adapter.transformResponse('embeddings', body, alias, p);
+    if (!out.ok) return undefined;
+    const parsed = JSON.parse(out.body) as { data?: { embedding?: unknown }[] };
+    const e = parsed.data?.[0]?.embedding;
+    if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number')) return undefined;
+    return {
+      vector: Float32Array.from(e as number[]),
+      identity: { id: resolved.model.id, name: upstreamModel, dimensions: view.embedding?.dimensions },
+    };
+  } catch {
+    return undefined;
+  }
+}

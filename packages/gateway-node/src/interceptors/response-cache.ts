@@ -1,0 +1,299 @@
+/**
+ * The response cache on the request lifecycle (data-plane §10): the interceptor that picks the
+ * request's cache policy (`@aisix/cache`, most specific wins), answers a hit without an upstream
+ * call (`x-aisix-cache: hit`, exact or semantic layer), and on a miss records what the caller
+ * received (the JSON body, or the event stream's bytes in the caller's dialect) to store it
+ * once the response has completed. A streamed request is therefore served from the cache as a
+ * replayed stream (the reference never caches streams; ours keeps the two kinds as separate
+ * entries, because the stream flag is part of the key).
+ *
+ * `Cache-Control: no-cache` skips the read (`x-aisix-cache: bypass`) but still writes;
+ * `no-store` skips the write. A store error is a miss, logged (throttled) and counted, never a
+ * failed request. A policy on the `redis` backend without `cache.redis` caches nothing (never
+ * silently memory); the semantic layer runs on the memory backend only (Debian's Redis has no
+ * vector search), which the policy warnings say.
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import {
+  type CacheEntry,
+  type CacheKeyInput,
+  type CachePlan,
+  type CacheStore,
+  type CompiledCachePolicy,
+  cacheKey,
+  compileCachePlan,
+  type EndpointFamily,
+  SemanticIndex,
+  scopeKey,
+  semanticText,
+} from '@aisix/cache';
+import type { Usage } from '@aisix/providers';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import type { RouteKind } from '../pipeline/context.js';
+import type { Answer, Interceptor } from '../pipeline/lifecycle.js';
+import type { Outcome, Scope, StreamTap } from '../pipeline/scopes.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { type Embedding, embedText } from './embed.js';
+
+export interface CacheStores {
+  /** This process's store (always present). */
+  readonly memory: CacheStore;
+  /** The shared store, when `cache.redis` is configured. */
+  readonly redis?: CacheStore | undefined;
+}
+
+export interface ResponseCacheDeps {
+  readonly stores: CacheStores;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** For the semantic layer's embedding calls. */
+  readonly runtime: () => GatewayRuntime;
+}
+
+/** Route kinds whose answers are cached, and their key family. */
+const FAMILY: Partial<Record<RouteKind, EndpointFamily>> = {
+  chat: 'chat',
+  completions: 'completions',
+  embeddings: 'embeddings',
+  messages: 'messages',
+  responses: 'responses',
+};
+
+/** Recorded answers beyond this are not stored (the stores cap entries at 1 MiB too). */
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+function directives(v: string | string[] | undefined): { noCache: boolean; noStore: boolean } {
+  const s = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
+  if (s === '') return { noCache: false, noStore: false };
+  let noCache = false;
+  let noStore = false;
+  for (const part of s.split(',')) {
+    const t = part.trim();
+    if (t === 'no-cache') noCache = true;
+    else if (t === 'no-store') noStore = true;
+  }
+  return { noCache, noStore };
+}
+
+function savedUsage(u: Usage | undefined): CacheEntry['usage'] {
+  return u === undefined
+    ? undefined
+    : {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+        total_tokens: u.total_tokens,
+      };
+}
+
+export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<CachePlan> {
+  const semantic = new SemanticIndex();
+  const warned = new Set<string>();
+  const warnOnce = (msg: string, fields: object = {}) => {
+    if (warned.has(msg) || warned.size >= 1000) return;
+    warned.add(msg);
+    d.logger.warn(fields, msg);
+  };
+  let failures = 0;
+  const storeFailed = (op: string, err: unknown) => {
+    d.metrics.redisFailure(op);
+    if (failures++ % 1000 === 0)
+      d.logger.warn(
+        { op, err: String(err), failures },
+        'response cache store call failed; treated as a miss',
+      );
+  };
+
+  const storeOf = (p: CompiledCachePolicy): CacheStore | undefined => {
+    if (p.backend === 'memory') return d.stores.memory;
+    if (d.stores.redis !== undefined) return d.stores.redis;
+    warnOnce(
+      `cache policy "${p.name}" uses the redis backend but no cache.redis is configured: its requests are not cached`,
+      { policy_id: p.id },
+    );
+    return undefined;
+  };
+
+  return {
+    name: 'response-cache',
+    compile(snapshot) {
+      const plan = compileCachePlan(snapshot);
+      if (plan === undefined) return undefined;
+      for (const w of plan.warnings) warnOnce(w);
+      semantic.retainPolicies(plan.policies.map((p) => p.id));
+      return plan;
+    },
+    async begin(plan, f) {
+      const family = FAMILY[f.route.kind];
+      const ctx = f.ctx;
+      if (family === undefined || ctx.apiKey === undefined) return undefined;
+      const policy = plan.select(ctx.requestedModel ?? '', ctx.apiKey.id);
+      if (policy === undefined) return undefined;
+      const store = storeOf(policy);
+      if (store === undefined) return undefined;
+      const cc = directives(ctx.req.headers['cache-control']);
+      const input: CacheKeyInput = {
+        endpoint: family,
+        stream: ctx.stream,
+        model: ctx.requestedModel ?? '',
+        body: f.body,
+        policy,
+        apiKeyId: ctx.apiKey.id,
+      };
+      let key: string;
+      try {
+        key = cacheKey(input);
+      } catch {
+        return undefined; // a body too deeply nested to fingerprint is not cached
+      }
+      const scope = new CacheScope(policy, store, key, cc.noCache, cc.noStore, semantic, storeFailed);
+      if (cc.noCache) {
+        d.metrics.cacheRequest(policy.name, 'bypass');
+        return { scope };
+      }
+      const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
+      if (exact) {
+        d.metrics.cacheRequest(policy.name, 'hit_exact');
+        return { answer: hitAnswer(exact.entry, 'exact') };
+      }
+      const sem = policy.semantic;
+      if (sem !== undefined && policy.backend === 'memory') {
+        const text = semanticText(f.body);
+        const e =
+          text === undefined
+            ? undefined
+            : await embedText(d.runtime(), ctx, sem.embeddingModel, text, sem.embeddingTimeoutMs);
+        if (e !== undefined) {
+          const partition = scopeKey(input, e.identity);
+          scope.semanticSlot = { embedding: e, partition };
+          const hit = await semanticHit(semantic, store, policy, partition, e, key, storeFailed);
+          if (hit !== undefined) {
+            d.metrics.cacheRequest(policy.name, 'hit_semantic');
+            return { answer: hit };
+          }
+        }
+      }
+      d.metrics.cacheRequest(policy.name, 'miss');
+      return { scope };
+    },
+  };
+}
+
+function hitAnswer(e: CacheEntry, layer: 'exact' | 'semantic', similarity?: number): Answer {
+  const headers: OutgoingHttpHeaders = { 'x-aisix-cache': 'hit', 'x-aisix-cache-layer': layer };
+  if (similarity !== undefined) headers['x-aisix-cache-similarity'] = similarity.toFixed(4);
+  return { kind: e.kind, body: e.body, headers };
+}
+
+async function semanticHit(
+  index: SemanticIndex,
+  store: CacheStore,
+  policy: CompiledCachePolicy,
+  partition: string,
+  e: Embedding,
+  key: string,
+  failed: (op: string, err: unknown) => void,
+): Promise<Answer | undefined> {
+  const sem = policy.semantic;
+  if (sem === undefined) return undefined;
+  const m = index.nearest(policy.id, partition, e.vector, sem.threshold, Date.now());
+  if (m === undefined) return undefined;
+  const near = await store.get(m.exactKey).catch((err: unknown) => failed('cache_get', err));
+  if (!near) {
+    index.delete(policy.id, partition, m.exactKey);
+    return undefined;
+  }
+  // Back-fill the exact layer, living no longer than the entry it copies.
+  const ttl = Math.min(policy.ttlSecs, near.ttlLeftSecs);
+  if (ttl >= 1) await store.set(key, near.entry, ttl).catch((err: unknown) => failed('cache_set', err));
+  return hitAnswer(near.entry, 'semantic', m.similarity);
+}
+
+/** A miss (or a bypass): says so in the headers, records the answer, stores it when complete. */
+class CacheScope implements Scope {
+  semanticSlot: { readonly embedding: Embedding; readonly partition: string } | undefined;
+  private json_: string | undefined;
+  private sse: string[] | undefined;
+  private sseBytes = 0;
+  private sseEnded = false;
+
+  constructor(
+    private readonly policy: CompiledCachePolicy,
+    private readonly store: CacheStore,
+    private readonly key: string,
+    private readonly bypass: boolean,
+    private readonly noStore: boolean,
+    private readonly index: SemanticIndex,
+    private readonly failed: (op: string, err: unknown) => void,
+  ) {}
+
+  headers(h: OutgoingHttpHeaders): void {
+    h['x-aisix-cache'] = this.bypass ? 'bypass' : 'miss';
+  }
+
+  json(body: string): string {
+    if (!this.noStore && body.length <= MAX_RECORD_BYTES) this.json_ = body;
+    return body;
+  }
+
+  stream(): StreamTap | undefined {
+    if (this.noStore) return undefined;
+    const parts: string[] = [];
+    this.sse = parts;
+    return {
+      push: (text) => {
+        if (this.sse !== undefined) {
+          this.sseBytes += text.length;
+          if (this.sseBytes > MAX_RECORD_BYTES) this.sse = undefined;
+          else parts.push(text);
+        }
+        return text;
+      },
+      end: () => {
+        this.sseEnded = true;
+        return '';
+      },
+    };
+  }
+
+  finish(o: Outcome): void {
+    if (o.status !== 200 || o.cancelled || this.noStore) return;
+    let entry: CacheEntry;
+    const now = Date.now();
+    if (this.json_ !== undefined) {
+      entry = {
+        kind: 'json',
+        status: 200,
+        contentType: 'application/json',
+        body: this.json_,
+        usage: savedUsage(o.usage),
+        storedAt: now,
+      };
+    } else if (this.sse !== undefined && this.sseEnded) {
+      entry = {
+        kind: 'sse',
+        status: 200,
+        contentType: 'text/event-stream',
+        body: this.sse.join(''),
+        usage: savedUsage(o.usage),
+        storedAt: now,
+      };
+    } else return;
+    const p = this.policy;
+    this.store.set(this.key, entry, p.ttlSecs).then(
+      () => {
+        const s = this.semanticSlot;
+        if (s !== undefined && p.semantic !== undefined)
+          this.index.add(
+            p.id,
+            s.partition,
+            s.embedding.vector,
+            this.key,
+            now + p.ttlSecs * 1000,
+            p.semantic.maxEntries,
+          );
+      },
+      (err: unknown) => this.failed('cache_set', err),
+    );
+  }
+}
