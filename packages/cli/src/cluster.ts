@@ -16,10 +16,18 @@
  * SIGTERM/SIGINT on the primary: admin readiness goes 503, the signal is forwarded to every
  * worker (each drains like a single process), and the primary exits 0 once all have exited.
  * SIGHUP is forwarded too (resources-file reload in every worker).
+ *
+ * Rate limits on the memory backend are pod-wide, not per worker: the primary holds the
+ * counters (`@aisix/limits` `CounterStoreServer` over a memory store) and each worker's
+ * limiter asks it over the same IPC channel (`RemoteCounterStore`), so a pod enforces each
+ * limit once. A worker that dies has its slots and reservations released by the primary.
+ * With the Redis backend these pod-shared counters are what a worker falls back to while
+ * Redis is unreachable.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { aggregateMetricsText, type MetricsSnapshot } from '@aisix/gateway-node';
+import { CounterStoreServer, ipcChannel, MemoryCounterStore, RemoteCounterStore } from '@aisix/limits';
 import { type Running, type ServeDeps, serve } from './serve.js';
 
 /** Env var carrying a worker's slot (not `AISIX_*`: those are config keys). */
@@ -59,7 +67,8 @@ export async function run(deps: ServeDeps): Promise<Running | null> {
 
 async function runWorker(deps: ServeDeps): Promise<Running | null> {
   const slot = Number(process.env[SLOT_ENV] ?? '1');
-  const running = await serve({ ...deps, cluster: { type: 'worker', slot } });
+  const sharedCounters = new RemoteCounterStore(ipcChannel(process));
+  const running = await serve({ ...deps, cluster: { type: 'worker', slot }, sharedCounters });
   if (running === null) return null;
   const snapshot = running.metricsSnapshot;
   process.on('message', (msg: unknown) => {
@@ -79,11 +88,17 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   let booted = false;
   let failBoot: ((code: number) => void) | undefined;
   let running: Running | null = null;
+  const counters = new MemoryCounterStore({ concurrencyTtlSecs: deps.config.ratelimit.concurrency_ttl_secs });
+  const counterServer = new CounterStoreServer(counters);
 
   const fork = (slot: number): Worker => {
     const w = cluster.fork({ [SLOT_ENV]: String(slot) });
     slots.set(slot, w);
+    const owner = `worker-${w.id}`;
+    counterServer.serve(ipcChannel(w), owner);
     w.on('exit', (code, signal) => {
+      // What the worker held (in-flight slots, reservations) is freed at once, not after the TTL.
+      void counterServer.releaseOwner(owner);
       if (slots.get(slot) === w) slots.delete(slot);
       if (stopping) return;
       if (!booted) {

@@ -57,8 +57,8 @@ test('startup: service_name in the startup line; inert keys in one warning', asy
         otlp: { enabled: true, endpoint: 'http://127.0.0.1:4318' },
       },
     },
-    ratelimit: { backend: 'redis', redis: { url: 'redis://127.0.0.1:6379' } },
-    cache: { redis: { url: 'redis://127.0.0.1:6379' } },
+    // Without `backend: redis` the connection is never opened: inert.
+    ratelimit: { redis: { url: 'redis://127.0.0.1:6379' } },
     bedrock_endpoint_url: 'https://bedrock.example',
   });
   const started = JSON.parse(lines.find((l) => l.includes('aisix started')) ?? '{}') as {
@@ -69,9 +69,7 @@ test('startup: service_name in the startup line; inert keys in one warning', asy
   assert.equal(warnings.length, 1, lines.join('\n'));
   const w = JSON.parse(warnings[0] ?? '{}') as { keys?: string[]; level?: number | string };
   assert.deepEqual(w.keys, [
-    'ratelimit.backend',
     'ratelimit.redis',
-    'cache.redis',
     'observability.metrics.otlp.enabled',
     'observability.metrics.otlp.endpoint',
     'bedrock_endpoint_url',

@@ -9,10 +9,8 @@ import type { Config } from '@aisix/core';
 /** The keys set to a non-default value that this build does not apply, in config order. */
 export function inertConfigKeys(c: Config): string[] {
   const keys: string[] = [];
-  if (c.ratelimit.backend !== 'memory') keys.push('ratelimit.backend');
-  if (c.ratelimit.redis !== undefined) keys.push('ratelimit.redis');
-  if (c.cache.backend !== 'memory') keys.push('cache.backend');
-  if (c.cache.redis !== undefined) keys.push('cache.redis');
+  // ratelimit.redis without ratelimit.backend: redis connects nothing (the memory backend counts).
+  if (c.ratelimit.backend !== 'redis' && c.ratelimit.redis !== undefined) keys.push('ratelimit.redis');
   const otlp = c.observability.metrics.otlp;
   if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
   if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
