@@ -12,9 +12,10 @@
  *
  * The hash is fed incrementally: small pieces are batched in a short string (one native
  * `update` call per ~8 KB instead of one per token); long strings go to the hash directly,
- * never copied into a larger intermediate.
+ * never copied into a larger intermediate. A typical request fits in one batch: it is then
+ * hashed in one call (`crypto.hash`), without a Hash object.
  */
-import { createHash, type Hash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { CompiledCachePolicy } from './types.js';
 
 /** Bump when the serialization changes: old entries then simply stop matching. */
@@ -69,7 +70,8 @@ const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): bo
  */
 class Feed {
   private buf = '';
-  private readonly hash: Hash = createHash('sha256');
+  /** Created at the first flush; a key that never flushes is hashed in one call. */
+  private hash: crypto.Hash | undefined;
 
   tag(t: string): void {
     this.buf += t;
@@ -84,13 +86,13 @@ class Feed {
     if (!wellFormed(s)) {
       this.buf += `w${s.length}:`;
       this.flush();
-      this.hash.update(s, 'utf16le');
+      this.h().update(s, 'utf16le');
       return;
     }
     this.buf += `s${s.length}:`;
     if (s.length >= DIRECT_AT) {
       this.flush();
-      this.hash.update(s, 'utf8');
+      this.h().update(s, 'utf8');
     } else {
       this.buf += s;
       if (this.buf.length >= FLUSH_AT) this.flush();
@@ -98,17 +100,30 @@ class Feed {
   }
 
   digest(): string {
+    if (this.hash === undefined) return sha256Hex(this.buf);
     this.flush();
     return this.hash.digest('hex');
   }
 
+  private h(): crypto.Hash {
+    let h = this.hash;
+    if (h === undefined) {
+      h = crypto.createHash('sha256');
+      this.hash = h;
+    }
+    return h;
+  }
+
   private flush(): void {
     if (this.buf.length > 0) {
-      this.hash.update(this.buf, 'utf8');
+      this.h().update(this.buf, 'utf8');
       this.buf = '';
     }
   }
 }
+
+/** One-shot SHA-256 of a string's UTF-8 (`crypto.hash`, Node >= 20.12; engines: >= 20.19). */
+const sha256Hex = (s: string): string => crypto.hash('sha256', s, 'hex');
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

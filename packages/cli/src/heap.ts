@@ -12,6 +12,12 @@
  *   enough for V8 to grow the young generation to 2 × 8 MB before the first request. Growth is
  *   held at 1× until the listeners are up, then V8's default (2×) applies: under traffic it grows
  *   as before, an idle replica stays ~7 MB smaller.
+ * - Allocation-site pretenuring off: V8 may decide, from a few survivors during warm-up, that an
+ *   allocation site makes long-lived objects and allocate all of its objects in the old
+ *   generation from then on. Here nearly every object dies with its request, so a pretenured
+ *   site (a stream's response head, node:http's request objects) turned every request's garbage
+ *   into old-generation garbage: 3x the full collections and 15-20% more CPU per stream, at
+ *   random from one start to the next (bench/README.md, "GC").
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -20,7 +26,7 @@ export const HEAP_GROWING_PERCENT = 25;
 const SEMI_SPACE_GROWTH_DEFAULT = 2;
 
 function given(execArgv: readonly string[], nodeOptions: string | undefined, flag: string): boolean {
-  const re = new RegExp(`^--${flag.replace(/-/g, '[-_]')}(=|$)`);
+  const re = new RegExp(`^--(no-)?${flag.replace(/-/g, '[-_]')}(=|$)`);
   return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => re.test(a));
 }
 
@@ -41,6 +47,9 @@ export function heapPlan(execArgv: readonly string[], nodeOptions: string | unde
   if (!given(execArgv, nodeOptions, 'semi-space-growth-factor')) {
     atBoot.push('--semi-space-growth-factor=1');
     whenServing.push(`--semi-space-growth-factor=${SEMI_SPACE_GROWTH_DEFAULT}`);
+  }
+  if (!given(execArgv, nodeOptions, 'allocation-site-pretenuring')) {
+    atBoot.push('--no-allocation-site-pretenuring');
   }
   return { atBoot, whenServing };
 }

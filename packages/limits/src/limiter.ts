@@ -209,6 +209,15 @@ export class Limiter {
     }
   }
 
+  /**
+   * `acquire` answered at once when the store is synchronous (the memory store), without a
+   * promise; undefined when the store needs a round trip (then call `acquire`).
+   */
+  acquireNow(buckets: readonly Bucket[], reserveTokens = 0): LimitResult | undefined {
+    if (this.sync === undefined) return undefined;
+    return this.acquireSync(this.sync, buckets, reserveTokens);
+  }
+
   /** In order, stopping at the first refusal (which is then the earliest); undo what was taken. */
   private acquireSync(
     store: SyncCounterStore,

@@ -22,6 +22,7 @@ import {
   type LimitPlan,
   type LimitRefusal,
   type RequestFacts as LimitRequestFacts,
+  type LimitResult,
   type ModelFacts,
   tightestState,
 } from '@aisix/limits';
@@ -29,7 +30,7 @@ import type { Usage } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
+import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
 import type { AttemptFacts, Outcome, Scope } from '../pipeline/scopes.js';
 import { apiKeyView, type ModelView, modelView } from '../resources.js';
 
@@ -95,7 +96,7 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
       }
       return plan;
     },
-    async begin(plan, f) {
+    begin(plan, f) {
       const ctx = f.ctx;
       const key = ctx.apiKey;
       const model = ctx.model;
@@ -114,11 +115,16 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
       if (buckets.length === 0 && !group) return undefined;
       const scope = new RateLimitScope(d, limiter, plan, facts, f);
       if (buckets.length === 0) return { scope };
-      const r = await limiter.acquire(buckets, hasTokenLimit(buckets) ? scope.estimate() : 0);
-      if (!r.ok) return { refuse: refusal(d.metrics, r) };
-      scope.admitted(r.admission);
-      d.metrics.rateLimitRemaining(key.id, mv.display_name, r.admission.headers);
-      return { scope };
+      const admit = (r: LimitResult): Begin => {
+        if (!r.ok) return { refuse: refusal(d.metrics, r) };
+        scope.admitted(r.admission);
+        d.metrics.rateLimitRemaining(key.id, mv.display_name, r.admission.headers);
+        return { scope };
+      };
+      const reserve = hasTokenLimit(buckets) ? scope.estimate() : 0;
+      // The memory store answers at once: no promise on the request path.
+      const now = limiter.acquireNow(buckets, reserve);
+      return now !== undefined ? admit(now) : limiter.acquire(buckets, reserve).then(admit);
     },
   };
 }

@@ -16,6 +16,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import {
   type CacheEntry,
+  type CacheHit,
   type CacheKeyInput,
   type CachePlan,
   type CacheStore,
@@ -23,6 +24,7 @@ import {
   cacheKey,
   compileCachePlan,
   type EndpointFamily,
+  MemoryCacheStore,
   SemanticIndex,
   scopeKey,
   semanticText,
@@ -31,7 +33,7 @@ import type { Usage } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { RouteKind } from '../pipeline/context.js';
-import type { Answer, Interceptor } from '../pipeline/lifecycle.js';
+import type { Answer, Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
 import type { Outcome, Scope, StreamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { type Embedding, embedText } from './embed.js';
@@ -123,7 +125,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       semantic.retainPolicies(plan.policies.map((p) => p.id));
       return plan;
     },
-    async begin(plan, f) {
+    begin(plan, f) {
       const family = FAMILY[f.route.kind];
       const ctx = f.ctx;
       if (family === undefined || ctx.apiKey === undefined) return undefined;
@@ -151,32 +153,55 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
         d.metrics.cacheRequest(policy.name, 'bypass');
         return { scope };
       }
-      const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
-      if (exact) {
-        d.metrics.cacheRequest(policy.name, 'hit_exact');
-        return { answer: hitAnswer(exact.entry, 'exact') };
+      // The memory store answers at once: a hit or a plain miss costs no promise.
+      if (store instanceof MemoryCacheStore) {
+        const exact = store.getSync(key);
+        if (exact !== undefined) return hit(policy, exact);
+        if (policy.semantic === undefined) return miss(policy, scope);
       }
-      const sem = policy.semantic;
-      if (sem !== undefined && policy.backend === 'memory') {
-        const text = semanticText(f.body);
-        const e =
-          text === undefined
-            ? undefined
-            : await embedText(d.runtime(), ctx, sem.embeddingModel, text, sem.embeddingTimeoutMs);
-        if (e !== undefined) {
-          const partition = scopeKey(input, e.identity);
-          scope.semanticSlot = { embedding: e, partition };
-          const hit = await semanticHit(semantic, store, policy, partition, e, key, storeFailed);
-          if (hit !== undefined) {
-            d.metrics.cacheRequest(policy.name, 'hit_semantic');
-            return { answer: hit };
-          }
-        }
-      }
-      d.metrics.cacheRequest(policy.name, 'miss');
-      return { scope };
+      return lookup(policy, store, key, input, scope, f);
     },
   };
+
+  function hit(policy: CompiledCachePolicy, exact: CacheHit): Begin {
+    d.metrics.cacheRequest(policy.name, 'hit_exact');
+    return { answer: hitAnswer(exact.entry, 'exact') };
+  }
+
+  function miss(policy: CompiledCachePolicy, scope: CacheScope): Begin {
+    d.metrics.cacheRequest(policy.name, 'miss');
+    return { scope };
+  }
+
+  async function lookup(
+    policy: CompiledCachePolicy,
+    store: CacheStore,
+    key: string,
+    input: CacheKeyInput,
+    scope: CacheScope,
+    f: RequestFacts,
+  ): Promise<Begin> {
+    const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
+    if (exact) return hit(policy, exact);
+    const sem = policy.semantic;
+    if (sem !== undefined && policy.backend === 'memory') {
+      const text = semanticText(f.body);
+      const e =
+        text === undefined
+          ? undefined
+          : await embedText(d.runtime(), f.ctx, sem.embeddingModel, text, sem.embeddingTimeoutMs);
+      if (e !== undefined) {
+        const partition = scopeKey(input, e.identity);
+        scope.semanticSlot = { embedding: e, partition };
+        const found = await semanticHit(semantic, store, policy, partition, e, key, storeFailed);
+        if (found !== undefined) {
+          d.metrics.cacheRequest(policy.name, 'hit_semantic');
+          return { answer: found };
+        }
+      }
+    }
+    return miss(policy, scope);
+  }
 }
 
 function hitAnswer(e: CacheEntry, layer: 'exact' | 'semantic', similarity?: number): Answer {

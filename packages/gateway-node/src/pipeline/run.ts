@@ -10,7 +10,7 @@ import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
-import { SSE_HEADERS, sendError, sendSuccessBody, sendSuccessJson } from '../http/respond.js';
+import { sendError, sendSuccessBody, sendSuccessJson, sseHeaders } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { clientIp, ipAllowed, modelAllowed } from './access.js';
@@ -137,13 +137,12 @@ export async function runModelEndpoint(
 /** An interceptor's answer (a cache hit), through the open scopes' taps like an upstream one. */
 async function answer(rt: GatewayRuntime, ctx: RequestContext, a: Answer): Promise<void> {
   const scopes = ctx.scopes;
-  const extra = { ...a.headers };
   if (a.kind === 'json') {
     const body = scopes === undefined ? a.body : await tapJson(rt.logger, ctx.id, scopes, a.body, undefined);
     if (body instanceof GatewayError) return sendError(ctx, rt.ident, body);
-    return sendSuccessJson(ctx, rt.ident, body, extra);
+    return sendSuccessJson(ctx, rt.ident, body, Object.assign({}, a.headers));
   }
   const tap = scopes === undefined ? undefined : streamTap(rt.logger, ctx.id, scopes);
   const bytes = tap === undefined ? a.body : tap.push(a.body) + tap.end();
-  sendSuccessBody(ctx, rt.ident, bytes, { ...SSE_HEADERS, ...extra });
+  sendSuccessBody(ctx, rt.ident, bytes, Object.assign(sseHeaders(), a.headers));
 }
