@@ -14,6 +14,7 @@
 #   TESTS="json-c1 json-c32 json-c128 sse-c32 sse-c128 sse-ttft"
 #   GW_WORKERS=1                    proxy.workers (1 = one process on the pinned core)
 #   GW_ARGS=                        extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+#   GW_SCENARIO=plain               what the gateway governs (see "Scenarios" below)
 #   SAVE=1                          copy the run (summary, raw jsonl, ours.md) to bench/results/<date>/
 #
 # What the gateway runs with: the generated config.yaml below (defaults otherwise: access log
@@ -21,6 +22,17 @@
 # OpenAI provider key whose api_base is the mock, one model `gpt-4o-mini` and one caller key.
 # The access log goes to stdout, which run.sh redirects to a file (`$RUN/ours.log`), so every
 # request writes one JSON line to disk, as in production with a log shipper.
+#
+# Scenarios (GW_SCENARIO):
+#   plain        nothing governed (no limit, no cache policy): the request lifecycle's cost when
+#                no interceptor applies
+#   limits-miss  the caller key has an inline rpm + tpm limit (high enough never to refuse) and a
+#                cache policy applies to every request; the bench sends `Cache-Control: no-cache`,
+#                so every request fingerprints, records and writes its answer (a miss, minus a
+#                lookup that cannot hit); memory backends
+#   cache-hit    a cache policy and no header: after the first answer every request is a hit
+#   redis        limits-miss with ratelimit.backend redis and the cache policy on cache.redis
+#                (a redis-server started here on REDIS_PORT, default 28790, pinned to the load CPU)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RIG=${RIG:-/work/shared/bench}
@@ -32,15 +44,37 @@ export TARGETS=${TARGETS:-"floor nginx node-undici portkey"}
 export TESTS=${TESTS:-"json-c1 json-c32 json-c128 sse-c32 sse-c128 sse-ttft"}
 export GW_WORKERS=${GW_WORKERS:-1}
 export GW_ARGS=${GW_ARGS:-}
+export GW_SCENARIO=${GW_SCENARIO:-plain}
+export REDIS_PORT=${REDIS_PORT:-28790}
+case $GW_SCENARIO in
+  plain|cache-hit) ;;
+  limits-miss|redis) EXTRA_TARGET_HEADERS_EXTRA='Cache-Control: no-cache' ;;
+  *) echo "unknown GW_SCENARIO=$GW_SCENARIO" >&2; exit 2 ;;
+esac
 export GW_MAIN="$REPO/packages/cli/dist/src/main.js"
 [[ -f $GW_MAIN ]] || { echo "build first: (cd $REPO && npx tsc -b)" >&2; exit 2; }
 [[ -d $BENCH_DIR/npm/node_modules ]] && export SKIP_SETUP=${SKIP_SETUP:-1}
 
 export EXTRA_TARGET_NAME=ours
-export EXTRA_TARGET_HEADERS='Authorization: Bearer sk-bench-caller'
+export EXTRA_TARGET_HEADERS="Authorization: Bearer sk-bench-caller${EXTRA_TARGET_HEADERS_EXTRA:+|$EXTRA_TARGET_HEADERS_EXTRA}"
 # Runs under `bash -c` with PORT, MOCK_BASE_URL and BENCH_RUN_DIR exported by run.sh.
 # shellcheck disable=SC2016
 export EXTRA_TARGET_CMD='
+limits=""; policies=""; backends=""
+case $GW_SCENARIO in
+  limits-miss|redis) limits=", rate_limit: { rpm: 1000000000, tpm: 1000000000000 }" ;;
+esac
+case $GW_SCENARIO in
+  limits-miss|cache-hit) policies="cache_policies:
+  - { name: bench, applies_to: all, ttl_seconds: 600 }" ;;
+  redis) policies="cache_policies:
+  - { name: bench, applies_to: all, ttl_seconds: 600, backend: redis }"
+    backends="ratelimit:
+  backend: redis
+  redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }
+cache:
+  redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }" ;;
+esac
 cat > "$BENCH_RUN_DIR/ours-resources.yaml" <<EOF
 _format_version: "1"
 provider_keys:
@@ -48,7 +82,8 @@ provider_keys:
 models:
   - { display_name: gpt-4o-mini, provider: openai, model_name: gpt-4o-mini, provider_key: mock }
 api_keys:
-  - { display_name: bench, key_env: BENCH_CALLER_KEY, allowed_models: [gpt-4o-mini] }
+  - { display_name: bench, key_env: BENCH_CALLER_KEY, allowed_models: [gpt-4o-mini]$limits }
+$policies
 EOF
 cat > "$BENCH_RUN_DIR/ours-config.yaml" <<EOF
 proxy:
@@ -62,10 +97,28 @@ observability:
     prometheus:
       addr: "127.0.0.1:$((PORT + 1))"
 resources_file: "$BENCH_RUN_DIR/ours-resources.yaml"
+$backends
 EOF
 export BENCH_CALLER_KEY=sk-bench-caller
 exec node $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role gateway
 '
+
+# Whatever this script starts besides the rig (the Redis server, the scraper) goes with it,
+# also when the run is interrupted.
+redis_pid=""; scraper=""
+cleanup() {
+  [[ -n $scraper ]] && kill "$scraper" 2>/dev/null
+  [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+if [[ $GW_SCENARIO == redis ]]; then
+  command -v redis-server >/dev/null || { echo "GW_SCENARIO=redis needs redis-server (apt-get install -y redis-server)" >&2; exit 2; }
+  taskset -c "${LOAD_CPU:-0}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir /tmp >/dev/null 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 log=$(mktemp)
 # A Prometheus-like scrape every 10 s while the run lasts (the last one is kept as evidence).

@@ -2,7 +2,7 @@
 //   node bench/summarize-ours.mjs RUN_DIR [TARGET=ours]
 // Ratios are paired per round (same round, same test), then the median over rounds is taken,
 // exactly as the rig's summarize.mjs does; min–max of the per-round ratios is shown as spread.
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
@@ -112,14 +112,16 @@ out.push(`| errors (all tests, all rounds) | ${e} | | 0 | ${verdict(e === 0)} |`
 // Evidence that logging and metrics were on during the run.
 const log = join(dir, `${ours}.log`);
 if (existsSync(log)) {
-  const text = readFileSync(log, 'utf8');
+  // Read in pieces: a cache-hit run logs over 512 MiB, more than one string can hold.
+  const needle = Buffer.from('proxy request completed');
   let n = 0;
-  for (
-    let i = text.indexOf('proxy request completed');
-    i !== -1;
-    i = text.indexOf('proxy request completed', i + 1)
-  )
-    n++;
+  let carry = Buffer.alloc(0);
+  for await (const piece of createReadStream(log)) {
+    const buf = carry.length ? Buffer.concat([carry, piece]) : piece;
+    for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) n++;
+    // Keep a tail shorter than the needle: a match split across pieces is counted once.
+    carry = buf.subarray(Math.max(0, buf.length - needle.length + 1));
+  }
   out.push('');
   out.push(`Access log: ${n} \`proxy request completed\` lines in \`${ours}.log\`.`);
 }
