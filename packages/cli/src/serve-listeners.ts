@@ -118,7 +118,7 @@ export async function startListeners(
         ...(opened.proxyTls !== undefined ? { tls: opened.proxyTls } : {}),
         ...(b !== undefined ? { rateLimitStore: b.rateLimitStore, cacheStores: b.cacheStores } : {}),
       });
-      b?.attachMetrics(out.gateway.metrics);
+      b?.attachMetrics(out.gateway.metrics.governance);
     }
     const workerMetrics = hooks.workerMetrics;
     if (part?.type === 'primary' && role !== 'admin' && workerMetrics !== undefined) {

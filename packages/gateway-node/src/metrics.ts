@@ -15,6 +15,7 @@
 import { type Metric, Registry } from 'prom-client';
 import { type ClientClassifier, createClientClassifier } from './client-type.js';
 import type { Settings } from './config.js';
+import { GovernanceMetrics } from './governance-metrics.js';
 import {
   type CounterCell,
   CounterFamily,
@@ -41,11 +42,6 @@ function outcome(status: number): string {
   if (status === 429) return 'rate_limited';
   if (status >= 400 && status < 500) return 'client_error';
   return 'upstream_error';
-}
-
-interface GaugeCell {
-  readonly labels: Labels;
-  value: number;
 }
 
 interface ClientTokenCells {
@@ -120,22 +116,8 @@ export class Metrics {
     'aisix_proxy_request_body_limit_rejections_total',
     'Requests refused by the body size cap.',
   );
-  private readonly rlRejections = new CounterFamily(
-    'aisix_ratelimit_rejections_total',
-    'Requests refused by a rate limit, by what ran out (scope), layer and policy.',
-  );
-  private readonly rlRemaining = {
-    requests: new Map<string, GaugeCell>(),
-    tokens: new Map<string, GaugeCell>(),
-  };
-  private readonly cacheRequests = new CounterFamily(
-    'aisix_cache_requests_total',
-    'Cacheable requests by cache policy and outcome (hit_exact, hit_semantic, miss, bypass).',
-  );
-  private readonly redisFailures = new CounterFamily(
-    'aisix_redis_failures_total',
-    'Redis calls that failed (the gateway fell back to local state or a cache miss).',
-  );
+  /** Rate limits, the response cache, Redis. */
+  readonly governance = new GovernanceMetrics(MAX_SERIES_CACHE);
   private readonly envId: string;
 
   constructor(s: Settings) {
@@ -154,14 +136,6 @@ export class Metrics {
       [...inFlight].map(([endpoint, n]) => ({ value: n, labels: { endpoint, inbound_protocol: 'http' } })),
     );
     // Registration order = exposition order (the order of the former prom-client metrics).
-    const remaining = (name: string, help: string, cells: Map<string, GaugeCell>) =>
-      // Across cluster workers the tightest view counts, not the sum.
-      new GaugeFamily(
-        name,
-        help,
-        () => [...cells.values()].map((c) => ({ value: c.value, labels: c.labels })),
-        'min',
-      );
     const families: Family[] = [
       this.requests,
       this.proxyRequests,
@@ -177,19 +151,7 @@ export class Metrics {
       this.cancelled,
       this.bodyLimit,
       gauge,
-      this.rlRejections,
-      remaining(
-        'aisix_ratelimit_remaining_requests',
-        'Requests left in the tightest request window, as of the caller key and model last admitted.',
-        this.rlRemaining.requests,
-      ),
-      remaining(
-        'aisix_ratelimit_remaining_tokens',
-        'Tokens left in the tightest token window, as of the caller key and model last admitted.',
-        this.rlRemaining.tokens,
-      ),
-      this.cacheRequests,
-      this.redisFailures,
+      ...this.governance.families(),
     ];
     for (const f of families) this.registry.registerMetric(f as unknown as Metric);
     this.authAllowedCell = this.auth.cell('allowed', () => ({
@@ -225,47 +187,6 @@ export class Metrics {
       inbound_protocol: 'http',
       outcome: drain,
     })).value++;
-  }
-
-  rateLimitRejected(scope: string, layer: string, policyId: string | undefined): void {
-    const policy = policyId ?? '';
-    this.rlRejections.cell(`${scope}\u0001${layer}\u0001${policy}`, () => ({
-      scope,
-      layer,
-      policy_id: policy,
-    })).value++;
-  }
-
-  /** The remaining requests/tokens an admitted request saw (bounded like the other series). */
-  rateLimitRemaining(
-    apiKeyId: string,
-    model: string,
-    s: {
-      readonly requests?: { remaining: number } | undefined;
-      readonly tokens?: { remaining: number } | undefined;
-    },
-  ): void {
-    const key = `${apiKeyId}\u0001${model}`;
-    const set = (cells: Map<string, GaugeCell>, v: number | undefined) => {
-      if (v === undefined) return;
-      let c = cells.get(key);
-      if (c === undefined) {
-        if (cells.size >= MAX_SERIES_CACHE) cells.clear();
-        c = { labels: { api_key_id: apiKeyId, model }, value: 0 };
-        cells.set(key, c);
-      }
-      c.value = v;
-    };
-    set(this.rlRemaining.requests, s.requests?.remaining);
-    set(this.rlRemaining.tokens, s.tokens?.remaining);
-  }
-
-  cacheRequest(policy: string, outcome: 'hit_exact' | 'hit_semantic' | 'miss' | 'bypass'): void {
-    this.cacheRequests.cell(`${policy}\u0001${outcome}`, () => ({ policy, outcome })).value++;
-  }
-
-  redisFailure(operation: string): void {
-    this.redisFailures.cell(operation, () => ({ operation })).value++;
   }
 
   /** One call per finished request (from the completion hook). */

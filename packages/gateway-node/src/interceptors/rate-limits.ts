@@ -118,7 +118,7 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
       const admit = (r: LimitResult): Begin => {
         if (!r.ok) return { refuse: refusal(d.metrics, r) };
         scope.admitted(r.admission);
-        d.metrics.rateLimitRemaining(key.id, mv.display_name, r.admission.headers);
+        d.metrics.governance.rateLimitRemaining(key.id, mv.display_name, r.admission.headers);
         return { scope };
       };
       const reserve = hasTokenLimit(buckets) ? scope.estimate() : 0;
@@ -130,7 +130,7 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
 }
 
 function refusal(metrics: Metrics, r: LimitRefusal): GatewayError {
-  metrics.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
+  metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
   return errors.rateLimited(r.reason, r.retryAfterSecs, r.bucket.policy);
 }
 

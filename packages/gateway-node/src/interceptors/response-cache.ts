@@ -98,7 +98,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
   };
   let failures = 0;
   const storeFailed = (op: string, err: unknown) => {
-    d.metrics.redisFailure(op);
+    d.metrics.governance.redisFailure(op);
     if (failures++ % 1000 === 0)
       d.logger.warn(
         { op, err: String(err), failures },
@@ -150,7 +150,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       }
       const scope = new CacheScope(policy, store, key, cc.noCache, cc.noStore, semantic, storeFailed);
       if (cc.noCache) {
-        d.metrics.cacheRequest(policy.name, 'bypass');
+        d.metrics.governance.cacheRequest(policy.name, 'bypass');
         return { scope };
       }
       // The memory store answers at once: a hit or a plain miss costs no promise.
@@ -164,12 +164,12 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
   };
 
   function hit(policy: CompiledCachePolicy, exact: CacheHit): Begin {
-    d.metrics.cacheRequest(policy.name, 'hit_exact');
+    d.metrics.governance.cacheRequest(policy.name, 'hit_exact');
     return { answer: hitAnswer(exact.entry, 'exact') };
   }
 
   function miss(policy: CompiledCachePolicy, scope: CacheScope): Begin {
-    d.metrics.cacheRequest(policy.name, 'miss');
+    d.metrics.governance.cacheRequest(policy.name, 'miss');
     return { scope };
   }
 
@@ -195,7 +195,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
         scope.semanticSlot = { embedding: e, partition };
         const found = await semanticHit(semantic, store, policy, partition, e, key, storeFailed);
         if (found !== undefined) {
-          d.metrics.cacheRequest(policy.name, 'hit_semantic');
+          d.metrics.governance.cacheRequest(policy.name, 'hit_semantic');
           return { answer: found };
         }
       }
