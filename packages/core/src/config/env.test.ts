@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from './load.js';
 
-const MINIMAL = 'proxy: {addr: "0.0.0.0:3000"}\nadmin: {admin_keys: ["k"]}\n';
+const MINIMAL = 'proxy: {addr: "0.0.0.0:3000"}\nadmin: {admin_keys: ["0f1e2d3c4b5a69788796a5b4c3d2e1f0"]}\n';
 
 function ok(env: Record<string, string | undefined>, text = MINIMAL) {
   const r = parseConfig({ text, path: 'config.yaml', env });
@@ -103,7 +103,7 @@ describe('env overrides', () => {
     }).config;
     assert.deepEqual(c.proxy.url_rewrites, [{ name: undefined, match: '^/x$', rewrite: '/y' }]);
     assert.deepEqual(c.observability.metrics.client_type_rules, [{ pattern: 'curl', client: 'curl' }]);
-    const text = `proxy: {addr: "0.0.0.0:3000", url_rewrites: [{match: "^/a$", rewrite: "/b"}]}\nadmin: {admin_keys: [k]}`;
+    const text = `proxy: {addr: "0.0.0.0:3000", url_rewrites: [{match: "^/a$", rewrite: "/b"}]}\nadmin: {admin_keys: [0f1e2d3c4b5a69788796a5b4c3d2e1f0]}`;
     assert.deepEqual(ok({ AISIX_PROXY__URL_REWRITES: '  ' }, text).config.proxy.url_rewrites, []);
     assert.match(err({ AISIX_PROXY__URL_REWRITES: '{not json' }), /^deserialize: proxy\.url_rewrites/);
     assert.match(

@@ -284,7 +284,7 @@ describe('minimal examples of the spec', () => {
     const text = [
       'etcd: {endpoints: ["http://127.0.0.1:2379"], prefix: "/aisix"}',
       'proxy: {addr: "0.0.0.0:3000"}',
-      'admin: {addr: "127.0.0.1:3001", admin_keys: ["change-me"]}',
+      'admin: {addr: "127.0.0.1:3001", admin_keys: ["0f1e2d3c4b5a69788796a5b4c3d2e1f0"]}',
       'observability: {metrics: {prometheus: {addr: "127.0.0.1:9090"}}}',
     ].join('\n');
     const r = ok(text);

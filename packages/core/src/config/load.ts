@@ -9,7 +9,7 @@ import { ConfigError, decodeObject, isPlainObject } from './decode.js';
 import { applyEnvOverrides } from './env.js';
 import { CONFIG_SPEC } from './spec.js';
 import { type Config, type ConfigResult, type ConfigSource, ResolvedSecret } from './types.js';
-import { validateConfig } from './validate.js';
+import { configWarnings, validateConfig } from './validate.js';
 
 export interface ConfigInput {
   text: string;
@@ -83,6 +83,7 @@ export function parseConfig(input: ConfigInput): ConfigResult {
     const pwName = config.etcd.password_env;
     const pw = pwName === undefined ? undefined : input.env[pwName];
     config.etcd.password = pw === undefined ? undefined : new ResolvedSecret(pw);
+    warnings.push(...configWarnings(config));
     return { ok: true, config, warnings, source: configSource(config) };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, error: e.message };

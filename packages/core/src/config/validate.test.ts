@@ -204,3 +204,26 @@ describe('later checks', () => {
     assert.equal(r.ok && r.config.managed.heartbeat_interval_secs, 5);
   });
 });
+
+describe('admin key warnings', () => {
+  const warnings = (text: string) => {
+    const r = parseConfig({ text, path: 'config.yaml', env: {} });
+    if (!r.ok) assert.fail(`expected ok, got ${r.error}`);
+    return r.warnings;
+  };
+  it('the quick-start placeholder is named, with the address it is served on', () => {
+    const w = warnings(`${PROXY}\nadmin: {addr: "0.0.0.0:3001", admin_keys: ["change-me-admin-key"]}`);
+    assert.equal(w.length, 1);
+    assert.match(w[0] as string, /^admin\.admin_keys\[0\] is the placeholder .* on 0\.0\.0\.0:3001/);
+  });
+  it('a short key is named by index, never echoed', () => {
+    const w = warnings(`${PROXY}\nadmin: {admin_keys: ["0123456789abcdef0123", "shortkey1"]}`);
+    assert.equal(w.length, 1);
+    assert.match(w[0] as string, /^admin\.admin_keys\[1\] is shorter than 16 characters/);
+    assert.ok(!w[0]?.includes('shortkey1'), 'the key is not in the warning');
+  });
+  it('a long random key, or no admin listener, warns about nothing', () => {
+    assert.deepEqual(warnings(`${PROXY}\nadmin: {admin_keys: ["8f2c4e6a1b3d5f7091a2b3c4d5e6f708"]}`), []);
+    assert.deepEqual(warnings(`${PROXY}\nadmin: {enabled: false, admin_keys: ["change-me-admin-key"]}`), []);
+  });
+});

@@ -253,3 +253,29 @@ export function validateConfig(c: Config, env: Readonly<Record<string, string | 
     c,
   );
 }
+
+/** The admin key `config.yaml` ships with (README quick start): public, so never a secret. */
+export const PLACEHOLDER_ADMIN_KEY = 'change-me-admin-key';
+/** Below this an admin key is short enough to guess. */
+export const MIN_ADMIN_KEY_LENGTH = 16;
+
+/**
+ * Warnings for a config that is valid but unsafe: admin keys that are the published placeholder
+ * or short. Keys are named by index, never echoed.
+ */
+export function configWarnings(c: Config): string[] {
+  const out: string[] = [];
+  if (!adminBinds(c)) return out;
+  c.admin.admin_keys.forEach((k, i) => {
+    if (k === PLACEHOLDER_ADMIN_KEY) {
+      out.push(
+        `admin.admin_keys[${i}] is the placeholder from the quick start: anyone who read the README can administer this gateway on ${c.admin.addr}; set your own key (e.g. \`openssl rand -hex 32\`)`,
+      );
+    } else if (k.length < MIN_ADMIN_KEY_LENGTH) {
+      out.push(
+        `admin.admin_keys[${i}] is shorter than ${MIN_ADMIN_KEY_LENGTH} characters: easy to guess; use a long random key (e.g. \`openssl rand -hex 32\`)`,
+      );
+    }
+  });
+  return out;
+}
