@@ -36,6 +36,12 @@ export const errors = {
   keyExpired: () => new GatewayError(401, 'invalid_api_key', 'API key has expired', 'api_key_expired'),
 
   invalidBody: (detail = 'invalid JSON request body') => invalid(`request payload is invalid: ${detail}`),
+  /**
+   * A body the gateway cannot take, saying which field and why after the reference's text
+   * (`request payload is invalid: invalid JSON request body: <what>`; docs/decisions.md).
+   * `what` names fields and expected types only, never the caller's values.
+   */
+  badBody: (what: string) => invalid(`request payload is invalid: invalid JSON request body: ${what}`),
   conflictingContentLength: () => invalid('request payload is invalid: conflicting Content-Length headers'),
   bodyTooLarge: (limit: number) =>
     new GatewayError(413, 'invalid_request_error', `request body exceeds ${limit}-byte limit`),

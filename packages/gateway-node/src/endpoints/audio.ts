@@ -16,7 +16,7 @@ import type { EndpointSpec } from '../pipeline/run.js';
 export const MULTIPART_FALLBACK_LIMIT = 64 * 1024 * 1024;
 
 function validateSpeech(body: Record<string, unknown>): GatewayError | undefined {
-  if (typeof body.input !== 'string') return errors.invalidBody();
+  if (typeof body.input !== 'string') return errors.badBody('`input` must be a string');
   return undefined;
 }
 

@@ -7,7 +7,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { EndpointSpec } from '../pipeline/run.js';
 
 function validateImages(body: Record<string, unknown>): GatewayError | undefined {
-  if (typeof body.prompt !== 'string') return errors.invalidBody();
+  if (typeof body.prompt !== 'string') return errors.badBody('`prompt` must be a string');
   return undefined;
 }
 

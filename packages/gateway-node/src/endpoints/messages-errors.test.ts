@@ -57,7 +57,7 @@ test('bad JSON, unknown model, wrong method and unknown sub-path use the Anthrop
     type: 'error',
     error: {
       type: 'invalid_request_error',
-      message: 'request payload is invalid: invalid JSON request body',
+      message: 'request payload is invalid: invalid JSON request body: malformed JSON',
     },
   });
   await assert.rejects(client.messages.create({ model: 'nope', ...hello }), (e: unknown) => {

@@ -9,7 +9,8 @@ import type { EndpointSpec } from '../pipeline/run.js';
 // The two fields every rerank API requires; the rest (top_n, return_documents, ...) is the
 // upstream's business.
 function validateRerank(body: Record<string, unknown>): GatewayError | undefined {
-  if (typeof body.query !== 'string' || !Array.isArray(body.documents)) return errors.invalidBody();
+  if (typeof body.query !== 'string') return errors.badBody('`query` must be a string');
+  if (!Array.isArray(body.documents)) return errors.badBody('`documents` must be an array');
   return undefined;
 }
 

@@ -146,28 +146,48 @@ test('model resolution and authorization: 404, 403 ACL, 403 ip_restricted', asyn
 });
 
 test('bad input: malformed JSON, non-UTF-8, wrong types, missing model, empty messages, wrong content type', async () => {
-  const bad: [string | Uint8Array, Record<string, string>][] = [
-    ['{"model": "gpt-4o-mini", "messages": [', {}],
-    [new Uint8Array([0x7b, 0x22, 0x6d, 0xff, 0xfe, 0x22, 0x7d]), {}],
-    [JSON.stringify({ model: 'gpt-4o-mini', messages: 'hi' }), {}],
-    [JSON.stringify({ model: 42, messages: [] }), {}],
-    [JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }), {}],
-    [JSON.stringify({ ...chat(), stream: 'yes' }), {}],
-    [JSON.stringify({ ...chat(), temperature: 'hot' }), {}],
-    [JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'wizard', content: 'x' }] }), {}],
-    [JSON.stringify(chat()), { 'content-type': 'text/plain' }],
-    ['[]', {}],
+  // The reference's text, then which field and why (docs/decisions.md); never the caller's values.
+  const bad: [string | Uint8Array, Record<string, string>, string][] = [
+    ['{"model": "gpt-4o-mini", "messages": [', {}, 'malformed JSON'],
+    [new Uint8Array([0x7b, 0x22, 0x6d, 0xff, 0xfe, 0x22, 0x7d]), {}, 'the body is not valid UTF-8'],
+    [JSON.stringify({ model: 'gpt-4o-mini', messages: 'hi' }), {}, '`messages` must be an array'],
+    [JSON.stringify({ model: 'gpt-4o-mini' }), {}, 'missing field `messages`'],
+    [JSON.stringify({ model: 42, messages: [] }), {}, '`model` must be a non-empty string'],
+    [JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }), {}, 'missing field `model`'],
+    [JSON.stringify({ ...chat(), stream: 'yes' }), {}, '`stream` must be a boolean'],
+    [JSON.stringify({ ...chat(), temperature: 'hot' }), {}, '`temperature` must be a number'],
+    [
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'a' }, { role: 'wizard' }],
+      }),
+      {},
+      '`messages[1].role` must be one of system, developer, user, assistant, tool',
+    ],
+    [JSON.stringify(chat()), { 'content-type': 'text/plain' }, 'Content-Type must be application/json'],
+    ['[]', {}, 'the body must be a JSON object'],
   ];
-  for (const [body, headers] of bad) {
+  for (const [body, headers, what] of bad) {
     const r = await post('/v1/chat/completions', body, headers);
     assert.equal(r.status, 400, String(body));
     assert.deepEqual(r.body, {
       error: {
-        message: 'request payload is invalid: invalid JSON request body',
+        message: `request payload is invalid: invalid JSON request body: ${what}`,
         type: 'invalid_request_error',
       },
     });
   }
+  // No Content-Type at all.
+  const bare = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}` },
+    body: new Blob([JSON.stringify(chat())]),
+  });
+  assert.equal(bare.status, 400);
+  assert.equal(
+    ((await bare.json()) as { error: { message: string } }).error.message,
+    'request payload is invalid: invalid JSON request body: missing Content-Type: application/json',
+  );
   const empty = await post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [] });
   assert.equal(empty.status, 400);
   assert.equal(empty.body.error?.message, 'request payload is invalid: messages array must not be empty');

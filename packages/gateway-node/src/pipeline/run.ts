@@ -44,19 +44,29 @@ function isJsonContentType(ct: string | undefined): boolean {
 
 /** Strict parse: valid UTF-8, a JSON object, a non-empty string `model`, boolean `stream`. */
 export function parseBody(contentType: string | undefined, raw: Buffer): Json | GatewayError {
-  if (!isJsonContentType(contentType)) return errors.invalidBody();
-  if (!isUtf8(raw)) return errors.invalidBody();
+  if (!isJsonContentType(contentType)) {
+    return errors.badBody(
+      contentType ? 'Content-Type must be application/json' : 'missing Content-Type: application/json',
+    );
+  }
+  if (!isUtf8(raw)) return errors.badBody('the body is not valid UTF-8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch {
-    return errors.invalidBody();
+    // The parser's message quotes the body: it is not repeated (errors reach the access log).
+    return errors.badBody('malformed JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return errors.invalidBody();
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return errors.badBody('the body must be a JSON object');
+  }
   const body = parsed as Json;
-  if (typeof body.model !== 'string' || body.model === '') return errors.invalidBody();
+  if (body.model === undefined) return errors.badBody('missing field `model`');
+  if (typeof body.model !== 'string' || body.model === '') {
+    return errors.badBody('`model` must be a non-empty string');
+  }
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
-    return errors.invalidBody();
+    return errors.badBody('`stream` must be a boolean');
   return body;
 }
 
