@@ -55,7 +55,7 @@ const encoder = new TextEncoder();
  * before any format or entry check, so one such line makes the whole failure a `parse`.
  */
 const PARSE_STAGE =
-  /^\(file\): (?:the file is empty|the file holds \d+ YAML documents|invalid YAML: |YAML aliases are not allowed|mapping keys must be strings)/;
+  /^\(file\): (?:the file is empty|the file holds \d+ YAML documents|invalid YAML(?: at line \d+, column \d+)?: |YAML aliases are not allowed|mapping keys must be strings)/;
 
 /** `<kind>[<i>] ("<identity>"): ...` or `<kind>[<i>]: ...`; `(file): ...` matches neither. */
 const ENTRY_SCOPE = /^([a-z0-9_]+)\[\d+\](?: \("(.*?)"\))?: /s;

@@ -5,6 +5,7 @@
  * `${VAR}` interpolation here (only the resources file interpolates); use env overrides.
  */
 import { parse as parseYaml } from 'yaml';
+import { yamlErrorText } from '../yaml-error.js';
 import { ConfigError, decodeObject, isPlainObject } from './decode.js';
 import { applyEnvOverrides } from './env.js';
 import { CONFIG_SPEC } from './spec.js';
@@ -39,8 +40,7 @@ function parseText(text: string, path: string): unknown {
     try {
       return parseYaml(text, { prettyErrors: false, logLevel: 'error' });
     } catch (e) {
-      const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-      throw new ConfigError(`build: ${path}: invalid YAML: ${msg}`);
+      throw new ConfigError(`build: ${path}: ${yamlErrorText(e, text)}`);
     }
   }
   throw new ConfigError(`build: ${path}: unsupported config file extension (use .yaml, .yml or .json)`);

@@ -4,6 +4,7 @@
  * string mapping keys (a key `1:` or `true:` is almost always a typo for a quoted name).
  */
 import { isAlias, isPair, isScalar, parseAllDocuments, visit } from 'yaml';
+import { yamlErrorText } from '../yaml-error.js';
 
 export type ParsedFile = { ok: true; root: unknown } | { ok: false; errors: string[] };
 
@@ -16,7 +17,7 @@ export function parseResourcesYaml(text: string): ParsedFile {
   const doc = docs[0];
   if (doc === undefined) return { ok: false, errors: ['the file is empty'] };
   if (doc.errors.length > 0) {
-    return { ok: false, errors: doc.errors.map((e) => `invalid YAML: ${e.message.split('\n')[0]}`) };
+    return { ok: false, errors: doc.errors.map((e) => yamlErrorText(e, text)) };
   }
   if (doc.contents === null) return { ok: false, errors: ['the file is empty'] };
   const errors: string[] = [];
