@@ -16,6 +16,8 @@ export type Command =
       readonly cmd: 'validate';
       readonly configPath: string | undefined;
       readonly resourcesPath: string | undefined;
+      /** The role the config is checked for (a gateway-only config needs no admin keys). */
+      readonly role: Role;
     }
   | { readonly cmd: 'usage'; readonly message: string };
 
@@ -23,7 +25,7 @@ export const HELP = `aisix: AI gateway (OpenAI- and Anthropic-compatible proxy, 
 
 Usage:
   aisix --config <path> [--role all|admin|gateway]
-  aisix validate [--config <path>] [--resources <file>]
+  aisix validate [--config <path>] [--role all|admin|gateway] [--resources <file>]
   aisix --version | --help
 
 Options:
@@ -37,6 +39,8 @@ Options:
 validate:
   Checks a config file (and the resources_file it names) or a resources file alone, binds
   nothing. Prints "OK: ..." and exits 0, or prints the errors on stderr and exits 1.
+  --role checks the config as that role would start it (default all; a gateway-only config
+  needs no admin keys).
 
 Exit codes: 0 ok, 1 config/resources/startup error, 2 usage error.
 Environment: AISIX_<SECTION>__<KEY> overrides config keys (e.g. AISIX_PROXY__ADDR),
@@ -88,18 +92,14 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     if (configPath === undefined) {
       return { cmd: 'usage', message: 'the following required argument was not provided: --config <path>' };
     }
-    const role = values.role ?? 'all';
-    if (!(ROLES as readonly string[]).includes(role)) {
-      return {
-        cmd: 'usage',
-        message: `invalid value '${role}' for --role (expected one of: ${ROLES.join(', ')})`,
-      };
-    }
-    return { cmd: 'serve', configPath, role: role as Role };
+    const role = roleOf(values.role);
+    if (typeof role !== 'string') return role;
+    return { cmd: 'serve', configPath, role };
   }
   if (sub !== 'validate') return { cmd: 'usage', message: `unknown command '${sub}'` };
   if (rest.length > 0) return { cmd: 'usage', message: `unexpected argument '${rest[0]}'` };
-  if (values.role !== undefined) return { cmd: 'usage', message: '--role is not valid with `validate`' };
+  const role = roleOf(values.role);
+  if (typeof role !== 'string') return role;
   const resourcesPath = values.resources;
   if (resourcesPath !== undefined && resourcesPath.trim() === '') {
     return { cmd: 'usage', message: '--resources must not be empty' };
@@ -107,5 +107,17 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (configPath === undefined && resourcesPath === undefined) {
     return { cmd: 'usage', message: 'validate needs --config <path> and/or --resources <file>' };
   }
-  return { cmd: 'validate', configPath, resourcesPath };
+  if (values.role !== undefined && configPath === undefined) {
+    return { cmd: 'usage', message: '--role needs --config <path> (it says how the config is started)' };
+  }
+  return { cmd: 'validate', configPath, resourcesPath, role };
+}
+
+function roleOf(value: string | undefined): Role | { readonly cmd: 'usage'; readonly message: string } {
+  const role = value ?? 'all';
+  if ((ROLES as readonly string[]).includes(role)) return role as Role;
+  return {
+    cmd: 'usage',
+    message: `invalid value '${role}' for --role (expected one of: ${ROLES.join(', ')})`,
+  };
 }

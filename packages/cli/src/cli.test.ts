@@ -178,6 +178,18 @@ describe('aisix command line', () => {
     const all = run(['validate', '--config', cfg]);
     assert.equal(all.code, 1);
     assert.match(all.firstErr, /admin\.admin_keys must contain at least one key/);
+    // A gateway-only config needs none: validate checks it as that role starts it.
+    const gw = run(['validate', '--config', cfg, '--role', 'gateway']);
+    assert.equal(gw.code, 0, gw.stderr);
+    assert.equal(
+      gw.stdout.split('\n')[0],
+      `OK: ${cfg} is a valid configuration for --role gateway (resource source: etcd)`,
+    );
+    assert.equal(run(['validate', '--config', cfg, '--role', 'admin']).code, 1);
+    const badRole = run(['validate', '--config', cfg, '--role', 'proxy']);
+    assert.equal(badRole.code, 2);
+    assert.match(badRole.firstErr, /^error: invalid value 'proxy' for --role/);
+    assert.equal(run(['validate', '--role', 'gateway', '--resources', cfg]).code, 2);
   });
 
   test('validate --resources: OK line, or the report on stderr with exit 1', () => {

@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     case 'validate': {
       // Loaded on demand: `--help` and usage errors must not pay for the whole gateway.
       const { runValidate } = await import('./validate.js');
-      return runValidate(command.configPath, command.resourcesPath, process.env, io);
+      return runValidate(command.configPath, command.resourcesPath, process.env, io, command.role);
     }
     case 'serve': {
       const serving = tuneHeap();

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { loadResourcesFile } from '@aisix/core';
+import type { Role } from './args.js';
 import { loadConfig } from './load-config.js';
 
 export interface Output {
@@ -37,16 +38,19 @@ export async function runValidate(
   resourcesPath: string | undefined,
   env: NodeJS.ProcessEnv,
   io: Output,
+  role: Role = 'all',
 ): Promise<number> {
   let resources = resourcesPath;
   if (configPath !== undefined) {
-    const loaded = await loadConfig(configPath, env, 'all');
+    const loaded = await loadConfig(configPath, env, role);
     if (!loaded.ok) {
       io.err(loaded.message);
       return 1;
     }
     for (const w of loaded.warnings) io.err(`warning: ${w}`);
-    io.out(`OK: ${configPath} is a valid configuration (resource source: ${loaded.source})`);
+    io.out(
+      `OK: ${configPath} is a valid configuration${role === 'all' ? '' : ` for --role ${role}`} (resource source: ${loaded.source})`,
+    );
     resources ??= loaded.config.resources_file;
   }
   if (resources === undefined) return 0;
