@@ -6,7 +6,9 @@
  * for). Every spawned process is tracked and SIGKILLed by `killAll()` (tests call it from
  * `after`) and, as a last resort, when the test process exits.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -351,4 +353,18 @@ export function percentile(sorted: number[], p: number): number {
 
 export function ms(n: number): string {
   return `${n.toFixed(1)} ms`;
+}
+
+/**
+ * The pnpm executable: the one on PATH (`npx -y pnpm@12.4.2 test` puts it there), else the
+ * README's pinned one, located through npx.
+ */
+export function pnpmBin(): string {
+  const find = (cmd: string, args: string[]) =>
+    spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim().split('\n').pop() ?? '';
+  const onPath = find('sh', ['-c', 'command -v pnpm']);
+  if (onPath !== '') return onPath;
+  const pinned = find('npx', ['-y', 'pnpm@12.4.2', 'exec', 'sh', '-c', 'command -v pnpm']);
+  assert.ok(pinned.includes('pnpm'), 'cannot locate pnpm (npx -y pnpm@12.4.2)');
+  return pinned;
 }

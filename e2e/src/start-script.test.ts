@@ -6,26 +6,12 @@
  * build step is skipped, the suite has just built.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
-import { httpGet, ROOT, removeDir, tempDir } from './harness.js';
-
-/**
- * The pnpm executable: the one on PATH (`npx -y pnpm@12.4.2 test` puts it there), else the
- * README's pinned one, located through npx.
- */
-function pnpmBin(): string {
-  const find = (cmd: string, args: string[]) =>
-    spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim().split('\n').pop() ?? '';
-  const onPath = find('sh', ['-c', 'command -v pnpm']);
-  if (onPath !== '') return onPath;
-  const pinned = find('npx', ['-y', 'pnpm@12.4.2', 'exec', 'sh', '-c', 'command -v pnpm']);
-  assert.ok(pinned.includes('pnpm'), 'cannot locate pnpm (npx -y pnpm@12.4.2)');
-  return pinned;
-}
+import { httpGet, pnpmBin, ROOT, removeDir, tempDir } from './harness.js';
 
 function alive(pid: number): boolean {
   try {
