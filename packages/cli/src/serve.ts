@@ -156,6 +156,15 @@ function startSync(deps: ServeDeps, opened: Opened, logger: Logger): Sync {
       : {}),
     ...(deps.source === 'etcd' && cachePath !== undefined && cachePath !== '' ? { cachePath } : {}),
     onCacheError: (err) => logger.warn({ err: err.message }, 'snapshot cache write failed'),
+    // Said once per outage and once when it ends (the watch retries quietly in between).
+    ...(deps.source === 'etcd'
+      ? {
+          onReachability: (reachable: boolean, error?: string) => {
+            if (reachable) logger.warn('config store reachable again: watching for changes');
+            else logger.warn({ err: error }, 'config store unreachable: serving the last configuration');
+          },
+        }
+      : {}),
     // One process per replica reports: the single process, or the first worker.
     ...(part === undefined || (part.type === 'worker' && part.slot === 1)
       ? { onSnapshot: inertResourceReporter(logger) }

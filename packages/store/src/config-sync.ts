@@ -58,6 +58,12 @@ export interface ConfigSyncOptions {
    * changes of `config_hash`.
    */
   readonly revisionHash?: (revision: number) => string | undefined;
+  /**
+   * Called once per change of reachability (not per retry): `false` with the failure when the
+   * source cannot be read (also when it is down at start), `true` when it answers again after
+   * that. Exceptions are swallowed.
+   */
+  readonly onReachability?: (reachable: boolean, error?: string) => void;
 }
 
 export interface ConfigSync {
@@ -106,6 +112,20 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
   let appliedHash: string | undefined;
   let hashSeq = 0;
   let rejection: HeldRejection | null = null;
+  /** The reachability last reported through `onReachability` (undefined: nothing yet). */
+  let reported: boolean | undefined;
+  const reachability = (reachable: boolean, error?: string): void => {
+    if (reported === reachable) return;
+    const first = reported === undefined;
+    reported = reachable;
+    // Reachable at start is the normal case: only an outage and its end are news.
+    if (first && reachable) return;
+    try {
+      opts.onReachability?.(reachable, error);
+    } catch {
+      // A listener bug must not stop the sync.
+    }
+  };
 
   /** A newer revision applies: the source rejection no longer describes what is in force. */
   const clearRejection = (revision: number): void => {
@@ -145,6 +165,7 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
       {
         onResync(result) {
           connected = true;
+          reachability(true);
           observedRevision = result.revision;
           observedAt = now();
           reloads++;
@@ -170,9 +191,11 @@ export function startConfigSync(opts: ConfigSyncOptions): ConfigSync {
           failures.fetch++;
           lastReload = { successful: false, at };
           lastFailure = { at, kind: 'fetch', message: safeError(error) };
+          reachability(false, lastFailure.message);
         },
         onConnected(c) {
           connected = c;
+          reachability(c, c ? undefined : 'connection lost');
         },
       },
       opts.watch,
