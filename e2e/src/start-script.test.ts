@@ -23,52 +23,76 @@ function alive(pid: number): boolean {
 }
 
 const dir = tempDir('start-script');
-let pnpm: ChildProcess | undefined;
-let serverPid: number | undefined;
+const started: { pnpm: ChildProcess; serverPid: number | undefined }[] = [];
 
 after(() => {
-  pnpm?.kill('SIGKILL');
-  if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+  for (const s of started) {
+    s.pnpm.kill('SIGKILL');
+    if (s.serverPid !== undefined && alive(s.serverPid)) process.kill(s.serverPid, 'SIGKILL');
+  }
   removeDir(dir);
 });
 
-test('SIGTERM to `pnpm start` drains and stops the server', { timeout: 90_000 }, async () => {
+/** `pnpm start` in its own process group (as a terminal runs it), once the server is ready. */
+async function pnpmStart(name: string) {
   const proxy = await freePort();
-  pnpm = spawn(pnpmBin(), ['start'], {
+  const pnpm = spawn(pnpmBin(), ['start'], {
     cwd: ROOT,
+    detached: true,
     env: {
       ...process.env,
       AISIX_START_NO_BUILD: '1',
       AISIX_PROXY__ADDR: `127.0.0.1:${proxy}`,
       AISIX_ADMIN__ADDR: `127.0.0.1:${await freePort()}`,
       AISIX_OBSERVABILITY__METRICS__PROMETHEUS__ADDR: `127.0.0.1:${await freePort()}`,
-      AISIX_DATA_DIR: join(dir, 'data'),
+      AISIX_DATA_DIR: join(dir, name),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
+  const run = { pnpm, serverPid: undefined as number | undefined, out: '' };
+  started.push(run);
   pnpm.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
+    run.out += d.toString();
   });
   pnpm.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
+    run.out += d.toString();
   });
+  const exited = new Promise<void>((resolve) => pnpm.once('exit', () => resolve()));
   const deadline = Date.now() + 60_000;
-  while (serverPid === undefined) {
-    assert.ok(Date.now() < deadline, `the server did not start:\n${out}`);
-    const line = out.split('\n').find((l) => l.includes('"aisix started"'));
-    if (line) serverPid = (JSON.parse(line) as { pid: number }).pid;
+  while (run.serverPid === undefined) {
+    assert.ok(Date.now() < deadline, `the server did not start:\n${run.out}`);
+    const line = run.out.split('\n').find((l) => l.includes('"aisix started"'));
+    if (line) run.serverPid = (JSON.parse(line) as { pid: number }).pid;
     else await sleep(100);
   }
   assert.equal((await httpGet(`http://127.0.0.1:${proxy}/readyz`)).status, 200);
+  return { ...run, serverPid: run.serverPid, exited, output: () => run.out };
+}
 
-  const pnpmExit = new Promise<void>((resolve) => pnpm?.once('exit', () => resolve()));
-  pnpm.kill('SIGTERM');
+async function stopped(pid: number, after: string): Promise<void> {
   const stopBy = Date.now() + 40_000;
-  while (alive(serverPid)) {
-    assert.ok(Date.now() < stopBy, `the server (pid ${serverPid}) is still running after pnpm got SIGTERM`);
+  while (alive(pid)) {
+    assert.ok(Date.now() < stopBy, `the server (pid ${pid}) is still running after ${after}`);
     await sleep(100);
   }
-  await pnpmExit;
-  assert.match(out, /shutdown complete/, 'the server drained and stopped on its own');
+}
+
+test('SIGTERM to `pnpm start` drains and stops the server', { timeout: 90_000 }, async () => {
+  const r = await pnpmStart('term');
+  r.pnpm.kill('SIGTERM');
+  await stopped(r.serverPid, 'pnpm got SIGTERM');
+  await r.exited;
+  assert.match(r.output(), /shutdown complete/, 'the server drained and stopped on its own');
+});
+
+test('Ctrl-C (SIGINT to the process group) drains once, not as a second signal', {
+  timeout: 90_000,
+}, async () => {
+  const r = await pnpmStart('int');
+  // The terminal signals the whole group; pnpm forwards its own copy to the server too.
+  process.kill(-(r.pnpm.pid as number), 'SIGINT');
+  await stopped(r.serverPid, 'Ctrl-C');
+  await r.exited;
+  assert.match(r.output(), /shutdown complete/);
+  assert.doesNotMatch(r.output(), /second signal during drain/);
 });

@@ -8,6 +8,9 @@ import type { Logger } from 'pino';
 import type { ServeDeps, ServeHooks } from './serve.js';
 import type { Listeners, Opened, Readiness, Sync } from './serve-listeners.js';
 
+/** A repeat of the first shutdown signal within this window is one delivery, not a second. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves after `ms`, or with the promise, whichever is first; never rejects. */
@@ -66,15 +69,21 @@ export function onShutdownSignals(
       logger.info('shutdown complete');
       resolveExit(0);
     };
+    let first: { signal: NodeJS.Signals; at: number } | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
       // A worker gets the primary's forwarded signal and, from a terminal, the group's one.
       if (ready.shuttingDown && part?.type === 'worker') return;
+      // Ctrl-C under `pnpm start` arrives twice at once: the terminal signals the whole process
+      // group and pnpm forwards its copy. The same signal within a second is that echo.
+      if (first !== undefined && first.signal === signal && Date.now() - first.at < DUPLICATE_SIGNAL_MS)
+        return;
       if (ready.shuttingDown) {
         logger.warn({ signal }, 'second signal during drain: exiting now');
         resolveExit(1);
         return;
       }
       ready.shuttingDown = true;
+      first = { signal, at: Date.now() };
       void drain(signal);
     };
     process.on('SIGTERM', onSignal);
