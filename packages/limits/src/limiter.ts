@@ -201,9 +201,9 @@ export class Limiter {
 
   /** Acquires every bucket or none. `reserveTokens` is held against each bucket's tpm/tpd. */
   acquire(buckets: readonly Bucket[], reserveTokens = 0): Promise<LimitResult> {
-    if (this.sync === undefined) return this.acquireAsync(buckets, reserveTokens);
     try {
-      return Promise.resolve(this.acquireSync(this.sync, buckets, reserveTokens));
+      const now = this.acquireNow(buckets, reserveTokens);
+      return now !== undefined ? Promise.resolve(now) : this.acquireAsync(buckets, reserveTokens);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -158,8 +158,9 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
         const exact = store.getSync(key);
         if (exact !== undefined) return hit(policy, exact);
         if (policy.semantic === undefined) return miss(policy, scope);
+        return lookup(policy, store, key, input, scope, f, false);
       }
-      return lookup(policy, store, key, input, scope, f);
+      return lookup(policy, store, key, input, scope, f, true);
     },
   };
 
@@ -180,9 +181,13 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
     input: CacheKeyInput,
     scope: CacheScope,
     f: RequestFacts,
+    /** false: the exact layer was already read (and missed). */
+    readExact: boolean,
   ): Promise<Begin> {
-    const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
-    if (exact) return hit(policy, exact);
+    if (readExact) {
+      const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
+      if (exact) return hit(policy, exact);
+    }
     const sem = policy.semantic;
     if (sem !== undefined && policy.backend === 'memory') {
       const text = semanticText(f.body);
