@@ -10,9 +10,17 @@
  * idle a line is written at once (no minimum batch size). pino flushes the buffer
  * synchronously on process exit. The buffer is capped (`maxLength`): past it lines are
  * dropped rather than growing the heap without bound when stdout cannot keep up.
+ *
+ * `observability.log_format: pretty` (or `auto` on a terminal) renders each line for a person
+ * with pino-pretty's own prettifier, written synchronously: it is for a terminal, not for
+ * throughput. Access-log lines become one line (`POST /v1/chat/completions 200 12ms` and the
+ * fields that are set) instead of sixteen.
  */
-import type { LogLevel } from '@aisix/core';
-import { type Logger, pino } from 'pino';
+import { writeSync } from 'node:fs';
+import type { LogFormat, LogLevel } from '@aisix/core';
+import { ACCESS_LOG_MESSAGE } from '@aisix/gateway-node';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import PinoPretty from 'pino-pretty';
 
 /** Log bytes held while stdout is busy; beyond this, lines are dropped. */
 const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
@@ -36,14 +44,87 @@ export const REDACT_PATHS: readonly string[] = [
   '*.secret',
 ];
 
-export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  return pino(
-    {
-      level,
-      base: { pid: process.pid, ...bindings },
-      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+/** `auto` is pretty exactly when stdout is a terminal. */
+export function resolveLogFormat(format: LogFormat, stdoutIsTty: boolean): 'json' | 'pretty' {
+  return format === 'auto' ? (stdoutIsTty ? 'pretty' : 'json') : format;
+}
+
+/** Access-log fields kept on the pretty line when set (the rest are in the summary). */
+const ACCESS_EXTRAS = [
+  'model',
+  'provider',
+  'served_by_model',
+  'api_key_id',
+  'total_tokens',
+  'request_id',
+  'error_kind',
+  'error',
+] as const;
+
+/** An access-log line as one readable line; any other line unchanged. */
+export function condenseAccessLine(line: Record<string, unknown>): Record<string, unknown> {
+  if (line.msg !== ACCESS_LOG_MESSAGE) return line;
+  const out: Record<string, unknown> = {
+    level: line.level,
+    time: line.time,
+    pid: line.pid,
+    role: line.role,
+    msg: `${line.method} ${line.path} ${line.status} ${line.latency_ms}ms`,
+  };
+  if (line.worker !== undefined) out.worker = line.worker;
+  for (const k of ACCESS_EXTRAS) {
+    const v = line[k];
+    if (v !== null && v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** A pino destination that prettifies each JSON line and writes it to `fd` synchronously. */
+export function prettyDestination(fd: number, colorize: boolean): DestinationStream {
+  const prettify = PinoPretty.prettyFactory({
+    colorize,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return {
+    write(chunk: string) {
+      // pino hands over whole lines; the access-log writer may batch several in one chunk.
+      let out = '';
+      for (const text of chunk.split('\n')) {
+        if (text === '') continue;
+        let line: unknown;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          out += `${text}\n`;
+          continue;
+        }
+        out += prettify(
+          line !== null && typeof line === 'object'
+            ? condenseAccessLine(line as Record<string, unknown>)
+            : text,
+        );
+      }
+      if (out !== '') writeSync(fd, out);
     },
-    pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES }),
-  );
+  };
+}
+
+export function createLogger(
+  level: LogLevel,
+  bindings: Record<string, unknown> = {},
+  format: LogFormat = 'json',
+): Logger {
+  const options = {
+    level,
+    base: { pid: process.pid, ...bindings },
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  const tty = process.stdout.isTTY === true;
+  if (resolveLogFormat(format, tty) === 'pretty') {
+    return pino(options, prettyDestination(1, tty && PinoPretty.isColorSupported));
+  }
+  return pino(options, pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES }));
 }

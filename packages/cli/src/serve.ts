@@ -108,6 +108,7 @@ function bootLogger(deps: ServeDeps): Logger {
   const logger = createLogger(
     config.observability.log_level,
     part?.type === 'worker' ? { role, worker: part.slot } : { role },
+    config.observability.log_format,
   );
   if (part?.type !== 'worker') {
     for (const w of deps.warnings) logger.warn(w);

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 export const ROOT = process.env.AISIX_REPO_ROOT ?? new URL('../../../../', import.meta.url).pathname;
 export const MAIN = join(ROOT, 'packages/cli/dist/src/main.js');
 
-/** The test runner's environment without AISIX_* overrides or LOG_LEVEL, plus `extra`. */
+/** The test runner's environment without AISIX_* overrides, LOG_LEVEL or LOG_FORMAT, plus `extra`. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL') env[k] = v;
+    if (!k.startsWith('AISIX_') && k !== 'LOG_LEVEL' && k !== 'LOG_FORMAT') env[k] = v;
   }
   return { ...env, ...extra };
 }

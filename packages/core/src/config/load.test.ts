@@ -241,6 +241,31 @@ describe('LOG_LEVEL', () => {
   });
 });
 
+describe('log_format and LOG_FORMAT', () => {
+  it('defaults to auto (pretty on a terminal, JSON otherwise)', () => {
+    assert.equal(ok(MINIMAL).config.observability.log_format, 'auto');
+  });
+  it('accepts json and pretty in the file, case-insensitively', () => {
+    assert.equal(ok(`${MINIMAL}observability: {log_format: json}`).config.observability.log_format, 'json');
+    assert.equal(
+      ok(`${MINIMAL}observability: {log_format: Pretty}`).config.observability.log_format,
+      'pretty',
+    );
+  });
+  it('LOG_FORMAT overrides the file; blank leaves it', () => {
+    const file = `${MINIMAL}observability: {log_format: json}`;
+    assert.equal(ok(file, { LOG_FORMAT: 'pretty' }).config.observability.log_format, 'pretty');
+    assert.equal(ok(file, { LOG_FORMAT: ' ' }).config.observability.log_format, 'json');
+  });
+  it('rejects other formats and names where the value came from', () => {
+    assert.match(
+      err(`${MINIMAL}observability: {log_format: text}`),
+      /observability\.log_format invalid: "text"/,
+    );
+    assert.match(err(MINIMAL, { LOG_FORMAT: 'color' }), /LOG_FORMAT invalid: "color"/);
+  });
+});
+
 describe('etcd password_env and TLS', () => {
   const base = `${MINIMAL}etcd: {endpoints: ["https://10.0.0.1:2379"], user: root, password_env: ETCD_PW`;
   it('missing env var fails with the contract message', () => {

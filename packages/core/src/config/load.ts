@@ -59,6 +59,12 @@ function finish(c: Config, env: Readonly<Record<string, string | undefined>>): v
     c.observability.log_level = level.trim() as Config['observability']['log_level'];
   }
   c.observability.log_level = c.observability.log_level.toLowerCase() as Config['observability']['log_level'];
+  const format = env.LOG_FORMAT;
+  if (format !== undefined && format.trim() !== '') {
+    c.observability.log_format = format.trim() as Config['observability']['log_format'];
+  }
+  c.observability.log_format =
+    c.observability.log_format.toLowerCase() as Config['observability']['log_format'];
   const prom = c.observability.metrics.prometheus;
   const path = prom.path.trim();
   prom.path = path === '' ? '/metrics' : path.startsWith('/') ? path : `/${path}`;

@@ -98,6 +98,7 @@ export const CONFIG_SPEC: ObjectSpec = {
   observability: obj({
     service_name: str('aisix'),
     log_level: str('info'),
+    log_format: str('auto'),
     access_log: bool(true),
     metrics: obj({
       prometheus: obj({ enabled: bool(true), path: str('/metrics'), addr: str('0.0.0.0:9090') }),

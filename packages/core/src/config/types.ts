@@ -84,6 +84,8 @@ export interface AdminConfig {
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** `auto`: `pretty` when stdout is a terminal, `json` otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export interface ClientTypeRule {
   pattern: string;
@@ -99,6 +101,7 @@ export interface MetricsBuckets {
 export interface ObservabilityConfig {
   service_name: string;
   log_level: LogLevel;
+  log_format: LogFormat;
   access_log: boolean;
   metrics: {
     prometheus: { enabled: boolean; path: string; addr: string };

@@ -10,6 +10,7 @@ import { checkRewriteRule } from './rewrites.js';
 import type { Config, OutboundTlsConfig, RedisConnConfig } from './types.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 type Check = (c: Config) => string | null;
 
@@ -146,6 +147,14 @@ const checkLogLevel = (env: Readonly<Record<string, string | undefined>>): Check
       : `${where} invalid: "${c.observability.log_level}" (expected one of ${LOG_LEVELS.join(', ')})`;
 };
 
+const checkLogFormat = (env: Readonly<Record<string, string | undefined>>): Check => {
+  const where = (env.LOG_FORMAT ?? '').trim() !== '' ? 'LOG_FORMAT' : 'observability.log_format';
+  return (c) =>
+    (LOG_FORMATS as readonly string[]).includes(c.observability.log_format)
+      ? null
+      : `${where} invalid: "${c.observability.log_format}" (expected one of ${LOG_FORMATS.join(', ')})`;
+};
+
 const checkOtlp: Check = (c) => {
   const t = c.observability.tracing.otlp;
   if (t.enabled && (t.endpoint === undefined || t.endpoint.trim() === '')) {
@@ -244,6 +253,7 @@ export function validateConfig(c: Config, env: Readonly<Record<string, string | 
       checkRedisModes,
       checkHalfTls,
       checkLogLevel(env),
+      checkLogFormat(env),
       checkOtlp,
       checkManaged,
       checkEtcd(env),
