@@ -12,6 +12,7 @@
 
 import { wildcardCapture } from './glob.js';
 import type { KindName } from './kinds.js';
+import { providerKeyDispatches } from './resources/provider-keys.js';
 import type { ConfigSnapshot } from './snapshot/types.js';
 
 export type RefPath = readonly (string | number)[];
@@ -156,7 +157,7 @@ const isDirectModel = (v: Readonly<Record<string, unknown>>): boolean =>
 
 /** What references resolve against: ids and names per target kind, model aliases. */
 export class ReferenceIndex {
-  readonly #ids = new Map<RefTargetKind, Set<string>>();
+  readonly #ids = new Map<RefTargetKind, Map<string, Readonly<Record<string, unknown>>>>();
   readonly #names = new Map<RefTargetKind, Set<string>>();
   /** Single-`*` aliases of direct models. */
   readonly #wildcards: string[] = [];
@@ -165,21 +166,27 @@ export class ReferenceIndex {
     for (const e of entries) {
       if (!(e.kind in NAME_FIELD)) continue;
       const kind = e.kind as RefTargetKind;
-      this.#set(this.#ids, kind).add(e.id);
+      let ids = this.#ids.get(kind);
+      if (ids === undefined) {
+        ids = new Map();
+        this.#ids.set(kind, ids);
+      }
+      ids.set(e.id, e.value);
       const name = e.value[NAME_FIELD[kind]];
       if (typeof name !== 'string') continue;
-      this.#set(this.#names, kind).add(name);
+      let names = this.#names.get(kind);
+      if (names === undefined) {
+        names = new Set();
+        this.#names.set(kind, names);
+      }
+      names.add(name);
       if (kind === 'models' && isDirectModel(e.value) && isSingleStar(name)) this.#wildcards.push(name);
     }
   }
 
-  #set(m: Map<RefTargetKind, Set<string>>, kind: RefTargetKind): Set<string> {
-    let s = m.get(kind);
-    if (s === undefined) {
-      s = new Set();
-      m.set(kind, s);
-    }
-    return s;
+  /** The document of an entry by id. */
+  entry(kind: RefTargetKind, id: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#ids.get(kind)?.get(id);
   }
 
   resolves(ref: Reference): boolean {
@@ -268,4 +275,35 @@ export function snapshotReferenceIndex(snapshot: ConfigSnapshot): ReferenceIndex
     snapshotIndexes.set(snapshot, idx);
   }
   return idx;
+}
+
+/** Why a model cannot serve from its configuration alone (`/status/models`: `unavailable`). */
+export interface ModelConfigFault {
+  readonly reason: 'unresolved_reference' | 'provider_key_unusable';
+  /** `<pointer>: <why>`; names ids and aliases, never secrets. */
+  readonly detail: string;
+}
+
+/**
+ * The first configuration fault of a model: a reference that resolves to nothing (a provider
+ * key deleted out-of-band, a target written by an older version), or a provider key with no
+ * dispatch path. Null when the configuration can serve; upstream health is another matter.
+ */
+export function modelConfigFault(
+  value: Readonly<Record<string, unknown>>,
+  index: ReferenceIndex,
+): ModelConfigFault | null {
+  const [bad] = unresolvedReferences('models', value, index);
+  if (bad !== undefined) {
+    return { reason: 'unresolved_reference', detail: `${refPointer(bad.path)}: ${describeUnresolved(bad)}` };
+  }
+  const pkId = value.provider_key_id;
+  const pk = typeof pkId === 'string' ? index.entry('provider_keys', pkId) : undefined;
+  if (pk !== undefined && !providerKeyDispatches(pk)) {
+    return {
+      reason: 'provider_key_unusable',
+      detail: `/provider_key_id: provider key ${JSON.stringify(pkId)} has neither a known provider nor an adapter`,
+    };
+  }
+  return null;
 }
