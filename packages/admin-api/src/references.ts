@@ -22,6 +22,7 @@ import {
   type RefEntry,
   ReferenceIndex,
   type Referrer,
+  referencedByName,
   referringKinds,
   refPointer,
   unresolvedReferences,
@@ -73,9 +74,14 @@ export async function checkWriteReferences(
   existing: boolean,
 ): Promise<void> {
   const targets = REFERENCE_TARGETS[kind.kind] ?? [];
-  const referrers = existing ? referringKinds(kind.kind) : [];
+  // A replace keeps the id, so only references by alias or name can break.
+  const referrers = existing && referencedByName(kind.kind) ? referringKinds(kind.kind) : [];
   if (targets.length === 0 && referrers.length === 0) return;
-  const entries = await entriesOf(reader, [...targets, ...referrers, kind.kind]);
+  const entries = await entriesOf(reader, [
+    ...targets,
+    ...referrers,
+    ...(referrers.length > 0 ? [kind.kind] : []),
+  ]);
   const afterEntries = [...without(entries, kind.kind, id), { kind: kind.kind, id, value }];
   const after = new ReferenceIndex(afterEntries);
   const [bad] = unresolvedReferences(kind.kind, value, after);

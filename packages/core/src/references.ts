@@ -43,6 +43,14 @@ export const REFERENCE_TARGETS: Readonly<Partial<Record<KindName, readonly RefTa
   cache_policies: ['models', 'api_keys'],
 };
 
+/**
+ * Kinds referenced by alias or name (not only by id): a replace that keeps the id can still
+ * break references to these (a renamed model, a model that stops being a wildcard alias).
+ */
+export function referencedByName(kind: KindName): boolean {
+  return kind === 'models' || kind === 'oidc_providers';
+}
+
 /** Kinds whose documents can reference `kind` (the ones a delete or rename can break). */
 export function referringKinds(kind: KindName): KindName[] {
   const out: KindName[] = [];
