@@ -707,19 +707,33 @@ const TABLES: [string, Case[]][] = [
 // ---------------------------------------------------------------------------------------------
 // The run
 
-/** One good row per kind (two policies: one of each form), written before the tables run. */
-const GOOD: [Kind, Record<string, unknown>][] = [
-  ['api_keys', { allowed_models: ['chat'], rate_limit: { rpm: 5, tpm: 1000, concurrency: 2 } }],
+/**
+ * One good row per kind (two policies: one of each form; two models: the chat model and the
+ * embedding model the semantic cache policy names), written in order before the tables run,
+ * after the provider key the models reference (writes must reference what exists).
+ */
+const good = (pkId: string): [Kind, Record<string, unknown>][] => [
   [
     'models',
     {
       display_name: 'chat',
       provider: 'openai',
       model_name: 'gpt-x',
-      provider_key_id: 'pk-1',
+      provider_key_id: pkId,
       rate_limit: { rpm: 10 },
     },
   ],
+  [
+    'models',
+    {
+      display_name: 'embed',
+      provider: 'openai',
+      model_name: 'e',
+      provider_key_id: pkId,
+      embedding: { dimensions: 8 },
+    },
+  ],
+  ['api_keys', { allowed_models: ['chat'], rate_limit: { rpm: 5, tpm: 1000, concurrency: 2 } }],
   [
     'rate_limit_policies',
     { name: 'classic-good', scope: 'team', scope_ref: 't1', window: 'hour', max_tokens: 500 },
@@ -740,6 +754,7 @@ const GOOD: [Kind, Record<string, unknown>][] = [
 
 let h: StoreHandle;
 let admin: TestAdmin;
+let pkId: string;
 /** The GET body of every good row, by kind. */
 const baseline = new Map<Kind, { id: string; json: unknown }[]>();
 
@@ -761,7 +776,12 @@ function assertNamesPointer(
 before(async () => {
   h = await embeddedStoreFactory();
   admin = await startTestAdmin({ store: h.store });
-  for (const [kind, doc] of GOOD) {
+  const pk = await admin.call('POST', '/admin/v1/provider_keys', {
+    body: { display_name: 'pk', provider: 'openai', api_key: 'sk-test' },
+  });
+  assert.equal(pk.status, 200, pk.text);
+  pkId = String(obj(pk.json).id);
+  for (const [kind, doc] of good(pkId)) {
     const r = await admin.call('POST', `/admin/v1/${kind}`, { body: doc });
     assert.equal(r.status, 200, `${kind}: ${r.text}`);
     const id = String(obj(r.json).id);
@@ -816,10 +836,11 @@ describe('after every bad request', () => {
   });
 
   it('the server keeps serving: good writes of every kind still succeed', async () => {
+    const keyId = baseline.get('api_keys')?.[0]?.id;
     const fresh: [Kind, unknown][] = [
       ['api_keys', apiKey({ rps: 1 })],
-      ['models', directModel({ tpd: 0 })],
-      ['rate_limit_policies', { ...classic, schedules: [dated] }],
+      ['models', { ...directModel({ tpd: 0 }), provider_key_id: pkId }],
+      ['rate_limit_policies', { ...classic, scope_ref: keyId, schedules: [dated] }],
       ['rate_limit_policies', { ...cond, name: 'c-good-2', conditions: [nest(3)], group_by: ['team'] }],
       [
         'cache_policies',

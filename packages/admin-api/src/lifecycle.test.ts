@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   arr,
+  createProviderKey,
   embeddedStoreFactory,
   etcdStoreFactory,
   obj,
@@ -93,31 +94,32 @@ function lifecycleSuite(label: string, factory: StoreFactory): void {
     });
 
     it('model: create, name conflicts on create and rename, keep own name', async () => {
+      const pk = await createProviderKey(admin);
       const a = await admin.call('POST', '/admin/v1/models', {
         body: {
           display_name: 'chat',
           provider: 'openai',
           model_name: 'gpt-4o-mini',
-          provider_key_id: 'pk-1',
+          provider_key_id: pk,
         },
       });
       assert.equal(a.status, 200, a.text);
       const b = await admin.call('POST', '/admin/v1/models', {
-        body: { display_name: 'chat-2', provider: 'openai', model_name: 'gpt-4o', provider_key_id: 'pk-1' },
+        body: { display_name: 'chat-2', provider: 'openai', model_name: 'gpt-4o', provider_key_id: pk },
       });
       assert.equal(b.status, 200, b.text);
       const dup = await admin.call('POST', '/admin/v1/models', {
-        body: { display_name: 'chat', provider: 'openai', model_name: 'x', provider_key_id: 'pk-1' },
+        body: { display_name: 'chat', provider: 'openai', model_name: 'x', provider_key_id: pk },
       });
       assert.equal(dup.status, 409);
       assert.deepEqual(dup.json, { error_msg: 'name "chat" already in use by another resource' });
       const bId = String(obj(b.json).id);
       const rename = await admin.call('PUT', `/admin/v1/models/${bId}`, {
-        body: { display_name: 'chat', provider: 'openai', model_name: 'gpt-4o', provider_key_id: 'pk-1' },
+        body: { display_name: 'chat', provider: 'openai', model_name: 'gpt-4o', provider_key_id: pk },
       });
       assert.equal(rename.status, 409);
       const keep = await admin.call('PUT', `/admin/v1/models/${bId}`, {
-        body: { display_name: 'chat-2', provider: 'openai', model_name: 'gpt-4.1', provider_key_id: 'pk-1' },
+        body: { display_name: 'chat-2', provider: 'openai', model_name: 'gpt-4.1', provider_key_id: pk },
       });
       assert.equal(keep.status, 200, keep.text);
       assert.equal(obj(obj(keep.json).value).model_name, 'gpt-4.1');

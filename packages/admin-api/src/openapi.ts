@@ -66,11 +66,12 @@ function components(kinds: readonly KindDef[]): JsonObject {
         id: { type: 'string' },
         display_name: { type: 'string' },
         kind: { enum: ['direct', 'routing', 'ensemble', 'semantic'] },
-        status: { enum: ['healthy', 'unhealthy', 'cooldown', 'not_applicable'] },
+        status: { enum: ['healthy', 'unhealthy', 'cooldown', 'not_applicable', 'unavailable'] },
         cooldown_until: { type: 'string', format: 'date-time' },
         last_checked_at: { type: 'string', format: 'date-time' },
         last_check_status: { type: 'integer' },
         status_reason: { type: 'string' },
+        status_detail: { type: 'string' },
       },
     },
   };

@@ -11,6 +11,7 @@ import type { Readiness } from './ops.js';
 import { startAdminServer } from './server.js';
 import {
   arr,
+  createProviderKey,
   embeddedStoreFactory,
   obj,
   type StoreHandle,
@@ -90,8 +91,9 @@ describe('health and model status', () => {
     age = null;
     assert.equal(obj((await admin.call('GET', '/admin/v1/health')).json).status, 'degraded');
     age = 1;
+    const pk = await createProviderKey(admin);
     const m = await admin.call('POST', '/admin/v1/models', {
-      body: { display_name: 'sick', provider: 'openai', model_name: 'x', provider_key_id: 'p' },
+      body: { display_name: 'sick', provider: 'openai', model_name: 'x', provider_key_id: pk },
     });
     assert.equal(m.status, 200, m.text);
     const body = obj((await admin.call('GET', '/admin/v1/health')).json);

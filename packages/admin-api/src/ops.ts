@@ -3,6 +3,7 @@
  * readiness probes. They read what the composition root hands in (`AdminDeps`); the admin
  * package never reaches into the proxy for them.
  */
+import { modelConfigFault, ReferenceIndex } from '@aisix/core';
 import { AdminHttpError } from './errors.js';
 import type { ResourceReader } from './reader.js';
 
@@ -48,12 +49,28 @@ function modelShape(value: Record<string, unknown>): 'direct' | 'routing' | 'ens
 /**
  * Without a live status source (admin running without the proxy in this process) the
  * stored models are listed with the status a fresh gateway would report: virtual shapes
- * are `not_applicable`, direct models `healthy` until a check says otherwise.
+ * are `not_applicable`, direct models `healthy` until a check says otherwise, and a model
+ * whose configuration cannot serve `unavailable` (core's `modelConfigFault`).
  */
 async function statusFromStore(reader: ResourceReader): Promise<unknown[]> {
-  const docs = await reader.list('models');
+  const [docs, keys] = await Promise.all([reader.list('models'), reader.list('provider_keys')]);
+  const index = new ReferenceIndex([
+    ...docs.map((d) => ({ kind: 'models' as const, id: d.id, value: d.value })),
+    ...keys.map((d) => ({ kind: 'provider_keys' as const, id: d.id, value: d.value })),
+  ]);
   return docs.map((d) => {
     const kind = modelShape(d.value);
+    const fault = modelConfigFault(d.value, index);
+    if (fault !== null) {
+      return {
+        id: d.id,
+        display_name: typeof d.value.display_name === 'string' ? d.value.display_name : '',
+        kind,
+        status: 'unavailable',
+        status_reason: fault.reason,
+        status_detail: fault.detail,
+      };
+    }
     return {
       id: d.id,
       display_name: typeof d.value.display_name === 'string' ? d.value.display_name : '',

@@ -4,7 +4,8 @@
  * api-key specifics (generated keys, rotation) live in `api-keys.ts`.
  *
  * Secrets are masked on every entry that leaves this module; a PUT that omits a secret or
- * sends the mask back keeps the stored one (core's `mergeSecretsForReplace`).
+ * sends the mask back keeps the stored one (core's `mergeSecretsForReplace`). References are
+ * checked after validation and before the store is touched (`references.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -20,6 +21,7 @@ import { keepKeyHashOnReplace, prepareApiKeyCreate, rotateApiKey } from './api-k
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
 import type { ResourceReader } from './reader.js';
+import { checkDeleteReferences, checkWriteReferences } from './references.js';
 
 export interface ResourceEntry {
   readonly id: string;
@@ -89,6 +91,7 @@ export async function createResource(
   const unique = uniqueFor(kind, value);
   // A UUID v4 collision is practically impossible; one retry covers it without a loop.
   let id = randomUUID();
+  await checkWriteReferences(deps.reader, kind, id, value, false);
   let res: { revision: number };
   try {
     res = await deps.store.create(kind.kind, id, value, unique);
@@ -114,6 +117,7 @@ export async function replaceResource(
   if (isPlainObject(body))
     doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
   const value = validated(kind, doc);
+  await checkWriteReferences(deps.reader, kind, id, value, true);
   const res = await deps.store.replace(kind.kind, id, value, uniqueFor(kind, value));
   return publicEntry(kind, { id, value, revision: res.revision });
 }
@@ -123,6 +127,7 @@ export async function deleteResource(
   kind: KindDef,
   id: string,
 ): Promise<{ deleted: true; id: string }> {
+  await checkDeleteReferences(deps.reader, kind, id);
   await deps.store.delete(kind.kind, id);
   return { deleted: true, id };
 }

@@ -41,7 +41,9 @@ it('secrets never appear in responses or logs (plaintext keys once)', async () =
     body: { display_name: 'oa', provider: 'openai' },
   });
   // Failures carrying the secret in the body.
-  await admin.call('POST', '/admin/v1/provider_keys', { body: { display_name: 'oa', api_key: upstream } }); // 409
+  await admin.call('POST', '/admin/v1/provider_keys', {
+    body: { display_name: 'oa', api_key: upstream, provider: 'openai' },
+  }); // 409
   await admin.call('POST', '/admin/v1/provider_keys', {
     body: { display_name: 'x', api_key: upstream, nope: 1 },
   });
@@ -61,13 +63,17 @@ it('secrets never appear in responses or logs (plaintext keys once)', async () =
   await admin.call('GET', '/admin/v1/models', { key: `${ADMIN_KEY}-typo` });
   await admin.call('GET', '/admin/v1/models', { key: null, headers: { 'x-api-key': ADMIN_KEY } });
 
+  const model = await admin.call('POST', '/admin/v1/models', {
+    body: { display_name: 'chat', provider: 'openai', model_name: 'gpt-4o', provider_key_id: pkId },
+  });
+  assert.equal(model.status, 200, model.text);
   const created = await admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['chat'] } });
   assert.equal(created.status, 200, created.text);
   const plaintext = String(obj(created.json).plaintext);
   const keyId = String(obj(created.json).id);
   await admin.call('GET', `/admin/v1/api_keys/${keyId}`);
   await admin.call('GET', '/admin/v1/apikeys');
-  await admin.call('PUT', `/admin/v1/api_keys/${keyId}`, { body: { allowed_models: ['chat', 'x'] } });
+  await admin.call('PUT', `/admin/v1/api_keys/${keyId}`, { body: { allowed_models: ['chat', 'gpt-*'] } });
   const rotated = await admin.call('POST', `/admin/v1/api_keys/${keyId}/rotate`);
   assert.equal(rotated.status, 200, rotated.text);
   const rotatedPlain = String(obj(rotated.json).plaintext);

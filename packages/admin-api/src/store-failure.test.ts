@@ -34,7 +34,9 @@ it('store failures are 500 with the store envelope and no secrets', async () => 
   const calls = [
     await admin.call('GET', '/admin/v1/models'),
     await admin.call('GET', '/admin/v1/models/00000000-0000-4000-8000-000000000000'),
-    await admin.call('POST', '/admin/v1/provider_keys', { body: { display_name: 'x', api_key: secret } }),
+    await admin.call('POST', '/admin/v1/provider_keys', {
+      body: { display_name: 'x', api_key: secret, provider: 'openai' },
+    }),
     await admin.call('DELETE', '/admin/v1/models/00000000-0000-4000-8000-000000000000'),
   ];
   for (const r of calls) {

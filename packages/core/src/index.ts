@@ -3,6 +3,7 @@ export * from './errors/index.js';
 export * from './glob.js';
 export * from './keys.js';
 export * from './kinds.js';
+export * from './references.js';
 export * from './resources/index.js';
 export * from './resources-file/index.js';
 export * from './secrets.js';

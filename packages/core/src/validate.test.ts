@@ -77,14 +77,14 @@ describe('validateWrite', () => {
     assert.ok(validateWrite(def, { mode: 'all', scope: 'env' }).ok);
   });
   test('the stored value is a fresh object (input not mutated)', () => {
-    const input = { display_name: 'p', secret: 'sk-aaaaaaaaaaaa' };
+    const input = { display_name: 'p', secret: 'sk-aaaaaaaaaaaa', provider: 'openai' };
     const r = validateWrite('provider_keys', input);
     assert.ok(r.ok);
-    assert.deepEqual(input, { display_name: 'p', secret: 'sk-aaaaaaaaaaaa' });
+    assert.deepEqual(input, { display_name: 'p', secret: 'sk-aaaaaaaaaaaa', provider: 'openai' });
   });
   test('defaults are not shared between parses', () => {
-    const a = validateWrite('provider_keys', { display_name: 'a', api_key: 'k' });
-    const b = validateWrite('provider_keys', { display_name: 'b', api_key: 'k' });
+    const a = validateWrite('provider_keys', { display_name: 'a', api_key: 'k', provider: 'openai' });
+    const b = validateWrite('provider_keys', { display_name: 'b', api_key: 'k', provider: 'openai' });
     assert.ok(a.ok && b.ok);
     assert.notEqual(a.value.strip_headers, b.value.strip_headers);
     assert.notEqual(a.value.telemetry_tags, b.value.telemetry_tags);

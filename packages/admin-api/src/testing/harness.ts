@@ -145,3 +145,16 @@ export function arr(x: unknown): unknown[] {
   if (!Array.isArray(x)) throw new Error(`expected a JSON array, got ${JSON.stringify(x)}`);
   return x;
 }
+
+/**
+ * Creates a provider key through the API and returns its id. Writes must reference what
+ * exists, so a test that stores a direct model creates its provider key first.
+ */
+export async function createProviderKey(
+  admin: TestAdmin,
+  body: Record<string, unknown> = { display_name: 'pk', provider: 'openai', api_key: 'sk-test-upstream' },
+): Promise<string> {
+  const r = await admin.call('POST', '/admin/v1/provider_keys', { body });
+  if (r.status !== 200) throw new Error(`provider key create: ${r.status} ${r.text}`);
+  return String(obj(r.json).id);
+}

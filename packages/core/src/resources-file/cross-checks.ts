@@ -2,10 +2,11 @@
  * Checks across entries, run on validated documents: references to models by alias (globs
  * exempt), provider_key_id pointing at a provider key of the file, unique api-key hashes and
  * JWT bindings, distinct issuers among enabled OIDC providers, and no credentials in OIDC
- * URLs. The Admin API does none of these (etcd mode resolves references per request).
+ * URLs. Reference fields come from core's `references.ts`, which the Admin API checks too
+ * (against the store, with wildcard aliases resolving as the proxy resolves them).
  */
 import type { KindName } from '../kinds.js';
-import { joinPath } from './interpolate.js';
+import { refDotted, referencesOf } from '../references.js';
 
 export interface CheckedEntry {
   kind: KindName;
@@ -21,52 +22,27 @@ export interface CrossCheckContext {
   providerKeyIds: ReadonlySet<string>;
 }
 
-const rec = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
 const label = (e: CheckedEntry): string => `${e.kind}[${e.index}] ("${e.identity}")`;
 
-/** [path, alias] pairs of every model reference in a model document. */
-function modelRefs(m: Record<string, unknown>): [string, unknown][] {
-  const refs: [string, unknown][] = [];
-  for (const [i, t] of list(rec(m.routing)?.targets).entries()) {
-    refs.push([`routing.targets[${i}].model`, rec(t)?.model]);
-  }
-  const ens = rec(m.ensemble);
-  for (const [i, p] of list(ens?.panel).entries()) refs.push([`ensemble.panel[${i}].model`, rec(p)?.model]);
-  if (rec(ens?.judge)) refs.push(['ensemble.judge.model', rec(ens?.judge)?.model]);
-  const sem = rec(m.semantic);
-  if (sem) {
-    if (sem.embedding_model !== undefined) refs.push(['semantic.embedding_model', sem.embedding_model]);
-    if (sem.default !== undefined) refs.push(['semantic.default', sem.default]);
-    for (const [i, r] of list(sem.routes).entries())
-      refs.push([`semantic.routes[${i}].target`, rec(r)?.target]);
-    const onFail = rec(sem.on_embedding_failure);
-    if (onFail) refs.push(['semantic.on_embedding_failure.target', onFail.target]);
-  }
-  return refs;
-}
-
-function checkModel(e: CheckedEntry, ctx: CrossCheckContext): string | null {
-  for (const [path, alias] of modelRefs(e.value)) {
-    if (typeof alias !== 'string' || alias.includes('*')) continue;
-    if (!ctx.modelNames.has(alias)) return `${path}: "${alias}" names no model defined in this file`;
-  }
-  const pk = e.value.provider_key_id;
-  if (typeof pk === 'string' && !ctx.providerKeyIds.has(pk)) {
-    return `provider_key_id: "${pk}" is not the id of a provider key defined in this file`;
+/**
+ * Model aliases (routing, ensemble, semantic targets; `allowed_models`) must be exact names
+ * of the file's models and `provider_key_id` a derived provider-key id. The enumeration is
+ * core's `referencesOf`; the file resolves only these two kinds, by exact name.
+ */
+function checkRefs(e: CheckedEntry, ctx: CrossCheckContext): string | null {
+  for (const ref of referencesOf(e.kind, e.value)) {
+    const path = refDotted(ref.path);
+    if (ref.target === 'models' && ref.by === 'alias' && !ctx.modelNames.has(ref.value))
+      return `${path}: "${ref.value}" names no model defined in this file`;
+    if (ref.target === 'provider_keys' && !ctx.providerKeyIds.has(ref.value))
+      return `${path}: "${ref.value}" is not the id of a provider key defined in this file`;
   }
   return null;
 }
 
 function checkApiKey(e: CheckedEntry, ctx: CrossCheckContext, earlier: CheckedEntry[]): string | null {
-  for (const [i, alias] of list(e.value.allowed_models).entries()) {
-    if (typeof alias !== 'string' || alias.includes('*')) continue;
-    if (!ctx.modelNames.has(alias)) {
-      return `${joinPath('allowed_models', i)}: "${alias}" names no model defined in this file`;
-    }
-  }
+  const refs = checkRefs(e, ctx);
+  if (refs !== null) return refs;
   const dupHash = earlier.find((o) => o.value.key_hash === e.value.key_hash);
   if (dupHash) return `key_hash: the same key is already used by ${label(dupHash)}`;
   const subject = e.value.jwt_subject;
@@ -117,7 +93,7 @@ export function crossCheck(entries: CheckedEntry[], ctx: CrossCheckContext): Map
   for (const e of entries) {
     const earlier = seen[e.kind] ?? [];
     let msg: string | null = null;
-    if (e.kind === 'models') msg = checkModel(e, ctx);
+    if (e.kind === 'models') msg = checkRefs(e, ctx);
     else if (e.kind === 'api_keys') msg = checkApiKey(e, ctx, earlier);
     else if (e.kind === 'oidc_providers') msg = checkOidc(e, earlier);
     if (msg !== null) failures.set(e, msg);

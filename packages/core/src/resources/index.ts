@@ -32,7 +32,14 @@ export type { McpPolicy, McpServer } from './mcp.js';
 export type { Model } from './models.js';
 export type { ObservabilityExporter } from './observability-exporters.js';
 export type { ProviderKey } from './provider-keys.js';
-export { DEFAULT_STRIP_HEADERS, normaliseHeaderList } from './provider-keys.js';
+export {
+  apiBaseError,
+  DEFAULT_STRIP_HEADERS,
+  normaliseHeaderList,
+  PROVIDER_ADAPTERS,
+  PROVIDER_VENDORS,
+  providerKeyDispatches,
+} from './provider-keys.js';
 export type { ConditionGroup, ConditionLeaf, ConditionNode } from './rate-limit-conditions.js';
 export type { RateLimitPolicy } from './rate-limit-policies.js';
 

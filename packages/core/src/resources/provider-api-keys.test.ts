@@ -5,14 +5,14 @@ import { accepted, green, red, redParse, rejected, runTable, yellow } from './ch
 const HASH = '91ed2dbc407561556f3e7be98ba0bd2a57986d6a868c482d867d19c6d40d201c';
 
 describe('provider_keys', () => {
-  const base = { display_name: 'openai-main', api_key: 'sk-live-abcdef123456' };
+  const base = { display_name: 'openai-main', api_key: 'sk-live-abcdef123456', provider: 'openai' };
   runTable('provider_keys', [
     {
       label: 'minimal; defaults filled',
       doc: base,
       write: accepted({
         api_key: 'sk-live-abcdef123456',
-        provider: '',
+        provider: 'openai',
         telemetry_tags: { featured: false },
         strip_headers: ['authorization', 'cookie', 'set-cookie', 'x-api-key'],
       }),
@@ -20,7 +20,7 @@ describe('provider_keys', () => {
     },
     {
       label: 'secret alias stored as api_key',
-      doc: { display_name: 'p', secret: 'sk-from-alias-0001' },
+      doc: { display_name: 'p', secret: 'sk-from-alias-0001', adapter: 'openai' },
       write: accepted({ api_key: 'sk-from-alias-0001' }, ['secret']),
       read: green,
     },
@@ -95,6 +95,67 @@ describe('provider_keys', () => {
       doc: { ...base, region: 'x' },
       write: rejected('', 'unknown field "region"'),
       read: yellow('region'),
+    },
+    // Dispatch path and api_base: write-time only, so older stored documents still load.
+    {
+      label: 'neither provider nor adapter: nothing dispatches',
+      doc: { display_name: 'p', api_key: 'k' },
+      write: rejected('/provider', 'no provider and no adapter'),
+      read: green,
+    },
+    {
+      label: 'unknown provider without adapter',
+      doc: { ...base, provider: 'mistral' },
+      write: rejected('/provider', 'unknown provider "mistral"'),
+      read: green,
+    },
+    {
+      label: 'unknown provider with a protocol family',
+      doc: { ...base, provider: 'mistral', adapter: 'openai' },
+      write: accepted({ provider: 'mistral', adapter: 'openai' }),
+      read: green,
+    },
+    {
+      label: 'adapter alone',
+      doc: { display_name: 'p', api_key: 'k', adapter: 'bedrock' },
+      write: accepted({ provider: '', adapter: 'bedrock' }),
+      read: green,
+    },
+    {
+      label: 'vendor that needs an adapter',
+      doc: { ...base, provider: 'deepseek' },
+      write: rejected('/provider', 'served only with adapter "openai"'),
+      read: green,
+    },
+    {
+      label: 'api_base not a URL',
+      doc: { ...base, api_base: 'not a url' },
+      write: rejected('/api_base', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
+      label: 'api_base with another scheme',
+      doc: { ...base, api_base: 'ftp://files.example/v1' },
+      write: rejected('/api_base', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
+      label: 'api_base http(s) URL',
+      doc: { ...base, api_base: ' http://127.0.0.1:8080/v1 ' },
+      write: accepted({ api_base: ' http://127.0.0.1:8080/v1 ' }),
+      read: green,
+    },
+    {
+      label: 'azure-openai resource name as api_base',
+      doc: { ...base, provider: '', adapter: 'azure-openai', api_base: 'my-resource' },
+      write: accepted({ api_base: 'my-resource' }),
+      read: green,
+    },
+    {
+      label: 'resource name without azure-openai',
+      doc: { ...base, api_base: 'my-resource' },
+      write: rejected('/api_base', 'absolute http(s) URL'),
+      read: green,
     },
   ]);
 });

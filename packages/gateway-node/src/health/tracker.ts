@@ -21,8 +21,18 @@
  * checks (`background_model_check`), which are not implemented: this tracker never reports them.
  * State lives in this process only: with `proxy.workers` > 1 each worker keeps its own, and the
  * primary's `/status/models` reports the configured models as `healthy` (as a fresh gateway does).
+ *
+ * A model whose configuration cannot serve (a reference that resolves to nothing, e.g. a provider
+ * key deleted straight from etcd, or a provider key with no dispatch path) is `unavailable` with
+ * `status_reason` and a `status_detail` naming the field, whatever its kind or runtime state.
  */
-import type { ConfigSnapshot, Resource } from '@aisix/core';
+import {
+  type ConfigSnapshot,
+  type ModelConfigFault,
+  modelConfigFault,
+  type Resource,
+  snapshotReferenceIndex,
+} from '@aisix/core';
 import { modelKind, modelView } from '../resources.js';
 import type { AttemptFailure } from '../upstream/failures.js';
 
@@ -84,9 +94,30 @@ export interface ModelStatusRow {
   id: string;
   display_name: string;
   kind: 'direct' | 'routing' | 'ensemble' | 'semantic';
-  status: 'healthy' | 'unhealthy' | 'cooldown' | 'not_applicable';
+  status: 'healthy' | 'unhealthy' | 'cooldown' | 'not_applicable' | 'unavailable';
   cooldown_until?: string;
-  status_reason?: StatusReason;
+  status_reason?: StatusReason | ModelConfigFault['reason'];
+  /** Only for `unavailable`: `<pointer>: <why>`. */
+  status_detail?: string;
+}
+
+/** The `unavailable` row of a model whose configuration cannot serve, or undefined. */
+export function unavailableRow(
+  snapshot: ConfigSnapshot,
+  m: Resource<'models'>,
+  kind: ModelStatusRow['kind'],
+): ModelStatusRow | undefined {
+  const fault = modelConfigFault(m.value as Record<string, unknown>, snapshotReferenceIndex(snapshot));
+  if (fault === null) return undefined;
+  const v = modelView(m);
+  return {
+    id: m.id,
+    display_name: v.display_name,
+    kind,
+    status: 'unavailable',
+    status_reason: fault.reason,
+    status_detail: fault.detail,
+  };
 }
 
 /**
@@ -274,6 +305,11 @@ export class ModelHealthTracker {
     for (const m of snapshot.byId('models').values()) {
       const v = modelView(m);
       const kind = modelKind(v);
+      const unavailable = unavailableRow(snapshot, m, kind);
+      if (unavailable !== undefined) {
+        rows.push(unavailable);
+        continue;
+      }
       if (kind !== 'direct') {
         rows.push({ id: m.id, display_name: v.display_name, kind, status: 'not_applicable' });
         continue;

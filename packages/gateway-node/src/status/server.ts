@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ConfigSnapshot } from '@aisix/core';
 import { type GatewayConfig, parseAddr, resolveSettings } from '../config.js';
-import type { ModelHealthTracker } from '../health/tracker.js';
+import { type ModelHealthTracker, type ModelStatusRow, unavailableRow } from '../health/tracker.js';
 import { modelKind, modelView } from '../resources.js';
 import type { SnapshotSource } from '../snapshot-source.js';
 
@@ -35,13 +35,19 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /**
  * `/status/models` rows without runtime health (no proxy in this process): virtual kinds are
- * `not_applicable`, direct models `healthy`. With a proxy, `ModelHealthTracker.statusRows`.
+ * `not_applicable`, direct models `healthy`, a model whose configuration cannot serve
+ * `unavailable`. With a proxy, `ModelHealthTracker.statusRows`.
  */
 export function modelStatusRows(snapshot: ConfigSnapshot): object[] {
-  const rows: { id: string; display_name: string; kind: string; status: string }[] = [];
+  const rows: ModelStatusRow[] = [];
   for (const m of snapshot.byId('models').values()) {
     const v = modelView(m);
     const kind = modelKind(v);
+    const unavailable = unavailableRow(snapshot, m, kind);
+    if (unavailable !== undefined) {
+      rows.push(unavailable);
+      continue;
+    }
     rows.push({
       id: m.id,
       display_name: v.display_name,
