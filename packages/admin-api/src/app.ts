@@ -34,12 +34,14 @@ import {
   type Readiness,
   readyz,
 } from './ops.js';
+import { etag, parseIfMatch } from './precondition.js';
 import { type FileEntry, fileReader, storeReader } from './reader.js';
 import {
   createResource,
   deleteResource,
   getResource,
   listResources,
+  patchResource,
   type ResourceDeps,
   replaceResource,
   requireId,
@@ -88,6 +90,12 @@ function kindOf(r: RouteDesc): KindDef {
   return r.kind;
 }
 
+/** A single resource, with its revision as the ETag (what If-Match compares against). */
+function tagged(c: Context, entry: { revision: number }): Response {
+  c.header('etag', etag(entry.revision));
+  return c.json(entry);
+}
+
 function handlerFor(
   r: RouteDesc,
   deps: AdminDeps,
@@ -102,13 +110,32 @@ function handlerFor(
     case 'create':
       return async (c) => c.json(await createResource(res, kindOf(r), c.req.raw));
     case 'get':
-      return async (c) => c.json(await getResource(res, kindOf(r), requireId(c)));
+      return async (c) => tagged(c, await getResource(res, kindOf(r), requireId(c)));
     case 'replace':
-      return async (c) => c.json(await replaceResource(res, kindOf(r), requireId(c), c.req.raw));
+      return async (c) => {
+        const id = requireId(c);
+        return tagged(
+          c,
+          await replaceResource(res, kindOf(r), id, c.req.raw, parseIfMatch(c.req.raw.headers)),
+        );
+      };
+    case 'patch':
+      return async (c) => {
+        const id = requireId(c);
+        return tagged(c, await patchResource(res, kindOf(r), id, c.req.raw, parseIfMatch(c.req.raw.headers)));
+      };
     case 'delete':
-      return async (c) => c.json(await deleteResource(res, kindOf(r), requireId(c)));
+      return async (c) => {
+        const id = requireId(c);
+        return c.json(await deleteResource(res, kindOf(r), id, parseIfMatch(c.req.raw.headers)));
+      };
     case 'rotate':
-      return async (c) => c.json(await rotateResource(res, kindOf(r), requireId(c)));
+      return async (c) => {
+        const id = requireId(c);
+        const out = await rotateResource(res, kindOf(r), id, parseIfMatch(c.req.raw.headers));
+        c.header('etag', etag(out.entry.revision));
+        return c.json(out);
+      };
     case 'health':
       return async (c) =>
         c.json(await healthBody(res.reader, fileMode ? null : (deps.health?.() ?? null), deps.modelHealth));

@@ -128,6 +128,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or malformed admin authorization',
   404: 'Resource not found',
   409: 'Name already in use, or resources are file-managed',
+  412: 'If-Match names a revision the resource is no longer at (the ETag header carries the current one)',
   413: 'Body larger than 2 MiB',
   415: 'Content-Type is not application/json',
   500: 'Store failure',
@@ -141,6 +142,27 @@ function errors(codes: number[]): JsonObject {
   return out;
 }
 
+const ETAG_HEADER: JsonObject = {
+  ETag: {
+    description: 'The resource revision as a strong entity tag (`"42"`), for If-Match',
+    schema: { type: 'string' },
+  },
+};
+
+const withEtag = (res: JsonObject): JsonObject => ({ ...res, headers: ETAG_HEADER });
+
+const IF_MATCH: JsonObject = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description:
+    'Write only while the resource is at this revision (its ETag, e.g. `"42"`; `*` = any); otherwise 412. ' +
+    'Without it the write merges onto the latest revision.',
+  schema: { type: 'string' },
+};
+
+const CONDITIONAL_OPS: ReadonlySet<string> = new Set(['replace', 'patch', 'delete', 'rotate']);
+
 function success(r: RouteDesc): JsonObject {
   const t = r.kind?.typeName ?? '';
   const ok = (schema: JsonObject, description = 'OK'): JsonObject => ({ description, content: json(schema) });
@@ -151,11 +173,12 @@ function success(r: RouteDesc): JsonObject {
       return ok(r.kind && hasRotate(r.kind) ? ref(`${t}Created`) : ref(`${t}Entry`));
     case 'get':
     case 'replace':
-      return ok(ref(`${t}Entry`));
+    case 'patch':
+      return withEtag(ok(ref(`${t}Entry`)));
     case 'delete':
       return ok(ref('Deleted'));
     case 'rotate':
-      return ok(ref(`${t}Rotated`));
+      return withEtag(ok(ref(`${t}Rotated`)));
     case 'models_status':
       return ok({ type: 'array', items: ref('ModelStatus') });
     case 'health':
@@ -181,10 +204,11 @@ function errorCodes(r: RouteDesc): number[] {
     case 'get':
       return [400, 401, 404, 500];
     case 'replace':
-      return [400, 401, 404, 409, 413, 415, 500];
+    case 'patch':
+      return [400, 401, 404, 409, 412, 413, 415, 500];
     case 'delete':
     case 'rotate':
-      return [400, 401, 404, 409, 500];
+      return [400, 401, 404, 409, 412, 500];
     case 'models_status':
     case 'health':
       return [401, 500];
@@ -205,7 +229,10 @@ function operation(r: RouteDesc): JsonObject {
   if (r.auth === 'admin') op.security = [{ bearer: [] }, { xApiKey: [] }];
   else op.security = [];
   if (r.path.includes(':id')) {
-    op.parameters = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+    op.parameters = [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+      ...(CONDITIONAL_OPS.has(r.op) ? [IF_MATCH] : []),
+    ];
   }
   if (r.op === 'livez' || r.op === 'readyz') {
     op.parameters = [
@@ -216,6 +243,16 @@ function operation(r: RouteDesc): JsonObject {
   if (t !== undefined && (r.op === 'create' || r.op === 'replace')) {
     const body = r.op === 'create' && r.kind && hasRotate(r.kind) ? `${t}Create` : t;
     op.requestBody = { required: true, content: json(ref(body)) };
+  }
+  if (t !== undefined && r.op === 'patch') {
+    const patch: JsonObject = {
+      type: 'object',
+      description: `A JSON merge patch (RFC 7396) of ${t}: \`null\` removes a field; the result must be a valid ${t}.`,
+    };
+    op.requestBody = {
+      required: true,
+      content: { 'application/merge-patch+json': { schema: patch }, 'application/json': { schema: patch } },
+    };
   }
   if (r.op === 'playground') {
     op.requestBody = {

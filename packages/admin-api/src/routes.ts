@@ -13,6 +13,7 @@ export type RouteOp =
   | 'create'
   | 'get'
   | 'replace'
+  | 'patch'
   | 'delete'
   | 'rotate'
   | 'models_status'
@@ -23,7 +24,7 @@ export type RouteOp =
   | 'readyz'
   | 'playground';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteDesc {
   readonly method: HttpMethod;
@@ -84,6 +85,14 @@ function resourceRoutes(kind: KindDef, collection: string): RouteDesc[] {
       op: 'replace',
       mutating: true,
       summary: `Replace ${kind.typeName}${alias}`,
+    },
+    {
+      ...common,
+      method: 'PATCH',
+      path: `${base}/:id`,
+      op: 'patch',
+      mutating: true,
+      summary: `Update fields of ${kind.typeName} with a JSON merge patch${alias}`,
     },
     {
       ...common,

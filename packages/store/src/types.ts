@@ -41,18 +41,37 @@ export type StoreErrorCode =
   /** backend unreachable, timed out, or failed */
   | 'unavailable'
   /** the store is read-only (resources file mode) */
-  | 'read_only';
+  | 'read_only'
+  /** a compare-and-set write (`ifRevision`) found the key at another revision */
+  | 'revision_mismatch';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** For `conflict`: the unique value that is taken. */
   readonly conflictValue?: string;
-  constructor(code: StoreErrorCode, message: string, opts?: { cause?: unknown; conflictValue?: string }) {
+  /** For `revision_mismatch`: the key's revision when the write was refused. */
+  readonly currentRevision?: number;
+  constructor(
+    code: StoreErrorCode,
+    message: string,
+    opts?: { cause?: unknown; conflictValue?: string; currentRevision?: number },
+  ) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'StoreError';
     this.code = code;
     if (opts?.conflictValue !== undefined) this.conflictValue = opts.conflictValue;
+    if (opts?.currentRevision !== undefined) this.currentRevision = opts.currentRevision;
   }
+}
+
+/** Options of a write to an existing key. */
+export interface WriteOptions {
+  /**
+   * Compare-and-set: commit only while the key's revision (etcd `mod_revision`) is still this
+   * one, atomically with the write; otherwise fail `revision_mismatch` (or `not_found` when the
+   * key is gone). Writers that read, merge and write pass the revision they read.
+   */
+  readonly ifRevision?: number;
 }
 
 export interface ResourceStore {
@@ -66,15 +85,19 @@ export interface ResourceStore {
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
   ): Promise<WriteResult>;
-  /** Replace an existing key. Fails `not_found`, or `conflict` if another id holds `unique`. */
+  /**
+   * Replace an existing key. Fails `not_found`, `conflict` if another id holds `unique`, or
+   * `revision_mismatch` when `opts.ifRevision` no longer matches.
+   */
   replace(
     kind: KindName,
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: WriteOptions,
   ): Promise<WriteResult>;
-  /** Delete a key. Fails `not_found` when nothing was deleted. */
-  delete(kind: KindName, id: string): Promise<WriteResult>;
+  /** Delete a key. Fails `not_found` when nothing was deleted, `revision_mismatch` as replace. */
+  delete(kind: KindName, id: string, opts?: WriteOptions): Promise<WriteResult>;
   close(): Promise<void>;
 }
 

@@ -20,6 +20,7 @@ import {
   type UniqueConstraint,
   type WatchEnd,
   type WatchEvent,
+  type WriteOptions,
   type WriteResult,
 } from '../types.js';
 import { Disk, ensureDataDir } from './disk.js';
@@ -160,6 +161,18 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       }
     }
   };
+  /** The key must exist (and, for a compare-and-set write, still be at `ifRevision`). */
+  const checkCurrent = (kv: Keyspace, kind: KindName, id: string, key: string, opts?: WriteOptions): void => {
+    const current = kv.data.get(key);
+    if (!current) throw new StoreError('not_found', `${kind} '${id}' not found`);
+    if (opts?.ifRevision !== undefined && current.revision !== opts.ifRevision) {
+      throw new StoreError(
+        'revision_mismatch',
+        `${kind} '${id}' is at revision ${current.revision}, not ${opts.ifRevision}`,
+        { currentRevision: current.revision },
+      );
+    }
+  };
   const write = async (id: string, mutation: Mutation): Promise<WriteResult> => {
     check();
     return { id, revision: await engine.submit(mutation) };
@@ -190,18 +203,19 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
         return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
       });
     },
-    async replace(kind, id, value, unique) {
+    async replace(kind, id, value, unique, opts) {
       const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
       return write(id, (kv) => {
-        if (!kv.data.has(key)) throw new StoreError('not_found', `${kind} '${id}' not found`);
+        checkCurrent(kv, kind, id, key, opts);
         checkUnique(kv, kind, key, unique);
         return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
       });
     },
-    async delete(kind, id) {
+    async delete(kind, id, opts) {
       const key = resourceKey(prefix, kind, id);
       return write(id, (kv) => {
+        checkCurrent(kv, kind, id, key, opts);
         const revision = kv.delete(key);
         if (revision === null) throw new StoreError('not_found', `${kind} '${id}' not found`);
         return { type: 'delete', key, revision };

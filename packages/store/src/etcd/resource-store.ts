@@ -23,6 +23,7 @@ import {
   type StoredDoc,
   StoreError,
   type UniqueConstraint,
+  type WriteOptions,
   type WriteResult,
 } from '../types.js';
 import { int, kindPrefix, prefixRangeEnd, resourceKey, utf8 } from './keys.js';
@@ -105,22 +106,53 @@ export class Etcd3ResourceStore implements ResourceStore {
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: WriteOptions,
   ): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
     const present = { key, target: 'Version', result: 'Greater', version: 0 } as const;
     if (!unique) {
-      const res = await this.#txn('replace', { compare: [present], success: [put(key, value)] });
-      if (!res.succeeded) throw new StoreError('not_found', `${kind}/${id} not found`);
+      const res = await this.#txn('replace', {
+        compare: [present, ...this.#casCompare(key, opts)],
+        success: [put(key, value)],
+        failure: [{ request_range: { key } }],
+      });
+      if (!res.succeeded) throw this.#refused(kind, id, res.responses[0]?.response_range?.kvs[0], opts);
       return { id, revision: int(res.header.revision) };
     }
-    return this.#uniqueWrite('replace', kind, id, value, unique, present);
+    return this.#uniqueWrite('replace', kind, id, value, unique, present, opts);
   }
 
-  async delete(kind: KindName, id: string): Promise<WriteResult> {
+  async delete(kind: KindName, id: string, opts?: WriteOptions): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
+    if (opts?.ifRevision !== undefined) {
+      const res = await this.#txn('delete', {
+        compare: this.#casCompare(key, opts),
+        success: [{ request_delete_range: { key } }],
+        failure: [{ request_range: { key } }],
+      });
+      if (!res.succeeded) throw this.#refused(kind, id, res.responses[0]?.response_range?.kvs[0], opts);
+      return { id, revision: int(res.header.revision) };
+    }
     const res = await this.#rpc('delete', (o) => this.#client.kv.deleteRange({ key }, o));
     if (int(res.deleted) === 0) throw new StoreError('not_found', `${kind}/${id} not found`);
     return { id, revision: int(res.header.revision) };
+  }
+
+  /** The compare of a compare-and-set write: the key's mod_revision is still the one read. */
+  #casCompare(key: Buffer, opts: WriteOptions | undefined): NonNullable<ITxnRequest['compare']> {
+    if (opts?.ifRevision === undefined) return [];
+    return [{ key, target: 'Mod', result: 'Equal', mod_revision: opts.ifRevision }];
+  }
+
+  /** Why a guarded write's txn failed, from the key as it is now (absent = not_found). */
+  #refused(
+    kind: KindName,
+    id: string,
+    kv: IKeyValue | undefined,
+    opts: WriteOptions | undefined,
+  ): StoreError {
+    if (kv === undefined) return new StoreError('not_found', `${kind}/${id} not found`);
+    return mismatch(kind, id, int(kv.mod_revision), opts?.ifRevision);
   }
 
   async close(): Promise<void> {
@@ -134,13 +166,21 @@ export class Etcd3ResourceStore implements ResourceStore {
     value: Record<string, unknown>,
     unique: UniqueConstraint,
     keyCompare: NonNullable<ITxnRequest['compare']>[number],
+    opts?: WriteOptions,
   ): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
     const kp = utf8(kindPrefix(this.#prefix, kind));
     for (let attempt = 1; attempt <= UNIQUE_ATTEMPTS; attempt++) {
-      const { revision, docs, ids } = await this.#readKind(kind);
-      if (op === 'create' && ids.has(id)) throw new StoreError('exists', `${kind}/${id} already exists`);
-      if (op === 'replace' && !ids.has(id)) throw new StoreError('not_found', `${kind}/${id} not found`);
+      const { revision, docs, revs } = await this.#readKind(kind);
+      const current = revs.get(id);
+      if (op === 'create' && current !== undefined) {
+        throw new StoreError('exists', `${kind}/${id} already exists`);
+      }
+      if (op === 'replace' && current === undefined)
+        throw new StoreError('not_found', `${kind}/${id} not found`);
+      if (opts?.ifRevision !== undefined && current !== opts.ifRevision) {
+        throw mismatch(kind, id, current ?? 0, opts.ifRevision);
+      }
       const holder = docs.find((d) => d.id !== id && d.value[unique.field] === unique.value);
       if (holder) {
         throw new StoreError('conflict', `${kind} with ${unique.field} "${unique.value}" already exists`, {
@@ -158,6 +198,7 @@ export class Etcd3ResourceStore implements ResourceStore {
             mod_revision: revision + 1,
           },
           keyCompare,
+          ...this.#casCompare(key, opts),
         ],
         success: [put(key, value)],
       });
@@ -168,21 +209,24 @@ export class Etcd3ResourceStore implements ResourceStore {
     throw new StoreError('unavailable', `${op} ${kind}/${id}: too much write contention, try again`);
   }
 
-  async #readKind(kind: KindName): Promise<{ revision: number; docs: StoredDoc[]; ids: Set<string> }> {
+  async #readKind(
+    kind: KindName,
+  ): Promise<{ revision: number; docs: StoredDoc[]; revs: Map<string, number> }> {
     const kp = utf8(kindPrefix(this.#prefix, kind));
     const res = await this.#rpc('list', (o) =>
       this.#client.kv.range({ key: kp, range_end: Buffer.from(prefixRangeEnd(kp)) }, o),
     );
     const docs: StoredDoc[] = [];
-    const ids = new Set<string>();
+    // Every id of the kind with its mod_revision, documents that do not parse included.
+    const revs = new Map<string, number>();
     for (const kv of res.kvs) {
       const id = kv.key.subarray(kp.length).toString('utf8');
-      ids.add(id);
+      revs.set(id, int(kv.mod_revision));
       const doc = toDoc(id, kv);
       if (doc) docs.push(doc);
     }
     docs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { revision: int(res.header.revision), docs, ids };
+    return { revision: int(res.header.revision), docs, revs };
   }
 
   #txn(op: string, req: ITxnRequest) {
@@ -212,6 +256,14 @@ export class Etcd3ResourceStore implements ResourceStore {
     if (pw) msg = msg.split(pw).join('***');
     return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
   }
+}
+
+function mismatch(kind: KindName, id: string, current: number, expected: number | undefined): StoreError {
+  return new StoreError(
+    'revision_mismatch',
+    `${kind}/${id} is at revision ${current}, not ${String(expected)}`,
+    { currentRevision: current },
+  );
 }
 
 function put(key: Buffer, value: Record<string, unknown>) {
