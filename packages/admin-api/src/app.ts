@@ -132,7 +132,7 @@ function handlerFor(
     case 'rotate':
       return async (c) => {
         const id = requireId(c);
-        const out = await rotateResource(res, kindOf(r), id, parseIfMatch(c.req.raw.headers));
+        const out = await rotateResource(res, kindOf(r), id, c.req.raw, parseIfMatch(c.req.raw.headers));
         c.header('etag', etag(out.entry.revision));
         return c.json(out);
       };

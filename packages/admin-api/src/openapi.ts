@@ -8,6 +8,7 @@
  * `key_hash` as optional, because the server generates a key when it is omitted.
  */
 import { KINDS, type KindDef } from '@aisix/core';
+import { MAX_GRACE_SECS } from './api-keys.js';
 import { type JsonObject, kindJsonSchemas } from './json-schema.js';
 import { hasRotate, type RouteDesc, routeTable } from './routes.js';
 
@@ -205,9 +206,9 @@ function errorCodes(r: RouteDesc): number[] {
       return [400, 401, 404, 500];
     case 'replace':
     case 'patch':
+    case 'rotate':
       return [400, 401, 404, 409, 412, 413, 415, 500];
     case 'delete':
-    case 'rotate':
       return [400, 401, 404, 409, 412, 500];
     case 'models_status':
     case 'health':
@@ -243,6 +244,25 @@ function operation(r: RouteDesc): JsonObject {
   if (t !== undefined && (r.op === 'create' || r.op === 'replace')) {
     const body = r.op === 'create' && r.kind && hasRotate(r.kind) ? `${t}Create` : t;
     op.requestBody = { required: true, content: json(ref(body)) };
+  }
+  if (r.op === 'rotate') {
+    op.requestBody = {
+      required: false,
+      content: json({
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          grace_secs: {
+            type: 'integer',
+            minimum: 0,
+            maximum: MAX_GRACE_SECS,
+            description:
+              'Seconds the replaced key keeps working (listed in `previous_keys` with its end time). ' +
+              'Absent or 0: it stops at once, and so do keys still in an earlier window.',
+          },
+        },
+      }),
+    };
   }
   if (t !== undefined && r.op === 'patch') {
     const patch: JsonObject = {

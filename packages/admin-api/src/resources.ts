@@ -22,7 +22,7 @@ import {
 } from '@aisix/core';
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
 import type { Context } from 'hono';
-import { keepKeyHashOnReplace, prepareApiKeyCreate, rotateApiKey } from './api-keys.js';
+import { keepKeyHashOnReplace, prepareApiKeyCreate, readRotateOptions, rotateApiKey } from './api-keys.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
 import { mergePatch } from './merge-patch.js';
@@ -218,9 +218,11 @@ export async function rotateResource(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
+  req: Request,
   ifMatch?: IfMatch,
 ): Promise<{ entry: ResourceEntry; plaintext: string }> {
-  const res = await guardedUpdate(deps, kind, id, ifMatch, (stored) => rotateApiKey(stored.value));
+  const opts = await readRotateOptions(req);
+  const res = await guardedUpdate(deps, kind, id, ifMatch, (stored) => rotateApiKey(stored.value, opts));
   return {
     entry: publicEntry(kind, { id, value: res.value, revision: res.revision }),
     plaintext: res.plaintext,
