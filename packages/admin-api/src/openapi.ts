@@ -60,6 +60,42 @@ function components(kinds: readonly KindDef[]): JsonObject {
         },
       },
     },
+    AuditChange: {
+      type: 'object',
+      required: ['path'],
+      description:
+        'One changed field (JSON pointer). Secret fields show only whether they changed: `{"path","secret":true,"changed"}`.',
+      properties: {
+        path: { type: 'string' },
+        from: { description: 'Value before (absent when the field was added)' },
+        to: { description: 'Value after (absent when the field was removed)' },
+        truncated: { const: true, description: 'The value is over 2 KiB as JSON and not shown' },
+        secret: { const: true },
+        changed: { type: 'boolean' },
+      },
+    },
+    AuditRecord: {
+      type: 'object',
+      required: ['revision', 'at', 'actor', 'action', 'kind', 'id', 'changes'],
+      properties: {
+        revision: { type: 'integer', description: 'Store revision of the audited write' },
+        at: { type: 'string', format: 'date-time' },
+        actor: { type: 'string', description: "Admin key id: `admin:` + first 12 hex of the key's SHA-256" },
+        action: { enum: ['create', 'replace', 'patch', 'delete', 'rotate'] },
+        kind: { type: 'string' },
+        id: { type: 'string' },
+        changes: { type: 'array', items: ref('AuditChange') },
+        grace_secs: { type: 'integer', description: 'Rotations with a grace window' },
+      },
+    },
+    AuditPage: {
+      type: 'object',
+      required: ['records', 'next_cursor'],
+      properties: {
+        records: { type: 'array', items: ref('AuditRecord') },
+        next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for older records' },
+      },
+    },
     ModelStatus: {
       type: 'object',
       required: ['id', 'display_name', 'kind', 'status'],
@@ -184,6 +220,8 @@ function success(r: RouteDesc): JsonObject {
       return ok({ type: 'array', items: ref('ModelStatus') });
     case 'health':
       return ok(ref('Health'));
+    case 'audit':
+      return ok(ref('AuditPage'), 'Audit records, newest first');
     case 'openapi':
       return ok({ type: 'object' });
     case 'scalar':
@@ -213,6 +251,8 @@ function errorCodes(r: RouteDesc): number[] {
     case 'models_status':
     case 'health':
       return [401, 500];
+    case 'audit':
+      return [400, 401, 500];
     case 'playground':
       return [501];
     default:
@@ -233,6 +273,27 @@ function operation(r: RouteDesc): JsonObject {
     op.parameters = [
       { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
       ...(CONDITIONAL_OPS.has(r.op) ? [IF_MATCH] : []),
+    ];
+  }
+  if (r.op === 'audit') {
+    const q = (name: string, description: string, schema: JsonObject = { type: 'string' }): JsonObject => ({
+      name,
+      in: 'query',
+      required: false,
+      description,
+      schema,
+    });
+    op.parameters = [
+      q('kind', 'Resource kind, e.g. `api_keys`'),
+      q('id', 'Resource id'),
+      q('actor', 'Admin key id, e.g. `admin:1a2b3c4d5e6f`'),
+      q('action', 'create, replace, patch, delete or rotate', {
+        enum: ['create', 'replace', 'patch', 'delete', 'rotate'],
+      }),
+      q('since', 'RFC 3339 time, inclusive', { type: 'string', format: 'date-time' }),
+      q('until', 'RFC 3339 time, inclusive', { type: 'string', format: 'date-time' }),
+      q('limit', 'Records per page (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+      q('cursor', '`next_cursor` of the previous page'),
     ];
   }
   if (r.op === 'livez' || r.op === 'readyz') {

@@ -11,6 +11,9 @@
  * a moved resource is the client's 412; without it the read-merge-write is retried, so
  * concurrent writers never silently undo each other's merge (a PATCH of one field cannot
  * drop a concurrent PATCH of another, and a PUT never keeps a secret from a stale read).
+ *
+ * Every write carries its audit record (audit.ts) into the store, committed in the same
+ * transaction: a write is never unaudited, and a refused write leaves no record.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -23,6 +26,7 @@ import {
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
 import type { Context } from 'hono';
 import { keepKeyHashOnReplace, prepareApiKeyCreate, readRotateOptions, rotateApiKey } from './api-keys.js';
+import { type AuditAction, type AuditContext, auditInput } from './audit.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
 import { mergePatch } from './merge-patch.js';
@@ -38,6 +42,8 @@ export interface ResourceEntry {
 export interface ResourceDeps {
   readonly store: ResourceStore;
   readonly reader: ResourceReader;
+  /** Called after each committed write (audit retention runs off it). */
+  readonly afterWrite?: () => void;
 }
 
 export function publicEntry(kind: KindDef, doc: StoredDoc): ResourceEntry {
@@ -85,26 +91,41 @@ export async function getResource(deps: ResourceDeps, kind: KindDef, id: string)
   return publicEntry(kind, await mustGet(deps, kind, id));
 }
 
+/** Who writes and on what condition: the audit actor, and the client's If-Match if any. */
+export interface WriteContext extends AuditContext {
+  readonly ifMatch?: IfMatch;
+}
+
+function committed(deps: ResourceDeps): void {
+  deps.afterWrite?.();
+}
+
 /** POST: server-generated UUID v4 id; api keys may get a generated key (plaintext once). */
 export async function createResource(
   deps: ResourceDeps,
   kind: KindDef,
   req: Request,
+  ctx: WriteContext,
 ): Promise<ResourceEntry & { plaintext?: string }> {
   const body = await readJsonBody(req);
   const { doc, plaintext } = prepareApiKeyCreate(kind, body);
   const value = validated(kind, doc);
   const unique = uniqueFor(kind, value);
+  const write = (id: string) =>
+    deps.store.create(kind.kind, id, value, unique, {
+      audit: auditInput(ctx, 'create', kind, id, undefined, value),
+    });
   // A UUID v4 collision is practically impossible; one retry covers it without a loop.
   let id = randomUUID();
   let res: { revision: number };
   try {
-    res = await deps.store.create(kind.kind, id, value, unique);
+    res = await write(id);
   } catch (err) {
     if (!(err instanceof StoreError && err.code === 'exists')) throw err;
     id = randomUUID();
-    res = await deps.store.create(kind.kind, id, value, unique);
+    res = await write(id);
   }
+  committed(deps);
   const entry = publicEntry(kind, { id, value, revision: res.revision });
   return plaintext === undefined ? entry : { ...entry, plaintext };
 }
@@ -113,27 +134,38 @@ export async function createResource(
 const UPDATE_ATTEMPTS = 20;
 
 /**
- * Read, build the new document from the stored one, and write it only if the resource is
- * still at the revision read. `build` may run more than once (after a lost race), each time on
- * a fresh read, so whatever it generates (a rotated key) belongs to the attempt that committed.
+ * Read, build the new document from the stored one (null = delete), and write it, with its
+ * audit record, only if the resource is still at the revision read. `build` may run more than
+ * once (after a lost race), each time on a fresh read, so whatever it generates (a rotated
+ * key) and the audited diff belong to the attempt that committed.
  */
-async function guardedUpdate<T extends { value: Record<string, unknown> }>(
+async function guardedWrite<
+  T extends { value: Record<string, unknown> | null; audit?: Record<string, unknown> },
+>(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
-  ifMatch: IfMatch | undefined,
+  ctx: WriteContext,
+  action: AuditAction,
   build: (stored: StoredDoc) => T,
 ): Promise<T & { revision: number }> {
+  const { ifMatch } = ctx;
   for (let attempt = 1; ; attempt++) {
     const stored = await mustGet(deps, kind, id);
     if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, stored.revision)) {
       throw preconditionFailed(kind.kind, id, stored.revision);
     }
     const next = build(stored);
+    const opts = {
+      ifRevision: stored.revision,
+      audit: auditInput(ctx, action, kind, id, stored.value, next.value ?? undefined, next.audit),
+    };
     try {
-      const res = await deps.store.replace(kind.kind, id, next.value, uniqueFor(kind, next.value), {
-        ifRevision: stored.revision,
-      });
+      const res =
+        next.value === null
+          ? await deps.store.delete(kind.kind, id, opts)
+          : await deps.store.replace(kind.kind, id, next.value, uniqueFor(kind, next.value), opts);
+      committed(deps);
       return { ...next, revision: res.revision };
     } catch (err) {
       if (!(err instanceof StoreError && err.code === 'revision_mismatch')) throw err;
@@ -156,10 +188,10 @@ export async function replaceResource(
   kind: KindDef,
   id: string,
   req: Request,
-  ifMatch?: IfMatch,
+  ctx: WriteContext,
 ): Promise<ResourceEntry> {
   const body = await readJsonBody(req);
-  const res = await guardedUpdate(deps, kind, id, ifMatch, (stored) => {
+  const res = await guardedWrite(deps, kind, id, ctx, 'replace', (stored) => {
     let doc: unknown = body;
     if (isPlainObject(body))
       doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
@@ -177,40 +209,27 @@ export async function patchResource(
   kind: KindDef,
   id: string,
   req: Request,
-  ifMatch?: IfMatch,
+  ctx: WriteContext,
 ): Promise<ResourceEntry> {
   const patch = await readJsonBody(req);
   if (!isPlainObject(patch)) {
     throw new AdminHttpError(400, 'a merge patch must be a JSON object (RFC 7396); use PUT to replace');
   }
-  const res = await guardedUpdate(deps, kind, id, ifMatch, (stored) => {
+  const res = await guardedWrite(deps, kind, id, ctx, 'patch', (stored) => {
     const merged = mergePatch(stored.value, patch);
     return { value: validated(kind, mergeSecretsForReplace(kind, merged, stored.value)) };
   });
   return publicEntry(kind, { id, value: res.value, revision: res.revision });
 }
 
-/** DELETE; with If-Match only while the resource is at an accepted revision. */
+/** DELETE (404 when absent); the audit record keeps the deleted fields (secrets as flags). */
 export async function deleteResource(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
-  ifMatch?: IfMatch,
+  ctx: WriteContext,
 ): Promise<{ deleted: true; id: string }> {
-  if (ifMatch === undefined) {
-    await deps.store.delete(kind.kind, id);
-    return { deleted: true, id };
-  }
-  const stored = await mustGet(deps, kind, id);
-  if (!ifMatchAccepts(ifMatch, stored.revision)) throw preconditionFailed(kind.kind, id, stored.revision);
-  try {
-    await deps.store.delete(kind.kind, id, { ifRevision: stored.revision });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === 'revision_mismatch') {
-      throw preconditionFailed(kind.kind, id, err.currentRevision ?? stored.revision);
-    }
-    throw err;
-  }
+  await guardedWrite(deps, kind, id, ctx, 'delete', () => ({ value: null }));
   return { deleted: true, id };
 }
 
@@ -219,10 +238,13 @@ export async function rotateResource(
   kind: KindDef,
   id: string,
   req: Request,
-  ifMatch?: IfMatch,
+  ctx: WriteContext,
 ): Promise<{ entry: ResourceEntry; plaintext: string }> {
   const opts = await readRotateOptions(req);
-  const res = await guardedUpdate(deps, kind, id, ifMatch, (stored) => rotateApiKey(stored.value, opts));
+  const res = await guardedWrite(deps, kind, id, ctx, 'rotate', (stored) => ({
+    ...rotateApiKey(stored.value, opts),
+    ...(opts.graceSecs > 0 ? { audit: { grace_secs: opts.graceSecs } } : {}),
+  }));
   return {
     entry: publicEntry(kind, { id, value: res.value, revision: res.revision }),
     plaintext: res.plaintext,

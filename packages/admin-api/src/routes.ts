@@ -18,6 +18,7 @@ export type RouteOp =
   | 'rotate'
   | 'models_status'
   | 'health'
+  | 'audit'
   | 'openapi'
   | 'scalar'
   | 'livez'
@@ -128,6 +129,16 @@ export function routeTable(kinds: readonly KindDef[] = KINDS): RouteDesc[] {
       mutating: false,
       summary: 'Per-model status (health checks, cooldowns), as /status/models on the proxy',
       tag: 'operations',
+    },
+    {
+      method: 'GET',
+      path: `${ADMIN_PREFIX}/audit`,
+      op: 'audit',
+      auth: 'admin',
+      mutating: false,
+      summary:
+        'The audit trail of admin writes, newest first (filters: kind, id, actor, action, since, until)',
+      tag: 'audit',
     },
     {
       method: 'GET',
