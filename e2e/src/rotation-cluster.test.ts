@@ -132,6 +132,18 @@ describe('rotation on a cluster: admin + 3 gateway replicas on one etcd', () => 
       'the replaced key is refused',
       async (r) => (await chatStatus(r, original, 'chat')).status === 401,
     );
+    // The audit trail (in etcd, beside the watched prefix) holds the one rotation that
+    // happened, at its revision, and nothing for the nineteen refused ones.
+    const trail = await api.raw('GET', `/audit?kind=api_keys&id=${id}&action=rotate`);
+    assert.equal(trail.status, 200, trail.body);
+    const records = (JSON.parse(trail.body) as { records: { revision: number; actor: string }[] }).records;
+    const winner = JSON.parse(won[0]?.body ?? '{}') as { entry: { revision: number } };
+    assert.deepEqual(
+      records.map((r) => r.revision),
+      [winner.entry.revision],
+    );
+    assert.match(records[0]?.actor ?? '', /^admin:[0-9a-f]{12}$/);
+    assert.ok(!trail.body.includes(plaintext) && !trail.body.includes(ADMIN_KEY));
   });
 
   async function rotateWithGrace(id: string, graceSecs: number): Promise<{ newKey: string; endMs: number }> {
