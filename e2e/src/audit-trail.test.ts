@@ -43,7 +43,7 @@ describe('audit trail on a single process (embedded store)', () => {
       role: 'all',
       env: { AISIX_ADMIN__AUDIT__MAX_RECORDS: '4' },
     });
-    await waitStatus(proc, `${proc.adminUrl}/readyz`, 200);
+    await waitStatus(proc, `${proc.adminUrl}/readyz`, 200, 60_000);
     return new AdminClient(proc.adminUrl);
   };
 

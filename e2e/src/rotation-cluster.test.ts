@@ -45,8 +45,8 @@ describe('rotation on a cluster: admin + 3 gateway replicas on one etcd', () => 
     replicas = await Promise.all(
       [1, 2, 3].map((n) => startAisix({ name: `gateway-${n}`, dir, role: 'gateway', etcd })),
     );
-    await waitStatus(admin, `${admin.adminUrl}/readyz`, 200);
-    await Promise.all(replicas.map((r) => waitStatus(r, `${r.proxyUrl}/readyz`, 200)));
+    await waitStatus(admin, `${admin.adminUrl}/readyz`, 200, 60_000); // slow boots on a loaded CI box
+    await Promise.all(replicas.map((r) => waitStatus(r, `${r.proxyUrl}/readyz`, 200, 60_000)));
     api = new AdminClient(admin.adminUrl);
     const pk = await api.create('provider_keys', {
       display_name: 'mock',
