@@ -14,6 +14,7 @@ import type { KindDef, KindName } from '@aisix/core';
 import type { ResourceStore } from '@aisix/store';
 import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
+import { type AuditRetentionConfig, auditPruner, DEFAULT_AUDIT_RETENTION, queryAudit } from './audit.js';
 import { adminKeyChecker } from './auth.js';
 import {
   AdminHttpError,
@@ -34,12 +35,14 @@ import {
   type Readiness,
   readyz,
 } from './ops.js';
+import { etag, parseIfMatch } from './precondition.js';
 import { type FileEntry, fileReader, storeReader } from './reader.js';
 import {
   createResource,
   deleteResource,
   getResource,
   listResources,
+  patchResource,
   type ResourceDeps,
   replaceResource,
   requireId,
@@ -75,6 +78,8 @@ export interface AdminDeps {
   /** Same body as the proxy's /status/models; absent = derived from the stored models. */
   modelStatus?: () => Promise<unknown[]> | unknown[];
   readiness?: () => Readiness;
+  /** Audit retention (config `admin.audit`); default 10,000 records, 90 days. */
+  auditRetention?: AuditRetentionConfig;
   /** Forwards a request to the in-process proxy's /v1/chat/completions. */
   playground?: (req: Request) => Promise<Response>;
 }
@@ -88,27 +93,60 @@ function kindOf(r: RouteDesc): KindDef {
   return r.kind;
 }
 
+/** A single resource, with its revision as the ETag (what If-Match compares against). */
+function tagged(c: Context, entry: { revision: number }): Response {
+  c.header('etag', etag(entry.revision));
+  return c.json(entry);
+}
+
+/** Actor of each authenticated request (set by the auth wrapper, read by write handlers). */
+type Actors = WeakMap<Context, string>;
+
 function handlerFor(
   r: RouteDesc,
   deps: AdminDeps,
   res: ResourceDeps,
+  actors: Actors,
   openapiJson: string,
   scalarHtml: string,
 ): Handler {
   const fileMode = deps.mode.type === 'file';
+  const write = (c: Context) => ({
+    actor: actors.get(c) ?? 'unknown',
+    ...(r.op === 'create' ? {} : { ifMatch: parseIfMatch(c.req.raw.headers) }),
+  });
   switch (r.op) {
     case 'list':
       return async (c) => c.json(await listResources(res, kindOf(r)));
     case 'create':
-      return async (c) => c.json(await createResource(res, kindOf(r), c.req.raw));
+      return async (c) => c.json(await createResource(res, kindOf(r), c.req.raw, write(c)));
     case 'get':
-      return async (c) => c.json(await getResource(res, kindOf(r), requireId(c)));
+      return async (c) => tagged(c, await getResource(res, kindOf(r), requireId(c)));
     case 'replace':
-      return async (c) => c.json(await replaceResource(res, kindOf(r), requireId(c), c.req.raw));
+      return async (c) => {
+        const id = requireId(c);
+        return tagged(c, await replaceResource(res, kindOf(r), id, c.req.raw, write(c)));
+      };
+    case 'patch':
+      return async (c) => {
+        const id = requireId(c);
+        return tagged(c, await patchResource(res, kindOf(r), id, c.req.raw, write(c)));
+      };
     case 'delete':
-      return async (c) => c.json(await deleteResource(res, kindOf(r), requireId(c)));
+      return async (c) => {
+        const id = requireId(c);
+        return c.json(await deleteResource(res, kindOf(r), id, write(c)));
+      };
     case 'rotate':
-      return async (c) => c.json(await rotateResource(res, kindOf(r), requireId(c)));
+      return async (c) => {
+        const id = requireId(c);
+        const out = await rotateResource(res, kindOf(r), id, c.req.raw, write(c));
+        c.header('etag', etag(out.entry.revision));
+        return c.json(out);
+      };
+    case 'audit':
+      return async (c) =>
+        c.json(await queryAudit(fileMode ? undefined : deps.store.audit, new URL(c.req.url)));
     case 'health':
       return async (c) =>
         c.json(await healthBody(res.reader, fileMode ? null : (deps.health?.() ?? null), deps.modelHealth));
@@ -134,18 +172,30 @@ export function createAdminApp(deps: AdminDeps): Hono {
   const isAdmin = adminKeyChecker(deps.adminKeys);
   const mode = deps.mode;
   const reader = mode.type === 'file' ? fileReader(mode.entries) : storeReader(deps.store);
-  const res: ResourceDeps = { store: deps.store, reader };
+  const log = deps.logger;
+  const pruner = auditPruner(
+    mode.type === 'file' ? undefined : deps.store.audit,
+    deps.auditRetention ?? DEFAULT_AUDIT_RETENTION,
+    log,
+  );
+  // Once at start (a lowered cap or age applies without waiting for a write), then after writes.
+  pruner.kick();
+  const res: ResourceDeps = { store: deps.store, reader, afterWrite: pruner.kick };
+  const actors: Actors = new WeakMap();
   const routes = routeTable();
   const openapiJson = JSON.stringify(buildOpenApiDocument());
   const scalarHtml = scalarPage(routes);
   const marks: RouteMarks = new WeakMap();
-  const log = deps.logger;
 
   const guarded = (r: RouteDesc, h: Handler): Handler => {
     return async (c) => {
       marks.set(c, r.path);
       try {
-        if (r.auth === 'admin' && !isAdmin(c.req.raw.headers)) return jsonError(401, MSG_UNAUTHORIZED);
+        if (r.auth === 'admin') {
+          const actor = isAdmin(c.req.raw.headers);
+          if (actor === null) return jsonError(401, MSG_UNAUTHORIZED);
+          actors.set(c, actor);
+        }
         if (r.mutating && mode.type === 'file') return jsonError(409, fileManagedMessage(mode.path));
         return await h(c);
       } catch (err) {
@@ -164,7 +214,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.use('*', requestLog(log, marks));
   const methodsByPath = new Map<string, Set<string>>();
   for (const r of routes) {
-    app.on(r.method, r.path, guarded(r, handlerFor(r, deps, res, openapiJson, scalarHtml)));
+    app.on(r.method, r.path, guarded(r, handlerFor(r, deps, res, actors, openapiJson, scalarHtml)));
     const set = methodsByPath.get(r.path) ?? new Set<string>();
     set.add(r.method);
     methodsByPath.set(r.path, set);

@@ -217,9 +217,12 @@ describe('routes and ids', () => {
     assertError(await admin.call('POST', '/admin/v1/widgets', { body: {} }), 404);
     assertError(await admin.call('GET', '/admin/v1/widgets/abc'), 404);
     assertError(await admin.call('GET', '/nowhere', { key: null }), 404);
-    const patch = await admin.call('PATCH', `/admin/v1/models/${pkId}`, { body: {} });
+    const patch = await admin.call('PATCH', '/admin/v1/models', { body: {} });
     assertError(patch, 405);
-    assert.match(patch.headers.get('allow') ?? '', /PUT/);
+    assert.match(patch.headers.get('allow') ?? '', /POST/);
+    const post = await admin.call('POST', `/admin/v1/models/${pkId}`, { body: {} });
+    assertError(post, 405);
+    assert.match(post.headers.get('allow') ?? '', /PUT, PATCH/);
     assertError(await admin.call('DELETE', '/admin/v1/models'), 405);
     assertError(await admin.call('POST', '/livez', { key: null }), 405);
   });

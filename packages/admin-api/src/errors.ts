@@ -61,6 +61,11 @@ export function errorResponse(err: unknown): { response: Response; internal: boo
           response: jsonError(409, `name "${err.conflictValue ?? ''}" already in use by another resource`),
           internal: false,
         };
+      case 'revision_mismatch':
+        return {
+          response: jsonError(412, `precondition failed: ${err.message}`),
+          internal: false,
+        };
       case 'read_only':
         return { response: jsonError(409, 'resources are read-only on this gateway'), internal: false };
       default: {

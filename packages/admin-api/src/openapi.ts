@@ -8,6 +8,7 @@
  * `key_hash` as optional, because the server generates a key when it is omitted.
  */
 import { KINDS, type KindDef } from '@aisix/core';
+import { MAX_GRACE_SECS } from './api-keys.js';
 import { type JsonObject, kindJsonSchemas } from './json-schema.js';
 import { hasRotate, type RouteDesc, routeTable } from './routes.js';
 
@@ -57,6 +58,42 @@ function components(kinds: readonly KindDef[]): JsonObject {
             snapshot_age_seconds: { type: ['integer', 'null'] },
           },
         },
+      },
+    },
+    AuditChange: {
+      type: 'object',
+      required: ['path'],
+      description:
+        'One changed field (JSON pointer). Secret fields show only whether they changed: `{"path","secret":true,"changed"}`.',
+      properties: {
+        path: { type: 'string' },
+        from: { description: 'Value before (absent when the field was added)' },
+        to: { description: 'Value after (absent when the field was removed)' },
+        truncated: { const: true, description: 'The value is over 2 KiB as JSON and not shown' },
+        secret: { const: true },
+        changed: { type: 'boolean' },
+      },
+    },
+    AuditRecord: {
+      type: 'object',
+      required: ['revision', 'at', 'actor', 'action', 'kind', 'id', 'changes'],
+      properties: {
+        revision: { type: 'integer', description: 'Store revision of the audited write' },
+        at: { type: 'string', format: 'date-time' },
+        actor: { type: 'string', description: "Admin key id: `admin:` + first 12 hex of the key's SHA-256" },
+        action: { enum: ['create', 'replace', 'patch', 'delete', 'rotate'] },
+        kind: { type: 'string' },
+        id: { type: 'string' },
+        changes: { type: 'array', items: ref('AuditChange') },
+        grace_secs: { type: 'integer', description: 'Rotations with a grace window' },
+      },
+    },
+    AuditPage: {
+      type: 'object',
+      required: ['records', 'next_cursor'],
+      properties: {
+        records: { type: 'array', items: ref('AuditRecord') },
+        next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for older records' },
       },
     },
     ModelStatus: {
@@ -129,6 +166,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or malformed admin authorization',
   404: 'Resource not found',
   409: 'Name already in use, or resources are file-managed',
+  412: 'If-Match names a revision the resource is no longer at (the ETag header carries the current one)',
   413: 'Body larger than 2 MiB',
   415: 'Content-Type is not application/json',
   500: 'Store failure',
@@ -142,6 +180,27 @@ function errors(codes: number[]): JsonObject {
   return out;
 }
 
+const ETAG_HEADER: JsonObject = {
+  ETag: {
+    description: 'The resource revision as a strong entity tag (`"42"`), for If-Match',
+    schema: { type: 'string' },
+  },
+};
+
+const withEtag = (res: JsonObject): JsonObject => ({ ...res, headers: ETAG_HEADER });
+
+const IF_MATCH: JsonObject = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description:
+    'Write only while the resource is at this revision (its ETag, e.g. `"42"`; `*` = any); otherwise 412. ' +
+    'Without it the write merges onto the latest revision.',
+  schema: { type: 'string' },
+};
+
+const CONDITIONAL_OPS: ReadonlySet<string> = new Set(['replace', 'patch', 'delete', 'rotate']);
+
 function success(r: RouteDesc): JsonObject {
   const t = r.kind?.typeName ?? '';
   const ok = (schema: JsonObject, description = 'OK'): JsonObject => ({ description, content: json(schema) });
@@ -152,15 +211,18 @@ function success(r: RouteDesc): JsonObject {
       return ok(r.kind && hasRotate(r.kind) ? ref(`${t}Created`) : ref(`${t}Entry`));
     case 'get':
     case 'replace':
-      return ok(ref(`${t}Entry`));
+    case 'patch':
+      return withEtag(ok(ref(`${t}Entry`)));
     case 'delete':
       return ok(ref('Deleted'));
     case 'rotate':
-      return ok(ref(`${t}Rotated`));
+      return withEtag(ok(ref(`${t}Rotated`)));
     case 'models_status':
       return ok({ type: 'array', items: ref('ModelStatus') });
     case 'health':
       return ok(ref('Health'));
+    case 'audit':
+      return ok(ref('AuditPage'), 'Audit records, newest first');
     case 'openapi':
       return ok({ type: 'object' });
     case 'scalar':
@@ -182,13 +244,16 @@ function errorCodes(r: RouteDesc): number[] {
     case 'get':
       return [400, 401, 404, 500];
     case 'replace':
-      return [400, 401, 404, 409, 413, 415, 500];
-    case 'delete':
+    case 'patch':
     case 'rotate':
-      return [400, 401, 404, 409, 500];
+      return [400, 401, 404, 409, 412, 413, 415, 500];
+    case 'delete':
+      return [400, 401, 404, 409, 412, 500];
     case 'models_status':
     case 'health':
       return [401, 500];
+    case 'audit':
+      return [400, 401, 500];
     case 'playground':
       return [501];
     default:
@@ -206,7 +271,31 @@ function operation(r: RouteDesc): JsonObject {
   if (r.auth === 'admin') op.security = [{ bearer: [] }, { xApiKey: [] }];
   else op.security = [];
   if (r.path.includes(':id')) {
-    op.parameters = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+    op.parameters = [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+      ...(CONDITIONAL_OPS.has(r.op) ? [IF_MATCH] : []),
+    ];
+  }
+  if (r.op === 'audit') {
+    const q = (name: string, description: string, schema: JsonObject = { type: 'string' }): JsonObject => ({
+      name,
+      in: 'query',
+      required: false,
+      description,
+      schema,
+    });
+    op.parameters = [
+      q('kind', 'Resource kind, e.g. `api_keys`'),
+      q('id', 'Resource id'),
+      q('actor', 'Admin key id, e.g. `admin:1a2b3c4d5e6f`'),
+      q('action', 'create, replace, patch, delete or rotate', {
+        enum: ['create', 'replace', 'patch', 'delete', 'rotate'],
+      }),
+      q('since', 'RFC 3339 time, inclusive', { type: 'string', format: 'date-time' }),
+      q('until', 'RFC 3339 time, inclusive', { type: 'string', format: 'date-time' }),
+      q('limit', 'Records per page (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+      q('cursor', '`next_cursor` of the previous page'),
+    ];
   }
   if (r.op === 'livez' || r.op === 'readyz') {
     op.parameters = [
@@ -217,6 +306,35 @@ function operation(r: RouteDesc): JsonObject {
   if (t !== undefined && (r.op === 'create' || r.op === 'replace')) {
     const body = r.op === 'create' && r.kind && hasRotate(r.kind) ? `${t}Create` : t;
     op.requestBody = { required: true, content: json(ref(body)) };
+  }
+  if (r.op === 'rotate') {
+    op.requestBody = {
+      required: false,
+      content: json({
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          grace_secs: {
+            type: 'integer',
+            minimum: 0,
+            maximum: MAX_GRACE_SECS,
+            description:
+              'Seconds the replaced key keeps working (listed in `previous_keys` with its end time). ' +
+              'Absent or 0: it stops at once, and so do keys still in an earlier window.',
+          },
+        },
+      }),
+    };
+  }
+  if (t !== undefined && r.op === 'patch') {
+    const patch: JsonObject = {
+      type: 'object',
+      description: `A JSON merge patch (RFC 7396) of ${t}: \`null\` removes a field; the result must be a valid ${t}.`,
+    };
+    op.requestBody = {
+      required: true,
+      content: { 'application/merge-patch+json': { schema: patch }, 'application/json': { schema: patch } },
+    };
   }
   if (r.op === 'playground') {
     op.requestBody = {

@@ -6,6 +6,15 @@
  * Secrets are masked on every entry that leaves this module; a PUT that omits a secret or
  * sends the mask back keeps the stored one (core's `mergeSecretsForReplace`). References are
  * checked after validation and before the store is touched (`references.ts`).
+ *
+ * Every update (PUT, PATCH, rotate) reads, merges and writes under a revision compare: the
+ * write commits only if the resource is still at the revision that was read. With `If-Match`
+ * a moved resource is the client's 412; without it the read-merge-write is retried, so
+ * concurrent writers never silently undo each other's merge (a PATCH of one field cannot
+ * drop a concurrent PATCH of another, and a PUT never keeps a secret from a stale read).
+ *
+ * Every write carries its audit record (audit.ts) into the store, committed in the same
+ * transaction: a write is never unaudited, and a refused write leaves no record.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -17,9 +26,12 @@ import {
 } from '@aisix/core';
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
 import type { Context } from 'hono';
-import { keepKeyHashOnReplace, prepareApiKeyCreate, rotateApiKey } from './api-keys.js';
+import { keepKeyHashOnReplace, prepareApiKeyCreate, readRotateOptions, rotateApiKey } from './api-keys.js';
+import { type AuditAction, type AuditContext, auditInput } from './audit.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
+import { mergePatch } from './merge-patch.js';
+import { type IfMatch, ifMatchAccepts, preconditionFailed } from './precondition.js';
 import type { ResourceReader } from './reader.js';
 import { checkDeleteReferences, checkWriteReferences } from './references.js';
 
@@ -32,6 +44,8 @@ export interface ResourceEntry {
 export interface ResourceDeps {
   readonly store: ResourceStore;
   readonly reader: ResourceReader;
+  /** Called after each committed write (audit retention runs off it). */
+  readonly afterWrite?: () => void;
 }
 
 export function publicEntry(kind: KindDef, doc: StoredDoc): ResourceEntry {
@@ -79,29 +93,96 @@ export async function getResource(deps: ResourceDeps, kind: KindDef, id: string)
   return publicEntry(kind, await mustGet(deps, kind, id));
 }
 
+/** Who writes and on what condition: the audit actor, and the client's If-Match if any. */
+export interface WriteContext extends AuditContext {
+  readonly ifMatch?: IfMatch;
+}
+
+function committed(deps: ResourceDeps): void {
+  deps.afterWrite?.();
+}
+
 /** POST: server-generated UUID v4 id; api keys may get a generated key (plaintext once). */
 export async function createResource(
   deps: ResourceDeps,
   kind: KindDef,
   req: Request,
+  ctx: WriteContext,
 ): Promise<ResourceEntry & { plaintext?: string }> {
   const body = await readJsonBody(req);
   const { doc, plaintext } = prepareApiKeyCreate(kind, body);
   const value = validated(kind, doc);
   const unique = uniqueFor(kind, value);
+  const write = (id: string) =>
+    deps.store.create(kind.kind, id, value, unique, {
+      audit: auditInput(ctx, 'create', kind, id, undefined, value),
+    });
   // A UUID v4 collision is practically impossible; one retry covers it without a loop.
   let id = randomUUID();
   await checkWriteReferences(deps.reader, kind, id, value, false);
   let res: { revision: number };
   try {
-    res = await deps.store.create(kind.kind, id, value, unique);
+    res = await write(id);
   } catch (err) {
     if (!(err instanceof StoreError && err.code === 'exists')) throw err;
     id = randomUUID();
-    res = await deps.store.create(kind.kind, id, value, unique);
+    res = await write(id);
   }
+  committed(deps);
   const entry = publicEntry(kind, { id, value, revision: res.revision });
   return plaintext === undefined ? entry : { ...entry, plaintext };
+}
+
+/** Bounded retries of an unconditional read-merge-write that keeps losing its compare. */
+const UPDATE_ATTEMPTS = 20;
+
+/**
+ * Read, build the new document from the stored one (null = delete), and write it, with its
+ * audit record, only if the resource is still at the revision read. `build` may run more than
+ * once (after a lost race), each time on a fresh read, so whatever it generates (a rotated
+ * key) and the audited diff belong to the attempt that committed.
+ */
+async function guardedWrite<
+  T extends { value: Record<string, unknown> | null; audit?: Record<string, unknown> },
+>(
+  deps: ResourceDeps,
+  kind: KindDef,
+  id: string,
+  ctx: WriteContext,
+  action: AuditAction,
+  build: (stored: StoredDoc) => T | Promise<T>,
+): Promise<T & { revision: number }> {
+  const { ifMatch } = ctx;
+  for (let attempt = 1; ; attempt++) {
+    const stored = await mustGet(deps, kind, id);
+    if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, stored.revision)) {
+      throw preconditionFailed(kind.kind, id, stored.revision);
+    }
+    const next = await build(stored);
+    const opts = {
+      ifRevision: stored.revision,
+      audit: auditInput(ctx, action, kind, id, stored.value, next.value ?? undefined, next.audit),
+    };
+    try {
+      const res =
+        next.value === null
+          ? await deps.store.delete(kind.kind, id, opts)
+          : await deps.store.replace(kind.kind, id, next.value, uniqueFor(kind, next.value), opts);
+      committed(deps);
+      return { ...next, revision: res.revision };
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'revision_mismatch')) throw err;
+      // The client named the revision it based its change on: that one is gone.
+      if (ifMatch !== undefined && ifMatch !== '*') {
+        throw preconditionFailed(kind.kind, id, err.currentRevision ?? stored.revision);
+      }
+      if (attempt >= UPDATE_ATTEMPTS) {
+        throw new AdminHttpError(409, `${kind.kind}/${id} kept changing under concurrent writes; try again`);
+      }
+      // Jittered, so contenders spread out instead of colliding again.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 5 * attempt)));
+    }
+  }
 }
 
 /** PUT: replace-only (404 when absent); omitted or masked secrets keep the stored ones. */
@@ -110,25 +191,55 @@ export async function replaceResource(
   kind: KindDef,
   id: string,
   req: Request,
+  ctx: WriteContext,
 ): Promise<ResourceEntry> {
   const body = await readJsonBody(req);
-  const stored = await mustGet(deps, kind, id);
-  let doc: unknown = body;
-  if (isPlainObject(body))
-    doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
-  const value = validated(kind, doc);
-  await checkWriteReferences(deps.reader, kind, id, value, true);
-  const res = await deps.store.replace(kind.kind, id, value, uniqueFor(kind, value));
-  return publicEntry(kind, { id, value, revision: res.revision });
+  const res = await guardedWrite(deps, kind, id, ctx, 'replace', async (stored) => {
+    let doc: unknown = body;
+    if (isPlainObject(body))
+      doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
+    const value = validated(kind, doc);
+    await checkWriteReferences(deps.reader, kind, id, value, true);
+    return { value };
+  });
+  return publicEntry(kind, { id, value: res.value, revision: res.revision });
 }
 
+/**
+ * PATCH: a JSON merge patch (RFC 7396) applied to the stored document, then validated as a
+ * whole like a PUT. `null` removes a field; a secret sent back masked keeps the stored one.
+ */
+export async function patchResource(
+  deps: ResourceDeps,
+  kind: KindDef,
+  id: string,
+  req: Request,
+  ctx: WriteContext,
+): Promise<ResourceEntry> {
+  const patch = await readJsonBody(req);
+  if (!isPlainObject(patch)) {
+    throw new AdminHttpError(400, 'a merge patch must be a JSON object (RFC 7396); use PUT to replace');
+  }
+  const res = await guardedWrite(deps, kind, id, ctx, 'patch', async (stored) => {
+    const merged = mergePatch(stored.value, patch);
+    const value = validated(kind, mergeSecretsForReplace(kind, merged, stored.value));
+    await checkWriteReferences(deps.reader, kind, id, value, true);
+    return { value };
+  });
+  return publicEntry(kind, { id, value: res.value, revision: res.revision });
+}
+
+/** DELETE (404 when absent); the audit record keeps the deleted fields (secrets as flags). */
 export async function deleteResource(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
+  ctx: WriteContext,
 ): Promise<{ deleted: true; id: string }> {
-  await checkDeleteReferences(deps.reader, kind, id);
-  await deps.store.delete(kind.kind, id);
+  await guardedWrite(deps, kind, id, ctx, 'delete', async () => {
+    await checkDeleteReferences(deps.reader, kind, id);
+    return { value: null };
+  });
   return { deleted: true, id };
 }
 
@@ -136,9 +247,16 @@ export async function rotateResource(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
+  req: Request,
+  ctx: WriteContext,
 ): Promise<{ entry: ResourceEntry; plaintext: string }> {
-  const stored = await mustGet(deps, kind, id);
-  const { value, plaintext } = rotateApiKey(stored.value);
-  const res = await deps.store.replace(kind.kind, id, value, uniqueFor(kind, value));
-  return { entry: publicEntry(kind, { id, value, revision: res.revision }), plaintext };
+  const opts = await readRotateOptions(req);
+  const res = await guardedWrite(deps, kind, id, ctx, 'rotate', (stored) => ({
+    ...rotateApiKey(stored.value, opts),
+    ...(opts.graceSecs > 0 ? { audit: { grace_secs: opts.graceSecs } } : {}),
+  }));
+  return {
+    entry: publicEntry(kind, { id, value: res.value, revision: res.revision }),
+    plaintext: res.plaintext,
+  };
 }

@@ -13,17 +13,19 @@ export type RouteOp =
   | 'create'
   | 'get'
   | 'replace'
+  | 'patch'
   | 'delete'
   | 'rotate'
   | 'models_status'
   | 'health'
+  | 'audit'
   | 'openapi'
   | 'scalar'
   | 'livez'
   | 'readyz'
   | 'playground';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteDesc {
   readonly method: HttpMethod;
@@ -87,6 +89,14 @@ function resourceRoutes(kind: KindDef, collection: string): RouteDesc[] {
     },
     {
       ...common,
+      method: 'PATCH',
+      path: `${base}/:id`,
+      op: 'patch',
+      mutating: true,
+      summary: `Update fields of ${kind.typeName} with a JSON merge patch${alias}`,
+    },
+    {
+      ...common,
       method: 'DELETE',
       path: `${base}/:id`,
       op: 'delete',
@@ -119,6 +129,16 @@ export function routeTable(kinds: readonly KindDef[] = KINDS): RouteDesc[] {
       mutating: false,
       summary: 'Per-model status (health checks, cooldowns), as /status/models on the proxy',
       tag: 'operations',
+    },
+    {
+      method: 'GET',
+      path: `${ADMIN_PREFIX}/audit`,
+      op: 'audit',
+      auth: 'admin',
+      mutating: false,
+      summary:
+        'The audit trail of admin writes, newest first (filters: kind, id, actor, action, since, until)',
+      tag: 'audit',
     },
     {
       method: 'GET',

@@ -167,6 +167,10 @@ async function startAdmin(
     store: opened.resources.store,
     adminKeys: config.admin.admin_keys,
     mode: opened.resources.adminMode,
+    auditRetention: {
+      maxRecords: config.admin.audit.max_records,
+      maxAgeDays: config.admin.audit.max_age_days,
+    },
     logger,
     health: () => {
       const s = sync.status();

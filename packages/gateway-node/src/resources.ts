@@ -48,6 +48,8 @@ export interface ApiKeyView {
   readonly user_name?: string;
   readonly expires_at?: string | null;
   readonly disabled?: boolean;
+  /** Keys replaced by a rotation with a grace window, each valid until its `expires_at`. */
+  readonly previous_keys?: readonly { readonly key_hash: string; readonly expires_at: string }[];
 }
 
 export function modelView(r: Resource<'models'>): ModelView {

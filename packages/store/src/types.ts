@@ -41,18 +41,87 @@ export type StoreErrorCode =
   /** backend unreachable, timed out, or failed */
   | 'unavailable'
   /** the store is read-only (resources file mode) */
-  | 'read_only';
+  | 'read_only'
+  /** a compare-and-set write (`ifRevision`) found the key at another revision */
+  | 'revision_mismatch';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** For `conflict`: the unique value that is taken. */
   readonly conflictValue?: string;
-  constructor(code: StoreErrorCode, message: string, opts?: { cause?: unknown; conflictValue?: string }) {
+  /** For `revision_mismatch`: the key's revision when the write was refused. */
+  readonly currentRevision?: number;
+  constructor(
+    code: StoreErrorCode,
+    message: string,
+    opts?: { cause?: unknown; conflictValue?: string; currentRevision?: number },
+  ) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'StoreError';
     this.code = code;
     if (opts?.conflictValue !== undefined) this.conflictValue = opts.conflictValue;
+    if (opts?.currentRevision !== undefined) this.currentRevision = opts.currentRevision;
   }
+}
+
+/** An audit record committed atomically with a write (same etcd txn / embedded transaction). */
+export interface AuditInput {
+  /** Epoch ms of the write: orders the record's key (`<prefix>.audit/<ms>-<random>`). */
+  readonly at: number;
+  /** The record as stored (JSON object); its revision is the write's, read back as mod_revision. */
+  readonly doc: Record<string, unknown>;
+}
+
+/** A stored audit record. */
+export interface AuditRecord {
+  /** The store revision of the audited write (the record's own mod_revision: one txn). */
+  readonly revision: number;
+  readonly doc: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  /** Inclusive bounds on the record time (epoch ms). */
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  /** Paging cursor: only records of revisions below this one. */
+  readonly beforeRevision?: number;
+  /** Records per page (newest first). */
+  readonly limit: number;
+  /** Keep only records this returns true for (kind, id, actor filters). */
+  readonly match?: (doc: Record<string, unknown>) => boolean;
+}
+
+export interface AuditPage {
+  /** Newest first (descending revision). */
+  readonly records: AuditRecord[];
+  /** `beforeRevision` of the next page; null when this page reached the end. */
+  readonly next: number | null;
+}
+
+export interface AuditRetention {
+  /** Keep at most this many records (the oldest go first). */
+  readonly maxRecords: number;
+  /** Delete records older than this. */
+  readonly maxAgeMs: number;
+}
+
+/** The audit log of a writable store, kept beside (never under) the watched `<prefix>/`. */
+export interface AuditLog {
+  query(q: AuditQuery): Promise<AuditPage>;
+  /** Apply retention; resolves with the number of records deleted. */
+  prune(retention: AuditRetention, nowMs: number): Promise<number>;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /**
+   * Compare-and-set: commit only while the key's revision (etcd `mod_revision`) is still this
+   * one, atomically with the write; otherwise fail `revision_mismatch` (or `not_found` when the
+   * key is gone). Writers that read, merge and write pass the revision they read.
+   */
+  readonly ifRevision?: number;
+  /** Commit this audit record in the same transaction as the write (never one without the other). */
+  readonly audit?: AuditInput;
 }
 
 export interface ResourceStore {
@@ -65,16 +134,23 @@ export interface ResourceStore {
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: Pick<WriteOptions, 'audit'>,
   ): Promise<WriteResult>;
-  /** Replace an existing key. Fails `not_found`, or `conflict` if another id holds `unique`. */
+  /**
+   * Replace an existing key. Fails `not_found`, `conflict` if another id holds `unique`, or
+   * `revision_mismatch` when `opts.ifRevision` no longer matches.
+   */
   replace(
     kind: KindName,
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: WriteOptions,
   ): Promise<WriteResult>;
-  /** Delete a key. Fails `not_found` when nothing was deleted. */
-  delete(kind: KindName, id: string): Promise<WriteResult>;
+  /** Delete a key. Fails `not_found` when nothing was deleted, `revision_mismatch` as replace. */
+  delete(kind: KindName, id: string, opts?: WriteOptions): Promise<WriteResult>;
+  /** The audit log, on stores that keep one (etcd, embedded; not a resources file). */
+  readonly audit?: AuditLog;
   close(): Promise<void>;
 }
 

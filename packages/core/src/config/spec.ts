@@ -94,6 +94,7 @@ export const CONFIG_SPEC: ObjectSpec = {
     addr: str('127.0.0.1:3001'),
     admin_keys: strList(true),
     tls: optObj(serverTls),
+    audit: obj({ max_records: uint(10_000), max_age_days: uint(90) }),
   }),
   observability: obj({
     service_name: str('aisix'),

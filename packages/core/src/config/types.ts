@@ -81,6 +81,15 @@ export interface AdminConfig {
   addr: string;
   admin_keys: string[];
   tls: ServerTlsConfig | undefined;
+  /** Retention of the audit trail of admin writes (kept in the config store). */
+  audit: AdminAuditConfig;
+}
+
+export interface AdminAuditConfig {
+  /** Keep at most this many records; the oldest go first. 1..1,000,000, default 10,000. */
+  max_records: number;
+  /** Delete records older than this many days. 1..3650, default 90. */
+  max_age_days: number;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

@@ -84,6 +84,31 @@ describe('§1.11 rules', () => {
     );
     ok(`${PROXY}\nadmin: {enabled: false, addr: "localhost:3001"}`);
   });
+  it('admin.audit retention: defaults, bounds, and type', () => {
+    const audit = (text: string) => {
+      const r = parseConfig({ text, path: 'config.yaml', env: {} });
+      if (!r.ok) assert.fail(r.error);
+      return r.config.admin.audit;
+    };
+    assert.deepEqual(audit(`${PROXY}\n${ADMIN}`), { max_records: 10_000, max_age_days: 90 });
+    assert.deepEqual(audit(`${PROXY}\nadmin: {admin_keys: [k], audit: {max_records: 5, max_age_days: 7}}`), {
+      max_records: 5,
+      max_age_days: 7,
+    });
+    assert.match(
+      err(`${PROXY}\nadmin: {admin_keys: [k], audit: {max_records: 0}}`),
+      /admin\.audit\.max_records must be from 1 to 1000000 \(got 0\)/,
+    );
+    assert.match(
+      err(`${PROXY}\nadmin: {admin_keys: [k], audit: {max_age_days: 4000}}`),
+      /admin\.audit\.max_age_days must be from 1 to 3650 \(got 4000\)/,
+    );
+    assert.match(
+      err(`${PROXY}\nadmin: {admin_keys: [k], audit: {max_records: -1}}`),
+      /admin\.audit\.max_records/,
+    );
+    assert.match(err(`${PROXY}\nadmin: {admin_keys: [k], audit: {keep: 1}}`), /admin\.audit/);
+  });
   it('proxy.addr must be an IP literal with a port; :0 allowed when explicit', () => {
     for (const a of ['localhost:3000', '0.0.0.0', '3000', '1.2.3:80', '0.0.0.0:70000', '::1:80']) {
       assert.match(

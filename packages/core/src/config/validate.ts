@@ -50,6 +50,13 @@ const checkAdmin: Check = (c) => {
   const blank = c.admin.admin_keys.findIndex((k) => k.trim() === '');
   if (blank >= 0) return `admin.admin_keys[${blank}] must not be blank`;
   if (parseSocketAddr(c.admin.addr) === null) return `admin.addr invalid socket address: ${c.admin.addr}`;
+  const { max_records, max_age_days } = c.admin.audit;
+  if (max_records < 1 || max_records > 1_000_000) {
+    return `admin.audit.max_records must be from 1 to 1000000 (got ${max_records})`;
+  }
+  if (max_age_days < 1 || max_age_days > 3650) {
+    return `admin.audit.max_age_days must be from 1 to 3650 (got ${max_age_days})`;
+  }
   return null;
 };
 

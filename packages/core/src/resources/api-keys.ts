@@ -9,6 +9,23 @@ import { carryUnknown, type Mode, map, nonEmpty, obj, rateLimit, rfc3339, u32, u
 
 export const KEY_HASH_PATTERN = /^[0-9a-f]{64}$/;
 
+/** Most keys a rotation with a grace window keeps valid at once (earlier rotations included). */
+export const MAX_PREVIOUS_KEYS = 10;
+
+const keyHash = v.pipe(
+  v.string(),
+  v.regex(KEY_HASH_PATTERN, 'must be a lowercase hex SHA-256 (64 characters)'),
+);
+
+/**
+ * Keys replaced by a rotation with a grace window: each still authenticates as this api key
+ * (same id, so the same limits) until its absolute `expires_at`, which every replica compares
+ * with its own clock per request, so the window ends everywhere without any timer or write.
+ */
+function previousKey(mode: Mode) {
+  return obj(mode, { key_hash: keyHash, expires_at: rfc3339 });
+}
+
 function mcpAccess(mode: Mode) {
   return obj(mode, {
     mode: v.picklist(['inherit', 'restrict', 'deny']),
@@ -31,10 +48,7 @@ function mcpRateLimit(mode: Mode) {
 export function apiKeySchema(mode: Mode) {
   return v.pipe(
     obj(mode, {
-      key_hash: v.pipe(
-        v.string(),
-        v.regex(KEY_HASH_PATTERN, 'must be a lowercase hex SHA-256 (64 characters)'),
-      ),
+      key_hash: keyHash,
       allowed_models: v.array(v.string()),
       display_name: v.nullish(v.string()),
       rate_limit: v.optional(rateLimit(mode)),
@@ -49,6 +63,12 @@ export function apiKeySchema(mode: Mode) {
       allowed_agents: v.nullish(v.array(v.string())),
       expires_at: v.nullish(rfc3339),
       disabled: v.optional(v.boolean()),
+      previous_keys: v.optional(
+        v.pipe(
+          v.array(previousKey(mode)),
+          v.maxLength(MAX_PREVIOUS_KEYS, `must hold at most ${MAX_PREVIOUS_KEYS} keys`),
+        ),
+      ),
     }),
     v.transform((o) => {
       if (o.disabled !== false) return o;

@@ -24,7 +24,7 @@ import { type RateLimitPolicy, rateLimitPolicySchema } from './rate-limit-polici
 
 export type { A2aAgent, OidcProvider } from './a2a-oidc.js';
 export type { ApiKey } from './api-keys.js';
-export { KEY_HASH_PATTERN } from './api-keys.js';
+export { KEY_HASH_PATTERN, MAX_PREVIOUS_KEYS } from './api-keys.js';
 export type { CachePolicy } from './cache-policies.js';
 export type { Mode as SchemaMode, RateLimit } from './common.js';
 export type { Guardrail, GuardrailAttachment } from './guardrails.js';

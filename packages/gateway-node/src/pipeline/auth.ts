@@ -57,6 +57,56 @@ export function hashToken(token: string): string {
   return h;
 }
 
+/** A key replaced by a rotation with a grace window: it authenticates as `key` until `untilMs`. */
+interface GraceKey {
+  readonly key: Resource<'api_keys'>;
+  readonly untilMs: number;
+}
+
+/**
+ * Per snapshot, the hashes of every `previous_keys` entry. Built on the first lookup that
+ * misses the primary index and kept for as long as the snapshot lives, so it costs one pass
+ * over the api keys per config change, never per request.
+ */
+const graceIndexes = new WeakMap<ConfigSnapshot, ReadonlyMap<string, GraceKey>>();
+
+function graceIndex(snapshot: ConfigSnapshot): ReadonlyMap<string, GraceKey> {
+  let index = graceIndexes.get(snapshot);
+  if (index === undefined) {
+    const m = new Map<string, GraceKey>();
+    for (const key of snapshot.byId('api_keys').values()) {
+      for (const p of apiKeyView(key).previous_keys ?? []) {
+        const untilMs = Date.parse(p.expires_at);
+        const had = m.get(p.key_hash);
+        // The primary index wins; between two previous entries, the longer window.
+        if (!snapshot.apiKeysByHash.has(p.key_hash) && (had === undefined || had.untilMs < untilMs)) {
+          m.set(p.key_hash, { key, untilMs });
+        }
+      }
+    }
+    index = m;
+    graceIndexes.set(snapshot, index);
+  }
+  return index;
+}
+
+/**
+ * The api key a token hash belongs to: its current key, or a replaced one whose grace window
+ * has not ended. The end is an absolute time from the store, compared with this replica's clock,
+ * so every replica stops accepting the old key at the same moment with no timer or write.
+ */
+export function lookupKey(
+  snapshot: ConfigSnapshot,
+  hash: string,
+  nowMs: number,
+): Resource<'api_keys'> | undefined {
+  const key = snapshot.apiKeysByHash.get(hash);
+  if (key !== undefined) return key;
+  const grace = graceIndex(snapshot).get(hash);
+  // Valid at the exact end instant, like expires_at; an unparseable end (NaN) fails closed.
+  return grace !== undefined && nowMs <= grace.untilMs ? grace.key : undefined;
+}
+
 function deny(reason: AuthDenyReason, error: GatewayError): AuthResult {
   return { ok: false, reason, error };
 }
@@ -68,7 +118,7 @@ export function authenticate(
 ): AuthResult {
   const token = extractToken(headers);
   if (token === undefined) return deny('missing_credentials', errors.missingCredentials());
-  const key = snapshot.apiKeysByHash.get(hashToken(token));
+  const key = lookupKey(snapshot, hashToken(token), nowMs);
   if (key === undefined) return deny('unknown_key', errors.unknownKey());
   const v = apiKeyView(key);
   if (v.disabled === true) return deny('key_disabled', errors.keyDisabled());

@@ -206,4 +206,71 @@ export function crudCases(factory: StoreFactory): void {
         assert.equal((await store.list('provider_keys')).length, 1);
       }));
   });
+
+  describe('compare-and-set (ifRevision)', () => {
+    test('replace and delete commit only at the expected revision; a stale one fails `revision_mismatch`', () =>
+      withStore(factory, async ({ store }) => {
+        const c = await store.create('models', 'm1', { display_name: 'a', n: 1 });
+        const r = await store.replace('models', 'm1', { display_name: 'a', n: 2 }, undefined, {
+          ifRevision: c.revision,
+        });
+        const stale = await rejectsWith(
+          store.replace('models', 'm1', { display_name: 'a', n: 3 }, undefined, { ifRevision: c.revision }),
+          'revision_mismatch',
+        );
+        assert.equal(stale.currentRevision, r.revision);
+        // The same with a uniqueness constraint (the other write path).
+        const u = { field: 'display_name', value: 'a' };
+        const stale2 = await rejectsWith(
+          store.replace('models', 'm1', { display_name: 'a', n: 4 }, u, { ifRevision: c.revision }),
+          'revision_mismatch',
+        );
+        assert.equal(stale2.currentRevision, r.revision);
+        assert.deepEqual((await store.get('models', 'm1'))?.value, { display_name: 'a', n: 2 });
+        const r2 = await store.replace('models', 'm1', { display_name: 'a', n: 5 }, u, {
+          ifRevision: r.revision,
+        });
+        await rejectsWith(store.delete('models', 'm1', { ifRevision: r.revision }), 'revision_mismatch');
+        assert.ok(await store.get('models', 'm1'));
+        await store.delete('models', 'm1', { ifRevision: r2.revision });
+        assert.equal(await store.get('models', 'm1'), null);
+        // A guarded write of a missing key is `not_found`, not a mismatch.
+        await rejectsWith(
+          store.replace('models', 'm1', { display_name: 'a' }, undefined, { ifRevision: r2.revision }),
+          'not_found',
+        );
+        await rejectsWith(
+          store.replace('models', 'm1', { display_name: 'a' }, u, { ifRevision: 1 }),
+          'not_found',
+        );
+        await rejectsWith(store.delete('models', 'm1', { ifRevision: r2.revision }), 'not_found');
+      }));
+
+    test('20 concurrent replaces at one revision: exactly one wins, 19 fail `revision_mismatch`', () =>
+      withStore(factory, async ({ store }) => {
+        const c = await store.create('api_keys', 'k', { key_hash: 'h0', allowed_models: [] });
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            store.replace(
+              'api_keys',
+              'k',
+              { key_hash: `h${i + 1}`, allowed_models: [] },
+              { field: 'key_hash', value: `h${i + 1}` },
+              { ifRevision: c.revision },
+            ),
+          ),
+        );
+        const won = results.flatMap((r, i) =>
+          r.status === 'fulfilled' ? [{ i, rev: r.value.revision }] : [],
+        );
+        assert.equal(won.length, 1);
+        for (const r of results) {
+          if (r.status === 'rejected')
+            assert.equal((r.reason as { code?: string }).code, 'revision_mismatch');
+        }
+        const stored = await store.get('api_keys', 'k');
+        assert.equal(stored?.value.key_hash, `h${(won[0]?.i ?? -1) + 1}`);
+        assert.equal(stored?.revision, won[0]?.rev);
+      }));
+  });
 }

@@ -8,6 +8,7 @@
  */
 import { describe } from 'node:test';
 import type { ConfigSource, ResourceStore } from '../types.js';
+import { auditCases } from './audit.js';
 import { crudCases } from './crud.js';
 import { watchCases } from './watch.js';
 
@@ -35,6 +36,7 @@ export interface StoreFactory {
 export function runStoreContract(factory: StoreFactory): void {
   describe(`store contract: ${factory.name}`, () => {
     crudCases(factory);
+    auditCases(factory);
     watchCases(factory);
   });
 }

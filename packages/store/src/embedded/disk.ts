@@ -19,10 +19,12 @@ import {
   encodeFrame,
   type Frame,
   LOG_MAGIC,
+  LOG_MAGIC_V1,
   OP_DELETE,
   OP_PUT,
   OP_STATE_END,
   OP_STATE_HEAD,
+  OP_TXN,
   STATE_MAGIC,
 } from './frame.js';
 
@@ -41,7 +43,7 @@ export interface Recovered {
   /** Revision of the state file (0 when there is none). */
   readonly stateRevision: number;
   readonly stateEntries: StateEntry[];
-  /** Put/delete frames of the log, in order. */
+  /** Put/delete/txn frames of the log, in order. */
   readonly logFrames: Frame[];
   /** Bytes cut from the end of the log (a torn or corrupt tail). */
   readonly truncatedBytes: number;
@@ -127,12 +129,15 @@ export class Disk {
     let logFrames: Frame[] = [];
     let truncatedBytes = 0;
     let logBytes = 0;
+    let relabel = false;
     if (logBuf && logBuf.length >= LOG_MAGIC.length) {
-      if (!logBuf.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
+      const magic = logBuf.subarray(0, LOG_MAGIC.length);
+      relabel = magic.equals(LOG_MAGIC_V1);
+      if (!magic.equals(LOG_MAGIC) && !relabel) {
         throw new Error(`embedded store log ${logPath} has a bad header; restore it from a backup`);
       }
       const decoded = decodeFrames(logBuf, LOG_MAGIC.length);
-      logFrames = decoded.frames.filter((f) => f.op === OP_PUT || f.op === OP_DELETE);
+      logFrames = decoded.frames.filter((f) => f.op === OP_PUT || f.op === OP_DELETE || f.op === OP_TXN);
       truncatedBytes = logBuf.length - decoded.validEnd;
       logBytes = decoded.validEnd;
       if (truncatedBytes > 0) {
@@ -145,6 +150,15 @@ export class Disk {
     if (fresh) {
       await log.write(LOG_MAGIC);
       logBytes = LOG_MAGIC.length;
+    } else if (relabel) {
+      // Same length, same frames: only the version changes (see LOG_MAGIC).
+      const fh = await open(logPath, 'r+');
+      try {
+        await fh.write(LOG_MAGIC, 0, LOG_MAGIC.length, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     }
     await log.sync();
     if (fresh || truncatedBytes > 0) await fsyncDir(dir);

@@ -63,6 +63,61 @@ describe('embedded store durability', () => {
     await db.close();
   });
 
+  test('a write and its audit record are one log frame: both survive a reopen, a torn tail drops both', async () => {
+    const dir = await tempDir();
+    let db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    const at = Date.now();
+    const a = await db.store.create('models', 'a', { display_name: 'a' }, undefined, {
+      audit: { at, doc: { action: 'create' } },
+    });
+    const file = await logFile(dir);
+    const sizeBefore = (await stat(file)).size;
+    const b = await db.store.replace('models', 'a', { display_name: 'a2' }, undefined, {
+      audit: { at: at + 1, doc: { action: 'replace' } },
+    });
+    const sizeAfter = (await stat(file)).size;
+    await db.close();
+
+    db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    assert.equal(db.recovery.revision, b.revision);
+    assert.equal((await db.store.get('models', 'a'))?.revision, b.revision);
+    const page = await db.store.audit?.query({ limit: 10 });
+    assert.deepEqual(
+      page?.records.map((r) => [r.revision, r.doc.action]),
+      [
+        [b.revision, 'replace'],
+        [a.revision, 'create'],
+      ],
+    );
+    await db.close();
+
+    // Tear the last transaction in the middle: neither its write nor its record comes back.
+    await truncate(file, sizeBefore + Math.floor((sizeAfter - sizeBefore) / 2));
+    db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    assert.equal(db.recovery.revision, a.revision);
+    assert.deepEqual((await db.store.get('models', 'a'))?.value, { display_name: 'a' });
+    assert.deepEqual(
+      (await db.store.audit?.query({ limit: 10 }))?.records.map((r) => r.doc.action),
+      ['create'],
+    );
+    await db.close();
+  });
+
+  test('a version 01 log is read and relabelled 02 before anything new is appended', async () => {
+    const dir = await tempDir();
+    let db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    await db.store.create('models', 'a', { display_name: 'a' });
+    await db.close();
+    const file = await logFile(dir);
+    const buf = await readFile(file);
+    buf.write('AISIXL01', 0, 'latin1');
+    await writeFile(file, buf);
+    db = await openEmbeddedStore({ dir, prefix: '/aisix' });
+    assert.equal((await db.store.get('models', 'a'))?.value.display_name, 'a');
+    assert.equal((await readFile(file)).subarray(0, 8).toString('latin1'), 'AISIXL02');
+    await db.close();
+  });
+
   test('every write acknowledged before SIGKILL survives; reopen succeeds each time', async () => {
     const dir = await tempDir();
     const script = fileURLToPath(new URL('./crash-writer.fixture.js', import.meta.url));

@@ -11,12 +11,15 @@
  */
 import { StoreError, type WatchEnd, type WatchEvent } from '../types.js';
 import type { Disk } from './disk.js';
-import { encodeFrame, OP_DELETE, OP_PUT } from './frame.js';
+import { encodeFrame, encodeTxn, OP_DELETE, OP_PUT } from './frame.js';
 import type { DirLock } from './lock.js';
 import type { History, Keyspace } from './memory.js';
 
-/** Decides one write against the key space (via `kv.put` / `kv.delete`) or throws StoreError. */
-export type Mutation = (kv: Keyspace) => WatchEvent;
+/**
+ * Decides one write against the key space (via `kv.put` / `kv.delete`, or `kv.txn` for several
+ * keys at one revision) or throws StoreError. An empty array is a write that changed nothing.
+ */
+export type Mutation = (kv: Keyspace) => WatchEvent | WatchEvent[];
 
 interface PendingWrite {
   readonly mutation: Mutation;
@@ -81,9 +84,16 @@ export class Engine {
     }
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ mutation, resolve, reject });
-      this.draining ??= this.drain().finally(() => {
-        this.draining = null;
-      });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+      // A write queued after drain's last look at the queue but before this callback saw
+      // `draining` still set and started nothing: pick it up here, or it would wait forever.
+      if (this.queue.length > 0) this.kick();
     });
   }
 
@@ -104,7 +114,7 @@ export class Engine {
 
   private async commit(batch: PendingWrite[]): Promise<void> {
     const frames: Buffer[] = [];
-    const events: WatchEvent[] = [];
+    const groups: WatchEvent[][] = [];
     const settle: Array<() => void> = [];
     for (const w of batch) {
       if (this.failure) {
@@ -112,13 +122,29 @@ export class Engine {
         continue;
       }
       try {
-        const ev = w.mutation(this.kv);
-        events.push(ev);
-        frames.push(
-          ev.type === 'put'
-            ? encodeFrame(OP_PUT, ev.revision, ev.key, ev.value)
-            : encodeFrame(OP_DELETE, ev.revision, ev.key),
-        );
+        const out = w.mutation(this.kv);
+        const group = Array.isArray(out) ? out : [out];
+        const ev = group[0];
+        if (ev === undefined) {
+          const revision = this.kv.revision;
+          settle.push(() => w.resolve(revision));
+          continue;
+        }
+        groups.push(group);
+        if (group.length > 1) {
+          frames.push(
+            encodeTxn(
+              ev.revision,
+              group.map((e) => ({ key: e.key, value: e.type === 'put' ? e.value : null })),
+            ),
+          );
+        } else {
+          frames.push(
+            ev.type === 'put'
+              ? encodeFrame(OP_PUT, ev.revision, ev.key, ev.value)
+              : encodeFrame(OP_DELETE, ev.revision, ev.key),
+          );
+        }
         settle.push(() => w.resolve(ev.revision));
       } catch (err) {
         settle.push(() => w.reject(err));
@@ -132,8 +158,8 @@ export class Engine {
         for (const w of batch) w.reject(this.usableError());
         return;
       }
-      for (const ev of events) this.history.append(ev);
-      this.publish(events);
+      for (const g of groups) this.history.append(g);
+      this.publish(groups.flat());
     }
     for (const s of settle) s();
   }

@@ -5,6 +5,10 @@
  * `[u8 op][f64 LE revision][u32 LE key length][key UTF-8][value bytes]`. Values are raw bytes
  * (a direct writer may store anything, like in etcd), so the format is binary, not JSON lines.
  *
+ * A transaction (several keys at one revision, like an etcd txn: a write and its audit record)
+ * is ONE frame, `OP_TXN`, whose value packs the operations; one checksum covers them all, so a
+ * torn tail drops the whole transaction or none of it.
+ *
  * Decoding stops at the first frame that is short, overlong or fails its checksum and reports
  * the offset where the valid prefix ends: a crash can only tear the tail of an append, and
  * everything before it was fsynced, so the caller truncates the file there.
@@ -17,8 +21,15 @@ export const OP_DELETE = 2;
 export const OP_STATE_HEAD = 3;
 /** Last frame of a state file: proves the file was written to the end. */
 export const OP_STATE_END = 4;
+/** Log only: puts and deletes committed together at the frame's revision (`encodeTxn`). */
+export const OP_TXN = 5;
 
-export type Op = typeof OP_PUT | typeof OP_DELETE | typeof OP_STATE_HEAD | typeof OP_STATE_END;
+export type Op =
+  | typeof OP_PUT
+  | typeof OP_DELETE
+  | typeof OP_STATE_HEAD
+  | typeof OP_STATE_END
+  | typeof OP_TXN;
 
 export interface Frame {
   readonly op: Op;
@@ -27,8 +38,14 @@ export interface Frame {
   readonly value: Uint8Array;
 }
 
-/** 8-byte file magics; the last two characters are the format version. */
-export const LOG_MAGIC: Buffer = Buffer.from('AISIXL01', 'latin1');
+/**
+ * 8-byte file magics; the last two characters are the format version. Logs are version 02
+ * since OP_TXN exists; a version 01 log (no OP_TXN frames) is read as is and relabelled 02
+ * before anything is appended, so an older binary refuses the log loudly instead of cutting
+ * it at the first frame it does not know.
+ */
+export const LOG_MAGIC: Buffer = Buffer.from('AISIXL02', 'latin1');
+export const LOG_MAGIC_V1: Buffer = Buffer.from('AISIXL01', 'latin1');
 export const STATE_MAGIC: Buffer = Buffer.from('AISIXS01', 'latin1');
 
 const FRAME_HEAD = 8;
@@ -76,7 +93,9 @@ function decodeOne(buf: Buffer, off: number): { frame: Frame; next: number } | n
   const payload = buf.subarray(off + FRAME_HEAD, off + FRAME_HEAD + len);
   if (crc32(payload) !== buf.readUInt32LE(off + 4)) return null;
   const op = payload.readUInt8(0);
-  if (op !== OP_PUT && op !== OP_DELETE && op !== OP_STATE_HEAD && op !== OP_STATE_END) return null;
+  if (op !== OP_PUT && op !== OP_DELETE && op !== OP_STATE_HEAD && op !== OP_STATE_END && op !== OP_TXN) {
+    return null;
+  }
   const revision = payload.readDoubleLE(1);
   const keyLen = payload.readUInt32LE(9);
   if (keyLen > len - PAYLOAD_HEAD || !Number.isSafeInteger(revision) || revision < 0) return null;
@@ -84,4 +103,55 @@ function decodeOne(buf: Buffer, off: number): { frame: Frame; next: number } | n
   // Copy the value out so the (possibly large) file buffer can be collected after replay.
   const value = new Uint8Array(payload.subarray(PAYLOAD_HEAD + keyLen));
   return { frame: { op, revision, key, value }, next: off + FRAME_HEAD + len };
+}
+
+export interface TxnOp {
+  readonly key: string;
+  /** null = delete */
+  readonly value: Uint8Array | null;
+}
+
+/** `OP_TXN` value: `[u32 count]` then per op `[u8 op][u32 key length][key][u32 value length][value]`. */
+export function encodeTxn(revision: number, ops: readonly TxnOp[]): Buffer {
+  const parts: Buffer[] = [];
+  const count = Buffer.allocUnsafe(4);
+  count.writeUInt32LE(ops.length, 0);
+  parts.push(count);
+  for (const o of ops) {
+    const key = Buffer.from(o.key, 'utf8');
+    const head = Buffer.allocUnsafe(5);
+    head.writeUInt8(o.value === null ? OP_DELETE : OP_PUT, 0);
+    head.writeUInt32LE(key.length, 1);
+    const vlen = Buffer.allocUnsafe(4);
+    vlen.writeUInt32LE(o.value?.byteLength ?? 0, 0);
+    parts.push(head, key, vlen);
+    if (o.value !== null) parts.push(Buffer.from(o.value.buffer, o.value.byteOffset, o.value.byteLength));
+  }
+  return encodeFrame(OP_TXN, revision, '', Buffer.concat(parts));
+}
+
+/** The operations of an `OP_TXN` frame; throws on a malformed value (the frame's CRC held). */
+export function decodeTxn(value: Uint8Array): TxnOp[] {
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const bad = (): Error => new Error('embedded store log holds a malformed transaction frame');
+  if (buf.length < 4) throw bad();
+  const n = buf.readUInt32LE(0);
+  const ops: TxnOp[] = [];
+  let off = 4;
+  for (let i = 0; i < n; i++) {
+    if (buf.length - off < 5) throw bad();
+    const op = buf.readUInt8(off);
+    const klen = buf.readUInt32LE(off + 1);
+    off += 5;
+    if (buf.length - off < klen + 4) throw bad();
+    const key = buf.toString('utf8', off, off + klen);
+    off += klen;
+    const vlen = buf.readUInt32LE(off);
+    off += 4;
+    if (buf.length - off < vlen || (op !== OP_PUT && op !== OP_DELETE)) throw bad();
+    ops.push({ key, value: op === OP_PUT ? new Uint8Array(buf.subarray(off, off + vlen)) : null });
+    off += vlen;
+  }
+  if (off !== buf.length) throw bad();
+  return ops;
 }

@@ -3,11 +3,13 @@
  * indexes used for atomic uniqueness, and the bounded watch history.
  *
  * Nothing here does I/O or knows about files; `engine.ts` decides when a change is durable.
- * Revisions follow etcd: one global counter, +1 per put or delete, each key keeps the revision
- * of its last write (`mod_revision`). Because every revision is exactly one event, the history
- * is a contiguous run of revisions and a start revision maps to an array index directly.
+ * Revisions follow etcd: one global counter, +1 per put, delete or transaction, each key keeps
+ * the revision of its last write (`mod_revision`). Every revision is one group of events (one,
+ * or several for a transaction), so the history is a contiguous run of revisions and a start
+ * revision maps to an array index directly.
  */
 import type { WatchEvent } from '../types.js';
+import type { TxnOp } from './frame.js';
 
 export interface Entry {
   readonly value: Uint8Array;
@@ -84,6 +86,27 @@ export class Keyspace {
     return revision;
   }
 
+  /**
+   * Apply puts and deletes at ONE new revision, like an etcd transaction. Deletes of absent
+   * keys are skipped; when nothing changes no revision is used and the result is empty.
+   */
+  txn(ops: readonly TxnOp[]): WatchEvent[] {
+    const revision = this.revision + 1;
+    const events: WatchEvent[] = [];
+    for (const { key, value } of ops) {
+      if (value === null) {
+        if (!this.data.delete(key)) continue;
+        events.push({ type: 'delete', key, revision });
+      } else {
+        this.data.set(key, { value, revision });
+        events.push({ type: 'put', key, value, revision });
+      }
+      this.reindex(key, value);
+    }
+    if (events.length > 0) this.revision = revision;
+    return events;
+  }
+
   /** Entries whose key starts with `prefix`, ascending by key. */
   range(prefix: string): Array<[string, Entry]> {
     const out: Array<[string, Entry]> = [];
@@ -117,12 +140,13 @@ export class Keyspace {
   }
 }
 
-/** The last `limit` committed events, for watches that start in the past. */
+/** The last `limit` committed revisions' events, for watches that start in the past. */
 export class History {
-  private events: WatchEvent[] = [];
-  /** Index in `events` of the first retained event (trimmed lazily to keep appends O(1)). */
+  /** One group of events per revision (a transaction's events share one). */
+  private groups: WatchEvent[][] = [];
+  /** Index in `groups` of the first retained revision (trimmed lazily to keep appends O(1)). */
   private offset = 0;
-  /** Revision of the first retained event; `lastRevision + 1` when nothing is retained. */
+  /** Revision of the first retained group; `lastRevision + 1` when nothing is retained. */
   private start: number;
 
   constructor(
@@ -137,24 +161,26 @@ export class History {
     return this.start;
   }
 
-  append(event: WatchEvent): void {
-    const expected = this.start + this.events.length - this.offset;
-    if (event.revision !== expected) {
-      throw new Error(`history gap: got revision ${event.revision}, expected ${expected}`);
+  /** The events of the next revision (all carry that revision). */
+  append(events: readonly WatchEvent[]): void {
+    const revision = events[0]?.revision;
+    const expected = this.start + this.groups.length - this.offset;
+    if (revision !== expected || events.some((e) => e.revision !== revision)) {
+      throw new Error(`history gap: got revision ${String(revision)}, expected ${expected}`);
     }
-    this.events.push(event);
-    if (this.events.length - this.offset > this.limit) this.compact(event.revision - this.limit + 1);
+    this.groups.push([...events]);
+    if (this.groups.length - this.offset > this.limit) this.compact(revision - this.limit + 1);
   }
 
   /** Forget events before `revision` (like etcd compaction). */
   compact(revision: number): void {
-    const end = this.start + this.events.length - this.offset;
+    const end = this.start + this.groups.length - this.offset;
     const target = Math.min(revision, end);
     if (target <= this.start) return;
     this.offset += target - this.start;
     this.start = target;
-    if (this.offset > this.limit || this.offset === this.events.length) {
-      this.events = this.events.slice(this.offset);
+    if (this.offset > this.limit || this.offset === this.groups.length) {
+      this.groups = this.groups.slice(this.offset);
       this.offset = 0;
     }
   }
@@ -162,6 +188,6 @@ export class History {
   /** Events from `from` (inclusive), or null when `from` is older than what is retained. */
   since(from: number): WatchEvent[] | null {
     if (from < this.start) return null;
-    return this.events.slice(this.offset + (from - this.start));
+    return this.groups.slice(this.offset + (from - this.start)).flat();
   }
 }

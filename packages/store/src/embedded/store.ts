@@ -11,7 +11,10 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type KindName, kindPrefix as kindKeyPrefix, resourceKey, watchPrefix } from '@aisix/core';
+import { auditKey, auditPrefix, auditTimeKey } from '../audit-keys.js';
 import {
+  type AuditLog,
+  type AuditRecord,
   type ConfigSource,
   type LoadResult,
   type ResourceStore,
@@ -20,11 +23,12 @@ import {
   type UniqueConstraint,
   type WatchEnd,
   type WatchEvent,
+  type WriteOptions,
   type WriteResult,
 } from '../types.js';
 import { Disk, ensureDataDir } from './disk.js';
 import { Engine, type Mutation, type WatchScope } from './engine.js';
-import { OP_PUT } from './frame.js';
+import { decodeTxn, OP_PUT, OP_TXN } from './frame.js';
 import { acquireDirLock } from './lock.js';
 import { History, Keyspace, parseObject } from './memory.js';
 
@@ -104,13 +108,18 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
             'restore the data dir from a backup',
         );
       }
-      const value = f.op === OP_PUT ? f.value : null;
-      kv.restore(f.key, value, f.revision);
-      history.append(
-        value === null
-          ? { type: 'delete', key: f.key, revision: f.revision }
-          : { type: 'put', key: f.key, value, revision: f.revision },
-      );
+      const ops =
+        f.op === OP_TXN ? decodeTxn(f.value) : [{ key: f.key, value: f.op === OP_PUT ? f.value : null }];
+      const group: WatchEvent[] = [];
+      for (const { key, value } of ops) {
+        kv.restore(key, value, f.revision);
+        group.push(
+          value === null
+            ? { type: 'delete', key, revision: f.revision }
+            : { type: 'put', key, value, revision: f.revision },
+        );
+      }
+      history.append(group);
       replayed++;
     }
     recovery = { revision: kv.revision, replayedRecords: replayed, truncatedBytes: recovered.truncatedBytes };
@@ -160,6 +169,40 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       }
     }
   };
+  /** The key must exist (and, for a compare-and-set write, still be at `ifRevision`). */
+  const checkCurrent = (kv: Keyspace, kind: KindName, id: string, key: string, opts?: WriteOptions): void => {
+    const current = kv.data.get(key);
+    if (!current) throw new StoreError('not_found', `${kind} '${id}' not found`);
+    if (opts?.ifRevision !== undefined && current.revision !== opts.ifRevision) {
+      throw new StoreError(
+        'revision_mismatch',
+        `${kind} '${id}' is at revision ${current.revision}, not ${opts.ifRevision}`,
+        { currentRevision: current.revision },
+      );
+    }
+  };
+  /**
+   * The event of a single-key write, or, with an audit record, a transaction of both at one
+   * revision (one log frame: neither is ever durable without the other).
+   */
+  const commit = (
+    kv: Keyspace,
+    key: string,
+    value: Uint8Array | null,
+    opts?: WriteOptions,
+  ): WatchEvent | WatchEvent[] => {
+    if (opts?.audit !== undefined) {
+      const record = encoder.encode(JSON.stringify(opts.audit.doc));
+      return kv.txn([
+        { key, value },
+        { key: auditKey(prefix, opts.audit.at), value: record },
+      ]);
+    }
+    if (value !== null) return { type: 'put', key, value, revision: kv.put(key, value) };
+    const revision = kv.delete(key);
+    if (revision === null) throw new Error(`embedded store: delete of absent key ${key}`);
+    return { type: 'delete', key, revision };
+  };
   const write = async (id: string, mutation: Mutation): Promise<WriteResult> => {
     check();
     return { id, revision: await engine.submit(mutation) };
@@ -181,34 +224,72 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       }
       return out;
     },
-    async create(kind, id, value, unique) {
+    async create(kind, id, value, unique, opts) {
       const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
       return write(id, (kv) => {
         if (kv.data.has(key)) throw new StoreError('exists', `${kind} '${id}' already exists`);
         checkUnique(kv, kind, key, unique);
-        return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
+        return commit(kv, key, bytes, opts);
       });
     },
-    async replace(kind, id, value, unique) {
+    async replace(kind, id, value, unique, opts) {
       const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
       return write(id, (kv) => {
-        if (!kv.data.has(key)) throw new StoreError('not_found', `${kind} '${id}' not found`);
+        checkCurrent(kv, kind, id, key, opts);
         checkUnique(kv, kind, key, unique);
-        return { type: 'put', key, value: bytes, revision: kv.put(key, bytes) };
+        return commit(kv, key, bytes, opts);
       });
     },
-    async delete(kind, id) {
+    async delete(kind, id, opts) {
       const key = resourceKey(prefix, kind, id);
       return write(id, (kv) => {
-        const revision = kv.delete(key);
-        if (revision === null) throw new StoreError('not_found', `${kind} '${id}' not found`);
-        return { type: 'delete', key, revision };
+        checkCurrent(kv, kind, id, key, opts);
+        return commit(kv, key, null, opts);
       });
     },
+    audit: auditLog(engine, prefix, check),
     async close() {
       closed = true;
+    },
+  };
+}
+
+function auditLog(engine: Engine, prefix: string, check: () => void): AuditLog {
+  const under = auditPrefix(prefix);
+  return {
+    async query(q) {
+      check();
+      const from = q.sinceMs === undefined ? under : auditTimeKey(prefix, q.sinceMs);
+      const to = q.untilMs === undefined ? undefined : auditTimeKey(prefix, q.untilMs + 1);
+      const all: AuditRecord[] = [];
+      for (const [key, e] of engine.kv.range(under)) {
+        if (key < from || (to !== undefined && key >= to)) continue;
+        if (q.beforeRevision !== undefined && e.revision >= q.beforeRevision) continue;
+        const doc = parseObject(e.value);
+        if (doc === null || (q.match !== undefined && !q.match(doc))) continue;
+        all.push({ revision: e.revision, doc });
+      }
+      all.sort((a, b) => b.revision - a.revision);
+      const records = all.slice(0, q.limit);
+      const last = records[records.length - 1];
+      return { records, next: all.length > q.limit && last !== undefined ? last.revision : null };
+    },
+    async prune(r, nowMs) {
+      check();
+      const cutoff = auditTimeKey(prefix, nowMs - r.maxAgeMs);
+      let deleted = 0;
+      // One transaction: the oldest keys (keys sort by time) that are too old or over the cap.
+      await engine.submit((kv) => {
+        const keys = kv.range(under).map(([key]) => key);
+        const aged = keys.filter((k) => k < cutoff).length;
+        const drop = Math.max(aged, keys.length - r.maxRecords);
+        const events = kv.txn(keys.slice(0, drop).map((key) => ({ key, value: null })));
+        deleted = events.length;
+        return events;
+      });
+      return deleted;
     },
   };
 }

@@ -18,11 +18,18 @@
  */
 import type { KindName } from '@aisix/core';
 import { Etcd3, type IKeyValue, type ITxnRequest } from 'etcd3';
+import { AUDIT_BATCH, auditKey, auditPrefix, auditTimeKey } from '../audit-keys.js';
 import {
+  type AuditLog,
+  type AuditPage,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditRetention,
   type ResourceStore,
   type StoredDoc,
   StoreError,
   type UniqueConstraint,
+  type WriteOptions,
   type WriteResult,
 } from '../types.js';
 import { int, kindPrefix, prefixRangeEnd, resourceKey, utf8 } from './keys.js';
@@ -45,6 +52,10 @@ export class Etcd3ResourceStore implements ResourceStore {
   readonly #prefix: string;
   readonly #opts: Etcd3StoreOptions;
   #healthy = false;
+  readonly audit: AuditLog = {
+    query: (q) => this.#queryAudit(q),
+    prune: (r, now) => this.#pruneAudit(r, now),
+  };
 
   constructor(opts: Etcd3StoreOptions) {
     this.#opts = opts;
@@ -89,15 +100,19 @@ export class Etcd3ResourceStore implements ResourceStore {
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: WriteOptions,
   ): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
     const absent = { key, target: 'Create', result: 'Equal', create_revision: 0 } as const;
     if (!unique) {
-      const res = await this.#txn('create', { compare: [absent], success: [put(key, value)] });
+      const res = await this.#txn('create', {
+        compare: [absent],
+        success: [put(key, value), ...this.#auditOps(opts)],
+      });
       if (!res.succeeded) throw new StoreError('exists', `${kind}/${id} already exists`);
       return { id, revision: int(res.header.revision) };
     }
-    return this.#uniqueWrite('create', kind, id, value, unique, absent);
+    return this.#uniqueWrite('create', kind, id, value, unique, absent, opts);
   }
 
   async replace(
@@ -105,22 +120,136 @@ export class Etcd3ResourceStore implements ResourceStore {
     id: string,
     value: Record<string, unknown>,
     unique?: UniqueConstraint,
+    opts?: WriteOptions,
   ): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
     const present = { key, target: 'Version', result: 'Greater', version: 0 } as const;
     if (!unique) {
-      const res = await this.#txn('replace', { compare: [present], success: [put(key, value)] });
-      if (!res.succeeded) throw new StoreError('not_found', `${kind}/${id} not found`);
+      const res = await this.#txn('replace', {
+        compare: [present, ...this.#casCompare(key, opts)],
+        success: [put(key, value), ...this.#auditOps(opts)],
+        failure: [{ request_range: { key } }],
+      });
+      if (!res.succeeded) throw this.#refused(kind, id, res.responses[0]?.response_range?.kvs[0], opts);
       return { id, revision: int(res.header.revision) };
     }
-    return this.#uniqueWrite('replace', kind, id, value, unique, present);
+    return this.#uniqueWrite('replace', kind, id, value, unique, present, opts);
   }
 
-  async delete(kind: KindName, id: string): Promise<WriteResult> {
+  async delete(kind: KindName, id: string, opts?: WriteOptions): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
+    if (opts?.ifRevision !== undefined || opts?.audit !== undefined) {
+      const present = { key, target: 'Version', result: 'Greater', version: 0 } as const;
+      const res = await this.#txn('delete', {
+        compare: [present, ...this.#casCompare(key, opts)],
+        success: [{ request_delete_range: { key } }, ...this.#auditOps(opts)],
+        failure: [{ request_range: { key } }],
+      });
+      if (!res.succeeded) throw this.#refused(kind, id, res.responses[0]?.response_range?.kvs[0], opts);
+      return { id, revision: int(res.header.revision) };
+    }
     const res = await this.#rpc('delete', (o) => this.#client.kv.deleteRange({ key }, o));
     if (int(res.deleted) === 0) throw new StoreError('not_found', `${kind}/${id} not found`);
     return { id, revision: int(res.header.revision) };
+  }
+
+  /** The audit record's put, joining the write's transaction. */
+  #auditOps(opts: WriteOptions | undefined): NonNullable<ITxnRequest['success']> {
+    if (opts?.audit === undefined) return [];
+    return [put(utf8(auditKey(this.#prefix, opts.audit.at)), opts.audit.doc)];
+  }
+
+  /** The key range of the records between `sinceMs` and `untilMs` (inclusive). */
+  #auditRange(sinceMs?: number, untilMs?: number): { key: Buffer; range_end: Buffer } {
+    const ap = utf8(auditPrefix(this.#prefix));
+    return {
+      key: sinceMs === undefined ? ap : utf8(auditTimeKey(this.#prefix, sinceMs)),
+      range_end:
+        untilMs === undefined
+          ? Buffer.from(prefixRangeEnd(ap))
+          : utf8(auditTimeKey(this.#prefix, untilMs + 1)),
+    };
+  }
+
+  /**
+   * Newest first by revision: etcd sorts by mod_revision and caps it at the cursor, in batches,
+   * until `limit` records pass the filter or the range is exhausted.
+   */
+  async #queryAudit(q: AuditQuery): Promise<AuditPage> {
+    const range = this.#auditRange(q.sinceMs, q.untilMs);
+    const records: AuditRecord[] = [];
+    let below = q.beforeRevision;
+    for (;;) {
+      const res = await this.#rpc('audit query', (o) =>
+        this.#client.kv.range(
+          {
+            ...range,
+            sort_order: 'Descend',
+            sort_target: 'Mod',
+            limit: AUDIT_BATCH,
+            ...(below !== undefined ? { max_mod_revision: below - 1 } : {}),
+          },
+          o,
+        ),
+      );
+      for (const kv of res.kvs) {
+        const revision = int(kv.mod_revision);
+        below = revision;
+        const doc = toDoc('', kv);
+        if (doc === undefined || (q.match !== undefined && !q.match(doc.value))) continue;
+        records.push({ revision, doc: doc.value });
+        if (records.length === q.limit) return { records, next: revision };
+      }
+      if (res.kvs.length < AUDIT_BATCH || below === undefined || below <= 1) return { records, next: null };
+    }
+  }
+
+  /** Age first (one range delete below the cutoff key), then count (the oldest keys beyond the cap). */
+  async #pruneAudit(r: AuditRetention, nowMs: number): Promise<number> {
+    const ap = utf8(auditPrefix(this.#prefix));
+    const aged = await this.#rpc('audit prune', (o) =>
+      this.#client.kv.deleteRange(
+        { key: ap, range_end: utf8(auditTimeKey(this.#prefix, nowMs - r.maxAgeMs)) },
+        o,
+      ),
+    );
+    let deleted = int(aged.deleted);
+    const all = { key: ap, range_end: Buffer.from(prefixRangeEnd(ap)) };
+    const counted = await this.#rpc('audit prune', (o) =>
+      this.#client.kv.range({ ...all, count_only: true }, o),
+    );
+    const excess = int(counted.count) - r.maxRecords;
+    if (excess <= 0) return deleted;
+    const oldest = await this.#rpc('audit prune', (o) =>
+      this.#client.kv.range(
+        { ...all, keys_only: true, sort_order: 'Ascend', sort_target: 'Key', limit: excess },
+        o,
+      ),
+    );
+    const last = oldest.kvs[oldest.kvs.length - 1];
+    if (last === undefined) return deleted;
+    const res = await this.#rpc('audit prune', (o) =>
+      this.#client.kv.deleteRange({ key: ap, range_end: Buffer.concat([last.key, Buffer.from([0])]) }, o),
+    );
+    deleted += int(res.deleted);
+    return deleted;
+  }
+
+  /** The compare of a compare-and-set write: the key's mod_revision is still the one read. */
+  #casCompare(key: Buffer, opts: WriteOptions | undefined): NonNullable<ITxnRequest['compare']> {
+    if (opts?.ifRevision === undefined) return [];
+    return [{ key, target: 'Mod', result: 'Equal', mod_revision: opts.ifRevision }];
+  }
+
+  /** Why a guarded write's txn failed, from the key as it is now (absent = not_found). */
+  #refused(
+    kind: KindName,
+    id: string,
+    kv: IKeyValue | undefined,
+    opts: WriteOptions | undefined,
+  ): StoreError {
+    if (kv === undefined) return new StoreError('not_found', `${kind}/${id} not found`);
+    return mismatch(kind, id, int(kv.mod_revision), opts?.ifRevision);
   }
 
   async close(): Promise<void> {
@@ -134,13 +263,21 @@ export class Etcd3ResourceStore implements ResourceStore {
     value: Record<string, unknown>,
     unique: UniqueConstraint,
     keyCompare: NonNullable<ITxnRequest['compare']>[number],
+    opts?: WriteOptions,
   ): Promise<WriteResult> {
     const key = utf8(this.#key(kind, id));
     const kp = utf8(kindPrefix(this.#prefix, kind));
     for (let attempt = 1; attempt <= UNIQUE_ATTEMPTS; attempt++) {
-      const { revision, docs, ids } = await this.#readKind(kind);
-      if (op === 'create' && ids.has(id)) throw new StoreError('exists', `${kind}/${id} already exists`);
-      if (op === 'replace' && !ids.has(id)) throw new StoreError('not_found', `${kind}/${id} not found`);
+      const { revision, docs, revs } = await this.#readKind(kind);
+      const current = revs.get(id);
+      if (op === 'create' && current !== undefined) {
+        throw new StoreError('exists', `${kind}/${id} already exists`);
+      }
+      if (op === 'replace' && current === undefined)
+        throw new StoreError('not_found', `${kind}/${id} not found`);
+      if (opts?.ifRevision !== undefined && current !== opts.ifRevision) {
+        throw mismatch(kind, id, current ?? 0, opts.ifRevision);
+      }
       const holder = docs.find((d) => d.id !== id && d.value[unique.field] === unique.value);
       if (holder) {
         throw new StoreError('conflict', `${kind} with ${unique.field} "${unique.value}" already exists`, {
@@ -158,8 +295,9 @@ export class Etcd3ResourceStore implements ResourceStore {
             mod_revision: revision + 1,
           },
           keyCompare,
+          ...this.#casCompare(key, opts),
         ],
-        success: [put(key, value)],
+        success: [put(key, value), ...this.#auditOps(opts)],
       });
       if (res.succeeded) return { id, revision: int(res.header.revision) };
       // Lost a race: back off a little (jittered, so contenders spread out) and re-check.
@@ -168,21 +306,24 @@ export class Etcd3ResourceStore implements ResourceStore {
     throw new StoreError('unavailable', `${op} ${kind}/${id}: too much write contention, try again`);
   }
 
-  async #readKind(kind: KindName): Promise<{ revision: number; docs: StoredDoc[]; ids: Set<string> }> {
+  async #readKind(
+    kind: KindName,
+  ): Promise<{ revision: number; docs: StoredDoc[]; revs: Map<string, number> }> {
     const kp = utf8(kindPrefix(this.#prefix, kind));
     const res = await this.#rpc('list', (o) =>
       this.#client.kv.range({ key: kp, range_end: Buffer.from(prefixRangeEnd(kp)) }, o),
     );
     const docs: StoredDoc[] = [];
-    const ids = new Set<string>();
+    // Every id of the kind with its mod_revision, documents that do not parse included.
+    const revs = new Map<string, number>();
     for (const kv of res.kvs) {
       const id = kv.key.subarray(kp.length).toString('utf8');
-      ids.add(id);
+      revs.set(id, int(kv.mod_revision));
       const doc = toDoc(id, kv);
       if (doc) docs.push(doc);
     }
     docs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { revision: int(res.header.revision), docs, ids };
+    return { revision: int(res.header.revision), docs, revs };
   }
 
   #txn(op: string, req: ITxnRequest) {
@@ -212,6 +353,14 @@ export class Etcd3ResourceStore implements ResourceStore {
     if (pw) msg = msg.split(pw).join('***');
     return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
   }
+}
+
+function mismatch(kind: KindName, id: string, current: number, expected: number | undefined): StoreError {
+  return new StoreError(
+    'revision_mismatch',
+    `${kind}/${id} is at revision ${current}, not ${String(expected)}`,
+    { currentRevision: current },
+  );
 }
 
 function put(key: Buffer, value: Record<string, unknown>) {
