@@ -122,6 +122,7 @@ describe('gitops: export -> apply -> diff across two etcd clusters', () => {
       api_key: UPSTREAM_SECRET,
       api_base: upstream.apiBase,
       // A `$` in a value must survive the file's interpolation (exported as `$$`).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a gateway header template
       request: { default_headers: { 'x-caller': '${request.api_key.name}' } },
     });
     const chat = await apiA.create('models', {

@@ -144,6 +144,11 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
       slot.set(`\${${variable}}`);
       placeholders.push({ variable, kind: i.kind, identity: i.identity, path: slot.path });
     }
+    // The identity first: it is what a reader looks for in a list of entries.
+    const field = Object.keys(doc).find(
+      (k) => doc[k] === i.identity && (k === 'name' || k === 'display_name'),
+    );
+    if (field !== undefined) doc = { [field]: doc[field], ...doc };
     const list = collections.get(i.kind) ?? [];
     list.push({ identity: i.identity, doc });
     collections.set(i.kind, list);
