@@ -349,4 +349,39 @@ describe('gitops: export -> apply -> diff across two etcd clusters', () => {
     assert.equal(usage.code, 1, 'a diff usage error is not the "changes" exit code');
     assert.deepEqual(await everything(apiB), before, 'cluster B is unchanged');
   });
+
+  test('a step the Admin API refuses stops the run: what ran was in the plan, the rest is listed', async () => {
+    const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+    await apiB.create('api_keys', { display_name: 'other', key_hash: hash('sk-other'), allowed_models: [] });
+    const stop = join(dir, 'stop.yaml');
+    // Plan: create a provider key, then give ci-caller the hash "other" holds (409 from the
+    // Admin API's uniqueness check), then create a cache policy.
+    writeFileSync(
+      stop,
+      readFileSync(file, 'utf8')
+        .replace(
+          'provider_keys:\n',
+          'provider_keys:\n  - display_name: extra\n    provider: openai\n    api_key: sk-extra-0000000000\n',
+        )
+        .replace(hash(CALLER), hash('sk-other'))
+        .replace('cache_policies:\n', 'cache_policies:\n  - name: late-cache\n    applies_to: all\n'),
+    );
+    const r = await aisix(['apply', '-f', stop, '--admin', b.adminUrl], secretEnv);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /Plan: 2 to create, 1 to update, 0 to delete/);
+    assert.match(r.out, /^\+ create provider_keys "extra": created \(id [0-9a-f-]{36}\)$/m);
+    assert.match(r.err, /^error: ~ update api_keys "ci-caller": PUT \/api_keys\/\S+ → 409 /m);
+    assert.match(
+      r.err,
+      /Stopped: 1 of 3 step\(s\) applied; not applied: ~ update api_keys "ci-caller"; \+ create cache_policies "late-cache"/,
+    );
+    const names = (await apiB.list('provider_keys')).map((e) => e.value.display_name).sort();
+    assert.deepEqual(names, ['extra', 'openai-main']);
+    assert.deepEqual(
+      (await apiB.list('cache_policies')).map((e) => e.value.name),
+      ['caller-cache'],
+    );
+    const caller = (await apiB.list('api_keys')).find((e) => e.value.display_name === 'ci-caller');
+    assert.equal(caller?.value.key_hash, hash(CALLER));
+  });
 });
