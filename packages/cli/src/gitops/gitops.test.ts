@@ -4,8 +4,12 @@
  * command lines. The commands against real clusters are e2e/src/gitops.test.ts.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileResourceId, loadResourcesFile, maskSecret } from '@aisix/core';
+import { parse } from 'yaml';
+import { parseCommand } from '../args.js';
 import type { LiveEntry } from './admin-client.js';
 import { parseGitops } from './args.js';
 import { exportResources } from './export.js';
@@ -283,4 +287,24 @@ test('command lines: sources, required flags, exit codes of usage errors', () =>
     prune: true,
     dryRun: true,
   });
+});
+
+test('the sample CI workflow runs commands this CLI accepts', () => {
+  const root = new URL('../../../../../', import.meta.url).pathname;
+  const text = readFileSync(join(root, 'deploy/gitops/github-actions.yml'), 'utf8');
+  const workflow = parse(text) as { jobs: Record<string, { steps: { run?: string }[] }> };
+  const commands: string[] = [];
+  for (const job of Object.values(workflow.jobs)) {
+    for (const step of job.steps) {
+      for (const line of (step.run ?? '').split('\n')) {
+        const m = /\$AISIX (.+?)(?: \||$)/.exec(line);
+        if (m?.[1] === undefined) continue;
+        const argv = m[1].replaceAll('"$AISIX_ADMIN_URL"', 'http://admin:3001').split(/\s+/);
+        const c = parseCommand(argv, { AISIX_ADMIN_KEY: 'k' });
+        assert.ok(c.cmd !== 'usage', `${line}: ${c.cmd === 'usage' ? c.message : ''}`);
+        commands.push(c.cmd);
+      }
+    }
+  }
+  assert.deepEqual(commands.sort(), ['apply', 'diff', 'diff', 'diff', 'validate']);
 });
