@@ -21,7 +21,7 @@ export type Command =
       readonly role: Role;
     }
   | GitopsCommand
-  | { readonly cmd: 'usage'; readonly message: string; readonly code?: number };
+  | { readonly cmd: 'usage'; readonly message: string; readonly code?: number; readonly usage?: string };
 
 export const HELP = `aisix: AI gateway (OpenAI- and Anthropic-compatible proxy, Admin API, etcd cluster)
 

@@ -24,7 +24,7 @@ async function main(): Promise<number> {
       return 0;
     case 'usage':
       io.err(
-        `error: ${command.message}\n\nUsage: aisix --config <path> [--role all|admin|gateway]\nFor more information, try '--help'.`,
+        `error: ${command.message}\n\nUsage: ${command.usage ?? 'aisix --config <path> [--role all|admin|gateway]'}\nFor more information, try '--help'.`,
       );
       return command.code ?? 2;
     case 'export': {

@@ -27,7 +27,14 @@ export type GitopsCommand =
 
 export type GitopsParse =
   | GitopsCommand
-  | { readonly cmd: 'usage'; readonly message: string; readonly code: number };
+  | { readonly cmd: 'usage'; readonly message: string; readonly code: number; readonly usage: string };
+
+const USAGE: Readonly<Record<string, string>> = {
+  export:
+    'aisix export (--etcd <url>[,<url>...] [--prefix /aisix] [--reveal-secrets] | --admin <url>) [-o <file>]',
+  diff: 'aisix diff -f <file> --admin <url> [--prune]',
+  apply: 'aisix apply -f <file> --admin <url> [--prune] [--dry-run]',
+};
 
 export const GITOPS_SUBCOMMANDS: readonly string[] = ['export', 'diff', 'apply'];
 
@@ -72,7 +79,7 @@ const ONLY: Readonly<Record<string, readonly string[]>> = {
 export function parseGitops(sub: string, argv: readonly string[], env: NodeJS.ProcessEnv): GitopsParse {
   // A usage error of `diff` must not read as its "changes" exit code (2).
   const code = sub === 'diff' ? 1 : 2;
-  const usage = (message: string): GitopsParse => ({ cmd: 'usage', message, code });
+  const usage = (message: string): GitopsParse => ({ cmd: 'usage', message, code, usage: USAGE[sub] ?? '' });
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
