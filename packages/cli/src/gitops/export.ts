@@ -108,6 +108,10 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
   }
 
   const byId = new Map<string, Item>(items.map((i) => [`${i.kind}/${i.id}`, i]));
+  const nameOfDerived = new Map<string, string>(
+    items.map((i) => [`${i.kind}/${fileResourceId(i.kind, i.identity)}`, i.identity]),
+  );
+  const nameOf = (kind: KindName, derived: string) => nameOfDerived.get(`${kind}/${derived}`);
   const placeholders: Placeholder[] = [];
   const usedVars = new Set<string>();
   const collections = new Map<KindName, { identity: string; doc: Doc }[]>();
@@ -128,11 +132,11 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
       continue;
     }
     if (i.kind === 'rate_limit_policies') {
-      doc = mapIdRefs(i.kind, doc, (target, id) => nameOfDerived(items, target, id) ?? id);
+      doc = mapIdRefs(i.kind, doc, (target, id) => nameOf(target, id) ?? id);
     }
     if (i.kind === 'models' && typeof doc.provider_key_id === 'string') {
       const { provider_key_id: pkId, ...rest } = doc;
-      doc = { ...rest, provider_key: nameOfDerived(items, 'provider_keys', pkId) ?? pkId };
+      doc = { ...rest, provider_key: nameOf('provider_keys', pkId) ?? pkId };
     }
     doc = escapeDollars(doc) as Doc;
     for (const slot of secretSlots(i.kind, doc)) {
@@ -178,8 +182,4 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
   const check = loadResourcesFile({ text, path: '(export)', env });
   if (!check.ok) return { ok: false, errors: check.errors };
   return { ok: true, text, placeholders, notes, count };
-}
-
-function nameOfDerived(items: readonly Item[], kind: KindName, derived: string): string | undefined {
-  return items.find((i) => i.kind === kind && fileResourceId(kind, i.identity) === derived)?.identity;
 }
