@@ -7,11 +7,10 @@
  * become `${VAR}` placeholders the user fills (etcd only: `--reveal-secrets` writes them).
  * The result is checked by the real file pipeline before it is returned.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { fileResourceId, type KindName, loadResourcesFile, validateWrite } from '@aisix/core';
 import { stringify } from 'yaml';
 import type { LiveEntry } from './admin-client.js';
-import { FILE_KINDS, identityOf, secretSlots } from './identity.js';
+import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
 import { type Doc, mapIdRefs } from './refs.js';
 
 export interface Placeholder {
@@ -54,17 +53,6 @@ function escapeDollars(node: unknown): unknown {
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, escapeDollars(v)]));
   }
   return node;
-}
-
-/** `value` without the top-level fields whose absence validates to the same document. */
-function withoutDefaults(kind: KindName, value: Doc): Doc {
-  let out = value;
-  for (const key of Object.keys(value)) {
-    const { [key]: _dropped, ...rest } = out;
-    const r = validateWrite(kind, rest);
-    if (r.ok && isDeepStrictEqual(r.value, value)) out = rest;
-  }
-  return out;
 }
 
 interface Item {

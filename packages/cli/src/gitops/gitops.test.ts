@@ -181,6 +181,17 @@ describe('plan', () => {
         'create rate_limit_policies chat-rpm',
       ],
     );
+    const shown = renderPlan(fresh, 'B');
+    assert.deepEqual(shown.slice(0, 6), [
+      '+ create provider_keys "openai-main"',
+      '    display_name: "openai-main"',
+      '    api_key: (secret) will be set',
+      '    provider: "openai"',
+      '    request.default_headers: {"x-user":"$' + '{request.api_key.name}"}',
+      '+ create models "chat"',
+    ]);
+    assert.ok(shown.includes('    provider_key_id: provider_keys "openai-main"'), shown.join('\n'));
+    assert.ok(!shown.join('\n').includes(SECRET.slice(-4)));
     const empty = '_format_version: "1"\n';
     const kept = plan(empty, {}, liveCluster());
     assert.deepEqual(kept.steps, []);

@@ -1,9 +1,10 @@
 /**
- * Identities of resources in the GitOps commands: the resources file names entries by
- * `display_name` / `name` (FILE_COLLECTIONS), and live entries are matched to file entries by
- * the same field. Secret fields come from the kinds table.
+ * Documents in the GitOps commands: identities (the resources file names entries by
+ * `display_name` / `name`, FILE_COLLECTIONS, and live entries match file entries by the same
+ * field), secret fields (from the kinds table) and fields left at their defaults.
  */
-import { FILE_COLLECTIONS, type KindName, kindByName } from '@aisix/core';
+import { isDeepStrictEqual } from 'node:util';
+import { FILE_COLLECTIONS, type KindName, kindByName, validateWrite } from '@aisix/core';
 import type { Doc } from './refs.js';
 
 export const FILE_KINDS: readonly KindName[] = FILE_COLLECTIONS.map((c) => c.kind);
@@ -52,4 +53,15 @@ export function secretSlots(kind: KindName, doc: Doc): SecretSlot[] {
     }
   }
   return slots;
+}
+
+/** `value` without the top-level fields whose absence validates to the same document. */
+export function withoutDefaults(kind: KindName, value: Doc): Doc {
+  let out = value;
+  for (const key of Object.keys(value)) {
+    const { [key]: _dropped, ...rest } = out;
+    const r = validateWrite(kind, rest);
+    if (r.ok && isDeepStrictEqual(r.value, value)) out = rest;
+  }
+  return out;
 }

@@ -19,7 +19,7 @@ import {
   validateWrite,
 } from '@aisix/core';
 import type { LiveEntry } from './admin-client.js';
-import { FILE_KINDS, identityOf, secretSlots } from './identity.js';
+import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
 import { type Doc, mapIdRefs, writeOrder } from './refs.js';
 
 export type FieldChange =
@@ -36,6 +36,8 @@ export type Step =
       readonly doc: Doc;
       /** The id the file's references use for it (mapped to the new live id once created). */
       readonly derivedId: string;
+      /** Its fields, as `added` changes (secrets as `secret` / `set`). */
+      readonly changes: readonly FieldChange[];
     }
   | {
       readonly op: 'update';
@@ -106,6 +108,18 @@ function diffValues(before: unknown, after: unknown, path: string, out: FieldCha
   if (before === undefined) out.push({ path, type: 'added', after });
   else if (after === undefined) out.push({ path, type: 'removed', before });
   else out.push({ path, type: 'changed', before, after });
+}
+
+/** The fields of a new entry, top level, as changes from nothing. */
+function fieldsOf(kind: KindName, doc: Doc): FieldChange[] {
+  const out: FieldChange[] = [];
+  const tokens = tokenizeSecrets(kind, withoutDefaults(kind, doc), true);
+  for (const [k, v] of Object.entries(tokens)) {
+    if (isToken(v)) out.push({ path: k, type: 'secret', change: 'set' });
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) diffValues({}, v, k, out);
+    else out.push({ path: k, type: 'added', after: v });
+  }
+  return out;
 }
 
 interface Desired {
@@ -188,7 +202,14 @@ export function buildPlan(
     if (d.live === undefined) {
       upserts.push({
         ...base,
-        step: { op: 'create', kind: d.kind, identity: d.identity, doc: d.value, derivedId: d.derivedId },
+        step: {
+          op: 'create',
+          kind: d.kind,
+          identity: d.identity,
+          doc: d.value,
+          derivedId: d.derivedId,
+          changes: fieldsOf(d.kind, d.value),
+        },
       });
       continue;
     }

@@ -43,6 +43,13 @@ export function renderPlan(plan: Plan, target: string): string[] {
   for (const s of plan.steps) {
     lines.push(stepTitle(s));
     if (s.op === 'update') for (const c of s.changes) lines.push(`    ${changeLine(c, labels)}`);
+    if (s.op === 'create') {
+      for (const c of s.changes) {
+        lines.push(
+          `    ${c.type === 'added' ? `${c.path}: ${show(c.after, labels)}` : changeLine(c, labels)}`,
+        );
+      }
+    }
   }
   if (plan.unmanaged.length > 0) {
     lines.push(
