@@ -58,6 +58,16 @@ function liveCluster(secret = SECRET): LiveEntry[] {
       revision: 7,
       value: { name: 'chat-rpm', scope: 'model', scope_ref: 'm-chat', window: 'minute', max_requests: 10 },
     },
+    {
+      kind: 'rate_limit_policies',
+      id: 'rl-2',
+      revision: 7,
+      value: {
+        name: 'caller-cond',
+        limits: { rpm: 5 },
+        conditions: [{ logic: 'or', children: [{ dimension: 'api_key', operator: 'in', value: ['k-1'] }] }],
+      },
+    },
     { kind: 'cache_policies', id: 'c-1', revision: 8, value: { name: 'per-key', applies_to: 'api_key:k-1' } },
     { kind: 'guardrail_attachments', id: 'ga-1', revision: 9, value: {} },
   ];
@@ -90,6 +100,7 @@ describe('export', () => {
     );
     assert.match(r.text, /provider_key: openai-main/);
     assert.match(r.text, /scope_ref: chat\n/);
+    assert.match(r.text, /value:\n\s+- caller\n/, 'condition values name the api key');
     assert.match(r.text, /x-user: \$\$\{request\.api_key\.name\}/);
     assert.doesNotMatch(r.text, /telemetry_tags|strip_headers|pk-1|m-chat/);
     assert.ok(r.notes.some((n) => n.includes('1 guardrail_attachments not exported')));
@@ -141,7 +152,7 @@ describe('plan', () => {
     const live = liveCluster();
     const p = plan(exported(live).text, env, live);
     assert.deepEqual(p.steps, []);
-    assert.equal(p.unchanged, 6);
+    assert.equal(p.unchanged, 7);
   });
 
   test('a field change is one update with one field; a new secret is a change that holds no secret', () => {
@@ -178,6 +189,7 @@ describe('plan', () => {
         'create models smart',
         'create api_keys caller',
         'create cache_policies per-key',
+        'create rate_limit_policies caller-cond',
         'create rate_limit_policies chat-rpm',
       ],
     );
@@ -195,11 +207,12 @@ describe('plan', () => {
     const empty = '_format_version: "1"\n';
     const kept = plan(empty, {}, liveCluster());
     assert.deepEqual(kept.steps, []);
-    assert.equal(kept.unmanaged.length, 6);
+    assert.equal(kept.unmanaged.length, 7);
     const pruned = plan(empty, {}, liveCluster(), true);
     assert.deepEqual(
       pruned.steps.map((s) => `${s.op} ${s.kind} ${s.identity}`),
       [
+        'delete rate_limit_policies caller-cond',
         'delete rate_limit_policies chat-rpm',
         'delete cache_policies per-key',
         'delete api_keys caller',
@@ -215,6 +228,7 @@ describe('plan', () => {
     // (The cache policy names the key by its derived id, which a rename changes: left out.)
     const text = exported(live)
       .text.replace('display_name: caller', 'display_name: ci')
+      .replace('- caller\n', '- ci\n')
       .replace(/cache_policies:\n(?: {2}.*\n| {4}.*\n)+/, '');
     const p = plan(text, env, live);
     assert.deepEqual(
