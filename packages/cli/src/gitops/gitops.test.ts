@@ -237,6 +237,23 @@ describe('plan', () => {
     );
   });
 
+  test('a live key named like another file entry is not taken by hash; updates free hashes before creates', () => {
+    const live: LiveEntry[] = [
+      {
+        kind: 'api_keys',
+        id: 'k-b',
+        revision: 1,
+        value: { display_name: 'b', key_hash: HASH, allowed_models: [] },
+      },
+    ];
+    const text = `_format_version: "1"\napi_keys:\n  - {display_name: a, key_hash: "${HASH}", allowed_models: []}\n  - {display_name: b, key_hash: "${'b'.repeat(64)}", allowed_models: []}\n`;
+    const p = plan(text, {}, live);
+    assert.deepEqual(
+      p.steps.map((s) => `${s.op} ${s.identity}`),
+      ['update b', 'create a'],
+    );
+  });
+
   test('two live entries with the identity the file names: refused, nothing planned', () => {
     const live = liveCluster();
     live.push({

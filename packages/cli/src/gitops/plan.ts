@@ -150,19 +150,31 @@ export function buildPlan(
       const id = identityOf(kind, l.value);
       if (id !== undefined) byIdentity.set(id, [...(byIdentity.get(id) ?? []), l]);
     }
-    for (const d of desired.filter((x) => x.kind === kind)) {
+    const ofKind = desired.filter((x) => x.kind === kind);
+    const claimed = new Set(ofKind.map((d) => d.identity));
+    for (const d of ofKind) {
       const same = byIdentity.get(d.identity) ?? [];
       if (same.length > 1) {
         errors.push(
           `${labelOf(kind, d.identity)}: ${same.length} live entries have this identity (ids ${same.map((l) => l.id).join(', ')}); rename or delete all but one`,
         );
-        continue;
+      } else if (same[0] !== undefined) {
+        d.live = same[0];
+        matched.add(same[0]);
       }
-      let hit = same[0];
-      if (hit === undefined && kind === 'api_keys') {
-        hit = liveOfKind.find((l) => !matched.has(l) && l.value.key_hash === d.value.key_hash);
-      }
-      if (hit !== undefined) {
+    }
+    // Name matches first; then an api key the file names differently is found by its hash,
+    // unless its live name belongs to another entry of the file.
+    if (kind !== 'api_keys') continue;
+    const byHash = new Map<unknown, LiveEntry>();
+    for (const l of liveOfKind) {
+      const name = identityOf(kind, l.value);
+      if (!matched.has(l) && (name === undefined || !claimed.has(name))) byHash.set(l.value.key_hash, l);
+    }
+    for (const d of ofKind) {
+      if (d.live !== undefined || (byIdentity.get(d.identity)?.length ?? 0) > 1) continue;
+      const hit = byHash.get(d.value.key_hash);
+      if (hit !== undefined && !matched.has(hit)) {
         d.live = hit;
         matched.add(hit);
       }
@@ -250,7 +262,9 @@ export function buildPlan(
         .reverse()
         .map((x) => x.step)
     : [];
-  const ordered = writeOrder(upserts).map((x) => x.step);
+  // Api-key updates before api-key creates: an update may free the key_hash a create takes.
+  const rank = (x: (typeof upserts)[number]) => (x.kind === 'api_keys' && x.step.op === 'create' ? 1 : 0);
+  const ordered = writeOrder([...upserts].sort((x, y) => rank(x) - rank(y))).map((x) => x.step);
   return {
     ok: true,
     plan: {
