@@ -4,6 +4,7 @@
  * Running the command lives in main.ts (serve) and validate.ts.
  */
 import { parseArgs } from 'node:util';
+import { GITOPS_HELP, GITOPS_SUBCOMMANDS, type GitopsCommand, parseGitops } from './gitops/args.js';
 
 export type Role = 'all' | 'admin' | 'gateway';
 export const ROLES: readonly Role[] = ['all', 'admin', 'gateway'];
@@ -19,13 +20,15 @@ export type Command =
       /** The role the config is checked for (a gateway-only config needs no admin keys). */
       readonly role: Role;
     }
-  | { readonly cmd: 'usage'; readonly message: string };
+  | GitopsCommand
+  | { readonly cmd: 'usage'; readonly message: string; readonly code?: number; readonly usage?: string };
 
 export const HELP = `aisix: AI gateway (OpenAI- and Anthropic-compatible proxy, Admin API, etcd cluster)
 
 Usage:
   aisix --config <path> [--role all|admin|gateway]
   aisix validate [--config <path>] [--role all|admin|gateway] [--resources <file>]
+  aisix export|diff|apply ...   (GitOps, below)
   aisix --version | --help
 
 Options:
@@ -42,7 +45,8 @@ validate:
   --role checks the config as that role would start it (default all; a gateway-only config
   needs no admin keys).
 
-Exit codes: 0 ok, 1 config/resources/startup error, 2 usage error.
+${GITOPS_HELP}
+Exit codes: 0 ok, 1 config/resources/startup error, 2 usage error (diff: 2 = changes, see above).
 Environment: AISIX_<SECTION>__<KEY> overrides config keys (e.g. AISIX_PROXY__ADDR),
 LOG_LEVEL overrides observability.log_level. See docs/configuration.md.
 `;
@@ -69,6 +73,11 @@ function usageMessage(err: unknown): string {
 }
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  const [first, ...after] = argv;
+  if (first !== undefined && GITOPS_SUBCOMMANDS.includes(first)) {
+    if (after.includes('--help') || after.includes('-h')) return { cmd: 'help' };
+    return parseGitops(first, after, env);
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `aisix` entry point: parse the command line, then run `validate` or serve the configured
- * roles. Exit codes: 0 ok, 1 config/resources/startup failure, 2 usage error.
+ * `aisix` entry point: parse the command line, then run `validate`, a GitOps command
+ * (`export`, `diff`, `apply`) or serve the configured roles. Exit codes: 0 ok, 1
+ * config/resources/startup failure, 2 usage error (`diff` uses 2 for "changes", 1 for usage).
  */
 import { HELP, parseCommand } from './args.js';
 import { tuneHeap } from './heap.js';
@@ -23,9 +24,21 @@ async function main(): Promise<number> {
       return 0;
     case 'usage':
       io.err(
-        `error: ${command.message}\n\nUsage: aisix --config <path> [--role all|admin|gateway]\nFor more information, try '--help'.`,
+        `error: ${command.message}\n\nUsage: ${command.usage ?? 'aisix --config <path> [--role all|admin|gateway]'}\nFor more information, try '--help'.`,
       );
-      return 2;
+      return command.code ?? 2;
+    case 'export': {
+      const { runExport } = await import('./gitops/run.js');
+      return runExport(command, io);
+    }
+    case 'diff': {
+      const { runDiff } = await import('./gitops/run.js');
+      return runDiff(command, process.env, io);
+    }
+    case 'apply': {
+      const { runApply } = await import('./gitops/run.js');
+      return runApply(command, process.env, io);
+    }
     case 'validate': {
       // Loaded on demand: `--help` and usage errors must not pay for the whole gateway.
       const { runValidate } = await import('./validate.js');

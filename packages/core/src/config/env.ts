@@ -4,14 +4,15 @@
  * turns into a number. Commas split a value only for the list keys the contract names
  * (other strings may be secrets containing commas); lists of objects take one JSON array.
  * A variable that names no key is ignored with a warning instead of failing the boot, so a
- * stray `AISIX_ADMIN_KEY` from a shell never breaks a deploy. `AISIX_CONFIG` belongs to the
- * CLI (the config path) and is skipped silently.
+ * stray variable from a shell never breaks a deploy. `AISIX_CONFIG` (the config path) and
+ * `AISIX_ADMIN_KEY` (the key of `aisix export/diff/apply`) belong to the CLI and are skipped
+ * silently.
  */
 import { ConfigError, isPlainObject } from './decode.js';
 import { CONFIG_SPEC, type FieldSpec } from './spec.js';
 
 export const ENV_PREFIX = 'AISIX_';
-const CLI_OWN = new Set(['AISIX_CONFIG']);
+const CLI_OWN = new Set(['AISIX_CONFIG', 'AISIX_ADMIN_KEY']);
 
 const UINT = /^\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;

@@ -40,17 +40,29 @@ function checkRefs(e: CheckedEntry, ctx: CrossCheckContext): string | null {
   return null;
 }
 
-function checkApiKey(e: CheckedEntry, ctx: CrossCheckContext, earlier: CheckedEntry[]): string | null {
-  const refs = checkRefs(e, ctx);
-  if (refs !== null) return refs;
-  const dupHash = earlier.find((o) => o.value.key_hash === e.value.key_hash);
-  if (dupHash) return `key_hash: the same key is already used by ${label(dupHash)}`;
+/** First api key seen per hash and per JWT binding (maps: a file may hold thousands of keys). */
+interface ApiKeySeen {
+  hashes: Map<unknown, CheckedEntry>;
+  bindings: Map<string, CheckedEntry>;
+}
+
+function checkApiKey(e: CheckedEntry, ctx: CrossCheckContext, seen: ApiKeySeen): string | null {
   const subject = e.value.jwt_subject;
   const provider = e.value.jwt_provider;
+  const binding =
+    subject !== undefined && subject !== null && provider !== undefined && provider !== null
+      ? JSON.stringify([provider, subject])
+      : undefined;
+  const dupHash = seen.hashes.get(e.value.key_hash);
+  const dupBinding = binding === undefined ? undefined : seen.bindings.get(binding);
+  if (!seen.hashes.has(e.value.key_hash)) seen.hashes.set(e.value.key_hash, e);
+  if (binding !== undefined && !seen.bindings.has(binding)) seen.bindings.set(binding, e);
+  const refs = checkRefs(e, ctx);
+  if (refs !== null) return refs;
+  if (dupHash) return `key_hash: the same key is already used by ${label(dupHash)}`;
   if (subject !== undefined && subject !== null) {
     if (provider === undefined || provider === null) return 'jwt_subject requires jwt_provider';
-    const dup = earlier.find((o) => o.value.jwt_subject === subject && o.value.jwt_provider === provider);
-    if (dup) return `(jwt_provider, jwt_subject) is already bound to ${label(dup)}`;
+    if (dupBinding) return `(jwt_provider, jwt_subject) is already bound to ${label(dupBinding)}`;
   }
   return null;
 }
@@ -90,11 +102,12 @@ function checkOidc(e: CheckedEntry, earlier: CheckedEntry[]): string | null {
 export function crossCheck(entries: CheckedEntry[], ctx: CrossCheckContext): Map<CheckedEntry, string> {
   const failures = new Map<CheckedEntry, string>();
   const seen: Partial<Record<KindName, CheckedEntry[]>> = {};
+  const apiKeys: ApiKeySeen = { hashes: new Map(), bindings: new Map() };
   for (const e of entries) {
     const earlier = seen[e.kind] ?? [];
     let msg: string | null = null;
     if (e.kind === 'models') msg = checkRefs(e, ctx);
-    else if (e.kind === 'api_keys') msg = checkApiKey(e, ctx, earlier);
+    else if (e.kind === 'api_keys') msg = checkApiKey(e, ctx, apiKeys);
     else if (e.kind === 'oidc_providers') msg = checkOidc(e, earlier);
     if (msg !== null) failures.set(e, msg);
     earlier.push(e);

@@ -354,3 +354,31 @@ api_keys: [{display_name: app, key_env: NOPE, allowed_models: [ghost]}]
     assert.ok(r.report.startsWith('resources file resources.yaml: 5 error(s):\n  - (file): '));
   });
 });
+
+describe('api keys across entries', () => {
+  const oidc = 'oidc_providers: [{name: idp, issuer: "https://idp.example", audiences: [aisix]}]\n';
+  const key = (name: string, hash: string, more = '') =>
+    `  - {display_name: ${name}, key_hash: "${hash.repeat(64)}", allowed_models: [chat]${more}}\n`;
+
+  it('the same key_hash twice names the first holder', () => {
+    const text = `${EXAMPLE}${oidc}`.replace(
+      /api_keys: .*\n/,
+      `api_keys:\n${key('a', 'a')}${key('b', 'b')}${key('c', 'a')}${key('d', 'b')}`,
+    );
+    assert.deepEqual(errors(text), [
+      'api_keys[2] ("c"): key_hash: the same key is already used by api_keys[0] ("a")',
+      'api_keys[3] ("d"): key_hash: the same key is already used by api_keys[1] ("b")',
+    ]);
+  });
+
+  it('one (jwt_provider, jwt_subject) binding per key', () => {
+    const jwt = (sub: string) => `, jwt_provider: idp, jwt_subject: ${sub}`;
+    const text = `${EXAMPLE}${oidc}`.replace(
+      /api_keys: .*\n/,
+      `api_keys:\n${key('a', 'a', jwt('u1'))}${key('b', 'b', jwt('u2'))}${key('c', 'c', jwt('u1'))}`,
+    );
+    assert.deepEqual(errors(text), [
+      'api_keys[2] ("c"): (jwt_provider, jwt_subject) is already bound to api_keys[0] ("a")',
+    ]);
+  });
+});

@@ -1,0 +1,387 @@
+/**
+ * GitOps as a CI pipeline runs it (issue 13): the built `aisix` CLI against real clusters,
+ * each one etcd prefix (real etcd) served by a real `--role all` process.
+ *
+ *  1. cluster A is built through its Admin API; `aisix export --etcd` and `aisix export
+ *     --admin` both write the same loadable resources file (secrets as ${VAR} placeholders);
+ *  2. `aisix apply` puts it on a fresh cluster B (dependencies first), `aisix diff` is then
+ *     empty, and B serves the caller key with A's upstream credential;
+ *  3. an edit shows up in diff as exactly that change, apply converges, a changed secret is
+ *     reported without being printed, --prune deletes what the file dropped;
+ *  4. a bad file (and a file whose secret variable is unset) changes nothing and exits 1.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { testEtcd } from '@aisix/testkit';
+import {
+  ADMIN_KEY,
+  AdminClient,
+  type AisixProcess,
+  chatStatus,
+  killAll,
+  MAIN,
+  type MockUpstream,
+  ROOT,
+  removeDir,
+  startAisix,
+  startMockUpstream,
+  tempDir,
+  waitStatus,
+  waitUntil,
+} from './harness.js';
+
+const CALLER = 'sk-ci-caller-0123456789abcdef';
+const UPSTREAM_SECRET = 'sk-upstream-gitops-9876';
+const SECRET_VAR = 'PROVIDER_KEY_OPENAI_MAIN_API_KEY';
+const FILE_KINDS = [
+  'provider_keys',
+  'models',
+  'api_keys',
+  'guardrails',
+  'mcp_servers',
+  'a2a_agents',
+  'cache_policies',
+  'observability_exporters',
+  'rate_limit_policies',
+  'oidc_providers',
+];
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs the built CLI as a CI job would (async: the mock upstream lives in this process). */
+function aisix(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AISIX_')) base[k] = v;
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...base, AISIX_ADMIN_KEY: ADMIN_KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+}
+
+/** Every file-kind entry of a cluster (ids, values, revisions), to prove nothing changed. */
+async function everything(api: AdminClient): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const kind of FILE_KINDS) out[kind] = await api.list(kind);
+  return out;
+}
+
+/** The file without its header comment (which names the source). */
+const body = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
+
+describe('gitops: export -> apply -> diff across two etcd clusters', () => {
+  const dir = tempDir('gitops');
+  const file = join(dir, 'resources.yaml');
+  let upstream: MockUpstream;
+  let a: AisixProcess;
+  let b: AisixProcess;
+  let apiA: AdminClient;
+  let apiB: AdminClient;
+  let etcdA: { endpoint: string; prefix: string };
+  const secretEnv = { [SECRET_VAR]: UPSTREAM_SECRET };
+
+  before(async () => {
+    etcdA = await testEtcd();
+    const etcdB = await testEtcd();
+    upstream = await startMockUpstream();
+    [a, b] = await Promise.all([
+      startAisix({ name: 'cluster-a', dir, role: 'all', etcd: etcdA }),
+      startAisix({ name: 'cluster-b', dir, role: 'all', etcd: etcdB }),
+    ]);
+    await Promise.all([
+      waitStatus(a, `${a.adminUrl}/readyz`, 200),
+      waitStatus(b, `${b.adminUrl}/readyz`, 200),
+    ]);
+    apiA = new AdminClient(a.adminUrl);
+    apiB = new AdminClient(b.adminUrl);
+
+    const pk = await apiA.create('provider_keys', {
+      display_name: 'openai-main',
+      provider: 'openai',
+      api_key: UPSTREAM_SECRET,
+      api_base: upstream.apiBase,
+      // A `$` in a value must survive the file's interpolation (exported as `$$`).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a gateway header template
+      request: { default_headers: { 'x-caller': '${request.api_key.name}' } },
+    });
+    const chat = await apiA.create('models', {
+      display_name: 'chat',
+      provider: 'openai',
+      model_name: 'gpt-mock',
+      provider_key_id: pk.id,
+    });
+    await apiA.create('models', {
+      display_name: 'chat-route',
+      routing: { targets: [{ model: 'chat' }], strategy: 'failover' },
+    });
+    const key = await apiA.create('api_keys', {
+      display_name: 'ci-caller',
+      key_hash: createHash('sha256').update(CALLER).digest('hex'),
+      allowed_models: ['chat', 'chat-route'],
+    });
+    await apiA.create('rate_limit_policies', {
+      name: 'chat-rpm',
+      scope: 'model',
+      scope_ref: chat.id,
+      window: 'minute',
+      max_requests: 1000,
+    });
+    await apiA.create('cache_policies', {
+      name: 'caller-cache',
+      applies_to: `api_key:${key.id}`,
+      ttl_seconds: 60,
+    });
+    const g = await apiA.create('guardrails', {
+      name: 'no-forbidden',
+      kind: 'keyword',
+      patterns: [{ kind: 'literal', value: 'forbidden-word' }],
+    });
+    await apiA.create('guardrail_attachments', {
+      guardrail_id: g.id,
+      scope_type: 'model',
+      scope_id: chat.id,
+      priority: 10,
+    });
+  });
+
+  after(async () => {
+    await killAll([a, b]);
+    await upstream?.close();
+    removeDir(dir);
+  });
+
+  test('export from etcd and from the Admin API: the same loadable file, secrets as placeholders', async () => {
+    const fromEtcd = await aisix(['export', '--etcd', etcdA.endpoint, '--prefix', etcdA.prefix, '-o', file]);
+    assert.equal(fromEtcd.code, 0, fromEtcd.err);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(!text.includes(UPSTREAM_SECRET), 'the upstream secret is not in the file');
+    assert.ok(!fromEtcd.err.includes(UPSTREAM_SECRET) && !fromEtcd.out.includes(UPSTREAM_SECRET));
+    assert.match(text, new RegExp(`api_key: \\$\\{${SECRET_VAR}\\}`));
+    assert.match(fromEtcd.err, new RegExp(`${SECRET_VAR}\\s+\\(provider_keys "openai-main" api_key\\)`));
+    assert.match(fromEtcd.err, /1 guardrail_attachments not exported/);
+    assert.match(text, /provider_key: openai-main/, 'references by id become names');
+    assert.match(text, /scope_ref: chat\n/);
+    assert.match(text, /x-caller: \$\$\{request\.api_key\.name\}/);
+    assert.doesNotMatch(text, /\bid: /);
+
+    const validate = await aisix(['validate', '--resources', file], secretEnv);
+    assert.equal(validate.code, 0, validate.err);
+    assert.equal(validate.out.trim(), `OK: ${file} loaded 7 resource(s)`);
+
+    const fromAdmin = await aisix(['export', '--admin', a.adminUrl]);
+    assert.equal(fromAdmin.code, 0, fromAdmin.err);
+    assert.equal(body(fromAdmin.out), body(text), 'both sources export the same file');
+    assert.ok(!fromAdmin.out.includes(ADMIN_KEY) && !fromAdmin.err.includes(ADMIN_KEY));
+
+    const revealed = await aisix([
+      'export',
+      '--etcd',
+      etcdA.endpoint,
+      '--prefix',
+      etcdA.prefix,
+      '--reveal-secrets',
+    ]);
+    assert.equal(revealed.code, 0, revealed.err);
+    assert.match(revealed.out, new RegExp(`api_key: ${UPSTREAM_SECRET}`));
+  });
+
+  test('apply to a fresh cluster, then diff is empty and the cluster serves the caller', async () => {
+    const plan = await aisix(['diff', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(plan.code, 2, plan.err);
+    assert.match(plan.out, /Plan: 7 to create, 0 to update, 0 to delete/);
+
+    const applied = await aisix(['apply', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(applied.code, 0, applied.err);
+    const created = applied.out.split('\n').filter((l) => l.includes(': created'));
+    const order = created.map((l) => /^\+ create (\S+ "[^"]+")/.exec(l)?.[1]);
+    assert.deepEqual(order, [
+      'provider_keys "openai-main"',
+      'guardrails "no-forbidden"',
+      'models "chat"',
+      'models "chat-route"',
+      'api_keys "ci-caller"',
+      'cache_policies "caller-cache"',
+      'rate_limit_policies "chat-rpm"',
+    ]);
+
+    const again = await aisix(['diff', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(again.code, 0, again.out + again.err);
+    assert.match(again.out, /No changes: .* matches the file \(7 unchanged\)/);
+    const reapply = await aisix(['apply', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(reapply.code, 0, reapply.err);
+    assert.doesNotMatch(reapply.out, /created|updated|deleted/, 'apply is idempotent');
+
+    // References point at B's own ids, and B calls the upstream with A's credential.
+    const pkB = (await apiB.list('provider_keys'))[0];
+    const chatB = (await apiB.list('models')).find((m) => m.value.display_name === 'chat');
+    const keyB = (await apiB.list('api_keys'))[0];
+    assert.equal(chatB?.value.provider_key_id, pkB?.id);
+    const policy = (await apiB.list('rate_limit_policies'))[0];
+    assert.equal(policy?.value.scope_ref, chatB?.id);
+    assert.equal((await apiB.list('cache_policies'))[0]?.value.applies_to, `api_key:${keyB?.id}`);
+    await waitUntil(
+      'cluster B answers the caller on chat-route',
+      async () => ((await chatStatus(b, CALLER, 'chat-route')).status === 200 ? true : undefined),
+      { timeoutMs: 10_000, alive: [b] },
+    );
+    assert.equal(upstream.calls.at(-1)?.authorization, `Bearer ${UPSTREAM_SECRET}`);
+  });
+
+  test('an edit shows in diff as exactly that change; apply converges; secrets never printed', async () => {
+    const original = readFileSync(file, 'utf8');
+    const edited = original.replace('model_name: gpt-mock', 'model_name: gpt-mock\n    timeout: 1234');
+    assert.notEqual(edited, original);
+    writeFileSync(file, edited);
+    const newSecret = 'sk-upstream-rotated-5555';
+    const env = { [SECRET_VAR]: newSecret };
+    const plan = await aisix(['diff', '-f', file, '--admin', b.adminUrl], env);
+    assert.equal(plan.code, 2, plan.err);
+    assert.deepEqual(plan.out.trim().split('\n'), [
+      '~ update provider_keys "openai-main"',
+      '    api_key: (secret) changed',
+      '~ update models "chat"',
+      '    timeout: (unset) -> 1234',
+      'Plan: 0 to create, 2 to update, 0 to delete (5 unchanged).',
+    ]);
+    assert.ok(!plan.out.includes(newSecret) && !plan.out.includes(UPSTREAM_SECRET));
+
+    const dry = await aisix(['apply', '--dry-run', '-f', file, '--admin', b.adminUrl], env);
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /Dry run: nothing was written/);
+    assert.equal(
+      (await aisix(['diff', '-f', file, '--admin', b.adminUrl], env)).code,
+      2,
+      'dry run wrote nothing',
+    );
+
+    const applied = await aisix(['apply', '-f', file, '--admin', b.adminUrl], env);
+    assert.equal(applied.code, 0, applied.err);
+    assert.ok(!applied.out.includes(newSecret) && !applied.err.includes(newSecret));
+    const chatB = (await apiB.list('models')).find((m) => m.value.display_name === 'chat');
+    assert.equal(chatB?.value.timeout, 1234);
+    const after = await aisix(['diff', '-f', file, '--admin', b.adminUrl], env);
+    assert.equal(after.code, 0, after.out + after.err);
+    await waitUntil(
+      'cluster B calls the upstream with the rotated credential',
+      async () => {
+        if ((await chatStatus(b, CALLER, 'chat')).status !== 200) return undefined;
+        return upstream.calls.at(-1)?.authorization === `Bearer ${newSecret}` ? true : undefined;
+      },
+      { timeoutMs: 10_000, alive: [b] },
+    );
+    secretEnv[SECRET_VAR] = newSecret;
+  });
+
+  test('entries the file drops are kept without --prune and deleted with it', async () => {
+    const text = readFileSync(file, 'utf8');
+    const dropped = text.replace(/rate_limit_policies:\n(?: {2}.*\n| {4}.*\n)+/, '');
+    assert.notEqual(dropped, text);
+    writeFileSync(file, dropped);
+
+    const keep = await aisix(['diff', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(keep.code, 0, keep.out + keep.err);
+    assert.match(
+      keep.out,
+      /1 live resource\(s\) not in the file \(kept; --prune deletes them\): rate_limit_policies "chat-rpm"/,
+    );
+
+    const plan = await aisix(['diff', '--prune', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(plan.code, 2, plan.err);
+    assert.match(plan.out, /^- delete rate_limit_policies "chat-rpm"$/m);
+    assert.match(plan.out, /Plan: 0 to create, 0 to update, 1 to delete/);
+
+    const applied = await aisix(['apply', '--prune', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(applied.code, 0, applied.err);
+    assert.deepEqual(await apiB.list('rate_limit_policies'), []);
+    const clean = await aisix(['diff', '--prune', '-f', file, '--admin', b.adminUrl], secretEnv);
+    assert.equal(clean.code, 0, clean.out + clean.err);
+  });
+
+  test('a bad file changes nothing and exits 1', async () => {
+    const good = readFileSync(file, 'utf8');
+    const before = await everything(apiB);
+    const bad = join(dir, 'bad.yaml');
+    // A new, valid provider key (would be created first) next to a model whose provider key
+    // does not exist: the whole file is refused before anything is written.
+    writeFileSync(
+      bad,
+      good
+        .replace(
+          'provider_keys:\n',
+          'provider_keys:\n  - display_name: extra\n    provider: openai\n    api_key: sk-extra-0000000000\n',
+        )
+        .replace('provider_key: openai-main', 'provider_key: nope'),
+    );
+    for (const args of [
+      ['apply', '-f', bad, '--admin', b.adminUrl, '--prune'],
+      ['diff', '-f', bad, '--admin', b.adminUrl],
+    ]) {
+      const r = await aisix(args, secretEnv);
+      assert.equal(r.code, 1, `${args[0]}: ${r.out}${r.err}`);
+      assert.match(r.err, /provider_key "nope" names no provider key/);
+    }
+    const noSecret = await aisix(['apply', '-f', file, '--admin', b.adminUrl, '--prune']);
+    assert.equal(noSecret.code, 1);
+    assert.match(noSecret.err, new RegExp(`${SECRET_VAR}`));
+    assert.match(noSecret.err, /nothing was changed/);
+    const usage = await aisix(['diff', '-f', file]);
+    assert.equal(usage.code, 1, 'a diff usage error is not the "changes" exit code');
+    assert.deepEqual(await everything(apiB), before, 'cluster B is unchanged');
+  });
+
+  test('a step the Admin API refuses stops the run: what ran was in the plan, the rest is listed', async () => {
+    const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+    await apiB.create('api_keys', { display_name: 'other', key_hash: hash('sk-other'), allowed_models: [] });
+    const stop = join(dir, 'stop.yaml');
+    // Plan: create a provider key, then give ci-caller the hash "other" holds (409 from the
+    // Admin API's uniqueness check), then create a cache policy.
+    writeFileSync(
+      stop,
+      readFileSync(file, 'utf8')
+        .replace(
+          'provider_keys:\n',
+          'provider_keys:\n  - display_name: extra\n    provider: openai\n    api_key: sk-extra-0000000000\n',
+        )
+        .replace(hash(CALLER), hash('sk-other'))
+        .replace('cache_policies:\n', 'cache_policies:\n  - name: late-cache\n    applies_to: all\n'),
+    );
+    const r = await aisix(['apply', '-f', stop, '--admin', b.adminUrl], secretEnv);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /Plan: 2 to create, 1 to update, 0 to delete/);
+    assert.match(r.out, /^\+ create provider_keys "extra": created \(id [0-9a-f-]{36}\)$/m);
+    assert.match(r.err, /^error: ~ update api_keys "ci-caller": PUT \/api_keys\/\S+ → 409 /m);
+    assert.match(
+      r.err,
+      /Stopped: 1 of 3 step\(s\) applied; not applied: ~ update api_keys "ci-caller"; \+ create cache_policies "late-cache"/,
+    );
+    const names = (await apiB.list('provider_keys')).map((e) => e.value.display_name).sort();
+    assert.deepEqual(names, ['extra', 'openai-main']);
+    assert.deepEqual(
+      (await apiB.list('cache_policies')).map((e) => e.value.name),
+      ['caller-cache'],
+    );
+    const caller = (await apiB.list('api_keys')).find((e) => e.value.display_name === 'ci-caller');
+    assert.equal(caller?.value.key_hash, hash(CALLER));
+  });
+});
