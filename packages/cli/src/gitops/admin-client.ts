@@ -33,9 +33,11 @@ export class AdminApi {
     this.#auth = `Bearer ${adminKey}`;
   }
 
-  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+  async #call(method: string, path: string, body?: unknown, ifRevision?: number): Promise<unknown> {
     const headers: Record<string, string> = { authorization: this.#auth, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // The Admin API's compare-and-set: the write lands only at the revision the plan saw (412 otherwise).
+    if (ifRevision !== undefined) headers['if-match'] = `"${ifRevision}"`;
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
@@ -88,12 +90,14 @@ export class AdminApi {
     return toEntry(kind, await this.#call('POST', `/${kind}`, doc));
   }
 
-  async replace(kind: KindName, id: string, doc: Doc): Promise<LiveEntry> {
-    return toEntry(kind, await this.#call('PUT', `/${kind}/${encodeURIComponent(id)}`, doc));
+  /** PUT; with `ifRevision`, only while the entry is still at that revision. */
+  async replace(kind: KindName, id: string, doc: Doc, ifRevision?: number): Promise<LiveEntry> {
+    return toEntry(kind, await this.#call('PUT', `/${kind}/${encodeURIComponent(id)}`, doc, ifRevision));
   }
 
-  async remove(kind: KindName, id: string): Promise<void> {
-    await this.#call('DELETE', `/${kind}/${encodeURIComponent(id)}`);
+  /** DELETE; with `ifRevision`, only while the entry is still at that revision. */
+  async remove(kind: KindName, id: string, ifRevision?: number): Promise<void> {
+    await this.#call('DELETE', `/${kind}/${encodeURIComponent(id)}`, undefined, ifRevision);
   }
 }
 

@@ -20,6 +20,7 @@ const KEY = 'gitops-apply-test-admin-key';
 const dir = mkdtempSync(join(tmpdir(), 'aisix-gitops-'));
 let close: () => Promise<void>;
 let api: AdminApi;
+let baseUrl: string;
 
 before(async () => {
   const store = await openEmbeddedStore({ dir, prefix: '/aisix' });
@@ -30,7 +31,8 @@ before(async () => {
     logger: pino({ level: 'silent' }),
   });
   const server = await startAdminServer(app, { host: '127.0.0.1', port: 0 });
-  api = new AdminApi(`http://127.0.0.1:${server.port}`, KEY);
+  baseUrl = `http://127.0.0.1:${server.port}`;
+  api = new AdminApi(baseUrl, KEY);
   close = async () => {
     await server.close();
     await store.close();
@@ -112,4 +114,38 @@ test('a revision that moved after the plan stops apply before that step', async 
   assert.equal(done.failed, undefined);
   assert.equal((await api.get('models', chat.id))?.value.timeout, 1000);
   assert.equal((await api.get('models', chat.id))?.value.provider_key_id, pk.id);
+});
+
+test('a write between the re-read and the update is not overwritten: If-Match makes it a 412', async () => {
+  const pk = (await api.list('provider_keys')).find((e) => e.value.display_name === 'pk');
+  const chat = (await api.list('models')).find((e) => e.value.display_name === 'chat');
+  assert.ok(pk && chat);
+  const file = loadResourcesFile({
+    text: FILE.replace('timeout: 1000', 'timeout: 2000'),
+    path: 'f.yaml',
+    env: {},
+  });
+  assert.ok(file.ok);
+  const r = buildPlan(
+    file.entries,
+    [...(await api.list('provider_keys')), ...(await api.list('models')), ...(await api.list('api_keys'))],
+    { prune: false },
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.plan.steps.map((s) => `${s.op} ${s.kind}`),
+    ['update models'],
+  );
+  // The concurrent writer lands right after apply's check read, before its PUT.
+  class RacingApi extends AdminApi {
+    override async get(kind: Parameters<AdminApi['get']>[0], id: string) {
+      const seen = await super.get(kind, id);
+      await api.replace('models', id, { ...chat?.value, timeout: 7 });
+      return seen;
+    }
+  }
+  const outcome = await executePlan(new RacingApi(baseUrl, KEY), r.plan, () => {});
+  assert.equal(outcome.applied.length, 0);
+  assert.match(outcome.failed?.message ?? '', /→ 412 /);
+  assert.equal((await api.get('models', chat.id))?.value.timeout, 7, 'the other write is kept');
 });

@@ -1,9 +1,10 @@
 /**
  * Executes a plan through the Admin API, one step at a time in plan order (dependencies
- * first; deletes last, referrers before what they reference). Before an update or a delete
- * the entry is read again: if its revision moved since the plan was made, apply stops rather
- * than overwrite a change the plan did not show. The first failure stops the run; the report
- * says what was applied and what was not.
+ * first; deletes last, referrers before what they reference). An update or a delete is sent
+ * with `If-Match` of the revision the plan saw, so a change the plan did not show is never
+ * overwritten, even one made between the check and the write (412 stops the run); the entry is
+ * also read first so that case gets a clear message. The first failure stops the run; the
+ * report says what was applied and what was not.
  */
 import type { KindName } from '@aisix/core';
 import type { AdminApi } from './admin-client.js';
@@ -44,11 +45,11 @@ export async function executePlan(
           break;
         }
         case 'update':
-          await api.replace(step.kind, step.liveId, mapIdRefs(step.kind, step.doc, toLive));
+          await api.replace(step.kind, step.liveId, mapIdRefs(step.kind, step.doc, toLive), step.revision);
           log(`${stepTitle(step)}: updated`);
           break;
         case 'delete':
-          await api.remove(step.kind, step.liveId);
+          await api.remove(step.kind, step.liveId, step.revision);
           log(`${stepTitle(step)}: deleted`);
           break;
       }
