@@ -8,9 +8,10 @@
  * written in JSON mode and deleted; health, config status and audit pages.
  *
  * Screenshots of the main pages are written to e2e/artifacts/console/ (gitignored).
- * AISIX_CHROMIUM overrides the browser path (default /usr/bin/chromium).
+ * AISIX_CHROMIUM overrides the browser path (default: `chromium` on PATH, Debian's package).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -30,7 +31,9 @@ import {
   waitUntil,
 } from './harness.js';
 
-const CHROMIUM = process.env.AISIX_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM =
+  process.env.AISIX_CHROMIUM ??
+  (spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim() || '/usr/bin/chromium');
 const ARTIFACTS = join(ROOT, 'e2e', 'artifacts', 'console');
 const UPSTREAM_SECRET = 'sk-upstream-console-7c1e';
 

@@ -84,14 +84,19 @@ function short(s: string, n = 80): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-function labelOf(path: string): string {
-  const words = path.split('_').map((w) => ACRONYMS[w] ?? w);
-  const first = words[0] ?? '';
-  return [first.charAt(0).toUpperCase() + first.slice(1), ...words.slice(1)].join(' ');
+/** `api_keys` -> `API keys` (or `API key`); acronyms keep their case. */
+function nounOf(path: string, plural = true): string {
+  const words = path.split('_');
+  if (!plural) {
+    const last = words.pop() ?? '';
+    words.push(last.endsWith('ies') ? `${last.slice(0, -3)}y` : last.replace(/s$/, ''));
+  }
+  return words.map((w) => ACRONYMS[w] ?? w).join(' ');
 }
 
-function singular(label: string): string {
-  return label.endsWith('ies') ? `${label.slice(0, -3)}y` : label.replace(/s$/, '');
+function labelOf(path: string, plural = true): string {
+  const n = nounOf(path, plural);
+  return n.charAt(0).toUpperCase() + n.slice(1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,6 +224,8 @@ type Read = { ok: true; value: unknown } | { ok: false; message: string };
 
 interface Field {
   readonly name: string;
+  readonly widget: Widget;
+  readonly required: boolean;
   readonly wrap: HTMLElement;
   readonly input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
   readonly error: HTMLElement;
@@ -418,7 +425,7 @@ function makeField(name: string, raw: Schema, required: boolean, ctx: FieldCtx, 
     hint !== '' ? h('p', { class: 'hint' }, hint) : null,
     error,
   );
-  return { name, wrap, input, error, read, fill };
+  return { name, widget, required, wrap, input, error, read, fill };
 }
 
 /** A schema with its `$ref`s inlined (bounded), for the schema help of JSON fields. */
@@ -677,7 +684,7 @@ async function listView(seq: number, kind: KindInfo): Promise<void> {
     const del = button(
       'Delete',
       async () => {
-        if (!confirm(`Delete ${singular(label).toLowerCase()} "${name}"?`)) return;
+        if (!confirm(`Delete ${nounOf(kind.path, false)} "${name}"?`)) return;
         const d = await api('DELETE', `${API}/${kind.path}/${encodeURIComponent(e.id)}`);
         if (d.status === 200) {
           flash = { kind: 'ok', text: `Deleted "${name}".` };
@@ -709,7 +716,7 @@ async function listView(seq: number, kind: KindInfo): Promise<void> {
       ? h(
           'p',
           { class: 'empty' },
-          `No ${label.toLowerCase()} yet. `,
+          `No ${nounOf(kind.path)} yet. `,
           h('a', { href: `#/r/${kind.path}/new` }, 'Create one'),
           '.',
         )
@@ -754,11 +761,7 @@ async function listView(seq: number, kind: KindInfo): Promise<void> {
       'div',
       { class: 'title' },
       h('h1', {}, label),
-      h(
-        'a',
-        { href: `#/r/${kind.path}/new`, class: 'button', id: 'new' },
-        `New ${singular(label).toLowerCase()}`,
-      ),
+      h('a', { href: `#/r/${kind.path}/new`, class: 'button', id: 'new' }, `New ${nounOf(kind.path, false)}`),
     ),
     ...(once ? [oncePanel(once.title, once.plaintext)] : []),
     status,
@@ -792,12 +795,11 @@ function propsOf(s: Schema): { names: string[]; props: Schema; required: Set<str
 }
 
 async function formView(seq: number, kind: KindInfo, id: string | null): Promise<void> {
-  const label = singular(labelOf(kind.path));
+  const noun = nounOf(kind.path, false);
   let entry: Entry | null = null;
   if (id !== null) {
     const r = await api('GET', `${API}/${kind.path}/${encodeURIComponent(id)}`);
-    if (r.status !== 200)
-      return mount(seq, h('h1', {}, `Edit ${label.toLowerCase()}`), notice('error', errorText(r)));
+    if (r.status !== 200) return mount(seq, h('h1', {}, `Edit ${noun}`), notice('error', errorText(r)));
     if (isObj(r.body) && isObj(r.body.value))
       entry = { id, value: r.body.value, revision: Number(r.body.revision) };
   }
@@ -829,6 +831,7 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
     const { names, props, required } = propsOf(s);
     fields = new Map();
     const list: HTMLElement[] = [];
+    const advanced: HTMLElement[] = [];
     if (variants) {
       const tf = makeField(variants.tag, props[variants.tag] as Schema, true, ctx, [
         ...variants.branches.keys(),
@@ -846,9 +849,19 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
       if (variants && n === variants.tag) continue;
       const f = makeField(n, isObj(props[n]) ? props[n] : {}, required.has(n), ctx);
       fields.set(n, f);
-      list.push(f.wrap);
+      // Optional nested settings (JSON boxes) wait behind "More settings": the common path stays short.
+      (f.widget === 'json' && !f.required ? advanced : list).push(f.wrap);
     }
-    fieldsBox.replaceChildren(...list);
+    const more =
+      advanced.length === 0
+        ? null
+        : h(
+            'details',
+            { class: 'advanced', id: 'more-settings' },
+            h('summary', {}, `More settings (${advanced.length})`),
+            h('div', { class: 'fields' }, ...advanced),
+          );
+    fieldsBox.replaceChildren(...list, ...(more ? [more] : []));
     if (variants && tagValue !== undefined) fields.get(variants.tag)?.fill(tagValue);
   };
 
@@ -856,8 +869,10 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
     extra = {};
     for (const [k, v] of Object.entries(doc)) {
       const f = fields.get(k);
-      if (f) f.fill(v);
-      else extra[k] = v;
+      if (f) {
+        f.fill(v);
+        reveal(f);
+      } else extra[k] = v;
     }
   };
 
@@ -871,7 +886,14 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
     }
   };
 
+  /** Opens the "More settings" section when it holds this field. */
+  const reveal = (f: Field) => {
+    const d = f.wrap.closest('details');
+    if (d) d.open = true;
+  };
+
   const fieldError = (f: Field, text: string) => {
+    reveal(f);
     f.error.textContent = text;
     f.error.hidden = false;
     f.wrap.classList.add('invalid');
@@ -961,7 +983,7 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
       const name = isObj(body.value)
         ? entryName(kind, { id: String(body.id), value: body.value, revision: 0 })
         : '';
-      flash = { kind: 'ok', text: `${id === null ? 'Created' : 'Saved'} ${label.toLowerCase()} "${name}".` };
+      flash = { kind: 'ok', text: `${id === null ? 'Created' : 'Saved'} ${noun} "${name}".` };
       if (typeof body.plaintext === 'string')
         pendingSecret = { title: `New key for "${name}"`, plaintext: body.plaintext };
       location.hash = `#/r/${kind.path}`;
@@ -1001,7 +1023,7 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
       if (!(err instanceof SignedOut)) general.replaceChildren(notice('error', String(err)));
     });
   });
-  const title = id === null ? `New ${label.toLowerCase()}` : `Edit ${label.toLowerCase()}`;
+  const title = id === null ? `New ${noun}` : `Edit ${noun}`;
   mount(
     seq,
     h(
