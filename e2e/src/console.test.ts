@@ -42,6 +42,7 @@ describe('admin console in chromium', () => {
   let upstream: MockUpstream;
   let proc: AisixProcess;
   let browser: Browser;
+  let launching: Promise<Browser> | undefined;
   let page: Page;
   let consoleUrl: string;
   const problems: string[] = [];
@@ -64,11 +65,14 @@ describe('admin console in chromium', () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    // The browser starts while the gateway boots: both take seconds on a busy machine.
+    launching = chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    launching.catch(() => undefined); // awaited below; a failed boot must not leave it unhandled
     upstream = await startMockUpstream();
     proc = await startAisix({ name: 'console', dir, role: 'all' });
     await waitStatus(proc, `${proc.proxyUrl}/readyz`, 200);
     consoleUrl = `${proc.adminUrl}/admin/console`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    browser = await launching;
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     page.setDefaultTimeout(10_000);
     page.on('console', (m) => {
@@ -81,9 +85,8 @@ describe('admin console in chromium', () => {
   });
 
   after(async () => {
-    await browser?.close();
-    await proc?.kill();
-    await upstream?.close();
+    const b = browser ?? (await launching?.catch(() => undefined));
+    await Promise.all([b?.close(), proc?.kill(), upstream?.close()]);
     removeDir(dir);
   });
 
@@ -128,7 +131,17 @@ describe('admin console in chromium', () => {
     assert.equal(await page.getAttribute('#f-provider', 'aria-invalid'), 'true');
     assert.equal(await page.locator('.field-error:visible').count(), 1, 'only the named field is flagged');
     await shot('04-model-inline-error');
+    // A nested error lands on its top-level JSON box, opened from "More settings".
     await page.fill('#f-provider', 'openai');
+    await page.click('#more-settings summary');
+    await page.fill('#f-rate_limit', '{"rpm": -1}');
+    await page.click('#more-settings summary');
+    await page.click('#save');
+    const nested = page.locator('[data-pointer="/rate_limit"] .field-error');
+    await nested.waitFor();
+    assert.match((await nested.textContent()) ?? '', /\(at \/rate_limit\/rpm\)/);
+    assert.equal(await page.locator('[data-pointer="/provider"] .field-error').isVisible(), false);
+    await page.fill('#f-rate_limit', '');
     await page.click('#save');
     await page.locator('tr', { hasText: 'gpt-4o-mini' }).waitFor();
     await shot('05-models');

@@ -442,14 +442,15 @@ function expand(s: unknown, depth = 0): unknown {
 // Error pointers
 
 /**
- * Where a 400 points: the Admin API says `... at /a/b: text` (a JSON pointer; a missing
- * property is reported at its parent with the name quoted). Returns the top-level field.
+ * Where a 400 points. Schema failures read `... at /a/b: text` (a JSON pointer; a missing
+ * property is reported at its parent, with the name quoted); other checks that name a
+ * pointer (`... at /a/b`) are placed too, with the whole message. Returns the top-level field.
  */
 function errorLocation(message: string): { field: string; pointer: string; text: string } | null {
-  const m = /\bat (\/[^\s:]*|): (.*)$/s.exec(message);
+  const m = /\bat (\/[^\s:]*|): (.*)$/s.exec(message) ?? /\bat (\/[^\s:,;)]+)()/.exec(message);
   if (m === null) return null;
   const pointer = m[1] ?? '';
-  const text = m[2] ?? '';
+  const text = m[2] === '' ? message : (m[2] ?? message);
   const segs = pointer
     .split('/')
     .slice(1)
