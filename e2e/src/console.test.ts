@@ -227,6 +227,32 @@ describe('admin console in chromium', () => {
     assert.equal(await page.locator('tr', { hasText: 'console-cache' }).count(), 0);
   });
 
+  test('tagged kinds: the kind selector picks the fields; an attachment picks the guardrail', async () => {
+    await page.goto(`${consoleUrl}#/r/guardrails/new`);
+    await page.selectOption('#f-kind', 'pii');
+    await page.locator('#f-detectors').waitFor({ state: 'attached' });
+    await page.fill('#f-name', 'no-secrets');
+    await page.selectOption('#f-kind', 'keyword');
+    await page.locator('#f-patterns').waitFor();
+    assert.equal(await page.locator('#f-detectors').count(), 0, 'the pii fields are gone');
+    assert.equal(await page.inputValue('#f-name'), 'no-secrets', 'shared fields keep their value');
+    await page.fill('#f-patterns', JSON.stringify([{ kind: 'literal', value: 'password' }]));
+    await page.click('#save');
+    await page.locator('tr', { hasText: 'no-secrets' }).waitFor();
+
+    await page.goto(`${consoleUrl}#/r/guardrail_attachments/new`);
+    await page.locator('#f-guardrail_id').waitFor();
+    const labels = await page.locator('#f-guardrail_id option').allTextContents();
+    const label = labels.find((l) => l.startsWith('no-secrets ('));
+    assert.ok(label, labels.join(', '));
+    await page.selectOption('#f-guardrail_id', { label });
+    await page.selectOption('#f-scope_type', 'env');
+    await page.fill('#f-priority', '10');
+    await page.click('#save');
+    await page.getByText('Created guardrail attachment').waitFor();
+    assert.equal(await page.locator('main table.list tbody tr').count(), 1);
+  });
+
   test('model health, config status and audit pages', async () => {
     await page.goto(`${consoleUrl}#/health`);
     await page.locator('#model-status tr', { hasText: 'chat' }).waitFor();
@@ -240,6 +266,7 @@ describe('admin console in chromium', () => {
     await shot('09-config-status');
 
     await page.goto(`${consoleUrl}#/audit`);
+    await page.locator('h1', { hasText: 'Audit trail' }).waitFor();
     const missing = page.getByText('GET /admin/v1/audit answered 404');
     const records = page.locator('main table.list tbody tr');
     await missing.or(records.first()).waitFor();
