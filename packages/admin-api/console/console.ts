@@ -72,7 +72,20 @@ function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-function button(label: string, onclick: (ev: Event) => void, cls = '', extra: Attrs = {}): HTMLButtonElement {
+/** A button whose async action reports its failure on the page (a 401 has signed out already). */
+function button(
+  label: string,
+  action: (ev: Event) => void | Promise<void>,
+  cls = '',
+  extra: Attrs = {},
+): HTMLButtonElement {
+  const onclick = (ev: Event) => {
+    const r = action(ev);
+    if (r instanceof Promise)
+      r.catch((err: unknown) => {
+        if (!(err instanceof SignedOut)) main?.prepend(notice('error', `Request failed: ${String(err)}`));
+      });
+  };
   return h('button', { type: 'button', class: cls, onclick, ...extra }, label);
 }
 
