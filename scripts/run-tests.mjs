@@ -27,7 +27,9 @@ if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (isRoot && hasApt) {
-    console.log(`run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis, TLS listeners and a real browser)`);
+    console.log(
+      `run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis, TLS listeners and a real browser)`,
+    );
     const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`;
     execFileSync('sh', ['-c', cmd], { stdio: 'inherit' });
   } else {
