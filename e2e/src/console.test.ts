@@ -277,6 +277,50 @@ describe('admin console in chromium', () => {
     await shot('10-audit');
   });
 
+  test('audit view: a paged body renders as a table, filters and cursors reach the query', async () => {
+    // Rendering only: the browser answers GET /admin/v1/audit itself with a two-page body, so
+    // this holds whether or not the gateway has the route (the page above saw the real answer).
+    const seen: string[] = [];
+    await page.route('**/admin/v1/audit*', async (route) => {
+      const url = new URL(route.request().url());
+      seen.push(url.search);
+      const second = url.searchParams.get('cursor') === 'page-2';
+      const rec = (n: number) => ({
+        at: `2026-01-01T00:00:0${n}Z`,
+        admin_key_id: 'k1',
+        kind: 'models',
+        id: `m-${n}`,
+        revision: n,
+        diff: { display_name: [null, `chat-${n}`] },
+      });
+      await route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify(
+          second ? { records: [rec(3)] } : { records: [rec(1), rec(2)], next_cursor: 'page-2' },
+        ),
+      });
+    });
+    try {
+      await page.goto(`${consoleUrl}#/health`);
+      await page.locator('#model-status').waitFor();
+      await page.goto(`${consoleUrl}#/audit`);
+      await page.fill('#audit-filter', 'kind=models');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.locator('main td', { hasText: 'm-2' }).waitFor();
+      assert.equal(await page.locator('main table.list tbody tr').count(), 2);
+      assert.ok(await page.locator('main th', { hasText: 'admin_key_id' }).isVisible());
+      await page.click('#audit-next');
+      await page.locator('main td', { hasText: 'm-3' }).waitFor();
+      assert.equal(await page.locator('#audit-next').count(), 0, 'no next page after the last');
+      await page.getByRole('button', { name: 'Previous page' }).click();
+      await page.locator('main td', { hasText: 'm-1' }).waitFor();
+      assert.ok(seen.includes('?kind=models&cursor=page-2'), seen.join(' '));
+      assert.ok(seen.every((q) => !q.includes(ADMIN_KEY)));
+    } finally {
+      await page.unroute('**/admin/v1/audit*');
+    }
+  });
+
   test('no script errors, no CSP violations, every request same-origin, the key never in a URL', () => {
     assert.deepEqual(problems, []);
     const origin = new URL(proc.adminUrl).origin;
