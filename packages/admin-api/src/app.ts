@@ -16,16 +16,18 @@ import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import { type AuditRetentionConfig, auditPruner, DEFAULT_AUDIT_RETENTION, queryAudit } from './audit.js';
 import { adminKeyChecker } from './auth.js';
+import { type ConsoleAssets, consoleAsset, consolePage, loadConsoleAssets } from './console.js';
 import {
   AdminHttpError,
   errorResponse,
   fileManagedMessage,
   jsonError,
   MSG_PLAYGROUND_UNWIRED,
+  MSG_STATUS_UNWIRED,
   MSG_UNAUTHORIZED,
 } from './errors.js';
 import { type RouteMarks, requestLog } from './logging.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { buildOpenApiDocument, componentSchemas } from './openapi.js';
 import {
   type HealthInfo,
   healthBody,
@@ -82,6 +84,8 @@ export interface AdminDeps {
   auditRetention?: AuditRetentionConfig;
   /** Forwards a request to the in-process proxy's /v1/chat/completions. */
   playground?: (req: Request) => Promise<Response>;
+  /** The `/status/config` body of this process's config sync (served at /admin/v1/status/config). */
+  statusJson?: () => object;
 }
 
 type Handler = (c: Context) => Promise<Response> | Response;
@@ -102,14 +106,14 @@ function tagged(c: Context, entry: { revision: number }): Response {
 /** Actor of each authenticated request (set by the auth wrapper, read by write handlers). */
 type Actors = WeakMap<Context, string>;
 
-function handlerFor(
-  r: RouteDesc,
-  deps: AdminDeps,
-  res: ResourceDeps,
-  actors: Actors,
-  openapiJson: string,
-  scalarHtml: string,
-): Handler {
+interface Pages {
+  readonly openapiJson: string;
+  readonly scalarHtml: string;
+  /** Read on first use: most apps (tests, admin-less roles) never serve the console. */
+  readonly console: () => ConsoleAssets;
+}
+
+function handlerFor(r: RouteDesc, deps: AdminDeps, res: ResourceDeps, actors: Actors, pages: Pages): Handler {
   const fileMode = deps.mode.type === 'file';
   const write = (c: Context) => ({
     actor: actors.get(c) ?? 'unknown',
@@ -152,10 +156,20 @@ function handlerFor(
         c.json(await healthBody(res.reader, fileMode ? null : (deps.health?.() ?? null), deps.modelHealth));
     case 'models_status':
       return async (c) => c.json(await modelStatusBody(res.reader, deps.modelStatus));
+    case 'status_config':
+      return (c) => {
+        if (deps.statusJson === undefined) throw new AdminHttpError(501, MSG_STATUS_UNWIRED);
+        return c.json(deps.statusJson());
+      };
     case 'openapi':
-      return () => new Response(openapiJson, { headers: { 'content-type': 'application/json' } });
+      return () => new Response(pages.openapiJson, { headers: { 'content-type': 'application/json' } });
     case 'scalar':
-      return () => new Response(scalarHtml, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+      return () =>
+        new Response(pages.scalarHtml, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+    case 'console':
+      return (c) => consolePage(c.req.raw, pages.console());
+    case 'console_asset':
+      return (c) => consoleAsset(c.req.raw, r.path, pages.console());
     case 'livez':
       return (c) => livez(deps.readiness?.() ?? READY, c.req.query('verbose') !== undefined);
     case 'readyz':
@@ -183,8 +197,16 @@ export function createAdminApp(deps: AdminDeps): Hono {
   const res: ResourceDeps = { store: deps.store, reader, afterWrite: pruner.kick };
   const actors: Actors = new WeakMap();
   const routes = routeTable();
-  const openapiJson = JSON.stringify(buildOpenApiDocument());
-  const scalarHtml = scalarPage(routes);
+  const openapi = buildOpenApiDocument();
+  let consoleAssets: ConsoleAssets | undefined;
+  const pages: Pages = {
+    openapiJson: JSON.stringify(openapi),
+    scalarHtml: scalarPage(routes),
+    console: () => {
+      consoleAssets ??= loadConsoleAssets(componentSchemas(openapi));
+      return consoleAssets;
+    },
+  };
   const marks: RouteMarks = new WeakMap();
 
   const guarded = (r: RouteDesc, h: Handler): Handler => {
@@ -214,7 +236,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.use('*', requestLog(log, marks));
   const methodsByPath = new Map<string, Set<string>>();
   for (const r of routes) {
-    app.on(r.method, r.path, guarded(r, handlerFor(r, deps, res, actors, openapiJson, scalarHtml)));
+    app.on(r.method, r.path, guarded(r, handlerFor(r, deps, res, actors, pages)));
     const set = methodsByPath.get(r.path) ?? new Set<string>();
     set.add(r.method);
     methodsByPath.set(r.path, set);

@@ -12,6 +12,7 @@ import { StoreError } from '@aisix/store';
 export const MSG_UNAUTHORIZED = 'missing or malformed admin authorization';
 export const MSG_NOT_FOUND = 'resource not found';
 export const MSG_PLAYGROUND_UNWIRED = 'playground not wired: proxy router not configured';
+export const MSG_STATUS_UNWIRED = 'config status not wired: no config sync in this process';
 
 export function fileManagedMessage(path: string): string {
   return (

@@ -14,6 +14,12 @@ import { hasRotate, type RouteDesc, routeTable } from './routes.js';
 
 export type { JsonObject };
 
+function consoleAssetType(path: string): string {
+  if (path.endsWith('.js')) return 'text/javascript';
+  if (path.endsWith('.css')) return 'text/css';
+  return 'application/json';
+}
+
 const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` });
 
 function createBodyFor(kind: KindDef, schema: JsonObject): JsonObject {
@@ -170,7 +176,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Body larger than 2 MiB',
   415: 'Content-Type is not application/json',
   500: 'Store failure',
-  501: 'Playground not wired',
+  501: 'Playground or config status not wired in this process',
 };
 
 function errors(codes: number[]): JsonObject {
@@ -226,7 +232,15 @@ function success(r: RouteDesc): JsonObject {
     case 'openapi':
       return ok({ type: 'object' });
     case 'scalar':
+    case 'console':
       return { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } };
+    case 'console_asset':
+      return {
+        description: 'Console script, stylesheet or kinds manifest (`?v=<version>`: cached for a year)',
+        content: { [consoleAssetType(r.path)]: { schema: { type: 'string' } } },
+      };
+    case 'status_config':
+      return ok({ type: 'object' }, 'The body of /status/config: source, applied snapshot, rejected entries');
     case 'livez':
     case 'readyz':
       return { description: '`ok`, or the check list with `?verbose`', content: text };
@@ -254,6 +268,8 @@ function errorCodes(r: RouteDesc): number[] {
       return [401, 500];
     case 'audit':
       return [400, 401, 500];
+    case 'status_config':
+      return [401, 501];
     case 'playground':
       return [501];
     default:
@@ -262,8 +278,11 @@ function errorCodes(r: RouteDesc): number[] {
 }
 
 function operation(r: RouteDesc): JsonObject {
+  // Collections tell resource operations apart; the file name tells console assets apart.
+  const file = r.path.slice(r.path.lastIndexOf('/') + 1).replace(/\W/g, '_');
+  const suffix = r.collection ? `_${r.collection}` : r.op === 'console_asset' ? `_${file}` : '';
   const op: JsonObject = {
-    operationId: `${r.op}${r.collection ? `_${r.collection}` : ''}`,
+    operationId: `${r.op}${suffix}`,
     summary: r.summary,
     tags: [r.tag],
     responses: { '200': success(r), ...errors(errorCodes(r)) },
@@ -344,6 +363,13 @@ function operation(r: RouteDesc): JsonObject {
     op.description = 'Authenticated with a caller API key (Authorization: Bearer), like proxy traffic.';
   }
   return op;
+}
+
+/** `components.schemas` of a document built by `buildOpenApiDocument`. */
+export function componentSchemas(doc: JsonObject): JsonObject {
+  const c = doc.components;
+  const s = typeof c === 'object' && c !== null && 'schemas' in c ? c.schemas : undefined;
+  return typeof s === 'object' && s !== null ? (s as JsonObject) : {};
 }
 
 /** `/admin/v1/models/:id` -> `/admin/v1/models/{id}` */

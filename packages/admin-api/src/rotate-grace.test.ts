@@ -74,11 +74,11 @@ describe('rotate with grace_secs', () => {
   it('a PUT that omits previous_keys keeps the window; previous_keys: [] ends it', async () => {
     const { id } = await newKey();
     await rotate(id, { grace_secs: 600 });
-    const put = await admin.call('PUT', `/admin/v1/api_keys/${id}`, { body: { allowed_models: ['a'] } });
+    const put = await admin.call('PUT', `/admin/v1/api_keys/${id}`, { body: { allowed_models: ['a-*'] } });
     assert.equal(put.status, 200, put.text);
     assert.equal(((await stored(id)).previous_keys as unknown[]).length, 1);
     const end = await admin.call('PUT', `/admin/v1/api_keys/${id}`, {
-      body: { allowed_models: ['a'], previous_keys: [] },
+      body: { allowed_models: ['a-*'], previous_keys: [] },
     });
     assert.equal(end.status, 200, end.text);
     assert.deepEqual((await stored(id)).previous_keys, []);

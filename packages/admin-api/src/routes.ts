@@ -21,6 +21,9 @@ export type RouteOp =
   | 'audit'
   | 'openapi'
   | 'scalar'
+  | 'console'
+  | 'console_asset'
+  | 'status_config'
   | 'livez'
   | 'readyz'
   | 'playground';
@@ -43,6 +46,14 @@ export interface RouteDesc {
 }
 
 export const ADMIN_PREFIX = '/admin/v1';
+
+/** The admin web console's page and its assets (served by `console.ts`). */
+export const CONSOLE_PATH = '/admin/console';
+export const CONSOLE_ASSETS = {
+  script: `${CONSOLE_PATH}/console.js`,
+  style: `${CONSOLE_PATH}/console.css`,
+  manifest: `${CONSOLE_PATH}/manifest.json`,
+} as const;
 
 /** Kinds with a rotate route: the ones whose documents hold a caller-key hash. */
 export function hasRotate(kind: KindDef): boolean {
@@ -149,6 +160,15 @@ export function routeTable(kinds: readonly KindDef[] = KINDS): RouteDesc[] {
       summary: 'Overall health: models from the store, snapshot freshness',
       tag: 'operations',
     },
+    {
+      method: 'GET',
+      path: `${ADMIN_PREFIX}/status/config`,
+      op: 'status_config',
+      auth: 'admin',
+      mutating: false,
+      summary: 'Config sync status, as /status/config on the metrics/status listener',
+      tag: 'operations',
+    },
   ];
   for (const kind of kinds) {
     for (const collection of [kind.adminPath, ...kind.adminAliases])
@@ -173,6 +193,26 @@ export function routeTable(kinds: readonly KindDef[] = KINDS): RouteDesc[] {
       summary: 'HTML API explorer for this document',
       tag: 'meta',
     },
+    {
+      method: 'GET',
+      path: CONSOLE_PATH,
+      op: 'console',
+      auth: 'none',
+      mutating: false,
+      summary: 'Admin web console (the page; its API calls carry the admin key)',
+      tag: 'console',
+    },
+    ...Object.values(CONSOLE_ASSETS).map(
+      (path): RouteDesc => ({
+        method: 'GET',
+        path,
+        op: 'console_asset',
+        auth: 'none',
+        mutating: false,
+        summary: `Admin web console asset (${path.slice(CONSOLE_PATH.length + 1)})`,
+        tag: 'console',
+      }),
+    ),
     {
       method: 'GET',
       path: '/livez',

@@ -177,6 +177,7 @@ async function startAdmin(
       return { snapshot_revision: s.applied_revision, snapshot_age_seconds: s.snapshot_age_seconds };
     },
     readiness: () => ({ shuttingDown: ready.shuttingDown, configApplied: ready.configApplied }),
+    statusJson: () => sync.statusJson(),
     // Runtime model health lives in the proxy: only a process that runs it (`--role all`) has
     // any; an admin-only process reports 0 / the stored models.
     ...(gateway !== undefined ? modelHealthDeps(gateway, sync) : {}),
