@@ -19,6 +19,7 @@ import OpenAI from 'openai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import {
   ADMIN_KEY,
+  AdminClient,
   type AisixProcess,
   chatStatus,
   type MockUpstream,
@@ -206,6 +207,30 @@ describe('admin console in chromium', () => {
     );
     assert.ok(upstream.calls.length > before);
     assert.equal(upstream.calls.at(-1)?.authorization, `Bearer ${UPSTREAM_SECRET}`);
+  });
+
+  test('an edit of a resource someone else changed meanwhile is refused (If-Match), not saved over it', async () => {
+    await page.goto(`${consoleUrl}#/r/provider_keys`);
+    await page.locator('tr', { hasText: 'mock-openai-2' }).getByRole('link', { name: 'Edit' }).click();
+    await page.locator('#f-display_name').waitFor();
+    // Another writer (CI, a colleague) renames it while the form is open.
+    const admin = new AdminClient(proc.adminUrl);
+    const pk = (await admin.list('provider_keys')).find((e) => e.value.display_name === 'mock-openai-2');
+    assert.ok(pk);
+    const moved = await admin.raw('PUT', `/provider_keys/${pk.id}`, {
+      ...pk.value,
+      display_name: 'renamed-elsewhere',
+    });
+    assert.equal(moved.status, 200, moved.body);
+    await page.fill('#f-display_name', 'mock-openai-3');
+    await page.click('#save');
+    await page.locator('.notice.error', { hasText: 'changed by someone else' }).waitFor();
+    const names = (await admin.list('provider_keys')).map((e) => e.value.display_name);
+    assert.ok(names.includes('renamed-elsewhere') && !names.includes('mock-openai-3'), names.join(','));
+    // Back to the name the later tests use.
+    const now = (await admin.list('provider_keys')).find((e) => e.id === pk.id);
+    assert.ok(now);
+    await admin.raw('PUT', `/provider_keys/${pk.id}`, { ...now.value, display_name: 'mock-openai-2' });
   });
 
   test('JSON mode creates a cache policy; delete removes it', async () => {

@@ -117,10 +117,12 @@ function labelOf(path: string, plural = true): string {
 
 class SignedOut extends Error {}
 
-async function api(method: string, path: string, body?: unknown): Promise<ApiResult> {
+/** `ifRevision`: the write lands only while the resource is at that revision (412 otherwise). */
+async function api(method: string, path: string, body?: unknown, ifRevision?: number): Promise<ApiResult> {
   const headers: { [k: string]: string } = {
     authorization: `Bearer ${sessionStorage.getItem(KEY_SLOT) ?? ''}`,
   };
+  if (ifRevision !== undefined && Number.isInteger(ifRevision)) headers['if-match'] = `"${ifRevision}"`;
   let payload: string | undefined;
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
@@ -991,7 +993,14 @@ async function formView(seq: number, kind: KindInfo, id: string | null): Promise
       const r =
         id === null
           ? await api('POST', `${API}/${kind.path}`, doc)
-          : await api('PUT', `${API}/${kind.path}/${encodeURIComponent(id)}`, doc);
+          : await api('PUT', `${API}/${kind.path}/${encodeURIComponent(id)}`, doc, entry?.revision);
+      if (r.status === 412)
+        return general.replaceChildren(
+          notice(
+            'error',
+            `This ${noun} was changed by someone else after you opened it; nothing was saved. Reload it to see the current version.`,
+          ),
+        );
       if (r.status !== 200) return showServerError(errorText(r));
       const body = isObj(r.body) ? r.body : {};
       const name = isObj(body.value)
