@@ -28,6 +28,7 @@ import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
+import { TargetStats } from './pipeline/target-stats.js';
 import { ROUTES } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
@@ -120,6 +121,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
       o.logger.error({ interceptor: name, err }, 'interceptor could not compile this config snapshot'),
     ),
     health: new ModelHealthTracker(),
+    targets: new TargetStats(),
     tracer: o.tracer,
   };
   return { rt, owned };
