@@ -103,6 +103,14 @@ export interface ModelStatusRow {
   status_reason?: StatusReason;
 }
 
+/** The status reason of a failed upstream HTTP status. */
+export function statusReason(s: number): StatusReason {
+  if (s === 401 || s === 403) return 'upstream_auth_failure';
+  if (s === 408) return 'upstream_request_timeout';
+  if (s === 429) return 'upstream_rate_limited';
+  return s >= 500 ? 'upstream_server_error' : 'upstream_status_failure';
+}
+
 /**
  * Why an attempt failed, in §8.6's vocabulary, and which trigger family it belongs to; undefined
  * for failures that never reached the upstream (configuration or credential faults of the
@@ -111,20 +119,7 @@ export interface ModelStatusRow {
 export function classifyFailure(
   f: AttemptFailure,
 ): { reason: StatusReason; trigger: 'status' | 'timeout' | 'transport' } | undefined {
-  const s = f.status;
-  if (s !== undefined) {
-    const reason: StatusReason =
-      s === 401 || s === 403
-        ? 'upstream_auth_failure'
-        : s === 408
-          ? 'upstream_request_timeout'
-          : s === 429
-            ? 'upstream_rate_limited'
-            : s >= 500
-              ? 'upstream_server_error'
-              : 'upstream_status_failure';
-    return { reason, trigger: 'status' };
-  }
+  if (f.status !== undefined) return { reason: statusReason(f.status), trigger: 'status' };
   if (f.timeout) return { reason: 'request_timeout', trigger: 'timeout' };
   switch (f.error.type) {
     case 'transport_error':
