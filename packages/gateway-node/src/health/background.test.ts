@@ -175,7 +175,9 @@ test('a failing check marks the target unhealthy (status, reason, last check) an
   for (const x of await rows()) assertRowShape(x as unknown as Record<string, unknown>);
 
   const traffic = () =>
-    a.requests.filter((q) => (q.json?.messages as { content?: string }[])[0]?.content !== PROMPT);
+    a.requests.filter(
+      (q) => (q.json?.messages as { content?: string }[] | undefined)?.[0]?.content !== PROMPT,
+    );
   const before = traffic().length;
   assert.deepEqual(await chat('g1'), { status: 200, content: 'from b' });
   assert.equal(traffic().length, before, 'the unhealthy target got group traffic');
