@@ -198,6 +198,14 @@ function heldStreams() {
   const waiting: (() => void)[] = [];
   const behaviour: MockBehaviour = async (req, res: ServerResponse) => {
     const model = String(req.json?.model);
+    if (req.url.endsWith('/audio/speech')) {
+      // Pass-through audio: bytes now, the rest on release.
+      res.writeHead(200, { 'content-type': 'audio/mpeg' });
+      res.write(Buffer.alloc(64, 1));
+      await new Promise<void>((r) => waiting.push(r));
+      res.end(Buffer.alloc(64, 2));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk(model, { role: 'assistant', content: 'hi' }));
     await new Promise<void>((r) => waiting.push(r));
@@ -226,7 +234,7 @@ async function openStream(model: string) {
   };
 }
 
-test('least_busy: concurrent streams spread by in-flight count; a target busy with direct traffic is avoided', async () => {
+test('least_busy: concurrent streams spread by in-flight count; a target busy with direct streams or pass-through audio is avoided', async () => {
   const held = heldStreams();
   a.handle(held.behaviour);
   b.handle(held.behaviour);
@@ -243,7 +251,18 @@ test('least_busy: concurrent streams spread by in-flight count; a target busy wi
   open.push(await openStream('busy'));
   open.push(await openStream('busy'));
   assert.equal(b.requests.length - b1, 2);
+  // ta 5, tb 5 in flight. Two pass-through audio streams on tb: the next group stream goes to ta.
+  const speech: Response[] = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await client.audio.speech.create({ model: 'tb', voice: 'alloy', input: 'hi' });
+    assert.equal(r.status, 200);
+    speech.push(r);
+  }
+  const a2 = a.requests.length;
+  open.push(await openStream('busy'));
+  assert.equal(a.requests.length - a2, 1);
   held.release();
+  for (const r of speech) assert.equal((await r.arrayBuffer()).byteLength, 128);
   await Promise.all(open.map((f) => f()));
   // Every stream ended: both counts back to zero, the first target wins ties again.
   a.handle(chatJson('from a'));
