@@ -21,8 +21,8 @@
  *   failed check makes the target `unhealthy` until the next successful check, or until the result
  *   is older than `stale_after_seconds` (then it no longer counts). Unhealthy outranks cooldown.
  *
- * State lives in this process only: with `proxy.workers` > 1 each worker keeps its own, and the
- * primary's `/status/models` reports the configured models as `healthy` (as a fresh gateway does).
+ * State lives in this process: with `proxy.workers` > 1 each worker keeps and routes on its own,
+ * and the primary reports the pod by merging the workers' `dump()`s (`ModelHealthTracker.merged`).
  */
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import { modelKind, modelView } from '../resources.js';
@@ -88,6 +88,9 @@ export interface ModelRuntimeState {
   /** The check's `stale_after_seconds` in ms: a failed check older than this no longer counts. */
   checkStaleMs: number;
 }
+
+/** One model's state as a worker hands it to the cluster primary (plain data, IPC-safe). */
+export type ModelStateDump = ModelRuntimeState & { readonly id: string };
 
 /** A target's runtime status for routing and `/status/models`. */
 export type TargetStatus = 'healthy' | 'unhealthy' | 'cooldown';
@@ -317,6 +320,52 @@ export class ModelHealthTracker {
       const id = idOf(c);
       return id === undefined || this.targetStatus(id) === keep;
     });
+  }
+
+  /** This process's state, for the cluster primary (`mergeDumps`). */
+  dump(): ModelStateDump[] {
+    const out: ModelStateDump[] = [];
+    for (const [id, s] of this.states) out.push({ ...s, id });
+    return out;
+  }
+
+  /**
+   * The pod's view from its workers' dumps (`proxy.workers` > 1): per model the worst
+   * consecutive-failure count, the latest cooldown (with its reason), the most recent background
+   * check, the summed cooldown count.
+   */
+  static merged(
+    dumps: readonly (readonly ModelStateDump[])[],
+    now: () => number = Date.now,
+  ): ModelHealthTracker {
+    const t = new ModelHealthTracker(now);
+    for (const dump of dumps) {
+      for (const d of dump) {
+        const { id, ...state } = d;
+        const s = t.states.get(id);
+        if (s === undefined) {
+          t.states.set(id, { ...state });
+          continue;
+        }
+        s.consecutiveFailures = Math.max(s.consecutiveFailures, d.consecutiveFailures);
+        if (d.cooldownUntil > s.cooldownUntil) {
+          s.cooldownUntil = d.cooldownUntil;
+          s.reason = d.reason;
+        }
+        s.lastFailureAt = Math.max(s.lastFailureAt, d.lastFailureAt);
+        s.lastSuccessAt = Math.max(s.lastSuccessAt, d.lastSuccessAt);
+        s.cooledDown += d.cooledDown;
+        s.labels ??= d.labels;
+        if (d.lastCheckedAt > s.lastCheckedAt) {
+          s.lastCheckedAt = d.lastCheckedAt;
+          s.lastCheckStatus = d.lastCheckStatus;
+          s.checkFailed = d.checkFailed;
+          s.checkReason = d.checkReason;
+          s.checkStaleMs = d.checkStaleMs;
+        }
+      }
+    }
+    return t;
   }
 
   /** `/status/models` (and admin `GET /admin/v1/models/status`) rows, sorted by alias. */
