@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import OpenAI from 'openai';
 import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
-import { chatJson, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import {
+  chatJson,
+  chatSse,
+  json,
+  type MockUpstream,
+  sleep,
+  startMockUpstream,
+} from '../test/mock-upstream.js';
 
 let a: MockUpstream;
 let b: MockUpstream;
@@ -30,6 +37,8 @@ function docs(routingOverride: Record<string, unknown> = {}): Docs {
       ta: target('ta', 'pk1'),
       tb: target('tb', 'pkb'),
       ta1: target('ta1', 'pk1', { retries: 1 }),
+      // Deadlines from the model (data-plane §8.2): 300 ms for the whole call / the first chunk.
+      tslow: target('tslow', 'pk1', { timeout: 300, stream_timeout: 300, retries: 0 }),
       statuses: {
         display_name: 'statuses',
         routing: {
@@ -49,6 +58,10 @@ function docs(routingOverride: Record<string, unknown> = {}): Docs {
       own: {
         display_name: 'own',
         routing: { targets: [{ model: 'ta1' }, { model: 'tb' }], retries: 3 },
+      },
+      timed: {
+        display_name: 'timed',
+        routing: { targets: [{ model: 'tslow' }, { model: 'tb' }] },
       },
       single: {
         display_name: 'single',
@@ -181,4 +194,41 @@ test('routing changes apply live: a new snapshot with another fallback list and 
   // Only tb has a cost now: it sorts first; a target without cost goes last.
   assert.deepEqual(await chat('statuses'), { status: 200, content: 'from b' });
   g.source.set(buildSnapshot(docs(), 5));
+});
+
+test('timeouts fail over: a non-streaming deadline and a first-token stream deadline move to the next target', async () => {
+  a.handle(async (req, res) => {
+    await sleep(1_000);
+    if (!res.destroyed) await chatJson('late a')(req, res);
+  });
+  const t0 = Date.now();
+  assert.deepEqual(await chat('timed'), { status: 200, content: 'from b' });
+  assert.ok(Date.now() - t0 < 900, `took ${Date.now() - t0} ms`);
+
+  a.handle(chatSse({ firstDelayMs: 1_000, words: ['late'] }));
+  b.handle(chatSse({ words: ['from', ' b'] }));
+  const stream = await client.chat.completions.create({
+    model: 'timed',
+    stream: true,
+    messages: [{ role: 'user', content: 'x' }],
+  });
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+  assert.equal(text, 'from b');
+});
+
+test('no fail-over once a stream has committed: partial content, then an error; the next target is not called', async () => {
+  a.handle(chatSse({ words: ['part', 'ial', 'never'], dropAfter: 2 }));
+  const before = b.requests.length;
+  const stream = await client.chat.completions.create({
+    model: 'statuses',
+    stream: true,
+    messages: [{ role: 'user', content: 'x' }],
+  });
+  let text = '';
+  await assert.rejects(async () => {
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+  }, OpenAI.APIError);
+  assert.equal(text, 'partial');
+  assert.equal(b.requests.length, before);
 });
