@@ -183,11 +183,22 @@ export function attemptOrder(
   const metric = metricOf(routing.strategy, stats);
   if (metric !== undefined) {
     if (n === 1) return [eligible[0] as number];
-    const keys = new Float64Array(g.targets.length);
-    for (const i of eligible) keys[i] = metric(g.targets[i] as GroupTarget);
-    // Array#sort is stable: equal keys keep the configured order.
-    const sorted = eligible.slice().sort((x, y) => (keys[x] as number) - (keys[y] as number));
-    if (sorted.length > len) sorted.length = len;
+    // Insertion sort (groups are small): stable, so equal keys keep the configured order.
+    const sorted: number[] = new Array(n);
+    const keys = new Float64Array(n);
+    for (let p = 0; p < n; p++) {
+      const i = eligible[p] as number;
+      const k = metric(g.targets[i] as GroupTarget);
+      let j = p;
+      while (j > 0 && (keys[j - 1] as number) > k) {
+        keys[j] = keys[j - 1] as number;
+        sorted[j] = sorted[j - 1] as number;
+        j--;
+      }
+      keys[j] = k;
+      sorted[j] = i;
+    }
+    if (n > len) sorted.length = len;
     return sorted;
   }
   let start = 0;
