@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Resource } from '@aisix/core';
 import OpenAI from 'openai';
+import { errors } from '../errors.js';
 import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, json, type MockUpstream, sleep, startMockUpstream } from '../test/mock-upstream.js';
 import { MAX_CONCURRENT_CHECKS } from './background.js';
-import type { ModelStatusRow } from './tracker.js';
+import { ModelHealthTracker, type ModelStatusRow } from './tracker.js';
 
 const PROMPT = 'health-ping';
 let a: MockUpstream;
@@ -240,4 +242,69 @@ test('a dead target is brought back by its next passing check; the group uses it
   assert.equal(r.status_reason, undefined);
   assertRowShape(r as unknown as Record<string, unknown>);
   assert.deepEqual(await chat('g1'), { status: 200, content: 'from a' });
+});
+
+/** A direct model as the snapshot serves it. */
+function storedModel(id: string, extra: Record<string, unknown> = {}): Resource<'models'> {
+  const snap = buildSnapshot(
+    standardDocs('http://127.0.0.1:9', { models: { [id]: { ...direct(id, 'pk1'), ...extra } } }),
+  );
+  const m = snap.byId('models').get(id);
+  assert.ok(m);
+  return m;
+}
+
+test('candidate tiers: healthy first, else cooling, else (all unhealthy) nothing or everything with try_anyway; stale checks stop counting', () => {
+  let now = 1_000_000;
+  const t = new ModelHealthTracker(() => now);
+  const model = storedModel;
+  const ids = ['u', 'c', 'h'];
+  const f = (xs: string[], tryAnyway = false) => t.healthFilter(xs, (x) => x, tryAnyway);
+  t.recordCheck(model('u'), 503, 'upstream_server_error', 10_000);
+  t.recordFailure(model('c'), {
+    error: errors.upstream5xx(500),
+    retryable: true,
+    timeout: false,
+    status: 500,
+  });
+  assert.deepEqual(f(ids), ['h']);
+  assert.deepEqual(f(['u', 'c']), ['c']);
+  assert.equal(f(['u']), undefined);
+  assert.deepEqual(f(['u'], true), ['u']);
+  // Unhealthy outranks cooldown for a target that is both.
+  t.recordFailure(model('u'), {
+    error: errors.upstream5xx(500),
+    retryable: true,
+    timeout: false,
+    status: 500,
+  });
+  assert.equal(t.targetStatus('u'), 'unhealthy');
+  assert.deepEqual(f(['u', 'c']), ['c']);
+  now += 10_001;
+  assert.equal(t.targetStatus('u'), 'cooldown');
+  assert.deepEqual(f(['u', 'c']), ['u', 'c']);
+});
+
+test('the pod view merges worker dumps: latest cooldown, most recent check, worst failure count', () => {
+  const now = 5_000_000;
+  const w1 = new ModelHealthTracker(() => now - 1000);
+  const w2 = new ModelHealthTracker(() => now);
+  const m = storedModel('x', { cooldown: { default_seconds: 10 } });
+  const fail = { error: errors.upstream5xx(502), retryable: true, timeout: false, status: 502 } as const;
+  for (let i = 0; i < 5; i++) w1.recordFailure(m, fail);
+  w1.recordCheck(m, 503, 'upstream_server_error', 60_000);
+  w2.recordFailure(m, { ...fail, status: 429, error: errors.upstream5xx(502) });
+  w2.recordCheck(m, 200, undefined, 60_000);
+  const pod = ModelHealthTracker.merged(
+    JSON.parse(JSON.stringify([w1.dump(), w2.dump()])) as ReturnType<ModelHealthTracker['dump']>[],
+    () => now,
+  );
+  const s = pod.state('x');
+  assert.equal(s?.consecutiveFailures, 5);
+  assert.equal(s?.cooldownUntil, now + 10_000);
+  assert.equal(s?.reason, 'upstream_rate_limited');
+  assert.equal(s?.lastCheckStatus, 200);
+  assert.equal(pod.targetStatus('x'), 'cooldown');
+  assert.equal(s?.cooledDown, 6);
+  assert.equal(pod.health('x'), 1);
 });
