@@ -13,7 +13,7 @@ import { errors } from '../errors.js';
 import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, json, type MockUpstream, sleep, startMockUpstream } from '../test/mock-upstream.js';
 import { MAX_CONCURRENT_CHECKS } from './background.js';
-import { ModelHealthTracker, type ModelStatusRow } from './tracker.js';
+import { ModelHealthTracker } from './tracker.js';
 
 const PROMPT = 'health-ping';
 let a: MockUpstream;
@@ -96,14 +96,17 @@ after(async () => {
   await Promise.all([a.close(), b.close()]);
 });
 
-async function rows(): Promise<ModelStatusRow[]> {
+/** A `/status/models` row as JSON (checked against the spec by `assertRowShape`). */
+type Row = Record<string, unknown>;
+
+async function rows(): Promise<Row[]> {
   const r = await fetch(`http://127.0.0.1:${g.gw.metricsPort}/status/models`);
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
-  return (await r.json()) as ModelStatusRow[];
+  return (await r.json()) as Row[];
 }
 
-async function row(alias: string): Promise<ModelStatusRow> {
+async function row(alias: string): Promise<Row> {
   const found = (await rows()).find((r) => r.display_name === alias);
   assert.ok(found, `no row for ${alias}`);
   return found;
@@ -169,12 +172,12 @@ test('a failing check marks the target unhealthy (status, reason, last check) an
   const t0 = Date.now();
   await until('da unhealthy', 5_000, async () => (await row('da')).status === 'unhealthy');
   const r = await row('da');
-  assertRowShape(r as unknown as Record<string, unknown>);
+  assertRowShape(r);
   assert.equal(r.last_check_status, 500);
   assert.equal(r.status_reason, 'upstream_server_error');
-  assert.ok(Math.abs(Date.parse(r.last_checked_at ?? '') - t0) < 10_000);
+  assert.ok(Math.abs(Date.parse(String(r.last_checked_at)) - t0) < 10_000);
   assert.equal(r.cooldown_until, undefined);
-  for (const x of await rows()) assertRowShape(x as unknown as Record<string, unknown>);
+  for (const x of await rows()) assertRowShape(x);
 
   const traffic = () =>
     a.requests.filter(
@@ -240,7 +243,7 @@ test('a dead target is brought back by its next passing check; the group uses it
   const r = await row('da');
   assert.equal(r.last_check_status, 200);
   assert.equal(r.status_reason, undefined);
-  assertRowShape(r as unknown as Record<string, unknown>);
+  assertRowShape(r);
   assert.deepEqual(await chat('g1'), { status: 200, content: 'from a' });
 });
 
