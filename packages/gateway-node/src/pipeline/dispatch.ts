@@ -169,8 +169,7 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * to first output when it had one, so long answers do not read as slow targets) or a timeout's;
  * other failures say nothing of speed and are not sampled.
  */
-function attemptLatencyMs(ctx: RequestContext, r: AttemptResult | undefined, t0: number): number | undefined {
-  if (r === undefined) return undefined;
+function attemptLatencyMs(ctx: RequestContext, r: AttemptResult, t0: number): number | undefined {
   if (r.ok)
     return ctx.stream && ctx.ttftSeconds !== undefined ? ctx.ttftSeconds * 1000 : performance.now() - t0;
   return r.failure.timeout ? performance.now() - t0 : undefined;
@@ -243,24 +242,21 @@ async function loop(
             });
       // Async credentials (token minting) per attempt, only for adapters with the hook (no
       // extra await on the common path).
-      // In flight from here until the attempt (a stream: its last byte) ends (least_busy).
+      // In flight from here until the attempt (a stream: its last byte) ends (least_busy). The
+      // calls below answer every failure as a result; they do not throw.
       rt.targets.begin(t.model.id);
       const t0 = performance.now();
-      let r: AttemptResult | undefined;
-      try {
-        const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
-        const target = auth?.ok ? auth.target : t;
-        r =
-          auth?.ok === false
-            ? { ok: false, failure: auth.failure }
-            : isPassthroughEndpoint(input.endpoint)
-              ? await callPassthrough(rt, ctx, input.endpoint, target, policy, input.body)
-              : ctx.stream
-                ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
-                : await callUnary(rt, ctx, input.endpoint, target, policy);
-      } finally {
-        rt.targets.end(t.model.id, attemptLatencyMs(ctx, r, t0));
-      }
+      const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
+      const target = auth?.ok ? auth.target : t;
+      const r: AttemptResult =
+        auth?.ok === false
+          ? { ok: false, failure: auth.failure }
+          : isPassthroughEndpoint(input.endpoint)
+            ? await callPassthrough(rt, ctx, input.endpoint, target, policy, input.body)
+            : ctx.stream
+              ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
+              : await callUnary(rt, ctx, input.endpoint, target, policy);
+      rt.targets.end(t.model.id, attemptLatencyMs(ctx, r, t0));
       if (span !== undefined) span.end(r);
       closeAttempt(rt.logger, ctx, r.ok);
       if (r.ok) {
