@@ -184,7 +184,6 @@ describe('routing knobs live from the Admin API; runtime status endpoints (--rol
       alive: [p],
     });
     answer.delete('up-a');
-    // least_cost: up-b is cheaper than up-a.
     const put2 = await api.raw('PUT', `/models/${ids.get('grp')}`, {
       display_name: 'grp',
       routing: { strategy: 'failover', targets: [{ model: 'up-a' }, { model: 'up-b' }] },
@@ -194,6 +193,7 @@ describe('routing knobs live from the Admin API; runtime status endpoints (--rol
       timeoutMs: 10_000,
       alive: [p],
     });
+    // least_cost: up-b is cheaper than up-a.
     const put3 = await api.raw('PUT', `/models/${ids.get('grp')}`, {
       display_name: 'grp',
       routing: { strategy: 'least_cost', targets: [{ model: 'up-a' }, { model: 'up-b' }] },

@@ -285,7 +285,11 @@ test('tags: `default` without a header, any-match with one, default when nothing
   assert.equal(b.requests.length, b0);
   a.handle(chatJson('from a'));
   for (const m of [a, b, c]) {
-    for (const r of m.requests) assert.equal(r.headers['x-aisix-routing-tags'], undefined);
+    for (const r of m.requests) {
+      assert.equal(r.headers['x-aisix-routing-tags'], undefined);
+      // Nor the canary test's stability key.
+      assert.equal(r.headers['x-aisix-routing-key'], undefined);
+    }
   }
   // An untagged group ignores the header.
   assert.equal(await served('plain', { 'x-aisix-routing-tags': 'eu' }), 'from b');
