@@ -77,6 +77,8 @@ export interface AdminDeps {
   health?: () => HealthInfo | null;
   /** Per-alias upstream health (0 ok, 1 degraded, 2 down); absent = all 0. */
   modelHealth?: (name: string) => ModelHealth;
+  /** The same, gathered per read (a multi-worker primary asks its workers); wins over `modelHealth`. */
+  podModelHealth?: () => Promise<(name: string) => ModelHealth>;
   /** Same body as the proxy's /status/models; absent = derived from the stored models. */
   modelStatus?: () => Promise<unknown[]> | unknown[];
   readiness?: () => Readiness;
@@ -153,7 +155,13 @@ function handlerFor(r: RouteDesc, deps: AdminDeps, res: ResourceDeps, actors: Ac
         c.json(await queryAudit(fileMode ? undefined : deps.store.audit, new URL(c.req.url)));
     case 'health':
       return async (c) =>
-        c.json(await healthBody(res.reader, fileMode ? null : (deps.health?.() ?? null), deps.modelHealth));
+        c.json(
+          await healthBody(
+            res.reader,
+            fileMode ? null : (deps.health?.() ?? null),
+            deps.podModelHealth ? await deps.podModelHealth() : deps.modelHealth,
+          ),
+        );
     case 'models_status':
       return async (c) => c.json(await modelStatusBody(res.reader, deps.modelStatus));
     case 'status_config':

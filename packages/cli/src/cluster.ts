@@ -6,7 +6,9 @@
  * The primary binds the metrics/status listener (decision 8): on every scrape it asks each live
  * worker for its metrics over the cluster IPC channel, sums them (counters, histogram buckets,
  * the in-flight gauge) and appends its own `aisix_config_*` series; `/status/*` answer from the
- * primary's own config sync. A worker that does not answer within `SCRAPE_TIMEOUT_MS` is left
+ * primary's own config sync, except `/status/models` (and the admin's model health), which
+ * merge the workers' model health (cooldowns, background checks, failure counts) into the pod's
+ * view on each read. A worker that does not answer within `SCRAPE_TIMEOUT_MS` is left
  * out of that scrape. Workers that die are forked again in the same slot (their counters start
  * from zero, as after any process restart); a worker that fails to boot fails the whole boot.
  *
@@ -26,7 +28,12 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { aggregateMetricsText, type MetricsSnapshot } from '@aisix/gateway-node';
+import {
+  aggregateMetricsText,
+  type MetricsSnapshot,
+  ModelHealthTracker,
+  type ModelStateDump,
+} from '@aisix/gateway-node';
 import { CounterStoreServer, ipcChannel, MemoryCounterStore, RemoteCounterStore } from '@aisix/limits';
 import { type Running, type ServeDeps, serve } from './serve.js';
 
@@ -35,12 +42,20 @@ const SLOT_ENV = 'AISIXCLI_WORKER_SLOT';
 const READY_MSG = 'aisix:worker-ready';
 const METRICS_REQ = 'aisix:metrics-req';
 const METRICS_RES = 'aisix:metrics-res';
+const HEALTH_REQ = 'aisix:health-req';
+const HEALTH_RES = 'aisix:health-res';
 const SCRAPE_TIMEOUT_MS = 2000;
 
 interface MetricsResponse {
   readonly type: typeof METRICS_RES;
   readonly id: number;
   readonly snapshot: MetricsSnapshot;
+}
+
+interface HealthResponse {
+  readonly type: typeof HEALTH_RES;
+  readonly id: number;
+  readonly dump: ModelStateDump[];
 }
 
 function isMessage<T extends { type: string }>(msg: unknown, type: T['type']): msg is T {
@@ -77,6 +92,11 @@ async function runWorker(deps: ServeDeps): Promise<Running | null> {
       (s) => process.send?.({ type: METRICS_RES, id: msg.id, snapshot: s } satisfies MetricsResponse),
       () => {},
     );
+  });
+  const dump = running.healthDump;
+  process.on('message', (msg: unknown) => {
+    if (!isMessage<{ type: string; id: number }>(msg, HEALTH_REQ) || dump === undefined) return;
+    process.send?.({ type: HEALTH_RES, id: msg.id, dump: dump() } satisfies HealthResponse);
   });
   process.send?.({ type: READY_MSG, slot });
   return running;
@@ -115,30 +135,37 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
 
   // One scrape = one request id; answers are matched by id, late ones are dropped.
   let scrapeId = 0;
-  const pending = new Map<number, (w: Worker, s: MetricsSnapshot) => void>();
+  const pending = new Map<number, (w: Worker, answer: unknown) => void>();
   cluster.on('message', (w, msg: unknown) => {
     if (isMessage<MetricsResponse>(msg, METRICS_RES)) pending.get(msg.id)?.(w, msg.snapshot);
+    else if (isMessage<HealthResponse>(msg, HEALTH_RES)) pending.get(msg.id)?.(w, msg.dump);
   });
-  const workerMetrics = (): Promise<string> => {
+  /** Asks every live worker; resolves with the answers that came within `SCRAPE_TIMEOUT_MS`. */
+  const askWorkers = <T>(type: typeof METRICS_REQ | typeof HEALTH_REQ): Promise<T[]> => {
     const id = ++scrapeId;
     const live = [...slots.values()].filter((w) => w.isConnected());
-    return new Promise<MetricsSnapshot[]>((resolve) => {
-      const got = new Map<Worker, MetricsSnapshot>();
+    return new Promise<T[]>((resolve) => {
+      const got = new Map<Worker, T>();
       const done = () => {
         clearTimeout(timer);
         pending.delete(id);
         resolve([...got.values()]);
       };
       const timer = setTimeout(done, SCRAPE_TIMEOUT_MS);
-      pending.set(id, (w, s) => {
-        got.set(w, s);
+      pending.set(id, (w, answer) => {
+        got.set(w, answer as T);
         if (got.size === live.length) done();
       });
       if (live.length === 0) return done();
       // A worker that exits mid-scrape just does not answer; the send callback swallows the error.
-      for (const w of live) w.send({ type: METRICS_REQ, id }, undefined, () => {});
-    }).then((parts) => aggregateMetricsText(parts));
+      for (const w of live) w.send({ type, id }, undefined, () => {});
+    });
   };
+  const workerMetrics = (): Promise<string> =>
+    askWorkers<MetricsSnapshot>(METRICS_REQ).then((parts) => aggregateMetricsText(parts));
+  // The pod's model health: what a client reads on /status/models and /admin/v1/health.
+  const workerHealth = (): Promise<ModelHealthTracker> =>
+    askWorkers<ModelStateDump[]>(HEALTH_REQ).then((dumps) => ModelHealthTracker.merged(dumps));
 
   const stopWorkers = async (signal: NodeJS.Signals): Promise<void> => {
     stopping = true;
@@ -161,6 +188,7 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
         for (const w of slots.values()) w.process.kill('SIGHUP');
       },
       workerMetrics,
+      workerHealth,
     },
   );
   if (running === null) return null;

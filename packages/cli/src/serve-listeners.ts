@@ -128,10 +128,20 @@ export async function startListeners(
         snapshots,
         statusJson: () => sync.statusJson(),
         configMetrics: () => configMetricsText(sync),
+        ...(hooks.workerHealth !== undefined ? { podHealth: hooks.workerHealth } : {}),
       });
     }
     if (adminApi !== undefined)
-      out.admin = await startAdmin(deps, opened, sync, ready, logger, adminApi, out.gateway);
+      out.admin = await startAdmin(
+        deps,
+        opened,
+        sync,
+        ready,
+        logger,
+        adminApi,
+        out.gateway,
+        hooks.workerHealth,
+      );
   } catch (err) {
     await Promise.allSettled([out.gateway?.close(), out.admin?.close(), out.status?.close()]);
     await out.tracing?.shutdown(2000);
@@ -148,6 +158,7 @@ async function startAdmin(
   logger: Logger,
   adminApi: typeof import('@aisix/admin-api'),
   gateway: Gateway | undefined,
+  workerHealth: ServeHooks['workerHealth'],
 ): Promise<AdminServer> {
   const { config, role } = deps;
   const part = deps.cluster;
@@ -181,6 +192,16 @@ async function startAdmin(
     // Runtime model health lives in the proxy: only a process that runs it (`--role all`) has
     // any; an admin-only process reports 0 / the stored models.
     ...(gateway !== undefined ? modelHealthDeps(gateway, sync) : {}),
+    // A multi-worker primary (role all): the pod's health, gathered from the workers per read.
+    ...(gateway === undefined && role === 'all' && workerHealth !== undefined
+      ? {
+          podModelHealth: async () => {
+            const t = await workerHealth();
+            return (name: string) => t.healthByName(sync.snapshot, name);
+          },
+          modelStatus: async () => (await workerHealth()).statusRows(sync.snapshot),
+        }
+      : {}),
     ...(proxyBase !== undefined
       ? {
           playground: async (req: Request) => {

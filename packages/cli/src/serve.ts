@@ -18,7 +18,12 @@
  * the start, install the signal handlers. The listeners and signals live in their own files.
  */
 import type { Config, ConfigSnapshot, ConfigSource as SourceKind } from '@aisix/core';
-import { inertResourceFields, type MetricsSnapshot } from '@aisix/gateway-node';
+import {
+  inertResourceFields,
+  type MetricsSnapshot,
+  type ModelHealthTracker,
+  type ModelStateDump,
+} from '@aisix/gateway-node';
 import type { CounterStore } from '@aisix/limits';
 import { startConfigSync } from '@aisix/store/local';
 import type { Logger } from 'pino';
@@ -42,6 +47,8 @@ export interface Running {
   readonly exited: Promise<number>;
   /** The proxy's metrics as data, when this process runs a proxy (a cluster worker sends it). */
   readonly metricsSnapshot?: () => Promise<MetricsSnapshot>;
+  /** The proxy's model health as data (a cluster worker sends it to the primary). */
+  readonly healthDump?: () => ModelStateDump[];
 }
 
 export interface ServeDeps {
@@ -74,6 +81,8 @@ export interface ServeHooks {
   onReload?: () => void;
   /** Primary only: the workers' proxy metrics, summed, as Prometheus text. */
   workerMetrics?: () => Promise<string>;
+  /** Primary only: the pod's model health, merged from the workers' (status and admin health). */
+  workerHealth?: () => Promise<ModelHealthTracker>;
 }
 
 function planRoles(deps: ServeDeps): RolePlan {
@@ -251,5 +260,5 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   const gw = gateway;
   return gw === undefined
     ? { logger, exited }
-    : { logger, exited, metricsSnapshot: () => gw.metrics.snapshot() };
+    : { logger, exited, metricsSnapshot: () => gw.metrics.snapshot(), healthDump: () => gw.health.dump() };
 }

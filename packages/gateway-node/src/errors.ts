@@ -75,6 +75,15 @@ export const errors = {
     invalid(
       `request payload is invalid: model ${JSON.stringify(alias)} references unknown provider_key_id ${JSON.stringify(id)}`,
     ),
+  allCandidatesUnavailable: () =>
+    new GatewayError(
+      503,
+      'all_candidates_unavailable',
+      'all routing candidates are unavailable',
+      undefined,
+      undefined,
+      { 'retry-after': '30' },
+    ),
   providerUnavailable: () =>
     new GatewayError(503, 'provider_unavailable', 'no bridge registered for provider'),
   configError: (detail: string) =>

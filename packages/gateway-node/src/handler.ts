@@ -17,6 +17,7 @@ import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
 import { errors, type GatewayError, renderError } from './errors.js';
+import { BackgroundChecks } from './health/background.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
@@ -28,6 +29,7 @@ import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
+import { TargetStats } from './pipeline/target-stats.js';
 import { ROUTES } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
@@ -120,6 +122,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
       o.logger.error({ interceptor: name, err }, 'interceptor could not compile this config snapshot'),
     ),
     health: new ModelHealthTracker(),
+    targets: new TargetStats(),
     tracer: o.tracer,
   };
   return { rt, owned };
@@ -141,6 +144,8 @@ function clientErrorFor(code: string | undefined): GatewayError {
 
 export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   const { rt, owned } = buildRuntime(o);
+  const checks = new BackgroundChecks(rt);
+  checks.start();
   // undefined without rules: the request path then pays one comparison.
   const rewritePath = compileUrlRewrites(o.config.proxy.url_rewrites);
   let inFlight = 0;
@@ -227,6 +232,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
       });
     },
     async close() {
+      checks.stop();
       await (rt.agent as { close(): Promise<void> }).close();
       await Promise.allSettled(owned.map((s) => s.close()));
     },

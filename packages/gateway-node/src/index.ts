@@ -32,6 +32,7 @@ export {
 export {
   type HealthLevel,
   ModelHealthTracker,
+  type ModelStateDump,
   type ModelStatusRow,
   type StatusReason,
 } from './health/tracker.js';

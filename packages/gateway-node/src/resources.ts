@@ -20,6 +20,17 @@ export interface RoutingView {
   readonly retry_on_429?: boolean;
   readonly fallback_on_statuses?: readonly number[];
   readonly sticky?: boolean;
+  readonly when_all_unavailable?: 'fail' | 'try_anyway';
+}
+
+export interface BackgroundCheckView {
+  readonly enabled: boolean;
+  readonly interval_seconds: number;
+  readonly timeout_seconds: number;
+  readonly prompt: string;
+  readonly max_tokens: number;
+  readonly stale_after_seconds: number;
+  readonly ignore_statuses?: readonly number[];
 }
 
 export interface ModelView {
@@ -32,6 +43,8 @@ export interface ModelView {
   readonly retries?: number;
   readonly allowed_cidrs?: readonly string[];
   readonly rate_limit?: RateLimit;
+  readonly cost?: { readonly input_per_1k: number; readonly output_per_1k: number };
+  readonly background_model_check?: BackgroundCheckView;
   readonly auto_prompt_caching?: { readonly enabled: boolean; readonly ttl?: '5m' | '1h' };
   readonly embedding?: { readonly dimensions: number; readonly normalize?: boolean };
   readonly routing?: RoutingView;

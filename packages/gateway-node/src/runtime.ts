@@ -12,6 +12,7 @@ import type { ResponseIdentity } from './http/respond.js';
 import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
+import type { TargetStats } from './pipeline/target-stats.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 
@@ -32,6 +33,8 @@ export interface GatewayRuntime {
   readonly lifecycle: Lifecycle;
   /** Per-process model health and cooldown (data-plane §8.6), fed by dispatch. */
   readonly health: ModelHealthTracker;
+  /** Per-process in-flight counts and latency estimates per target (least_busy, least_latency). */
+  readonly targets: TargetStats;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
 }

@@ -4,7 +4,7 @@
  * combines them with the direct fields and enforces "exactly one shape".
  */
 import * as v from 'valibot';
-import { type Mode, nonEmpty, numRange, obj, statusList, u32, u64, unit } from './common.js';
+import { intRange, type Mode, nonEmpty, numRange, obj, u32, u64, unit } from './common.js';
 
 export const ROUTING_STRATEGIES = [
   'failover',
@@ -27,7 +27,8 @@ export function routingSchema(mode: Mode) {
     retries: v.optional(u32),
     max_fallbacks: v.optional(u32),
     retry_on_429: v.optional(v.boolean(), false),
-    fallback_on_statuses: v.optional(statusList),
+    // Extra fail-over statuses are error statuses only (data-plane §8.4: 400–599).
+    fallback_on_statuses: v.optional(v.array(intRange(400, 599))),
     when_all_unavailable: v.optional(v.picklist(['fail', 'try_anyway']), 'fail'),
     sticky: v.optional(v.boolean(), false),
   });

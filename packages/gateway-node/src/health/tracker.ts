@@ -17,10 +17,12 @@
  * No timers: expiry is a comparison with the clock when someone asks. The success path is one
  * Map lookup and, when the model had failed, a few field writes.
  *
- * `unhealthy` (and `last_checked_at` / `last_check_status`) come only from background model
- * checks (`background_model_check`), which are not implemented: this tracker never reports them.
- * State lives in this process only: with `proxy.workers` > 1 each worker keeps its own, and the
- * primary's `/status/models` reports the configured models as `healthy` (as a fresh gateway does).
+ * - the outcome of the last background check (`background_model_check`, `background.ts`): a
+ *   failed check makes the target `unhealthy` until the next successful check, or until the result
+ *   is older than `stale_after_seconds` (then it no longer counts). Unhealthy outranks cooldown.
+ *
+ * State lives in this process: with `proxy.workers` > 1 each worker keeps and routes on its own,
+ * and the primary reports the pod by merging the workers' `dump()`s (`ModelHealthTracker.merged`).
  *
  * A model whose configuration cannot serve (a reference that resolves to nothing, e.g. a provider
  * key deleted straight from etcd, or a provider key with no dispatch path) is `unavailable` with
@@ -88,7 +90,20 @@ export interface ModelRuntimeState {
   /** Times this target entered (or extended) a cooldown. */
   cooledDown: number;
   labels: DeploymentLabels | undefined;
+  /** Last background check: epoch ms (0 = never), its HTTP status, whether it passed. */
+  lastCheckedAt: number;
+  lastCheckStatus: number | undefined;
+  checkFailed: boolean;
+  checkReason: StatusReason | undefined;
+  /** The check's `stale_after_seconds` in ms: a failed check older than this no longer counts. */
+  checkStaleMs: number;
 }
+
+/** One model's state as a worker hands it to the cluster primary (plain data, IPC-safe). */
+export type ModelStateDump = ModelRuntimeState & { readonly id: string };
+
+/** A target's runtime status for routing and `/status/models`. */
+export type TargetStatus = 'healthy' | 'unhealthy' | 'cooldown';
 
 export interface ModelStatusRow {
   id: string;
@@ -96,6 +111,8 @@ export interface ModelStatusRow {
   kind: 'direct' | 'routing' | 'ensemble' | 'semantic';
   status: 'healthy' | 'unhealthy' | 'cooldown' | 'not_applicable' | 'unavailable';
   cooldown_until?: string;
+  last_checked_at?: string;
+  last_check_status?: number;
   status_reason?: StatusReason | ModelConfigFault['reason'];
   /** Only for `unavailable`: `<pointer>: <why>`. */
   status_detail?: string;
@@ -120,6 +137,14 @@ export function unavailableRow(
   };
 }
 
+/** The status reason of a failed upstream HTTP status. */
+export function statusReason(s: number): StatusReason {
+  if (s === 401 || s === 403) return 'upstream_auth_failure';
+  if (s === 408) return 'upstream_request_timeout';
+  if (s === 429) return 'upstream_rate_limited';
+  return s >= 500 ? 'upstream_server_error' : 'upstream_status_failure';
+}
+
 /**
  * Why an attempt failed, in §8.6's vocabulary, and which trigger family it belongs to; undefined
  * for failures that never reached the upstream (configuration or credential faults of the
@@ -128,20 +153,7 @@ export function unavailableRow(
 export function classifyFailure(
   f: AttemptFailure,
 ): { reason: StatusReason; trigger: 'status' | 'timeout' | 'transport' } | undefined {
-  const s = f.status;
-  if (s !== undefined) {
-    const reason: StatusReason =
-      s === 401 || s === 403
-        ? 'upstream_auth_failure'
-        : s === 408
-          ? 'upstream_request_timeout'
-          : s === 429
-            ? 'upstream_rate_limited'
-            : s >= 500
-              ? 'upstream_server_error'
-              : 'upstream_status_failure';
-    return { reason, trigger: 'status' };
-  }
+  if (f.status !== undefined) return { reason: statusReason(f.status), trigger: 'status' };
   if (f.timeout) return { reason: 'request_timeout', trigger: 'timeout' };
   switch (f.error.type) {
     case 'transport_error':
@@ -202,6 +214,11 @@ export class ModelHealthTracker {
         lastSuccessAt: 0,
         cooledDown: 0,
         labels: undefined,
+        lastCheckedAt: 0,
+        lastCheckStatus: undefined,
+        checkFailed: false,
+        checkReason: undefined,
+        checkStaleMs: 0,
       };
       this.states.set(id, s);
     } else s.alias = alias;
@@ -259,6 +276,36 @@ export class ModelHealthTracker {
     return s !== undefined && s.cooldownUntil !== 0 && s.cooldownUntil > this.now();
   }
 
+  /**
+   * The outcome of one background check of a direct model: `status` is the upstream HTTP status
+   * (undefined: no answer), `reason` why it failed (undefined: it passed).
+   */
+  recordCheck(
+    model: Resource<'models'>,
+    status: number | undefined,
+    reason: StatusReason | undefined,
+    staleAfterMs: number,
+  ): void {
+    const s = this.entry(model.id, modelView(model).display_name);
+    s.lastCheckedAt = this.now();
+    s.lastCheckStatus = status;
+    s.checkFailed = reason !== undefined;
+    s.checkReason = reason;
+    s.checkStaleMs = staleAfterMs;
+  }
+
+  private statusOf(s: ModelRuntimeState, now: number): TargetStatus {
+    if (s.checkFailed && now - s.lastCheckedAt <= s.checkStaleMs) return 'unhealthy';
+    if (s.cooldownUntil > now) return 'cooldown';
+    return 'healthy';
+  }
+
+  /** Runtime status of a target model id (never seen = healthy). */
+  targetStatus(id: string): TargetStatus {
+    const s = this.states.get(id);
+    return s === undefined ? 'healthy' : this.statusOf(s, this.now());
+  }
+
   /** Admin health (0/1/2) of a model id; unknown or never failed = 0. */
   health(id: string | undefined): HealthLevel {
     if (id === undefined) return 0;
@@ -276,26 +323,80 @@ export class ModelHealthTracker {
   }
 
   /**
-   * Data-plane §8.4 step 5 for candidates that cooldown alone can remove: targets cooling down are
-   * dropped while at least one other remains; when every target is cooling, all are kept (in
-   * order). Returns the input array itself when nothing is cooling (no allocation).
-   * `idOf` returns undefined for a candidate that is not a target (kept, never counted healthy).
+   * Data-plane §8.4 step 5: healthy targets are kept (in order); when none is healthy, the cooling
+   * ones (cooldown alone never empties the list); when every target is background-unhealthy,
+   * undefined (the caller answers 503), or the unfiltered list with `tryAnyway`. Returns the input
+   * array itself when every target is healthy (no allocation). `idOf` returns undefined for a
+   * candidate that is not a target (kept, never counted).
    */
-  healthFilter<T>(candidates: T[], idOf: (c: T) => string | undefined): T[] {
+  healthFilter<T>(candidates: T[], idOf: (c: T) => string | undefined, tryAnyway = false): T[] | undefined {
     if (this.states.size === 0) return candidates;
-    let cooling = 0;
+    const now = this.now();
     let healthy = 0;
+    let cooling = 0;
+    let unhealthy = 0;
     for (const c of candidates) {
       const id = idOf(c);
       if (id === undefined) continue;
-      if (this.inCooldown(id)) cooling++;
-      else healthy++;
+      const s = this.states.get(id);
+      const st = s === undefined ? 'healthy' : this.statusOf(s, now);
+      if (st === 'healthy') healthy++;
+      else if (st === 'cooldown') cooling++;
+      else unhealthy++;
     }
-    if (cooling === 0 || healthy === 0) return candidates;
+    if (cooling === 0 && unhealthy === 0) return candidates;
+    const keep: TargetStatus | undefined = healthy > 0 ? 'healthy' : cooling > 0 ? 'cooldown' : undefined;
+    if (keep === undefined) return tryAnyway ? candidates : undefined;
     return candidates.filter((c) => {
       const id = idOf(c);
-      return id === undefined || !this.inCooldown(id);
+      return id === undefined || this.targetStatus(id) === keep;
     });
+  }
+
+  /** This process's state, for the cluster primary (`mergeDumps`). */
+  dump(): ModelStateDump[] {
+    const out: ModelStateDump[] = [];
+    for (const [id, s] of this.states) out.push({ ...s, id });
+    return out;
+  }
+
+  /**
+   * The pod's view from its workers' dumps (`proxy.workers` > 1): per model the worst
+   * consecutive-failure count, the latest cooldown (with its reason), the most recent background
+   * check, the summed cooldown count.
+   */
+  static merged(
+    dumps: readonly (readonly ModelStateDump[])[],
+    now: () => number = Date.now,
+  ): ModelHealthTracker {
+    const t = new ModelHealthTracker(now);
+    for (const dump of dumps) {
+      for (const d of dump) {
+        const { id, ...state } = d;
+        const s = t.states.get(id);
+        if (s === undefined) {
+          t.states.set(id, { ...state });
+          continue;
+        }
+        s.consecutiveFailures = Math.max(s.consecutiveFailures, d.consecutiveFailures);
+        if (d.cooldownUntil > s.cooldownUntil) {
+          s.cooldownUntil = d.cooldownUntil;
+          s.reason = d.reason;
+        }
+        s.lastFailureAt = Math.max(s.lastFailureAt, d.lastFailureAt);
+        s.lastSuccessAt = Math.max(s.lastSuccessAt, d.lastSuccessAt);
+        s.cooledDown += d.cooledDown;
+        s.labels ??= d.labels;
+        if (d.lastCheckedAt > s.lastCheckedAt) {
+          s.lastCheckedAt = d.lastCheckedAt;
+          s.lastCheckStatus = d.lastCheckStatus;
+          s.checkFailed = d.checkFailed;
+          s.checkReason = d.checkReason;
+          s.checkStaleMs = d.checkStaleMs;
+        }
+      }
+    }
+    return t;
   }
 
   /** `/status/models` (and admin `GET /admin/v1/models/status`) rows, sorted by alias. */
@@ -315,24 +416,28 @@ export class ModelHealthTracker {
         continue;
       }
       const s = this.states.get(m.id);
-      if (s !== undefined && s.cooldownUntil > now) {
-        const row: ModelStatusRow = {
-          id: m.id,
-          display_name: v.display_name,
-          kind,
-          status: 'cooldown',
-          cooldown_until: new Date(s.cooldownUntil).toISOString(),
-        };
-        if (s.reason !== undefined) row.status_reason = s.reason;
-        rows.push(row);
-      } else rows.push({ id: m.id, display_name: v.display_name, kind, status: 'healthy' });
+      if (s === undefined) {
+        rows.push({ id: m.id, display_name: v.display_name, kind, status: 'healthy' });
+        continue;
+      }
+      const status = this.statusOf(s, now);
+      const row: ModelStatusRow = { id: m.id, display_name: v.display_name, kind, status };
+      if (s.cooldownUntil > now) row.cooldown_until = new Date(s.cooldownUntil).toISOString();
+      if (s.lastCheckedAt > 0) {
+        row.last_checked_at = new Date(s.lastCheckedAt).toISOString();
+        if (s.lastCheckStatus !== undefined) row.last_check_status = s.lastCheckStatus;
+      }
+      const reason = status === 'unhealthy' ? s.checkReason : status === 'cooldown' ? s.reason : undefined;
+      if (reason !== undefined) row.status_reason = reason;
+      rows.push(row);
     }
     rows.sort((a, b) => (a.display_name < b.display_name ? -1 : a.display_name > b.display_name ? 1 : 0));
     return rows;
   }
 
   /**
-   * `aisix_deployment_state` (0 healthy, 1 partial: degraded or cooling down, 2 down) and
+   * `aisix_deployment_state` (0 healthy, 1 partial: degraded or cooling down, 2 down or
+   * background-unhealthy) and
    * `aisix_deployment_cooled_down_total` for every direct target that has seen a failure here.
    */
   metricsText(): string {
@@ -346,7 +451,8 @@ export class ModelHealthTracker {
         `provider="${escapeLabel(l.provider)}",model="${escapeLabel(l.model)}",` +
         `upstream_model="${escapeLabel(l.upstream_model)}",provider_key_id="${escapeLabel(l.provider_key_id)}"`;
       const level = healthLevel(s.consecutiveFailures);
-      const v = level === 0 && s.cooldownUntil > now ? 1 : level;
+      const st = this.statusOf(s, now);
+      const v = st === 'unhealthy' ? 2 : level === 0 && st === 'cooldown' ? 1 : level;
       state += `aisix_deployment_state{${labels}} ${v}\n`;
       cooled += `aisix_deployment_cooled_down_total{${labels}} ${s.cooledDown}\n`;
     }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { RoutingView } from '../resources.js';
 import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 import { backoffMs } from './dispatch.js';
-import { attemptOrder, fnv1a64 } from './routing.js';
+import { attemptOrder, type CompiledGroup, fnv1a64 } from './routing.js';
+import { TargetStats } from './target-stats.js';
 
 let a: MockUpstream;
 let b: MockUpstream;
@@ -65,11 +67,33 @@ test('group: a 400 from the first target stops without fail-over', async () => {
   assert.equal(b.requests.length, before);
 });
 
+const group = (id: string, routing: RoutingView): CompiledGroup => ({
+  id,
+  routing,
+  targets: routing.targets.map((t) => ({
+    alias: t.model,
+    weight: Math.max(0, t.weight ?? 1),
+    tags: t.tags,
+    model: undefined,
+    upstreamModel: '',
+    cost: Number.POSITIVE_INFINITY,
+  })),
+  all: routing.targets.map((_, i) => i),
+  tagged: false,
+  defaults: [],
+});
+
 test('attempt order: failover, round_robin rotation, sticky weighted is deterministic', () => {
+  const stats = new TargetStats();
+  const order = (id: string, routing: RoutingView, key?: string) => {
+    const g = group(id, routing);
+    return attemptOrder(g, g.all, key, stats);
+  };
   const targets = [{ model: 'x' }, { model: 'y' }, { model: 'z' }];
-  assert.deepEqual(attemptOrder('g1', { targets }, undefined), [0, 1, 2]);
-  assert.deepEqual(attemptOrder('g1', { targets, max_fallbacks: 1 }, undefined), [0, 1]);
-  const rr = [0, 1, 2, 3].map(() => attemptOrder('rr', { strategy: 'round_robin', targets }, undefined)[0]);
+  assert.deepEqual(order('g1', { targets }), [0, 1, 2]);
+  assert.deepEqual(order('g1', { targets, max_fallbacks: 1 }), [0, 1]);
+  const rrGroup = group('rr', { strategy: 'round_robin', targets });
+  const rr = [0, 1, 2, 3].map(() => attemptOrder(rrGroup, rrGroup.all, undefined, stats)[0]);
   assert.deepEqual(rr, [0, 1, 2, 0]);
   const w = {
     strategy: 'weighted',
@@ -79,20 +103,16 @@ test('attempt order: failover, round_robin rotation, sticky weighted is determin
       { model: 'y', weight: 3 },
     ],
   };
-  const first = attemptOrder('w', w, 'caller-7');
-  assert.deepEqual(attemptOrder('w', w, 'caller-7'), first);
+  const first = order('w', w, 'caller-7');
+  assert.deepEqual(order('w', w, 'caller-7'), first);
   assert.equal(
-    attemptOrder(
-      'w',
-      {
-        targets: [
-          { model: 'x', weight: 0 },
-          { model: 'y', weight: 5 },
-        ],
-        strategy: 'weighted',
-      },
-      undefined,
-    )[0],
+    order('w', {
+      targets: [
+        { model: 'x', weight: 0 },
+        { model: 'y', weight: 5 },
+      ],
+      strategy: 'weighted',
+    })[0],
     1,
   );
   assert.equal(fnv1a64(''), 0xcbf29ce484222325n);

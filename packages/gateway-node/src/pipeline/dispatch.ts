@@ -7,7 +7,7 @@
  * `upstream.retries`. A budget from the deployment default does not retry timeouts on the same
  * target (it still fails over). Streams can only retry before the 200 is committed.
  */
-import { resolveModel } from '@aisix/core';
+import type { Resource } from '@aisix/core';
 import {
   type Endpoint,
   type IngressDialect,
@@ -31,7 +31,7 @@ import { buildTarget, type Target } from '../upstream/target.js';
 import { callUnary } from '../upstream/unary.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
-import { attemptOrder } from './routing.js';
+import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from './routing.js';
 import { closeAttempt, gateAttempt } from './scopes.js';
 
 interface Candidate {
@@ -101,7 +101,7 @@ export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: D
       errors.invalidBody(`model ${JSON.stringify(view.display_name)} cannot serve this endpoint`),
     );
   }
-  const candidates = groupCandidates(rt, ctx, input, model.id, view);
+  const candidates = groupCandidates(rt, ctx, input, model, view);
   if (!Array.isArray(candidates)) return sendError(ctx, rt.ident, candidates);
   return loop(rt, ctx, input, candidates, view);
 }
@@ -110,22 +110,24 @@ function groupCandidates(
   rt: GatewayRuntime,
   ctx: RequestContext,
   input: DispatchInput,
-  groupId: string,
+  groupModel: Resource<'models'>,
   group: ModelView,
 ): Candidate[] | GatewayError {
   const routing = group.routing;
   if (!routing) return errors.internal();
+  const g = compiledGroup(ctx.snapshot, groupModel, routing);
+  const eligible = eligibleTargets(g, ctx.req.headers['x-aisix-routing-tags']);
+  if (!Array.isArray(eligible)) return eligible as GatewayError;
   const sticky = headerValue(ctx.req.headers['x-aisix-routing-key']) ?? ctx.apiKey?.id;
   const ip = clientIp(ctx.req, rt.realIp);
   const out: Candidate[] = [];
   let ipDropped = 0;
-  for (const i of attemptOrder(groupId, routing, sticky)) {
-    const alias = routing.targets[i]?.model ?? '';
-    const resolved = resolveModel(ctx.snapshot, alias);
-    if (!resolved || modelKind(modelView(resolved.model)) !== 'direct') {
-      return errors.invalidBody(`routing target ${JSON.stringify(alias)} is not a direct model`);
+  for (const i of attemptOrder(g, eligible, sticky, rt.targets)) {
+    const gt = g.targets[i] as GroupTarget;
+    if (gt.model === undefined) {
+      return errors.invalidBody(`routing target ${JSON.stringify(gt.alias)} is not a direct model`);
     }
-    const tv = modelView(resolved.model);
+    const tv = modelView(gt.model);
     if (tv.allowed_cidrs && tv.allowed_cidrs.length > 0 && !ipAllowed(tv.allowed_cidrs, ip)) {
       ipDropped++;
       continue;
@@ -135,25 +137,42 @@ function groupCandidates(
       ctx,
       input.endpoint,
       input.body,
-      resolved.model,
-      resolved.upstreamModel ?? '',
+      gt.model,
+      gt.upstreamModel,
       group,
       input.dialect,
     );
     out.push(
       built.ok
-        ? { target: built.target, refusal: undefined, alias }
-        : { target: undefined, refusal: built.error, alias },
+        ? { target: built.target, refusal: undefined, alias: gt.alias }
+        : { target: undefined, refusal: built.error, alias: gt.alias },
     );
   }
   if (out.length === 0 && ipDropped > 0) return errors.ipRestricted();
-  // Health filter (§8.4 step 5): cooled-down targets are skipped while another remains.
-  return rt.health.healthFilter(out, (c) => c.target?.model.id);
+  // Health filter (§8.4 step 5): healthy targets first, else cooling ones; all unhealthy → 503
+  // unless `when_all_unavailable: try_anyway`.
+  const kept = rt.health.healthFilter(
+    out,
+    (c) => c.target?.model.id,
+    routing.when_all_unavailable === 'try_anyway',
+  );
+  return kept ?? errors.allCandidatesUnavailable();
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   const s = (Array.isArray(v) ? v[0] : v)?.trim();
   return s ? s : undefined;
+}
+
+/**
+ * The latency sample of a finished attempt (least_latency): a success's duration (a stream's time
+ * to first output when it had one, so long answers do not read as slow targets) or a timeout's;
+ * other failures say nothing of speed and are not sampled.
+ */
+function attemptLatencyMs(ctx: RequestContext, r: AttemptResult, t0: number): number | undefined {
+  if (r.ok)
+    return ctx.stream && ctx.ttftSeconds !== undefined ? ctx.ttftSeconds * 1000 : performance.now() - t0;
+  return r.failure.timeout ? performance.now() - t0 : undefined;
 }
 
 function budgetFor(rt: GatewayRuntime, t: ModelView, group: ModelView | undefined, othersRemain: boolean) {
@@ -223,6 +242,10 @@ async function loop(
             });
       // Async credentials (token minting) per attempt, only for adapters with the hook (no
       // extra await on the common path).
+      // In flight from here until the attempt (a stream: its last byte) ends (least_busy). The
+      // calls below answer every failure as a result; they do not throw.
+      rt.targets.begin(t.model.id);
+      const t0 = performance.now();
       const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
       const target = auth?.ok ? auth.target : t;
       const r: AttemptResult =
@@ -233,6 +256,7 @@ async function loop(
             : ctx.stream
               ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
               : await callUnary(rt, ctx, input.endpoint, target, policy);
+      rt.targets.end(t.model.id, attemptLatencyMs(ctx, r, t0));
       if (span !== undefined) span.end(r);
       closeAttempt(rt.logger, ctx, r.ok);
       if (r.ok) {

@@ -26,6 +26,8 @@ export interface StatusServerOptions {
   readonly configMetrics?: () => string;
   /** This process's model health: `/status/models` statuses and `aisix_deployment_*` series. */
   readonly health?: ModelHealthTracker;
+  /** The pod's model health gathered per request (a cluster primary asking its workers). */
+  readonly podHealth?: () => Promise<ModelHealthTracker>;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -72,10 +74,11 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   if (req.method !== 'GET') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed');
+  const tracker = async () => o.health ?? (o.podHealth ? await o.podHealth() : undefined);
   switch (path) {
     case o.path: {
-      const own = await o.metrics.text();
-      const health = o.health?.metricsText() ?? '';
+      const [own, t] = await Promise.all([o.metrics.text(), tracker()]);
+      const health = t?.metricsText() ?? '';
       const config = o.configMetrics?.() ?? '';
       const extra = health && config ? `${health}\n${config}` : health || config;
       return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', extra ? `${own}\n${extra}` : own);
@@ -91,15 +94,15 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
       return o.snapshots.ready
         ? send(res, 200, 'text/plain; charset=utf-8', 'ok')
         : send(res, 503, 'text/plain; charset=utf-8', 'no configuration available');
-    case '/status/models':
+    case '/status/models': {
+      const t = await tracker();
       return send(
         res,
         200,
         'application/json',
-        JSON.stringify(
-          o.health ? o.health.statusRows(o.snapshots.current()) : modelStatusRows(o.snapshots.current()),
-        ),
+        JSON.stringify(t ? t.statusRows(o.snapshots.current()) : modelStatusRows(o.snapshots.current())),
       );
+    }
     default:
       return send(res, 404, 'text/plain; charset=utf-8', 'not found');
   }
