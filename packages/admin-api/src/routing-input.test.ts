@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  createProviderKey,
   embeddedStoreFactory,
   obj,
   type StoreHandle,
@@ -117,7 +118,15 @@ const good = new Map<string, { id: string; json: unknown }>();
 before(async () => {
   h = await embeddedStoreFactory();
   admin = await startTestAdmin({ store: h.store });
-  for (const doc of [GOOD_GROUP, GOOD_DIRECT]) {
+  // What the good documents reference must exist (references are checked on write).
+  const pk = await createProviderKey(admin);
+  for (const name of ['chat-a', 'chat-b']) {
+    const r = await admin.call('POST', '/admin/v1/models', {
+      body: { display_name: name, provider: 'openai', model_name: name, provider_key_id: pk },
+    });
+    assert.equal(r.status, 200, r.text);
+  }
+  for (const doc of [GOOD_GROUP, { ...GOOD_DIRECT, provider_key_id: pk }]) {
     const r = await admin.call('POST', '/admin/v1/models', { body: doc });
     assert.equal(r.status, 200, r.text);
     const id = String(obj(r.json).id);
