@@ -1,0 +1,125 @@
+/**
+ * One guardrail resource compiled for scanning: its phases, mode, stream policy and a `scan` that
+ * returns what it found in a text. Local kinds only (`keyword`, `pii`); the remote vendor kinds
+ * compile to undefined and are reported by `inert-resources.ts`.
+ *
+ * Operator-written regexes (keyword `regex` patterns, pii `custom_patterns`) run on re2js, RE2's
+ * linear-time engine: no pattern can backtrack catastrophically, whatever the input. Built-in
+ * detectors are V8 regexes written to be linear (`detectors.ts`). Literal keywords are a
+ * case-insensitive substring search.
+ */
+import type { Resource } from '@aisix/core';
+import { RE2JS } from 're2js';
+import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
+
+export type Action = 'mask' | 'block';
+
+export interface Finding {
+  readonly start: number;
+  readonly end: number;
+  /** Detector name (`email`, a custom pattern's name, `keyword`): the only thing ever logged. */
+  readonly detector: string;
+  readonly action: Action;
+}
+
+export interface StreamPolicy {
+  readonly mode: 'buffer_full' | 'window' | 'end_of_stream';
+  readonly maxBufferBytes: number;
+  readonly failOpen: boolean;
+}
+
+export interface CompiledGuardrail {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly monitor: boolean;
+  readonly input: boolean;
+  readonly output: boolean;
+  /** Epoch ms of `created_at` (undated: +Infinity, evaluated last). */
+  readonly createdAt: number;
+  readonly stream: StreamPolicy;
+  scan(text: string): Finding[];
+}
+
+export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
+
+type GuardrailDoc = Resource<'guardrails'>['value'];
+
+/** Compiles one guardrail; undefined for a kind this gateway does not run (remote vendors). */
+export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
+  let scan: ((text: string) => Finding[]) | undefined;
+  let maxBuffer = DEFAULT_MAX_BUFFER_BYTES;
+  let failOpen = false;
+  if (g.kind === 'keyword') scan = keywordScanner(g.patterns);
+  else if (g.kind === 'pii') {
+    scan = piiScanner(g);
+    if (g.max_buffer_bytes !== undefined) maxBuffer = g.max_buffer_bytes;
+    failOpen = g.on_buffer_exceeded === 'fail_open';
+  }
+  if (scan === undefined) return undefined;
+  const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
+  return {
+    id,
+    name: g.name,
+    kind: g.kind,
+    monitor: g.enforcement_mode === 'monitor',
+    input: g.hook_point !== 'output',
+    output: g.hook_point !== 'input',
+    createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
+    stream: { mode: 'buffer_full', maxBufferBytes: maxBuffer, failOpen },
+    scan,
+  };
+}
+
+/** Keyword guardrails block on the first hit; where it is does not matter (never masked). */
+function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: string }[]) {
+  const literals = patterns.filter((p) => p.kind === 'literal').map((p) => p.value.toLowerCase());
+  const regexes = patterns.filter((p) => p.kind === 'regex').map((p) => `(?:${p.value})`);
+  // One alternation: RE2 runs all patterns in a single linear pass.
+  const re = regexes.length === 0 ? undefined : RE2JS.compile(regexes.join('|'));
+  const hit: Finding[] = [{ start: 0, end: 0, detector: 'keyword', action: 'block' }];
+  return (text: string): Finding[] => {
+    if (literals.length > 0) {
+      const lower = text.toLowerCase();
+      for (const l of literals) if (lower.includes(l)) return hit;
+    }
+    if (re?.matcher(text).find()) return hit;
+    return [];
+  };
+}
+
+interface PiiDoc {
+  readonly detectors?: readonly { type: BuiltinDetector; action: Action }[] | undefined;
+  readonly custom_patterns?: readonly { name: string; regex: string; action: Action }[] | undefined;
+  readonly default_action: Action;
+}
+
+/**
+ * No `detectors` list: every built-in detector with `default_action`. A list (even empty): only
+ * those. Custom patterns add to either.
+ */
+function piiScanner(g: PiiDoc) {
+  const builtins =
+    g.detectors ?? BUILTIN_DETECTORS.map((type) => ({ type, action: g.default_action as Action }));
+  const customs = (g.custom_patterns ?? []).map((c) => ({
+    name: c.name,
+    action: c.action,
+    re: RE2JS.compile(c.regex),
+  }));
+  return (text: string): Finding[] => {
+    const out: Finding[] = [];
+    for (const d of builtins) {
+      for (const s of findBuiltin(d.type, text))
+        out.push({ start: s.start, end: s.end, detector: d.type, action: d.action });
+    }
+    for (const c of customs) {
+      const m = c.re.matcher(text);
+      while (m.find()) {
+        const start = m.start();
+        const end = m.end();
+        if (end > start) out.push({ start, end, detector: c.name, action: c.action });
+      }
+    }
+    return out;
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Guardrails on the request lifecycle (data-plane §11): the interceptor that resolves the
+ * request's chain (`guardrails/resolve.ts`, compiled per snapshot), scans the input before the
+ * rate limits, the cache and dispatch (block = 422 `content_filter`; mask = the body replaced, so
+ * the cache key and the upstream see the masked text), and opens a scope whose taps scan the
+ * output: the JSON body, or the stream through the hold-back tap (`guardrails/holdback.ts`).
+ * Its taps run before the response cache's, so a cached answer is stored masked, and cache hits
+ * pass through them like upstream answers.
+ *
+ * Group members (decisions OP-7): the guardrails attached to the member serving an attempt join
+ * the chain for that attempt. A member guardrail that blocks the input skips that member (the
+ * next one is tried; when none is left the caller gets the 422); member input masks are not
+ * applied (the body is shared by every attempt). Output scanning uses the full chain.
+ *
+ * Not here: the remote vendor kinds (they compile to nothing: `guardrails/compile.ts`).
+ */
+import type { Logger } from 'pino';
+import { errors, type GatewayError } from '../errors.js';
+import type { GuardrailPhase } from '../guardrail-metrics.js';
+import { type Judgement, judge, maskPieces } from '../guardrails/chain.js';
+import type { CompiledGuardrail } from '../guardrails/compile.js';
+import {
+  type Dialect,
+  dialectOf,
+  inputSlots,
+  outputSlots,
+  type Slot,
+  setSlot,
+  slotText,
+} from '../guardrails/extract.js';
+import { HoldbackTap } from '../guardrails/holdback.js';
+import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
+import type { Metrics } from '../metrics.js';
+import type { RequestContext, RouteKind } from '../pipeline/context.js';
+import type { Interceptor, Json } from '../pipeline/lifecycle.js';
+import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
+
+export interface GuardrailDeps {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+const SCANNED: ReadonlySet<RouteKind> = new Set([
+  'chat',
+  'completions',
+  'messages',
+  'responses',
+  'embeddings',
+]);
+
+export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
+  const m = d.metrics.guardrails;
+  const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
+    for (const t of j.timings) m.observe(t.guardrail, t.kind, phase, t.result, t.seconds);
+    if (j.block !== undefined) {
+      m.blocked();
+      ctx.errorType = 'content_filter';
+    }
+    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0)
+      // Names and detector names only: what matched is never logged.
+      d.logger.info(
+        {
+          request_id: ctx.id,
+          phase,
+          blocked_by: j.block?.guardrail,
+          detector: j.block?.detector,
+          redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
+          monitor_hits: j.hits.length > 0 ? j.hits : undefined,
+        },
+        'guardrail verdict',
+      );
+  };
+  const deps: ScopeDeps = {
+    record,
+    bypassed: (reason) => m.bypassed(reason),
+    overflowed: (ctx) => {
+      m.blocked();
+      ctx.errorType = 'content_filter';
+    },
+  };
+
+  return {
+    name: 'guardrails',
+    compile: compileGuardrailPlan,
+    begin(plan, f) {
+      const ctx = f.ctx;
+      if (!SCANNED.has(f.route.kind) || ctx.model === undefined || ctx.apiKey === undefined) return undefined;
+      const team = (ctx.apiKey.value as { team_id?: string }).team_id;
+      const chain = plan.chainFor(ctx.model.id, ctx.apiKey.id, team);
+      const isGroup = (ctx.model.value as { routing?: unknown }).routing !== undefined;
+      if (chain.length === 0 && !isGroup) return undefined;
+      const input = chain.filter((g) => g.input);
+      let body: Json | undefined;
+      if (input.length > 0) {
+        const r = scanInput(input, f.route.kind, f.body);
+        record(ctx, 'input', r.judgement);
+        if (r.judgement.block !== undefined)
+          return { refuse: errors.guardrailBlocked('request', r.judgement.block.guardrail) };
+        body = r.body;
+      }
+      const output = f.route.kind === 'embeddings' ? [] : chain.filter((g) => g.output);
+      if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
+      const scope = new GuardrailScope(
+        deps,
+        plan,
+        ctx,
+        dialectOf(f.route.kind),
+        f.route.kind,
+        body ?? f.body,
+        chain,
+        output,
+        isGroup,
+      );
+      return body === undefined ? { scope } : { body, scope };
+    },
+  };
+}
+
+/** The input verdict and, when something was masked, the masked copy of the body. */
+function scanInput(
+  chain: readonly CompiledGuardrail[],
+  kind: RouteKind,
+  body: Readonly<Json>,
+): { judgement: Judgement; body: Json | undefined } {
+  const slots = inputSlots(kind, body as Json);
+  const texts = slots.map(slotText);
+  const j = judge(chain, texts.join('\n'));
+  if (j.block !== undefined || j.masks.length === 0) return { judgement: j, body: undefined };
+  const copy = structuredClone(body) as Json;
+  const masked = maskPieces(texts, 1, j.masks);
+  const target = inputSlots(kind, copy);
+  for (let i = 0; i < target.length; i++) setSlot(target[i] as Slot, masked[i] as string);
+  return { judgement: j, body: copy };
+}
+
+interface ScopeDeps {
+  record(ctx: RequestContext, phase: GuardrailPhase, j: Judgement): void;
+  bypassed(reason: string): void;
+  /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
+  overflowed(ctx: RequestContext): void;
+}
+
+class GuardrailScope implements Scope {
+  private output: readonly CompiledGuardrail[];
+
+  constructor(
+    private readonly d: ScopeDeps,
+    private readonly plan: GuardrailPlan,
+    private readonly ctx: RequestContext,
+    private readonly dialect: Dialect,
+    private readonly kind: RouteKind,
+    private readonly body: Readonly<Json>,
+    private readonly chain: readonly CompiledGuardrail[],
+    baseOutput: readonly CompiledGuardrail[],
+    private readonly group: boolean,
+  ) {
+    this.output = baseOutput;
+  }
+
+  attempt(a: AttemptFacts): GatewayError | undefined {
+    if (!this.group) return undefined;
+    const extra = this.plan.modelOnly(a.model.id).filter((g) => !this.chain.includes(g));
+    const base = this.chain.filter((g) => g.output && this.kind !== 'embeddings');
+    this.output = [...base, ...extra.filter((g) => g.output && this.kind !== 'embeddings')];
+    const input = extra.filter((g) => g.input);
+    if (input.length === 0) return undefined;
+    const r = scanInput(input, this.kind, this.body);
+    this.d.record(this.ctx, 'input', r.judgement);
+    return r.judgement.block === undefined
+      ? undefined
+      : errors.guardrailBlocked('request', r.judgement.block.guardrail);
+  }
+
+  json(body: string): string | GatewayError {
+    const chain = this.output;
+    if (chain.length === 0) return body;
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(body) as Json;
+    } catch {
+      return body;
+    }
+    const slots = outputSlots(this.dialect, parsed);
+    const texts = slots.map(slotText);
+    const j = judge(chain, texts.join('\n'));
+    this.d.record(this.ctx, 'output', j);
+    if (j.block !== undefined) return errors.guardrailBlocked('response', j.block.guardrail);
+    if (j.masks.length === 0) return body;
+    const masked = maskPieces(texts, 1, j.masks);
+    for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, masked[i] as string);
+    return JSON.stringify(parsed);
+  }
+
+  stream(): StreamTap | undefined {
+    const chain = this.output;
+    if (chain.length === 0) return undefined;
+    const enforcing = chain.filter((g) => !g.monitor);
+    // The strictest member decides: the smallest buffer (monitor-only chains never hold back).
+    let cap = Number.POSITIVE_INFINITY;
+    let failOpen = false;
+    for (const g of enforcing) {
+      if (g.stream.maxBufferBytes < cap) {
+        cap = g.stream.maxBufferBytes;
+        failOpen = g.stream.failOpen;
+      }
+    }
+    const ctx = this.ctx;
+    const first = enforcing[0];
+    return new HoldbackTap({
+      dialect: this.dialect,
+      mode: enforcing.length > 0 ? 'buffer_full' : 'end_of_stream',
+      maxBufferBytes: cap,
+      failOpen,
+      judge: (text) => judge(chain, text),
+      blocked: (j) => {
+        const name = j?.block?.guardrail ?? first?.name ?? '';
+        if (j === undefined) this.d.overflowed(ctx);
+        const e = errors.guardrailBlocked('response', name);
+        ctx.errorMessage = e.message;
+        return errorFrame(this.dialect, e.message);
+      },
+      bypassed: () => this.d.bypassed('buffer_exceeded'),
+      judged: (js) => {
+        for (const j of js) this.d.record(ctx, 'output', j);
+      },
+    });
+  }
+}
+
+/** The one frame a blocked stream sends, in the caller's dialect. */
+function errorFrame(d: Dialect, message: string): string {
+  if (d === 'anthropic')
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } })}\n\n`;
+  if (d === 'responses')
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'content_filter', message, param: null, sequence_number: 0 })}\n\n`;
+  return `event: error\ndata: ${JSON.stringify({ error: { message, type: 'content_filter' } })}\n\n`;
+}
