@@ -4,7 +4,8 @@ import { maskPieces } from './chain.js';
 import { compileGuardrail } from './compile.js';
 import { type BuiltinDetector, chinaIdChecksum, findBuiltin, luhn, redactionToken } from './detectors.js';
 
-const found = (d: BuiltinDetector, text: string) => findBuiltin(d, text).map((s) => text.slice(s.start, s.end));
+const found = (d: BuiltinDetector, text: string) =>
+  findBuiltin(d, text).map((s) => text.slice(s.start, s.end));
 
 test('luhn accepts valid card numbers and rejects a changed digit', () => {
   assert.equal(luhn('4111111111111111'), true);
