@@ -38,12 +38,14 @@ export interface CompiledGuardrail {
   /** Epoch ms of `created_at` (undated: +Infinity, evaluated last). */
   readonly createdAt: number;
   readonly stream: StreamPolicy;
+  /** What it was compiled from (the scan worker compiles the same guardrail from it). */
+  readonly source: { readonly id: string; readonly doc: GuardrailDoc };
   scan(text: string): Finding[];
 }
 
 export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
 
-type GuardrailDoc = Resource<'guardrails'>['value'];
+export type GuardrailDoc = Resource<'guardrails'>['value'];
 
 /** Compiles one guardrail; undefined for a kind this gateway does not run (remote vendors). */
 export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
@@ -67,6 +69,7 @@ export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail
     output: g.hook_point !== 'input',
     createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
     stream: { mode: 'buffer_full', maxBufferBytes: maxBuffer, failOpen },
+    source: { id, doc: g },
     scan,
   };
 }

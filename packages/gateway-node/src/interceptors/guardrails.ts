@@ -29,10 +29,11 @@ import {
   slotText,
 } from '../guardrails/extract.js';
 import { HoldbackTap } from '../guardrails/holdback.js';
+import { judgeText } from '../guardrails/offload.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import type { Metrics } from '../metrics.js';
 import type { RequestContext, RouteKind } from '../pipeline/context.js';
-import type { Interceptor, Json } from '../pipeline/lifecycle.js';
+import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
 import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
 
 export interface GuardrailDeps {
@@ -90,30 +91,39 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
       const isGroup = (ctx.model.value as { routing?: unknown }).routing !== undefined;
       if (chain.length === 0 && !isGroup) return undefined;
       const input = chain.filter((g) => g.input);
-      let body: Json | undefined;
-      if (input.length > 0) {
-        const r = scanInput(input, f.route.kind, f.body);
+      const opened = (body: Json | undefined): Begin => {
+        const output = f.route.kind === 'embeddings' ? [] : chain.filter((g) => g.output);
+        if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
+        const scope = new GuardrailScope(
+          deps,
+          plan,
+          ctx,
+          dialectOf(f.route.kind),
+          f.route.kind,
+          body ?? f.body,
+          chain,
+          output,
+          isGroup,
+        );
+        return body === undefined ? { scope } : { body, scope };
+      };
+      if (input.length === 0) return opened(undefined);
+      const decide = (r: InputScan): Begin => {
         record(ctx, 'input', r.judgement);
         if (r.judgement.block !== undefined)
           return { refuse: errors.guardrailBlocked('request', r.judgement.block.guardrail) };
-        body = r.body;
-      }
-      const output = f.route.kind === 'embeddings' ? [] : chain.filter((g) => g.output);
-      if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
-      const scope = new GuardrailScope(
-        deps,
-        plan,
-        ctx,
-        dialectOf(f.route.kind),
-        f.route.kind,
-        body ?? f.body,
-        chain,
-        output,
-        isGroup,
-      );
-      return body === undefined ? { scope } : { body, scope };
+        return opened(r.body);
+      };
+      const r = scanInput(input, f.route.kind, f.body);
+      return r instanceof Promise ? r.then(decide) : decide(r);
     },
   };
+}
+
+interface InputScan {
+  readonly judgement: Judgement;
+  /** The masked copy of the body (undefined: nothing masked). */
+  readonly body: Json | undefined;
 }
 
 /** The input verdict and, when something was masked, the masked copy of the body. */
@@ -121,16 +131,39 @@ function scanInput(
   chain: readonly CompiledGuardrail[],
   kind: RouteKind,
   body: Readonly<Json>,
-): { judgement: Judgement; body: Json | undefined } {
+): InputScan | Promise<InputScan> {
   const slots = inputSlots(kind, body as Json);
   const texts = slots.map(slotText);
-  const j = judge(chain, texts.join('\n'));
+  const j = judgeText(chain, texts.join('\n'));
+  return j instanceof Promise ? j.then((v) => masked(kind, body, texts, v)) : masked(kind, body, texts, j);
+}
+
+function masked(kind: RouteKind, body: Readonly<Json>, texts: readonly string[], j: Judgement): InputScan {
   if (j.block !== undefined || j.masks.length === 0) return { judgement: j, body: undefined };
-  const copy = structuredClone(body) as Json;
-  const masked = maskPieces(texts, 1, j.masks);
+  const copy = cloneTree(body) as Json;
+  const out = maskPieces(texts, 1, j.masks);
   const target = inputSlots(kind, copy);
-  for (let i = 0; i < target.length; i++) setSlot(target[i] as Slot, masked[i] as string);
+  for (let i = 0; i < target.length; i++) setSlot(target[i] as Slot, out[i] as string);
   return { judgement: j, body: copy };
+}
+
+/**
+ * A copy of a parsed JSON body whose objects and arrays are new and whose strings are shared
+ * (strings are immutable): masks are written into the copy at the cost of its structure only,
+ * not of its text (structuredClone copies every string).
+ */
+function cloneTree(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(cloneTree);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = cloneTree((v as Record<string, unknown>)[k]);
+    // A `__proto__` key of the JSON is data, never the copy's prototype.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+    else out[k] = c;
+  }
+  return out;
 }
 
 interface ScopeDeps {
@@ -157,21 +190,24 @@ class GuardrailScope implements Scope {
     this.output = baseOutput;
   }
 
-  attempt(a: AttemptFacts): GatewayError | undefined {
+  attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
     if (!this.group) return undefined;
     const extra = this.plan.modelOnly(a.model.id).filter((g) => !this.chain.includes(g));
     const base = this.chain.filter((g) => g.output && this.kind !== 'embeddings');
     this.output = [...base, ...extra.filter((g) => g.output && this.kind !== 'embeddings')];
     const input = extra.filter((g) => g.input);
     if (input.length === 0) return undefined;
+    const decide = (r: InputScan) => {
+      this.d.record(this.ctx, 'input', r.judgement);
+      return r.judgement.block === undefined
+        ? undefined
+        : errors.guardrailBlocked('request', r.judgement.block.guardrail);
+    };
     const r = scanInput(input, this.kind, this.body);
-    this.d.record(this.ctx, 'input', r.judgement);
-    return r.judgement.block === undefined
-      ? undefined
-      : errors.guardrailBlocked('request', r.judgement.block.guardrail);
+    return r instanceof Promise ? r.then(decide) : decide(r);
   }
 
-  json(body: string): string | GatewayError {
+  json(body: string): string | GatewayError | Promise<string | GatewayError> {
     const chain = this.output;
     if (chain.length === 0) return body;
     let parsed: Json;
@@ -182,13 +218,16 @@ class GuardrailScope implements Scope {
     }
     const slots = outputSlots(this.dialect, parsed);
     const texts = slots.map(slotText);
-    const j = judge(chain, texts.join('\n'));
-    this.d.record(this.ctx, 'output', j);
-    if (j.block !== undefined) return errors.guardrailBlocked('response', j.block.guardrail);
-    if (j.masks.length === 0) return body;
-    const masked = maskPieces(texts, 1, j.masks);
-    for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, masked[i] as string);
-    return JSON.stringify(parsed);
+    const decide = (j: Judgement): string | GatewayError => {
+      this.d.record(this.ctx, 'output', j);
+      if (j.block !== undefined) return errors.guardrailBlocked('response', j.block.guardrail);
+      if (j.masks.length === 0) return body;
+      const out = maskPieces(texts, 1, j.masks);
+      for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, out[i] as string);
+      return JSON.stringify(parsed);
+    };
+    const j = judgeText(chain, texts.join('\n'));
+    return j instanceof Promise ? j.then(decide) : decide(j);
   }
 
   stream(): StreamTap | undefined {
