@@ -53,8 +53,16 @@ type Rows = Record<string, Record<string, unknown>>;
 /** Swaps in a snapshot with these guardrails, attachments and cache policies. */
 function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}): void {
   rig.reset();
+  const extra: Docs = {
+    models: {
+      g1: {
+        display_name: 'grp',
+        routing: { strategy: 'failover', targets: [{ model: 'gpt-4o-mini' }, { model: 'mock/member-b' }] },
+      },
+    },
+  };
   const docs: Docs = {
-    ...cacheDocs(rig.up.url, rig.anth.url, policies),
+    ...cacheDocs(rig.up.url, rig.anth.url, policies, extra),
     guardrails,
     guardrail_attachments: attachments,
   } as Docs;
@@ -496,5 +504,37 @@ describe('modes and resolution', () => {
     assert.equal(await metric(rig.g, 'aisix_guardrail_blocks_total', {}), before + 1);
     const all = logs.join('').toLowerCase();
     for (const s of ['nightingale', EMAIL, CARD, '123-45-6789']) assert.equal(all.includes(s), false, s);
+  });
+});
+
+describe('group members (OP-7)', () => {
+  const msg = (content: string) => ({ model: 'grp', messages: [{ role: 'user', content }] });
+
+  test("a member's input guardrail skips that member; the next one serves", async () => {
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'model', scope_id: 'm1', priority: 0 } });
+    rig.up.handle(chatJson('ok'));
+    const r = await post(rig.g.base, '/v1/chat/completions', msg(SECRET_WORD));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-aisix-served-by'), 'mock/member-b');
+    assert.equal(rig.up.requests.at(-1)?.json?.model, 'up-member-b');
+    // Named directly, the member without the attachment is not scanned either way.
+    assert.equal(
+      (await post(rig.g.base, '/v1/chat/completions', { ...msg(SECRET_WORD), model: 'mock/y' })).status,
+      200,
+    );
+  });
+
+  test("the serving member's output guardrail masks the answer; the group's own applies too", async () => {
+    guard(pii({ hook_point: 'output' }), {
+      a1: { guardrail_id: 'pii', scope_type: 'model', scope_id: 'm1', priority: 0 },
+    });
+    rig.up.handle(chatJson(`mail ${EMAIL}`));
+    const r = await openai.chat.completions.create(msg('x') as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(r.choices[0]?.message.content, 'mail [EMAIL_REDACTED]');
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'model', scope_id: 'g1', priority: 0 } });
+    const n = rig.calls();
+    const blocked = await post(rig.g.base, '/v1/chat/completions', msg(SECRET_WORD));
+    assert.equal(blocked.status, 422);
+    assert.equal(rig.calls(), n, 'blocked before any member was called');
   });
 });
