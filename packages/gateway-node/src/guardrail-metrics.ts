@@ -32,15 +32,22 @@ export class GuardrailMetrics {
     return [this.latency, this.blocks, this.bypasses];
   }
 
-  observe(guardrail: string, kind: string, phase: GuardrailPhase, result: string, seconds: number): void {
-    const key = `${guardrail}\u0001${kind}\u0001${phase}\u0001${result}`;
+  observe(
+    guardrail: string,
+    kind: string,
+    phase: GuardrailPhase,
+    result: string,
+    errorType: string,
+    seconds: number,
+  ): void {
+    const key = `${guardrail}\u0001${kind}\u0001${phase}\u0001${result}\u0001${errorType}`;
     const c = this.latency.cell(key, () => ({
       env_id: this.envId,
       guardrail,
       kind,
       phase,
       result,
-      error_type: 'none',
+      error_type: errorType,
     }));
     this.latency.observe(c, seconds);
   }

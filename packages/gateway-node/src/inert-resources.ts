@@ -14,8 +14,8 @@ const INERT_KINDS: readonly KindName[] = [
   'oidc_providers',
 ];
 
-/** Guardrail kinds the gateway runs; the remote vendor kinds are stored but not evaluated yet. */
-const LOCAL_GUARDRAIL_KINDS = new Set(['keyword', 'pii']);
+/** Guardrail kinds stored but not evaluated yet. */
+const INERT_GUARDRAIL_KINDS = new Set(['aliyun_text_moderation', 'aliyun_ai_guardrail']);
 
 /** Routing strategies that are accepted but walk the targets like `failover`. */
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
@@ -55,7 +55,7 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');
   }
   for (const g of s.byId('guardrails').values()) {
-    if (!LOCAL_GUARDRAIL_KINDS.has(g.value.kind)) out.add(`guardrails.kind: ${g.value.kind}`);
+    if (INERT_GUARDRAIL_KINDS.has(g.value.kind)) out.add(`guardrails.kind: ${g.value.kind}`);
   }
   for (const c of s.byId('cache_policies').values()) {
     if (c.value.semantic !== undefined && c.value.backend === 'redis')

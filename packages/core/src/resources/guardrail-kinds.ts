@@ -76,6 +76,8 @@ function bedrock(mode: Mode) {
       timed: obj(mode, { kind: v.literal('timed'), timeout_ms: intRange(100, 5000) }),
     }),
     output_fail_open: v.optional(v.boolean(), false),
+    // Ours: a VPC (PrivateLink) endpoint instead of https://bedrock-runtime.<region>.amazonaws.com.
+    endpoint: v.optional(nonEmpty),
   };
 }
 

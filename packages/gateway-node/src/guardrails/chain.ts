@@ -26,7 +26,9 @@ export interface Timing {
   readonly guardrail: string;
   readonly kind: string;
   readonly seconds: number;
-  readonly result: 'pass' | 'block' | 'mask' | 'monitor';
+  readonly result: 'pass' | 'block' | 'mask' | 'monitor' | 'bypass';
+  /** Why a remote guardrail could not evaluate (`timeout`, `status_5xx`...); `none` otherwise. */
+  readonly errorType: string;
 }
 
 export interface Judgement {
@@ -38,17 +40,61 @@ export interface Judgement {
   /** Masked spans per detector. */
   readonly redacted: Readonly<Record<string, number>>;
   readonly timings: readonly Timing[];
+  /** Guardrails that could not evaluate and were let through, with the reason. */
+  readonly bypasses: readonly { readonly guardrail: string; readonly reason: string }[];
 }
 
-export function judge(chain: readonly CompiledGuardrail[], text: string): Judgement {
+/** What one guardrail made of one text. */
+export interface Outcome {
+  /** Its findings; undefined when it could not evaluate (`error` says why). */
+  readonly findings: readonly Finding[] | undefined;
+  readonly seconds: number;
+  readonly error?: string;
+  /** A failure that must block (fail closed / mandatory) rather than be bypassed. */
+  readonly closed?: boolean;
+}
+
+/** Every local guardrail of `chain` over `text` (one outcome per member, in order). */
+export function scanLocal(chain: readonly CompiledGuardrail[], text: string): Outcome[] {
+  return chain.map((g) => {
+    const t0 = performance.now();
+    const findings = text.length === 0 || g.scan === undefined ? [] : g.scan(text);
+    return { findings, seconds: (performance.now() - t0) / 1000 };
+  });
+}
+
+/**
+ * The chain's verdict from its members' outcomes, in chain order: the first block-mode member
+ * that blocks (or failed closed) decides; masks of block-mode members are merged; monitor
+ * members only record hits.
+ */
+export function fold(chain: readonly CompiledGuardrail[], outcomes: readonly Outcome[]): Judgement {
   const masks: Mask[] = [];
   const hits: Hit[] = [];
   const redacted: Record<string, number> = {};
   const timings: Timing[] = [];
-  for (const g of chain) {
-    const t0 = performance.now();
-    const found = text.length === 0 ? [] : g.scan(text);
-    const seconds = (performance.now() - t0) / 1000;
+  const bypasses: { guardrail: string; reason: string }[] = [];
+  for (let i = 0; i < chain.length; i++) {
+    const g = chain[i] as CompiledGuardrail;
+    const o = outcomes[i] as Outcome;
+    const base = { guardrail: g.name, kind: g.kind, seconds: o.seconds, errorType: o.error ?? 'none' };
+    const found = o.findings;
+    if (found === undefined) {
+      if (o.closed && !g.monitor) {
+        timings.push({ ...base, result: 'block' });
+        return {
+          block: { guardrail: g.name, detector: 'unavailable' },
+          masks: [],
+          hits,
+          redacted: {},
+          timings,
+          bypasses,
+        };
+      }
+      bypasses.push({ guardrail: g.name, reason: o.error ?? 'error' });
+      timings.push({ ...base, result: 'bypass' });
+      continue;
+    }
     const blocking = found.find((f) => f.action === 'block');
     if (g.monitor) {
       if (blocking) hits.push({ guardrail: g.name, detector: blocking.detector, verdict: 'would_block' });
@@ -56,32 +102,33 @@ export function judge(chain: readonly CompiledGuardrail[], text: string): Judgem
         const m = found.find((f) => f.action === 'mask');
         if (m) hits.push({ guardrail: g.name, detector: m.detector, verdict: 'would_mask' });
       }
-      timings.push({
-        guardrail: g.name,
-        kind: g.kind,
-        seconds,
-        result: found.length > 0 ? 'monitor' : 'pass',
-      });
+      timings.push({ ...base, result: found.length > 0 ? 'monitor' : 'pass' });
       continue;
     }
     if (blocking) {
-      timings.push({ guardrail: g.name, kind: g.kind, seconds, result: 'block' });
+      timings.push({ ...base, result: 'block' });
       return {
         block: { guardrail: g.name, detector: blocking.detector },
         masks: [],
         hits,
         redacted: {},
         timings,
+        bypasses,
       };
     }
     for (const f of found) addMask(masks, f, redacted);
-    timings.push({ guardrail: g.name, kind: g.kind, seconds, result: found.length > 0 ? 'mask' : 'pass' });
+    timings.push({ ...base, result: found.length > 0 ? 'mask' : 'pass' });
   }
-  return { block: undefined, masks: mergeMasks(masks), hits, redacted, timings };
+  return { block: undefined, masks: mergeMasks(masks), hits, redacted, timings, bypasses };
+}
+
+/** The verdict of a chain of local guardrails over `text`. */
+export function judge(chain: readonly CompiledGuardrail[], text: string): Judgement {
+  return fold(chain, scanLocal(chain, text));
 }
 
 function addMask(masks: Mask[], f: Finding, redacted: Record<string, number>): void {
-  masks.push({ start: f.start, end: f.end, token: redactionToken(f.detector) });
+  masks.push({ start: f.start, end: f.end, token: f.replacement ?? redactionToken(f.detector) });
   redacted[f.detector] = (redacted[f.detector] ?? 0) + 1;
 }
 

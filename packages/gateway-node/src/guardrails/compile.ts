@@ -11,6 +11,8 @@
 import type { Resource } from '@aisix/core';
 import { RE2JS } from 're2js';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
+import type { RemoteCheck } from './remote/http.js';
+import { remoteCheck } from './remote/index.js';
 
 export type Action = 'mask' | 'block';
 
@@ -20,6 +22,8 @@ export interface Finding {
   /** Detector name (`email`, a custom pattern's name, `keyword`): the only thing ever logged. */
   readonly detector: string;
   readonly action: Action;
+  /** What a mask writes instead of `[<DETECTOR>_REDACTED]` (a vendor's own replacement). */
+  readonly replacement?: string;
 }
 
 export interface StreamPolicy {
@@ -40,38 +44,53 @@ export interface CompiledGuardrail {
   readonly stream: StreamPolicy;
   /** What it was compiled from (the scan worker compiles the same guardrail from it). */
   readonly source: { readonly id: string; readonly doc: GuardrailDoc };
-  scan(text: string): Finding[];
+  /** Local kinds: the in-process scan. */
+  readonly scan?: (text: string) => Finding[];
+  /** Remote kinds: the vendor call, its deadline, and whether a failure lets the text through. */
+  readonly remote?: {
+    readonly check: RemoteCheck;
+    readonly timeoutMs: number;
+    readonly failOpen: { readonly input: boolean; readonly output: boolean };
+  };
 }
 
 export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
 
 export type GuardrailDoc = Resource<'guardrails'>['value'];
 
-/** Compiles one guardrail; undefined for a kind this gateway does not run (remote vendors). */
+/** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
 export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
-  let scan: ((text: string) => Finding[]) | undefined;
-  let maxBuffer = DEFAULT_MAX_BUFFER_BYTES;
-  let failOpen = false;
-  if (g.kind === 'keyword') scan = keywordScanner(g.patterns);
-  else if (g.kind === 'pii') {
-    scan = piiScanner(g);
-    if (g.max_buffer_bytes !== undefined) maxBuffer = g.max_buffer_bytes;
-    failOpen = g.on_buffer_exceeded === 'fail_open';
-  }
-  if (scan === undefined) return undefined;
   const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
-  return {
+  const buffer = g as { max_buffer_bytes?: number; on_buffer_exceeded?: string };
+  const common = {
     id,
     name: g.name,
     kind: g.kind,
     monitor: g.enforcement_mode === 'monitor',
     input: g.hook_point !== 'output',
-    output: g.hook_point !== 'input',
+    // Prompt Shields judge prompts only: no output scan, so no stream hold-back either.
+    output: g.hook_point !== 'input' && g.kind !== 'azure_content_safety',
     createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
-    stream: { mode: 'buffer_full', maxBufferBytes: maxBuffer, failOpen },
+    stream: {
+      mode: 'buffer_full' as const,
+      maxBufferBytes: buffer.max_buffer_bytes ?? DEFAULT_MAX_BUFFER_BYTES,
+      failOpen: buffer.on_buffer_exceeded === 'fail_open',
+    },
     source: { id, doc: g },
-    scan,
   };
+  if (g.kind === 'keyword') return { ...common, scan: keywordScanner(g.patterns) };
+  if (g.kind === 'pii') return { ...common, scan: piiScanner(g) };
+  const check = remoteCheck(g);
+  if (check === undefined) return undefined;
+  const timeoutMs =
+    g.kind === 'bedrock'
+      ? g.latency_mode.kind === 'timed'
+        ? g.latency_mode.timeout_ms
+        : 5000
+      : g.timeout_ms;
+  const open = g.fail_open && !g.mandatory;
+  const outputOpen = open && (g as { output_fail_open?: boolean }).output_fail_open === true;
+  return { ...common, remote: { check, timeoutMs, failOpen: { input: open, output: outputOpen } } };
 }
 
 /** Keyword guardrails block on the first hit; where it is does not matter (never masked). */

@@ -88,6 +88,6 @@ test('a keyword regex that backtracks catastrophically in V8 runs in linear time
   });
   assert.ok(g);
   const t0 = performance.now();
-  assert.equal(g.scan(`${'a'.repeat(30_000)}!`).length, 0);
+  assert.equal(g.scan?.(`${'a'.repeat(30_000)}!`).length, 0);
   assert.ok(performance.now() - t0 < 1000);
 });

@@ -39,8 +39,8 @@ export interface HoldbackOptions {
   readonly mode: 'buffer_full' | 'end_of_stream';
   readonly maxBufferBytes: number;
   readonly failOpen: boolean;
-  /** Runs the chain over one channel's text. */
-  judge(text: string): Judgement;
+  /** Runs the chain over one channel's text (a promise when a remote guardrail is asked). */
+  judge(text: string): Judgement | Promise<Judgement>;
   /** A block (or a fail-closed overflow): returns the error frame to send. */
   blocked(j: Judgement | undefined): string;
   /** The buffer overflowed with fail_open: the rest is not scanned. */
@@ -78,46 +78,64 @@ export class HoldbackTap implements StreamTap {
     return '';
   }
 
-  end(): string {
+  end(): string | Promise<string> {
     if (this.state === 'closed') return '';
     if (this.pending.length > 0) {
       for (const raw of splitEvents(this.pending)) this.add(raw);
       this.pending = '';
     }
     if (this.o.mode === 'buffer_full' && this.state === 'live') return '';
-    const judgements: Judgement[] = [];
-    for (const pieces of this.channels.values()) {
+    const channels = [...this.channels.values()].map((pieces) => {
       const texts = pieces.map((p) => slotText(p.slot));
-      const j = this.o.judge(texts.join(''));
-      judgements.push(j);
-      if (j.block !== undefined) {
-        this.o.judged(judgements);
-        this.state = 'closed';
-        return this.o.blocked(j);
-      }
-      if (j.masks.length === 0 || this.state === 'live') continue;
-      const masked = maskPieces(texts, 0, j.masks);
-      for (let i = 0; i < pieces.length; i++) {
-        const p = pieces[i] as Piece;
-        if (masked[i] !== texts[i]) {
+      return { pieces, texts, text: texts.join('') };
+    });
+    const js = channels.map((c) => this.o.judge(c.text));
+    if (js.some((j) => j instanceof Promise))
+      return Promise.all(js).then((all) => this.release(channels, all));
+    return this.release(channels, js as Judgement[]);
+  }
+
+  private release(
+    channels: readonly { pieces: readonly Piece[]; texts: readonly string[]; text: string }[],
+    js: readonly Judgement[],
+  ): string {
+    this.o.judged(js);
+    const blocked = js.find((j) => j.block !== undefined);
+    if (blocked !== undefined) {
+      this.state = 'closed';
+      return this.o.blocked(blocked);
+    }
+    if (this.state === 'live') return '';
+    const byText = new Map<string, Judgement>();
+    for (let c = 0; c < channels.length; c++) {
+      const ch = channels[c] as (typeof channels)[number];
+      const j = js[c] as Judgement;
+      byText.set(ch.text, j);
+      if (j.masks.length === 0) continue;
+      const masked = maskPieces(ch.texts, 0, j.masks);
+      for (let i = 0; i < ch.pieces.length; i++) {
+        const p = ch.pieces[i] as Piece;
+        if (masked[i] !== ch.texts[i]) {
           setSlot(p.slot, masked[i] as string);
           p.ev.dirty = true;
         }
       }
     }
-    if (this.state === 'live') {
-      this.o.judged(judgements);
-      return '';
-    }
+    // Whole-text repeats (Responses `.done` events) carry a channel's full text: its masks apply.
     for (const p of this.wholes) {
       const t = slotText(p.slot);
-      const j = this.o.judge(t);
-      if (j.masks.length > 0) {
+      const j = byText.get(t);
+      if (j === undefined) {
+        // A repeat that matches no streamed text was never scanned: it is not released.
+        if (t.length > 0) {
+          setSlot(p.slot, '');
+          p.ev.dirty = true;
+        }
+      } else if (j.masks.length > 0) {
         setSlot(p.slot, applyMasks(t, j.masks));
         p.ev.dirty = true;
       }
     }
-    this.o.judged(judgements);
     let out = '';
     for (const ev of this.held) out += ev.dirty ? render(ev) : ev.raw;
     return out;

@@ -6,7 +6,7 @@
  * if it cannot run, the scan happens inline (never skipped).
  */
 import { Worker } from 'node:worker_threads';
-import { type Judgement, judge } from './chain.js';
+import { type Outcome, scanLocal } from './chain.js';
 import type { CompiledGuardrail } from './compile.js';
 import type { ScanRequest } from './scan-worker.js';
 
@@ -15,13 +15,13 @@ const PART_CHARS = 256 * 1024;
 
 interface Reply {
   readonly n: number;
-  readonly judgement?: Judgement;
+  readonly outcomes?: Outcome[];
   readonly error?: string;
 }
 
 let worker: Worker | undefined;
 let seq = 0;
-const waiting = new Map<number, (j: Judgement | undefined) => void>();
+const waiting = new Map<number, (o: Outcome[] | undefined) => void>();
 
 function start(): Worker | undefined {
   if (worker !== undefined) return worker;
@@ -31,7 +31,7 @@ function start(): Worker | undefined {
     w.on('message', (r: Reply) => {
       const done = waiting.get(r.n);
       waiting.delete(r.n);
-      done?.(r.judgement);
+      done?.(r.outcomes);
       if (waiting.size === 0) w.unref();
     });
     const fail = () => {
@@ -49,19 +49,22 @@ function start(): Worker | undefined {
   }
 }
 
-/** The chain's judgement of `text`: inline for small texts, on the scan worker for large ones. */
-export function judgeText(chain: readonly CompiledGuardrail[], text: string): Judgement | Promise<Judgement> {
-  if (text.length < OFFLOAD_CHARS || chain.length === 0) return judge(chain, text);
+/** The local members' outcomes for `text`: inline for small texts, on the scan worker for large ones. */
+export function scanLocalText(
+  chain: readonly CompiledGuardrail[],
+  text: string,
+): Outcome[] | Promise<Outcome[]> {
+  if (text.length < OFFLOAD_CHARS || chain.length === 0) return scanLocal(chain, text);
   const w = start();
-  if (w === undefined) return judge(chain, text);
+  if (w === undefined) return scanLocal(chain, text);
   const n = ++seq;
   const req: ScanRequest = {
     n,
     chain: chain.map((g) => g.source),
     parts: Math.ceil(text.length / PART_CHARS),
   };
-  return new Promise<Judgement>((resolve) => {
-    waiting.set(n, (j) => resolve(j ?? judge(chain, text)));
+  return new Promise<Outcome[]>((resolve) => {
+    waiting.set(n, (o) => resolve(o ?? scanLocal(chain, text)));
     w.ref();
     w.postMessage(req);
     // Copying a string into a message costs this thread time in proportion to its size: the

@@ -3,7 +3,7 @@
  * are compiled here from their documents and kept while the same documents keep coming.
  */
 import { parentPort } from 'node:worker_threads';
-import { judge } from './chain.js';
+import { scanLocal } from './chain.js';
 import { type CompiledGuardrail, compileGuardrail, type GuardrailDoc } from './compile.js';
 
 export interface ScanRequest {
@@ -37,7 +37,7 @@ function run(req: ScanRequest, text: string): void {
       const g = get(s.id, s.doc);
       if (g !== undefined) chain.push(g);
     }
-    parentPort?.postMessage({ n: req.n, judgement: judge(chain, text) });
+    parentPort?.postMessage({ n: req.n, outcomes: scanLocal(chain, text) });
   } catch (err) {
     parentPort?.postMessage({ n: req.n, error: String(err) });
   }

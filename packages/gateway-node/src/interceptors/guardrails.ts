@@ -17,8 +17,9 @@
 import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
 import type { GuardrailPhase } from '../guardrail-metrics.js';
-import { type Judgement, judge, maskPieces } from '../guardrails/chain.js';
+import { type Judgement, maskPieces } from '../guardrails/chain.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
+import { evaluate } from '../guardrails/evaluate.js';
 import {
   type Dialect,
   dialectOf,
@@ -29,7 +30,7 @@ import {
   slotText,
 } from '../guardrails/extract.js';
 import { HoldbackTap } from '../guardrails/holdback.js';
-import { judgeText } from '../guardrails/offload.js';
+import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import type { Metrics } from '../metrics.js';
 import type { RequestContext, RouteKind } from '../pipeline/context.js';
@@ -39,6 +40,8 @@ import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
 export interface GuardrailDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** HTTP for the remote kinds (default: global fetch). */
+  readonly http?: GuardrailHttp;
 }
 
 const SCANNED: ReadonlySet<RouteKind> = new Set([
@@ -51,13 +54,15 @@ const SCANNED: ReadonlySet<RouteKind> = new Set([
 
 export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
   const m = d.metrics.guardrails;
+  const http = d.http ?? defaultHttp;
   const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
-    for (const t of j.timings) m.observe(t.guardrail, t.kind, phase, t.result, t.seconds);
+    for (const t of j.timings) m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+    for (const b of j.bypasses) m.bypassed(b.reason);
     if (j.block !== undefined) {
       m.blocked();
       ctx.errorType = 'content_filter';
     }
-    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0)
+    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
       // Names and detector names only: what matched is never logged.
       d.logger.info(
         {
@@ -67,11 +72,13 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
           detector: j.block?.detector,
           redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
           monitor_hits: j.hits.length > 0 ? j.hits : undefined,
+          bypassed: j.bypasses.length > 0 ? j.bypasses : undefined,
         },
         'guardrail verdict',
       );
   };
   const deps: ScopeDeps = {
+    http,
     record,
     bypassed: (reason) => m.bypassed(reason),
     overflowed: (ctx) => {
@@ -114,7 +121,7 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
           return { refuse: errors.guardrailBlocked('request', r.judgement.block.guardrail) };
         return opened(r.body);
       };
-      const r = scanInput(input, f.route.kind, f.body);
+      const r = scanInput(input, f.route.kind, f.body, http);
       return r instanceof Promise ? r.then(decide) : decide(r);
     },
   };
@@ -131,10 +138,11 @@ function scanInput(
   chain: readonly CompiledGuardrail[],
   kind: RouteKind,
   body: Readonly<Json>,
+  http: GuardrailHttp,
 ): InputScan | Promise<InputScan> {
   const slots = inputSlots(kind, body as Json);
   const texts = slots.map(slotText);
-  const j = judgeText(chain, texts.join('\n'));
+  const j = evaluate(chain, texts.join('\n'), 'input', http);
   return j instanceof Promise ? j.then((v) => masked(kind, body, texts, v)) : masked(kind, body, texts, j);
 }
 
@@ -167,6 +175,7 @@ function cloneTree(v: unknown): unknown {
 }
 
 interface ScopeDeps {
+  readonly http: GuardrailHttp;
   record(ctx: RequestContext, phase: GuardrailPhase, j: Judgement): void;
   bypassed(reason: string): void;
   /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
@@ -203,7 +212,7 @@ class GuardrailScope implements Scope {
         ? undefined
         : errors.guardrailBlocked('request', r.judgement.block.guardrail);
     };
-    const r = scanInput(input, this.kind, this.body);
+    const r = scanInput(input, this.kind, this.body, this.d.http);
     return r instanceof Promise ? r.then(decide) : decide(r);
   }
 
@@ -226,7 +235,7 @@ class GuardrailScope implements Scope {
       for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, out[i] as string);
       return JSON.stringify(parsed);
     };
-    const j = judgeText(chain, texts.join('\n'));
+    const j = evaluate(chain, texts.join('\n'), 'output', this.d.http);
     return j instanceof Promise ? j.then(decide) : decide(j);
   }
 
@@ -250,7 +259,7 @@ class GuardrailScope implements Scope {
       mode: enforcing.length > 0 ? 'buffer_full' : 'end_of_stream',
       maxBufferBytes: cap,
       failOpen,
-      judge: (text) => judge(chain, text),
+      judge: (text) => evaluate(chain, text, 'output', this.d.http),
       blocked: (j) => {
         const name = j?.block?.guardrail ?? first?.name ?? '';
         if (j === undefined) this.d.overflowed(ctx);

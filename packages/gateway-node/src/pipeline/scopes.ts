@@ -29,8 +29,16 @@ export interface AttemptFacts {
 export interface StreamTap {
   /** Bytes about to be written; returns what to write instead ('' holds them back). */
   push(text: string): string;
-  /** The stream ended normally; returns the last bytes to write. */
-  end(): string;
+  /**
+   * The stream ended normally; returns the last bytes to write. A promise (a remote scan of
+   * held output) delays the end of the response until it settles; the relay is done by then.
+   */
+  end(): string | Promise<string>;
+}
+
+/** `a + b` where `b` may be a promise (no promise when none is involved). */
+export function concatLater(a: string, b: string | Promise<string>): string | Promise<string> {
+  return typeof b === 'string' ? a + b : b.then((x) => a + x);
 }
 
 export interface Outcome {
@@ -176,11 +184,20 @@ export function streamTap(log: Logger, requestId: string, scopes: readonly Scope
     },
     end() {
       // What an earlier tap releases at the end still passes through the later ones.
-      let out = '';
-      for (const t of chain) out = t.push(out) + t.end();
-      return out;
+      return endFrom(chain, 0, '');
     },
   };
+}
+
+function endFrom(chain: readonly StreamTap[], i: number, released: string): string | Promise<string> {
+  let out = released;
+  for (let k = i; k < chain.length; k++) {
+    const t = chain[k] as StreamTap;
+    const e = concatLater(t.push(out), t.end());
+    if (typeof e !== 'string') return e.then((x) => endFrom(chain, k + 1, x));
+    out = e;
+  }
+  return out;
 }
 
 function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
@@ -198,11 +215,15 @@ function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
     },
     end() {
       if (broken) return '';
-      try {
-        return t.end();
-      } catch (err) {
+      const failed = (err: unknown) => {
         hookFailed(log, requestId, 'stream.end', err);
         return '';
+      };
+      try {
+        const e = t.end();
+        return typeof e === 'string' ? e : e.catch(failed);
+      } catch (err) {
+        return failed(err);
       }
     },
   };
