@@ -27,9 +27,12 @@ export interface Finding {
 }
 
 export interface StreamPolicy {
-  readonly mode: 'buffer_full' | 'window' | 'end_of_stream';
+  readonly mode: 'buffer_full' | 'window';
   readonly maxBufferBytes: number;
   readonly failOpen: boolean;
+  /** Window mode: characters per scanned window and the overlap between windows. */
+  readonly windowSize: number;
+  readonly overlap: number;
 }
 
 export interface CompiledGuardrail {
@@ -61,7 +64,13 @@ export type GuardrailDoc = Resource<'guardrails'>['value'];
 /** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
 export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
   const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
-  const buffer = g as { max_buffer_bytes?: number; on_buffer_exceeded?: string };
+  const buffer = g as {
+    max_buffer_bytes?: number;
+    on_buffer_exceeded?: string;
+    stream_processing_mode?: string;
+    window_size?: number;
+    window_overlap_size?: number;
+  };
   const common = {
     id,
     name: g.name,
@@ -72,9 +81,11 @@ export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail
     output: g.hook_point !== 'input' && g.kind !== 'azure_content_safety',
     createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
     stream: {
-      mode: 'buffer_full' as const,
+      mode: buffer.stream_processing_mode === 'window' ? ('window' as const) : ('buffer_full' as const),
       maxBufferBytes: buffer.max_buffer_bytes ?? DEFAULT_MAX_BUFFER_BYTES,
       failOpen: buffer.on_buffer_exceeded === 'fail_open',
+      windowSize: buffer.window_size ?? 0,
+      overlap: buffer.window_overlap_size ?? 0,
     },
     source: { id, doc: g },
   };

@@ -56,7 +56,7 @@ test('built-in detectors stay linear on adversarial input', () => {
     for (const d of ['email', 'bank_card', 'jwt', 'ip_address', 'api_key', 'china_id_card'] as const)
       findBuiltin(d, s);
   }
-  assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+  assert.ok(performance.now() - t0 < 5000, `took ${performance.now() - t0} ms`);
 });
 
 test('redaction token: upper-cased name, non-alphanumerics as _', () => {
@@ -89,5 +89,6 @@ test('a keyword regex that backtracks catastrophically in V8 runs in linear time
   assert.ok(g);
   const t0 = performance.now();
   assert.equal(g.scan?.(`${'a'.repeat(30_000)}!`).length, 0);
-  assert.ok(performance.now() - t0 < 1000);
+  // A backtracking engine would not finish this in any bound; RE2 takes one linear pass.
+  assert.ok(performance.now() - t0 < 5000);
 });

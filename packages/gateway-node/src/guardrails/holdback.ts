@@ -15,19 +15,9 @@
  */
 import type { StreamTap } from '../pipeline/scopes.js';
 import { applyMasks, type Judgement, maskPieces } from './chain.js';
-import { type Dialect, responseItem, type Slot, setSlot, slotText } from './extract.js';
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-interface HeldEvent {
-  /** The event as received (released as is unless a slot in it was masked). */
-  readonly raw: string;
-  readonly event: string | undefined;
-  readonly data: Obj | undefined;
-  dirty: boolean;
-}
+import type { Dialect, Slot } from './extract.js';
+import { setSlot, slotText } from './extract.js';
+import { eventPieces, type HeldEvent, parseEvent, render, splitEvents } from './sse-events.js';
 
 interface Piece {
   readonly ev: HeldEvent;
@@ -161,99 +151,14 @@ export class HoldbackTap implements StreamTap {
     const ev: HeldEvent = { raw, event, data, dirty: false };
     if (this.state === 'hold') this.held.push(ev);
     if (data === undefined) return;
-    const d = this.o.dialect;
-    if (d === 'openai') this.openai(ev, data);
-    else if (d === 'anthropic') this.anthropic(ev, data);
-    else this.responses(ev, data);
-  }
-
-  private piece(channel: string, ev: HeldEvent, o: Obj, k: string): void {
-    const v = o[k];
-    if (typeof v !== 'string' || v.length === 0) return;
-    this.bytes += Buffer.byteLength(v);
-    const list = this.channels.get(channel);
-    const p = { ev, slot: { o, k } };
-    if (list === undefined) this.channels.set(channel, [p]);
-    else list.push(p);
-  }
-
-  private openai(ev: HeldEvent, data: Obj): void {
-    if (!Array.isArray(data.choices)) return;
-    for (const c of data.choices) {
-      if (!isObj(c)) continue;
-      const i = String(c.index ?? 0);
-      this.piece(`c${i}`, ev, c, 'text');
-      const delta = c.delta;
-      if (!isObj(delta)) continue;
-      this.piece(`c${i}`, ev, delta, 'content');
-      if (Array.isArray(delta.tool_calls))
-        for (const t of delta.tool_calls)
-          if (isObj(t) && isObj(t.function))
-            this.piece(`t${i}.${String(t.index ?? 0)}`, ev, t.function, 'arguments');
+    const wholes: Slot[] = [];
+    for (const p of eventPieces(this.o.dialect, data, wholes)) {
+      this.bytes += Buffer.byteLength(slotText(p.slot));
+      const list = this.channels.get(p.channel);
+      const piece = { ev, slot: p.slot };
+      if (list === undefined) this.channels.set(p.channel, [piece]);
+      else list.push(piece);
     }
+    for (const slot of wholes) this.wholes.push({ ev, slot });
   }
-
-  private anthropic(ev: HeldEvent, data: Obj): void {
-    const ch = `b${String(data.index ?? 0)}`;
-    if (data.type === 'content_block_delta' && isObj(data.delta)) {
-      this.piece(ch, ev, data.delta, 'text');
-      this.piece(ch, ev, data.delta, 'partial_json');
-    } else if (data.type === 'content_block_start' && isObj(data.content_block)) {
-      this.piece(ch, ev, data.content_block, 'text');
-    }
-  }
-
-  private responses(ev: HeldEvent, data: Obj): void {
-    const t = data.type;
-    const item = String(data.output_index ?? 0);
-    if (t === 'response.output_text.delta')
-      this.piece(`o${item}.${String(data.content_index ?? 0)}`, ev, data, 'delta');
-    else if (t === 'response.function_call_arguments.delta') this.piece(`f${item}`, ev, data, 'delta');
-    else {
-      // Events that repeat a whole text: masked the same way on their own, never scanned for blocks.
-      const slots: Slot[] = [];
-      if (t === 'response.output_text.done') slots.push({ o: data, k: 'text' });
-      else if (t === 'response.function_call_arguments.done') slots.push({ o: data, k: 'arguments' });
-      else if (isObj(data.part)) slots.push({ o: data.part, k: 'text' });
-      else if (isObj(data.item)) responseItem(slots, data.item);
-      else if (isObj(data.response) && Array.isArray(data.response.output))
-        for (const it of data.response.output) if (isObj(it)) responseItem(slots, it);
-      for (const slot of slots) if (typeof slotText(slot) === 'string') this.wholes.push({ ev, slot });
-    }
-  }
-}
-
-function splitEvents(s: string): string[] {
-  const out: string[] = [];
-  let from = 0;
-  for (let i = s.indexOf('\n\n'); i !== -1; i = s.indexOf('\n\n', from)) {
-    out.push(s.slice(from, i + 2));
-    from = i + 2;
-  }
-  if (from < s.length) out.push(s.slice(from));
-  return out;
-}
-
-function parseEvent(raw: string): { event: string | undefined; data: Obj | undefined } {
-  let event: string | undefined;
-  let data: string | undefined;
-  for (const line of raw.split('\n')) {
-    if (line.startsWith('event:')) event = line.slice(6).trim();
-    else if (line.startsWith('data:')) {
-      const v = line.slice(line[5] === ' ' ? 6 : 5);
-      data = data === undefined ? v : `${data}\n${v}`;
-    }
-  }
-  if (data === undefined || data === '[DONE]' || data[0] !== '{') return { event, data: undefined };
-  try {
-    const v: unknown = JSON.parse(data);
-    return { event, data: isObj(v) ? v : undefined };
-  } catch {
-    return { event, data: undefined };
-  }
-}
-
-function render(ev: HeldEvent): string {
-  const head = ev.event === undefined ? '' : `event: ${ev.event}\n`;
-  return `${head}data: ${JSON.stringify(ev.data)}\n\n`;
 }

@@ -383,3 +383,70 @@ describe('vendor failures', () => {
     assert.equal((await chat('hi')).status, 200);
   });
 });
+
+describe('Window hold-back (azure text moderation)', () => {
+  const moderation = (req: SeenRequest, res: ServerResponse) => {
+    const text = askedText(req);
+    json(res, 200, {
+      blocklistsMatch: [],
+      categoriesAnalysis: [{ category: 'Hate', severity: text.includes('BADWORD') ? 6 : 0 }],
+    });
+  };
+  const g = {
+    name: 'win',
+    kind: 'azure_content_safety_text_moderation',
+    endpoint: '',
+    api_key: 'az-key',
+    hook_point: 'output',
+    window_size: 20,
+    window_overlap_size: 8,
+  };
+  const words = Array.from({ length: 12 }, (_, i) => `word-${String(i).padStart(4, '0')} `);
+
+  /** The streamed body with the time each content chunk arrived (ms since the request). */
+  async function timed(): Promise<{ text: string; firstContentMs: number; totalMs: number }> {
+    const t0 = performance.now();
+    const res = await fetch(`${rig.g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      }),
+    });
+    let text = '';
+    let firstContentMs = -1;
+    const dec = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += dec.decode(chunk, { stream: true });
+      if (firstContentMs < 0 && text.includes('word-')) firstContentMs = performance.now() - t0;
+    }
+    return { text, firstContentMs, totalMs: performance.now() - t0 };
+  }
+
+  test('clean windows are released while the answer streams (not held to the end)', async () => {
+    guard({ ...g, endpoint: vendor.url });
+    vendor.handle(moderation);
+    rig.up.handle(chatSse({ words, gapMs: 60 }));
+    const r = await timed();
+    for (const w of words) assert.ok(r.text.includes(w), w);
+    assert.ok(r.text.endsWith('data: [DONE]\n\n'));
+    assert.ok(
+      r.firstContentMs > 0 && r.firstContentMs < r.totalMs - 300,
+      `first ${r.firstContentMs} of ${r.totalMs} ms`,
+    );
+  });
+
+  test('a window that fails stops the stream with the error frame; later content never leaves', async () => {
+    guard({ ...g, endpoint: vendor.url });
+    vendor.handle(moderation);
+    // The bad word arrives split across two chunks; its window sees it whole.
+    const bad = [...words.slice(0, 3), 'BAD', 'WORD ', ...words.slice(3)];
+    rig.up.handle(chatSse({ words: bad, gapMs: 20 }));
+    const r = await timed();
+    assert.match(r.text, /event: error\ndata: .*response blocked by content policy \(guardrail 'win'\)/);
+    assert.equal(r.text.includes(words[11] as string), false);
+    assert.equal(r.text.includes('[DONE]'), false);
+  });
+});

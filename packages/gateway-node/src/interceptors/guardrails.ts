@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
 import type { GuardrailPhase } from '../guardrail-metrics.js';
 import { type Judgement, maskPieces } from '../guardrails/chain.js';
-import type { CompiledGuardrail } from '../guardrails/compile.js';
+import type { CompiledGuardrail, StreamPolicy } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
 import {
   type Dialect,
@@ -32,6 +32,7 @@ import {
 import { HoldbackTap } from '../guardrails/holdback.js';
 import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
+import { WindowTap } from '../guardrails/window.js';
 import type { Metrics } from '../metrics.js';
 import type { RequestContext, RouteKind } from '../pipeline/context.js';
 import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
@@ -242,25 +243,12 @@ class GuardrailScope implements Scope {
   stream(): StreamTap | undefined {
     const chain = this.output;
     if (chain.length === 0) return undefined;
-    const enforcing = chain.filter((g) => !g.monitor);
-    // The strictest member decides: the smallest buffer (monitor-only chains never hold back).
-    let cap = Number.POSITIVE_INFINITY;
-    let failOpen = false;
-    for (const g of enforcing) {
-      if (g.stream.maxBufferBytes < cap) {
-        cap = g.stream.maxBufferBytes;
-        failOpen = g.stream.failOpen;
-      }
-    }
     const ctx = this.ctx;
+    const enforcing = chain.filter((g) => !g.monitor);
     const first = enforcing[0];
-    return new HoldbackTap({
-      dialect: this.dialect,
-      mode: enforcing.length > 0 ? 'buffer_full' : 'end_of_stream',
-      maxBufferBytes: cap,
-      failOpen,
-      judge: (text) => evaluate(chain, text, 'output', this.d.http),
-      blocked: (j) => {
+    const callbacks = {
+      judge: (text: string) => evaluate(chain, text, 'output', this.d.http),
+      blocked: (j: Judgement | undefined) => {
         const name = j?.block?.guardrail ?? first?.name ?? '';
         if (j === undefined) this.d.overflowed(ctx);
         const e = errors.guardrailBlocked('response', name);
@@ -268,11 +256,36 @@ class GuardrailScope implements Scope {
         return errorFrame(this.dialect, e.message);
       },
       bypassed: () => this.d.bypassed('buffer_exceeded'),
-      judged: (js) => {
+      judged: (js: readonly Judgement[]) => {
         for (const j of js) this.d.record(ctx, 'output', j);
       },
+    };
+    // The strictest member decides (BufferFull > Window; the smallest buffer / window, with its
+    // overflow rule). Monitor-only chains never hold back: they are scanned at the end.
+    const policy = strictest(enforcing);
+    if (policy?.mode === 'window') return new WindowTap({ dialect: this.dialect, ...policy, ...callbacks });
+    return new HoldbackTap({
+      dialect: this.dialect,
+      mode: policy === undefined ? 'end_of_stream' : 'buffer_full',
+      maxBufferBytes: policy?.maxBufferBytes ?? Number.POSITIVE_INFINITY,
+      failOpen: policy?.failOpen ?? false,
+      ...callbacks,
     });
   }
+}
+
+function strictest(chain: readonly CompiledGuardrail[]): StreamPolicy | undefined {
+  let best: StreamPolicy | undefined;
+  for (const g of chain) {
+    const p = g.stream;
+    if (best === undefined) best = p;
+    else if (p.mode !== best.mode) {
+      if (p.mode === 'buffer_full')
+        best = { ...p, maxBufferBytes: Math.min(p.maxBufferBytes, best.maxBufferBytes) };
+    } else if (p.mode === 'window' ? p.windowSize < best.windowSize : p.maxBufferBytes < best.maxBufferBytes)
+      best = p;
+  }
+  return best;
 }
 
 /** The one frame a blocked stream sends, in the caller's dialect. */

@@ -34,6 +34,12 @@ export interface StreamTap {
    * held output) delays the end of the response until it settles; the relay is done by then.
    */
   end(): string | Promise<string>;
+  /**
+   * Given once by a live relay: a writer for bytes the tap releases later, between pushes (a
+   * window scanned clean while the stream goes on). What it writes passes the later taps.
+   * Never given for a replayed answer: such a tap then releases everything from `end`.
+   */
+  attach?(write: (text: string) => void): void;
 }
 
 /** `a + b` where `b` may be a promise (no promise when none is involved). */
@@ -177,6 +183,15 @@ export function streamTap(log: Logger, requestId: string, scopes: readonly Scope
   if (taps.length === 1) return guarded(log, requestId, taps[0] as StreamTap);
   const chain = taps.map((t) => guarded(log, requestId, t));
   return {
+    attach(write) {
+      chain.forEach((t, i) => {
+        t.attach?.((text) => {
+          let out = text;
+          for (let k = i + 1; k < chain.length; k++) out = (chain[k] as StreamTap).push(out);
+          if (out.length > 0) write(out);
+        });
+      });
+    },
     push(text) {
       let out = text;
       for (const t of chain) out = t.push(out);
@@ -203,6 +218,13 @@ function endFrom(chain: readonly StreamTap[], i: number, released: string): stri
 function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
   let broken = false;
   return {
+    attach(write) {
+      try {
+        t.attach?.(write);
+      } catch (err) {
+        hookFailed(log, requestId, 'stream.attach', err);
+      }
+    },
     push(text) {
       if (broken) return text;
       try {

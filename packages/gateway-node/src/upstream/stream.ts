@@ -115,8 +115,16 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   if (relay.committed) return;
   relay.committed = true;
   writeStreamHead(ctx, rt.ident);
-  if (ctx.scopes !== undefined) relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
   const res = ctx.res;
+  if (ctx.scopes !== undefined) {
+    relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
+    relay.tap?.attach?.((text) => {
+      if (res.destroyed || res.writableEnded) return;
+      relay.wrote = true;
+      if (relay.heartbeat) relay.heartbeat.last = performance.now();
+      res.write(text);
+    });
+  }
   // The head normally leaves with the first chunk (one write). If the model is silent past this
   // turn of the event loop, flush it alone so the client sees the 200 before the first token.
   setImmediate(() => {
