@@ -15,7 +15,7 @@ const INERT_KINDS: readonly KindName[] = [
 ];
 
 /** Guardrail kinds stored but not evaluated yet. */
-const INERT_GUARDRAIL_KINDS = new Set(['aliyun_text_moderation', 'aliyun_ai_guardrail']);
+const INERT_GUARDRAIL_KINDS = new Set(['aliyun_ai_guardrail']);
 
 /** Routing strategies that are accepted but walk the targets like `failover`. */
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { signRpc } from '../guardrails/remote/aliyun.js';
 import { signV4 } from '../guardrails/remote/sigv4.js';
 import { type CacheRig, cacheDocs, KEY_A, metric, post, startCacheRig } from '../test/cache-rig.js';
 import { buildSnapshot, type Docs } from '../test/fixtures.js';
@@ -448,5 +449,43 @@ describe('Window hold-back (azure text moderation)', () => {
     assert.match(r.text, /event: error\ndata: .*response blocked by content policy \(guardrail 'win'\)/);
     assert.equal(r.text.includes(words[11] as string), false);
     assert.equal(r.text.includes('[DONE]'), false);
+  });
+});
+
+describe('aliyun_text_moderation (RPC signature)', () => {
+  test('a risk level at the threshold blocks; the signature over the form parameters is checked', async () => {
+    guard({
+      name: 'ali',
+      kind: 'aliyun_text_moderation',
+      region: 'cn-shanghai',
+      access_key_id: 'LTAI-test',
+      access_key_secret: 'ali-secret',
+      endpoint: vendor.url,
+      risk_level_threshold: 'medium',
+      hook_point: 'input',
+    });
+    vendor.handle((req, res) => {
+      const form = new URLSearchParams(req.body);
+      const params: Record<string, string> = {};
+      for (const [k, v] of form) if (k !== 'Signature') params[k] = v;
+      const expected = new URLSearchParams(signRpc('POST', params, 'ali-secret')).get('Signature');
+      if (form.get('AccessKeyId') !== 'LTAI-test' || form.get('Signature') !== expected)
+        return json(res, 400, { Code: 400, Message: 'SignatureDoesNotMatch' });
+      assert.equal(form.get('Action'), 'TextModerationPlus');
+      assert.equal(form.get('Service'), 'llm_query_moderation');
+      const content = String(
+        (JSON.parse(form.get('ServiceParameters') ?? '{}') as { content?: string }).content,
+      );
+      const level = content.includes('risky') ? 'medium' : content.includes('meh') ? 'low' : 'none';
+      json(res, 200, {
+        Code: 200,
+        Message: 'OK',
+        RequestId: 'r1',
+        Data: { RiskLevel: level, Result: [{ Label: 'political_content', Confidence: 90 }] },
+      });
+    });
+    assert.equal((await chat('something risky')).status, 422);
+    assert.equal((await chat('meh')).status, 200);
+    assert.equal((await chat('hello')).status, 200);
   });
 });

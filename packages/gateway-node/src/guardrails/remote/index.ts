@@ -1,5 +1,6 @@
 /** The remote kinds by name: each builds a `RemoteCheck` from its validated resource. */
 import type { GuardrailDoc } from '../compile.js';
+import { aliyunTextModeration } from './aliyun.js';
 import { azurePromptShield, azureTextModeration } from './azure.js';
 import { bedrock } from './bedrock.js';
 import type { RemoteCheck } from './http.js';
@@ -7,7 +8,7 @@ import { lakera } from './lakera.js';
 import { openAiModeration } from './openai-moderation.js';
 import { presidio } from './presidio.js';
 
-/** undefined: a kind this gateway does not call (local kinds, and the Aliyun kinds for now). */
+/** undefined: a kind this gateway does not call (local kinds, and `aliyun_ai_guardrail` for now). */
 export function remoteCheck(g: GuardrailDoc): RemoteCheck | undefined {
   switch (g.kind) {
     case 'openai_moderation':
@@ -22,6 +23,8 @@ export function remoteCheck(g: GuardrailDoc): RemoteCheck | undefined {
       return azureTextModeration(g);
     case 'bedrock':
       return bedrock(g);
+    case 'aliyun_text_moderation':
+      return aliyunTextModeration(g);
     default:
       return undefined;
   }
