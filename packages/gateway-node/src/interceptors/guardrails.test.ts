@@ -24,7 +24,7 @@ import {
   startCacheRig,
 } from '../test/cache-rig.js';
 import { buildSnapshot, type Docs } from '../test/fixtures.js';
-import { anthropicJson, anthropicSse } from '../test/mock-anthropic.js';
+import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
 import { responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json } from '../test/mock-upstream.js';
 
@@ -536,5 +536,88 @@ describe('group members (OP-7)', () => {
     const blocked = await post(rig.g.base, '/v1/chat/completions', msg(SECRET_WORD));
     assert.equal(blocked.status, 422);
     assert.equal(rig.calls(), n, 'blocked before any member was called');
+  });
+});
+
+describe('more stream shapes', () => {
+  test('Responses stream block: one error event with code content_filter', async () => {
+    guard(keyword());
+    rig.up.handle(responsesSse(['the codename: Project-', 'Nightingale']));
+    const raw = await post(rig.g.base, '/v1/responses', { model: 'gpt-4o-mini', input: 'x', stream: true });
+    assert.equal(raw.text.includes('response.output_text.delta'), false);
+    assert.match(raw.text, /^event: error\ndata: \{"type":"error","code":"content_filter"/);
+  });
+
+  test('Anthropic streamed tool_use: PII in input_json_delta fragments is masked', async () => {
+    guard(pii());
+    rig.anth.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frags = ['{"to":"jane.d', 'oe@exam', 'ple.com"}'];
+      res.end(
+        [
+          event('message_start', {
+            type: 'message_start',
+            message: {
+              id: 'm',
+              type: 'message',
+              role: 'assistant',
+              content: [],
+              model: 'claude',
+              stop_reason: null,
+              stop_sequence: null,
+              usage: { input_tokens: 1, output_tokens: 1 },
+            },
+          }),
+          event('content_block_start', {
+            type: 'content_block_start',
+            index: 0,
+            content_block: { type: 'tool_use', id: 't1', name: 'send', input: {} },
+          }),
+          ...frags.map((f) =>
+            event('content_block_delta', {
+              type: 'content_block_delta',
+              index: 0,
+              delta: { type: 'input_json_delta', partial_json: f },
+            }),
+          ),
+          event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+          event('message_delta', {
+            type: 'message_delta',
+            delta: { stop_reason: 'tool_use', stop_sequence: null },
+            usage: { output_tokens: 5 },
+          }),
+          event('message_stop', { type: 'message_stop' }),
+        ].join(''),
+      );
+    });
+    const final = await anthropic.messages
+      .stream({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .finalMessage();
+    const block = final.content[0];
+    assert.equal(block?.type, 'tool_use');
+    assert.deepEqual(block?.type === 'tool_use' ? block.input : undefined, { to: '[EMAIL_REDACTED]' });
+  });
+
+  test('monitor mode does not hold a stream back: content arrives while the answer streams', async () => {
+    guard(pii({ enforcement_mode: 'monitor' }));
+    rig.up.handle(
+      chatSse({ words: [`mail ${EMAIL}`, ...Array.from({ length: 8 }, () => ' more')], gapMs: 60 }),
+    );
+    const t0 = performance.now();
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let first = -1;
+    let text = '';
+    for await (const c of stream) {
+      const d = c.choices[0]?.delta.content ?? '';
+      if (d !== '' && first < 0) first = performance.now() - t0;
+      text += d;
+    }
+    const total = performance.now() - t0;
+    assert.ok(text.startsWith(`mail ${EMAIL}`), 'nothing masked');
+    assert.ok(first < total - 250, `first content ${first} ms of ${total} ms`);
   });
 });
