@@ -57,7 +57,10 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
   const m = d.metrics.guardrails;
   const http = d.http ?? defaultHttp;
   const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
-    for (const t of j.timings) m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+    for (const t of j.timings) {
+      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+      ctx.trace?.guardrail({ ...t, phase });
+    }
     for (const b of j.bypasses) m.bypassed(b.reason);
     if (j.block !== undefined) {
       m.blocked();
