@@ -343,7 +343,7 @@ describe('vendor failures', () => {
     kind: 'openai_moderation',
     api_key: 'sk-mod-key',
     endpoint: `${vendor.url}/v1`,
-    timeout_ms: 200,
+    timeout_ms: 3000,
     hook_point: 'input',
     ...extra,
   });
@@ -365,7 +365,7 @@ describe('vendor failures', () => {
       await sleep(1500);
       if (!res.destroyed) json(res, 200, { results: [{ flagged: true }] });
     });
-    guard(g({}));
+    guard(g({ timeout_ms: 200 }));
     const t0 = performance.now();
     assert.equal((await chat('hi')).status, 200);
     assert.ok(performance.now() - t0 < 1200);
