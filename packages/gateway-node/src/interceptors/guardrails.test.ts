@@ -540,6 +540,23 @@ describe('group members (OP-7)', () => {
 });
 
 describe('more stream shapes', () => {
+  test('a blocked stream is not cached: the next identical request asks the upstream again', async () => {
+    guard(keyword(), {}, { all: { name: 'all', scope: 'env' } });
+    rig.up.handle(chatSse({ words: ['Project-', 'Nightingale'] }));
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'blocked stream' }],
+      stream: true,
+    };
+    const n = rig.calls();
+    const a = await post(rig.g.base, '/v1/chat/completions', body);
+    assert.match(a.text, /^event: error/);
+    await settle();
+    const b = await post(rig.g.base, '/v1/chat/completions', body);
+    assert.equal(cacheHeader(b), 'miss');
+    assert.equal(rig.calls() - n, 2);
+  });
+
   test('Responses stream block: one error event with code content_filter', async () => {
     guard(keyword());
     rig.up.handle(responsesSse(['the codename: Project-', 'Nightingale']));

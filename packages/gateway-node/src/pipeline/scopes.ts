@@ -53,6 +53,11 @@ export interface Outcome {
   readonly cancelled: boolean;
   /** Usage of the served answer (undefined: nothing consumed, e.g. a refusal or a cache hit). */
   readonly usage: Usage | undefined;
+  /**
+   * The error the response ended with (its `type`), also when the status was already 200: a
+   * stream ended by an error frame (an upstream failure, a guardrail block). Undefined on success.
+   */
+  readonly error?: string | undefined;
 }
 
 export interface Scope {
