@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { testEtcd } from '@aisix/testkit';
 import OpenAI from 'openai';
 import {
   AdminClient,
   type AisixProcess,
   type Entry,
+  httpSend,
   killAll,
   type MockUpstream,
   removeDir,
@@ -168,5 +170,86 @@ describe('guardrails: Admin API → gateway, live (--role all)', () => {
       assert.equal(r.status, 400, r.body);
       assert.match(r.body, pointer);
     }
+  });
+});
+
+describe('guardrails: an edit reaches every replica (admin + 2 gateways on one etcd)', () => {
+  const dir = tempDir('guardrails-cluster');
+  let upstream: MockUpstream;
+  let admin: AisixProcess;
+  let replicas: AisixProcess[] = [];
+  let api: AdminClient;
+  let key = '';
+
+  const status = async (r: AisixProcess, content: string) =>
+    (
+      await httpSend(
+        'POST',
+        `${r.proxyUrl}/v1/chat/completions`,
+        { authorization: `Bearer ${key}` },
+        { model: 'chat', messages: [{ role: 'user', content }] },
+      )
+    ).status;
+
+  /** Waits until every replica answers `content` with `want`. */
+  const everywhere = (content: string, want: number) =>
+    Promise.all(
+      replicas.map((r) =>
+        waitUntil(
+          `${r.name} answers ${want} to ${content}`,
+          async () => ((await status(r, content)) === want ? true : undefined),
+          { timeoutMs: 10_000, intervalMs: 20, alive: [r] },
+        ),
+      ),
+    );
+
+  before(async () => {
+    const etcd = await testEtcd();
+    upstream = await startMockUpstream();
+    admin = await startAisix({ name: 'admin', dir, role: 'admin', etcd });
+    replicas = await Promise.all(
+      [1, 2].map((n) => startAisix({ name: `gateway-${n}`, dir, role: 'gateway', etcd })),
+    );
+    await waitStatus(admin, `${admin.adminUrl}/readyz`, 200);
+    await Promise.all(replicas.map((r) => waitStatus(r, `${r.proxyUrl}/readyz`, 200)));
+    api = new AdminClient(admin.adminUrl);
+    const pk = await api.create('provider_keys', {
+      display_name: 'mock',
+      provider: 'openai',
+      api_key: 'sk-upstream-guardrails-cluster',
+      api_base: upstream.apiBase,
+    });
+    await api.create('models', {
+      display_name: 'chat',
+      provider: 'openai',
+      model_name: 'gpt-mock',
+      provider_key_id: pk.id,
+    });
+    const created = await api.create('api_keys', { display_name: 'caller', allowed_models: ['chat'] });
+    assert.ok(created.plaintext);
+    key = created.plaintext;
+    await everywhere('hello', 200);
+  });
+
+  after(async () => {
+    await killAll([admin, ...replicas]);
+    await upstream?.close();
+    removeDir(dir);
+  });
+
+  test('create then edit a guardrail: every replica applies each version', async () => {
+    const g = await api.create('guardrails', {
+      name: 'replicated',
+      kind: 'keyword',
+      patterns: [{ kind: 'literal', value: 'delta-force' }],
+    });
+    await everywhere('delta-force', 422);
+    const put = await api.raw('PUT', `/guardrails/${g.id}`, {
+      ...g.value,
+      patterns: [{ kind: 'literal', value: 'echo-base' }],
+    });
+    assert.equal(put.status, 200, put.body);
+    await everywhere('echo-base', 422);
+    await everywhere('delta-force', 200);
   });
 });
