@@ -27,6 +27,8 @@ export interface GuardrailPlan {
   chainFor(modelId: string, keyId: string, teamId: string | undefined): readonly CompiledGuardrail[];
   /** Guardrails attached to a model by a `model` attachment, in chain order (OP-7 members). */
   modelOnly(modelId: string): readonly CompiledGuardrail[];
+  /** Whether any enabled `model` attachment exists (else group members add nothing). */
+  readonly modelScoped: boolean;
 }
 
 const MAX_MEMO = 4096;
@@ -82,8 +84,16 @@ export function compileGuardrailPlan(s: ConfigSnapshot): GuardrailPlan | undefin
       return chain;
     },
     modelOnly(modelId) {
-      return order([...scoped('model', modelId)]);
+      const k = `member\u0001${modelId}`;
+      let chain = memo.get(k);
+      if (chain === undefined) {
+        chain = order([...scoped('model', modelId)]);
+        if (memo.size >= MAX_MEMO) memo.clear();
+        memo.set(k, chain);
+      }
+      return chain;
     },
+    modelScoped: [...byScope.keys()].some((k) => k.startsWith('model\u0001')),
   };
 }
 

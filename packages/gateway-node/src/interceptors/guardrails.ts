@@ -99,7 +99,8 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
       if (!SCANNED.has(f.route.kind) || ctx.model === undefined || ctx.apiKey === undefined) return undefined;
       const team = (ctx.apiKey.value as { team_id?: string }).team_id;
       const chain = plan.chainFor(ctx.model.id, ctx.apiKey.id, team);
-      const isGroup = (ctx.model.value as { routing?: unknown }).routing !== undefined;
+      // Group members' own guardrails can only add to a group request when model attachments exist.
+      const isGroup = plan.modelScoped && (ctx.model.value as { routing?: unknown }).routing !== undefined;
       if (chain.length === 0 && !isGroup) return undefined;
       const input = chain.filter((g) => g.input);
       const opened = (body: Json | undefined): Begin => {
