@@ -63,7 +63,13 @@ export class WindowTap implements StreamTap {
       for (const raw of splitEvents(this.pending)) this.add(raw);
       this.pending = '';
     }
-    return this.scanning === undefined ? this.finish() : this.scanning.then(() => this.finish());
+    return this.settle();
+  }
+
+  /** Waits out the window scans in flight (one may start another), then finishes. */
+  private settle(): string | Promise<string> {
+    const s = this.scanning;
+    return s === undefined ? this.finish() : s.then(() => this.settle());
   }
 
   private finish(): string | Promise<string> {
@@ -81,6 +87,7 @@ export class WindowTap implements StreamTap {
       let out = '';
       for (const e of this.held) out += e.raw;
       this.held = [];
+      this.state = 'closed';
       return out;
     };
     if (rest === '') return last(undefined);
