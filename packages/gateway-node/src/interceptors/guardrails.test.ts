@@ -23,7 +23,7 @@ import {
   settle,
   startCacheRig,
 } from '../test/cache-rig.js';
-import { buildSnapshot, type Docs } from '../test/fixtures.js';
+import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
 import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
 import { responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json } from '../test/mock-upstream.js';
@@ -60,6 +60,7 @@ function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}
         routing: { strategy: 'failover', targets: [{ model: 'gpt-4o-mini' }, { model: 'mock/member-b' }] },
       },
     },
+    api_keys: { k9: { key_hash: sha256(LIMITED_KEY), allowed_models: ['*'], rate_limit: { rpm: 1 } } },
   };
   const docs: Docs = {
     ...cacheDocs(rig.up.url, rig.anth.url, policies, extra),
@@ -70,6 +71,7 @@ function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}
 }
 
 const SECRET_WORD = 'project-nightingale';
+const LIMITED_KEY = 'sk-limited-rpm-1';
 const EMAIL = 'jane.doe@example.com';
 const CARD = '4111111111111111';
 
@@ -485,6 +487,25 @@ describe('modes and resolution', () => {
     assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 200);
     guard(keyword());
     assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 422);
+  });
+
+  test('a blocked prompt uses no rate-limit quota (guardrails run before the limits)', async () => {
+    guard(keyword());
+    rig.up.handle(chatJson('ok'));
+    const send = (content: string) =>
+      post(
+        rig.g.base,
+        '/v1/chat/completions',
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+        { key: LIMITED_KEY },
+      );
+    // The four requests must share one minute window.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5000) await new Promise((r) => setTimeout(r, left + 50));
+    assert.equal((await send(SECRET_WORD)).status, 422);
+    assert.equal((await send(SECRET_WORD)).status, 422);
+    assert.equal((await send('clean')).status, 200);
+    assert.equal((await send('clean again')).status, 429);
   });
 
   test('hook_point output does not scan the input', async () => {
