@@ -33,6 +33,9 @@
 #   cache-hit    a cache policy and no header: after the first answer every request is a hit
 #   redis        limits-miss with ratelimit.backend redis and the cache policy on cache.redis
 #                (a redis-server started here on REDIS_PORT, default 28790, pinned to the load CPU)
+#   guardrails   one keyword guardrail (a literal and a regex) and one pii guardrail (every
+#                built-in detector) env-wide: every prompt and answer is scanned, every stream held
+#                back (BufferFull) until its end
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RIG=${RIG:-/work/shared/bench}
@@ -47,7 +50,7 @@ export GW_ARGS=${GW_ARGS:-}
 export GW_SCENARIO=${GW_SCENARIO:-plain}
 export REDIS_PORT=${REDIS_PORT:-28790}
 case $GW_SCENARIO in
-  plain|cache-hit) ;;
+  plain|cache-hit|guardrails) ;;
   limits-miss|redis) EXTRA_TARGET_HEADERS_EXTRA='Cache-Control: no-cache' ;;
   *) echo "unknown GW_SCENARIO=$GW_SCENARIO" >&2; exit 2 ;;
 esac
@@ -74,6 +77,11 @@ case $GW_SCENARIO in
   redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }
 cache:
   redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }" ;;
+esac
+case $GW_SCENARIO in
+  guardrails) policies="guardrails:
+  - { name: bench-keyword, kind: keyword, patterns: [{ kind: literal, value: project-nightingale }, { kind: regex, value: \"(?i)launch-code-[0-9]{4}\" }] }
+  - { name: bench-pii, kind: pii }" ;;
 esac
 cat > "$BENCH_RUN_DIR/ours-resources.yaml" <<EOF
 _format_version: "1"

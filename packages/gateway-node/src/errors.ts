@@ -121,6 +121,10 @@ export const errors = {
     }
   },
 
+  /** A guardrail block: names the guardrail, never what matched (data-plane §11.4). */
+  guardrailBlocked: (phase: 'request' | 'response', guardrail: string) =>
+    new GatewayError(422, 'content_filter', `${phase} blocked by content policy (guardrail '${guardrail}')`),
+
   internal: () => new GatewayError(500, 'api_error', 'internal gateway error'),
 
   /**

@@ -22,6 +22,7 @@ import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
+import { guardrailInterceptor } from './interceptors/guardrails.js';
 import { rateLimitInterceptor } from './interceptors/rate-limits.js';
 import { type CacheStores, responseCacheInterceptor } from './interceptors/response-cache.js';
 import { Metrics } from './metrics.js';
@@ -49,8 +50,8 @@ export interface ProxyHandlerOptions {
   /** Response-cache stores; absent: this process's memory only. */
   readonly cacheStores?: CacheStores;
   /**
-   * Request interceptors in order (`pipeline/lifecycle.ts`). Absent: the built-in set (rate
-   * limits, then the response cache) over the stores above.
+   * Request interceptors in order (`pipeline/lifecycle.ts`). Absent: the built-in set (guardrails,
+   * rate limits, then the response cache) over the stores above.
    */
   readonly interceptors?: readonly Interceptor[];
   /** Slow-loris guard: max silence while reading a request body (default 10 s). */
@@ -98,7 +99,9 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
       owned.push(memory);
       stores = { memory };
     }
+    // Guardrails first: a blocked prompt uses no quota, and the cache keys and stores masked text.
     interceptors = [
+      guardrailInterceptor({ metrics, logger: o.logger }),
       rateLimitInterceptor({ store, metrics, logger: o.logger }),
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];

@@ -7,14 +7,15 @@
 import type { ConfigSnapshot, KindName } from '@aisix/core';
 
 const INERT_KINDS: readonly KindName[] = [
-  'guardrails',
-  'guardrail_attachments',
   'observability_exporters',
   'mcp_servers',
   'mcp_policies',
   'a2a_agents',
   'oidc_providers',
 ];
+
+/** Guardrail kinds stored but not evaluated yet. */
+const INERT_GUARDRAIL_KINDS = new Set(['aliyun_ai_guardrail']);
 
 /** Routing strategies that are accepted but walk the targets like `failover`. */
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
@@ -52,6 +53,9 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
   }
   for (const p of s.byId('provider_keys').values()) {
     if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');
+  }
+  for (const g of s.byId('guardrails').values()) {
+    if (INERT_GUARDRAIL_KINDS.has(g.value.kind)) out.add(`guardrails.kind: ${g.value.kind}`);
   }
   for (const c of s.byId('cache_policies').values()) {
     if (c.value.semantic !== undefined && c.value.backend === 'redis')

@@ -16,6 +16,7 @@ import { type Metric, Registry } from 'prom-client';
 import { type ClientClassifier, createClientClassifier } from './client-type.js';
 import type { Settings } from './config.js';
 import { GovernanceMetrics } from './governance-metrics.js';
+import { GuardrailMetrics } from './guardrail-metrics.js';
 import {
   type CounterCell,
   CounterFamily,
@@ -118,10 +119,13 @@ export class Metrics {
   );
   /** Rate limits, the response cache, Redis. */
   readonly governance = new GovernanceMetrics(MAX_SERIES_CACHE);
+  /** Guardrail latency, blocks, bypasses. */
+  readonly guardrails: GuardrailMetrics;
   private readonly envId: string;
 
   constructor(s: Settings) {
     this.envId = s.envId || 'unknown';
+    this.guardrails = new GuardrailMetrics(this.envId);
     this.classifyClient = createClientClassifier(s.clientTypeRules);
     this.e2e = new HistogramFamily('aisix_request_e2e_latency_seconds', 'End-to-end request latency.', [
       ...s.e2eBuckets,
@@ -152,6 +156,7 @@ export class Metrics {
       this.bodyLimit,
       gauge,
       ...this.governance.families(),
+      ...this.guardrails.families(),
     ];
     for (const f of families) this.registry.registerMetric(f as unknown as Metric);
     this.authAllowedCell = this.auth.cell('allowed', () => ({

@@ -3,6 +3,7 @@
  * Local kinds (`keyword`, `pii`) run in process; the rest call a vendor. Nested credential
  * and pattern objects are closed; the guardrail root stays open (see `guardrails.ts`).
  */
+import { RE2JS } from 're2js';
 import * as v from 'valibot';
 import { discriminated, intRange, type Mode, map, nonEmpty, obj, strLen, u64, unit } from './common.js';
 
@@ -33,17 +34,30 @@ const remote = {
   output_fail_open: v.optional(v.boolean(), false),
 };
 
-const compiles = (flags: string) => (s: string) => {
+/**
+ * Guardrail regexes run on RE2's linear-time engine (re2js), so they are checked with its syntax
+ * (`(?i)` inline flags, no backreferences or lookaround): a pattern that compiles here is one the
+ * gateway can run without catastrophic backtracking.
+ */
+export function re2Compiles(s: string): boolean {
   try {
-    new RegExp(s, flags);
+    RE2JS.compile(s);
     return true;
   } catch {
     return false;
   }
-};
+}
+
+const RE2_MESSAGE = 'regex must compile (RE2 syntax: no backreferences or lookaround)';
 
 function keyword(mode: Mode) {
-  const pattern = obj(mode, { kind: v.picklist(['literal', 'regex']), value: nonEmpty });
+  const pattern = v.pipe(
+    obj(mode, { kind: v.picklist(['literal', 'regex']), value: nonEmpty }),
+    v.forward(
+      v.check((p) => p.kind !== 'regex' || re2Compiles(p.value), RE2_MESSAGE),
+      ['value'],
+    ),
+  );
   return { patterns: v.array(pattern) };
 }
 
@@ -62,6 +76,8 @@ function bedrock(mode: Mode) {
       timed: obj(mode, { kind: v.literal('timed'), timeout_ms: intRange(100, 5000) }),
     }),
     output_fail_open: v.optional(v.boolean(), false),
+    // Ours: a VPC (PrivateLink) endpoint instead of https://bedrock-runtime.<region>.amazonaws.com.
+    endpoint: v.optional(nonEmpty),
   };
 }
 
@@ -105,7 +121,7 @@ function pii(mode: Mode) {
   });
   const custom = obj(mode, {
     name: strLen(1, 64),
-    regex: v.pipe(nonEmpty, v.check(compiles(''), 'regex must compile')),
+    regex: v.pipe(nonEmpty, v.check(re2Compiles, RE2_MESSAGE)),
     action: ACTION,
   });
   return {

@@ -98,6 +98,30 @@ describe('guardrails', () => {
       read: red,
     },
     {
+      label: 'keyword regex must compile',
+      doc: { ...kw, patterns: [{ kind: 'regex', value: '(unclosed' }] },
+      write: rejected('/patterns/0/value', 'compile'),
+      read: red,
+    },
+    {
+      label: 'keyword regex with a backreference (not RE2)',
+      doc: { ...kw, patterns: [{ kind: 'regex', value: '(a)\\1' }] },
+      write: rejected('/patterns/0/value', 'RE2'),
+      read: red,
+    },
+    {
+      label: 'keyword regex with an inline case flag',
+      doc: { ...kw, patterns: [{ kind: 'regex', value: '(?i)secret-[0-9]+' }] },
+      write: accepted({}),
+      read: green,
+    },
+    {
+      label: 'pii custom pattern with lookahead (not RE2)',
+      doc: { name: 'p', kind: 'pii', custom_patterns: [{ name: 'x', regex: 'a(?=b)', action: 'mask' }] },
+      write: rejected('/custom_patterns/0/regex', 'RE2'),
+      read: red,
+    },
+    {
       label: 'bedrock with timed latency',
       doc: {
         name: 'b',

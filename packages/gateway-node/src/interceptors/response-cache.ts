@@ -287,7 +287,8 @@ class CacheScope implements Scope {
   }
 
   finish(o: Outcome): void {
-    if (o.status !== 200 || o.cancelled || this.noStore) return;
+    // A stream that ended in an error frame (a guardrail block) is not an answer to replay.
+    if (o.status !== 200 || o.cancelled || o.error !== undefined || this.noStore) return;
     let entry: CacheEntry;
     const now = Date.now();
     if (this.json_ !== undefined) {

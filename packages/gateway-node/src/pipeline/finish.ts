@@ -28,7 +28,7 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     // far (data-plane §6.3: committed at stream end, normal, error or disconnect).
     const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
     const usage = served ? ctx.usage : undefined;
-    finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage });
+    finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage, error: ctx.errorType });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
   const seconds = (performance.now() - ctx.startedAt) / 1000;

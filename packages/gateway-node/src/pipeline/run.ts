@@ -18,7 +18,7 @@ import { authenticateCaller } from './auth.js';
 import type { RequestContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import type { Answer, Json } from './lifecycle.js';
-import { streamTap, tapJson } from './scopes.js';
+import { concatLater, streamTap, tapJson } from './scopes.js';
 
 export interface EndpointSpec {
   /** Passthrough endpoints (rerank, images, audio) dispatch through `upstream/passthrough.ts`. */
@@ -153,6 +153,7 @@ async function answer(rt: GatewayRuntime, ctx: RequestContext, a: Answer): Promi
     return sendSuccessJson(ctx, rt.ident, body, Object.assign({}, a.headers));
   }
   const tap = scopes === undefined ? undefined : streamTap(rt.logger, ctx.id, scopes);
-  const bytes = tap === undefined ? a.body : tap.push(a.body) + tap.end();
+  const bytes = tap === undefined ? a.body : await concatLater(tap.push(a.body), tap.end());
+  if (ctx.res.destroyed) return;
   sendSuccessBody(ctx, rt.ident, bytes, Object.assign(sseHeaders(), a.headers));
 }

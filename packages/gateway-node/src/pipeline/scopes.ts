@@ -29,8 +29,22 @@ export interface AttemptFacts {
 export interface StreamTap {
   /** Bytes about to be written; returns what to write instead ('' holds them back). */
   push(text: string): string;
-  /** The stream ended normally; returns the last bytes to write. */
-  end(): string;
+  /**
+   * The stream ended normally; returns the last bytes to write. A promise (a remote scan of
+   * held output) delays the end of the response until it settles; the relay is done by then.
+   */
+  end(): string | Promise<string>;
+  /**
+   * Given once by a live relay: a writer for bytes the tap releases later, between pushes (a
+   * window scanned clean while the stream goes on). What it writes passes the later taps.
+   * Never given for a replayed answer: such a tap then releases everything from `end`.
+   */
+  attach?(write: (text: string) => void): void;
+}
+
+/** `a + b` where `b` may be a promise (no promise when none is involved). */
+export function concatLater(a: string, b: string | Promise<string>): string | Promise<string> {
+  return typeof b === 'string' ? a + b : b.then((x) => a + x);
 }
 
 export interface Outcome {
@@ -39,6 +53,11 @@ export interface Outcome {
   readonly cancelled: boolean;
   /** Usage of the served answer (undefined: nothing consumed, e.g. a refusal or a cache hit). */
   readonly usage: Usage | undefined;
+  /**
+   * The error the response ended with (its `type`), also when the status was already 200: a
+   * stream ended by an error frame (an upstream failure, a guardrail block). Undefined on success.
+   */
+  readonly error?: string | undefined;
 }
 
 export interface Scope {
@@ -169,6 +188,15 @@ export function streamTap(log: Logger, requestId: string, scopes: readonly Scope
   if (taps.length === 1) return guarded(log, requestId, taps[0] as StreamTap);
   const chain = taps.map((t) => guarded(log, requestId, t));
   return {
+    attach(write) {
+      chain.forEach((t, i) => {
+        t.attach?.((text) => {
+          let out = text;
+          for (let k = i + 1; k < chain.length; k++) out = (chain[k] as StreamTap).push(out);
+          if (out.length > 0) write(out);
+        });
+      });
+    },
     push(text) {
       let out = text;
       for (const t of chain) out = t.push(out);
@@ -176,16 +204,32 @@ export function streamTap(log: Logger, requestId: string, scopes: readonly Scope
     },
     end() {
       // What an earlier tap releases at the end still passes through the later ones.
-      let out = '';
-      for (const t of chain) out = t.push(out) + t.end();
-      return out;
+      return endFrom(chain, 0, '');
     },
   };
+}
+
+function endFrom(chain: readonly StreamTap[], i: number, released: string): string | Promise<string> {
+  let out = released;
+  for (let k = i; k < chain.length; k++) {
+    const t = chain[k] as StreamTap;
+    const e = concatLater(t.push(out), t.end());
+    if (typeof e !== 'string') return e.then((x) => endFrom(chain, k + 1, x));
+    out = e;
+  }
+  return out;
 }
 
 function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
   let broken = false;
   return {
+    attach(write) {
+      try {
+        t.attach?.(write);
+      } catch (err) {
+        hookFailed(log, requestId, 'stream.attach', err);
+      }
+    },
     push(text) {
       if (broken) return text;
       try {
@@ -198,11 +242,15 @@ function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
     },
     end() {
       if (broken) return '';
-      try {
-        return t.end();
-      } catch (err) {
+      const failed = (err: unknown) => {
         hookFailed(log, requestId, 'stream.end', err);
         return '';
+      };
+      try {
+        const e = t.end();
+        return typeof e === 'string' ? e : e.catch(failed);
+      } catch (err) {
+        return failed(err);
       }
     },
   };

@@ -1,6 +1,7 @@
 /**
  * Request tracing (decisions.md OP-13): one SERVER span per proxy request with one CLIENT child
- * per upstream attempt (guardrail and cache children come with those features).
+ * per upstream attempt and one INTERNAL child per guardrail evaluation (cache children come
+ * with that feature).
  *
  * Cost model: with tracing off the runtime has no tracer, so the pipeline pays one `undefined`
  * check per request and per attempt and allocates nothing. An unsampled request gets no
@@ -20,6 +21,7 @@ import {
   type OtlpAttribute,
   type OtlpSpan,
   SPAN_KIND_CLIENT,
+  SPAN_KIND_INTERNAL,
   SPAN_KIND_SERVER,
   STATUS_ERROR,
   STATUS_OK,
@@ -116,6 +118,38 @@ export class RequestTrace {
 
   startAttempt(a: AttemptInfo): AttemptSpan {
     return new AttemptSpan(this, a);
+  }
+
+  /**
+   * One guardrail evaluation that just ended, `seconds` long: names, phase and result only
+   * (never what was scanned or matched).
+   */
+  guardrail(g: {
+    readonly guardrail: string;
+    readonly kind: string;
+    readonly phase: string;
+    readonly result: string;
+    readonly errorType: string;
+    readonly seconds: number;
+  }): void {
+    const end = performance.now();
+    const attrs: OtlpAttribute[] = [];
+    str(attrs, 'aisix.guardrail.name', g.guardrail);
+    str(attrs, 'aisix.guardrail.kind', g.kind);
+    str(attrs, 'aisix.guardrail.phase', g.phase);
+    str(attrs, 'aisix.guardrail.result', g.result);
+    if (g.errorType !== 'none') str(attrs, 'error.type', g.errorType);
+    this.sink.export({
+      traceId: this.traceId,
+      spanId: newSpanId(),
+      parentSpanId: this.spanId,
+      name: `guardrail ${g.guardrail}`,
+      kind: SPAN_KIND_INTERNAL,
+      startTimeUnixNano: unixNano(end - g.seconds * 1000),
+      endTimeUnixNano: unixNano(end),
+      attributes: attrs,
+      status: g.result === 'block' ? { code: STATUS_ERROR, message: 'content_filter' } : { code: STATUS_OK },
+    });
   }
 
   /** @internal */

@@ -320,3 +320,30 @@ test('no secret or prompt appears in any exported byte', async () => {
   }
   for (const p of col.posts) assert.equal(JSON.stringify(p.headers).includes('sk-'), false);
 });
+
+test('each guardrail evaluation is an INTERNAL child span with names and the result only', async () => {
+  const { g, client } = await gatewayWith({});
+  const d = docs() as Record<string, unknown>;
+  g.source.set(
+    buildSnapshot(
+      {
+        ...d,
+        guardrails: {
+          gk: { name: 'no-private', kind: 'keyword', patterns: [{ kind: 'literal', value: 'very-private' }] },
+        },
+      } as Parameters<typeof buildSnapshot>[0],
+      2,
+    ),
+  );
+  await assert.rejects(chat(client), (e: unknown) => e instanceof OpenAI.APIError && e.status === 422);
+  // The guardrail child and the SERVER span (a refused request makes no attempt).
+  const spans = await col.waitForSpans(2);
+  const gs = spans.find((s) => s.name === 'guardrail no-private');
+  const server = spans.find((s) => s.kind === 2);
+  assert.ok(gs && server);
+  assert.equal(gs.parentSpanId, server.spanId);
+  assert.equal(gs.kind, 1);
+  assert.equal(attr(gs, 'aisix.guardrail.result'), 'block');
+  assert.equal(attr(gs, 'aisix.guardrail.phase'), 'input');
+  assert.equal(JSON.stringify(spans).includes(PROMPT), false);
+});

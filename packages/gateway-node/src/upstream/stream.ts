@@ -16,7 +16,7 @@ import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { type StreamTap, streamTap } from '../pipeline/scopes.js';
+import { concatLater, type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
 import {
   ABORT_CLIENT_GONE,
@@ -115,8 +115,16 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   if (relay.committed) return;
   relay.committed = true;
   writeStreamHead(ctx, rt.ident);
-  if (ctx.scopes !== undefined) relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
   const res = ctx.res;
+  if (ctx.scopes !== undefined) {
+    relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
+    relay.tap?.attach?.((text) => {
+      if (res.destroyed || res.writableEnded) return;
+      relay.wrote = true;
+      if (relay.heartbeat) relay.heartbeat.last = performance.now();
+      res.write(text);
+    });
+  }
   // The head normally leaves with the first chunk (one write). If the model is silent past this
   // turn of the event loop, flush it alone so the client sees the 200 before the first token.
   setImmediate(() => {
@@ -372,12 +380,20 @@ class StreamCall extends UpstreamCall {
     return this.ctx.res.write(out);
   }
 
-  /** The last bytes and the end of the response leave in one write. */
+  /**
+   * The last bytes and the end of the response leave in one write. A tap that finishes later (a
+   * remote scan of held output) ends the response when it settles, unless the client left.
+   */
   private endWith(out: string): void {
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
-    if (relay.tap !== undefined) out = relay.tap.push(out) + relay.tap.end();
     relay.wrote = true;
-    this.ctx.res.end(out);
+    const res = this.ctx.res;
+    const last = relay.tap === undefined ? out : concatLater(relay.tap.push(out), relay.tap.end());
+    if (typeof last === 'string') res.end(last);
+    else
+      void last.then((text) => {
+        if (!res.destroyed && !res.writableEnded) res.end(text);
+      });
   }
 }

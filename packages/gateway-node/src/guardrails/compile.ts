@@ -1,0 +1,158 @@
+/**
+ * One guardrail resource compiled for scanning: its phases, mode, stream policy and a `scan` that
+ * returns what it found in a text. Local kinds only (`keyword`, `pii`); the remote vendor kinds
+ * compile to undefined and are reported by `inert-resources.ts`.
+ *
+ * Operator-written regexes (keyword `regex` patterns, pii `custom_patterns`) run on re2js, RE2's
+ * linear-time engine: no pattern can backtrack catastrophically, whatever the input. Built-in
+ * detectors are V8 regexes written to be linear (`detectors.ts`). Literal keywords are a
+ * case-insensitive substring search.
+ */
+import type { Resource } from '@aisix/core';
+import { RE2JS } from 're2js';
+import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
+import type { RemoteCheck } from './remote/http.js';
+import { remoteCheck } from './remote/index.js';
+
+export type Action = 'mask' | 'block';
+
+export interface Finding {
+  readonly start: number;
+  readonly end: number;
+  /** Detector name (`email`, a custom pattern's name, `keyword`): the only thing ever logged. */
+  readonly detector: string;
+  readonly action: Action;
+  /** What a mask writes instead of `[<DETECTOR>_REDACTED]` (a vendor's own replacement). */
+  readonly replacement?: string;
+}
+
+export interface StreamPolicy {
+  readonly mode: 'buffer_full' | 'window';
+  readonly maxBufferBytes: number;
+  readonly failOpen: boolean;
+  /** Window mode: characters per scanned window and the overlap between windows. */
+  readonly windowSize: number;
+  readonly overlap: number;
+}
+
+export interface CompiledGuardrail {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly monitor: boolean;
+  readonly input: boolean;
+  readonly output: boolean;
+  /** Epoch ms of `created_at` (undated: +Infinity, evaluated last). */
+  readonly createdAt: number;
+  readonly stream: StreamPolicy;
+  /** What it was compiled from (the scan worker compiles the same guardrail from it). */
+  readonly source: { readonly id: string; readonly doc: GuardrailDoc };
+  /** Local kinds: the in-process scan. */
+  readonly scan?: (text: string) => Finding[];
+  /** Remote kinds: the vendor call, its deadline, and whether a failure lets the text through. */
+  readonly remote?: {
+    readonly check: RemoteCheck;
+    readonly timeoutMs: number;
+    readonly failOpen: { readonly input: boolean; readonly output: boolean };
+  };
+}
+
+export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
+
+export type GuardrailDoc = Resource<'guardrails'>['value'];
+
+/** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
+export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
+  const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
+  const buffer = g as {
+    max_buffer_bytes?: number;
+    on_buffer_exceeded?: string;
+    stream_processing_mode?: string;
+    window_size?: number;
+    window_overlap_size?: number;
+  };
+  const common = {
+    id,
+    name: g.name,
+    kind: g.kind,
+    monitor: g.enforcement_mode === 'monitor',
+    input: g.hook_point !== 'output',
+    // Prompt Shields judge prompts only: no output scan, so no stream hold-back either.
+    output: g.hook_point !== 'input' && g.kind !== 'azure_content_safety',
+    createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
+    stream: {
+      mode: buffer.stream_processing_mode === 'window' ? ('window' as const) : ('buffer_full' as const),
+      maxBufferBytes: buffer.max_buffer_bytes ?? DEFAULT_MAX_BUFFER_BYTES,
+      failOpen: buffer.on_buffer_exceeded === 'fail_open',
+      windowSize: buffer.window_size ?? 0,
+      overlap: buffer.window_overlap_size ?? 0,
+    },
+    source: { id, doc: g },
+  };
+  if (g.kind === 'keyword') return { ...common, scan: keywordScanner(g.patterns) };
+  if (g.kind === 'pii') return { ...common, scan: piiScanner(g) };
+  const check = remoteCheck(g);
+  if (check === undefined) return undefined;
+  const timeoutMs =
+    g.kind === 'bedrock'
+      ? g.latency_mode.kind === 'timed'
+        ? g.latency_mode.timeout_ms
+        : 5000
+      : g.timeout_ms;
+  const open = g.fail_open && !g.mandatory;
+  const outputOpen = open && (g as { output_fail_open?: boolean }).output_fail_open === true;
+  return { ...common, remote: { check, timeoutMs, failOpen: { input: open, output: outputOpen } } };
+}
+
+/** Keyword guardrails block on the first hit; where it is does not matter (never masked). */
+function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: string }[]) {
+  const literals = patterns.filter((p) => p.kind === 'literal').map((p) => p.value.toLowerCase());
+  const regexes = patterns.filter((p) => p.kind === 'regex').map((p) => `(?:${p.value})`);
+  // One alternation: RE2 runs all patterns in a single linear pass.
+  const re = regexes.length === 0 ? undefined : RE2JS.compile(regexes.join('|'));
+  const hit: Finding[] = [{ start: 0, end: 0, detector: 'keyword', action: 'block' }];
+  return (text: string): Finding[] => {
+    if (literals.length > 0) {
+      const lower = text.toLowerCase();
+      for (const l of literals) if (lower.includes(l)) return hit;
+    }
+    if (re?.matcher(text).find()) return hit;
+    return [];
+  };
+}
+
+interface PiiDoc {
+  readonly detectors?: readonly { type: BuiltinDetector; action: Action }[] | undefined;
+  readonly custom_patterns?: readonly { name: string; regex: string; action: Action }[] | undefined;
+  readonly default_action: Action;
+}
+
+/**
+ * No `detectors` list: every built-in detector with `default_action`. A list (even empty): only
+ * those. Custom patterns add to either.
+ */
+function piiScanner(g: PiiDoc) {
+  const builtins =
+    g.detectors ?? BUILTIN_DETECTORS.map((type) => ({ type, action: g.default_action as Action }));
+  const customs = (g.custom_patterns ?? []).map((c) => ({
+    name: c.name,
+    action: c.action,
+    re: RE2JS.compile(c.regex),
+  }));
+  return (text: string): Finding[] => {
+    const out: Finding[] = [];
+    for (const d of builtins) {
+      for (const s of findBuiltin(d.type, text))
+        out.push({ start: s.start, end: s.end, detector: d.type, action: d.action });
+    }
+    for (const c of customs) {
+      const m = c.re.matcher(text);
+      while (m.find()) {
+        const start = m.start();
+        const end = m.end();
+        if (end > start) out.push({ start, end, detector: c.name, action: c.action });
+      }
+    }
+    return out;
+  };
+}

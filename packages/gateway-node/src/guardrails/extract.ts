@@ -1,0 +1,158 @@
+/**
+ * Where the scanned text lives in request and response bodies, as slots (an object and a key
+ * holding a string) so a mask can be written back in place.
+ *
+ * Input: message text, the `text` parts of part arrays, tool calls (chat `function.arguments`,
+ * Anthropic `tool_use.input` string values, Responses `function_call.arguments`), tool results,
+ * system prompts and instructions; completions `prompt` and embeddings `input` strings (token
+ * arrays are not text). Output: assistant text and tool calls; reasoning is not scanned.
+ */
+import type { RouteKind } from '../pipeline/context.js';
+
+type Obj = Record<string, unknown>;
+
+export interface Slot {
+  readonly o: Obj | unknown[];
+  readonly k: string | number;
+}
+
+export const slotText = (s: Slot): string => (s.o as Record<string | number, unknown>)[s.k] as string;
+export const setSlot = (s: Slot, v: string): void => {
+  (s.o as Record<string | number, unknown>)[s.k] = v;
+};
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function str(out: Slot[], o: Obj | unknown[], k: string | number): void {
+  if (typeof (o as Record<string | number, unknown>)[k] === 'string') out.push({ o, k });
+}
+
+/** A string, or every string of an array. */
+function strOrList(out: Slot[], o: Obj, k: string): void {
+  const v = o[k];
+  if (typeof v === 'string') out.push({ o, k });
+  else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) str(out, v, i);
+}
+
+/** Every string leaf of a JSON value (tool-call inputs given as objects). */
+function leaves(out: Slot[], o: Obj | unknown[], depth = 0): void {
+  if (depth > 32) return;
+  const keys = Array.isArray(o) ? o.keys() : Object.keys(o);
+  for (const k of keys) {
+    const v = (o as Record<string | number, unknown>)[k];
+    if (typeof v === 'string') out.push({ o, k });
+    else if (v !== null && typeof v === 'object') leaves(out, v as Obj | unknown[], depth + 1);
+  }
+}
+
+/** String content, or the text of part/block arrays (with tool blocks). */
+function content(out: Slot[], m: Obj, k = 'content'): void {
+  const c = m[k];
+  if (typeof c === 'string') out.push({ o: m, k });
+  else if (Array.isArray(c)) for (const p of c) if (isObj(p)) part(out, p);
+}
+
+function part(out: Slot[], p: Obj): void {
+  switch (p.type) {
+    case 'tool_use':
+      if (isObj(p.input)) leaves(out, p.input);
+      return;
+    case 'tool_result':
+      content(out, p);
+      return;
+    case 'function_call':
+      str(out, p, 'arguments');
+      return;
+    case 'function_call_output':
+      str(out, p, 'output');
+      return;
+    case 'thinking':
+    case 'redacted_thinking':
+    case 'reasoning':
+      return;
+    default:
+      str(out, p, 'text');
+  }
+}
+
+function toolCalls(out: Slot[], m: Obj): void {
+  const calls = m.tool_calls;
+  if (Array.isArray(calls))
+    for (const c of calls) if (isObj(c) && isObj(c.function)) str(out, c.function, 'arguments');
+  if (isObj(m.function_call)) str(out, m.function_call, 'arguments');
+}
+
+/** The input slots of a request body of `kind` (empty for kinds that are not scanned). */
+export function inputSlots(kind: RouteKind, body: Obj): Slot[] {
+  const out: Slot[] = [];
+  switch (kind) {
+    case 'chat':
+      if (Array.isArray(body.messages))
+        for (const m of body.messages)
+          if (isObj(m)) {
+            content(out, m);
+            toolCalls(out, m);
+          }
+      break;
+    case 'messages':
+      if (typeof body.system === 'string') out.push({ o: body, k: 'system' });
+      else if (Array.isArray(body.system)) for (const p of body.system) if (isObj(p)) part(out, p);
+      if (Array.isArray(body.messages)) for (const m of body.messages) if (isObj(m)) content(out, m);
+      break;
+    case 'responses':
+      str(out, body, 'instructions');
+      if (typeof body.input === 'string') out.push({ o: body, k: 'input' });
+      else if (Array.isArray(body.input))
+        for (const item of body.input)
+          if (isObj(item)) {
+            if (item.type === undefined || item.type === 'message') content(out, item);
+            else part(out, item);
+          }
+      break;
+    case 'completions':
+      strOrList(out, body, 'prompt');
+      break;
+    case 'embeddings':
+      strOrList(out, body, 'input');
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+export type Dialect = 'openai' | 'anthropic' | 'responses';
+
+export function dialectOf(kind: RouteKind): Dialect {
+  return kind === 'messages' ? 'anthropic' : kind === 'responses' ? 'responses' : 'openai';
+}
+
+/** The output slots of a JSON success body in the caller's dialect. */
+export function outputSlots(d: Dialect, body: Obj): Slot[] {
+  const out: Slot[] = [];
+  if (d === 'anthropic') {
+    if (Array.isArray(body.content)) for (const b of body.content) if (isObj(b)) part(out, b);
+    return out;
+  }
+  if (d === 'responses') {
+    str(out, body, 'output_text');
+    if (Array.isArray(body.output)) for (const item of body.output) if (isObj(item)) responseItem(out, item);
+    return out;
+  }
+  if (Array.isArray(body.choices))
+    for (const c of body.choices) {
+      if (!isObj(c)) continue;
+      str(out, c, 'text');
+      if (isObj(c.message)) {
+        content(out, c.message);
+        toolCalls(out, c.message);
+      }
+    }
+  return out;
+}
+
+/** A Responses output item: message parts and function-call arguments (reasoning excluded). */
+export function responseItem(out: Slot[], item: Obj): void {
+  if (item.type === 'message') content(out, item);
+  else if (item.type === 'function_call') str(out, item, 'arguments');
+}

@@ -1,0 +1,62 @@
+/**
+ * What the remote guardrail kinds share: the HTTP call (JSON in, JSON out, the caller's abort
+ * signal for `timeout_ms`), the error that classifies a failed call for the bypass reason, and
+ * the `RemoteCheck` each vendor module builds from its resource.
+ */
+import type { Finding } from '../compile.js';
+
+export type Phase = 'input' | 'output';
+
+/** One HTTP exchange; the default is the global `fetch` (tests and embedders may pass another). */
+export type GuardrailHttp = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ status: number; text(): Promise<string> }>;
+
+export const defaultHttp: GuardrailHttp = (url, init) => fetch(url, init);
+
+/** A vendor call that did not produce a verdict; `type` is the bypass reason / metric label. */
+export class RemoteError extends Error {
+  constructor(readonly type: string) {
+    super(type);
+  }
+}
+
+export interface RemoteCheck {
+  /** Findings of the vendor for `text` (throws `RemoteError` or any error when it cannot tell). */
+  check(text: string, phase: Phase, http: GuardrailHttp, signal: AbortSignal): Promise<Finding[]>;
+}
+
+export type Json = Record<string, unknown>;
+
+/** POSTs JSON and parses the JSON answer; non-2xx and unparsable answers throw `RemoteError`. */
+export async function postJson(
+  http: GuardrailHttp,
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  const res = await http(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: payload,
+    signal,
+  });
+  const text = await res.text();
+  if (res.status < 200 || res.status >= 300)
+    throw new RemoteError(res.status >= 500 ? 'status_5xx' : 'status_4xx');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RemoteError('bad_response');
+  }
+}
+
+export const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export const trimSlash = (s: string) => s.replace(/\/+$/, '');
+
+/** A whole-text block finding (vendors that classify rather than locate). */
+export const blockAll = (detector: string): Finding[] => [{ start: 0, end: 0, detector, action: 'block' }];

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { inertResourceFields } from './inert-resources.js';
+import { buildSnapshot, type Docs } from './test/fixtures.js';
+
+test('guardrails the gateway runs are not reported inert; a kind it does not run is', () => {
+  const docs = {
+    guardrails: {
+      a: { name: 'kw', kind: 'keyword', patterns: [] },
+      b: { name: 'pii', kind: 'pii' },
+      c: { name: 'mod', kind: 'openai_moderation', api_key: 'sk-x' },
+      d: {
+        name: 'ali',
+        kind: 'aliyun_ai_guardrail',
+        region: 'cn-shanghai',
+        access_key_id: 'a',
+        access_key_secret: 's',
+      },
+    },
+    guardrail_attachments: { x: { guardrail_id: 'a', scope_type: 'env', priority: 0 } },
+  } as Docs;
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), ['guardrails.kind: aliyun_ai_guardrail']);
+});

@@ -1,0 +1,661 @@
+/**
+ * Guardrails end to end through the gateway (docs/guardrails.md): the official openai and
+ * @anthropic-ai/sdk clients against a gateway over real mock upstreams. Input block and mask on
+ * every scanned endpoint family, output block and mask on JSON and streamed answers in each
+ * caller dialect (PII split across many SSE chunks is masked in the released stream), cache
+ * entries stored masked, monitor mode, attachment precedence, disabled guardrails, live edits.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import {
+  type CacheRig,
+  cacheDocs,
+  cacheHeader,
+  KEY_A,
+  KEY_B,
+  metric,
+  type Policies,
+  post,
+  settle,
+  startCacheRig,
+} from '../test/cache-rig.js';
+import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
+import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
+import { responsesJson, responsesSse } from '../test/mock-responses.js';
+import { chatJson, chatSse, json } from '../test/mock-upstream.js';
+
+let rig: CacheRig;
+let openai: OpenAI;
+let anthropic: Anthropic;
+const logs: string[] = [];
+let rev = 100;
+
+before(async () => {
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  rig = await startCacheRig({ gateway: { logger: pino({ level: 'info' }, sink) } });
+  openai = new OpenAI({ apiKey: KEY_A, baseURL: `${rig.g.base}/v1`, maxRetries: 0 });
+  anthropic = new Anthropic({ apiKey: KEY_A, baseURL: rig.g.base, maxRetries: 0 });
+});
+
+after(() => rig.close());
+
+type Rows = Record<string, Record<string, unknown>>;
+
+/** Swaps in a snapshot with these guardrails, attachments and cache policies. */
+function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}): void {
+  rig.reset();
+  const extra: Docs = {
+    models: {
+      g1: {
+        display_name: 'grp',
+        routing: { strategy: 'failover', targets: [{ model: 'gpt-4o-mini' }, { model: 'mock/member-b' }] },
+      },
+    },
+    api_keys: { k9: { key_hash: sha256(LIMITED_KEY), allowed_models: ['*'], rate_limit: { rpm: 1 } } },
+  };
+  const docs: Docs = {
+    ...cacheDocs(rig.up.url, rig.anth.url, policies, extra),
+    guardrails,
+    guardrail_attachments: attachments,
+  } as Docs;
+  rig.g.source.set(buildSnapshot(docs, ++rev));
+}
+
+const SECRET_WORD = 'project-nightingale';
+const LIMITED_KEY = 'sk-limited-rpm-1';
+const EMAIL = 'jane.doe@example.com';
+const CARD = '4111111111111111';
+
+const keyword = (extra: Record<string, unknown> = {}) => ({
+  kw: {
+    name: 'no-codenames',
+    kind: 'keyword',
+    patterns: [{ kind: 'literal', value: 'Project-Nightingale' }],
+    ...extra,
+  },
+});
+const pii = (extra: Record<string, unknown> = {}) => ({
+  pii: {
+    name: 'pii-mask',
+    kind: 'pii',
+    detectors: [
+      { type: 'email', action: 'mask' },
+      { type: 'bank_card', action: 'mask' },
+      { type: 'us_ssn', action: 'block' },
+    ],
+    ...extra,
+  },
+});
+
+const lastUpstreamJson = () => JSON.stringify(rig.up.requests[rig.up.requests.length - 1]?.json);
+
+describe('input', () => {
+  test('chat: a keyword blocks with 422 content_filter, the match is not echoed, no upstream call', async () => {
+    guard(keyword());
+    const n = rig.calls();
+    const err = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `tell me about ${SECRET_WORD}` }] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.APIError);
+    assert.equal(err.status, 422);
+    assert.equal((err.error as { type?: string }).type, 'content_filter');
+    assert.equal(err.message.includes("request blocked by content policy (guardrail 'no-codenames')"), true);
+    assert.equal(JSON.stringify(err.error).includes('nightingale'), false);
+    assert.equal(rig.calls(), n);
+  });
+
+  test('messages (Anthropic SDK): block in the Anthropic envelope', async () => {
+    guard(keyword());
+    const err = await anthropic.messages
+      .create({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: `hi ${SECRET_WORD}` }] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof Anthropic.APIError);
+    assert.equal(err.status, 422);
+    const body = err.error as { type: string; error: { type: string; message: string } };
+    assert.equal(body.type, 'error');
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.equal(body.error.message, "request blocked by content policy (guardrail 'no-codenames')");
+  });
+
+  test('mask: the upstream sees tokens; tool call arguments and system prompts too', async () => {
+    guard(pii());
+    rig.up.handle(chatJson('fine'));
+    await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: `escalate to ${EMAIL}` },
+        { role: 'user', content: [{ type: 'text', text: `my card is ${CARD}` }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 't1', type: 'function', function: { name: 'f', arguments: `{"to":"${EMAIL}"}` } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 't1', content: 'ok' },
+      ],
+    });
+    const seen = lastUpstreamJson();
+    assert.equal(seen.includes(EMAIL), false);
+    assert.equal(seen.includes(CARD), false);
+    assert.match(seen, /escalate to \[EMAIL_REDACTED\]/);
+    assert.match(seen, /my card is \[BANK_CARD_REDACTED\]/);
+    assert.match(seen, /\{\\"to\\":\\"\[EMAIL_REDACTED\]\\"\}/);
+  });
+
+  test('a pii detector with action block blocks (us_ssn)', async () => {
+    guard(pii());
+    const r = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'ssn 123-45-6789' }],
+    });
+    assert.equal(r.status, 422);
+    assert.equal(r.text.includes('123-45-6789'), false);
+  });
+
+  test('completions, embeddings and responses inputs are scanned; count_tokens is exempt', async () => {
+    guard(keyword());
+    for (const [path, body] of [
+      ['/v1/completions', { model: 'gpt-4o-mini', prompt: [`a ${SECRET_WORD}`] }],
+      ['/v1/embeddings', { model: 'emb', input: SECRET_WORD }],
+      [
+        '/v1/responses',
+        {
+          model: 'gpt-4o-mini',
+          input: [{ role: 'user', content: [{ type: 'input_text', text: SECRET_WORD }] }],
+        },
+      ],
+      ['/v1/responses', { model: 'gpt-4o-mini', instructions: SECRET_WORD, input: 'hi' }],
+    ] as const) {
+      const r = await post(rig.g.base, path, body);
+      assert.equal(r.status, 422, `${path}: ${r.text}`);
+      assert.match(r.text, /content_filter/);
+    }
+    rig.anth.handle((_req, res) => json(res, 200, { input_tokens: 7 }));
+    const ct = await post(rig.g.base, '/v1/messages/count_tokens', {
+      model: 'claude',
+      messages: [{ role: 'user', content: SECRET_WORD }],
+    });
+    assert.notEqual(ct.status, 422, ct.text);
+  });
+
+  test('the cache keys the masked body: two prompts differing only in the masked value share an entry', async () => {
+    guard(pii(), {}, { all: { name: 'all', scope: 'env' } });
+    const a = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `mail ${EMAIL}` }],
+    });
+    const b = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'mail other.person@example.org' }],
+    });
+    assert.equal(cacheHeader(a), 'miss');
+    assert.equal(cacheHeader(b), 'hit');
+  });
+});
+
+describe('output, JSON', () => {
+  test('chat: masked before the caller and before the cache stores it; the hit is masked too', async () => {
+    guard(pii(), {}, { all: { name: 'all', scope: 'env' } });
+    rig.up.handle(chatJson(`reach me at ${EMAIL}`));
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'contact?' }] };
+    const first = await openai.chat.completions.create(body);
+    assert.equal(first.choices[0]?.message.content, 'reach me at [EMAIL_REDACTED]');
+    await settle();
+    const { data: second, response } = await openai.chat.completions.create(body).withResponse();
+    assert.equal(response.headers.get('x-aisix-cache'), 'hit');
+    assert.equal(second.choices[0]?.message.content, 'reach me at [EMAIL_REDACTED]');
+  });
+
+  test('chat: a keyword in the answer blocks with 422 (response ...)', async () => {
+    guard(keyword());
+    rig.up.handle(chatJson(`the codename is ${SECRET_WORD}`));
+    const r = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'codename?' }],
+    });
+    assert.equal(r.status, 422);
+    assert.match(r.text, /response blocked by content policy \(guardrail 'no-codenames'\)/);
+    assert.equal(r.text.toLowerCase().includes('nightingale'), false);
+  });
+
+  test('chat tool calls in the answer are scanned', async () => {
+    guard(pii());
+    rig.up.handle((req, res) =>
+      json(res, 200, {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: String(req.json?.model),
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                { id: 't', type: 'function', function: { name: 'send', arguments: `{"to":"${EMAIL}"}` } },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
+    const r = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    assert.equal(r.choices[0]?.message.tool_calls?.[0]?.type, 'function');
+    const call = r.choices[0]?.message.tool_calls?.[0];
+    assert.equal(call?.type === 'function' ? call.function.arguments : '', '{"to":"[EMAIL_REDACTED]"}');
+  });
+
+  test('messages and responses answers are masked in their dialect', async () => {
+    guard(pii());
+    rig.anth.handle(anthropicJson(`card ${CARD}`));
+    const m = await anthropic.messages.create({
+      model: 'claude',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    assert.deepEqual(
+      m.content.map((b) => (b.type === 'text' ? b.text : '')),
+      ['card [BANK_CARD_REDACTED]'],
+    );
+    rig.up.handle(responsesJson(`mail ${EMAIL}`));
+    const r = await openai.responses.create({ model: 'gpt-4o-mini', input: 'x' });
+    assert.equal(r.output_text, 'mail [EMAIL_REDACTED]');
+  });
+});
+
+describe('output, streamed (hold-back)', () => {
+  // The email and the card arrive split over many chunks.
+  const words = [
+    'Write to ja',
+    'ne.d',
+    'oe@exa',
+    'mple',
+    '.com or pay with 4111',
+    '1111',
+    '11111',
+    '111',
+    ' today.',
+  ];
+  const clean = 'Write to [EMAIL_REDACTED] or pay with [BANK_CARD_REDACTED] today.';
+
+  test('OpenAI chat stream: PII split across chunks is masked in the released stream', async () => {
+    guard(pii());
+    rig.up.handle(chatSse({ words }));
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    assert.equal(text, clean);
+  });
+
+  test('Anthropic stream (native upstream): masked deltas', async () => {
+    guard(pii());
+    rig.anth.handle(anthropicSse({ words }));
+    const stream = anthropic.messages.stream({
+      model: 'claude',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    const final = await stream.finalMessage();
+    assert.equal(final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), clean);
+  });
+
+  test('Responses stream: masked deltas and the whole-text events', async () => {
+    guard(pii());
+    rig.up.handle(responsesSse(words));
+    const raw = await post(rig.g.base, '/v1/responses', { model: 'gpt-4o-mini', input: 'x', stream: true });
+    assert.equal(raw.text.includes('oe@exa'), false);
+    assert.equal(raw.text.includes(EMAIL), false);
+    const stream = await openai.responses.create({ model: 'gpt-4o-mini', input: 'x', stream: true });
+    let deltas = '';
+    let done = '';
+    for await (const e of stream) {
+      if (e.type === 'response.output_text.delta') deltas += e.delta;
+      if (e.type === 'response.completed') done = JSON.stringify(e.response.output);
+    }
+    assert.equal(deltas, clean);
+    assert.equal(done.includes(clean), true, done);
+  });
+
+  test('a block sends only the error frame (no content leaves); the SDK raises it', async () => {
+    guard(keyword());
+    rig.up.handle(chatSse({ words: ['the code', 'name is pro', 'ject-nighti', 'ngale'] }));
+    const raw = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.equal(raw.status, 200);
+    assert.equal(raw.text.includes('the code'), false);
+    assert.equal(raw.text.includes('[DONE]'), false);
+    assert.match(raw.text, /^event: error\ndata: .*content_filter/);
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    await assert.rejects(async () => {
+      for await (const _ of stream);
+    }, /response blocked by content policy \(guardrail 'no-codenames'\)/);
+  });
+
+  test('Anthropic stream block: one error event in the Anthropic shape', async () => {
+    guard(keyword());
+    rig.anth.handle(anthropicSse({ words: ['Project-', 'Nightingale'] }));
+    const raw = await post(rig.g.base, '/v1/messages', {
+      model: 'claude',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.equal(raw.text.startsWith('event: error\n'), true, raw.text);
+    assert.equal(raw.text.includes('content_block_delta'), false);
+  });
+
+  test('over the buffer cap: fail closed by default, fail_open releases unscanned', async () => {
+    const long = Array.from({ length: 40 }, () => 'x'.repeat(10));
+    guard(pii({ max_buffer_bytes: 100 }));
+    rig.up.handle(chatSse({ words: long }));
+    const closed = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.match(closed.text, /^event: error\n/);
+    assert.equal(closed.text.includes('xxxxxxxxxx'), false);
+    guard(pii({ max_buffer_bytes: 100, on_buffer_exceeded: 'fail_open' }));
+    rig.up.handle(chatSse({ words: long }));
+    const before = await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'buffer_exceeded' });
+    const open = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.equal(open.text.split('x'.repeat(10)).length - 1, 40);
+    assert.ok(open.text.endsWith('data: [DONE]\n\n'));
+    assert.equal(
+      await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'buffer_exceeded' }),
+      before + 1,
+    );
+  });
+
+  test('an upstream failure mid-stream drops held content', async () => {
+    guard(pii());
+    rig.up.handle(chatSse({ words: ['my mail is ', EMAIL, ' and more'], dropAfter: 2 }));
+    const r = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.equal(r.text.includes('my mail is'), false);
+    assert.equal(r.text.includes(EMAIL), false);
+    assert.match(r.text, /event: error/);
+  });
+
+  test('a cached stream is stored masked and its replay is scanned', async () => {
+    guard(pii(), {}, { all: { name: 'all', scope: 'env' } });
+    rig.up.handle(chatSse({ words }));
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'cached stream' }],
+      stream: true,
+    };
+    const a = await post(rig.g.base, '/v1/chat/completions', body);
+    await settle();
+    const b = await post(rig.g.base, '/v1/chat/completions', body);
+    assert.equal(cacheHeader(b), 'hit');
+    assert.equal(b.text, a.text);
+    assert.equal(b.text.includes('oe@exa'), false);
+  });
+});
+
+describe('modes and resolution', () => {
+  test('monitor mode changes nothing and records the hit (detector names only)', async () => {
+    guard(keyword({ enforcement_mode: 'monitor' }));
+    rig.up.handle(chatJson('ok'));
+    logs.length = 0;
+    const r = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `about ${SECRET_WORD}` }],
+    });
+    assert.equal(r.choices[0]?.message.content, 'ok');
+    assert.match(lastUpstreamJson(), /project-nightingale/);
+    const line = logs.find((l) => l.includes('guardrail verdict'));
+    assert.ok(line, logs.join(''));
+    assert.match(line, /"verdict":"would_block"/);
+    assert.equal(line.toLowerCase().includes('nightingale'), false);
+    assert.ok(
+      (await metric(rig.g, 'aisix_guardrail_latency_seconds_count', {
+        guardrail: 'no-codenames',
+        result: 'monitor',
+      })) >= 1,
+    );
+  });
+
+  test('attachments: only the attached key is scanned; a disabled attachment keeps the guardrail scoped', async () => {
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'api_key', scope_id: 'k4', priority: 1 } });
+    const msg = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: SECRET_WORD }] };
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg, { key: KEY_A })).status, 422);
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg, { key: KEY_B })).status, 200);
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'env', priority: 1, enabled: false } });
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg, { key: KEY_A })).status, 200);
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'model', scope_id: 'm1', priority: 0 } });
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 422);
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', { ...msg, model: 'mock/x' })).status, 200);
+  });
+
+  test('chain order: priority, then specificity; the first block names its guardrail', async () => {
+    const two = {
+      ...keyword(),
+      kw2: { name: 'second', kind: 'keyword', patterns: [{ kind: 'regex', value: '(?i)nightin' }] },
+    };
+    const msg = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: SECRET_WORD }] };
+    guard(two, {
+      a1: { guardrail_id: 'kw', scope_type: 'env', priority: 1 },
+      a2: { guardrail_id: 'kw2', scope_type: 'env', priority: 5 },
+    });
+    assert.match((await post(rig.g.base, '/v1/chat/completions', msg)).text, /guardrail 'second'/);
+    guard(two, {
+      a1: { guardrail_id: 'kw', scope_type: 'api_key', scope_id: 'k4', priority: 5 },
+      a2: { guardrail_id: 'kw2', scope_type: 'env', priority: 5 },
+    });
+    assert.match((await post(rig.g.base, '/v1/chat/completions', msg)).text, /guardrail 'no-codenames'/);
+  });
+
+  test('a disabled guardrail is bypassed; re-enabling it applies on the next request', async () => {
+    const msg = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: SECRET_WORD }] };
+    guard(keyword({ enabled: false }));
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 200);
+    guard(keyword());
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 422);
+  });
+
+  test('a blocked prompt uses no rate-limit quota (guardrails run before the limits)', async () => {
+    guard(keyword());
+    rig.up.handle(chatJson('ok'));
+    const send = (content: string) =>
+      post(
+        rig.g.base,
+        '/v1/chat/completions',
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+        { key: LIMITED_KEY },
+      );
+    // The four requests must share one minute window.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5000) await new Promise((r) => setTimeout(r, left + 50));
+    assert.equal((await send(SECRET_WORD)).status, 422);
+    assert.equal((await send(SECRET_WORD)).status, 422);
+    assert.equal((await send('clean')).status, 200);
+    assert.equal((await send('clean again')).status, 429);
+  });
+
+  test('hook_point output does not scan the input', async () => {
+    guard(keyword({ hook_point: 'output' }));
+    rig.up.handle(chatJson('ok'));
+    const msg = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: SECRET_WORD }] };
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', msg)).status, 200);
+  });
+
+  test('blocks are counted; no matched text in any log line', async () => {
+    const before = await metric(rig.g, 'aisix_guardrail_blocks_total', {});
+    guard(keyword());
+    await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: SECRET_WORD }],
+    });
+    assert.equal(await metric(rig.g, 'aisix_guardrail_blocks_total', {}), before + 1);
+    const all = logs.join('').toLowerCase();
+    for (const s of ['nightingale', EMAIL, CARD, '123-45-6789']) assert.equal(all.includes(s), false, s);
+  });
+});
+
+describe('group members (OP-7)', () => {
+  const msg = (content: string) => ({ model: 'grp', messages: [{ role: 'user', content }] });
+
+  test("a member's input guardrail skips that member; the next one serves", async () => {
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'model', scope_id: 'm1', priority: 0 } });
+    rig.up.handle(chatJson('ok'));
+    const r = await post(rig.g.base, '/v1/chat/completions', msg(SECRET_WORD));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-aisix-served-by'), 'mock/member-b');
+    assert.equal(rig.up.requests.at(-1)?.json?.model, 'up-member-b');
+    // Named directly, the member without the attachment is not scanned either way.
+    assert.equal(
+      (await post(rig.g.base, '/v1/chat/completions', { ...msg(SECRET_WORD), model: 'mock/y' })).status,
+      200,
+    );
+  });
+
+  test("the serving member's output guardrail masks the answer; the group's own applies too", async () => {
+    guard(pii({ hook_point: 'output' }), {
+      a1: { guardrail_id: 'pii', scope_type: 'model', scope_id: 'm1', priority: 0 },
+    });
+    rig.up.handle(chatJson(`mail ${EMAIL}`));
+    const r = await openai.chat.completions.create(msg('x') as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(r.choices[0]?.message.content, 'mail [EMAIL_REDACTED]');
+    guard(keyword(), { a1: { guardrail_id: 'kw', scope_type: 'model', scope_id: 'g1', priority: 0 } });
+    const n = rig.calls();
+    const blocked = await post(rig.g.base, '/v1/chat/completions', msg(SECRET_WORD));
+    assert.equal(blocked.status, 422);
+    assert.equal(rig.calls(), n, 'blocked before any member was called');
+  });
+});
+
+describe('more stream shapes', () => {
+  test('a blocked stream is not cached: the next identical request asks the upstream again', async () => {
+    guard(keyword(), {}, { all: { name: 'all', scope: 'env' } });
+    rig.up.handle(chatSse({ words: ['Project-', 'Nightingale'] }));
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'blocked stream' }],
+      stream: true,
+    };
+    const n = rig.calls();
+    const a = await post(rig.g.base, '/v1/chat/completions', body);
+    assert.match(a.text, /^event: error/);
+    await settle();
+    const b = await post(rig.g.base, '/v1/chat/completions', body);
+    assert.equal(cacheHeader(b), 'miss');
+    assert.equal(rig.calls() - n, 2);
+  });
+
+  test('Responses stream block: one error event with code content_filter', async () => {
+    guard(keyword());
+    rig.up.handle(responsesSse(['the codename: Project-', 'Nightingale']));
+    const raw = await post(rig.g.base, '/v1/responses', { model: 'gpt-4o-mini', input: 'x', stream: true });
+    assert.equal(raw.text.includes('response.output_text.delta'), false);
+    assert.match(raw.text, /^event: error\ndata: \{"type":"error","code":"content_filter"/);
+  });
+
+  test('Anthropic streamed tool_use: PII in input_json_delta fragments is masked', async () => {
+    guard(pii());
+    rig.anth.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frags = ['{"to":"jane.d', 'oe@exam', 'ple.com"}'];
+      res.end(
+        [
+          event('message_start', {
+            type: 'message_start',
+            message: {
+              id: 'm',
+              type: 'message',
+              role: 'assistant',
+              content: [],
+              model: 'claude',
+              stop_reason: null,
+              stop_sequence: null,
+              usage: { input_tokens: 1, output_tokens: 1 },
+            },
+          }),
+          event('content_block_start', {
+            type: 'content_block_start',
+            index: 0,
+            content_block: { type: 'tool_use', id: 't1', name: 'send', input: {} },
+          }),
+          ...frags.map((f) =>
+            event('content_block_delta', {
+              type: 'content_block_delta',
+              index: 0,
+              delta: { type: 'input_json_delta', partial_json: f },
+            }),
+          ),
+          event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+          event('message_delta', {
+            type: 'message_delta',
+            delta: { stop_reason: 'tool_use', stop_sequence: null },
+            usage: { output_tokens: 5 },
+          }),
+          event('message_stop', { type: 'message_stop' }),
+        ].join(''),
+      );
+    });
+    const final = await anthropic.messages
+      .stream({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .finalMessage();
+    const block = final.content[0];
+    assert.equal(block?.type, 'tool_use');
+    assert.deepEqual(block?.type === 'tool_use' ? block.input : undefined, { to: '[EMAIL_REDACTED]' });
+  });
+
+  test('monitor mode does not hold a stream back: content arrives while the answer streams', async () => {
+    guard(pii({ enforcement_mode: 'monitor' }));
+    rig.up.handle(
+      chatSse({ words: [`mail ${EMAIL}`, ...Array.from({ length: 8 }, () => ' more')], gapMs: 60 }),
+    );
+    const t0 = performance.now();
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let first = -1;
+    let text = '';
+    for await (const c of stream) {
+      const d = c.choices[0]?.delta.content ?? '';
+      if (d !== '' && first < 0) first = performance.now() - t0;
+      text += d;
+    }
+    const total = performance.now() - t0;
+    assert.ok(text.startsWith(`mail ${EMAIL}`), 'nothing masked');
+    assert.ok(first < total - 250, `first content ${first} ms of ${total} ms`);
+  });
+});

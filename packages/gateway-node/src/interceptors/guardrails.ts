@@ -1,0 +1,302 @@
+/**
+ * Guardrails on the request lifecycle (data-plane §11): the interceptor that resolves the
+ * request's chain (`guardrails/resolve.ts`, compiled per snapshot), scans the input before the
+ * rate limits, the cache and dispatch (block = 422 `content_filter`; mask = the body replaced, so
+ * the cache key and the upstream see the masked text), and opens a scope whose taps scan the
+ * output: the JSON body, or the stream through the hold-back tap (`guardrails/holdback.ts`).
+ * Its taps run before the response cache's, so a cached answer is stored masked, and cache hits
+ * pass through them like upstream answers.
+ *
+ * Group members (decisions OP-7): the guardrails attached to the member serving an attempt join
+ * the chain for that attempt. A member guardrail that blocks the input skips that member (the
+ * next one is tried; when none is left the caller gets the 422); member input masks are not
+ * applied (the body is shared by every attempt). Output scanning uses the full chain.
+ *
+ * Not here: the remote vendor kinds (they compile to nothing: `guardrails/compile.ts`).
+ */
+import type { Logger } from 'pino';
+import { errors, type GatewayError } from '../errors.js';
+import type { GuardrailPhase } from '../guardrail-metrics.js';
+import { type Judgement, maskPieces } from '../guardrails/chain.js';
+import type { CompiledGuardrail, StreamPolicy } from '../guardrails/compile.js';
+import { evaluate } from '../guardrails/evaluate.js';
+import {
+  type Dialect,
+  dialectOf,
+  inputSlots,
+  outputSlots,
+  type Slot,
+  setSlot,
+  slotText,
+} from '../guardrails/extract.js';
+import { HoldbackTap } from '../guardrails/holdback.js';
+import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
+import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
+import { WindowTap } from '../guardrails/window.js';
+import type { Metrics } from '../metrics.js';
+import type { RequestContext, RouteKind } from '../pipeline/context.js';
+import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
+import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
+
+export interface GuardrailDeps {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** HTTP for the remote kinds (default: global fetch). */
+  readonly http?: GuardrailHttp;
+}
+
+const SCANNED: ReadonlySet<RouteKind> = new Set([
+  'chat',
+  'completions',
+  'messages',
+  'responses',
+  'embeddings',
+]);
+
+export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
+  const m = d.metrics.guardrails;
+  const http = d.http ?? defaultHttp;
+  const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
+    for (const t of j.timings) {
+      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+      ctx.trace?.guardrail({ ...t, phase });
+    }
+    for (const b of j.bypasses) m.bypassed(b.reason);
+    if (j.block !== undefined) {
+      m.blocked();
+      ctx.errorType = 'content_filter';
+    }
+    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
+      // Names and detector names only: what matched is never logged.
+      d.logger.info(
+        {
+          request_id: ctx.id,
+          phase,
+          blocked_by: j.block?.guardrail,
+          detector: j.block?.detector,
+          redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
+          monitor_hits: j.hits.length > 0 ? j.hits : undefined,
+          bypassed: j.bypasses.length > 0 ? j.bypasses : undefined,
+        },
+        'guardrail verdict',
+      );
+  };
+  const deps: ScopeDeps = {
+    http,
+    record,
+    bypassed: (reason) => m.bypassed(reason),
+    overflowed: (ctx) => {
+      m.blocked();
+      ctx.errorType = 'content_filter';
+    },
+  };
+
+  return {
+    name: 'guardrails',
+    compile: compileGuardrailPlan,
+    begin(plan, f) {
+      const ctx = f.ctx;
+      if (!SCANNED.has(f.route.kind) || ctx.model === undefined || ctx.apiKey === undefined) return undefined;
+      const team = (ctx.apiKey.value as { team_id?: string }).team_id;
+      const chain = plan.chainFor(ctx.model.id, ctx.apiKey.id, team);
+      // Group members' own guardrails can only add to a group request when model attachments exist.
+      const isGroup = plan.modelScoped && (ctx.model.value as { routing?: unknown }).routing !== undefined;
+      if (chain.length === 0 && !isGroup) return undefined;
+      const input = chain.filter((g) => g.input);
+      const opened = (body: Json | undefined): Begin => {
+        const output = f.route.kind === 'embeddings' ? [] : chain.filter((g) => g.output);
+        if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
+        const scope = new GuardrailScope(
+          deps,
+          plan,
+          ctx,
+          dialectOf(f.route.kind),
+          f.route.kind,
+          body ?? f.body,
+          chain,
+          output,
+          isGroup,
+        );
+        return body === undefined ? { scope } : { body, scope };
+      };
+      if (input.length === 0) return opened(undefined);
+      const decide = (r: InputScan): Begin => {
+        record(ctx, 'input', r.judgement);
+        if (r.judgement.block !== undefined)
+          return { refuse: errors.guardrailBlocked('request', r.judgement.block.guardrail) };
+        return opened(r.body);
+      };
+      const r = scanInput(input, f.route.kind, f.body, http);
+      return r instanceof Promise ? r.then(decide) : decide(r);
+    },
+  };
+}
+
+interface InputScan {
+  readonly judgement: Judgement;
+  /** The masked copy of the body (undefined: nothing masked). */
+  readonly body: Json | undefined;
+}
+
+/** The input verdict and, when something was masked, the masked copy of the body. */
+function scanInput(
+  chain: readonly CompiledGuardrail[],
+  kind: RouteKind,
+  body: Readonly<Json>,
+  http: GuardrailHttp,
+): InputScan | Promise<InputScan> {
+  const slots = inputSlots(kind, body as Json);
+  const texts = slots.map(slotText);
+  const j = evaluate(chain, texts.join('\n'), 'input', http);
+  return j instanceof Promise ? j.then((v) => masked(kind, body, texts, v)) : masked(kind, body, texts, j);
+}
+
+function masked(kind: RouteKind, body: Readonly<Json>, texts: readonly string[], j: Judgement): InputScan {
+  if (j.block !== undefined || j.masks.length === 0) return { judgement: j, body: undefined };
+  const copy = cloneTree(body) as Json;
+  const out = maskPieces(texts, 1, j.masks);
+  const target = inputSlots(kind, copy);
+  for (let i = 0; i < target.length; i++) setSlot(target[i] as Slot, out[i] as string);
+  return { judgement: j, body: copy };
+}
+
+/**
+ * A copy of a parsed JSON body whose objects and arrays are new and whose strings are shared
+ * (strings are immutable): masks are written into the copy at the cost of its structure only,
+ * not of its text (structuredClone copies every string).
+ */
+function cloneTree(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(cloneTree);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = cloneTree((v as Record<string, unknown>)[k]);
+    // A `__proto__` key of the JSON is data, never the copy's prototype.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+    else out[k] = c;
+  }
+  return out;
+}
+
+interface ScopeDeps {
+  readonly http: GuardrailHttp;
+  record(ctx: RequestContext, phase: GuardrailPhase, j: Judgement): void;
+  bypassed(reason: string): void;
+  /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
+  overflowed(ctx: RequestContext): void;
+}
+
+class GuardrailScope implements Scope {
+  private output: readonly CompiledGuardrail[];
+
+  constructor(
+    private readonly d: ScopeDeps,
+    private readonly plan: GuardrailPlan,
+    private readonly ctx: RequestContext,
+    private readonly dialect: Dialect,
+    private readonly kind: RouteKind,
+    private readonly body: Readonly<Json>,
+    private readonly chain: readonly CompiledGuardrail[],
+    baseOutput: readonly CompiledGuardrail[],
+    private readonly group: boolean,
+  ) {
+    this.output = baseOutput;
+  }
+
+  attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
+    if (!this.group) return undefined;
+    const extra = this.plan.modelOnly(a.model.id).filter((g) => !this.chain.includes(g));
+    const base = this.chain.filter((g) => g.output && this.kind !== 'embeddings');
+    this.output = [...base, ...extra.filter((g) => g.output && this.kind !== 'embeddings')];
+    const input = extra.filter((g) => g.input);
+    if (input.length === 0) return undefined;
+    const decide = (r: InputScan) => {
+      this.d.record(this.ctx, 'input', r.judgement);
+      return r.judgement.block === undefined
+        ? undefined
+        : errors.guardrailBlocked('request', r.judgement.block.guardrail);
+    };
+    const r = scanInput(input, this.kind, this.body, this.d.http);
+    return r instanceof Promise ? r.then(decide) : decide(r);
+  }
+
+  json(body: string): string | GatewayError | Promise<string | GatewayError> {
+    const chain = this.output;
+    if (chain.length === 0) return body;
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(body) as Json;
+    } catch {
+      return body;
+    }
+    const slots = outputSlots(this.dialect, parsed);
+    const texts = slots.map(slotText);
+    const decide = (j: Judgement): string | GatewayError => {
+      this.d.record(this.ctx, 'output', j);
+      if (j.block !== undefined) return errors.guardrailBlocked('response', j.block.guardrail);
+      if (j.masks.length === 0) return body;
+      const out = maskPieces(texts, 1, j.masks);
+      for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, out[i] as string);
+      return JSON.stringify(parsed);
+    };
+    const j = evaluate(chain, texts.join('\n'), 'output', this.d.http);
+    return j instanceof Promise ? j.then(decide) : decide(j);
+  }
+
+  stream(): StreamTap | undefined {
+    const chain = this.output;
+    if (chain.length === 0) return undefined;
+    const ctx = this.ctx;
+    const enforcing = chain.filter((g) => !g.monitor);
+    const first = enforcing[0];
+    const callbacks = {
+      judge: (text: string) => evaluate(chain, text, 'output', this.d.http),
+      blocked: (j: Judgement | undefined) => {
+        const name = j?.block?.guardrail ?? first?.name ?? '';
+        if (j === undefined) this.d.overflowed(ctx);
+        const e = errors.guardrailBlocked('response', name);
+        ctx.errorMessage = e.message;
+        return errorFrame(this.dialect, e.message);
+      },
+      bypassed: () => this.d.bypassed('buffer_exceeded'),
+      judged: (js: readonly Judgement[]) => {
+        for (const j of js) this.d.record(ctx, 'output', j);
+      },
+    };
+    // The strictest member decides (BufferFull > Window; the smallest buffer / window, with its
+    // overflow rule). Monitor-only chains never hold back: they are scanned at the end.
+    const policy = strictest(enforcing);
+    if (policy?.mode === 'window') return new WindowTap({ dialect: this.dialect, ...policy, ...callbacks });
+    return new HoldbackTap({
+      dialect: this.dialect,
+      mode: policy === undefined ? 'end_of_stream' : 'buffer_full',
+      maxBufferBytes: policy?.maxBufferBytes ?? Number.POSITIVE_INFINITY,
+      failOpen: policy?.failOpen ?? false,
+      ...callbacks,
+    });
+  }
+}
+
+function strictest(chain: readonly CompiledGuardrail[]): StreamPolicy | undefined {
+  let best: StreamPolicy | undefined;
+  for (const g of chain) {
+    const p = g.stream;
+    if (best === undefined) best = p;
+    else if (p.mode !== best.mode) {
+      if (p.mode === 'buffer_full')
+        best = { ...p, maxBufferBytes: Math.min(p.maxBufferBytes, best.maxBufferBytes) };
+    } else if (p.mode === 'window' ? p.windowSize < best.windowSize : p.maxBufferBytes < best.maxBufferBytes)
+      best = p;
+  }
+  return best;
+}
+
+/** The one frame a blocked stream sends, in the caller's dialect. */
+function errorFrame(d: Dialect, message: string): string {
+  if (d === 'anthropic')
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } })}\n\n`;
+  if (d === 'responses')
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'content_filter', message, param: null, sequence_number: 0 })}\n\n`;
+  return `event: error\ndata: ${JSON.stringify({ error: { message, type: 'content_filter' } })}\n\n`;
+}
