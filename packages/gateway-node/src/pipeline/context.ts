@@ -72,6 +72,16 @@ export interface RequestContext {
   upstreamModel: string | undefined;
   stream: boolean;
   usage: Usage | undefined;
+  /** `usage` holds locally estimated counters (`usage/estimate.ts`). */
+  usageEstimated: boolean;
+  /** The body sent upstream (after interceptors): the prompt side of token estimation. */
+  body: Readonly<Record<string, unknown>> | undefined;
+  /** The JSON answer served (a reference, for token estimation when usage is missing). */
+  outputJson: string | undefined;
+  /** SSE text written to the caller, kept up to `MAX_STREAM_CHARS` (`sseChars`), then counted only. */
+  sseOut: string[] | undefined;
+  sseChars: number;
+  sseDroppedChars: number;
   /** Seconds from attempt start to the first generated output (streams). */
   ttftSeconds: number | undefined;
   attempts: number;
@@ -120,6 +130,12 @@ export function newContext(
     upstreamModel: undefined,
     stream: false,
     usage: undefined,
+    usageEstimated: false,
+    body: undefined,
+    outputJson: undefined,
+    sseOut: undefined,
+    sseChars: 0,
+    sseDroppedChars: 0,
     ttftSeconds: undefined,
     attempts: 0,
     fallbacks: 0,

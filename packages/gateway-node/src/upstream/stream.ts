@@ -18,6 +18,7 @@ import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { MAX_STREAM_CHARS } from '../usage/estimate.js';
 import {
   ABORT_CLIENT_GONE,
   ABORT_TIMEOUT,
@@ -41,6 +42,21 @@ const HEARTBEAT = ':\n\n';
 
 function errorFrame(message: string, type: string): string {
   return `event: error\ndata: ${JSON.stringify({ error: { message, type } })}\n\n`;
+}
+
+/**
+ * Keeps what the caller was sent (references to strings written anyway) for token estimation
+ * when the stream reports no usage; past `MAX_STREAM_CHARS` only the length is counted.
+ */
+function keepOutput(ctx: RequestContext, out: string): void {
+  if (out.length === 0) return;
+  if (ctx.sseChars + out.length > MAX_STREAM_CHARS) {
+    ctx.sseDroppedChars += out.length;
+    return;
+  }
+  ctx.sseChars += out.length;
+  if (ctx.sseOut === undefined) ctx.sseOut = [out];
+  else ctx.sseOut.push(out);
 }
 
 /** A lazily re-armed timer: fires `onIdle` once `ms` passed since the last `touch`. */
@@ -369,6 +385,7 @@ class StreamCall extends UpstreamCall {
     }
     relay.wrote = true;
     if (relay.heartbeat) relay.heartbeat.last = now;
+    keepOutput(this.ctx, out);
     return this.ctx.res.write(out);
   }
 
@@ -378,6 +395,7 @@ class StreamCall extends UpstreamCall {
     if (!relay.committed) commit(this.rt, this.ctx, relay);
     if (relay.tap !== undefined) out = relay.tap.push(out) + relay.tap.end();
     relay.wrote = true;
+    keepOutput(this.ctx, out);
     this.ctx.res.end(out);
   }
 }

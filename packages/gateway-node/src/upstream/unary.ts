@@ -131,7 +131,10 @@ export async function callUnary(
       scopes === undefined ? out.body : await tapJson(rt.logger, ctx.id, scopes, out.body, out.usage);
     // A tap's refusal (an output guardrail) is the final answer: the upstream call succeeded.
     if (body instanceof GatewayError) sendError(ctx, rt.ident, body);
-    else sendSuccessJson(ctx, rt.ident, body);
+    else {
+      ctx.outputJson = body;
+      sendSuccessJson(ctx, rt.ident, body);
+    }
     return { ok: true };
   } catch (err) {
     if (call.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(ms) };
