@@ -33,6 +33,7 @@ import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
+import { UsageBus } from './usage/bus.js';
 
 export interface ProxyHandlerOptions {
   readonly config: GatewayConfig;
@@ -121,6 +122,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     tracer: o.tracer,
+    usage: new UsageBus(metrics),
   };
   return { rt, owned };
 }

@@ -37,7 +37,6 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     if (v.ensemble !== undefined) out.add('models.ensemble');
     if (v.semantic !== undefined) out.add('models.semantic');
     if (v.background_model_check !== undefined) out.add('models.background_model_check');
-    if (v.cost !== undefined) out.add('models.cost');
     const r = v.routing;
     if (r !== undefined) {
       if (r.strategy !== undefined && INERT_STRATEGIES.has(r.strategy))

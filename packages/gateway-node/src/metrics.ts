@@ -29,6 +29,7 @@ import {
 import type { AuthDenyReason } from './pipeline/auth.js';
 import type { EndpointLabel, RequestContext } from './pipeline/context.js';
 import { modelView } from './resources.js';
+import { costUsd, type UsageEvent } from './usage/events.js';
 
 export { aggregateMetricsText, type MetricsSnapshot } from './metric-families.js';
 
@@ -55,6 +56,7 @@ interface TokenCells {
   readonly output: CounterCell;
   readonly total: CounterCell;
   readonly consumed: CounterCell;
+  readonly spend: CounterCell;
 }
 
 /**
@@ -67,6 +69,8 @@ interface RequestSeries {
   readonly failed: CounterCell | undefined;
   readonly cancelled: CounterCell | undefined;
   readonly e2e: HistogramCell;
+  readonly upstream: HistogramCell;
+  readonly overhead: HistogramCell;
   ttft: HistogramCell | undefined;
   tokens: TokenCells | undefined;
   readonly latKey: string;
@@ -74,6 +78,17 @@ interface RequestSeries {
   readonly endpoint: EndpointLabel;
   readonly provider: string;
   readonly model: string;
+}
+
+/** Gateway overhead is usually sub-millisecond to a few ms: finer edges than the e2e set. */
+const OVERHEAD_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** Micro-USD of the served answer at the serving model's `cost` (the routing target's, for groups). */
+function servingCost(ctx: RequestContext): number | undefined {
+  const u = ctx.usage;
+  if (u === undefined) return undefined;
+  const usd = costUsd(ctx.targetModel ?? ctx.model, u);
+  return usd === null ? undefined : Math.round(usd * 1e6);
 }
 
 /** Cap on cached label combinations; past it the cache is cleared (cells themselves stay). */
@@ -99,7 +114,21 @@ export class Metrics {
     output: new CounterFamily('aisix_llm_output_tokens_total', 'Completion tokens.'),
     total: new CounterFamily('aisix_llm_total_tokens_total', 'Total tokens.'),
     consumed: new CounterFamily('aisix_tokens_consumed_total', 'Tokens consumed.'),
+    spend: new CounterFamily(
+      'aisix_llm_spend_micro_usd_total',
+      "Spend in millionths of a USD, from the serving model's cost and the tokens.",
+    ),
   };
+  private readonly upstream: HistogramFamily;
+  private readonly overhead: HistogramFamily;
+  private readonly usageEmitted = new CounterFamily(
+    'aisix_usage_events_emitted_total',
+    'Usage events emitted (one per upstream attempt, or one per request that made none).',
+  );
+  private readonly usageDrops = new CounterFamily(
+    'aisix_usage_event_drops_total',
+    'Usage events dropped before an exporter took them (its queue was full).',
+  );
   private readonly tokensByClient = new CounterFamily(
     'aisix_llm_tokens_by_client_total',
     'Tokens by client type (classified User-Agent), model and token type.',
@@ -131,6 +160,16 @@ export class Metrics {
       'Time to first token of streaming requests.',
       [...s.ttftBuckets],
     );
+    this.upstream = new HistogramFamily(
+      'aisix_request_upstream_latency_seconds',
+      'Time a request spent in upstream attempts (all attempts, streams to their end).',
+      [...s.e2eBuckets],
+    );
+    this.overhead = new HistogramFamily(
+      'aisix_request_gateway_overhead_seconds',
+      'End-to-end latency minus upstream time: what the gateway itself added.',
+      OVERHEAD_BUCKETS,
+    );
     const inFlight = this.inFlight;
     const gauge = new GaugeFamily('aisix_proxy_in_flight_requests', 'Requests in flight.', () =>
       [...inFlight].map(([endpoint, n]) => ({ value: n, labels: { endpoint, inbound_protocol: 'http' } })),
@@ -142,15 +181,20 @@ export class Metrics {
       this.proxyFailed,
       this.e2e,
       this.ttft,
+      this.upstream,
+      this.overhead,
       this.tokens.input,
       this.tokens.output,
       this.tokens.total,
       this.tokens.consumed,
+      this.tokens.spend,
       this.tokensByClient,
       this.auth,
       this.cancelled,
       this.bodyLimit,
       gauge,
+      this.usageEmitted,
+      this.usageDrops,
       ...this.governance.families(),
     ];
     for (const f of families) this.registry.registerMetric(f as unknown as Metric);
@@ -212,6 +256,11 @@ export class Metrics {
     if (s.failed) s.failed.value++;
     if (s.cancelled) s.cancelled.value++;
     this.e2e.observe(s.e2e, seconds);
+    if (ctx.attempts > 0) {
+      const up = ctx.upstreamMs / 1000;
+      this.upstream.observe(s.upstream, up);
+      this.overhead.observe(s.overhead, Math.max(seconds - up, 0));
+    } else this.overhead.observe(s.overhead, seconds);
     if (ctx.stream && ctx.ttftSeconds !== undefined && ctx.ttftSeconds > 0) {
       s.ttft ??= this.ttft.cell(s.latKey, s.latLabels);
       this.ttft.observe(s.ttft, ctx.ttftSeconds);
@@ -224,12 +273,27 @@ export class Metrics {
       t.output.value += u.completion_tokens;
       t.total.value += u.total_tokens;
       t.consumed.value += u.total_tokens;
+      const cost = servingCost(ctx);
+      if (cost !== undefined) t.spend.value += cost;
       const ua = ctx.req.headers['user-agent'];
       const c = this.clientTokenCells(this.classifyClient(ua), s.model);
       c.input.value += u.prompt_tokens;
       c.output.value += u.completion_tokens;
       c.total.value += u.total_tokens;
     }
+  }
+
+  usageEventEmitted(e: UsageEvent): void {
+    const sc = statusClass(e.status_code);
+    this.usageEmitted.cell(`${e.endpoint}\u0001${sc}\u0001${e.inbound_protocol}`, () => ({
+      handler: e.endpoint,
+      status_code: sc,
+      inbound_protocol: e.inbound_protocol,
+    })).value++;
+  }
+
+  usageEventDropped(reason: string): void {
+    this.usageDrops.cell(reason, () => ({ reason })).value++;
   }
 
   private clientTokenCells(client: string, model: string): ClientTokenCells {
@@ -254,6 +318,7 @@ export class Metrics {
       output: this.tokens.output.cell(key, labels),
       total: this.tokens.total.cell(key, labels),
       consumed: this.tokens.consumed.cell(`${provider}\u0001${model}`, () => ({ provider, model })),
+      spend: this.tokens.spend.cell(key, labels),
     };
   }
 
@@ -300,6 +365,8 @@ export class Metrics {
       failed: status >= 400 ? this.proxyFailed.cell(key, proxyLabels) : undefined,
       cancelled: status === 499 ? this.cancelled.cell(endpoint, () => ({ endpoint })) : undefined,
       e2e: this.e2e.cell(latKey, latLabels),
+      upstream: this.upstream.cell(latKey, latLabels),
+      overhead: this.overhead.cell(latKey, latLabels),
       ttft: undefined,
       tokens: undefined,
       latKey,

@@ -14,6 +14,7 @@ import type { RealIpSettings } from './pipeline/access.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
+import type { UsageBus } from './usage/bus.js';
 
 export interface GatewayRuntime {
   readonly settings: Settings;
@@ -34,4 +35,6 @@ export interface GatewayRuntime {
   readonly health: ModelHealthTracker;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
+  /** Usage events: built and queued per attached sink (exporters) only while one is attached. */
+  readonly usage: UsageBus;
 }

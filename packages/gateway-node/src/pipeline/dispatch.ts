@@ -29,6 +29,7 @@ import { callPassthrough } from '../upstream/passthrough.js';
 import { callStream } from '../upstream/stream.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { callUnary } from '../upstream/unary.js';
+import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
 import { attemptOrder } from './routing.js';
@@ -64,6 +65,7 @@ export function backoffMs(
 }
 
 export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: DispatchInput): Promise<void> {
+  if (rt.usage.active) ctx.attemptLog = [];
   const model = ctx.model;
   if (!model) return sendError(ctx, rt.ident, errors.internal());
   const view = modelView(model);
@@ -221,6 +223,14 @@ async function loop(
               index: ctx.attempts - 1,
               kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
             });
+      openAttempt(ctx, {
+        index: ctx.attempts - 1,
+        kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
+        model: t.model,
+        upstreamModel: t.upstreamModel,
+        provider: t.provider,
+        providerKeyName: t.providerKeyName,
+      });
       // Async credentials (token minting) per attempt, only for adapters with the hook (no
       // extra await on the common path).
       const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
@@ -234,6 +244,7 @@ async function loop(
               ? await callStream(rt, ctx, input.endpoint, target, policy, input.forwardUsageChunk)
               : await callUnary(rt, ctx, input.endpoint, target, policy);
       if (span !== undefined) span.end(r);
+      closeAttemptTiming(ctx, r, r.ok);
       closeAttempt(rt.logger, ctx, r.ok);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);

@@ -6,7 +6,10 @@
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { closeAttemptTiming } from '../usage/attempts.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
+import { buildEvents, finishReason } from '../usage/events.js';
+import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
 import type { RequestContext, RouteKind } from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
@@ -23,6 +26,7 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     ctx.errorMessage = 'client closed the connection';
   }
   // An attempt still open produced this response if it wrote the head (none else can).
+  closeAttemptTiming(ctx, undefined, res.headersSent);
   if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, res.headersSent);
   const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
   const generates = served && ctx.attempts > 0 ? GENERATES[ctx.route?.kind ?? 'health'] : undefined;
@@ -71,6 +75,16 @@ function complete(
   served: boolean,
   seconds: number,
 ): void {
+  if (rt.usage.active && ctx.apiKey !== undefined && ctx.route !== undefined) {
+    rt.usage.publish(
+      buildEvents(ctx, {
+        status,
+        seconds,
+        clientIp: clientIp(ctx.req, rt.realIp),
+        finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
+      }),
+    );
+  }
   // The estimation inputs are no longer needed; a kept stream must not outlive the request.
   ctx.sseOut = undefined;
   ctx.outputJson = undefined;
@@ -105,5 +119,9 @@ function complete(
     routing_fallback_count: ctx.fallbacks,
     error_kind: ctx.errorType ?? null,
     error: ctx.errorMessage ?? null,
+    upstream_latency_ms: ctx.attempts > 0 ? Math.round(ctx.upstreamMs * 1e3) / 1e3 : null,
+    gateway_latency_ms: Math.round(Math.max(seconds * 1e3 - ctx.upstreamMs, 0) * 1e3) / 1e3,
+    ttft_ms: ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
+    usage_estimated: ctx.usageEstimated,
   });
 }

@@ -18,6 +18,7 @@ import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { noteProviderRequestId } from '../usage/attempts.js';
 import { MAX_STREAM_CHARS } from '../usage/estimate.js';
 import {
   ABORT_CLIENT_GONE,
@@ -235,6 +236,7 @@ class StreamCall extends UpstreamCall {
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200 || this.settled) return;
+    noteProviderRequestId(this.ctx, headers);
     if (statusCode >= 300) {
       this.errStatus = statusCode;
       this.errHeaders = headers;
