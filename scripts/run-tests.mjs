@@ -4,7 +4,8 @@
 // AISIX_TEST_ETCD (set by .ci/run) or start a private etcd through @aisix/testkit; the
 // etcd binary is required (Debian: etcd-server), openssl for the TLS tests' throwaway
 // certificates, and redis-server + redis-cli (Debian: redis-server) for the rate-limit and
-// cache backends, whose tests start their own servers. On a fresh root Debian machine all
+// cache backends, whose tests start their own servers, and prometheus + promtool (Debian:
+// prometheus) for the metrics exposition tests. On a fresh root Debian machine all
 // are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -18,6 +19,8 @@ const missing = [
   ['openssl', 'openssl'],
   ['redis-server', 'redis-server'],
   ['redis-cli', 'redis-server'],
+  ['prometheus', 'prometheus'],
+  ['promtool', 'prometheus'],
 ].filter(([bin]) => !has(bin));
 
 if (missing.length > 0) {
@@ -25,7 +28,9 @@ if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (isRoot && hasApt) {
-    console.log(`run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis and TLS listeners)`);
+    console.log(
+      `run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis, Prometheus and TLS listeners)`,
+    );
     const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`;
     execFileSync('sh', ['-c', cmd], { stdio: 'inherit' });
   } else {

@@ -43,7 +43,7 @@ class CollectingSink implements UsageSink {
   /** The events of request `id` (drained from the queue, others kept aside). */
   readonly seen: UsageEvent[] = [];
   async of(id: string, n: number): Promise<UsageEvent[]> {
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 10_000;
     for (;;) {
       this.seen.push(...this.queue.take(1000));
       const mine = this.seen.filter((e) => e.request_id === id);
@@ -100,7 +100,7 @@ after(async () => {
 });
 
 async function lineOf(id: string): Promise<AccessLine> {
-  const deadline = Date.now() + 2000;
+  const deadline = Date.now() + 10_000;
   for (;;) {
     const l = lines.find((x) => x.request_id === id);
     if (l) return l;
@@ -172,7 +172,7 @@ test('fail-over: one event per attempt, zero tokens on the failed one, usage and
   assert.equal(second.downstream_latency_ms, l.latency_ms);
   // Spend in micro-USD on the serving model's token series.
   const spend = await metric(
-    'aisix_llm_spend_micro_usd_total{endpoint="/v1/chat/completions",provider="openai",model="grp"}',
+    'aisix_llm_spend_micro_usd_total{endpoint="/v1/chat/completions",inbound_protocol="openai",provider="openai",model="grp",upstream_model="u",provider_key_id="pk1",provider_key_name="mock",api_key_id="k1",team_id="unknown",user_id="unknown",user_name="unknown"}',
   );
   assert.equal(spend, Math.round(second.cost_usd * 1e6));
 });
