@@ -34,6 +34,7 @@ import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
 import { UsageBus } from './usage/bus.js';
+import { Exporters } from './usage/exporters.js';
 
 export interface ProxyHandlerOptions {
   readonly config: GatewayConfig;
@@ -102,6 +103,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];
   }
+  const usage = new UsageBus(metrics);
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
@@ -122,7 +124,8 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     tracer: o.tracer,
-    usage: new UsageBus(metrics),
+    usage,
+    exporters: new Exporters(usage, o.version, o.logger),
   };
   return { rt, owned };
 }
@@ -229,6 +232,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
       });
     },
     async close() {
+      await rt.exporters.close();
       await (rt.agent as { close(): Promise<void> }).close();
       await Promise.allSettled(owned.map((s) => s.close()));
     },

@@ -5,11 +5,11 @@
  * entry in the same change that makes its feature real.
  */
 import type { ConfigSnapshot, KindName } from '@aisix/core';
+import { LIVE_EXPORTER_KINDS } from './usage/exporters.js';
 
 const INERT_KINDS: readonly KindName[] = [
   'guardrails',
   'guardrail_attachments',
-  'observability_exporters',
   'mcp_servers',
   'mcp_policies',
   'a2a_agents',
@@ -32,6 +32,10 @@ const INERT_KEY_FIELDS = [
 export function inertResourceFields(s: ConfigSnapshot): string[] {
   const out = new Set<string>();
   for (const k of INERT_KINDS) if (s.byId(k).size > 0) out.add(k);
+  for (const e of s.byId('observability_exporters').values()) {
+    const kind = String((e.value as { kind?: unknown }).kind);
+    if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
+  }
   for (const m of s.byId('models').values()) {
     const v = m.value;
     if (v.ensemble !== undefined) out.add('models.ensemble');

@@ -65,6 +65,7 @@ export function backoffMs(
 }
 
 export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: DispatchInput): Promise<void> {
+  rt.exporters.sync(ctx.snapshot);
   if (rt.usage.active) ctx.attemptLog = [];
   const model = ctx.model;
   if (!model) return sendError(ctx, rt.ident, errors.internal());

@@ -75,6 +75,7 @@ function complete(
   served: boolean,
   seconds: number,
 ): void {
+  if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
   if (rt.usage.active && ctx.apiKey !== undefined && ctx.route !== undefined) {
     rt.usage.publish(
       buildEvents(ctx, {

@@ -50,8 +50,8 @@ export class BoundedQueue<T> {
 export interface UsageSink {
   /** Label of the drop metric (the exporter's name). */
   readonly name: string;
-  /** Takes the event or returns false (its queue is full: the event is dropped). */
-  offer(e: UsageEvent): boolean;
+  /** Takes the events of one request; returns how many it dropped (its queue was full). */
+  offer(events: readonly UsageEvent[]): number;
 }
 
 export interface UsageBusMetrics {
@@ -78,18 +78,15 @@ export class UsageBus {
   }
 
   publish(events: readonly UsageEvent[]): void {
-    const sinks = this.sinks;
-    for (const e of events) {
-      this.metrics.usageEventEmitted(e);
-      for (const s of sinks) {
-        let ok = false;
-        try {
-          ok = s.offer(e);
-        } catch {
-          ok = false;
-        }
-        if (!ok) this.metrics.usageEventDropped('queue_full', s.name);
+    for (const e of events) this.metrics.usageEventEmitted(e);
+    for (const s of this.sinks) {
+      let dropped: number;
+      try {
+        dropped = s.offer(events);
+      } catch {
+        dropped = events.length;
       }
+      for (let i = 0; i < dropped; i++) this.metrics.usageEventDropped('queue_full', s.name);
     }
   }
 }

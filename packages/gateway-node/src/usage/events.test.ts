@@ -37,8 +37,10 @@ class CollectingSink implements UsageSink {
   ) {
     this.queue = new BoundedQueue(capacity);
   }
-  offer(e: UsageEvent): boolean {
-    return this.queue.push(e);
+  offer(events: readonly UsageEvent[]): number {
+    let dropped = 0;
+    for (const e of events) if (!this.queue.push(e)) dropped++;
+    return dropped;
   }
   /** The events of request `id` (drained from the queue, others kept aside). */
   readonly seen: UsageEvent[] = [];

@@ -82,8 +82,10 @@ export interface UsageEvent {
   readonly byo_label: string | null;
   readonly client_source_ip: string | null;
   readonly client_user_agent: string | null;
-  /** Gateway-side detail (not in the reference list): the endpoint route template. */
+  /** Gateway-side details (not in the reference list): the endpoint route template, and when the
+   * attempt started (RFC 3339; null for a terminal event). */
   readonly endpoint: string;
+  readonly attempt_started_at: string | null;
 }
 
 const ZERO: Usage = {
@@ -194,6 +196,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         attempt_index: 0,
         attempt_kind: 'initial',
         attempt_model: null,
+        attempt_started_at: null,
         error_class: ctx.errorType ?? null,
         error_message: cleanText(ctx.errorMessage),
         provider_kind: ctx.provider ?? null,
@@ -220,6 +223,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
       attempt_index: a.index,
       attempt_kind: a.kind,
       attempt_model: a.upstreamModel,
+      attempt_started_at: new Date(performance.timeOrigin + a.t0).toISOString(),
       error_class: a.ok ? (status >= 400 ? (ctx.errorType ?? null) : null) : a.errorClass,
       error_message: a.ok ? (status >= 400 ? cleanText(ctx.errorMessage) : null) : cleanText(a.errorMessage),
       provider_kind: a.provider,
