@@ -36,14 +36,18 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   }
   // Zero counters on a served upstream answer: estimated before anything reads them (the
   // tokenizer loads on first use; counting yields to the event loop between slices).
-  estimateUsage(ctx.usage, {
-    model: ctx.upstreamModel,
-    body: ctx.body,
-    generates,
-    json: ctx.outputJson,
-    sse: ctx.sseOut,
-    sseDroppedChars: ctx.sseDroppedChars,
-  }).then(
+  estimateUsage(
+    ctx.usage,
+    {
+      model: ctx.upstreamModel,
+      body: ctx.body,
+      generates,
+      json: ctx.outputJson,
+      sse: ctx.sseOut,
+      sseDroppedChars: ctx.sseDroppedChars,
+    },
+    true,
+  ).then(
     (e) => {
       if (e.estimated) {
         ctx.usage = e.usage;

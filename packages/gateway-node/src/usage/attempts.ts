@@ -6,7 +6,7 @@
 import type { Resource } from '@aisix/core';
 import type { RequestContext } from '../pipeline/context.js';
 import type { AttemptResult } from '../upstream/failures.js';
-import type { AttemptKind, AttemptRecord } from './events.js';
+import type { AttemptKind } from './events.js';
 
 export interface AttemptStart {
   readonly index: number;

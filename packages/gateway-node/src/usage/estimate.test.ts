@@ -12,6 +12,7 @@ import {
   estimateUsage,
   MAX_SCAN_CHARS,
   needsEstimate,
+  preloadTokenizer,
   promptParts,
   sseOutputText,
 } from './estimate.js';
@@ -59,6 +60,18 @@ function usage(p: number, c: number): Usage {
     cache_read_tokens: 0,
   };
 }
+
+test('while the encoding loads, a finishing request is counted at once (about 4 characters per token)', async () => {
+  // First test of the file: no encoding is loaded in this process yet.
+  const body = { messages: [{ role: 'user', content: 'hello world, hello' }] };
+  const input = { model: 'gpt-4', body, generates: false, ...none };
+  const rough = await estimateUsage(undefined, input, true);
+  // 3 + 3 fixed; "user" 1; "hello world, hello" (18 chars) 5.
+  assert.equal(rough.usage.prompt_tokens, 12);
+  await preloadTokenizer('gpt-4');
+  const exact = await estimateUsage(undefined, input, true);
+  assert.equal(exact.usage.prompt_tokens, 3 + 3 + 1 + 4);
+});
 
 test('encodings: o200k_base for gpt-4o, gpt-4.1+, gpt-5 and o-series; cl100k_base otherwise', () => {
   for (const m of ['gpt-4o', 'gpt-4o-mini', 'openai/gpt-4.1', 'gpt-5-mini', 'o1', 'o3-mini', 'o4-mini'])

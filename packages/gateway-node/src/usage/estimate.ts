@@ -29,20 +29,36 @@ type Encoding = 'o200k_base' | 'cl100k_base';
 type Count = (text: string) => number;
 
 const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
-const loaded = new Map<Encoding, Promise<Count>>();
+const loading = new Map<Encoding, Promise<Count>>();
+const ready = new Map<Encoding, Count>();
 
 function load(enc: Encoding): Promise<Count> {
-  let p = loaded.get(enc);
+  let p = loading.get(enc);
   if (p === undefined) {
     const mod =
       enc === 'o200k_base'
         ? import('gpt-tokenizer/encoding/o200k_base')
         : import('gpt-tokenizer/encoding/cl100k_base');
     // Text like `<|endoftext|>` in a prompt is ordinary text here, not a control token.
-    p = mod.then((m) => (text: string) => m.countTokens(text, NO_SPECIAL));
-    loaded.set(enc, p);
+    p = mod.then((m) => {
+      const count = (text: string) => m.countTokens(text, NO_SPECIAL);
+      ready.set(enc, count);
+      return count;
+    });
+    loading.set(enc, p);
   }
   return p;
+}
+
+/** About 4 characters per token: what is counted while an encoding is still loading. */
+const roughCount: Count = (text) => Math.ceil(text.length / 4);
+
+/**
+ * Loads the encoding `model` uses now instead of at its first estimate (optional: an operator
+ * who prefers paying the memory and load time at startup; tests that pin exact counts).
+ */
+export async function preloadTokenizer(model?: string): Promise<void> {
+  await load(encodingFor(model));
 }
 
 const O200K = /^(?:gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o\d)/;
@@ -333,6 +349,8 @@ export function needsEstimate(u: Usage | undefined, generates: boolean): boolean
 export async function estimateUsage(
   u: Usage | undefined,
   i: EstimateInput,
+  /** Count at once with `roughCount` when the encoding is not loaded yet (and load it for later). */
+  noWait = false,
 ): Promise<{ usage: Usage; estimated: boolean }> {
   const usage: Usage = u
     ? { ...u }
@@ -346,7 +364,16 @@ export async function estimateUsage(
         cache_read_tokens: 0,
       };
   let estimated = false;
-  const count = await load(encodingFor(i.model));
+  const enc = encodingFor(i.model);
+  let count = ready.get(enc);
+  if (count === undefined) {
+    if (noWait) {
+      // Requests finishing while the encoding loads must not wait for it (their rate-limit
+      // slots are released at the same time as their tokens are committed).
+      load(enc).catch(() => {});
+      count = roughCount;
+    } else count = await load(enc);
+  }
   if (usage.prompt_tokens === 0 && i.body !== undefined) {
     const p = promptParts(i.body);
     const n = (await countTexts(count, p.text, p.extra)) + p.fixed;

@@ -21,6 +21,7 @@ import {
   USAGE,
 } from '../test/mock-upstream.js';
 import { BoundedQueue, type UsageSink } from './bus.js';
+import { preloadTokenizer } from './estimate.js';
 import type { UsageEvent } from './events.js';
 
 let up: MockUpstream;
@@ -92,6 +93,7 @@ before(async () => {
   });
   g = await startTestGateway(buildSnapshot(docs), undefined, { logger: pino({ level: 'info' }, log) });
   g.gw.usage.attach(sink);
+  await preloadTokenizer('gpt-4o-mini');
   client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
 });
 

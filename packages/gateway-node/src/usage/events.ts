@@ -99,7 +99,6 @@ const ZERO: Usage = {
 };
 
 const MAX_TEXT = 256;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 export function cleanText(v: string | undefined | null): string | null {
