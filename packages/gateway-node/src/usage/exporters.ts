@@ -5,20 +5,27 @@
  * next request of the new snapshot; a disabled one is stopped. Each has its own bounded,
  * batched, retrying pipeline and is attached to the usage bus as a sink.
  *
- * Kinds delivered today: `otlp_http`. The others are validated and stored; the CLI's inert-
+ * Kinds delivered today: `otlp_http`, `datadog`. The others are validated and stored; the CLI's inert-
  * resource warning names them.
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import type { Logger } from 'pino';
-import type { UsageBus } from './bus.js';
+import type { UsageBus, UsageSink } from './bus.js';
+import { DatadogSink } from './datadog-sink.js';
 import { OtlpEventSink } from './otlp-sink.js';
+
+/** A running exporter: a usage sink with its own pipeline. */
+interface ExporterSink extends UsageSink {
+  stats(): object;
+  close(timeoutMs?: number): Promise<unknown>;
+}
 
 interface Live {
   readonly fingerprint: string;
-  readonly sink: OtlpEventSink;
+  readonly sink: ExporterSink;
 }
 
-export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http']);
+export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http', 'datadog']);
 
 export class Exporters {
   private last: ConfigSnapshot | undefined;
@@ -47,24 +54,41 @@ export class Exporters {
     for (const [id, w] of want) {
       if (this.live.has(id)) continue;
       try {
-        const v = w.value;
-        const sink = new OtlpEventSink(
-          {
-            name: String(v.name),
-            endpoint: String(v.endpoint),
-            headers: v.headers as Record<string, string> | undefined,
-            sample_rate: v.sample_rate as number | undefined,
-          },
-          this.version,
-          this.logger,
-          this.tuning,
-        );
+        const sink = this.start(w.value);
         this.bus.attach(sink);
         this.live.set(id, { fingerprint: w.fingerprint, sink });
       } catch (err) {
         this.logger.error({ exporter: id, err }, 'observability exporter could not start');
       }
     }
+  }
+
+  private start(v: Record<string, unknown>): ExporterSink {
+    const name = String(v.name);
+    if (v.kind === 'datadog')
+      return new DatadogSink(
+        {
+          name,
+          site: String(v.site),
+          service: String(v.service),
+          credential_ref: String(v.credential_ref),
+          ddsource: v.ddsource as string | undefined,
+          tags: v.tags as string[] | undefined,
+        },
+        this.logger,
+        this.tuning,
+      );
+    return new OtlpEventSink(
+      {
+        name,
+        endpoint: String(v.endpoint),
+        headers: v.headers as Record<string, string> | undefined,
+        sample_rate: v.sample_rate as number | undefined,
+      },
+      this.version,
+      this.logger,
+      this.tuning,
+    );
   }
 
   private stop(id: string, l: Live): void {
@@ -75,8 +99,8 @@ export class Exporters {
   }
 
   /** Exporter name -> its pipeline counters (for status and tests). */
-  stats(): Record<string, ReturnType<OtlpEventSink['stats']>> {
-    const out: Record<string, ReturnType<OtlpEventSink['stats']>> = {};
+  stats(): Record<string, object> {
+    const out: Record<string, object> = {};
     for (const l of this.live.values()) out[l.sink.name] = l.sink.stats();
     return out;
   }
