@@ -80,7 +80,14 @@ function complete(
   seconds: number,
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
-  if (rt.usage.active && ctx.apiKey !== undefined && ctx.route !== undefined) {
+  const kind = ctx.route?.kind;
+  if (
+    rt.usage.active &&
+    ctx.apiKey !== undefined &&
+    kind !== undefined &&
+    kind !== 'models' &&
+    kind !== 'health'
+  ) {
     rt.usage.publish(
       buildEvents(ctx, {
         status,
