@@ -183,3 +183,32 @@ test('a collector that never answers does not slow requests', async () => {
   assert.ok((times[10] as number) < 250, `p50 ${times[10]} ms with a dead collector`);
   apply({});
 });
+
+test('a full exporter queue drops events (counted), the requests are served', async () => {
+  col.reset();
+  col.respond('hang');
+  apply({ e3: { name: 'full', kind: 'otlp_http', endpoint: col.url } });
+  const metric = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+    const l = text
+      .split('\n')
+      .find((x) => x.startsWith('aisix_usage_event_drops_total{reason="queue_full"}'));
+    return l === undefined ? 0 : Number(l.slice(l.lastIndexOf(' ') + 1));
+  };
+  const before = await metric();
+  // Two spans per request: at most 4,096 queued plus one batch (≤ 512) in the hung POST, so of
+  // 2,600 requests between 296 (a full first batch) and 552 (none in flight) lose their event.
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+  for (let i = 0; i < 2600; i++) {
+    const r = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+  }
+  const dropped = (await metric()) - before;
+  assert.ok(dropped >= 296 && dropped <= 552, `dropped ${dropped}`);
+  apply({});
+});

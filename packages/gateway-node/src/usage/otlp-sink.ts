@@ -97,7 +97,8 @@ export class OtlpEventSink implements UsageSink {
       if (e.attempt_started_at === null) continue;
       this.exporter.export(this.attemptSpan(e, traceId, reqId));
     }
-    return this.exporter.stats().dropped - before;
+    // Counted in events (the bus's unit), not spans: the request span is extra.
+    return Math.min(this.exporter.stats().dropped - before, events.length);
   }
 
   private attemptSpan(e: UsageEvent, traceId: string, parent: string): OtlpSpan {
