@@ -4,9 +4,10 @@
 // AISIX_TEST_ETCD (set by .ci/run) or start a private etcd through @aisix/testkit; the
 // etcd binary is required (Debian: etcd-server), openssl for the TLS tests' throwaway
 // certificates, and redis-server + redis-cli (Debian: redis-server) for the rate-limit and
-// cache backends, whose tests start their own servers, and chromium (Debian: chromium) for
-// the admin console's browser test (playwright-core drives the system browser). On a fresh
-// root Debian machine all are installed.
+// cache backends, whose tests start their own servers, chromium (Debian: chromium) for the
+// admin console's browser test (playwright-core drives the system browser), and prometheus +
+// promtool (Debian: prometheus) for the metrics exposition tests. On a fresh root Debian
+// machine all are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ const missing = [
   ['redis-server', 'redis-server'],
   ['redis-cli', 'redis-server'],
   ['chromium', 'chromium'],
+  ['prometheus', 'prometheus'],
+  ['promtool', 'prometheus'],
 ].filter(([bin]) => !has(bin));
 
 if (missing.length > 0) {
@@ -28,7 +31,7 @@ if (missing.length > 0) {
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (isRoot && hasApt) {
     console.log(
-      `run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis, TLS listeners and a real browser)`,
+      `run-tests: installing Debian ${pkgs} (the tests use real etcd, Redis, Prometheus, TLS listeners and a real browser)`,
     );
     const cmd = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`;
     execFileSync('sh', ['-c', cmd], { stdio: 'inherit' });

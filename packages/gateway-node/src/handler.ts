@@ -36,6 +36,8 @@ import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
+import { UsageBus } from './usage/bus.js';
+import { Exporters } from './usage/exporters.js';
 
 export interface ProxyHandlerOptions {
   readonly config: GatewayConfig;
@@ -106,6 +108,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];
   }
+  const usage = new UsageBus(metrics);
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
@@ -127,6 +130,8 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
     tracer: o.tracer,
+    usage,
+    exporters: new Exporters(usage, o.version, o.logger),
   };
   return { rt, owned };
 }
@@ -236,6 +241,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     },
     async close() {
       checks.stop();
+      await rt.exporters.close();
       await (rt.agent as { close(): Promise<void> }).close();
       await Promise.allSettled(owned.map((s) => s.close()));
     },

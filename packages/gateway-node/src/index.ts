@@ -45,3 +45,6 @@ export type { AttemptFacts, Outcome, Scope, StreamTap } from './pipeline/scopes.
 export { type Gateway, type GatewayOptions, startGateway } from './server.js';
 export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';
 export { type MetricsSource, type StatusListener, startStatusListener } from './status/server.js';
+export type { UsageBus, UsageSink } from './usage/bus.js';
+export { preloadTokenizer } from './usage/estimate.js';
+export type { UsageEvent } from './usage/events.js';

@@ -5,20 +5,12 @@
  * entry in the same change that makes its feature real.
  */
 import type { ConfigSnapshot, KindName } from '@aisix/core';
+import { LIVE_EXPORTER_KINDS } from './usage/exporters.js';
 
-const INERT_KINDS: readonly KindName[] = [
-  'observability_exporters',
-  'mcp_servers',
-  'mcp_policies',
-  'a2a_agents',
-  'oidc_providers',
-];
+const INERT_KINDS: readonly KindName[] = ['mcp_servers', 'mcp_policies', 'a2a_agents', 'oidc_providers'];
 
 /** Guardrail kinds stored but not evaluated yet. */
 const INERT_GUARDRAIL_KINDS = new Set(['aliyun_ai_guardrail']);
-
-/** Routing strategies that are accepted but walk the targets like `failover`. */
-const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
 
 const INERT_KEY_FIELDS = [
   'allowed_tools',
@@ -33,19 +25,14 @@ const INERT_KEY_FIELDS = [
 export function inertResourceFields(s: ConfigSnapshot): string[] {
   const out = new Set<string>();
   for (const k of INERT_KINDS) if (s.byId(k).size > 0) out.add(k);
+  for (const e of s.byId('observability_exporters').values()) {
+    const kind = String((e.value as { kind?: unknown }).kind);
+    if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
+  }
   for (const m of s.byId('models').values()) {
     const v = m.value;
     if (v.ensemble !== undefined) out.add('models.ensemble');
     if (v.semantic !== undefined) out.add('models.semantic');
-    if (v.background_model_check !== undefined) out.add('models.background_model_check');
-    if (v.cost !== undefined) out.add('models.cost');
-    const r = v.routing;
-    if (r !== undefined) {
-      if (r.strategy !== undefined && INERT_STRATEGIES.has(r.strategy))
-        out.add(`models.routing.strategy: ${r.strategy}`);
-      if (r.targets.some((t) => t.tags !== undefined && t.tags.length > 0))
-        out.add('models.routing.targets.tags');
-    }
   }
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;

@@ -15,6 +15,8 @@ import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { TargetStats } from './pipeline/target-stats.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
+import type { UsageBus } from './usage/bus.js';
+import type { Exporters } from './usage/exporters.js';
 
 export interface GatewayRuntime {
   readonly settings: Settings;
@@ -37,4 +39,8 @@ export interface GatewayRuntime {
   readonly targets: TargetStats;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
+  /** Usage events: built and queued per attached sink (exporters) only while one is attached. */
+  readonly usage: UsageBus;
+  /** `observability_exporters` of the store, reconciled per snapshot, attached to `usage`. */
+  readonly exporters: Exporters;
 }

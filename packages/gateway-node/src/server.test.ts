@@ -157,7 +157,7 @@ test('metrics and status listener: request counters, config series, /status/mode
     );
     assert.match(
       text,
-      /aisix_llm_total_tokens_total\{endpoint="\/v1\/chat\/completions",provider="openai",model="gpt-4o-mini"\} 12/,
+      /aisix_llm_total_tokens_total\{endpoint="\/v1\/chat\/completions",inbound_protocol="openai",provider="openai",model="gpt-4o-mini",upstream_model="gpt-4o-mini",provider_key_id="pk1",provider_key_name="mock",api_key_id="k1",team_id="unknown",user_id="unknown",user_name="unknown"\} 12/,
     );
     assert.match(text, /aisix_request_e2e_latency_seconds_bucket/);
     assert.match(text, /aisix_config_last_reload_successful 1/);

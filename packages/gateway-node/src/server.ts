@@ -16,6 +16,7 @@ import {
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { Metrics } from './metrics.js';
 import { createStatusServer } from './status/server.js';
+import type { UsageBus } from './usage/bus.js';
 
 export interface GatewayOptions extends ProxyHandlerOptions {
   /** `/status/config` body, from the config sync. */
@@ -33,6 +34,8 @@ export interface Gateway {
   readonly metrics: Metrics;
   /** This process's model health and cooldown (admin health, `/status/models`). */
   readonly health: ModelHealthTracker;
+  /** Usage events of this process: attach a sink (an exporter) to receive them. */
+  readonly usage: UsageBus;
   /** SIGTERM behaviour: resolves once drained (listeners closed). */
   beginDrain(): Promise<void>;
   /** Immediate stop: closes listeners and every connection. */
@@ -115,6 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metricsPort,
     metrics: handler.metrics,
     health: handler.runtime.health,
+    usage: handler.runtime.usage,
     beginDrain() {
       drained ??= drain();
       return drained;

@@ -43,6 +43,10 @@ const line = (over: Partial<AccessLine> = {}): AccessLine => ({
   routing_fallback_count: 0,
   error_kind: null,
   error: null,
+  upstream_latency_ms: 1,
+  gateway_latency_ms: 0.25,
+  ttft_ms: null,
+  usage_estimated: false,
   ...over,
 });
 

@@ -37,6 +37,14 @@ export interface AccessLine {
   readonly routing_fallback_count: number;
   readonly error_kind: string | null;
   readonly error: string | null;
+  /** Time in upstream attempts (null: no attempt was made). */
+  readonly upstream_latency_ms: number | null;
+  /** The rest of `latency_ms`: the gateway's own time. */
+  readonly gateway_latency_ms: number | null;
+  /** Time to first token of a stream. */
+  readonly ttft_ms: number | null;
+  /** Token counts include local estimates (the upstream reported none). */
+  readonly usage_estimated: boolean;
 }
 
 export const ACCESS_LOG_MESSAGE = 'proxy request completed';
@@ -73,7 +81,9 @@ function renderFields(l: AccessLine): string {
     `"request_id":${str(l.request_id)},"served_by_model":${str(l.served_by_model)},` +
     `"routing_attempt_count":${num(l.routing_attempt_count)},` +
     `"routing_fallback_count":${num(l.routing_fallback_count)},` +
-    `"error_kind":${str(l.error_kind)},"error":${str(l.error)}`
+    `"error_kind":${str(l.error_kind)},"error":${str(l.error)},` +
+    `"upstream_latency_ms":${num(l.upstream_latency_ms)},"gateway_latency_ms":${num(l.gateway_latency_ms)},` +
+    `"ttft_ms":${num(l.ttft_ms)},"usage_estimated":${l.usage_estimated === true}`
   );
 }
 
@@ -109,6 +119,10 @@ const PROBE: AccessLine = {
   routing_fallback_count: 0,
   error_kind: null,
   error: 'é',
+  upstream_latency_ms: 0.25,
+  gateway_latency_ms: null,
+  ttft_ms: 3,
+  usage_estimated: false,
 };
 
 interface Destination {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import type { RequestTrace } from '../tracing/tracer.js';
+import type { AttemptRecord } from '../usage/events.js';
 import type { Scope } from './scopes.js';
 
 /** Bounded endpoint label: a route path of `routes.ts`; anything unrouted is `other`. */
@@ -72,6 +73,26 @@ export interface RequestContext {
   upstreamModel: string | undefined;
   stream: boolean;
   usage: Usage | undefined;
+  /** `usage` holds locally estimated counters (`usage/estimate.ts`). */
+  usageEstimated: boolean;
+  /** The body sent upstream (after interceptors): the prompt side of token estimation. */
+  body: Readonly<Record<string, unknown>> | undefined;
+  /** The JSON answer served (a reference, for token estimation when usage is missing). */
+  outputJson: string | undefined;
+  /** SSE text written to the caller, kept up to `MAX_STREAM_CHARS` (`sseChars`), then counted only. */
+  sseOut: string[] | undefined;
+  sseChars: number;
+  sseDroppedChars: number;
+  /** Milliseconds spent in upstream attempts (the rest of the latency is the gateway's). */
+  upstreamMs: number;
+  /** `performance.now()` at the start of the attempt in progress; -1 when none (`usage/attempts.ts`). */
+  attemptT0: number;
+  /** The direct model of the latest attempt (the serving one at the end): cost, events. */
+  targetModel: Resource<'models'> | undefined;
+  /** One record per attempt, kept only while usage events are built. */
+  attemptLog: AttemptRecord[] | undefined;
+  /** The current attempt's upstream request id header (recorded only with `attemptLog`). */
+  providerRequestId: string | undefined;
   /** Seconds from attempt start to the first generated output (streams). */
   ttftSeconds: number | undefined;
   attempts: number;
@@ -120,6 +141,17 @@ export function newContext(
     upstreamModel: undefined,
     stream: false,
     usage: undefined,
+    usageEstimated: false,
+    body: undefined,
+    outputJson: undefined,
+    sseOut: undefined,
+    sseChars: 0,
+    sseDroppedChars: 0,
+    upstreamMs: 0,
+    attemptT0: -1,
+    targetModel: undefined,
+    attemptLog: undefined,
+    providerRequestId: undefined,
     ttftSeconds: undefined,
     attempts: 0,
     fallbacks: 0,

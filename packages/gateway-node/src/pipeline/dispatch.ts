@@ -29,6 +29,7 @@ import { callPassthrough } from '../upstream/passthrough.js';
 import { callStream } from '../upstream/stream.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { callUnary } from '../upstream/unary.js';
+import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
 import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from './routing.js';
@@ -64,6 +65,8 @@ export function backoffMs(
 }
 
 export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: DispatchInput): Promise<void> {
+  rt.exporters.sync(ctx.snapshot);
+  if (rt.usage.active) ctx.attemptLog = [];
   const model = ctx.model;
   if (!model) return sendError(ctx, rt.ident, errors.internal());
   const view = modelView(model);
@@ -240,6 +243,14 @@ async function loop(
               index: ctx.attempts - 1,
               kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
             });
+      openAttempt(ctx, {
+        index: ctx.attempts - 1,
+        kind: attempt > 0 ? 'retry' : i > 0 ? 'fallback' : 'initial',
+        model: t.model,
+        upstreamModel: t.upstreamModel,
+        provider: t.provider,
+        providerKeyName: t.providerKeyName,
+      });
       // Async credentials (token minting) per attempt, only for adapters with the hook (no
       // extra await on the common path).
       // In flight from here until the attempt (a stream: its last byte) ends (least_busy). The
@@ -258,6 +269,7 @@ async function loop(
               : await callUnary(rt, ctx, input.endpoint, target, policy);
       rt.targets.end(t.model.id, attemptLatencyMs(ctx, r, t0));
       if (span !== undefined) span.end(r);
+      closeAttemptTiming(ctx, r, r.ok);
       closeAttempt(rt.logger, ctx, r.ok);
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);

@@ -6,12 +6,17 @@
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { closeAttemptTiming } from '../usage/attempts.js';
+import { estimateUsage, needsEstimate } from '../usage/estimate.js';
+import { buildEvents, finishReason } from '../usage/events.js';
+import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext, RouteKind } from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   const res = ctx.res;
+  const seconds = (performance.now() - ctx.startedAt) / 1000;
   // Closed before the gateway finished writing: the client cancelled (499).
   const cancelled = !res.writableFinished;
   if (cancelled) ctx.onClientGone?.();
@@ -20,18 +25,89 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     ctx.errorType = 'client_disconnected';
     ctx.errorMessage = 'client closed the connection';
   }
+  // An attempt still open produced this response if it wrote the head (none else can).
+  closeAttemptTiming(ctx, undefined, res.headersSent);
+  if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, res.headersSent);
+  const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
+  const generates = served && ctx.attempts > 0 ? GENERATES[ctx.route?.kind ?? 'health'] : undefined;
+  if (generates === undefined || !needsEstimate(ctx.usage, generates)) {
+    complete(rt, ctx, status, cancelled, served, seconds);
+    return;
+  }
+  // Zero counters on a served upstream answer: estimated before anything reads them (the
+  // tokenizer loads on first use; counting yields to the event loop between slices).
+  estimateUsage(
+    ctx.usage,
+    {
+      model: ctx.upstreamModel,
+      body: ctx.body,
+      generates,
+      json: ctx.outputJson,
+      sse: ctx.sseOut,
+      sseDroppedChars: ctx.sseDroppedChars,
+    },
+    true,
+  ).then(
+    (e) => {
+      if (e.estimated) {
+        ctx.usage = e.usage;
+        ctx.usageEstimated = true;
+      }
+      complete(rt, ctx, status, cancelled, served, seconds);
+    },
+    (err: unknown) => {
+      rt.logger.error({ request_id: ctx.id, err }, 'token estimation failed');
+      complete(rt, ctx, status, cancelled, served, seconds);
+    },
+  );
+}
+
+/** Route kinds whose usage is estimated when missing: whether they generate output tokens. */
+const GENERATES: Partial<Record<RouteKind, boolean>> = {
+  chat: true,
+  completions: true,
+  messages: true,
+  responses: true,
+  embeddings: false,
+};
+
+function complete(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  status: number,
+  cancelled: boolean,
+  served: boolean,
+  seconds: number,
+): void {
+  if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
+  const kind = ctx.route?.kind;
+  if (
+    rt.usage.active &&
+    ctx.apiKey !== undefined &&
+    kind !== undefined &&
+    kind !== 'models' &&
+    kind !== 'health'
+  ) {
+    rt.usage.publish(
+      buildEvents(ctx, {
+        status,
+        seconds,
+        clientIp: clientIp(ctx.req, rt.realIp),
+        finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
+      }),
+    );
+  }
+  // The estimation inputs are no longer needed; a kept stream must not outlive the request.
+  ctx.sseOut = undefined;
+  ctx.outputJson = undefined;
   if (ctx.scopes !== undefined) {
-    // An attempt still open produced this response if it wrote the head (none else can).
-    closeAttempt(rt.logger, ctx, res.headersSent);
     // Token commits see what the caller was served: nothing on a refusal or a failure before
     // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
     // far (data-plane §6.3: committed at stream end, normal, error or disconnect).
-    const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
     const usage = served ? ctx.usage : undefined;
     finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage, error: ctx.errorType });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
-  const seconds = (performance.now() - ctx.startedAt) / 1000;
   rt.metrics.ended(ctx.endpoint);
   rt.metrics.completed(ctx, status, seconds);
   if (!rt.settings.accessLog || ctx.skipAccessLog) return;
@@ -55,5 +131,9 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     routing_fallback_count: ctx.fallbacks,
     error_kind: ctx.errorType ?? null,
     error: ctx.errorMessage ?? null,
+    upstream_latency_ms: ctx.attempts > 0 ? Math.round(ctx.upstreamMs * 1e3) / 1e3 : null,
+    gateway_latency_ms: Math.round(Math.max(seconds * 1e3 - ctx.upstreamMs, 0) * 1e3) / 1e3,
+    ttft_ms: ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
+    usage_estimated: ctx.usageEstimated,
   });
 }

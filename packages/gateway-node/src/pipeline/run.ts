@@ -134,6 +134,7 @@ export async function runModelEndpoint(
     if (b.body) body = b.body;
     if (b.answer) return answer(rt, ctx, b.answer);
   }
+  ctx.body = body;
   const so = body.stream_options as { include_usage?: unknown } | undefined;
   await dispatch(rt, ctx, {
     endpoint: spec.endpoint,

@@ -195,5 +195,5 @@ test('stream usage reaches the completion hook: token metrics count the streamed
     // drain
   }
   const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
-  assert.match(text, /aisix_llm_total_tokens_total\{[^}]*model="usage-model"\} 12\n/);
+  assert.match(text, /aisix_llm_total_tokens_total\{[^}]*,model="usage-model",[^}]*\} 12\n/);
 });

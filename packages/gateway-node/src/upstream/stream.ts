@@ -18,6 +18,8 @@ import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { concatLater, type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { noteProviderRequestId } from '../usage/attempts.js';
+import { MAX_STREAM_CHARS } from '../usage/estimate.js';
 import {
   ABORT_CLIENT_GONE,
   ABORT_TIMEOUT,
@@ -41,6 +43,22 @@ const HEARTBEAT = ':\n\n';
 
 function errorFrame(message: string, type: string): string {
   return `event: error\ndata: ${JSON.stringify({ error: { message, type } })}\n\n`;
+}
+
+/**
+ * Keeps what the upstream produced (before output taps such as guardrails hold or mask it;
+ * references to strings written anyway) for token estimation when the stream reports no usage;
+ * past `MAX_STREAM_CHARS` only the length is counted.
+ */
+function keepOutput(ctx: RequestContext, out: string): void {
+  if (out.length === 0) return;
+  if (ctx.sseChars + out.length > MAX_STREAM_CHARS) {
+    ctx.sseDroppedChars += out.length;
+    return;
+  }
+  ctx.sseChars += out.length;
+  if (ctx.sseOut === undefined) ctx.sseOut = [out];
+  else ctx.sseOut.push(out);
 }
 
 /** A lazily re-armed timer: fires `onIdle` once `ms` passed since the last `touch`. */
@@ -227,6 +245,7 @@ class StreamCall extends UpstreamCall {
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200 || this.settled) return;
+    noteProviderRequestId(this.ctx, headers);
     if (statusCode >= 300) {
       this.errStatus = statusCode;
       this.errHeaders = headers;
@@ -371,6 +390,7 @@ class StreamCall extends UpstreamCall {
     if (out.length === 0) return true;
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
+    keepOutput(this.ctx, out);
     if (relay.tap !== undefined) {
       out = relay.tap.push(out);
       if (out.length === 0) return true;
@@ -388,6 +408,7 @@ class StreamCall extends UpstreamCall {
     const relay = this.relay;
     if (!relay.committed) commit(this.rt, this.ctx, relay);
     relay.wrote = true;
+    keepOutput(this.ctx, out);
     const res = this.ctx.res;
     const last = relay.tap === undefined ? out : concatLater(relay.tap.push(out), relay.tap.end());
     if (typeof last === 'string') res.end(last);

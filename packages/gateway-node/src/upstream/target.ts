@@ -28,6 +28,8 @@ export interface Target {
   readonly view: ModelView;
   readonly provider: string;
   readonly upstreamModel: string;
+  /** The provider key's display name (usage events' `pk_label`). */
+  readonly providerKeyName: string | undefined;
   readonly adapter: ProviderAdapter;
   readonly prepared: PreparedRequest;
   readonly deadlines: Deadlines;
@@ -119,6 +121,7 @@ export function buildTarget(
       view,
       provider: view.provider ?? 'unknown',
       upstreamModel,
+      providerKeyName: pkv.display_name ?? undefined,
       adapter,
       prepared: prepared.request,
       deadlines: resolveDeadlines(view, group, rt.settings),

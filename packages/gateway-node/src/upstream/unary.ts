@@ -11,6 +11,7 @@ import { sendError, sendSuccessJson } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { tapJson } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { noteProviderRequestId } from '../usage/attempts.js';
 import {
   ABORT_CLIENT_GONE,
   ABORT_TIMEOUT,
@@ -119,6 +120,7 @@ export async function callUnary(
   try {
     rt.agent.dispatch(dispatchOptions(t.prepared), call);
     const r = await call.response;
+    noteProviderRequestId(ctx, r.headers);
     if (r.status < 200 || r.status >= 300) {
       const info = t.adapter.parseError(r.status, r.text, r.headers);
       return { ok: false, failure: statusFailure(r.status, info, r.headers['retry-after'], policy) };
@@ -131,7 +133,10 @@ export async function callUnary(
       scopes === undefined ? out.body : await tapJson(rt.logger, ctx.id, scopes, out.body, out.usage);
     // A tap's refusal (an output guardrail) is the final answer: the upstream call succeeded.
     if (body instanceof GatewayError) sendError(ctx, rt.ident, body);
-    else sendSuccessJson(ctx, rt.ident, body);
+    else {
+      ctx.outputJson = body;
+      sendSuccessJson(ctx, rt.ident, body);
+    }
     return { ok: true };
   } catch (err) {
     if (call.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(ms) };

@@ -1,0 +1,79 @@
+/**
+ * Attempt timing for the latency split (upstream time vs gateway time) and, while usage events
+ * are built, one record per attempt. Dispatch opens and closes each attempt; the completion hook
+ * settles one still open (a stream's last write can close the response before dispatch resumes).
+ */
+import type { Resource } from '@aisix/core';
+import type { RequestContext } from '../pipeline/context.js';
+import type { AttemptResult } from '../upstream/failures.js';
+import type { AttemptKind } from './events.js';
+
+export interface AttemptStart {
+  readonly index: number;
+  readonly kind: AttemptKind;
+  readonly model: Resource<'models'>;
+  readonly upstreamModel: string;
+  readonly provider: string;
+  readonly providerKeyName: string | undefined;
+}
+
+export function openAttempt(ctx: RequestContext, a: AttemptStart): void {
+  const t0 = performance.now();
+  ctx.attemptT0 = t0;
+  ctx.targetModel = a.model;
+  ctx.providerRequestId = undefined;
+  if (ctx.attemptLog === undefined) return;
+  ctx.attemptLog.push({
+    index: a.index,
+    kind: a.kind,
+    model: a.model,
+    upstreamModel: a.upstreamModel,
+    provider: a.provider,
+    providerKeyName: a.providerKeyName ?? null,
+    t0,
+    ms: -1,
+    ok: false,
+    status: undefined,
+    errorClass: null,
+    errorMessage: null,
+    providerRequestId: null,
+  });
+}
+
+/** Ends the open attempt (once): adds its time to the upstream total and fills its record. */
+export function closeAttemptTiming(ctx: RequestContext, r: AttemptResult | undefined, ok: boolean): void {
+  const t0 = ctx.attemptT0;
+  if (t0 < 0) return;
+  ctx.attemptT0 = -1;
+  const ms = performance.now() - t0;
+  ctx.upstreamMs += ms;
+  const log = ctx.attemptLog;
+  const rec = log === undefined ? undefined : log[log.length - 1];
+  if (rec === undefined || rec.ms >= 0) return;
+  rec.ms = ms;
+  rec.ok = ok;
+  rec.providerRequestId = ctx.providerRequestId ?? null;
+  if (r !== undefined && !r.ok) {
+    const f = r.failure;
+    rec.status = f.status ?? f.error.status;
+    rec.errorClass = f.error.type;
+    rec.errorMessage = f.error.message;
+  }
+}
+
+const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'apim-request-id', 'x-amzn-requestid'] as const;
+
+/** The upstream's request id header of the current attempt, when it sent one. */
+export function noteProviderRequestId(
+  ctx: RequestContext,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): void {
+  if (ctx.attemptLog === undefined) return;
+  for (const h of REQUEST_ID_HEADERS) {
+    const v = headers[h];
+    if (typeof v === 'string' && v !== '') {
+      ctx.providerRequestId = v.length > 128 ? v.slice(0, 128) : v;
+      return;
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * One exporter's delivery pipeline: a bounded queue, batches of `maxBatch` items (or what is
+ * queued after `flushIntervalMs`), one send at a time, retries of a failed batch with exponential
+ * backoff, and counters of what was delivered, dropped (queue full) and failed (given up).
+ * `push` is O(1) and never waits, so a slow or dead destination never delays a request.
+ *
+ * Leaves out: the wire format and the destination (the `send` callback).
+ */
+import { BoundedQueue } from './bus.js';
+
+/** `ok`: delivered; `retry`: try the batch again later; `drop`: give it up now (4xx, bad config). */
+export type SendResult = 'ok' | 'retry' | 'drop';
+
+export interface PipelineOptions<T> {
+  readonly send: (batch: T[]) => Promise<SendResult>;
+  readonly maxQueue?: number;
+  readonly maxBatch?: number;
+  readonly flushIntervalMs?: number;
+  readonly maxRetries?: number;
+  readonly backoffMs?: number;
+}
+
+export interface PipelineStats {
+  readonly queued: number;
+  readonly delivered: number;
+  readonly dropped: number;
+  readonly failed: number;
+  readonly sends: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export class BatchPipeline<T> {
+  private readonly queue: BoundedQueue<T>;
+  private readonly maxBatch: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxRetries: number;
+  private readonly backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  private deadline = Number.POSITIVE_INFINITY;
+  private n = { delivered: 0, dropped: 0, failed: 0, sends: 0 };
+
+  constructor(private readonly o: PipelineOptions<T>) {
+    this.queue = new BoundedQueue(o.maxQueue ?? 4096);
+    this.maxBatch = o.maxBatch ?? 500;
+    this.flushIntervalMs = o.flushIntervalMs ?? 1000;
+    this.maxRetries = o.maxRetries ?? 3;
+    this.backoffMs = o.backoffMs ?? 250;
+  }
+
+  /** false when dropped (queue full or closed). */
+  push(item: T): boolean {
+    if (this.closed || !this.queue.push(item)) {
+      this.n.dropped++;
+      return false;
+    }
+    if (this.queue.size >= this.maxBatch) this.kick();
+    else if (this.timer === undefined && this.sending === undefined) {
+      this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  stats(): PipelineStats {
+    return { queued: this.queue.size, ...this.n };
+  }
+
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.sending !== undefined || this.queue.size === 0) return;
+    this.sending = this.drain().finally(() => {
+      this.sending = undefined;
+      if (this.queue.size > 0 && !this.closed) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.size > 0) {
+      const batch = this.queue.take(this.maxBatch);
+      let done = false;
+      for (let attempt = 0; !done; attempt++) {
+        this.n.sends++;
+        let r: SendResult;
+        try {
+          r = await this.o.send(batch);
+        } catch {
+          r = 'retry';
+        }
+        if (r === 'ok') {
+          this.n.delivered += batch.length;
+          done = true;
+        } else if (r === 'drop' || attempt >= this.maxRetries || Date.now() >= this.deadline) {
+          this.n.failed += batch.length;
+          done = true;
+        } else await sleep(this.backoffMs * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Stops accepting, sends what is queued until `timeoutMs`, counts the rest as failed. */
+  async close(timeoutMs = 2000): Promise<PipelineStats> {
+    if (!this.closed) {
+      this.closed = true;
+      this.deadline = Date.now() + timeoutMs;
+      this.kick();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      });
+      await Promise.race([this.sending ?? Promise.resolve(), late]);
+      clearTimeout(timer);
+      const left = this.queue.take(this.queue.size).length;
+      this.n.failed += left;
+    }
+    return this.stats();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Where usage events go: every attached sink has its own bounded queue, filled by the completion
+ * hook and drained by the sink's consumer (an exporter's batch pipeline). A full queue drops the
+ * event and counts the drop; the request never waits. With no sink attached the bus is inactive
+ * and the completion hook builds no event at all.
+ *
+ * Leaves out: building events (`events.ts`), delivering them (`pipeline.ts`, the exporters).
+ */
+import type { UsageEvent } from './events.js';
+
+/** A fixed-capacity FIFO (ring buffer): `push` never grows it, never blocks. */
+export class BoundedQueue<T> {
+  private readonly slots: (T | undefined)[];
+  private head = 0;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('capacity must be a positive integer');
+    this.slots = new Array<T | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** false when full (the item is not kept). */
+  push(item: T): boolean {
+    if (this.count === this.capacity) return false;
+    this.slots[(this.head + this.count) % this.capacity] = item;
+    this.count++;
+    return true;
+  }
+
+  /** Up to `max` items, oldest first. */
+  take(max: number): T[] {
+    const n = Math.min(max, this.count);
+    const out = new Array<T>(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = this.slots[this.head] as T;
+      this.slots[this.head] = undefined;
+      this.head = (this.head + 1) % this.capacity;
+    }
+    this.count -= n;
+    return out;
+  }
+}
+
+/** A consumer of usage events (an exporter). */
+export interface UsageSink {
+  /** Label of the drop metric (the exporter's name). */
+  readonly name: string;
+  /** Takes the events of one request; returns how many it dropped (its queue was full). */
+  offer(events: readonly UsageEvent[]): number;
+}
+
+export interface UsageBusMetrics {
+  usageEventEmitted(e: UsageEvent): void;
+  usageEventDropped(reason: string, sink: string): void;
+}
+
+export class UsageBus {
+  private sinks: readonly UsageSink[] = [];
+
+  constructor(private readonly metrics: UsageBusMetrics) {}
+
+  /** Whether any sink listens (the completion hook builds events only then). */
+  get active(): boolean {
+    return this.sinks.length > 0;
+  }
+
+  attach(s: UsageSink): void {
+    this.sinks = [...this.sinks, s];
+  }
+
+  detach(s: UsageSink): void {
+    this.sinks = this.sinks.filter((x) => x !== s);
+  }
+
+  publish(events: readonly UsageEvent[]): void {
+    for (const e of events) this.metrics.usageEventEmitted(e);
+    for (const s of this.sinks) {
+      let dropped: number;
+      try {
+        dropped = s.offer(events);
+      } catch {
+        dropped = events.length;
+      }
+      for (let i = 0; i < dropped; i++) this.metrics.usageEventDropped('queue_full', s.name);
+    }
+  }
+}

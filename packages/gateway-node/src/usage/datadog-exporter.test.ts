@@ -1,0 +1,155 @@
+/**
+ * The `datadog` observability exporter, live from the config store, against a local HTTP server
+ * that checks the Datadog logs intake format (`POST /api/v2/logs`, `DD-API-KEY` from the
+ * `DD_CRED_<SLUG>_API_KEY` environment variable, a JSON array of entries with `ddsource`,
+ * `ddtags`, `hostname`, `service`, `message`): usage events arrive as entries, a 5xx is retried,
+ * a missing credential delivers nothing, and no prompt or key text is shipped.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import {
+  buildSnapshot,
+  CALLER_KEY,
+  type Docs,
+  type Started,
+  standardDocs,
+  startTestGateway,
+} from '../test/fixtures.js';
+import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { credentialEnv, intakeUrl } from './datadog-sink.js';
+
+interface Post {
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly raw: string;
+  readonly status: number;
+}
+
+let up: MockUpstream;
+let g: Started;
+let intake: Server;
+let port = 0;
+let client: OpenAI;
+let docs: Docs;
+let revision = 1;
+const posts: Post[] = [];
+let script: number[] = [202];
+
+function apply(exporters: Record<string, Record<string, unknown>>): void {
+  revision += 1;
+  const all: Docs & { observability_exporters: Record<string, Record<string, unknown>> } = {
+    ...docs,
+    observability_exporters: exporters,
+  };
+  g.source.set(buildSnapshot(all, revision));
+}
+
+before(async () => {
+  process.env.DD_CRED_TEAM_A_API_KEY = 'dd-key-123';
+  delete process.env.DD_CRED_NOBODY_API_KEY;
+  intake = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = script.length > 1 ? (script.shift() as number) : (script[0] ?? 202);
+      posts.push({
+        url: req.url ?? '',
+        headers: req.headers,
+        raw: Buffer.concat(chunks).toString('utf8'),
+        status,
+      });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => intake.listen(0, '127.0.0.1', r));
+  port = (intake.address() as AddressInfo).port;
+  up = await startMockUpstream(chatJson('hi'));
+  docs = standardDocs(up.url);
+  g = await startTestGateway(buildSnapshot(docs));
+  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+  await new Promise((r) => intake.close(r));
+});
+
+async function chat(): Promise<string> {
+  const { response } = await client.chat.completions
+    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a secret prompt' }] })
+    .withResponse();
+  return response.headers.get('x-aisix-request-id') as string;
+}
+
+test('credential and intake resolution', () => {
+  assert.equal(credentialEnv('team-a'), 'DD_CRED_TEAM_A_API_KEY');
+  assert.equal(credentialEnv('prod.eu/1'), 'DD_CRED_PROD_EU_1_API_KEY');
+  assert.equal(intakeUrl('datadoghq.eu'), 'https://http-intake.logs.datadoghq.eu/api/v2/logs');
+  assert.equal(intakeUrl('us5.datadoghq.com'), 'https://http-intake.logs.us5.datadoghq.com/api/v2/logs');
+  assert.equal(intakeUrl('127.0.0.1:8126'), 'http://127.0.0.1:8126/api/v2/logs');
+});
+
+test('usage events arrive as Datadog log entries; a 5xx is retried', async () => {
+  script = [500, 202];
+  apply({
+    dd: {
+      name: 'dd',
+      kind: 'datadog',
+      site: `127.0.0.1:${port}`,
+      service: 'aisix-test',
+      credential_ref: 'team-a',
+      tags: ['env:test', 'team:a'],
+    },
+  });
+  const id = await chat();
+  const deadline = Date.now() + 15_000;
+  while (!posts.some((p) => p.status === 202)) {
+    assert.ok(Date.now() < deadline, `intake posts: ${posts.map((p) => p.status).join(',')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const [failed, ok] = posts as [Post, Post];
+  assert.equal(failed.status, 500);
+  assert.equal(ok.raw, failed.raw, 'the same batch again');
+  assert.equal(ok.url, '/api/v2/logs');
+  assert.equal(ok.headers['dd-api-key'], 'dd-key-123');
+  assert.match(String(ok.headers['content-type']), /^application\/json/);
+  const entries = JSON.parse(ok.raw) as Record<string, unknown>[];
+  assert.ok(Array.isArray(entries));
+  const e = entries.find((x) => x.request_id === id);
+  assert.ok(e, 'the request has an entry');
+  assert.equal(e.ddsource, 'aisix-ai-gateway');
+  assert.equal(e.service, 'aisix-test');
+  assert.equal(e.ddtags, 'env:test,team:a');
+  assert.equal(typeof e.hostname, 'string');
+  assert.equal(typeof e.message, 'string');
+  assert.equal(e.status, 'info');
+  assert.equal(e.status_code, 200);
+  assert.equal(e.prompt_tokens, 9);
+  assert.equal(e.completion_tokens, 3);
+  assert.equal(e.api_key_id, 'k1');
+  for (const p of posts) {
+    assert.ok(!p.raw.includes('a secret prompt'));
+    assert.ok(!p.raw.includes(CALLER_KEY));
+    assert.ok(!p.raw.includes('sk-upstream-secret'));
+    assert.ok(!p.raw.includes('dd-key-123'));
+  }
+});
+
+test('a missing credential delivers nothing; removed, nothing more is sent', async () => {
+  apply({
+    dd: { name: 'dd2', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'nobody' },
+  });
+  posts.length = 0;
+  await chat();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(posts.length, 0);
+  apply({});
+  await chat();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(posts.length, 0);
+});
