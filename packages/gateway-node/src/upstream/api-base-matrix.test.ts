@@ -101,7 +101,6 @@ before(async () => {
     };
   }
   for (const s of ANTHROPIC_SHAPES) {
-    const q = 'query' in s ? s.query : '';
     provider_keys[`pk-${s.id}`] = {
       display_name: `pk-${s.id}`,
       api_key: 'sk-up',
