@@ -1,7 +1,8 @@
 /**
  * data-plane §13 checklist items without a test of their own elsewhere: 1 (a 12-message history
  * reaches the upstream unchanged, `model` rewritten), 2 (no cap by default: a 12 MiB body reaches
- * the upstream), 9 (upstream 4xx from Anthropic, Gemini's OpenAI-compatible endpoint and DeepSeek
+ * the upstream), 5-6 (`Server` and a fresh UUID request id on every model endpoint, answered
+ * and 401), 9 (upstream 4xx from Anthropic, Gemini's OpenAI-compatible endpoint and DeepSeek
  * normalized to the OpenAI envelope, status kept, the upstream reason in `message`), 15
  * (`response_format`, vision parts and exact usage pass through). Official openai SDK.
  */
@@ -194,4 +195,49 @@ test('§13.15: response_format, vision parts (remote and data URLs, detail, orde
     response_format: { type: 'json_object' },
   });
   assert.deepEqual(up.requests.at(-1)?.json?.response_format, { type: 'json_object' });
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+test('§13.5-6: Server and a UUID x-aisix-request-id on every model endpoint, answered and short-circuited 401', async () => {
+  up.handle((req, res) => {
+    const p = req.url;
+    if (p.endsWith('/responses'))
+      return json(res, 200, { id: 'r', object: 'response', output: [], status: 'completed' });
+    if (p.endsWith('/rerank')) return json(res, 200, { results: [] });
+    if (p.endsWith('/embeddings'))
+      return json(res, 200, { object: 'list', data: [], usage: { prompt_tokens: 1, total_tokens: 1 } });
+    if (p.endsWith('/chat/completions')) return chatJson()(req, res);
+    json(res, 200, {
+      id: 'c',
+      object: 'text_completion',
+      choices: [{ index: 0, text: 'x', finish_reason: 'stop' }],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    });
+  });
+  const cases: [string, Record<string, unknown>][] = [
+    ['/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }],
+    ['/v1/completions', { model: 'gpt-4o-mini', prompt: 'x' }],
+    ['/v1/embeddings', { model: 'emb', input: 'x' }],
+    ['/v1/rerank', { model: 'gpt-4o-mini', query: 'q', documents: ['a'] }],
+    ['/v1/responses', { model: 'gpt-4o-mini', input: 'x' }],
+    ['/v1/messages', { model: 'gpt-4o-mini', max_tokens: 4, messages: [{ role: 'user', content: 'x' }] }],
+  ];
+  const seen = new Set<string>();
+  for (const [path, body] of cases) {
+    for (const auth of [true, false]) {
+      const r = await fetch(`${g.base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${KEY}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      await r.text();
+      assert.equal(r.status, auth ? 200 : 401, path);
+      assert.match(r.headers.get('server') ?? '', /^AISIX\/\d+\.\d+\.\d+$/, path);
+      const id = r.headers.get('x-aisix-request-id') ?? '';
+      assert.match(id, UUID, path);
+      seen.add(id);
+    }
+  }
+  assert.equal(seen.size, cases.length * 2, 'a fresh id per request');
 });
