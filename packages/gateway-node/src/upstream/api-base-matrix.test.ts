@@ -69,6 +69,8 @@ const OPENAI_SHAPES = [
   { id: 'pasted-bare', base: '@/chat/completions', prefix: '/v1', chat: '' },
   // A query string (a tenant or api-version parameter) stays a query after the endpoint path.
   { id: 'query', base: '@/gw/v1?tenant=a&x=%2F', prefix: '/gw/v1', query: '?tenant=a&x=%2F' },
+  // A fragment never reaches a server; it must not swallow the endpoint path.
+  { id: 'fragment', base: '@/gw/v1#docs', prefix: '/gw/v1' },
   { id: 'query-pasted', base: '@/gw/v1/chat/completions/?tenant=a', prefix: '/gw/v1', query: '?tenant=a' },
 ] as const;
 

@@ -27,9 +27,12 @@ const OPENAI_SUFFIXES = [
 ] as const;
 
 /** Trims whitespace and trailing `/` and splits off a query string (kept after the endpoint
- * path: `https://gw/v1?tenant=a` + `/embeddings` = `https://gw/v1/embeddings?tenant=a`). */
+ * path: `https://gw/v1?tenant=a` + `/embeddings` = `https://gw/v1/embeddings?tenant=a`). A
+ * fragment never reaches a server, so it is dropped rather than left to swallow the endpoint. */
 function trimBase(base: string): { path: string; query: string } {
   let b = base.trim();
+  const hash = b.indexOf('#');
+  if (hash >= 0) b = b.slice(0, hash);
   const q = b.indexOf('?');
   const query = q < 0 ? '' : b.slice(q);
   if (q >= 0) b = b.slice(0, q);
