@@ -6,10 +6,60 @@
  */
 import type { UrlRewriteRule } from './types.js';
 
-/** Compiles a rule's `match` (no flags: the raw percent-encoded path is ASCII). Throws on a
- * syntax error. */
+/** Compiles a rule's `match`. Throws on a syntax error. The raw percent-encoded path is
+ * ASCII, so no `u` flag. */
 export function compileRewriteRegex(match: string): RegExp {
-  return new RegExp(match.replace(/\(\?P</g, '(?<'));
+  const { source, flags } = translateRustRegex(match);
+  return new RegExp(source, flags);
+}
+
+/**
+ * Rust `regex` syntax that JS reads differently or not at all, translated so a rule written for
+ * the reference means the same here: `(?P<n>…)` named groups, leading inline flags `(?ims)`
+ * (JS flags; other flags are refused rather than ignored), and the whole-input anchors `\A` /
+ * `\z` (in a JS regex those are the letters `A` / `z`, a silent mismatch). Escapes and
+ * character classes are skipped, so `\\A` and `[(?P<]` stay literal.
+ */
+function translateRustRegex(match: string): { source: string; flags: string } {
+  let flags = '';
+  let i = 0;
+  const leadingFlags = /^\(\?([a-zA-Z]+)\)/;
+  for (let m = leadingFlags.exec(match); m !== null; m = leadingFlags.exec(match.slice(i))) {
+    for (const f of m[1] ?? '') {
+      if (f !== 'i' && f !== 'm' && f !== 's') throw new SyntaxError(`unsupported inline flag (?${f})`);
+      if (!flags.includes(f)) flags += f;
+    }
+    i += m[0].length;
+  }
+  let out = '';
+  let inClass = false;
+  for (; i < match.length; i++) {
+    const c = match[i];
+    if (c === '\\') {
+      const n = match[i + 1] ?? '';
+      // lookarounds, not ^/$, so the `m` flag cannot turn them into line anchors
+      if (!inClass && n === 'A') out += '(?<![\\s\\S])';
+      else if (!inClass && n === 'z') out += '(?![\\s\\S])';
+      else out += c + n;
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+    } else if (c === '[') {
+      inClass = true;
+      out += c;
+      // a `]` right after `[` or `[^` is a literal member in Rust (an empty class in JS)
+      if (match[i + 1] === '^') out += match[++i];
+      if (match[i + 1] === ']') {
+        out += '\\]';
+        i++;
+      }
+    } else if (match.startsWith('(?P<', i)) {
+      out += '(?<';
+      i += 3;
+    } else out += c;
+  }
+  return { source: out, flags };
 }
 
 export type RewritePart = { lit: string } | { group: string };

@@ -25,6 +25,8 @@ describe('url_rewrites', () => {
     ok(rewrite('{match: "^/v2/(.*)$", rewrite: "/v1/$1"}'));
     ok(rewrite('{match: "^/(?P<rest>.*)x$", rewrite: "/a/${rest}/$$"}'));
     ok(rewrite('{match: "^/(?<rest>.*)x$", rewrite: "/a/$rest"}'));
+    // Rust syntax: leading inline flags and the \A / \z anchors
+    ok(rewrite('{match: "(?i)\\\\A/(?P<r>[]a-z]+)\\\\z", rewrite: "/v1/$r"}'));
   });
   it('bad regex, prefixed by proxy.url_rewrites[i]', () => {
     assert.match(
@@ -37,6 +39,15 @@ describe('url_rewrites', () => {
   });
   it('a regex that matches the empty string', () => {
     assert.match(err(rewrite('{match: "x*", rewrite: "/b"}')), /match must not match the empty string/);
+  });
+  it('an inline flag JS cannot honour is refused, not ignored', () => {
+    assert.match(
+      err(rewrite('{match: "(?x)^/a b$", rewrite: "/b"}')),
+      /invalid match regex: unsupported inline flag \(\?x\)/,
+    );
+  });
+  it('\\A\\z matches the empty string', () => {
+    assert.match(err(rewrite('{match: "\\\\A\\\\z", rewrite: "/b"}')), /must not match the empty string/);
   });
   it('forbidden characters in rewrite', () => {
     for (const r of ['"/b?x=1"', '"/b#f"', '"/b c"', '"/b\\tc"', '"/b\\u0001"']) {

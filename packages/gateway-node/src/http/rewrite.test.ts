@@ -21,6 +21,8 @@ const RULES = [
   { name: 'probe', match: '^/probe/(?P<what>live|ready)$', rewrite: '/${what}z' },
   { name: 'probe-other', match: '^/probe/', rewrite: '/v1/models' },
   { name: 'openai-prefix', match: '^/openai(/v1/.*)$', rewrite: '$1' },
+  // Rust-syntax inline flag and anchors, as reference configs write them.
+  { name: 'rust-syntax', match: '(?i)\\A/Azure(/v1/[a-z/]+)\\z', rewrite: '$1' },
   // Would turn /livez into a 404 if rules cascaded after the first rewrite.
   { name: 'no-cascade', match: '^/livez$', rewrite: '/nowhere' },
 ];
@@ -45,6 +47,12 @@ test('url_rewrites: the openai SDK with baseURL /openai/v1 reaches /v1/chat/comp
     messages: [{ role: 'user', content: 'hi' }],
   });
   assert.equal(r.choices[0]?.message.content, 'rewritten');
+  assert.equal(up.requests.at(-1)?.url, '/v1/chat/completions');
+});
+
+test('url_rewrites: a Rust-syntax rule ((?i), \\A, \\z) routes /AZURE/v1/embeddings', async () => {
+  const client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/AZURE/v1`, maxRetries: 0 });
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(up.requests.at(-1)?.url, '/v1/chat/completions');
 });
 
@@ -95,4 +103,27 @@ test('compileUrlRewrites: no rules = no rewriter; leftmost match replaced once; 
   assert.equal(rw('/xy/7'), '/x-y-7$');
   assert.equal(rw('/v1/models'), '/v1/models');
   assert.equal(rw('/a%2Fb'), '/a%2Fb');
+});
+
+test('compileUrlRewrites: Rust regex syntax means what it means in the reference', () => {
+  const rw = compileUrlRewrites([
+    // \A and \z are whole-input anchors (in a JS regex they would be the letters A and z)
+    { match: '\\A/api/(.*)\\z', rewrite: '/v1/$1' },
+    // leading inline flags
+    { match: '(?i)^/OLD/', rewrite: '/v1/' },
+    { match: '(?s)^/dot/(.)$', rewrite: '/v1/$1' },
+    // an escaped backslash before A is a literal backslash, not an anchor
+    { match: '^/lit\\\\A$', rewrite: '/v1/lit' },
+    // (?P<n>) inside a character class or after an escape is not a group
+    { match: '^/cls/[(?P<]+$', rewrite: '/v1/cls' },
+  ]);
+  assert.ok(rw);
+  assert.equal(rw('/api/models'), '/v1/models');
+  assert.equal(rw('A/api/models'), 'A/api/models');
+  assert.equal(rw('/api/modelsz'), '/v1/modelsz');
+  assert.equal(rw('/old/models'), '/v1/models');
+  assert.equal(rw('/Old/models'), '/v1/models');
+  assert.equal(rw('/dot/\n'), '/v1/\n');
+  assert.equal(rw('/lit\\A'), '/v1/lit');
+  assert.equal(rw('/cls/P<('), '/v1/cls');
 });

@@ -75,9 +75,12 @@ function embeddedStatus(code: unknown): number | undefined {
   return n >= 400 && n <= 599 ? n : undefined;
 }
 
-/** `{error:{message,type,code,param}}` or `{error:"..."}` (OpenAI wire, Azure, Gemini-compat). */
+/** `{error:{message,type,code,param}}` or `{error:"..."}` (OpenAI wire, Azure, Gemini-compat).
+ * Gemini's OpenAI-compatible endpoint wraps its Google error in a one-element array
+ * (`[{error:{code, message, status}}]`); that shape is unwrapped first. */
 export function parseOpenAiWireError(text: string, wire: 'openai' | 'azure' = 'openai'): UpstreamErrorInfo {
-  const root = obj(tryJson(text));
+  const parsed = tryJson(text);
+  const root = obj(Array.isArray(parsed) && parsed.length === 1 ? parsed[0] : parsed);
   if (!root) return rawFallback(text);
   const e = root.error;
   if (typeof e === 'string') return { message: truncateBytes(e) };

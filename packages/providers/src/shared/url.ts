@@ -26,10 +26,18 @@ const OPENAI_SUFFIXES = [
   '/rerank',
 ] as const;
 
-function trimBase(base: string): string {
+/** Trims whitespace and trailing `/` and splits off a query string (kept after the endpoint
+ * path: `https://gw/v1?tenant=a` + `/embeddings` = `https://gw/v1/embeddings?tenant=a`). A
+ * fragment never reaches a server, so it is dropped rather than left to swallow the endpoint. */
+function trimBase(base: string): { path: string; query: string } {
   let b = base.trim();
+  const hash = b.indexOf('#');
+  if (hash >= 0) b = b.slice(0, hash);
+  const q = b.indexOf('?');
+  const query = q < 0 ? '' : b.slice(q);
+  if (q >= 0) b = b.slice(0, q);
   while (b.endsWith('/')) b = b.slice(0, -1);
-  return b;
+  return { path: b, query };
 }
 
 function stripSuffix(base: string, suffixes: readonly string[]): string {
@@ -98,7 +106,7 @@ function buildOpenAiUrl(
   endpoint: string,
   chatBridge: boolean,
 ): BaseResult {
-  const trimmed = apiBase == null ? '' : trimBase(apiBase);
+  const { path: trimmed, query } = trimBase(apiBase ?? '');
   if (trimmed === '') {
     if (vendor !== '' && vendor !== 'openai') return missingBase(vendor);
     return parse(OPENAI_DEFAULT_BASE + endpoint);
@@ -110,17 +118,17 @@ function buildOpenAiUrl(
   let base = stripped;
   if (isBareHost(u) && (!chatBridge || u.hostname === 'api.openai.com')) base = `${u.origin}/v1`;
   else if (isBareHost(u)) base = u.origin;
-  return parse(base + endpoint);
+  return parse(base + endpoint + query);
 }
 
 /** Anthropic-family messages URL. */
 export function anthropicUrl(apiBase: string | null | undefined, vendor: string): BaseResult {
-  const trimmed = apiBase == null ? '' : trimBase(apiBase);
+  const { path: trimmed, query } = trimBase(apiBase ?? '');
   if (trimmed === '') {
     if (vendor !== '' && vendor !== 'anthropic') return missingBase(vendor);
     return parse(`${ANTHROPIC_DEFAULT_BASE}/v1/messages`);
   }
   let root = stripSuffix(trimmed, ['/v1/messages']);
   if (root.endsWith('/v1')) root = root.slice(0, -3);
-  return parse(`${root}/v1/messages`);
+  return parse(`${root}/v1/messages${query}`);
 }

@@ -30,7 +30,13 @@ function prepare(input: PrepareInput, suffix: string): PrepareResult {
     input,
     anthropicUrl(pk.api_base, pk.provider ?? ''),
     (secret) => ({ 'x-api-key': secret, 'anthropic-version': ANTHROPIC_VERSION }),
-    (url) => (suffix === '' ? url : new URL(`${url.href}${suffix}`)),
+    (url) => {
+      if (suffix === '') return url;
+      // A copy: `url` is shared by the URL memo. The suffix goes on the path, before any query.
+      const u = new URL(url.href);
+      u.pathname += suffix;
+      return u;
+    },
   );
 }
 
