@@ -13,7 +13,6 @@ const INERT_KINDS: readonly KindName[] = [
   'mcp_servers',
   'mcp_policies',
   'a2a_agents',
-  'oidc_providers',
 ];
 
 /** Routing strategies that are accepted but walk the targets like `failover`. */
@@ -24,8 +23,6 @@ const INERT_KEY_FIELDS = [
   'mcp_access',
   'mcp_rate_limits',
   'allowed_agents',
-  'jwt_subject',
-  'jwt_provider',
 ] as const;
 
 /** `kind` or `kind.field` names in use in `s` that have no effect yet, sorted. */
