@@ -18,12 +18,7 @@ const INERT_KINDS: readonly KindName[] = [
 /** Routing strategies that are accepted but walk the targets like `failover`. */
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
 
-const INERT_KEY_FIELDS = [
-  'allowed_tools',
-  'mcp_access',
-  'mcp_rate_limits',
-  'allowed_agents',
-] as const;
+const INERT_KEY_FIELDS = ['allowed_tools', 'mcp_access', 'mcp_rate_limits', 'allowed_agents'] as const;
 
 /** `kind` or `kind.field` names in use in `s` that have no effect yet, sorted. */
 export function inertResourceFields(s: ConfigSnapshot): string[] {
