@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@aisix/testkit';
 import Anthropic from '@anthropic-ai/sdk';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import OpenAI from 'openai';
@@ -351,6 +352,39 @@ describe('JWT / OIDC callers (agents-and-jobs §4)', () => {
     idp.down = false;
   });
 
+  test('signing keys that cannot be fetched: 503 jwks_unavailable in each envelope', async () => {
+    const dead = await freePort(); // nothing listens there
+    const issuer = 'https://dead-idp.example';
+    await api.create('oidc_providers', {
+      name: 'dead',
+      issuer,
+      audiences: ['aisix'],
+      jwks_uri: `http://127.0.0.1:${dead}/jwks`,
+    });
+    const token = await mint({ key: k1, iss: issuer });
+    const r = await waitUntil(
+      'the second provider applies',
+      async () => {
+        const x = await chat(token);
+        return x.status === 503 ? x : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.deepEqual(errorOf(r.body), {
+      type: 'api_error',
+      code: 'jwks_unavailable',
+      message: "unable to fetch the identity provider's signing keys",
+    });
+    const m = await httpSend(
+      'POST',
+      `${proc.proxyUrl}/v1/messages`,
+      { 'x-api-key': token, 'anthropic-version': '2023-06-01' },
+      { model: 'chat', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] },
+    );
+    assert.equal(m.status, 503);
+    assert.equal((JSON.parse(m.body) as { error: { type: string } }).error.type, 'overloaded_error');
+  });
+
   test('metrics show jwt decisions', async () => {
     const m = (await httpGet(`${proc.metricsUrl}/metrics`)).body;
     assert.match(m, /aisix_auth_decisions_total\{[^}]*method="jwt"[^}]*result="allowed"[^}]*\} [1-9]/);
@@ -385,7 +419,20 @@ describe('JWT / OIDC callers (agents-and-jobs §4)', () => {
     const off = await api.raw('PUT', `/oidc_providers/${provider.id}`, providerBody({ enabled: false }));
     assert.equal(off.status, 200, off.body);
     await waitUntil(
-      'a disabled last provider sends JWT bearers to the api-key path',
+      'a disabled provider no longer vouches for its tokens',
+      async () => {
+        const r = await chat(live);
+        return r.status === 401 && errorOf(r.body).code === 'jwt_invalid' ? true : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+
+    // Deleting the last enabled provider sends JWT-shaped bearers back to the api-key path.
+    for (const e of await api.list('oidc_providers')) {
+      if (e.value.name === 'dead') await api.remove('oidc_providers', e.id);
+    }
+    await waitUntil(
+      'no enabled provider: a JWT bearer is an unknown api key',
       async () => {
         const r = await chat(live);
         return r.status === 401 && errorOf(r.body).message === 'invalid API key' ? true : undefined;
