@@ -352,6 +352,49 @@ describe('JWT / OIDC callers (agents-and-jobs §4)', () => {
     idp.down = false;
   });
 
+  test('leeway_secs and identity_claim changes through the Admin API apply live', async () => {
+    const k5 = await keyPair('k5');
+    idp.keys = [k5.jwk];
+    await sleep(1100); // past the refetch cap of the rotation test
+    const late = await mint({ key: k5, exp: nowS() - 30 });
+    assert.equal(errorOf((await chat(late)).body).code, 'jwt_expired');
+    const lenient = await api.raw(
+      'PUT',
+      `/oidc_providers/${provider.id}`,
+      providerBody({ leeway_secs: 120 }),
+    );
+    assert.equal(lenient.status, 200, lenient.body);
+    await waitUntil(
+      'leeway_secs applies',
+      async () => ((await chat(late)).status === 200 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+      },
+    );
+
+    // Identity from a nested claim, bound to a key that may use `other` (alice's key may not).
+    await api.create('api_keys', {
+      allowed_models: ['other'],
+      jwt_provider: 'corp',
+      jwt_subject: 'dana@corp.example',
+    });
+    const byEmail = await api.raw(
+      'PUT',
+      `/oidc_providers/${provider.id}`,
+      providerBody({ identity_claim: 'profile.email' }),
+    );
+    assert.equal(byEmail.status, 200, byEmail.body);
+    const dana = await mint({ key: k5, claims: { profile: { email: 'dana@corp.example' } } });
+    await waitUntil(
+      'identity_claim applies',
+      async () => ((await chat(dana, 'other')).status === 200 ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
+    assert.equal((await chat(dana, 'chat')).status, 403, 'runs as the key bound to the e-mail');
+    const restored = await api.raw('PUT', `/oidc_providers/${provider.id}`, providerBody());
+    assert.equal(restored.status, 200, restored.body);
+  });
+
   test('signing keys that cannot be fetched: 503 jwks_unavailable in each envelope', async () => {
     const dead = await freePort(); // nothing listens there
     const issuer = 'https://dead-idp.example';
