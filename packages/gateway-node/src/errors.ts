@@ -34,6 +34,29 @@ export const errors = {
   keyDisabled: () =>
     new GatewayError(401, 'invalid_api_key', 'API key has been disabled', 'api_key_disabled'),
   keyExpired: () => new GatewayError(401, 'invalid_api_key', 'API key has expired', 'api_key_expired'),
+  jwtInvalid: () => new GatewayError(401, 'invalid_api_key', 'invalid JWT', 'jwt_invalid'),
+  jwtExpired: () => new GatewayError(401, 'invalid_api_key', 'JWT has expired', 'jwt_expired'),
+  jwtIdentityUnmapped: () =>
+    new GatewayError(
+      401,
+      'invalid_api_key',
+      'no API key is bound to this JWT identity',
+      'jwt_identity_unmapped',
+    ),
+  jwtClaimsRejected: () =>
+    new GatewayError(
+      403,
+      'permission_denied',
+      'JWT does not satisfy the required scopes or claims',
+      'jwt_claims_rejected',
+    ),
+  jwksUnavailable: () =>
+    new GatewayError(
+      503,
+      'api_error',
+      "unable to fetch the identity provider's signing keys",
+      'jwks_unavailable',
+    ),
 
   invalidBody: (detail = 'invalid JSON request body') => invalid(`request payload is invalid: ${detail}`),
   /**

@@ -7,6 +7,7 @@
  * workers; `createProxyServer` wraps it in an `http.Server` with the timeouts and the
  * `clientError` hook (malformed requests, duplicate Content-Length) answered in our envelope.
  */
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -15,6 +16,7 @@ import { MemoryCacheStore } from '@aisix/cache';
 import { type CounterStore, MemoryCounterStore } from '@aisix/limits';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
+import { JwtAuthenticator } from './auth/jwt.js';
 import { type GatewayConfig, resolveSettings } from './config.js';
 import { errors, type GatewayError, renderError } from './errors.js';
 import { BackgroundChecks } from './health/background.js';
@@ -129,6 +131,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
+    jwt: new JwtAuthenticator(),
     tracer: o.tracer,
     usage,
     exporters: new Exporters(usage, o.version, o.logger),

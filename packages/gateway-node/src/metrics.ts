@@ -19,7 +19,7 @@ import {
   GaugeFamily,
   type MetricsSnapshot,
 } from './metric-families.js';
-import type { AuthDenyReason } from './pipeline/auth.js';
+import type { AuthDenyReason, AuthMethod } from './pipeline/auth.js';
 import type { EndpointLabel, RequestContext } from './pipeline/context.js';
 import { inboundProtocol, RequestMetrics, statusClass } from './request-metrics.js';
 import type { UsageEvent } from './usage/events.js';
@@ -88,16 +88,19 @@ export class Metrics {
     this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 1) - 1);
   }
 
-  authDenied(reason: AuthDenyReason): void {
-    this.auth.cell(`denied\u0001${reason}`, () => ({
-      method: reason === 'missing_credentials' ? 'none' : 'api_key',
+  authDenied(reason: AuthDenyReason, method?: AuthMethod): void {
+    const m = method ?? (reason === 'missing_credentials' ? 'none' : 'api_key');
+    this.auth.cell(`denied\u0001${m}\u0001${reason}`, () => ({
+      method: m,
       result: 'denied',
       reason,
     })).value++;
   }
 
-  authAllowed(): void {
-    this.authAllowedCell.value++;
+  authAllowed(method: AuthMethod = 'api_key'): void {
+    if (method === 'api_key') this.authAllowedCell.value++;
+    else
+      this.auth.cell(`allowed\u0001${method}`, () => ({ method, result: 'allowed', reason: 'none' })).value++;
   }
 
   bodyLimitRejected(endpoint: EndpointLabel, drain: string): void {

@@ -6,6 +6,7 @@
 import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { JwtAuthenticator } from './auth/jwt.js';
 import type { Settings } from './config.js';
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { ResponseIdentity } from './http/respond.js';
@@ -37,6 +38,8 @@ export interface GatewayRuntime {
   readonly health: ModelHealthTracker;
   /** Per-process in-flight counts and latency estimates per target (least_busy, least_latency). */
   readonly targets: TargetStats;
+  /** JWT callers: per-snapshot provider index, process-wide JWKS cache (agents-and-jobs §4). */
+  readonly jwt: JwtAuthenticator;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
   /** Usage events: built and queued per attached sink (exporters) only while one is attached. */

@@ -9,8 +9,8 @@ import type { RequestContext } from '../pipeline/context.js';
 import { apiKeyView, modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 
-export function listModels(rt: GatewayRuntime, ctx: RequestContext): void {
-  const key = authenticateCaller(rt, ctx);
+export async function listModels(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
+  const key = await authenticateCaller(rt, ctx);
   if (!key) return;
   const allowed = apiKeyView(key).allowed_models;
   const created = Math.floor(Date.now() / 1000);

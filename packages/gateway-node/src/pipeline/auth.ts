@@ -1,22 +1,38 @@
 /**
- * Caller authentication (data-plane §3.1–3.2): Bearer token (or `x-api-key` when there is no
- * Authorization header), looked up by lowercase hex SHA-256 in the snapshot, then the key's
- * lifecycle (disabled, expired). The token itself is never stored, logged or echoed.
+ * Caller authentication (data-plane §3.1–3.3): Bearer token (or `x-api-key` when there is no
+ * Authorization header), looked up by lowercase hex SHA-256 in the snapshot, or, when it is
+ * JWT-shaped and an OIDC provider is enabled, verified as a JWT and mapped to its bound key
+ * (`auth/jwt.ts`); then the key's lifecycle (disabled, expired). The token itself is never stored, logged or echoed.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
+import { type JwtDenyReason, PRE_VERIFICATION } from '../auth/jwt.js';
 import { errors, type GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import { apiKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { clientIp } from './access.js';
 import type { RequestContext } from './context.js';
 
-export type AuthDenyReason = 'missing_credentials' | 'unknown_key' | 'key_disabled' | 'key_expired';
+export type AuthDenyReason =
+  | 'missing_credentials'
+  | 'unknown_key'
+  | 'key_disabled'
+  | 'key_expired'
+  | JwtDenyReason;
+
+/** The `method` label of `aisix_auth_decisions_total`. */
+export type AuthMethod = 'api_key' | 'jwt' | 'none';
 
 export type AuthResult =
-  | { readonly ok: true; readonly key: Resource<'api_keys'> }
-  | { readonly ok: false; readonly reason: AuthDenyReason; readonly error: GatewayError };
+  | { readonly ok: true; readonly key: Resource<'api_keys'>; readonly method: AuthMethod }
+  | {
+      readonly ok: false;
+      readonly reason: AuthDenyReason;
+      readonly error: GatewayError;
+      readonly method: AuthMethod;
+    };
 
 const ASCII_VISIBLE = /^[\x20-\x7e]*$/;
 
@@ -107,48 +123,115 @@ export function lookupKey(
   return grace !== undefined && nowMs <= grace.untilMs ? grace.key : undefined;
 }
 
-function deny(reason: AuthDenyReason, error: GatewayError): AuthResult {
-  return { ok: false, reason, error };
+function deny(reason: AuthDenyReason, error: GatewayError, method: AuthMethod = 'api_key'): AuthResult {
+  return { ok: false, reason, error, method };
 }
 
+/** The key's lifecycle (data-plane §3.2), shared by the api-key and JWT paths. */
+function lifecycle(key: Resource<'api_keys'>, nowMs: number, method: AuthMethod): AuthResult {
+  const v = apiKeyView(key);
+  if (v.disabled === true) return deny('key_disabled', errors.keyDisabled(), method);
+  if (v.expires_at) {
+    const deadline = Date.parse(v.expires_at);
+    // Valid at the exact deadline instant; an unparseable deadline fails closed.
+    if (Number.isNaN(deadline) || deadline < nowMs) return deny('key_expired', errors.keyExpired(), method);
+  }
+  return { ok: true, key, method };
+}
+
+function keyPath(token: string, snapshot: ConfigSnapshot, nowMs: number): AuthResult {
+  const key = lookupKey(snapshot, hashToken(token), nowMs);
+  if (key === undefined) return deny('unknown_key', errors.unknownKey());
+  return lifecycle(key, nowMs, 'api_key');
+}
+
+/** The api-key path only (data-plane §3.1–3.2); JWT bearers need `authenticateCaller`. */
 export function authenticate(
   headers: IncomingHttpHeaders,
   snapshot: ConfigSnapshot,
   nowMs: number,
 ): AuthResult {
   const token = extractToken(headers);
-  if (token === undefined) return deny('missing_credentials', errors.missingCredentials());
-  const key = lookupKey(snapshot, hashToken(token), nowMs);
-  if (key === undefined) return deny('unknown_key', errors.unknownKey());
-  const v = apiKeyView(key);
-  if (v.disabled === true) return deny('key_disabled', errors.keyDisabled());
-  if (v.expires_at) {
-    const deadline = Date.parse(v.expires_at);
-    // Valid at the exact deadline instant; an unparseable deadline fails closed.
-    if (Number.isNaN(deadline) || deadline < nowMs) return deny('key_expired', errors.keyExpired());
+  if (token === undefined) return deny('missing_credentials', errors.missingCredentials(), 'none');
+  return keyPath(token, snapshot, nowMs);
+}
+
+function jwtError(reason: JwtDenyReason): GatewayError {
+  switch (reason) {
+    case 'jwt_expired':
+      return errors.jwtExpired();
+    case 'jwks_unavailable':
+      return errors.jwksUnavailable();
+    case 'jwt_scope_missing':
+    case 'jwt_bound_claim_mismatch':
+      return errors.jwtClaimsRejected();
+    case 'jwt_identity_claim_missing':
+    case 'jwt_identity_unmapped':
+      return errors.jwtIdentityUnmapped();
+    default:
+      // The detailed reasons collapse so probes cannot learn which issuers are trusted (§4.5).
+      return errors.jwtInvalid();
   }
-  return { ok: true, key };
+}
+
+/** A `kid` fit for a log line: escaped, at most 128 characters. */
+function logKid(kid: string | undefined): string | undefined {
+  return kid === undefined ? undefined : JSON.stringify(kid).slice(1, -1).slice(0, 128);
 }
 
 /**
- * Authenticates the caller of a request: on success sets `ctx.apiKey` and returns the key; on
- * failure answers 401 (counted, never access-logged: scanner noise) and returns undefined.
+ * Authenticates the caller of a request (data-plane §3.1–3.3, agents-and-jobs §4): an api key,
+ * or a JWT mapped to the api key bound to its identity. On success sets `ctx.apiKey` and
+ * resolves to the key; on failure answers 401/403/503 in the endpoint's envelope (counted,
+ * never access-logged: scanner noise) and resolves to undefined. Asynchronous because a JWT
+ * may need its issuer's signing keys fetched; an api key resolves without any I/O.
  */
-export function authenticateCaller(
+export async function authenticateCaller(
   rt: GatewayRuntime,
   ctx: RequestContext,
-): Resource<'api_keys'> | undefined {
-  const auth = authenticate(ctx.req.headers, ctx.snapshot, Date.now());
+): Promise<Resource<'api_keys'> | undefined> {
+  const nowMs = Date.now();
+  const token = extractToken(ctx.req.headers);
+  let auth: AuthResult;
+  if (token === undefined) {
+    auth = deny('missing_credentials', errors.missingCredentials(), 'none');
+  } else {
+    const header = rt.jwt.header(ctx.snapshot, token);
+    if (header === undefined) {
+      auth = keyPath(token, ctx.snapshot, nowMs);
+    } else {
+      // On the JWT path every failure is final: never retried as an api key (§4.1).
+      const out = await rt.jwt.authenticate(token, header, ctx.snapshot, nowMs);
+      if (out.ok) {
+        auth = lifecycle(out.key, nowMs, 'jwt');
+        rt.logger.debug({ request_id: ctx.id, provider: out.provider }, 'jwt caller authenticated');
+      } else {
+        auth = deny(out.reason, jwtError(out.reason), 'jwt');
+        const fields = {
+          request_id: ctx.id,
+          reason: out.reason,
+          provider: out.provider,
+          issuer: out.issuer,
+          kid: logKid(out.kid),
+          method: ctx.req.method,
+          path: ctx.path,
+          client_ip: clientIp(ctx.req, rt.realIp),
+        };
+        if (PRE_VERIFICATION.has(out.reason)) rt.logger.debug(fields, 'jwt caller rejected');
+        else rt.logger.warn(fields, 'jwt caller rejected');
+      }
+    }
+  }
   if (!auth.ok) {
-    rt.metrics.authDenied(auth.reason);
+    rt.metrics.authDenied(auth.reason, auth.method);
     ctx.skipAccessLog = true;
     if (auth.reason === 'key_disabled' || auth.reason === 'key_expired') {
-      rt.logger.warn({ request_id: ctx.id, reason: auth.reason }, 'caller key rejected');
+      rt.logger.warn({ request_id: ctx.id, reason: auth.reason, method: auth.method }, 'caller key rejected');
     }
     sendError(ctx, rt.ident, auth.error);
     return undefined;
   }
-  rt.metrics.authAllowed();
+  rt.metrics.authAllowed(auth.method);
   ctx.apiKey = auth.key;
   return auth.key;
 }

@@ -97,7 +97,7 @@ export async function runModelEndpoint(
   spec: EndpointSpec,
 ): Promise<void> {
   if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
-  const key = authenticateCaller(rt, ctx);
+  const key = await authenticateCaller(rt, ctx);
   if (!key) return;
   const parsed = await readAndParse(rt, ctx, spec);
   if (!parsed) return;
