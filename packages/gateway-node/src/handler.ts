@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { MemoryCacheStore } from '@aisix/cache';
-import { type CounterStore, MemoryCounterStore } from '@aisix/limits';
+import { type CounterStore, Limiter, MemoryCounterStore } from '@aisix/limits';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { type GatewayConfig, resolveSettings } from './config.js';
@@ -30,7 +30,7 @@ import { type EndpointLabel, newContext, type RequestContext } from './pipeline/
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
 import { TargetStats } from './pipeline/target-stats.js';
-import { ROUTES } from './routes.js';
+import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
@@ -86,12 +86,12 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const metrics = new Metrics(settings);
   const owned: { close(): Promise<void> }[] = [];
   let interceptors = o.interceptors;
+  let store = o.rateLimitStore;
+  if (store === undefined) {
+    store = new MemoryCounterStore();
+    owned.push(store);
+  }
   if (interceptors === undefined) {
-    let store = o.rateLimitStore;
-    if (store === undefined) {
-      store = new MemoryCounterStore();
-      owned.push(store);
-    }
     let stores = o.cacheStores;
     if (stores === undefined) {
       const memory = new MemoryCacheStore();
@@ -124,6 +124,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
     tracer: o.tracer,
+    limiter: new Limiter(store),
   };
   return { rt, owned };
 }
@@ -172,14 +173,16 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
         req.url = q === -1 ? to : to + url.slice(q);
       }
     }
-    const route = ROUTES.get(path);
-    const label = (route ? path : 'other') as EndpointLabel;
+    const resolved = resolveRoute(path);
+    const route = resolved?.route;
+    const label: EndpointLabel = resolved?.label ?? 'other';
     const ctx = newContext(randomUUID(), req, res, path, label, route, rt.snapshots.current());
     inFlight++;
     rt.metrics.started(ctx.endpoint);
     res.once('close', () => onClose(ctx));
     if (!route) return void sendError(ctx, rt.ident, errors.notFound());
-    if (req.method !== route.method) return void sendError(ctx, rt.ident, errors.methodNotAllowed());
+    if (route.method !== 'ANY' && req.method !== route.method)
+      return void sendError(ctx, rt.ident, errors.methodNotAllowed());
     const limit = rt.settings.bodyLimit;
     if (limit > 0 && Number(req.headers['content-length'] ?? 0) > limit) {
       sendError(ctx, rt.ident, errors.bodyTooLarge(limit));

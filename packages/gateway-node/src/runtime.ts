@@ -3,6 +3,7 @@
  * adapter registry, metrics, the logger and the response identity. Built once per process (per
  * cluster worker) by `createProxyHandler`.
  */
+import type { Limiter } from '@aisix/limits';
 import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -37,4 +38,6 @@ export interface GatewayRuntime {
   readonly targets: TargetStats;
   /** Request tracing; undefined when tracing is off (the default): one check per request. */
   readonly tracer?: Tracer | undefined;
+  /** Rate limits outside the model pipeline (MCP `tools/call`), over the same counter store. */
+  readonly limiter: Limiter;
 }
