@@ -10,8 +10,6 @@ const INERT_KINDS: readonly KindName[] = [
   'guardrails',
   'guardrail_attachments',
   'observability_exporters',
-  'mcp_servers',
-  'mcp_policies',
   'a2a_agents',
   'oidc_providers',
 ];
@@ -20,9 +18,6 @@ const INERT_KINDS: readonly KindName[] = [
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
 
 const INERT_KEY_FIELDS = [
-  'allowed_tools',
-  'mcp_access',
-  'mcp_rate_limits',
   'allowed_agents',
   'jwt_subject',
   'jwt_provider',
@@ -49,6 +44,9 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;
     for (const f of INERT_KEY_FIELDS) if (v[f] !== undefined && v[f] !== null) out.add(`api_keys.${f}`);
+  }
+  for (const m of s.byId('mcp_servers').values()) {
+    if ((m.value as { type?: string }).type === 'openapi') out.add('mcp_servers.type: openapi');
   }
   for (const p of s.byId('provider_keys').values()) {
     if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');
