@@ -17,11 +17,7 @@ const INERT_KINDS: readonly KindName[] = [
 /** Routing strategies that are accepted but walk the targets like `failover`. */
 const INERT_STRATEGIES = new Set(['least_cost', 'least_latency', 'least_busy']);
 
-const INERT_KEY_FIELDS = [
-  'allowed_agents',
-  'jwt_subject',
-  'jwt_provider',
-] as const;
+const INERT_KEY_FIELDS = ['allowed_agents', 'jwt_subject', 'jwt_provider'] as const;
 
 /** `kind` or `kind.field` names in use in `s` that have no effect yet, sorted. */
 export function inertResourceFields(s: ConfigSnapshot): string[] {
@@ -44,9 +40,6 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;
     for (const f of INERT_KEY_FIELDS) if (v[f] !== undefined && v[f] !== null) out.add(`api_keys.${f}`);
-  }
-  for (const m of s.byId('mcp_servers').values()) {
-    if ((m.value as { type?: string }).type === 'openapi') out.add('mcp_servers.type: openapi');
   }
   for (const p of s.byId('provider_keys').values()) {
     if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');

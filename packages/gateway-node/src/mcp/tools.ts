@@ -1,12 +1,18 @@
 /**
  * Tools of one upstream server, whatever its type: `type: mcp` goes to the MCP client
- * (`upstream.ts`). The one seam where `type: openapi` servers plug in.
+ * (`upstream.ts`), `type: openapi` to the generated HTTP tools (`openapi.ts`).
  */
 import type { McpServerView } from './compile.js';
+import { callOpenApi, openApiTools } from './openapi.js';
 import { type CallResult, callTool, listTools, type ToolInfo } from './upstream.js';
 
-export function listServerTools(s: McpServerView): Promise<ToolInfo[]> {
-  if (s.type === 'openapi') return Promise.reject(new Error('openapi MCP servers are not supported yet'));
+export async function listServerTools(s: McpServerView): Promise<ToolInfo[]> {
+  if (s.type === 'openapi')
+    return openApiTools(s).map((t) => ({
+      name: t.name,
+      description: t.description,
+      inputSchema: t.inputSchema,
+    }));
   return listTools(s);
 }
 
@@ -15,6 +21,5 @@ export function callServerTool(
   tool: string,
   args: Record<string, unknown> | undefined,
 ): Promise<CallResult> {
-  if (s.type === 'openapi') return Promise.reject(new Error('openapi MCP servers are not supported yet'));
-  return callTool(s, tool, args);
+  return s.type === 'openapi' ? callOpenApi(s, tool, args) : callTool(s, tool, args);
 }
