@@ -131,7 +131,9 @@ function cleanLimits(raw: unknown): Limits | undefined {
 export async function runMcp(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
   const key = authenticateCaller(rt, ctx);
   if (!key) return;
+  // Telemetry labels of the MCP surface (§1.4): provider and model `mcp`.
   ctx.provider = 'mcp';
+  ctx.requestedModel = 'mcp';
   const g = mcpGateway(ctx.snapshot, rt.logger);
   let scoped: McpServerView | undefined;
   if (ctx.path.length > 5 && ctx.path.startsWith('/mcp/')) {

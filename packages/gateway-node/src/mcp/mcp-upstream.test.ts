@@ -237,6 +237,9 @@ test('cleartext-credential warning: once per (server, finding, url), requests un
   assert.equal(per('oauth').length, 2);
   assert.equal(per('alpha').length, 0, 'auth_type none sends no credential');
   assert.equal(per('beta')[0]?.url, beta.url);
+  assert.ok(
+    logs.some((l) => l.path === '/mcp' && l.provider === 'mcp' && l.model === 'mcp' && l.status === 200),
+  );
   for (const secret of ['beta-secret', 'upstream-api-key', 'oauth-secret', 'tok-1', 'sk-all'])
     assert.ok(!raw.some((l) => l.includes(secret)), `${secret} leaked into the log`);
 });
