@@ -93,7 +93,7 @@ before(async () => {
         token_url: tokens.url,
         scopes: ['tools.read', 'tools.call'],
       },
-      f: { name: 'flaky', url: flaky.url },
+      f: { name: 'flaky', url: flaky.url, timeout_ms: 400 },
     },
     api_keys: {
       all: key('sk-all'),
@@ -210,6 +210,24 @@ test('per-server rate limit: third alpha call is 429, beta and a twin key unaffe
   const free = await connect('sk-all');
   for (let i = 0; i < 4; i++) await free.callTool({ name: 'alpha__echo', arguments: { text: 'f' } });
   await Promise.all([c.close(), twin.close(), free.close()]);
+});
+
+test('a hung upstream: timeout_ms bounds the call (-32603) and the list leg (tools skipped)', async () => {
+  const c = await connect('sk-all');
+  flaky.hang = true;
+  const t0 = performance.now();
+  const e = await failure(c.callTool({ name: 'flaky__echo', arguments: { text: 'x' } }));
+  assert.equal(e.code, -32603);
+  assert.match(e.message, /upstream MCP server 'flaky' failed to call tool/);
+  const names = (await c.listTools()).tools.map((t) => t.name);
+  assert.ok(!names.includes('flaky__echo') && names.includes('alpha__echo'));
+  assert.ok(performance.now() - t0 < 3000, 'both bounded by the 400 ms deadline');
+  flaky.hang = false;
+  assert.equal(
+    textOf(await c.callTool({ name: 'flaky__echo', arguments: { text: 'back' } })),
+    'flaky:echo:back',
+  );
+  await c.close();
 });
 
 test('a server going down mid-session: its tools vanish from the list, its calls get -32603, others keep working', async () => {

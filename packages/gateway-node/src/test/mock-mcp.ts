@@ -15,6 +15,8 @@ export interface MockMcp {
   readonly headers: IncomingHttpHeaders[];
   readonly calls: { tool: string; args: unknown }[];
   authorize: (h: IncomingHttpHeaders) => boolean;
+  /** When set, requests are read and never answered (a hung upstream). */
+  hang: boolean;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startMockMcp(name: string): Promise<MockMcp> {
     headers: [],
     calls: [],
     authorize: () => true,
+    hang: false,
     close: async () => {},
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -49,6 +52,7 @@ export async function startMockMcp(name: string): Promise<MockMcp> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    if (mock.hang) return;
     const server = new Server({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
     server.setRequestHandler(CallToolRequestSchema, (r) => {
