@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import {
+  buildSnapshot,
+  type Docs,
+  type Started,
+  sha256,
+  startTestGateway,
+  testConfig,
+} from '../test/fixtures.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 interface McpDocs extends Docs {
@@ -65,7 +72,10 @@ before(async () => {
   alpha = await startMockMcp('alpha');
   beta = await startMockMcp('beta');
   beta.authorize = (h) => h.authorization === 'Bearer beta-secret';
-  g = await startTestGateway(buildSnapshot(docs()));
+  g = await startTestGateway(
+    buildSnapshot(docs()),
+    testConfig({ proxy: { addr: '127.0.0.1:0', request_body_limit_bytes: 64 * 1024 } }),
+  );
 });
 
 after(async () => {
@@ -147,6 +157,17 @@ test('transport: HTTP-level outcomes in the documented order', async () => {
   r = await post('/mcp', '', {}, 'GET');
   assert.equal(r.status, 405);
   assert.equal(r.headers.get('allow'), 'POST');
+  const calls = alpha.calls.length;
+  const huge = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 3,
+    method: 'tools/call',
+    params: { name: 'alpha__echo', arguments: { text: 'x'.repeat(100_000) } },
+  });
+  r = await post('/mcp', huge);
+  assert.equal(r.status, 413, 'oversized tool arguments hit the body cap');
+  assert.ok(((await r.json()) as { error: { message: string } }).error.message);
+  assert.equal(alpha.calls.length, calls, 'nothing reached the upstream');
   r = await post('/mcp', ping, { accept: 'application/json' });
   assert.equal(r.status, 406);
   r = await post('/mcp', ping, { 'content-type': 'text/plain' });
