@@ -5,7 +5,15 @@
  * checks, in the order of §2.2. Every request reads the gateway compiled for its snapshot.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Admission, Bucket, Limits } from '@aisix/limits';
+import type { ConfigSnapshot, Resource } from '@aisix/core';
+import {
+  type Admission,
+  type Bucket,
+  compileLimitPlan,
+  type LimitPlan,
+  type Limits,
+  type ModelFacts,
+} from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { baseHeaders, sendBody, sendError } from '../http/respond.js';
@@ -99,15 +107,44 @@ function header(ctx: RequestContext, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** The quota buckets of a `tools/call` (§2.7 step 2): key inline, then the key's per-server limit. */
-function callBuckets(key: { id: string; value: Record<string, unknown> }, server: string): Bucket[] {
-  const out: Bucket[] = [];
-  const inline = cleanLimits(key.value.rate_limit);
-  if (inline !== undefined) out.push({ key: key.id, limits: inline, layer: 'api_key' });
-  const per = key.value.mcp_rate_limits;
+const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
+
+/** The snapshot's rate-limit plan (null: no limit configured anywhere), compiled once. */
+function limitPlan(snapshot: ConfigSnapshot): LimitPlan | undefined {
+  let p = plans.get(snapshot);
+  if (p === undefined) {
+    p = compileLimitPlan(snapshot) ?? null;
+    plans.set(snapshot, p);
+  }
+  return p ?? undefined;
+}
+
+/** No model dimension (§1.3): `group` keeps model-following policies out of the request gate. */
+const NO_MODEL: ModelFacts = { id: '', alias: 'mcp', group: true };
+
+/**
+ * The quota buckets of a `tools/call` (§2.7 step 2): the key's inline limit, then its
+ * per-server limit (`mcp_rate_limits[<server>]`, bucket `mcp:<key id>:<server>`), then the
+ * policies that do not follow a model.
+ */
+function callBuckets(snapshot: ConfigSnapshot, key: Resource<'api_keys'>, server: string): Bucket[] {
+  const v = key.value as Record<string, unknown>;
+  const plan = limitPlan(snapshot);
+  const out =
+    plan?.requestBuckets({
+      apiKeyId: key.id,
+      team: typeof v.team_id === 'string' ? v.team_id : undefined,
+      member: typeof v.user_id === 'string' ? v.user_id : undefined,
+      requestedName: 'mcp',
+      model: NO_MODEL,
+    }) ?? [];
+  const per = v.mcp_rate_limits;
   if (server !== '' && isObject(per) && Object.hasOwn(per, server)) {
     const l = cleanLimits(per[server]);
-    if (l !== undefined) out.push({ key: `mcp:${key.id}:${server}`, limits: l, layer: 'mcp' });
+    if (l !== undefined) {
+      const at = out.length > 0 && (out[0] as Bucket).layer === 'api_key' ? 1 : 0;
+      out.splice(at, 0, { key: `mcp:${key.id}:${server}`, limits: l, layer: 'mcp' });
+    }
   }
   return out;
 }
@@ -159,12 +196,12 @@ export async function runMcp(rt: GatewayRuntime, ctx: RequestContext): Promise<v
     const name = typeof msg.params.name === 'string' ? msg.params.name : '';
     const server =
       scoped !== undefined ? scoped.name : name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) : '';
-    const buckets = callBuckets(key as { id: string; value: Record<string, unknown> }, server);
+    const buckets = callBuckets(ctx.snapshot, key, server);
     if (buckets.length > 0) {
       const r = await rt.limiter.acquire(buckets);
       if (!r.ok) {
-        rt.metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, undefined);
-        return sendError(ctx, rt.ident, errors.rateLimited(r.reason, r.retryAfterSecs, undefined));
+        rt.metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
+        return sendError(ctx, rt.ident, errors.rateLimited(r.reason, r.retryAfterSecs, r.bucket.policy));
       }
       admission = r.admission;
     }

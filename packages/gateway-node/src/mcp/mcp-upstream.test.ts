@@ -11,6 +11,7 @@ import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 interface McpDocs extends Docs {
   readonly mcp_servers: Record<string, Record<string, unknown>>;
+  readonly rate_limit_policies: Record<string, Record<string, unknown>>;
 }
 
 interface TokenEndpoint {
@@ -93,12 +94,23 @@ before(async () => {
         token_url: tokens.url,
         scopes: ['tools.read', 'tools.call'],
       },
-      f: { name: 'flaky', url: flaky.url, timeout_ms: 400 },
+      f: { name: 'flaky', url: flaky.url, timeout_ms: 1500 },
     },
     api_keys: {
       all: key('sk-all'),
       rl: key('sk-rl', { mcp_rate_limits: { alpha: { rpm: 2 } } }),
       twin: key('sk-twin', { mcp_rate_limits: { alpha: { rpm: 2 } } }),
+      inline: key('sk-inline', { rate_limit: { rpm: 1 } }),
+      pol: key('sk-pol', { team_id: 'tools-team' }),
+    },
+    rate_limit_policies: {
+      p1: {
+        name: 'tools-team-per-minute',
+        scope: 'team',
+        scope_ref: 'tools-team',
+        window: 'minute',
+        max_requests: 1,
+      },
     },
   };
   const sink = new Writable({
@@ -212,6 +224,34 @@ test('per-server rate limit: third alpha call is 429, beta and a twin key unaffe
   await Promise.all([c.close(), twin.close(), free.close()]);
 });
 
+async function rawCall(token: string, tool: string): Promise<Response> {
+  return fetch(`${g.base}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: tool, arguments: {} },
+    }),
+  });
+}
+
+test('tools/call also passes the key inline limit and the policies (no model dimension)', async () => {
+  assert.equal((await rawCall('sk-inline', 'alpha__echo')).status, 200);
+  let r = await rawCall('sk-inline', 'beta__echo');
+  assert.equal(r.status, 429, 'the key inline rpm counts calls on every server');
+  assert.equal((await rawCall('sk-pol', 'alpha__echo')).status, 200);
+  r = await rawCall('sk-pol', 'beta__echo');
+  assert.equal(r.status, 429);
+  const err = ((await r.json()) as { error: { message: string } }).error;
+  assert.match(err.message, /tools-team-per-minute/);
+});
+
 test('a hung upstream: timeout_ms bounds the call (-32603) and the list leg (tools skipped)', async () => {
   const c = await connect('sk-all');
   flaky.hang = true;
@@ -221,7 +261,7 @@ test('a hung upstream: timeout_ms bounds the call (-32603) and the list leg (too
   assert.match(e.message, /upstream MCP server 'flaky' failed to call tool/);
   const names = (await c.listTools()).tools.map((t) => t.name);
   assert.ok(!names.includes('flaky__echo') && names.includes('alpha__echo'));
-  assert.ok(performance.now() - t0 < 3000, 'both bounded by the 400 ms deadline');
+  assert.ok(performance.now() - t0 < 8000, 'both bounded by the 1.5 s deadline');
   flaky.hang = false;
   assert.equal(
     textOf(await c.callTool({ name: 'flaky__echo', arguments: { text: 'back' } })),
