@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { MemoryCacheStore } from '@aisix/cache';
-import { type CounterStore, MemoryCounterStore } from '@aisix/limits';
+import { type CounterStore, Limiter, MemoryCounterStore } from '@aisix/limits';
 import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { JwtAuthenticator } from './auth/jwt.js';
@@ -33,7 +33,7 @@ import { type EndpointLabel, newContext, type RequestContext } from './pipeline/
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
 import { TargetStats } from './pipeline/target-stats.js';
-import { ROUTES } from './routes.js';
+import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
@@ -91,12 +91,12 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const metrics = new Metrics(settings);
   const owned: { close(): Promise<void> }[] = [];
   let interceptors = o.interceptors;
+  let store = o.rateLimitStore;
+  if (store === undefined) {
+    store = new MemoryCounterStore();
+    owned.push(store);
+  }
   if (interceptors === undefined) {
-    let store = o.rateLimitStore;
-    if (store === undefined) {
-      store = new MemoryCounterStore();
-      owned.push(store);
-    }
     let stores = o.cacheStores;
     if (stores === undefined) {
       const memory = new MemoryCacheStore();
@@ -135,6 +135,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     tracer: o.tracer,
     usage,
     exporters: new Exporters(usage, o.version, o.logger),
+    limiter: new Limiter(store),
   };
   return { rt, owned };
 }
@@ -183,14 +184,16 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
         req.url = q === -1 ? to : to + url.slice(q);
       }
     }
-    const route = ROUTES.get(path);
-    const label = (route ? path : 'other') as EndpointLabel;
+    const resolved = resolveRoute(path);
+    const route = resolved?.route;
+    const label: EndpointLabel = resolved?.label ?? 'other';
     const ctx = newContext(randomUUID(), req, res, path, label, route, rt.snapshots.current());
     inFlight++;
     rt.metrics.started(ctx.endpoint);
     res.once('close', () => onClose(ctx));
     if (!route) return void sendError(ctx, rt.ident, errors.notFound());
-    if (req.method !== route.method) return void sendError(ctx, rt.ident, errors.methodNotAllowed());
+    if (route.method !== 'ANY' && req.method !== route.method)
+      return void sendError(ctx, rt.ident, errors.methodNotAllowed());
     const limit = rt.settings.bodyLimit;
     if (limit > 0 && Number(req.headers['content-length'] ?? 0) > limit) {
       sendError(ctx, rt.ident, errors.bodyTooLarge(limit));

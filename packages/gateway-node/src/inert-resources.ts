@@ -7,12 +7,12 @@
 import type { ConfigSnapshot, KindName } from '@aisix/core';
 import { LIVE_EXPORTER_KINDS } from './usage/exporters.js';
 
-const INERT_KINDS: readonly KindName[] = ['mcp_servers', 'mcp_policies', 'a2a_agents'];
+const INERT_KINDS: readonly KindName[] = ['a2a_agents'];
 
 /** Guardrail kinds stored but not evaluated yet. */
 const INERT_GUARDRAIL_KINDS = new Set(['aliyun_ai_guardrail']);
 
-const INERT_KEY_FIELDS = ['allowed_tools', 'mcp_access', 'mcp_rate_limits', 'allowed_agents'] as const;
+const INERT_KEY_FIELDS = ['allowed_agents'] as const;
 
 /** `kind` or `kind.field` names in use in `s` that have no effect yet, sorted. */
 export function inertResourceFields(s: ConfigSnapshot): string[] {

@@ -13,6 +13,7 @@ import { chatCompletions, completions, embeddings } from './endpoints/model-endp
 import { listModels } from './endpoints/models.js';
 import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
+import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
 import type { GatewayRuntime } from './runtime.js';
@@ -40,6 +41,22 @@ const TABLE = {
   '/v1/models': { method: 'GET', kind: 'models', envelope: 'openai', run: listModels },
   '/livez': { method: 'GET', kind: 'health', envelope: 'openai', run: livez },
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
+  '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
+
+/**
+ * The route of a request path and its metric label: exact paths, plus the MCP endpoints
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label).
+ */
+export function resolveRoute(
+  path: string,
+): { readonly label: EndpointLabel; readonly route: Route } | undefined {
+  const route = ROUTES.get(path);
+  if (route !== undefined && path !== '/mcp/:server') return { label: path as EndpointLabel, route };
+  if (!path.startsWith('/mcp/')) return undefined;
+  if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
+  return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };
+}

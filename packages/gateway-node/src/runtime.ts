@@ -3,6 +3,7 @@
  * adapter registry, metrics, the logger and the response identity. Built once per process (per
  * cluster worker) by `createProxyHandler`.
  */
+import type { Limiter } from '@aisix/limits';
 import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -46,4 +47,6 @@ export interface GatewayRuntime {
   readonly usage: UsageBus;
   /** `observability_exporters` of the store, reconciled per snapshot, attached to `usage`. */
   readonly exporters: Exporters;
+  /** Rate limits outside the model pipeline (MCP `tools/call`), over the same counter store. */
+  readonly limiter: Limiter;
 }

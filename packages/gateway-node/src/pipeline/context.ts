@@ -26,6 +26,8 @@ export type EndpointLabel =
   | '/v1/models'
   | '/livez'
   | '/readyz'
+  | '/mcp'
+  | '/mcp/:server'
   | 'other';
 
 /**
@@ -43,11 +45,13 @@ export type RouteKind =
   | 'images'
   | 'audio'
   | 'models'
-  | 'health';
+  | 'health'
+  | 'mcp';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {
-  readonly method: 'GET' | 'POST';
+  /** `ANY`: the route answers every method itself (MCP: 405 after its own checks). */
+  readonly method: 'GET' | 'POST' | 'ANY';
   readonly kind: RouteKind;
   /** Error envelope of the route's callers (data-plane §7.1-7.2). */
   readonly envelope: 'openai' | 'anthropic';

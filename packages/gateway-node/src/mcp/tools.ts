@@ -1,0 +1,25 @@
+/**
+ * Tools of one upstream server, whatever its type: `type: mcp` goes to the MCP client
+ * (`upstream.ts`), `type: openapi` to the generated HTTP tools (`openapi.ts`).
+ */
+import type { McpServerView } from './compile.js';
+import { callOpenApi, openApiTools } from './openapi.js';
+import { type CallResult, callTool, listTools, type ToolInfo } from './upstream.js';
+
+export async function listServerTools(s: McpServerView): Promise<ToolInfo[]> {
+  if (s.type === 'openapi')
+    return openApiTools(s).map((t) => ({
+      name: t.name,
+      description: t.description,
+      inputSchema: t.inputSchema,
+    }));
+  return listTools(s);
+}
+
+export function callServerTool(
+  s: McpServerView,
+  tool: string,
+  args: Record<string, unknown> | undefined,
+): Promise<CallResult> {
+  return s.type === 'openapi' ? callOpenApi(s, tool, args) : callTool(s, tool, args);
+}

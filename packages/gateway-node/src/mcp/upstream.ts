@@ -1,0 +1,138 @@
+/**
+ * The gateway as an MCP client of `type: mcp` servers (agents-and-jobs §2.8), with the
+ * official SDK client over Streamable HTTP: a fresh session per operation (a `tools/list` leg,
+ * a `tools/call`), closed after it; nothing kept between requests. `timeout_ms` bounds the
+ * session setup (token minting included) and, separately, the request. Redirects are refused.
+ * The gateway-held credential goes on every upstream request; the caller's never does.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { McpServerView } from './compile.js';
+import { type OAuthClient, oauthTokens } from './oauth.js';
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A tool as advertised downstream: only name, description and inputSchema survive. */
+export interface ToolInfo {
+  readonly name: string;
+  readonly description?: string | undefined;
+  readonly inputSchema: Record<string, unknown>;
+}
+
+export interface CallResult {
+  readonly content: unknown[];
+  readonly structuredContent?: unknown;
+  readonly isError?: boolean;
+}
+
+/** Visible ASCII and tab only: anything else would fail inside fetch with the value quoted. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+function oauthClient(s: McpServerView): OAuthClient {
+  if (s.client_id === undefined || s.token_url === undefined || s.secret === undefined)
+    throw new Error('oauth2 server is missing client_id, secret or token_url');
+  return { tokenUrl: s.token_url, clientId: s.client_id, secret: s.secret, scopes: s.scopes ?? [] };
+}
+
+async function authHeaders(s: McpServerView, timeoutMs: number): Promise<Record<string, string>> {
+  const secret = s.secret ?? '';
+  switch (s.auth_type) {
+    case 'none':
+      return {};
+    case 'bearer':
+      if (!HEADER_VALUE.test(secret)) throw new Error('the stored secret is not a valid header value');
+      return { authorization: `Bearer ${secret}` };
+    case 'api_key':
+      if (!HEADER_VALUE.test(secret)) throw new Error('the stored secret is not a valid header value');
+      return { 'x-api-key': secret };
+    case 'oauth2': {
+      const token = await oauthTokens.token(oauthClient(s), timeoutMs);
+      if (!HEADER_VALUE.test(token)) throw new Error('the minted token is not a valid header value');
+      return { authorization: `Bearer ${token}` };
+    }
+  }
+}
+
+/** fetch without redirects (a 3xx is a failure) that forgets the OAuth token on a 401. */
+function upstreamFetch(s: McpServerView): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, { ...init, redirect: 'manual' });
+    if (res.status === 401 && s.auth_type === 'oauth2') oauthTokens.drop(oauthClient(s));
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new Error(`upstream answered a redirect (HTTP ${res.status}); redirects are not followed`);
+    }
+    return res;
+  };
+}
+
+async function withSession<T>(
+  s: McpServerView,
+  op: (c: Client, timeoutMs: number) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  const setupDeadline = AbortSignal.timeout(timeoutMs);
+  const headers = await authHeaders(s, timeoutMs);
+  const transport = new StreamableHTTPClientTransport(new URL(s.url), {
+    requestInit: { headers },
+    fetch: upstreamFetch(s),
+  });
+  const client = new Client({ name: 'aisix-mcp-gateway', version: '1' }, { capabilities: {} });
+  try {
+    await client.connect(transport, { timeout: timeoutMs, signal: setupDeadline });
+    return await op(client, timeoutMs);
+  } finally {
+    // Ends the upstream session (DELETE when one was issued); failures there change nothing.
+    await transport.terminateSession().catch(() => {});
+    await client.close().catch(() => {});
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function listTools(s: McpServerView): Promise<ToolInfo[]> {
+  return withSession(s, async (c, timeout) => {
+    const out: ToolInfo[] = [];
+    let cursor: string | undefined;
+    // Upstream pages are followed so downstream sees one page (§2.3).
+    for (let page = 0; page < 100; page++) {
+      const r = await c.listTools(cursor === undefined ? {} : { cursor }, { timeout });
+      for (const t of r.tools) {
+        const tool: ToolInfo = {
+          name: t.name,
+          inputSchema: isObject(t.inputSchema) ? t.inputSchema : {},
+          ...(t.description !== undefined ? { description: t.description } : {}),
+        };
+        out.push(tool);
+      }
+      cursor = r.nextCursor;
+      if (cursor === undefined) break;
+    }
+    return out;
+  });
+}
+
+export function callTool(
+  s: McpServerView,
+  name: string,
+  args: Record<string, unknown> | undefined,
+): Promise<CallResult> {
+  return withSession(s, async (c, timeout) => {
+    const r = await c.callTool({ name, ...(args !== undefined ? { arguments: args } : {}) }, undefined, {
+      timeout,
+    });
+    if (!Array.isArray(r.content)) throw new Error('upstream result has no content array');
+    return {
+      content: r.content,
+      ...(r.structuredContent !== undefined ? { structuredContent: r.structuredContent } : {}),
+      ...(r.isError !== undefined ? { isError: r.isError === true } : {}),
+    };
+  });
+}
+
+/** Upstream error text for the log: control characters replaced, at most 256 characters. */
+export function sanitize(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 256);
+}
