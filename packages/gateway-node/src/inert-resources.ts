@@ -23,9 +23,7 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
   }
   for (const m of s.byId('models').values()) {
-    const v = m.value;
-    if (v.ensemble !== undefined) out.add('models.ensemble');
-    if (v.semantic !== undefined) out.add('models.semantic');
+    if (m.value.ensemble !== undefined) out.add('models.ensemble');
   }
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;
