@@ -146,8 +146,8 @@ async function dispatchEnsemble(
   ctx.upstreamModel = t.upstreamModel;
   ctx.attempts++;
   openAttempt(ctx, {
-    index: ctx.attempts - 1,
-    kind: 'initial',
+    index: judge.judgeIndex,
+    kind: 'judge',
     model: t.model,
     upstreamModel: t.upstreamModel,
     provider: t.provider,

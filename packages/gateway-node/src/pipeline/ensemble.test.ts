@@ -16,11 +16,33 @@ import {
   sleep,
   startMockUpstream,
 } from '../test/mock-upstream.js';
+import { BoundedQueue, type UsageSink } from '../usage/bus.js';
+import type { UsageEvent } from '../usage/events.js';
 import { judgePrompt, truncateUtf8 } from './ensemble.js';
 
 let up: MockUpstream;
 let g: Started;
 let client: OpenAI;
+
+const sink = new (class implements UsageSink {
+  readonly name = 'test';
+  readonly queue = new BoundedQueue<UsageEvent>(1000);
+  readonly seen: UsageEvent[] = [];
+  offer(events: readonly UsageEvent[]): number {
+    for (const e of events) this.queue.push(e);
+    return 0;
+  }
+  async of(id: string, n: number): Promise<UsageEvent[]> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      this.seen.push(...this.queue.take(1000));
+      const mine = this.seen.filter((e) => e.request_id === id);
+      if (mine.length >= n) return mine;
+      assert.ok(Date.now() < deadline, `only ${mine.length} events for ${id}`);
+      await sleep(10);
+    }
+  }
+})();
 
 const ANSWERS: Record<string, string> = {
   'panel-a-up': 'Paris is the capital of France.',
@@ -84,6 +106,7 @@ before(async () => {
     },
   });
   g = await startTestGateway(buildSnapshot(docs));
+  g.gw.usage.attach(sink);
   client = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
 });
 
@@ -229,4 +252,36 @@ test('judge template: candidates truncated to 8 KiB with …, placeholders not e
     ['x', 'y'],
   );
   assert.equal(p, 'User: {labeled_candidates}|Answer 1:\nx\n\nAnswer 2:\ny');
+});
+
+test('one usage event per sub-call: panel 0..N-1 and judge N, each with its own reported usage', async () => {
+  for (const stream of [false, true]) {
+    const r = await client.chat.completions.create({ model: 'ens', messages, stream }).withResponse();
+    if (stream) for await (const _ of r.data as AsyncIterable<unknown>);
+    const id = r.response.headers.get('x-aisix-request-id') ?? '';
+    const events = (await sink.of(id, 3)).sort((a, b) => a.attempt_index - b.attempt_index);
+    assert.deepEqual(
+      events.map((e) => [e.attempt_index, e.attempt_kind, e.requested_model]),
+      [
+        [0, 'panel', 'ens'],
+        [1, 'panel', 'ens'],
+        [2, 'judge', 'ens'],
+      ],
+      `stream ${stream}`,
+    );
+    assert.deepEqual(
+      events.map((e) => e.attempt_model),
+      ['panel-a-up', 'panel-b-up', 'judge-up'],
+    );
+    // Each event carries its own call's usage (the gateway asks a streaming judge for its usage
+    // chunk), never the panel's sum.
+    assert.deepEqual(
+      events.map((e) => [e.prompt_tokens, e.completion_tokens]),
+      [
+        [9, 3],
+        [9, 3],
+        [9, 3],
+      ],
+    );
+  }
 });

@@ -104,10 +104,41 @@ async function subCall(
   alias: string,
   body: Readonly<Record<string, unknown>>,
   timeoutMs: number | undefined,
+  slot: { readonly index: number; readonly kind: 'panel' | 'judge' },
 ): Promise<SubResult> {
   const built = directTarget(rt, ctx, alias, body, false);
   if (!built.ok) return built;
-  let t = capTarget(built.target, timeoutMs);
+  const t0 = performance.now();
+  const r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs));
+  // One usage event per sub-call (§8.1 step 7), with the usage that call reported.
+  const t = built.target;
+  ctx.attempts++;
+  ctx.attemptLog?.push({
+    index: slot.index,
+    kind: slot.kind,
+    model: t.model,
+    upstreamModel: t.upstreamModel,
+    provider: t.provider,
+    providerKeyName: t.providerKeyName ?? null,
+    t0,
+    ms: performance.now() - t0,
+    ok: r.ok,
+    status: r.ok ? undefined : r.error.status,
+    errorClass: r.ok ? null : r.error.type,
+    errorMessage: r.ok ? null : r.error.message,
+    providerRequestId: null,
+    ...(r.ok ? { usage: toUsage(reported(r.body)) } : {}),
+  });
+  return r;
+}
+
+async function subAttempts(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  alias: string,
+  target: Target,
+): Promise<SubResult> {
+  let t = target;
   if (t.adapter.authorize) {
     const auth = await authorizeTarget(rt, { ...ctx, stream: false }, t, false);
     if (!auth.ok) return { ok: false, error: auth.failure.error };
@@ -235,6 +266,8 @@ export interface JudgeCall {
   readonly timeoutMs: number | undefined;
   /** Reported usage of the surviving panel members. */
   readonly panelUsage: Reported;
+  /** The judge's attempt index (the panel size). */
+  readonly judgeIndex: number;
 }
 
 function usesTools(body: Readonly<Record<string, unknown>>): boolean {
@@ -252,12 +285,12 @@ export async function runPanel(
 ): Promise<JudgeCall | GatewayError> {
   if (usesTools(body)) return errors.invalidBody('ensemble models do not support tools');
   const results = await Promise.all(
-    e.panel.map((m) => {
+    e.panel.map((m, i) => {
       const b: Record<string, unknown> = { ...body, model: m.model, stream: false };
       delete b.stream_options;
       if (m.temperature !== undefined) b.temperature = m.temperature;
       if (m.seed !== undefined) b.seed = m.seed;
-      return subCall(rt, ctx, m.model, b, e.timeout_ms);
+      return subCall(rt, ctx, m.model, b, e.timeout_ms, { index: i, kind: 'panel' });
     }),
   );
   const texts: string[] = [];
@@ -292,7 +325,7 @@ export async function runPanel(
     judgeBody.stream = true;
     if (body.stream_options !== undefined) judgeBody.stream_options = body.stream_options;
   }
-  return { alias: e.judge.model, body: judgeBody, timeoutMs: e.timeout_ms, panelUsage: usage };
+  return { alias: e.judge.model, body: judgeBody, timeoutMs: e.timeout_ms, panelUsage: usage, judgeIndex: n };
 }
 
 /** Judge failure mapping (§8.1 step 4): a 4xx stays, anything else → 502. */
@@ -303,7 +336,7 @@ export function judgeError(err: GatewayError): GatewayError {
 
 /** The non-streaming judge: its answer with `model` = the ensemble alias and the summed usage. */
 export async function answerWithJudge(rt: GatewayRuntime, ctx: RequestContext, j: JudgeCall): Promise<void> {
-  const r = await subCall(rt, ctx, j.alias, j.body, j.timeoutMs);
+  const r = await subCall(rt, ctx, j.alias, j.body, j.timeoutMs, { index: j.judgeIndex, kind: 'judge' });
   if (!r.ok) {
     ctx.usage = toUsage(j.panelUsage);
     return sendError(ctx, rt.ident, judgeError(r.error));
@@ -337,6 +370,9 @@ export function judgeTarget(
 /** Panel usage joins what the judge's stream reported (the request's one commit). */
 export function addPanelUsage(ctx: RequestContext, j: JudgeCall): void {
   const u = ctx.usage;
+  // The judge's own event keeps the judge's usage; the request total gets the panel's too.
+  const rec = ctx.attemptLog?.at(-1);
+  if (rec !== undefined && rec.kind === 'judge' && u !== undefined) rec.usage = u;
   const p = j.panelUsage;
   ctx.usage =
     u === undefined
