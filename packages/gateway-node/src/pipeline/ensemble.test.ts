@@ -64,6 +64,18 @@ before(async () => {
     if (model === 'broken-up') return json(res, 500, { error: { message: 'boom' } });
     if (model === 'slow-up') await sleep(1000);
     if (model === 'judge4xx-up') return json(res, 400, { error: { message: 'judge says no' } });
+    if (model.startsWith('quiet')) {
+      if (req.json?.stream === true) return chatSse({ words: ['Par', 'is.'], noUsage: true })(req, res);
+      return json(res, 200, {
+        id: 'q',
+        object: 'chat.completion',
+        created: 1,
+        model,
+        choices: [
+          { index: 0, message: { role: 'assistant', content: 'Paris it is.' }, finish_reason: 'stop' },
+        ],
+      });
+    }
     if (req.json?.stream === true) return chatSse({ words: ['Par', 'is.'] })(req, res);
     return chatJson(ANSWERS[model] ?? 'slow answer')(req, res);
   });
@@ -75,6 +87,13 @@ before(async () => {
       slow: direct('slow'),
       judge: direct('judge'),
       judge4xx: direct('judge4xx'),
+      'quiet-a': direct('quiet-a'),
+      'quiet-b': direct('quiet-b'),
+      'quiet-j': direct('quiet-j'),
+      'ens-quiet': {
+        display_name: 'ens-quiet',
+        ensemble: { panel: [{ model: 'quiet-a' }, { model: 'quiet-b' }], judge: { model: 'quiet-j' } },
+      },
       ens: {
         display_name: 'ens',
         ensemble: {
@@ -284,4 +303,23 @@ test('one usage event per sub-call: panel 0..N-1 and judge N, each with its own 
       ],
     );
   }
+});
+
+test('a usage-less backend: one flagged estimated event per panel member and judge; client usage zero', async () => {
+  const r = await client.chat.completions.create({ model: 'ens-quiet', messages }).withResponse();
+  assert.deepEqual(
+    [r.data.usage?.prompt_tokens, r.data.usage?.completion_tokens, r.data.usage?.total_tokens],
+    [0, 0, 0],
+  );
+  const id = r.response.headers.get('x-aisix-request-id') ?? '';
+  const events = (await sink.of(id, 3)).sort((a, b) => a.attempt_index - b.attempt_index);
+  assert.deepEqual(
+    events.map((e) => [e.attempt_kind, e.usage_estimated]),
+    [
+      ['panel', true],
+      ['panel', true],
+      ['judge', true],
+    ],
+  );
+  for (const e of events) assert.ok(e.prompt_tokens > 0 && e.completion_tokens > 0, JSON.stringify(e));
 });

@@ -21,6 +21,7 @@ import {
   transportFailure,
 } from '../upstream/failures.js';
 import { buildTarget, type Target } from '../upstream/target.js';
+import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import type { RequestContext } from './context.js';
 import { tapJson } from './scopes.js';
 
@@ -46,7 +47,13 @@ interface Reported {
 }
 
 type SubResult =
-  | { readonly ok: true; readonly body: Record<string, unknown>; readonly text: string }
+  | {
+      readonly ok: true;
+      readonly body: Record<string, unknown>;
+      /** The answer as rendered for the caller (JSON). */
+      readonly raw: string;
+      readonly text: string;
+    }
   | { readonly ok: false; readonly error: GatewayError };
 
 /** A resolved direct model for a sub-call, or the 400 naming the alias. */
@@ -110,8 +117,24 @@ async function subCall(
   if (!built.ok) return built;
   const t0 = performance.now();
   const r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs));
-  // One usage event per sub-call (§8.1 step 7), with the usage that call reported.
+  const took = performance.now() - t0;
+  // One usage event per sub-call (§8.1 step 7), with the usage that call reported, or local
+  // estimates (flagged) when it reported none.
   const t = built.target;
+  let usage: Usage | undefined;
+  let estimated = false;
+  if (r.ok && ctx.attemptLog !== undefined) {
+    usage = toUsage(reported(r.body));
+    if (needsEstimate(usage, true)) {
+      const e = await estimateUsage(
+        usage,
+        { model: t.upstreamModel, body, generates: true, json: r.raw, sse: undefined, sseDroppedChars: 0 },
+        true,
+      );
+      usage = e.usage;
+      estimated = e.estimated;
+    }
+  }
   ctx.attempts++;
   ctx.attemptLog?.push({
     index: slot.index,
@@ -121,13 +144,13 @@ async function subCall(
     provider: t.provider,
     providerKeyName: t.providerKeyName ?? null,
     t0,
-    ms: performance.now() - t0,
+    ms: took,
     ok: r.ok,
     status: r.ok ? undefined : r.error.status,
     errorClass: r.ok ? null : r.error.type,
     errorMessage: r.ok ? null : r.error.message,
     providerRequestId: null,
-    ...(r.ok ? { usage: toUsage(reported(r.body)) } : {}),
+    ...(usage !== undefined ? { usage, estimated } : {}),
   });
   return r;
 }
@@ -171,7 +194,7 @@ async function subAttempts(
         const out = t.adapter.transformResponse('chat', text, ctx.requestedModel ?? alias, p);
         if (!out.ok) return { ok: false, error: errors.decode(out.message) };
         const parsed = JSON.parse(out.body) as Record<string, unknown>;
-        return { ok: true, body: parsed, text: answerText(parsed) };
+        return { ok: true, body: parsed, raw: out.body, text: answerText(parsed) };
       }
     } catch (err) {
       last = (err as Error)?.name === 'TimeoutError' ? timeoutFailure(ms) : transportFailure(err);

@@ -37,8 +37,10 @@ export interface AttemptRecord {
   errorClass: string | null;
   errorMessage: string | null;
   providerRequestId: string | null;
-  /** This attempt's own reported usage (ensemble sub-calls); else the request's usage. */
+  /** This attempt's own usage (ensemble sub-calls); else the request's usage. */
   usage?: Usage;
+  /** Whether `usage` holds local estimates (else the request's flag applies). */
+  estimated?: boolean;
 }
 
 export interface UsageEvent {
@@ -214,7 +216,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     out.push({
       ...common,
       model_id: a.model.id,
-      ...tokens(u, a.ok && ctx.usageEstimated),
+      ...tokens(u, a.ok && (a.estimated ?? ctx.usageEstimated)),
       upstream_latency_ms: Math.round(Math.max(a.ms, 0) * 1e3) / 1e3,
       upstream_ttft_ms:
         a.ok && ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
