@@ -22,11 +22,6 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     const kind = String((e.value as { kind?: unknown }).kind);
     if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
   }
-  for (const m of s.byId('models').values()) {
-    const v = m.value;
-    if (v.ensemble !== undefined) out.add('models.ensemble');
-    if (v.semantic !== undefined) out.add('models.semantic');
-  }
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;
     for (const f of INERT_KEY_FIELDS) if (v[f] !== undefined && v[f] !== null) out.add(`api_keys.${f}`);

@@ -48,8 +48,35 @@ export interface ModelView {
   readonly auto_prompt_caching?: { readonly enabled: boolean; readonly ttl?: '5m' | '1h' };
   readonly embedding?: { readonly dimensions: number; readonly normalize?: boolean };
   readonly routing?: RoutingView;
-  readonly ensemble?: unknown;
-  readonly semantic?: unknown;
+  readonly ensemble?: EnsembleView;
+  readonly semantic?: SemanticView;
+}
+
+export interface EnsembleView {
+  readonly panel: readonly {
+    readonly model: string;
+    readonly temperature?: number;
+    readonly seed?: number;
+  }[];
+  readonly judge: { readonly model: string; readonly synthesis_prompt?: string };
+  readonly min_responses?: number;
+  readonly timeout_ms?: number;
+}
+
+export interface SemanticRouteView {
+  readonly name: string;
+  readonly target: string;
+  readonly examples: readonly string[];
+  readonly threshold?: number;
+}
+
+export interface SemanticView {
+  readonly embedding_model?: string;
+  readonly default?: string;
+  readonly match: { readonly threshold: number };
+  readonly routes: readonly SemanticRouteView[];
+  readonly embedding_timeout_ms?: number;
+  readonly on_embedding_failure?: 'default' | 'fail' | { readonly target: string };
 }
 
 export interface ApiKeyView {

@@ -40,6 +40,7 @@ export function successHeaders(
 ): OutgoingHttpHeaders {
   extra['x-aisix-call-id'] = ctx.id;
   if (ctx.servedBy) extra['x-aisix-served-by'] = ctx.servedBy;
+  if (ctx.semanticRoute) extra['x-aisix-route'] = ctx.semanticRoute;
   if (ctx.scopes !== undefined) addHeaders(ident.logger, ctx.id, ctx.scopes, extra);
   return baseHeaders(ctx, ident, extra);
 }

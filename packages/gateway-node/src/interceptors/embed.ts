@@ -1,9 +1,10 @@
 /**
- * One embeddings call made by the gateway for itself (the semantic cache layer): the model is
+ * One embeddings call made by the gateway for itself (semantic cache, semantic routing): the model is
  * looked up in the request's snapshot like any alias and prepared by its own adapter, so every
  * provider that serves `/v1/embeddings` can embed; the call uses the gateway's upstream agent
  * and a deadline of its own, and nothing of it reaches the caller. Any failure is `undefined`:
- * the semantic layer then degrades to exact-only for that request.
+ * the semantic layer then degrades to exact-only for that request, semantic routing applies its
+ * `on_embedding_failure` policy.
  */
 import { resolveModel } from '@aisix/core';
 import type { RequestContext } from '../pipeline/context.js';
@@ -31,17 +32,42 @@ export async function embedText(
   text: string,
   timeoutMs: number | undefined,
 ): Promise<Embedding | undefined> {
+  const r = await embedBatch(rt, ctx, alias, text, {}, timeoutMs);
+  const vector = r?.vectors[0];
+  return r === undefined || vector === undefined ? undefined : { vector, identity: r.identity };
+}
+
+export interface EmbeddingBatch {
+  /** One vector per input, in input order. */
+  readonly vectors: readonly Float32Array[];
+  readonly identity: Embedding['identity'];
+}
+
+/**
+ * One embeddings call for `input` (a string or a batch); `extra` joins the request body
+ * (`encoding_format`, `dimensions`). Undefined on any failure, or when the answer does not
+ * carry exactly one numeric vector per input.
+ */
+export async function embedBatch(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  alias: string,
+  input: string | readonly string[],
+  extra: Readonly<Record<string, unknown>>,
+  timeoutMs: number | undefined,
+): Promise<EmbeddingBatch | undefined> {
   const resolved = resolveModel(ctx.snapshot, alias);
   if (!resolved || modelKind(modelView(resolved.model)) !== 'direct') return undefined;
   const view = modelView(resolved.model);
   const upstreamModel = resolved.upstreamModel ?? view.model_name ?? '';
+  const count = typeof input === 'string' ? 1 : input.length;
   // The embeddings call is never a stream, whatever the caller asked for.
   const embedCtx: RequestContext = { ...ctx, stream: false };
   const built = buildTarget(
     rt,
     embedCtx,
     'embeddings',
-    { model: alias, input: text },
+    { model: alias, input, ...extra },
     resolved.model,
     upstreamModel,
     undefined,
@@ -63,15 +89,25 @@ export async function embedText(
       body: p.body,
       signal: AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
     });
-    const body = await readCapped(r.body, MAX_EMBEDDING_BODY);
+    const body = await readCapped(r.body, MAX_EMBEDDING_BODY * count);
     if (r.statusCode < 200 || r.statusCode >= 300) return undefined;
     const out = t.adapter.transformResponse('embeddings', body, alias, p);
     if (!out.ok) return undefined;
-    const parsed = JSON.parse(out.body) as { data?: { embedding?: unknown }[] };
-    const e = parsed.data?.[0]?.embedding;
-    if (!Array.isArray(e) || e.length === 0 || !e.every((x) => typeof x === 'number')) return undefined;
+    const parsed = JSON.parse(out.body) as { data?: { embedding?: unknown; index?: unknown }[] };
+    const data = parsed.data;
+    if (!Array.isArray(data) || data.length !== count) return undefined;
+    const vectors: Float32Array[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const d = data[i];
+      const at = typeof d?.index === 'number' ? d.index : i;
+      const e = d?.embedding;
+      if (at < 0 || at >= count || !Array.isArray(e) || e.length === 0) return undefined;
+      if (!e.every((x) => typeof x === 'number')) return undefined;
+      vectors[at] = Float32Array.from(e as number[]);
+    }
+    for (let i = 0; i < count; i++) if (vectors[i] === undefined) return undefined;
     return {
-      vector: Float32Array.from(e as number[]),
+      vectors,
       identity: { id: resolved.model.id, name: upstreamModel, dimensions: view.embedding?.dimensions },
     };
   } catch {

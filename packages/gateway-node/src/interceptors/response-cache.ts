@@ -129,6 +129,8 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       const family = FAMILY[f.route.kind];
       const ctx = f.ctx;
       if (family === undefined || ctx.apiKey === undefined) return undefined;
+      // Ensembles are never cached (agents-and-jobs §8.1: each request is a fresh synthesis).
+      if (ctx.model?.value.ensemble !== undefined) return undefined;
       const policy = plan.select(ctx.requestedModel ?? '', ctx.apiKey.id);
       if (policy === undefined) return undefined;
       const store = storeOf(policy);

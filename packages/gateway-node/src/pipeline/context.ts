@@ -112,6 +112,8 @@ export interface RequestContext {
   onClientGone: (() => void) | undefined;
   /** `x-aisix-served-by` for group traffic. */
   servedBy: string | undefined;
+  /** `x-aisix-route`: the semantic route that matched (agents-and-jobs §8.2). */
+  semanticRoute: string | undefined;
   /** The request's trace when tracing is on and the request is sampled (set by `run.ts`). */
   trace: RequestTrace | undefined;
   /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
@@ -165,6 +167,7 @@ export function newContext(
     settled: false,
     onClientGone: undefined,
     servedBy: undefined,
+    semanticRoute: undefined,
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,

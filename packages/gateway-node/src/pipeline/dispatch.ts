@@ -7,16 +7,16 @@
  * `upstream.retries`. A budget from the deployment default does not retry timeouts on the same
  * target (it still fails over). Streams can only retry before the 200 is committed.
  */
-import type { Resource } from '@aisix/core';
+import { type Resource, resolveModel } from '@aisix/core';
 import {
   type Endpoint,
   type IngressDialect,
   isPassthroughEndpoint,
   type PassthroughEndpoint,
 } from '@aisix/providers';
-import { errors, type GatewayError } from '../errors.js';
+import { errors, GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
-import { type ModelView, modelKind, modelView } from '../resources.js';
+import { type EnsembleView, type ModelView, modelKind, modelView, type SemanticView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { authorizeTarget } from '../upstream/authorize.js';
 import {
@@ -32,8 +32,10 @@ import { callUnary } from '../upstream/unary.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
+import { addPanelUsage, answerWithJudge, judgeError, judgeTarget, runPanel } from './ensemble.js';
 import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from './routing.js';
 import { closeAttempt, gateAttempt } from './scopes.js';
+import { chooseSemantic } from './semantic.js';
 
 interface Candidate {
   readonly target: Target | undefined;
@@ -91,6 +93,20 @@ export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: D
       undefined,
     );
   }
+  if (kind === 'ensemble' || kind === 'semantic') {
+    // Both shapes serve only /v1/chat/completions (agents-and-jobs §8).
+    if (input.endpoint !== 'chat' || input.dialect !== undefined) {
+      return sendError(
+        ctx,
+        rt.ident,
+        errors.invalidBody(
+          `model \`${view.display_name}\` is ${kind === 'ensemble' ? 'an ensemble' : 'a semantic'} model; only /v1/chat/completions is supported`,
+        ),
+      );
+    }
+    if (view.semantic) return dispatchSemantic(rt, ctx, input, view, view.semantic);
+    if (view.ensemble) return dispatchEnsemble(rt, ctx, input, view.ensemble);
+  }
   // Single-model endpoints (embeddings, passthrough) serve direct models only.
   if (
     kind !== 'routing' ||
@@ -107,6 +123,98 @@ export async function dispatch(rt: GatewayRuntime, ctx: RequestContext, input: D
   const candidates = groupCandidates(rt, ctx, input, model, view);
   if (!Array.isArray(candidates)) return sendError(ctx, rt.ident, candidates);
   return loop(rt, ctx, input, candidates, view);
+}
+
+/**
+ * An ensemble (§8.1): the panel runs in `ensemble.ts`; a streaming judge is relayed by the
+ * attempt loop (callStream restamps chunks to the requested alias; no `x-aisix-served-by`).
+ */
+async function dispatchEnsemble(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  e: EnsembleView,
+): Promise<void> {
+  const judge = await runPanel(rt, ctx, input.body, e);
+  if (judge instanceof GatewayError) return sendError(ctx, rt.ident, judge);
+  if (ctx.res.destroyed) return;
+  if (!ctx.stream) return answerWithJudge(rt, ctx, judge);
+  const built = judgeTarget(rt, ctx, judge);
+  if (!built.ok) return sendError(ctx, rt.ident, built.error);
+  const t = built.target;
+  ctx.provider = t.provider;
+  ctx.upstreamModel = t.upstreamModel;
+  ctx.attempts++;
+  openAttempt(ctx, {
+    index: judge.judgeIndex,
+    kind: 'judge',
+    model: t.model,
+    upstreamModel: t.upstreamModel,
+    provider: t.provider,
+    providerKeyName: t.providerKeyName,
+  });
+  const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, false) : undefined;
+  rt.targets.begin(t.model.id);
+  const r: AttemptResult =
+    auth?.ok === false
+      ? { ok: false, failure: auth.failure }
+      : await callStream(rt, ctx, 'chat', auth?.ok ? auth.target : t, DIRECT_POLICY, input.forwardUsageChunk);
+  rt.targets.end(t.model.id, undefined);
+  closeAttemptTiming(ctx, r, r.ok);
+  addPanelUsage(ctx, judge);
+  if (!r.ok && !ctx.res.destroyed && !ctx.res.headersSent)
+    sendError(ctx, rt.ident, judgeError(r.failure.error));
+}
+
+/** Semantic routing: choose the alias, then serve it as a one-target group (§8.2 step 6). */
+async function dispatchSemantic(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  view: ModelView,
+  sem: SemanticView,
+): Promise<void> {
+  const chosen = await chooseSemantic(rt, ctx, sem, input.body.messages);
+  if (chosen instanceof GatewayError) return sendError(ctx, rt.ident, chosen);
+  if (ctx.res.destroyed) return;
+  const resolved = resolveModel(ctx.snapshot, chosen.alias);
+  if (!resolved || modelKind(modelView(resolved.model)) !== 'direct') {
+    return sendError(
+      ctx,
+      rt.ident,
+      errors.invalidBody(`semantic route target ${JSON.stringify(chosen.alias)} is not a direct model`),
+    );
+  }
+  const tv = modelView(resolved.model);
+  if (
+    tv.allowed_cidrs &&
+    tv.allowed_cidrs.length > 0 &&
+    !ipAllowed(tv.allowed_cidrs, clientIp(ctx.req, rt.realIp))
+  ) {
+    return sendError(ctx, rt.ident, errors.ipRestricted());
+  }
+  ctx.semanticRoute = chosen.route;
+  const built = buildTarget(
+    rt,
+    ctx,
+    input.endpoint,
+    input.body,
+    resolved.model,
+    resolved.upstreamModel ?? tv.model_name ?? '',
+    view,
+    input.dialect,
+  );
+  return loop(
+    rt,
+    ctx,
+    input,
+    [
+      built.ok
+        ? { target: built.target, refusal: undefined, alias: chosen.alias }
+        : { target: undefined, refusal: built.error, alias: chosen.alias },
+    ],
+    view,
+  );
 }
 
 function groupCandidates(

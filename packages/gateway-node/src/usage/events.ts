@@ -16,7 +16,8 @@ import type { Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import type { RequestContext } from '../pipeline/context.js';
 
-export type AttemptKind = 'initial' | 'retry' | 'fallback';
+/** `panel` / `judge`: the sub-calls of an ensemble (agents-and-jobs §8.1 step 7). */
+export type AttemptKind = 'initial' | 'retry' | 'fallback' | 'panel' | 'judge';
 
 /** One routing attempt as dispatch saw it (recorded only while events are built). */
 export interface AttemptRecord {
@@ -36,6 +37,10 @@ export interface AttemptRecord {
   errorClass: string | null;
   errorMessage: string | null;
   providerRequestId: string | null;
+  /** This attempt's own usage (ensemble sub-calls); else the request's usage. */
+  usage?: Usage;
+  /** Whether `usage` holds local estimates (else the request's flag applies). */
+  estimated?: boolean;
 }
 
 export interface UsageEvent {
@@ -206,12 +211,12 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
   }
   const out: UsageEvent[] = [];
   for (const a of attempts) {
-    const u = a.ok ? (ctx.usage ?? ZERO) : ZERO;
+    const u = a.ok ? (a.usage ?? ctx.usage ?? ZERO) : ZERO;
     const status = a.ok ? end.status : (a.status ?? 502);
     out.push({
       ...common,
       model_id: a.model.id,
-      ...tokens(u, a.ok && ctx.usageEstimated),
+      ...tokens(u, a.ok && (a.estimated ?? ctx.usageEstimated)),
       upstream_latency_ms: Math.round(Math.max(a.ms, 0) * 1e3) / 1e3,
       upstream_ttft_ms:
         a.ok && ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
