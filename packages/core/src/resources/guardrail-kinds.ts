@@ -102,21 +102,24 @@ function azureTextModeration() {
   };
 }
 
+/** The built-in `pii` detector types (data-plane §11.2); the gateway implements each. */
+export const PII_DETECTORS = [
+  'email',
+  'china_mobile',
+  'china_id_card',
+  'bank_card',
+  'us_ssn',
+  'ip_address',
+  'api_key',
+  'jwt',
+  'private_key',
+] as const;
+
 const aliyunCredentials = { region: nonEmpty, access_key_id: nonEmpty, access_key_secret: nonEmpty };
 
 function pii(mode: Mode) {
   const detector = obj(mode, {
-    type: v.picklist([
-      'email',
-      'china_mobile',
-      'china_id_card',
-      'bank_card',
-      'us_ssn',
-      'ip_address',
-      'api_key',
-      'jwt',
-      'private_key',
-    ]),
+    type: v.picklist(PII_DETECTORS),
     action: ACTION,
   });
   const custom = obj(mode, {

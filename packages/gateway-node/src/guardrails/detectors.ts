@@ -9,17 +9,10 @@
  * 7064 MOD 11-2 for Chinese ID cards, octet ranges for IPv4).
  */
 
-export const BUILTIN_DETECTORS = [
-  'email',
-  'china_mobile',
-  'china_id_card',
-  'bank_card',
-  'us_ssn',
-  'ip_address',
-  'api_key',
-  'jwt',
-  'private_key',
-] as const;
+import { PII_DETECTORS } from '@aisix/core';
+
+/** Core's list (what the Admin API accepts): a detector it accepts cannot be missing here. */
+export const BUILTIN_DETECTORS = PII_DETECTORS;
 
 export type BuiltinDetector = (typeof BUILTIN_DETECTORS)[number];
 

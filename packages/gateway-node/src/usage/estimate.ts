@@ -19,7 +19,7 @@
  *
  * Leaves out: where estimation is triggered (`pipeline/finish.ts`), what is done with the counts.
  */
-import type { Usage } from '@aisix/providers';
+import { emptyUsage, type Usage } from '@aisix/providers';
 
 export const MAX_SCAN_CHARS = 1024 * 1024;
 export const SLICE_CHARS = 16 * 1024;
@@ -352,17 +352,7 @@ export async function estimateUsage(
   /** Count at once with `roughCount` when the encoding is not loaded yet (and load it for later). */
   noWait = false,
 ): Promise<{ usage: Usage; estimated: boolean }> {
-  const usage: Usage = u
-    ? { ...u }
-    : {
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        total_tokens: 0,
-        cached_prompt_tokens: 0,
-        reasoning_tokens: 0,
-        cache_creation_tokens: 0,
-        cache_read_tokens: 0,
-      };
+  const usage: Usage = u ? { ...u } : emptyUsage();
   let estimated = false;
   const enc = encodingFor(i.model);
   let count = ready.get(enc);

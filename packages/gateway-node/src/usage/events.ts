@@ -13,7 +13,7 @@
  * body carries the alias) and stays null.
  */
 import type { Resource } from '@aisix/core';
-import type { Usage } from '@aisix/providers';
+import { emptyUsage, type Usage } from '@aisix/providers';
 import type { RequestContext } from '../pipeline/context.js';
 
 /** `panel` / `judge`: the sub-calls of an ensemble (agents-and-jobs §8.1 step 7). */
@@ -93,15 +93,7 @@ export interface UsageEvent {
   readonly attempt_started_at: string | null;
 }
 
-const ZERO: Usage = {
-  prompt_tokens: 0,
-  completion_tokens: 0,
-  total_tokens: 0,
-  cached_prompt_tokens: 0,
-  reasoning_tokens: 0,
-  cache_creation_tokens: 0,
-  cache_read_tokens: 0,
-};
+const ZERO: Usage = Object.freeze(emptyUsage());
 
 const MAX_TEXT = 256;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
