@@ -27,6 +27,8 @@ import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
 import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
 import { responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json } from '../test/mock-upstream.js';
+import type { UsageSink } from '../usage/bus.js';
+import type { UsageEvent } from '../usage/events.js';
 
 let rig: CacheRig;
 let openai: OpenAI;
@@ -659,3 +661,67 @@ describe('more stream shapes', () => {
     assert.ok(first < total - 250, `first content ${first} ms of ${total} ms`);
   });
 });
+
+describe('usage events', () => {
+  test('carry the kinds and hooks that ran, detector counts, monitor hits and blocks; never what matched', async () => {
+    const events: UsageEvent[] = [];
+    const sink: UsageSink = {
+      name: 'guardrails-test',
+      offer(es) {
+        events.push(...es);
+        return 0;
+      },
+    };
+    rig.g.gw.usage.attach(sink);
+    try {
+      guard({ ...pii(), ...keyword({ enforcement_mode: 'monitor' }) });
+      rig.up.handle(chatJson(`write to ${EMAIL}`));
+      const masked = await openai.chat.completions
+        .create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: `mail ${EMAIL} or ${EMAIL}, about ${SECRET_WORD}` }],
+        })
+        .withResponse();
+      const maskedId = masked.response.headers.get('x-aisix-request-id') ?? '';
+      const blocked = await openai.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ssn 123-45-6789' }] })
+        .withResponse()
+        .catch((e: unknown) => e);
+      assert.ok(blocked instanceof OpenAI.APIError && blocked.status === 422);
+      const blockedId = blocked.headers?.get('x-aisix-request-id') ?? '';
+      await waitFor(
+        () => events.some((e) => e.request_id === blockedId) && events.some((e) => e.request_id === maskedId),
+      );
+      const m = events.find((e) => e.request_id === maskedId);
+      assert.ok(m);
+      assert.equal(m.guardrail_blocked, false);
+      assert.deepEqual(
+        [...m.applied_guardrails].sort((a, b) => `${a.kind}${a.hook}`.localeCompare(`${b.kind}${b.hook}`)),
+        [
+          { kind: 'keyword', hook: 'input' },
+          { kind: 'keyword', hook: 'output' },
+          { kind: 'pii', hook: 'input' },
+          { kind: 'pii', hook: 'output' },
+        ],
+      );
+      // Two emails in the prompt, one in the answer.
+      assert.deepEqual(m.redacted_entity_counts, { email: 3 });
+      assert.deepEqual(m.guardrail_monitor_hits, ['no-codenames:keyword:would_block']);
+      const b = events.find((e) => e.request_id === blockedId);
+      assert.equal(b?.guardrail_blocked, true);
+      const text = JSON.stringify(events);
+      for (const secret of [EMAIL, SECRET_WORD, '123-45-6789'])
+        assert.equal(text.includes(secret), false, secret);
+    } finally {
+      rig.g.gw.usage.detach(sink);
+    }
+  });
+});
+
+async function waitFor(ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    assert.ok(Date.now() < deadline, 'timed out waiting for usage events');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -34,7 +34,7 @@ import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import { WindowTap } from '../guardrails/window.js';
 import type { Metrics } from '../metrics.js';
-import type { RequestContext, RouteKind } from '../pipeline/context.js';
+import type { GuardrailUsage, RequestContext, RouteKind } from '../pipeline/context.js';
 import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
 import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
 
@@ -53,18 +53,37 @@ const SCANNED: ReadonlySet<RouteKind> = new Set([
   'embeddings',
 ]);
 
+/** The request's guardrail usage fields, created on the first verdict. */
+function usageOf(ctx: RequestContext): GuardrailUsage {
+  ctx.guardrails ??= { blocked: false, bypassedReason: null, applied: [], redacted: {}, monitorHits: [] };
+  return ctx.guardrails;
+}
+
 export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
   const m = d.metrics.guardrails;
   const http = d.http ?? defaultHttp;
   const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
+    const u = usageOf(ctx);
     for (const t of j.timings) {
       m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
       ctx.trace?.guardrail({ ...t, phase });
+      if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
+        u.applied.push({ kind: t.kind, hook: phase });
     }
-    for (const b of j.bypasses) m.bypassed(b.reason);
+    for (const b of j.bypasses) {
+      m.bypassed(b.reason);
+      u.bypassedReason ??= b.reason;
+    }
+    for (const [detector, n] of Object.entries(j.redacted))
+      u.redacted[detector] = (u.redacted[detector] ?? 0) + n;
+    for (const h of j.hits) {
+      const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
+      if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
+    }
     if (j.block !== undefined) {
       m.blocked();
       ctx.errorType = 'content_filter';
+      u.blocked = true;
     }
     if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
       // Names and detector names only: what matched is never logged.
@@ -88,6 +107,7 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
     overflowed: (ctx) => {
       m.blocked();
       ctx.errorType = 'content_filter';
+      usageOf(ctx).blocked = true;
     },
   };
 

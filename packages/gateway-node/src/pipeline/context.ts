@@ -114,12 +114,27 @@ export interface RequestContext {
   servedBy: string | undefined;
   /** `x-aisix-route`: the semantic route that matched (agents-and-jobs §8.2). */
   semanticRoute: string | undefined;
+  /** What the guardrails did to this request, for its usage events (set on the first verdict). */
+  guardrails: GuardrailUsage | undefined;
   /** The request's trace when tracing is on and the request is sampled (set by `run.ts`). */
   trace: RequestTrace | undefined;
   /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
   scopes: Scope[] | undefined;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
+}
+
+/** The guardrail fields of a request's usage events (data-plane §12.3). */
+export interface GuardrailUsage {
+  blocked: boolean;
+  /** The first bypass reason (a guardrail that could not evaluate and was let through). */
+  bypassedReason: string | null;
+  /** One entry per guardrail kind and hook (`input` / `output`) that evaluated. */
+  readonly applied: { readonly kind: string; readonly hook: string }[];
+  /** Masked spans per detector. */
+  readonly redacted: Record<string, number>;
+  /** Monitor-mode hits as `<guardrail>:<detector>:<would_block|would_mask>`, each once. */
+  readonly monitorHits: string[];
 }
 
 export function newContext(
@@ -168,6 +183,7 @@ export function newContext(
     onClientGone: undefined,
     servedBy: undefined,
     semanticRoute: undefined,
+    guardrails: undefined,
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,

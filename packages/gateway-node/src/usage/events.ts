@@ -8,9 +8,10 @@
  * the (control-stripped, 256-char) User-Agent. Error messages are the caller-facing catalogue
  * text, cut at 256 characters.
  *
- * Leaves out: guardrail fields are filled with their "nothing applied" values until guardrails
- * report into the request context; `provider_model_version` is not read from answers (the caller's
- * body carries the alias) and stays null.
+ * Guardrail fields come from what the guardrails recorded on the request (`ctx.guardrails`:
+ * kinds and hooks, detector counts and monitor hits, never what matched). Leaves out:
+ * `provider_model_version` is not read from answers (the caller's body carries the alias) and
+ * stays null.
  */
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type Usage } from '@aisix/providers';
@@ -161,11 +162,11 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     requested_model: ctx.requestedModel ?? null,
     downstream_latency_ms: downstream,
     provider_model_version: null,
-    guardrail_blocked: false,
-    guardrail_bypassed_reason: null,
-    applied_guardrails: [],
-    redacted_entity_counts: {},
-    guardrail_monitor_hits: [],
+    guardrail_blocked: ctx.guardrails?.blocked ?? false,
+    guardrail_bypassed_reason: ctx.guardrails?.bypassedReason ?? null,
+    applied_guardrails: ctx.guardrails?.applied ?? [],
+    redacted_entity_counts: ctx.guardrails?.redacted ?? {},
+    guardrail_monitor_hits: ctx.guardrails?.monitorHits ?? [],
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
