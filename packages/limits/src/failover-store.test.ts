@@ -54,17 +54,38 @@ const conn = (url: string) => ({
 
 let server: RedisProcess | undefined;
 let handle: RedisHandle | undefined;
+let patientHandle: RedisHandle | undefined;
 after(async () => {
   await handle?.close();
+  await patientHandle?.close();
   await server?.stop();
 });
 
+async function redisServer(): Promise<RedisProcess> {
+  server ??= await startRedis();
+  return server;
+}
+
+/** A short command timeout: the outage tests need a dead server noticed quickly. */
 async function redis(): Promise<RedisHandle> {
-  if (handle === undefined) {
-    server = await startRedis();
-    handle = await connectRedis(conn(server.url), { commandTimeoutMs: 300, onError: () => {} });
-  }
+  handle ??= await connectRedis(conn((await redisServer()).url), {
+    commandTimeoutMs: 300,
+    onError: () => {},
+  });
   return handle;
+}
+
+/**
+ * A generous command timeout for the contract with Redis up: it checks exact counts under
+ * 600 parallel calls, and on a busy 2-core machine a reply can take longer than 300 ms, which
+ * would (correctly) fail over to memory and make the counts per store instead of shared.
+ */
+async function patientRedis(): Promise<RedisHandle> {
+  patientHandle ??= await connectRedis(conn((await redisServer()).url), {
+    commandTimeoutMs: 5000,
+    onError: () => {},
+  });
+  return patientHandle;
 }
 
 describe('FailoverCounterStore policy', () => {
@@ -160,7 +181,7 @@ describe('FailoverCounterStore: settles that failed during an outage', () => {
 });
 
 counterStoreContract('FailoverCounterStore (Redis up)', async () => {
-  const h = await redis();
+  const h = await patientRedis();
   const fallback = new MemoryCounterStore({ concurrencyTtlSecs: 1, sweepIntervalMs: 0 });
   const store = new FailoverCounterStore({
     primary: new RedisCounterStore(h, { concurrencyTtlSecs: 1, prefix: 'fo-contract:' }),
