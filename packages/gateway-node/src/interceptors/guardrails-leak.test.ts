@@ -1,9 +1,9 @@
 /**
- * Issue 10's leak rule as one test: every guardrail kind the gateway runs locally and a remote
- * vendor, on every scanned endpoint family, JSON and streamed, block, mask and monitor, driven
- * with distinctive secrets (PII values, keywords, caller keys, provider and vendor keys). The
- * gateway's log lines (debug level), its /metrics exposition, every error body and every usage
- * event are collected; none may contain any secret.
+ * Issue 10's leak rule as one test: the local kinds and every remote kind (vendor errors echo
+ * the request and its credentials), on every scanned endpoint family, JSON and streamed, block,
+ * mask and monitor, driven with distinctive secrets (PII values, keywords, caller keys, provider
+ * and vendor keys). The gateway's log lines (debug level), its /metrics exposition, every error
+ * body and every usage event are collected; none may contain any secret.
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
@@ -31,9 +31,25 @@ const SSN = '219-09-9999';
 const CALLER_KEY = 'sk-caller-leakcheck-7f3a9e';
 const UNKNOWN_KEY = 'sk-unknown-leakcheck-51c0d2';
 const VENDOR_KEY = 'sk-vendor-leakcheck-e8b214';
+const REMOTE_SECRETS = {
+  lakera: 'lak-leakcheck-0c41d7',
+  azure: 'az-leakcheck-9e72b1',
+  aws: 'aws/leakcheck+Secret0000000000000000000',
+  aliyun: 'ali-leakcheck-secret-44f1',
+};
 // The provider keys of the shared fixtures.
 const PROVIDER_KEYS = ['sk-upstream-secret', 'sk-anthropic-secret'];
-const SECRETS = [KEYWORD, EMAIL, CARD, SSN, CALLER_KEY, UNKNOWN_KEY, VENDOR_KEY, ...PROVIDER_KEYS];
+const SECRETS = [
+  KEYWORD,
+  EMAIL,
+  CARD,
+  SSN,
+  CALLER_KEY,
+  UNKNOWN_KEY,
+  VENDOR_KEY,
+  ...Object.values(REMOTE_SECRETS),
+  ...PROVIDER_KEYS,
+];
 
 let rig: CacheRig;
 let vendor: MockUpstream;
@@ -156,7 +172,7 @@ test('no secret reaches a log line, a metric, an error body or a usage event', a
 
   // A remote vendor that answers with errors echoing the text and its key, then flags.
   const echo = (status: number) => (req: SeenRequest, res: ServerResponse) =>
-    json(res, status, { error: { message: `bad ${req.body} with ${String(req.headers.authorization)}` } });
+    json(res, status, { error: { message: `bad ${req.body} with ${JSON.stringify(req.headers)}` } });
   const moderation = (extra: Record<string, unknown> = {}) => ({
     mod: {
       name: 'mod',
@@ -184,6 +200,50 @@ test('no secret reaches a log line, a metric, an error body or a usage event', a
   );
   assert.equal((await chat(`about ${KEYWORD}`)).status, 422);
   assert.equal(vendor.requests.at(-1)?.headers.authorization, `Bearer ${VENDOR_KEY}`);
+
+  // Every other remote kind, failing closed on vendor errors that echo the request.
+  const remotes = [
+    { kind: 'lakera', api_key: REMOTE_SECRETS.lakera, endpoint: vendor.url },
+    {
+      kind: 'presidio',
+      analyzer_url: `${vendor.url}/analyzer`,
+      anonymizer_url: `${vendor.url}/anonymizer`,
+      entities: [{ type: 'EMAIL_ADDRESS', action: 'mask' }],
+    },
+    {
+      kind: 'bedrock',
+      region: 'us-east-1',
+      guardrail_id: 'gr-1',
+      guardrail_version: '1',
+      aws_credentials: {
+        kind: 'static',
+        access_key_id: 'AKIDLEAKCHECK',
+        secret_access_key: REMOTE_SECRETS.aws,
+      },
+      latency_mode: { kind: 'serial' },
+      endpoint: vendor.url,
+    },
+    { kind: 'azure_content_safety', endpoint: vendor.url, api_key: REMOTE_SECRETS.azure },
+    { kind: 'azure_content_safety_text_moderation', endpoint: vendor.url, api_key: REMOTE_SECRETS.azure },
+    {
+      kind: 'aliyun_text_moderation',
+      region: 'cn-shanghai',
+      access_key_id: 'LTAI-leakcheck',
+      access_key_secret: REMOTE_SECRETS.aliyun,
+      endpoint: vendor.url,
+    },
+  ];
+  for (const doc of remotes) {
+    guard({ r: { name: `remote-${doc.kind}`, fail_open: false, ...doc } });
+    for (const status of [401, 500]) {
+      vendor.handle(echo(status));
+      const n = vendor.requests.length;
+      assert.equal((await chat(`about ${KEYWORD} ${EMAIL}`)).status, 422, doc.kind);
+      assert.ok(vendor.requests.length > n, `${doc.kind} asked the vendor`);
+    }
+  }
+
+  assert.ok(vendor.requests.some((q) => q.headers['ocp-apim-subscription-key'] === REMOTE_SECRETS.azure));
 
   // Caller keys: unknown, and a known one whose request fails upstream.
   const unknown = await send('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [] }, UNKNOWN_KEY);
