@@ -41,7 +41,7 @@ export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metr
 export { ACCESS_LOG_MESSAGE } from './pipeline/access-log.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { Answer, Begin, Interceptor, RequestFacts } from './pipeline/lifecycle.js';
-export type { AttemptFacts, Outcome, Scope, StreamTap } from './pipeline/scopes.js';
+export type { AttemptBody, AttemptFacts, AttemptGate, Outcome, Scope, StreamTap } from './pipeline/scopes.js';
 export { type Gateway, type GatewayOptions, startGateway } from './server.js';
 export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';
 export { type MetricsSource, type StatusListener, startStatusListener } from './status/server.js';

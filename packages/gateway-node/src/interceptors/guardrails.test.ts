@@ -560,6 +560,43 @@ describe('group members (OP-7)', () => {
     assert.equal(blocked.status, 422);
     assert.equal(rig.calls(), n, 'blocked before any member was called');
   });
+
+  test("a member's input guardrail masks that member's attempt only; the next member gets the caller's text", async () => {
+    guard(pii(), { a1: { guardrail_id: 'pii', scope_type: 'model', scope_id: 'm1', priority: 0 } });
+    // Served by the masking member (JSON and streamed): its upstream saw the masked prompt.
+    rig.up.handle(chatJson('fine'));
+    let m = rig.up.requests.length;
+    const j = await post(rig.g.base, '/v1/chat/completions', msg(`mail ${EMAIL}`));
+    assert.equal(j.status, 200, j.text);
+    assert.equal(j.headers.get('x-aisix-served-by'), 'gpt-4o-mini');
+    rig.up.handle(chatSse({ words: ['fine'] }));
+    const s = await post(rig.g.base, '/v1/chat/completions', { ...msg(`mail ${EMAIL}`), stream: true });
+    assert.equal(s.status, 200, s.text);
+    assert.match(s.text, /fine/);
+    for (const q of rig.up.requests.slice(m)) {
+      const sent = JSON.stringify(q.json?.messages);
+      assert.match(sent, /mail \[EMAIL_REDACTED\]/);
+      assert.equal(sent.includes(EMAIL), false);
+    }
+    // The first member fails after seeing the masked prompt; the second (no guardrail of its
+    // own) gets the caller's text. Last in this suite: the failure marks the first member down.
+    rig.up.handle((req, res) =>
+      req.json?.model === 'up-member-b'
+        ? chatJson('ok')(req, res)
+        : json(res, 500, { error: { message: 'down', type: 'server_error' } }),
+    );
+    m = rig.up.requests.length;
+    const r = await post(rig.g.base, '/v1/chat/completions', msg(`mail ${EMAIL}`));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-aisix-served-by'), 'mock/member-b');
+    const seen = rig.up.requests.slice(m).map((q) => [q.json?.model, JSON.stringify(q.json?.messages)]);
+    assert.equal(seen.length, 2);
+    assert.notEqual(seen[0]?.[0], 'up-member-b');
+    assert.match(String(seen[0]?.[1]), /mail \[EMAIL_REDACTED\]/);
+    assert.equal(String(seen[0]?.[1]).includes(EMAIL), false);
+    assert.equal(seen[1]?.[0], 'up-member-b');
+    assert.match(String(seen[1]?.[1]), new RegExp(`mail ${EMAIL}`));
+  });
 });
 
 describe('more stream shapes', () => {

@@ -9,8 +9,9 @@
  *
  * Group members (decisions OP-7): the guardrails attached to the member serving an attempt join
  * the chain for that attempt. A member guardrail that blocks the input skips that member (the
- * next one is tried; when none is left the caller gets the 422); member input masks are not
- * applied (the body is shared by every attempt). Output scanning uses the full chain.
+ * next one is tried; when none is left the caller gets the 422); a member guardrail that masks
+ * gives that attempt its own masked copy of the body (the shared body is left as it is, so the
+ * next member sees only its own masks). Output scanning uses the full chain.
  *
  * Not here: the remote vendor kinds (they compile to nothing: `guardrails/compile.ts`).
  */
@@ -36,7 +37,7 @@ import { WindowTap } from '../guardrails/window.js';
 import type { Metrics } from '../metrics.js';
 import type { GuardrailUsage, RequestContext, RouteKind } from '../pipeline/context.js';
 import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
-import type { AttemptFacts, Scope, StreamTap } from '../pipeline/scopes.js';
+import type { AttemptFacts, AttemptGate, Scope, StreamTap } from '../pipeline/scopes.js';
 
 export interface GuardrailDeps {
   readonly metrics: Metrics;
@@ -224,18 +225,19 @@ class GuardrailScope implements Scope {
     this.output = baseOutput;
   }
 
-  attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
+  attempt(a: AttemptFacts): AttemptGate | Promise<AttemptGate> {
     if (!this.group) return undefined;
     const extra = this.plan.modelOnly(a.model.id).filter((g) => !this.chain.includes(g));
     const base = this.chain.filter((g) => g.output && this.kind !== 'embeddings');
     this.output = [...base, ...extra.filter((g) => g.output && this.kind !== 'embeddings')];
     const input = extra.filter((g) => g.input);
     if (input.length === 0) return undefined;
-    const decide = (r: InputScan) => {
+    const decide = (r: InputScan): AttemptGate => {
       this.d.record(this.ctx, 'input', r.judgement);
-      return r.judgement.block === undefined
-        ? undefined
-        : errors.guardrailBlocked('request', r.judgement.block.guardrail);
+      if (r.judgement.block !== undefined)
+        return errors.guardrailBlocked('request', r.judgement.block.guardrail);
+      // Masked for this member only: the next attempt starts again from the shared body.
+      return r.body === undefined ? undefined : { body: r.body };
     };
     const r = scanInput(input, this.kind, this.body, this.d.http);
     return r instanceof Promise ? r.then(decide) : decide(r);

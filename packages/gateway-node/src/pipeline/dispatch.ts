@@ -34,7 +34,7 @@ import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
 import { addPanelUsage, answerWithJudge, judgeError, judgeTarget, runPanel } from './ensemble.js';
 import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from './routing.js';
-import { closeAttempt, gateAttempt } from './scopes.js';
+import { closeAttempt, endAttempt, gateAttempt } from './scopes.js';
 import { chooseSemantic } from './semantic.js';
 
 interface Candidate {
@@ -286,6 +286,19 @@ function attemptLatencyMs(ctx: RequestContext, r: AttemptResult, t0: number): nu
   return r.failure.timeout ? performance.now() - t0 : undefined;
 }
 
+/** The target prepared again with the body a scope gave for this attempt (or the refusal). */
+function reprepare(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  t: Target,
+  body: Readonly<Record<string, unknown>>,
+  group: ModelView | undefined,
+): Target | GatewayError {
+  const built = buildTarget(rt, ctx, input.endpoint, body, t.model, t.upstreamModel, group, input.dialect);
+  return built.ok ? built.target : built.error;
+}
+
 function budgetFor(rt: GatewayRuntime, t: ModelView, group: ModelView | undefined, othersRemain: boolean) {
   if (t.retries !== undefined) return { n: t.retries, fromDefault: false };
   if (group?.routing?.retries !== undefined) return { n: group.routing.retries, fromDefault: false };
@@ -313,12 +326,13 @@ async function loop(
       last = { error: c.refusal ?? errors.internal(), retryable: true, timeout: false };
       continue;
     }
-    const t = c.target;
-    ctx.provider = t.provider;
-    ctx.upstreamModel = t.upstreamModel;
+    const base = c.target;
+    ctx.provider = base.provider;
+    ctx.upstreamModel = base.upstreamModel;
     ctx.servedBy = group ? c.alias : undefined;
-    const budget = budgetFor(rt, t.view, group, i < candidates.length - 1);
+    const budget = budgetFor(rt, base.view, group, i < candidates.length - 1);
     for (let attempt = 0; ; attempt++) {
+      let t = base;
       ctx.attempts++;
       if (attempt === 0 && ctx.attempts > 1) ctx.fallbacks++;
       const scopes = ctx.scopes;
@@ -331,12 +345,19 @@ async function loop(
           upstreamModel: t.upstreamModel,
           group,
         };
-        const refused = await gateAttempt(rt.logger, ctx.id, scopes, facts);
-        if (refused !== undefined) {
+        const gate = await gateAttempt(rt.logger, ctx.id, scopes, facts);
+        // A body for this attempt (a member guardrail masked the input): its own target.
+        const admitted =
+          gate === undefined || gate instanceof GatewayError
+            ? gate
+            : reprepare(rt, ctx, input, t, gate.body, group);
+        if (admitted instanceof GatewayError) {
           // A target over its own limit is skipped as a refused attempt; the next one is tried.
-          last = { error: refused, retryable: true, timeout: false, status: refused.status, local: true };
+          if (!(gate instanceof GatewayError)) endAttempt(rt.logger, ctx.id, scopes, false);
+          last = { error: admitted, retryable: true, timeout: false, status: admitted.status, local: true };
           break;
         }
+        if (admitted !== undefined) t = admitted;
         ctx.attemptOpen = true;
         if (ctx.res.destroyed) return closeAttempt(rt.logger, ctx, false);
       }

@@ -60,9 +60,20 @@ export interface Outcome {
   readonly error?: string | undefined;
 }
 
+/** An attempt admitted with its own request body (a member's input guardrail masked it). */
+export interface AttemptBody {
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** A gate's answer: a refusal, a body for this attempt only, or undefined (admitted as is). */
+export type AttemptGate = GatewayError | AttemptBody | undefined;
+
 export interface Scope {
-  /** Before each upstream attempt; an error skips the target as a refused (429) attempt. */
-  attempt?(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined>;
+  /**
+   * Before each upstream attempt; an error skips the target as a refused (429) attempt, a body
+   * replaces the request body for this attempt (its target is prepared again).
+   */
+  attempt?(a: AttemptFacts): AttemptGate | Promise<AttemptGate>;
   /** The attempt admitted by `attempt` ended; `ok` = it produced the response. */
   attemptEnd?(ok: boolean): void;
   /** Adds headers to a success head (JSON, stream, passthrough, answers). */
@@ -79,18 +90,24 @@ function hookFailed(log: Logger, requestId: string, hook: string, err: unknown):
   log.error({ request_id: requestId, hook, err }, 'request scope hook failed');
 }
 
-/** First refusal of an attempt gate, in scope order; later gates are not asked. */
+/**
+ * First refusal of an attempt gate, in scope order (later gates are not asked); without one, the
+ * last body a gate gave for this attempt (undefined: none).
+ */
 export async function gateAttempt(
   log: Logger,
   requestId: string,
   scopes: readonly Scope[],
   a: AttemptFacts,
-): Promise<GatewayError | undefined> {
+): Promise<AttemptGate> {
+  let body: AttemptBody | undefined;
   for (const s of scopes) {
     if (!s.attempt) continue;
     try {
       const r = await s.attempt(a);
-      if (r !== undefined) {
+      if (r === undefined) continue;
+      if (!(r instanceof GatewayError)) body = r;
+      else {
         // Scopes that admitted this attempt before the refusal release what they took.
         for (const t of scopes) {
           if (t === s) break;
@@ -102,7 +119,7 @@ export async function gateAttempt(
       hookFailed(log, requestId, 'attempt', err);
     }
   }
-  return undefined;
+  return body;
 }
 
 export function endAttempt(log: Logger, requestId: string, scopes: readonly Scope[], ok: boolean): void {
