@@ -5,13 +5,14 @@
  * next request of the new snapshot; a disabled one is stopped. Each has its own bounded,
  * batched, retrying pipeline and is attached to the usage bus as a sink.
  *
- * Kinds delivered today: `otlp_http`, `datadog`. The others are validated and stored; the CLI's inert-
- * resource warning names them.
+ * Kinds delivered today: `otlp_http`, `datadog`, `object_store` with provider `s3`. The others
+ * are validated and stored; the CLI's inert-resource warning names them.
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import type { Logger } from 'pino';
 import type { UsageBus, UsageSink } from './bus.js';
 import { DatadogSink } from './datadog-sink.js';
+import { LIVE_OBJECT_STORE_PROVIDERS, ObjectStoreSink } from './object-store-sink.js';
 import { OtlpEventSink } from './otlp-sink.js';
 
 /** A running exporter: a usage sink with its own pipeline. */
@@ -25,7 +26,13 @@ interface Live {
   readonly sink: ExporterSink;
 }
 
-export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http', 'datadog']);
+export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http', 'datadog', 'object_store']);
+
+/** Whether this gateway delivers to an exporter of this shape (kind, and provider for object stores). */
+export function exporterIsLive(v: Readonly<Record<string, unknown>>): boolean {
+  if (!LIVE_EXPORTER_KINDS.has(String(v.kind))) return false;
+  return v.kind !== 'object_store' || LIVE_OBJECT_STORE_PROVIDERS.has(String(v.provider));
+}
 
 export class Exporters {
   private last: ConfigSnapshot | undefined;
@@ -44,7 +51,7 @@ export class Exporters {
     const want = new Map<string, { fingerprint: string; value: Record<string, unknown> }>();
     for (const r of s.byId('observability_exporters').values()) {
       const v = r.value as Record<string, unknown>;
-      if (v.enabled === false || !LIVE_EXPORTER_KINDS.has(String(v.kind))) continue;
+      if (v.enabled === false || !exporterIsLive(v)) continue;
       want.set(r.id, { fingerprint: JSON.stringify(v), value: v });
     }
     for (const [id, l] of this.live) {
@@ -74,6 +81,22 @@ export class Exporters {
           credential_ref: String(v.credential_ref),
           ddsource: v.ddsource as string | undefined,
           tags: v.tags as string[] | undefined,
+        },
+        this.logger,
+        this.tuning,
+      );
+    if (v.kind === 'object_store')
+      return new ObjectStoreSink(
+        {
+          name,
+          provider: String(v.provider),
+          bucket: String(v.bucket),
+          prefix: String(v.prefix ?? ''),
+          region: v.region as string | undefined,
+          endpoint: v.endpoint as string | undefined,
+          auth_mode: v.auth_mode as string | undefined,
+          credential_ref: v.credential_ref as string | undefined,
+          compression: v.compression as string | undefined,
         },
         this.logger,
         this.tuning,
