@@ -5,7 +5,7 @@
  * entry in the same change that makes its feature real.
  */
 import type { ConfigSnapshot, KindName } from '@aisix/core';
-import { exporterIsLive } from './usage/exporters.js';
+import { LIVE_EXPORTER_KINDS } from './usage/exporters.js';
 
 const INERT_KINDS: readonly KindName[] = ['a2a_agents'];
 
@@ -19,10 +19,8 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
   const out = new Set<string>();
   for (const k of INERT_KINDS) if (s.byId(k).size > 0) out.add(k);
   for (const e of s.byId('observability_exporters').values()) {
-    const v = e.value as Readonly<Record<string, unknown>>;
-    if (exporterIsLive(v)) continue;
-    const what = v.kind === 'object_store' ? `object_store, provider ${String(v.provider)}` : String(v.kind);
-    out.add(`observability_exporters (kind ${what})`);
+    const kind = String((e.value as { kind?: unknown }).kind);
+    if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
   }
   for (const k of s.byId('api_keys').values()) {
     const v = k.value as Readonly<Record<string, unknown>>;

@@ -5,14 +5,14 @@
  * next request of the new snapshot; a disabled one is stopped. Each has its own bounded,
  * batched, retrying pipeline and is attached to the usage bus as a sink.
  *
- * Kinds delivered today: `otlp_http`, `datadog`, `object_store` with provider `s3`. The others
+ * Kinds delivered today: `otlp_http`, `datadog`, `object_store`. The others
  * are validated and stored; the CLI's inert-resource warning names them.
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import type { Logger } from 'pino';
 import type { UsageBus, UsageSink } from './bus.js';
 import { DatadogSink } from './datadog-sink.js';
-import { LIVE_OBJECT_STORE_PROVIDERS, ObjectStoreSink } from './object-store-sink.js';
+import { ObjectStoreSink } from './object-store-sink.js';
 import { OtlpEventSink } from './otlp-sink.js';
 
 /** A running exporter: a usage sink with its own pipeline. */
@@ -27,12 +27,6 @@ interface Live {
 }
 
 export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http', 'datadog', 'object_store']);
-
-/** Whether this gateway delivers to an exporter of this shape (kind, and provider for object stores). */
-export function exporterIsLive(v: Readonly<Record<string, unknown>>): boolean {
-  if (!LIVE_EXPORTER_KINDS.has(String(v.kind))) return false;
-  return v.kind !== 'object_store' || LIVE_OBJECT_STORE_PROVIDERS.has(String(v.provider));
-}
 
 export class Exporters {
   private last: ConfigSnapshot | undefined;
@@ -51,7 +45,7 @@ export class Exporters {
     const want = new Map<string, { fingerprint: string; value: Record<string, unknown> }>();
     for (const r of s.byId('observability_exporters').values()) {
       const v = r.value as Record<string, unknown>;
-      if (v.enabled === false || !exporterIsLive(v)) continue;
+      if (v.enabled === false || !LIVE_EXPORTER_KINDS.has(String(v.kind))) continue;
       want.set(r.id, { fingerprint: JSON.stringify(v), value: v });
     }
     for (const [id, l] of this.live) {
