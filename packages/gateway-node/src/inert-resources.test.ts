@@ -22,7 +22,7 @@ test('guardrails the gateway runs are not reported inert; a kind it does not run
   assert.deepEqual(inertResourceFields(buildSnapshot(docs)), ['guardrails.kind: aliyun_ai_guardrail']);
 });
 
-test('object_store exporters (s3, gcs, azure_blob) are live; aliyun_sls is reported inert', () => {
+test('every observability_exporters kind is delivered: none is reported inert', () => {
   const o = { kind: 'object_store', bucket: 'b', prefix: 'p/', credential_ref: 'r' };
   const docs = {
     observability_exporters: {
@@ -39,5 +39,5 @@ test('object_store exporters (s3, gcs, azure_blob) are live; aliyun_sls is repor
       },
     },
   } as Docs;
-  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), ['observability_exporters (kind aliyun_sls)']);
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
 });
