@@ -21,3 +21,23 @@ test('guardrails the gateway runs are not reported inert; a kind it does not run
   } as Docs;
   assert.deepEqual(inertResourceFields(buildSnapshot(docs)), ['guardrails.kind: aliyun_ai_guardrail']);
 });
+
+test('every observability_exporters kind is delivered: none is reported inert', () => {
+  const o = { kind: 'object_store', bucket: 'b', prefix: 'p/', credential_ref: 'r' };
+  const docs = {
+    observability_exporters: {
+      a: { name: 's3', provider: 's3', ...o },
+      b: { name: 'gcs', provider: 'gcs', ...o },
+      c: { name: 'az', provider: 'azure_blob', ...o },
+      d: {
+        name: 'sls',
+        kind: 'aliyun_sls',
+        endpoint: 'https://cn-hangzhou.log.aliyuncs.com',
+        project: 'p',
+        logstore: 'l',
+        credential_ref: 'r',
+      },
+    },
+  } as Docs;
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
+});

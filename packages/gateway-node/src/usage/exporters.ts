@@ -5,14 +5,15 @@
  * next request of the new snapshot; a disabled one is stopped. Each has its own bounded,
  * batched, retrying pipeline and is attached to the usage bus as a sink.
  *
- * Kinds delivered today: `otlp_http`, `datadog`. The others are validated and stored; the CLI's inert-
- * resource warning names them.
+ * Kinds delivered: `otlp_http`, `datadog`, `object_store` (s3, gcs, azure_blob), `aliyun_sls`.
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import type { Logger } from 'pino';
 import type { UsageBus, UsageSink } from './bus.js';
 import { DatadogSink } from './datadog-sink.js';
+import { ObjectStoreSink } from './object-store-sink.js';
 import { OtlpEventSink } from './otlp-sink.js';
+import { SlsSink } from './sls-sink.js';
 
 /** A running exporter: a usage sink with its own pipeline. */
 interface ExporterSink extends UsageSink {
@@ -25,7 +26,12 @@ interface Live {
   readonly sink: ExporterSink;
 }
 
-export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set(['otlp_http', 'datadog']);
+export const LIVE_EXPORTER_KINDS: ReadonlySet<string> = new Set([
+  'otlp_http',
+  'datadog',
+  'object_store',
+  'aliyun_sls',
+]);
 
 export class Exporters {
   private last: ConfigSnapshot | undefined;
@@ -74,6 +80,34 @@ export class Exporters {
           credential_ref: String(v.credential_ref),
           ddsource: v.ddsource as string | undefined,
           tags: v.tags as string[] | undefined,
+        },
+        this.logger,
+        this.tuning,
+      );
+    if (v.kind === 'aliyun_sls')
+      return new SlsSink(
+        {
+          name,
+          endpoint: String(v.endpoint),
+          project: String(v.project),
+          logstore: String(v.logstore),
+          credential_ref: String(v.credential_ref),
+        },
+        this.logger,
+        this.tuning,
+      );
+    if (v.kind === 'object_store')
+      return new ObjectStoreSink(
+        {
+          name,
+          provider: String(v.provider),
+          bucket: String(v.bucket),
+          prefix: String(v.prefix ?? ''),
+          region: v.region as string | undefined,
+          endpoint: v.endpoint as string | undefined,
+          auth_mode: v.auth_mode as string | undefined,
+          credential_ref: v.credential_ref as string | undefined,
+          compression: v.compression as string | undefined,
         },
         this.logger,
         this.tuning,

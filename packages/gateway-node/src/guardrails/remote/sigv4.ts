@@ -1,7 +1,8 @@
 /**
  * AWS Signature Version 4 for one request (header form): canonical request, string to sign,
- * the derived signing key, and the `authorization` header. Only what the guardrail calls need:
- * no query string beyond what the path carries, signed headers `host` and `x-amz-*`.
+ * the derived signing key, and the `authorization` header. Used by the guardrail calls and the
+ * S3 exporter: no query string beyond what the path carries, signed headers `host`, `x-amz-*`
+ * and the extra ones given. S3 (`service: 's3'`) signs the path as sent (single encoding).
  */
 import { createHash, createHmac } from 'node:crypto';
 
@@ -15,11 +16,11 @@ export interface SigV4Input {
   readonly sessionToken?: string | undefined;
   /** Extra headers to sign (lower-case names). */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  readonly body: string | Uint8Array;
   readonly now: Date;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+export const sha256Hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
 const hmac = (key: Buffer | string, s: string) => createHmac('sha256', key).update(s, 'utf8').digest();
 
 /** Each path segment URI-encoded twice (every service but S3), as SigV4 canonicalizes it. */
@@ -51,17 +52,17 @@ export function signV4(i: SigV4Input): Record<string, string> {
   const lower: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v.trim().replace(/\s+/g, ' ');
   const signed = names.join(';');
-  const path = canonicalPath(i.url.pathname || '/');
+  const path = i.service === 's3' ? i.url.pathname || '/' : canonicalPath(i.url.pathname || '/');
   const canonical = [
     i.method,
     path,
     canonicalQuery(i.url),
     names.map((n) => `${n}:${lower[n]}\n`).join(''),
     signed,
-    sha256(i.body),
+    lower['x-amz-content-sha256'] ?? sha256Hex(i.body),
   ].join('\n');
   const scope = `${day}/${i.region}/${i.service}/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
   const kDate = hmac(`AWS4${i.secretAccessKey}`, day);
   const kRegion = hmac(kDate, i.region);
   const kService = hmac(kRegion, i.service);

@@ -1,0 +1,124 @@
+/**
+ * The `object_store` observability exporter (`s3`, `gcs`, `azure_blob`): each batch of usage events becomes
+ * one object of JSON lines (one event per line), gzip'd unless `compression: none`, written with
+ * one signed `PUT`. Objects are never appended to or overwritten, so a retry rewrites
+ * the same key and a reader sees whole batches only.
+ *
+ * Object key layout (Hive-style partitions, so Athena/Spark/BigQuery can prune by time):
+ *   `<prefix>dt=YYYY-MM-DD/hour=HH/<epoch-ms>-<host>-<pid>-<seq>.jsonl[.gz]`
+ * `prefix` is used as given, with a `/` added when it is non-empty and lacks one; the time is the
+ * UTC time the batch is sent.
+ *
+ * Per-provider addressing, signing and credentials: `object-store-writers.ts`. Missing
+ * credentials are a delivery error (logged, the batch counted as failed).
+ */
+import { hostname } from 'node:os';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import { BatchPipeline, type SendResult } from './batch-pipeline.js';
+import type { UsageSink } from './bus.js';
+import type { UsageEvent } from './events.js';
+import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './object-store-writers.js';
+
+const gzip = promisify(gzipCb);
+
+const MAX_BATCH = 5000;
+const WARN_EVERY_MS = 60_000;
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** The object key of a batch sent at `now` (see the layout above). */
+export function objectKey(prefix: string, now: Date, unique: string, gzipped: boolean): string {
+  const p = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const day = `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${pad(now.getUTCDate())}`;
+  return `${p}dt=${day}/hour=${pad(now.getUTCHours())}/${now.getTime()}-${unique}.jsonl${gzipped ? '.gz' : ''}`;
+}
+
+export class ObjectStoreSink implements UsageSink {
+  readonly name: string;
+  private readonly pipeline: BatchPipeline<UsageEvent>;
+  private readonly agent = new Agent({ connections: 2, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  private readonly unique = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}`;
+  private readonly writer: ObjectWriter & { forgetToken?: () => void };
+  private seq = 0;
+  private lastWarn = 0;
+
+  constructor(
+    private readonly c: ObjectStoreConfig,
+    private readonly logger: Logger,
+    tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
+  ) {
+    this.writer = objectWriter(c, this.agent);
+    this.name = c.name;
+    this.pipeline = new BatchPipeline<UsageEvent>({
+      send: (b) => this.send(b),
+      maxBatch: MAX_BATCH,
+      ...tuning,
+    });
+  }
+
+  offer(events: readonly UsageEvent[]): number {
+    let dropped = 0;
+    for (const e of events) if (!this.pipeline.push(e)) dropped++;
+    return dropped;
+  }
+
+  private warn(msg: string, extra: Record<string, unknown> = {}): void {
+    const now = Date.now();
+    if (now - this.lastWarn < WARN_EVERY_MS) return;
+    this.lastWarn = now;
+    this.logger.warn({ exporter: this.name, ...extra }, msg);
+  }
+
+  /** The batch's body and key are fixed on the first attempt so a retry rewrites the same object. */
+  private readonly prepared = new WeakMap<UsageEvent[], { key: string; body: Buffer }>();
+
+  private async prepare(batch: UsageEvent[]): Promise<{ key: string; body: Buffer }> {
+    const had = this.prepared.get(batch);
+    if (had) return had;
+    const gz = this.c.compression !== 'none';
+    const lines = Buffer.from(`${batch.map((e) => JSON.stringify(e)).join('\n')}\n`, 'utf8');
+    const body = gz ? await gzip(lines) : lines;
+    const key = objectKey(this.c.prefix, new Date(), `${this.unique}-${this.seq++}`, gz);
+    const p = { key, body };
+    this.prepared.set(batch, p);
+    return p;
+  }
+
+  private async send(batch: UsageEvent[]): Promise<SendResult> {
+    const { key, body } = await this.prepare(batch);
+    try {
+      const put = await this.writer.put(key, body, this.c.compression !== 'none');
+      if ('missing' in put) {
+        this.warn('object_store exporter: credential environment variable is not set', { env: put.missing });
+        return 'drop';
+      }
+      const res = await request(put.url, {
+        method: 'PUT',
+        dispatcher: this.agent,
+        headers: put.headers,
+        body,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
+      if (res.statusCode === 401) this.writer.forgetToken?.();
+      if (res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 401) return 'retry';
+      this.warn('object_store exporter: the store refused an object', { status: res.statusCode });
+      return 'drop';
+    } catch (err) {
+      this.warn('object_store exporter: the store is unreachable', { err: (err as Error).message });
+      return 'retry';
+    }
+  }
+
+  stats() {
+    return this.pipeline.stats();
+  }
+
+  async close(timeoutMs = 2000): Promise<unknown> {
+    const s = await this.pipeline.close(timeoutMs);
+    await this.agent.destroy().catch(() => {});
+    return s;
+  }
+}
