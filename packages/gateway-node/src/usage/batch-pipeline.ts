@@ -11,6 +11,12 @@ import { BoundedQueue } from './bus.js';
 /** `ok`: delivered; `retry`: try the batch again later; `drop`: give it up now (4xx, bad config). */
 export type SendResult = 'ok' | 'retry' | 'drop';
 
+/** What an exporter does with a batch the destination answered with `status`. */
+export function sendResultOf(status: number): SendResult {
+  if (status >= 200 && status < 300) return 'ok';
+  return status === 429 || status >= 500 ? 'retry' : 'drop';
+}
+
 export interface PipelineOptions<T> {
   readonly send: (batch: T[]) => Promise<SendResult>;
   readonly maxQueue?: number;

@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult } from './batch-pipeline.js';
+import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 
@@ -103,10 +103,9 @@ export class DatadogSink implements UsageSink {
         body: JSON.stringify(batch),
       });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
-      if (res.statusCode === 429 || res.statusCode >= 500) return 'retry';
-      this.warn('datadog exporter: intake refused a batch', { status: res.statusCode });
-      return 'drop';
+      const r = sendResultOf(res.statusCode);
+      if (r === 'drop') this.warn('datadog exporter: intake refused a batch', { status: res.statusCode });
+      return r;
     } catch {
       this.warn('datadog exporter: intake unreachable');
       return 'retry';

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult } from './batch-pipeline.js';
+import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './object-store-writers.js';
@@ -101,11 +101,15 @@ export class ObjectStoreSink implements UsageSink {
         body,
       });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
-      if (res.statusCode === 401) this.writer.forgetToken?.();
-      if (res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 401) return 'retry';
-      this.warn('object_store exporter: the store refused an object', { status: res.statusCode });
-      return 'drop';
+      if (res.statusCode === 401) {
+        // A cached bearer (GCS) may have expired: mint a new one for the retry.
+        this.writer.forgetToken?.();
+        return 'retry';
+      }
+      const r = sendResultOf(res.statusCode);
+      if (r === 'drop')
+        this.warn('object_store exporter: the store refused an object', { status: res.statusCode });
+      return r;
     } catch (err) {
       this.warn('object_store exporter: the store is unreachable', { err: (err as Error).message });
       return 'retry';

@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { deflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult } from './batch-pipeline.js';
+import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 
@@ -159,10 +159,9 @@ export class SlsSink implements UsageSink {
     try {
       const res = await request(this.url, { method: 'POST', dispatcher: this.agent, headers, body });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
-      if (res.statusCode === 429 || res.statusCode >= 500) return 'retry';
-      this.warn('aliyun_sls exporter: PutLogs refused a batch', { status: res.statusCode });
-      return 'drop';
+      const r = sendResultOf(res.statusCode);
+      if (r === 'drop') this.warn('aliyun_sls exporter: PutLogs refused a batch', { status: res.statusCode });
+      return r;
     } catch {
       this.warn('aliyun_sls exporter: endpoint unreachable');
       return 'retry';
