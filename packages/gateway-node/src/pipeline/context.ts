@@ -87,6 +87,8 @@ export interface RequestContext {
   sseOut: string[] | undefined;
   sseChars: number;
   sseDroppedChars: number;
+  /** SSE text as output taps released it (masked), kept only for full-content exporters. */
+  sseServed: string[] | undefined;
   /** Milliseconds spent in upstream attempts (the rest of the latency is the gateway's). */
   upstreamMs: number;
   /** `performance.now()` at the start of the attempt in progress; -1 when none (`usage/attempts.ts`). */
@@ -168,6 +170,7 @@ export function newContext(
     sseOut: undefined,
     sseChars: 0,
     sseDroppedChars: 0,
+    sseServed: undefined,
     upstreamMs: 0,
     attemptT0: -1,
     targetModel: undefined,

@@ -7,6 +7,7 @@
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
+import { captureContent } from '../usage/content.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
@@ -95,10 +96,15 @@ function complete(
         clientIp: clientIp(ctx.req, rt.realIp),
         finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
       }),
+      // Full content only for exporters that ask, never for a caller refused as unauthenticated.
+      rt.usage.contentBytes > 0 && status !== 401 && status !== 403
+        ? captureContent(ctx, rt.usage.contentBytes)
+        : undefined,
     );
   }
   // The estimation inputs are no longer needed; a kept stream must not outlive the request.
   ctx.sseOut = undefined;
+  ctx.sseServed = undefined;
   ctx.outputJson = undefined;
   if (ctx.scopes !== undefined) {
     // Token commits see what the caller was served: nothing on a refusal or a failure before

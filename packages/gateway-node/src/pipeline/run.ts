@@ -151,10 +151,12 @@ async function answer(rt: GatewayRuntime, ctx: RequestContext, a: Answer): Promi
   if (a.kind === 'json') {
     const body = scopes === undefined ? a.body : await tapJson(rt.logger, ctx.id, scopes, a.body, undefined);
     if (body instanceof GatewayError) return sendError(ctx, rt.ident, body);
+    ctx.outputJson = body; // what was served: finish reason and full-content exports read it
     return sendSuccessJson(ctx, rt.ident, body, Object.assign({}, a.headers));
   }
   const tap = scopes === undefined ? undefined : streamTap(rt.logger, ctx.id, scopes);
   const bytes = tap === undefined ? a.body : await concatLater(tap.push(a.body), tap.end());
   if (ctx.res.destroyed) return;
+  ctx.sseServed = [bytes];
   sendSuccessBody(ctx, rt.ident, bytes, Object.assign(sseHeaders(), a.headers));
 }

@@ -129,6 +129,17 @@ export async function callStream(
   }
 }
 
+/**
+ * What output taps release, kept for full-content exporters (the raw upstream text in `sseOut`
+ * would be unmasked); same bound as `keepOutput`.
+ */
+function keepServed(ctx: RequestContext, out: string): void {
+  const served = ctx.sseServed;
+  if (served === undefined || out.length === 0) return;
+  if (ctx.sseChars + out.length > MAX_STREAM_CHARS) return;
+  served.push(out);
+}
+
 function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   if (relay.committed) return;
   relay.committed = true;
@@ -136,10 +147,12 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
   const res = ctx.res;
   if (ctx.scopes !== undefined) {
     relay.tap = streamTap(rt.logger, ctx.id, ctx.scopes);
+    if (relay.tap !== undefined && rt.usage.contentBytes > 0) ctx.sseServed = [];
     relay.tap?.attach?.((text) => {
       if (res.destroyed || res.writableEnded) return;
       relay.wrote = true;
       if (relay.heartbeat) relay.heartbeat.last = performance.now();
+      keepServed(ctx, text);
       res.write(text);
     });
   }
@@ -394,6 +407,7 @@ class StreamCall extends UpstreamCall {
     if (relay.tap !== undefined) {
       out = relay.tap.push(out);
       if (out.length === 0) return true;
+      keepServed(this.ctx, out);
     }
     relay.wrote = true;
     if (relay.heartbeat) relay.heartbeat.last = now;
@@ -411,9 +425,12 @@ class StreamCall extends UpstreamCall {
     keepOutput(this.ctx, out);
     const res = this.ctx.res;
     const last = relay.tap === undefined ? out : concatLater(relay.tap.push(out), relay.tap.end());
-    if (typeof last === 'string') res.end(last);
-    else
+    if (typeof last === 'string') {
+      if (relay.tap !== undefined) keepServed(this.ctx, last);
+      res.end(last);
+    } else
       void last.then((text) => {
+        keepServed(this.ctx, text);
         if (!res.destroyed && !res.writableEnded) res.end(text);
       });
   }

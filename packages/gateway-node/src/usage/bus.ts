@@ -6,6 +6,7 @@
  *
  * Leaves out: building events (`events.ts`), delivering them (`pipeline.ts`, the exporters).
  */
+import type { UsageContent } from './content.js';
 import type { UsageEvent } from './events.js';
 
 /** A fixed-capacity FIFO (ring buffer): `push` never grows it, never blocks. */
@@ -50,8 +51,13 @@ export class BoundedQueue<T> {
 export interface UsageSink {
   /** Label of the drop metric (the exporter's name). */
   readonly name: string;
-  /** Takes the events of one request; returns how many it dropped (its queue was full). */
-  offer(events: readonly UsageEvent[]): number;
+  /** `content_max_bytes` of an exporter in `content_mode: full`; 0 (or absent): metadata only. */
+  readonly contentMaxBytes?: number;
+  /**
+   * Takes the events of one request (and, when some sink asked for it, the request's content);
+   * returns how many it dropped (its queue was full).
+   */
+  offer(events: readonly UsageEvent[], content?: UsageContent): number;
 }
 
 export interface UsageBusMetrics {
@@ -61,6 +67,7 @@ export interface UsageBusMetrics {
 
 export class UsageBus {
   private sinks: readonly UsageSink[] = [];
+  private maxContent = 0;
 
   constructor(private readonly metrics: UsageBusMetrics) {}
 
@@ -69,20 +76,31 @@ export class UsageBus {
     return this.sinks.length > 0;
   }
 
+  /** Bytes of content to capture per side: the largest cap of the full-content sinks, else 0. */
+  get contentBytes(): number {
+    return this.maxContent;
+  }
+
   attach(s: UsageSink): void {
-    this.sinks = [...this.sinks, s];
+    this.setSinks([...this.sinks, s]);
   }
 
   detach(s: UsageSink): void {
-    this.sinks = this.sinks.filter((x) => x !== s);
+    this.setSinks(this.sinks.filter((x) => x !== s));
   }
 
-  publish(events: readonly UsageEvent[]): void {
+  private setSinks(sinks: readonly UsageSink[]): void {
+    this.sinks = sinks;
+    this.maxContent = 0;
+    for (const s of sinks) this.maxContent = Math.max(this.maxContent, s.contentMaxBytes ?? 0);
+  }
+
+  publish(events: readonly UsageEvent[], content?: UsageContent): void {
     for (const e of events) this.metrics.usageEventEmitted(e);
     for (const s of this.sinks) {
       let dropped: number;
       try {
-        dropped = s.offer(events);
+        dropped = s.offer(events, (s.contentMaxBytes ?? 0) > 0 ? content : undefined);
       } catch {
         dropped = events.length;
       }

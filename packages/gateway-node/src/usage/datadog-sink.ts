@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
+import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
 
 export interface DatadogConfig {
@@ -22,6 +23,8 @@ export interface DatadogConfig {
   readonly credential_ref: string;
   readonly ddsource?: string | undefined;
   readonly tags?: readonly string[] | undefined;
+  /** `content_max_bytes` in `content_mode: full`; 0: metadata only. */
+  readonly contentMaxBytes?: number | undefined;
 }
 
 /** Datadog's documented limit is 1,000 entries per payload. */
@@ -43,6 +46,7 @@ type Entry = Record<string, unknown>;
 
 export class DatadogSink implements UsageSink {
   readonly name: string;
+  readonly contentMaxBytes: number;
   private readonly pipeline: BatchPipeline<Entry>;
   private readonly agent = new Agent({ connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
   private readonly url: string;
@@ -56,6 +60,7 @@ export class DatadogSink implements UsageSink {
     tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
   ) {
     this.name = c.name;
+    this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.url = intakeUrl(c.site);
     this.envName = credentialEnv(c.credential_ref);
     this.base = {
@@ -67,9 +72,9 @@ export class DatadogSink implements UsageSink {
     this.pipeline = new BatchPipeline<Entry>({ send: (b) => this.send(b), maxBatch: MAX_BATCH, ...tuning });
   }
 
-  offer(events: readonly UsageEvent[]): number {
+  offer(events: readonly UsageEvent[], content?: UsageContent): number {
     let dropped = 0;
-    for (const e of events) {
+    for (const e of withContent(events, content, this.contentMaxBytes)) {
       const entry: Entry = {
         ...e,
         ...this.base,

@@ -274,8 +274,8 @@ function collectOutput(v: unknown, out: string[], depth: number): void {
   }
 }
 
-/** The generated text of a whole JSON answer. */
-export function jsonOutputText(body: string): string {
+/** The generated text of a whole JSON answer; `sep` goes between its pieces (choices, parts). */
+export function jsonOutputText(body: string, sep = ''): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -285,7 +285,7 @@ export function jsonOutputText(body: string): string {
   const out: string[] = [];
   // The Responses API repeats the whole output in `response.output`; the items hold the text.
   collectOutput(isObj(parsed) && Array.isArray(parsed.output) ? parsed.output : parsed, out, 0);
-  return out.join('');
+  return out.join(sep);
 }
 
 /** The generated text of written SSE bytes (delta events only, so finals are not counted twice). */

@@ -71,6 +71,8 @@ export class Exporters {
 
   private start(v: Record<string, unknown>): ExporterSink {
     const name = String(v.name);
+    // Object stores have no content mode (control-plane §3.9): metadata only.
+    const contentMaxBytes = v.content_mode === 'full' ? Number(v.content_max_bytes ?? 131_072) : 0;
     if (v.kind === 'datadog')
       return new DatadogSink(
         {
@@ -80,6 +82,7 @@ export class Exporters {
           credential_ref: String(v.credential_ref),
           ddsource: v.ddsource as string | undefined,
           tags: v.tags as string[] | undefined,
+          contentMaxBytes,
         },
         this.logger,
         this.tuning,
@@ -92,6 +95,7 @@ export class Exporters {
           project: String(v.project),
           logstore: String(v.logstore),
           credential_ref: String(v.credential_ref),
+          contentMaxBytes,
         },
         this.logger,
         this.tuning,
@@ -118,6 +122,7 @@ export class Exporters {
         endpoint: String(v.endpoint),
         headers: v.headers as Record<string, string> | undefined,
         sample_rate: v.sample_rate as number | undefined,
+        contentMaxBytes,
       },
       this.version,
       this.logger,

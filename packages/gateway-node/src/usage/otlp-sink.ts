@@ -5,9 +5,9 @@
  * span per upstream attempt under it (OP-13). `sample_rate` is decided per request id, the same
  * way on every gateway process.
  *
- * Metadata only: prompts and completions are not held by the gateway after a request, so
- * `content_mode: full` exports the same attributes (no `gen_ai.prompt` / `gen_ai.completion`).
- * `headers` (collector auth) are sent, never logged.
+ * `content_mode: full` adds `gen_ai.prompt` and `gen_ai.completion` (cut at `content_max_bytes`)
+ * to the span of the attempt that served the answer, or to the request span when no attempt
+ * ran (a cache hit). `headers` (collector auth) are sent, never logged.
  */
 import type { Logger } from 'pino';
 import { OtlpHttpExporter } from '../tracing/exporter.js';
@@ -23,6 +23,7 @@ import {
   str,
 } from '../tracing/otlp.js';
 import type { UsageSink } from './bus.js';
+import { capUtf8, type UsageContent } from './content.js';
 import type { UsageEvent } from './events.js';
 
 export interface OtlpSinkConfig {
@@ -30,6 +31,8 @@ export interface OtlpSinkConfig {
   readonly endpoint: string;
   readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly sample_rate?: number | undefined;
+  /** `content_max_bytes` in `content_mode: full`; 0: metadata only. */
+  readonly contentMaxBytes?: number | undefined;
 }
 
 /** Spans (not events) held per exporter before new ones are dropped. */
@@ -50,11 +53,13 @@ function operation(endpoint: string): string {
 
 export class OtlpEventSink implements UsageSink {
   readonly name: string;
+  readonly contentMaxBytes: number;
   private readonly exporter: OtlpHttpExporter;
   private readonly rate: number;
 
   constructor(c: OtlpSinkConfig, version: string, logger: Logger, tuning: { flushIntervalMs?: number } = {}) {
     this.name = c.name;
+    this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.rate = c.sample_rate ?? 1;
     this.exporter = new OtlpHttpExporter({
       endpoint: c.endpoint,
@@ -67,7 +72,7 @@ export class OtlpEventSink implements UsageSink {
     });
   }
 
-  offer(events: readonly UsageEvent[]): number {
+  offer(events: readonly UsageEvent[], content?: UsageContent): number {
     const first = events[0];
     if (first === undefined) return 0;
     const traceId = traceIdFor(first.request_id);
@@ -83,6 +88,8 @@ export class OtlpEventSink implements UsageSink {
     int(reqAttrs, 'http.response.status_code', last.status_code);
     int(reqAttrs, 'aisix.attempt_count', last.attempt_started_at === null ? 0 : events.length);
     str(reqAttrs, 'aisix.exporter_name', this.name);
+    const attempts = last.attempt_started_at !== null;
+    if (!attempts) this.addContent(reqAttrs, content);
     this.exporter.export({
       traceId,
       spanId: reqId,
@@ -95,13 +102,25 @@ export class OtlpEventSink implements UsageSink {
     });
     for (const e of events) {
       if (e.attempt_started_at === null) continue;
-      this.exporter.export(this.attemptSpan(e, traceId, reqId));
+      const span = this.attemptSpan(e, traceId, reqId);
+      if (e === last) this.addContent(span.attributes, content);
+      this.exporter.export(span);
     }
     // Counted in events (the bus's unit), not spans: the request span is extra.
     return Math.min(this.exporter.stats().dropped - before, events.length);
   }
 
-  private attemptSpan(e: UsageEvent, traceId: string, parent: string): OtlpSpan {
+  private addContent(a: OtlpAttribute[], content: UsageContent | undefined): void {
+    if (content === undefined || this.contentMaxBytes <= 0) return;
+    str(a, 'gen_ai.prompt', capUtf8(content.prompt, this.contentMaxBytes));
+    str(a, 'gen_ai.completion', capUtf8(content.completion, this.contentMaxBytes));
+  }
+
+  private attemptSpan(
+    e: UsageEvent,
+    traceId: string,
+    parent: string,
+  ): OtlpSpan & { attributes: OtlpAttribute[] } {
     const start = Date.parse(e.attempt_started_at as string);
     const a: OtlpAttribute[] = [];
     str(a, 'gen_ai.system', 'aisix');

@@ -19,7 +19,11 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
+import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
+
+/** One SLS log: an event's fields, plus the content of a full-content exporter. */
+type SlsLog = UsageEvent & Partial<UsageContent>;
 
 export interface SlsConfig {
   readonly name: string;
@@ -27,6 +31,8 @@ export interface SlsConfig {
   readonly project: string;
   readonly logstore: string;
   readonly credential_ref: string;
+  /** `content_max_bytes` in `content_mode: full`; 0: metadata only. */
+  readonly contentMaxBytes?: number | undefined;
 }
 
 const MAX_BATCH = 1000;
@@ -76,7 +82,7 @@ function varint(n: number): Buffer {
 const lenField = (field: number, b: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
 const strField = (field: number, s: string) => lenField(field, Buffer.from(s, 'utf8'));
 
-function encodeLog(e: UsageEvent): Buffer {
+function encodeLog(e: SlsLog): Buffer {
   const parts: Buffer[] = [];
   const t = Math.floor(Date.parse(e.occurred_at) / 1000) || Math.floor(Date.now() / 1000);
   parts.push(varint(1 << 3), varint(t));
@@ -88,7 +94,7 @@ function encodeLog(e: UsageEvent): Buffer {
   return Buffer.concat(parts);
 }
 
-export function encodeLogGroup(events: readonly UsageEvent[], source: string): Buffer {
+export function encodeLogGroup(events: readonly SlsLog[], source: string): Buffer {
   const parts = events.map((e) => lenField(1, encodeLog(e)));
   parts.push(strField(3, TOPIC), strField(4, source));
   return Buffer.concat(parts);
@@ -96,7 +102,8 @@ export function encodeLogGroup(events: readonly UsageEvent[], source: string): B
 
 export class SlsSink implements UsageSink {
   readonly name: string;
-  private readonly pipeline: BatchPipeline<UsageEvent>;
+  readonly contentMaxBytes: number;
+  private readonly pipeline: BatchPipeline<SlsLog>;
   private readonly agent = new Agent({ connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
   private readonly url: URL;
   private readonly source = hostname();
@@ -108,17 +115,18 @@ export class SlsSink implements UsageSink {
     tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
   ) {
     this.name = c.name;
+    this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.url = putLogsUrl(c);
-    this.pipeline = new BatchPipeline<UsageEvent>({
+    this.pipeline = new BatchPipeline<SlsLog>({
       send: (b) => this.send(b),
       maxBatch: MAX_BATCH,
       ...tuning,
     });
   }
 
-  offer(events: readonly UsageEvent[]): number {
+  offer(events: readonly UsageEvent[], content?: UsageContent): number {
     let dropped = 0;
-    for (const e of events) if (!this.pipeline.push(e)) dropped++;
+    for (const e of withContent(events, content, this.contentMaxBytes)) if (!this.pipeline.push(e)) dropped++;
     return dropped;
   }
 
@@ -129,7 +137,7 @@ export class SlsSink implements UsageSink {
     this.logger.warn({ exporter: this.name, ...extra }, msg);
   }
 
-  private async send(batch: UsageEvent[]): Promise<SendResult> {
+  private async send(batch: SlsLog[]): Promise<SendResult> {
     const idEnv = slsCredentialEnv(this.c.credential_ref, 'AK_ID');
     const secretEnv = slsCredentialEnv(this.c.credential_ref, 'AK_SECRET');
     const id = process.env[idEnv];
