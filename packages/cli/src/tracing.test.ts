@@ -1,7 +1,8 @@
 /**
  * The `aisix` binary with `observability.tracing.otlp` enabled (env overrides on the quick-start
  * config): a proxy request becomes a SERVER span at a real local mock collector, and the SIGTERM
- * drain flushes the exporter before the process exits.
+ * drain flushes the exporter before the process exits. Bodies are decoded with the official
+ * OpenTelemetry definitions (@aisix/testkit/otlp).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,16 +14,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@aisix/testkit';
+import { attributeMap, decodedSpans, decodedStrings, decodeOtlpJsonTraces } from '@aisix/testkit/otlp';
 import { MAIN, ROOT } from './test-support.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aisix-tracing-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface Span {
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-}
 
 test('aisix binary: tracing enabled exports the proxy request span; the drain flushes it', async () => {
   const bodies: string[] = [];
@@ -81,20 +77,25 @@ test('aisix binary: tracing enabled exports the proxy request span; the drain fl
     const rid = r.headers.get('x-aisix-request-id') ?? '';
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out);
-    const spans = bodies.flatMap(
-      (b) =>
-        (JSON.parse(b) as { resourceSpans: { scopeSpans: { spans: Span[] }[] }[] }).resourceSpans[0]
-          ?.scopeSpans[0]?.spans ?? [],
-    );
+    const decoded = bodies.map((b) => decodeOtlpJsonTraces(b));
+    const spans = decoded.flatMap(decodedSpans);
     assert.equal(paths[0], '/v1/traces');
     assert.equal(spans.length, 1, `spans: ${JSON.stringify(spans)}`);
-    const s = spans[0] as Span;
+    const s = spans[0];
+    assert.ok(s);
     assert.equal(s.name, 'POST /v1/chat/completions');
     assert.equal(s.kind, 2);
-    const a = Object.fromEntries(s.attributes.map((x) => [x.key, Object.values(x.value)[0]]));
-    assert.equal(a['http.response.status_code'], '401');
+    assert.equal(s.parentSpanId, undefined);
+    assert.equal(s.traceId, rid.replaceAll('-', ''));
+    // A caller's 4xx is not a server error (HTTP semantic conventions for SERVER spans).
+    assert.equal(s.status.code, 1);
+    const a = attributeMap(s);
+    assert.equal(a['http.response.status_code'], 401);
     assert.equal(a['aisix.request_id'], rid);
-    assert.ok(bodies[0]?.includes('"aisix-cli-test"'));
+    assert.deepEqual(attributeMap(decoded[0]?.resourceSpans[0]?.resource ?? { attributes: [] }), {
+      'service.name': 'aisix-cli-test',
+    });
+    assert.equal(decoded.flatMap(decodedStrings).join('\n').includes(secret), false);
     assert.equal(bodies.join('').includes(secret), false);
   } finally {
     child.kill('SIGKILL');

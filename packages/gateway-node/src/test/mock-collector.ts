@@ -1,35 +1,40 @@
 /**
  * A mock OTLP/HTTP collector for tests: a real node:http server on 127.0.0.1:0 recording every
- * POST (path, headers, raw bytes, parsed JSON) and answering with a scriptable status, or not at
- * all (`hang`).
+ * POST (path, headers, raw bytes, the body decoded with the official OpenTelemetry definitions)
+ * and answering with a scriptable status, or not at all (`hang`).
+ *
+ * Every body goes through `decodeOtlpJsonTraces` (@aisix/testkit/otlp). One the official reader
+ * refuses is answered 400 (as a collector would) and recorded in `decodeErrors`; `spans()` and
+ * `waitForSpans` then throw with the reason, so no test can pass on a malformed payload.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { OtlpSpan } from '../tracing/otlp.js';
-
-export interface ExportRequest {
-  readonly resourceSpans: {
-    readonly resource: { readonly attributes: { key: string; value: { stringValue?: string } }[] };
-    readonly scopeSpans: { readonly scope: { name: string; version: string }; readonly spans: OtlpSpan[] }[];
-  }[];
-}
+import {
+  type DecodedSpan,
+  type DecodedTraceRequest,
+  decodedSpans,
+  decodeOtlpJsonTraces,
+} from '@aisix/testkit/otlp';
 
 export interface Post {
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
   readonly raw: string;
-  readonly body: ExportRequest | undefined;
+  /** The official decoding; undefined when it refused the body (see `decodeErrors`). */
+  readonly body: DecodedTraceRequest | undefined;
 }
 
 export interface MockCollector {
   readonly url: string;
   readonly posts: Post[];
-  /** Every span of every accepted POST, in arrival order. */
-  spans(): OtlpSpan[];
+  /** Why the official decoder refused a body, one entry per refused POST. */
+  readonly decodeErrors: string[];
+  /** Every span of every accepted POST, in arrival order (throws if any body was refused). */
+  spans(): DecodedSpan[];
   /** Status for the next POSTs: a number, or `hang` (never answer). Consumed front to back; the last one sticks. */
   respond(...statuses: (number | 'hang')[]): void;
   /** Resolves once at least `n` spans have arrived (rejects after `ms`). */
-  waitForSpans(n: number, ms?: number): Promise<OtlpSpan[]>;
+  waitForSpans(n: number, ms?: number): Promise<DecodedSpan[]>;
   /** Forgets recorded posts and spans, answers 200 again. */
   reset(): void;
   close(): Promise<void>;
@@ -37,24 +42,33 @@ export interface MockCollector {
 
 export async function startMockCollector(): Promise<MockCollector> {
   const posts: Post[] = [];
-  const accepted: OtlpSpan[] = [];
+  const decodeErrors: string[] = [];
+  const accepted: DecodedSpan[] = [];
+  const checked = () => {
+    if (decodeErrors.length > 0) throw new Error(`collector: refused a body: ${decodeErrors[0]}`);
+    return accepted.slice();
+  };
   let script: (number | 'hang')[] = [200];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      let body: ExportRequest | undefined;
+      let body: DecodedTraceRequest | undefined;
       try {
-        body = JSON.parse(raw) as ExportRequest;
-      } catch {
-        body = undefined;
+        body = decodeOtlpJsonTraces(raw);
+      } catch (e) {
+        decodeErrors.push((e as Error).message);
       }
       posts.push({ url: req.url ?? '', headers: req.headers, raw, body });
+      if (body === undefined) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'malformed ExportTraceServiceRequest' }));
+        return;
+      }
       const status = script.length > 1 ? (script.shift() as number | 'hang') : (script[0] ?? 200);
       if (status === 'hang') return;
-      if (status >= 200 && status < 300 && body)
-        for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) accepted.push(...ss.spans);
+      if (status >= 200 && status < 300) accepted.push(...decodedSpans(body));
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end('{}');
     });
@@ -64,13 +78,14 @@ export async function startMockCollector(): Promise<MockCollector> {
   return {
     url: `http://127.0.0.1:${port}`,
     posts,
-    spans: () => accepted.slice(),
+    decodeErrors,
+    spans: checked,
     respond(...s) {
       script = s;
     },
     async waitForSpans(n, ms = 5000) {
       const until = Date.now() + ms;
-      while (accepted.length < n) {
+      while (checked().length < n) {
         if (Date.now() > until)
           throw new Error(`collector: ${accepted.length} spans after ${ms} ms, wanted ${n}`);
         await new Promise((r) => setTimeout(r, 10));
@@ -78,12 +93,18 @@ export async function startMockCollector(): Promise<MockCollector> {
       return accepted.slice();
     },
     reset() {
+      const refused = decodeErrors.splice(0);
       posts.length = 0;
       accepted.length = 0;
       script = [200];
+      if (refused.length > 0) throw new Error(`collector: refused a body: ${refused[0]}`);
     },
     close() {
       server.closeAllConnections();
+      if (decodeErrors.length > 0) {
+        server.close();
+        return Promise.reject(new Error(`collector: refused a body: ${decodeErrors[0]}`));
+      }
       return new Promise((r) => server.close(() => r()));
     },
   };

@@ -13,7 +13,8 @@ export type OtlpValue =
   | { readonly stringValue: string }
   | { readonly intValue: string }
   | { readonly boolValue: boolean }
-  | { readonly doubleValue: number };
+  | { readonly doubleValue: number }
+  | { readonly arrayValue: { readonly values: { readonly stringValue: string }[] } };
 
 export interface OtlpAttribute {
   readonly key: string;
@@ -35,6 +36,12 @@ export interface OtlpSpan {
 /** Appends a string attribute unless the value is absent or empty. */
 export function str(out: OtlpAttribute[], key: string, v: string | null | undefined): void {
   if (v !== undefined && v !== null && v !== '') out.push({ key, value: { stringValue: v } });
+}
+
+/** Appends a string-array attribute (e.g. `gen_ai.response.finish_reasons`) unless the value is absent or empty. */
+export function strs(out: OtlpAttribute[], key: string, v: string | null | undefined): void {
+  if (v !== undefined && v !== null && v !== '')
+    out.push({ key, value: { arrayValue: { values: [{ stringValue: v }] } } });
 }
 
 /** Appends an integer attribute unless the value is absent or not a finite number. */

@@ -2,22 +2,20 @@
  * The `otlp_http` observability exporter, live from the config store: added, it ships each
  * request as OTLP/HTTP JSON spans (one SERVER span per request, one CLIENT span per upstream
  * attempt under it, GenAI attributes) to a real local collector; a 5xx from the collector is
- * retried; `sample_rate: 0` ships nothing; removed, it ships nothing more. Payloads are read
- * through the official OpenTelemetry OTLP types (`@opentelemetry/otlp-transformer`).
+ * retried; `sample_rate: 0` ships nothing; removed, it ships nothing more. Every body is decoded
+ * at runtime with the official OpenTelemetry definitions (the mock collector refuses one they
+ * refuse) and all checks read the decoded message.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { IKeyValue } from '@opentelemetry/otlp-transformer/build/src/common/internal-types.js';
-import type {
-  IExportTraceServiceRequest,
-  ISpan,
-} from '@opentelemetry/otlp-transformer/build/src/trace/internal-types.js';
+import { attributeMap, type DecodedSpan, decodedSpans, decodedStrings } from '@aisix/testkit/otlp';
 import OpenAI from 'openai';
 import {
   buildSnapshot,
   CALLER_KEY,
   type Docs,
   type Started,
+  sha256,
   standardDocs,
   startTestGateway,
 } from '../test/fixtures.js';
@@ -31,6 +29,8 @@ let g: Started;
 let client: OpenAI;
 let docs: Docs;
 let revision = 1;
+const PROMPT = 'a secret prompt';
+const DOWN_PROVIDER_KEY = 'sk-down-provider-secret';
 
 function apply(exporters: Record<string, Record<string, unknown>>): void {
   revision += 1;
@@ -47,7 +47,12 @@ before(async () => {
   col = await startMockCollector();
   docs = standardDocs(up.url, {
     provider_keys: {
-      pkd: { display_name: 'down-key', api_key: 'kd', provider: 'openai', api_base: `${down.url}/v1` },
+      pkd: {
+        display_name: 'down-key',
+        api_key: DOWN_PROVIDER_KEY,
+        provider: 'openai',
+        api_base: `${down.url}/v1`,
+      },
     },
     models: {
       td: { display_name: 'target-down', provider: 'openai', model_name: 'd', provider_key_id: 'pkd' },
@@ -69,39 +74,39 @@ after(async () => {
   await col.close();
 });
 
-/** The spans of the POSTs from `from` on, read as the official ExportTraceServiceRequest. */
-function officialSpans(from = 0): ISpan[] {
-  const out: ISpan[] = [];
+/** The spans of the POSTs from `from` on, from the officially decoded ExportTraceServiceRequests. */
+function officialSpans(from = 0): DecodedSpan[] {
+  const out: DecodedSpan[] = [];
   for (const p of col.posts.slice(from)) {
-    const req = JSON.parse(p.raw) as IExportTraceServiceRequest;
-    for (const rs of req.resourceSpans ?? []) {
-      const svc = rs.resource?.attributes.find((a) => a.key === 'service.name');
-      assert.equal(svc?.value.stringValue, 'aisix-dp');
-      for (const ss of rs.scopeSpans) out.push(...(ss.spans ?? []));
+    assert.ok(p.body, `the official decoder refused a body: ${col.decodeErrors[0]}`);
+    for (const rs of p.body.resourceSpans) {
+      assert.deepEqual(attributeMap(rs.resource), { 'service.name': 'aisix-dp' });
+      for (const ss of rs.scopeSpans) assert.equal(ss.scope.name, 'aisix-gateway');
     }
+    out.push(...decodedSpans(p.body));
   }
   return out;
 }
 
-function attr(attrs: IKeyValue[], key: string): string | number | boolean | undefined {
-  const v = attrs.find((a) => a.key === key)?.value;
-  if (v === undefined) return undefined;
-  if (v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
-  if (v.intValue !== undefined && v.intValue !== null) return Number(v.intValue);
-  return v.boolValue ?? undefined;
-}
+const attr = (s: DecodedSpan, key: string) => attributeMap(s)[key];
+
+/** The value kind an attribute was sent as (`intValue`, `stringValue`, `arrayValue`...). */
+const kindOf = (s: DecodedSpan, key: string) => {
+  const v = s.attributes.find((a) => a.key === key)?.value;
+  return v === undefined ? undefined : Object.keys(v)[0];
+};
 
 async function chat(model: string): Promise<string> {
   const { response } = await client.chat.completions
-    .create({ model, messages: [{ role: 'user', content: 'a secret prompt' }] })
+    .create({ model, messages: [{ role: 'user', content: PROMPT }] })
     .withResponse();
   return response.headers.get('x-aisix-request-id') as string;
 }
 
-async function spansOf(id: string, n: number, from = 0): Promise<ISpan[]> {
+async function spansOf(id: string, n: number, from = 0): Promise<DecodedSpan[]> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const mine = officialSpans(from).filter((s) => attr(s.attributes, 'aisix.request_id') === id);
+    const mine = officialSpans(from).filter((s) => attr(s, 'aisix.request_id') === id);
     if (mine.length >= n) return mine;
     assert.ok(Date.now() < deadline, `only ${mine.length} spans for ${id}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -111,7 +116,13 @@ async function spansOf(id: string, n: number, from = 0): Promise<ISpan[]> {
 test('added live: a fail-over is one request span with one child span per attempt; 5xx retried', async () => {
   col.respond(503, 200);
   apply({
-    e1: { name: 'collector', kind: 'otlp_http', endpoint: col.url, headers: { 'x-collector-auth': 'tok' } },
+    e1: {
+      name: 'collector',
+      kind: 'otlp_http',
+      endpoint: col.url,
+      headers: { 'x-collector-auth': 'tok' },
+      content_mode: 'metadata_only',
+    },
   });
   const id = await chat('grp');
   // The first POST is answered 503, the same batch comes again and is accepted.
@@ -121,41 +132,57 @@ test('added live: a fail-over is one request span with one child span per attemp
   const server = spans.find((s) => s.kind === 2);
   const attempts = spans
     .filter((s) => s.kind === 3)
-    .sort(
-      (a, b) =>
-        Number(attr(a.attributes, 'aisix.attempt_index')) - Number(attr(b.attributes, 'aisix.attempt_index')),
-    );
+    .sort((a, b) => Number(attr(a, 'aisix.attempt_index')) - Number(attr(b, 'aisix.attempt_index')));
   assert.ok(server);
   assert.equal(server.name, 'POST /v1/chat/completions');
   assert.equal(server.parentSpanId, undefined);
+  // Ids as decoded from the protobuf bytes: the request id is the trace id, span ids are distinct.
+  assert.equal(server.traceId, id.replaceAll('-', ''));
+  assert.equal(new Set(spans.map((s) => s.spanId)).size, 3);
+  for (const s of spans) assert.match(s.spanId, /^[0-9a-f]{16}$/);
+  assert.equal(attr(server, 'aisix.request_id'), id);
+  assert.equal(attr(server, 'aisix.api_key_id'), 'k1');
+  assert.equal(attr(server, 'gen_ai.request.model'), 'grp');
+  assert.equal(attr(server, 'http.response.status_code'), 200);
+  assert.equal(server.status.code, 1);
   assert.equal(attempts.length, 2);
   for (const a of attempts) {
     assert.equal(a.traceId, server.traceId);
     assert.equal(a.parentSpanId, server.spanId);
     assert.equal(a.name, 'chat.completions');
-    assert.equal(attr(a.attributes, 'gen_ai.system'), 'aisix');
-    assert.equal(attr(a.attributes, 'gen_ai.operation.name'), 'chat');
-    assert.equal(attr(a.attributes, 'gen_ai.request.model'), 'grp');
-    assert.equal(attr(a.attributes, 'aisix.exporter_name'), 'collector');
-    assert.ok(BigInt(String(a.endTimeUnixNano)) >= BigInt(String(a.startTimeUnixNano)));
+    assert.equal(attr(a, 'gen_ai.system'), 'aisix');
+    assert.equal(attr(a, 'gen_ai.operation.name'), 'chat');
+    assert.equal(attr(a, 'gen_ai.request.model'), 'grp');
+    assert.equal(attr(a, 'aisix.exporter_name'), 'collector');
+    assert.equal(attr(a, 'aisix.request_id'), id);
+    assert.ok(BigInt(a.endTimeUnixNano) >= BigInt(a.startTimeUnixNano));
+    // GenAI semantic conventions: token counts and the status code are ints, finish reasons a string[].
+    for (const k of ['gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens', 'http.response.status_code'])
+      assert.equal(kindOf(a, k), 'intValue', k);
   }
-  const [failed, served] = attempts as [ISpan, ISpan];
-  assert.equal(attr(failed.attributes, 'http.response.status_code'), 503);
-  assert.equal(attr(failed.attributes, 'aisix.attempt_kind'), 'initial');
-  assert.equal(attr(failed.attributes, 'gen_ai.usage.input_tokens'), 0);
+  const [failed, served] = attempts as [DecodedSpan, DecodedSpan];
+  assert.equal(attr(failed, 'http.response.status_code'), 503);
+  assert.equal(attr(failed, 'aisix.attempt_kind'), 'initial');
+  assert.equal(attr(failed, 'gen_ai.usage.input_tokens'), 0);
   assert.equal(failed.status.code, 2);
-  assert.equal(attr(served.attributes, 'aisix.attempt_kind'), 'fallback');
-  assert.equal(attr(served.attributes, 'gen_ai.response.model'), 'u');
-  assert.equal(attr(served.attributes, 'gen_ai.usage.input_tokens'), 9);
-  assert.equal(attr(served.attributes, 'gen_ai.usage.output_tokens'), 3);
-  assert.equal(attr(served.attributes, 'gen_ai.response.finish_reasons'), 'stop');
+  assert.equal(attr(served, 'aisix.attempt_kind'), 'fallback');
+  assert.equal(attr(served, 'gen_ai.response.model'), 'u');
+  assert.equal(attr(served, 'gen_ai.usage.input_tokens'), 9);
+  assert.equal(attr(served, 'gen_ai.usage.output_tokens'), 3);
+  assert.deepEqual(attr(served, 'gen_ai.response.finish_reasons'), ['stop']);
+  assert.equal(kindOf(served, 'gen_ai.response.finish_reasons'), 'arrayValue');
   assert.equal(served.status.code, 1);
   assert.equal(col.posts[0]?.headers['x-collector-auth'], 'tok');
-  // Metadata only: neither the prompt nor a key leaves in any span.
+  // metadata_only: neither the prompt nor a caller or provider key is in any decoded string
+  // (names, attribute keys and values, status messages, resource, scope), nor in the raw bytes.
   for (const p of col.posts) {
-    assert.ok(!p.raw.includes('a secret prompt'));
-    assert.ok(!p.raw.includes(CALLER_KEY));
-    assert.ok(!p.raw.includes('sk-upstream-secret'));
+    assert.ok(p.body);
+    const strings = decodedStrings(p.body).join('\n');
+    assert.ok(strings.includes(id), 'the walk sees the attribute values');
+    for (const secret of [PROMPT, CALLER_KEY, sha256(CALLER_KEY), 'sk-upstream-secret', DOWN_PROVIDER_KEY]) {
+      assert.ok(!strings.includes(secret), `a decoded span carries ${secret}`);
+      assert.ok(!p.raw.includes(secret), `the body carries ${secret}`);
+    }
   }
 });
 

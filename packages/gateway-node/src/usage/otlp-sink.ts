@@ -21,6 +21,7 @@ import {
   STATUS_ERROR,
   STATUS_OK,
   str,
+  strs,
 } from '../tracing/otlp.js';
 import type { UsageSink } from './bus.js';
 import { capUtf8, type UsageContent } from './content.js';
@@ -128,7 +129,8 @@ export class OtlpEventSink implements UsageSink {
     str(a, 'gen_ai.request.model', e.requested_model);
     str(a, 'gen_ai.response.model', e.attempt_model);
     str(a, 'gen_ai.response.id', e.provider_request_id);
-    str(a, 'gen_ai.response.finish_reasons', e.finish_reason);
+    // string[] in the GenAI semantic conventions; the gateway records one reason per attempt.
+    strs(a, 'gen_ai.response.finish_reasons', e.finish_reason);
     int(a, 'gen_ai.usage.input_tokens', e.prompt_tokens);
     int(a, 'gen_ai.usage.output_tokens', e.completion_tokens);
     int(a, 'http.response.status_code', e.status_code);
