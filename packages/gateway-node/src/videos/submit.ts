@@ -61,6 +61,7 @@ function sizeOf(v: unknown): VideoSubmit['size'] | GatewayError {
 }
 
 export async function runVideoSubmit(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
+  if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   const key = await authenticateCaller(rt, ctx);
   if (!key) return;
   const parsed = await readSubmit(rt, ctx);

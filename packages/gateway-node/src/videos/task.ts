@@ -61,6 +61,7 @@ async function pollQuota(rt: GatewayRuntime, ctx: RequestContext, t: VideoTarget
 }
 
 export async function runVideoTask(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
+  if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   drainBody(ctx.req);
   const key = await authenticateCaller(rt, ctx);
   if (!key) return;

@@ -251,3 +251,20 @@ test('the Model timeout bounds a submit (504); transport failures use the retry 
     ['initial', 'retry'],
   );
 });
+
+test('routing: GET /v1/videos is a 405 naming POST; a nested path under an id is a 404; a JSON body needs its content type', async () => {
+  const list = await fetch(`${g.base}/v1/videos`, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(list.status, 405);
+  assert.equal(list.headers.get('allow'), 'POST');
+  assert.equal(((await list.json()) as Answer).error.type, 'method_not_allowed');
+  const nested = await fetch(`${g.base}/v1/videos/abc/def`, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(nested.status, 404);
+  await nested.body?.cancel();
+  const plain = await fetch(`${g.base}/v1/videos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' },
+    body: '{"model":"wan","prompt":"x"}',
+  });
+  assert.equal(plain.status, 400);
+  assert.equal(((await plain.json()) as Answer).error.type, 'invalid_request_error');
+});
