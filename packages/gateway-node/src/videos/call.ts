@@ -9,7 +9,7 @@
  */
 import { type Decoded, videoErrorMessage } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
-import type { GatewayError } from '../errors.js';
+import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { backoffMs } from '../pipeline/dispatch.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -38,8 +38,20 @@ export type Outcome<T> =
       readonly answered: boolean;
     };
 
-/** A non-2xx answer as an attempt failure. */
+/**
+ * A non-2xx answer as an attempt failure. Redirects are not followed (the provider credential
+ * must not travel to another host): a 3xx is a 502 like a 5xx, but final.
+ */
 export async function statusOutcome(r: Dispatcher.ResponseData): Promise<Outcome<never>> {
+  if (r.statusCode < 400) {
+    r.body.resume();
+    const status = r.statusCode;
+    return {
+      ok: false,
+      failure: { error: errors.upstream5xx(status), retryable: false, timeout: false, status },
+      answered: true,
+    };
+  }
   const text = await readCapped(r.body, MAX_ERROR_BODY);
   const info = { message: videoErrorMessage(text) };
   return {

@@ -176,6 +176,13 @@ test('a failed submit emits an error event; an unsupported provider (501) emits 
   const [e] = await eventsOf(s.id);
   assert.equal(e?.status_code, 422);
   assert.equal(e?.error_class, 'upstream_error');
+  on(SUBMIT, (_q, res) => {
+    res.writeHead(302, { location: 'http://elsewhere.example/steal' });
+    res.end();
+  });
+  const moved = await call('POST', '/v1/videos', { model: 'wan', prompt: 'a fox' });
+  assert.equal(moved.status, 502, 'a redirect is not followed with the provider credential');
+  assert.equal(moved.json.error.message, 'upstream returned 302');
   const n = await call('POST', '/v1/videos', { model: 'mistral-video', prompt: 'a fox' });
   assert.equal(n.status, 501);
   assert.deepEqual(await eventsOf(n.id), []);
