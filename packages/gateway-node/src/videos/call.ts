@@ -61,11 +61,19 @@ export async function statusOutcome(r: Dispatcher.ResponseData): Promise<Outcome
   };
 }
 
-/** A caught error of a call: the deadline, the client going away, or the transport. */
-export function thrownOutcome(signal: AbortSignal, ms: number, err: unknown): Outcome<never> {
+/**
+ * A caught error of a call: the deadline, the client going away, or the transport. `answered`:
+ * the response head had arrived (a submit cut short while its answer was read is not resent).
+ */
+export function thrownOutcome(
+  signal: AbortSignal,
+  ms: number,
+  err: unknown,
+  answered: boolean,
+): Outcome<never> {
   if (signal.aborted && signal.reason === ABORT_TIMEOUT)
-    return { ok: false, failure: timeoutFailure(ms), answered: false };
-  return { ok: false, failure: transportFailure(err), answered: false };
+    return { ok: false, failure: timeoutFailure(ms), answered };
+  return { ok: false, failure: transportFailure(err), answered };
 }
 
 /** One JSON call under the Model's request deadline, its answer read by `decode`. */
@@ -82,6 +90,7 @@ export async function callJson<T>(
   const ms = t.deadlines.requestMs;
   const timer = ms > 0 ? setTimeout(() => ac.abort(ABORT_TIMEOUT), ms) : undefined;
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
+  let answered = false;
   try {
     const r = await rt.agent.request({
       origin: url.origin,
@@ -91,10 +100,11 @@ export async function callJson<T>(
       ...(body !== undefined ? { body } : {}),
       signal: ac.signal,
     });
+    answered = true;
     noteProviderRequestId(ctx, r.headers);
     if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r);
     const text = await readCapped(r.body, MAX_JSON_BODY + 1);
-    if (text.length > MAX_JSON_BODY)
+    if (Buffer.byteLength(text) > MAX_JSON_BODY)
       return {
         ok: false,
         failure: decodeFailure('upstream returned an unparseable body: too large'),
@@ -113,7 +123,7 @@ export async function callJson<T>(
     const d = decode(doc);
     return d.ok ? d : { ok: false, failure: decodeFailure(d.message), answered: true };
   } catch (err) {
-    return thrownOutcome(ac.signal, ms, err);
+    return thrownOutcome(ac.signal, ms, err, answered);
   } finally {
     if (timer) clearTimeout(timer);
     ctx.onClientGone = undefined;

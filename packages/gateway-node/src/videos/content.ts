@@ -60,7 +60,7 @@ export async function relayContent(
       ctx.res.destroy();
       return { ok: true, value: undefined };
     }
-    return thrownOutcome(ac.signal, ms, err);
+    return thrownOutcome(ac.signal, ms, err, false);
   } finally {
     if (timer) clearTimeout(timer);
     ctx.onClientGone = undefined;

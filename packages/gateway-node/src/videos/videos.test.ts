@@ -58,6 +58,13 @@ function docs(extra: Docs & Record<string, unknown> = {}): Docs {
     models: {
       'm-wan': { display_name: 'wan', model_name: 'wan-t2v', ...direct },
       'm-slow': { display_name: 'wan-slow', model_name: 'wan-t2v', timeout: 200, ...direct },
+      'm-slow-retry': {
+        display_name: 'wan-slow-retry',
+        model_name: 'wan-t2v',
+        timeout: 200,
+        retries: 1,
+        ...direct,
+      },
       'm-dead': {
         display_name: 'wan-dead',
         model_name: 'wan-t2v',
@@ -274,4 +281,22 @@ test('routing: GET /v1/videos is a 405 naming POST; a nested path under an id is
   });
   assert.equal(plain.status, 400);
   assert.equal(((await plain.json()) as Answer).error.type, 'invalid_request_error');
+});
+
+test('a submit is resent only when the provider never answered: a silent provider is retried, a head that stalls is final', async () => {
+  const silent = up.requests.length;
+  on(SUBMIT, () => {
+    // Never answers: the request deadline (200 ms) expires before any head.
+  });
+  const none = await call('POST', '/v1/videos', { model: 'wan-slow-retry', prompt: 'x' });
+  assert.equal(none.status, 504);
+  assert.equal(up.requests.length - silent, 2, 'explicit retries: 1 resends an unanswered submit');
+  const started = up.requests.length;
+  on(SUBMIT, (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"output":');
+  });
+  const cut = await call('POST', '/v1/videos', { model: 'wan-slow-retry', prompt: 'x' });
+  assert.equal(cut.status, 504);
+  assert.equal(up.requests.length - started, 1, 'the provider answered: never a second paid task');
 });
