@@ -17,6 +17,8 @@ import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
 import type { GatewayRuntime } from './runtime.js';
+import { runVideoSubmit } from './videos/submit.js';
+import { runVideoTask } from './videos/task.js';
 
 export interface Route extends RouteFacts {
   readonly run: (rt: GatewayRuntime, ctx: RequestContext) => void | Promise<void>;
@@ -43,19 +45,29 @@ const TABLE = {
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
   '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
   '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  '/v1/videos': { method: 'POST', kind: 'videos', envelope: 'openai', run: runVideoSubmit },
+  // Poll and `/content` share one label (agents-and-jobs §1.4); the handler tells them apart.
+  '/v1/videos/:id': { method: 'GET', kind: 'videos', envelope: 'openai', run: runVideoTask },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label).
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label) and the video task
+ * paths (`/v1/videos/<id>` and `/v1/videos/<id>/content`).
  */
 export function resolveRoute(
   path: string,
 ): { readonly label: EndpointLabel; readonly route: Route } | undefined {
   const route = ROUTES.get(path);
-  if (route !== undefined && path !== '/mcp/:server') return { label: path as EndpointLabel, route };
+  if (route !== undefined && path !== '/mcp/:server' && path !== '/v1/videos/:id')
+    return { label: path as EndpointLabel, route };
+  if (path.startsWith('/v1/videos/')) {
+    const id = path.endsWith('/content') ? path.slice(11, -8) : path.slice(11);
+    if (id === '' || id.includes('/')) return undefined;
+    return { label: '/v1/videos/:id', route: TABLE['/v1/videos/:id'] };
+  }
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
   return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };

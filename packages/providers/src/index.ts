@@ -34,6 +34,7 @@ export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';
 export { anthropicUrl, openAiUrl } from './shared/url.js';
 export * as vertex from './vertex/index.js';
+export * from './videos/index.js';
 export {
   anthropicAdapter,
   azureOpenAiAdapter,

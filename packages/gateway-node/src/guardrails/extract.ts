@@ -115,6 +115,9 @@ export function inputSlots(kind: RouteKind, body: Obj): Slot[] {
     case 'embeddings':
       strOrList(out, body, 'input');
       break;
+    case 'videos':
+      str(out, body, 'prompt');
+      break;
     default:
       break;
   }

@@ -52,7 +52,11 @@ const SCANNED: ReadonlySet<RouteKind> = new Set([
   'messages',
   'responses',
   'embeddings',
+  'videos',
 ]);
+
+/** Kinds whose answers carry no generated text to scan (a video task object). */
+const NO_OUTPUT: ReadonlySet<RouteKind> = new Set(['embeddings', 'videos']);
 
 /** The request's guardrail usage fields, created on the first verdict. */
 function usageOf(ctx: RequestContext): GuardrailUsage {
@@ -125,7 +129,7 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
       if (chain.length === 0 && !isGroup) return undefined;
       const input = chain.filter((g) => g.input);
       const opened = (body: Json | undefined): Begin => {
-        const output = f.route.kind === 'embeddings' ? [] : chain.filter((g) => g.output);
+        const output = NO_OUTPUT.has(f.route.kind) ? [] : chain.filter((g) => g.output);
         if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
         const scope = new GuardrailScope(
           deps,
@@ -228,8 +232,8 @@ class GuardrailScope implements Scope {
   attempt(a: AttemptFacts): AttemptGate | Promise<AttemptGate> {
     if (!this.group) return undefined;
     const extra = this.plan.modelOnly(a.model.id).filter((g) => !this.chain.includes(g));
-    const base = this.chain.filter((g) => g.output && this.kind !== 'embeddings');
-    this.output = [...base, ...extra.filter((g) => g.output && this.kind !== 'embeddings')];
+    const base = this.chain.filter((g) => g.output && !NO_OUTPUT.has(this.kind));
+    this.output = [...base, ...extra.filter((g) => g.output && !NO_OUTPUT.has(this.kind))];
     const input = extra.filter((g) => g.input);
     if (input.length === 0) return undefined;
     const decide = (r: InputScan): AttemptGate => {

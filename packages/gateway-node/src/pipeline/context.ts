@@ -28,6 +28,8 @@ export type EndpointLabel =
   | '/readyz'
   | '/mcp'
   | '/mcp/:server'
+  | '/v1/videos'
+  | '/v1/videos/:id'
   | 'other';
 
 /**
@@ -46,7 +48,8 @@ export type RouteKind =
   | 'audio'
   | 'models'
   | 'health'
-  | 'mcp';
+  | 'mcp'
+  | 'videos';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {
@@ -108,6 +111,8 @@ export interface RequestContext {
   errorMessage: string | undefined;
   /** 401s are counted, never access-logged (scanner noise). */
   skipAccessLog: boolean;
+  /** Whether the completion hook publishes usage events (video polls and 501s do not). */
+  usageEvents: boolean;
   /** Set when the gateway itself ended the exchange (so a close is not a client cancel). */
   settled: boolean;
   /** Called once if the client goes away before the response finished (aborts the upstream). */
@@ -182,6 +187,7 @@ export function newContext(
     errorType: undefined,
     errorMessage: undefined,
     skipAccessLog: false,
+    usageEvents: true,
     settled: false,
     onClientGone: undefined,
     servedBy: undefined,

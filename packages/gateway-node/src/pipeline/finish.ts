@@ -84,6 +84,7 @@ function complete(
   const kind = ctx.route?.kind;
   if (
     rt.usage.active &&
+    ctx.usageEvents &&
     ctx.apiKey !== undefined &&
     kind !== undefined &&
     kind !== 'models' &&
