@@ -5,6 +5,7 @@
  * counted) and how it runs. The label and fact types live with the request context
  * (`pipeline/context.ts`); the compiler holds this table to exactly those labels.
  */
+import { runA2aCall, runA2aCard } from './a2a/endpoint.js';
 import { audioSpeech, audioTranscriptions, audioTranslations } from './endpoints/audio.js';
 import { livez, readyz } from './endpoints/health.js';
 import { imageGenerations } from './endpoints/images.js';
@@ -43,19 +44,38 @@ const TABLE = {
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
   '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
   '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  '/a2a': { method: 'POST', kind: 'a2a', envelope: 'openai', run: runA2aCall },
+  '/a2a/:agent/.well-known/agent-card.json': {
+    method: 'GET',
+    kind: 'a2a_card',
+    envelope: 'openai',
+    run: runA2aCard,
+  },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
+const A2A_CARD = '/.well-known/agent-card.json';
+
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label).
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label) and the A2A ones
+ * (`/a2a/<agent>` and its card, one label each; the agent is one path segment).
  */
 export function resolveRoute(
   path: string,
 ): { readonly label: EndpointLabel; readonly route: Route } | undefined {
   const route = ROUTES.get(path);
-  if (route !== undefined && path !== '/mcp/:server') return { label: path as EndpointLabel, route };
+  if (route !== undefined && path !== '/mcp/:server' && !path.startsWith('/a2a'))
+    return { label: path as EndpointLabel, route };
+  if (path.startsWith('/a2a/')) {
+    const rest = path.slice(5);
+    const slash = rest.indexOf('/');
+    if (slash === -1) return rest === '' ? undefined : { label: '/a2a', route: TABLE['/a2a'] };
+    if (slash === 0 || rest.slice(slash) !== A2A_CARD) return undefined;
+    const label = '/a2a/:agent/.well-known/agent-card.json';
+    return { label, route: TABLE[label] };
+  }
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
   return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };
