@@ -223,14 +223,19 @@ async function pump(c: Call, up: Dispatcher.ResponseData, ac: AbortController): 
   out.flushHeaders();
   let lastWrite = performance.now();
   const beatMs = c.rt.settings.sseKeepaliveMs;
-  const beat =
-    beatMs > 0
-      ? setInterval(() => {
-          if (performance.now() - lastWrite < beatMs || out.destroyed || out.writableEnded) return;
-          lastWrite = performance.now();
-          out.write(HEARTBEAT);
-        }, beatMs)
-      : undefined;
+  let beat: NodeJS.Timeout | undefined;
+  // Re-armed from the last write, so a comment goes out only after a full silence. Timers may
+  // fire a little before `performance.now()` says the time is up: 2 ms of slack.
+  const tick = () => {
+    if (out.destroyed || out.writableEnded) return;
+    const idle = performance.now() - lastWrite;
+    if (idle + 2 >= beatMs) {
+      lastWrite = performance.now();
+      out.write(HEARTBEAT);
+      beat = setTimeout(tick, beatMs);
+    } else beat = setTimeout(tick, beatMs - idle);
+  };
+  if (beatMs > 0) beat = setTimeout(tick, beatMs);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const sse = new SseDecoder();
   let fault: string | undefined;
@@ -290,7 +295,7 @@ async function pump(c: Call, up: Dispatcher.ResponseData, ac: AbortController): 
       );
     }
   } finally {
-    if (beat !== undefined) clearInterval(beat);
+    if (beat !== undefined) clearTimeout(beat);
   }
   if (fault !== undefined) {
     up.body.destroy();
