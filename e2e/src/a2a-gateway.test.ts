@@ -354,6 +354,11 @@ describe('A2A gateway through the Admin API and etcd', () => {
     assert.ok(out.includes('"path":"/a2a"'), 'access log path is /a2a');
     for (const s of [BEARER, API_KEY, key])
       assert.ok(!out.includes(s), 'no secret or caller key in the logs');
+    // Once per credentialed agent on http:// (helper, legacy), not once per snapshot.
+    const cleartext = out
+      .split('\n')
+      .filter((l) => l.includes('A2A agent') && l.includes('sent over cleartext http'));
+    assert.equal(cleartext.length, 2, cleartext.join('\n'));
     const inert = out.split('\n').filter((l) => l.includes('does not enforce yet'));
     assert.ok(
       inert.every((l) => !l.includes('a2a') && !l.includes('allowed_agents')),
