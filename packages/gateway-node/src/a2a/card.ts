@@ -10,7 +10,7 @@ import { peerIsTrusted } from '../pipeline/access.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import type { AgentView } from './compile.js';
-import { A2aFailure, agentHeaders, readUpTo, TIMEOUT, upstreamRequest } from './relay.js';
+import { A2aFailure, agentHeaders, readUpTo, TIMEOUT, upstreamRequest } from './upstream.js';
 
 /** Host header values we put into a URL: a name or IP literal, an optional port. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_~]+)(?::\d{1,5})?$/;

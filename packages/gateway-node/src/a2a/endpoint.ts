@@ -17,7 +17,8 @@ import { surfaceBuckets } from '../pipeline/surface-limits.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { fetchCard, publicBase, rewriteCard } from './card.js';
 import { type AgentView, a2aAgents } from './compile.js';
-import { A2aFailure, errorEnvelope, type RpcId, relayStream, relayUnary } from './relay.js';
+import { relayStream, relayUnary } from './relay.js';
+import { A2aFailure, errorEnvelope, type RpcId } from './upstream.js';
 
 /** Methods whose answer is an event stream, per pinned protocol version (§3.3). */
 const STREAMING: Readonly<Record<AgentView['protocolVersion'], ReadonlySet<string>>> = {

@@ -4,10 +4,8 @@
  * credential never does. Unary: `timeout_ms` bounds the whole exchange, the answer is capped at
  * 16 MiB and relayed verbatim. Streaming: `timeout_ms` bounds the opening only; each upstream
  * event is re-emitted as soon as it is complete (no buffering), keep-alive comments fill
- * silences, and a caller who leaves aborts the upstream request.
- *
- * Failures answer 502 with a JSON-RPC error `-32000`. Transport details (which may name
- * internal hosts) go to the log only (OP-14; AJ-5 in docs/decisions.md).
+ * silences, and a caller who leaves aborts the upstream request. Failures answer 502 with a
+ * JSON-RPC error `-32000`.
  */
 import type { Dispatcher } from 'undici';
 import { baseHeaders, sendBody } from '../http/respond.js';
@@ -16,100 +14,21 @@ import type { GatewayRuntime } from '../runtime.js';
 import { describeTransportError } from '../upstream/client.js';
 import type { AgentView } from './compile.js';
 import { SseDecoder } from './sse.js';
+import {
+  A2aFailure,
+  agentHeaders,
+  CLIENT_GONE,
+  check2xx,
+  errorEnvelope,
+  parseJson,
+  type RpcId,
+  readUpTo,
+  TIMEOUT,
+  transportFailure,
+  upstreamRequest,
+} from './upstream.js';
 
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const HEARTBEAT = ':\n\n';
-
-export type RpcId = string | number | null;
-
-/** A relay failure: the caller sees `message`; `detail` goes to the log. */
-export class A2aFailure extends Error {
-  constructor(
-    message: string,
-    readonly detail?: string,
-  ) {
-    super(message);
-  }
-}
-
-export function errorEnvelope(id: RpcId, message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message } });
-}
-
-const unreachable = (why: string, detail?: string) =>
-  new A2aFailure(`failed to reach upstream A2A agent: ${why}`, detail);
-const failed = (why: string) => new A2aFailure(`upstream A2A request failed: ${why}`);
-
-/** The headers of every upstream hop to `agent` (calls, card fetches). */
-export function agentHeaders(rt: GatewayRuntime, agent: AgentView, accept: string): Record<string, string> {
-  const h: Record<string, string> = {
-    accept,
-    'a2a-version': agent.protocolVersion,
-    'user-agent': rt.userAgent,
-  };
-  if (agent.auth !== undefined) h[agent.auth.name] = agent.auth.value;
-  return h;
-}
-
-/** One upstream request; transport failures and the deadline become `A2aFailure`s. */
-export async function upstreamRequest(
-  rt: GatewayRuntime,
-  url: URL,
-  opts: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal: AbortSignal },
-  timeoutMs: number,
-): Promise<Dispatcher.ResponseData> {
-  try {
-    return await rt.agent.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: opts.method,
-      headers: opts.headers,
-      body: opts.body ?? null,
-      signal: opts.signal,
-    });
-  } catch (e) {
-    throw transportFailure(e, opts.signal, timeoutMs);
-  }
-}
-
-function transportFailure(e: unknown, signal: AbortSignal, timeoutMs: number): A2aFailure {
-  if (signal.aborted && signal.reason === TIMEOUT) return unreachable(`timed out after ${timeoutMs} ms`);
-  return unreachable('connection failed', describeTransportError(e));
-}
-
-/** Abort reasons. */
-export const TIMEOUT = 'a2a-timeout';
-export const CLIENT_GONE = 'a2a-client-gone';
-
-/** Reads the whole body up to `MAX_BODY_BYTES`; over the cap → failure. */
-export async function readUpTo(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    const b = c as Buffer;
-    size += b.length;
-    if (size > MAX_BODY_BYTES) {
-      body.destroy();
-      throw failed('the response body exceeds 16 MiB');
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-function parseJson(buf: Buffer): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf));
-  } catch {
-    throw failed('the response is not JSON');
-  }
-}
-
-function check2xx(res: Dispatcher.ResponseData): void {
-  if (res.statusCode >= 200 && res.statusCode < 300) return;
-  res.body.dump().catch(() => {});
-  throw failed(`upstream returned HTTP ${res.statusCode}`);
-}
 
 interface Call {
   readonly rt: GatewayRuntime;
