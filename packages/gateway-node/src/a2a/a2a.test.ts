@@ -75,6 +75,10 @@ const ROUTES: Record<string, (res: ServerResponse) => void> = {
     sse(res);
     res.end(Buffer.concat([Buffer.from('data: "'), Buffer.from([0xff, 0xfe]), Buffer.from('"\n\n')]));
   },
+  '/stream-late-head': (res) => {
+    setTimeout(() => sse(res), 1000);
+    setTimeout(() => res.end('data: {}\n\n'), 1100);
+  },
   '/stream-quiet': (res) => {
     sse(res);
     setTimeout(() => res.end('data: {"late":true}\n\n'), 1300);
@@ -87,6 +91,9 @@ function docs(): Docs {
     const name = path.slice(1);
     agents[name] = { name, url: `${agentUrl}${path}`, auth_type: 'api_key', secret: 'agent-secret' };
   }
+  // A short deadline: it bounds a stream's opening, never the open stream.
+  for (const n of ['stream-late-head', 'stream-quiet'])
+    (agents[n] as Record<string, unknown>).timeout_ms = 300;
   agents.old = { name: 'old', url: `${agentUrl}/stream`, protocol_version: '0.3' };
   return {
     a2a_agents: agents,
@@ -98,6 +105,12 @@ function docs(): Docs {
         allowed_models: [],
         allowed_agents: ['*'],
         rate_limit: { rpm: 0 },
+      },
+      c: {
+        key_hash: sha256('sk-one'),
+        allowed_models: [],
+        allowed_agents: ['*'],
+        rate_limit: { concurrency: 1 },
       },
     },
   } as Docs;
@@ -235,9 +248,36 @@ test('stream: a JSON answer becomes the single event; faults end the stream with
   assert.equal(shut.status, 502, 'a failed opening is the unary 502, no stream');
 });
 
-test('stream: keep-alive comments fill a silence', async () => {
+test('stream: keep-alive comments fill a silence; timeout_ms bounds only the opening', async () => {
   const r = await post('stream-quiet', rpc('SendStreamingMessage'));
-  assert.equal(r.text, ':\n\ndata: {"late":true}\n\n');
+  assert.equal(r.text, ':\n\ndata: {"late":true}\n\n', 'served after 1.3 s of silence with timeout_ms 300');
+  const late = await post('stream-late-head', rpc('SendStreamingMessage', 4));
+  assert.equal(late.status, 502);
+  assert.match(
+    JSON.parse(late.text).error.message,
+    /^failed to reach upstream A2A agent: timed out after 300 ms$/,
+  );
+});
+
+test('stream: the quota reservation is held until the stream ends or the caller leaves (concurrency)', async () => {
+  const open = post('stream-quiet', rpc('SendStreamingMessage'), 'sk-one');
+  await new Promise((r) => setTimeout(r, 300));
+  const second = await post('ok', rpc('GetTask'), 'sk-one');
+  assert.equal(second.status, 429, 'the open stream holds the only slot');
+  assert.equal((await open).status, 200);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await post('ok', rpc('GetTask'), 'sk-one')).status, 200, 'released at the end of the stream');
+  const ac = new AbortController();
+  const left = await fetch(`${g.base}/a2a/stream-quiet`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-one', 'content-type': 'application/json' },
+    body: JSON.stringify(rpc('SendStreamingMessage')),
+    signal: ac.signal,
+  });
+  assert.equal(left.status, 200);
+  ac.abort();
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await post('ok', rpc('GetTask'), 'sk-one')).status, 200, 'released when the caller leaves');
 });
 
 test('gates: no usage event for refusals before the body; invalid JSON 400; quota 429 with its usage event', async () => {
