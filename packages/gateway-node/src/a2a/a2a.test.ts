@@ -94,6 +94,7 @@ function docs(): Docs {
   // A short deadline: it bounds a stream's opening, never the open stream.
   for (const n of ['stream-late-head', 'stream-quiet'])
     (agents[n] as Record<string, unknown>).timeout_ms = 300;
+  agents.ftp = { name: 'ftp', url: 'ftp://files.internal/rpc' };
   agents.old = { name: 'old', url: `${agentUrl}/stream`, protocol_version: '0.3' };
   return {
     a2a_agents: agents,
@@ -302,6 +303,13 @@ test('gates: no usage event for refusals before the body; invalid JSON 400; quot
   });
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.get('allow'), 'POST');
+  const ftp = await post('ftp', rpc('GetTask', 'f'));
+  assert.equal(ftp.status, 502);
+  assert.deepEqual(JSON.parse(ftp.text), {
+    jsonrpc: '2.0',
+    id: 'f',
+    error: { code: -32000, message: 'upstream A2A request failed: the agent URL is not an http(s) URL' },
+  });
   const nested = await fetch(`${g.base}/a2a/ok/extra`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}` },
