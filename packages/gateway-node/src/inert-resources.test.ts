@@ -41,3 +41,11 @@ test('every observability_exporters kind is delivered: none is reported inert', 
   } as Docs;
   assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
 });
+
+test('a2a_agents and api_keys.allowed_agents are served (the A2A gateway): not reported inert', () => {
+  const docs = {
+    a2a_agents: { a: { name: 'helper', url: 'https://agent.example/rpc' } },
+    api_keys: { k: { key_hash: 'a'.repeat(64), allowed_models: [], allowed_agents: ['help*'] } },
+  } as Docs;
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
+});

@@ -4,27 +4,18 @@
  * configured, say, a guardrail is never misled into thinking requests are scanned. Remove an
  * entry in the same change that makes its feature real.
  */
-import type { ConfigSnapshot, KindName } from '@aisix/core';
+import type { ConfigSnapshot } from '@aisix/core';
 import { LIVE_EXPORTER_KINDS } from './usage/exporters.js';
-
-const INERT_KINDS: readonly KindName[] = ['a2a_agents'];
 
 /** Guardrail kinds stored but not evaluated yet. */
 const INERT_GUARDRAIL_KINDS = new Set(['aliyun_ai_guardrail']);
 
-const INERT_KEY_FIELDS = ['allowed_agents'] as const;
-
 /** `kind` or `kind.field` names in use in `s` that have no effect yet, sorted. */
 export function inertResourceFields(s: ConfigSnapshot): string[] {
   const out = new Set<string>();
-  for (const k of INERT_KINDS) if (s.byId(k).size > 0) out.add(k);
   for (const e of s.byId('observability_exporters').values()) {
     const kind = String((e.value as { kind?: unknown }).kind);
     if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
-  }
-  for (const k of s.byId('api_keys').values()) {
-    const v = k.value as Readonly<Record<string, unknown>>;
-    for (const f of INERT_KEY_FIELDS) if (v[f] !== undefined && v[f] !== null) out.add(`api_keys.${f}`);
   }
   for (const p of s.byId('provider_keys').values()) {
     if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');

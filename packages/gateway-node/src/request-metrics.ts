@@ -37,7 +37,8 @@ function outcome(status: number): string {
 }
 
 /** `inbound_protocol` of an endpoint: the caller's wire dialect. */
-export function inboundProtocol(endpoint: EndpointLabel): 'openai' | 'anthropic' {
+export function inboundProtocol(endpoint: EndpointLabel): 'openai' | 'anthropic' | 'a2a' {
+  if (endpoint === '/a2a' || endpoint === '/a2a/:agent/.well-known/agent-card.json') return 'a2a';
   return endpoint === '/v1/messages' || endpoint === '/v1/messages/count_tokens' ? 'anthropic' : 'openai';
 }
 

@@ -5,6 +5,7 @@
  * counted) and how it runs. The label and fact types live with the request context
  * (`pipeline/context.ts`); the compiler holds this table to exactly those labels.
  */
+import { runA2aCall, runA2aCard } from './a2a/endpoint.js';
 import { audioSpeech, audioTranscriptions, audioTranslations } from './endpoints/audio.js';
 import { livez, readyz } from './endpoints/health.js';
 import { imageGenerations } from './endpoints/images.js';
@@ -48,25 +49,44 @@ const TABLE = {
   '/v1/videos': { method: 'POST', kind: 'videos', envelope: 'openai', run: runVideoSubmit },
   // Poll and `/content` share one label (agents-and-jobs §1.4); the handler tells them apart.
   '/v1/videos/:id': { method: 'GET', kind: 'videos', envelope: 'openai', run: runVideoTask },
+  '/a2a': { method: 'POST', kind: 'a2a', envelope: 'openai', run: runA2aCall },
+  '/a2a/:agent/.well-known/agent-card.json': {
+    method: 'GET',
+    kind: 'a2a_card',
+    envelope: 'openai',
+    run: runA2aCard,
+  },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
+const A2A_CARD = '/.well-known/agent-card.json';
+
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label) and the video task
- * paths (`/v1/videos/<id>` and `/v1/videos/<id>/content`).
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label), the video task paths
+ * (`/v1/videos/<id>` and `/v1/videos/<id>/content`) and the A2A ones (`/a2a/<agent>` and its
+ * card, one label each; the agent is one path segment). A template path (`/:`) or the A2A
+ * prefix itself is never matched literally.
  */
 export function resolveRoute(
   path: string,
 ): { readonly label: EndpointLabel; readonly route: Route } | undefined {
   const route = ROUTES.get(path);
-  if (route !== undefined && path !== '/mcp/:server' && path !== '/v1/videos/:id')
+  if (route !== undefined && !path.includes('/:') && !path.startsWith('/a2a'))
     return { label: path as EndpointLabel, route };
   if (path.startsWith('/v1/videos/')) {
     const id = path.endsWith('/content') ? path.slice(11, -8) : path.slice(11);
     if (id === '' || id.includes('/')) return undefined;
     return { label: '/v1/videos/:id', route: TABLE['/v1/videos/:id'] };
+  }
+  if (path.startsWith('/a2a/')) {
+    const rest = path.slice(5);
+    const slash = rest.indexOf('/');
+    if (slash === -1) return rest === '' ? undefined : { label: '/a2a', route: TABLE['/a2a'] };
+    if (slash === 0 || rest.slice(slash) !== A2A_CARD) return undefined;
+    const label = '/a2a/:agent/.well-known/agent-card.json';
+    return { label, route: TABLE[label] };
   }
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };

@@ -6,19 +6,13 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
-import {
-  type Admission,
-  type Bucket,
-  compileLimitPlan,
-  type LimitPlan,
-  type Limits,
-  type ModelFacts,
-} from '@aisix/limits';
+import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { baseHeaders, sendBody, sendError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { surfaceBuckets } from '../pipeline/surface-limits.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { type KeyAccess, type ToolAcl, toolAcl } from './acl.js';
 import { type McpGateway, type McpServerView, mcpGateway } from './compile.js';
@@ -107,21 +101,6 @@ function header(ctx: RequestContext, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
-
-/** The snapshot's rate-limit plan (null: no limit configured anywhere), compiled once. */
-function limitPlan(snapshot: ConfigSnapshot): LimitPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileLimitPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
-}
-
-/** No model dimension (§1.3): `group` keeps model-following policies out of the request gate. */
-const NO_MODEL: ModelFacts = { id: '', alias: 'mcp', group: true };
-
 /**
  * The quota buckets of a `tools/call` (§2.7 step 2): the key's inline limit, then its
  * per-server limit (`mcp_rate_limits[<server>]`, bucket `mcp:<key id>:<server>`), then the
@@ -129,15 +108,7 @@ const NO_MODEL: ModelFacts = { id: '', alias: 'mcp', group: true };
  */
 function callBuckets(snapshot: ConfigSnapshot, key: Resource<'api_keys'>, server: string): Bucket[] {
   const v = key.value as Record<string, unknown>;
-  const plan = limitPlan(snapshot);
-  const out =
-    plan?.requestBuckets({
-      apiKeyId: key.id,
-      team: typeof v.team_id === 'string' ? v.team_id : undefined,
-      member: typeof v.user_id === 'string' ? v.user_id : undefined,
-      requestedName: 'mcp',
-      model: NO_MODEL,
-    }) ?? [];
+  const out = surfaceBuckets(snapshot, key, 'mcp');
   const per = v.mcp_rate_limits;
   if (server !== '' && isObject(per) && Object.hasOwn(per, server)) {
     const l = cleanLimits(per[server]);

@@ -88,6 +88,12 @@ function trusted(s: RealIpSettings, ip: string): boolean {
   return type !== undefined && s.trusted.check(a, type);
 }
 
+/** Whether the TCP peer of `req` is one of `proxy.real_ip.trusted_proxies`. */
+export function peerIsTrusted(req: IncomingMessage, s: RealIpSettings): boolean {
+  const peer = req.socket.remoteAddress;
+  return peer !== undefined && trusted(s, peer);
+}
+
 /** Client IP per §3.7: the TCP peer unless it is a trusted proxy, then the forwarded header. */
 export function clientIp(req: IncomingMessage, s: RealIpSettings): string | undefined {
   const peer = req.socket.remoteAddress;

@@ -30,6 +30,8 @@ export type EndpointLabel =
   | '/mcp/:server'
   | '/v1/videos'
   | '/v1/videos/:id'
+  | '/a2a'
+  | '/a2a/:agent/.well-known/agent-card.json'
   | 'other';
 
 /**
@@ -49,7 +51,9 @@ export type RouteKind =
   | 'models'
   | 'health'
   | 'mcp'
-  | 'videos';
+  | 'videos'
+  | 'a2a'
+  | 'a2a_card';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {
@@ -119,6 +123,8 @@ export interface RequestContext {
   onClientGone: (() => void) | undefined;
   /** `x-aisix-served-by` for group traffic. */
   servedBy: string | undefined;
+  /** An A2A call that passed the ACL and body checks (its usage event fields); else undefined. */
+  a2a: A2aCall | undefined;
   /** `x-aisix-route`: the semantic route that matched (agents-and-jobs §8.2). */
   semanticRoute: string | undefined;
   /** What the guardrails did to this request, for its usage events (set on the first verdict). */
@@ -129,6 +135,14 @@ export interface RequestContext {
   scopes: Scope[] | undefined;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
+}
+
+/** The A2A fields of a call's usage event (agents-and-jobs §3.8). */
+export interface A2aCall {
+  readonly agent: string;
+  readonly method: string;
+  /** The relayed stream ended with an error event (the event then reports 502). */
+  faulted: boolean;
 }
 
 /** The guardrail fields of a request's usage events (data-plane §12.3). */
@@ -192,6 +206,7 @@ export function newContext(
     onClientGone: undefined,
     servedBy: undefined,
     semanticRoute: undefined,
+    a2a: undefined,
     guardrails: undefined,
     trace: undefined,
     scopes: undefined,

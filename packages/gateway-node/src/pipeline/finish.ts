@@ -88,7 +88,10 @@ function complete(
     ctx.apiKey !== undefined &&
     kind !== undefined &&
     kind !== 'models' &&
-    kind !== 'health'
+    kind !== 'health' &&
+    kind !== 'a2a_card' &&
+    // An A2A call has its event once it passed the ACL and body checks (agents-and-jobs §3.8).
+    (kind !== 'a2a' || ctx.a2a !== undefined)
   ) {
     rt.usage.publish(
       buildEvents(ctx, {
@@ -123,7 +126,8 @@ function complete(
   accessLogWriter(rt.logger)({
     // Always set on a server-side request.
     method: ctx.req.method as string,
-    path: ctx.path,
+    // A2A calls log one bounded path (agents-and-jobs §1.4); the agent is in the usage event.
+    path: ctx.endpoint === '/a2a' ? '/a2a' : ctx.path,
     status,
     latency_ms: Math.round(seconds * 1e6) / 1e3,
     provider: ctx.provider ?? null,

@@ -75,7 +75,7 @@ export interface UsageEvent {
   readonly cache_similarity: number | null;
   readonly cache_hit_saved_input_tokens: number;
   readonly cache_hit_saved_output_tokens: number;
-  readonly inbound_protocol: 'openai' | 'anthropic';
+  readonly inbound_protocol: 'openai' | 'anthropic' | 'a2a';
   readonly attempt_index: number;
   readonly attempt_kind: AttemptKind;
   readonly attempt_model: string | null;
@@ -92,6 +92,9 @@ export interface UsageEvent {
    * attempt started (RFC 3339; null for a terminal event). */
   readonly endpoint: string;
   readonly attempt_started_at: string | null;
+  /** A2A calls only (agents-and-jobs §1.4): the agent and the JSON-RPC method (`""` if none). */
+  readonly a2a_agent_name?: string;
+  readonly a2a_method?: string;
 }
 
 const ZERO: Usage = Object.freeze(emptyUsage());
@@ -170,12 +173,13 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
-    inbound_protocol: ctx.route?.envelope ?? 'openai',
+    inbound_protocol: ctx.a2a !== undefined ? 'a2a' : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,
     client_user_agent: cleanText(ctx.req.headers['user-agent']),
     endpoint: ctx.endpoint,
+    ...(ctx.a2a !== undefined ? { a2a_agent_name: ctx.a2a.agent, a2a_method: ctx.a2a.method } : {}),
   } as const;
   const attempts = ctx.attemptLog;
   if (attempts === undefined || attempts.length === 0) {
@@ -186,7 +190,8 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         ...tokens(ZERO, false),
         upstream_latency_ms: null,
         upstream_ttft_ms: null,
-        status_code: end.status,
+        // A relayed A2A stream that ended with an error event failed (§3.5), whatever its head said.
+        status_code: ctx.a2a?.faulted === true ? 502 : end.status,
         provider_request_id: null,
         finish_reason: end.status < 400 ? end.finishReason : null,
         cost_usd: null,
