@@ -24,7 +24,7 @@ import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
-import { guardrailInterceptor } from './interceptors/guardrails.js';
+import { type GuardrailInterceptor, guardrailInterceptor } from './interceptors/guardrails.js';
 import { rateLimitInterceptor } from './interceptors/rate-limits.js';
 import { type CacheStores, responseCacheInterceptor } from './interceptors/response-cache.js';
 import { Metrics } from './metrics.js';
@@ -136,6 +136,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     usage,
     exporters: new Exporters(usage, o.version, o.logger),
     limiter: new Limiter(store),
+    guardrails: interceptors.find((i): i is GuardrailInterceptor => 'surface' in i)?.surface,
   };
   return { rt, owned };
 }

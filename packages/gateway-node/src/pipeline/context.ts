@@ -112,6 +112,8 @@ export interface RequestContext {
   onClientGone: (() => void) | undefined;
   /** `x-aisix-served-by` for group traffic. */
   servedBy: string | undefined;
+  /** An MCP `tools/call` (its usage event fields); undefined for every other request. */
+  mcp: McpCall | undefined;
   /** `x-aisix-route`: the semantic route that matched (agents-and-jobs §8.2). */
   semanticRoute: string | undefined;
   /** What the guardrails did to this request, for its usage events (set on the first verdict). */
@@ -122,6 +124,15 @@ export interface RequestContext {
   scopes: Scope[] | undefined;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
+}
+
+/** The MCP fields of a `tools/call` usage event (agents-and-jobs §2.7 step 1, §1.4). */
+export interface McpCall {
+  /** Attribution: empty when the aggregated name has no `server__` prefix. */
+  readonly server: string;
+  readonly tool: string;
+  /** Duration of the upstream tool call; undefined when the upstream was not contacted. */
+  upstreamMs: number | undefined;
 }
 
 /** The guardrail fields of a request's usage events (data-plane §12.3). */
@@ -182,6 +193,7 @@ export function newContext(
     settled: false,
     onClientGone: undefined,
     servedBy: undefined,
+    mcp: undefined,
     semanticRoute: undefined,
     guardrails: undefined,
     trace: undefined,

@@ -86,7 +86,9 @@ function complete(
     ctx.apiKey !== undefined &&
     kind !== undefined &&
     kind !== 'models' &&
-    kind !== 'health'
+    kind !== 'health' &&
+    // MCP: `tools/call` only; initialize, ping, tools/list are unlogged in usage (§2.7).
+    (kind !== 'mcp' || ctx.mcp !== undefined)
   ) {
     rt.usage.publish(
       buildEvents(ctx, {

@@ -75,7 +75,7 @@ export interface UsageEvent {
   readonly cache_similarity: number | null;
   readonly cache_hit_saved_input_tokens: number;
   readonly cache_hit_saved_output_tokens: number;
-  readonly inbound_protocol: 'openai' | 'anthropic';
+  readonly inbound_protocol: 'openai' | 'anthropic' | 'mcp';
   readonly attempt_index: number;
   readonly attempt_kind: AttemptKind;
   readonly attempt_model: string | null;
@@ -92,6 +92,9 @@ export interface UsageEvent {
    * attempt started (RFC 3339; null for a terminal event). */
   readonly endpoint: string;
   readonly attempt_started_at: string | null;
+  /** MCP `tools/call` only (agents-and-jobs §1.4): the attributed server and tool. */
+  readonly mcp_server_name?: string;
+  readonly mcp_tool_name?: string;
 }
 
 const ZERO: Usage = Object.freeze(emptyUsage());
@@ -170,12 +173,13 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
-    inbound_protocol: ctx.route?.envelope ?? 'openai',
+    inbound_protocol: ctx.mcp !== undefined ? 'mcp' : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,
     client_user_agent: cleanText(ctx.req.headers['user-agent']),
     endpoint: ctx.endpoint,
+    ...(ctx.mcp !== undefined ? { mcp_server_name: ctx.mcp.server, mcp_tool_name: ctx.mcp.tool } : {}),
   } as const;
   const attempts = ctx.attemptLog;
   if (attempts === undefined || attempts.length === 0) {
@@ -184,12 +188,14 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         ...common,
         model_id: ctx.model?.id ?? null,
         ...tokens(ZERO, false),
-        upstream_latency_ms: null,
+        // MCP: the tool call's duration; tokens and cost are zero, not unknown (§2.7 step 7).
+        upstream_latency_ms:
+          ctx.mcp?.upstreamMs !== undefined ? Math.round(ctx.mcp.upstreamMs * 1e3) / 1e3 : null,
         upstream_ttft_ms: null,
         status_code: end.status,
         provider_request_id: null,
         finish_reason: end.status < 400 ? end.finishReason : null,
-        cost_usd: null,
+        cost_usd: ctx.mcp !== undefined ? 0 : null,
         attempt_index: 0,
         attempt_kind: 'initial',
         attempt_model: null,
