@@ -111,6 +111,11 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ];
   }
   const usage = new UsageBus(metrics);
+  if (!settings.upstreamTls.verify)
+    o.logger.warn(
+      { key: 'upstream.tls.verify' },
+      'upstream TLS certificate verification is off: any server certificate is accepted',
+    );
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,

@@ -26,6 +26,7 @@ import type { GatewayRuntime } from '../runtime.js';
 import { type KeyAccess, toolAcl } from './acl.js';
 import { type McpGateway, type McpServerView, mcpGateway } from './compile.js';
 import { guardArguments, guardResult } from './governance.js';
+import { upstreamNet } from './net.js';
 import { aggregatedList, aggregatedTarget, SEP, scopedList, scopedTarget } from './routing.js';
 import { RpcError, upstreamFailed } from './rpc-error.js';
 import { callServerTool } from './tools.js';
@@ -350,7 +351,7 @@ async function call(
   const t0 = performance.now();
   let result: Awaited<ReturnType<typeof callServerTool>>;
   try {
-    result = await callServerTool(server, tool, isObject(args) ? args : undefined);
+    result = await callServerTool(server, tool, isObject(args) ? args : undefined, upstreamNet(rt.agent));
   } catch (e) {
     rt.logger.warn(
       { request_id: ctx.id, server: server.name, tool, err: sanitize(e) },

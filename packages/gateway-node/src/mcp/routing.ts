@@ -6,6 +6,7 @@
 import type { GatewayRuntime } from '../runtime.js';
 import type { ToolAcl } from './acl.js';
 import type { McpGateway, McpServerView } from './compile.js';
+import { upstreamNet } from './net.js';
 import { notAvailable, RpcError } from './rpc-error.js';
 import { listServerTools } from './tools.js';
 import { sanitize } from './upstream.js';
@@ -14,7 +15,7 @@ export const SEP = '__';
 
 async function listOrSkip(rt: GatewayRuntime, s: McpServerView) {
   try {
-    return await listServerTools(s);
+    return await listServerTools(s, upstreamNet(rt.agent));
   } catch (e) {
     rt.logger.warn(
       { server: s.name, err: sanitize(e) },
