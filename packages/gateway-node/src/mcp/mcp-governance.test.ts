@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, beforeEach, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,6 +16,9 @@ type Rows = Record<string, Record<string, unknown>>;
 
 let alpha: MockMcp;
 let g: Started;
+/** A Datadog logs intake: the exporter fan-out of MCP events. */
+let intake: Server;
+const intakeBodies: string[] = [];
 let rev = 1;
 const events: UsageEvent[] = [];
 const logs: Record<string, unknown>[] = [];
@@ -45,7 +50,7 @@ const keyword = (extra: Record<string, unknown> = {}) => ({
 const pii = { name: 'pii-mask', kind: 'pii', detectors: [{ type: 'email', action: 'mask' }] };
 
 /** Swaps in a snapshot with these guardrails and attachments. */
-function guard(guardrails: Rows, attachments: Rows = {}): void {
+function guard(guardrails: Rows, attachments: Rows = {}, exporters: Rows = {}): void {
   const docs = {
     mcp_servers: { a: { name: 'alpha', url: alpha.url } },
     models: {
@@ -64,12 +69,25 @@ function guard(guardrails: Rows, attachments: Rows = {}): void {
     },
     guardrails,
     guardrail_attachments: attachments,
+    observability_exporters: exporters,
   } as Docs;
   g.source.set(buildSnapshot(docs, ++rev));
 }
 
 before(async () => {
   alpha = await startMockMcp('alpha');
+  process.env.DD_CRED_MCP_TEST_API_KEY = 'dd-key';
+  intake = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
+    req.on('end', () => {
+      intakeBodies.push(body);
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => intake.listen(0, '127.0.0.1', r));
   const log = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const l of chunk.toString('utf8').split('\n')) if (l !== '') logs.push(JSON.parse(l));
@@ -85,6 +103,7 @@ before(async () => {
 after(async () => {
   await g.gw.close();
   await alpha.close();
+  await new Promise((r) => intake.close(r));
 });
 
 beforeEach(() => {
@@ -304,4 +323,39 @@ test('a quota rejection (429) has its usage event; the upstream is not contacted
   assert.equal(limited?.api_key_id, 'rl');
   assert.equal(limited?.upstream_latency_ms, null);
   assert.equal(limited?.error_class, 'rate_limit_exceeded');
+});
+
+test('MCP usage events are fanned out to the observability exporters (datadog intake)', async () => {
+  const port = (intake.address() as AddressInfo).port;
+  guard(
+    {},
+    {},
+    {
+      dd: {
+        name: 'dd',
+        kind: 'datadog',
+        site: `127.0.0.1:${port}`,
+        service: 'mcp',
+        credential_ref: 'mcp-test',
+      },
+    },
+  );
+  const c = await connect('sk-two', '/mcp/alpha');
+  await c.callTool({ name: 'echo', arguments: { text: 'exported' } });
+  await c.close();
+  const deadline = Date.now() + 15_000;
+  let entry: Record<string, unknown> | undefined;
+  while (entry === undefined) {
+    assert.ok(Date.now() < deadline, 'no MCP entry reached the intake');
+    await new Promise((r) => setTimeout(r, 50));
+    entry = intakeBodies
+      .flatMap((b) => JSON.parse(b) as Record<string, unknown>[])
+      .find((e) => e.mcp_tool_name === 'echo');
+  }
+  assert.equal(entry.inbound_protocol, 'mcp');
+  assert.equal(entry.mcp_server_name, 'alpha');
+  assert.equal(entry.api_key_id, 'k2');
+  assert.equal(entry.status_code, 200);
+  assert.equal(entry.prompt_tokens, 0);
+  assert.ok(!JSON.stringify(entry).includes('exported'), 'no content capture');
 });
