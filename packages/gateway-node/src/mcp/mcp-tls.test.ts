@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -27,6 +27,10 @@ let mutual: MockMcp;
 let rest: Server;
 let restUrl: string;
 const restSeen: string[] = [];
+/** Answers everything with a 307 to the real upstreams: redirects must never be followed. */
+let redirector: import('node:http').Server;
+let redirUrl: string;
+const redirected: string[] = [];
 let trusted: Started;
 let untrusted: Started;
 let unverified: Started;
@@ -55,11 +59,36 @@ function restHandler(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+const ITEM_SPEC = {
+  openapi: '3.0.3',
+  info: { title: 'erp', version: '1' },
+  paths: {
+    '/items/{id}': {
+      get: {
+        operationId: 'getItem',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+      },
+    },
+  },
+};
+
 function docs(): Docs {
   const d = standardDocs(restUrl);
   return {
     ...d,
     mcp_servers: {
+      h1: { name: 'hop', url: `${redirUrl}/mcp` },
+      h2: { name: 'hopapi', type: 'openapi', url: `${redirUrl}/api`, spec: ITEM_SPEC },
+      h3: {
+        name: 'hoptoken',
+        type: 'openapi',
+        url: `${restUrl}/api`,
+        auth_type: 'oauth2',
+        secret: 'oauth-secret',
+        client_id: 'gw',
+        token_url: `${redirUrl}/oauth/token`,
+        spec: ITEM_SPEC,
+      },
       s: { name: 'secure', url: secure.url, auth_type: 'bearer', secret: 'upstream-secret' },
       m: { name: 'mutual', url: mutual.url },
       e: {
@@ -96,6 +125,14 @@ before(async () => {
   clientCert = selfSignedCert();
   secure = await startMockMcp('secure', { cert: server.cert, key: server.key });
   mutual = await startMockMcp('mutual', { cert: server.cert, key: server.key, ca: clientCert.cert });
+  redirector = createHttpServer((req, res) => {
+    redirected.push(`${req.method} ${req.url}`);
+    req.resume();
+    const to = req.url?.startsWith('/mcp') ? secure.url : `${restUrl}${req.url}`;
+    res.writeHead(307, { location: to }).end();
+  });
+  await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+  redirUrl = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
   rest = createServer({ cert: server.cert, key: server.key }, restHandler);
   await new Promise<void>((r) => rest.listen(0, '127.0.0.1', r));
   restUrl = `https://127.0.0.1:${(rest.address() as AddressInfo).port}`;
@@ -124,6 +161,8 @@ after(async () => {
   await Promise.all([trusted, untrusted, unverified].map((g) => g.gw.close()));
   await secure.close();
   await mutual.close();
+  redirector.closeAllConnections();
+  await new Promise<void>((r) => redirector.close(() => r()));
   rest.closeAllConnections();
   await new Promise<void>((r) => rest.close(() => r()));
 });
@@ -155,6 +194,8 @@ test('upstream.tls.ca_file: MCP, OAuth-token and OpenAPI upstreams over HTTPS wi
   const names = (await c.listTools()).tools.map((t) => t.name).sort();
   assert.deepEqual(names, [
     'erp__getitem',
+    'hopapi__getitem',
+    'hoptoken__getitem',
     'mutual__echo',
     'mutual__reverse',
     'secure__echo',
@@ -195,10 +236,11 @@ test('without the CA the self-signed upstreams are not trusted: MCP servers skip
   const before = secure.headers.length;
   const c = await connect(untrusted);
   // OpenAPI tools come from the stored document (no network); the MCP upstreams are skipped.
-  assert.deepEqual(
-    (await c.listTools()).tools.map((t) => t.name),
-    ['erp__getitem'],
-  );
+  assert.deepEqual((await c.listTools()).tools.map((t) => t.name).sort(), [
+    'erp__getitem',
+    'hopapi__getitem',
+    'hoptoken__getitem',
+  ]);
   assert.equal(await code(c.callTool({ name: 'secure__echo', arguments: { text: 'x' } })), -32603);
   assert.equal(await code(c.callTool({ name: 'erp__getitem', arguments: { id: 7 } })), -32603);
   assert.equal(secure.headers.length, before, 'no request got through the TLS handshake');
@@ -211,4 +253,20 @@ test('upstream.tls.verify: false accepts the unknown certificate', async () => {
   // No client certificate configured: the mutual-TLS upstream still refuses the handshake.
   assert.equal(await code(c.callTool({ name: 'mutual__echo', arguments: { text: 'm' } })), -32603);
   await c.close();
+});
+
+test('redirects are never followed: MCP upstream, OAuth token endpoint and OpenAPI call', async () => {
+  const c = await connect(trusted);
+  assert.ok(!(await c.listTools()).tools.some((t) => t.name.startsWith('hop__')), 'hop is skipped');
+  const secureSeen = secure.headers.length;
+  const restBefore = restSeen.length;
+  assert.equal(await code(c.callTool({ name: 'hop__echo', arguments: { text: 'x' } })), -32603);
+  assert.equal(await code(c.callTool({ name: 'hopapi__getitem', arguments: { id: 7 } })), -32603);
+  assert.equal(await code(c.callTool({ name: 'hoptoken__getitem', arguments: { id: 7 } })), -32603);
+  await c.close();
+  assert.equal(secure.headers.length, secureSeen, 'the redirect target was never contacted');
+  assert.equal(restSeen.length, restBefore, 'no token or API request followed a redirect');
+  assert.ok(redirected.includes('POST /mcp'));
+  assert.ok(redirected.includes('GET /api/items/7'));
+  assert.ok(redirected.includes('POST /oauth/token'));
 });

@@ -23,6 +23,8 @@ export function upstreamNet(agent: Dispatcher): Net {
 
 function netOver(agent: Dispatcher): Net {
   return async (url, init) => {
+    // Bodies are strings (JSON, forms) and headers records or a `Headers` (the SDK's), which
+    // undici reads alike; the global and undici fetch types differ only in their declarations.
     const res = await undiciFetch(url, {
       method: init?.method,
       headers: init?.headers as Record<string, string> | undefined,
