@@ -38,6 +38,7 @@ import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
+import { upstreamNet } from './upstream/net.js';
 import { UsageBus } from './usage/bus.js';
 import { Exporters } from './usage/exporters.js';
 
@@ -111,6 +112,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ];
   }
   const usage = new UsageBus(metrics);
+  const agent = createAgent(settings);
   if (!settings.upstreamTls.verify)
     o.logger.warn(
       { key: 'upstream.tls.verify' },
@@ -119,7 +121,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
-    agent: createAgent(settings),
+    agent,
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,
@@ -136,7 +138,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
-    jwt: new JwtAuthenticator(),
+    jwt: new JwtAuthenticator({ fetch: upstreamNet(agent) }),
     tracer: o.tracer,
     usage,
     exporters: new Exporters(usage, o.version, o.logger),

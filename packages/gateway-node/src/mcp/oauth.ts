@@ -5,7 +5,7 @@
  * one token request. Failures name the status only: a token endpoint may echo the secret.
  */
 import { createHash } from 'node:crypto';
-import type { Net } from './net.js';
+import type { Net } from '../upstream/net.js';
 
 export interface OAuthClient {
   readonly tokenUrl: string;

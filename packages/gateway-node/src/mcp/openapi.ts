@@ -4,8 +4,9 @@
  * degrades instead of failing (unresolvable refs become `{}`); generated tools are cached per
  * server object, i.e. per snapshot.
  */
+
+import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
-import type { Net } from './net.js';
 import { oauthTokens } from './oauth.js';
 import { type CallResult, DEFAULT_TIMEOUT_MS, type ToolInfo } from './upstream.js';
 

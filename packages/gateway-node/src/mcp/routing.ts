@@ -4,9 +4,9 @@
  * `tools/call` name resolves to, with the catalogue errors of a name that resolves to nothing.
  */
 import type { GatewayRuntime } from '../runtime.js';
+import { upstreamNet } from '../upstream/net.js';
 import type { ToolAcl } from './acl.js';
 import type { McpGateway, McpServerView } from './compile.js';
-import { upstreamNet } from './net.js';
 import { notAvailable, RpcError } from './rpc-error.js';
 import { listServerTools } from './tools.js';
 import { sanitize } from './upstream.js';

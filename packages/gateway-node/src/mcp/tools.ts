@@ -2,8 +2,9 @@
  * Tools of one upstream server, whatever its type: `type: mcp` goes to the MCP client
  * (`upstream.ts`), `type: openapi` to the generated HTTP tools (`openapi.ts`).
  */
+
+import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
-import type { Net } from './net.js';
 import { callOpenApi, openApiTools } from './openapi.js';
 import { type CallResult, callTool, listTools, type ToolInfo } from './upstream.js';
 

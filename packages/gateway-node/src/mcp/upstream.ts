@@ -7,8 +7,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
-import type { Net } from './net.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;

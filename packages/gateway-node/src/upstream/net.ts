@@ -1,12 +1,12 @@
 /**
- * HTTP for the gateway's MCP-side clients (MCP upstreams, OAuth token endpoints, OpenAPI tools):
- * fetch over the gateway's upstream dispatcher, so `upstream.*` (connect timeout, keepalive,
+ * HTTP for the gateway's non-model upstream clients (MCP upstreams, OAuth token endpoints,
+ * OpenAPI tools, JWKS and OIDC discovery): fetch over the gateway's upstream dispatcher, so `upstream.*` (connect timeout, keepalive,
  * pooling, `upstream.tls` trust, client certificate, verify) applies as on the model path
  * (agents-and-jobs §1.2). Redirects are never followed: a 3xx is a failure.
  */
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
 
-/** The fetch shape the MCP SDK transport and our own calls use. */
+/** The fetch shape the MCP SDK transport and our own clients use. */
 export type Net = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 const nets = new WeakMap<Dispatcher, Net>();
