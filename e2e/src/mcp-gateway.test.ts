@@ -123,6 +123,67 @@ describe('MCP gateway through the Admin API and etcd', () => {
     assert.ok(!seen.some((h) => String(h.authorization).includes(key)), 'the caller key never goes upstream');
   });
 
+  test('a guardrail created through the Admin API governs tools/call live; a model attachment never does', async () => {
+    await until(['alpha__echo', 'beta__echo']);
+    const c = new Client({ name: 'e2e', version: '1' });
+    await c.connect(
+      new StreamableHTTPClientTransport(new URL(`${p.proxyUrl}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } },
+      }),
+    );
+    const call = () =>
+      c.callTool({ name: 'alpha__echo', arguments: { text: 'the code is delta-9' } }).then(
+        (r) => r,
+        (e: Error & { code?: number }) => e,
+      );
+    const g = await api.create('guardrails', {
+      name: 'codes',
+      kind: 'keyword',
+      patterns: [{ kind: 'regex', value: '(?i)delta-[0-9]+' }],
+    });
+    const blocked = await waitUntil(
+      'the guardrail applies',
+      async () => {
+        const r = await call();
+        return r instanceof Error ? r : undefined;
+      },
+      { timeoutMs: 10_000, alive: [p] },
+    );
+    assert.equal(blocked.code, -32600);
+    assert.match(blocked.message, /tool call blocked by content policy \(guardrail 'codes'\)/);
+    // Attached to a model only: tool calls are no longer scanned.
+    const pk = await api.create('provider_keys', {
+      display_name: 'pk',
+      provider: 'openai',
+      api_key: 'sk-upstream',
+      api_base: 'http://127.0.0.1:9/v1',
+    });
+    const m = await api.create('models', {
+      display_name: 'm',
+      provider: 'openai',
+      model_name: 'gpt-4o-mini',
+      provider_key_id: pk.id,
+    });
+    const a = await api.create('guardrail_attachments', {
+      guardrail_id: g.id,
+      scope_type: 'model',
+      scope_id: m.id,
+      priority: 1,
+    });
+    const passed = await waitUntil(
+      'the model attachment takes the guardrail off tool calls',
+      async () => {
+        const r = await call();
+        return r instanceof Error ? undefined : r;
+      },
+      { timeoutMs: 10_000, alive: [p] },
+    );
+    assert.deepEqual(passed.content, [{ type: 'text', text: 'alpha:the code is delta-9' }]);
+    await c.close();
+    await api.remove('guardrail_attachments', a.id);
+    await api.remove('guardrails', g.id);
+  });
+
   test('a policy and a disabled server apply live; the cleartext warning is logged once; not reported inert', async () => {
     await api.create('mcp_policies', { mode: 'all', scope: 'env', deny: ['alpha__*'] });
     await until(['beta__echo']);

@@ -30,6 +30,13 @@ export interface GatewayConfig {
     pool_max_idle_per_host?: number | undefined;
     retries?: number;
     tcp_keepalive_secs?: number;
+    /** Outbound TLS of every upstream client (models, MCP, OAuth tokens, OpenAPI tools). */
+    tls?: {
+      ca_file?: string | undefined;
+      client_cert_file?: string | undefined;
+      client_key_file?: string | undefined;
+      verify?: boolean;
+    };
   };
   downstream?: { idle_timeout_secs?: number; sse_keepalive_interval_secs?: number };
   shutdown?: { min_drain_secs?: number; max_drain_secs?: number };
@@ -56,11 +63,20 @@ export interface Settings {
   readonly poolIdleTimeoutMs: number;
   readonly retries: number;
   readonly tcpKeepAliveSecs: number;
+  readonly upstreamTls: UpstreamTls;
   readonly idleTimeoutSecs: number;
   readonly sseKeepaliveMs: number;
   readonly minDrainMs: number;
   readonly maxDrainMs: number;
   readonly envId: string;
+}
+
+/** `upstream.tls`: file paths (read when the upstream agent is built) and verification. */
+export interface UpstreamTls {
+  readonly caFile: string | undefined;
+  readonly clientCertFile: string | undefined;
+  readonly clientKeyFile: string | undefined;
+  readonly verify: boolean;
 }
 
 export const DEFAULT_E2E_BUCKETS = [
@@ -96,6 +112,12 @@ export function resolveSettings(c: GatewayConfig): Settings {
     poolIdleTimeoutMs: (up.pool_idle_timeout_secs ?? 30) * 1000,
     retries: up.retries ?? 2,
     tcpKeepAliveSecs: up.tcp_keepalive_secs ?? 60,
+    upstreamTls: {
+      caFile: up.tls?.ca_file,
+      clientCertFile: up.tls?.client_cert_file,
+      clientKeyFile: up.tls?.client_key_file,
+      verify: up.tls?.verify ?? true,
+    },
     idleTimeoutSecs: c.downstream?.idle_timeout_secs ?? 0,
     sseKeepaliveMs: (c.downstream?.sse_keepalive_interval_secs ?? 15) * 1000,
     minDrainMs: (c.shutdown?.min_drain_secs ?? 1) * 1000,

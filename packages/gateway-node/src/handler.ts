@@ -24,7 +24,7 @@ import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
-import { guardrailInterceptor } from './interceptors/guardrails.js';
+import { type GuardrailInterceptor, guardrailInterceptor } from './interceptors/guardrails.js';
 import { rateLimitInterceptor } from './interceptors/rate-limits.js';
 import { type CacheStores, responseCacheInterceptor } from './interceptors/response-cache.js';
 import { Metrics } from './metrics.js';
@@ -38,6 +38,7 @@ import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
+import { upstreamNet } from './upstream/net.js';
 import { UsageBus } from './usage/bus.js';
 import { Exporters } from './usage/exporters.js';
 
@@ -111,10 +112,16 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ];
   }
   const usage = new UsageBus(metrics);
+  const agent = createAgent(settings);
+  if (!settings.upstreamTls.verify)
+    o.logger.warn(
+      { key: 'upstream.tls.verify' },
+      'upstream TLS certificate verification is off: any server certificate is accepted',
+    );
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
-    agent: createAgent(settings),
+    agent,
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,
@@ -131,11 +138,12 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
-    jwt: new JwtAuthenticator(),
+    jwt: new JwtAuthenticator({ fetch: upstreamNet(agent) }),
     tracer: o.tracer,
     usage,
     exporters: new Exporters(usage, o.version, o.logger),
     limiter: new Limiter(store),
+    guardrails: interceptors.find((i): i is GuardrailInterceptor => 'surface' in i)?.surface,
   };
   return { rt, owned };
 }

@@ -20,7 +20,7 @@ import {
   HistogramFamily,
   type Labels,
 } from './metric-families.js';
-import type { EndpointLabel, RequestContext, RouteKind } from './pipeline/context.js';
+import type { EndpointLabel, InboundProtocol, RequestContext, RouteKind } from './pipeline/context.js';
 import { modelView } from './resources.js';
 import { costUsd } from './usage/events.js';
 
@@ -37,8 +37,9 @@ function outcome(status: number): string {
 }
 
 /** `inbound_protocol` of an endpoint: the caller's wire dialect. */
-export function inboundProtocol(endpoint: EndpointLabel): 'openai' | 'anthropic' | 'a2a' {
+export function inboundProtocol(endpoint: EndpointLabel): InboundProtocol {
   if (endpoint === '/a2a' || endpoint === '/a2a/:agent/.well-known/agent-card.json') return 'a2a';
+  if (endpoint === '/mcp' || endpoint === '/mcp/:server') return 'mcp';
   return endpoint === '/v1/messages' || endpoint === '/v1/messages/count_tokens' ? 'anthropic' : 'openai';
 }
 
@@ -116,7 +117,14 @@ interface Dims {
 
 function dims(ctx: RequestContext): Dims {
   // The configured alias (a wildcard's pattern, not the caller's string) keeps labels bounded.
-  const model = ctx.model ? modelView(ctx.model).display_name : ctx.requestedModel ? 'unresolved' : 'unknown';
+  // MCP has no model: its label is `mcp` (agents-and-jobs §1.4).
+  const model = ctx.model
+    ? modelView(ctx.model).display_name
+    : ctx.route?.kind === 'mcp'
+      ? 'mcp'
+      : ctx.requestedModel
+        ? 'unresolved'
+        : 'unknown';
   const target = ctx.targetModel ?? ctx.model;
   const pkId = target?.value.provider_key_id ?? 'unknown';
   const pk = pkId === 'unknown' ? undefined : ctx.snapshot.byId('provider_keys').get(pkId);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { JwtAuthenticator } from './auth/jwt.js';
 import type { Settings } from './config.js';
+import type { SurfaceGuardrails } from './guardrails/surface.js';
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { ResponseIdentity } from './http/respond.js';
 import type { Metrics } from './metrics.js';
@@ -49,4 +50,6 @@ export interface GatewayRuntime {
   readonly exporters: Exporters;
   /** Rate limits outside the model pipeline (MCP `tools/call`), over the same counter store. */
   readonly limiter: Limiter;
+  /** Guardrails of model-less calls (MCP `tools/call`); undefined without the guardrail interceptor. */
+  readonly guardrails: SurfaceGuardrails | undefined;
 }

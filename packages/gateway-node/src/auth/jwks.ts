@@ -3,8 +3,9 @@
  * per URL, cached per process (they survive config reloads), fresh for 600 s, refetched at most
  * once per second, single-flight (concurrent requests share one fetch), and a failed refetch
  * keeps what was cached. Every fetch is async: a request waits on the network, the event loop
- * never does.
+ * never does. Fetches go over the gateway's upstream `Net` (`upstream.*`, `upstream.tls`).
  */
+import type { Net } from '../upstream/net.js';
 
 export interface Jwk {
   readonly kty?: unknown;
@@ -27,6 +28,8 @@ export interface JwksOptions {
   /** Per-fetch deadline, ms (5 s). */
   readonly timeoutMs?: number;
   readonly now?: () => number;
+  /** HTTP for the fetches (the gateway passes its upstream `Net`); default: global fetch. */
+  readonly fetch?: Net;
 }
 
 const MAX_BODY = 512 * 1024;
@@ -61,8 +64,8 @@ interface Entry<T> {
 }
 
 /** GET with the §4.3 fetch rules: 5 s, no redirects, 2xx only, ≤ 512 KiB, JSON. */
-async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
-  const res = await fetch(url, {
+async function fetchJson(net: Net, url: string, timeoutMs: number): Promise<unknown> {
+  const res = await net(url, {
     method: 'GET',
     redirect: 'manual',
     headers: { accept: 'application/json' },
@@ -104,6 +107,7 @@ export class JwksCache {
   private readonly minGapMs: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
+  private readonly net: Net;
   private readonly discovery = new Map<string, Entry<string>>();
   private readonly sets = new Map<string, Entry<KeySet>>();
 
@@ -112,6 +116,7 @@ export class JwksCache {
     this.minGapMs = o.minGapMs ?? 1_000;
     this.timeoutMs = o.timeoutMs ?? 5_000;
     this.now = o.now ?? Date.now;
+    this.net = o.fetch ?? fetch;
   }
 
   /**
@@ -125,7 +130,7 @@ export class JwksCache {
     if (origin === undefined) return undefined;
     const docUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     return this.cached(this.discovery, issuer, false, async () => {
-      const doc = await fetchJson(docUrl, this.timeoutMs);
+      const doc = await fetchJson(this.net, docUrl, this.timeoutMs);
       if (doc === null || typeof doc !== 'object') throw new Error('discovery is not an object');
       const d = doc as { issuer?: unknown; jwks_uri?: unknown };
       if (d.issuer !== issuer || typeof d.jwks_uri !== 'string') throw new Error('discovery mismatch');
@@ -141,7 +146,9 @@ export class JwksCache {
    * attempt was made within the last second. Undefined = nothing cached and the fetch failed.
    */
   keySet(url: string, force = false): Promise<KeySet | undefined> {
-    return this.cached(this.sets, url, force, async () => asKeySet(await fetchJson(url, this.timeoutMs)));
+    return this.cached(this.sets, url, force, async () =>
+      asKeySet(await fetchJson(this.net, url, this.timeoutMs)),
+    );
   }
 
   /** The cached set without any fetch (the verified-token fast path). */

@@ -15,9 +15,9 @@
  *
  * Not here: the remote vendor kinds (they compile to nothing: `guardrails/compile.ts`).
  */
+import type { ConfigSnapshot } from '@aisix/core';
 import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
-import type { GuardrailPhase } from '../guardrail-metrics.js';
 import { type Judgement, maskPieces } from '../guardrails/chain.js';
 import type { CompiledGuardrail, StreamPolicy } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
@@ -31,11 +31,13 @@ import {
   slotText,
 } from '../guardrails/extract.js';
 import { HoldbackTap } from '../guardrails/holdback.js';
+import { usageOf, type VerdictRecorder, verdictRecorder } from '../guardrails/record.js';
 import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
+import { SurfaceGuardrails } from '../guardrails/surface.js';
 import { WindowTap } from '../guardrails/window.js';
 import type { Metrics } from '../metrics.js';
-import type { GuardrailUsage, RequestContext, RouteKind } from '../pipeline/context.js';
+import type { RequestContext, RouteKind } from '../pipeline/context.js';
 import type { Begin, Interceptor, Json } from '../pipeline/lifecycle.js';
 import type { AttemptFacts, AttemptGate, Scope, StreamTap } from '../pipeline/scopes.js';
 
@@ -58,53 +60,33 @@ const SCANNED: ReadonlySet<RouteKind> = new Set([
 /** Kinds whose answers carry no generated text to scan (a video task object). */
 const NO_OUTPUT: ReadonlySet<RouteKind> = new Set(['embeddings', 'videos']);
 
-/** The request's guardrail usage fields, created on the first verdict. */
-function usageOf(ctx: RequestContext): GuardrailUsage {
-  ctx.guardrails ??= { blocked: false, bypassedReason: null, applied: [], redacted: {}, monitorHits: [] };
-  return ctx.guardrails;
+/** The interceptor, and the same plans and recorder for the model-less surfaces (MCP). */
+export interface GuardrailInterceptor extends Interceptor<GuardrailPlan> {
+  readonly surface: SurfaceGuardrails;
 }
 
-export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
+export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
   const m = d.metrics.guardrails;
   const http = d.http ?? defaultHttp;
-  const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
-    const u = usageOf(ctx);
-    for (const t of j.timings) {
-      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
-      ctx.trace?.guardrail({ ...t, phase });
-      if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
-        u.applied.push({ kind: t.kind, hook: phase });
+  // One compile per snapshot, shared by the lifecycle and the surfaces.
+  const plans = new WeakMap<ConfigSnapshot, GuardrailPlan | null>();
+  const planOf = (s: ConfigSnapshot): GuardrailPlan | undefined => {
+    let p = plans.get(s);
+    if (p === undefined) {
+      try {
+        p = compileGuardrailPlan(s) ?? null;
+      } catch (err) {
+        d.logger.error(
+          { interceptor: 'guardrails', err },
+          'interceptor could not compile this config snapshot',
+        );
+        p = null;
+      }
+      plans.set(s, p);
     }
-    for (const b of j.bypasses) {
-      m.bypassed(b.reason);
-      u.bypassedReason ??= b.reason;
-    }
-    for (const [detector, n] of Object.entries(j.redacted))
-      u.redacted[detector] = (u.redacted[detector] ?? 0) + n;
-    for (const h of j.hits) {
-      const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
-      if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
-    }
-    if (j.block !== undefined) {
-      m.blocked();
-      ctx.errorType = 'content_filter';
-      u.blocked = true;
-    }
-    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
-      // Names and detector names only: what matched is never logged.
-      d.logger.info(
-        {
-          request_id: ctx.id,
-          phase,
-          blocked_by: j.block?.guardrail,
-          detector: j.block?.detector,
-          redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
-          monitor_hits: j.hits.length > 0 ? j.hits : undefined,
-          bypassed: j.bypasses.length > 0 ? j.bypasses : undefined,
-        },
-        'guardrail verdict',
-      );
+    return p ?? undefined;
   };
+  const record = verdictRecorder(m, d.logger);
   const deps: ScopeDeps = {
     http,
     record,
@@ -118,7 +100,8 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
 
   return {
     name: 'guardrails',
-    compile: compileGuardrailPlan,
+    compile: planOf,
+    surface: new SurfaceGuardrails(planOf, record, http),
     begin(plan, f) {
       const ctx = f.ctx;
       if (!SCANNED.has(f.route.kind) || ctx.model === undefined || ctx.apiKey === undefined) return undefined;
@@ -206,7 +189,7 @@ function cloneTree(v: unknown): unknown {
 
 interface ScopeDeps {
   readonly http: GuardrailHttp;
-  record(ctx: RequestContext, phase: GuardrailPhase, j: Judgement): void;
+  readonly record: VerdictRecorder;
   bypassed(reason: string): void;
   /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
   overflowed(ctx: RequestContext): void;

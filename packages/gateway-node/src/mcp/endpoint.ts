@@ -1,27 +1,33 @@
 /**
  * `/mcp`, `/mcp/` (aggregated) and `/mcp/:server` (scoped): the gateway as one MCP server
  * over Streamable HTTP, stateless, JSON responses (agents-and-jobs §2.1-2.7). The gateway's own
- * steps (caller auth, scoped lookup, body cap, `tools/call` quota) run before the transport
- * checks, in the order of §2.2. Every request reads the gateway compiled for its snapshot.
+ * steps (caller auth, scoped lookup, body cap, `tools/call` quota and input guardrails) run
+ * before the transport checks, in the order of §2.2. Every request reads the gateway compiled
+ * for its snapshot. A `tools/call` is attributed to its server and tool (`ctx.mcp`) before the
+ * quota, so every outcome, a 429 included, has its usage event (§2.7 step 7).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
+import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
 import { baseHeaders, sendBody, sendError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
-import type { RequestContext } from '../pipeline/context.js';
+import type { McpCall, RequestContext } from '../pipeline/context.js';
 import { surfaceBuckets } from '../pipeline/surface-limits.js';
 import type { GatewayRuntime } from '../runtime.js';
-import { type KeyAccess, type ToolAcl, toolAcl } from './acl.js';
+import { upstreamNet } from '../upstream/net.js';
+import { type KeyAccess, toolAcl } from './acl.js';
 import { type McpGateway, type McpServerView, mcpGateway } from './compile.js';
-import { callServerTool, listServerTools } from './tools.js';
+import { guardArguments, guardResult } from './governance.js';
+import { aggregatedList, aggregatedTarget, SEP, scopedList, scopedTarget } from './routing.js';
+import { RpcError, upstreamFailed } from './rpc-error.js';
+import { callServerTool } from './tools.js';
 import { sanitize } from './upstream.js';
 
 export const LATEST_PROTOCOL = '2025-11-25';
 const KNOWN_VERSIONS = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28']);
-const SEP = '__';
 
 type Id = string | number;
 
@@ -63,18 +69,6 @@ function parseMessage(body: Buffer): Message | undefined {
   if (('result' in doc || 'error' in doc) && (hasId || id === null)) return { kind: 'other' };
   return undefined;
 }
-
-class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const notAvailable = (n: string) => new RpcError(-32602, `tool '${n}' is not available`);
-const upstreamFailed = (s: string) => new RpcError(-32603, `upstream MCP server '${s}' failed to call tool`);
 
 function text(
   ctx: RequestContext,
@@ -161,28 +155,55 @@ export async function runMcp(rt: GatewayRuntime, ctx: RequestContext): Promise<v
     if (e instanceof GatewayError && e.status === 413) return sendError(ctx, rt.ident, e);
     return text(ctx, rt, 400, 'invalid request body');
   }
-  const msg = parseMessage(body);
+  let msg = parseMessage(body);
   let admission: Admission | undefined;
-  if (msg?.kind === 'request' && msg.method === 'tools/call') {
-    const name = typeof msg.params.name === 'string' ? msg.params.name : '';
-    const server =
-      scoped !== undefined ? scoped.name : name.includes(SEP) ? name.slice(0, name.indexOf(SEP)) : '';
-    const buckets = callBuckets(ctx.snapshot, key, server);
-    if (buckets.length > 0) {
-      const r = await rt.limiter.acquire(buckets);
-      if (!r.ok) {
-        rt.metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
-        return sendError(ctx, rt.ident, errors.rateLimited(r.reason, r.retryAfterSecs, r.bucket.policy));
-      }
-      admission = r.admission;
-    }
-  }
+  let chain: readonly CompiledGuardrail[] = [];
   try {
-    await answer(rt, ctx, g, key.value as KeyAccess, scoped, msg);
+    if (msg?.kind === 'request' && msg.method === 'tools/call') {
+      const call = attribute(msg.params.name, scoped);
+      ctx.mcp = call;
+      const buckets = callBuckets(ctx.snapshot, key, call.server);
+      if (buckets.length > 0) {
+        const r = await rt.limiter.acquire(buckets);
+        if (!r.ok) {
+          rt.metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
+          return sendError(ctx, rt.ident, errors.rateLimited(r.reason, r.retryAfterSecs, r.bucket.policy));
+        }
+        admission = r.admission;
+      }
+      chain = rt.guardrails?.chain(ctx.snapshot, key) ?? [];
+      if (rt.guardrails !== undefined && chain.length > 0) {
+        try {
+          const args = await guardArguments(rt.guardrails, ctx, chain, msg.params.arguments);
+          if (args !== msg.params.arguments) msg = { ...msg, params: { ...msg.params, arguments: args } };
+        } catch (e) {
+          if (!(e instanceof RpcError)) throw e;
+          ctx.errorMessage = e.message;
+          return rpc(ctx, rt, 200, { id: msg.id, error: { code: e.code, message: e.message } });
+        }
+      }
+    }
+    await answer(rt, ctx, g, key.value as KeyAccess, scoped, msg, chain);
   } finally {
     // Held for the whole call (concurrency counts it); no tokens (§1.3).
     if (admission !== undefined) void admission.commit(0);
   }
+}
+
+/**
+ * Server and tool of a `tools/call` for quota and usage (§2.7 step 1): aggregated, the name split
+ * at the first `__` (no separator: both empty); scoped, the path server and the name without
+ * that server's prefix.
+ */
+function attribute(name: unknown, scoped: McpServerView | undefined): McpCall {
+  const n = typeof name === 'string' ? name : '';
+  if (scoped !== undefined) {
+    const own = `${scoped.name}${SEP}`;
+    return { server: scoped.name, tool: n.startsWith(own) ? n.slice(own.length) : n, upstreamMs: undefined };
+  }
+  const i = n.indexOf(SEP);
+  if (i === -1) return { server: '', tool: '', upstreamMs: undefined };
+  return { server: n.slice(0, i), tool: n.slice(i + SEP.length), upstreamMs: undefined };
 }
 
 async function answer(
@@ -192,6 +213,7 @@ async function answer(
   key: KeyAccess,
   scoped: McpServerView | undefined,
   msg: Message | undefined,
+  chain: readonly CompiledGuardrail[],
 ): Promise<void> {
   if (ctx.req.method !== 'POST') return text(ctx, rt, 405, 'method not allowed: use POST', { allow: 'POST' });
   const accept = header(ctx, 'accept') ?? '';
@@ -223,7 +245,7 @@ async function answer(
     return;
   }
   try {
-    const result = await dispatch(rt, ctx, g, key, scoped, msg.method, msg.params);
+    const result = await dispatch(rt, ctx, g, key, scoped, msg.method, msg.params, chain);
     rpc(ctx, rt, 200, { id: msg.id, result });
   } catch (e) {
     if (!(e instanceof RpcError)) throw e;
@@ -240,6 +262,7 @@ async function dispatch(
   scoped: McpServerView | undefined,
   method: string,
   params: Record<string, unknown>,
+  chain: readonly CompiledGuardrail[],
 ): Promise<unknown> {
   switch (method) {
     case 'initialize':
@@ -274,76 +297,11 @@ async function dispatch(
       const name = params.name;
       if (typeof name !== 'string') throw new RpcError(-32602, 'tools/call requires a string params.name');
       const target = scoped ? scopedTarget(g, scoped, name, acl) : aggregatedTarget(g, name, acl);
-      return call(rt, ctx, target.server, target.tool, params.arguments);
+      return call(rt, ctx, target.server, target.tool, params.arguments, chain);
     }
     default:
       throw new RpcError(-32601, 'Method not found');
   }
-}
-
-async function listOrSkip(rt: GatewayRuntime, s: McpServerView) {
-  try {
-    return await listServerTools(s);
-  } catch (e) {
-    rt.logger.warn(
-      { server: s.name, err: sanitize(e) },
-      'MCP server failed to list tools; its tools are skipped',
-    );
-    return [];
-  }
-}
-
-async function aggregatedList(rt: GatewayRuntime, g: McpGateway, acl: ToolAcl) {
-  const servers = [...g.servers.values()];
-  const lists = await Promise.all(servers.map((s) => listOrSkip(rt, s)));
-  const out = [];
-  for (let i = 0; i < servers.length; i++) {
-    const prefix = `${(servers[i] as McpServerView).name}${SEP}`;
-    for (const t of lists[i] ?? []) {
-      const name = prefix + t.name;
-      if (acl(name)) out.push({ ...t, name });
-    }
-  }
-  return out;
-}
-
-/** A bare name the scoped call side would not route back to this tool (§2.5). */
-function needsPrefix(g: McpGateway, bare: string): boolean {
-  const i = bare.indexOf(SEP);
-  return i !== -1 && g.registered.has(bare.slice(0, i));
-}
-
-async function scopedList(rt: GatewayRuntime, g: McpGateway, acl: ToolAcl, s: McpServerView) {
-  const out = [];
-  for (const t of await listOrSkip(rt, s)) {
-    const full = `${s.name}${SEP}${t.name}`;
-    if (acl(full)) out.push({ ...t, name: needsPrefix(g, t.name) ? full : t.name });
-  }
-  return out;
-}
-
-interface Target {
-  readonly server: McpServerView;
-  readonly tool: string;
-}
-
-function aggregatedTarget(g: McpGateway, name: string, acl: ToolAcl): Target {
-  const i = name.indexOf(SEP);
-  if (i === -1) throw new RpcError(-32602, `tool name '${name}' is missing a 'server__tool' prefix`);
-  if (!acl(name)) throw notAvailable(name);
-  const serverName = name.slice(0, i);
-  const server = g.servers.get(serverName);
-  if (server === undefined) throw new RpcError(-32602, `unknown MCP server '${serverName}'`);
-  return { server, tool: name.slice(i + SEP.length) };
-}
-
-function scopedTarget(g: McpGateway, s: McpServerView, name: string, acl: ToolAcl): Target {
-  let bare = name;
-  const own = `${s.name}${SEP}`;
-  if (name.startsWith(own)) bare = name.slice(own.length);
-  else if (needsPrefix(g, name)) throw notAvailable(name);
-  if (!acl(own + bare)) throw notAvailable(name);
-  return { server: s, tool: bare };
 }
 
 async function call(
@@ -352,6 +310,7 @@ async function call(
   server: McpServerView,
   tool: string,
   args: unknown,
+  chain: readonly CompiledGuardrail[],
 ): Promise<unknown> {
   if (args !== undefined && args !== null && !isObject(args)) {
     rt.logger.warn(
@@ -360,13 +319,19 @@ async function call(
     );
     throw upstreamFailed(server.name);
   }
+  const t0 = performance.now();
+  let result: Awaited<ReturnType<typeof callServerTool>>;
   try {
-    return await callServerTool(server, tool, isObject(args) ? args : undefined);
+    result = await callServerTool(server, tool, isObject(args) ? args : undefined, upstreamNet(rt.agent));
   } catch (e) {
     rt.logger.warn(
       { request_id: ctx.id, server: server.name, tool, err: sanitize(e) },
       'MCP upstream failed to call tool',
     );
     throw upstreamFailed(server.name);
+  } finally {
+    if (ctx.mcp !== undefined) ctx.mcp.upstreamMs = performance.now() - t0;
   }
+  if (rt.guardrails === undefined || chain.length === 0) return result;
+  return guardResult(rt.guardrails, ctx, chain, result);
 }

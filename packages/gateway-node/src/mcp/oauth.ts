@@ -5,6 +5,7 @@
  * one token request. Failures name the status only: a token endpoint may echo the secret.
  */
 import { createHash } from 'node:crypto';
+import type { Net } from '../upstream/net.js';
 
 export interface OAuthClient {
   readonly tokenUrl: string;
@@ -33,13 +34,13 @@ export class OAuthTokens {
   }
 
   /** A valid access token: cached, or minted (one request however many callers wait). */
-  token(c: OAuthClient, timeoutMs: number): Promise<string> {
+  token(c: OAuthClient, timeoutMs: number, net: Net): Promise<string> {
     const k = OAuthTokens.keyOf(c);
     const hit = this.cache.get(k);
     if (hit !== undefined && Date.now() < hit.expiresAtMs - EARLY_S * 1000) return Promise.resolve(hit.token);
     let p = this.inflight.get(k);
     if (p === undefined) {
-      p = this.mint(c, k, timeoutMs).finally(() => this.inflight.delete(k));
+      p = this.mint(c, k, timeoutMs, net).finally(() => this.inflight.delete(k));
       this.inflight.set(k, p);
     }
     return p;
@@ -50,18 +51,18 @@ export class OAuthTokens {
     this.cache.delete(OAuthTokens.keyOf(c));
   }
 
-  private async mint(c: OAuthClient, k: string, timeoutMs: number): Promise<string> {
+  private async mint(c: OAuthClient, k: string, timeoutMs: number, net: Net): Promise<string> {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: c.clientId,
       client_secret: c.secret,
     });
     if (c.scopes.length > 0) form.set('scope', c.scopes.join(' '));
-    const res = await fetch(c.tokenUrl, {
+    // `net` refuses redirects (a 3xx is a failure).
+    const res = await net(c.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
-      redirect: 'manual',
       signal: AbortSignal.timeout(Math.min(timeoutMs, 30_000)),
     });
     if (res.status < 200 || res.status > 299) {

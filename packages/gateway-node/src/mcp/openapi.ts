@@ -4,6 +4,8 @@
  * degrades instead of failing (unresolvable refs become `{}`); generated tools are cached per
  * server object, i.e. per snapshot.
  */
+
+import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
 import { oauthTokens } from './oauth.js';
 import { type CallResult, DEFAULT_TIMEOUT_MS, type ToolInfo } from './upstream.js';
@@ -171,6 +173,7 @@ export async function callOpenApi(
   s: McpServerView,
   name: string,
   args: Record<string, unknown> | undefined,
+  net: Net,
 ): Promise<CallResult> {
   const tool = openApiTools(s).find((t) => t.name === name);
   if (tool === undefined) throw new Error(`unknown openapi tool '${name}'`);
@@ -221,19 +224,15 @@ export async function callOpenApi(
   else if (s.auth_type === 'api_key') headers[s.api_key_header ?? 'x-api-key'] = secret;
   else if (s.auth_type === 'oauth2') {
     if (oauth === undefined) throw new Error('oauth2 server is missing client_id or token_url');
-    headers.authorization = `Bearer ${await oauthTokens.token(oauth, timeoutMs)}`;
+    headers.authorization = `Bearer ${await oauthTokens.token(oauth, timeoutMs, net)}`;
   }
-  const res = await fetch(url, {
+  // `net` refuses redirects (a 3xx is a failure).
+  const res = await net(url, {
     method: tool.method,
     headers,
     ...(body !== undefined ? { body } : {}),
-    redirect: 'manual',
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (res.status >= 300 && res.status < 400) {
-    await res.body?.cancel();
-    throw new Error(`upstream answered a redirect (HTTP ${res.status}); redirects are not followed`);
-  }
   const text = await res.text();
   if (res.status === 401 && oauth !== undefined) oauthTokens.drop(oauth);
   if (res.status >= 200 && res.status <= 299) return textResult(text, false);

@@ -7,6 +7,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
@@ -34,7 +35,7 @@ function oauthClient(s: McpServerView): OAuthClient {
   return { tokenUrl: s.token_url, clientId: s.client_id, secret: s.secret, scopes: s.scopes ?? [] };
 }
 
-async function authHeaders(s: McpServerView, timeoutMs: number): Promise<Record<string, string>> {
+async function authHeaders(s: McpServerView, timeoutMs: number, net: Net): Promise<Record<string, string>> {
   const secret = s.secret ?? '';
   switch (s.auth_type) {
     case 'none':
@@ -46,36 +47,33 @@ async function authHeaders(s: McpServerView, timeoutMs: number): Promise<Record<
       if (!HEADER_VALUE.test(secret)) throw new Error('the stored secret is not a valid header value');
       return { 'x-api-key': secret };
     case 'oauth2': {
-      const token = await oauthTokens.token(oauthClient(s), timeoutMs);
+      const token = await oauthTokens.token(oauthClient(s), timeoutMs, net);
       if (!HEADER_VALUE.test(token)) throw new Error('the minted token is not a valid header value');
       return { authorization: `Bearer ${token}` };
     }
   }
 }
 
-/** fetch without redirects (a 3xx is a failure) that forgets the OAuth token on a 401. */
-function upstreamFetch(s: McpServerView): typeof fetch {
+/** The upstream fetch (no redirects) that also forgets the OAuth token on a 401. */
+function sessionFetch(s: McpServerView, net: Net): Net {
   return async (input, init) => {
-    const res = await fetch(input, { ...init, redirect: 'manual' });
+    const res = await net(input, init);
     if (res.status === 401 && s.auth_type === 'oauth2') oauthTokens.drop(oauthClient(s));
-    if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel();
-      throw new Error(`upstream answered a redirect (HTTP ${res.status}); redirects are not followed`);
-    }
     return res;
   };
 }
 
 async function withSession<T>(
   s: McpServerView,
+  net: Net,
   op: (c: Client, timeoutMs: number) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   const setupDeadline = AbortSignal.timeout(timeoutMs);
-  const headers = await authHeaders(s, timeoutMs);
+  const headers = await authHeaders(s, timeoutMs, net);
   const transport = new StreamableHTTPClientTransport(new URL(s.url), {
     requestInit: { headers },
-    fetch: upstreamFetch(s),
+    fetch: sessionFetch(s, net),
   });
   const client = new Client({ name: 'aisix-mcp-gateway', version: '1' }, { capabilities: {} });
   try {
@@ -91,8 +89,8 @@ async function withSession<T>(
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function listTools(s: McpServerView): Promise<ToolInfo[]> {
-  return withSession(s, async (c, timeout) => {
+export function listTools(s: McpServerView, net: Net): Promise<ToolInfo[]> {
+  return withSession(s, net, async (c, timeout) => {
     const out: ToolInfo[] = [];
     let cursor: string | undefined;
     // Upstream pages are followed so downstream sees one page (§2.3).
@@ -117,8 +115,9 @@ export function callTool(
   s: McpServerView,
   name: string,
   args: Record<string, unknown> | undefined,
+  net: Net,
 ): Promise<CallResult> {
-  return withSession(s, async (c, timeout) => {
+  return withSession(s, net, async (c, timeout) => {
     const r = await c.callTool({ name, ...(args !== undefined ? { arguments: args } : {}) }, undefined, {
       timeout,
     });

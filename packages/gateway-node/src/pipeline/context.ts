@@ -55,6 +55,9 @@ export type RouteKind =
   | 'a2a'
   | 'a2a_card';
 
+/** `inbound_protocol` of metrics and usage events: the caller's wire dialect or surface. */
+export type InboundProtocol = 'openai' | 'anthropic' | 'mcp' | 'a2a' | 'realtime' | 'batch';
+
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {
   /** `ANY`: the route answers every method itself (MCP: 405 after its own checks). */
@@ -125,6 +128,8 @@ export interface RequestContext {
   servedBy: string | undefined;
   /** An A2A call that passed the ACL and body checks (its usage event fields); else undefined. */
   a2a: A2aCall | undefined;
+  /** An MCP `tools/call` (its usage event fields); undefined for every other request. */
+  mcp: McpCall | undefined;
   /** `x-aisix-route`: the semantic route that matched (agents-and-jobs §8.2). */
   semanticRoute: string | undefined;
   /** What the guardrails did to this request, for its usage events (set on the first verdict). */
@@ -143,6 +148,15 @@ export interface A2aCall {
   readonly method: string;
   /** The relayed stream ended with an error event (the event then reports 502). */
   faulted: boolean;
+}
+
+/** The MCP fields of a `tools/call` usage event (agents-and-jobs §2.7 step 1, §1.4). */
+export interface McpCall {
+  /** Attribution: empty when the aggregated name has no `server__` prefix. */
+  readonly server: string;
+  readonly tool: string;
+  /** Duration of the upstream tool call; undefined when the upstream was not contacted. */
+  upstreamMs: number | undefined;
 }
 
 /** The guardrail fields of a request's usage events (data-plane §12.3). */
@@ -205,6 +219,7 @@ export function newContext(
     settled: false,
     onClientGone: undefined,
     servedBy: undefined,
+    mcp: undefined,
     semanticRoute: undefined,
     a2a: undefined,
     guardrails: undefined,

@@ -91,7 +91,9 @@ function complete(
     kind !== 'health' &&
     kind !== 'a2a_card' &&
     // An A2A call has its event once it passed the ACL and body checks (agents-and-jobs §3.8).
-    (kind !== 'a2a' || ctx.a2a !== undefined)
+    (kind !== 'a2a' || ctx.a2a !== undefined) &&
+    // MCP: `tools/call` only; initialize, ping, tools/list are unlogged in usage (§2.7).
+    (kind !== 'mcp' || ctx.mcp !== undefined)
   ) {
     rt.usage.publish(
       buildEvents(ctx, {

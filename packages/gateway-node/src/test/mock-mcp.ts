@@ -2,9 +2,11 @@
  * A real upstream MCP server for tests, built with the official SDK (low-level `Server` and the
  * Streamable HTTP server transport, stateless, on loopback). Tools `echo` and `reverse` answer
  * with the server's name so a test sees which upstream served a call; every request's headers
- * are recorded; `authorize` can refuse a request with 401; `close` takes it down.
+ * are recorded; `authorize` can refuse a request with 401; `close` takes it down. With `tls` it
+ * serves HTTPS (and, with `tls.ca`, requires a client certificate signed by it).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -34,7 +36,14 @@ const TOOLS = [
   },
 ];
 
-export async function startMockMcp(name: string): Promise<MockMcp> {
+export interface MockTls {
+  readonly cert: string;
+  readonly key: string;
+  /** Require a client certificate issued by this CA. */
+  readonly ca?: string;
+}
+
+export async function startMockMcp(name: string, tls?: MockTls): Promise<MockMcp> {
   const mock: MockMcp = {
     url: '',
     headers: [],
@@ -75,14 +84,25 @@ export async function startMockMcp(name: string): Promise<MockMcp> {
     await server.connect(transport);
     await transport.handleRequest(req, res, raw === '' ? undefined : JSON.parse(raw));
   };
-  const http = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });
-  });
+  };
+  const http =
+    tls === undefined
+      ? createServer(serve)
+      : createHttpsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          serve,
+        );
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as AddressInfo).port;
-  (mock as { url: string }).url = `http://127.0.0.1:${port}/mcp`;
+  (mock as { url: string }).url = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}/mcp`;
   mock.close = () =>
     new Promise<void>((r) => {
       http.closeAllConnections();

@@ -15,7 +15,7 @@
  */
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type Usage } from '@aisix/providers';
-import type { RequestContext } from '../pipeline/context.js';
+import type { InboundProtocol, RequestContext } from '../pipeline/context.js';
 
 /** `panel` / `judge`: the sub-calls of an ensemble (agents-and-jobs §8.1 step 7). */
 export type AttemptKind = 'initial' | 'retry' | 'fallback' | 'panel' | 'judge';
@@ -75,7 +75,7 @@ export interface UsageEvent {
   readonly cache_similarity: number | null;
   readonly cache_hit_saved_input_tokens: number;
   readonly cache_hit_saved_output_tokens: number;
-  readonly inbound_protocol: 'openai' | 'anthropic' | 'a2a';
+  readonly inbound_protocol: InboundProtocol;
   readonly attempt_index: number;
   readonly attempt_kind: AttemptKind;
   readonly attempt_model: string | null;
@@ -95,6 +95,9 @@ export interface UsageEvent {
   /** A2A calls only (agents-and-jobs §1.4): the agent and the JSON-RPC method (`""` if none). */
   readonly a2a_agent_name?: string;
   readonly a2a_method?: string;
+  /** MCP `tools/call` only (agents-and-jobs §1.4): the attributed server and tool. */
+  readonly mcp_server_name?: string;
+  readonly mcp_tool_name?: string;
 }
 
 const ZERO: Usage = Object.freeze(emptyUsage());
@@ -173,13 +176,14 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
-    inbound_protocol: ctx.a2a !== undefined ? 'a2a' : (ctx.route?.envelope ?? 'openai'),
+    inbound_protocol: ctx.a2a !== undefined ? 'a2a' : ctx.mcp !== undefined ? 'mcp' : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,
     client_user_agent: cleanText(ctx.req.headers['user-agent']),
     endpoint: ctx.endpoint,
     ...(ctx.a2a !== undefined ? { a2a_agent_name: ctx.a2a.agent, a2a_method: ctx.a2a.method } : {}),
+    ...(ctx.mcp !== undefined ? { mcp_server_name: ctx.mcp.server, mcp_tool_name: ctx.mcp.tool } : {}),
   } as const;
   const attempts = ctx.attemptLog;
   if (attempts === undefined || attempts.length === 0) {
@@ -188,13 +192,15 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         ...common,
         model_id: ctx.model?.id ?? null,
         ...tokens(ZERO, false),
-        upstream_latency_ms: null,
+        // MCP: the tool call's duration; tokens and cost are zero, not unknown (§2.7 step 7).
+        upstream_latency_ms:
+          ctx.mcp?.upstreamMs !== undefined ? Math.round(ctx.mcp.upstreamMs * 1e3) / 1e3 : null,
         upstream_ttft_ms: null,
         // A relayed A2A stream that ended with an error event failed (§3.5), whatever its head said.
         status_code: ctx.a2a?.faulted === true ? 502 : end.status,
         provider_request_id: null,
         finish_reason: end.status < 400 ? end.finishReason : null,
-        cost_usd: null,
+        cost_usd: ctx.mcp !== undefined ? 0 : null,
         attempt_index: 0,
         attempt_kind: 'initial',
         attempt_model: null,

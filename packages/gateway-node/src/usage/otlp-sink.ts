@@ -89,6 +89,9 @@ export class OtlpEventSink implements UsageSink {
     int(reqAttrs, 'http.response.status_code', last.status_code);
     int(reqAttrs, 'aisix.attempt_count', last.attempt_started_at === null ? 0 : events.length);
     str(reqAttrs, 'aisix.exporter_name', this.name);
+    // MCP tool calls have no attempt spans: their server and tool ride on the request span.
+    str(reqAttrs, 'aisix.mcp_server_name', first.mcp_server_name);
+    str(reqAttrs, 'aisix.mcp_tool_name', first.mcp_tool_name);
     const attempts = last.attempt_started_at !== null;
     if (!attempts) this.addContent(reqAttrs, content);
     this.exporter.export({
