@@ -176,7 +176,8 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
-    inbound_protocol: ctx.a2a !== undefined ? 'a2a' : ctx.mcp !== undefined ? 'mcp' : (ctx.route?.envelope ?? 'openai'),
+    inbound_protocol:
+      ctx.a2a !== undefined ? 'a2a' : ctx.mcp !== undefined ? 'mcp' : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,
