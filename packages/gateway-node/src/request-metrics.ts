@@ -37,7 +37,8 @@ function outcome(status: number): string {
 }
 
 /** `inbound_protocol` of an endpoint: the caller's wire dialect. */
-export function inboundProtocol(endpoint: EndpointLabel): 'openai' | 'anthropic' {
+export function inboundProtocol(endpoint: EndpointLabel): 'openai' | 'anthropic' | 'realtime' {
+  if (endpoint === '/v1/realtime') return 'realtime';
   return endpoint === '/v1/messages' || endpoint === '/v1/messages/count_tokens' ? 'anthropic' : 'openai';
 }
 

@@ -16,6 +16,7 @@ import { responses } from './endpoints/responses.js';
 import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
+import { runRealtime } from './realtime/endpoint.js';
 import type { GatewayRuntime } from './runtime.js';
 
 export interface Route extends RouteFacts {
@@ -43,6 +44,8 @@ const TABLE = {
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
   '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
   '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  // ANY: the handshake check answers every method itself, before authentication (§7.1).
+  '/v1/realtime': { method: 'ANY', kind: 'realtime', envelope: 'openai', run: runRealtime },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));

@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { TargetStats } from './pipeline/target-stats.js';
+import type { RealtimeHub } from './realtime/endpoint.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import type { UsageBus } from './usage/bus.js';
@@ -49,4 +50,6 @@ export interface GatewayRuntime {
   readonly exporters: Exporters;
   /** Rate limits outside the model pipeline (MCP `tools/call`), over the same counter store. */
   readonly limiter: Limiter;
+  /** `/v1/realtime`: the WebSocket acceptor and this process's live sessions. */
+  readonly realtime: RealtimeHub;
 }

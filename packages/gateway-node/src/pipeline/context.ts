@@ -28,6 +28,7 @@ export type EndpointLabel =
   | '/readyz'
   | '/mcp'
   | '/mcp/:server'
+  | '/v1/realtime'
   | 'other';
 
 /**
@@ -46,7 +47,8 @@ export type RouteKind =
   | 'audio'
   | 'models'
   | 'health'
-  | 'mcp';
+  | 'mcp'
+  | 'realtime';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {
@@ -122,6 +124,11 @@ export interface RequestContext {
   scopes: Scope[] | undefined;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
+  /**
+   * A WebSocket session's outcome (`realtime/`): set once its 101 is written, so the completion
+   * hook records the session's status (200 / 400 / 502 / 504), not the upgrade's.
+   */
+  sessionStatus: number | undefined;
 }
 
 /** The guardrail fields of a request's usage events (data-plane §12.3). */
@@ -187,5 +194,6 @@ export function newContext(
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,
+    sessionStatus: undefined,
   };
 }

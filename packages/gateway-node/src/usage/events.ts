@@ -75,7 +75,7 @@ export interface UsageEvent {
   readonly cache_similarity: number | null;
   readonly cache_hit_saved_input_tokens: number;
   readonly cache_hit_saved_output_tokens: number;
-  readonly inbound_protocol: 'openai' | 'anthropic';
+  readonly inbound_protocol: 'openai' | 'anthropic' | 'realtime';
   readonly attempt_index: number;
   readonly attempt_kind: AttemptKind;
   readonly attempt_model: string | null;
@@ -170,7 +170,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ...cache,
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
-    inbound_protocol: ctx.route?.envelope ?? 'openai',
+    inbound_protocol: ctx.route?.kind === 'realtime' ? 'realtime' : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,

@@ -1,0 +1,316 @@
+/**
+ * One realtime session after the client's 101 (agents-and-jobs §7.3-7.5): connect upstream with
+ * the provider key's credentials, relay text and binary frames verbatim both ways, propagate
+ * close codes, enforce the idle budget, count usage from upstream events, and settle the request
+ * context once (status 200 / 499 / 502 / 504), which commits the tokens to the rate-limit
+ * reservation held since before the 101 and emits the usage event, access log and metrics.
+ *
+ * Backpressure: a side's reads pause while more than `HIGH_WATER` bytes it sent are still queued
+ * towards the other side, and resume below `LOW_WATER`; frames that arrive while the upstream is
+ * still connecting are held (the client's reads are paused meanwhile, so that is at most what
+ * was already read). Pings are answered per hop by `ws` and never relayed.
+ */
+import type { Resource } from '@aisix/core';
+import { emptyUsage, type RealtimeRequest, type Usage } from '@aisix/providers';
+import { type RawData, WebSocket } from 'ws';
+import { errors } from '../errors.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { modelView } from '../resources.js';
+import type { GatewayRuntime } from '../runtime.js';
+import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
+import { addFrameUsage } from './usage.js';
+
+/** Largest message accepted from either side (OpenAI caps one audio append at 15 MiB). */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+
+const CONNECT_FAILED = JSON.stringify({
+  type: 'error',
+  error: { type: 'upstream_error', message: 'failed to connect to the upstream realtime endpoint' },
+});
+
+/** Close codes an endpoint may put in a close frame (RFC 6455 §7.4). */
+function sendable(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
+
+function asBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
+export interface SessionTarget {
+  readonly model: Resource<'models'>;
+  readonly provider: string;
+  readonly upstreamModel: string;
+  readonly providerKeyName: string | undefined;
+  readonly request: RealtimeRequest;
+  /** No frame either way for this long ends the session (0 = no idle limit). */
+  readonly idleMs: number;
+  /** Upstream handshake deadline (0 = none). */
+  readonly connectMs: number;
+}
+
+/** The live sessions of this process, for the drain (`closeAll`) and hard stop (`terminateAll`). */
+export class RealtimeSessions {
+  private readonly live = new Set<Session>();
+
+  add(s: Session): void {
+    this.live.add(s);
+  }
+
+  delete(s: Session): void {
+    this.live.delete(s);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Graceful: 1001 to both sides of every session. */
+  closeAll(): void {
+    for (const s of [...this.live]) s.shutdown(false);
+  }
+
+  terminateAll(): void {
+    for (const s of [...this.live]) s.shutdown(true);
+  }
+}
+
+/** One direction's send queue towards `dest`, pausing `src` when it grows. */
+class Pipe {
+  private queued = 0;
+  private paused = false;
+
+  constructor(
+    private readonly src: WebSocket,
+    private readonly dest: WebSocket,
+  ) {}
+
+  send(data: Buffer, binary: boolean): void {
+    if (this.dest.readyState !== WebSocket.OPEN) return;
+    const n = data.length;
+    this.queued += n;
+    this.dest.send(data, { binary, compress: false }, () => {
+      this.queued -= n;
+      if (this.paused && this.queued <= LOW_WATER) {
+        this.paused = false;
+        this.src.resume();
+      }
+    });
+    if (!this.paused && this.queued > HIGH_WATER) {
+      this.paused = true;
+      this.src.pause();
+    }
+  }
+}
+
+export class Session {
+  private upstream: WebSocket | undefined;
+  private open = false;
+  private ended = false;
+  private readonly usage: Usage = emptyUsage();
+  private early: { data: Buffer; binary: boolean }[] | undefined = [];
+  private lastFrame = performance.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly rt: GatewayRuntime,
+    private readonly ctx: RequestContext,
+    private readonly client: WebSocket,
+    private readonly t: SessionTarget,
+    private readonly hub: RealtimeSessions,
+  ) {}
+
+  start(): void {
+    const { rt, ctx, client, t } = this;
+    this.hub.add(this);
+    ctx.settled = true;
+    ctx.attempts = 1;
+    openAttempt(ctx, {
+      index: 0,
+      kind: 'initial',
+      model: t.model,
+      upstreamModel: t.upstreamModel,
+      provider: t.provider,
+      providerKeyName: t.providerKeyName,
+    });
+    client.pause();
+    client.on('message', (data, binary) => this.fromClient(asBuffer(data), binary));
+    client.on('close', (code, reason) => this.clientClosed(code, reason));
+    client.on('error', (err) =>
+      rt.logger.debug({ request_id: ctx.id, err: err.message }, 'realtime client error'),
+    );
+    const up = new WebSocket(t.request.url, {
+      headers: t.request.headers,
+      perMessageDeflate: false,
+      followRedirects: false,
+      maxPayload: MAX_MESSAGE_BYTES,
+      ...(t.connectMs > 0 ? { handshakeTimeout: t.connectMs } : {}),
+    });
+    this.upstream = up;
+    up.on('open', () => this.upstreamOpen(up));
+    up.on('message', (data, binary) => this.fromUpstream(asBuffer(data), binary));
+    up.on('error', (err) => this.upstreamError(err));
+    up.on('close', (code, reason) => this.upstreamClosed(code, reason));
+    this.armIdle();
+  }
+
+  private upstreamOpen(up: WebSocket): void {
+    if (this.ended) {
+      up.terminate();
+      return;
+    }
+    this.open = true;
+    this.rt.health.recordSuccess(this.t.model.id);
+    const toUp = new Pipe(this.client, up);
+    const toClient = new Pipe(up, this.client);
+    this.toUpstream = toUp;
+    this.toClient = toClient;
+    for (const f of this.early ?? []) toUp.send(f.data, f.binary);
+    this.early = undefined;
+    this.client.resume();
+  }
+
+  private toUpstream: Pipe | undefined;
+  private toClient: Pipe | undefined;
+
+  private fromClient(data: Buffer, binary: boolean): void {
+    this.lastFrame = performance.now();
+    if (this.toUpstream !== undefined) this.toUpstream.send(data, binary);
+    else this.early?.push({ data, binary });
+  }
+
+  private fromUpstream(data: Buffer, binary: boolean): void {
+    this.lastFrame = performance.now();
+    if (!binary) addFrameUsage(data, this.usage);
+    this.toClient?.send(data, binary);
+  }
+
+  private clientClosed(code: number, reason: Buffer): void {
+    const up = this.upstream;
+    if (!this.open) {
+      up?.terminate();
+      this.end(499, 'client_disconnected', 'client closed the connection before the upstream answered');
+      return;
+    }
+    if (up !== undefined && up.readyState === WebSocket.OPEN) {
+      if (sendable(code)) up.close(code, reason);
+      else if (code === 1005) up.close();
+      else up.close(1001, 'client gone');
+    }
+    this.end(200);
+  }
+
+  private upstreamError(err: Error): void {
+    if (this.ended) return;
+    const { rt, ctx, t } = this;
+    if (!this.open) {
+      // Handshake refused (non-101), unreachable or timed out: one error frame, then 1011.
+      const status = /Unexpected server response: (\d{3})/.exec(err.message)?.[1];
+      const failure = {
+        error: errors.transport(),
+        retryable: true,
+        timeout: /timed out/i.test(err.message),
+        ...(status !== undefined ? { status: Number(status) } : {}),
+      };
+      const view = modelView(t.model);
+      rt.health.recordFailure(t.model, failure, {
+        provider: t.provider,
+        model: view.display_name,
+        upstream_model: t.upstreamModel,
+        provider_key_id: view.provider_key_id ?? '',
+      });
+      rt.logger.warn(
+        { request_id: ctx.id, provider: t.provider, cause: err.message },
+        'realtime upstream connection failed',
+      );
+      closeAttemptTiming(ctx, { ok: false, failure }, false);
+      if (this.client.readyState === WebSocket.OPEN) {
+        this.client.send(CONNECT_FAILED);
+        this.client.close(1011, 'upstream connect failed');
+      }
+      this.end(502, 'upstream_error', 'failed to connect to the upstream realtime endpoint');
+      return;
+    }
+    rt.logger.warn(
+      { request_id: ctx.id, provider: t.provider, cause: err.message },
+      'realtime upstream error',
+    );
+    this.upstream?.terminate();
+    this.closeClient(1011, 'upstream error');
+    this.end(502, 'upstream_error', 'upstream error');
+  }
+
+  private upstreamClosed(code: number, reason: Buffer): void {
+    if (this.ended || !this.open) return;
+    if (code === 1006) {
+      this.closeClient(1011, 'upstream error');
+      this.end(502, 'upstream_error', 'upstream connection closed abnormally');
+      return;
+    }
+    if (sendable(code)) this.closeClient(code, reason);
+    else if (code === 1005) this.closeClient();
+    else this.closeClient(1011, 'upstream error');
+    this.end(code === 1011 ? 502 : 200);
+  }
+
+  private closeClient(code?: number, reason?: Buffer | string): void {
+    const c = this.client;
+    if (c.readyState !== WebSocket.OPEN && c.readyState !== WebSocket.CONNECTING) return;
+    if (code === undefined) c.close();
+    else c.close(code, reason);
+  }
+
+  /** No frame either way for the idle budget: 1001 to both sides (§7.4), status 504. */
+  private armIdle(): void {
+    const ms = this.t.idleMs;
+    if (ms <= 0) return;
+    const check = () => {
+      if (this.ended) return;
+      const idle = performance.now() - this.lastFrame;
+      if (idle < ms) {
+        this.idleTimer = setTimeout(check, ms - idle);
+        return;
+      }
+      this.upstream?.close(1001, 'idle timeout');
+      this.closeClient(1001, 'idle timeout');
+      this.end(504, 'timeout', `no frame for ${ms}ms`);
+    };
+    this.idleTimer = setTimeout(check, ms);
+  }
+
+  /** The gateway is stopping: 1001 to both sides (or cut them at once). */
+  shutdown(hard: boolean): void {
+    if (hard) {
+      this.upstream?.terminate();
+      this.client.terminate();
+    } else {
+      if (this.upstream?.readyState === WebSocket.OPEN) this.upstream.close(1001, 'server shutting down');
+      else this.upstream?.terminate();
+      this.closeClient(1001, 'server shutting down');
+    }
+    this.end(200);
+  }
+
+  /** Settles the request context once: the completion hook runs on the response's `close`. */
+  private end(status: number, errorType?: string, message?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.hub.delete(this);
+    const ctx = this.ctx;
+    if (this.open) closeAttemptTiming(ctx, undefined, true);
+    ctx.usage = this.usage;
+    if (errorType !== undefined) {
+      ctx.errorType = errorType;
+      ctx.errorMessage = message;
+    }
+    ctx.sessionStatus = status;
+    ctx.res.emit('close');
+  }
+}
