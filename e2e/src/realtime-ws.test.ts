@@ -81,6 +81,12 @@ describe('realtime WebSocket relay', () => {
       model_name: 'refuse-me',
       provider_key_id: pk.id,
     });
+    await api.create('models', {
+      display_name: 'rt-other',
+      provider: 'openai',
+      model_name: 'gpt-realtime-test',
+      provider_key_id: pk.id,
+    });
     limitedKey =
       (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
     const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused'] });
@@ -204,7 +210,7 @@ describe('realtime WebSocket relay', () => {
       ['', 400, 'invalid_request_error'],
       ['?model=%20', 400, 'invalid_request_error'],
       ['?model=nope', 404, 'model_not_found'],
-      ['?model=chat-not-allowed', 404, 'model_not_found'],
+      ['?model=rt-other', 403, 'permission_denied'],
     ];
     for (const [q, status, type] of byModel) {
       const d = await dial(`${wsBase}${q}`, [], auth);

@@ -232,7 +232,7 @@ export class Session {
       closeAttemptTiming(ctx, { ok: false, failure }, false);
       if (this.client.readyState === WebSocket.OPEN) {
         this.client.send(CONNECT_FAILED);
-        this.client.close(1011, 'upstream connect failed');
+        this.closeClient(1011, 'upstream connect failed');
       }
       this.end(502, 'upstream_error', 'failed to connect to the upstream realtime endpoint');
       return;
@@ -262,6 +262,8 @@ export class Session {
   private closeClient(code?: number, reason?: Buffer | string): void {
     const c = this.client;
     if (c.readyState !== WebSocket.OPEN && c.readyState !== WebSocket.CONNECTING) return;
+    // Reads were paused while the upstream connected: the closing handshake needs them.
+    c.resume();
     if (code === undefined) c.close();
     else c.close(code, reason);
   }
