@@ -82,6 +82,13 @@ describe('realtime WebSocket relay', () => {
       provider_key_id: pk.id,
     });
     await api.create('models', {
+      display_name: 'rt-idle',
+      provider: 'openai',
+      model_name: 'gpt-realtime-test',
+      provider_key_id: pk.id,
+      stream_timeout: 600,
+    });
+    await api.create('models', {
       display_name: 'rt-other',
       provider: 'openai',
       model_name: 'gpt-realtime-test',
@@ -89,7 +96,7 @@ describe('realtime WebSocket relay', () => {
     });
     limitedKey =
       (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
-    const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused'] });
+    const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle'] });
     assert.ok(k.plaintext);
     key = k.plaintext;
     wsBase = `ws://127.0.0.1:${p.ports.proxy}/v1/realtime`;
@@ -229,6 +236,36 @@ describe('realtime WebSocket relay', () => {
       error: { type: 'upstream_error', message: 'failed to connect to the upstream realtime endpoint' },
     });
     assert.equal((await c.closed).code, 1011);
+  });
+
+  test("no frame for the model's stream budget: 1001 `idle timeout` to both sides, recorded as 504", async () => {
+    const next = up.nextSession();
+    const c = await opened(`${wsBase}?model=rt-idle`, [], { authorization: `Bearer ${key}` });
+    const s = await next;
+    // Traffic inside the budget keeps the session open.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      c.ws.send(JSON.stringify({ type: 'session.update' }));
+      await c.next();
+    }
+    assert.deepEqual(await c.closed, { code: 1001, reason: 'idle timeout' });
+    assert.equal((await s.closed).code, 1001);
+    await waitUntil(
+      'the idle session is access-logged as 504',
+      async () =>
+        p
+          .output()
+          .split('\n')
+          .some(
+            (l) =>
+              l.includes('"path":"/v1/realtime"') &&
+              l.includes('"status":504') &&
+              l.includes('"model":"rt-idle"'),
+          )
+          ? true
+          : undefined,
+      { timeoutMs: 3000, alive: [p] },
+    );
   });
 
   test('a client that vanishes (no close frame) closes the upstream', async () => {
