@@ -5,6 +5,8 @@
  * - `session.update` → `session.updated`; `response.create` → one `response.done` with usage;
  * - a binary frame is echoed back as binary;
  * - a text frame `{"type":"test.close","code":N,"reason":"..."}` makes the upstream close with it;
+ * - `{"type":"test.say","reason":"<base64>"}` → a `response.text.delta` carrying the decoded text
+ *   (encoded so a guardrail on the client's frame does not see it);
  * - model `refuse-me` → the handshake is answered `403` (no 101).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -70,6 +72,13 @@ export async function startRealtimeUpstream(): Promise<RealtimeUpstream> {
             JSON.stringify({ type: 'response.done', event_id: 'e2', response: { id: 'r1', usage: USAGE } }),
           );
         else if (ev.type === 'test.close') ws.close(ev.code, ev.reason);
+        else if (ev.type === 'test.say')
+          ws.send(
+            JSON.stringify({
+              type: 'response.text.delta',
+              delta: Buffer.from(ev.reason ?? '', 'base64').toString(),
+            }),
+          );
       });
       const w = waiters;
       waiters = [];

@@ -88,6 +88,23 @@ describe('realtime WebSocket relay', () => {
       provider_key_id: pk.id,
       stream_timeout: 600,
     });
+    const guarded = await api.create('models', {
+      display_name: 'rt-guard',
+      provider: 'openai',
+      model_name: 'gpt-realtime-test',
+      provider_key_id: pk.id,
+    });
+    const g = await api.create('guardrails', {
+      name: 'rt-words',
+      kind: 'keyword',
+      patterns: [{ kind: 'literal', value: 'forbidden-word' }],
+    });
+    await api.create('guardrail_attachments', {
+      guardrail_id: g.id,
+      scope_type: 'model',
+      scope_id: guarded.id,
+      priority: 1,
+    });
     await api.create('models', {
       display_name: 'rt-other',
       provider: 'openai',
@@ -96,7 +113,7 @@ describe('realtime WebSocket relay', () => {
     });
     limitedKey =
       (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
-    const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle'] });
+    const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle', 'rt-guard'] });
     assert.ok(k.plaintext);
     key = k.plaintext;
     wsBase = `ws://127.0.0.1:${p.ports.proxy}/v1/realtime`;
@@ -262,6 +279,62 @@ describe('realtime WebSocket relay', () => {
               l.includes('"status":504') &&
               l.includes('"model":"rt-idle"'),
           )
+          ? true
+          : undefined,
+      { timeoutMs: 3000, alive: [p] },
+    );
+  });
+
+  test('guardrails on frames: a blocked client or upstream text frame is not relayed; error event, 1011, status 400', async () => {
+    const auth = { authorization: `Bearer ${key}` };
+    let next = up.nextSession();
+    const a = await opened(`${wsBase}?model=rt-guard`, [], auth);
+    const sa = await next;
+    a.ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'be brief' } }));
+    await a.next();
+    const bad = JSON.stringify({
+      type: 'conversation.item.create',
+      item: { content: [{ text: 'say forbidden-word' }] },
+    });
+    a.ws.send(bad);
+    assert.deepEqual(JSON.parse((await a.next()).data.toString()), {
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        code: 'content_filtered',
+        message: "request blocked by content policy (guardrail 'rt-words')",
+      },
+    });
+    assert.deepEqual(await a.closed, { code: 1011, reason: 'content policy' });
+    await sa.closed;
+    assert.ok(
+      !sa.received.some((f) => f.data.toString() === bad),
+      'the blocked frame never reached the upstream',
+    );
+
+    next = up.nextSession();
+    const b = await opened(`${wsBase}?model=rt-guard`, [], auth);
+    await next;
+    const say = (text: string) =>
+      JSON.stringify({ type: 'test.say', reason: Buffer.from(text).toString('base64') });
+    b.ws.send(say('all fine'));
+    assert.equal(JSON.parse((await b.next()).data.toString()).delta, 'all fine');
+    b.ws.send(say('here is forbidden-word'));
+    const err = JSON.parse((await b.next()).data.toString()) as { error: { message: string } };
+    assert.equal(err.error.message, "response blocked by content policy (guardrail 'rt-words')");
+    assert.equal((await b.closed).code, 1011);
+    await waitUntil(
+      'the blocked sessions are access-logged as 400',
+      async () =>
+        p
+          .output()
+          .split('\n')
+          .filter(
+            (l) =>
+              l.includes('"path":"/v1/realtime"') &&
+              l.includes('"status":400') &&
+              l.includes('"model":"rt-guard"'),
+          ).length === 2
           ? true
           : undefined,
       { timeoutMs: 3000, alive: [p] },

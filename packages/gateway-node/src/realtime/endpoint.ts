@@ -16,6 +16,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { apiKeyView, modelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
+import { frameGuard } from './guard.js';
 import { handshakeError, modelParam, realtimeToken } from './handshake.js';
 import { MAX_MESSAGE_BYTES, RealtimeSessions, Session, type SessionTarget } from './session.js';
 import { pendingUpgrade } from './upgrade.js';
@@ -106,6 +107,7 @@ export async function runRealtime(rt: GatewayRuntime, ctx: RequestContext): Prom
     request: prepared.request,
     idleMs: deadlines.streamMs,
     connectMs: deadlines.streamMs > 0 ? deadlines.streamMs : rt.settings.connectTimeoutMs,
+    guard: frameGuard(rt, ctx),
   };
   accept(rt, ctx, upgrade.socket, upgrade.head, target);
 }

@@ -5,8 +5,8 @@
  * context once (status 200 / 499 / 502 / 504), which commits the tokens to the rate-limit
  * reservation held since before the 101 and emits the usage event, access log and metrics.
  *
- * Backpressure: a side's reads pause while more than `HIGH_WATER` bytes it sent are still queued
- * towards the other side, and resume below `LOW_WATER`; frames that arrive while the upstream is
+ * Backpressure (`pipes.ts`): a side's reads pause while what it sent is still queued towards the
+ * other side; frames that arrive while the upstream is
  * still connecting are held (the client's reads are paused meanwhile, so that is at most what
  * was already read). Pings are answered per hop by `ws` and never relayed.
  */
@@ -18,12 +18,12 @@ import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
+import type { FrameGuard, Phase } from './guard.js';
+import { Lane, Pipe } from './pipes.js';
 import { addFrameUsage } from './usage.js';
 
 /** Largest message accepted from either side (OpenAI caps one audio append at 15 MiB). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
 
 const CONNECT_FAILED = JSON.stringify({
   type: 'error',
@@ -53,6 +53,8 @@ export interface SessionTarget {
   readonly idleMs: number;
   /** Upstream handshake deadline (0 = none). */
   readonly connectMs: number;
+  /** Guardrails on text frames; undefined when none apply. */
+  readonly guard: FrameGuard | undefined;
 }
 
 /** The live sessions of this process, for the drain (`closeAll`) and hard stop (`terminateAll`). */
@@ -81,33 +83,15 @@ export class RealtimeSessions {
   }
 }
 
-/** One direction's send queue towards `dest`, pausing `src` when it grows. */
-class Pipe {
-  private queued = 0;
-  private paused = false;
-
-  constructor(
-    private readonly src: WebSocket,
-    private readonly dest: WebSocket,
-  ) {}
-
-  send(data: Buffer, binary: boolean): void {
-    if (this.dest.readyState !== WebSocket.OPEN) return;
-    const n = data.length;
-    this.queued += n;
-    this.dest.send(data, { binary, compress: false }, () => {
-      this.queued -= n;
-      if (this.paused && this.queued <= LOW_WATER) {
-        this.paused = false;
-        this.src.resume();
-      }
-    });
-    if (!this.paused && this.queued > HIGH_WATER) {
-      this.paused = true;
-      this.src.pause();
-    }
-  }
-}
+const blockedFrame = (phase: Phase, guardrail: string) =>
+  JSON.stringify({
+    type: 'error',
+    error: {
+      type: 'invalid_request_error',
+      code: 'content_filtered',
+      message: `${phase === 'input' ? 'request' : 'response'} blocked by content policy (guardrail '${guardrail}')`,
+    },
+  });
 
 export class Session {
   private upstream: WebSocket | undefined;
@@ -181,6 +165,21 @@ export class Session {
 
   private fromClient(data: Buffer, binary: boolean): void {
     this.lastFrame = performance.now();
+    const guard = this.t.guard;
+    if (guard === undefined) {
+      this.toUpstreamNow(data, binary);
+      return;
+    }
+    this.inLane ??= new Lane(this.client);
+    const verdict = binary ? undefined : guard.check('input', data);
+    this.inLane.push(data.length, verdict, (v) => {
+      if (v !== undefined) this.block('input', v);
+      else this.toUpstreamNow(data, binary);
+    });
+  }
+
+  private toUpstreamNow(data: Buffer, binary: boolean): void {
+    if (this.ended) return;
     if (this.toUpstream !== undefined) this.toUpstream.send(data, binary);
     else this.early?.push({ data, binary });
   }
@@ -188,7 +187,37 @@ export class Session {
   private fromUpstream(data: Buffer, binary: boolean): void {
     this.lastFrame = performance.now();
     if (!binary) addFrameUsage(data, this.usage);
-    this.toClient?.send(data, binary);
+    const guard = this.t.guard;
+    const up = this.upstream;
+    if (guard === undefined || up === undefined) {
+      this.toClient?.send(data, binary);
+      return;
+    }
+    this.outLane ??= new Lane(up);
+    const verdict = binary ? undefined : guard.check('output', data);
+    this.outLane.push(data.length, verdict, (v) => {
+      if (this.ended) return;
+      if (v !== undefined) this.block('output', v);
+      else this.toClient?.send(data, binary);
+    });
+  }
+
+  private inLane: Lane | undefined;
+  private outLane: Lane | undefined;
+
+  /** A guardrail blocked a frame: an error event to the client, 1011 `content policy`, status 400. */
+  private block(phase: Phase, guardrail: string): void {
+    if (this.ended) return;
+    if (this.client.readyState === WebSocket.OPEN) this.client.send(blockedFrame(phase, guardrail));
+    this.closeClient(1011, 'content policy');
+    const up = this.upstream;
+    if (up?.readyState === WebSocket.OPEN) up.close(1000, 'content policy');
+    else up?.terminate();
+    this.end(
+      400,
+      'content_filter',
+      `${phase === 'input' ? 'request' : 'response'} blocked by content policy (guardrail '${guardrail}')`,
+    );
   }
 
   private clientClosed(code: number, reason: Buffer): void {
