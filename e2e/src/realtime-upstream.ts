@@ -24,6 +24,8 @@ export interface UpstreamSession {
   /** Resolves with the close code and reason the gateway sent (or 1006 when cut). */
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly ws: WebSocket;
+  /** Bytes a `test.flood` got out of this process (sent minus still buffered here). */
+  flooded: number;
 }
 
 export interface RealtimeUpstream {
@@ -36,6 +38,31 @@ export interface RealtimeUpstream {
 }
 
 export const USAGE = { input_tokens: 11, output_tokens: 7, input_token_details: { cached_tokens: 3 } };
+
+/**
+ * Sends 64 KiB binary frames for `ms`, as fast as this side's own send buffer (1 MiB) drains, then
+ * `{"type":"test.flood.done","bytes":N}`: how much gets through shows whether the gateway reads
+ * ahead of a client that does not.
+ */
+function flood(ws: WebSocket, s: UpstreamSession, ms: number): void {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const until = Date.now() + ms;
+  let sent = 0;
+  const pump = () => {
+    while (Date.now() < until) {
+      if (ws.bufferedAmount > 1024 * 1024) {
+        s.flooded = sent - ws.bufferedAmount;
+        setTimeout(pump, 5);
+        return;
+      }
+      ws.send(chunk, { binary: true });
+      sent += chunk.length;
+    }
+    s.flooded = sent - ws.bufferedAmount;
+    ws.send(JSON.stringify({ type: 'test.flood.done', bytes: sent }));
+  };
+  pump();
+}
 
 export async function startRealtimeUpstream(): Promise<RealtimeUpstream> {
   const handshakes: Handshake[] = [];
@@ -58,7 +85,7 @@ export async function startRealtimeUpstream(): Promise<RealtimeUpstream> {
       const closed = new Promise<{ code: number; reason: string }>((resolve) =>
         ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
       );
-      const s: UpstreamSession = { handshake: hs, received, closed, ws };
+      const s: UpstreamSession = { handshake: hs, received, closed, ws, flooded: 0 };
       sessions.push(s);
       ws.on('message', (raw, binary) => {
         const data = raw as Buffer;
@@ -72,6 +99,7 @@ export async function startRealtimeUpstream(): Promise<RealtimeUpstream> {
             JSON.stringify({ type: 'response.done', event_id: 'e2', response: { id: 'r1', usage: USAGE } }),
           );
         else if (ev.type === 'test.close') ws.close(ev.code, ev.reason);
+        else if (ev.type === 'test.flood') flood(ws, s, ev.code ?? 1500);
         else if (ev.type === 'test.say')
           ws.send(
             JSON.stringify({

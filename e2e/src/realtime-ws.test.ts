@@ -341,6 +341,36 @@ describe('realtime WebSocket relay', () => {
     );
   });
 
+  test('backpressure: a client that stops reading stalls the upstream; nothing is lost once it reads again', async () => {
+    const next = up.nextSession();
+    const c = await opened(`${wsBase}?model=rt`, [], { authorization: `Bearer ${key}` });
+    const s = await next;
+    c.ws.send(JSON.stringify({ type: 'test.flood', code: 4000 }));
+    c.ws.pause();
+    await new Promise((r) => setTimeout(r, 4300));
+    // Socket buffers on three hops plus the gateway's ~1 MiB queue: far below what loopback moves
+    // in 4 s when nothing pushes back (about 100 MiB on a loaded 2-core machine).
+    const held = s.flooded;
+    assert.ok(held < 32 * 1024 * 1024, `the upstream got ${held} bytes out while the client read nothing`);
+    c.ws.resume();
+    let got = 0;
+    for (;;) {
+      const f = await c.next();
+      if (!f.binary) {
+        const done = JSON.parse(f.data.toString()) as { type: string; bytes: number };
+        assert.equal(done.type, 'test.flood.done');
+        assert.equal(got, done.bytes, 'every byte sent reached the client, in order');
+        break;
+      }
+      got += f.data.length;
+    }
+    console.log(
+      `# backpressure: ${(held / 1048576).toFixed(1)} MiB left the upstream while the client was paused`,
+    );
+    c.ws.close();
+    await c.closed;
+  });
+
   test('a client that vanishes (no close frame) closes the upstream', async () => {
     const next = up.nextSession();
     const c = await opened(`${wsBase}?model=rt`, [], { authorization: `Bearer ${key}` });
