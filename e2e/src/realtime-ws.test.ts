@@ -1,38 +1,19 @@
 /**
  * `GET /v1/realtime` end to end (agents-and-jobs §7, issue 12): a `ws` client against a real
- * `--role all` process (resources written through the Admin API to real etcd) relaying to a mock
- * OpenAI Realtime upstream built with `ws`. Covers every behaviour §7.6 pins, both directions
- * (text and binary), close codes both ways, refusals before the 101, an upstream refusing its
- * handshake, client disconnects, usage committed to limits and metrics, and the drain.
+ * `--role all` process (resources written through the Admin API to real etcd, `realtime-rig.ts`)
+ * relaying to a mock OpenAI Realtime upstream built with `ws`. Covers every behaviour §7.6 pins,
+ * both directions (text and binary), close codes both ways, refusals before the 101, an upstream
+ * refusing its handshake, the idle budget, client disconnects, usage committed to limits and
+ * metrics, upgrades on other paths, and the drain.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { testEtcd } from '@aisix/testkit';
-import {
-  AdminClient,
-  type AisixProcess,
-  removeDir,
-  startAisix,
-  tempDir,
-  waitStatus,
-  waitUntil,
-} from './harness.js';
+import { waitUntil } from './harness.js';
 import { roomInMinute } from './limits-harness.js';
-import { type Client, dial } from './realtime-client.js';
-import { type RealtimeUpstream, startRealtimeUpstream, USAGE } from './realtime-upstream.js';
-
-const PK_SECRET = 'sk-upstream-realtime-secret';
-
-async function opened(
-  url: string,
-  protocols: string[] = [],
-  headers: Record<string, string> = {},
-): Promise<Client> {
-  const d = await dial(url, protocols, headers);
-  if (!d.ok) throw new Error(`handshake refused: ${d.status} ${d.body}`);
-  return d.client;
-}
+import { dial } from './realtime-client.js';
+import { opened, PK_SECRET, type RealtimeRig, startRealtimeRig } from './realtime-rig.js';
+import { USAGE } from './realtime-upstream.js';
 
 /** A raw HTTP/1.1 exchange (the request is written as is; the answer read to the close). */
 function rawHttp(port: number, request: string): Promise<string> {
@@ -49,92 +30,20 @@ function rawHttp(port: number, request: string): Promise<string> {
 }
 
 describe('realtime WebSocket relay', () => {
-  const dir = tempDir('realtime');
-  let up: RealtimeUpstream;
-  let p: AisixProcess;
-  let api: AdminClient;
+  let rig: RealtimeRig;
+  let up: RealtimeRig['up'];
+  let p: RealtimeRig['p'];
   let key = '';
   let limitedKey = '';
   let wsBase = '';
 
   before(async () => {
-    const etcd = await testEtcd();
-    up = await startRealtimeUpstream();
-    p = await startAisix({ name: 'all', dir, role: 'all', etcd });
-    await waitStatus(p, `${p.proxyUrl}/readyz`, 200);
-    api = new AdminClient(p.adminUrl);
-    const pk = await api.create('provider_keys', {
-      display_name: 'rt-upstream',
-      provider: 'openai',
-      api_key: PK_SECRET,
-      api_base: up.apiBase,
-    });
-    await api.create('models', {
-      display_name: 'rt',
-      provider: 'openai',
-      model_name: 'gpt-realtime-test',
-      provider_key_id: pk.id,
-    });
-    await api.create('models', {
-      display_name: 'rt-refused',
-      provider: 'openai',
-      model_name: 'refuse-me',
-      provider_key_id: pk.id,
-    });
-    await api.create('models', {
-      display_name: 'rt-idle',
-      provider: 'openai',
-      model_name: 'gpt-realtime-test',
-      provider_key_id: pk.id,
-      stream_timeout: 600,
-    });
-    const guarded = await api.create('models', {
-      display_name: 'rt-guard',
-      provider: 'openai',
-      model_name: 'gpt-realtime-test',
-      provider_key_id: pk.id,
-    });
-    const g = await api.create('guardrails', {
-      name: 'rt-words',
-      kind: 'keyword',
-      patterns: [{ kind: 'literal', value: 'forbidden-word' }],
-    });
-    await api.create('guardrail_attachments', {
-      guardrail_id: g.id,
-      scope_type: 'model',
-      scope_id: guarded.id,
-      priority: 1,
-    });
-    await api.create('models', {
-      display_name: 'rt-other',
-      provider: 'openai',
-      model_name: 'gpt-realtime-test',
-      provider_key_id: pk.id,
-    });
-    limitedKey =
-      (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
-    const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle', 'rt-guard'] });
-    assert.ok(k.plaintext);
-    key = k.plaintext;
-    wsBase = `ws://127.0.0.1:${p.ports.proxy}/v1/realtime`;
-    // The caller key is written last: once it opens a session, everything before it is applied.
-    await waitUntil(
-      'a realtime session opens',
-      async () => {
-        const d = await dial(`${wsBase}?model=rt`, [], { authorization: `Bearer ${key}` });
-        if (!d.ok) return undefined;
-        d.client.ws.close();
-        await d.client.closed;
-        return true;
-      },
-      { timeoutMs: 15_000, alive: [p] },
-    );
+    rig = await startRealtimeRig('realtime');
+    ({ up, p, key, limitedKey, wsBase } = rig);
   });
 
   after(async () => {
-    await p?.kill();
-    await up?.close();
-    removeDir(dir);
+    await rig?.stop();
   });
 
   test('§7.6: subprotocol auth from a header-less client, `realtime` selected, events relayed verbatim, PK bearer upstream', async () => {
@@ -283,92 +192,6 @@ describe('realtime WebSocket relay', () => {
           : undefined,
       { timeoutMs: 3000, alive: [p] },
     );
-  });
-
-  test('guardrails on frames: a blocked client or upstream text frame is not relayed; error event, 1011, status 400', async () => {
-    const auth = { authorization: `Bearer ${key}` };
-    let next = up.nextSession();
-    const a = await opened(`${wsBase}?model=rt-guard`, [], auth);
-    const sa = await next;
-    a.ws.send(JSON.stringify({ type: 'session.update', session: { instructions: 'be brief' } }));
-    await a.next();
-    const bad = JSON.stringify({
-      type: 'conversation.item.create',
-      item: { content: [{ text: 'say forbidden-word' }] },
-    });
-    a.ws.send(bad);
-    assert.deepEqual(JSON.parse((await a.next()).data.toString()), {
-      type: 'error',
-      error: {
-        type: 'invalid_request_error',
-        code: 'content_filtered',
-        message: "request blocked by content policy (guardrail 'rt-words')",
-      },
-    });
-    assert.deepEqual(await a.closed, { code: 1011, reason: 'content policy' });
-    await sa.closed;
-    assert.ok(
-      !sa.received.some((f) => f.data.toString() === bad),
-      'the blocked frame never reached the upstream',
-    );
-
-    next = up.nextSession();
-    const b = await opened(`${wsBase}?model=rt-guard`, [], auth);
-    await next;
-    const say = (text: string) =>
-      JSON.stringify({ type: 'test.say', reason: Buffer.from(text).toString('base64') });
-    b.ws.send(say('all fine'));
-    assert.equal(JSON.parse((await b.next()).data.toString()).delta, 'all fine');
-    b.ws.send(say('here is forbidden-word'));
-    const err = JSON.parse((await b.next()).data.toString()) as { error: { message: string } };
-    assert.equal(err.error.message, "response blocked by content policy (guardrail 'rt-words')");
-    assert.equal((await b.closed).code, 1011);
-    await waitUntil(
-      'the blocked sessions are access-logged as 400',
-      async () =>
-        p
-          .output()
-          .split('\n')
-          .filter(
-            (l) =>
-              l.includes('"path":"/v1/realtime"') &&
-              l.includes('"status":400') &&
-              l.includes('"model":"rt-guard"'),
-          ).length === 2
-          ? true
-          : undefined,
-      { timeoutMs: 3000, alive: [p] },
-    );
-  });
-
-  test('backpressure: a client that stops reading stalls the upstream; nothing is lost once it reads again', async () => {
-    const next = up.nextSession();
-    const c = await opened(`${wsBase}?model=rt`, [], { authorization: `Bearer ${key}` });
-    const s = await next;
-    c.ws.send(JSON.stringify({ type: 'test.flood', code: 4000 }));
-    c.ws.pause();
-    await new Promise((r) => setTimeout(r, 4300));
-    // Socket buffers on three hops plus the gateway's ~1 MiB queue: far below what loopback moves
-    // in 4 s when nothing pushes back (about 100 MiB on a loaded 2-core machine).
-    const held = s.flooded;
-    assert.ok(held < 32 * 1024 * 1024, `the upstream got ${held} bytes out while the client read nothing`);
-    c.ws.resume();
-    let got = 0;
-    for (;;) {
-      const f = await c.next();
-      if (!f.binary) {
-        const done = JSON.parse(f.data.toString()) as { type: string; bytes: number };
-        assert.equal(done.type, 'test.flood.done');
-        assert.equal(got, done.bytes, 'every byte sent reached the client, in order');
-        break;
-      }
-      got += f.data.length;
-    }
-    console.log(
-      `# backpressure: ${(held / 1048576).toFixed(1)} MiB left the upstream while the client was paused`,
-    );
-    c.ws.close();
-    await c.closed;
   });
 
   test('a client that vanishes (no close frame) closes the upstream', async () => {
