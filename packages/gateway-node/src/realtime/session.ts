@@ -115,6 +115,8 @@ export class Session {
     this.hub.add(this);
     ctx.settled = true;
     ctx.attempts = 1;
+    // Records the attempt for the usage event (tokens and cost ride on it), as dispatch does.
+    if (rt.usage.active) ctx.attemptLog = [];
     openAttempt(ctx, {
       index: 0,
       kind: 'initial',
