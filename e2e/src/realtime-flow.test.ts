@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitUntil } from './harness.js';
-import type { Client } from './realtime-client.js';
+import { type Client, dial } from './realtime-client.js';
 import { opened, type RealtimeRig, startRealtimeRig } from './realtime-rig.js';
 
 describe('realtime sessions: guardrails, backpressure, overhead', () => {
@@ -15,14 +15,37 @@ describe('realtime sessions: guardrails, backpressure, overhead', () => {
   let p: RealtimeRig['p'];
   let key = '';
   let wsBase = '';
+  let concurrencyKey = '';
 
   before(async () => {
     rig = await startRealtimeRig('realtime-flow');
     ({ up, p, key, wsBase } = rig);
+    concurrencyKey = rig.concurrencyKey;
   });
 
   after(async () => {
     await rig?.stop();
+  });
+
+  test('the rate-limit reservation is held for the whole session: concurrency 1 refuses a second one until the first ends', async () => {
+    const auth = { authorization: `Bearer ${concurrencyKey}` };
+    const first = await opened(`${wsBase}?model=rt`, [], auth);
+    const second = await dial(`${wsBase}?model=rt`, [], auth);
+    assert.ok(!second.ok, 'no 101 while the first session is open');
+    assert.equal(second.status, 429);
+    assert.equal((JSON.parse(second.body) as { error: { type: string } }).error.type, 'rate_limit_exceeded');
+    first.ws.close();
+    await first.closed;
+    const third = await waitUntil(
+      'a session opens once the first ended',
+      async () => {
+        const d = await dial(`${wsBase}?model=rt`, [], auth);
+        return d.ok ? d.client : undefined;
+      },
+      { timeoutMs: 5000, alive: [p] },
+    );
+    third.ws.close();
+    await third.closed;
   });
 
   test('guardrails on frames: a blocked client or upstream text frame is not relayed; error event, 1011, status 400', async () => {

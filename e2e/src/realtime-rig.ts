@@ -3,7 +3,7 @@
  * `--role all` process whose resources are written through the Admin API: provider key `rt-upstream`
  * (secret `PK_SECRET`), models `rt`, `rt-refused` (upstream refuses the handshake), `rt-idle`
  * (stream budget 600 ms), `rt-guard` (keyword guardrail `rt-words` on `forbidden-word`),
- * `rt-other` (not in the caller key's ACL); caller key `key` and a `tpm: 10` key `limitedKey`.
+ * `rt-other` (not in the caller key's ACL); caller key `key`, a `tpm: 10` key `limitedKey` and a `concurrency: 1` key.
  */
 import assert from 'node:assert/strict';
 import { testEtcd } from '@aisix/testkit';
@@ -26,6 +26,8 @@ export interface RealtimeRig {
   readonly p: AisixProcess;
   readonly key: string;
   readonly limitedKey: string;
+  /** A key with `concurrency: 1`. */
+  readonly concurrencyKey: string;
   /** `ws://<proxy>/v1/realtime` */
   readonly wsBase: string;
   stop(): Promise<void>;
@@ -98,6 +100,8 @@ export async function startRealtimeRig(tag: string): Promise<RealtimeRig> {
   });
   const limitedKey =
     (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
+  const concurrencyKey =
+    (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { concurrency: 1 } })).plaintext ?? '';
   const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle', 'rt-guard'] });
   assert.ok(k.plaintext);
   const key = k.plaintext;
@@ -119,6 +123,7 @@ export async function startRealtimeRig(tag: string): Promise<RealtimeRig> {
     p,
     key,
     limitedKey,
+    concurrencyKey,
     wsBase,
     async stop() {
       await p.kill();
