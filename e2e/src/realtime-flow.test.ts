@@ -48,6 +48,22 @@ describe('realtime sessions: guardrails, backpressure, overhead', () => {
     await third.closed;
   });
 
+  test('azure-openai: the deployment URL with the realtime api-version and the api-key header', async () => {
+    const next = up.nextSession();
+    const c = await opened(`${wsBase}?model=rt-azure`, [], { authorization: `Bearer ${concurrencyKey}` });
+    const s = await next;
+    const u = new URL(s.handshake.url, 'http://x');
+    assert.equal(u.pathname, '/openai/realtime');
+    assert.equal(u.searchParams.get('api-version'), '2024-10-01-preview');
+    assert.equal(u.searchParams.get('deployment'), 'rt-deployment');
+    assert.equal(s.handshake.headers['api-key'], 'azure-upstream-key');
+    assert.equal(s.handshake.headers.authorization, undefined);
+    c.ws.send(JSON.stringify({ type: 'session.update' }));
+    assert.equal(JSON.parse((await c.next()).data.toString()).type, 'session.updated');
+    c.ws.close();
+    await c.closed;
+  });
+
   test('guardrails on frames: a blocked client or upstream text frame is not relayed; error event, 1011, status 400', async () => {
     const auth = { authorization: `Bearer ${key}` };
     let next = up.nextSession();

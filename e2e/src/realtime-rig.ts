@@ -3,7 +3,7 @@
  * `--role all` process whose resources are written through the Admin API: provider key `rt-upstream`
  * (secret `PK_SECRET`), models `rt`, `rt-refused` (upstream refuses the handshake), `rt-idle`
  * (stream budget 600 ms), `rt-guard` (keyword guardrail `rt-words` on `forbidden-word`),
- * `rt-other` (not in the caller key's ACL); caller key `key`, a `tpm: 10` key `limitedKey` and a `concurrency: 1` key.
+ * `rt-other` (not in the caller key's ACL), `rt-azure` (an `azure-openai` key on the same mock); caller key `key`, a `tpm: 10` key `limitedKey` and a `concurrency: 1` key.
  */
 import assert from 'node:assert/strict';
 import { testEtcd } from '@aisix/testkit';
@@ -100,6 +100,19 @@ export async function startRealtimeRig(tag: string): Promise<RealtimeRig> {
   });
   const limitedKey =
     (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { tpm: 10 } })).plaintext ?? '';
+  const azure = await api.create('provider_keys', {
+    display_name: 'rt-azure',
+    provider: 'azure-openai',
+    adapter: 'azure-openai',
+    api_key: 'azure-upstream-key',
+    api_base: up.apiBase.slice(0, -'/v1'.length),
+  });
+  await api.create('models', {
+    display_name: 'rt-azure',
+    provider: 'azure-openai',
+    model_name: 'rt-deployment',
+    provider_key_id: azure.id,
+  });
   const concurrencyKey =
     (await api.create('api_keys', { allowed_models: ['*'], rate_limit: { concurrency: 1 } })).plaintext ?? '';
   const k = await api.create('api_keys', { allowed_models: ['rt', 'rt-refused', 'rt-idle', 'rt-guard'] });

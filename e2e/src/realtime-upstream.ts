@@ -1,6 +1,6 @@
 /**
- * A mock OpenAI Realtime upstream built with `ws`: a real HTTP listener whose `/v1/realtime`
- * upgrades record the handshake (URL, headers) and script the session by the `model` query:
+ * A mock OpenAI Realtime upstream built with `ws`: a real HTTP listener whose `/v1/realtime` (and
+ * Azure's `/openai/realtime`) upgrades record the handshake (URL, headers) and script the session by the `model` query:
  *
  * - `session.update` → `session.updated`; `response.create` → one `response.done` with usage;
  * - a binary frame is echoed back as binary;
@@ -76,7 +76,11 @@ export async function startRealtimeUpstream(): Promise<RealtimeUpstream> {
     const hs = { url: req.url ?? '', headers: req.headers };
     handshakes.push(hs);
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/v1/realtime' || url.searchParams.get('model') === 'refuse-me') {
+    const path = url.pathname;
+    if (
+      (path !== '/v1/realtime' && path !== '/openai/realtime') ||
+      url.searchParams.get('model') === 'refuse-me'
+    ) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
     }
