@@ -1,5 +1,6 @@
 /**
- * Flow control of a realtime session, per direction. `Pipe`: sends towards one peer and pauses
+ * Flow control of a realtime session, per direction. `Valve`: a side's reads, paused while
+ * anything holds them. `Pipe`: sends towards one peer and pauses
  * the other side's reads while more than `HIGH_WATER` bytes are queued (resumed below
  * `LOW_WATER`), so a slow peer never makes the gateway buffer without bound. `Lane`: keeps one
  * direction's frames in order while some wait for an asynchronous guardrail verdict.
@@ -10,13 +11,28 @@ import type { Verdict } from './guard.js';
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 
+/** Pauses a socket's reads while at least one hold is taken (several reasons may overlap). */
+export class Valve {
+  private holds = 0;
+
+  constructor(private readonly ws: WebSocket) {}
+
+  hold(): void {
+    if (this.holds++ === 0) this.ws.pause();
+  }
+
+  release(): void {
+    if (this.holds > 0 && --this.holds === 0) this.ws.resume();
+  }
+}
+
 /** One direction's send queue towards `dest`, pausing `src` when it grows. */
 export class Pipe {
   private queued = 0;
   private paused = false;
 
   constructor(
-    private readonly src: WebSocket,
+    private readonly src: Valve,
     private readonly dest: WebSocket,
   ) {}
 
@@ -28,12 +44,12 @@ export class Pipe {
       this.queued -= n;
       if (this.paused && this.queued <= LOW_WATER) {
         this.paused = false;
-        this.src.resume();
+        this.src.release();
       }
     });
     if (!this.paused && this.queued > HIGH_WATER) {
       this.paused = true;
-      this.src.pause();
+      this.src.hold();
     }
   }
 }
@@ -47,7 +63,7 @@ export class Lane {
   private waiting = 0;
   private paused = false;
 
-  constructor(private readonly src: WebSocket) {}
+  constructor(private readonly src: Valve) {}
 
   push(size: number, verdict: Verdict | Promise<Verdict>, deliver: (v: Verdict) => void): void {
     if (this.tail === undefined && !(verdict instanceof Promise)) {
@@ -57,14 +73,14 @@ export class Lane {
     this.waiting += size;
     if (!this.paused && this.waiting > HIGH_WATER) {
       this.paused = true;
-      this.src.pause();
+      this.src.hold();
     }
     const t = (this.tail ?? Promise.resolve()).then(async () => {
       const v = await verdict;
       this.waiting -= size;
       if (this.paused && this.waiting <= LOW_WATER) {
         this.paused = false;
-        this.src.resume();
+        this.src.release();
       }
       deliver(v);
     });

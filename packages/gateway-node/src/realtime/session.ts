@@ -19,7 +19,7 @@ import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import type { FrameGuard, Phase } from './guard.js';
-import { Lane, Pipe } from './pipes.js';
+import { Lane, Pipe, Valve } from './pipes.js';
 import { addFrameUsage } from './usage.js';
 
 /** Largest message accepted from either side (OpenAI caps one audio append at 15 MiB). */
@@ -101,6 +101,8 @@ export class Session {
   private early: { data: Buffer; binary: boolean }[] | undefined = [];
   private lastFrame = performance.now();
   private idleTimer: NodeJS.Timeout | undefined;
+  private clientValve: Valve | undefined;
+  private upstreamValve: Valve | undefined;
 
   constructor(
     private readonly rt: GatewayRuntime,
@@ -125,7 +127,9 @@ export class Session {
       provider: t.provider,
       providerKeyName: t.providerKeyName,
     });
-    client.pause();
+    // Held until the upstream is open (frames read meanwhile wait in `early`).
+    this.clientValve = new Valve(client);
+    this.clientValve.hold();
     client.on('message', (data, binary) => this.fromClient(asBuffer(data), binary));
     client.on('close', (code, reason) => this.clientClosed(code, reason));
     client.on('error', (err) =>
@@ -139,6 +143,7 @@ export class Session {
       ...(t.connectMs > 0 ? { handshakeTimeout: t.connectMs } : {}),
     });
     this.upstream = up;
+    this.upstreamValve = new Valve(up);
     up.on('open', () => this.upstreamOpen(up));
     up.on('message', (data, binary) => this.fromUpstream(asBuffer(data), binary));
     up.on('error', (err) => this.upstreamError(err));
@@ -153,13 +158,14 @@ export class Session {
     }
     this.open = true;
     this.rt.health.recordSuccess(this.t.model.id);
-    const toUp = new Pipe(this.client, up);
-    const toClient = new Pipe(up, this.client);
+    const clientValve = this.clientValve ?? new Valve(this.client);
+    const toUp = new Pipe(clientValve, up);
+    const toClient = new Pipe(this.upstreamValve ?? new Valve(up), this.client);
     this.toUpstream = toUp;
     this.toClient = toClient;
     for (const f of this.early ?? []) toUp.send(f.data, f.binary);
     this.early = undefined;
-    this.client.resume();
+    clientValve.release();
   }
 
   private toUpstream: Pipe | undefined;
@@ -172,7 +178,8 @@ export class Session {
       this.toUpstreamNow(data, binary);
       return;
     }
-    this.inLane ??= new Lane(this.client);
+    this.clientValve ??= new Valve(this.client);
+    this.inLane ??= new Lane(this.clientValve);
     const verdict = binary ? undefined : guard.check('input', data);
     this.inLane.push(data.length, verdict, (v) => {
       if (v !== undefined) this.block('input', v);
@@ -195,7 +202,8 @@ export class Session {
       this.toClient?.send(data, binary);
       return;
     }
-    this.outLane ??= new Lane(up);
+    this.upstreamValve ??= new Valve(up);
+    this.outLane ??= new Lane(this.upstreamValve);
     const verdict = binary ? undefined : guard.check('output', data);
     this.outLane.push(data.length, verdict, (v) => {
       if (this.ended) return;
