@@ -33,7 +33,7 @@ import { type EndpointLabel, newContext, type RequestContext } from './pipeline/
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
 import { TargetStats } from './pipeline/target-stats.js';
-import { createRealtimeHub } from './realtime/endpoint.js';
+import { createRealtimeHub } from './realtime/hub.js';
 import { serveWithoutUpgrade, upgradeResponse } from './realtime/upgrade.js';
 import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';

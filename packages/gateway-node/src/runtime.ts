@@ -15,7 +15,7 @@ import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { TargetStats } from './pipeline/target-stats.js';
-import type { RealtimeHub } from './realtime/endpoint.js';
+import type { RealtimeHub } from './realtime/hub.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import type { UsageBus } from './usage/bus.js';

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolveModel } from '@aisix/core';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { errors } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
@@ -18,34 +18,9 @@ import type { GatewayRuntime } from '../runtime.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
 import { frameGuard } from './guard.js';
 import { handshakeError, modelParam, realtimeToken } from './handshake.js';
-import { MAX_MESSAGE_BYTES, RealtimeSessions, Session, type SessionTarget } from './session.js';
+import { acceptingIds } from './hub.js';
+import { Session, type SessionTarget } from './session.js';
 import { pendingUpgrade } from './upgrade.js';
-
-/** This process's WebSocket acceptor (no listener of its own) and its live sessions. */
-export interface RealtimeHub {
-  readonly wss: WebSocketServer;
-  readonly sessions: RealtimeSessions;
-}
-
-/** Request ids of the handshakes being accepted, for the 101's headers. */
-const acceptingIds = new WeakMap<object, string>();
-
-export function createRealtimeHub(server: string): RealtimeHub {
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    maxPayload: MAX_MESSAGE_BYTES,
-    // The browser flow offers `realtime` next to the key subprotocol: select it, never the key.
-    handleProtocols: (offered) => (offered.has('realtime') ? 'realtime' : false),
-  });
-  wss.on('headers', (headers, req) => {
-    headers.push(`server: ${server}`);
-    const id = acceptingIds.get(req);
-    if (id !== undefined) headers.push(`x-aisix-request-id: ${id}`);
-  });
-  return { wss, sessions: new RealtimeSessions() };
-}
 
 export async function runRealtime(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
   const upgrade = pendingUpgrade(ctx.req);

@@ -19,11 +19,9 @@ import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import type { FrameGuard, Phase } from './guard.js';
+import { type LiveSession, MAX_MESSAGE_BYTES, type RealtimeSessions } from './hub.js';
 import { Lane, Pipe, Valve } from './pipes.js';
 import { addFrameUsage } from './usage.js';
-
-/** Largest message accepted from either side (OpenAI caps one audio append at 15 MiB). */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 const CONNECT_FAILED = JSON.stringify({
   type: 'error',
@@ -57,32 +55,6 @@ export interface SessionTarget {
   readonly guard: FrameGuard | undefined;
 }
 
-/** The live sessions of this process, for the drain (`closeAll`) and hard stop (`terminateAll`). */
-export class RealtimeSessions {
-  private readonly live = new Set<Session>();
-
-  add(s: Session): void {
-    this.live.add(s);
-  }
-
-  delete(s: Session): void {
-    this.live.delete(s);
-  }
-
-  get size(): number {
-    return this.live.size;
-  }
-
-  /** Graceful: 1001 to both sides of every session. */
-  closeAll(): void {
-    for (const s of [...this.live]) s.shutdown(false);
-  }
-
-  terminateAll(): void {
-    for (const s of [...this.live]) s.shutdown(true);
-  }
-}
-
 const blockedFrame = (phase: Phase, guardrail: string) =>
   JSON.stringify({
     type: 'error',
@@ -93,7 +65,7 @@ const blockedFrame = (phase: Phase, guardrail: string) =>
     },
   });
 
-export class Session {
+export class Session implements LiveSession {
   private upstream: WebSocket | undefined;
   private open = false;
   private ended = false;
