@@ -26,7 +26,16 @@ const invalid = (message: string) => new GatewayError(400, 'invalid_request_erro
 
 export const errors = {
   notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
-  methodNotAllowed: () => new GatewayError(405, 'method_not_allowed', 'method not allowed for this route'),
+  /** `allow`: the methods to name when the route's table method does not say them. */
+  methodNotAllowed: (allow?: string) =>
+    new GatewayError(
+      405,
+      'method_not_allowed',
+      'method not allowed for this route',
+      undefined,
+      undefined,
+      allow === undefined ? undefined : { allow },
+    ),
 
   missingCredentials: () =>
     new GatewayError(401, 'invalid_api_key', 'missing or malformed Authorization header'),
@@ -149,6 +158,24 @@ export const errors = {
     new GatewayError(422, 'content_filter', `${phase} blocked by content policy (guardrail '${guardrail}')`),
 
   internal: () => new GatewayError(500, 'api_error', 'internal gateway error'),
+
+  /** `/v1/realtime` without a usable WebSocket handshake (agents-and-jobs §7.1 step 1). */
+  websocketUpgradeRequired: (status: 400 | 405 | 426, detail: string) =>
+    new GatewayError(
+      status,
+      'websocket_upgrade_required',
+      `this endpoint requires a WebSocket upgrade: ${detail}`,
+      undefined,
+      undefined,
+      status === 405 ? { allow: 'GET, HEAD' } : status === 426 ? { upgrade: 'websocket' } : undefined,
+    ),
+  missingModelParam: () => invalid('missing required query parameter `model`'),
+  realtimeNeedsDirectModel: (name: string) =>
+    invalid(`model ${JSON.stringify(name)} is a routing group; realtime sessions need a direct model`),
+  realtimeUnsupported: (name: string) =>
+    invalid(`model ${JSON.stringify(name)} is served by a provider without a realtime API`),
+  /** Step 8 configuration faults: always 400 on this surface (the messages name no secret). */
+  realtimeConfig: (message: string) => invalid(message),
 
   /**
    * A rate-limit refusal (data-plane §9.3, §7.3): no Retry-After for concurrency; a policy's

@@ -33,6 +33,8 @@ import { type EndpointLabel, newContext, type RequestContext } from './pipeline/
 import { finishRequest } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
 import { TargetStats } from './pipeline/target-stats.js';
+import { createRealtimeHub } from './realtime/hub.js';
+import { serveWithoutUpgrade, upgradeResponse } from './realtime/upgrade.js';
 import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
@@ -69,6 +71,10 @@ export interface ProxyHandler {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Answers parser-level failures in the OpenAI envelope (attach to `clientError`). */
   readonly onClientError: (err: Error & { code?: string }, socket: Duplex) => void;
+  /** The server's `upgrade` event: `/v1/realtime` handshakes; other paths are served as plain HTTP. */
+  readonly onUpgrade: (server: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Ends every realtime session: 1001 to both sides, or cut at once (`hard`). */
+  closeSessions(hard: boolean): void;
   readonly metrics: Metrics;
   readonly runtime: GatewayRuntime;
   /** Requests currently in flight. */
@@ -144,6 +150,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     exporters: new Exporters(usage, o.version, o.logger),
     limiter: new Limiter(store),
     guardrails: interceptors.find((i): i is GuardrailInterceptor => 'surface' in i)?.surface,
+    realtime: createRealtimeHub(`AISIX/${o.version}`),
   };
   return { rt, owned };
 }
@@ -181,7 +188,8 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     }
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /** The request's routing path, after `url_rewrites` (which also rewrite `req.url`). */
+  const pathOf = (req: IncomingMessage): string => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let path = q === -1 ? url : url.slice(0, q);
@@ -192,6 +200,19 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
         req.url = q === -1 ? to : to + url.slice(q);
       }
     }
+    return path;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => serve(req, res, pathOf(req));
+
+  const onUpgrade = (server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = req.url ?? '/';
+    const path = pathOf(req);
+    if (resolveRoute(path)?.route.kind === 'realtime') serve(req, upgradeResponse(req, socket, head), path);
+    else serveWithoutUpgrade(server, req, url, socket, head);
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, path: string): void => {
     const resolved = resolveRoute(path);
     const route = resolved?.route;
     const label: EndpointLabel = resolved?.label ?? 'other';
@@ -235,6 +256,11 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   return {
     handle,
     onClientError,
+    onUpgrade,
+    closeSessions(hard) {
+      if (hard) rt.realtime.sessions.terminateAll();
+      else rt.realtime.sessions.closeAll();
+    },
     metrics: rt.metrics,
     runtime: rt,
     get inFlight() {
@@ -255,6 +281,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     },
     async close() {
       checks.stop();
+      rt.realtime.sessions.terminateAll();
       await rt.exporters.close();
       await (rt.agent as { close(): Promise<void> }).close();
       await Promise.allSettled(owned.map((s) => s.close()));
@@ -281,5 +308,8 @@ export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
   // 0 = never close an idle keep-alive connection (not node's 5 s default).
   server.keepAliveTimeout = idle > 0 ? idle * 1000 : 0;
   server.on('clientError', h.onClientError);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    h.onUpgrade(server, req, socket, head),
+  );
   return server;
 }

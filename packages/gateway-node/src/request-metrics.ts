@@ -40,6 +40,7 @@ function outcome(status: number): string {
 export function inboundProtocol(endpoint: EndpointLabel): InboundProtocol {
   if (endpoint === '/a2a' || endpoint === '/a2a/:agent/.well-known/agent-card.json') return 'a2a';
   if (endpoint === '/mcp' || endpoint === '/mcp/:server') return 'mcp';
+  if (endpoint === '/v1/realtime') return 'realtime';
   return endpoint === '/v1/messages' || endpoint === '/v1/messages/count_tokens' ? 'anthropic' : 'openai';
 }
 

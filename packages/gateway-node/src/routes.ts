@@ -17,6 +17,7 @@ import { responses } from './endpoints/responses.js';
 import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
+import { runRealtime } from './realtime/endpoint.js';
 import type { GatewayRuntime } from './runtime.js';
 import { runVideoSubmit } from './videos/submit.js';
 import { runVideoTask } from './videos/task.js';
@@ -56,6 +57,8 @@ const TABLE = {
     envelope: 'openai',
     run: runA2aCard,
   },
+  // ANY: the handshake check answers every method itself, before authentication (§7.1).
+  '/v1/realtime': { method: 'ANY', kind: 'realtime', envelope: 'openai', run: runRealtime },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));

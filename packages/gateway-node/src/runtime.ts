@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { TargetStats } from './pipeline/target-stats.js';
+import type { RealtimeHub } from './realtime/hub.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import type { UsageBus } from './usage/bus.js';
@@ -52,4 +53,6 @@ export interface GatewayRuntime {
   readonly limiter: Limiter;
   /** Guardrails of model-less calls (MCP `tools/call`); undefined without the guardrail interceptor. */
   readonly guardrails: SurfaceGuardrails | undefined;
+  /** `/v1/realtime`: the WebSocket acceptor and this process's live sessions. */
+  readonly realtime: RealtimeHub;
 }

@@ -89,6 +89,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   let drained: Promise<void> | undefined;
   const stopAll = async () => {
+    handler.closeSessions(true);
     proxy.closeAllConnections();
     status?.closeAllConnections();
     await Promise.all([closeServer(proxy), status ? closeServer(status) : undefined]);
@@ -99,6 +100,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     await sleep(s.minDrainMs);
     const closed = closeServer(proxy);
     proxy.closeIdleConnections();
+    // A realtime session has no natural end to wait for: both sides get 1001 now.
+    handler.closeSessions(false);
     const clean = await handler.whenIdle(s.maxDrainMs);
     if (!clean)
       opts.logger.warn(

@@ -260,7 +260,31 @@ export interface ProviderAdapter {
    * without it answer those endpoints 501 through `checkPassthrough`.
    */
   preparePassthrough?(input: PassthroughInput): PrepareResult;
+  /**
+   * Optional: the upstream WebSocket handshake of a realtime session (agents-and-jobs §7.3).
+   * Adapters without it cannot serve `/v1/realtime` (the gateway answers 400 before the 101).
+   */
+  prepareRealtime?(input: RealtimeInput): RealtimeResult;
 }
+
+/** What `prepareRealtime` gets. */
+export interface RealtimeInput {
+  readonly providerKey: ProviderKeyView;
+  readonly upstreamModel: string;
+  /** For `default_headers` templates (the header pipeline, decision OP-3). */
+  readonly templateVars: TemplateVars;
+  readonly userAgent: string;
+}
+
+/** An upstream WebSocket handshake: `ws:`/`wss:` URL and the gateway-owned headers. */
+export interface RealtimeRequest {
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export type RealtimeResult =
+  | { readonly ok: true; readonly request: RealtimeRequest }
+  | { readonly ok: false; readonly error: AdapterError };
 
 /**
  * What `preparePassthrough` gets: the `PrepareInput` fields minus streaming. For JSON endpoints

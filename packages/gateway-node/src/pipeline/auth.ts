@@ -189,9 +189,10 @@ function logKid(kid: string | undefined): string | undefined {
 export async function authenticateCaller(
   rt: GatewayRuntime,
   ctx: RequestContext,
+  /** The presented token when a surface has its own place for it (realtime subprotocols). */
+  token: string | undefined = extractToken(ctx.req.headers),
 ): Promise<Resource<'api_keys'> | undefined> {
   const nowMs = Date.now();
-  const token = extractToken(ctx.req.headers);
   let auth: AuthResult;
   if (token === undefined) {
     auth = deny('missing_credentials', errors.missingCredentials(), 'none');

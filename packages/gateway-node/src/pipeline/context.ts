@@ -32,6 +32,7 @@ export type EndpointLabel =
   | '/v1/videos/:id'
   | '/a2a'
   | '/a2a/:agent/.well-known/agent-card.json'
+  | '/v1/realtime'
   | 'other';
 
 /**
@@ -53,7 +54,8 @@ export type RouteKind =
   | 'mcp'
   | 'videos'
   | 'a2a'
-  | 'a2a_card';
+  | 'a2a_card'
+  | 'realtime';
 
 /** `inbound_protocol` of metrics and usage events: the caller's wire dialect or surface. */
 export type InboundProtocol = 'openai' | 'anthropic' | 'mcp' | 'a2a' | 'realtime' | 'batch';
@@ -140,6 +142,11 @@ export interface RequestContext {
   scopes: Scope[] | undefined;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
+  /**
+   * A WebSocket session's outcome (`realtime/`): set once its 101 is written, so the completion
+   * hook records the session's status (200 / 400 / 502 / 504), not the upgrade's.
+   */
+  sessionStatus: number | undefined;
 }
 
 /** The A2A fields of a call's usage event (agents-and-jobs §3.8). */
@@ -226,5 +233,6 @@ export function newContext(
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,
+    sessionStatus: undefined,
   };
 }

@@ -18,18 +18,22 @@ import { closeAttempt, finishScopes } from './scopes.js';
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   const res = ctx.res;
   const seconds = (performance.now() - ctx.startedAt) / 1000;
+  // A WebSocket session ends with the status its relay decided (the 101 is not the outcome).
+  const session = ctx.sessionStatus;
   // Closed before the gateway finished writing: the client cancelled (499).
-  const cancelled = !res.writableFinished;
+  const cancelled = session === undefined && !res.writableFinished;
   if (cancelled) ctx.onClientGone?.();
-  const status = cancelled ? 499 : res.statusCode;
+  const status = session ?? (cancelled ? 499 : res.statusCode);
   if (cancelled && !ctx.errorType) {
     ctx.errorType = 'client_disconnected';
     ctx.errorMessage = 'client closed the connection';
   }
   // An attempt still open produced this response if it wrote the head (none else can).
-  closeAttemptTiming(ctx, undefined, res.headersSent);
-  if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, res.headersSent);
-  const served = res.headersSent && res.statusCode >= 200 && res.statusCode < 300;
+  const wrote = session !== undefined || res.headersSent;
+  closeAttemptTiming(ctx, undefined, wrote);
+  if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, wrote);
+  // A session's tokens were consumed whatever ended it (agents-and-jobs §7.5).
+  const served = session !== undefined || (res.headersSent && res.statusCode >= 200 && res.statusCode < 300);
   const generates = served && ctx.attempts > 0 ? GENERATES[ctx.route?.kind ?? 'health'] : undefined;
   if (generates === undefined || !needsEstimate(ctx.usage, generates)) {
     complete(rt, ctx, status, cancelled, served, seconds);

@@ -177,7 +177,13 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     cache_hit_saved_input_tokens: 0,
     cache_hit_saved_output_tokens: 0,
     inbound_protocol:
-      ctx.a2a !== undefined ? 'a2a' : ctx.mcp !== undefined ? 'mcp' : (ctx.route?.envelope ?? 'openai'),
+      ctx.a2a !== undefined
+        ? 'a2a'
+        : ctx.mcp !== undefined
+          ? 'mcp'
+          : ctx.route?.kind === 'realtime'
+            ? 'realtime'
+            : (ctx.route?.envelope ?? 'openai'),
     provider_featured: false,
     byo_label: null,
     client_source_ip: end.clientIp ?? null,

@@ -29,9 +29,11 @@ import { parseOpenAiWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
 import { ALL_CAPABILITIES, createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
 import { EntraTokenCache, parseAzureCredential } from './entra.js';
+import { prepareAzureRealtime } from './realtime.js';
 import { azureUrl } from './url.js';
 
 export { EntraTokenCache, parseAzureCredential } from './entra.js';
+export { AZURE_REALTIME_API_VERSION, prepareAzureRealtime } from './realtime.js';
 export { AZURE_API_VERSION, azureOrigin, azureUrl } from './url.js';
 
 /** Builds an Azure adapter with its own token cache (tests use fresh ones). */
@@ -78,6 +80,7 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     capabilities: ALL_CAPABILITIES,
     prepare,
     authorize,
+    prepareRealtime: prepareAzureRealtime,
     transformResponse: wire.transformResponse,
     createStreamTranslator: wire.createStreamTranslator,
     parseError(_status: number, text: string): UpstreamErrorInfo {

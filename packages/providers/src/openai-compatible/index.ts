@@ -6,4 +6,7 @@
  */
 import { createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
 
-export const openaiCompatibleAdapter = createOpenAiCompatibleAdapter({ id: 'openai-compatible' });
+export const openaiCompatibleAdapter = createOpenAiCompatibleAdapter({
+  id: 'openai-compatible',
+  realtime: true,
+});

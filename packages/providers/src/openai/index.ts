@@ -4,4 +4,4 @@
  */
 import { createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
 
-export const openaiAdapter = createOpenAiCompatibleAdapter({ id: 'openai' });
+export const openaiAdapter = createOpenAiCompatibleAdapter({ id: 'openai', realtime: true });

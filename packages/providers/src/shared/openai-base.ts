@@ -27,6 +27,7 @@ import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
 import { prepareOpenAiPassthrough } from './passthrough.js';
+import { prepareOpenAiRealtime } from './realtime.js';
 import { openAiUrl } from './url.js';
 import { readOpenAiUsage } from './usage.js';
 
@@ -47,6 +48,8 @@ export const ALL_CAPABILITIES: Capabilities = {
 export interface OpenAiCompatibleSpec {
   readonly id: string;
   readonly capabilities?: Partial<Capabilities>;
+  /** Serves `/v1/realtime` (OpenAI itself and the generic `adapter: openai` family). */
+  readonly realtime?: boolean;
 }
 
 /** What a provider key contributes to every OpenAI-wire request: URL per endpoint, auth header. */
@@ -125,6 +128,7 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     capabilities,
     prepare: prepareOpenAi,
     preparePassthrough: prepareOpenAiPassthrough,
+    ...(spec.realtime === true ? { prepareRealtime: prepareOpenAiRealtime } : {}),
     transformResponse: transformOpenAi,
     createStreamTranslator(options: StreamOptions): StreamTranslator {
       return new OpenAiStreamTranslator(options);

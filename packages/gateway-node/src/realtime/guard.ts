@@ -1,0 +1,85 @@
+/**
+ * Guardrails on realtime frames (agents-and-jobs §7.4): the chain of the model, key and team
+ * (the same resolution as on chat); every client text frame is checked as input, every upstream
+ * text frame as output, the frame's text as sent. Only a block acts (a frame is never rewritten:
+ * masking would change the event the peer parses); monitor hits and bypasses are recorded.
+ */
+import type { ConfigSnapshot } from '@aisix/core';
+import type { Judgement } from '../guardrails/chain.js';
+import type { CompiledGuardrail } from '../guardrails/compile.js';
+import { evaluate } from '../guardrails/evaluate.js';
+import { defaultHttp } from '../guardrails/remote/http.js';
+import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { GatewayRuntime } from '../runtime.js';
+
+export type Phase = 'input' | 'output';
+
+/** The guardrail that blocked a frame, or undefined to relay it. */
+export type Verdict = string | undefined;
+
+export interface FrameGuard {
+  check(phase: Phase, frame: Buffer): Verdict | Promise<Verdict>;
+}
+
+const plans = new WeakMap<ConfigSnapshot, GuardrailPlan | null>();
+
+function planOf(snapshot: ConfigSnapshot): GuardrailPlan | undefined {
+  let p = plans.get(snapshot);
+  if (p === undefined) {
+    p = compileGuardrailPlan(snapshot) ?? null;
+    plans.set(snapshot, p);
+  }
+  return p ?? undefined;
+}
+
+/** The session's guard; undefined when no guardrail applies (frames then cost nothing). */
+export function frameGuard(rt: GatewayRuntime, ctx: RequestContext): FrameGuard | undefined {
+  const model = ctx.model;
+  const key = ctx.apiKey;
+  if (model === undefined || key === undefined) return undefined;
+  const plan = planOf(ctx.snapshot);
+  if (plan === undefined) return undefined;
+  const chain = plan.chainFor(model.id, key.id, (key.value as { team_id?: string }).team_id);
+  const input = chain.filter((g) => g.input);
+  const output = chain.filter((g) => g.output);
+  if (input.length === 0 && output.length === 0) return undefined;
+  const m = rt.metrics.guardrails;
+  const record = (phase: Phase, j: Judgement): Verdict => {
+    if (ctx.guardrails === undefined)
+      ctx.guardrails = { blocked: false, bypassedReason: null, applied: [], redacted: {}, monitorHits: [] };
+    const u = ctx.guardrails;
+    for (const t of j.timings) {
+      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+      if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
+        u.applied.push({ kind: t.kind, hook: phase });
+    }
+    for (const b of j.bypasses) {
+      m.bypassed(b.reason);
+      u.bypassedReason ??= b.reason;
+    }
+    for (const h of j.hits) {
+      const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
+      if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
+    }
+    if (j.block === undefined) return undefined;
+    m.blocked();
+    u.blocked = true;
+    // Names only: what matched is never logged.
+    rt.logger.info(
+      { request_id: ctx.id, phase, blocked_by: j.block.guardrail, detector: j.block.detector },
+      'guardrail verdict',
+    );
+    return j.block.guardrail;
+  };
+  const run = (
+    chain: readonly CompiledGuardrail[],
+    phase: Phase,
+    frame: Buffer,
+  ): Verdict | Promise<Verdict> => {
+    if (chain.length === 0) return undefined;
+    const j = evaluate(chain, frame.toString('utf8'), phase, defaultHttp);
+    return j instanceof Promise ? j.then((x) => record(phase, x)) : record(phase, j);
+  };
+  return { check: (phase, frame) => run(phase === 'input' ? input : output, phase, frame) };
+}
