@@ -13,6 +13,7 @@ import { chatCompletions, completions, embeddings } from './endpoints/model-endp
 import { listModels } from './endpoints/models.js';
 import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
+import { runJobs } from './jobs/endpoint.js';
 import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
@@ -24,6 +25,11 @@ export interface Route extends RouteFacts {
 
 function model(kind: RouteKind, spec: EndpointSpec, envelope: 'openai' | 'anthropic' = 'openai'): Route {
   return { method: 'POST', kind, envelope, run: (rt, ctx) => runModelEndpoint(rt, ctx, spec) };
+}
+
+/** Job APIs answer their own methods (405 with the right `Allow`) and sub-paths. */
+function jobs(): Route {
+  return { method: 'ANY', kind: 'jobs', envelope: 'openai', run: runJobs };
 }
 
 const TABLE = {
@@ -43,19 +49,35 @@ const TABLE = {
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
   '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
   '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  '/v1/files': jobs(),
+  '/v1/files/:id': jobs(),
+  '/v1/batches': jobs(),
+  '/v1/batches/:id': jobs(),
+  '/v1/fine_tuning/jobs': jobs(),
+  '/v1/fine_tuning/jobs/:id': jobs(),
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
+/** Job collections whose items (`<id>`, `<id>/content`, `<id>/cancel`...) share one label. */
+const JOB_ITEMS = [
+  ['/v1/files/', '/v1/files/:id'],
+  ['/v1/batches/', '/v1/batches/:id'],
+  ['/v1/fine_tuning/jobs/', '/v1/fine_tuning/jobs/:id'],
+] as const;
+
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label).
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label) and the job items.
  */
 export function resolveRoute(
   path: string,
 ): { readonly label: EndpointLabel; readonly route: Route } | undefined {
   const route = ROUTES.get(path);
-  if (route !== undefined && path !== '/mcp/:server') return { label: path as EndpointLabel, route };
+  if (route !== undefined && !path.includes('/:')) return { label: path as EndpointLabel, route };
+  for (const [prefix, label] of JOB_ITEMS) {
+    if (path.startsWith(prefix)) return { label, route: TABLE[label] };
+  }
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
   return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };

@@ -28,6 +28,12 @@ export type EndpointLabel =
   | '/readyz'
   | '/mcp'
   | '/mcp/:server'
+  | '/v1/files'
+  | '/v1/files/:id'
+  | '/v1/batches'
+  | '/v1/batches/:id'
+  | '/v1/fine_tuning/jobs'
+  | '/v1/fine_tuning/jobs/:id'
   | 'other';
 
 /**
@@ -46,7 +52,8 @@ export type RouteKind =
   | 'audio'
   | 'models'
   | 'health'
-  | 'mcp';
+  | 'mcp'
+  | 'jobs';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {

@@ -39,7 +39,7 @@ export type TargetResult =
   | { readonly ok: true; readonly target: Target }
   | { readonly ok: false; readonly error: GatewayError };
 
-function templateVars(
+export function templateVars(
   ctx: RequestContext,
   model: Resource<'models'>,
   view: ModelView,

@@ -75,7 +75,7 @@ export interface UsageEvent {
   readonly cache_similarity: number | null;
   readonly cache_hit_saved_input_tokens: number;
   readonly cache_hit_saved_output_tokens: number;
-  readonly inbound_protocol: 'openai' | 'anthropic';
+  readonly inbound_protocol: 'openai' | 'anthropic' | 'batch';
   readonly attempt_index: number;
   readonly attempt_kind: AttemptKind;
   readonly attempt_model: string | null;

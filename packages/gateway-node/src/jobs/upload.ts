@@ -1,0 +1,211 @@
+/**
+ * `POST /v1/files`: the caller's multipart body, streamed upstream as it arrives. Parts before
+ * the file are held (text fields are small); when the file part starts the target is chosen
+ * (multipart `model`, then `?model=`, then `x-aisix-model`, then the default), the quota is
+ * checked and the upstream call starts with a rebuilt body: every text part except `model`,
+ * then the file with its filename and content type, then the parts after it. File bytes go on
+ * with backpressure and are never held whole; the body cap is counted as they pass.
+ *
+ * A `model` part after the file is refused (400): the file is already on its way to the Model
+ * chosen without it. Any refusal after the upstream call started aborts it, so the upstream
+ * never sees a complete body.
+ */
+import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { errors, GatewayError } from '../errors.js';
+import { multipartBoundary } from '../http/multipart.js';
+import {
+  MultipartEncoder,
+  MultipartError,
+  MultipartParser,
+  type PartEvent,
+} from '../http/multipart-stream.js';
+import { sendError } from '../http/respond.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { GatewayRuntime } from '../runtime.js';
+import type { WithTarget } from './endpoint.js';
+import { chooseTarget, type JobTarget } from './target.js';
+import { runJobCall } from './upstream.js';
+
+/** Resolves false once the upstream call has ended (never, while there is none). */
+function ended(call: Promise<void> | undefined): Promise<false> {
+  return call === undefined
+    ? new Promise<false>(() => undefined)
+    : call.then(
+        () => false,
+        () => false,
+      );
+}
+
+/** Text parts are form fields (`purpose`, `expires_after[...]`), never large. */
+const MAX_TEXT_PART = 64 * 1024;
+
+const bad = (message: string) => new GatewayError(400, 'invalid_request_error', message);
+
+interface Upload {
+  /** Text fields seen before the file part (`model` apart). */
+  readonly fields: [string, string][];
+  model: string | undefined;
+  /** The part being read: a text field collecting, or the file streaming. */
+  current: { name: string; text: Buffer[] | undefined; size: number } | undefined;
+  sawFile: boolean;
+  /** Set once the upstream call started. */
+  out: PassThrough | undefined;
+}
+
+/** Ends the body read with a refusal (the request stays open for the answer). */
+class Refusal extends Error {
+  constructor(readonly error: GatewayError) {
+    super(error.message);
+  }
+}
+
+export async function runUpload(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  explicit: string | undefined,
+  withTarget: WithTarget,
+): Promise<void> {
+  const boundary = multipartBoundary(ctx.req.headers['content-type']);
+  if (boundary === undefined) {
+    ctx.req.resume();
+    return sendError(ctx, rt.ident, bad('invalid multipart form data'));
+  }
+  const parser = new MultipartParser(boundary);
+  const enc = new MultipartEncoder();
+  const up: Upload = { fields: [], model: undefined, current: undefined, sawFile: false, out: undefined };
+  const abort = new AbortController();
+  let call: Promise<void> | undefined;
+  let started: (() => void) | undefined;
+  const limit = rt.settings.bodyLimit;
+  let size = 0;
+  const idle = setTimeout(() => ctx.req.destroy(new Refusal(errors.bodyTimeout())), rt.bodyIdleMs);
+  try {
+    for await (const chunk of ctx.req) {
+      idle.refresh();
+      const c = chunk as Buffer;
+      size += c.length;
+      if (limit > 0 && size > limit) throw new Refusal(errors.bodyTooLarge(limit));
+      for (const ev of parser.push(c)) {
+        const start = onEvent(up, enc, ev);
+        if (start !== undefined) {
+          // The file part begins: target, quota, then the upstream call, fed from `up.out`.
+          const out = new PassThrough();
+          up.out = out;
+          out.write(start);
+          const ready = new Promise<boolean>((resolve) => {
+            started = () => resolve(true);
+            call = withTarget(
+              rt,
+              ctx,
+              () => chooseTarget(rt, ctx, undefined, up.model ?? explicit),
+              async (t: JobTarget) => {
+                started?.();
+                await runJobCall(rt, ctx, t, {
+                  method: 'POST',
+                  path: '/files',
+                  query: '',
+                  contentType: enc.contentType,
+                  body: out,
+                  rewrite: true,
+                  signal: abort.signal,
+                });
+              },
+            ).finally(() => resolve(false));
+          });
+          // Refused before the call (target, quota): the answer is out; stop reading.
+          if (!(await ready)) {
+            out.destroy();
+            ctx.req.resume();
+            return;
+          }
+        }
+      }
+      const out = up.out;
+      if (out?.writableNeedDrain) {
+        // The upstream may answer (and stop reading) before the body ends: then stop too.
+        const drained = await Promise.race([once(out, 'drain').then(() => true), ended(call)]);
+        if (!drained) {
+          ctx.req.resume();
+          return;
+        }
+        idle.refresh();
+      }
+    }
+    clearTimeout(idle);
+    parser.end();
+    if (!up.sawFile) throw new Refusal(bad('multipart body must include a `file` field'));
+    up.out?.end(enc.close());
+    await call;
+  } catch (e) {
+    const err =
+      e instanceof Refusal
+        ? e.error
+        : e instanceof MultipartError
+          ? bad(`invalid multipart form data: ${e.message}`)
+          : errors.bodyReadFailed();
+    abort.abort(err);
+    up.out?.destroy();
+    await call?.catch(() => undefined);
+    sendError(ctx, rt.ident, err);
+    if (err.status === 413) ctx.req.resume();
+  } finally {
+    clearTimeout(idle);
+  }
+}
+
+/**
+ * Applies one parser event; returns the bytes that open the upstream body when the file part
+ * starts (the fields held so far and the file head), else undefined. Bytes after the start are
+ * written to `up.out` here.
+ */
+function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | undefined {
+  switch (ev.type) {
+    case 'part': {
+      const h = ev.head;
+      if (h.name === 'file' && h.file) {
+        if (up.sawFile) throw new Refusal(bad('multipart body must include exactly one `file` field'));
+        up.sawFile = true;
+        up.current = { name: 'file', text: undefined, size: 0 };
+        const head = enc.fileHead('file', h.filename || 'file', h.contentType);
+        const fields = up.fields.map(([n, v]) => enc.field(n, v));
+        return Buffer.concat([...fields, head]);
+      }
+      if (h.name === 'model' && up.sawFile)
+        throw new Refusal(bad('the multipart `model` field must come before `file`'));
+      up.current = { name: h.name, text: [], size: 0 };
+      return undefined;
+    }
+    case 'data': {
+      const cur = up.current;
+      if (cur === undefined) return undefined;
+      if (cur.text === undefined) {
+        up.out?.write(ev.bytes);
+        return undefined;
+      }
+      cur.size += ev.bytes.length;
+      if (cur.size > MAX_TEXT_PART)
+        throw new Refusal(bad(`multipart field ${JSON.stringify(cur.name.slice(0, 64))} is too large`));
+      cur.text.push(ev.bytes);
+      return undefined;
+    }
+    case 'part_end': {
+      const cur = up.current;
+      up.current = undefined;
+      if (cur === undefined) return undefined;
+      if (cur.text === undefined) {
+        up.out?.write(enc.fileEnd());
+        return undefined;
+      }
+      const v = Buffer.concat(cur.text);
+      if (!isUtf8(v))
+        throw new Refusal(bad(`multipart field ${JSON.stringify(cur.name.slice(0, 64))} is not valid UTF-8`));
+      const value = v.toString('utf8');
+      if (cur.name === 'model') up.model = value.trim() === '' ? undefined : value.trim();
+      else if (up.out !== undefined) up.out.write(enc.field(cur.name, value));
+      else up.fields.push([cur.name, value]);
+      return undefined;
+    }
+  }
+}
