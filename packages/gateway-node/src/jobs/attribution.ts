@@ -62,8 +62,9 @@ export function attributeBatch(rt: GatewayRuntime, ctx: RequestContext, t: JobTa
     if (!oldest.done) attributed.delete(oldest.value);
   }
   attributed.add(batch);
+  const started = Date.now();
   download(rt, ctx, t, output).then(
-    (perModel) => publish(rt, ctx, t, batch, perModel),
+    (perModel) => publish(rt, ctx, t, batch, perModel, started),
     (err: unknown) => {
       attributed.delete(batch);
       rt.logger.warn(
@@ -156,13 +157,15 @@ function publish(
   t: JobTarget,
   batch: string,
   perModel: Map<string, Usage>,
+  started: number,
 ): void {
   if (perModel.size === 0 || !rt.usage.active) return;
   const several = perModel.size > 1;
-  const events: UsageEvent[] = [];
+  const ms = Date.now() - started;
   let i = 0;
   for (const [model, u] of perModel) {
-    events.push({
+    // Each event is its own record (own id) for the sinks, the download its one "attempt".
+    const event: UsageEvent = {
       request_id: uuidV5(`aisix:batch:${batch}${several ? `:${i}` : ''}`),
       occurred_at: new Date().toISOString(),
       model_id: t.model.id,
@@ -175,9 +178,9 @@ function publish(
       cache_creation_tokens: 0,
       cache_read_tokens: 0,
       usage_estimated: false,
-      upstream_latency_ms: null,
+      upstream_latency_ms: ms,
       upstream_ttft_ms: null,
-      downstream_latency_ms: 0,
+      downstream_latency_ms: ms,
       status_code: 200,
       provider_request_id: null,
       provider_model_version: model === '' ? null : model,
@@ -207,9 +210,9 @@ function publish(
       client_source_ip: null,
       client_user_agent: null,
       endpoint: '/v1/batches/:id',
-      attempt_started_at: null,
-    });
+      attempt_started_at: new Date(started).toISOString(),
+    };
+    rt.usage.publish([event]);
     i++;
   }
-  rt.usage.publish(events);
 }

@@ -82,7 +82,8 @@ export async function runUpload(
   let size = 0;
   const idle = setTimeout(() => ctx.req.destroy(new Refusal(errors.bodyTimeout())), rt.bodyIdleMs);
   try {
-    for await (const chunk of ctx.req) {
+    // Leaving the loop early (a refusal) must not destroy the request: the answer still goes out.
+    for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
       idle.refresh();
       const c = chunk as Buffer;
       size += c.length;
