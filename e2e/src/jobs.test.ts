@@ -73,6 +73,8 @@ describe('job APIs through the official OpenAI client', () => {
   let narrow: OpenAI;
   let none: OpenAI;
   let uploadedA = '';
+  let gptB = '';
+  let api: AdminClient;
 
   const last = (u: JobsUpstream): SeenRequest => {
     const r = u.seen[u.seen.length - 1];
@@ -84,7 +86,7 @@ describe('job APIs through the official OpenAI client', () => {
     [a, b, col] = await Promise.all([startJobsUpstream('a'), startJobsUpstream('b'), startCollector()]);
     p = await startAisix({ name: 'jobs', dir, role: 'all' });
     await waitStatus(p, `${p.proxyUrl}/readyz`, 200);
-    const api = new AdminClient(p.adminUrl);
+    api = new AdminClient(p.adminUrl);
     const pkA = await api.create('provider_keys', {
       display_name: 'pk-a',
       provider: 'openai',
@@ -113,7 +115,7 @@ describe('job APIs through the official OpenAI client', () => {
         ...extra,
       });
     await model('gpt-a', pkA.id, { cost: { input_per_1k: 1, output_per_1k: 2 } });
-    await model('gpt-b', pkB.id);
+    gptB = (await model('gpt-b', pkB.id)).id;
     await api.create('models', {
       display_name: 'claude',
       provider: 'anthropic',
@@ -492,5 +494,73 @@ describe('job APIs through the official OpenAI client', () => {
     const file = last(a).parts?.find((x) => x.name === 'file');
     assert.equal(file?.bytes.length, 16 * chunk.length);
     assert.ok(file?.bytes.every((x) => x === 0x61));
+  });
+
+  test('guardrails of the serving Model: a blocked batch body, uploaded file or downloaded content is a 422', async () => {
+    const g = await api.create('guardrails', {
+      name: 'no-secrets',
+      kind: 'keyword',
+      patterns: [{ kind: 'literal', value: 'top-secret-word' }],
+    });
+    await api.create('guardrail_attachments', {
+      guardrail_id: g.id,
+      scope_type: 'model',
+      scope_id: gptB,
+      priority: 1,
+    });
+    const train = await client.files.create(
+      { file: await toFile(Buffer.from('{"ok":true}\n'), 'ok.jsonl'), purpose: 'batch' },
+      { headers: { 'x-aisix-model': 'gpt-b' } },
+    );
+    const seenB = () => b.seen.length;
+    const blockedCreate = () =>
+      client.batches.create({
+        input_file_id: train.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        metadata: { note: 'contains top-secret-word' },
+      });
+    const before = seenB();
+    const e = await waitUntil(
+      'the guardrail applies',
+      async () => {
+        try {
+          await blockedCreate();
+          return undefined;
+        } catch (err) {
+          return err instanceof OpenAI.APIError && err.status === 422 ? err : undefined;
+        }
+      },
+      { timeoutMs: 10_000, alive: [p] },
+    );
+    assert.equal((e.error as { type?: string }).type, 'content_filter');
+    assert.match(e.message, /request blocked by content policy \(guardrail 'no-secrets'\)/);
+    assert.ok(
+      b.seen.slice(before).every((r) => r.url !== '/v1/batches'),
+      'no blocked batch reached the upstream',
+    );
+
+    const uploadsBefore = b.seen.filter((r) => r.parts !== undefined).length;
+    await assert.rejects(
+      client.files.create(
+        {
+          file: await toFile(Buffer.from('line one\nthe top-secret-word here\n'), 'leak.jsonl'),
+          purpose: 'batch',
+        },
+        { headers: { 'x-aisix-model': 'gpt-b' } },
+      ),
+      (err: unknown) => err instanceof OpenAI.APIError && err.status === 422,
+    );
+    // The upstream request was aborted before the closing boundary: no upload completed there.
+    assert.equal(b.seen.filter((r) => r.parts !== undefined).length, uploadsBefore);
+
+    await assert.rejects(
+      client.files.content('file-top-secret-word', { headers: { 'x-aisix-model': 'gpt-b' } }),
+      (err: unknown) =>
+        err instanceof OpenAI.APIError && err.status === 422 && /response blocked/.test(err.message),
+    );
+    // Other Models are not scanned by it.
+    const okA = await client.files.content('file-top-secret-word', { headers: { 'x-aisix-model': 'gpt-a' } });
+    assert.equal(await okA.text(), 'content of file-top-secret-word');
   });
 });

@@ -60,47 +60,60 @@ function usageOf(ctx: RequestContext): GuardrailUsage {
   return ctx.guardrails;
 }
 
+/**
+ * Records one verdict: metrics, trace, the request's usage fields and a log line naming the
+ * guardrails (never what matched). Shared with the job APIs, which scan outside the interceptor.
+ */
+export function recordVerdict(
+  d: Pick<GuardrailDeps, 'metrics' | 'logger'>,
+  ctx: RequestContext,
+  phase: GuardrailPhase,
+  j: Judgement,
+): void {
+  const m = d.metrics.guardrails;
+  const u = usageOf(ctx);
+  for (const t of j.timings) {
+    m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
+    ctx.trace?.guardrail({ ...t, phase });
+    if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
+      u.applied.push({ kind: t.kind, hook: phase });
+  }
+  for (const b of j.bypasses) {
+    m.bypassed(b.reason);
+    u.bypassedReason ??= b.reason;
+  }
+  for (const [detector, n] of Object.entries(j.redacted))
+    u.redacted[detector] = (u.redacted[detector] ?? 0) + n;
+  for (const h of j.hits) {
+    const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
+    if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
+  }
+  if (j.block !== undefined) {
+    m.blocked();
+    ctx.errorType = 'content_filter';
+    u.blocked = true;
+  }
+  if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
+    // Names and detector names only: what matched is never logged.
+    d.logger.info(
+      {
+        request_id: ctx.id,
+        phase,
+        blocked_by: j.block?.guardrail,
+        detector: j.block?.detector,
+        redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
+        monitor_hits: j.hits.length > 0 ? j.hits : undefined,
+        bypassed: j.bypasses.length > 0 ? j.bypasses : undefined,
+      },
+      'guardrail verdict',
+    );
+}
+
 export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPlan> {
   const m = d.metrics.guardrails;
   const http = d.http ?? defaultHttp;
-  const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) => {
-    const u = usageOf(ctx);
-    for (const t of j.timings) {
-      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
-      ctx.trace?.guardrail({ ...t, phase });
-      if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
-        u.applied.push({ kind: t.kind, hook: phase });
-    }
-    for (const b of j.bypasses) {
-      m.bypassed(b.reason);
-      u.bypassedReason ??= b.reason;
-    }
-    for (const [detector, n] of Object.entries(j.redacted))
-      u.redacted[detector] = (u.redacted[detector] ?? 0) + n;
-    for (const h of j.hits) {
-      const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
-      if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
-    }
-    if (j.block !== undefined) {
-      m.blocked();
-      ctx.errorType = 'content_filter';
-      u.blocked = true;
-    }
-    if (j.hits.length > 0 || j.block !== undefined || j.masks.length > 0 || j.bypasses.length > 0)
-      // Names and detector names only: what matched is never logged.
-      d.logger.info(
-        {
-          request_id: ctx.id,
-          phase,
-          blocked_by: j.block?.guardrail,
-          detector: j.block?.detector,
-          redacted_entity_counts: j.masks.length > 0 ? j.redacted : undefined,
-          monitor_hits: j.hits.length > 0 ? j.hits : undefined,
-          bypassed: j.bypasses.length > 0 ? j.bypasses : undefined,
-        },
-        'guardrail verdict',
-      );
-  };
+  const record = (ctx: RequestContext, phase: GuardrailPhase, j: Judgement) =>
+    recordVerdict(d, ctx, phase, j);
   const deps: ScopeDeps = {
     http,
     record,

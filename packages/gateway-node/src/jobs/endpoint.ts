@@ -16,6 +16,7 @@ import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { attributeBatch } from './attribution.js';
+import { guardsFor, type JobGuards, scan } from './guard.js';
 import { decodeId, rawIdOk } from './ids.js';
 import { admitJob } from './quota.js';
 import { chooseTarget, type JobTarget, requestHint } from './target.js';
@@ -85,12 +86,16 @@ function forwardedQuery(query: URLSearchParams): string {
   return q.toString();
 }
 
-/** Target, then quota; the call runs while the admission is held. */
+/**
+ * Target, then the input scan of `input` (a create body), then quota; the call runs while the
+ * admission is held.
+ */
 async function withTarget(
   rt: GatewayRuntime,
   ctx: RequestContext,
   pick: () => ReturnType<typeof chooseTarget>,
-  run: (t: JobTarget) => Promise<void>,
+  run: (t: JobTarget, guards: JobGuards) => Promise<void>,
+  input?: string,
 ): Promise<void> {
   const chosen = pick();
   if (!chosen.ok) return sendError(ctx, rt.ident, chosen.error);
@@ -98,10 +103,15 @@ async function withTarget(
   ctx.model = t.model;
   ctx.provider = t.provider;
   ctx.requestedModel = t.alias;
+  const guards = guardsFor(ctx, t);
+  if (input !== undefined) {
+    const blocked = await scan(rt, ctx, guards.input, input, 'input');
+    if (blocked !== undefined) return sendError(ctx, rt.ident, blocked);
+  }
   const admission: Admission | undefined | GatewayError = await admitJob(rt, ctx, t);
   if (admission instanceof GatewayError) return sendError(ctx, rt.ident, admission);
   try {
-    await run(t);
+    await run(t, guards);
   } finally {
     if (admission !== undefined) void admission.commit(0);
   }
@@ -132,13 +142,14 @@ export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<
         rt,
         ctx,
         () => chooseTarget(rt, ctx, undefined, explicit),
-        async (t) => {
+        async (t, guards) => {
           await runJobCall(rt, ctx, t, {
             method,
             path: op.collection,
             query: forwardedQuery(query),
             contentType: '',
             rewrite: false,
+            outputGuards: guards.output,
           });
         },
       );
@@ -164,8 +175,8 @@ export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<
     rt,
     ctx,
     () => chooseTarget(rt, ctx, id.alias, explicit),
-    async (t) => {
-      const relayed = await runJobCall(rt, ctx, t, call);
+    async (t, guards) => {
+      const relayed = await runJobCall(rt, ctx, t, { ...call, outputGuards: guards.output });
       if (relayed !== undefined && op.collection === '/batches' && op.sub === undefined)
         attributeBatch(rt, ctx, t, relayed);
     },
@@ -217,20 +228,23 @@ async function runCreate(
     if (v instanceof GatewayError) return sendError(ctx, rt.ident, v);
     out.validation_file = v.raw;
   }
+  const text = JSON.stringify(out);
   return withTarget(
     rt,
     ctx,
     () => chooseTarget(rt, ctx, file.alias, hint),
-    async (t) => {
+    async (t, guards) => {
       await runJobCall(rt, ctx, t, {
         method: 'POST',
         path: collection,
         query: '',
         contentType: 'application/json',
-        body: JSON.stringify(out),
+        body: text,
         rewrite: true,
+        outputGuards: guards.output,
       });
     },
+    text,
   );
 }
 

@@ -13,7 +13,9 @@
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { errors, GatewayError } from '../errors.js';
+import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { multipartBoundary } from '../http/multipart.js';
 import {
   MultipartEncoder,
@@ -25,6 +27,7 @@ import { sendError } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import type { WithTarget } from './endpoint.js';
+import { type JobGuards, scan } from './guard.js';
 import { chooseTarget, type JobTarget } from './target.js';
 import { runJobCall } from './upstream.js';
 
@@ -37,6 +40,9 @@ function ended(call: Promise<void> | undefined): Promise<false> {
         () => false,
       );
 }
+
+/** `onEvent`'s signal that the file part ended (its closing bytes are not written yet). */
+const FILE_END = Symbol('file-end');
 
 /** Text parts are form fields (`purpose`, `expires_after[...]`), never large. */
 const MAX_TEXT_PART = 64 * 1024;
@@ -52,6 +58,10 @@ interface Upload {
   sawFile: boolean;
   /** Set once the upstream call started. */
   out: PassThrough | undefined;
+  /** Input guardrails of the target; when any, the file's text is kept for the scan. */
+  guards: readonly CompiledGuardrail[];
+  decoder: StringDecoder | undefined;
+  text: string[];
 }
 
 /** Ends the body read with a refusal (the request stays open for the answer). */
@@ -74,7 +84,16 @@ export async function runUpload(
   }
   const parser = new MultipartParser(boundary);
   const enc = new MultipartEncoder();
-  const up: Upload = { fields: [], model: undefined, current: undefined, sawFile: false, out: undefined };
+  const up: Upload = {
+    fields: [],
+    model: undefined,
+    current: undefined,
+    sawFile: false,
+    out: undefined,
+    guards: [],
+    decoder: undefined,
+    text: [],
+  };
   const abort = new AbortController();
   let call: Promise<void> | undefined;
   let started: (() => void) | undefined;
@@ -90,7 +109,16 @@ export async function runUpload(
       if (limit > 0 && size > limit) throw new Refusal(errors.bodyTooLarge(limit));
       for (const ev of parser.push(c)) {
         const start = onEvent(up, enc, ev);
-        if (start !== undefined) {
+        if (start === FILE_END) {
+          // The file is complete upstream but for its closing bytes: the input scan decides.
+          if (up.decoder !== undefined) {
+            up.text.push(up.decoder.end());
+            const blocked = await scan(rt, ctx, up.guards, up.text.join(''), 'input');
+            up.text = [];
+            if (blocked !== undefined) throw new Refusal(blocked);
+          }
+          up.out?.write(enc.fileEnd());
+        } else if (start !== undefined) {
           // The file part begins: target, quota, then the upstream call, fed from `up.out`.
           const out = new PassThrough();
           up.out = out;
@@ -101,7 +129,11 @@ export async function runUpload(
               rt,
               ctx,
               () => chooseTarget(rt, ctx, undefined, up.model ?? explicit),
-              async (t: JobTarget) => {
+              async (t: JobTarget, guards: JobGuards) => {
+                if (guards.input.length > 0) {
+                  up.guards = guards.input;
+                  up.decoder = new StringDecoder('utf8');
+                }
                 started?.();
                 await runJobCall(rt, ctx, t, {
                   method: 'POST',
@@ -111,6 +143,7 @@ export async function runUpload(
                   body: out,
                   rewrite: true,
                   signal: abort.signal,
+                  outputGuards: guards.output,
                 });
               },
             ).finally(() => resolve(false));
@@ -157,11 +190,12 @@ export async function runUpload(
 }
 
 /**
- * Applies one parser event; returns the bytes that open the upstream body when the file part
- * starts (the fields held so far and the file head), else undefined. Bytes after the start are
- * written to `up.out` here.
+ * Applies one parser event. Returns the bytes that open the upstream body when the file part
+ * starts (the fields held so far and the file head), `FILE_END` when the file part ended (the
+ * caller scans, then writes its closing bytes), else undefined. File bytes and the parts after
+ * the file are written to `up.out` here.
  */
-function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | undefined {
+function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | typeof FILE_END | undefined {
   switch (ev.type) {
     case 'part': {
       const h = ev.head;
@@ -183,6 +217,7 @@ function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | und
       if (cur === undefined) return undefined;
       if (cur.text === undefined) {
         up.out?.write(ev.bytes);
+        if (up.decoder !== undefined) up.text.push(up.decoder.write(ev.bytes));
         return undefined;
       }
       cur.size += ev.bytes.length;
@@ -195,10 +230,7 @@ function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | und
       const cur = up.current;
       up.current = undefined;
       if (cur === undefined) return undefined;
-      if (cur.text === undefined) {
-        up.out?.write(enc.fileEnd());
-        return undefined;
-      }
+      if (cur.text === undefined) return FILE_END;
       const v = Buffer.concat(cur.text);
       if (!isUtf8(v))
         throw new Refusal(bad(`multipart field ${JSON.stringify(cur.name.slice(0, 64))} is not valid UTF-8`));

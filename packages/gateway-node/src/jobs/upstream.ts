@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { prepareJobCall } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
+import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { sendError, successHeaders } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
@@ -23,6 +24,7 @@ import { resolveDeadlines } from '../upstream/deadlines.js';
 import { type AttemptFailure, timeoutFailure, transportFailure } from '../upstream/failures.js';
 import { templateVars } from '../upstream/target.js';
 import { closeAttemptTiming, noteProviderRequestId, openAttempt } from '../usage/attempts.js';
+import { scan } from './guard.js';
 import { rewriteIds } from './ids.js';
 import type { JobTarget } from './target.js';
 
@@ -38,6 +40,8 @@ export interface JobCall {
   readonly rewrite: boolean;
   /** Aborts the call silently (the caller of `runJobCall` answers). */
   readonly signal?: AbortSignal;
+  /** Output guardrails: when any, the answer is read whole and scanned before it is relayed. */
+  readonly outputGuards?: readonly CompiledGuardrail[];
 }
 
 const bad = (message: string) => new GatewayError(400, 'invalid_request_error', message);
@@ -173,8 +177,14 @@ async function relay(
     r.body.destroy();
     return undefined;
   }
-  if (call.rewrite && isJson(contentType)) {
-    const text = await r.body.text();
+  const guards = call.outputGuards ?? [];
+  if (guards.length > 0 || (call.rewrite && isJson(contentType))) {
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    // Lossy UTF-8 for the scan; the bytes relayed are the upstream's (ids rewritten).
+    const blocked = await scan(rt, ctx, guards, bytes.toString('utf8'), 'output');
+    if (blocked !== undefined) return void sendError(ctx, rt.ident, blocked);
+    if (!(call.rewrite && isJson(contentType))) return void relayBytes(rt, ctx, status, contentType, bytes);
+    const text = bytes.toString('utf8');
     const body = rewriteIds(text, t.alias) ?? text;
     ctx.settled = true;
     res.writeHead(
@@ -196,4 +206,19 @@ async function relay(
   res.writeHead(status, successHeaders(ctx, rt.ident, head));
   await pipeline(r.body, res);
   return undefined;
+}
+
+function relayBytes(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  status: number,
+  contentType: string,
+  bytes: Buffer,
+): void {
+  ctx.settled = true;
+  ctx.res.writeHead(
+    status,
+    successHeaders(ctx, rt.ident, { 'content-type': contentType, 'content-length': bytes.length }),
+  );
+  ctx.res.end(bytes);
 }
