@@ -68,6 +68,7 @@ describe('job APIs through the official OpenAI client', () => {
   let p: AisixProcess;
   let a: JobsUpstream;
   let b: JobsUpstream;
+  let z: JobsUpstream;
   let col: Awaited<ReturnType<typeof startCollector>>;
   let client: OpenAI;
   let narrow: OpenAI;
@@ -83,7 +84,12 @@ describe('job APIs through the official OpenAI client', () => {
   };
 
   before(async () => {
-    [a, b, col] = await Promise.all([startJobsUpstream('a'), startJobsUpstream('b'), startCollector()]);
+    [a, b, z, col] = await Promise.all([
+      startJobsUpstream('a'),
+      startJobsUpstream('b'),
+      startJobsUpstream('z', '/openai'),
+      startCollector(),
+    ]);
     p = await startAisix({ name: 'jobs', dir, role: 'all' });
     await waitStatus(p, `${p.proxyUrl}/readyz`, 200);
     api = new AdminClient(p.adminUrl);
@@ -99,6 +105,13 @@ describe('job APIs through the official OpenAI client', () => {
       provider: 'openai',
       api_key: 'sk-upstream-b',
       api_base: b.base,
+    });
+    const pkZ = await api.create('provider_keys', {
+      display_name: 'pk-azure',
+      provider: 'azure',
+      adapter: 'azure-openai',
+      api_key: 'az-upstream-key',
+      api_base: z.base,
     });
     const pkC = await api.create('provider_keys', {
       display_name: 'pk-claude',
@@ -116,6 +129,7 @@ describe('job APIs through the official OpenAI client', () => {
       });
     await model('gpt-a', pkA.id, { cost: { input_per_1k: 1, output_per_1k: 2 } });
     gptB = (await model('gpt-b', pkB.id)).id;
+    await model('gpt-z', pkZ.id);
     await api.create('models', {
       display_name: 'claude',
       provider: 'anthropic',
@@ -146,7 +160,7 @@ describe('job APIs through the official OpenAI client', () => {
 
   after(async () => {
     await p?.kill();
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([a?.close(), b?.close(), z?.close()]);
     col?.server.close();
     removeDir(dir);
   });
@@ -562,5 +576,26 @@ describe('job APIs through the official OpenAI client', () => {
     // Other Models are not scanned by it.
     const okA = await client.files.content('file-top-secret-word', { headers: { 'x-aisix-model': 'gpt-a' } });
     assert.equal(await okA.text(), 'content of file-top-secret-word');
+  });
+
+  test('Azure OpenAI: <origin>/openai<path>?api-version=2024-10-21 with the api-key header, ids round-trip', async () => {
+    const f = await client.files.create(
+      { file: await toFile(Buffer.from('{"custom_id":"z"}\n'), 'z.jsonl'), purpose: 'batch' },
+      { headers: { 'x-aisix-model': 'gpt-z' } },
+    );
+    const up = last(z);
+    assert.equal(up.url, '/openai/files?api-version=2024-10-21');
+    assert.equal(up.headers['api-key'], 'az-upstream-key');
+    assert.equal(up.headers.authorization, undefined);
+    assert.equal(f.id, enc(`file-z-${z.seen.length}`, 'gpt-z'));
+    const batch = await client.batches.create({
+      input_file_id: f.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    assert.equal(last(z).url, '/openai/batches?api-version=2024-10-21');
+    assert.equal(batch.id, enc('batch_z_1', 'gpt-z'));
+    await client.batches.list({}, { query: { model: 'gpt-z', 'api-version': '2025-03-01-preview' } });
+    assert.equal(last(z).url, '/openai/batches?api-version=2025-03-01-preview');
   });
 });
