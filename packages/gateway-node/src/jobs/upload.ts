@@ -16,6 +16,7 @@ import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
+import { drainBody } from '../http/body.js';
 import { multipartBoundary } from '../http/multipart.js';
 import {
   MultipartEncoder,
@@ -183,7 +184,9 @@ export async function runUpload(
     up.out?.destroy();
     await call?.catch(() => undefined);
     sendError(ctx, rt.ident, err);
-    if (err.status === 413) ctx.req.resume();
+    // The rest of a refused body is discarded (bounded) so the caller can read the answer.
+    if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
+    else if (err.status !== 408) drainBody(ctx.req);
   } finally {
     clearTimeout(idle);
   }
