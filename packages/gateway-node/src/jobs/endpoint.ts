@@ -118,6 +118,7 @@ async function withTarget(
 }
 
 export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
+  if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   const key = await authenticateCaller(rt, ctx);
   if (!key) return;
   const op = parseOp(ctx.path);

@@ -114,6 +114,8 @@ export async function runJobCall(
   external?.addEventListener('abort', onExternal, { once: true });
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   ctx.attempts = 1;
+  // Attempt records feed the usage events (provider key label, upstream latency, failure).
+  if (rt.usage.active) ctx.attemptLog = [];
   openAttempt(ctx, {
     index: 0,
     kind: 'initial',
