@@ -301,4 +301,26 @@ describe('jobs governance: auth, ids, uploads, guardrails, Azure, limits', () =>
       assert.ok(metrics.includes(`endpoint="${label}"`), label);
     assert.ok(!/endpoint="\/v1\/files\/file-/.test(metrics), 'ids never become label values');
   });
+
+  test('upstream answers are relayed as they are (status, body, Retry-After); an unreachable one is a 502', async () => {
+    await assert.rejects(
+      client.files.retrieve('file-busy', { headers: { 'x-aisix-model': 'gpt-b' } }),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.RateLimitError);
+        assert.equal(e.headers.get('retry-after'), '7');
+        assert.match(e.message, /Slow down/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      client.files.list({}, { headers: { 'x-aisix-model': 'gpt-dead' } }),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.APIError);
+        assert.equal(e.status, 502);
+        assert.equal((e.error as { type?: string }).type, 'transport_error');
+        assert.ok(!e.message.includes('127.0.0.1'), 'no upstream host in the message');
+        return true;
+      },
+    );
+  });
 });

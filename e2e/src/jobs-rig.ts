@@ -6,7 +6,8 @@
  * serve job APIs).
  *
  * Models: `gpt-a` (pk-a, with cost and PK `default_headers`), `gpt-b` (pk-b, bare-host base),
- * `gpt-z` (Azure), `gpt-limited` (pk-b, `rate_limit.rpm: 2`), `claude` (Anthropic).
+ * `gpt-z` (Azure), `gpt-limited` (pk-b, `rate_limit.rpm: 2`), `gpt-dead` (nothing listening),
+ * `claude` (Anthropic).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -135,6 +136,14 @@ export async function startJobsRig(tag: string): Promise<JobsRig> {
   const gptB = (await model('gpt-b', pkB.id)).id;
   await model('gpt-z', pkZ.id);
   await model('gpt-limited', pkB.id, { rate_limit: { rpm: 2 } });
+  const pkDead = await api.create('provider_keys', {
+    display_name: 'pk-dead',
+    provider: 'openai',
+    api_key: 'sk-dead',
+    // Nothing listens on port 9 (discard) here: every call is a transport failure.
+    api_base: 'http://127.0.0.1:9/v1',
+  });
+  await model('gpt-dead', pkDead.id);
   await api.create('models', {
     display_name: 'claude',
     provider: 'anthropic',

@@ -125,6 +125,10 @@ export async function startJobsUpstream(tag: string, prefix = '/v1'): Promise<Jo
     }
     const file = path.match(/^\/files\/([^/]+)$/)?.[1];
     if (file !== undefined) {
+      if (file === 'file-busy') {
+        res.setHeader('retry-after', '7');
+        return send(res, 429, { error: { message: 'Slow down', type: 'rate_limit_error' } });
+      }
       if (file === 'file-missing')
         return send(res, 404, { error: { message: 'No such File object', type: 'invalid_request_error' } });
       if (m === 'GET') return send(res, 200, { id: file, object: 'file', purpose: 'batch' });

@@ -179,48 +179,32 @@ async function relay(
     r.body.destroy();
     return undefined;
   }
-  const guards = call.outputGuards ?? [];
-  if (guards.length > 0 || (call.rewrite && isJson(contentType))) {
-    const bytes = Buffer.from(await r.body.arrayBuffer());
-    // Lossy UTF-8 for the scan; the bytes relayed are the upstream's (ids rewritten).
-    const blocked = await scan(rt, ctx, guards, bytes.toString('utf8'), 'output');
-    if (blocked !== undefined) return void sendError(ctx, rt.ident, blocked);
-    if (!(call.rewrite && isJson(contentType))) return void relayBytes(rt, ctx, status, contentType, bytes);
-    const text = bytes.toString('utf8');
-    const body = rewriteIds(text, t.alias) ?? text;
-    ctx.settled = true;
-    res.writeHead(
-      status,
-      successHeaders(ctx, rt.ident, {
-        'content-type': contentType,
-        'content-length': Buffer.byteLength(body),
-      }),
-    );
-    res.end(body);
-    return ok ? body : undefined;
-  }
+  // Relayed response headers: the content ones, and a 429's `Retry-After`.
   const head: Record<string, string> = { 'content-type': contentType };
-  for (const h of ['content-length', 'content-disposition'] as const) {
+  for (const h of ['content-disposition', 'retry-after'] as const) {
     const v = first(r.headers[h]);
-    if (v !== undefined) head[h] = v;
+    if (v !== undefined && (h !== 'retry-after' || status === 429)) head[h] = v;
   }
+  const guards = call.outputGuards ?? [];
+  const rewrite = call.rewrite && isJson(contentType);
+  if (guards.length === 0 && !rewrite) {
+    const length = first(r.headers['content-length']);
+    if (length !== undefined) head['content-length'] = length;
+    ctx.settled = true;
+    res.writeHead(status, successHeaders(ctx, rt.ident, head));
+    await pipeline(r.body, res);
+    return undefined;
+  }
+  const bytes = Buffer.from(await r.body.arrayBuffer());
+  // Lossy UTF-8 for the scan; the bytes relayed are the upstream's (ids rewritten).
+  const blocked = await scan(rt, ctx, guards, bytes.toString('utf8'), 'output');
+  if (blocked !== undefined) return void sendError(ctx, rt.ident, blocked);
+  const text = rewrite ? bytes.toString('utf8') : undefined;
+  const rewritten = text === undefined ? undefined : rewriteIds(text, t.alias);
+  const body = rewritten === undefined ? bytes : Buffer.from(rewritten);
+  head['content-length'] = String(body.length);
   ctx.settled = true;
   res.writeHead(status, successHeaders(ctx, rt.ident, head));
-  await pipeline(r.body, res);
-  return undefined;
-}
-
-function relayBytes(
-  rt: GatewayRuntime,
-  ctx: RequestContext,
-  status: number,
-  contentType: string,
-  bytes: Buffer,
-): void {
-  ctx.settled = true;
-  ctx.res.writeHead(
-    status,
-    successHeaders(ctx, rt.ident, { 'content-type': contentType, 'content-length': bytes.length }),
-  );
-  ctx.res.end(bytes);
+  res.end(body);
+  return ok && text !== undefined ? (rewritten ?? text) : undefined;
 }
