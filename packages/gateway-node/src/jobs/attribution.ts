@@ -63,16 +63,18 @@ export function attributeBatch(rt: GatewayRuntime, ctx: RequestContext, t: JobTa
   }
   attributed.add(batch);
   const started = Date.now();
-  download(rt, ctx, t, output).then(
-    (perModel) => publish(rt, ctx, t, batch, perModel, started),
-    (err: unknown) => {
-      attributed.delete(batch);
-      rt.logger.warn(
-        { request_id: ctx.id, model: t.alias, cause: String(err) },
-        'batch usage attribution: output file download failed',
-      );
-    },
-  );
+  download(rt, ctx, t, output)
+    .then(
+      (perModel) => publish(rt, ctx, t, batch, perModel, started),
+      (err: unknown) => {
+        attributed.delete(batch);
+        rt.logger.warn(
+          { request_id: ctx.id, model: t.alias, cause: String(err) },
+          'batch usage attribution: output file download failed',
+        );
+      },
+    )
+    .catch((err: unknown) => rt.logger.error({ request_id: ctx.id, err }, 'batch usage attribution failed'));
 }
 
 /** Sums the output file's usage per provider model (`response.body.model`). */

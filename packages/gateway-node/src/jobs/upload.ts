@@ -97,6 +97,8 @@ export async function runUpload(
   };
   const abort = new AbortController();
   let call: Promise<void> | undefined;
+  // A failure of the call itself (a bug, not the body) is rethrown after the body is settled.
+  let callFailed: { readonly err: unknown } | undefined;
   let started: (() => void) | undefined;
   const limit = rt.settings.bodyLimit;
   let size = 0;
@@ -147,7 +149,11 @@ export async function runUpload(
                   outputGuards: guards.output,
                 });
               },
-            ).finally(() => resolve(false));
+            )
+              .catch((err: unknown) => {
+                callFailed = { err };
+              })
+              .finally(() => resolve(false));
           });
           // Refused before the call (target, quota): the answer is out; stop reading.
           if (!(await ready)) {
@@ -190,6 +196,7 @@ export async function runUpload(
   } finally {
     clearTimeout(idle);
   }
+  if (callFailed !== undefined) throw callFailed.err;
 }
 
 /**
