@@ -98,6 +98,10 @@ describe('jobs governance: auth, ids, uploads, guardrails, Azure, limits', () =>
       (e: unknown) => e instanceof OpenAI.NotFoundError,
     );
     await assert.rejects(
+      client.files.list({}, { headers: { 'x-aisix-model': 'grp' } }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && /routing model/.test(e.message),
+    );
+    await assert.rejects(
       client.files.list({}, { headers: { 'x-aisix-model': 'claude' } }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && /adapter openai or azure-openai/.test(e.message),
     );

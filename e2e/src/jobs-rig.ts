@@ -7,7 +7,7 @@
  *
  * Models: `gpt-a` (pk-a, with cost and PK `default_headers`), `gpt-b` (pk-b, bare-host base),
  * `gpt-z` (Azure), `gpt-limited` (pk-b, `rate_limit.rpm: 2`), `gpt-dead` (nothing listening),
- * `claude` (Anthropic).
+ * `grp` (a routing group over `gpt-b`), `claude` (Anthropic).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -144,6 +144,7 @@ export async function startJobsRig(tag: string): Promise<JobsRig> {
     api_base: 'http://127.0.0.1:9/v1',
   });
   await model('gpt-dead', pkDead.id);
+  await api.create('models', { display_name: 'grp', routing: { targets: [{ model: 'gpt-b' }] } });
   await api.create('models', {
     display_name: 'claude',
     provider: 'anthropic',
