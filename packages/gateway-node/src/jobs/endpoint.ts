@@ -2,24 +2,22 @@
  * The job APIs: `/v1/files…`, `/v1/batches…`, `/v1/fine_tuning/jobs…` (OpenAI-compatible).
  * Every call authenticates like the model endpoints, picks its Model (`target.ts`: the Model in
  * a gateway id first, then the caller's hint, then a default), passes the key, model and policy
- * quota (`quota.ts`), and makes one upstream call (`upstream.ts`) whose resource ids come back
+ * quota (`admit.ts`), and makes one upstream call (`upstream.ts`) whose resource ids come back
  * encoded for that Model (`ids.ts`), so later calls carrying only an id route back to it.
  *
  * The upload streams (`upload.ts`); a retrieved completed batch has its usage attributed from
  * its output file (`attribution.ts`).
  */
-import type { Admission } from '@aisix/limits';
 import { errors, GatewayError, renderError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
+import { withTarget } from './admit.js';
 import { attributeBatch } from './attribution.js';
-import { guardsFor, type JobGuards, scan } from './guard.js';
 import { decodeId, rawIdOk } from './ids.js';
-import { admitJob } from './quota.js';
-import { chooseTarget, type JobTarget, requestHint } from './target.js';
+import { chooseTarget, requestHint } from './target.js';
 import { runUpload } from './upload.js';
 import { type JobCall, runJobCall } from './upstream.js';
 
@@ -86,37 +84,6 @@ function forwardedQuery(query: URLSearchParams): string {
   return q.toString();
 }
 
-/**
- * Target, then the input scan of `input` (a create body), then quota; the call runs while the
- * admission is held.
- */
-async function withTarget(
-  rt: GatewayRuntime,
-  ctx: RequestContext,
-  pick: () => ReturnType<typeof chooseTarget>,
-  run: (t: JobTarget, guards: JobGuards) => Promise<void>,
-  input?: string,
-): Promise<void> {
-  const chosen = pick();
-  if (!chosen.ok) return sendError(ctx, rt.ident, chosen.error);
-  const t = chosen.target;
-  ctx.model = t.model;
-  ctx.provider = t.provider;
-  ctx.requestedModel = t.alias;
-  const guards = guardsFor(ctx, t);
-  if (input !== undefined) {
-    const blocked = await scan(rt, ctx, guards.input, input, 'input');
-    if (blocked !== undefined) return sendError(ctx, rt.ident, blocked);
-  }
-  const admission: Admission | undefined | GatewayError = await admitJob(rt, ctx, t);
-  if (admission instanceof GatewayError) return sendError(ctx, rt.ident, admission);
-  try {
-    await run(t, guards);
-  } finally {
-    if (admission !== undefined) void admission.commit(0);
-  }
-}
-
 export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {
   if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   const key = await authenticateCaller(rt, ctx);
@@ -155,7 +122,7 @@ export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<
         },
       );
     }
-    if (op.collection === '/files') return runUpload(rt, ctx, explicit, withTarget);
+    if (op.collection === '/files') return runUpload(rt, ctx, explicit);
     return runCreate(rt, ctx, op.collection, explicit);
   }
   const id = idOf(op.id);
@@ -248,5 +215,3 @@ async function runCreate(
     text,
   );
 }
-
-export type WithTarget = typeof withTarget;

@@ -27,7 +27,7 @@ import {
 import { sendError } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
-import type { WithTarget } from './endpoint.js';
+import { withTarget } from './admit.js';
 import { type JobGuards, scan } from './guard.js';
 import { chooseTarget, type JobTarget } from './target.js';
 import { runJobCall } from './upstream.js';
@@ -76,7 +76,6 @@ export async function runUpload(
   rt: GatewayRuntime,
   ctx: RequestContext,
   explicit: string | undefined,
-  withTarget: WithTarget,
 ): Promise<void> {
   const boundary = multipartBoundary(ctx.req.headers['content-type']);
   if (boundary === undefined) {
