@@ -47,12 +47,15 @@ const FILE_END = Symbol('file-end');
 
 /** Text parts are form fields (`purpose`, `expires_after[...]`), never large. */
 const MAX_TEXT_PART = 64 * 1024;
+/** All text parts held before the file: bounded even when no body cap is configured. */
+const MAX_HELD = 1024 * 1024;
 
 const bad = (message: string) => new GatewayError(400, 'invalid_request_error', message);
 
 interface Upload {
-  /** Text fields seen before the file part (`model` apart). */
+  /** Text fields seen before the file part (`model` apart), and their total size. */
   readonly fields: [string, string][];
+  held: number;
   model: string | undefined;
   /** The part being read: a text field collecting, or the file streaming. */
   current: { name: string; text: Buffer[] | undefined; size: number } | undefined;
@@ -86,6 +89,7 @@ export async function runUpload(
   const enc = new MultipartEncoder();
   const up: Upload = {
     fields: [],
+    held: 0,
     model: undefined,
     current: undefined,
     sawFile: false,
@@ -246,7 +250,11 @@ function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | typ
       const value = v.toString('utf8');
       if (cur.name === 'model') up.model = value.trim() === '' ? undefined : value.trim();
       else if (up.out !== undefined) up.out.write(enc.field(cur.name, value));
-      else up.fields.push([cur.name, value]);
+      else {
+        up.held += v.length;
+        if (up.held > MAX_HELD) throw new Refusal(bad('too many multipart fields before `file`'));
+        up.fields.push([cur.name, value]);
+      }
       return undefined;
     }
   }
