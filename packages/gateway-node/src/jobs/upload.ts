@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
-import { drainBody } from '../http/body.js';
+import { type DrainOutcome, drainBody } from '../http/body.js';
 import { multipartBoundary } from '../http/multipart.js';
 import {
   MultipartEncoder,
@@ -40,6 +40,34 @@ function ended(call: Promise<void> | undefined): Promise<false> {
         () => false,
         () => false,
       );
+}
+
+/**
+ * Discards the rest of the body (bounded, `drainBody`) after the iterator lets go of the stream:
+ * while its `readable` listener is attached the stream cannot flow, and the drain would stall
+ * until its deadline resets the connection.
+ */
+async function discardRest(
+  ctx: RequestContext,
+  chunks: AsyncIterator<unknown>,
+  onDone?: (o: DrainOutcome) => void,
+): Promise<void> {
+  await chunks.return?.();
+  drainBody(ctx.req, onDone);
+}
+
+/** The next body chunk, or the 408 when none arrives for `idleMs` (slow-loris guard). */
+async function nextChunk(chunks: AsyncIterator<unknown>, idleMs: number): Promise<IteratorResult<unknown>> {
+  if (idleMs <= 0) return chunks.next();
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Refusal(errors.bodyTimeout())), idleMs);
+  });
+  try {
+    return await Promise.race([chunks.next(), idle]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `onEvent`'s signal that the file part ended (its closing bytes are not written yet). */
@@ -82,8 +110,8 @@ export async function runUpload(
 ): Promise<void> {
   const boundary = multipartBoundary(ctx.req.headers['content-type']);
   if (boundary === undefined) {
-    ctx.req.resume();
-    return sendError(ctx, rt.ident, bad('invalid multipart form data'));
+    sendError(ctx, rt.ident, bad('invalid multipart form data'));
+    return drainBody(ctx.req);
   }
   const parser = new MultipartParser(boundary);
   const enc = new MultipartEncoder();
@@ -105,12 +133,13 @@ export async function runUpload(
   let started: (() => void) | undefined;
   const limit = rt.settings.bodyLimit;
   let size = 0;
-  const idle = setTimeout(() => ctx.req.destroy(new Refusal(errors.bodyTimeout())), rt.bodyIdleMs);
+  // Leaving early (a refusal) must not destroy the request: the answer still goes out.
+  const chunks = ctx.req.iterator({ destroyOnReturn: false });
   try {
-    // Leaving the loop early (a refusal) must not destroy the request: the answer still goes out.
-    for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
-      idle.refresh();
-      const c = chunk as Buffer;
+    for (;;) {
+      const next = await nextChunk(chunks, rt.bodyIdleMs);
+      if (next.done === true) break;
+      const c = next.value as Buffer;
       size += c.length;
       if (limit > 0 && size > limit) throw new Refusal(errors.bodyTooLarge(limit));
       for (const ev of parser.push(c)) {
@@ -161,7 +190,7 @@ export async function runUpload(
           // Refused before the call (target, quota): the answer is out; stop reading.
           if (!(await ready)) {
             out.destroy();
-            ctx.req.resume();
+            await discardRest(ctx, chunks);
             return;
           }
         }
@@ -171,13 +200,11 @@ export async function runUpload(
         // The upstream may answer (and stop reading) before the body ends: then stop too.
         const drained = await Promise.race([once(out, 'drain').then(() => true), ended(call)]);
         if (!drained) {
-          ctx.req.resume();
+          await discardRest(ctx, chunks);
           return;
         }
-        idle.refresh();
       }
     }
-    clearTimeout(idle);
     parser.end();
     if (!up.sawFile) throw new Refusal(bad('multipart body must include a `file` field'));
     up.out?.end(enc.close());
@@ -193,11 +220,13 @@ export async function runUpload(
     up.out?.destroy();
     await call?.catch(() => undefined);
     sendError(ctx, rt.ident, err);
-    // The rest of a refused body is discarded (bounded) so the caller can read the answer.
-    if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
-    else if (err.status !== 408) drainBody(ctx.req);
-  } finally {
-    clearTimeout(idle);
+    // A 408 closes the connection (a read is still pending); otherwise the rest is discarded.
+    if (err.status !== 408)
+      await discardRest(
+        ctx,
+        chunks,
+        err.status === 413 ? (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o) : undefined,
+      );
   }
   if (callFailed !== undefined) throw callFailed.err;
 }
