@@ -118,6 +118,9 @@ export async function startJobsUpstream(tag: string, prefix = '/v1'): Promise<Jo
     if (m === 'GET' && path === '/files')
       return send(res, 200, { object: 'list', data: [{ id: `file-${tag}-listed`, object: 'file' }] });
     const content = at('GET', /^\/files\/([^/]+)\/content$/);
+    // The flaky output fails its first download.
+    if (content === 'file-out-flaky' && seen.filter((r) => r.url === url).length === 1)
+      return send(res, 500, { error: { message: 'storage hiccup', type: 'server_error' } });
     if (content !== undefined) {
       const text = content.startsWith('file-out') ? batchOutput() : `content of ${content}`;
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -155,7 +158,7 @@ export async function startJobsUpstream(tag: string, prefix = '/v1'): Promise<Jo
         object: 'batch',
         status: 'completed',
         input_file_id: `file-${tag}-in`,
-        output_file_id: `file-out-${tag}`,
+        output_file_id: batch === 'batch_flaky' ? 'file-out-flaky' : `file-out-${tag}`,
         error_file_id: '',
       });
     }

@@ -218,4 +218,27 @@ describe('jobs: files, batches, fine-tuning', () => {
     assert.equal(last(b).url, '/v1/fine_tuning/jobs?limit=1');
     assert.equal(list.data[0]?.id, 'ftjob-b-listed');
   });
+
+  test('a failed output download is retried on the next retrieve; a done one is not repeated', async () => {
+    const id = enc('batch_flaky', 'gpt-a');
+    const downloads = () => a.seen.filter((r) => r.url === '/v1/files/file-out-flaky/content').length;
+    await client.batches.retrieve(id);
+    await waitUntil('the first (failing) download', async () => (downloads() === 1 ? true : undefined), {
+      timeoutMs: 10_000,
+      alive: [p],
+    });
+    // The failure is settled once the mark is cleared: poll with retrieves until a second download.
+    await waitUntil(
+      'a second download after the failure',
+      async () => {
+        await client.batches.retrieve(id);
+        return downloads() >= 2 ? true : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, alive: [p] },
+    );
+    const after = downloads();
+    await client.batches.retrieve(id);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(downloads(), after, 'attributed once it succeeded');
+  });
 });

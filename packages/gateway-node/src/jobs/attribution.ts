@@ -11,7 +11,7 @@
  * the batch, so the next retrieve tries again.
  */
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { emptyUsage, prepareJobCall, type Usage } from '@aisix/providers';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
@@ -23,6 +23,8 @@ import { decodeId, rawIdOk } from './ids.js';
 import type { JobTarget } from './target.js';
 
 const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** One output line is one response; a longer "line" is not a batch output file. */
+const MAX_LINE = 16 * 1024 * 1024;
 /** Batches attributed by this process; bounded (the oldest is forgotten first). */
 const MAX_REMEMBERED = 10_000;
 const attributed = new Set<string>();
@@ -114,13 +116,21 @@ async function download(
     signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS),
   });
   if (r.statusCode < 200 || r.statusCode >= 300) {
-    r.body.destroy();
+    // Discarded (bounded); a bare destroy() would emit an unhandled stream error.
+    await r.body.dump().catch(() => undefined);
     throw new Error(`upstream returned ${r.statusCode}`);
   }
+  // Line by line as the file arrives (it can be large); a read error rejects the whole download.
   const perModel = new Map<string, Usage>();
-  for await (const line of createInterface({ input: r.body, crlfDelay: Number.POSITIVE_INFINITY })) {
-    addLine(perModel, line);
+  const text = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of r.body) {
+    const lines = (rest + text.write(chunk as Buffer)).split('\n');
+    rest = lines.pop() ?? '';
+    if (rest.length > MAX_LINE) throw new Error('batch output line too long');
+    for (const line of lines) addLine(perModel, line);
   }
+  addLine(perModel, rest + text.end());
   return perModel;
 }
 

@@ -176,7 +176,8 @@ async function relay(
   }
   const res = ctx.res;
   if (res.headersSent || res.destroyed) {
-    r.body.destroy();
+    // Discarded (bounded); a bare destroy() would emit an unhandled stream error.
+    void r.body.dump().catch(() => undefined);
     return undefined;
   }
   // Relayed response headers: the content ones, and a 429's `Retry-After`.
