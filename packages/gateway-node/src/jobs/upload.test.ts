@@ -3,7 +3,8 @@
  * both after the upstream call started, which is aborted so the upstream never completes an upload.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   buildSnapshot,
@@ -36,9 +37,9 @@ after(async () => {
 });
 
 /** Sends `parts` (a null part = stall there) and resolves with the answer. */
-function upload(parts: (Buffer | null)[]): Promise<{ status: number; body: string }> {
+function upload(parts: (Buffer | null)[], base = g.base): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${g.base}/v1/files`, {
+    const req = httpRequest(`${base}/v1/files`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${CALLER_KEY}`,
@@ -91,4 +92,37 @@ test('a chunked body past the cap is a 413 after the upstream call started, whic
   assert.equal(ok.status, 200);
   assert.equal(up.requests.length, 1);
   assert.equal(up.requests[0]?.url, '/v1/files');
+});
+
+test('an upstream that answers before the upload ends: its answer is relayed, the rest is discarded', async () => {
+  const early = createServer((_req, res) => {
+    // Answers at once, without reading the body.
+    const body = JSON.stringify({ error: { message: 'purpose is invalid', type: 'invalid_request_error' } });
+    res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+  const port = (early.address() as AddressInfo).port;
+  const eg = await startTestGateway(
+    buildSnapshot(standardDocs(`http://127.0.0.1:${port}`)),
+    testConfig({ proxy: { addr: '127.0.0.1:0', request_body_limit_bytes: 64 * 1024 * 1024 } }),
+  );
+  try {
+    const chunk = Buffer.alloc(256 * 1024, 0x63);
+    const parts = [
+      Buffer.from(HEAD),
+      ...Array.from({ length: 32 }, () => chunk),
+      Buffer.from(`\r\n--${B}--\r\n`),
+    ];
+    const r = await upload(parts, eg.base);
+    assert.equal(r.status, 400);
+    assert.match(r.body, /purpose is invalid/);
+    // The gateway is still healthy afterwards.
+    const again = await upload([Buffer.from(HEAD), chunk, Buffer.from(`\r\n--${B}--\r\n`)], eg.base);
+    assert.equal(again.status, 400);
+  } finally {
+    await eg.gw.close();
+    early.closeAllConnections();
+    early.close();
+  }
 });

@@ -131,6 +131,8 @@ export async function runUpload(
   // A failure of the call itself (a bug, not the body) is rethrown after the body is settled.
   let callFailed: { readonly err: unknown } | undefined;
   let started: (() => void) | undefined;
+  /** The call ended: before the body did, it means the upstream answered early. */
+  let callDone = false;
   const limit = rt.settings.bodyLimit;
   let size = 0;
   // Leaving early (a refusal) must not destroy the request: the answer still goes out.
@@ -139,6 +141,10 @@ export async function runUpload(
     for (;;) {
       const next = await nextChunk(chunks, rt.bodyIdleMs);
       if (next.done === true) break;
+      if (callDone) {
+        await discardRest(ctx, chunks);
+        return;
+      }
       const c = next.value as Buffer;
       size += c.length;
       if (limit > 0 && size > limit) throw new Refusal(errors.bodyTooLarge(limit));
@@ -156,6 +162,8 @@ export async function runUpload(
         } else if (start !== undefined) {
           // The file part begins: target, quota, then the upstream call, fed from `up.out`.
           const out = new PassThrough();
+          // The call reports its own failures; a write after it ended must not throw unheard.
+          out.on('error', () => undefined);
           up.out = out;
           out.write(start);
           const ready = new Promise<boolean>((resolve) => {
@@ -185,7 +193,10 @@ export async function runUpload(
               .catch((err: unknown) => {
                 callFailed = { err };
               })
-              .finally(() => resolve(false));
+              .finally(() => {
+                callDone = true;
+                resolve(false);
+              });
           });
           // Refused before the call (target, quota): the answer is out; stop reading.
           if (!(await ready)) {
