@@ -14,6 +14,7 @@ import { chatCompletions, completions, embeddings } from './endpoints/model-endp
 import { listModels } from './endpoints/models.js';
 import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
+import { runJobs } from './jobs/endpoint.js';
 import { runMcp } from './mcp/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
@@ -28,6 +29,11 @@ export interface Route extends RouteFacts {
 
 function model(kind: RouteKind, spec: EndpointSpec, envelope: 'openai' | 'anthropic' = 'openai'): Route {
   return { method: 'POST', kind, envelope, run: (rt, ctx) => runModelEndpoint(rt, ctx, spec) };
+}
+
+/** Job APIs answer their own methods (405 with the right `Allow`) and sub-paths. */
+function jobs(): Route {
+  return { method: 'ANY', kind: 'jobs', envelope: 'openai', run: runJobs };
 }
 
 const TABLE = {
@@ -59,18 +65,31 @@ const TABLE = {
   },
   // ANY: the handshake check answers every method itself, before authentication (§7.1).
   '/v1/realtime': { method: 'ANY', kind: 'realtime', envelope: 'openai', run: runRealtime },
+  '/v1/files': jobs(),
+  '/v1/files/:id': jobs(),
+  '/v1/batches': jobs(),
+  '/v1/batches/:id': jobs(),
+  '/v1/fine_tuning/jobs': jobs(),
+  '/v1/fine_tuning/jobs/:id': jobs(),
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
 const A2A_CARD = '/.well-known/agent-card.json';
 
+/** Job collections whose items (`<id>`, `<id>/content`, `<id>/cancel`...) share one label. */
+const JOB_ITEMS = [
+  ['/v1/files/', '/v1/files/:id'],
+  ['/v1/batches/', '/v1/batches/:id'],
+  ['/v1/fine_tuning/jobs/', '/v1/fine_tuning/jobs/:id'],
+] as const;
+
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label), the video task paths
- * (`/v1/videos/<id>` and `/v1/videos/<id>/content`) and the A2A ones (`/a2a/<agent>` and its
- * card, one label each; the agent is one path segment). A template path (`/:`) or the A2A
- * prefix itself is never matched literally.
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label), the job items, the
+ * video task paths (`/v1/videos/<id>` and `/v1/videos/<id>/content`) and the A2A ones
+ * (`/a2a/<agent>` and its card, one label each; the agent is one path segment). A template path
+ * (`/:`) or the A2A prefix itself is never matched literally.
  */
 export function resolveRoute(
   path: string,
@@ -78,6 +97,9 @@ export function resolveRoute(
   const route = ROUTES.get(path);
   if (route !== undefined && !path.includes('/:') && !path.startsWith('/a2a'))
     return { label: path as EndpointLabel, route };
+  for (const [prefix, label] of JOB_ITEMS) {
+    if (path.startsWith(prefix)) return { label, route: TABLE[label] };
+  }
   if (path.startsWith('/v1/videos/')) {
     const id = path.endsWith('/content') ? path.slice(11, -8) : path.slice(11);
     if (id === '' || id.includes('/')) return undefined;

@@ -265,6 +265,43 @@ export interface ProviderAdapter {
    * Adapters without it cannot serve `/v1/realtime` (the gateway answers 400 before the 101).
    */
   prepareRealtime?(input: RealtimeInput): RealtimeResult;
+  /**
+   * Optional: one call of the files / batches / fine-tuning job APIs (see `JobInput`). Adapters
+   * without it refuse those routes (400 through `prepareJobCall`).
+   */
+  prepareJob?(input: JobInput): PrepareResult;
+}
+
+/**
+ * One call of the OpenAI job APIs (`/files`, `/batches`, `/fine_tuning/jobs`). The gateway has
+ * already chosen the route, guarded every id it splices into `path` and built the body; the
+ * adapter only decides URL, credentials and the header pipeline. `PreparedRequest.body` stays
+ * empty: the gateway sends its own (a rewritten JSON body or a streamed multipart body).
+ */
+export interface JobInput {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Path under the API root, e.g. `/files`, `/batches/<raw id>/cancel`. */
+  readonly path: string;
+  /** Query string to forward, without `?` ('' = none). */
+  readonly query: string;
+  /** Content type of the body the gateway sends ('' = no body). */
+  readonly contentType: string;
+  readonly providerKey: ProviderKeyView;
+  readonly requestId: string;
+  readonly inboundHeaders: InboundHeaders;
+  readonly templateVars: TemplateVars;
+  readonly userAgent: string;
+}
+
+/** The one refusal for adapters without job APIs (Anthropic, Vertex, Bedrock, Gemini native). */
+export function prepareJobCall(adapter: ProviderAdapter, input: JobInput): PrepareResult {
+  if (!adapter.prepareJob) {
+    return refusal(
+      'invalid_config',
+      'files, batches and fine-tuning jobs need a provider key with adapter openai or azure-openai',
+    );
+  }
+  return adapter.prepareJob(input);
 }
 
 /** What `prepareRealtime` gets. */

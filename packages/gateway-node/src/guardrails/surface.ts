@@ -33,6 +33,17 @@ export class SurfaceGuardrails {
     return plan.chainFor('', key.id, team);
   }
 
+  /** The chain of a call served by `modelId` (the job APIs: the serving Model's guardrails too). */
+  modelChain(
+    snapshot: ConfigSnapshot,
+    key: Resource<'api_keys'>,
+    modelId: string,
+  ): readonly CompiledGuardrail[] {
+    const plan = this.planOf(snapshot);
+    if (plan === undefined) return NONE;
+    return plan.chainFor(modelId, key.id, (key.value as { team_id?: string }).team_id);
+  }
+
   /** `chain` over `text`, recorded on the request (metrics, usage fields, the verdict log). */
   async scan(
     ctx: RequestContext,

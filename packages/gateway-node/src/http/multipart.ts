@@ -81,15 +81,24 @@ function splitParams(s: string): Param[] | undefined {
   return out;
 }
 
-interface PartHead {
+export interface PartHead {
   readonly name: string;
   readonly file: boolean;
+  /** The plain `filename` parameter (`filename*` counts as a file without a usable name). */
+  readonly filename?: string;
+  readonly contentType?: string;
 }
 
-function partHead(headers: string): PartHead | undefined {
+/** A part's `Content-Disposition` (exactly one plain `name`) and `Content-Type`. */
+export function partHead(headers: string): PartHead | undefined {
+  let head: PartHead | undefined;
+  let contentType: string | undefined;
   for (const line of headers.split('\r\n')) {
     const colon = line.indexOf(':');
-    if (colon === -1 || line.slice(0, colon).trim().toLowerCase() !== 'content-disposition') continue;
+    if (colon === -1) continue;
+    const field = line.slice(0, colon).trim().toLowerCase();
+    if (field === 'content-type') contentType = line.slice(colon + 1).trim();
+    if (field !== 'content-disposition' || head !== undefined) continue;
     const v = line.slice(colon + 1);
     const semi = v.indexOf(';');
     if (semi === -1 || v.slice(0, semi).trim().toLowerCase() !== 'form-data') return undefined;
@@ -98,9 +107,11 @@ function partHead(headers: string): PartHead | undefined {
     const names = params.filter((p) => p.name === 'name');
     if (names.length !== 1) return undefined;
     const file = params.some((p) => p.name === 'filename' || p.name === 'filename*');
-    return { name: (names[0] as Param).value, file };
+    const filename = params.find((p) => p.name === 'filename')?.value;
+    head = { name: (names[0] as Param).value, file, ...(filename !== undefined ? { filename } : {}) };
   }
-  return undefined;
+  if (head === undefined) return undefined;
+  return contentType === undefined ? head : { ...head, contentType };
 }
 
 const bad = (detail: string) => errors.invalidBody(detail);

@@ -33,6 +33,12 @@ export type EndpointLabel =
   | '/a2a'
   | '/a2a/:agent/.well-known/agent-card.json'
   | '/v1/realtime'
+  | '/v1/files'
+  | '/v1/files/:id'
+  | '/v1/batches'
+  | '/v1/batches/:id'
+  | '/v1/fine_tuning/jobs'
+  | '/v1/fine_tuning/jobs/:id'
   | 'other';
 
 /**
@@ -55,7 +61,8 @@ export type RouteKind =
   | 'videos'
   | 'a2a'
   | 'a2a_card'
-  | 'realtime';
+  | 'realtime'
+  | 'jobs';
 
 /** `inbound_protocol` of metrics and usage events: the caller's wire dialect or surface. */
 export type InboundProtocol = 'openai' | 'anthropic' | 'mcp' | 'a2a' | 'realtime' | 'batch';

@@ -17,6 +17,7 @@
  */
 import type {
   AuthorizeContext,
+  JobInput,
   PreparedRequest,
   PrepareInput,
   PrepareResult,
@@ -27,10 +28,11 @@ import { refusal } from '../contract.js';
 import { buildOpenAiBody } from '../shared/body.js';
 import { parseOpenAiWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
+import { jobHeaders, joinQuery } from '../shared/jobs.js';
 import { ALL_CAPABILITIES, createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
 import { EntraTokenCache, parseAzureCredential } from './entra.js';
 import { prepareAzureRealtime } from './realtime.js';
-import { azureUrl } from './url.js';
+import { AZURE_API_VERSION, azureOrigin, azureUrl } from './url.js';
 
 export { EntraTokenCache, parseAzureCredential } from './entra.js';
 export { AZURE_REALTIME_API_VERSION, prepareAzureRealtime } from './realtime.js';
@@ -62,6 +64,23 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
   }
 
+  /** Job APIs live at the resource root: `<origin>/openai<path>?api-version=...`. */
+  function prepareJob(input: JobInput): PrepareResult {
+    const pk = input.providerKey;
+    const origin = azureOrigin(pk.api_base, pk.provider ?? '');
+    if (!origin.ok) return refusal('invalid_config', origin.message);
+    const cred = parseAzureCredential(pk);
+    if (!cred.ok) return refusal('invalid_credentials', cred.message);
+    const hasVersion = new URLSearchParams(input.query).has('api-version');
+    const query = hasVersion
+      ? input.query
+      : joinQuery(input.query, `api-version=${AZURE_API_VERSION}`).slice(1);
+    const url = new URL(`${origin.origin}/openai${input.path}?${query}`);
+    const credential: Record<string, string> =
+      cred.credential.kind === 'api_key' ? { 'api-key': cred.credential.key } : {};
+    return { ok: true, request: { url, headers: jobHeaders(input, credential), body: '' } };
+  }
+
   async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
     const cred = parseAzureCredential(ctx.providerKey);
     if (!cred.ok) return refusal('invalid_credentials', cred.message);
@@ -79,6 +98,7 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     errorWire: 'azure',
     capabilities: ALL_CAPABILITIES,
     prepare,
+    prepareJob,
     authorize,
     prepareRealtime: prepareAzureRealtime,
     transformResponse: wire.transformResponse,

@@ -24,6 +24,7 @@ import { buildOpenAiBody } from './body.js';
 import { upstreamSecret } from './credentials.js';
 import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
+import { prepareOpenAiJob } from './jobs.js';
 import { rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
 import { prepareOpenAiPassthrough } from './passthrough.js';
@@ -129,6 +130,7 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     prepare: prepareOpenAi,
     preparePassthrough: prepareOpenAiPassthrough,
     ...(spec.realtime === true ? { prepareRealtime: prepareOpenAiRealtime } : {}),
+    prepareJob: prepareOpenAiJob,
     transformResponse: transformOpenAi,
     createStreamTranslator(options: StreamOptions): StreamTranslator {
       return new OpenAiStreamTranslator(options);
