@@ -14,8 +14,6 @@ export function inertConfigKeys(c: Config): string[] {
   const otlp = c.observability.metrics.otlp;
   if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
   if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
-  if (c.bedrock_endpoint_url !== undefined && c.bedrock_endpoint_url !== '')
-    keys.push('bedrock_endpoint_url');
   // Outbound TLS settings: upstream calls use the system trust store with verification on.
   const tls = c.upstream.tls;
   if (tls.ca_file !== undefined) keys.push('upstream.tls.ca_file');

@@ -105,7 +105,11 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     }
     // Guardrails first: a blocked prompt uses no quota, and the cache keys and stores masked text.
     interceptors = [
-      guardrailInterceptor({ metrics, logger: o.logger }),
+      guardrailInterceptor({
+        metrics,
+        logger: o.logger,
+        bedrockEndpointUrl: o.config.bedrock_endpoint_url,
+      }),
       rateLimitInterceptor({ store, metrics, logger: o.logger }),
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];

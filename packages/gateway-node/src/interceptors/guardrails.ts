@@ -44,6 +44,8 @@ export interface GuardrailDeps {
   readonly logger: Logger;
   /** HTTP for the remote kinds (default: global fetch). */
   readonly http?: GuardrailHttp;
+  /** config.yaml `bedrock_endpoint_url` (`kind: bedrock` guardrails without their own endpoint). */
+  readonly bedrockEndpointUrl?: string | undefined;
 }
 
 const SCANNED: ReadonlySet<RouteKind> = new Set([
@@ -114,7 +116,7 @@ export function guardrailInterceptor(d: GuardrailDeps): Interceptor<GuardrailPla
 
   return {
     name: 'guardrails',
-    compile: compileGuardrailPlan,
+    compile: (s) => compileGuardrailPlan(s, { bedrockEndpointUrl: d.bedrockEndpointUrl }),
     begin(plan, f) {
       const ctx = f.ctx;
       if (!SCANNED.has(f.route.kind) || ctx.model === undefined || ctx.apiKey === undefined) return undefined;
