@@ -38,6 +38,7 @@ import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
 import { createAgent } from './upstream/client.js';
+import { UpstreamDispatchers } from './upstream/dispatchers.js';
 import { UsageBus } from './usage/bus.js';
 import { Exporters } from './usage/exporters.js';
 
@@ -118,7 +119,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
-    agent: createAgent(settings),
+    upstreams: new UpstreamDispatchers(settings, createAgent(settings), o.logger),
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,
@@ -252,7 +253,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     async close() {
       checks.stop();
       await rt.exporters.close();
-      await (rt.agent as { close(): Promise<void> }).close();
+      await rt.upstreams.close();
       await Promise.allSettled(owned.map((s) => s.close()));
     },
   };

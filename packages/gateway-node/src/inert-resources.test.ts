@@ -41,3 +41,12 @@ test('every observability_exporters kind is delivered: none is reported inert', 
   } as Docs;
   assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
 });
+
+test('provider_keys.tls is applied (its own connection pools): not reported inert', () => {
+  const docs: Docs = {
+    provider_keys: {
+      p: { display_name: 'p', api_key: 'k', provider: 'openai', tls: { verify: false } },
+    },
+  };
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
+});

@@ -26,9 +26,6 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     const v = k.value as Readonly<Record<string, unknown>>;
     for (const f of INERT_KEY_FIELDS) if (v[f] !== undefined && v[f] !== null) out.add(`api_keys.${f}`);
   }
-  for (const p of s.byId('provider_keys').values()) {
-    if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');
-  }
   for (const g of s.byId('guardrails').values()) {
     if (INERT_GUARDRAIL_KINDS.has(g.value.kind)) out.add(`guardrails.kind: ${g.value.kind}`);
   }

@@ -16,7 +16,13 @@ export const ABORT_CLIENT_GONE = Symbol('client-gone');
 
 const DAY_MS = 24 * 3600 * 1000;
 
-export function createAgent(s: Settings): Agent {
+/** TLS options of one dedicated pool (a provider key's `tls`, `dispatchers.ts`). */
+export interface AgentTls {
+  readonly ca?: readonly string[];
+  readonly rejectUnauthorized: boolean;
+}
+
+export function createAgent(s: Settings, tls?: AgentTls): Agent {
   // 0 = off: keep idle connections (a day stands in for "forever").
   const idle = s.poolIdleTimeoutMs > 0 ? s.poolIdleTimeoutMs : DAY_MS;
   return new Agent({
@@ -24,6 +30,7 @@ export function createAgent(s: Settings): Agent {
       ...(s.connectTimeoutMs > 0 ? { timeout: s.connectTimeoutMs } : { timeout: 0 }),
       keepAlive: s.tcpKeepAliveSecs > 0,
       keepAliveInitialDelay: s.tcpKeepAliveSecs * 1000,
+      ...(tls ? { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: [...tls.ca] } : {}) } : {}),
     },
     keepAliveTimeout: idle,
     keepAliveMaxTimeout: idle,

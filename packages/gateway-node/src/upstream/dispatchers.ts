@@ -1,0 +1,91 @@
+/**
+ * Which undici dispatcher an upstream call made with a provider key goes through. Keys without
+ * `tls` (or with the defaults: no `ca_cert`, `verify: true`) share the gateway's one agent; each
+ * distinct `tls` setting gets a dedicated agent (its own keep-alive pools), so a private CA or
+ * `verify: false` never leaks to other upstreams (data-plane §5.7).
+ *
+ * - Compiled once per snapshot (key id -> dispatcher), read per request as one map lookup.
+ * - Agents are keyed by the setting itself and survive snapshots: a config change that keeps a
+ *   key's TLS setting keeps its warm connections. They close with the gateway; only when more
+ *   than `MAX_AGENTS` distinct settings piled up are the ones the current snapshot no longer uses
+ *   closed (their idle sockets are reaped by `pool_idle_timeout_secs` meanwhile).
+ * - `ca_cert` is additive to the system roots (Node's `ca` replaces them, so the roots are
+ *   prepended). A `ca_cert` that does not parse (a document written around the Admin API) fails
+ *   closed: that key's agent trusts nothing, so calls through it fail the TLS handshake (502).
+ */
+import { createHash } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { type ConfigSnapshot, pemCertificates } from '@aisix/core';
+import type { Logger } from 'pino';
+import type { Agent, Dispatcher } from 'undici';
+import type { Settings } from '../config.js';
+import { type AgentTls, createAgent } from './client.js';
+
+const MAX_AGENTS = 64;
+
+export class UpstreamDispatchers {
+  private readonly agents = new Map<string, Agent>();
+  private readonly compiled = new WeakMap<ConfigSnapshot, ReadonlyMap<string, Dispatcher>>();
+
+  constructor(
+    private readonly settings: Settings,
+    /** The shared agent (keys with default TLS, and every non-key call). */
+    readonly base: Agent,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The dispatcher for calls made with provider key `pkId` under snapshot `s`. */
+  forKey(s: ConfigSnapshot, pkId: string | undefined): Dispatcher {
+    let m = this.compiled.get(s);
+    if (m === undefined) {
+      m = this.compile(s);
+      this.compiled.set(s, m);
+    }
+    return (pkId !== undefined ? m.get(pkId) : undefined) ?? this.base;
+  }
+
+  private compile(s: ConfigSnapshot): ReadonlyMap<string, Dispatcher> {
+    const out = new Map<string, Dispatcher>();
+    const used = new Set<string>();
+    for (const [id, pk] of s.byId('provider_keys')) {
+      const tls = pk.value.tls;
+      if (tls === undefined || tls === null) continue;
+      const verify = tls.verify !== false;
+      const pem = tls.ca_cert?.trim() ?? '';
+      if (verify && pem === '') continue;
+      const name = createHash('sha256').update(`${verify}\u0000${pem}`).digest('hex');
+      used.add(name);
+      let agent = this.agents.get(name);
+      if (agent === undefined) {
+        agent = createAgent(this.settings, this.tlsOptions(id, verify, pem));
+        this.agents.set(name, agent);
+      }
+      out.set(id, agent);
+    }
+    if (this.agents.size > MAX_AGENTS) {
+      for (const [name, agent] of this.agents) {
+        if (used.has(name)) continue;
+        this.agents.delete(name);
+        void agent.close().catch(() => {});
+      }
+    }
+    return out;
+  }
+
+  private tlsOptions(id: string, verify: boolean, pem: string): AgentTls {
+    if (pem === '') return { rejectUnauthorized: verify };
+    const certs = pemCertificates(pem);
+    if (certs === undefined) {
+      this.logger.error(
+        { provider_key_id: id },
+        'provider key tls.ca_cert holds no parseable PEM certificate: calls with this key fail',
+      );
+      return { ca: [], rejectUnauthorized: verify };
+    }
+    return { ca: [...rootCertificates, ...certs], rejectUnauthorized: verify };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.base.close(), ...[...this.agents.values()].map((a) => a.close())]);
+  }
+}
