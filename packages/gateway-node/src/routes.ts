@@ -14,6 +14,7 @@ import { listModels } from './endpoints/models.js';
 import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
 import { runMcp } from './mcp/endpoint.js';
+import { PASSTHROUGH_PREFIX, runPassthrough } from './passthrough/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
 import type { GatewayRuntime } from './runtime.js';
@@ -43,19 +44,29 @@ const TABLE = {
   '/readyz': { method: 'GET', kind: 'health', envelope: 'openai', run: readyz },
   '/mcp': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
   '/mcp/:server': { method: 'ANY', kind: 'mcp', envelope: 'openai', run: runMcp },
+  '/passthrough/:provider/*rest': {
+    method: 'ANY',
+    kind: 'passthrough',
+    envelope: 'openai',
+    run: runPassthrough,
+  },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
 
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label).
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label) and the raw tunnel
+ * (every `/passthrough/<provider>/<rest>` under one label).
  */
 export function resolveRoute(
   path: string,
 ): { readonly label: EndpointLabel; readonly route: Route } | undefined {
   const route = ROUTES.get(path);
-  if (route !== undefined && path !== '/mcp/:server') return { label: path as EndpointLabel, route };
+  if (route !== undefined && path !== '/mcp/:server' && path !== '/passthrough/:provider/*rest')
+    return { label: path as EndpointLabel, route };
+  if (path.startsWith(PASSTHROUGH_PREFIX))
+    return { label: '/passthrough/:provider/*rest', route: TABLE['/passthrough/:provider/*rest'] };
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
   return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };

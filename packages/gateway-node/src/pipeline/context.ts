@@ -28,6 +28,7 @@ export type EndpointLabel =
   | '/readyz'
   | '/mcp'
   | '/mcp/:server'
+  | '/passthrough/:provider/*rest'
   | 'other';
 
 /**
@@ -46,7 +47,8 @@ export type RouteKind =
   | 'audio'
   | 'models'
   | 'health'
-  | 'mcp';
+  | 'mcp'
+  | 'passthrough';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {

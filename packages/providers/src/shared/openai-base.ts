@@ -27,6 +27,7 @@ import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
 import { prepareOpenAiPassthrough } from './passthrough.js';
+import { rawSecret } from './raw.js';
 import { openAiUrl } from './url.js';
 import { readOpenAiUsage } from './usage.js';
 
@@ -125,6 +126,7 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     capabilities,
     prepare: prepareOpenAi,
     preparePassthrough: prepareOpenAiPassthrough,
+    prepareRaw: (input) => rawSecret(input, 'authorization'),
     transformResponse: transformOpenAi,
     createStreamTranslator(options: StreamOptions): StreamTranslator {
       return new OpenAiStreamTranslator(options);
