@@ -6,19 +6,13 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
-import {
-  type Admission,
-  type Bucket,
-  compileLimitPlan,
-  type LimitPlan,
-  type Limits,
-  type ModelFacts,
-} from '@aisix/limits';
+import type { Admission, Bucket, Limits, ModelFacts } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { baseHeaders, sendBody, sendError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { limitPlan } from '../pipeline/limit-plan.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { type KeyAccess, type ToolAcl, toolAcl } from './acl.js';
 import { type McpGateway, type McpServerView, mcpGateway } from './compile.js';
@@ -105,18 +99,6 @@ function rpc(
 function header(ctx: RequestContext, name: string): string | undefined {
   const v = ctx.req.headers[name];
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
-
-/** The snapshot's rate-limit plan (null: no limit configured anywhere), compiled once. */
-function limitPlan(snapshot: ConfigSnapshot): LimitPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileLimitPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
 }
 
 /** No model dimension (§1.3): `group` keeps model-following policies out of the request gate. */

@@ -9,6 +9,7 @@
  */
 
 import type { Resource } from '@aisix/core';
+import type { Admission } from '@aisix/limits';
 import { type AdapterError, type ProviderAdapter, type ProviderKeyView, prepareRaw } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors, GatewayError } from '../errors.js';
@@ -18,6 +19,7 @@ import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { backoffMs } from '../pipeline/dispatch.js';
+import { limitPlan } from '../pipeline/limit-plan.js';
 import { apiKeyView, modelKind, modelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { adapterHttpFor } from '../upstream/authorize.js';
@@ -121,23 +123,63 @@ export async function runPassthrough(rt: GatewayRuntime, ctx: RequestContext): P
     now: Date.now(),
   });
   if (!prepared.ok) return sendError(ctx, rt.ident, errors.fromAdapter(prepared.error));
-  const dispatcher = rt.upstreams.forKey(ctx.snapshot, pk.id);
-  let headers = prepared.headers;
-  if (prepared.authorize && adapter?.authorize) {
-    const auth = await authorizeRaw(adapter.authorize.bind(adapter), prepared.url, headers, pkv, dispatcher);
-    if (auth instanceof GatewayError) return sendError(ctx, rt.ident, auth);
-    headers = auth;
+  const admitted = await admit(rt, ctx, key, model);
+  if (admitted instanceof GatewayError) return sendError(ctx, rt.ident, admitted);
+  try {
+    const dispatcher = rt.upstreams.forKey(ctx.snapshot, pk.id);
+    let headers = prepared.headers;
+    if (prepared.authorize && adapter?.authorize) {
+      const auth = await authorizeRaw(
+        adapter.authorize.bind(adapter),
+        prepared.url,
+        headers,
+        pkv,
+        dispatcher,
+      );
+      if (auth instanceof GatewayError) return sendError(ctx, rt.ident, auth);
+      headers = auth;
+    }
+    const call: RawCall = {
+      dispatcher,
+      url: prepared.url,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      strip,
+      deadlines: resolveDeadlines(view, undefined, rt.settings),
+    };
+    await attempts(rt, ctx, call, pkv.display_name);
+  } finally {
+    // Held for the whole exchange (concurrency counts it); raw bytes carry no token count.
+    if (admitted !== undefined) void admitted.commit(0);
   }
-  const call: RawCall = {
-    dispatcher,
-    url: prepared.url,
-    method: method as Dispatcher.HttpMethod,
-    headers,
-    body,
-    strip,
-    deadlines: resolveDeadlines(view, undefined, rt.settings),
-  };
-  await attempts(rt, ctx, call, pkv.display_name);
+}
+
+/**
+ * The request-level rate limits of the caller key, the chosen model and the policies that apply
+ * (the model pipeline's layers), acquired for the whole exchange; undefined when none apply.
+ */
+async function admit(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  key: Resource<'api_keys'>,
+  model: Resource<'models'>,
+): Promise<Admission | GatewayError | undefined> {
+  const plan = limitPlan(ctx.snapshot);
+  if (plan === undefined) return undefined;
+  const k = apiKeyView(key);
+  const buckets = plan.requestBuckets({
+    apiKeyId: key.id,
+    team: k.team_id,
+    member: k.user_id,
+    requestedName: modelView(model).display_name,
+    model: plan.modelFacts(model),
+  });
+  if (buckets.length === 0) return undefined;
+  const r = await rt.limiter.acquire(buckets);
+  if (r.ok) return r.admission;
+  rt.metrics.governance.rateLimitRejected(r.reason, r.bucket.layer, r.bucket.policy?.id);
+  return errors.rateLimited(r.reason, r.retryAfterSecs, r.bucket.policy);
 }
 
 type Authorize = NonNullable<ProviderAdapter['authorize']>;

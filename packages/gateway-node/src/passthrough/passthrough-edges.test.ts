@@ -2,7 +2,8 @@
  * The raw tunnel's edges: bad input gets the OpenAI envelope (401, unknown provider 404, ACL
  * 403, body over the cap 413 declared or chunked, upstream never contacted); upstream errors are
  * relayed as the provider wrote them (4xx and 429 with `Retry-After` never retried, 5xx retried
- * within the model's budget); an unreachable upstream is 502; streamed answers reach the caller
+ * within the model's budget); the caller key's rate limit applies (429); an unreachable upstream
+ * is 502; streamed answers reach the caller
  * before the upstream finished (no buffering); one bounded endpoint label in the metrics.
  */
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { type RawRequest, type RawUpstream, sendJsonBody, startRawUpstream } fro
 
 const CALLER = 'sk-edges-all';
 const NARROW = 'sk-edges-gpt-only';
+const LIMITED = 'sk-edges-one-per-minute';
 const LIMIT = 256;
 
 let up: RawUpstream;
@@ -49,6 +51,7 @@ function docs(upUrl: string): Docs {
     api_keys: {
       k1: { key_hash: sha256(CALLER), allowed_models: ['*'] },
       k2: { key_hash: sha256(NARROW), allowed_models: ['gpt'] },
+      k3: { key_hash: sha256(LIMITED), allowed_models: ['*'], rate_limit: { rpm: 1 } },
     },
   };
 }
@@ -194,6 +197,16 @@ test('a streamed answer is relayed as it arrives (the first event before the ups
     rest += new TextDecoder().decode(c.value);
   assert.equal(rest, 'data: [DONE]\n\n');
   up.handle(ok);
+});
+
+test("the caller key's rate limit applies to the tunnel: 429 in the envelope, upstream not called", async () => {
+  assert.equal((await call('/passthrough/openai/v1/models', { key: LIMITED })).status, 200);
+  const before = up.requests.length;
+  const r = await call('/passthrough/openai/v1/models', { key: LIMITED });
+  assert.equal(r.status, 429);
+  assert.ok(Number(r.headers.get('retry-after')) > 0);
+  assert.equal((await envelope(r)).type, 'rate_limit_exceeded');
+  assert.equal(up.requests.length, before);
 });
 
 test('metrics: every passthrough path shares one bounded endpoint label', async () => {
