@@ -7,7 +7,7 @@
  * before the upstream finished (no buffering); one bounded endpoint label in the metrics.
  */
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
+import { request, type ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { metric } from '../test/cache-rig.js';
 import {
@@ -197,6 +197,33 @@ test('a streamed answer is relayed as it arrives (the first event before the ups
     rest += new TextDecoder().decode(c.value);
   assert.equal(rest, 'data: [DONE]\n\n');
   up.handle(ok);
+});
+
+test('HEAD and OPTIONS are tunnelled; a method outside the set is 405 with Allow', async () => {
+  const head = await call('/passthrough/openai/v1/models', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(up.requests.at(-1)?.method, 'HEAD');
+  assert.equal((await call('/passthrough/openai/v1/models', { method: 'OPTIONS' })).status, 200);
+  const r = await new Promise<{ status: number; allow: string | undefined; body: string }>(
+    (resolve, reject) => {
+      const req = request(`${g.base}/passthrough/openai/v1/models`, {
+        method: 'PROPFIND',
+        headers: { authorization: `Bearer ${CALLER}` },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
+  assert.equal(r.status, 405);
+  assert.equal(r.allow, 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+  assert.equal((JSON.parse(r.body) as { error: { type: string } }).error.type, 'method_not_allowed');
 });
 
 test("the caller key's rate limit applies to the tunnel: 429 in the envelope, upstream not called", async () => {

@@ -22,16 +22,18 @@ let up: RawUpstream;
 let g: Started;
 
 const echo = (req: RawRequest, res: import('node:http').ServerResponse) =>
-  sendJsonBody(
-    res,
-    201,
-    { seen: req.url, method: req.method, bytes: req.raw.length },
-    {
-      'x-upstream-request-id': 'req_123',
-      'set-cookie': 'session=upstream',
-      server: 'upstream-server/1.0',
-    },
-  );
+  req.url.endsWith('/oauth2/v2.0/token')
+    ? sendJsonBody(res, 200, { token_type: 'Bearer', expires_in: 3599, access_token: 'aad-token-1' })
+    : sendJsonBody(
+        res,
+        201,
+        { seen: req.url, method: req.method, bytes: req.raw.length },
+        {
+          'x-upstream-request-id': 'req_123',
+          'set-cookie': 'session=upstream',
+          server: 'upstream-server/1.0',
+        },
+      );
 
 function docs(upUrl: string): Docs {
   const pk = (extra: Record<string, unknown>) => ({ display_name: String(extra.display_name), ...extra });
@@ -58,6 +60,17 @@ function docs(upUrl: string): Docs {
         strip_headers: ['authorization', 'x-api-key', 'x-drop-me'],
       }),
       br: pk({ display_name: 'br', api_key: JSON.stringify(AWS), adapter: 'bedrock', api_base: upUrl }),
+      ae: pk({
+        display_name: 'ae',
+        adapter: 'azure-openai',
+        api_base: upUrl,
+        api_key: JSON.stringify({
+          tenant_id: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+          client_id: 'app-1',
+          client_secret: 'entra-secret',
+          authority_host: upUrl,
+        }),
+      }),
       nb: pk({ display_name: 'nb', api_key: 'sk-groq', provider: 'groq', adapter: 'openai' }),
     },
     models: {
@@ -66,6 +79,7 @@ function docs(upUrl: string): Docs {
       m3: { display_name: 'gem', provider: 'gemini', model_name: 'gemini-2.0', provider_key_id: 'gm' },
       m4: { display_name: 'az', provider: 'azure', model_name: 'dep', provider_key_id: 'az' },
       m5: { display_name: 'br', provider: 'bedrock', model_name: 'x', provider_key_id: 'br' },
+      m7: { display_name: 'ae', provider: 'azure-entra', model_name: 'dep', provider_key_id: 'ae' },
       m6: { display_name: 'groq', provider: 'groq', model_name: 'llama', provider_key_id: 'nb' },
     },
     api_keys: { k1: { key_hash: sha256(CALLER), allowed_models: ['*'] } },
@@ -190,6 +204,17 @@ describe('credentials per provider family', () => {
     assert.equal(last().headers['api-key'], 'azure-upstream-key');
     assert.equal(last().headers['x-drop-me'], undefined);
     assert.equal(last().headers.cookie, 'kept-here', 'this key strips its own list only');
+  });
+
+  test('Azure Entra ID: the token minted through the key pools is sent as Bearer, no api-key', async () => {
+    const r = await call('/passthrough/azure-entra/openai/deployments/dep/files?api-version=1', {
+      method: 'GET',
+    });
+    assert.equal(r.status, 201);
+    assert.equal(up.requests.at(-2)?.url, '/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token');
+    assert.equal(last().url, '/openai/deployments/dep/files?api-version=1');
+    assert.equal(last().headers.authorization, 'Bearer aad-token-1');
+    assert.equal(last().headers['api-key'], undefined);
   });
 
   test('Bedrock: SigV4 over the method, path and bytes, verified server-side', async () => {
