@@ -10,7 +10,13 @@
 
 import type { Resource } from '@aisix/core';
 import type { Admission } from '@aisix/limits';
-import { type AdapterError, type ProviderAdapter, type ProviderKeyView, prepareRaw } from '@aisix/providers';
+import {
+  type AdapterError,
+  type ProviderAdapter,
+  type ProviderKeyView,
+  prepareRaw,
+  type RawInput,
+} from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
@@ -83,16 +89,8 @@ export async function runPassthrough(rt: GatewayRuntime, ctx: RequestContext): P
   if (!key) return;
   const method = ctx.req.method ?? 'GET';
   if (!METHODS.has(method)) return sendError(ctx, rt.ident, errors.methodNotAllowed(ALLOW));
-  let body: Buffer;
-  try {
-    body = await readBody(ctx.req, rt.settings.bodyLimit, rt.bodyIdleMs);
-  } catch (e) {
-    const err = e as GatewayError;
-    sendError(ctx, rt.ident, err);
-    if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
-    else if (err.status !== 408) drainBody(ctx.req);
-    return;
-  }
+  const body = await readRawBody(rt, ctx);
+  if (body === undefined) return;
   const parts = splitPath(ctx.path);
   if (parts === undefined) return sendError(ctx, rt.ident, errors.notFound());
   const picked = pickModel(rt, ctx, parts.provider);
@@ -109,19 +107,7 @@ export async function runPassthrough(rt: GatewayRuntime, ctx: RequestContext): P
   const pkv = providerKeyView(pk);
   const strip = pk.value.strip_headers ?? [];
   const adapter = rt.registry.resolve(pkv);
-  const url = ctx.req.url ?? '';
-  const q = url.indexOf('?');
-  const prepared = prepareRaw(adapter, {
-    providerKey: pkv,
-    provider: parts.provider,
-    method,
-    rest: parts.rest,
-    query: q === -1 ? '' : url.slice(q),
-    headers: forwardedHeaders(ctx.req.headers, strip),
-    body,
-    requestId: ctx.id,
-    now: Date.now(),
-  });
+  const prepared = prepareRaw(adapter, rawInput(ctx, pkv, strip, parts, method, body));
   if (!prepared.ok) return sendError(ctx, rt.ident, errors.fromAdapter(prepared.error));
   const admitted = await admit(rt, ctx, key, model);
   if (admitted instanceof GatewayError) return sendError(ctx, rt.ident, admitted);
@@ -153,6 +139,42 @@ export async function runPassthrough(rt: GatewayRuntime, ctx: RequestContext): P
     // Held for the whole exchange (concurrency counts it); raw bytes carry no token count.
     if (admitted !== undefined) void admitted.commit(0);
   }
+}
+
+/** The body under the cap; undefined when it was refused (the answer is written). */
+async function readRawBody(rt: GatewayRuntime, ctx: RequestContext): Promise<Buffer | undefined> {
+  try {
+    return await readBody(ctx.req, rt.settings.bodyLimit, rt.bodyIdleMs);
+  } catch (e) {
+    const err = e as GatewayError;
+    sendError(ctx, rt.ident, err);
+    if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
+    else if (err.status !== 408) drainBody(ctx.req);
+    return undefined;
+  }
+}
+
+function rawInput(
+  ctx: RequestContext,
+  pkv: ProviderKeyView,
+  strip: readonly string[],
+  parts: { readonly provider: string; readonly rest: string },
+  method: string,
+  body: Buffer,
+): RawInput {
+  const url = ctx.req.url ?? '';
+  const q = url.indexOf('?');
+  return {
+    providerKey: pkv,
+    provider: parts.provider,
+    method,
+    rest: parts.rest,
+    query: q === -1 ? '' : url.slice(q),
+    headers: forwardedHeaders(ctx.req.headers, strip),
+    body,
+    requestId: ctx.id,
+    now: Date.now(),
+  };
 }
 
 /**
