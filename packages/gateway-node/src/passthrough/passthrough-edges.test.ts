@@ -199,6 +199,29 @@ test('a streamed answer is relayed as it arrives (the first event before the ups
   up.handle(ok);
 });
 
+test('a caller that goes away mid-stream aborts the upstream request', { timeout: 5000 }, async () => {
+  let upstreamClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => {
+    upstreamClosed = r;
+  });
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: {"n":1}\n\n');
+    res.on('close', () => upstreamClosed());
+  });
+  const ac = new AbortController();
+  const r = await call('/passthrough/openai/v1/chat/completions', {
+    method: 'POST',
+    body: '{"stream":true}',
+    signal: ac.signal,
+  });
+  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+  await reader.read();
+  ac.abort();
+  await closed;
+  up.handle(ok);
+});
+
 test('HEAD and OPTIONS are tunnelled; a method outside the set is 405 with Allow', async () => {
   const head = await call('/passthrough/openai/v1/models', { method: 'HEAD' });
   assert.equal(head.status, 200);
