@@ -14,12 +14,6 @@ export function inertConfigKeys(c: Config): string[] {
   const otlp = c.observability.metrics.otlp;
   if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
   if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
-  // Outbound TLS settings: upstream calls use the system trust store with verification on.
-  const tls = c.upstream.tls;
-  if (tls.ca_file !== undefined) keys.push('upstream.tls.ca_file');
-  if (tls.client_cert_file !== undefined) keys.push('upstream.tls.client_cert_file');
-  if (tls.client_key_file !== undefined) keys.push('upstream.tls.client_key_file');
-  if (!tls.verify) keys.push('upstream.tls.verify');
   // The AISIX Cloud data-plane mode (control-plane bundle, heartbeats) is not built.
   if (c.managed.enabled) keys.push('managed.enabled');
   return keys;

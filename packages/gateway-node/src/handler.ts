@@ -37,8 +37,7 @@ import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
-import { createAgent } from './upstream/client.js';
-import { UpstreamDispatchers } from './upstream/dispatchers.js';
+import { UpstreamDispatchers, type UpstreamTls } from './upstream/dispatchers.js';
 import { UsageBus } from './usage/bus.js';
 import { Exporters } from './usage/exporters.js';
 
@@ -63,6 +62,8 @@ export interface ProxyHandlerOptions {
   readonly bodyIdleTimeoutMs?: number;
   /** Request tracing (`tracing/index.ts` `createTracing`); absent = off. */
   readonly tracer?: Tracer | undefined;
+  /** config.yaml `upstream.tls`, files read by the caller; absent: system roots, verify on. */
+  readonly upstreamTls?: UpstreamTls | undefined;
 }
 
 export interface ProxyHandler {
@@ -119,7 +120,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
-    upstreams: new UpstreamDispatchers(settings, createAgent(settings), o.logger),
+    upstreams: new UpstreamDispatchers(settings, o.logger, o.upstreamTls),
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,

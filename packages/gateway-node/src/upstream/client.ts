@@ -16,10 +16,13 @@ export const ABORT_CLIENT_GONE = Symbol('client-gone');
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** TLS options of one dedicated pool (a provider key's `tls`, `dispatchers.ts`). */
+/** TLS options of one pool (`upstream.tls`, a provider key's `tls`: `dispatchers.ts`). */
 export interface AgentTls {
   readonly ca?: readonly string[];
   readonly rejectUnauthorized: boolean;
+  /** Client certificate and key (mTLS), PEM. */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export function createAgent(s: Settings, tls?: AgentTls): Agent {
@@ -30,7 +33,13 @@ export function createAgent(s: Settings, tls?: AgentTls): Agent {
       ...(s.connectTimeoutMs > 0 ? { timeout: s.connectTimeoutMs } : { timeout: 0 }),
       keepAlive: s.tcpKeepAliveSecs > 0,
       keepAliveInitialDelay: s.tcpKeepAliveSecs * 1000,
-      ...(tls ? { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: [...tls.ca] } : {}) } : {}),
+      ...(tls
+        ? {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: [...tls.ca] } : {}),
+            ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+          }
+        : {}),
     },
     keepAliveTimeout: idle,
     keepAliveMaxTimeout: idle,

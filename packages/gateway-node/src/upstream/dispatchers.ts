@@ -9,8 +9,11 @@
  *   key's TLS setting keeps its warm connections. They close with the gateway; only when more
  *   than `MAX_AGENTS` distinct settings piled up are the ones the current snapshot no longer uses
  *   closed (their idle sockets are reaped by `pool_idle_timeout_secs` meanwhile).
- * - `ca_cert` is additive to the system roots (Node's `ca` replaces them, so the roots are
- *   prepended). A `ca_cert` that does not parse (a document written around the Admin API) fails
+ * - The deployment-wide `upstream.tls` (CA, client certificate, verify; read by the CLI) shapes
+ *   the shared agent and every dedicated one: a key's `ca_cert` adds to the system roots and the
+ *   deployment CA (Node's `ca` replaces the roots, so they are prepended), the client
+ *   certificate is presented on every pool, and `verify: false` at either level turns
+ *   verification off. A `ca_cert` that does not parse (a document written around the Admin API) fails
  *   closed: that key's agent trusts nothing, so calls through it fail the TLS handshake (502).
  */
 import { createHash } from 'node:crypto';
@@ -23,16 +26,30 @@ import { type AgentTls, createAgent } from './client.js';
 
 const MAX_AGENTS = 64;
 
+/** config.yaml `upstream.tls` with its files already read (PEM). */
+export interface UpstreamTls {
+  /** `ca_file`: extra trust roots for every upstream. */
+  readonly ca?: readonly string[] | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  readonly verify: boolean;
+}
+
 export class UpstreamDispatchers {
   private readonly agents = new Map<string, Agent>();
   private readonly compiled = new WeakMap<ConfigSnapshot, ReadonlyMap<string, Dispatcher>>();
+  /** The shared agent (keys with default TLS, and every non-key call). */
+  readonly base: Agent;
 
   constructor(
     private readonly settings: Settings,
-    /** The shared agent (keys with default TLS, and every non-key call). */
-    readonly base: Agent,
     private readonly logger: Logger,
-  ) {}
+    private readonly deployment: UpstreamTls = { verify: true },
+  ) {
+    const d = deployment;
+    const custom = d.ca !== undefined || d.cert !== undefined || !d.verify;
+    this.base = createAgent(settings, custom ? this.tlsOptions('', d.verify, '') : undefined);
+  }
 
   /** The dispatcher for calls made with provider key `pkId` under snapshot `s`. */
   forKey(s: ConfigSnapshot, pkId: string | undefined): Dispatcher {
@@ -73,16 +90,22 @@ export class UpstreamDispatchers {
   }
 
   private tlsOptions(id: string, verify: boolean, pem: string): AgentTls {
-    if (pem === '') return { rejectUnauthorized: verify };
+    const d = this.deployment;
+    const common = {
+      rejectUnauthorized: verify && d.verify,
+      ...(d.cert !== undefined && d.key !== undefined ? { cert: d.cert, key: d.key } : {}),
+    };
+    const extra = d.ca ?? [];
+    if (pem === '') return extra.length > 0 ? { ...common, ca: [...rootCertificates, ...extra] } : common;
     const certs = pemCertificates(pem);
     if (certs === undefined) {
       this.logger.error(
         { provider_key_id: id },
         'provider key tls.ca_cert holds no parseable PEM certificate: calls with this key fail',
       );
-      return { ca: [], rejectUnauthorized: verify };
+      return { ...common, ca: [] };
     }
-    return { ca: [...rootCertificates, ...certs], rejectUnauthorized: verify };
+    return { ...common, ca: [...rootCertificates, ...extra, ...certs] };
   }
 
   async close(): Promise<void> {
