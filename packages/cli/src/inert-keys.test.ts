@@ -59,6 +59,7 @@ test('startup: service_name in the startup line; inert keys in one warning', asy
     },
     // Without `backend: redis` the connection is never opened: inert.
     ratelimit: { redis: { url: 'redis://127.0.0.1:6379' } },
+    // Applied (Bedrock guardrails): never in the warning.
     bedrock_endpoint_url: 'https://bedrock.example',
   });
   const started = JSON.parse(lines.find((l) => l.includes('aisix started')) ?? '{}') as {
@@ -72,7 +73,6 @@ test('startup: service_name in the startup line; inert keys in one warning', asy
     'ratelimit.redis',
     'observability.metrics.otlp.enabled',
     'observability.metrics.otlp.endpoint',
-    'bedrock_endpoint_url',
   ]);
   assert.ok(!warnings[0]?.includes('redis://'), 'values are not logged');
 });

@@ -14,8 +14,6 @@ export function inertConfigKeys(c: Config): string[] {
   const otlp = c.observability.metrics.otlp;
   if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
   if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
-  if (c.bedrock_endpoint_url !== undefined && c.bedrock_endpoint_url !== '')
-    keys.push('bedrock_endpoint_url');
   // The AISIX Cloud data-plane mode (control-plane bundle, heartbeats) is not built.
   if (c.managed.enabled) keys.push('managed.enabled');
   return keys;

@@ -5,7 +5,12 @@
  */
 import type { startAdminServer } from '@aisix/admin-api';
 import { parseSocketAddr } from '@aisix/core';
-import { type StatusListener, startGateway, startStatusListener } from '@aisix/gateway-node';
+import {
+  type StatusListener,
+  startGateway,
+  startStatusListener,
+  type UpstreamTls,
+} from '@aisix/gateway-node';
 import { configMetricsText, type startConfigSync } from '@aisix/store/local';
 import type { Logger } from 'pino';
 import type { Backends } from './backends.js';
@@ -66,6 +71,7 @@ export interface Opened {
   readonly backends: Backends | undefined;
   readonly proxyTls: LoadedTls | undefined;
   readonly adminTls: LoadedTls | undefined;
+  readonly upstreamTls: UpstreamTls | undefined;
 }
 
 export interface Readiness {
@@ -116,6 +122,7 @@ export async function startListeners(
         statusJson: () => sync.statusJson(),
         configMetrics: () => configMetricsText(sync),
         ...(opened.proxyTls !== undefined ? { tls: opened.proxyTls } : {}),
+        upstreamTls: opened.upstreamTls,
         ...(b !== undefined ? { rateLimitStore: b.rateLimitStore, cacheStores: b.cacheStores } : {}),
       });
       b?.attachMetrics(out.gateway.metrics.governance);

@@ -34,7 +34,7 @@ import { createLogger } from './logger.js';
 import { BootError, openResources } from './resources.js';
 import { type Opened, type Readiness, type RolePlan, type Sync, startListeners } from './serve-listeners.js';
 import { onReloadSignal, onShutdownSignals } from './serve-signals.js';
-import { loadServerTls } from './tls.js';
+import { loadServerTls, loadUpstreamTls } from './tls.js';
 import { aisixVersion } from './version.js';
 
 export interface Io {
@@ -136,10 +136,13 @@ async function openParts(deps: ServeDeps, plan: RolePlan, logger: Logger): Promi
   const { config } = deps;
   const proxyTls = plan.withGateway ? loadServerTls('proxy.tls', config.proxy.tls) : undefined;
   const adminTls = plan.withAdmin ? loadServerTls('admin.tls', config.admin.tls) : undefined;
+  const upstreamTls = plan.withGateway ? loadUpstreamTls(config.upstream.tls) : undefined;
+  if (upstreamTls !== undefined && !upstreamTls.verify)
+    logger.warn('upstream.tls.verify is false: upstream certificates are not verified');
   const resources = await openResources(config, deps.source, deps.env);
   try {
     const backends = plan.withGateway ? await openBackends(config, logger, deps.sharedCounters) : undefined;
-    return { resources, backends, proxyTls, adminTls };
+    return { resources, backends, proxyTls, adminTls, upstreamTls };
   } catch (err) {
     await resources.close().catch(() => {});
     throw err;

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { ServerTlsConfig } from '@aisix/core';
+import { type OutboundTlsConfig, pemCertificates, type ServerTlsConfig } from '@aisix/core';
+import type { UpstreamTls } from '@aisix/gateway-node';
 import { BootError } from './resources.js';
 
 export interface LoadedTls {
@@ -41,4 +42,36 @@ export function loadServerTls(
     );
   }
   return { cert, key: pem };
+}
+
+/**
+ * `upstream.tls`: the CA bundle and client certificate of every upstream call, read once at boot
+ * like the listener files (an unreadable file, a CA without a certificate or a mismatched pair
+ * exits 1 naming the key). `undefined` when everything is at its default (system roots, verify).
+ */
+export function loadUpstreamTls(tls: OutboundTlsConfig | undefined): UpstreamTls | undefined {
+  if (tls === undefined) return undefined;
+  const { ca_file, client_cert_file, client_key_file, verify } = tls;
+  if (ca_file === undefined && client_cert_file === undefined && verify) return undefined;
+  let ca: string[] | undefined;
+  if (ca_file !== undefined) {
+    ca = pemCertificates(read('upstream.tls', 'ca_file', ca_file).toString('utf8'));
+    if (ca === undefined)
+      throw new BootError(`Error: upstream.tls: failed to load ca_file (${ca_file}): no PEM certificate`);
+  }
+  let cert: string | undefined;
+  let key: string | undefined;
+  if (client_cert_file !== undefined && client_key_file !== undefined) {
+    cert = read('upstream.tls', 'client_cert_file', client_cert_file).toString('utf8');
+    key = read('upstream.tls', 'client_key_file', client_key_file).toString('utf8');
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new BootError(
+        `Error: upstream.tls: failed to load client_cert_file (${client_cert_file}) / client_key_file (${client_key_file}): ${why}`,
+      );
+    }
+  }
+  return { ca, cert, key, verify };
 }

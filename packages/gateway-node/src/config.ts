@@ -41,6 +41,8 @@ export interface GatewayConfig {
   downstream?: { idle_timeout_secs?: number; sse_keepalive_interval_secs?: number };
   shutdown?: { min_drain_secs?: number; max_drain_secs?: number };
   etcd?: { env_id?: string };
+  /** Endpoint of `kind: bedrock` guardrails that set none themselves (unset: the regional host). */
+  bedrock_endpoint_url?: string | undefined;
 }
 
 /** Resolved settings with every default applied (read once at start). */

@@ -26,7 +26,7 @@ const invalid = (message: string) => new GatewayError(400, 'invalid_request_erro
 
 export const errors = {
   notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
-  /** `allow`: the methods to name when the route's table method does not say them. */
+  /** `allow`: the methods the route takes (default: the route table's method). */
   methodNotAllowed: (allow?: string) =>
     new GatewayError(
       405,
@@ -34,7 +34,16 @@ export const errors = {
       'method not allowed for this route',
       undefined,
       undefined,
-      allow === undefined ? undefined : { allow },
+      allow !== undefined ? { allow } : undefined,
+    ),
+  /** `/passthrough/:provider`: no model of that provider exists (the name only when well-formed). */
+  passthroughProviderNotFound: (provider: string) =>
+    new GatewayError(404, 'not_found', `no model is configured for provider ${JSON.stringify(provider)}`),
+  passthroughProviderNotAllowed: (provider: string) =>
+    new GatewayError(
+      403,
+      'permission_denied',
+      `API key is not allowed to use any model of provider ${JSON.stringify(provider)}`,
     ),
 
   missingCredentials: () =>

@@ -39,7 +39,7 @@ import { resolveRoute } from './routes.js';
 import type { GatewayRuntime } from './runtime.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
-import { createAgent } from './upstream/client.js';
+import { readUpstreamTls, UpstreamDispatchers, type UpstreamTls } from './upstream/dispatchers.js';
 import { upstreamNet } from './upstream/net.js';
 import { UsageBus } from './usage/bus.js';
 import { Exporters } from './usage/exporters.js';
@@ -65,6 +65,8 @@ export interface ProxyHandlerOptions {
   readonly bodyIdleTimeoutMs?: number;
   /** Request tracing (`tracing/index.ts` `createTracing`); absent = off. */
   readonly tracer?: Tracer | undefined;
+  /** config.yaml `upstream.tls`, files read by the caller; absent: system roots, verify on. */
+  readonly upstreamTls?: UpstreamTls | undefined;
 }
 
 export interface ProxyHandler {
@@ -112,13 +114,22 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     }
     // Guardrails first: a blocked prompt uses no quota, and the cache keys and stores masked text.
     interceptors = [
-      guardrailInterceptor({ metrics, logger: o.logger }),
+      guardrailInterceptor({
+        metrics,
+        logger: o.logger,
+        bedrockEndpointUrl: o.config.bedrock_endpoint_url,
+      }),
       rateLimitInterceptor({ store, metrics, logger: o.logger }),
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];
   }
   const usage = new UsageBus(metrics);
-  const agent = createAgent(settings);
+  // The CLI reads `upstream.tls` at boot; an embedder's config is read here.
+  const upstreams = new UpstreamDispatchers(
+    settings,
+    o.logger,
+    o.upstreamTls ?? readUpstreamTls(settings.upstreamTls),
+  );
   if (!settings.upstreamTls.verify)
     o.logger.warn(
       { key: 'upstream.tls.verify' },
@@ -127,7 +138,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const rt: GatewayRuntime = {
     settings,
     snapshots: o.snapshots,
-    agent,
+    upstreams,
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,
@@ -144,7 +155,7 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     ),
     health: new ModelHealthTracker(),
     targets: new TargetStats(),
-    jwt: new JwtAuthenticator({ fetch: upstreamNet(agent) }),
+    jwt: new JwtAuthenticator({ fetch: upstreamNet(upstreams.base) }),
     tracer: o.tracer,
     usage,
     exporters: new Exporters(usage, o.version, o.logger),
@@ -283,7 +294,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
       checks.stop();
       rt.realtime.sessions.terminateAll();
       await rt.exporters.close();
-      await (rt.agent as { close(): Promise<void> }).close();
+      await rt.upstreams.close();
       await Promise.allSettled(owned.map((s) => s.close()));
     },
   };

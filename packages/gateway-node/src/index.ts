@@ -45,6 +45,7 @@ export type { AttemptBody, AttemptFacts, AttemptGate, Outcome, Scope, StreamTap 
 export { type Gateway, type GatewayOptions, startGateway } from './server.js';
 export { MutableSnapshotSource, type SnapshotSource } from './snapshot-source.js';
 export { type MetricsSource, type StatusListener, startStatusListener } from './status/server.js';
+export type { UpstreamTls } from './upstream/dispatchers.js';
 export type { UsageBus, UsageSink } from './usage/bus.js';
 export { preloadTokenizer } from './usage/estimate.js';
 export type { UsageEvent } from './usage/events.js';

@@ -49,3 +49,12 @@ test('a2a_agents and api_keys.allowed_agents are served (the A2A gateway): not r
   } as Docs;
   assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
 });
+
+test('provider_keys.tls is applied (its own connection pools): not reported inert', () => {
+  const docs: Docs = {
+    provider_keys: {
+      p: { display_name: 'p', api_key: 'k', provider: 'openai', tls: { verify: false } },
+    },
+  };
+  assert.deepEqual(inertResourceFields(buildSnapshot(docs)), []);
+});

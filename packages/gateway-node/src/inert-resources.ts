@@ -17,9 +17,6 @@ export function inertResourceFields(s: ConfigSnapshot): string[] {
     const kind = String((e.value as { kind?: unknown }).kind);
     if (!LIVE_EXPORTER_KINDS.has(kind)) out.add(`observability_exporters (kind ${kind})`);
   }
-  for (const p of s.byId('provider_keys').values()) {
-    if (p.value.tls !== undefined && p.value.tls !== null) out.add('provider_keys.tls');
-  }
   for (const g of s.byId('guardrails').values()) {
     if (INERT_GUARDRAIL_KINDS.has(g.value.kind)) out.add(`guardrails.kind: ${g.value.kind}`);
   }

@@ -16,6 +16,7 @@ import { rerank } from './endpoints/rerank.js';
 import { responses } from './endpoints/responses.js';
 import { runJobs } from './jobs/endpoint.js';
 import { runMcp } from './mcp/endpoint.js';
+import { PASSTHROUGH_PREFIX, runPassthrough } from './passthrough/endpoint.js';
 import type { EndpointLabel, RequestContext, RouteFacts, RouteKind } from './pipeline/context.js';
 import { type EndpointSpec, runModelEndpoint } from './pipeline/run.js';
 import { runRealtime } from './realtime/endpoint.js';
@@ -71,6 +72,12 @@ const TABLE = {
   '/v1/batches/:id': jobs(),
   '/v1/fine_tuning/jobs': jobs(),
   '/v1/fine_tuning/jobs/:id': jobs(),
+  '/passthrough/:provider/*rest': {
+    method: 'ANY',
+    kind: 'passthrough',
+    envelope: 'openai',
+    run: runPassthrough,
+  },
 } satisfies Record<Exclude<EndpointLabel, 'other'>, Route>;
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map(Object.entries(TABLE));
@@ -86,7 +93,8 @@ const JOB_ITEMS = [
 
 /**
  * The route of a request path and its metric label: exact paths, plus the MCP endpoints
- * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label), the job items, the
+ * (`/mcp/` is the aggregate; `/mcp/<server>` shares one bounded label), the raw tunnel (every
+ * `/passthrough/<provider>/<rest>` under one label), the job items, the
  * video task paths (`/v1/videos/<id>` and `/v1/videos/<id>/content`) and the A2A ones
  * (`/a2a/<agent>` and its card, one label each; the agent is one path segment). A template path
  * (`/:`) or the A2A prefix itself is never matched literally.
@@ -113,6 +121,8 @@ export function resolveRoute(
     const label = '/a2a/:agent/.well-known/agent-card.json';
     return { label, route: TABLE[label] };
   }
+  if (path.startsWith(PASSTHROUGH_PREFIX))
+    return { label: '/passthrough/:provider/*rest', route: TABLE['/passthrough/:provider/*rest'] };
   if (!path.startsWith('/mcp/')) return undefined;
   if (path === '/mcp/') return { label: '/mcp', route: TABLE['/mcp'] };
   return { label: '/mcp/:server', route: TABLE['/mcp/:server'] };

@@ -1,12 +1,11 @@
 /**
- * Everything a request handler needs that outlives a request: settings, the upstream agent, the
+ * Everything a request handler needs that outlives a request: settings, the upstream dispatchers, the
  * adapter registry, metrics, the logger and the response identity. Built once per process (per
  * cluster worker) by `createProxyHandler`.
  */
 import type { Limiter } from '@aisix/limits';
 import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import type { JwtAuthenticator } from './auth/jwt.js';
 import type { Settings } from './config.js';
 import type { SurfaceGuardrails } from './guardrails/surface.js';
@@ -19,13 +18,15 @@ import type { TargetStats } from './pipeline/target-stats.js';
 import type { RealtimeHub } from './realtime/hub.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import type { Tracer } from './tracing/tracer.js';
+import type { UpstreamDispatchers } from './upstream/dispatchers.js';
 import type { UsageBus } from './usage/bus.js';
 import type { Exporters } from './usage/exporters.js';
 
 export interface GatewayRuntime {
   readonly settings: Settings;
   readonly snapshots: SnapshotSource;
-  readonly agent: Dispatcher;
+  /** The upstream dispatcher per provider key (`tls` settings get their own pools). */
+  readonly upstreams: UpstreamDispatchers;
   readonly registry: AdapterRegistry;
   readonly metrics: Metrics;
   readonly logger: Logger;

@@ -270,7 +270,37 @@ export interface ProviderAdapter {
    * without it refuse those routes (400 through `prepareJobCall`).
    */
   prepareJob?(input: JobInput): PrepareResult;
+  /** Optional: URL and credentials of a raw `/passthrough/:provider/*` call (`raw.ts`). */
+  prepareRaw?(input: RawInput): RawResult;
 }
+
+/** A raw tunnel call: the caller's method, path, headers and bytes, sent with the key's credential. */
+export interface RawInput {
+  readonly providerKey: ProviderKeyView;
+  /** `:provider` of the path, lower-case (selects a built-in default base). */
+  readonly provider: string;
+  readonly method: string;
+  /** Path after `/passthrough/<provider>/`, as received (still percent-encoded). */
+  readonly rest: string;
+  /** Query string with its `?`, or ''. */
+  readonly query: string;
+  /** Caller headers to forward: the gateway already dropped hop-by-hop, stripped and own ones. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  readonly requestId: string;
+  /** Epoch ms (signing time). */
+  readonly now: number;
+}
+
+/** `authorize: true`: run the adapter's `authorize` for its credential header (token minting). */
+export type RawResult =
+  | {
+      readonly ok: true;
+      readonly url: URL;
+      readonly headers: Record<string, string>;
+      readonly authorize?: true;
+    }
+  | { readonly ok: false; readonly error: AdapterError };
 
 /**
  * One call of the OpenAI job APIs (`/files`, `/batches`, `/fine_tuning/jobs`). The gateway has

@@ -31,6 +31,7 @@ export * as googleAi from './google-ai/index.js';
 export * from './registry.js';
 export { parseUpstreamError, truncateBytes } from './shared/errors.js';
 export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
+export { prepareRaw } from './shared/raw.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';
 export { anthropicUrl, openAiUrl } from './shared/url.js';
 export * as vertex from './vertex/index.js';

@@ -32,6 +32,7 @@ export type { Guardrail, GuardrailAttachment } from './guardrails.js';
 export type { McpPolicy, McpServer } from './mcp.js';
 export type { Model } from './models.js';
 export type { ObservabilityExporter } from './observability-exporters.js';
+export { pemCertificates } from './pem.js';
 export type { ProviderKey } from './provider-keys.js';
 export {
   apiBaseError,

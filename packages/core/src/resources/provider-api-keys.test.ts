@@ -2,6 +2,19 @@
 import { describe } from 'node:test';
 import { accepted, green, red, redParse, rejected, runTable, yellow } from './characterize.test-support.js';
 
+/** A parseable CA certificate (self-signed, test only). */
+const PEM = `-----BEGIN CERTIFICATE-----
+MIIBhjCCAS2gAwIBAgIUWKHedAcfGLBNcRMLW7NyxIOPcMUwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNYWlzaXgtdGVzdC1jYTAgFw0yNjEyMDYwNTI1MDRaGA8yMTI2
+MTExMjA1MjUwNFowGDEWMBQGA1UEAwwNYWlzaXgtdGVzdC1jYTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABFkaV9mY7YIUkjD4Ou48jQHalAW1TKR5ptClayY8xWsL
+wMyvTaX4S5bwDC4s6wwhopeh8AYUrH1fKSHrtlKQYyGjUzBRMB0GA1UdDgQWBBTT
+ZJL/yEbj+IQzbjZPT8pWVFKjiTAfBgNVHSMEGDAWgBTTZJL/yEbj+IQzbjZPT8pW
+VFKjiTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIFfW82lctCIh
+l6wQjqaXW+2tfWhjxSP7MtMyMgh5/AooAiBavxOFArcNOj4wNCbBzwsPKoNL7vG8
+nJhG0QyZ0EcHZA==
+-----END CERTIFICATE-----\n`;
+
 const HASH = '91ed2dbc407561556f3e7be98ba0bd2a57986d6a868c482d867d19c6d40d201c';
 
 describe('provider_keys', () => {
@@ -86,8 +99,26 @@ describe('provider_keys', () => {
     },
     {
       label: 'tls verify default',
+      doc: { ...base, tls: { ca_cert: PEM } },
+      write: accepted({ tls: { ca_cert: PEM, verify: true } }),
+      read: green,
+    },
+    {
+      label: 'tls ca_cert that is not a PEM certificate (write only: stored documents still load)',
       doc: { ...base, tls: { ca_cert: 'PEM' } },
-      write: accepted({ tls: { ca_cert: 'PEM', verify: true } }),
+      write: rejected('/tls/ca_cert', 'tls.ca_cert must hold one or more PEM certificates'),
+      read: green,
+    },
+    {
+      label: 'tls ca_cert with a corrupt certificate block',
+      doc: { ...base, tls: { ca_cert: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' } },
+      write: rejected('/tls/ca_cert', 'tls.ca_cert must hold one or more PEM certificates'),
+      read: green,
+    },
+    {
+      label: 'tls verify false without a CA',
+      doc: { ...base, tls: { verify: false } },
+      write: accepted({ tls: { verify: false } }),
       read: green,
     },
     {

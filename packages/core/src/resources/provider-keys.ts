@@ -8,6 +8,7 @@
  */
 import * as v from 'valibot';
 import { anyObject, carryUnknown, type Mode, nonEmpty, obj, pathItem, rule, stringMap } from './common.js';
+import { pemCertificates } from './pem.js';
 
 export const DEFAULT_STRIP_HEADERS: readonly string[] = [
   'authorization',
@@ -81,9 +82,14 @@ function dispatchMessage(provider: string): string {
  * Write-time only (the etcd read path stays lenient so old documents still load): the key must
  * have a dispatch path and a usable `api_base`, reported at the field's pointer.
  */
-function usableOnWrite<T extends { provider?: string; adapter?: string | null; api_base?: string | null }>(
-  mode: Mode,
-) {
+function usableOnWrite<
+  T extends {
+    provider?: string;
+    adapter?: string | null;
+    api_base?: string | null;
+    tls?: { ca_cert?: string | undefined } | null | undefined;
+  },
+>(mode: Mode) {
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     if (mode === 'lenient' || !dataset.typed) return;
     const o = dataset.value;
@@ -94,6 +100,14 @@ function usableOnWrite<T extends { provider?: string; adapter?: string | null; a
     }
     if (!providerKeyDispatches(o)) {
       addIssue({ message: dispatchMessage(o.provider ?? ''), path: [pathItem('provider', o.provider)] });
+      return;
+    }
+    const ca = o.tls?.ca_cert;
+    if (ca !== undefined && pemCertificates(ca) === undefined) {
+      addIssue({
+        message: 'tls.ca_cert must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)',
+        path: [pathItem('tls', o.tls), pathItem('ca_cert', ca)],
+      });
     }
   });
 }

@@ -49,7 +49,7 @@ export async function upstreamRequest(
   timeoutMs: number,
 ): Promise<Dispatcher.ResponseData> {
   try {
-    return await rt.agent.request({
+    return await rt.upstreams.base.request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: opts.method,

@@ -12,7 +12,7 @@ import type { Resource } from '@aisix/core';
 import { RE2JS } from 're2js';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
 import type { RemoteCheck } from './remote/http.js';
-import { remoteCheck } from './remote/index.js';
+import { type RemoteOptions, remoteCheck } from './remote/index.js';
 
 export type Action = 'mask' | 'block';
 
@@ -62,7 +62,11 @@ export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
 export type GuardrailDoc = Resource<'guardrails'>['value'];
 
 /** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
-export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail | undefined {
+export function compileGuardrail(
+  id: string,
+  g: GuardrailDoc,
+  remote: RemoteOptions = {},
+): CompiledGuardrail | undefined {
   const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
   const buffer = g as {
     max_buffer_bytes?: number;
@@ -91,7 +95,7 @@ export function compileGuardrail(id: string, g: GuardrailDoc): CompiledGuardrail
   };
   if (g.kind === 'keyword') return { ...common, scan: keywordScanner(g.patterns) };
   if (g.kind === 'pii') return { ...common, scan: piiScanner(g) };
-  const check = remoteCheck(g);
+  const check = remoteCheck(g, remote);
   if (check === undefined) return undefined;
   const timeoutMs =
     g.kind === 'bedrock'

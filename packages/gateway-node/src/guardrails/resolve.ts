@@ -11,6 +11,7 @@
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import { type CompiledGuardrail, compileGuardrail } from './compile.js';
+import type { RemoteOptions } from './remote/index.js';
 
 const SPECIFICITY = { env: 0, model: 1, team: 2, api_key: 3 } as const;
 
@@ -34,11 +35,14 @@ export interface GuardrailPlan {
 const MAX_MEMO = 4096;
 
 /** undefined when no enabled guardrail of a kind this gateway runs exists. */
-export function compileGuardrailPlan(s: ConfigSnapshot): GuardrailPlan | undefined {
+export function compileGuardrailPlan(
+  s: ConfigSnapshot,
+  remote: RemoteOptions = {},
+): GuardrailPlan | undefined {
   const compiled = new Map<string, CompiledGuardrail>();
   for (const [id, r] of s.byId('guardrails')) {
     if (r.value.enabled === false) continue;
-    const g = compileGuardrail(id, r.value);
+    const g = compileGuardrail(id, r.value, remote);
     if (g !== undefined) compiled.set(id, g);
   }
   if (compiled.size === 0) return undefined;

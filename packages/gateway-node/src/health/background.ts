@@ -109,6 +109,7 @@ export class BackgroundChecks {
     const adapter = this.rt.registry.resolve(pkv);
     if (!adapter) return undefined;
     const id = randomUUID();
+    const dispatcher = this.rt.upstreams.forKey(snapshot, pk.id);
     const prepared = adapter.prepare({
       endpoint: 'chat',
       stream: false,
@@ -132,13 +133,13 @@ export class BackgroundChecks {
       if (adapter.authorize) {
         const auth = await adapter.authorize(req, {
           providerKey: pkv,
-          http: adapterHttpFor(this.rt.agent),
+          http: adapterHttpFor(dispatcher),
           now: Date.now(),
         });
         if (!auth.ok) return { status: undefined, reason: 'upstream_auth_failure' };
         req = auth.request;
       }
-      const r = await this.rt.agent.request({
+      const r = await dispatcher.request({
         origin: req.url.origin,
         path: req.url.pathname + req.url.search,
         method: 'POST',

@@ -75,13 +75,13 @@ export async function embedBatch(
   if (!built.ok) return undefined;
   let t = built.target;
   if (t.adapter.authorize) {
-    const auth = await authorizeTarget(rt, embedCtx, t, false);
+    const auth = await authorizeTarget(embedCtx, t, false);
     if (!auth.ok) return undefined;
     t = auth.target;
   }
   const p = t.prepared;
   try {
-    const r = await rt.agent.request({
+    const r = await t.dispatcher.request({
       origin: p.url.origin,
       path: p.url.pathname + p.url.search,
       method: 'POST',

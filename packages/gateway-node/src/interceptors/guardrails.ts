@@ -46,6 +46,8 @@ export interface GuardrailDeps {
   readonly logger: Logger;
   /** HTTP for the remote kinds (default: global fetch). */
   readonly http?: GuardrailHttp;
+  /** config.yaml `bedrock_endpoint_url` (`kind: bedrock` guardrails without their own endpoint). */
+  readonly bedrockEndpointUrl?: string | undefined;
 }
 
 const SCANNED: ReadonlySet<RouteKind> = new Set([
@@ -74,7 +76,7 @@ export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
     let p = plans.get(s);
     if (p === undefined) {
       try {
-        p = compileGuardrailPlan(s) ?? null;
+        p = compileGuardrailPlan(s, { bedrockEndpointUrl: d.bedrockEndpointUrl }) ?? null;
       } catch (err) {
         d.logger.error(
           { interceptor: 'guardrails', err },

@@ -102,13 +102,13 @@ async function download(
   if (t.adapter.authorize !== undefined) {
     const a = await t.adapter.authorize(p, {
       providerKey: t.pkv,
-      http: adapterHttpFor(rt.agent),
+      http: adapterHttpFor(rt.upstreams.forKey(ctx.snapshot, t.pk.id)),
       now: Date.now(),
     });
     if (!a.ok) throw new Error(a.error.message);
     p = a.request;
   }
-  const r = await rt.agent.request({
+  const r = await rt.upstreams.forKey(ctx.snapshot, t.pk.id).request({
     origin: p.url.origin,
     path: p.url.pathname + p.url.search,
     method: 'GET',

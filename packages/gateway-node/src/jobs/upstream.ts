@@ -66,7 +66,7 @@ async function prepare(rt: GatewayRuntime, ctx: RequestContext, t: JobTarget, ca
   try {
     const r = await hook.call(t.adapter, prepared.request, {
       providerKey: t.pkv,
-      http: adapterHttpFor(rt.agent),
+      http: adapterHttpFor(rt.upstreams.forKey(ctx.snapshot, t.pk.id)),
       now: Date.now(),
     });
     return r.ok ? r.request : bad(r.error.message);
@@ -126,7 +126,7 @@ export async function runJobCall(
   });
   let r: Dispatcher.ResponseData;
   try {
-    r = await rt.agent.request({
+    r = await rt.upstreams.forKey(ctx.snapshot, t.pk.id).request({
       origin: p.url.origin,
       path: p.url.pathname + p.url.search,
       method: call.method,

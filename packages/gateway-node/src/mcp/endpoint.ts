@@ -322,7 +322,12 @@ async function call(
   const t0 = performance.now();
   let result: Awaited<ReturnType<typeof callServerTool>>;
   try {
-    result = await callServerTool(server, tool, isObject(args) ? args : undefined, upstreamNet(rt.agent));
+    result = await callServerTool(
+      server,
+      tool,
+      isObject(args) ? args : undefined,
+      upstreamNet(rt.upstreams.base),
+    );
   } catch (e) {
     rt.logger.warn(
       { request_id: ctx.id, server: server.name, tool, err: sanitize(e) },

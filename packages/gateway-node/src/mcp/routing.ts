@@ -15,7 +15,7 @@ export const SEP = '__';
 
 async function listOrSkip(rt: GatewayRuntime, s: McpServerView) {
   try {
-    return await listServerTools(s, upstreamNet(rt.agent));
+    return await listServerTools(s, upstreamNet(rt.upstreams.base));
   } catch (e) {
     rt.logger.warn(
       { server: s.name, err: sanitize(e) },

@@ -39,6 +39,7 @@ export type EndpointLabel =
   | '/v1/batches/:id'
   | '/v1/fine_tuning/jobs'
   | '/v1/fine_tuning/jobs/:id'
+  | '/passthrough/:provider/*rest'
   | 'other';
 
 /**
@@ -62,7 +63,8 @@ export type RouteKind =
   | 'a2a'
   | 'a2a_card'
   | 'realtime'
-  | 'jobs';
+  | 'jobs'
+  | 'passthrough';
 
 /** `inbound_protocol` of metrics and usage events: the caller's wire dialect or surface. */
 export type InboundProtocol = 'openai' | 'anthropic' | 'mcp' | 'a2a' | 'realtime' | 'batch';

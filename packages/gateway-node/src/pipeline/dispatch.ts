@@ -153,7 +153,7 @@ async function dispatchEnsemble(
     provider: t.provider,
     providerKeyName: t.providerKeyName,
   });
-  const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, false) : undefined;
+  const auth = t.adapter.authorize ? await authorizeTarget(ctx, t, false) : undefined;
   rt.targets.begin(t.model.id);
   const r: AttemptResult =
     auth?.ok === false
@@ -386,7 +386,7 @@ async function loop(
       // calls below answer every failure as a result; they do not throw.
       rt.targets.begin(t.model.id);
       const t0 = performance.now();
-      const auth = t.adapter.authorize ? await authorizeTarget(rt, ctx, t, group !== undefined) : undefined;
+      const auth = t.adapter.authorize ? await authorizeTarget(ctx, t, group !== undefined) : undefined;
       const target = auth?.ok ? auth.target : t;
       const r: AttemptResult =
         auth?.ok === false

@@ -163,7 +163,7 @@ async function subAttempts(
 ): Promise<SubResult> {
   let t = target;
   if (t.adapter.authorize) {
-    const auth = await authorizeTarget(rt, { ...ctx, stream: false }, t, false);
+    const auth = await authorizeTarget({ ...ctx, stream: false }, t, false);
     if (!auth.ok) return { ok: false, error: auth.failure.error };
     t = auth.target;
   }
@@ -174,7 +174,7 @@ async function subAttempts(
     if (ctx.res.destroyed) break;
     const p = t.prepared;
     try {
-      const r = await rt.agent.request({
+      const r = await t.dispatcher.request({
         origin: p.url.origin,
         path: p.url.pathname + p.url.search,
         method: 'POST',

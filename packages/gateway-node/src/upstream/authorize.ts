@@ -15,7 +15,6 @@ import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { providerKeyView } from '../resources.js';
-import type { GatewayRuntime } from '../runtime.js';
 import { type AttemptFailure, transportFailure } from './failures.js';
 import type { Target } from './target.js';
 
@@ -76,7 +75,6 @@ export type AuthorizeResult =
  * same as a build-time refusal there: fail over), false for a direct model.
  */
 export async function authorizeTarget(
-  rt: GatewayRuntime,
   ctx: RequestContext,
   t: Target,
   retryable: boolean,
@@ -88,7 +86,7 @@ export async function authorizeTarget(
   try {
     const r = await hook.call(t.adapter, t.prepared, {
       providerKey: providerKeyView(pk),
-      http: adapterHttpFor(rt.agent),
+      http: adapterHttpFor(t.dispatcher),
       now: Date.now(),
     });
     if (!r.ok) {

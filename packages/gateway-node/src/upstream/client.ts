@@ -6,11 +6,9 @@
  * timers (request deadline, stream budget), delivered as an abort with a typed reason.
  */
 
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import type { PreparedRequest } from '@aisix/providers';
 import { Agent, type Dispatcher } from 'undici';
-import type { Settings, UpstreamTls } from '../config.js';
+import type { Settings } from '../config.js';
 
 /** Abort reasons the gateway distinguishes. */
 export const ABORT_TIMEOUT = Symbol('upstream-timeout');
@@ -18,50 +16,30 @@ export const ABORT_CLIENT_GONE = Symbol('client-gone');
 
 const DAY_MS = 24 * 3600 * 1000;
 
-function readPem(key: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${key}: cannot read ${path}: ${(err as Error).message}`);
-  }
+/** TLS options of one pool (`upstream.tls`, a provider key's `tls`: `dispatchers.ts`). */
+export interface AgentTls {
+  readonly ca?: readonly string[];
+  readonly rejectUnauthorized: boolean;
+  /** Client certificate and key (mTLS), PEM. */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
-/**
- * `upstream.tls` as socket options (data-plane §8.1, §5.7): `ca_file` adds trust roots to the
- * system ones, the client certificate is presented when both halves are set, `verify: false`
- * accepts any server certificate. Files are read once, when the agent is built (a missing file
- * fails the start, naming the key).
- */
-export function tlsOptions(t: UpstreamTls): {
-  ca?: string[];
-  cert?: string;
-  key?: string;
-  rejectUnauthorized: boolean;
-} {
-  const ca =
-    t.caFile !== undefined ? [...rootCertificates, readPem('upstream.tls.ca_file', t.caFile)] : undefined;
-  const { clientCertFile: certFile, clientKeyFile: keyFile } = t;
-  return {
-    ...(ca !== undefined ? { ca } : {}),
-    ...(certFile !== undefined && keyFile !== undefined
-      ? {
-          cert: readPem('upstream.tls.client_cert_file', certFile),
-          key: readPem('upstream.tls.client_key_file', keyFile),
-        }
-      : {}),
-    rejectUnauthorized: t.verify,
-  };
-}
-
-export function createAgent(s: Settings): Agent {
+export function createAgent(s: Settings, tls?: AgentTls): Agent {
   // 0 = off: keep idle connections (a day stands in for "forever").
   const idle = s.poolIdleTimeoutMs > 0 ? s.poolIdleTimeoutMs : DAY_MS;
   return new Agent({
     connect: {
-      ...tlsOptions(s.upstreamTls),
       ...(s.connectTimeoutMs > 0 ? { timeout: s.connectTimeoutMs } : { timeout: 0 }),
       keepAlive: s.tcpKeepAliveSecs > 0,
       keepAliveInitialDelay: s.tcpKeepAliveSecs * 1000,
+      ...(tls
+        ? {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: [...tls.ca] } : {}),
+            ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+          }
+        : {}),
     },
     keepAliveTimeout: idle,
     keepAliveMaxTimeout: idle,

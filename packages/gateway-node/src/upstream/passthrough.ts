@@ -93,7 +93,7 @@ export async function callPassthrough(
   let committed = false;
   try {
     const p = t.prepared;
-    const r = await rt.agent.request({
+    const r = await t.dispatcher.request({
       origin: p.url.origin,
       path: p.url.pathname + p.url.search,
       method: 'POST',

@@ -111,7 +111,7 @@ export async function callStream(
   call.budget = budget;
   ctx.onClientGone = () => call.abort(ABORT_CLIENT_GONE);
   try {
-    rt.agent.dispatch(dispatchOptions(t.prepared), call);
+    t.dispatcher.dispatch(dispatchOptions(t.prepared), call);
     const outcome = await call.outcome;
     if (outcome.head) return { ok: false, failure: outcome.head };
     const tr = call.translator;

@@ -17,6 +17,7 @@ import {
   preparePassthrough,
   type TemplateVars,
 } from '@aisix/providers';
+import type { Dispatcher } from 'undici';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { apiKeyView, type ModelView, modelView, providerKeyView } from '../resources.js';
@@ -33,6 +34,8 @@ export interface Target {
   readonly adapter: ProviderAdapter;
   readonly prepared: PreparedRequest;
   readonly deadlines: Deadlines;
+  /** The dispatcher of the provider key (its `tls` setting's pools, else the shared agent). */
+  readonly dispatcher: Dispatcher;
 }
 
 export type TargetResult =
@@ -125,6 +128,7 @@ export function buildTarget(
       adapter,
       prepared: prepared.request,
       deadlines: resolveDeadlines(view, group, rt.settings),
+      dispatcher: rt.upstreams.forKey(ctx.snapshot, pk.id),
     },
   };
 }

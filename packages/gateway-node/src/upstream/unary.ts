@@ -118,7 +118,7 @@ export async function callUnary(
   const timer = ms > 0 ? setTimeout(() => call.abort(ABORT_TIMEOUT), ms) : undefined;
   ctx.onClientGone = () => call.abort(ABORT_CLIENT_GONE);
   try {
-    rt.agent.dispatch(dispatchOptions(t.prepared), call);
+    t.dispatcher.dispatch(dispatchOptions(t.prepared), call);
     const r = await call.response;
     noteProviderRequestId(ctx, r.headers);
     if (r.status < 200 || r.status >= 300) {

@@ -30,7 +30,7 @@ export async function relayContent(
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   let committed = false;
   try {
-    const r = await rt.agent.request({
+    const r = await rt.upstreams.forKey(ctx.snapshot, t.view.provider_key_id).request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: 'GET',

@@ -27,6 +27,7 @@ import { applyBodyOverrides } from '../shared/body.js';
 import { upstreamSecret } from '../shared/credentials.js';
 import { parseAnthropicWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
+import { rawAnthropic } from '../shared/raw.js';
 import { anthropicUrl } from '../shared/url.js';
 import { toAnthropicRequest } from './request.js';
 import { transformAnthropicText } from './response.js';
@@ -94,6 +95,7 @@ export const anthropicAdapter: ProviderAdapter = {
   errorWire: 'anthropic',
   capabilities: CAPABILITIES,
   prepare: prepareAnthropic,
+  prepareRaw: rawAnthropic,
   transformResponse(_endpoint: Endpoint, text: string, alias: string): TransformResult {
     return transformAnthropicText(text, alias, Math.floor(Date.now() / 1000));
   },

@@ -22,6 +22,8 @@ import type {
   PrepareInput,
   PrepareResult,
   ProviderAdapter,
+  RawInput,
+  RawResult,
   UpstreamErrorInfo,
 } from '../contract.js';
 import { refusal } from '../contract.js';
@@ -30,6 +32,7 @@ import { parseOpenAiWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
 import { jobHeaders, joinQuery } from '../shared/jobs.js';
 import { ALL_CAPABILITIES, createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
+import { rawWith } from '../shared/raw.js';
 import { EntraTokenCache, parseAzureCredential } from './entra.js';
 import { prepareAzureRealtime } from './realtime.js';
 import { AZURE_API_VERSION, azureOrigin, azureUrl } from './url.js';
@@ -81,6 +84,19 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     return { ok: true, request: { url, headers: jobHeaders(input, credential), body: '' } };
   }
 
+  /** Raw tunnel: the resource origin; an Entra credential's bearer comes from `authorize`. */
+  function prepareRaw(input: RawInput): RawResult {
+    const pk = input.providerKey;
+    const origin = azureOrigin(pk.api_base, pk.provider ?? '');
+    if (!origin.ok) return refusal('invalid_config', origin.message);
+    const cred = parseAzureCredential(pk);
+    if (!cred.ok) return refusal('invalid_credentials', cred.message);
+    if (cred.credential.kind === 'api_key')
+      return rawWith(input, { 'api-key': cred.credential.key }, origin.origin);
+    const r = rawWith(input, {}, origin.origin);
+    return r.ok ? { ...r, authorize: true } : r;
+  }
+
   async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
     const cred = parseAzureCredential(ctx.providerKey);
     if (!cred.ok) return refusal('invalid_credentials', cred.message);
@@ -99,6 +115,7 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     capabilities: ALL_CAPABILITIES,
     prepare,
     prepareJob,
+    prepareRaw,
     authorize,
     prepareRealtime: prepareAzureRealtime,
     transformResponse: wire.transformResponse,

@@ -25,6 +25,8 @@ import type {
   PrepareInput,
   PrepareResult,
   ProviderAdapter,
+  RawInput,
+  RawResult,
   StreamOptions,
   StreamTranslator,
   TransformResult,
@@ -33,6 +35,7 @@ import type {
 } from '../contract.js';
 import { applyBodyOverrides } from '../shared/body.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
+import { rawWith } from '../shared/raw.js';
 import { bedrockConfig, embeddingFamily, modelUrl, publisherOf } from './config.js';
 import { toConverseRequest } from './converse-request.js';
 import { transformConverseText } from './converse-response.js';
@@ -149,6 +152,32 @@ async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promi
   return { ok: true, request: { ...request, headers: { ...request.headers, ...sig.headers } } };
 }
 
+/**
+ * Raw tunnel: the credential's regional host (or `api_base`), SigV4 over the caller's method and
+ * bytes. The caller's own `x-amz-*` headers (an AWS SDK's signature parts) are dropped: they
+ * would be signed along and break the gateway's signature.
+ */
+function prepareRaw(input: RawInput): RawResult {
+  const cfg = bedrockConfig(input.providerKey);
+  if (!cfg.ok) return { ok: false, error: { kind: cfg.kind, message: cfg.message } };
+  const r = rawWith(input, {}, cfg.config.origin);
+  if (!r.ok) return r;
+  for (const name of Object.keys(r.headers)) if (name.startsWith('x-amz-')) delete r.headers[name];
+  const sig = signRequest({
+    method: input.method,
+    url: r.url,
+    headers: r.headers,
+    body: input.body,
+    credentials: cfg.config.credentials,
+    region: cfg.config.region,
+    service: BEDROCK_SERVICE,
+    now: input.now,
+    signedHeaders: r.headers['content-type'] !== undefined ? ['content-type'] : [],
+  });
+  Object.assign(r.headers, sig.headers);
+  return r;
+}
+
 function transformResponse(
   endpoint: Endpoint,
   text: string,
@@ -168,6 +197,7 @@ export const bedrockAdapter: ProviderAdapter = {
   errorWire: 'bedrock',
   capabilities: CHAT_AND_EMBEDDINGS,
   prepare,
+  prepareRaw,
   authorize,
   transformResponse,
   createStreamTranslator(options: StreamOptions): StreamTranslator {

@@ -32,6 +32,7 @@ import { addDefaultFields, geminiChatBody, pipelineHeaders } from '../gemini/pre
 import { transformGeminiChat } from '../gemini/response.js';
 import { GeminiStreamTranslator } from '../gemini/stream.js';
 import { upstreamSecret } from '../shared/credentials.js';
+import { rawSecret } from '../shared/raw.js';
 
 export const GOOGLE_AI_DEFAULT_BASE = 'https://generativelanguage.googleapis.com/v1beta';
 
@@ -115,6 +116,7 @@ export const googleAiAdapter: ProviderAdapter = {
   errorWire: 'vertex',
   capabilities: CHAT_AND_EMBEDDINGS,
   prepare,
+  prepareRaw: (input) => rawSecret(input, 'x-goog-api-key'),
   transformResponse(
     endpoint: Endpoint,
     text: string,

@@ -28,6 +28,7 @@ import { prepareOpenAiJob } from './jobs.js';
 import { rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
 import { prepareOpenAiPassthrough } from './passthrough.js';
+import { rawSecret } from './raw.js';
 import { prepareOpenAiRealtime } from './realtime.js';
 import { openAiUrl } from './url.js';
 import { readOpenAiUsage } from './usage.js';
@@ -131,6 +132,7 @@ export function createOpenAiCompatibleAdapter(spec: OpenAiCompatibleSpec): Provi
     preparePassthrough: prepareOpenAiPassthrough,
     ...(spec.realtime === true ? { prepareRealtime: prepareOpenAiRealtime } : {}),
     prepareJob: prepareOpenAiJob,
+    prepareRaw: (input) => rawSecret(input, 'authorization'),
     transformResponse: transformOpenAi,
     createStreamTranslator(options: StreamOptions): StreamTranslator {
       return new OpenAiStreamTranslator(options);

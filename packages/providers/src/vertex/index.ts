@@ -26,6 +26,8 @@ import type {
   PrepareInput,
   PrepareResult,
   ProviderAdapter,
+  RawInput,
+  RawResult,
   StreamOptions,
   StreamTranslator,
   TransformResult,
@@ -40,6 +42,7 @@ import { GeminiStreamTranslator } from '../gemini/stream.js';
 import { buildOpenAiBody } from '../shared/body.js';
 import { parseAnthropicWireError } from '../shared/errors.js';
 import { createOpenAiCompatibleAdapter } from '../shared/openai-base.js';
+import { rawWith } from '../shared/raw.js';
 import { parseVertexCredential } from './credentials.js';
 import { vertexOrigin, vertexRoute } from './route.js';
 import { TokenMinter } from './token.js';
@@ -113,6 +116,18 @@ function prepare(input: PrepareInput): PrepareResult {
   }
 }
 
+/** Raw tunnel: the credential's regional host (or `api_base`); a service account mints in `authorize`. */
+function prepareRaw(input: RawInput): RawResult {
+  const c = parseVertexCredential(input.providerKey.api_key ?? input.providerKey.secret);
+  if (!c.ok) return refusal('invalid_credentials', c.message);
+  const origin = vertexOrigin(input.providerKey.api_base, c.credential.region);
+  if (!origin.ok) return refusal('invalid_config', origin.message);
+  if ('accessToken' in c.credential)
+    return rawWith(input, { authorization: `Bearer ${c.credential.accessToken}` }, origin.origin);
+  const r = rawWith(input, {}, origin.origin);
+  return r.ok ? { ...r, authorize: true } : r;
+}
+
 /** One minter per adapter instance: tokens are cached per service account across requests. */
 export function createVertexAdapter(minter: TokenMinter = new TokenMinter()): ProviderAdapter & {
   readonly minter: TokenMinter;
@@ -123,6 +138,7 @@ export function createVertexAdapter(minter: TokenMinter = new TokenMinter()): Pr
     capabilities: CHAT_AND_EMBEDDINGS,
     minter,
     prepare,
+    prepareRaw,
     async authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
       const c = parseVertexCredential(ctx.providerKey.api_key ?? ctx.providerKey.secret);
       if (!c.ok) return refusal('invalid_credentials', c.message);

@@ -1,6 +1,8 @@
 /**
  * `bedrock`: the ApplyGuardrail API, POST
- * {endpoint | https://bedrock-runtime.<region>.amazonaws.com}/guardrail/<id>/version/<version>/apply
+ * {endpoint | bedrock_endpoint_url | https://bedrock-runtime.<region>.amazonaws.com}/guardrail/<id>/version/<version>/apply
+ * (the guardrail's own `endpoint` first, then the deployment-wide `bedrock_endpoint_url` of
+ * config.yaml, then the regional AWS host)
  * signed with SigV4 (service `bedrock`), `{source: INPUT|OUTPUT, content: [{text: {text}}]}`.
  * `GUARDRAIL_INTERVENED` with a BLOCKED assessment blocks (the policy names the detector);
  * sensitive-information matches the guardrail ANONYMIZED are masked with Bedrock's own
@@ -26,8 +28,10 @@ const POLICIES: readonly [string, readonly string[]][] = [
   ['contextualGroundingPolicy', ['filters']],
 ];
 
-export function bedrock(d: Doc): RemoteCheck {
-  const base = trimSlash(d.endpoint || `https://bedrock-runtime.${d.region}.amazonaws.com`);
+export function bedrock(d: Doc, deploymentEndpoint?: string): RemoteCheck {
+  const base = trimSlash(
+    d.endpoint || deploymentEndpoint || `https://bedrock-runtime.${d.region}.amazonaws.com`,
+  );
   const url = new URL(
     `${base}/guardrail/${encodeURIComponent(d.guardrail_id)}/version/${encodeURIComponent(d.guardrail_version)}/apply`,
   );

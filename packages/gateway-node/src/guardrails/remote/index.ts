@@ -8,8 +8,14 @@ import { lakera } from './lakera.js';
 import { openAiModeration } from './openai-moderation.js';
 import { presidio } from './presidio.js';
 
+/** Deployment-wide settings the remote kinds read (config.yaml). */
+export interface RemoteOptions {
+  /** `bedrock_endpoint_url`: the Bedrock endpoint of `kind: bedrock` guardrails without their own. */
+  readonly bedrockEndpointUrl?: string | undefined;
+}
+
 /** undefined: a kind this gateway does not call (local kinds, and `aliyun_ai_guardrail` for now). */
-export function remoteCheck(g: GuardrailDoc): RemoteCheck | undefined {
+export function remoteCheck(g: GuardrailDoc, o: RemoteOptions = {}): RemoteCheck | undefined {
   switch (g.kind) {
     case 'openai_moderation':
       return openAiModeration(g);
@@ -22,7 +28,7 @@ export function remoteCheck(g: GuardrailDoc): RemoteCheck | undefined {
     case 'azure_content_safety_text_moderation':
       return azureTextModeration(g);
     case 'bedrock':
-      return bedrock(g);
+      return bedrock(g, o.bedrockEndpointUrl);
     case 'aliyun_text_moderation':
       return aliyunTextModeration(g);
     default:
