@@ -80,6 +80,7 @@ export async function runRealtime(rt: GatewayRuntime, ctx: RequestContext): Prom
     upstreamModel,
     providerKeyName: pkv.display_name ?? undefined,
     request: prepared.request,
+    tls: rt.upstreams.tlsForKey(ctx.snapshot, pk.id),
     idleMs: deadlines.streamMs,
     connectMs: deadlines.streamMs > 0 ? deadlines.streamMs : rt.settings.connectTimeoutMs,
     guard: frameGuard(rt, ctx),

@@ -17,6 +17,7 @@ import { errors } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import type { AgentTls } from '../upstream/client.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import type { FrameGuard, Phase } from './guard.js';
 import { type LiveSession, MAX_MESSAGE_BYTES, type RealtimeSessions } from './hub.js';
@@ -47,6 +48,8 @@ export interface SessionTarget {
   readonly upstreamModel: string;
   readonly providerKeyName: string | undefined;
   readonly request: RealtimeRequest;
+  /** The provider key's TLS (its `tls` and the deployment's `upstream.tls`); undefined: defaults. */
+  readonly tls: AgentTls | undefined;
   /** No frame either way for this long ends the session (0 = no idle limit). */
   readonly idleMs: number;
   /** Upstream handshake deadline (0 = none). */
@@ -112,6 +115,15 @@ export class Session implements LiveSession {
       perMessageDeflate: false,
       followRedirects: false,
       maxPayload: MAX_MESSAGE_BYTES,
+      ...(t.tls !== undefined
+        ? {
+            rejectUnauthorized: t.tls.rejectUnauthorized,
+            ...(t.tls.ca !== undefined ? { ca: [...t.tls.ca] } : {}),
+            ...(t.tls.cert !== undefined && t.tls.key !== undefined
+              ? { cert: t.tls.cert, key: t.tls.key }
+              : {}),
+          }
+        : {}),
       ...(t.connectMs > 0 ? { handshakeTimeout: t.connectMs } : {}),
     });
     this.upstream = up;

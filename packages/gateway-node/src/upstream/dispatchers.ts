@@ -89,6 +89,20 @@ export class UpstreamDispatchers {
     return (pkId !== undefined ? m.get(pkId) : undefined) ?? this.base;
   }
 
+  /**
+   * The socket TLS options of key `pkId`'s pool (undefined: the defaults), for clients that open
+   * their own sockets (the realtime WebSocket relay) but must trust what the pools trust.
+   */
+  tlsForKey(s: ConfigSnapshot, pkId: string): AgentTls | undefined {
+    const tls = s.byId('provider_keys').get(pkId)?.value.tls;
+    const verify = tls?.verify !== false;
+    const pem = tls?.ca_cert?.trim() ?? '';
+    const d = this.deployment;
+    const custom = d.ca !== undefined || d.cert !== undefined || !d.verify;
+    if (verify && pem === '' && !custom) return undefined;
+    return this.tlsOptions(pkId, verify, pem);
+  }
+
   private compile(s: ConfigSnapshot): ReadonlyMap<string, Dispatcher> {
     const out = new Map<string, Dispatcher>();
     const used = new Set<string>();
