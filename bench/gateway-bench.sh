@@ -33,6 +33,11 @@
 #   cache-hit    a cache policy and no header: after the first answer every request is a hit
 #   redis        limits-miss with ratelimit.backend redis and the cache policy on cache.redis
 #                (a redis-server started here on REDIS_PORT, default 28790, pinned to the load CPU)
+#   otlp         plain plus one otlp_http exporter (metadata_only, sample_rate 1) to a local
+#                collector that accepts every POST (a node:http server on OTLP_PORT, default
+#                28791, pinned to the load CPU): every request becomes two spans, batched and sent
+#   otlp-dead    the same exporter pointed at a collector that accepts connections and never
+#                answers: bounded queues must hold RSS (the exporter drops and counts)
 #   guardrails   one keyword guardrail (a literal and a regex) and one pii guardrail (every
 #                built-in detector) env-wide: every prompt and answer is scanned, every stream held
 #                back (BufferFull) until its end
@@ -49,8 +54,9 @@ export GW_WORKERS=${GW_WORKERS:-1}
 export GW_ARGS=${GW_ARGS:-}
 export GW_SCENARIO=${GW_SCENARIO:-plain}
 export REDIS_PORT=${REDIS_PORT:-28790}
+export OTLP_PORT=${OTLP_PORT:-28791}
 case $GW_SCENARIO in
-  plain|cache-hit|guardrails) ;;
+  plain|cache-hit|guardrails|otlp|otlp-dead) ;;
   limits-miss|redis) EXTRA_TARGET_HEADERS_EXTRA='Cache-Control: no-cache' ;;
   *) echo "unknown GW_SCENARIO=$GW_SCENARIO" >&2; exit 2 ;;
 esac
@@ -79,6 +85,8 @@ cache:
   redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }" ;;
 esac
 case $GW_SCENARIO in
+  otlp|otlp-dead) policies="observability_exporters:
+  - { name: bench-otlp, kind: otlp_http, endpoint: \"http://127.0.0.1:$OTLP_PORT\", sample_rate: 1 }" ;;
   guardrails) policies="guardrails:
   - { name: bench-keyword, kind: keyword, patterns: [{ kind: literal, value: project-nightingale }, { kind: regex, value: \"(?i)launch-code-[0-9]{4}\" }] }
   - { name: bench-pii, kind: pii }" ;;
@@ -113,9 +121,10 @@ exec node $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role 
 
 # Whatever this script starts besides the rig (the Redis server, the scraper) goes with it,
 # also when the run is interrupted.
-redis_pid=""; scraper=""
+redis_pid=""; scraper=""; collector=""
 cleanup() {
   [[ -n $scraper ]] && kill "$scraper" 2>/dev/null
+  [[ -n $collector ]] && kill "$collector" 2>/dev/null
   [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null
   return 0
 }
@@ -126,6 +135,17 @@ if [[ $GW_SCENARIO == redis ]]; then
     --dir /tmp >/dev/null 2>&1 &
   redis_pid=$!
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+if [[ $GW_SCENARIO == otlp || $GW_SCENARIO == otlp-dead ]]; then
+  # otlp: 200 to every POST once its body is read; otlp-dead: read and never answer.
+  taskset -c "${LOAD_CPU:-0}" node -e '
+    const dead = process.argv[1] === "otlp-dead";
+    require("node:http").createServer((q, s) => {
+      q.resume();
+      q.on("end", () => { if (!dead) s.writeHead(200, { "content-type": "application/json" }).end("{}"); });
+    }).listen(Number(process.env.OTLP_PORT), "127.0.0.1");' "$GW_SCENARIO" &
+  collector=$!
 fi
 
 log=$(mktemp)

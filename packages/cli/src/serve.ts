@@ -238,6 +238,10 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   }
   const { gateway, admin, status } = listeners;
 
+  // Handlers first: whoever reads the startup line may signal at once (a supervisor, a test).
+  const exited = onShutdownSignals(deps, hooks, listeners, opened, sync, ready, logger);
+  onReloadSignal(hooks, opened, sync, logger);
+
   logger.info(
     {
       service_name: config.observability.service_name,
@@ -256,9 +260,6 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
     },
     part?.type === 'worker' ? 'gateway worker started' : 'aisix started',
   );
-
-  const exited = onShutdownSignals(deps, hooks, listeners, opened, sync, ready, logger);
-  onReloadSignal(hooks, opened, sync, logger);
 
   const gw = gateway;
   return gw === undefined
