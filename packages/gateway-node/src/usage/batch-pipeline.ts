@@ -6,6 +6,7 @@
  *
  * Leaves out: the wire format and the destination (the `send` callback).
  */
+import { type Dispatcher, request } from 'undici';
 import { BoundedQueue } from './bus.js';
 
 /** `ok`: delivered; `retry`: try the batch again later; `drop`: give it up now (4xx, bad config). */
@@ -125,5 +126,27 @@ export class BatchPipeline<T> {
       this.n.failed += left;
     }
     return this.stats();
+  }
+}
+
+/**
+ * One POST of an encoded batch (the logs-intake exporters): the answer drained and classified
+ * by `sendResultOf`; a refusal and an unreachable endpoint are warned with the given texts.
+ */
+export async function postBatch(
+  url: string | URL,
+  init: { dispatcher: Dispatcher; headers: Record<string, string>; body: string | Buffer },
+  warn: (msg: string, extra?: Record<string, unknown>) => void,
+  texts: { refused: string; unreachable: string },
+): Promise<SendResult> {
+  try {
+    const res = await request(url, { method: 'POST', ...init });
+    await res.body.dump();
+    const r = sendResultOf(res.statusCode);
+    if (r === 'drop') warn(texts.refused, { status: res.statusCode });
+    return r;
+  } catch {
+    warn(texts.unreachable);
+    return 'retry';
   }
 }

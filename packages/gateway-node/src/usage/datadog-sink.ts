@@ -10,8 +10,8 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
+import { Agent } from 'undici';
+import { BatchPipeline, postBatch, type SendResult } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -100,21 +100,19 @@ export class DatadogSink implements UsageSink {
       this.warn('datadog exporter: API key environment variable is not set', { env: this.envName });
       return 'drop';
     }
-    try {
-      const res = await request(this.url, {
-        method: 'POST',
+    return postBatch(
+      this.url,
+      {
         dispatcher: this.agent,
         headers: { 'content-type': 'application/json', 'dd-api-key': key },
         body: JSON.stringify(batch),
-      });
-      await res.body.dump();
-      const r = sendResultOf(res.statusCode);
-      if (r === 'drop') this.warn('datadog exporter: intake refused a batch', { status: res.statusCode });
-      return r;
-    } catch {
-      this.warn('datadog exporter: intake unreachable');
-      return 'retry';
-    }
+      },
+      (msg, extra) => this.warn(msg, extra),
+      {
+        refused: 'datadog exporter: intake refused a batch',
+        unreachable: 'datadog exporter: intake unreachable',
+      },
+    );
   }
 
   stats() {

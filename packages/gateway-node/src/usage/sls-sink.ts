@@ -16,8 +16,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
+import { Agent } from 'undici';
+import { BatchPipeline, postBatch, type SendResult } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -164,16 +164,15 @@ export class SlsSink implements UsageSink {
       .update(slsStringToSign('POST', headers, this.url.pathname), 'utf8')
       .digest('base64');
     headers.authorization = `LOG ${id}:${sig}`;
-    try {
-      const res = await request(this.url, { method: 'POST', dispatcher: this.agent, headers, body });
-      await res.body.dump();
-      const r = sendResultOf(res.statusCode);
-      if (r === 'drop') this.warn('aliyun_sls exporter: PutLogs refused a batch', { status: res.statusCode });
-      return r;
-    } catch {
-      this.warn('aliyun_sls exporter: endpoint unreachable');
-      return 'retry';
-    }
+    return postBatch(
+      this.url,
+      { dispatcher: this.agent, headers, body },
+      (msg, extra) => this.warn(msg, extra),
+      {
+        refused: 'aliyun_sls exporter: PutLogs refused a batch',
+        unreachable: 'aliyun_sls exporter: endpoint unreachable',
+      },
+    );
   }
 
   stats() {
