@@ -122,10 +122,12 @@ exec node $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role 
 # Whatever this script starts besides the rig (the Redis server, the scraper) goes with it,
 # also when the run is interrupted.
 redis_pid=""; scraper=""; collector=""
+# (`|| true`: under set -e a failed kill of an already-gone process would end the trap early
+# and leave the next helpers running.)
 cleanup() {
-  [[ -n $scraper ]] && kill "$scraper" 2>/dev/null
-  [[ -n $collector ]] && kill "$collector" 2>/dev/null
-  [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null
+  [[ -z $scraper ]] || kill "$scraper" 2>/dev/null || true
+  [[ -z $collector ]] || kill "$collector" 2>/dev/null || true
+  [[ -z $redis_pid ]] || kill "$redis_pid" 2>/dev/null || true
   return 0
 }
 trap cleanup EXIT

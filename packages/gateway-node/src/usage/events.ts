@@ -144,39 +144,118 @@ export interface RequestEnd {
   readonly finishReason: string | null;
 }
 
-function cacheFields(ctx: RequestContext) {
-  const h = ctx.res.getHeader('x-aisix-cache');
-  const status = h === 'hit' || h === 'miss' || h === 'bypass' ? h : 'disabled';
-  const layer = ctx.res.getHeader('x-aisix-cache-layer');
-  const sim = ctx.res.getHeader('x-aisix-cache-similarity');
-  return {
-    cache_status: status,
-    cache_hit_layer: status === 'hit' && typeof layer === 'string' ? layer : null,
-    cache_similarity: status === 'hit' && typeof sim === 'string' ? Number(sim) : null,
-  } as const;
+const NO_GUARDRAILS: readonly { readonly kind: string; readonly hook: string }[] = Object.freeze([]);
+const NO_COUNTS: Readonly<Record<string, number>> = Object.freeze({});
+const NO_HITS: readonly string[] = Object.freeze([]);
+
+/** What every event of one request shares (computed once per request). */
+interface Shared {
+  readonly occurred: string;
+  readonly downstream: number;
+  readonly cacheStatus: UsageEvent['cache_status'];
+  readonly cacheLayer: string | null;
+  readonly cacheSimilarity: number | null;
+  readonly inbound: InboundProtocol;
+  readonly clientIp: string | null;
+  readonly userAgent: string | null;
+}
+
+/** What differs between the events of one request (one per attempt). */
+interface PerEvent {
+  readonly model_id: string | null;
+  readonly usage: Usage;
+  readonly estimated: boolean;
+  readonly upstream_latency_ms: number | null;
+  readonly upstream_ttft_ms: number | null;
+  readonly status_code: number;
+  readonly provider_request_id: string | null;
+  readonly finish_reason: string | null;
+  readonly cost_usd: number | null;
+  readonly attempt_index: number;
+  readonly attempt_kind: AttemptKind;
+  readonly attempt_model: string | null;
+  readonly attempt_started_at: string | null;
+  readonly error_class: string | null;
+  readonly error_message: string | null;
+  readonly provider: string | null;
+  readonly pk_label: string | null;
+}
+
+/** One event, every field written in one literal (one object shape for all events). */
+function eventOf(ctx: RequestContext, s: Shared, p: PerEvent): UsageEvent {
+  const g = ctx.guardrails;
+  const u = p.usage;
+  const e: { -readonly [K in keyof UsageEvent]: UsageEvent[K] } = {
+    request_id: ctx.id,
+    occurred_at: s.occurred,
+    model_id: p.model_id,
+    api_key_id: ctx.apiKey?.id ?? null,
+    requested_model: ctx.requestedModel ?? null,
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    cached_prompt_tokens: u.cached_prompt_tokens,
+    reasoning_tokens: u.reasoning_tokens,
+    cache_creation_tokens: u.cache_creation_tokens,
+    cache_read_tokens: u.cache_read_tokens,
+    usage_estimated: p.estimated,
+    upstream_latency_ms: p.upstream_latency_ms,
+    upstream_ttft_ms: p.upstream_ttft_ms,
+    downstream_latency_ms: s.downstream,
+    status_code: p.status_code,
+    provider_request_id: p.provider_request_id,
+    provider_model_version: null,
+    finish_reason: p.finish_reason,
+    cost_usd: p.cost_usd,
+    guardrail_blocked: g?.blocked ?? false,
+    guardrail_bypassed_reason: g?.bypassedReason ?? null,
+    applied_guardrails: g?.applied ?? NO_GUARDRAILS,
+    redacted_entity_counts: g?.redacted ?? NO_COUNTS,
+    guardrail_monitor_hits: g?.monitorHits ?? NO_HITS,
+    cache_status: s.cacheStatus,
+    cache_hit_layer: s.cacheLayer,
+    cache_similarity: s.cacheSimilarity,
+    cache_hit_saved_input_tokens: 0,
+    cache_hit_saved_output_tokens: 0,
+    inbound_protocol: s.inbound,
+    attempt_index: p.attempt_index,
+    attempt_kind: p.attempt_kind,
+    attempt_model: p.attempt_model,
+    error_class: p.error_class,
+    error_message: p.error_message,
+    provider_kind: p.provider,
+    provider_featured: false,
+    branded_provider: p.provider,
+    pk_label: p.pk_label,
+    byo_label: null,
+    client_source_ip: s.clientIp,
+    client_user_agent: s.userAgent,
+    endpoint: ctx.endpoint,
+    attempt_started_at: p.attempt_started_at,
+  };
+  if (ctx.a2a !== undefined) {
+    e.a2a_agent_name = ctx.a2a.agent;
+    e.a2a_method = ctx.a2a.method;
+  }
+  if (ctx.mcp !== undefined) {
+    e.mcp_server_name = ctx.mcp.server;
+    e.mcp_tool_name = ctx.mcp.tool;
+  }
+  return e;
 }
 
 /** The events of a finished request, in attempt order. */
 export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] {
-  const occurred = new Date().toISOString();
-  const downstream = Math.round(end.seconds * 1e6) / 1e3;
-  const cache = cacheFields(ctx);
-  const common = {
-    request_id: ctx.id,
-    occurred_at: occurred,
-    api_key_id: ctx.apiKey?.id ?? null,
-    requested_model: ctx.requestedModel ?? null,
-    downstream_latency_ms: downstream,
-    provider_model_version: null,
-    guardrail_blocked: ctx.guardrails?.blocked ?? false,
-    guardrail_bypassed_reason: ctx.guardrails?.bypassedReason ?? null,
-    applied_guardrails: ctx.guardrails?.applied ?? [],
-    redacted_entity_counts: ctx.guardrails?.redacted ?? {},
-    guardrail_monitor_hits: ctx.guardrails?.monitorHits ?? [],
-    ...cache,
-    cache_hit_saved_input_tokens: 0,
-    cache_hit_saved_output_tokens: 0,
-    inbound_protocol:
+  const h = ctx.res.getHeader('x-aisix-cache');
+  const cacheStatus = h === 'hit' || h === 'miss' || h === 'bypass' ? h : 'disabled';
+  const layer = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-layer') : undefined;
+  const sim = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-similarity') : undefined;
+  const s: Shared = {
+    occurred: new Date().toISOString(),
+    downstream: Math.round(end.seconds * 1e6) / 1e3,
+    cacheStatus,
+    cacheLayer: typeof layer === 'string' ? layer : null,
+    cacheSimilarity: typeof sim === 'string' ? Number(sim) : null,
+    inbound:
       ctx.a2a !== undefined
         ? 'a2a'
         : ctx.mcp !== undefined
@@ -184,21 +263,16 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
           : ctx.route?.kind === 'realtime'
             ? 'realtime'
             : (ctx.route?.envelope ?? 'openai'),
-    provider_featured: false,
-    byo_label: null,
-    client_source_ip: end.clientIp ?? null,
-    client_user_agent: cleanText(ctx.req.headers['user-agent']),
-    endpoint: ctx.endpoint,
-    ...(ctx.a2a !== undefined ? { a2a_agent_name: ctx.a2a.agent, a2a_method: ctx.a2a.method } : {}),
-    ...(ctx.mcp !== undefined ? { mcp_server_name: ctx.mcp.server, mcp_tool_name: ctx.mcp.tool } : {}),
-  } as const;
+    clientIp: end.clientIp ?? null,
+    userAgent: cleanText(ctx.req.headers['user-agent']),
+  };
   const attempts = ctx.attemptLog;
   if (attempts === undefined || attempts.length === 0) {
     return [
-      {
-        ...common,
+      eventOf(ctx, s, {
         model_id: ctx.model?.id ?? null,
-        ...tokens(ZERO, false),
+        usage: ZERO,
+        estimated: false,
         // MCP: the tool call's duration; tokens and cost are zero, not unknown (§2.7 step 7).
         upstream_latency_ms:
           ctx.mcp?.upstreamMs !== undefined ? Math.round(ctx.mcp.upstreamMs * 1e3) / 1e3 : null,
@@ -214,49 +288,41 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         attempt_started_at: null,
         error_class: ctx.errorType ?? null,
         error_message: cleanText(ctx.errorMessage),
-        provider_kind: ctx.provider ?? null,
-        branded_provider: ctx.provider ?? null,
+        provider: ctx.provider ?? null,
         pk_label: null,
-      },
+      }),
     ];
   }
   const out: UsageEvent[] = [];
   for (const a of attempts) {
     const u = a.ok ? (a.usage ?? ctx.usage ?? ZERO) : ZERO;
     const status = a.ok ? end.status : (a.status ?? 502);
-    out.push({
-      ...common,
-      model_id: a.model.id,
-      ...tokens(u, a.ok && (a.estimated ?? ctx.usageEstimated)),
-      upstream_latency_ms: Math.round(Math.max(a.ms, 0) * 1e3) / 1e3,
-      upstream_ttft_ms:
-        a.ok && ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
-      status_code: status,
-      provider_request_id: a.providerRequestId,
-      finish_reason: a.ok ? end.finishReason : null,
-      cost_usd: a.ok ? costUsd(a.model, u) : null,
-      attempt_index: a.index,
-      attempt_kind: a.kind,
-      attempt_model: a.upstreamModel,
-      attempt_started_at: new Date(performance.timeOrigin + a.t0).toISOString(),
-      error_class: a.ok ? (status >= 400 ? (ctx.errorType ?? null) : null) : a.errorClass,
-      error_message: a.ok ? (status >= 400 ? cleanText(ctx.errorMessage) : null) : cleanText(a.errorMessage),
-      provider_kind: a.provider,
-      branded_provider: a.provider,
-      pk_label: a.providerKeyName,
-    });
+    out.push(
+      eventOf(ctx, s, {
+        model_id: a.model.id,
+        usage: u,
+        estimated: a.ok && (a.estimated ?? ctx.usageEstimated),
+        upstream_latency_ms: Math.round(Math.max(a.ms, 0) * 1e3) / 1e3,
+        upstream_ttft_ms:
+          a.ok && ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
+        status_code: status,
+        provider_request_id: a.providerRequestId,
+        finish_reason: a.ok ? end.finishReason : null,
+        cost_usd: a.ok ? costUsd(a.model, u) : null,
+        attempt_index: a.index,
+        attempt_kind: a.kind,
+        attempt_model: a.upstreamModel,
+        attempt_started_at: new Date(performance.timeOrigin + a.t0).toISOString(),
+        error_class: a.ok ? (status >= 400 ? (ctx.errorType ?? null) : null) : a.errorClass,
+        error_message: a.ok
+          ? status >= 400
+            ? cleanText(ctx.errorMessage)
+            : null
+          : cleanText(a.errorMessage),
+        provider: a.provider,
+        pk_label: a.providerKeyName,
+      }),
+    );
   }
   return out;
-}
-
-function tokens(u: Usage, estimated: boolean) {
-  return {
-    prompt_tokens: u.prompt_tokens,
-    completion_tokens: u.completion_tokens,
-    cached_prompt_tokens: u.cached_prompt_tokens,
-    reasoning_tokens: u.reasoning_tokens,
-    cache_creation_tokens: u.cache_creation_tokens,
-    cache_read_tokens: u.cache_read_tokens,
-    usage_estimated: estimated,
-  };
 }

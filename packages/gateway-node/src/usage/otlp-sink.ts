@@ -13,15 +13,12 @@ import type { Logger } from 'pino';
 import { OtlpHttpExporter } from '../tracing/exporter.js';
 import { newSpanId, sampled, traceIdFor } from '../tracing/ids.js';
 import {
-  int,
-  type OtlpAttribute,
-  type OtlpSpan,
+  epochMsToNano,
   SPAN_KIND_CLIENT,
   SPAN_KIND_SERVER,
+  SpanText,
   STATUS_ERROR,
   STATUS_OK,
-  str,
-  strs,
 } from '../tracing/otlp.js';
 import type { UsageSink } from './bus.js';
 import { capUtf8, type UsageContent } from './content.js';
@@ -38,8 +35,6 @@ export interface OtlpSinkConfig {
 
 /** Spans (not events) held per exporter before new ones are dropped. */
 const MAX_QUEUE = 4096;
-
-const ms2ns = (ms: number) => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 
 /** `chat.completions` for `/v1/chat/completions`, `messages` for `/v1/messages`, ... */
 function spanName(endpoint: string): string {
@@ -82,86 +77,86 @@ export class OtlpEventSink implements UsageSink {
     const reqId = newSpanId();
     const end = Date.parse(first.occurred_at);
     const last = events[events.length - 1] as UsageEvent;
-    const reqAttrs: OtlpAttribute[] = [];
-    str(reqAttrs, 'aisix.request_id', first.request_id);
-    str(reqAttrs, 'aisix.api_key_id', first.api_key_id);
-    str(reqAttrs, 'gen_ai.request.model', first.requested_model);
-    int(reqAttrs, 'http.response.status_code', last.status_code);
-    int(reqAttrs, 'aisix.attempt_count', last.attempt_started_at === null ? 0 : events.length);
-    str(reqAttrs, 'aisix.exporter_name', this.name);
-    // MCP tool calls have no attempt spans: their server and tool ride on the request span.
-    str(reqAttrs, 'aisix.mcp_server_name', first.mcp_server_name);
-    str(reqAttrs, 'aisix.mcp_tool_name', first.mcp_tool_name);
     const attempts = last.attempt_started_at !== null;
-    if (!attempts) this.addContent(reqAttrs, content);
-    this.exporter.export({
-      traceId,
-      spanId: reqId,
-      name: `POST ${first.endpoint}`,
-      kind: SPAN_KIND_SERVER,
-      startTimeUnixNano: ms2ns(end - first.downstream_latency_ms),
-      endTimeUnixNano: ms2ns(end),
-      attributes: reqAttrs,
-      status: { code: last.status_code < 400 ? STATUS_OK : STATUS_ERROR },
-    });
-    for (const e of events) {
-      if (e.attempt_started_at === null) continue;
-      const span = this.attemptSpan(e, traceId, reqId);
-      if (e === last) this.addContent(span.attributes, content);
-      this.exporter.export(span);
-    }
+    const req = new SpanText()
+      .str('aisix.request_id', first.request_id)
+      .str('aisix.api_key_id', first.api_key_id)
+      .str('gen_ai.request.model', first.requested_model)
+      .int('http.response.status_code', last.status_code)
+      .int('aisix.attempt_count', attempts ? events.length : 0)
+      .str('aisix.exporter_name', this.name)
+      // MCP tool calls have no attempt spans: their server and tool ride on the request span.
+      .str('aisix.mcp_server_name', first.mcp_server_name)
+      .str('aisix.mcp_tool_name', first.mcp_tool_name);
+    if (!attempts) this.addContent(req, content);
+    this.exporter.exportText(
+      req.text({
+        traceId,
+        spanId: reqId,
+        name: `POST ${first.endpoint}`,
+        kind: SPAN_KIND_SERVER,
+        startTimeUnixNano: epochMsToNano(end - first.downstream_latency_ms),
+        endTimeUnixNano: epochMsToNano(end),
+        statusCode: last.status_code < 400 ? STATUS_OK : STATUS_ERROR,
+      }),
+    );
+    if (attempts)
+      for (const e of events)
+        this.exporter.exportText(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
     // Counted in events (the bus's unit), not spans: the request span is extra.
     return Math.min(this.exporter.stats().dropped - before, events.length);
   }
 
-  private addContent(a: OtlpAttribute[], content: UsageContent | undefined): void {
+  private addContent(span: SpanText, content: UsageContent | undefined): void {
     if (content === undefined || this.contentMaxBytes <= 0) return;
-    str(a, 'gen_ai.prompt', capUtf8(content.prompt, this.contentMaxBytes));
-    str(a, 'gen_ai.completion', capUtf8(content.completion, this.contentMaxBytes));
+    span.str('gen_ai.prompt', capUtf8(content.prompt, this.contentMaxBytes));
+    span.str('gen_ai.completion', capUtf8(content.completion, this.contentMaxBytes));
   }
 
+  /** The CLIENT span of one attempt, as OTLP/JSON text. */
   private attemptSpan(
     e: UsageEvent,
     traceId: string,
     parent: string,
-  ): OtlpSpan & { attributes: OtlpAttribute[] } {
+    content: UsageContent | undefined,
+  ): string {
     const start = Date.parse(e.attempt_started_at as string);
-    const a: OtlpAttribute[] = [];
-    str(a, 'gen_ai.system', 'aisix');
-    str(a, 'gen_ai.operation.name', operation(e.endpoint));
-    str(a, 'gen_ai.request.model', e.requested_model);
-    str(a, 'gen_ai.response.model', e.attempt_model);
-    str(a, 'gen_ai.response.id', e.provider_request_id);
-    // string[] in the GenAI semantic conventions; the gateway records one reason per attempt.
-    strs(a, 'gen_ai.response.finish_reasons', e.finish_reason);
-    int(a, 'gen_ai.usage.input_tokens', e.prompt_tokens);
-    int(a, 'gen_ai.usage.output_tokens', e.completion_tokens);
-    int(a, 'http.response.status_code', e.status_code);
-    str(a, 'aisix.api_key_id', e.api_key_id);
-    str(a, 'aisix.model_id', e.model_id);
-    str(a, 'aisix.request_id', e.request_id);
-    int(a, 'aisix.attempt_index', e.attempt_index);
-    str(a, 'aisix.attempt_kind', e.attempt_kind);
-    str(a, 'aisix.attempt_model', e.attempt_model);
-    str(a, 'aisix.error_class', e.error_class);
-    str(a, 'aisix.error_message', e.error_message);
-    int(a, 'aisix.upstream_ttft_ms', e.upstream_ttft_ms ?? undefined);
-    int(a, 'aisix.downstream_latency_ms', e.downstream_latency_ms);
-    str(a, 'aisix.client_source_ip', e.client_source_ip);
-    str(a, 'aisix.client_user_agent', e.client_user_agent);
-    str(a, 'aisix.exporter_name', this.name);
-    a.push({ key: 'aisix.usage_estimated', value: { boolValue: e.usage_estimated } });
-    return {
+    const span = new SpanText()
+      .str('gen_ai.system', 'aisix')
+      .str('gen_ai.operation.name', operation(e.endpoint))
+      .str('gen_ai.request.model', e.requested_model)
+      .str('gen_ai.response.model', e.attempt_model)
+      .str('gen_ai.response.id', e.provider_request_id)
+      // string[] in the GenAI semantic conventions; the gateway records one reason per attempt.
+      .strs('gen_ai.response.finish_reasons', e.finish_reason)
+      .int('gen_ai.usage.input_tokens', e.prompt_tokens)
+      .int('gen_ai.usage.output_tokens', e.completion_tokens)
+      .int('http.response.status_code', e.status_code)
+      .str('aisix.api_key_id', e.api_key_id)
+      .str('aisix.model_id', e.model_id)
+      .str('aisix.request_id', e.request_id)
+      .int('aisix.attempt_index', e.attempt_index)
+      .str('aisix.attempt_kind', e.attempt_kind)
+      .str('aisix.attempt_model', e.attempt_model)
+      .str('aisix.error_class', e.error_class)
+      .str('aisix.error_message', e.error_message)
+      .int('aisix.upstream_ttft_ms', e.upstream_ttft_ms)
+      .int('aisix.downstream_latency_ms', e.downstream_latency_ms)
+      .str('aisix.client_source_ip', e.client_source_ip)
+      .str('aisix.client_user_agent', e.client_user_agent)
+      .str('aisix.exporter_name', this.name)
+      .bool('aisix.usage_estimated', e.usage_estimated);
+    this.addContent(span, content);
+    return span.text({
       traceId,
       spanId: newSpanId(),
       parentSpanId: parent,
       name: spanName(e.endpoint),
       kind: SPAN_KIND_CLIENT,
-      startTimeUnixNano: ms2ns(start),
-      endTimeUnixNano: ms2ns(start + (e.upstream_latency_ms ?? 0)),
-      attributes: a,
-      status: { code: e.status_code >= 200 && e.status_code < 300 ? STATUS_OK : STATUS_ERROR },
-    };
+      startTimeUnixNano: epochMsToNano(start),
+      endTimeUnixNano: epochMsToNano(start + (e.upstream_latency_ms ?? 0)),
+      statusCode: e.status_code >= 200 && e.status_code < 300 ? STATUS_OK : STATUS_ERROR,
+    });
   }
 
   stats() {
