@@ -17,10 +17,15 @@
  * fields that are set) instead of sixteen.
  */
 import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from '@aisix/core';
 import { ACCESS_LOG_MESSAGE } from '@aisix/gateway-node';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import PinoPretty from 'pino-pretty';
+import type PinoPrettyModule from 'pino-pretty';
+
+/** pino-pretty (~1 MB of heap) is for a terminal: loaded only when a pretty logger is made. */
+const pinoPretty = (): typeof PinoPrettyModule =>
+  createRequire(import.meta.url)('pino-pretty') as typeof PinoPrettyModule;
 
 /** Log bytes held while stdout is busy; beyond this, lines are dropped. */
 const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
@@ -81,7 +86,7 @@ export function condenseAccessLine(line: Record<string, unknown>): Record<string
 
 /** A pino destination that prettifies each JSON line and writes it to `fd` synchronously. */
 export function prettyDestination(fd: number, colorize: boolean): DestinationStream {
-  const prettify = PinoPretty.prettyFactory({
+  const prettify = pinoPretty().prettyFactory({
     colorize,
     singleLine: true,
     translateTime: 'SYS:HH:MM:ss.l',
@@ -124,7 +129,7 @@ export function createLogger(
   };
   const tty = process.stdout.isTTY === true;
   if (resolveLogFormat(format, tty) === 'pretty') {
-    return pino(options, prettyDestination(1, tty && PinoPretty.isColorSupported));
+    return pino(options, prettyDestination(1, tty && pinoPretty().isColorSupported));
   }
   return pino(options, pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES }));
 }

@@ -1,15 +1,10 @@
 /**
- * Lua scripts with their digest computed once (EVALSHA needs the SHA-1 of the source), and the
- * EVALSHA-then-EVAL call every topology uses: a server that has not seen the script (restart,
- * SCRIPT FLUSH, another cluster node) answers NOSCRIPT, and EVAL both runs and caches it there.
+ * The EVALSHA-then-EVAL call every topology uses: a server that has not seen the script
+ * (restart, SCRIPT FLUSH, another cluster node) answers NOSCRIPT, and EVAL both runs and caches
+ * it there.
  */
-import { createHash } from 'node:crypto';
 import { ErrorReply } from '@redis/client';
 import type { LuaScript, RedisReply } from './types.js';
-
-export function luaScript(source: string): LuaScript {
-  return { source, sha1: createHash('sha1').update(source).digest('hex') };
-}
 
 /** `send` must route both calls the same way (the first key's slot in a cluster). */
 export async function runScript(

@@ -3,9 +3,9 @@
  * Local kinds (`keyword`, `pii`) run in process; the rest call a vendor. Nested credential
  * and pattern objects are closed; the guardrail root stays open (see `guardrails.ts`).
  */
-import { RE2JS } from 're2js';
 import * as v from 'valibot';
 import { discriminated, intRange, type Mode, map, nonEmpty, obj, strLen, u64, unit } from './common.js';
+import { re2 } from './re2.js';
 
 const ON_BUFFER_EXCEEDED = v.picklist(['fail_closed', 'fail_open']);
 const ACTION = v.picklist(['mask', 'block']);
@@ -41,7 +41,7 @@ const remote = {
  */
 export function re2Compiles(s: string): boolean {
   try {
-    RE2JS.compile(s);
+    re2().compile(s);
     return true;
   } catch {
     return false;

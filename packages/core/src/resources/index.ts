@@ -44,6 +44,7 @@ export {
 } from './provider-keys.js';
 export type { ConditionGroup, ConditionLeaf, ConditionNode } from './rate-limit-conditions.js';
 export type { RateLimitPolicy } from './rate-limit-policies.js';
+export { re2 } from './re2.js';
 
 /** Output type (defaults filled, aliases normalised) of each kind's document. */
 export interface ResourceTypes {

@@ -7,7 +7,7 @@
  * costs one verification, not one per request, and a rotated set re-verifies.
  */
 import type { ConfigSnapshot, OidcProvider, Resource } from '@aisix/core';
-import { compactVerify, importJWK, type JWK } from 'jose';
+import type { importJWK, JWK } from 'jose';
 import { type Jwk, JwksCache, type JwksOptions, type KeySet } from './jwks.js';
 import {
   ALLOWED_ALGS,
@@ -65,6 +65,10 @@ interface SnapshotIndex {
 }
 
 type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
+
+/** `jose` is loaded with the first token to verify: a gateway without OIDC never pays for it. */
+let joseModule: Promise<typeof import('jose')> | undefined;
+const jose = () => (joseModule ??= import('jose'));
 
 const MAX_VERIFIED = 10_000;
 const VERIFIED_TTL_MS = 300_000;
@@ -179,7 +183,7 @@ export class JwtAuthenticator {
       try {
         const key = await this.importKey(jwk, alg);
         // algorithms pins the header alg, so a key can never be used with another algorithm.
-        bytes = (await compactVerify(token, key, { algorithms: [alg] })).payload;
+        bytes = (await (await jose()).compactVerify(token, key, { algorithms: [alg] })).payload;
       } catch {
         continue; // signature or algorithm mismatch: the next candidate
       }
@@ -204,7 +208,7 @@ export class JwtAuthenticator {
     }
     let k = byAlg.get(alg);
     if (k === undefined) {
-      k = importJWK(jwk as JWK, alg);
+      k = jose().then((j) => j.importJWK(jwk as JWK, alg));
       // A key that cannot be imported stays rejected without re-parsing it per request.
       k.catch(() => undefined);
       byAlg.set(alg, k);

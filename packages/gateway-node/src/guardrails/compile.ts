@@ -8,8 +8,7 @@
  * detectors are V8 regexes written to be linear (`detectors.ts`). Literal keywords are a
  * case-insensitive substring search.
  */
-import type { Resource } from '@aisix/core';
-import { RE2JS } from 're2js';
+import { type Resource, re2 } from '@aisix/core';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
 import type { RemoteCheck } from './remote/http.js';
 import { type RemoteOptions, remoteCheck } from './remote/index.js';
@@ -113,7 +112,7 @@ function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: s
   const literals = patterns.filter((p) => p.kind === 'literal').map((p) => p.value.toLowerCase());
   const regexes = patterns.filter((p) => p.kind === 'regex').map((p) => `(?:${p.value})`);
   // One alternation: RE2 runs all patterns in a single linear pass.
-  const re = regexes.length === 0 ? undefined : RE2JS.compile(regexes.join('|'));
+  const re = regexes.length === 0 ? undefined : re2().compile(regexes.join('|'));
   const hit: Finding[] = [{ start: 0, end: 0, detector: 'keyword', action: 'block' }];
   return (text: string): Finding[] => {
     if (literals.length > 0) {
@@ -141,7 +140,7 @@ function piiScanner(g: PiiDoc) {
   const customs = (g.custom_patterns ?? []).map((c) => ({
     name: c.name,
     action: c.action,
-    re: RE2JS.compile(c.regex),
+    re: re2().compile(c.regex),
   }));
   return (text: string): Finding[] => {
     const out: Finding[] = [];

@@ -5,13 +5,30 @@
  * session setup (token minting included) and, separately, the request. Redirects are refused.
  * The gateway-held credential goes on every upstream request; the caller's never does.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * The SDK (with zod, ajv and their schemas: ~1.3 MB of source, several MB of heap) is loaded on
+ * the first upstream MCP session, not at startup: most gateways have no `type: mcp` server.
+ */
+let sdk:
+  | Promise<
+      [
+        typeof import('@modelcontextprotocol/sdk/client/index.js'),
+        typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+      ]
+    >
+  | undefined;
+const loadSdk = () =>
+  (sdk ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]));
 
 /** A tool as advertised downstream: only name, description and inputSchema survive. */
 export interface ToolInfo {
@@ -71,6 +88,7 @@ async function withSession<T>(
   const timeoutMs = s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   const setupDeadline = AbortSignal.timeout(timeoutMs);
   const headers = await authHeaders(s, timeoutMs, net);
+  const [{ Client }, { StreamableHTTPClientTransport }] = await loadSdk();
   const transport = new StreamableHTTPClientTransport(new URL(s.url), {
     requestInit: { headers },
     fetch: sessionFetch(s, net),

@@ -2,7 +2,8 @@
  * Per-process realtime state, held by the gateway runtime: the `ws` acceptor (no listener of its
  * own; the proxy server's `upgrade` event feeds it) and the live sessions the drain closes.
  */
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
+import { ws } from './ws.js';
 
 /** Largest message accepted from either side (OpenAI caps one audio append at 15 MiB). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -43,8 +44,20 @@ export interface RealtimeHub {
 /** Request ids of the handshakes being accepted, for the 101's headers. */
 export const acceptingIds = new WeakMap<object, string>();
 
+/** The acceptor is made on first use (the first realtime handshake). */
 export function createRealtimeHub(server: string): RealtimeHub {
-  const wss = new WebSocketServer({
+  let wss: WebSocketServer | undefined;
+  return {
+    get wss() {
+      wss ??= createAcceptor(server);
+      return wss;
+    },
+    sessions: new RealtimeSessions(),
+  };
+}
+
+function createAcceptor(server: string): WebSocketServer {
+  const wss = new (ws().WebSocketServer)({
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
@@ -57,5 +70,5 @@ export function createRealtimeHub(server: string): RealtimeHub {
     const id = acceptingIds.get(req);
     if (id !== undefined) headers.push(`x-aisix-request-id: ${id}`);
   });
-  return { wss, sessions: new RealtimeSessions() };
+  return wss;
 }

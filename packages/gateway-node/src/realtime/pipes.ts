@@ -5,8 +5,9 @@
  * `LOW_WATER`), so a slow peer never makes the gateway buffer without bound. `Lane`: keeps one
  * direction's frames in order while some wait for an asynchronous guardrail verdict.
  */
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Verdict } from './guard.js';
+import { OPEN } from './ws.js';
 
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
@@ -37,7 +38,7 @@ export class Pipe {
   ) {}
 
   send(data: Buffer, binary: boolean): void {
-    if (this.dest.readyState !== WebSocket.OPEN) return;
+    if (this.dest.readyState !== OPEN) return;
     const n = data.length;
     this.queued += n;
     this.dest.send(data, { binary, compress: false }, () => {

@@ -12,7 +12,7 @@
  */
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type RealtimeRequest, type Usage } from '@aisix/providers';
-import { type RawData, WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { errors } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
@@ -23,6 +23,7 @@ import type { FrameGuard, Phase } from './guard.js';
 import { type LiveSession, MAX_MESSAGE_BYTES, type RealtimeSessions } from './hub.js';
 import { Lane, Pipe, Valve } from './pipes.js';
 import { addFrameUsage } from './usage.js';
+import { CONNECTING, OPEN, ws } from './ws.js';
 
 const CONNECT_FAILED = JSON.stringify({
   type: 'error',
@@ -110,7 +111,7 @@ export class Session implements LiveSession {
     client.on('error', (err) =>
       rt.logger.debug({ request_id: ctx.id, err: err.message }, 'realtime client error'),
     );
-    const up = new WebSocket(t.request.url, {
+    const up = new (ws().WebSocket)(t.request.url, {
       headers: t.request.headers,
       perMessageDeflate: false,
       followRedirects: false,
@@ -202,10 +203,10 @@ export class Session implements LiveSession {
   /** A guardrail blocked a frame: an error event to the client, 1011 `content policy`, status 400. */
   private block(phase: Phase, guardrail: string): void {
     if (this.ended) return;
-    if (this.client.readyState === WebSocket.OPEN) this.client.send(blockedFrame(phase, guardrail));
+    if (this.client.readyState === OPEN) this.client.send(blockedFrame(phase, guardrail));
     this.closeClient(1011, 'content policy');
     const up = this.upstream;
-    if (up?.readyState === WebSocket.OPEN) up.close(1000, 'content policy');
+    if (up?.readyState === OPEN) up.close(1000, 'content policy');
     else up?.terminate();
     this.end(
       400,
@@ -221,7 +222,7 @@ export class Session implements LiveSession {
       this.end(499, 'client_disconnected', 'client closed the connection before the upstream answered');
       return;
     }
-    if (up !== undefined && up.readyState === WebSocket.OPEN) {
+    if (up !== undefined && up.readyState === OPEN) {
       if (sendable(code)) up.close(code, reason);
       else if (code === 1005) up.close();
       else up.close(1001, 'client gone');
@@ -253,7 +254,7 @@ export class Session implements LiveSession {
         'realtime upstream connection failed',
       );
       closeAttemptTiming(ctx, { ok: false, failure }, false);
-      if (this.client.readyState === WebSocket.OPEN) {
+      if (this.client.readyState === OPEN) {
         this.client.send(CONNECT_FAILED);
         this.closeClient(1011, 'upstream connect failed');
       }
@@ -284,7 +285,7 @@ export class Session implements LiveSession {
 
   private closeClient(code?: number, reason?: Buffer | string): void {
     const c = this.client;
-    if (c.readyState !== WebSocket.OPEN && c.readyState !== WebSocket.CONNECTING) return;
+    if (c.readyState !== OPEN && c.readyState !== CONNECTING) return;
     // Reads were paused while the upstream connected: the closing handshake needs them.
     c.resume();
     if (code === undefined) c.close();
@@ -315,7 +316,7 @@ export class Session implements LiveSession {
       this.upstream?.terminate();
       this.client.terminate();
     } else {
-      if (this.upstream?.readyState === WebSocket.OPEN) this.upstream.close(1001, 'server shutting down');
+      if (this.upstream?.readyState === OPEN) this.upstream.close(1001, 'server shutting down');
       else this.upstream?.terminate();
       this.closeClient(1001, 'server shutting down');
     }
