@@ -26,5 +26,5 @@ RUN mkdir -p /var/lib/aisix && chown node:node /var/lib/aisix
 USER node
 # proxy, admin, metrics/status
 EXPOSE 3000 3001 9090
-ENTRYPOINT ["node", "/app/packages/cli/dist/src/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/packages/cli/dist/src/main.js"]
 CMD ["--config", "/etc/aisix/config.yaml"]

@@ -17,7 +17,8 @@
 #   GW_SCENARIO=plain               what the gateway governs (see "Scenarios" below)
 #   SAVE=1                          copy the run (summary, raw jsonl, ours.md) to bench/results/<date>/
 #
-# What the gateway runs with: the generated config.yaml below (defaults otherwise: access log
+# How the gateway runs: as the Docker image starts it (`node --max-semi-space-size=8 main.js`, see
+# packages/cli/src/heap.ts), with the generated config.yaml below (defaults otherwise: access log
 # ON at info level, Prometheus metrics ON on their own listener) and a resources file with one
 # OpenAI provider key whose api_base is the mock, one model `gpt-4o-mini` and one caller key.
 # The access log goes to stdout, which run.sh redirects to a file (`$RUN/ours.log`), so every
@@ -116,7 +117,7 @@ resources_file: "$BENCH_RUN_DIR/ours-resources.yaml"
 $backends
 EOF
 export BENCH_CALLER_KEY=sk-bench-caller
-exec node $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role gateway
+exec node --max-semi-space-size=8 $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role gateway
 '
 
 # Whatever this script starts besides the rig (the Redis server, the scraper) goes with it,

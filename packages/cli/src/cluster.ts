@@ -35,6 +35,7 @@ import {
   type ModelStateDump,
 } from '@aisix/gateway-node';
 import { CounterStoreServer, ipcChannel, MemoryCounterStore, RemoteCounterStore } from '@aisix/limits';
+import { heapPlan } from './heap.js';
 import { type Running, type ServeDeps, serve } from './serve.js';
 
 /** Env var carrying a worker's slot (not `AISIX_*`: those are config keys). */
@@ -111,6 +112,9 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   const counters = new MemoryCounterStore({ concurrencyTtlSecs: deps.config.ratelimit.concurrency_ttl_secs });
   const counterServer = new CounterStoreServer(counters);
 
+  // Launch-only heap flags (heap.ts) for every worker, unless the operator chose their own.
+  const { launch } = heapPlan(process.execArgv, process.env.NODE_OPTIONS);
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...launch] });
   const fork = (slot: number): Worker => {
     const w = cluster.fork({ [SLOT_ENV]: String(slot) });
     slots.set(slot, w);

@@ -8,11 +8,13 @@ test('old-generation growing percent, boot-time young-generation growth and no p
   assert.deepEqual(heapPlan([], undefined), {
     atBoot: [growing, '--semi-space-growth-factor=1', '--no-allocation-site-pretenuring'],
     whenServing: ['--semi-space-growth-factor=2'],
+    launch: ['--max-semi-space-size=8'],
   });
   assert.deepEqual(heapPlan(['--enable-source-maps'], '--max-old-space-size=512'), heapPlan([], undefined));
-  assert.deepEqual(heapPlan(['--heap-growing-percent=50'], undefined), {
+  assert.deepEqual(heapPlan(['--heap-growing-percent=50', '--max-semi-space-size=16'], undefined), {
     atBoot: ['--semi-space-growth-factor=1', '--no-allocation-site-pretenuring'],
     whenServing: ['--semi-space-growth-factor=2'],
+    launch: [],
   });
   assert.deepEqual(
     heapPlan(
@@ -22,6 +24,7 @@ test('old-generation growing percent, boot-time young-generation growth and no p
     {
       atBoot: [],
       whenServing: [],
+      launch: ['--max-semi-space-size=8'],
     },
   );
   assert.deepEqual(heapPlan(['--no-allocation-site-pretenuring'], undefined).atBoot, [

@@ -12,6 +12,12 @@
  *   enough for V8 to grow the young generation to 2 × 8 MB before the first request. Growth is
  *   held at 1× until the listeners are up, then V8's default (2×) applies: under traffic it grows
  *   as before, an idle replica stays ~7 MB smaller.
+ * - Young generation cap (`--max-semi-space-size=8`, MB per semi-space; V8's default is 16):
+ *   under load the young generation otherwise grows to 2 x 16 MB and stays there. 8 MB holds
+ *   the garbage of a c=128 burst between scavenges (same CPU per request in bench/, 12-16 MB
+ *   less RSS). V8 reads it only when the heap is created, so it cannot be set from here: the
+ *   launchers pass it (Dockerfile, `pnpm start`, bench/) and the cluster primary gives it to the
+ *   workers it forks (`launch`).
  * - Allocation-site pretenuring off: V8 may decide, from a few survivors during warm-up, that an
  *   allocation site makes long-lived objects and allocate all of its objects in the old
  *   generation from then on. Here nearly every object dies with its request, so a pretenured
@@ -22,6 +28,8 @@
 import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_GROWING_PERCENT = 25;
+/** Young-generation cap, MB per semi-space (see above). */
+export const MAX_SEMI_SPACE_MB = 8;
 /** V8's default semi-space growth factor, restored once the server runs. */
 const SEMI_SPACE_GROWTH_DEFAULT = 2;
 
@@ -35,12 +43,18 @@ export interface HeapPlan {
   readonly atBoot: string[];
   /** Set once the listeners are up. */
   readonly whenServing: string[];
+  /** Node flags for the processes this one forks (they only work on a command line). */
+  readonly launch: string[];
 }
 
 /** The V8 flags to set, leaving out any the operator chose. */
 export function heapPlan(execArgv: readonly string[], nodeOptions: string | undefined): HeapPlan {
   const atBoot: string[] = [];
   const whenServing: string[] = [];
+  const launch: string[] = [];
+  if (!given(execArgv, nodeOptions, 'max-semi-space-size')) {
+    launch.push(`--max-semi-space-size=${MAX_SEMI_SPACE_MB}`);
+  }
   if (!given(execArgv, nodeOptions, 'heap-growing-percent')) {
     atBoot.push(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   }
@@ -51,7 +65,7 @@ export function heapPlan(execArgv: readonly string[], nodeOptions: string | unde
   if (!given(execArgv, nodeOptions, 'allocation-site-pretenuring')) {
     atBoot.push('--no-allocation-site-pretenuring');
   }
-  return { atBoot, whenServing };
+  return { atBoot, whenServing, launch };
 }
 
 /** Applies the boot flags; returns the step to run once the server is up. */
