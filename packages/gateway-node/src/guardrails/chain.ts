@@ -77,11 +77,10 @@ export function fold(chain: readonly CompiledGuardrail[], outcomes: readonly Out
   for (let i = 0; i < chain.length; i++) {
     const g = chain[i] as CompiledGuardrail;
     const o = outcomes[i] as Outcome;
-    const base = { guardrail: g.name, kind: g.kind, seconds: o.seconds, errorType: o.error ?? 'none' };
     const found = o.findings;
     if (found === undefined) {
       if (o.closed && !g.monitor) {
-        timings.push({ ...base, result: 'block' });
+        timings.push(timing(g, o, 'block'));
         return {
           block: { guardrail: g.name, detector: 'unavailable' },
           masks: [],
@@ -92,21 +91,21 @@ export function fold(chain: readonly CompiledGuardrail[], outcomes: readonly Out
         };
       }
       bypasses.push({ guardrail: g.name, reason: o.error ?? 'error' });
-      timings.push({ ...base, result: 'bypass' });
+      timings.push(timing(g, o, 'bypass'));
       continue;
     }
-    const blocking = found.find((f) => f.action === 'block');
+    const blocking = firstWith(found, 'block');
     if (g.monitor) {
       if (blocking) hits.push({ guardrail: g.name, detector: blocking.detector, verdict: 'would_block' });
       else {
-        const m = found.find((f) => f.action === 'mask');
+        const m = firstWith(found, 'mask');
         if (m) hits.push({ guardrail: g.name, detector: m.detector, verdict: 'would_mask' });
       }
-      timings.push({ ...base, result: found.length > 0 ? 'monitor' : 'pass' });
+      timings.push(timing(g, o, found.length > 0 ? 'monitor' : 'pass'));
       continue;
     }
     if (blocking) {
-      timings.push({ ...base, result: 'block' });
+      timings.push(timing(g, o, 'block'));
       return {
         block: { guardrail: g.name, detector: blocking.detector },
         masks: [],
@@ -117,9 +116,19 @@ export function fold(chain: readonly CompiledGuardrail[], outcomes: readonly Out
       };
     }
     for (const f of found) addMask(masks, f, redacted);
-    timings.push({ ...base, result: found.length > 0 ? 'mask' : 'pass' });
+    timings.push(timing(g, o, found.length > 0 ? 'mask' : 'pass'));
   }
   return { block: undefined, masks: mergeMasks(masks), hits, redacted, timings, bypasses };
+}
+
+// One literal per timing and a plain loop per lookup: fold runs twice per scanned request.
+function timing(g: CompiledGuardrail, o: Outcome, result: Timing['result']): Timing {
+  return { guardrail: g.name, kind: g.kind, seconds: o.seconds, result, errorType: o.error ?? 'none' };
+}
+
+function firstWith(found: readonly Finding[], action: Finding['action']): Finding | undefined {
+  for (const f of found) if (f.action === action) return f;
+  return undefined;
 }
 
 /** The verdict of a chain of local guardrails over `text`. */
