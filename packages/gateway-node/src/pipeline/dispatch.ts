@@ -345,7 +345,8 @@ async function loop(
           upstreamModel: t.upstreamModel,
           group,
         };
-        const gate = await gateAttempt(rt.logger, ctx.id, scopes, facts);
+        let gate = gateAttempt(rt.logger, ctx.id, scopes, facts);
+        if (gate instanceof Promise) gate = await gate;
         // A body for this attempt (a member guardrail masked the input): its own target.
         const admitted =
           gate === undefined || gate instanceof GatewayError

@@ -92,34 +92,68 @@ function hookFailed(log: Logger, requestId: string, hook: string, err: unknown):
 
 /**
  * First refusal of an attempt gate, in scope order (later gates are not asked); without one, the
- * last body a gate gave for this attempt (undefined: none).
+ * last body a gate gave for this attempt (undefined: none). Synchronous while every gate answers
+ * synchronously (the in-memory limiter does): a promise only from the first gate that returns
+ * one, so an attempt pays no microtask per scope.
  */
-export async function gateAttempt(
+export function gateAttempt(
   log: Logger,
   requestId: string,
   scopes: readonly Scope[],
   a: AttemptFacts,
-): Promise<AttemptGate> {
-  let body: AttemptBody | undefined;
-  for (const s of scopes) {
+): AttemptGate | Promise<AttemptGate> {
+  return gateFrom(log, requestId, scopes, a, 0, undefined);
+}
+
+function gateFrom(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  a: AttemptFacts,
+  start: number,
+  body: AttemptBody | undefined,
+): AttemptGate | Promise<AttemptGate> {
+  for (let i = start; i < scopes.length; i++) {
+    const s = scopes[i] as Scope;
     if (!s.attempt) continue;
     try {
-      const r = await s.attempt(a);
-      if (r === undefined) continue;
-      if (!(r instanceof GatewayError)) body = r;
-      else {
-        // Scopes that admitted this attempt before the refusal release what they took.
-        for (const t of scopes) {
-          if (t === s) break;
-          t.attemptEnd?.(false);
-        }
-        return r;
+      const r = s.attempt(a);
+      if (r instanceof Promise) {
+        return r.then(
+          (v) => {
+            const next = admitted(scopes, s, v, body);
+            return next instanceof GatewayError ? next : gateFrom(log, requestId, scopes, a, i + 1, next);
+          },
+          (err: unknown) => {
+            hookFailed(log, requestId, 'attempt', err);
+            return gateFrom(log, requestId, scopes, a, i + 1, body);
+          },
+        );
       }
+      const next = admitted(scopes, s, r, body);
+      if (next instanceof GatewayError) return next;
+      body = next;
     } catch (err) {
       hookFailed(log, requestId, 'attempt', err);
     }
   }
   return body;
+}
+
+/** One gate's answer folded in: the refusal (earlier scopes release what they took) or the body. */
+function admitted(
+  scopes: readonly Scope[],
+  s: Scope,
+  r: AttemptGate,
+  body: AttemptBody | undefined,
+): GatewayError | AttemptBody | undefined {
+  if (r === undefined) return body;
+  if (!(r instanceof GatewayError)) return r;
+  for (const t of scopes) {
+    if (t === s) break;
+    t.attemptEnd?.(false);
+  }
+  return r;
 }
 
 export function endAttempt(log: Logger, requestId: string, scopes: readonly Scope[], ok: boolean): void {
@@ -164,19 +198,44 @@ export function addHeaders(
   }
 }
 
-/** Runs the JSON taps in order; each sees the previous one's body. */
-export async function tapJson(
+/**
+ * Runs the JSON taps in order; each sees the previous one's body. Synchronous while the taps
+ * are (local guardrails, the cache's recorder); a promise from the first tap that returns one.
+ */
+export function tapJson(
   log: Logger,
   requestId: string,
   scopes: readonly Scope[],
   body: string,
   usage: Usage | undefined,
-): Promise<string | GatewayError> {
+): string | GatewayError | Promise<string | GatewayError> {
+  return tapFrom(log, requestId, scopes, body, usage, 0);
+}
+
+function tapFrom(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  body: string,
+  usage: Usage | undefined,
+  start: number,
+): string | GatewayError | Promise<string | GatewayError> {
   let out = body;
-  for (const s of scopes) {
+  for (let i = start; i < scopes.length; i++) {
+    const s = scopes[i] as Scope;
     if (!s.json) continue;
     try {
-      const r = await s.json(out, usage);
+      const r = s.json(out, usage);
+      if (r instanceof Promise) {
+        const before = out;
+        return r.then(
+          (v) => (v instanceof GatewayError ? v : tapFrom(log, requestId, scopes, v, usage, i + 1)),
+          (err: unknown) => {
+            hookFailed(log, requestId, 'json', err);
+            return tapFrom(log, requestId, scopes, before, usage, i + 1);
+          },
+        );
+      }
       if (r instanceof GatewayError) return r;
       out = r;
     } catch (err) {
