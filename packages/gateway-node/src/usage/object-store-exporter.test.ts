@@ -31,7 +31,10 @@ const AZ_KEY = Buffer.from('azure-shared-key-for-tests-0123456789').toString('ba
 const SA_EMAIL = 'exporter@proj.iam.gserviceaccount.com';
 const { privateKey: SA_PRIVATE, publicKey: SA_PUBLIC } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const GCS_TOKEN = 'ya29.test-access-token';
+/** What the GCE metadata server hands the instance's service account. */
+const IDENTITY_TOKEN = 'ya29.instance-identity-token';
 let tokenGrants = 0;
+let metadataGrants = 0;
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 
 interface Put {
@@ -61,7 +64,8 @@ const mac = (k: Buffer | string, s: string) => createHmac('sha256', k).update(s)
 function verify(req: IncomingMessage, body: Buffer): string {
   const auth = String(req.headers.authorization ?? '');
   if (auth.startsWith('SharedKey ')) return verifyAzure(req, auth);
-  if (auth.startsWith('Bearer ')) return auth === `Bearer ${GCS_TOKEN}` ? '' : 'bad bearer token';
+  if (auth.startsWith('Bearer '))
+    return auth === `Bearer ${GCS_TOKEN}` || auth === `Bearer ${IDENTITY_TOKEN}` ? '' : 'bad bearer token';
   return verifyS3(req, body, auth);
 }
 
@@ -175,6 +179,18 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      if (req.url === '/computeMetadata/v1/instance/service-accounts/default/token') {
+        // The metadata server answers only requests that carry Metadata-Flavor: Google.
+        const ok = req.method === 'GET' && req.headers['metadata-flavor'] === 'Google';
+        if (ok) metadataGrants++;
+        res.writeHead(ok ? 200 : 403, { 'content-type': 'application/json' });
+        res.end(
+          ok
+            ? JSON.stringify({ access_token: IDENTITY_TOKEN, expires_in: 3599, token_type: 'Bearer' })
+            : '{}',
+        );
+        return;
+      }
       if (req.url === '/token') {
         const g = grant(body.toString('utf8'));
         res.writeHead(g.status, { 'content-type': 'application/json' });
@@ -360,12 +376,14 @@ test('missing credentials deliver nothing; removed, nothing more is written', as
   assert.equal(puts.length, 0);
 });
 
+/** The accepted PUT whose events include request `id` (a late flush of an earlier exporter is not it). */
 async function landed(id: string): Promise<Put> {
+  const has = (p: Put) => p.status === 200 && gunzipSync(p.body).toString('utf8').includes(id);
   await until(
-    () => puts.some((p) => p.status === 200 && gunzipSync(p.body).toString('utf8').includes(id)),
+    () => puts.some(has),
     () => `puts: ${puts.map((p) => `${p.status} ${p.why}`).join(',')}`,
   );
-  return puts.find((p) => p.status === 200) as Put;
+  return puts.find(has) as Put;
 }
 
 test('azure_blob: a SharedKey-signed Put Blob (BlockBlob, gzip) at <endpoint>/<account>/<container>/<key>', async () => {
@@ -454,4 +472,83 @@ test('gcs: the service-account JWT is exchanged for a token (once), objects are 
   assert.equal(puts.length, 0, 'a key the token endpoint refuses writes nothing');
   process.env.OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY = saved;
   apply({});
+});
+
+test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA_HOST), s3 signs with the AWS_* environment', async () => {
+  const saved = {
+    host: process.env.GCE_METADATA_HOST,
+    id: process.env.AWS_ACCESS_KEY_ID,
+    secret: process.env.AWS_SECRET_ACCESS_KEY,
+    token: process.env.AWS_SESSION_TOKEN,
+  };
+  const restore = (k: string, v: string | undefined) => {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  };
+  try {
+    process.env.GCE_METADATA_HOST = `127.0.0.1:${port}`;
+    puts.length = 0;
+    script = [200];
+    metadataGrants = 0;
+    const gcs = {
+      kind: 'object_store',
+      provider: 'gcs',
+      bucket: 'lake',
+      prefix: 'id/',
+      auth_mode: 'cloud_identity',
+    };
+    apply({ gcs: { name: 'gcs-identity', ...gcs, endpoint: `http://127.0.0.1:${port}` } });
+    await landed(await chat());
+    const ok = await landed(await chat());
+    assert.ok(ok.sigOk, ok.why);
+    assert.equal(ok.headers.authorization, `Bearer ${IDENTITY_TOKEN}`);
+    assert.equal(metadataGrants, 1, 'the metadata token is cached');
+
+    // S3: the instance's credentials are the standard AWS_* variables (no credential_ref).
+    process.env.AWS_ACCESS_KEY_ID = AK;
+    process.env.AWS_SECRET_ACCESS_KEY = SECRET;
+    process.env.AWS_SESSION_TOKEN = 'session-token-from-the-role';
+    puts.length = 0;
+    apply({
+      s3: {
+        name: 's3-identity',
+        kind: 'object_store',
+        provider: 's3',
+        bucket: 'usage-bucket',
+        prefix: 'id',
+        region: 'us-west-2',
+        endpoint: `http://127.0.0.1:${port}`,
+        auth_mode: 'cloud_identity',
+      },
+    });
+    const put = await landed(await chat());
+    assert.ok(put.sigOk, put.why);
+    assert.match(String(put.headers.authorization), new RegExp(`Credential=${AK}/\\d{8}/us-west-2/s3/`));
+    assert.equal(put.headers['x-amz-security-token'], 'session-token-from-the-role');
+
+    // Without them nothing is written (and nothing is guessed).
+    delete process.env.AWS_ACCESS_KEY_ID;
+    puts.length = 0;
+    apply({
+      s3: {
+        name: 's3-identity-2',
+        kind: 'object_store',
+        provider: 's3',
+        bucket: 'usage-bucket',
+        prefix: 'id',
+        region: 'us-west-2',
+        endpoint: `http://127.0.0.1:${port}`,
+        auth_mode: 'cloud_identity',
+      },
+    });
+    await chat();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(puts.length, 0);
+  } finally {
+    restore('GCE_METADATA_HOST', saved.host);
+    restore('AWS_ACCESS_KEY_ID', saved.id);
+    restore('AWS_SECRET_ACCESS_KEY', saved.secret);
+    restore('AWS_SESSION_TOKEN', saved.token);
+    apply({});
+  }
 });
