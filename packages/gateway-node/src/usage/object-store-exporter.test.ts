@@ -505,13 +505,9 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     assert.equal(metadataGrants, 1, 'the metadata token is cached');
 
     // S3: the instance's credentials are the standard AWS_* variables (no credential_ref).
-    process.env.AWS_ACCESS_KEY_ID = AK;
-    process.env.AWS_SECRET_ACCESS_KEY = SECRET;
-    process.env.AWS_SESSION_TOKEN = 'session-token-from-the-role';
-    puts.length = 0;
-    apply({
+    const s3 = (name: string) => ({
       s3: {
-        name: 's3-identity',
+        name,
         kind: 'object_store',
         provider: 's3',
         bucket: 'usage-bucket',
@@ -521,6 +517,11 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
         auth_mode: 'cloud_identity',
       },
     });
+    process.env.AWS_ACCESS_KEY_ID = AK;
+    process.env.AWS_SECRET_ACCESS_KEY = SECRET;
+    process.env.AWS_SESSION_TOKEN = 'session-token-from-the-role';
+    puts.length = 0;
+    apply(s3('s3-identity'));
     const put = await landed(await chat());
     assert.ok(put.sigOk, put.why);
     assert.match(String(put.headers.authorization), new RegExp(`Credential=${AK}/\\d{8}/us-west-2/s3/`));
@@ -529,18 +530,7 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     // Without them nothing is written (and nothing is guessed).
     delete process.env.AWS_ACCESS_KEY_ID;
     puts.length = 0;
-    apply({
-      s3: {
-        name: 's3-identity-2',
-        kind: 'object_store',
-        provider: 's3',
-        bucket: 'usage-bucket',
-        prefix: 'id',
-        region: 'us-west-2',
-        endpoint: `http://127.0.0.1:${port}`,
-        auth_mode: 'cloud_identity',
-      },
-    });
+    apply(s3('s3-identity-2'));
     await chat();
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(puts.length, 0);
