@@ -135,6 +135,11 @@ export class OtlpHttpExporter {
     return { queued: this.queue.length, ...this.n };
   }
 
+  /** Spans dropped so far (what `stats().dropped` says, without building the stats). */
+  get dropped(): number {
+    return this.n.dropped;
+  }
+
   /** Sends everything queued now; resolves once the queue is empty and nothing is in flight. */
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.sending !== undefined) {

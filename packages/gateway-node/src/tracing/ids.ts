@@ -26,8 +26,13 @@ export function parseTraceparent(h: string | string[] | undefined): ParentContex
   return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
 }
 
+const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The trace id of a request without a parent: its request id (a UUID) as 32 hex, else random. */
 export function traceIdFor(requestId: string): string {
+  // The gateway's own ids (randomUUID: lowercase, canonical) take the short way.
+  if (LOWER_UUID.test(requestId) && requestId !== '00000000-0000-0000-0000-000000000000')
+    return `${requestId.slice(0, 8)}${requestId.slice(9, 13)}${requestId.slice(14, 18)}${requestId.slice(19, 23)}${requestId.slice(24)}`;
   const hex = requestId.replaceAll('-', '').toLowerCase();
   return HEX32.test(hex) && hex !== ZERO_TRACE ? hex : randomBytes(16).toString('hex');
 }

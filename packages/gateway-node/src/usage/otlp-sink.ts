@@ -73,7 +73,7 @@ export class OtlpEventSink implements UsageSink {
     if (first === undefined) return 0;
     const traceId = traceIdFor(first.request_id);
     if (!sampled(traceId, this.rate)) return 0;
-    const before = this.exporter.stats().dropped;
+    const before = this.exporter.dropped;
     const reqId = newSpanId();
     const end = Date.parse(first.occurred_at);
     const last = events[events.length - 1] as UsageEvent;
@@ -104,7 +104,7 @@ export class OtlpEventSink implements UsageSink {
       for (const e of events)
         this.exporter.exportText(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
     // Counted in events (the bus's unit), not spans: the request span is extra.
-    return Math.min(this.exporter.stats().dropped - before, events.length);
+    return Math.min(this.exporter.dropped - before, events.length);
   }
 
   private addContent(span: SpanText, content: UsageContent | undefined): void {
