@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { JwtAuthenticator } from './auth/jwt.js';
 import { type GatewayConfig, resolveSettings } from './config.js';
 import { errors, type GatewayError, renderError } from './errors.js';
+import { upstreamHttp } from './guardrails/remote/http.js';
 import { BackgroundChecks } from './health/background.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
@@ -99,6 +100,12 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
   const settings = resolveSettings(o.config);
   const metrics = new Metrics(settings);
   const owned: { close(): Promise<void> }[] = [];
+  // The CLI reads `upstream.tls` at boot; an embedder's config is read here.
+  const upstreams = new UpstreamDispatchers(
+    settings,
+    o.logger,
+    o.upstreamTls ?? readUpstreamTls(settings.upstreamTls),
+  );
   let interceptors = o.interceptors;
   let store = o.rateLimitStore;
   if (store === undefined) {
@@ -118,18 +125,13 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
         metrics,
         logger: o.logger,
         bedrockEndpointUrl: o.config.bedrock_endpoint_url,
+        http: upstreamHttp(upstreams.base),
       }),
       rateLimitInterceptor({ store, metrics, logger: o.logger }),
       responseCacheInterceptor({ stores, metrics, logger: o.logger, runtime: () => rt }),
     ];
   }
   const usage = new UsageBus(metrics);
-  // The CLI reads `upstream.tls` at boot; an embedder's config is read here.
-  const upstreams = new UpstreamDispatchers(
-    settings,
-    o.logger,
-    o.upstreamTls ?? readUpstreamTls(settings.upstreamTls),
-  );
   if (!settings.upstreamTls.verify)
     o.logger.warn(
       { key: 'upstream.tls.verify' },

@@ -32,7 +32,7 @@ import {
 } from '../guardrails/extract.js';
 import { HoldbackTap } from '../guardrails/holdback.js';
 import { usageOf, type VerdictRecorder, verdictRecorder } from '../guardrails/record.js';
-import { defaultHttp, type GuardrailHttp } from '../guardrails/remote/http.js';
+import type { GuardrailHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import { SurfaceGuardrails } from '../guardrails/surface.js';
 import { WindowTap } from '../guardrails/window.js';
@@ -44,8 +44,8 @@ import type { AttemptFacts, AttemptGate, Scope, StreamTap } from '../pipeline/sc
 export interface GuardrailDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** HTTP for the remote kinds (default: global fetch). */
-  readonly http?: GuardrailHttp;
+  /** HTTP for the remote kinds (`upstreamHttp` over the gateway's upstream agent). */
+  readonly http: GuardrailHttp;
   /** config.yaml `bedrock_endpoint_url` (`kind: bedrock` guardrails without their own endpoint). */
   readonly bedrockEndpointUrl?: string | undefined;
 }
@@ -69,7 +69,7 @@ export interface GuardrailInterceptor extends Interceptor<GuardrailPlan> {
 
 export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
   const m = d.metrics.guardrails;
-  const http = d.http ?? defaultHttp;
+  const http = d.http;
   // One compile per snapshot, shared by the lifecycle and the surfaces.
   const plans = new WeakMap<ConfigSnapshot, GuardrailPlan | null>();
   const planOf = (s: ConfigSnapshot): GuardrailPlan | undefined => {

@@ -10,7 +10,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
 import { verdictRecorder } from '../guardrails/record.js';
-import { defaultHttp } from '../guardrails/remote/http.js';
+import { upstreamHttp } from '../guardrails/remote/http.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import type { JobTarget } from './target.js';
@@ -38,7 +38,7 @@ export async function scan(
   phase: 'input' | 'output',
 ): Promise<GatewayError | undefined> {
   if (chain.length === 0) return undefined;
-  const j = await evaluate(chain, text, phase, defaultHttp);
+  const j = await evaluate(chain, text, phase, upstreamHttp(rt.upstreams.base));
   // Masks are not applied here, so none is recorded as done.
   verdictRecorder(rt.metrics.guardrails, rt.logger)(ctx, phase, { ...j, masks: [], redacted: {} });
   if (j.block === undefined) return undefined;

@@ -8,7 +8,7 @@ import type { ConfigSnapshot } from '@aisix/core';
 import type { Judgement } from '../guardrails/chain.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
-import { defaultHttp } from '../guardrails/remote/http.js';
+import { upstreamHttp } from '../guardrails/remote/http.js';
 import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -78,7 +78,7 @@ export function frameGuard(rt: GatewayRuntime, ctx: RequestContext): FrameGuard 
     frame: Buffer,
   ): Verdict | Promise<Verdict> => {
     if (chain.length === 0) return undefined;
-    const j = evaluate(chain, frame.toString('utf8'), phase, defaultHttp);
+    const j = evaluate(chain, frame.toString('utf8'), phase, upstreamHttp(rt.upstreams.base));
     return j instanceof Promise ? j.then((x) => record(phase, x)) : record(phase, j);
   };
   return { check: (phase, frame) => run(phase === 'input' ? input : output, phase, frame) };
