@@ -121,7 +121,13 @@ function gateFrom(
       if (r instanceof Promise) {
         return r.then(
           (v) => {
-            const next = admitted(scopes, s, v, body);
+            let next: AttemptGate;
+            try {
+              next = admitted(scopes, s, v, body);
+            } catch (err) {
+              hookFailed(log, requestId, 'attempt', err);
+              return gateFrom(log, requestId, scopes, a, i + 1, body);
+            }
             return next instanceof GatewayError ? next : gateFrom(log, requestId, scopes, a, i + 1, next);
           },
           (err: unknown) => {

@@ -22,15 +22,15 @@ export type GuardrailHttp = (
  * exchange frees its connection whatever the caller does with it.
  */
 export function upstreamHttp(agent: Dispatcher): GuardrailHttp {
-  let h = https.get(agent);
+  let h = httpByAgent.get(agent);
   if (h === undefined) {
     h = httpOver(agent);
-    https.set(agent, h);
+    httpByAgent.set(agent, h);
   }
   return h;
 }
 
-const https = new WeakMap<Dispatcher, GuardrailHttp>();
+const httpByAgent = new WeakMap<Dispatcher, GuardrailHttp>();
 
 function httpOver(agent: Dispatcher): GuardrailHttp {
   return async (url, init) => {
