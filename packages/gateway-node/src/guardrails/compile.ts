@@ -10,6 +10,7 @@
  */
 import { type Resource, re2 } from '@aisix/core';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
+import { anyPrefilter, foldedOnce, patternPrefilter } from './prefilter.js';
 import type { RemoteCheck } from './remote/http.js';
 import { type RemoteOptions, remoteCheck } from './remote/index.js';
 
@@ -110,16 +111,18 @@ export function compileGuardrail(
 /** Keyword guardrails block on the first hit; where it is does not matter (never masked). */
 function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: string }[]) {
   const literals = patterns.filter((p) => p.kind === 'literal').map((p) => p.value.toLowerCase());
-  const regexes = patterns.filter((p) => p.kind === 'regex').map((p) => `(?:${p.value})`);
-  // One alternation: RE2 runs all patterns in a single linear pass.
-  const re = regexes.length === 0 ? undefined : re2().compile(regexes.join('|'));
+  const sources = patterns.filter((p) => p.kind === 'regex').map((p) => p.value);
+  // One alternation: RE2 runs all patterns in a single linear pass, when their literals allow.
+  const re = sources.length === 0 ? undefined : re2().compile(sources.map((v) => `(?:${v})`).join('|'));
+  const pre = re === undefined ? undefined : anyPrefilter(sources);
   const hit: Finding[] = [{ start: 0, end: 0, detector: 'keyword', action: 'block' }];
   return (text: string): Finding[] => {
     if (literals.length > 0) {
       const lower = text.toLowerCase();
       for (const l of literals) if (lower.includes(l)) return hit;
     }
-    if (re?.matcher(text).find()) return hit;
+    if (re !== undefined && (pre === undefined || pre(text, foldedOnce(text))) && re.matcher(text).find())
+      return hit;
     return [];
   };
 }
@@ -141,6 +144,7 @@ function piiScanner(g: PiiDoc) {
     name: c.name,
     action: c.action,
     re: re2().compile(c.regex),
+    pre: patternPrefilter(c.regex),
   }));
   return (text: string): Finding[] => {
     const out: Finding[] = [];
@@ -148,7 +152,9 @@ function piiScanner(g: PiiDoc) {
       for (const s of findBuiltin(d.type, text))
         out.push({ start: s.start, end: s.end, detector: d.type, action: d.action });
     }
+    const folded = foldedOnce(text);
     for (const c of customs) {
+      if (c.pre !== undefined && !c.pre(text, folded)) continue;
       const m = c.re.matcher(text);
       while (m.find()) {
         const start = m.start();
