@@ -117,11 +117,17 @@ function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: s
   const pre = re === undefined ? undefined : anyPrefilter(sources);
   const hit: Finding[] = [{ start: 0, end: 0, detector: 'keyword', action: 'block' }];
   return (text: string): Finding[] => {
+    let lower: string | undefined;
     if (literals.length > 0) {
-      const lower = text.toLowerCase();
+      lower = text.toLowerCase();
       for (const l of literals) if (lower.includes(l)) return hit;
     }
-    if (re !== undefined && (pre === undefined || pre(text, foldedOnce(text))) && re.matcher(text).find())
+    // The literals' lowercase copy is reused by the prefilter: one pass over a long prompt.
+    if (
+      re !== undefined &&
+      (pre === undefined || pre(text, foldedOnce(text, lower))) &&
+      re.matcher(text).find()
+    )
       return hit;
     return [];
   };

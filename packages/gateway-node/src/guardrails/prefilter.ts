@@ -89,11 +89,14 @@ export function anyPrefilter(patterns: readonly string[]): Prefilter | undefined
   return (text, folded) => each.some((e) => e(text, folded));
 }
 
-/** The text as the folded literals are compared with, computed at most once per scan. */
-export function foldedOnce(text: string): () => string {
+/**
+ * The text as the folded literals are compared with, computed at most once per scan (from
+ * `lower`, the text already lowercased by the caller, when it has it).
+ */
+export function foldedOnce(text: string, lower?: string): () => string {
   let f: string | undefined;
   return () => {
-    f ??= text.toLowerCase().replaceAll('\u017f', 's');
+    f ??= (lower ?? text.toLowerCase()).replaceAll('\u017f', 's');
     return f;
   };
 }
