@@ -9,7 +9,7 @@
  * case-insensitive substring search.
  */
 import { type Resource, re2 } from '@aisix/core';
-import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin } from './detectors.js';
+import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin, traitsOf } from './detectors.js';
 import { anyPrefilter, foldedOnce, patternPrefilter } from './prefilter.js';
 import type { RemoteCheck } from './remote/http.js';
 import { type RemoteOptions, remoteCheck } from './remote/index.js';
@@ -154,8 +154,10 @@ function piiScanner(g: PiiDoc) {
   }));
   return (text: string): Finding[] => {
     const out: Finding[] = [];
+    // One pass over the text tells which detectors can match at all (`detectors.ts`).
+    const traits = builtins.length > 0 ? traitsOf(text) : null;
     for (const d of builtins) {
-      for (const s of findBuiltin(d.type, text))
+      for (const s of findBuiltin(d.type, text, traits))
         out.push({ start: s.start, end: s.end, detector: d.type, action: d.action });
     }
     const folded = foldedOnce(text);

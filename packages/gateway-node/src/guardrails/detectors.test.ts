@@ -92,3 +92,97 @@ test('a keyword regex that backtracks catastrophically in V8 runs in linear time
   // A backtracking engine would not finish this in any bound; RE2 takes one linear pass.
   assert.ok(performance.now() - t0 < 5000);
 });
+
+test('the prefilter never hides a match: every detector finds the same with and without it', () => {
+  // Texts dense in what the detectors look for: digits, separators, literal starts, near misses.
+  const atoms = [
+    '0',
+    '1',
+    '3',
+    '7',
+    '9',
+    '13',
+    '4111',
+    '1111',
+    '-',
+    ' ',
+    '.',
+    '@',
+    'a',
+    'Z',
+    'x',
+    'X',
+    '_',
+    '\n',
+    'sk-',
+    'sk-proj-',
+    'AKIA',
+    'ghp_',
+    'gho_',
+    'github_pat_',
+    'xoxb-',
+    'AIza',
+    'eyJ',
+    'eyJhbGci.',
+    '-----BEGIN ',
+    'RSA ',
+    'PRIVATE KEY-----',
+    '-----END ',
+    'mail.example.com',
+    'a.b+c',
+    '10.0.0.',
+    '255',
+    '138',
+    '123-45-',
+    '6789',
+    '11010519491231002X',
+    '4111 1111 1111 1111',
+    '3782-822463-10005',
+  ];
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const pad = (n: number, s: string) => s.repeat(n);
+  const fixed = [
+    'write to a.b+c@mail.example.com',
+    'call 13812345678',
+    'id 11010519491231002X',
+    `ghp_${pad(36, 'a')}`,
+    'card 4111 1111 1111 1111.',
+    'ssn 123-45-6789',
+    'hosts 10.0.0.255',
+    `AIza${pad(35, 'B')}`,
+    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.sig',
+    '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----',
+  ];
+  const texts = [...fixed];
+  for (let i = 0; i < 3000; i++) {
+    let t = '';
+    const n = 1 + rand(40);
+    for (let j = 0; j < n; j++) t += atoms[rand(atoms.length)];
+    if (rand(4) === 0) t += fixed[rand(fixed.length)];
+    texts.push(t);
+  }
+  const detectors: BuiltinDetector[] = [
+    'email',
+    'china_mobile',
+    'china_id_card',
+    'bank_card',
+    'us_ssn',
+    'ip_address',
+    'api_key',
+    'jwt',
+    'private_key',
+  ];
+  let matched = 0;
+  for (const text of texts) {
+    for (const d of detectors) {
+      const plain = findBuiltin(d, text, null);
+      assert.deepEqual(findBuiltin(d, text), plain, `${d} on ${JSON.stringify(text)}`);
+      matched += plain.length;
+    }
+  }
+  assert.ok(matched > 1000, `the texts exercise the detectors (${matched} matches)`);
+});
