@@ -67,58 +67,9 @@ export GW_MAIN="$REPO/packages/cli/dist/src/main.js"
 
 export EXTRA_TARGET_NAME=ours
 export EXTRA_TARGET_HEADERS="Authorization: Bearer sk-bench-caller${EXTRA_TARGET_HEADERS_EXTRA:+|$EXTRA_TARGET_HEADERS_EXTRA}"
-# Runs under `bash -c` with PORT, MOCK_BASE_URL and BENCH_RUN_DIR exported by run.sh.
-# shellcheck disable=SC2016
-export EXTRA_TARGET_CMD='
-limits=""; policies=""; backends=""
-case $GW_SCENARIO in
-  limits-miss|redis) limits=", rate_limit: { rpm: 1000000000, tpm: 1000000000000 }" ;;
-esac
-case $GW_SCENARIO in
-  limits-miss|cache-hit) policies="cache_policies:
-  - { name: bench, applies_to: all, ttl_seconds: 600 }" ;;
-  redis) policies="cache_policies:
-  - { name: bench, applies_to: all, ttl_seconds: 600, backend: redis }"
-    backends="ratelimit:
-  backend: redis
-  redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }
-cache:
-  redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }" ;;
-esac
-case $GW_SCENARIO in
-  otlp|otlp-dead) policies="observability_exporters:
-  - { name: bench-otlp, kind: otlp_http, endpoint: \"http://127.0.0.1:$OTLP_PORT\", sample_rate: 1 }" ;;
-  guardrails) policies="guardrails:
-  - { name: bench-keyword, kind: keyword, patterns: [{ kind: literal, value: project-nightingale }, { kind: regex, value: \"(?i)launch-code-[0-9]{4}\" }] }
-  - { name: bench-pii, kind: pii }" ;;
-esac
-cat > "$BENCH_RUN_DIR/ours-resources.yaml" <<EOF
-_format_version: "1"
-provider_keys:
-  - { display_name: mock, provider: openai, api_base: "$MOCK_BASE_URL", api_key: sk-bench-upstream }
-models:
-  - { display_name: gpt-4o-mini, provider: openai, model_name: gpt-4o-mini, provider_key: mock }
-api_keys:
-  - { display_name: bench, key_env: BENCH_CALLER_KEY, allowed_models: [gpt-4o-mini]$limits }
-$policies
-EOF
-cat > "$BENCH_RUN_DIR/ours-config.yaml" <<EOF
-proxy:
-  addr: "127.0.0.1:$PORT"
-  workers: $GW_WORKERS
-admin:
-  enabled: false
-observability:
-  log_level: info
-  metrics:
-    prometheus:
-      addr: "127.0.0.1:$((PORT + 1))"
-resources_file: "$BENCH_RUN_DIR/ours-resources.yaml"
-$backends
-EOF
-export BENCH_CALLER_KEY=sk-bench-caller
-exec node --max-semi-space-size=8 $GW_ARGS "$GW_MAIN" --config "$BENCH_RUN_DIR/ours-config.yaml" --role gateway
-'
+# bench/ours-target.sh writes the config for GW_SCENARIO and starts the gateway; run.sh runs it
+# with PORT, MOCK_BASE_URL and BENCH_RUN_DIR exported.
+export EXTRA_TARGET_CMD="exec bash $REPO/bench/ours-target.sh"
 
 # Whatever this script starts besides the rig (the Redis server, the scraper) goes with it,
 # also when the run is interrupted.
