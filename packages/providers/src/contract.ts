@@ -107,6 +107,13 @@ export interface PrepareInput {
   readonly stream: boolean;
   /** The caller's parsed body. Adapters never mutate it (retries re-prepare from it). */
   readonly body: Readonly<Record<string, unknown>>;
+  /**
+   * The text `body` was parsed from, as the caller sent it, with the object it parsed to. Valid
+   * only while `raw.body === body` (an adapter that hands a translated body on keeps this field
+   * but not the identity): then an OpenAI-wire body that needs no change but `stream` is sent as
+   * this text instead of being serialized again.
+   */
+  readonly raw?: { readonly body: object; readonly text: string } | undefined;
   /** Upstream model id (Model.model_name, wildcard-substituted). */
   readonly upstreamModel: string;
   readonly providerKey: ProviderKeyView;

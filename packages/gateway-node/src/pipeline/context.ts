@@ -102,6 +102,8 @@ export interface RequestContext {
   usageEstimated: boolean;
   /** The body sent upstream (after interceptors): the prompt side of token estimation. */
   body: Readonly<Record<string, unknown>> | undefined;
+  /** The caller's JSON body text and the object it parsed to (adapters may forward the text). */
+  rawBody: { readonly body: object; readonly text: string } | undefined;
   /** The JSON answer served (a reference, for token estimation when usage is missing). */
   outputJson: string | undefined;
   /** SSE text written to the caller, kept up to `MAX_STREAM_CHARS` (`sseChars`), then counted only. */
@@ -215,6 +217,7 @@ export function newContext(
     usage: undefined,
     usageEstimated: false,
     body: undefined,
+    rawBody: undefined,
     outputJson: undefined,
     sseOut: undefined,
     sseChars: 0,

@@ -44,15 +44,25 @@ function isJsonContentType(ct: string | undefined): boolean {
 
 /** Strict parse: valid UTF-8, a JSON object, a non-empty string `model`, boolean `stream`. */
 export function parseBody(contentType: string | undefined, raw: Buffer): Json | GatewayError {
+  const r = parseBodyText(contentType, raw);
+  return r instanceof GatewayError ? r : r.body;
+}
+
+/** `parseBody`, also giving the text the body was parsed from. */
+function parseBodyText(
+  contentType: string | undefined,
+  raw: Buffer,
+): { readonly body: Json; readonly text: string } | GatewayError {
   if (!isJsonContentType(contentType)) {
     return errors.badBody(
       contentType ? 'Content-Type must be application/json' : 'missing Content-Type: application/json',
     );
   }
   if (!isUtf8(raw)) return errors.badBody('the body is not valid UTF-8');
+  const text = raw.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     // The parser's message quotes the body: it is not repeated (errors reach the access log).
     return errors.badBody('malformed JSON');
@@ -67,7 +77,7 @@ export function parseBody(contentType: string | undefined, raw: Buffer): Json | 
   }
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
     return errors.badBody('`stream` must be a boolean');
-  return body;
+  return { body, text };
 }
 
 async function readAndParse(
@@ -85,9 +95,19 @@ async function readAndParse(
     else if (err.status !== 408) drainBody(ctx.req);
     return undefined;
   }
-  const body = (spec.parse ?? parseBody)(ctx.req.headers['content-type'], raw);
-  if (!(body instanceof GatewayError)) return body;
-  sendError(ctx, rt.ident, body);
+  const ct = ctx.req.headers['content-type'];
+  if (spec.parse !== undefined) {
+    const body = spec.parse(ct, raw);
+    if (!(body instanceof GatewayError)) return body;
+    sendError(ctx, rt.ident, body);
+    return undefined;
+  }
+  const r = parseBodyText(ct, raw);
+  if (!(r instanceof GatewayError)) {
+    ctx.rawBody = r;
+    return r.body;
+  }
+  sendError(ctx, rt.ident, r);
   return undefined;
 }
 

@@ -100,6 +100,7 @@ export function buildTarget(
   if (refusal) return { ok: false, error: errors.fromAdapter(refusal) };
   const input = {
     body,
+    raw: ctx.rawBody,
     upstreamModel,
     providerKey: pkv,
     requestId: ctx.id,

@@ -27,7 +27,7 @@ import type {
   UpstreamErrorInfo,
 } from '../contract.js';
 import { refusal } from '../contract.js';
-import { buildOpenAiBody } from '../shared/body.js';
+import { openAiBodyText } from '../shared/body.js';
 import { parseOpenAiWireError } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
 import { jobHeaders, joinQuery } from '../shared/jobs.js';
@@ -63,8 +63,7 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     if (cred.credential.kind === 'api_key') headers['api-key'] = cred.credential.key;
     applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
     forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders);
-    const body = buildOpenAiBody(input.endpoint, input.body, input.upstreamModel, input.stream, pk);
-    return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
+    return { ok: true, request: { url: url.url, headers, body: openAiBodyText(input) } };
   }
 
   /** Job APIs live at the resource root: `<origin>/openai<path>?api-version=...`. */

@@ -7,7 +7,7 @@
  * Everything else the caller sent is forwarded verbatim (forward compatibility: unknown fields
  * are never rejected or dropped).
  */
-import type { Endpoint, ProviderKeyView } from '../contract.js';
+import type { Endpoint, PrepareInput, ProviderKeyView } from '../contract.js';
 
 type Body = Record<string, unknown>;
 
@@ -76,4 +76,45 @@ export function buildOpenAiBody(
   }
   applyBodyOverrides(body, pk);
   return body;
+}
+
+/** Whether the ProviderKey changes OpenAI-wire bodies beyond `model` and `stream`. */
+function overridesBody(pk: ProviderKeyView): boolean {
+  const req = pk.request;
+  if (pk.response?.content_list_to_string) return true;
+  if (!req) return false;
+  return (
+    (req.param_renames !== undefined &&
+      req.param_renames !== null &&
+      Object.keys(req.param_renames).length > 0) ||
+    (req.param_constraints !== undefined && req.param_constraints !== null) ||
+    (isPlainObject(req.default_body_fields) && Object.keys(req.default_body_fields).length > 0)
+  );
+}
+
+/** `raw` with `members` (`"k":v,` pairs) written first in its top-level object. */
+function prepend(raw: string, members: string): string {
+  const open = raw.indexOf('{');
+  return `${raw.slice(0, open + 1)}${members}${raw.slice(open + 1)}`;
+}
+
+/**
+ * The outbound OpenAI-wire body as text (`buildOpenAiBody`, serialized). When the caller's own
+ * text is at hand (`input.raw`), its `model` already is the upstream id and no ProviderKey
+ * override applies, that text goes out as it came, with only the fields the call mode needs
+ * written in front (`"stream":false` when absent on a unary call, `stream_options` on a stream
+ * without them): no second serialization of a long prompt, and numbers and key order reach
+ * the upstream exactly as the caller wrote them.
+ */
+export function openAiBodyText(input: PrepareInput, upstreamModel = input.upstreamModel): string {
+  const { body, raw, endpoint, stream, providerKey: pk } = input;
+  if (raw !== undefined && raw.body === body && body.model === upstreamModel && !overridesBody(pk)) {
+    if (endpoint === 'embeddings') return raw.text;
+    if (body.stream === stream) {
+      if (!stream || body.stream_options !== undefined) return raw.text;
+      return prepend(raw.text, '"stream_options":{"include_usage":true},');
+    }
+    if (body.stream === undefined && !stream) return prepend(raw.text, '"stream":false,');
+  }
+  return JSON.stringify(buildOpenAiBody(endpoint, body, upstreamModel, stream, pk));
 }

@@ -219,3 +219,47 @@ test('error parsing per wire, with truncation', () => {
   assert.ok(long.endsWith('…'));
   assert.ok(!long.includes('\uFFFD'));
 });
+
+test("the caller's own body text goes upstream when only `stream` needs writing", () => {
+  const pk: ProviderKeyView = { provider: 'openai', api_key: 'sk-x', api_base: 'https://api.openai.com/v1' };
+  // Key order, spacing and number spelling the caller chose; a serializer would change all three.
+  const text = ' {"messages": [{"role":"user","content":"hi"}], "model":"up-model", "seed": 1.0e2}';
+  const body = JSON.parse(text) as Record<string, unknown>;
+  const raw = { body, text };
+  const sent = (over: Partial<PrepareInput>) => {
+    const r = openaiAdapter.prepare(input(pk, { body, raw, ...over }));
+    assert.ok(r.ok);
+    return r.request.body;
+  };
+  assert.equal(
+    sent({}),
+    ` {"stream":false,"messages": [{"role":"user","content":"hi"}], "model":"up-model", "seed": 1.0e2}`,
+  );
+  const streaming = { ...body, stream: true };
+  const streamText = text.replace('"seed"', '"stream":true, "seed"');
+  assert.equal(
+    sent({ body: streaming, raw: { body: streaming, text: streamText }, stream: true }),
+    ` {"stream_options":{"include_usage":true},${streamText.slice(2)}`,
+  );
+  const own = { ...streaming, stream_options: { include_usage: false } };
+  const ownText = streamText.replace('"seed"', '"stream_options":{"include_usage":false}, "seed"');
+  assert.equal(sent({ body: own, raw: { body: own, text: ownText }, stream: true }), ownText);
+  const explicit = { ...body, stream: false };
+  const explicitText = text.replace('"seed"', '"stream":false, "seed"');
+  assert.equal(sent({ body: explicit, raw: { body: explicit, text: explicitText } }), explicitText);
+  assert.equal(sent({ endpoint: 'embeddings' }), text);
+  // Serialized again: a model to rewrite, a translated body, a key with body overrides.
+  const reserialized = (over: Partial<PrepareInput>, key = pk) => {
+    const r = openaiAdapter.prepare(input(key, { body, raw, ...over }));
+    assert.ok(r.ok);
+    assert.notEqual(r.request.body, text);
+    return JSON.parse(r.request.body) as Record<string, unknown>;
+  };
+  assert.equal(reserialized({ upstreamModel: 'other' }).model, 'other');
+  assert.equal(reserialized({ body: { ...body } }).stream, false);
+  assert.equal(reserialized({}, { ...pk, request: { default_body_fields: { user: 'u' } } }).user, 'u');
+  assert.equal(reserialized({}, { ...pk, request: { param_renames: { seed: 's' } } }).s, 100);
+  assert.deepEqual(reserialized({}, { ...pk, response: { content_list_to_string: true } }).messages, [
+    { role: 'user', content: 'hi' },
+  ]);
+});

@@ -20,7 +20,7 @@ import type {
   UpstreamErrorInfo,
 } from '../contract.js';
 import { emptyUsage, refusal } from '../contract.js';
-import { buildOpenAiBody } from './body.js';
+import { openAiBodyText } from './body.js';
 import { upstreamSecret } from './credentials.js';
 import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
@@ -101,8 +101,7 @@ function prepareOpenAi(input: PrepareInput): PrepareResult {
     applyDefaultHeaders(headers, req.default_headers, input.templateVars);
     forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders);
   }
-  const body = buildOpenAiBody(input.endpoint, input.body, input.upstreamModel, input.stream, pk);
-  return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };
+  return { ok: true, request: { url: url.url, headers, body: openAiBodyText(input) } };
 }
 
 function transformOpenAi(endpoint: Endpoint, text: string, alias: string): TransformResult {
