@@ -176,7 +176,17 @@ export interface UpstreamErrorInfo {
 }
 
 export type TransformResult =
-  | { readonly ok: true; readonly body: string; readonly usage: Usage }
+  | {
+      readonly ok: true;
+      readonly body: string;
+      readonly usage: Usage;
+      /**
+       * What `JSON.parse(body)` would return, when the adapter parsed it anyway (a fresh object:
+       * the receiver may keep or change it). Lets the next reader (a guardrail's output scan, a
+       * dialect bridge) skip a second parse of the same answer.
+       */
+      readonly value?: object;
+    }
   | { readonly ok: false; readonly message: string };
 
 export interface StreamOptions {

@@ -232,14 +232,21 @@ class GuardrailScope implements Scope {
     return r instanceof Promise ? r.then(decide) : decide(r);
   }
 
-  json(body: string): string | GatewayError | Promise<string | GatewayError> {
+  json(
+    body: string,
+    _usage: unknown,
+    value?: object,
+  ): string | GatewayError | Promise<string | GatewayError> {
     const chain = this.output;
     if (chain.length === 0) return body;
-    let parsed: Json;
-    try {
-      parsed = JSON.parse(body) as Json;
-    } catch {
-      return body;
+    // The adapter's own parse of the answer when it hands it on; masking writes into it.
+    let parsed = value as Json | undefined;
+    if (parsed === undefined) {
+      try {
+        parsed = JSON.parse(body) as Json;
+      } catch {
+        return body;
+      }
     }
     const slots = outputSlots(this.dialect, parsed);
     const texts = slots.map(slotText);

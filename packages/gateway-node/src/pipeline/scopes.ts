@@ -78,8 +78,16 @@ export interface Scope {
   attemptEnd?(ok: boolean): void;
   /** Adds headers to a success head (JSON, stream, passthrough, answers). */
   headers?(h: OutgoingHttpHeaders): void;
-  /** A whole JSON success body; returns the body to send (possibly replaced) or a refusal. */
-  json?(body: string, usage: Usage | undefined): string | GatewayError | Promise<string | GatewayError>;
+  /**
+   * A whole JSON success body; returns the body to send (possibly replaced) or a refusal.
+   * `value`: `JSON.parse(body)` when already at hand; a hook may change it only when it returns
+   * a new body.
+   */
+  json?(
+    body: string,
+    usage: Usage | undefined,
+    value?: object,
+  ): string | GatewayError | Promise<string | GatewayError>;
   /** A tap for the output of a success stream (undefined: nothing to tap). */
   stream?(): StreamTap | undefined;
   /** Exactly once, when the response has closed. */
@@ -214,37 +222,48 @@ export function tapJson(
   scopes: readonly Scope[],
   body: string,
   usage: Usage | undefined,
+  /** `JSON.parse(body)` when the caller has it (`TransformResult.value`). */
+  value?: object,
 ): string | GatewayError | Promise<string | GatewayError> {
-  return tapFrom(log, requestId, scopes, body, usage, 0);
+  return tapFrom(log, requestId, scopes, body, usage, value, 0);
 }
 
+/** Hooks get `value` while the body is the one it was parsed from and no hook has failed. */
 function tapFrom(
   log: Logger,
   requestId: string,
   scopes: readonly Scope[],
   body: string,
   usage: Usage | undefined,
+  value: object | undefined,
   start: number,
 ): string | GatewayError | Promise<string | GatewayError> {
   let out = body;
+  let parsed = value;
   for (let i = start; i < scopes.length; i++) {
     const s = scopes[i] as Scope;
     if (!s.json) continue;
     try {
-      const r = s.json(out, usage);
+      const r = s.json(out, usage, parsed);
       if (r instanceof Promise) {
         const before = out;
+        const kept = parsed;
         return r.then(
-          (v) => (v instanceof GatewayError ? v : tapFrom(log, requestId, scopes, v, usage, i + 1)),
+          (v) =>
+            v instanceof GatewayError
+              ? v
+              : tapFrom(log, requestId, scopes, v, usage, v === before ? kept : undefined, i + 1),
           (err: unknown) => {
             hookFailed(log, requestId, 'json', err);
-            return tapFrom(log, requestId, scopes, before, usage, i + 1);
+            return tapFrom(log, requestId, scopes, before, usage, undefined, i + 1);
           },
         );
       }
       if (r instanceof GatewayError) return r;
+      if (r !== out) parsed = undefined;
       out = r;
     } catch (err) {
+      parsed = undefined;
       hookFailed(log, requestId, 'json', err);
     }
   }

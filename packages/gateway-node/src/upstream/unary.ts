@@ -129,7 +129,8 @@ export async function callUnary(
     if (!out.ok) return { ok: false, failure: decodeFailure(out.message) };
     ctx.usage = out.usage;
     const scopes = ctx.scopes;
-    let body = scopes === undefined ? out.body : tapJson(rt.logger, ctx.id, scopes, out.body, out.usage);
+    let body =
+      scopes === undefined ? out.body : tapJson(rt.logger, ctx.id, scopes, out.body, out.usage, out.value);
     if (body instanceof Promise) body = await body;
     // A tap's refusal (an output guardrail) is the final answer: the upstream call succeeded.
     if (body instanceof GatewayError) sendError(ctx, rt.ident, body);

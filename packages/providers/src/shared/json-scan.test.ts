@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasNonEmptyValue, hasUsageObject, rewriteModelField, startsWithErrorKey } from './json-scan.js';
+import {
+  hasNonEmptyValue,
+  hasUsageObject,
+  modelKeyAtTop,
+  rewriteModelField,
+  startsWithErrorKey,
+} from './json-scan.js';
 
 test('rewriteModelField replaces the model key, not look-alikes in strings', () => {
   const a = JSON.stringify('my-alias');
@@ -31,4 +37,14 @@ test('output, usage and error detection', () => {
   assert.equal(hasUsageObject('{"choices":[],"usage": {"prompt_tokens":1}}'), true);
   assert.equal(startsWithErrorKey(' {"error":{"message":"x"}}'), true);
   assert.equal(startsWithErrorKey('{"id":"x","error":null}'), false);
+});
+
+test('modelKeyAtTop: the first model key is a top-level member only before any nested object or array', () => {
+  assert.equal(modelKeyAtTop('{"id":"x","model":"m","choices":[{"model":"n"}]}'), true);
+  assert.equal(modelKeyAtTop(' { "model" : null }'), true);
+  assert.equal(modelKeyAtTop('{"choices":[{"model":"n"}],"model":"m"}'), false);
+  assert.equal(modelKeyAtTop('{"meta":{"model":"n"},"model":"m"}'), false);
+  // Conservative: a bracket inside an earlier string value also answers false.
+  assert.equal(modelKeyAtTop('{"id":"a[b","model":"m"}'), false);
+  assert.equal(modelKeyAtTop('{"id":"x"}'), false);
 });

@@ -55,6 +55,20 @@ export function rewriteModelField(s: string, aliasLiteral: string): string {
   return s.slice(0, v) + aliasLiteral + s.slice(end);
 }
 
+/**
+ * True when the first `"model"` key of an object's text (the one `rewriteModelField` rewrites)
+ * is a member of the top-level object: no `{` or `[` opens between the first brace and it.
+ * Conservative: a bracket inside an earlier string value also answers false.
+ */
+export function modelKeyAtTop(s: string): boolean {
+  const v = findKeyValue(s, '"model"');
+  if (v === -1) return false;
+  const open = s.indexOf('{');
+  const brace = s.indexOf('{', open + 1);
+  const bracket = s.indexOf('[', open + 1);
+  return (brace === -1 || brace > v) && (bracket === -1 || bracket > v);
+}
+
 /** True when `"key":` is followed by a non-empty string, or (for arrays) a non-empty array. */
 export function hasNonEmptyValue(s: string, quotedKey: string): boolean {
   let from = 0;

@@ -263,3 +263,26 @@ test("the caller's own body text goes upstream when only `stream` needs writing"
     { role: 'user', content: 'hi' },
   ]);
 });
+
+test('transformResponse hands on its parse only when it equals a parse of the body it returns', () => {
+  const same = (text: string, endpoint: 'chat' | 'embeddings' = 'chat') => {
+    const r = openaiAdapter.transformResponse(endpoint, text, 'alias');
+    assert.ok(r.ok);
+    return r;
+  };
+  for (const text of [
+    '{"id":"c1","model":"gpt-4o-2024","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1}}',
+    '{"id":"c1","model":"alias","choices":[]}',
+    '{"id":"c1","model":null,"choices":[]}',
+    '{"id":"c1","choices":[]}',
+  ]) {
+    const r = same(text);
+    assert.ok(r.value !== undefined, text);
+    assert.deepEqual(r.value, JSON.parse(r.body), text);
+  }
+  const emb = same('{"model":"text-emb-3","data":[{"embedding":[0.5]}]}', 'embeddings');
+  assert.deepEqual(emb.value, JSON.parse(emb.body));
+  // The rewritten key is not the top-level one: no value (the reader parses the body itself).
+  const nested = same('{"choices":[{"model":"inner"}],"model":"outer"}');
+  assert.equal(nested.value, undefined);
+});

@@ -25,7 +25,7 @@ import { upstreamSecret } from './credentials.js';
 import { parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { prepareOpenAiJob } from './jobs.js';
-import { rewriteModelField } from './json-scan.js';
+import { modelKeyAtTop, rewriteModelField } from './json-scan.js';
 import { OpenAiStreamTranslator } from './openai-stream.js';
 import { prepareOpenAiPassthrough } from './passthrough.js';
 import { rawSecret } from './raw.js';
@@ -116,8 +116,13 @@ function transformOpenAi(endpoint: Endpoint, text: string, alias: string): Trans
   }
   const usage = emptyUsage();
   readOpenAiUsage((parsed as { usage?: unknown }).usage, usage);
-  if (endpoint === 'embeddings') return { ok: true, body: text, usage };
-  return { ok: true, body: rewriteModelField(text, JSON.stringify(alias)), usage };
+  if (endpoint === 'embeddings') return { ok: true, body: text, usage, value: parsed };
+  const body = rewriteModelField(text, JSON.stringify(alias));
+  if (body === text) return { ok: true, body, usage, value: parsed };
+  // The parse mirrors the rewrite only when the rewritten key is the top-level `model`.
+  if (!modelKeyAtTop(text)) return { ok: true, body, usage };
+  (parsed as { model?: unknown }).model = alias;
+  return { ok: true, body, usage, value: parsed };
 }
 
 /** Builds an OpenAI-wire adapter. */

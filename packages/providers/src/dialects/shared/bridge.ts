@@ -140,11 +140,13 @@ function bridgeResponse(
 ): TransformResult {
   const r = family.transformResponse('chat', text, alias, request);
   if (!r.ok) return r;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(r.body);
-  } catch {
-    return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
+  let parsed: unknown = r.value;
+  if (parsed === undefined) {
+    try {
+      parsed = JSON.parse(r.body);
+    } catch {
+      return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
+    }
   }
   return { ok: true, body: codec.fromChat(parsed as ChatCompletion, alias, r.usage), usage: r.usage };
 }
