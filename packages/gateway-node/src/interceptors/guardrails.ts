@@ -59,6 +59,13 @@ const SCANNED: ReadonlySet<RouteKind> = new Set([
   'videos',
 ]);
 
+interface Sides {
+  readonly input: readonly CompiledGuardrail[];
+  readonly output: readonly CompiledGuardrail[];
+}
+
+const NONE: readonly CompiledGuardrail[] = Object.freeze([]);
+
 /** Kinds whose answers carry no generated text to scan (a video task object). */
 const NO_OUTPUT: ReadonlySet<RouteKind> = new Set(['embeddings', 'videos']);
 
@@ -88,6 +95,16 @@ export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
     }
     return p ?? undefined;
   };
+  // A chain's input and output members, split once per chain (chains live as long as their snapshot).
+  const sides = new WeakMap<readonly CompiledGuardrail[], Sides>();
+  const sidesOf = (chain: readonly CompiledGuardrail[]): Sides => {
+    let s = sides.get(chain);
+    if (s === undefined) {
+      s = { input: chain.filter((g) => g.input), output: chain.filter((g) => g.output) };
+      sides.set(chain, s);
+    }
+    return s;
+  };
   const record = verdictRecorder(m, d.logger);
   const deps: ScopeDeps = {
     http,
@@ -112,9 +129,9 @@ export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
       // Group members' own guardrails can only add to a group request when model attachments exist.
       const isGroup = plan.modelScoped && (ctx.model.value as { routing?: unknown }).routing !== undefined;
       if (chain.length === 0 && !isGroup) return undefined;
-      const input = chain.filter((g) => g.input);
+      const { input, output: chainOutput } = sidesOf(chain);
       const opened = (body: Json | undefined): Begin => {
-        const output = NO_OUTPUT.has(f.route.kind) ? [] : chain.filter((g) => g.output);
+        const output = NO_OUTPUT.has(f.route.kind) ? NONE : chainOutput;
         if (output.length === 0 && !isGroup) return body === undefined ? undefined : { body };
         const scope = new GuardrailScope(
           deps,
