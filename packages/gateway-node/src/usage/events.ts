@@ -16,6 +16,7 @@
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type Usage } from '@aisix/providers';
 import type { InboundProtocol, RequestContext } from '../pipeline/context.js';
+import { attemptClock, occurredClock } from './iso-time.js';
 
 /** `panel` / `judge`: the sub-calls of an ensemble (agents-and-jobs §8.1 step 7). */
 export type AttemptKind = 'initial' | 'retry' | 'fallback' | 'panel' | 'judge';
@@ -250,7 +251,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
   const layer = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-layer') : undefined;
   const sim = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-similarity') : undefined;
   const s: Shared = {
-    occurred: new Date().toISOString(),
+    occurred: occurredClock.at(Date.now()),
     downstream: Math.round(end.seconds * 1e6) / 1e3,
     cacheStatus,
     cacheLayer: typeof layer === 'string' ? layer : null,
@@ -312,7 +313,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         attempt_index: a.index,
         attempt_kind: a.kind,
         attempt_model: a.upstreamModel,
-        attempt_started_at: new Date(performance.timeOrigin + a.t0).toISOString(),
+        attempt_started_at: attemptClock.at(performance.timeOrigin + a.t0),
         error_class: a.ok ? (status >= 400 ? (ctx.errorType ?? null) : null) : a.errorClass,
         error_message: a.ok
           ? status >= 400

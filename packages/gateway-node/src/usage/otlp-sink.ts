@@ -23,6 +23,7 @@ import {
 import type { UsageSink } from './bus.js';
 import { capUtf8, type UsageContent } from './content.js';
 import type { UsageEvent } from './events.js';
+import { attemptClock, occurredClock } from './iso-time.js';
 
 export interface OtlpSinkConfig {
   readonly name: string;
@@ -75,7 +76,7 @@ export class OtlpEventSink implements UsageSink {
     if (!sampled(traceId, this.rate)) return 0;
     const before = this.exporter.dropped;
     const reqId = newSpanId();
-    const end = Date.parse(first.occurred_at);
+    const end = occurredClock.parse(first.occurred_at);
     const last = events[events.length - 1] as UsageEvent;
     const attempts = last.attempt_started_at !== null;
     const req = new SpanText()
@@ -120,7 +121,7 @@ export class OtlpEventSink implements UsageSink {
     parent: string,
     content: UsageContent | undefined,
   ): string {
-    const start = Date.parse(e.attempt_started_at as string);
+    const start = attemptClock.parse(e.attempt_started_at as string);
     const span = new SpanText()
       .str('gen_ai.system', 'aisix')
       .str('gen_ai.operation.name', operation(e.endpoint))
