@@ -154,7 +154,7 @@ function piiScanner(g: PiiDoc) {
   }));
   return (text: string): Finding[] => {
     const out: Finding[] = [];
-    // One pass over the text tells which detectors can match at all (`detectors.ts`).
+    // What the detectors' prefilters learn about the text, shared by all of them (`detectors.ts`).
     const traits = builtins.length > 0 ? traitsOf(text) : null;
     for (const d of builtins) {
       for (const s of findBuiltin(d.type, text, traits))

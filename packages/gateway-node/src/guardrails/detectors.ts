@@ -10,9 +10,10 @@
  *
  * Before its regex runs, each detector asks whether the text can hold a match at all: an `@` for
  * an email, a run of 11 digits for a mobile number, `eyJ` for a JWT... (`may`: a substring search
- * or a short regex test, ~20 µs over 60 KB where the detectors' own passes take ~50 each). Most prompts and answers hold no PII, so
- * most of the nine passes are skipped; the check is a necessary condition of the pattern, never a
- * guess (a randomised test compares every detector with and without it).
+ * or a short regex test, ~20 µs over 60 KB where a detector's own pass takes ~50). Most prompts
+ * and answers hold no PII, so most of the nine passes are skipped; the check is a necessary
+ * condition of the pattern, never a guess (a randomised test compares every detector with and
+ * without it).
  */
 
 import { PII_DETECTORS } from '@aisix/core';
