@@ -20,7 +20,7 @@ export function parseTraceparent(h: string | string[] | undefined): ParentContex
   if (typeof h !== 'string' || h.length < 55 || h.length > 512) return undefined;
   const m = TRACEPARENT.exec(h.trim());
   if (!m) return undefined;
-  const [, version, traceId, spanId, flags] = m as unknown as [string, string, string, string, string];
+  const [, version = '', traceId = '', spanId = '', flags = ''] = m;
   if (version === 'ff' || (version === '00' && h.trim().length !== 55)) return undefined;
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
   return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
