@@ -13,7 +13,8 @@
 # printed too, but on a shared machine it is the CPU figure that repeats.
 #
 # Knobs: SCENARIOS="plain" TESTS="json-c32" ROUNDS=3 DURATION=8 WARMUP=3 BASE_PORT=29000
-#        LOAD_CPU=0 TARGET_CPU=1 ("plain@--flag,--flag2" in SCENARIOS adds node flags to that one) BENCH_DIR=/tmp/aisix-cpu GW_ARGS= (e.g. --cpu-prof)
+#        LOAD_CPU=0 TARGET_CPU=1 ("plain@--flag,--flag2" in SCENARIOS adds node flags to that one;
+#        "/other/checkout:plain" runs another checkout's build) BENCH_DIR=/tmp/aisix-cpu GW_ARGS= (e.g. --cpu-prof)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RIG=${RIG:-/work/shared/bench}
@@ -54,8 +55,11 @@ PID_OF[node-undici]=$!; PORT_OF[node-undici]=$((BASE_PORT + 2)); HDR_OF[node-und
 port=$((BASE_PORT + 10))
 for spec in $SCENARIOS; do
   # "scenario@flag,flag" runs the scenario with extra node flags (compare flags in one run).
-  s=${spec%%@*} flags=""
-  [[ $spec == *@* ]] && flags=${spec#*@} && flags=${flags//,/ }
+  # "/path/to/checkout:scenario" runs that checkout's build (compare two builds in one run).
+  s=${spec#*:} flags="" main=${GW_MAIN:-$REPO/packages/cli/dist/src/main.js}
+  [[ $spec == *:* ]] && main=${spec%%:*}/packages/cli/dist/src/main.js
+  [[ $s == *@* ]] && flags=${s#*@} && flags=${flags//,/ }
+  s=${s%%@*}
   case $s in
     redis)
       command -v redis-server >/dev/null || { echo "scenario redis needs redis-server" >&2; exit 2; }
@@ -73,7 +77,7 @@ for spec in $SCENARIOS; do
   mkdir -p "$dir"
   # otlp and otlp-dead each need their own collector: the port was just moved past it.
   start "$(basename "$dir")" "$TARGET_CPU" env PORT=$port MOCK_BASE_URL="$MOCK/v1" BENCH_RUN_DIR="$dir" GW_SCENARIO="$s" \
-    OTLP_PORT=$((OTLP_PORT - 1)) GW_ARGS="$GW_ARGS $flags" bash "$REPO/bench/ours-target.sh"
+    OTLP_PORT=$((OTLP_PORT - 1)) GW_ARGS="$GW_ARGS $flags" GW_MAIN="$main" bash "$REPO/bench/ours-target.sh"
   PID_OF[$spec]=$!; PORT_OF[$spec]=$port
   HDR_OF[$spec]="Authorization: Bearer sk-bench-caller"
   [[ $s == limits-miss || $s == redis ]] && HDR_OF[$spec]+="|Cache-Control: no-cache"

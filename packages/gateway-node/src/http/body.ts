@@ -19,6 +19,27 @@ const DRAIN_MAX_MS = 5000;
 
 export type DrainOutcome = 'completed' | 'cap_reached' | 'timeout' | 'client_read_error';
 
+/**
+ * The body, taken at once when all of it is already in the request stream's buffer, else
+ * undefined (still arriving: use `readBody`). The common case: a body that came with its headers
+ * is buffered by the first `await` after the `request` event (node marks the message complete
+ * only later), so it is taken without listeners, an idle timer or a promise. Known complete when
+ * the parser says so or when the buffered bytes are the declared `Content-Length` (the parser
+ * never buffers bytes past it). The stream is resumed so it still ends as a read one does.
+ * `limit` 0 = unlimited.
+ */
+export function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | GatewayError | undefined {
+  if (req.readableEnded || req.readableFlowing === true) return undefined;
+  if (!req.complete) {
+    const declared = req.headers['content-length'];
+    if (declared === undefined || req.readableLength !== Number(declared)) return undefined;
+  }
+  const b = req.read() as Buffer | null;
+  req.resume();
+  if (b === null) return Buffer.alloc(0);
+  return limit > 0 && b.length > limit ? errors.bodyTooLarge(limit) : b;
+}
+
 /** Reads the whole body; rejects with a catalogue error. `limit` 0 = unlimited. */
 export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {

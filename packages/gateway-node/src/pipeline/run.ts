@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
-import { drainBody, readBody } from '../http/body.js';
+import { drainBody, readBody, takeBufferedBody } from '../http/body.js';
 import { sendError, sendSuccessBody, sendSuccessJson, sseHeaders } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -80,19 +80,17 @@ function parseBodyText(
   return { body, text };
 }
 
-async function readAndParse(
+/** The body read (cap, deadline) and parsed; undefined once an error has been answered. */
+function parseRead(
   rt: GatewayRuntime,
   ctx: RequestContext,
   spec: EndpointSpec,
-): Promise<Json | undefined> {
-  let raw: Buffer;
-  try {
-    raw = await readBody(ctx.req, rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0), rt.bodyIdleMs);
-  } catch (e) {
-    const err = e as GatewayError;
-    sendError(ctx, rt.ident, err);
-    if (err.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
-    else if (err.status !== 408) drainBody(ctx.req);
+  raw: Buffer | GatewayError,
+): Json | undefined {
+  if (raw instanceof GatewayError) {
+    sendError(ctx, rt.ident, raw);
+    if (raw.status === 413) drainBody(ctx.req, (o) => rt.metrics.bodyLimitRejected(ctx.endpoint, o));
+    else if (raw.status !== 408) drainBody(ctx.req);
     return undefined;
   }
   const ct = ctx.req.headers['content-type'];
@@ -111,6 +109,14 @@ async function readAndParse(
   return undefined;
 }
 
+function readBodyOrError(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  limit: number,
+): Promise<Buffer | GatewayError> {
+  return readBody(ctx.req, limit, rt.bodyIdleMs).catch((e: unknown) => e as GatewayError);
+}
+
 export async function runModelEndpoint(
   rt: GatewayRuntime,
   ctx: RequestContext,
@@ -119,7 +125,10 @@ export async function runModelEndpoint(
   if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
   const key = await authenticateCaller(rt, ctx);
   if (!key) return;
-  const parsed = await readAndParse(rt, ctx, spec);
+  const limit = rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0);
+  // Usually whole already (see takeBufferedBody): no listeners, timer or promise then.
+  const raw = takeBufferedBody(ctx.req, limit) ?? (await readBodyOrError(rt, ctx, limit));
+  const parsed = parseRead(rt, ctx, spec, raw);
   if (!parsed) return;
   const requested = parsed.model as string;
   ctx.requestedModel = requested;
