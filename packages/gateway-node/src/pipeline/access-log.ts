@@ -18,6 +18,7 @@
  * fixed and hold no credentials (ids, names, counts, catalogue error text).
  */
 import { type Logger, pino } from 'pino';
+import { jsonQuote } from '../json-text.js';
 
 /** The access-log fields, in the order they appear on the line. */
 export interface AccessLine {
@@ -59,12 +60,8 @@ interface PinoInternals {
   [key: symbol]: unknown;
 }
 
-/** What JSON.stringify would escape in a string: quote, backslash, controls, lone surrogates. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 function str(v: string | null | undefined): string {
-  if (v === null || v === undefined) return 'null';
-  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  return v === null || v === undefined ? 'null' : jsonQuote(v);
 }
 
 function num(v: number | null): string {

@@ -82,3 +82,39 @@ test('a 400 is not retried; the batch counts as failed', async () => {
   assert.equal(s.failed, 2);
   col.respond(200);
 });
+
+test('spans of any size and script are delivered whole and in order, batch bodies stay valid JSON', async () => {
+  col.reset();
+  const e = new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    maxBatch: 50,
+    maxQueue: 10_000,
+    flushIntervalMs: 10,
+  });
+  // Multi-byte names (2, 3 and 4 UTF-8 bytes per character) and spans from a few bytes to 2 MB,
+  // past any batch's room: each crosses batch boundaries at a different point.
+  const names: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const big = i % 97 === 5 ? 'x'.repeat(2 * 1024 * 1024) : '';
+    const name = `${'é日😀'.repeat(i % 7)}${'n'.repeat((i * 37) % 3000)}${big}#${i}`;
+    names.push(name);
+    e.export({ ...span(i + 1), name });
+  }
+  await e.flush();
+  const got = col.posts.flatMap((p) => p.body?.resourceSpans[0]?.scopeSpans[0]?.spans ?? []);
+  assert.equal(got.length, 300);
+  assert.deepEqual(
+    got.map((s) => s.name),
+    names,
+  );
+  assert.ok(col.posts.every((p) => (p.body?.resourceSpans[0]?.scopeSpans[0]?.spans.length ?? 0) <= 50));
+  assert.deepEqual(await e.shutdown(), {
+    queued: 0,
+    exported: 300,
+    dropped: 0,
+    failed: 0,
+    posts: col.posts.length,
+  });
+});

@@ -58,7 +58,23 @@ export function tracesUrl(endpoint: string): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const DROP_WARN_EVERY_MS = 60_000;
-const COMMA = Buffer.from(',');
+/**
+ * Room for the spans of one batch: twice what the last batch used, within these bounds (a quiet
+ * gateway does not hold a megabyte per second-long batch). A span that does not fit in the batch
+ * being filled starts the next one, and the full batch is sent.
+ */
+const BATCH_MIN_BYTES = 16 * 1024;
+const BATCH_MAX_BYTES = 1024 * 1024;
+
+/**
+ * One POST's body being written: the request's JSON head, the spans (comma-separated, UTF-8)
+ * written in as they are exported, room kept for the tail.
+ */
+interface Batch {
+  readonly buf: Buffer;
+  used: number;
+  spans: number;
+}
 
 export class OtlpHttpExporter {
   readonly url: string;
@@ -74,10 +90,15 @@ export class OtlpHttpExporter {
   private readonly head: Buffer;
   private readonly tail = Buffer.from(']}]}]}');
   /**
-   * Spans already encoded as OTLP/JSON bytes: off the JS heap while they wait, and a batch is
-   * one `Buffer.concat` (joining ~500 span strings and encoding the result cost twice as much).
+   * Spans waiting, already written into the bodies of the POSTs that will carry them (the last
+   * batch is the one being filled): off the JS heap while they wait, with no buffer object per
+   * span and no concatenation at send time (a third of the cost of encoding each span apart).
    */
-  private queue: Buffer[] = [];
+  private batches: Batch[] = [];
+  /** Spans in `batches`. */
+  private queued = 0;
+  /** Bytes of the last batch closed for sending (sizes the next one). */
+  private lastBatchBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
   private closed = false;
@@ -111,7 +132,7 @@ export class OtlpHttpExporter {
 
   /** Queues one finished span already written as OTLP/JSON (`SpanText`). */
   exportText(span: string): void {
-    if (this.closed || this.queue.length >= this.maxQueue) {
+    if (this.closed || this.queued >= this.maxQueue) {
       this.n.dropped++;
       const now = Date.now();
       if (now - this.lastDropWarn >= DROP_WARN_EVERY_MS) {
@@ -123,16 +144,38 @@ export class OtlpHttpExporter {
       }
       return;
     }
-    this.queue.push(Buffer.from(span));
-    if (this.queue.length >= this.maxBatch) this.kick();
+    const b = this.batchFor(span);
+    if (b.spans > 0) b.buf[b.used++] = 0x2c; // ','
+    b.used += b.buf.write(span, b.used);
+    b.spans++;
+    this.queued++;
+    if (b.spans >= this.maxBatch || this.batches.length > 1) this.kick();
     else if (this.timer === undefined && this.sending === undefined) {
       this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
       this.timer.unref();
     }
   }
 
+  /** The batch `span` goes into: the one being filled while it has room, else a new one. */
+  private batchFor(span: string): Batch {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit; 1 more for the comma.
+    const need = span.length * 3 + 1;
+    const last = this.batches[this.batches.length - 1];
+    if (
+      last !== undefined &&
+      last.spans < this.maxBatch &&
+      last.used + need + this.tail.length <= last.buf.length
+    )
+      return last;
+    const room = Math.min(BATCH_MAX_BYTES, Math.max(BATCH_MIN_BYTES, 2 * this.lastBatchBytes));
+    const buf = Buffer.allocUnsafeSlow(Math.max(room, this.head.length + need + this.tail.length));
+    const b: Batch = { buf, used: this.head.copy(buf, 0), spans: 0 };
+    this.batches.push(b);
+    return b;
+  }
+
   stats(): ExporterStats {
-    return { queued: this.queue.length, ...this.n };
+    return { queued: this.queued, ...this.n };
   }
 
   /** Spans dropped so far (what `stats().dropped` says, without building the stats). */
@@ -142,7 +185,7 @@ export class OtlpHttpExporter {
 
   /** Sends everything queued now; resolves once the queue is empty and nothing is in flight. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.sending !== undefined) {
+    while (this.queued > 0 || this.sending !== undefined) {
       this.kick();
       await this.sending;
     }
@@ -162,9 +205,10 @@ export class OtlpHttpExporter {
       });
       await Promise.race([this.flush(), late]);
       clearTimeout(timer);
-      if (this.queue.length > 0) {
-        this.n.failed += this.queue.length;
-        this.queue = [];
+      if (this.queued > 0) {
+        this.n.failed += this.queued;
+        this.queued = 0;
+        this.batches = [];
       }
       await this.agent.destroy().catch(() => {});
       const s = this.stats();
@@ -179,12 +223,13 @@ export class OtlpHttpExporter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.sending !== undefined || this.queue.length === 0) return;
+    if (this.sending !== undefined || this.queued === 0) return;
     this.sending = this.pump().finally(() => {
       this.sending = undefined;
       // Spans that arrived while sending wait at most one interval more.
-      if (this.queue.length > 0 && this.timer === undefined) {
-        if (this.closed || this.queue.length >= this.maxBatch) this.kick();
+      if (this.queued > 0 && this.timer === undefined) {
+        // A full batch waiting (by spans or bytes) goes now; a partial one after an interval.
+        if (this.closed || this.batches.length > 1 || this.queued >= this.maxBatch) this.kick();
         else {
           this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
           this.timer.unref();
@@ -194,28 +239,23 @@ export class OtlpHttpExporter {
   }
 
   private async pump(): Promise<void> {
-    const batch = this.queue.splice(0, this.maxBatch);
-    const parts: Buffer[] = [this.head];
-    for (let i = 0; i < batch.length; i++) {
-      if (i > 0) parts.push(COMMA);
-      parts.push(batch[i] as Buffer);
-    }
-    parts.push(this.tail);
-    const body = Buffer.concat(parts);
+    // The oldest batch leaves the queue (later spans start a new one) and is closed.
+    const batch = this.batches.shift() as Batch;
+    this.queued -= batch.spans;
+    const spans = batch.spans;
+    const body = batch.buf.subarray(0, batch.used + this.tail.copy(batch.buf, batch.used));
+    this.lastBatchBytes = body.length;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.post(body);
       if (outcome === 'ok') {
-        this.n.exported += batch.length;
+        this.n.exported += spans;
         return;
       }
       const canRetry =
         outcome === 'retry' && attempt < this.maxRetries && Date.now() + this.delay(attempt) < this.deadline;
       if (!canRetry) {
-        this.n.failed += batch.length;
-        this.o.logger?.warn(
-          { spans: batch.length, outcome, attempts: attempt + 1 },
-          'tracing: export batch failed',
-        );
+        this.n.failed += spans;
+        this.o.logger?.warn({ spans, outcome, attempts: attempt + 1 }, 'tracing: export batch failed');
         return;
       }
       await sleep(this.delay(attempt));

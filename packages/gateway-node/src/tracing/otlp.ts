@@ -3,6 +3,8 @@
  * lowercase hex, 64-bit times and ints as strings, enums as numbers) and attribute helpers.
  */
 
+import { jsonQuote } from '../json-text.js';
+
 export const SPAN_KIND_INTERNAL = 1;
 export const SPAN_KIND_SERVER = 2;
 export const SPAN_KIND_CLIENT = 3;
@@ -64,42 +66,56 @@ export function unixNano(perfNow: number): string {
   return epochMsToNano(performance.timeOrigin + perfNow);
 }
 
+/** A string attribute's text, for `SpanText.pre` (the key as for `SpanText.str`). */
+export function renderStr(key: string, v: string): string {
+  return `{"key":"${key}","value":{"stringValue":${jsonQuote(v)}}}`;
+}
+
 /**
  * One span written straight to its OTLP/JSON text, without the attribute objects `OtlpSpan`
- * needs: the usage exporter builds two or more spans per request, and a queued text is one flat
- * string for the collector instead of ~60 small objects the garbage collector has to promote.
+ * needs: the usage exporter builds two or more spans per request, each written into the
+ * exporter's batch buffer at once, so the text is built by appending (a rope the write flattens
+ * once) and values are escaped only when they need it.
  * Attribute keys are the caller's literal ASCII names (not escaped); values are escaped.
  */
 export class SpanText {
-  /** Attribute texts, joined once (one flat string, not a deep rope of `+=`). */
-  private readonly attrs: string[] = [];
+  /** The attributes so far, comma-separated. */
+  private attrs = '';
 
   /** A string attribute unless the value is absent or empty. */
   str(key: string, v: string | null | undefined): this {
-    if (v !== undefined && v !== null && v !== '') this.add(key, `{"stringValue":${JSON.stringify(v)}}`);
+    if (v !== undefined && v !== null && v !== '')
+      this.add(`{"key":"${key}","value":{"stringValue":${jsonQuote(v)}}}`);
     return this;
   }
 
   /** A one-element string-array attribute unless the value is absent or empty. */
   strs(key: string, v: string | null | undefined): this {
     if (v !== undefined && v !== null && v !== '')
-      this.add(key, `{"arrayValue":{"values":[{"stringValue":${JSON.stringify(v)}}]}}`);
+      this.add(`{"key":"${key}","value":{"arrayValue":{"values":[{"stringValue":${jsonQuote(v)}}]}}}`);
     return this;
   }
 
   /** An integer attribute unless the value is absent or not finite. */
   int(key: string, v: number | null | undefined): this {
-    if (v !== undefined && v !== null && Number.isFinite(v)) this.add(key, `{"intValue":"${Math.trunc(v)}"}`);
+    if (v !== undefined && v !== null && Number.isFinite(v))
+      this.add(`{"key":"${key}","value":{"intValue":"${Math.trunc(v)}"}}`);
     return this;
   }
 
   bool(key: string, v: boolean): this {
-    this.add(key, v ? '{"boolValue":true}' : '{"boolValue":false}');
+    this.add(`{"key":"${key}","value":{"boolValue":${v}}}`);
     return this;
   }
 
-  private add(key: string, value: string): void {
-    this.attrs.push(`{"key":"${key}","value":${value}}`);
+  /** An attribute rendered once by `renderStr` (a constant of the exporter). */
+  pre(attr: string): this {
+    this.add(attr);
+    return this;
+  }
+
+  private add(attr: string): void {
+    this.attrs = this.attrs === '' ? attr : `${this.attrs},${attr}`;
   }
 
   /** The span's JSON (an element of `scopeSpans[].spans`). */
@@ -114,6 +130,6 @@ export class SpanText {
     readonly statusCode: number;
   }): string {
     const parent = s.parentSpanId === undefined ? '' : `"parentSpanId":"${s.parentSpanId}",`;
-    return `{"traceId":"${s.traceId}","spanId":"${s.spanId}",${parent}"name":${JSON.stringify(s.name)},"kind":${s.kind},"startTimeUnixNano":"${s.startTimeUnixNano}","endTimeUnixNano":"${s.endTimeUnixNano}","attributes":[${this.attrs.join(',')}],"status":{"code":${s.statusCode}}}`;
+    return `{"traceId":"${s.traceId}","spanId":"${s.spanId}",${parent}"name":${jsonQuote(s.name)},"kind":${s.kind},"startTimeUnixNano":"${s.startTimeUnixNano}","endTimeUnixNano":"${s.endTimeUnixNano}","attributes":[${this.attrs}],"status":{"code":${s.statusCode}}}`;
   }
 }

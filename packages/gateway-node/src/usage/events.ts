@@ -121,9 +121,25 @@ export function costUsd(model: Resource<'models'> | undefined, u: Usage): number
   return Math.round(usd * 1e9) / 1e9;
 }
 
-const FINISH = /"(?:finish_reason|stop_reason)":"([A-Za-z_]{1,40})"/g;
+const REASON_KEYS = ['"finish_reason":"', '"stop_reason":"'] as const;
 
-/** The last finish/stop reason in the served answer (JSON body or the tail of the SSE text). */
+/** The `[A-Za-z_]{1,40}` value closed by a quote at `at`, else null. */
+function reasonAt(text: string, at: number): string | null {
+  const end = Math.min(text.length, at + 41);
+  for (let i = at; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i > at ? text.slice(at, i) : null;
+    // A-Z, a-z, _
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f)) return null;
+  }
+  return null;
+}
+
+/**
+ * The last finish/stop reason in the served answer (JSON body or the tail of the SSE text): the
+ * last `"finish_reason":"<reason>"` or `"stop_reason":"<reason>"`, searched from the end (the
+ * answer is not parsed again for it).
+ */
 export function finishReason(json: string | undefined, sse: readonly string[] | undefined): string | null {
   let text = json;
   if (text === undefined && sse !== undefined && sse.length > 0) {
@@ -132,7 +148,18 @@ export function finishReason(json: string | undefined, sse: readonly string[] | 
   }
   if (text === undefined) return null;
   let last: string | null = null;
-  for (const m of text.matchAll(FINISH)) last = m[1] ?? last;
+  let lastAt = -1;
+  for (const key of REASON_KEYS) {
+    for (let at = text.lastIndexOf(key); at > lastAt; at = text.lastIndexOf(key, at - 1)) {
+      const reason = reasonAt(text, at + key.length);
+      if (reason !== null) {
+        last = reason;
+        lastAt = at;
+        break;
+      }
+      if (at === 0) break;
+    }
+  }
   if (last === null && json !== undefined && json.includes('"status":"completed"')) return 'completed';
   return last;
 }

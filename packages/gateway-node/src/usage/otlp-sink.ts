@@ -14,6 +14,7 @@ import { OtlpHttpExporter } from '../tracing/exporter.js';
 import { newSpanId, sampled, traceIdFor } from '../tracing/ids.js';
 import {
   epochMsToNano,
+  renderStr,
   SPAN_KIND_CLIENT,
   SPAN_KIND_SERVER,
   SpanText,
@@ -48,16 +49,45 @@ function operation(endpoint: string): string {
   return 'chat';
 }
 
+/** What the spans of one endpoint share, rendered once. */
+interface EndpointTexts {
+  readonly requestName: string;
+  readonly attemptName: string;
+  readonly operationAttr: string;
+}
+
+const endpointTexts = new Map<string, EndpointTexts>();
+/** Endpoint labels are a bounded set; past this they are rendered per span instead of kept. */
+const MAX_ENDPOINT_TEXTS = 256;
+
+function textsOf(endpoint: string): EndpointTexts {
+  let t = endpointTexts.get(endpoint);
+  if (t === undefined) {
+    t = {
+      requestName: `POST ${endpoint}`,
+      attemptName: spanName(endpoint),
+      operationAttr: renderStr('gen_ai.operation.name', operation(endpoint)),
+    };
+    if (endpointTexts.size < MAX_ENDPOINT_TEXTS) endpointTexts.set(endpoint, t);
+  }
+  return t;
+}
+
+const SYSTEM_ATTR = renderStr('gen_ai.system', 'aisix');
+
 export class OtlpEventSink implements UsageSink {
   readonly name: string;
   readonly contentMaxBytes: number;
   private readonly exporter: OtlpHttpExporter;
   private readonly rate: number;
+  /** `aisix.exporter_name`, rendered once. */
+  private readonly nameAttr: string;
 
   constructor(c: OtlpSinkConfig, version: string, logger: Logger, tuning: { flushIntervalMs?: number } = {}) {
     this.name = c.name;
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.rate = c.sample_rate ?? 1;
+    this.nameAttr = renderStr('aisix.exporter_name', c.name);
     this.exporter = new OtlpHttpExporter({
       endpoint: c.endpoint,
       serviceName: 'aisix-dp',
@@ -85,7 +115,7 @@ export class OtlpEventSink implements UsageSink {
       .str('gen_ai.request.model', first.requested_model)
       .int('http.response.status_code', last.status_code)
       .int('aisix.attempt_count', attempts ? events.length : 0)
-      .str('aisix.exporter_name', this.name)
+      .pre(this.nameAttr)
       // MCP tool calls have no attempt spans: their server and tool ride on the request span.
       .str('aisix.mcp_server_name', first.mcp_server_name)
       .str('aisix.mcp_tool_name', first.mcp_tool_name);
@@ -94,7 +124,7 @@ export class OtlpEventSink implements UsageSink {
       req.text({
         traceId,
         spanId: reqId,
-        name: `POST ${first.endpoint}`,
+        name: textsOf(first.endpoint).requestName,
         kind: SPAN_KIND_SERVER,
         startTimeUnixNano: epochMsToNano(end - first.downstream_latency_ms),
         endTimeUnixNano: epochMsToNano(end),
@@ -122,9 +152,10 @@ export class OtlpEventSink implements UsageSink {
     content: UsageContent | undefined,
   ): string {
     const start = attemptClock.parse(e.attempt_started_at as string);
+    const texts = textsOf(e.endpoint);
     const span = new SpanText()
-      .str('gen_ai.system', 'aisix')
-      .str('gen_ai.operation.name', operation(e.endpoint))
+      .pre(SYSTEM_ATTR)
+      .pre(texts.operationAttr)
       .str('gen_ai.request.model', e.requested_model)
       .str('gen_ai.response.model', e.attempt_model)
       .str('gen_ai.response.id', e.provider_request_id)
@@ -145,14 +176,14 @@ export class OtlpEventSink implements UsageSink {
       .int('aisix.downstream_latency_ms', e.downstream_latency_ms)
       .str('aisix.client_source_ip', e.client_source_ip)
       .str('aisix.client_user_agent', e.client_user_agent)
-      .str('aisix.exporter_name', this.name)
+      .pre(this.nameAttr)
       .bool('aisix.usage_estimated', e.usage_estimated);
     this.addContent(span, content);
     return span.text({
       traceId,
       spanId: newSpanId(),
       parentSpanId: parent,
-      name: spanName(e.endpoint),
+      name: texts.attemptName,
       kind: SPAN_KIND_CLIENT,
       startTimeUnixNano: epochMsToNano(start),
       endTimeUnixNano: epochMsToNano(start + (e.upstream_latency_ms ?? 0)),
