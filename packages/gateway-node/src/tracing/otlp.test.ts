@@ -5,7 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bool, int, type OtlpAttribute, type OtlpSpan, renderStr, SpanText, str, strs } from './otlp.js';
+import {
+  bool,
+  epochMsToNano,
+  int,
+  type OtlpAttribute,
+  type OtlpSpan,
+  renderStr,
+  SpanText,
+  str,
+  strs,
+} from './otlp.js';
 
 const VALUES = [
   '',
@@ -79,4 +89,16 @@ test('SpanText matches JSON.stringify of the same OtlpSpan', () => {
     });
     assert.equal(written, JSON.stringify(span));
   }
+});
+
+test('epochMsToNano: decimal nanoseconds at µs resolution, like the plain conversion', () => {
+  const plain = (ms: number) => `${Math.round(ms * 1000)}000`;
+  const samples = [0, 0.0004, 0.0006, 1, 999.9996, 1000, 1000.0004, 1765000000000, 1765000000999.9995];
+  let seed = 3;
+  for (let i = 0; i < 20_000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    // Across second boundaries, in and out of order, with sub-µs fractions.
+    samples.push(1765000000000 + (seed % 5_000_000) / 1000, (seed % 2_000_000) / 7);
+  }
+  for (const ms of samples) assert.equal(epochMsToNano(ms), plain(ms), String(ms));
 });
