@@ -167,12 +167,23 @@ class RateLimitScope implements Scope {
     this.admission = a;
   }
 
-  async attempt(a: AttemptFacts): Promise<GatewayError | undefined> {
+  attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
+    // Only a routing group's members have limits of their own: no promise for a direct model,
+    // nor on the memory store, which answers at once.
     if (a.group === undefined) return undefined;
     const target = modelFacts(a.model, a.view, a.upstreamModel);
     const buckets = this.plan.targetBuckets(this.facts, target, Date.now());
-    if (buckets.length > 0) {
-      const r = await this.limiter.acquire(buckets, hasTokenLimit(buckets) ? this.estimate() : 0);
+    if (buckets.length === 0) return this.gated(undefined);
+    const reserve = hasTokenLimit(buckets) ? this.estimate() : 0;
+    const now = this.limiter.acquireNow(buckets, reserve);
+    return now !== undefined
+      ? this.gated(now)
+      : this.limiter.acquire(buckets, reserve).then((r) => this.gated(r));
+  }
+
+  /** Counts the gate's verdict on an attempt (undefined: no limit applied). */
+  private gated(r: LimitResult | undefined): GatewayError | undefined {
+    if (r !== undefined) {
       if (!r.ok) {
         this.gateRefusals++;
         return refusal(this.d.metrics, r);

@@ -313,20 +313,24 @@ class CacheScope implements Scope {
       };
     } else return;
     const p = this.policy;
-    this.store.set(this.key, entry, p.ttlSecs).then(
-      () => {
-        const s = this.semanticSlot;
-        if (s !== undefined && p.semantic !== undefined)
-          this.index.add(
-            p.id,
-            s.partition,
-            s.embedding.vector,
-            this.key,
-            now + p.ttlSecs * 1000,
-            p.semantic.maxEntries,
-          );
-      },
-      (err: unknown) => this.failed('cache_set', err),
-    );
+    const stored = () => {
+      const s = this.semanticSlot;
+      if (s !== undefined && p.semantic !== undefined)
+        this.index.add(
+          p.id,
+          s.partition,
+          s.embedding.vector,
+          this.key,
+          now + p.ttlSecs * 1000,
+          p.semantic.maxEntries,
+        );
+    };
+    // The memory store writes at once: no promise per answer.
+    if (this.store instanceof MemoryCacheStore) {
+      this.store.setSync(this.key, entry, p.ttlSecs);
+      stored();
+      return;
+    }
+    this.store.set(this.key, entry, p.ttlSecs).then(stored, (err: unknown) => this.failed('cache_set', err));
   }
 }
