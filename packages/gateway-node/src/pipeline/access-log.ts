@@ -18,7 +18,7 @@
  * fixed and hold no credentials (ids, names, counts, catalogue error text).
  */
 import { type Logger, pino } from 'pino';
-import { jsonQuote } from '../json-text.js';
+import { jsonNumber, jsonQuote } from '../json-text.js';
 
 /** The access-log fields, in the order they appear on the line. */
 export interface AccessLine {
@@ -65,7 +65,7 @@ function str(v: string | null | undefined): string {
 }
 
 function num(v: number | null): string {
-  return v !== null && Number.isFinite(v) ? `${v}` : 'null';
+  return v === null ? 'null' : jsonNumber(v);
 }
 
 /** The fields as `JSON.stringify(line)` renders them, without the braces. */
