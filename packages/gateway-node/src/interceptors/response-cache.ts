@@ -65,9 +65,20 @@ const FAMILY: Partial<Record<RouteKind, EndpointFamily>> = {
 /** Recorded answers beyond this are not stored (the stores cap entries at 1 MiB too). */
 const MAX_RECORD_BYTES = 1024 * 1024;
 
-function directives(v: string | string[] | undefined): { noCache: boolean; noStore: boolean } {
-  const s = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
-  if (s === '') return { noCache: false, noStore: false };
+interface Directives {
+  readonly noCache: boolean;
+  readonly noStore: boolean;
+}
+
+const NO_DIRECTIVES: Directives = Object.freeze({ noCache: false, noStore: false });
+const NO_CACHE: Directives = Object.freeze({ noCache: true, noStore: false });
+
+function directives(v: string | string[] | undefined): Directives {
+  // The usual headers (none, or a lone `no-cache`) without lowercasing and splitting.
+  if (v === undefined || v === '') return NO_DIRECTIVES;
+  if (v === 'no-cache') return NO_CACHE;
+  const s = (Array.isArray(v) ? v.join(',') : v).toLowerCase();
+  if (s === '') return NO_DIRECTIVES;
   let noCache = false;
   let noStore = false;
   for (const part of s.split(',')) {
