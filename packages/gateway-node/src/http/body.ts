@@ -40,8 +40,13 @@ export function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | 
   return limit > 0 && b.length > limit ? errors.bodyTooLarge(limit) : b;
 }
 
-/** Reads the whole body; rejects with a catalogue error. `limit` 0 = unlimited. */
+/**
+ * Reads the whole body (at once when it is already buffered, see `takeBufferedBody`); rejects
+ * with a catalogue error. `limit` 0 = unlimited.
+ */
 export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
+  const now = takeBufferedBody(req, limit);
+  if (now !== undefined) return now instanceof Buffer ? Promise.resolve(now) : Promise.reject(now);
   return new Promise<Buffer>((resolve, reject) => {
     if (req.complete && req.readableEnded) {
       resolve(Buffer.alloc(0));

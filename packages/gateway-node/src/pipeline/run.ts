@@ -126,7 +126,7 @@ export async function runModelEndpoint(
   const key = await authenticateCaller(rt, ctx);
   if (!key) return;
   const limit = rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0);
-  // Usually whole already (see takeBufferedBody): no listeners, timer or promise then.
+  // Usually whole already (see takeBufferedBody): no promise then.
   const raw = takeBufferedBody(ctx.req, limit) ?? (await readBodyOrError(rt, ctx, limit));
   const parsed = parseRead(rt, ctx, spec, raw);
   if (!parsed) return;
