@@ -69,6 +69,27 @@ describe('MemoryCacheStore bounds', () => {
     assert.ok(store.getSync('d'));
   });
 
+  it('a key stored again takes the new answer, TTL and weight, and becomes most recently used', () => {
+    let now = 0;
+    const store = new MemoryCacheStore({ maxEntries: 3, now: () => now });
+    store.setSync('a', entry('a'), 60);
+    store.setSync('b', entry('b'), 60);
+    store.setSync('c', entry('c'), 60);
+    const bytes = store.stats().bytes;
+    now = 30_000;
+    store.setSync('a', entry('a-longer'), 10); // 'a' was the LRU end; now 'b' is
+    assert.equal(store.size, 3);
+    assert.equal(store.stats().bytes, bytes + 2 * ('a-longer'.length - 1));
+    store.setSync('d', entry('d'), 60);
+    assert.equal(store.getSync('b'), undefined, 'b was least recently used');
+    const a = store.getSync('a');
+    assert.equal(a?.entry.body, 'a-longer');
+    assert.equal(a?.ttlLeftSecs, 10);
+    now = 41_000;
+    assert.equal(store.getSync('a'), undefined, 'the new TTL applies');
+    assert.ok(store.getSync('c'));
+  });
+
   it('sweeps expired entries on writes and keeps the byte count exact', () => {
     let now = 0;
     const store = new MemoryCacheStore({ now: () => now });

@@ -41,9 +41,10 @@ export interface MemoryCacheStats {
 
 interface Slot {
   readonly key: string;
-  readonly entry: CacheEntry;
-  readonly expiresAt: number;
-  readonly weight: number;
+  /** Replaced in place when the key is stored again (no map delete + insert). */
+  entry: CacheEntry;
+  expiresAt: number;
+  weight: number;
   /** Towards the least recently used end. */
   prev: Slot | undefined;
   /** Towards the most recently used end. */
@@ -131,11 +132,23 @@ export class MemoryCacheStore implements CacheStore {
     }
     const now = this.now();
     const old = this.map.get(key);
-    if (old !== undefined) this.drop(old);
-    const slot: Slot = { key, entry, expiresAt: now + ms, weight: w, prev: undefined, next: undefined };
-    this.map.set(key, slot);
-    this.append(slot);
-    this.bytes += w;
+    if (old !== undefined) {
+      // Stored again (a refresh, concurrent misses of one prompt): the slot takes the new
+      // answer and becomes the most recently used.
+      this.bytes += w - old.weight;
+      old.entry = entry;
+      old.expiresAt = now + ms;
+      old.weight = w;
+      if (old !== this.tail) {
+        this.unlink(old);
+        this.append(old);
+      }
+    } else {
+      const slot: Slot = { key, entry, expiresAt: now + ms, weight: w, prev: undefined, next: undefined };
+      this.map.set(key, slot);
+      this.append(slot);
+      this.bytes += w;
+    }
     this.sweep(now);
     while ((this.map.size > this.maxEntries || this.bytes > this.maxBytes) && this.head !== undefined) {
       this.drop(this.head);
