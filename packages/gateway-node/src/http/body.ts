@@ -46,7 +46,12 @@ export function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | 
  */
 export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
   const now = takeBufferedBody(req, limit);
-  if (now !== undefined) return now instanceof Buffer ? Promise.resolve(now) : Promise.reject(now);
+  if (now === undefined) return readArrivingBody(req, limit, idleMs);
+  return now instanceof Buffer ? Promise.resolve(now) : Promise.reject(now);
+}
+
+/** `readBody` for a body `takeBufferedBody` found still arriving: listeners and an idle deadline. */
+export function readArrivingBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     if (req.complete && req.readableEnded) {
       resolve(Buffer.alloc(0));

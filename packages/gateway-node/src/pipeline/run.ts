@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
-import { drainBody, readBody, takeBufferedBody } from '../http/body.js';
+import { drainBody, readArrivingBody, takeBufferedBody } from '../http/body.js';
 import { sendError, sendSuccessBody, sendSuccessJson, sseHeaders } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -114,7 +114,7 @@ function readBodyOrError(
   ctx: RequestContext,
   limit: number,
 ): Promise<Buffer | GatewayError> {
-  return readBody(ctx.req, limit, rt.bodyIdleMs).catch((e: unknown) => e as GatewayError);
+  return readArrivingBody(ctx.req, limit, rt.bodyIdleMs).catch((e: unknown) => e as GatewayError);
 }
 
 export async function runModelEndpoint(

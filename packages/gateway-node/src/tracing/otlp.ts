@@ -68,7 +68,7 @@ export function epochMsToNano(ms: number): string {
   const second = Math.floor(us / 1e6);
   if (second !== renderedSecond) {
     renderedSecond = second;
-    secondDigits = second === 0 ? '' : `${second}`;
+    secondDigits = `${second}`;
   }
   const within = us - second * 1e6;
   if (second === 0) return `${within}000`;
