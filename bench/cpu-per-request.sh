@@ -9,8 +9,11 @@
 # every scenario's gateway (each pinned to TARGET_CPU), and reads the target's user + system CPU
 # from /proc/<pid>/stat around the run: µs per request = CPU time ÷ requests answered. The rows
 # show the median over the rounds and node-undici's CPU per request ÷ ours, paired per round (the median of
-# those ratios). Throughput is
+# those ratios), and the median split into user and kernel time. Throughput is
 # printed too, but on a shared machine it is the CPU figure that repeats.
+# Kernel time is mostly the socket writes, and on loopback a write also pays for waking the
+# reader (wrk, nginx) when its CPU sleeps: that part grows with the time between two responses
+# (bench/README.md, "Where the rest goes"), so compare user time for the gateway's own work.
 #
 # Knobs: SCENARIOS="plain" TESTS="json-c32" ROUNDS=3 DURATION=8 WARMUP=3 BASE_PORT=29000
 #        LOAD_CPU=0 TARGET_CPU=1 ("plain@--flag,--flag2" in SCENARIOS adds node flags to that one;
@@ -101,19 +104,19 @@ wait_ready() {
   echo "$t not ready; see $RUN/$t.log" >&2
   return 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 # The gateway is started through bash (exec), so the pid is the node process itself.
 TARGETS="node-undici $SCENARIOS"
 for t in $TARGETS; do wait_ready "$t"; done
 
 run() { # target conc body seconds -> "requests cpu_ticks"
-  local t=$1 c=$2 body=$3 d=$4 before after out
-  before=$(cpu_ticks "${PID_OF[$t]}")
+  local t=$1 c=$2 body=$3 d=$4 u0 s0 u1 s1 out
+  read -r u0 s0 < <(cpu_ticks "${PID_OF[$t]}")
   out=$(WRK_BODY_FILE=$body WRK_HEADERS="${HDR_OF[$t]}" taskset -c "$LOAD_CPU" \
     wrk -t1 -c"$c" -d"${d}s" --latency -s "$RIG/wrk-post.lua" "$(url "$t")" 2>&1 | sed -n 's/^WRKJSON //p')
-  after=$(cpu_ticks "${PID_OF[$t]}")
+  read -r u1 s1 < <(cpu_ticks "${PID_OF[$t]}")
   node -e 'const j = JSON.parse(process.argv[1]); const bad = j.err_status + j.err_connect + j.err_read + j.err_timeout;
-    console.log(j.requests, j.rps, bad, Number(process.argv[2]))' "$out" $((after - before))
+    console.log(j.requests, j.rps, bad, Number(process.argv[2]), Number(process.argv[3]))' "$out" $((u1 - u0)) $((s1 - s0))
 }
 
 hz=$(getconf CLK_TCK)
@@ -124,8 +127,8 @@ for test in $TESTS; do
   for t in $TARGETS; do run "$t" "$c" "$body" "$WARMUP" >/dev/null; done
   for r in $(seq 1 "$ROUNDS"); do
     for t in $TARGETS; do
-      read -r n rps bad ticks < <(run "$t" "$c" "$body" "$DURATION")
-      echo "$test $r $t $n $rps $bad $ticks" >>"$RUN/raw.txt"
+      read -r n rps bad uticks sticks < <(run "$t" "$c" "$body" "$DURATION")
+      echo "$test $r $t $n $rps $bad $((uticks + sticks)) $uticks $sticks" >>"$RUN/raw.txt"
     done
   done
 done
@@ -135,18 +138,20 @@ const rows = require("node:fs").readFileSync(file, "utf8").trim().split("\n").ma
 const med = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 // Per round: µs per request, and the ratio to node-undici measured in the same round (paired).
 const us = new Map(), by = new Map();
-for (const [test, r, t, n, rps, bad, ticks] of rows) {
-  const v = ((Number(ticks) / hz) * 1e6) / Number(n);
+const perReq = (ticks, n) => ((Number(ticks) / hz) * 1e6) / Number(n);
+for (const [test, r, t, n, rps, bad, ticks, uticks, sticks] of rows) {
+  const v = perReq(ticks, n);
   us.set(`${test} ${r} ${t}`, v);
   const k = `${test} ${t}`;
-  if (!by.has(k)) by.set(k, { test, t, us: [], ratio: [], rps: [], bad: 0 });
+  if (!by.has(k)) by.set(k, { test, t, us: [], user: [], sys: [], ratio: [], rps: [], bad: 0 });
   const e = by.get(k);
-  e.us.push(v); e.rps.push(Number(rps)); e.bad += Number(bad);
+  e.us.push(v); e.user.push(perReq(uticks, n)); e.sys.push(perReq(sticks, n));
+  e.rps.push(Number(rps)); e.bad += Number(bad);
   if (t !== "node-undici") e.ratio.push(us.get(`${test} ${r} node-undici`) / v);
 }
-console.log("| test | target | CPU µs/request, median (rounds) | node-undici CPU ÷ ours, paired median (rounds) | req/s median | errors |");
-console.log("|---|---|---|---|---|---|");
+console.log("| test | target | CPU µs/request, median (rounds) | user / kernel µs, medians | node-undici CPU ÷ ours, paired median (rounds) | req/s median | errors |");
+console.log("|---|---|---|---|---|---|---|");
 for (const e of by.values()) {
   const ratio = e.ratio.length ? `${med(e.ratio).toFixed(2)}× (${e.ratio.map((x) => x.toFixed(2)).join(", ")})` : "";
-  console.log(`| ${e.test} | ${e.t} | ${med(e.us).toFixed(1)} (${e.us.map((x) => x.toFixed(0)).join(", ")}) | ${ratio} | ${Math.round(med(e.rps))} | ${e.bad} |`);
+  console.log(`| ${e.test} | ${e.t} | ${med(e.us).toFixed(1)} (${e.us.map((x) => x.toFixed(0)).join(", ")}) | ${med(e.user).toFixed(1)} / ${med(e.sys).toFixed(1)} | ${ratio} | ${Math.round(med(e.rps))} | ${e.bad} |`);
 }' "$RUN/raw.txt" "$hz" | tee "$RUN/summary.md"
