@@ -48,11 +48,13 @@ export function overriddenSource(body: Readonly<Obj>, pk: ProviderKeyView): Obj 
   return copy;
 }
 
-/** Adds `default_body_fields` the body lacks. */
-export function addDefaultFields(body: Obj, pk: ProviderKeyView): void {
+/** Adds `default_body_fields` the body lacks, in place; returns the body (typed with them). */
+export function addDefaultFields<T extends object>(body: T, pk: ProviderKeyView): T & Obj {
   const d = pk.request?.default_body_fields;
-  if (d === null || typeof d !== 'object' || Array.isArray(d)) return;
-  for (const [k, v] of Object.entries(d)) if (!Object.hasOwn(body, k)) body[k] = v;
+  const missing: Obj = {};
+  if (d !== null && typeof d === 'object' && !Array.isArray(d))
+    for (const [k, v] of Object.entries(d)) if (!Object.hasOwn(body, k)) missing[k] = v;
+  return Object.assign(body, missing);
 }
 
 export type GeminiBodyResult = { ok: true; body: string } | { ok: false; message: string };
@@ -62,7 +64,5 @@ export function geminiChatBody(input: PrepareInput): GeminiBodyResult {
   const pk = input.providerKey;
   const t = toGeminiRequest(overriddenSource(input.body, pk));
   if (!t.ok) return t;
-  const body = t.request as unknown as Obj;
-  addDefaultFields(body, pk);
-  return { ok: true, body: JSON.stringify(body) };
+  return { ok: true, body: JSON.stringify(addDefaultFields(t.request, pk)) };
 }
