@@ -109,7 +109,7 @@ cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 TARGETS="node-undici $SCENARIOS"
 for t in $TARGETS; do wait_ready "$t"; done
 
-run() { # target conc body seconds -> "requests cpu_ticks"
+run() { # target conc body seconds -> "requests rps errors user_ticks system_ticks"
   local t=$1 c=$2 body=$3 d=$4 u0 s0 u1 s1 out
   read -r u0 s0 < <(cpu_ticks "${PID_OF[$t]}")
   out=$(WRK_BODY_FILE=$body WRK_HEADERS="${HDR_OF[$t]}" taskset -c "$LOAD_CPU" \
