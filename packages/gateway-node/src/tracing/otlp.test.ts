@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { lcg } from '../test/random.js';
 import {
   bool,
   epochMsToNano,
@@ -29,11 +30,8 @@ const VALUES = [
 ];
 
 test('SpanText matches JSON.stringify of the same OtlpSpan', () => {
-  let seed = 11;
-  const pick = <T>(a: readonly T[]): T => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return a[seed % a.length] as T;
-  };
+  const next = lcg(11);
+  const pick = <T>(a: readonly T[]): T => a[next() % a.length] as T;
   for (let round = 0; round < 500; round++) {
     const text = new SpanText();
     const attributes: OtlpAttribute[] = [];
@@ -94,9 +92,9 @@ test('SpanText matches JSON.stringify of the same OtlpSpan', () => {
 test('epochMsToNano: decimal nanoseconds at µs resolution, like the plain conversion', () => {
   const plain = (ms: number) => `${Math.round(ms * 1000)}000`;
   const samples = [0, 0.0004, 0.0006, 1, 999.9996, 1000, 1000.0004, 1765000000000, 1765000000999.9995];
-  let seed = 3;
+  const next = lcg(3);
   for (let i = 0; i < 20_000; i++) {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const seed = next();
     // Across second boundaries, in and out of order, with sub-µs fractions.
     samples.push(1765000000000 + (seed % 5_000_000) / 1000, (seed % 2_000_000) / 7);
   }

@@ -1,6 +1,7 @@
 /** `finishReason`: the last finish/stop reason of a served answer, JSON or SSE tail. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { lcg } from '../test/random.js';
 import { finishReason } from './events.js';
 
 test('the last reason of a JSON answer, an Anthropic answer, a Responses answer', () => {
@@ -39,11 +40,8 @@ function reference(text: string): string | null {
 }
 
 test('same answer as the pattern it replaces, on random JSON-shaped texts', () => {
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const next = lcg(7);
+  const rnd = (n: number) => next() % n;
   const pieces = [
     '"finish_reason":"',
     '"stop_reason":"',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { lcg } from '../test/random.js';
 import { IsoClock } from './iso-time.js';
 
 test('IsoClock renders and reads back exactly what Date does, whatever it remembers', () => {
@@ -19,11 +20,8 @@ test('IsoClock renders and reads back exactly what Date does, whatever it rememb
 
 test('IsoClock: a seeded walk through nearby and distant times agrees with Date', () => {
   const c = new IsoClock();
-  let seed = 7;
-  const rnd = () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
+  const next = lcg(7);
+  const rnd = () => next() / 2147483648;
   let t = 1765000000000;
   for (let i = 0; i < 50_000; i++) {
     const r = rnd();
