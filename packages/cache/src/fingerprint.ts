@@ -57,9 +57,6 @@ const DIRECT_AT = 1024;
 /** Fields with their own slot in the serialization (not repeated among "other fields"). */
 const OWN_FIELDS = new Set(['model', 'stream', 'temperature', 'top_p', 'max_tokens']);
 
-/** `String.prototype.isWellFormed` (Node 20; typed from lib ES2024, newer than our ES2023 lib). */
-const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-
 /**
  * The incremental writer. Tags are single ASCII letters/punctuation; counts are decimal digits
  * ended by `:`. Strings: `s<len>:<utf-8>` when well-formed; a string with lone surrogates (only
@@ -83,7 +80,7 @@ class Feed {
   }
 
   str(s: string): void {
-    if (!wellFormed(s)) {
+    if (!s.isWellFormed()) {
       this.buf += `w${s.length}:`;
       this.flush();
       this.h().update(s, 'utf16le');

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,7 +84,8 @@ export async function startEtcd(opts: { dataDir?: string } = {}): Promise<EtcdPr
     });
     // Never keep a test process alive for etcd's sake; the exit hook below kills it.
     child.unref();
-    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    // A piped stdio stream is a socket: unref'd, it does not hold the event loop either.
+    if (child.stderr instanceof Socket) child.stderr.unref();
     live.add(child);
     child.once('exit', () => live.delete(child));
     const spawnError = new Promise<never>((_, reject) =>
