@@ -5,13 +5,15 @@
 #   PORT           proxy port (metrics on PORT + 1)
 #   MOCK_BASE_URL  the upstream's base URL, e.g. http://127.0.0.1:28700/v1
 #   BENCH_RUN_DIR  where the generated files go
-#   GW_SCENARIO    plain | limits-miss | cache-hit | redis | otlp | otlp-dead | guardrails
+#   GW_SCENARIO    plain | plain-nolog | limits-miss | cache-hit | redis | otlp | otlp-dead | guardrails
+#                  (plain-nolog: plain with observability.access_log off, to price the access log)
 #   GW_WORKERS=1  GW_ARGS=  REDIS_PORT=28790  OTLP_PORT=28791
 set -euo pipefail
 GW_SCENARIO=${GW_SCENARIO:-plain} GW_WORKERS=${GW_WORKERS:-1} GW_ARGS=${GW_ARGS:-}
 REDIS_PORT=${REDIS_PORT:-28790} OTLP_PORT=${OTLP_PORT:-28791}
 GW_MAIN=${GW_MAIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/packages/cli/dist/src/main.js}
-limits=""; policies=""; backends=""
+limits=""; policies=""; backends=""; access_log=true
+[[ $GW_SCENARIO == plain-nolog ]] && access_log=false
 case $GW_SCENARIO in
   limits-miss|redis) limits=", rate_limit: { rpm: 1000000000, tpm: 1000000000000 }" ;;
 esac
@@ -51,6 +53,7 @@ admin:
   enabled: false
 observability:
   log_level: info
+  access_log: $access_log
   metrics:
     prometheus:
       addr: "127.0.0.1:$((PORT + 1))"
