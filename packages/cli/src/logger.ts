@@ -10,6 +10,9 @@
  * idle a line is written at once (no minimum batch size). pino flushes the buffer
  * synchronously on process exit. The buffer is capped (`maxLength`): past it lines are
  * dropped rather than growing the heap without bound when stdout cannot keep up.
+ * It holds bytes (sonic-boom's `buffer` mode): the access log's batches arrive as the UTF-8 they
+ * were rendered into (`writeBytes`) and are written as they are; pino's own lines are encoded
+ * once on the way in.
  *
  * `observability.log_format: pretty` (or `auto` on a terminal) renders each line for a person
  * with pino-pretty's own prettifier, written synchronously: it is for a terminal, not for
@@ -19,7 +22,7 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from '@aisix/core';
-import { ACCESS_LOG_MESSAGE } from '@aisix/gateway-node';
+import { ACCESS_LOG_MESSAGE, type ByteDestination } from '@aisix/gateway-node';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type PinoPrettyModule from 'pino-pretty';
 
@@ -131,5 +134,28 @@ export function createLogger(
   if (resolveLogFormat(format, tty) === 'pretty') {
     return pino(options, prettyDestination(1, tty && pinoPretty().isColorSupported));
   }
-  return pino(options, pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES }));
+  return pino(options, stdoutBytes());
+}
+
+/**
+ * stdout as a `ByteDestination`: pino's asynchronous destination (its exit flush and broken-pipe
+ * handling included) in sonic-boom's `buffer` mode, which writes the buffers it is given without
+ * copying them; pino's lines and the access log's batches share its one queue, in order.
+ */
+function stdoutBytes(): ByteDestination & DestinationStream & { flush(cb?: (err?: Error) => unknown): void } {
+  const sb = pino.destination({
+    dest: 1,
+    sync: false,
+    maxLength: MAX_BUFFERED_LOG_BYTES,
+    contentMode: 'buffer',
+  });
+  // sonic-boom's types declare string writes only; in buffer mode `write` takes a Buffer.
+  // Looked up per call: on a broken pipe pino swaps it for a no-op.
+  const writeBuffer = (b: Buffer): unknown => Reflect.apply(sb.write, sb, [b]);
+  return {
+    write: (line: string) => writeBuffer(Buffer.from(line)),
+    writeBytes: writeBuffer,
+    flush: (cb?: (err?: Error) => unknown) => sb.flush(cb),
+    flushSync: () => sb.flushSync(),
+  };
 }

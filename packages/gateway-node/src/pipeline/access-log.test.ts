@@ -137,6 +137,47 @@ test('lines are batched: one destination write per flush delay, in order; a full
   assert.equal((JSON.parse(a.writes[before] ?? '') as { error: string }).error.length, FLUSH_BYTES);
 });
 
+test('a destination that takes bytes gets each batch as UTF-8 it may keep; the text equals the string path', async () => {
+  const opts = { base: { pid: 1 }, timestamp: () => ',"time":"fixed"' };
+  const strings = capture();
+  const held: Buffer[] = [];
+  const order: string[] = [];
+  const bytes = {
+    write(chunk: string) {
+      order.push('string');
+      held.push(Buffer.from(chunk));
+    },
+    writeBytes(chunk: Buffer) {
+      order.push('bytes');
+      held.push(chunk);
+    },
+  };
+  const viaBytes = accessLogWriter(pino(opts, bytes));
+  const viaStrings = accessLogWriter(pino(opts, strings.stream));
+  for (const l of awkward) {
+    viaBytes(l);
+    viaStrings(l);
+  }
+  await turn();
+  assert.deepEqual(order, ['bytes'], 'one batch, handed over as bytes');
+  const first = Buffer.from(held[0] as Buffer);
+  assert.equal(first.toString('utf8'), strings.writes.join(''));
+  // The writer reuses its own buffer for the next batch: what it handed over stays as it was.
+  for (let i = 0; i < 20; i++) viaBytes(line({ request_id: `next-${i}`, model: '\u00e9\u{1f600}' }));
+  await turn();
+  assert.deepEqual(held[0], first);
+  assert.equal(order.length, 2);
+  const next = (held[1] as Buffer).toString('utf8').trimEnd().split('\n');
+  assert.deepEqual(
+    next.map((l) => (JSON.parse(l) as { request_id: string; model: string }).request_id),
+    Array.from({ length: 20 }, (_, i) => `next-${i}`),
+  );
+  assert.equal((JSON.parse(next[0] as string) as { model: string }).model, '\u00e9\u{1f600}');
+  // A line longer than a whole batch still goes out on its own, as text.
+  viaBytes(line({ error: 'z'.repeat(FLUSH_BYTES) }));
+  assert.equal(order.at(-1), 'string');
+});
+
 test('respects the level and falls back to pino for loggers it cannot mirror', async () => {
   const quiet = capture();
   accessLogWriter(pino({ level: 'warn' }, quiet.stream))(line());

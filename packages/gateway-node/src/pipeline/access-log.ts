@@ -11,6 +11,10 @@
  * request (measured: per-line cost of the writer 4-17 µs when flushed every turn, under 2 µs
  * batched). What is pending when the process exits is written synchronously.
  *
+ * A destination with `writeBytes` (the CLI's stdout, see `ByteDestination`) gets each batch as
+ * the UTF-8 bytes it was rendered into. Handing it over as a string meant decoding the batch,
+ * which the destination then measured, encoded for the write and encoded once more after it.
+ *
  * Used only when it renders the very same line as pino: at first use a probe line is rendered
  * both ways and compared (level/bindings formatters, message key, prefix, line ending). Mixins,
  * `streamWrite` hooks, multistream metadata or anything that is not a plain pino instance fall
@@ -124,6 +128,17 @@ const PROBE: AccessLine = {
 
 interface Destination {
   write(chunk: string): unknown;
+  writeBytes?: (chunk: Buffer) => unknown;
+  flushSync?: () => void;
+}
+
+/**
+ * A log destination that also takes bytes. It owns the buffer it is given (it may hold it until
+ * written) and keeps the order of everything written to it, strings and bytes alike.
+ */
+export interface ByteDestination {
+  write(chunk: string): unknown;
+  writeBytes(chunk: Buffer): unknown;
   flushSync?: () => void;
 }
 
@@ -181,6 +196,7 @@ function build(logger: Logger): AccessLogWrite {
   // Lines are copied into one off-heap buffer as they come: a batch held for a few milliseconds
   // as a JS string would survive young-generation collections and be copied by each of them.
   const batch = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+  const writeBytes = typeof stream.writeBytes === 'function' ? stream.writeBytes : undefined;
   let used = 0;
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
@@ -189,10 +205,11 @@ function build(logger: Logger): AccessLogWrite {
       timer = undefined;
     }
     if (used === 0) return;
-    const out = batch.toString('utf8', 0, used);
-    used = 0;
     unflushed.delete(flushAtExit);
-    stream.write(out);
+    // The batch buffer is reused at once: the destination gets a copy it can keep.
+    if (writeBytes !== undefined) writeBytes.call(stream, Buffer.from(batch.subarray(0, used)));
+    else stream.write(batch.toString('utf8', 0, used));
+    used = 0;
   };
   const flushAtExit = () => {
     flush();
