@@ -10,6 +10,7 @@ import {
   accessLogWriter,
   FLUSH_BYTES,
   FLUSH_DELAY_MS,
+  FLUSH_LINES,
 } from './access-log.js';
 
 function capture(): { stream: Writable; writes: string[] } {
@@ -133,8 +134,39 @@ test('lines are batched: one destination write per flush delay, in order; a full
   // A line longer than a whole batch is written on its own.
   const before = a.writes.length;
   w(line({ error: 'y'.repeat(FLUSH_BYTES) }));
+  await turn();
   assert.equal(a.writes.length, before + 1);
   assert.equal((JSON.parse(a.writes[before] ?? '') as { error: string }).error.length, FLUSH_BYTES);
+});
+
+test('lines wait unrendered until the delay or FLUSH_LINES; each keeps the time it was given', async () => {
+  const a = capture();
+  let clock = -1;
+  const w = accessLogWriter(pino({ base: null, timestamp: () => `,"time":${clock}` }, a.stream));
+  const given = (from: number, n: number) => {
+    for (let i = from; i < from + n; i++) {
+      clock = i;
+      w(line({ request_id: `t${i}` }));
+    }
+  };
+  const written = () =>
+    a.writes
+      .join('')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { time: number; request_id: string })
+      .map((l) => [l.time, l.request_id]);
+  const expected = (n: number) => Array.from({ length: n }, (_, i) => [i, `t${i}`]);
+  given(0, FLUSH_LINES - 1);
+  assert.equal(a.writes.length, 0, 'fewer than FLUSH_LINES wait for the delay');
+  clock = 9999; // the delay renders them now: a line's time must be the one it was given
+  await turn();
+  assert.deepEqual(written(), expected(FLUSH_LINES - 1));
+  a.writes.length = 0;
+  clock = -1;
+  given(0, FLUSH_LINES);
+  assert.ok(a.writes.length >= 1, 'the FLUSH_LINES-th line sends the batch at once');
+  assert.deepEqual(written(), expected(FLUSH_LINES));
 });
 
 test('a destination that takes bytes gets each batch as UTF-8 it may keep; the text equals the string path', async () => {
@@ -175,6 +207,7 @@ test('a destination that takes bytes gets each batch as UTF-8 it may keep; the t
   assert.equal((JSON.parse(next[0] as string) as { model: string }).model, '\u00e9\u{1f600}');
   // A line longer than a whole batch still goes out on its own, as text.
   viaBytes(line({ error: 'z'.repeat(FLUSH_BYTES) }));
+  await turn();
   assert.equal(order.at(-1), 'string');
 });
 
