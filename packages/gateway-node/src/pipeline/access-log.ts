@@ -9,11 +9,10 @@
  * the other into a buffer that leaves in one destination write per `FLUSH_BYTES`. Each write of
  * the asynchronous destination is a `write(2)` on a thread-pool thread that competes with the
  * event loop for the same core, so a busy gateway pays for one per hundred lines instead of one
- * per request (measured: per-line cost of the writer 4-17 µs when flushed every turn, under 2 µs
- * batched). Rendering the lines together rather than each between two requests, when the
- * caches hold the requests' data, measured -3 µs per request under load (bench/README.md). The
- * time on a line is the time it was given. What is pending when the process exits is written
- * synchronously.
+ * per request. Rendering the lines together, rather than each between two requests when the
+ * caches hold the requests' data, measured 2-3.5 µs less per request under load
+ * (bench/README.md). The time on a line is the time it was given. What is pending when the
+ * process exits is written synchronously.
  *
  * A destination with `writeBytes` (the CLI's stdout, see `ByteDestination`) gets each batch as
  * the UTF-8 bytes it was rendered into. Handing it over as a string meant decoding the batch,
@@ -58,10 +57,10 @@ export interface AccessLine {
 
 export const ACCESS_LOG_MESSAGE = 'proxy request completed';
 
-/** Longest a line waits in the batch, and the batch size that is written at once. */
+/** Longest a line waits, and the most bytes handed to the destination in one write. */
 export const FLUSH_DELAY_MS = 20;
 export const FLUSH_BYTES = 64 * 1024;
-/** Lines waiting to be rendered before they are, without waiting for the delay. */
+/** Lines that, once waiting, are rendered and sent at once instead of after the delay. */
 export const FLUSH_LINES = 128;
 
 export type AccessLogWrite = (line: AccessLine) => void;
