@@ -15,7 +15,7 @@ const accessLog = fileURLToPath(
 
 function run(body: string): string[] {
   const script = `
-    import { createLogger } from ${JSON.stringify(logger)};
+    import { closeLogger, createLogger } from ${JSON.stringify(logger)};
     import { accessLogWriter } from ${JSON.stringify(accessLog)};
     const logger = createLogger('info', { role: 'gateway' }, 'json');
     const access = accessLogWriter(logger);
@@ -34,7 +34,7 @@ function run(body: string): string[] {
   return out.trimEnd().split('\n');
 }
 
-test('pino lines and access-log batches reach stdout whole, in order, UTF-8 intact, also at exit', () => {
+test('pino lines and access-log batches reach stdout whole, in order, UTF-8 intact, all of them by a clean exit', () => {
   const lines = run(`
     logger.info({ note: 'caf\\u00e9 \\u2028 \\u{1f600}' }, 'first');
     for (let i = 0; i < 3; i++) access(line('early-' + i, 'mod\\u00e8le-\\u{1f600}'));
@@ -44,7 +44,12 @@ test('pino lines and access-log batches reach stdout whole, in order, UTF-8 inta
     const more = () => {
       for (let i = 0; i < 200; i++) access(line('bulk-' + n++, 'gpt-4o-mini'));
       if (n < 1000) setImmediate(more);
-      else { access(line('last', 'gpt-4o-mini')); logger.info('bye'); process.exit(0); }
+      else {
+        access(line('last', 'gpt-4o-mini'));
+        logger.info('bye');
+        // The gateway's clean exit (main.ts): hand over, drain, then exit.
+        closeLogger(logger).then(() => process.exit(0));
+      }
     };
     setImmediate(more);
   `);

@@ -22,7 +22,7 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from '@aisix/core';
-import { ACCESS_LOG_MESSAGE, type ByteDestination } from '@aisix/gateway-node';
+import { ACCESS_LOG_MESSAGE, type ByteDestination, flushAccessLogs } from '@aisix/gateway-node';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type PinoPrettyModule from 'pino-pretty';
 
@@ -141,6 +141,8 @@ export function createLogger(
  * stdout as a `ByteDestination`: pino's asynchronous destination (its exit flush and broken-pipe
  * handling included) in sonic-boom's `buffer` mode, which writes the buffers it is given without
  * copying them; pino's lines and the access log's batches share its one queue, in order.
+ * `flush(cb)` calls back once everything handed over so far has been written (sonic-boom's own
+ * `flush` does not wait when nothing sets a minimum write size).
  */
 function stdoutBytes(): ByteDestination & DestinationStream & { flush(cb?: (err?: Error) => unknown): void } {
   const sb = pino.destination({
@@ -149,13 +151,49 @@ function stdoutBytes(): ByteDestination & DestinationStream & { flush(cb?: (err?
     maxLength: MAX_BUFFERED_LOG_BYTES,
     contentMode: 'buffer',
   });
+  /** Bytes handed over and not yet written (nor dropped), and who waits for them. */
+  let unwritten = 0;
+  let waiters: (() => void)[] = [];
+  const settled = (n: number) => {
+    unwritten = Math.max(0, unwritten - n);
+    if (unwritten > 0 || waiters.length === 0) return;
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  sb.on('write', settled);
+  sb.on('drop', (b: Buffer) => settled(b.length));
   // sonic-boom's types declare string writes only; in buffer mode `write` takes a Buffer.
   // Looked up per call: on a broken pipe pino swaps it for a no-op.
-  const writeBuffer = (b: Buffer): unknown => Reflect.apply(sb.write, sb, [b]);
+  const writeBuffer = (b: Buffer): unknown => {
+    unwritten += b.length;
+    return Reflect.apply(sb.write, sb, [b]);
+  };
   return {
     write: (line: string) => writeBuffer(Buffer.from(line)),
     writeBytes: writeBuffer,
-    flush: (cb?: (err?: Error) => unknown) => sb.flush(cb),
+    flush: (cb?: (err?: Error) => unknown) => {
+      if (unwritten === 0) cb?.();
+      else if (cb) waiters.push(() => cb());
+    },
     flushSync: () => sb.flushSync(),
   };
+}
+
+/**
+ * Writes out what the logger holds before a clean exit: waiting access lines are handed to the
+ * destination, then its queue drains, for at most `timeoutMs` (a stdout nobody reads must not
+ * hold the exit). Needed because the exit-time synchronous flush cannot see a write the
+ * asynchronous destination has in flight: with stdout a full pipe, such a write was lost.
+ */
+export function closeLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+  flushAccessLogs();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -64,7 +64,8 @@ async function main(): Promise<number> {
       if (running === null) return 1;
       serving();
       const code = await running.exited;
-      running.logger.flush();
+      const { closeLogger } = await import('./logger.js');
+      await closeLogger(running.logger);
       return code;
     }
   }

@@ -38,7 +38,7 @@ export {
 } from './health/tracker.js';
 export { inertResourceFields } from './inert-resources.js';
 export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
-export { ACCESS_LOG_MESSAGE, type ByteDestination } from './pipeline/access-log.js';
+export { ACCESS_LOG_MESSAGE, type ByteDestination, flushAccessLogs } from './pipeline/access-log.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { Answer, Begin, Interceptor, RequestFacts } from './pipeline/lifecycle.js';
 export type { AttemptBody, AttemptFacts, AttemptGate, Outcome, Scope, StreamTap } from './pipeline/scopes.js';

@@ -141,22 +141,41 @@ interface Destination {
  * A log destination that also takes bytes. It owns the buffer it is given (it may hold it until
  * written) and keeps the order of everything written to it, strings and bytes alike.
  */
-export interface ByteDestination {
-  write(chunk: string): unknown;
+export interface ByteDestination extends Destination {
   writeBytes(chunk: Buffer): unknown;
-  flushSync?: () => void;
 }
 
-/** Writers holding lines not yet handed to their destination; written out if the process exits. */
-const unflushed = new Set<() => void>();
+/** A writer holding lines not yet handed to its destination: `flush` hands them over now. */
+interface Unflushed {
+  flush(): void;
+  readonly stream: Destination;
+}
+
+/** Writers with lines waiting; written out (synchronously) if the process exits. */
+const unflushed = new Set<Unflushed>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const f of [...unflushed]) f();
+    for (const w of [...unflushed]) {
+      w.flush();
+      try {
+        w.stream.flushSync?.();
+      } catch {
+        // The destination is gone or not open: nothing more can be done at exit.
+      }
+    }
   });
+}
+
+/**
+ * Hands every waiting access line to its logger's destination now, instead of after the batch
+ * delay. A clean shutdown calls it before waiting for the destination to drain.
+ */
+export function flushAccessLogs(): void {
+  for (const w of [...unflushed]) w.flush();
 }
 
 function build(logger: Logger): AccessLogWrite {
@@ -221,7 +240,7 @@ function build(logger: Logger): AccessLogWrite {
       timer = undefined;
     }
     if (lines.length === 0) return;
-    unflushed.delete(flushAtExit);
+    unflushed.delete(waiting);
     for (let i = 0; i < lines.length; i++) {
       const text = render(times[i] as string, lines[i] as AccessLine);
       // At most 3 UTF-8 bytes per UTF-16 unit: hand the batch over first when the line might not fit.
@@ -238,21 +257,14 @@ function build(logger: Logger): AccessLogWrite {
     times.length = 0;
     handOver();
   };
-  const flushAtExit = () => {
-    flush();
-    try {
-      stream.flushSync?.();
-    } catch {
-      // The destination is gone or not open: nothing more can be done at exit.
-    }
-  };
+  const waiting: Unflushed = { flush, stream };
   return (line) => {
     if (!logger.isLevelEnabled('info')) return;
     lines.push(line);
     times.push(now());
     if (lines.length >= FLUSH_LINES) flush();
     else if (timer === undefined) {
-      unflushed.add(flushAtExit);
+      unflushed.add(waiting);
       timer = setTimeout(flush, FLUSH_DELAY_MS);
       // Never what keeps the process alive; the exit hook writes what is left.
       timer.unref();
