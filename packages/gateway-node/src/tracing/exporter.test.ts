@@ -118,3 +118,29 @@ test('spans of any size and script are delivered whole and in order, batch bodie
     posts: col.posts.length,
   });
 });
+
+test('admit: room is taken for spans handed over later; a group that does not fit is dropped whole', async () => {
+  col.reset();
+  const e = new OtlpHttpExporter({ endpoint: col.url, serviceName: 's', version: 'v', maxQueue: 5 });
+  assert.equal(e.admit(2), true);
+  assert.equal(e.admit(2), true);
+  // 4 of 5 taken by spans not yet handed over: a group of 2 does not fit, a single span does.
+  assert.equal(e.admit(2), false);
+  assert.deepEqual({ queued: e.stats().queued, dropped: e.stats().dropped }, { queued: 4, dropped: 2 });
+  assert.equal(e.admit(1), true);
+  for (let i = 1; i <= 5; i++) e.exportAdmitted(JSON.stringify(span(i)));
+  assert.deepEqual({ queued: e.stats().queued, dropped: e.stats().dropped }, { queued: 5, dropped: 2 });
+  await e.flush();
+  assert.equal(e.stats().exported, 5);
+  assert.deepEqual(
+    col.posts.flatMap((p) => p.body?.resourceSpans[0]?.scopeSpans[0]?.spans.map((s) => s.name) ?? []),
+    ['s1', 's2', 's3', 's4', 's5'],
+  );
+  // Admitted before the shutdown, handed over after it: counted as dropped, never sent.
+  assert.equal(e.admit(1), true);
+  await e.shutdown();
+  e.exportAdmitted(JSON.stringify(span(6)));
+  assert.equal(e.admit(1), false);
+  assert.deepEqual({ queued: e.stats().queued, dropped: e.stats().dropped }, { queued: 0, dropped: 4 });
+  assert.equal(col.posts.length, 1);
+});

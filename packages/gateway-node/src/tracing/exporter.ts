@@ -37,7 +37,7 @@ export interface ExporterOptions {
 }
 
 export interface ExporterStats {
-  /** Spans waiting in the queue. */
+  /** Spans waiting in the queue (admitted ones not yet handed over included). */
   readonly queued: number;
   /** Spans the collector accepted. */
   readonly exported: number;
@@ -99,6 +99,8 @@ export class OtlpHttpExporter {
   private batches: Batch[] = [];
   /** Spans in `batches`. */
   private queued = 0;
+  /** Spans admitted (`admit`) and not yet handed over. */
+  private admitted = 0;
   /** Buffers of delivered batches, for the next ones. */
   private spare: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -134,8 +136,18 @@ export class OtlpHttpExporter {
 
   /** Queues one finished span already written as OTLP/JSON (`SpanText`). */
   exportText(span: string): void {
-    if (this.closed || this.queued >= this.maxQueue) {
-      this.n.dropped++;
+    if (this.admit(1)) this.exportAdmitted(span);
+  }
+
+  /**
+   * Makes room for `n` spans that will be handed over later (`exportAdmitted`, once each), or
+   * drops and counts all `n` when the queue (spans queued and spans admitted but not yet handed
+   * over) has no room for them: a caller that renders its spans later still learns at once
+   * whether they were dropped, and a request's spans are kept or dropped together.
+   */
+  admit(n: number): boolean {
+    if (this.closed || this.queued + this.admitted + n > this.maxQueue) {
+      this.n.dropped += n;
       const now = Date.now();
       if (now - this.lastDropWarn >= DROP_WARN_EVERY_MS) {
         this.lastDropWarn = now;
@@ -144,6 +156,18 @@ export class OtlpHttpExporter {
           'tracing: span queue full, dropping spans',
         );
       }
+      return false;
+    }
+    this.admitted += n;
+    return true;
+  }
+
+  /** Queues one span that `admit` made room for. */
+  exportAdmitted(span: string): void {
+    this.admitted--;
+    if (this.closed) {
+      // Shut down in between: the span was admitted, never sent.
+      this.n.dropped++;
       return;
     }
     const b = this.batchFor(span);
@@ -180,7 +204,7 @@ export class OtlpHttpExporter {
   }
 
   stats(): ExporterStats {
-    return { queued: this.queued, ...this.n };
+    return { queued: this.queued + this.admitted, ...this.n };
   }
 
   /** Spans dropped so far (what `stats().dropped` says, without building the stats). */

@@ -124,7 +124,9 @@ test('added live: a fail-over is one request span with one child span per attemp
       content_mode: 'metadata_only',
     },
   });
+  const t0 = Date.now();
   const id = await chat('grp');
+  const t1 = Date.now();
   // The first POST is answered 503, the same batch comes again and is accepted.
   const spans = await spansOf(id, 3, 1);
   assert.equal(col.posts[1]?.raw, col.posts[0]?.raw);
@@ -145,6 +147,12 @@ test('added live: a fail-over is one request span with one child span per attemp
   assert.equal(attr(server, 'gen_ai.request.model'), 'grp');
   assert.equal(attr(server, 'http.response.status_code'), 200);
   assert.equal(server.status.code, 1);
+  // The request's own times (spans are rendered later, in a batch): inside the call, at ms
+  // resolution (the end is the event's whole millisecond).
+  const ms = (nano: string) => Number(BigInt(nano) / 1_000_000n);
+  assert.ok(ms(server.startTimeUnixNano) >= t0 - 1, `start ${server.startTimeUnixNano} before ${t0}`);
+  assert.ok(ms(server.endTimeUnixNano) <= t1, `end ${server.endTimeUnixNano} after ${t1}`);
+  assert.ok(BigInt(server.endTimeUnixNano) >= BigInt(server.startTimeUnixNano));
   assert.equal(attempts.length, 2);
   for (const a of attempts) {
     assert.equal(a.traceId, server.traceId);

@@ -3,7 +3,8 @@
  * semantic conventions) sent as OTLP/HTTP JSON through the batched, bounded, retrying
  * `OtlpHttpExporter` (`tracing/exporter.ts`): one SERVER span for the request and one CLIENT
  * span per upstream attempt under it (OP-13). `sample_rate` is decided per request id, the same
- * way on every gateway process.
+ * way on every gateway process. A request's spans are admitted (or dropped) when it ends and
+ * rendered shortly after, in a batch with other requests' (`RENDER_REQUESTS`).
  *
  * `content_mode: full` adds `gen_ai.prompt` and `gen_ai.completion` (cut at `content_max_bytes`)
  * to the span of the attempt that served the answer, or to the request span when no attempt
@@ -37,6 +38,21 @@ export interface OtlpSinkConfig {
 
 /** Spans (not events) held per exporter before new ones are dropped. */
 const MAX_QUEUE = 4096;
+
+/**
+ * A request's spans are rendered a little after it ends, together with other requests' (once
+ * `RENDER_REQUESTS` wait, or `RENDER_DELAY_MS` after the first): rendering between two requests
+ * ran on cold caches, and as with the access log the same code costs much less in a loop. The
+ * times in a span come from its events, not from when it is rendered.
+ */
+const RENDER_REQUESTS = 64;
+const RENDER_DELAY_MS = 20;
+
+interface WaitingRequest {
+  readonly events: readonly UsageEvent[];
+  readonly content: UsageContent | undefined;
+  readonly traceId: string;
+}
 
 /** `chat.completions` for `/v1/chat/completions`, `messages` for `/v1/messages`, ... */
 function spanName(endpoint: string): string {
@@ -82,6 +98,9 @@ export class OtlpEventSink implements UsageSink {
   private readonly rate: number;
   /** `aisix.exporter_name`, rendered once. */
   private readonly nameAttr: string;
+  /** Requests whose spans are admitted and not yet rendered (see `RENDER_REQUESTS`). */
+  private waiting: WaitingRequest[] = [];
+  private renderTimer: NodeJS.Timeout | undefined;
 
   constructor(c: OtlpSinkConfig, version: string, logger: Logger, tuning: { flushIntervalMs?: number } = {}) {
     this.name = c.name;
@@ -104,7 +123,37 @@ export class OtlpEventSink implements UsageSink {
     if (first === undefined) return 0;
     const traceId = traceIdFor(first.request_id);
     if (!sampled(traceId, this.rate)) return 0;
-    const before = this.exporter.dropped;
+    const attempts = (events[events.length - 1] as UsageEvent).attempt_started_at !== null;
+    // A request's spans are kept or dropped together; drops are counted in events (the bus's
+    // unit), not spans.
+    if (!this.exporter.admit(attempts ? events.length + 1 : 1)) return events.length;
+    this.waiting.push({ events, content, traceId });
+    if (this.waiting.length >= RENDER_REQUESTS) this.render();
+    else if (this.renderTimer === undefined) {
+      this.renderTimer = setTimeout(this.render, RENDER_DELAY_MS);
+      this.renderTimer.unref();
+    }
+    return 0;
+  }
+
+  /** Renders the waiting requests' spans into the exporter's batch, one after the other. */
+  private readonly render = (): void => {
+    if (this.renderTimer !== undefined) {
+      clearTimeout(this.renderTimer);
+      this.renderTimer = undefined;
+    }
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) this.renderRequest(w.events, w.content, w.traceId);
+  };
+
+  /** One request's spans: the SERVER span, then one CLIENT span per attempt under it. */
+  private renderRequest(
+    events: readonly UsageEvent[],
+    content: UsageContent | undefined,
+    traceId: string,
+  ): void {
+    const first = events[0] as UsageEvent;
     const reqId = newSpanId();
     const end = occurredClock.parse(first.occurred_at);
     const last = events[events.length - 1] as UsageEvent;
@@ -120,7 +169,7 @@ export class OtlpEventSink implements UsageSink {
       .str('aisix.mcp_server_name', first.mcp_server_name)
       .str('aisix.mcp_tool_name', first.mcp_tool_name);
     if (!attempts) this.addContent(req, content);
-    this.exporter.exportText(
+    this.exporter.exportAdmitted(
       req.text({
         traceId,
         spanId: reqId,
@@ -133,9 +182,7 @@ export class OtlpEventSink implements UsageSink {
     );
     if (attempts)
       for (const e of events)
-        this.exporter.exportText(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
-    // Counted in events (the bus's unit), not spans: the request span is extra.
-    return Math.min(this.exporter.dropped - before, events.length);
+        this.exporter.exportAdmitted(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
   }
 
   private addContent(span: SpanText, content: UsageContent | undefined): void {
@@ -196,6 +243,7 @@ export class OtlpEventSink implements UsageSink {
   }
 
   close(timeoutMs = 2000): Promise<unknown> {
+    this.render();
     return this.exporter.shutdown(timeoutMs);
   }
 }
