@@ -18,6 +18,7 @@ import { type AdapterRegistry, defaultRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import { JwtAuthenticator } from './auth/jwt.js';
 import { type GatewayConfig, resolveSettings } from './config.js';
+import { DeferredBatch } from './deferred-batch.js';
 import { errors, type GatewayError, renderError } from './errors.js';
 import { upstreamHttp } from './guardrails/remote/http.js';
 import { BackgroundChecks } from './health/background.js';
@@ -31,7 +32,7 @@ import { type CacheStores, responseCacheInterceptor } from './interceptors/respo
 import { Metrics } from './metrics.js';
 import { compileCidrs } from './pipeline/access.js';
 import { type EndpointLabel, newContext, type RequestContext } from './pipeline/context.js';
-import { finishRequest } from './pipeline/finish.js';
+import { finishRequest, recordFinished } from './pipeline/finish.js';
 import { type Interceptor, Lifecycle } from './pipeline/lifecycle.js';
 import { TargetStats } from './pipeline/target-stats.js';
 import { createRealtimeHub } from './realtime/hub.js';
@@ -160,13 +161,21 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     jwt: new JwtAuthenticator({ fetch: upstreamNet(upstreams.base) }),
     tracer: o.tracer,
     usage,
+    finished: new DeferredBatch(FINISHED_BATCH, FINISHED_DELAY_MS, (all) => recordFinished(rt, all)),
     exporters: new Exporters(usage, o.version, o.logger),
     limiter: new Limiter(store),
     guardrails: interceptors.find((i): i is GuardrailInterceptor => 'surface' in i)?.surface,
     realtime: createRealtimeHub(`AISIX/${o.version}`),
   };
+  // A scrape (or a cluster worker's snapshot) sees every request that has finished.
+  metrics.beforeRead(rt.finished.flush);
+  usage.beforeSinksChange(rt.finished.flush);
   return { rt, owned };
 }
+
+/** Finished requests recorded together (`GatewayRuntime.finished`). */
+const FINISHED_BATCH = 64;
+const FINISHED_DELAY_MS = 20;
 
 function clientErrorFor(code: string | undefined): GatewayError {
   switch (code) {
@@ -295,6 +304,8 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     async close() {
       checks.stop();
       rt.realtime.sessions.terminateAll();
+      // Usage events of the last requests reach the exporters before they send what they hold.
+      rt.finished.flush();
       await rt.exporters.close();
       await rt.upstreams.close();
       await Promise.allSettled(owned.map((s) => s.close()));

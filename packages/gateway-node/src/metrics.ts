@@ -32,6 +32,7 @@ const MAX_SERIES_CACHE = 10_000;
 export class Metrics {
   readonly registry = new Registry();
   private readonly inFlight = new Map<EndpointLabel, number>();
+  private readonly readHooks: (() => void)[] = [];
   private readonly requests: RequestMetrics;
   private readonly usageEmitted = new CounterFamily(
     'aisix_usage_events_emitted_total',
@@ -130,12 +131,19 @@ export class Metrics {
     this.usageDrops.cell(reason, () => ({ reason })).value++;
   }
 
+  /** Runs `hook` before every read (`text`, `snapshot`): records waiting to be counted. */
+  beforeRead(hook: () => void): void {
+    this.readHooks.push(hook);
+  }
+
   text(): Promise<string> {
+    for (const h of this.readHooks) h();
     return this.registry.metrics();
   }
 
   /** Every family with its values as plain data (structured-clone safe: cluster IPC). */
   snapshot(): Promise<MetricsSnapshot> {
+    for (const h of this.readHooks) h();
     return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
   }
 

@@ -8,11 +8,13 @@ import type { AdapterRegistry } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { JwtAuthenticator } from './auth/jwt.js';
 import type { Settings } from './config.js';
+import type { DeferredBatch } from './deferred-batch.js';
 import type { SurfaceGuardrails } from './guardrails/surface.js';
 import type { ModelHealthTracker } from './health/tracker.js';
 import type { ResponseIdentity } from './http/respond.js';
 import type { Metrics } from './metrics.js';
 import type { RealIpSettings } from './pipeline/access.js';
+import type { FinishedRequest } from './pipeline/context.js';
 import type { Lifecycle } from './pipeline/lifecycle.js';
 import type { TargetStats } from './pipeline/target-stats.js';
 import type { RealtimeHub } from './realtime/hub.js';
@@ -48,6 +50,11 @@ export interface GatewayRuntime {
   readonly tracer?: Tracer | undefined;
   /** Usage events: built and queued per attached sink (exporters) only while one is attached. */
   readonly usage: UsageBus;
+  /**
+   * Closed requests whose metrics and usage events wait to be recorded together (64 requests or
+   * 20 ms; `pipeline/finish.ts`). Flushed before metrics are read and when the gateway closes.
+   */
+  readonly finished: DeferredBatch<FinishedRequest>;
   /** `observability_exporters` of the store, reconciled per snapshot, attached to `usage`. */
   readonly exporters: Exporters;
   /** Rate limits outside the model pipeline (MCP `tools/call`), over the same counter store. */

@@ -106,7 +106,10 @@ after(async () => {
   await new Promise((r) => intake.close(r));
 });
 
-beforeEach(() => {
+beforeEach(async () => {
+  // Finished requests are recorded in batches; a metrics read records every one that finished,
+  // so the previous test's events are in before they are forgotten.
+  await g.gw.metrics.text();
   events.length = 0;
   logs.length = 0;
 });
@@ -133,7 +136,7 @@ async function failure(p: Promise<unknown>): Promise<Error & { code?: number }> 
   assert.fail('expected a failure');
 }
 
-/** The `n` usage events published so far (they are published when each response closes). */
+/** The `n` usage events published so far (each shortly after its response closed). */
 async function usage(n: number): Promise<UsageEvent[]> {
   const deadline = Date.now() + 5000;
   while (events.length < n) {

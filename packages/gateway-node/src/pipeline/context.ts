@@ -248,3 +248,12 @@ export function newContext(
     sessionStatus: undefined,
   };
 }
+
+/** A closed request whose metrics and usage events are not yet recorded (`finish.ts`). */
+export interface FinishedRequest {
+  readonly ctx: RequestContext;
+  readonly status: number;
+  /** A success answer reached the caller (its head was written with a 2xx). */
+  readonly served: boolean;
+  readonly seconds: number;
+}

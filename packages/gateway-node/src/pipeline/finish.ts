@@ -3,6 +3,8 @@
  * client went away first). It is the only place that emits the access log line and the
  * per-request metrics, and where the request scopes finish (`lifecycle.ts`), so every terminal
  * path — success, catalogue error, stream end, client cancel — is recorded the same way.
+ * Per-request metrics and usage events are recorded a little later, in batches
+ * (`recordFinished`, via `GatewayRuntime.finished`).
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -12,7 +14,7 @@ import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
-import type { RequestContext, RouteKind } from './context.js';
+import type { FinishedRequest, RequestContext, RouteKind } from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
@@ -85,37 +87,7 @@ function complete(
   seconds: number,
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
-  const kind = ctx.route?.kind;
-  if (
-    rt.usage.active &&
-    ctx.usageEvents &&
-    ctx.apiKey !== undefined &&
-    kind !== undefined &&
-    kind !== 'models' &&
-    kind !== 'health' &&
-    kind !== 'a2a_card' &&
-    // An A2A call has its event once it passed the ACL and body checks (agents-and-jobs §3.8).
-    (kind !== 'a2a' || ctx.a2a !== undefined) &&
-    // MCP: `tools/call` only; initialize, ping, tools/list are unlogged in usage (§2.7).
-    (kind !== 'mcp' || ctx.mcp !== undefined)
-  ) {
-    rt.usage.publish(
-      buildEvents(ctx, {
-        status,
-        seconds,
-        clientIp: clientIp(ctx.req, rt.realIp),
-        finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
-      }),
-      // Full content only for exporters that ask, never for a caller refused as unauthenticated.
-      rt.usage.contentBytes > 0 && status !== 401 && status !== 403
-        ? captureContent(ctx, rt.usage.contentBytes)
-        : undefined,
-    );
-  }
-  // The estimation inputs are no longer needed; a kept stream must not outlive the request.
-  ctx.sseOut = undefined;
-  ctx.sseServed = undefined;
-  ctx.outputJson = undefined;
+  rt.finished.push({ ctx, status, served, seconds });
   if (ctx.scopes !== undefined) {
     // Token commits see what the caller was served: nothing on a refusal or a failure before
     // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
@@ -125,7 +97,6 @@ function complete(
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
   rt.metrics.ended(ctx.endpoint);
-  rt.metrics.completed(ctx, status, seconds);
   if (!rt.settings.accessLog || ctx.skipAccessLog) return;
   if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
   const u = ctx.usage;
@@ -153,4 +124,56 @@ function complete(
     ttft_ms: ctx.ttftSeconds !== undefined ? Math.round(ctx.ttftSeconds * 1e6) / 1e3 : null,
     usage_estimated: ctx.usageEstimated,
   });
+}
+
+/**
+ * Records finished requests (`GatewayRuntime.finished` hands them over in batches): the
+ * per-request metrics and the usage events. Nothing here decides anything for the caller (the
+ * token commits, slot releases and the access log's time happen at the close), and metrics
+ * readers flush the batch first, so a scrape sees every request that has finished.
+ */
+export function recordFinished(rt: GatewayRuntime, all: readonly FinishedRequest[]): void {
+  for (const f of all) {
+    try {
+      recordOne(rt, f);
+    } catch (err) {
+      rt.logger.error({ request_id: f.ctx.id, err }, 'recording a finished request failed');
+    }
+  }
+}
+
+function recordOne(rt: GatewayRuntime, { ctx, status, served, seconds }: FinishedRequest): void {
+  rt.metrics.completed(ctx, status, seconds);
+  const kind = ctx.route?.kind;
+  if (
+    rt.usage.active &&
+    ctx.usageEvents &&
+    ctx.apiKey !== undefined &&
+    kind !== undefined &&
+    kind !== 'models' &&
+    kind !== 'health' &&
+    kind !== 'a2a_card' &&
+    // An A2A call has its event once it passed the ACL and body checks (agents-and-jobs §3.8).
+    (kind !== 'a2a' || ctx.a2a !== undefined) &&
+    // MCP: `tools/call` only; initialize, ping, tools/list are unlogged in usage (§2.7).
+    (kind !== 'mcp' || ctx.mcp !== undefined)
+  ) {
+    rt.usage.publish(
+      buildEvents(ctx, {
+        status,
+        seconds,
+        endedAtMs: performance.timeOrigin + ctx.startedAt + seconds * 1000,
+        clientIp: clientIp(ctx.req, rt.realIp),
+        finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
+      }),
+      // Full content only for exporters that ask, never for a caller refused as unauthenticated.
+      rt.usage.contentBytes > 0 && status !== 401 && status !== 403
+        ? captureContent(ctx, rt.usage.contentBytes)
+        : undefined,
+    );
+  }
+  // The estimation inputs are no longer needed; a kept stream must not outlive the batch.
+  ctx.sseOut = undefined;
+  ctx.sseServed = undefined;
+  ctx.outputJson = undefined;
 }

@@ -68,6 +68,7 @@ export interface UsageBusMetrics {
 export class UsageBus {
   private sinks: readonly UsageSink[] = [];
   private maxContent = 0;
+  private readonly changeHooks: (() => void)[] = [];
 
   constructor(private readonly metrics: UsageBusMetrics) {}
 
@@ -81,6 +82,14 @@ export class UsageBus {
     return this.maxContent;
   }
 
+  /**
+   * Runs `hook` before sinks are attached or detached: requests that finished earlier and wait
+   * to be published go to the sinks that were attached when they finished.
+   */
+  beforeSinksChange(hook: () => void): void {
+    this.changeHooks.push(hook);
+  }
+
   attach(s: UsageSink): void {
     this.setSinks([...this.sinks, s]);
   }
@@ -90,6 +99,7 @@ export class UsageBus {
   }
 
   private setSinks(sinks: readonly UsageSink[]): void {
+    for (const h of this.changeHooks) h();
     this.sinks = sinks;
     this.maxContent = 0;
     for (const s of sinks) this.maxContent = Math.max(this.maxContent, s.contentMaxBytes ?? 0);

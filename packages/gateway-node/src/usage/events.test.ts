@@ -262,3 +262,24 @@ test('bounded queue: FIFO, fixed capacity', () => {
   assert.equal(q.size, 0);
   assert.throws(() => new BoundedQueue(0), RangeError);
 });
+
+test('events of the requests that finished before the gateway closes are all published', async () => {
+  // Finished requests are recorded in batches (64 or 20 ms): closing must not lose the last ones.
+  const own = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  const last = new CollectingSink('last', 100);
+  own.gw.usage.attach(last);
+  const c = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${own.base}/v1`, maxRetries: 0 });
+  up.handle(chatJson('hi'));
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { response } = await c.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .withResponse();
+    ids.push(response.headers.get('x-aisix-request-id') as string);
+  }
+  await own.gw.close();
+  assert.deepEqual(
+    last.queue.take(100).map((e) => e.request_id),
+    ids,
+  );
+});

@@ -168,6 +168,8 @@ export function finishReason(json: string | undefined, sse: readonly string[] | 
 export interface RequestEnd {
   readonly status: number;
   readonly seconds: number;
+  /** When the response closed, epoch ms (`occurred_at`: events are built a little later). */
+  readonly endedAtMs: number;
   readonly clientIp: string | undefined;
   readonly finishReason: string | null;
 }
@@ -278,7 +280,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
   const layer = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-layer') : undefined;
   const sim = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-similarity') : undefined;
   const s: Shared = {
-    occurred: occurredClock.at(Date.now()),
+    occurred: occurredClock.at(end.endedAtMs),
     downstream: Math.round(end.seconds * 1e6) / 1e3,
     cacheStatus,
     cacheLayer: typeof layer === 'string' ? layer : null,

@@ -11,6 +11,7 @@
  * ran (a cache hit). `headers` (collector auth) are sent, never logged.
  */
 import type { Logger } from 'pino';
+import { DeferredBatch } from '../deferred-batch.js';
 import { OtlpHttpExporter } from '../tracing/exporter.js';
 import { newSpanId, sampled, traceIdFor } from '../tracing/ids.js';
 import {
@@ -99,8 +100,9 @@ export class OtlpEventSink implements UsageSink {
   /** `aisix.exporter_name`, rendered once. */
   private readonly nameAttr: string;
   /** Requests whose spans are admitted and not yet rendered (see `RENDER_REQUESTS`). */
-  private waiting: WaitingRequest[] = [];
-  private renderTimer: NodeJS.Timeout | undefined;
+  private readonly waiting = new DeferredBatch<WaitingRequest>(RENDER_REQUESTS, RENDER_DELAY_MS, (all) => {
+    for (const w of all) this.renderRequest(w.events, w.content, w.traceId);
+  });
 
   constructor(c: OtlpSinkConfig, version: string, logger: Logger, tuning: { flushIntervalMs?: number } = {}) {
     this.name = c.name;
@@ -128,24 +130,8 @@ export class OtlpEventSink implements UsageSink {
     // unit), not spans.
     if (!this.exporter.admit(attempts ? events.length + 1 : 1)) return events.length;
     this.waiting.push({ events, content, traceId });
-    if (this.waiting.length >= RENDER_REQUESTS) this.render();
-    else if (this.renderTimer === undefined) {
-      this.renderTimer = setTimeout(this.render, RENDER_DELAY_MS);
-      this.renderTimer.unref();
-    }
     return 0;
   }
-
-  /** Renders the waiting requests' spans into the exporter's batch, one after the other. */
-  private readonly render = (): void => {
-    if (this.renderTimer !== undefined) {
-      clearTimeout(this.renderTimer);
-      this.renderTimer = undefined;
-    }
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) this.renderRequest(w.events, w.content, w.traceId);
-  };
 
   /** One request's spans: the SERVER span, then one CLIENT span per attempt under it. */
   private renderRequest(
@@ -243,7 +229,7 @@ export class OtlpEventSink implements UsageSink {
   }
 
   close(timeoutMs = 2000): Promise<unknown> {
-    this.render();
+    this.waiting.flush();
     return this.exporter.shutdown(timeoutMs);
   }
 }
