@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CacheKeyInput, cacheKey, scopeKey, semanticText } from './fingerprint.js';
+import {
+  type CacheKeyInput,
+  cacheKey,
+  LOCAL_KEY_MAX_CHARS,
+  localCacheKey,
+  scopeKey,
+  semanticText,
+} from './fingerprint.js';
 
 const base = (over: Partial<CacheKeyInput> = {}, body: Record<string, unknown> = {}): CacheKeyInput => ({
   endpoint: 'chat',
@@ -212,6 +219,8 @@ describe('cacheKey', () => {
       );
     const seen = new Map<string, string>();
     const byKey = new Map<string, string>();
+    const seenLocal = new Map<string, string>();
+    const byLocal = new Map<string, string>();
     for (let n = 0; n < 4000; n++) {
       const body: Record<string, unknown> = { model: 'x' };
       if (rnd(2)) body.temperature = [0.5, 0.5001, 0.501, 0][rnd(4)];
@@ -241,9 +250,57 @@ describe('cacheKey', () => {
       if (prevCanon !== undefined) assert.equal(c, prevCanon, 'collision');
       seen.set(c, k);
       byKey.set(k, c);
+      // The in-process key (the serialization itself when short) obeys the same rule.
+      const l = localCacheKey(full);
+      const prevLocal = seenLocal.get(c);
+      if (prevLocal !== undefined)
+        assert.equal(l, prevLocal, `same canonical input, different local key: ${c}`);
+      const prevLocalCanon = byLocal.get(l);
+      if (prevLocalCanon !== undefined) assert.equal(c, prevLocalCanon, 'local key collision');
+      seenLocal.set(c, l);
+      byLocal.set(l, c);
     }
     assert.ok(seen.size > 1000, `enough distinct inputs (${seen.size})`);
     assert.ok(seen.size < 4000, 'some repeated canonical inputs');
+  });
+});
+
+describe('localCacheKey', () => {
+  it('is the serialization itself when short: deterministic, never a digest', () => {
+    const k = localCacheKey(base());
+    assert.equal(localCacheKey(base()), k);
+    assert.ok(k.length <= LOCAL_KEY_MAX_CHARS);
+    assert.doesNotMatch(k, /^[0-9a-f]{64}$/);
+    assert.ok(k.startsWith('s17:aisix-cache-key/1'), k);
+    assert.notEqual(k, cacheKey(base()));
+  });
+
+  it('is the SHA-256 key once the serialization is longer than the limit', () => {
+    const long = withMessages({ role: 'user', content: 'x'.repeat(LOCAL_KEY_MAX_CHARS) });
+    assert.equal(localCacheKey(long), cacheKey(long));
+    const big = withMessages({ role: 'user', content: 'lorem ipsum '.repeat(20_000) });
+    assert.equal(localCacheKey(big), cacheKey(big));
+  });
+
+  it('differs wherever cacheKey differs, near the length limit too', () => {
+    const variants: CacheKeyInput[] = [
+      base(),
+      base({ model: 'gpt-4o-mini' }),
+      base({ apiKeyId: 'k2' }),
+      base({ endpoint: 'messages' }),
+      base({ stream: true }),
+      base({ policy: { id: 'p1', purgeGeneration: 1, scope: 'api_key' } }),
+      base({ policy: { id: 'p1', purgeGeneration: 0, scope: 'env' } }),
+      base({}, { temperature: 0.7 }),
+    ];
+    // Contents whose serializations end around the limit: some kept as text, some hashed.
+    const short = localCacheKey(withMessages({ role: 'user', content: '' })).length;
+    for (let extra = -2; extra <= 2; extra++)
+      variants.push(withMessages({ role: 'user', content: 'y'.repeat(LOCAL_KEY_MAX_CHARS - short + extra) }));
+    const keys = new Set(variants.map(localCacheKey));
+    assert.equal(keys.size, variants.length);
+    assert.ok(variants.some((v) => /^[0-9a-f]{64}$/.test(localCacheKey(v))));
+    assert.ok(variants.some((v) => !/^[0-9a-f]{64}$/.test(localCacheKey(v))));
   });
 });
 

@@ -96,6 +96,11 @@ class Feed {
     }
   }
 
+  /** What was fed, when it is all still in the batch and at most `max` characters. */
+  text(max: number): string | undefined {
+    return this.hash === undefined && this.buf.length <= max ? this.buf : undefined;
+  }
+
   digest(): string {
     if (this.hash === undefined) return sha256Hex(this.buf);
     this.flush();
@@ -253,6 +258,26 @@ function head(f: Feed, domain: string, input: CacheKeyInput, exclude: (k: string
  * 256 levels (treat as "not cacheable"; such a body cannot be forwarded sensibly either).
  */
 export function cacheKey(input: CacheKeyInput): string {
+  return exactFeed(input).digest();
+}
+
+/** Longest serialization `localCacheKey` keeps as it is (UTF-16 code units). */
+export const LOCAL_KEY_MAX_CHARS = 512;
+
+/**
+ * The exact-layer key for a store inside this process (the memory backend): the serialization
+ * itself when it is short, else `cacheKey`. The serialization is injective, so it needs no hash
+ * to tell requests apart; the hash is for keys that leave the process (Redis) or grow long. SHA-256
+ * of a short key cost ~1.6 µs per request in place (cold caches between requests) against
+ * ~0.35 µs in a loop. The two forms never meet: a serialization starts with the tagged domain
+ * (`s17:aisix-cache-key/1`), a digest is 64 hex characters.
+ */
+export function localCacheKey(input: CacheKeyInput): string {
+  const f = exactFeed(input);
+  return f.text(LOCAL_KEY_MAX_CHARS) ?? f.digest();
+}
+
+function exactFeed(input: CacheKeyInput): Feed {
   const f = new Feed();
   const messages = input.body.messages;
   const chat = Array.isArray(messages);
@@ -265,7 +290,7 @@ export function cacheKey(input: CacheKeyInput): string {
   } else {
     f.tag('-');
   }
-  return f.digest();
+  return f;
 }
 
 /**

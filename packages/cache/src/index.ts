@@ -9,6 +9,8 @@ export {
   cacheKey,
   type EmbeddingIdentity,
   type EndpointFamily,
+  LOCAL_KEY_MAX_CHARS,
+  localCacheKey,
   scopeKey,
   semanticText,
 } from './fingerprint.js';

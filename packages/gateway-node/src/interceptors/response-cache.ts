@@ -24,6 +24,7 @@ import {
   cacheKey,
   compileCachePlan,
   type EndpointFamily,
+  localCacheKey,
   MemoryCacheStore,
   SemanticIndex,
   scopeKey,
@@ -157,7 +158,8 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       };
       let key: string;
       try {
-        key = cacheKey(input);
+        // The memory store keeps short keys as their serialization (no hash: `localCacheKey`).
+        key = store === d.stores.memory ? localCacheKey(input) : cacheKey(input);
       } catch {
         return undefined; // a body too deeply nested to fingerprint is not cached
       }
