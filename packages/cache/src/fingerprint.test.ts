@@ -25,6 +25,20 @@ const base = (over: Partial<CacheKeyInput> = {}, body: Record<string, unknown> =
 });
 
 const withMessages = (...messages: unknown[]): CacheKeyInput => base({}, { messages });
+
+/** Inputs that differ in one key dimension each: model, caller key, endpoint, stream, policy. */
+const keyVariants = (): CacheKeyInput[] => [
+  base(),
+  base({ model: 'gpt-4o-mini' }),
+  base({ apiKeyId: 'k2' }),
+  base({ endpoint: 'completions' }),
+  base({ endpoint: 'messages' }),
+  base({ endpoint: 'responses' }),
+  base({ stream: true }),
+  base({ policy: { id: 'p2', purgeGeneration: 0, scope: 'api_key' } }),
+  base({ policy: { id: 'p1', purgeGeneration: 1, scope: 'api_key' } }),
+  base({ policy: { id: 'p1', purgeGeneration: 0, scope: 'env' } }),
+];
 const emb = { id: 'm-emb', name: 'text-embedding-3-small', dimensions: 1536 };
 
 describe('cacheKey', () => {
@@ -35,18 +49,7 @@ describe('cacheKey', () => {
   });
 
   it('differs across model, key, endpoint, stream, policy, purge generation and scope', () => {
-    const variants: CacheKeyInput[] = [
-      base(),
-      base({ model: 'gpt-4o-mini' }),
-      base({ apiKeyId: 'k2' }),
-      base({ endpoint: 'completions' }),
-      base({ endpoint: 'messages' }),
-      base({ endpoint: 'responses' }),
-      base({ stream: true }),
-      base({ policy: { id: 'p2', purgeGeneration: 0, scope: 'api_key' } }),
-      base({ policy: { id: 'p1', purgeGeneration: 1, scope: 'api_key' } }),
-      base({ policy: { id: 'p1', purgeGeneration: 0, scope: 'env' } }),
-    ];
+    const variants = keyVariants();
     const keys = new Set(variants.map(cacheKey));
     assert.equal(keys.size, variants.length);
   });
@@ -283,16 +286,7 @@ describe('localCacheKey', () => {
   });
 
   it('differs wherever cacheKey differs, near the length limit too', () => {
-    const variants: CacheKeyInput[] = [
-      base(),
-      base({ model: 'gpt-4o-mini' }),
-      base({ apiKeyId: 'k2' }),
-      base({ endpoint: 'messages' }),
-      base({ stream: true }),
-      base({ policy: { id: 'p1', purgeGeneration: 1, scope: 'api_key' } }),
-      base({ policy: { id: 'p1', purgeGeneration: 0, scope: 'env' } }),
-      base({}, { temperature: 0.7 }),
-    ];
+    const variants = [...keyVariants(), base({}, { temperature: 0.7 })];
     // Contents whose serializations end around the limit: some kept as text, some hashed.
     const short = localCacheKey(withMessages({ role: 'user', content: '' })).length;
     for (let extra = -2; extra <= 2; extra++)
