@@ -87,6 +87,13 @@ function complete(
   seconds: number,
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
+  if (!rt.usage.active) {
+    // No usage event will read the answer's text (sinks attach only after the batch is
+    // recorded): a kept stream does not wait for the batch.
+    ctx.sseOut = undefined;
+    ctx.sseServed = undefined;
+    ctx.outputJson = undefined;
+  }
   rt.finished.push({ ctx, status, served, seconds });
   if (ctx.scopes !== undefined) {
     // Token commits see what the caller was served: nothing on a refusal or a failure before
