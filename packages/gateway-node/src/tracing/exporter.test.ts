@@ -144,3 +144,13 @@ test('admit: room is taken for spans handed over later; a group that does not fi
   assert.deepEqual({ queued: e.stats().queued, dropped: e.stats().dropped }, { queued: 0, dropped: 4 });
   assert.equal(col.posts.length, 1);
 });
+
+test('forfeit: room taken for spans that are never handed over comes back, counted as dropped', async () => {
+  const e = new OtlpHttpExporter({ endpoint: col.url, serviceName: 's', version: 'v', maxQueue: 3 });
+  assert.equal(e.admit(3), true);
+  assert.equal(e.admit(1), false);
+  e.forfeit(3);
+  assert.deepEqual({ queued: e.stats().queued, dropped: e.stats().dropped }, { queued: 0, dropped: 4 });
+  assert.equal(e.admit(3), true);
+  await e.shutdown();
+});

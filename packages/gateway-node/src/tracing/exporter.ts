@@ -207,9 +207,10 @@ export class OtlpHttpExporter {
     return { queued: this.queued + this.admitted, ...this.n };
   }
 
-  /** Spans dropped so far (what `stats().dropped` says, without building the stats). */
-  get dropped(): number {
-    return this.n.dropped;
+  /** Gives back room `admit` took for spans that will never be handed over (counted as dropped). */
+  forfeit(n: number): void {
+    this.admitted -= n;
+    this.n.dropped += n;
   }
 
   /** Sends everything queued now; resolves once the queue is empty and nothing is in flight. */

@@ -53,6 +53,8 @@ interface WaitingRequest {
   readonly events: readonly UsageEvent[];
   readonly content: UsageContent | undefined;
   readonly traceId: string;
+  /** Spans admitted for it. */
+  readonly spans: number;
 }
 
 /** `chat.completions` for `/v1/chat/completions`, `messages` for `/v1/messages`, ... */
@@ -101,10 +103,26 @@ export class OtlpEventSink implements UsageSink {
   private readonly nameAttr: string;
   /** Requests whose spans are admitted and not yet rendered (see `RENDER_REQUESTS`). */
   private readonly waiting = new DeferredBatch<WaitingRequest>(RENDER_REQUESTS, RENDER_DELAY_MS, (all) => {
-    for (const w of all) this.renderRequest(w.events, w.content, w.traceId);
+    for (const w of all) {
+      let spans: string[];
+      try {
+        spans = this.renderRequest(w.events, w.content, w.traceId);
+      } catch (err) {
+        // Runs from a timer: a failure must not escape, nor keep the room the spans took.
+        this.exporter.forfeit(w.spans);
+        this.logger.error({ err, exporter: this.name }, 'otlp: rendering spans failed, dropped');
+        continue;
+      }
+      for (const span of spans) this.exporter.exportAdmitted(span);
+    }
   });
 
-  constructor(c: OtlpSinkConfig, version: string, logger: Logger, tuning: { flushIntervalMs?: number } = {}) {
+  constructor(
+    c: OtlpSinkConfig,
+    version: string,
+    private readonly logger: Logger,
+    tuning: { flushIntervalMs?: number } = {},
+  ) {
     this.name = c.name;
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.rate = c.sample_rate ?? 1;
@@ -128,8 +146,9 @@ export class OtlpEventSink implements UsageSink {
     const attempts = (events[events.length - 1] as UsageEvent).attempt_started_at !== null;
     // A request's spans are kept or dropped together; drops are counted in events (the bus's
     // unit), not spans.
-    if (!this.exporter.admit(attempts ? events.length + 1 : 1)) return events.length;
-    this.waiting.push({ events, content, traceId });
+    const spans = attempts ? events.length + 1 : 1;
+    if (!this.exporter.admit(spans)) return events.length;
+    this.waiting.push({ events, content, traceId, spans });
     return 0;
   }
 
@@ -138,7 +157,7 @@ export class OtlpEventSink implements UsageSink {
     events: readonly UsageEvent[],
     content: UsageContent | undefined,
     traceId: string,
-  ): void {
+  ): string[] {
     const first = events[0] as UsageEvent;
     const reqId = newSpanId();
     const end = occurredClock.parse(first.occurred_at);
@@ -155,7 +174,7 @@ export class OtlpEventSink implements UsageSink {
       .str('aisix.mcp_server_name', first.mcp_server_name)
       .str('aisix.mcp_tool_name', first.mcp_tool_name);
     if (!attempts) this.addContent(req, content);
-    this.exporter.exportAdmitted(
+    const spans = [
       req.text({
         traceId,
         spanId: reqId,
@@ -165,10 +184,11 @@ export class OtlpEventSink implements UsageSink {
         endTimeUnixNano: epochMsToNano(end),
         statusCode: last.status_code < 400 ? STATUS_OK : STATUS_ERROR,
       }),
-    );
+    ];
     if (attempts)
       for (const e of events)
-        this.exporter.exportAdmitted(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
+        spans.push(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
+    return spans;
   }
 
   private addContent(span: SpanText, content: UsageContent | undefined): void {
