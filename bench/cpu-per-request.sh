@@ -83,7 +83,7 @@ for spec in $SCENARIOS; do
     OTLP_PORT=$((OTLP_PORT - 1)) GW_ARGS="$GW_ARGS $flags" GW_MAIN="$main" bash "$REPO/bench/ours-target.sh"
   PID_OF[$spec]=$!; PORT_OF[$spec]=$port
   HDR_OF[$spec]="Authorization: Bearer sk-bench-caller"
-  [[ $s == limits-miss || $s == redis ]] && HDR_OF[$spec]+="|Cache-Control: no-cache"
+  [[ $s == limits-miss || $s == cache-miss || $s == redis ]] && HDR_OF[$spec]+="|Cache-Control: no-cache"
   port=$((port + 2))
 done
 sleep 1

@@ -57,8 +57,8 @@ export GW_SCENARIO=${GW_SCENARIO:-plain}
 export REDIS_PORT=${REDIS_PORT:-28790}
 export OTLP_PORT=${OTLP_PORT:-28791}
 case $GW_SCENARIO in
-  plain|cache-hit|guardrails|otlp|otlp-dead) ;;
-  limits-miss|redis) EXTRA_TARGET_HEADERS_EXTRA='Cache-Control: no-cache' ;;
+  plain|plain-nolog|limits-only|cache-hit|guardrails|otlp|otlp-dead) ;;
+  limits-miss|cache-miss|redis) EXTRA_TARGET_HEADERS_EXTRA='Cache-Control: no-cache' ;;
   *) echo "unknown GW_SCENARIO=$GW_SCENARIO" >&2; exit 2 ;;
 esac
 export GW_MAIN="$REPO/packages/cli/dist/src/main.js"

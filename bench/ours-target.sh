@@ -6,7 +6,8 @@
 #   MOCK_BASE_URL  the upstream's base URL, e.g. http://127.0.0.1:28700/v1
 #   BENCH_RUN_DIR  where the generated files go
 #   GW_SCENARIO    plain | plain-nolog | limits-miss | cache-hit | redis | otlp | otlp-dead | guardrails
-#                  (plain-nolog: plain with observability.access_log off, to price the access log)
+#                  (plain-nolog: plain with observability.access_log off, to price the access log;
+#                  limits-only and cache-miss: the two halves of limits-miss, to price each)
 #   GW_WORKERS=1  GW_ARGS=  REDIS_PORT=28790  OTLP_PORT=28791
 set -euo pipefail
 GW_SCENARIO=${GW_SCENARIO:-plain} GW_WORKERS=${GW_WORKERS:-1} GW_ARGS=${GW_ARGS:-}
@@ -15,10 +16,10 @@ GW_MAIN=${GW_MAIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/packages/cli
 limits=""; policies=""; backends=""; access_log=true
 [[ $GW_SCENARIO == plain-nolog ]] && access_log=false
 case $GW_SCENARIO in
-  limits-miss|redis) limits=", rate_limit: { rpm: 1000000000, tpm: 1000000000000 }" ;;
+  limits-miss|limits-only|redis) limits=", rate_limit: { rpm: 1000000000, tpm: 1000000000000 }" ;;
 esac
 case $GW_SCENARIO in
-  limits-miss|cache-hit) policies="cache_policies:
+  limits-miss|cache-miss|cache-hit) policies="cache_policies:
   - { name: bench, applies_to: all, ttl_seconds: 600 }" ;;
   redis) policies="cache_policies:
   - { name: bench, applies_to: all, ttl_seconds: 600, backend: redis }"

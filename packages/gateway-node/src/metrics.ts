@@ -20,7 +20,7 @@ import {
   type MetricsSnapshot,
 } from './metric-families.js';
 import type { AuthDenyReason, AuthMethod } from './pipeline/auth.js';
-import type { EndpointLabel, RequestContext } from './pipeline/context.js';
+import type { CompletedFacts, EndpointLabel } from './pipeline/context.js';
 import { inboundProtocol, RequestMetrics, statusClass } from './request-metrics.js';
 import type { UsageEvent } from './usage/events.js';
 
@@ -113,7 +113,7 @@ export class Metrics {
   }
 
   /** One call per finished request (from the completion hook). */
-  completed(ctx: RequestContext, status: number, seconds: number): void {
+  completed(ctx: CompletedFacts, status: number, seconds: number): void {
     if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
     this.requests.completed(ctx, status, seconds);
   }

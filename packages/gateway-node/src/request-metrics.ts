@@ -20,7 +20,7 @@ import {
   HistogramFamily,
   type Labels,
 } from './metric-families.js';
-import type { EndpointLabel, InboundProtocol, RequestContext, RouteKind } from './pipeline/context.js';
+import type { CompletedFacts, EndpointLabel, InboundProtocol, RouteKind } from './pipeline/context.js';
 import { modelView } from './resources.js';
 import { costUsd } from './usage/events.js';
 
@@ -116,12 +116,12 @@ interface Dims {
   readonly userName: string;
 }
 
-function dims(ctx: RequestContext): Dims {
+function dims(ctx: CompletedFacts): Dims {
   // The configured alias (a wildcard's pattern, not the caller's string) keeps labels bounded.
   // MCP has no model: its label is `mcp` (agents-and-jobs §1.4).
   const model = ctx.model
     ? modelView(ctx.model).display_name
-    : ctx.route?.kind === 'mcp'
+    : ctx.kind === 'mcp'
       ? 'mcp'
       : ctx.requestedModel
         ? 'unresolved'
@@ -251,7 +251,7 @@ export class RequestMetrics {
     ];
   }
 
-  completed(ctx: RequestContext, status: number, seconds: number): void {
+  completed(ctx: CompletedFacts, status: number, seconds: number): void {
     const d = dims(ctx);
     const stream = ctx.stream ? 'true' : 'false';
     const fallback = ctx.fallbacks > 0 ? 'true' : 'false';
@@ -260,7 +260,7 @@ export class RequestMetrics {
     let s = this.series.get(key);
     if (s === undefined) {
       if (this.series.size >= MAX_SERIES_CACHE) this.series.clear();
-      s = this.newSeries(key, wideKey, d, stream, fallback, status, ctx.route?.kind);
+      s = this.newSeries(key, wideKey, d, stream, fallback, status, ctx.kind);
       this.series.set(key, s);
     }
     s.requests.value++;
@@ -293,7 +293,7 @@ export class RequestMetrics {
       t.consumed.value += u.total_tokens;
       const usd = costUsd(ctx.targetModel ?? ctx.model, u);
       if (usd !== null) t.spend.value += Math.round(usd * 1e6);
-      const c = this.clientTokenCells(this.classifyClient(ctx.req.headers['user-agent']), s.model);
+      const c = this.clientTokenCells(this.classifyClient(ctx.userAgent), s.model);
       c.input.value += u.prompt_tokens;
       c.output.value += u.completion_tokens;
       c.total.value += u.total_tokens;

@@ -14,7 +14,7 @@ import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
-import type { FinishedRequest, RequestContext, RouteKind } from './context.js';
+import { completedFacts, type FinishedRequest, type RequestContext, type RouteKind } from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
@@ -94,7 +94,15 @@ function complete(
     ctx.sseServed = undefined;
     ctx.outputJson = undefined;
   }
-  rt.finished.push({ ctx, status, served, seconds });
+  // The batch holds the whole context only for a request whose usage events it will build.
+  rt.finished.push({
+    id: ctx.id,
+    facts: completedFacts(ctx),
+    ctx: wantsUsageEvents(rt, ctx) ? ctx : undefined,
+    status,
+    served,
+    seconds,
+  });
   if (ctx.scopes !== undefined) {
     // Token commits see what the caller was served: nothing on a refusal or a failure before
     // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
@@ -144,15 +152,18 @@ export function recordFinished(rt: GatewayRuntime, all: readonly FinishedRequest
     try {
       recordOne(rt, f);
     } catch (err) {
-      rt.logger.error({ request_id: f.ctx.id, err }, 'recording a finished request failed');
+      rt.logger.error({ request_id: f.id, err }, 'recording a finished request failed');
     }
   }
 }
 
-function recordOne(rt: GatewayRuntime, { ctx, status, served, seconds }: FinishedRequest): void {
-  rt.metrics.completed(ctx, status, seconds);
+/**
+ * Whether a closed request gets usage events. Decided at its close: the batch is recorded before
+ * the sinks change (`beforeSinksChange`), so the answer holds when it is recorded.
+ */
+function wantsUsageEvents(rt: GatewayRuntime, ctx: RequestContext): boolean {
   const kind = ctx.route?.kind;
-  if (
+  return (
     rt.usage.active &&
     ctx.usageEvents &&
     ctx.apiKey !== undefined &&
@@ -164,21 +175,25 @@ function recordOne(rt: GatewayRuntime, { ctx, status, served, seconds }: Finishe
     (kind !== 'a2a' || ctx.a2a !== undefined) &&
     // MCP: `tools/call` only; initialize, ping, tools/list are unlogged in usage (§2.7).
     (kind !== 'mcp' || ctx.mcp !== undefined)
-  ) {
-    rt.usage.publish(
-      buildEvents(ctx, {
-        status,
-        seconds,
-        endedAtMs: performance.timeOrigin + ctx.startedAt + seconds * 1000,
-        clientIp: clientIp(ctx.req, rt.realIp),
-        finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
-      }),
-      // Full content only for exporters that ask, never for a caller refused as unauthenticated.
-      rt.usage.contentBytes > 0 && status !== 401 && status !== 403
-        ? captureContent(ctx, rt.usage.contentBytes)
-        : undefined,
-    );
-  }
+  );
+}
+
+function recordOne(rt: GatewayRuntime, { facts, ctx, status, served, seconds }: FinishedRequest): void {
+  rt.metrics.completed(facts, status, seconds);
+  if (ctx === undefined) return;
+  rt.usage.publish(
+    buildEvents(ctx, {
+      status,
+      seconds,
+      endedAtMs: performance.timeOrigin + ctx.startedAt + seconds * 1000,
+      clientIp: clientIp(ctx.req, rt.realIp),
+      finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
+    }),
+    // Full content only for exporters that ask, never for a caller refused as unauthenticated.
+    rt.usage.contentBytes > 0 && status !== 401 && status !== 403
+      ? captureContent(ctx, rt.usage.contentBytes)
+      : undefined,
+  );
   // The estimation inputs are no longer needed; a kept stream must not outlive the batch.
   ctx.sseOut = undefined;
   ctx.sseServed = undefined;
