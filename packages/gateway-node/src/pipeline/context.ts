@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import type { RequestTrace } from '../tracing/tracer.js';
-import type { AttemptRecord } from '../usage/events.js';
+import type { UsageContent } from '../usage/content.js';
+import type { AttemptRecord, UsageEvent } from '../usage/events.js';
 import type { Scope } from './scopes.js';
 
 /** Bounded endpoint label: a route path of `routes.ts`; anything unrouted is `other`. */
@@ -295,15 +296,19 @@ export function completedFacts(ctx: RequestContext): CompletedFacts {
   };
 }
 
+/** The usage events of a closed request, built at its close (`finish.ts`). */
+export interface FinishedUsage {
+  readonly events: readonly UsageEvent[];
+  readonly content: UsageContent | undefined;
+}
+
 /** A closed request whose metrics and usage events are not yet recorded (`finish.ts`). */
 export interface FinishedRequest {
   /** The request id (for a log line if recording fails). */
   readonly id: string;
   readonly facts: CompletedFacts;
-  /** Kept only when usage events will be built from it (they read much of the request). */
-  readonly ctx: RequestContext | undefined;
+  /** Undefined: the request has no usage events. */
+  readonly usage: FinishedUsage | undefined;
   readonly status: number;
-  /** A success answer reached the caller (its head was written with a 2xx). */
-  readonly served: boolean;
   readonly seconds: number;
 }

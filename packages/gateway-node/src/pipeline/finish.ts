@@ -14,7 +14,13 @@ import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
-import { completedFacts, type FinishedRequest, type RequestContext, type RouteKind } from './context.js';
+import {
+  completedFacts,
+  type FinishedRequest,
+  type FinishedUsage,
+  type RequestContext,
+  type RouteKind,
+} from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
@@ -87,22 +93,6 @@ function complete(
   seconds: number,
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
-  if (!rt.usage.active) {
-    // No usage event will read the answer's text (sinks attach only after the batch is
-    // recorded): a kept stream does not wait for the batch.
-    ctx.sseOut = undefined;
-    ctx.sseServed = undefined;
-    ctx.outputJson = undefined;
-  }
-  // The batch holds the whole context only for a request whose usage events it will build.
-  rt.finished.push({
-    id: ctx.id,
-    facts: completedFacts(ctx),
-    ctx: wantsUsageEvents(rt, ctx) ? ctx : undefined,
-    status,
-    served,
-    seconds,
-  });
   if (ctx.scopes !== undefined) {
     // Token commits see what the caller was served: nothing on a refusal or a failure before
     // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
@@ -111,6 +101,14 @@ function complete(
     finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage, error: ctx.errorType });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
+  // The usage events are built now, from the closed request; the batch that records them with
+  // the metrics holds plain copies, never the request context (see `CompletedFacts`).
+  const usage = wantsUsageEvents(rt, ctx) ? usageOf(rt, ctx, status, served, seconds) : undefined;
+  rt.finished.push({ id: ctx.id, facts: completedFacts(ctx), usage, status, seconds });
+  // Nothing reads the answer's text any more: a stream kept for the events is not kept longer.
+  ctx.sseOut = undefined;
+  ctx.sseServed = undefined;
+  ctx.outputJson = undefined;
   rt.metrics.ended(ctx.endpoint);
   if (!rt.settings.accessLog || ctx.skipAccessLog) return;
   if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
@@ -158,8 +156,8 @@ export function recordFinished(rt: GatewayRuntime, all: readonly FinishedRequest
 }
 
 /**
- * Whether a closed request gets usage events. Decided at its close: the batch is recorded before
- * the sinks change (`beforeSinksChange`), so the answer holds when it is recorded.
+ * Whether a closed request gets usage events (decided, and the events built, at its close; the
+ * batch is recorded before the sinks change, `beforeSinksChange`).
  */
 function wantsUsageEvents(rt: GatewayRuntime, ctx: RequestContext): boolean {
   const kind = ctx.route?.kind;
@@ -178,24 +176,29 @@ function wantsUsageEvents(rt: GatewayRuntime, ctx: RequestContext): boolean {
   );
 }
 
-function recordOne(rt: GatewayRuntime, { facts, ctx, status, served, seconds }: FinishedRequest): void {
+function recordOne(rt: GatewayRuntime, { facts, usage, status, seconds }: FinishedRequest): void {
   rt.metrics.completed(facts, status, seconds);
-  if (ctx === undefined) return;
-  rt.usage.publish(
-    buildEvents(ctx, {
-      status,
-      seconds,
-      endedAtMs: performance.timeOrigin + ctx.startedAt + seconds * 1000,
-      clientIp: clientIp(ctx.req, rt.realIp),
-      finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
-    }),
-    // Full content only for exporters that ask, never for a caller refused as unauthenticated.
+  if (usage !== undefined) rt.usage.publish(usage.events, usage.content);
+}
+
+function usageOf(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  status: number,
+  served: boolean,
+  seconds: number,
+): FinishedUsage {
+  const events = buildEvents(ctx, {
+    status,
+    seconds,
+    endedAtMs: performance.timeOrigin + ctx.startedAt + seconds * 1000,
+    clientIp: clientIp(ctx.req, rt.realIp),
+    finishReason: served ? finishReason(ctx.outputJson, ctx.sseOut) : null,
+  });
+  // Full content only for exporters that ask, never for a caller refused as unauthenticated.
+  const content =
     rt.usage.contentBytes > 0 && status !== 401 && status !== 403
       ? captureContent(ctx, rt.usage.contentBytes)
-      : undefined,
-  );
-  // The estimation inputs are no longer needed; a kept stream must not outlive the batch.
-  ctx.sseOut = undefined;
-  ctx.sseServed = undefined;
-  ctx.outputJson = undefined;
+      : undefined;
+  return { events, content };
 }
