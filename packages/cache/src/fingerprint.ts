@@ -66,43 +66,53 @@ const OWN_FIELDS = new Set(['model', 'stream', 'temperature', 'top_p', 'max_toke
  * UTF-8, so the boundary is still exact.
  */
 class Feed {
-  private buf = '';
+  /**
+   * The batch as pieces, joined once (into a flat string) when it is read. Built with `+=` it
+   * was a rope of some 40 pieces that the memory store's `Map` lookup had to flatten and hash,
+   * walking cells allocated long before: ~2 µs per request under load against ~0.4 in a loop.
+   */
+  private parts: string[] = [];
+  private len = 0;
   /** Created at the first flush; a key that never flushes is hashed in one call. */
   private hash: crypto.Hash | undefined;
 
+  private put(s: string): void {
+    this.parts.push(s);
+    this.len += s.length;
+  }
+
   tag(t: string): void {
-    this.buf += t;
+    this.put(t);
   }
 
   int(n: number): void {
-    this.buf += n;
-    this.buf += ':';
+    this.put(`${n}:`);
   }
 
   str(s: string): void {
     if (!s.isWellFormed()) {
-      this.buf += `w${s.length}:`;
+      this.put(`w${s.length}:`);
       this.flush();
       this.h().update(s, 'utf16le');
       return;
     }
-    this.buf += `s${s.length}:`;
+    this.put(`s${s.length}:`);
     if (s.length >= DIRECT_AT) {
       this.flush();
       this.h().update(s, 'utf8');
     } else {
-      this.buf += s;
-      if (this.buf.length >= FLUSH_AT) this.flush();
+      this.put(s);
+      if (this.len >= FLUSH_AT) this.flush();
     }
   }
 
   /** What was fed, when it is all still in the batch and at most `max` characters. */
   text(max: number): string | undefined {
-    return this.hash === undefined && this.buf.length <= max ? this.buf : undefined;
+    return this.hash === undefined && this.len <= max ? this.parts.join('') : undefined;
   }
 
   digest(): string {
-    if (this.hash === undefined) return sha256Hex(this.buf);
+    if (this.hash === undefined) return sha256Hex(this.parts.join(''));
     this.flush();
     return this.hash.digest('hex');
   }
@@ -117,9 +127,10 @@ class Feed {
   }
 
   private flush(): void {
-    if (this.buf.length > 0) {
-      this.h().update(this.buf, 'utf8');
-      this.buf = '';
+    if (this.len > 0) {
+      this.h().update(this.parts.join(''), 'utf8');
+      this.parts = [];
+      this.len = 0;
     }
   }
 }
