@@ -4,7 +4,7 @@
  * `Metrics` (`metrics.governance`), registered on its registry; its families are bumped only on
  * requests an interceptor applies to.
  */
-import { CounterFamily, type Family, GaugeFamily, type Labels } from './metric-families.js';
+import { type CounterCell, CounterFamily, type Family, GaugeFamily, type Labels } from './metric-families.js';
 
 interface GaugeCell {
   readonly labels: Labels;
@@ -30,6 +30,20 @@ export class GovernanceMetrics {
     'aisix_redis_failures_total',
     'Redis calls that failed (the gateway fell back to local state or a cache miss).',
   );
+
+  /** The remaining-capacity cells of the caller key and model admitted last. */
+  private lastRemaining:
+    | {
+        readonly apiKeyId: string;
+        readonly model: string;
+        requests: GaugeCell | undefined;
+        tokens: GaugeCell | undefined;
+      }
+    | undefined;
+  /** The cache outcome cells of the policy counted last. */
+  private lastCache:
+    | { readonly policy: string; readonly byOutcome: Map<CacheOutcome, CounterCell> }
+    | undefined;
 
   /** @param maxSeries bound of the per-key/model gauge series (cleared when reached). */
   constructor(private readonly maxSeries: number) {}
@@ -79,23 +93,52 @@ export class GovernanceMetrics {
       readonly tokens?: { remaining: number } | undefined;
     },
   ): void {
+    // Consecutive admissions are mostly for the same key and model: their cells are kept, so
+    // the label key is built and hashed only when the pair changes.
+    let last = this.lastRemaining;
+    if (last === undefined || last.apiKeyId !== apiKeyId || last.model !== model) {
+      last = { apiKeyId, model, requests: undefined, tokens: undefined };
+      this.lastRemaining = last;
+    }
+    const r = s.requests?.remaining;
+    if (r !== undefined) {
+      last.requests ??= this.gaugeCell(this.rlRemaining.requests, apiKeyId, model);
+      last.requests.value = r;
+    }
+    const t = s.tokens?.remaining;
+    if (t !== undefined) {
+      last.tokens ??= this.gaugeCell(this.rlRemaining.tokens, apiKeyId, model);
+      last.tokens.value = t;
+    }
+  }
+
+  private gaugeCell(cells: Map<string, GaugeCell>, apiKeyId: string, model: string): GaugeCell {
     const key = `${apiKeyId}\u0001${model}`;
-    const set = (cells: Map<string, GaugeCell>, v: number | undefined) => {
-      if (v === undefined) return;
-      let c = cells.get(key);
-      if (c === undefined) {
-        if (cells.size >= this.maxSeries) cells.clear();
-        c = { labels: { api_key_id: apiKeyId, model }, value: 0 };
-        cells.set(key, c);
+    let c = cells.get(key);
+    if (c === undefined) {
+      if (cells.size >= this.maxSeries) {
+        cells.clear();
+        // The kept cells may be among the cleared ones: they would no longer be exposed.
+        this.lastRemaining = { apiKeyId, model, requests: undefined, tokens: undefined };
       }
-      c.value = v;
-    };
-    set(this.rlRemaining.requests, s.requests?.remaining);
-    set(this.rlRemaining.tokens, s.tokens?.remaining);
+      c = { labels: { api_key_id: apiKeyId, model }, value: 0 };
+      cells.set(key, c);
+    }
+    return c;
   }
 
   cacheRequest(policy: string, outcome: CacheOutcome): void {
-    this.cacheRequests.cell(`${policy}\u0001${outcome}`, () => ({ policy, outcome })).value++;
+    let cells = this.lastCache;
+    if (cells === undefined || cells.policy !== policy) {
+      cells = { policy, byOutcome: new Map() };
+      this.lastCache = cells;
+    }
+    let c = cells.byOutcome.get(outcome);
+    if (c === undefined) {
+      c = this.cacheRequests.cell(`${policy}\u0001${outcome}`, () => ({ policy, outcome }));
+      cells.byOutcome.set(outcome, c);
+    }
+    c.value++;
   }
 
   redisFailure(operation: string): void {

@@ -145,8 +145,43 @@ function dims(ctx: CompletedFacts): Dims {
   };
 }
 
+/**
+ * Whether `b` has the label values of the request `a.facts` was: the same inputs of `dims` (the
+ * resources by identity, within the same snapshot) and the same stream, fallback and status.
+ */
+function sameSeries(
+  a: { readonly facts: CompletedFacts; readonly status: number },
+  b: CompletedFacts,
+  status: number,
+): boolean {
+  const f = a.facts;
+  return (
+    a.status === status &&
+    f.endpoint === b.endpoint &&
+    f.kind === b.kind &&
+    f.snapshot === b.snapshot &&
+    f.apiKey === b.apiKey &&
+    f.model === b.model &&
+    f.targetModel === b.targetModel &&
+    f.provider === b.provider &&
+    f.upstreamModel === b.upstreamModel &&
+    f.stream === b.stream &&
+    f.fallbacks > 0 === b.fallbacks > 0 &&
+    // Only whether one was named reaches a label (`unresolved` / `unknown`) when no model resolved.
+    (f.requestedModel === undefined || f.requestedModel === '') ===
+      (b.requestedModel === undefined || b.requestedModel === '')
+  );
+}
+
 export class RequestMetrics {
   private readonly series = new Map<string, RequestSeries>();
+  /**
+   * The series the previous request used: consecutive requests mostly share every label, and
+   * comparing the few inputs of `dims` is much cheaper than building and hashing the label key.
+   */
+  private last:
+    | { readonly facts: CompletedFacts; readonly status: number; readonly series: RequestSeries }
+    | undefined;
   private readonly requests = new CounterFamily(
     'aisix_requests_total',
     'Proxy requests by provider, model, status and outcome.',
@@ -252,17 +287,8 @@ export class RequestMetrics {
   }
 
   completed(ctx: CompletedFacts, status: number, seconds: number): void {
-    const d = dims(ctx);
-    const stream = ctx.stream ? 'true' : 'false';
-    const fallback = ctx.fallbacks > 0 ? 'true' : 'false';
-    const wideKey = `${d.endpoint}\u0001${d.protocol}\u0001${d.provider}\u0001${d.model}\u0001${d.upstream}\u0001${d.pkId}\u0001${d.pkName}\u0001${d.keyId}\u0001${d.team}\u0001${d.userId}\u0001${d.userName}`;
-    const key = `${wideKey}\u0001${stream}\u0001${fallback}\u0001${status}`;
-    let s = this.series.get(key);
-    if (s === undefined) {
-      if (this.series.size >= MAX_SERIES_CACHE) this.series.clear();
-      s = this.newSeries(key, wideKey, d, stream, fallback, status, ctx.kind);
-      this.series.set(key, s);
-    }
+    const last = this.last;
+    const s = last !== undefined && sameSeries(last, ctx, status) ? last.series : this.seriesOf(ctx, status);
     s.requests.value++;
     s.proxy.value++;
     if (s.failed) s.failed.value++;
@@ -298,6 +324,23 @@ export class RequestMetrics {
       c.output.value += u.completion_tokens;
       c.total.value += u.total_tokens;
     }
+  }
+
+  /** The series of a request's label combination (the label key built and looked up). */
+  private seriesOf(ctx: CompletedFacts, status: number): RequestSeries {
+    const d = dims(ctx);
+    const stream = ctx.stream ? 'true' : 'false';
+    const fallback = ctx.fallbacks > 0 ? 'true' : 'false';
+    const wideKey = `${d.endpoint}\u0001${d.protocol}\u0001${d.provider}\u0001${d.model}\u0001${d.upstream}\u0001${d.pkId}\u0001${d.pkName}\u0001${d.keyId}\u0001${d.team}\u0001${d.userId}\u0001${d.userName}`;
+    const key = `${wideKey}\u0001${stream}\u0001${fallback}\u0001${status}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      if (this.series.size >= MAX_SERIES_CACHE) this.series.clear();
+      s = this.newSeries(key, wideKey, d, stream, fallback, status, ctx.kind);
+      this.series.set(key, s);
+    }
+    this.last = { facts: ctx, status, series: s };
+    return s;
   }
 
   private clientTokenCells(client: string, model: string): ClientTokenCells {

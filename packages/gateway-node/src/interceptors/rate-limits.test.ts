@@ -323,6 +323,47 @@ test('aisix_ratelimit_rejections_total counts refusals by scope and layer', asyn
   assert.equal(await rig.rejections('concurrency', 'api_key'), before.keyConcurrency + 1);
 });
 
+test('aisix_ratelimit_remaining_* show what the last admitted request of each key and model saw', async () => {
+  await roomIn(60, 4000);
+  const k1 = rig.key({ rpm: 50, tpm: 1_000_000 });
+  const k2 = rig.key({ rpm: 40 });
+  const m1 = rig.model();
+  const m2 = rig.model({ rpm: 30, tpm: 900_000 });
+  // Interleaved so that no two consecutive admissions share both key and model.
+  const last = new Map<string, Record<string, string>>();
+  for (const [k, m] of [
+    [k1, m1],
+    [k1, m1],
+    [k2, m1],
+    [k1, m2],
+    [k1, m1],
+    [k2, m2],
+  ] as const) {
+    last.set(`${k} ${m}`, rlHeaders((await chat(k, m)).response.headers));
+  }
+  const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
+  const gauge = (family: string, key: string, model: string): string | undefined => {
+    const prefix = `${family}{api_key_id="${key}",model="${model}"} `;
+    return text
+      .split('\n')
+      .find((l) => l.startsWith(prefix))
+      ?.slice(prefix.length);
+  };
+  for (const [pair, h] of last) {
+    const [k, m] = pair.split(' ') as [string, string];
+    assert.equal(
+      gauge('aisix_ratelimit_remaining_requests', k, m),
+      // The tightest request window's remaining, as the head said (before the token commit).
+      h['x-ratelimit-remaining-requests'],
+      `requests gauge of ${pair}`,
+    );
+  }
+  // Tokens: only where a token limit applies (k1, or m2), never for k2 on m1.
+  assert.ok(gauge('aisix_ratelimit_remaining_tokens', k1, m1) !== undefined);
+  assert.ok(gauge('aisix_ratelimit_remaining_tokens', k2, m2) !== undefined);
+  assert.equal(gauge('aisix_ratelimit_remaining_tokens', k2, m1), undefined);
+});
+
 test('a wildcard model counts per requested name (bucket model:<requested name>)', async () => {
   await roomIn(60, 4000);
   const prefix = rig.uid('wc');
