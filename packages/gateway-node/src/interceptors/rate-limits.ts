@@ -10,7 +10,6 @@
  * node:cluster workers, Redis with fail-open to memory); this file never knows which.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Resource } from '@aisix/core';
 import {
   type Admission,
   type Bucket,
@@ -23,7 +22,6 @@ import {
   type LimitRefusal,
   type RequestFacts as LimitRequestFacts,
   type LimitResult,
-  type ModelFacts,
   tightestState,
 } from '@aisix/limits';
 import type { Usage } from '@aisix/providers';
@@ -32,7 +30,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
 import type { AttemptFacts, Outcome, Scope } from '../pipeline/scopes.js';
-import { apiKeyView, type ModelView, modelView } from '../resources.js';
+import { apiKeyView, modelView } from '../resources.js';
 
 export interface RateLimitDeps {
   readonly store: CounterStore;
@@ -45,21 +43,6 @@ export function committedTokens(u: Usage | undefined): number {
   if (u === undefined) return 0;
   const sum = u.prompt_tokens + u.completion_tokens + u.cache_creation_tokens + u.cache_read_tokens;
   return Math.max(sum, u.total_tokens);
-}
-
-function modelFacts(
-  model: Resource<'models'>,
-  view: ModelView,
-  upstreamModel: string | undefined,
-): ModelFacts {
-  return {
-    id: model.id,
-    alias: view.display_name,
-    limits: view.rate_limit,
-    modelName: upstreamModel ?? view.model_name,
-    provider: view.provider,
-    group: view.routing !== undefined,
-  };
 }
 
 function hasTokenLimit(buckets: readonly Bucket[]): boolean {
@@ -108,7 +91,8 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
         team: kv.team_id,
         member: kv.user_id,
         requestedName: ctx.requestedModel ?? mv.display_name,
-        model: modelFacts(model, mv, f.upstreamModel),
+        // Cached per model resource (a fresh object only for a wildcard's upstream name).
+        model: plan.modelFacts(model, f.upstreamModel),
       };
       const buckets = plan.requestBuckets(facts, Date.now());
       const group = mv.routing !== undefined;
@@ -171,7 +155,7 @@ class RateLimitScope implements Scope {
     // Only a routing group's members have limits of their own: no promise for a direct model,
     // nor on the memory store, which answers at once.
     if (a.group === undefined) return undefined;
-    const target = modelFacts(a.model, a.view, a.upstreamModel);
+    const target = this.plan.modelFacts(a.model, a.upstreamModel);
     const buckets = this.plan.targetBuckets(this.facts, target, Date.now());
     if (buckets.length === 0) return this.gated(undefined);
     const reserve = hasTokenLimit(buckets) ? this.estimate() : 0;
