@@ -3,7 +3,8 @@
  * client went away first). It is the only place that emits the access log line and the
  * per-request metrics, and where the request scopes finish (`lifecycle.ts`), so every terminal
  * path — success, catalogue error, stream end, client cancel — is recorded the same way.
- * Per-request metrics and usage events are recorded a little later, in batches
+ * Usage events are built at the close; they and the per-request metrics are recorded a little
+ * later, in batches
  * (`recordFinished`, via `GatewayRuntime.finished`).
  */
 import { modelView } from '../resources.js';

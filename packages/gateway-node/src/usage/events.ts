@@ -168,7 +168,7 @@ export function finishReason(json: string | undefined, sse: readonly string[] | 
 export interface RequestEnd {
   readonly status: number;
   readonly seconds: number;
-  /** When the response closed, epoch ms (`occurred_at`: events are built a little later). */
+  /** When the response closed, epoch ms (`occurred_at`). */
   readonly endedAtMs: number;
   readonly clientIp: string | undefined;
   readonly finishReason: string | null;
