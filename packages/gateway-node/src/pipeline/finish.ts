@@ -4,8 +4,7 @@
  * per-request metrics, and where the request scopes finish (`lifecycle.ts`), so every terminal
  * path — success, catalogue error, stream end, client cancel — is recorded the same way.
  * Usage events are built at the close; they and the per-request metrics are recorded a little
- * later, in batches
- * (`recordFinished`, via `GatewayRuntime.finished`).
+ * later, in batches (`recordFinished`, via `GatewayRuntime.finished`).
  */
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
