@@ -11,6 +11,14 @@ interface GaugeCell {
   value: number;
 }
 
+interface RemainingCells {
+  requests: GaugeCell | undefined;
+  tokens: GaugeCell | undefined;
+}
+
+/** Cache policies whose outcome cells are indexed (the cells themselves are never dropped). */
+const MAX_INDEXED_POLICIES = 1000;
+
 export type CacheOutcome = 'hit_exact' | 'hit_semantic' | 'miss' | 'bypass';
 
 export class GovernanceMetrics {
@@ -31,19 +39,14 @@ export class GovernanceMetrics {
     'Redis calls that failed (the gateway fell back to local state or a cache miss).',
   );
 
-  /** The remaining-capacity cells of the caller key and model admitted last. */
-  private lastRemaining:
-    | {
-        readonly apiKeyId: string;
-        readonly model: string;
-        requests: GaugeCell | undefined;
-        tokens: GaugeCell | undefined;
-      }
-    | undefined;
-  /** The cache outcome cells of the policy counted last. */
-  private lastCache:
-    | { readonly policy: string; readonly byOutcome: Map<CacheOutcome, CounterCell> }
-    | undefined;
+  /**
+   * The remaining-capacity cells per caller key id, then model: looked up by the resources' own
+   * strings (hashed once) instead of a label key built per admission.
+   */
+  private readonly remainingIndex = new Map<string, Map<string, RemainingCells>>();
+  private remainingPairs = 0;
+  /** The cache outcome cells per policy name. */
+  private readonly cacheIndex = new Map<string, Map<CacheOutcome, CounterCell>>();
 
   /** @param maxSeries bound of the per-key/model gauge series (cleared when reached). */
   constructor(private readonly maxSeries: number) {}
@@ -93,23 +96,33 @@ export class GovernanceMetrics {
       readonly tokens?: { remaining: number } | undefined;
     },
   ): void {
-    // Consecutive admissions are mostly for the same key and model: their cells are kept, so
-    // the label key is built and hashed only when the pair changes.
-    let last = this.lastRemaining;
-    if (last === undefined || last.apiKeyId !== apiKeyId || last.model !== model) {
-      last = { apiKeyId, model, requests: undefined, tokens: undefined };
-      this.lastRemaining = last;
+    let byModel = this.remainingIndex.get(apiKeyId);
+    if (byModel === undefined) {
+      byModel = new Map();
+      this.remainingIndex.set(apiKeyId, byModel);
+    }
+    let cells = byModel.get(model);
+    if (cells === undefined) {
+      if (this.remainingPairs >= this.maxSeries) this.clearRemainingIndex();
+      cells = { requests: undefined, tokens: undefined };
+      byModel.set(model, cells);
+      this.remainingPairs++;
     }
     const r = s.requests?.remaining;
     if (r !== undefined) {
-      last.requests ??= this.gaugeCell(this.rlRemaining.requests, apiKeyId, model);
-      last.requests.value = r;
+      cells.requests ??= this.gaugeCell(this.rlRemaining.requests, apiKeyId, model);
+      cells.requests.value = r;
     }
     const t = s.tokens?.remaining;
     if (t !== undefined) {
-      last.tokens ??= this.gaugeCell(this.rlRemaining.tokens, apiKeyId, model);
-      last.tokens.value = t;
+      cells.tokens ??= this.gaugeCell(this.rlRemaining.tokens, apiKeyId, model);
+      cells.tokens.value = t;
     }
+  }
+
+  private clearRemainingIndex(): void {
+    this.remainingIndex.clear();
+    this.remainingPairs = 0;
   }
 
   private gaugeCell(cells: Map<string, GaugeCell>, apiKeyId: string, model: string): GaugeCell {
@@ -118,8 +131,8 @@ export class GovernanceMetrics {
     if (c === undefined) {
       if (cells.size >= this.maxSeries) {
         cells.clear();
-        // The kept cells may be among the cleared ones: they would no longer be exposed.
-        this.lastRemaining = { apiKeyId, model, requests: undefined, tokens: undefined };
+        // The indexed cells may be among the cleared ones: they would no longer be exposed.
+        this.clearRemainingIndex();
       }
       c = { labels: { api_key_id: apiKeyId, model }, value: 0 };
       cells.set(key, c);
@@ -128,15 +141,17 @@ export class GovernanceMetrics {
   }
 
   cacheRequest(policy: string, outcome: CacheOutcome): void {
-    let cells = this.lastCache;
-    if (cells === undefined || cells.policy !== policy) {
-      cells = { policy, byOutcome: new Map() };
-      this.lastCache = cells;
+    let byOutcome = this.cacheIndex.get(policy);
+    if (byOutcome === undefined) {
+      // Policy names come from the config; renamed ones leave entries behind: bounded anyway.
+      if (this.cacheIndex.size >= MAX_INDEXED_POLICIES) this.cacheIndex.clear();
+      byOutcome = new Map();
+      this.cacheIndex.set(policy, byOutcome);
     }
-    let c = cells.byOutcome.get(outcome);
+    let c = byOutcome.get(outcome);
     if (c === undefined) {
       c = this.cacheRequests.cell(`${policy}\u0001${outcome}`, () => ({ policy, outcome }));
-      cells.byOutcome.set(outcome, c);
+      byOutcome.set(outcome, c);
     }
     c.value++;
   }
