@@ -113,9 +113,9 @@ export class Metrics {
   }
 
   /** One call per finished request (from the completion hook). */
-  completed(ctx: CompletedFacts, status: number, seconds: number): void {
-    if (ctx.endpoint === '/livez' || ctx.endpoint === '/readyz') return;
-    this.requests.completed(ctx, status, seconds);
+  completed(f: CompletedFacts, status: number, seconds: number): void {
+    if (f.endpoint === '/livez' || f.endpoint === '/readyz') return;
+    this.requests.completed(f, status, seconds);
   }
 
   usageEventEmitted(e: UsageEvent): void {

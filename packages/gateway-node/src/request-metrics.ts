@@ -116,29 +116,29 @@ interface Dims {
   readonly userName: string;
 }
 
-function dims(ctx: CompletedFacts): Dims {
+function dims(f: CompletedFacts): Dims {
   // The configured alias (a wildcard's pattern, not the caller's string) keeps labels bounded.
   // MCP has no model: its label is `mcp` (agents-and-jobs §1.4).
-  const model = ctx.model
-    ? modelView(ctx.model).display_name
-    : ctx.kind === 'mcp'
+  const model = f.model
+    ? modelView(f.model).display_name
+    : f.kind === 'mcp'
       ? 'mcp'
-      : ctx.requestedModel
+      : f.requestedModel
         ? 'unresolved'
         : 'unknown';
-  const target = ctx.targetModel ?? ctx.model;
+  const target = f.targetModel ?? f.model;
   const pkId = target?.value.provider_key_id ?? 'unknown';
-  const pk = pkId === 'unknown' ? undefined : ctx.snapshot.byId('provider_keys').get(pkId);
-  const key = ctx.apiKey?.value;
+  const pk = pkId === 'unknown' ? undefined : f.snapshot.byId('provider_keys').get(pkId);
+  const key = f.apiKey?.value;
   return {
-    endpoint: ctx.endpoint,
-    protocol: inboundProtocol(ctx.endpoint),
-    provider: ctx.provider ?? 'unknown',
+    endpoint: f.endpoint,
+    protocol: inboundProtocol(f.endpoint),
+    provider: f.provider ?? 'unknown',
     model,
-    upstream: ctx.upstreamModel ?? 'unknown',
+    upstream: f.upstreamModel ?? 'unknown',
     pkId,
     pkName: pk?.value.display_name || 'unknown',
-    keyId: ctx.apiKey?.id ?? 'unknown',
+    keyId: f.apiKey?.id ?? 'unknown',
     team: key?.team_id ?? 'unknown',
     userId: key?.user_id ?? 'unknown',
     userName: key?.user_name || 'unknown',
@@ -286,9 +286,9 @@ export class RequestMetrics {
     ];
   }
 
-  completed(ctx: CompletedFacts, status: number, seconds: number): void {
+  completed(f: CompletedFacts, status: number, seconds: number): void {
     const last = this.last;
-    const s = last !== undefined && sameSeries(last, ctx, status) ? last.series : this.seriesOf(ctx, status);
+    const s = last !== undefined && sameSeries(last, f, status) ? last.series : this.seriesOf(f, status);
     s.requests.value++;
     s.proxy.value++;
     if (s.failed) s.failed.value++;
@@ -298,18 +298,18 @@ export class RequestMetrics {
     this.proxyDuration.observe(s.proxyDuration, seconds);
     if (s.llmDuration) this.llmDuration.observe(s.llmDuration, seconds);
     this.e2e.observe(s.e2e, seconds);
-    if (ctx.attempts > 0) {
-      const up = ctx.upstreamMs / 1000;
+    if (f.attempts > 0) {
+      const up = f.upstreamMs / 1000;
       this.upstream.observe(s.upstream, up);
       this.overhead.observe(s.overhead, Math.max(seconds - up, 0));
     } else this.overhead.observe(s.overhead, seconds);
-    if (ctx.stream && ctx.ttftSeconds !== undefined && ctx.ttftSeconds > 0) {
+    if (f.stream && f.ttftSeconds !== undefined && f.ttftSeconds > 0) {
       s.ttft ??= this.ttft.cell(s.latKey, s.latLabels);
-      this.ttft.observe(s.ttft, ctx.ttftSeconds);
+      this.ttft.observe(s.ttft, f.ttftSeconds);
       s.llmTtft ??= this.llmTtft.cell(s.wideKey, s.wideLabels);
-      this.llmTtft.observe(s.llmTtft, ctx.ttftSeconds);
+      this.llmTtft.observe(s.llmTtft, f.ttftSeconds);
     }
-    const u = ctx.usage;
+    const u = f.usage;
     if (u && u.total_tokens + u.prompt_tokens + u.completion_tokens > 0) {
       s.tokens ??= this.tokenCells(s);
       const t = s.tokens;
@@ -317,9 +317,9 @@ export class RequestMetrics {
       t.output.value += u.completion_tokens;
       t.total.value += u.total_tokens;
       t.consumed.value += u.total_tokens;
-      const usd = costUsd(ctx.targetModel ?? ctx.model, u);
+      const usd = costUsd(f.targetModel ?? f.model, u);
       if (usd !== null) t.spend.value += Math.round(usd * 1e6);
-      const c = this.clientTokenCells(this.classifyClient(ctx.userAgent), s.model);
+      const c = this.clientTokenCells(this.classifyClient(f.userAgent), s.model);
       c.input.value += u.prompt_tokens;
       c.output.value += u.completion_tokens;
       c.total.value += u.total_tokens;
@@ -327,19 +327,19 @@ export class RequestMetrics {
   }
 
   /** The series of a request's label combination (the label key built and looked up). */
-  private seriesOf(ctx: CompletedFacts, status: number): RequestSeries {
-    const d = dims(ctx);
-    const stream = ctx.stream ? 'true' : 'false';
-    const fallback = ctx.fallbacks > 0 ? 'true' : 'false';
+  private seriesOf(f: CompletedFacts, status: number): RequestSeries {
+    const d = dims(f);
+    const stream = f.stream ? 'true' : 'false';
+    const fallback = f.fallbacks > 0 ? 'true' : 'false';
     const wideKey = `${d.endpoint}\u0001${d.protocol}\u0001${d.provider}\u0001${d.model}\u0001${d.upstream}\u0001${d.pkId}\u0001${d.pkName}\u0001${d.keyId}\u0001${d.team}\u0001${d.userId}\u0001${d.userName}`;
     const key = `${wideKey}\u0001${stream}\u0001${fallback}\u0001${status}`;
     let s = this.series.get(key);
     if (s === undefined) {
       if (this.series.size >= MAX_SERIES_CACHE) this.series.clear();
-      s = this.newSeries(key, wideKey, d, stream, fallback, status, ctx.kind);
+      s = this.newSeries(key, wideKey, d, stream, fallback, status, f.kind);
       this.series.set(key, s);
     }
-    this.last = { facts: ctx, status, series: s };
+    this.last = { facts: f, status, series: s };
     return s;
   }
 

@@ -339,7 +339,6 @@ async function loop(
       if (scopes !== undefined) {
         const facts = {
           model: t.model,
-          view: t.view,
           alias: c.alias,
           provider: t.provider,
           upstreamModel: t.upstreamModel,

@@ -16,7 +16,6 @@ import type { ModelView } from '../resources.js';
 export interface AttemptFacts {
   /** The target model (a direct model). */
   readonly model: Resource<'models'>;
-  readonly view: ModelView;
   /** The target's alias (display name). */
   readonly alias: string;
   readonly provider: string;
