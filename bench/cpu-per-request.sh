@@ -67,7 +67,7 @@ for spec in $SCENARIOS; do
     redis)
       command -v redis-server >/dev/null || { echo "scenario redis needs redis-server" >&2; exit 2; }
       start redis "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$RUN" ;;
-    otlp | otlp-dead)
+    otlp | otlp-dead | otlp-unsampled)
       start "collector-$s" "$LOAD_CPU" env OTLP_PORT="$OTLP_PORT" node -e '
         const dead = process.argv[1] === "otlp-dead";
         require("node:http").createServer((q, s) => {

@@ -7,7 +7,8 @@
 #   BENCH_RUN_DIR  where the generated files go
 #   GW_SCENARIO    plain | plain-nolog | limits-miss | cache-hit | redis | otlp | otlp-dead | guardrails
 #                  (plain-nolog: plain with observability.access_log off, to price the access log;
-#                  limits-only and cache-miss: the two halves of limits-miss, to price each)
+#                  limits-only and cache-miss: the two halves of limits-miss, to price each;
+#                  otlp-unsampled: otlp with sample_rate 0, events built and no span, to price the spans)
 #   GW_WORKERS=1  GW_ARGS=  REDIS_PORT=28790  OTLP_PORT=28791
 set -euo pipefail
 GW_SCENARIO=${GW_SCENARIO:-plain} GW_WORKERS=${GW_WORKERS:-1} GW_ARGS=${GW_ARGS:-}
@@ -30,8 +31,8 @@ cache:
   redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" }" ;;
 esac
 case $GW_SCENARIO in
-  otlp|otlp-dead) policies="observability_exporters:
-  - { name: bench-otlp, kind: otlp_http, endpoint: \"http://127.0.0.1:$OTLP_PORT\", sample_rate: 1 }" ;;
+  otlp|otlp-dead|otlp-unsampled) policies="observability_exporters:
+  - { name: bench-otlp, kind: otlp_http, endpoint: \"http://127.0.0.1:$OTLP_PORT\", sample_rate: $([[ $GW_SCENARIO == otlp-unsampled ]] && echo 0 || echo 1) }" ;;
   guardrails) policies="guardrails:
   - { name: bench-keyword, kind: keyword, patterns: [{ kind: literal, value: project-nightingale }, { kind: regex, value: \"(?i)launch-code-[0-9]{4}\" }] }
   - { name: bench-pii, kind: pii }" ;;

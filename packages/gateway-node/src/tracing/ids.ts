@@ -26,12 +26,28 @@ export function parseTraceparent(h: string | string[] | undefined): ParentContex
   return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
 }
 
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * A canonical lowercase UUID (`randomUUID()`'s form), other than the nil one. A character loop:
+ * the equivalent regular expression cost a third of a microsecond per request in place.
+ */
+function isLowerUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  let nonZero = false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
+      if (c !== 0x30) nonZero = true;
+    } else return false;
+  }
+  return nonZero;
+}
 
 /** The trace id of a request without a parent: its request id (a UUID) as 32 hex, else random. */
 export function traceIdFor(requestId: string): string {
   // The gateway's own ids (randomUUID: lowercase, canonical) take the short way.
-  if (LOWER_UUID.test(requestId) && requestId !== '00000000-0000-0000-0000-000000000000')
+  if (isLowerUuid(requestId))
     return `${requestId.slice(0, 8)}${requestId.slice(9, 13)}${requestId.slice(14, 18)}${requestId.slice(19, 23)}${requestId.slice(24)}`;
   const hex = requestId.replaceAll('-', '').toLowerCase();
   return HEX32.test(hex) && hex !== ZERO_TRACE ? hex : randomBytes(16).toString('hex');

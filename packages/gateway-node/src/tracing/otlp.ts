@@ -130,6 +130,11 @@ export class SpanText {
     return this;
   }
 
+  /** The attributes so far, comma-separated (for `pre` in another span). */
+  attributes(): string {
+    return this.attrs;
+  }
+
   private add(attr: string): void {
     this.attrs = this.attrs === '' ? attr : `${this.attrs},${attr}`;
   }

@@ -194,6 +194,77 @@ test('added live: a fail-over is one request span with one child span per attemp
   }
 });
 
+test('consecutive requests that differ in caller, client or model each carry their own', async () => {
+  // The attempt span's caller, model and client attributes are rendered once and reused while
+  // they repeat: requests back to back (rendered in one batch) that change one of them each.
+  col.reset();
+  col.respond(200);
+  apply({ e1: { name: 'collector', kind: 'otlp_http', endpoint: col.url } });
+  const calls = [
+    {
+      key: CALLER_KEY,
+      keyId: 'k1',
+      ua: 'agent-a',
+      model: 'gpt-4o-mini',
+      modelId: 'm1',
+      upstream: 'gpt-4o-mini',
+    },
+    {
+      key: 'sk-all',
+      keyId: 'k4',
+      ua: 'agent-a',
+      model: 'gpt-4o-mini',
+      modelId: 'm1',
+      upstream: 'gpt-4o-mini',
+    },
+    {
+      key: 'sk-all',
+      keyId: 'k4',
+      ua: 'agent-b',
+      model: 'gpt-4o-mini',
+      modelId: 'm1',
+      upstream: 'gpt-4o-mini',
+    },
+    { key: 'sk-all', keyId: 'k4', ua: 'agent-b', model: 'target-up', modelId: 'tu', upstream: 'u' },
+    {
+      key: CALLER_KEY,
+      keyId: 'k1',
+      ua: 'agent-a',
+      model: 'gpt-4o-mini',
+      modelId: 'm1',
+      upstream: 'gpt-4o-mini',
+    },
+  ];
+  const ids: string[] = [];
+  for (const c of calls) {
+    const r = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', 'user-agent': c.ua },
+      body: JSON.stringify({ model: c.model, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    ids.push(r.headers.get('x-aisix-request-id') as string);
+  }
+  for (const [i, c] of calls.entries()) {
+    const spans = await spansOf(ids[i] as string, 2);
+    const a = spans.find((s) => s.kind === 3);
+    assert.ok(a, `request ${i} has an attempt span`);
+    assert.equal(attr(a, 'aisix.api_key_id'), c.keyId, `request ${i}`);
+    assert.equal(attr(a, 'aisix.client_user_agent'), c.ua, `request ${i}`);
+    assert.equal(attr(a, 'gen_ai.request.model'), c.model, `request ${i}`);
+    assert.equal(attr(a, 'aisix.model_id'), c.modelId, `request ${i}`);
+    assert.equal(attr(a, 'gen_ai.response.model'), c.upstream, `request ${i}`);
+    assert.equal(attr(a, 'aisix.attempt_model'), c.upstream, `request ${i}`);
+    assert.equal(attr(a, 'aisix.exporter_name'), 'collector', `request ${i}`);
+    assert.equal(attr(a, 'gen_ai.system'), 'aisix', `request ${i}`);
+    // Every attribute once.
+    const keys = a.attributes.map((x) => x.key);
+    assert.equal(new Set(keys).size, keys.length, `request ${i}: ${keys.join(',')}`);
+  }
+  apply({});
+});
+
 test('sample_rate 0 ships nothing; removed, nothing more is shipped', async () => {
   apply({ e1: { name: 'collector', kind: 'otlp_http', endpoint: col.url, sample_rate: 0 } });
   col.reset();

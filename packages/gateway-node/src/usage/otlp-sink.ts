@@ -94,6 +94,26 @@ function textsOf(endpoint: string): EndpointTexts {
 
 const SYSTEM_ATTR = renderStr('gen_ai.system', 'aisix');
 
+/** The inputs of the last stable attribute block (see `stableAttrs`), compared by identity. */
+interface StableAttrs {
+  readonly texts: EndpointTexts;
+  readonly requestedModel: string | null;
+  readonly attemptModel: string | null;
+  readonly apiKeyId: string | null;
+  readonly modelId: string | null;
+  readonly attemptKind: string;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly text: string;
+}
+
+/** `s` as a flat (sequential) string: a rope kept for reuse would be flattened by every use. */
+function flat(s: string): string {
+  // Number(s) reads every character, which makes V8 flatten the rope in place.
+  void Number(s);
+  return s;
+}
+
 export class OtlpEventSink implements UsageSink {
   readonly name: string;
   readonly contentMaxBytes: number;
@@ -197,6 +217,55 @@ export class OtlpEventSink implements UsageSink {
     span.str('gen_ai.completion', capUtf8(content.completion, this.contentMaxBytes));
   }
 
+  /**
+   * The attempt span's attributes that repeat from one request to the next (the caller, the
+   * model, the client), rendered once and reused while consecutive attempts share every input:
+   * an attribute list is unordered (OTLP), so they lead the span as one block.
+   */
+  private stable: StableAttrs | undefined;
+
+  private stableAttrs(e: UsageEvent, texts: EndpointTexts): string {
+    const m = this.stable;
+    if (
+      m !== undefined &&
+      m.texts === texts &&
+      m.requestedModel === e.requested_model &&
+      m.attemptModel === e.attempt_model &&
+      m.apiKeyId === e.api_key_id &&
+      m.modelId === e.model_id &&
+      m.attemptKind === e.attempt_kind &&
+      m.ip === e.client_source_ip &&
+      m.userAgent === e.client_user_agent
+    )
+      return m.text;
+    const text = new SpanText()
+      .pre(SYSTEM_ATTR)
+      .pre(texts.operationAttr)
+      .str('gen_ai.request.model', e.requested_model)
+      .str('gen_ai.response.model', e.attempt_model)
+      .str('aisix.api_key_id', e.api_key_id)
+      .str('aisix.model_id', e.model_id)
+      .str('aisix.attempt_kind', e.attempt_kind)
+      .str('aisix.attempt_model', e.attempt_model)
+      .str('aisix.client_source_ip', e.client_source_ip)
+      .str('aisix.client_user_agent', e.client_user_agent)
+      .pre(this.nameAttr)
+      .attributes();
+    this.stable = {
+      texts,
+      requestedModel: e.requested_model,
+      attemptModel: e.attempt_model,
+      apiKeyId: e.api_key_id,
+      modelId: e.model_id,
+      attemptKind: e.attempt_kind,
+      ip: e.client_source_ip,
+      userAgent: e.client_user_agent,
+      // Flat once here, not at every span that reuses it.
+      text: flat(text),
+    };
+    return this.stable.text;
+  }
+
   /** The CLIENT span of one attempt, as OTLP/JSON text. */
   private attemptSpan(
     e: UsageEvent,
@@ -207,29 +276,19 @@ export class OtlpEventSink implements UsageSink {
     const start = attemptClock.parse(e.attempt_started_at as string);
     const texts = textsOf(e.endpoint);
     const span = new SpanText()
-      .pre(SYSTEM_ATTR)
-      .pre(texts.operationAttr)
-      .str('gen_ai.request.model', e.requested_model)
-      .str('gen_ai.response.model', e.attempt_model)
+      .pre(this.stableAttrs(e, texts))
       .str('gen_ai.response.id', e.provider_request_id)
       // string[] in the GenAI semantic conventions; the gateway records one reason per attempt.
       .strs('gen_ai.response.finish_reasons', e.finish_reason)
       .int('gen_ai.usage.input_tokens', e.prompt_tokens)
       .int('gen_ai.usage.output_tokens', e.completion_tokens)
       .int('http.response.status_code', e.status_code)
-      .str('aisix.api_key_id', e.api_key_id)
-      .str('aisix.model_id', e.model_id)
       .str('aisix.request_id', e.request_id)
       .int('aisix.attempt_index', e.attempt_index)
-      .str('aisix.attempt_kind', e.attempt_kind)
-      .str('aisix.attempt_model', e.attempt_model)
       .str('aisix.error_class', e.error_class)
       .str('aisix.error_message', e.error_message)
       .int('aisix.upstream_ttft_ms', e.upstream_ttft_ms)
       .int('aisix.downstream_latency_ms', e.downstream_latency_ms)
-      .str('aisix.client_source_ip', e.client_source_ip)
-      .str('aisix.client_user_agent', e.client_user_agent)
-      .pre(this.nameAttr)
       .bool('aisix.usage_estimated', e.usage_estimated);
     this.addContent(span, content);
     return span.text({
