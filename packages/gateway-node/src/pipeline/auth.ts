@@ -182,47 +182,54 @@ function logKid(kid: string | undefined): string | undefined {
 /**
  * Authenticates the caller of a request (data-plane §3.1–3.3, agents-and-jobs §4): an api key,
  * or a JWT mapped to the api key bound to its identity. On success sets `ctx.apiKey` and
- * resolves to the key; on failure answers 401/403/503 in the endpoint's envelope (counted,
- * never access-logged: scanner noise) and resolves to undefined. Asynchronous because a JWT
- * may need its issuer's signing keys fetched; an api key resolves without any I/O.
+ * gives the key; on failure answers 401/403/503 in the endpoint's envelope (counted, never
+ * access-logged: scanner noise) and gives undefined. An api key is answered at once, without a
+ * promise; a JWT gives a promise, since its issuer's signing keys may need fetching.
  */
-export async function authenticateCaller(
+export function authenticateCaller(
   rt: GatewayRuntime,
   ctx: RequestContext,
   /** The presented token when a surface has its own place for it (realtime subprotocols). */
   token: string | undefined = extractToken(ctx.req.headers),
-): Promise<Resource<'api_keys'> | undefined> {
+): Resource<'api_keys'> | undefined | Promise<Resource<'api_keys'> | undefined> {
   const nowMs = Date.now();
-  let auth: AuthResult;
-  if (token === undefined) {
-    auth = deny('missing_credentials', errors.missingCredentials(), 'none');
-  } else {
-    const header = rt.jwt.header(ctx.snapshot, token);
-    if (header === undefined) {
-      auth = keyPath(token, ctx.snapshot, nowMs);
-    } else {
-      // On the JWT path every failure is final: never retried as an api key (§4.1).
-      const out = await rt.jwt.authenticate(token, header, ctx.snapshot, nowMs);
-      if (out.ok) {
-        auth = lifecycle(out.key, nowMs, 'jwt');
-        rt.logger.debug({ request_id: ctx.id, provider: out.provider }, 'jwt caller authenticated');
-      } else {
-        auth = deny(out.reason, jwtError(out.reason), 'jwt');
-        const fields = {
-          request_id: ctx.id,
-          reason: out.reason,
-          provider: out.provider,
-          issuer: out.issuer,
-          kid: logKid(out.kid),
-          method: ctx.req.method,
-          path: ctx.path,
-          client_ip: clientIp(ctx.req, rt.realIp),
-        };
-        if (PRE_VERIFICATION.has(out.reason)) rt.logger.debug(fields, 'jwt caller rejected');
-        else rt.logger.warn(fields, 'jwt caller rejected');
-      }
-    }
+  if (token === undefined)
+    return settle(rt, ctx, deny('missing_credentials', errors.missingCredentials(), 'none'));
+  const header = rt.jwt.header(ctx.snapshot, token);
+  if (header === undefined) return settle(rt, ctx, keyPath(token, ctx.snapshot, nowMs));
+  return jwtPath(rt, ctx, token, header, nowMs);
+}
+
+async function jwtPath(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  token: string,
+  header: NonNullable<ReturnType<GatewayRuntime['jwt']['header']>>,
+  nowMs: number,
+): Promise<Resource<'api_keys'> | undefined> {
+  // On the JWT path every failure is final: never retried as an api key (§4.1).
+  const out = await rt.jwt.authenticate(token, header, ctx.snapshot, nowMs);
+  if (out.ok) {
+    rt.logger.debug({ request_id: ctx.id, provider: out.provider }, 'jwt caller authenticated');
+    return settle(rt, ctx, lifecycle(out.key, nowMs, 'jwt'));
   }
+  const fields = {
+    request_id: ctx.id,
+    reason: out.reason,
+    provider: out.provider,
+    issuer: out.issuer,
+    kid: logKid(out.kid),
+    method: ctx.req.method,
+    path: ctx.path,
+    client_ip: clientIp(ctx.req, rt.realIp),
+  };
+  if (PRE_VERIFICATION.has(out.reason)) rt.logger.debug(fields, 'jwt caller rejected');
+  else rt.logger.warn(fields, 'jwt caller rejected');
+  return settle(rt, ctx, deny(out.reason, jwtError(out.reason), 'jwt'));
+}
+
+/** Records the verdict; answers a refusal. */
+function settle(rt: GatewayRuntime, ctx: RequestContext, auth: AuthResult): Resource<'api_keys'> | undefined {
   if (!auth.ok) {
     rt.metrics.authDenied(auth.reason, auth.method);
     ctx.skipAccessLog = true;

@@ -123,7 +123,9 @@ export async function runModelEndpoint(
   spec: EndpointSpec,
 ): Promise<void> {
   if (rt.tracer !== undefined) ctx.trace = rt.tracer.startRequest(ctx);
-  const key = await authenticateCaller(rt, ctx);
+  // An api key is answered at once: no promise to wait for.
+  let key = authenticateCaller(rt, ctx);
+  if (key instanceof Promise) key = await key;
   if (!key) return;
   const limit = rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0);
   // Usually whole already (see takeBufferedBody): no promise then.
