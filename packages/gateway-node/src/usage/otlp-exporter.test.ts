@@ -200,40 +200,16 @@ test('consecutive requests that differ in caller, client or model each carry the
   col.reset();
   col.respond(200);
   apply({ e1: { name: 'collector', kind: 'otlp_http', endpoint: col.url } });
+  const K1 = { key: CALLER_KEY, keyId: 'k1' };
+  const K4 = { key: 'sk-all', keyId: 'k4' };
+  const MINI = { model: 'gpt-4o-mini', modelId: 'm1', upstream: 'gpt-4o-mini' };
+  const UP = { model: 'target-up', modelId: 'tu', upstream: 'u' };
   const calls = [
-    {
-      key: CALLER_KEY,
-      keyId: 'k1',
-      ua: 'agent-a',
-      model: 'gpt-4o-mini',
-      modelId: 'm1',
-      upstream: 'gpt-4o-mini',
-    },
-    {
-      key: 'sk-all',
-      keyId: 'k4',
-      ua: 'agent-a',
-      model: 'gpt-4o-mini',
-      modelId: 'm1',
-      upstream: 'gpt-4o-mini',
-    },
-    {
-      key: 'sk-all',
-      keyId: 'k4',
-      ua: 'agent-b',
-      model: 'gpt-4o-mini',
-      modelId: 'm1',
-      upstream: 'gpt-4o-mini',
-    },
-    { key: 'sk-all', keyId: 'k4', ua: 'agent-b', model: 'target-up', modelId: 'tu', upstream: 'u' },
-    {
-      key: CALLER_KEY,
-      keyId: 'k1',
-      ua: 'agent-a',
-      model: 'gpt-4o-mini',
-      modelId: 'm1',
-      upstream: 'gpt-4o-mini',
-    },
+    { ...K1, ua: 'agent-a', ...MINI },
+    { ...K4, ua: 'agent-a', ...MINI },
+    { ...K4, ua: 'agent-b', ...MINI },
+    { ...K4, ua: 'agent-b', ...UP },
+    { ...K1, ua: 'agent-a', ...MINI },
   ];
   const ids: string[] = [];
   for (const c of calls) {
