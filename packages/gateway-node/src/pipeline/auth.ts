@@ -204,7 +204,8 @@ async function jwtPath(
   rt: GatewayRuntime,
   ctx: RequestContext,
   token: string,
-  header: NonNullable<ReturnType<GatewayRuntime['jwt']['header']>>,
+  /** The token's JOSE header. */
+  header: Readonly<Record<string, unknown>>,
   nowMs: number,
 ): Promise<Resource<'api_keys'> | undefined> {
   // On the JWT path every failure is final: never retried as an api key (§4.1).
