@@ -53,3 +53,10 @@ test('IsoClock.parse: strings close to the one it made, or malformed, are read a
     assert.ok(Object.is(got, want), `${s}: ${got} !== ${want}`);
   }
 });
+
+test('IsoClock: a time just before the epoch reads back as Date reads it (0, not -0)', () => {
+  const c = new IsoClock();
+  const iso = c.at(-0.5);
+  assert.equal(iso, new Date(-0.5).toISOString());
+  assert.ok(Object.is(c.parse(iso), Date.parse(iso)));
+});

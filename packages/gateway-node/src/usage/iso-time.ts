@@ -10,7 +10,8 @@ export class IsoClock {
 
   /** `new Date(ms).toISOString()` (Date keeps whole milliseconds: the fraction is dropped). */
   at(ms: number): string {
-    const whole = Math.trunc(ms);
+    // + 0: -0 (a time just before the epoch) is kept as 0, which `Date.parse` gives back.
+    const whole = Math.trunc(ms) + 0;
     if (whole !== this.ms) {
       this.ms = whole;
       this.text = new Date(whole).toISOString();
