@@ -94,19 +94,6 @@ function textsOf(endpoint: string): EndpointTexts {
 
 const SYSTEM_ATTR = renderStr('gen_ai.system', 'aisix');
 
-/** The inputs of the last stable attribute block (see `stableAttrs`), compared by identity. */
-interface StableAttrs {
-  readonly texts: EndpointTexts;
-  readonly requestedModel: string | null;
-  readonly attemptModel: string | null;
-  readonly apiKeyId: string | null;
-  readonly modelId: string | null;
-  readonly attemptKind: string;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly text: string;
-}
-
 /** `s` as a flat (sequential) string: a rope kept for reuse would be flattened by every use. */
 function flat(s: string): string {
   // Number(s) reads every character, which makes V8 flatten the rope in place.
@@ -222,20 +209,24 @@ export class OtlpEventSink implements UsageSink {
    * model, the client), rendered once and reused while consecutive attempts share every input:
    * an attribute list is unordered (OTLP), so they lead the span as one block.
    */
-  private stable: StableAttrs | undefined;
+  private stable:
+    | { readonly from: UsageEvent; readonly texts: EndpointTexts; readonly text: string }
+    | undefined;
 
   private stableAttrs(e: UsageEvent, texts: EndpointTexts): string {
     const m = this.stable;
+    const f = m?.from;
     if (
       m !== undefined &&
+      f !== undefined &&
       m.texts === texts &&
-      m.requestedModel === e.requested_model &&
-      m.attemptModel === e.attempt_model &&
-      m.apiKeyId === e.api_key_id &&
-      m.modelId === e.model_id &&
-      m.attemptKind === e.attempt_kind &&
-      m.ip === e.client_source_ip &&
-      m.userAgent === e.client_user_agent
+      f.requested_model === e.requested_model &&
+      f.attempt_model === e.attempt_model &&
+      f.api_key_id === e.api_key_id &&
+      f.model_id === e.model_id &&
+      f.attempt_kind === e.attempt_kind &&
+      f.client_source_ip === e.client_source_ip &&
+      f.client_user_agent === e.client_user_agent
     )
       return m.text;
     const text = new SpanText()
@@ -251,18 +242,8 @@ export class OtlpEventSink implements UsageSink {
       .str('aisix.client_user_agent', e.client_user_agent)
       .pre(this.nameAttr)
       .attributes();
-    this.stable = {
-      texts,
-      requestedModel: e.requested_model,
-      attemptModel: e.attempt_model,
-      apiKeyId: e.api_key_id,
-      modelId: e.model_id,
-      attemptKind: e.attempt_kind,
-      ip: e.client_source_ip,
-      userAgent: e.client_user_agent,
-      // Flat once here, not at every span that reuses it.
-      text: flat(text),
-    };
+    // Flat once here, not at every span that reuses it.
+    this.stable = { from: e, texts, text: flat(text) };
     return this.stable.text;
   }
 
