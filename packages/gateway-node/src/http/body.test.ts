@@ -4,7 +4,8 @@
  * chunked, and over the cap. What reaches the upstream is the caller's body, whole.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   buildSnapshot,
@@ -15,6 +16,7 @@ import {
   testConfig,
 } from '../test/fixtures.js';
 import { chatJson, type MockUpstream, sleep, startMockUpstream } from '../test/mock-upstream.js';
+import { packetParsed, takeBufferedBody } from './body.js';
 
 let up: MockUpstream;
 let g: Started;
@@ -121,4 +123,24 @@ test('a chunked body over request_body_limit_bytes is refused with 413, in one w
 
 test('an empty body with Content-Length: 0 is a 400, not a hang', async () => {
   assert.deepEqual(await exchange([head(0)], 1), [400]);
+});
+
+test('a body sent with its headers is buffered once the packet is parsed: taken without a read', async () => {
+  // The pipeline relies on it: the first microtask after `request` finds the body whole.
+  const seen: { sync: boolean; afterParse: string | undefined }[] = [];
+  const server = createServer(async (req, res) => {
+    const sync = takeBufferedBody(req, 0) !== undefined;
+    await packetParsed;
+    const b = takeBufferedBody(req, 0);
+    seen.push({ sync, afterParse: b instanceof Buffer ? b.toString() : undefined });
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const b = body('packet');
+  const sock = connect(port, '127.0.0.1');
+  sock.end(head(Buffer.byteLength(b)) + b);
+  await new Promise<void>((r) => sock.on('close', r).resume());
+  await new Promise<void>((r) => server.close(() => r()));
+  assert.deepEqual(seen, [{ sync: false, afterParse: b }]);
 });

@@ -22,11 +22,12 @@ export type DrainOutcome = 'completed' | 'cap_reached' | 'timeout' | 'client_rea
 /**
  * The body, taken at once when all of it is already in the request stream's buffer, else
  * undefined (still arriving: use `readBody`). The common case: a body that came with its headers
- * is buffered by the first `await` after the `request` event (node marks the message complete
- * only later), so it is taken without listeners, an idle timer or a promise. Known complete when
- * the parser says so or when the buffered bytes are the declared `Content-Length` (the parser
- * never buffers bytes past it). The stream is resumed so it still ends as a read one does.
- * `limit` 0 = unlimited.
+ * is buffered once the packet that carried them is parsed, which is over before the first
+ * microtask after the `request` event (`packetParsed`; node marks the message complete only
+ * later), so it is taken without listeners, an idle timer or a promise of its own. Known
+ * complete when the parser says so or when the buffered bytes are the declared `Content-Length`
+ * (the parser never buffers bytes past it). The stream is resumed so it still ends as a read one
+ * does. `limit` 0 = unlimited.
  */
 export function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | GatewayError | undefined {
   if (req.readableEnded || req.readableFlowing === true) return undefined;
@@ -41,13 +42,25 @@ export function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | 
 }
 
 /**
+ * Settled from the start: awaiting it from a `request` listener resumes once the HTTP parser has
+ * finished the packet that carried the headers (the `request` event is emitted from inside that
+ * parse; microtasks run after it), so a body that came along is buffered by then.
+ */
+export const packetParsed: Promise<void> = Promise.resolve();
+
+/**
  * Reads the whole body (at once when it is already buffered, see `takeBufferedBody`); rejects
  * with a catalogue error. `limit` 0 = unlimited.
  */
-export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
-  const now = takeBufferedBody(req, limit);
+export async function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
+  let now = takeBufferedBody(req, limit);
+  if (now === undefined) {
+    await packetParsed;
+    now = takeBufferedBody(req, limit);
+  }
   if (now === undefined) return readArrivingBody(req, limit, idleMs);
-  return now instanceof Buffer ? Promise.resolve(now) : Promise.reject(now);
+  if (now instanceof Buffer) return now;
+  throw now;
 }
 
 /** `readBody` for a body `takeBufferedBody` found still arriving: listeners and an idle deadline. */

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
-import { drainBody, readArrivingBody, takeBufferedBody } from '../http/body.js';
+import { drainBody, packetParsed, readArrivingBody, takeBufferedBody } from '../http/body.js';
 import { sendError, sendSuccessBody, sendSuccessJson, sseHeaders } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -128,8 +128,13 @@ export async function runModelEndpoint(
   if (key instanceof Promise) key = await key;
   if (!key) return;
   const limit = rt.settings.bodyLimit || (spec.fallbackBodyLimit ?? 0);
-  // Usually whole already (see takeBufferedBody): no promise then.
-  const raw = takeBufferedBody(ctx.req, limit) ?? (await readBodyOrError(rt, ctx, limit));
+  // Usually whole once the packet with the headers is parsed (see takeBufferedBody): no
+  // listeners, idle timer or promise of its own then.
+  let raw = takeBufferedBody(ctx.req, limit);
+  if (raw === undefined) {
+    await packetParsed;
+    raw = takeBufferedBody(ctx.req, limit) ?? (await readBodyOrError(rt, ctx, limit));
+  }
   const parsed = parseRead(rt, ctx, spec, raw);
   if (!parsed) return;
   const requested = parsed.model as string;
