@@ -95,6 +95,14 @@ test('a body trickling in after its headers is waited for', async () => {
   assert.deepEqual(seenMarkers(n), ['trickled-é']);
 });
 
+test('Expect: 100-continue: the gateway says continue, then reads the body sent after it', async () => {
+  const n = up.requests.length;
+  const b = body('after-continue');
+  const h = head(Buffer.byteLength(b)).replace(/\r\n\r\n$/, '\r\nexpect: 100-continue\r\n\r\n');
+  assert.deepEqual(await exchange([h, 60, b], 2), [100, 200]);
+  assert.deepEqual(seenMarkers(n), ['after-continue']);
+});
+
 test('two requests pipelined in one write are both answered, in order', async () => {
   const n = up.requests.length;
   const a = body('first');
