@@ -18,6 +18,8 @@
 # Knobs: SCENARIOS="plain" TESTS="json-c32" ROUNDS=3 DURATION=8 WARMUP=3 BASE_PORT=29000
 #        LOAD_CPU=0 TARGET_CPU=1 ("plain@--flag,--flag2" in SCENARIOS adds node flags to that one;
 #        "/other/checkout:plain" runs another checkout's build) BENCH_DIR=/tmp/aisix-cpu GW_ARGS= (e.g. --cpu-prof)
+#        UNDICI_ARGS= node flags for the bare proxy (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p": profile
+#        it beside ours, the same minute)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RIG=${RIG:-/work/shared/bench}
@@ -26,6 +28,7 @@ ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-8} WARMUP=${WARMUP:-3}
 BASE_PORT=${BASE_PORT:-29000} LOAD_CPU=${LOAD_CPU:-0} TARGET_CPU=${TARGET_CPU:-1}
 BENCH_DIR=${BENCH_DIR:-/tmp/aisix-cpu}
 export REDIS_PORT=${REDIS_PORT:-29090} OTLP_PORT=${OTLP_PORT:-29091} GW_ARGS=${GW_ARGS:-}
+UNDICI_ARGS=${UNDICI_ARGS:-}
 for c in wrk nginx taskset curl; do command -v $c >/dev/null || { echo "needs $c" >&2; exit 2; }; done
 [[ -f $REPO/packages/cli/dist/src/main.js ]] || { echo "build first: npx tsc -b" >&2; exit 2; }
 RUN=$BENCH_DIR/run-$(date +%Y%m%d-%H%M%S)
@@ -52,7 +55,9 @@ mkdir -p "$RUN/undici/node_modules"
 ln -sfn "$(readlink -f "$REPO/packages/gateway-node/node_modules/undici")" "$RUN/undici/node_modules/undici"
 cp "$RIG/proxies/node-undici.mjs" "$RUN/undici/"
 declare -A PORT_OF=() PID_OF=() HDR_OF=()
-start node-undici "$TARGET_CPU" env PORT=$((BASE_PORT + 2)) UPSTREAM="$MOCK" node "$RUN/undici/node-undici.mjs"
+# shellcheck disable=SC2086 # UNDICI_ARGS is a list of flags
+start node-undici "$TARGET_CPU" env PORT=$((BASE_PORT + 2)) UPSTREAM="$MOCK" \
+  node ${UNDICI_ARGS:+--import "$REPO/bench/exit-on-term.mjs" $UNDICI_ARGS} "$RUN/undici/node-undici.mjs"
 PID_OF[node-undici]=$!; PORT_OF[node-undici]=$((BASE_PORT + 2)); HDR_OF[node-undici]=""
 
 port=$((BASE_PORT + 10))
