@@ -6,7 +6,8 @@
  *
  * Leaves out: the wire format and the destination (the `send` callback).
  */
-import { type Dispatcher, request } from 'undici';
+import type { Logger } from 'pino';
+import { Agent, type Dispatcher, request } from 'undici';
 import { BoundedQueue } from './bus.js';
 
 /** `ok`: delivered; `retry`: try the batch again later; `drop`: give it up now (4xx, bad config). */
@@ -148,5 +149,50 @@ export async function postBatch(
   } catch {
     warn(texts.unreachable);
     return 'retry';
+  }
+}
+
+/** Delivery warnings of one exporter, at most one a minute (a dead endpoint would flood the log). */
+const WARN_EVERY_MS = 60_000;
+
+/**
+ * What the batched exporters (`datadog`, `aliyun_sls`, `object_store`) share: their pipeline,
+ * their own connection pool, rate-limited warnings, stats and shutdown. A subclass encodes and
+ * sends a batch (`send`) and feeds the pipeline from `offer`.
+ */
+export abstract class BatchedSink<T> {
+  readonly name: string;
+  protected readonly pipeline: BatchPipeline<T>;
+  protected readonly agent: Agent;
+  private lastWarn = 0;
+
+  constructor(
+    name: string,
+    protected readonly logger: Logger,
+    o: { maxBatch: number; timeoutMs: number; flushIntervalMs?: number; backoffMs?: number },
+  ) {
+    this.name = name;
+    this.agent = new Agent({ connections: 2, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+    const { timeoutMs: _, ...tuning } = o;
+    this.pipeline = new BatchPipeline<T>({ send: (b) => this.send(b), ...tuning });
+  }
+
+  protected abstract send(batch: T[]): Promise<SendResult>;
+
+  protected warn(msg: string, extra: Record<string, unknown> = {}): void {
+    const now = Date.now();
+    if (now - this.lastWarn < WARN_EVERY_MS) return;
+    this.lastWarn = now;
+    this.logger.warn({ exporter: this.name, ...extra }, msg);
+  }
+
+  stats() {
+    return this.pipeline.stats();
+  }
+
+  async close(timeoutMs = 2000): Promise<unknown> {
+    const s = await this.pipeline.close(timeoutMs);
+    await this.agent.destroy().catch(() => {});
+    return s;
   }
 }

@@ -10,8 +10,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
-import { BatchPipeline, postBatch, type SendResult } from './batch-pipeline.js';
+import { BatchedSink, postBatch, type SendResult } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -29,7 +28,6 @@ export interface DatadogConfig {
 
 /** Datadog's documented limit is 1,000 entries per payload. */
 const MAX_BATCH = 1000;
-const WARN_EVERY_MS = 60_000;
 
 export function credentialEnv(ref: string): string {
   return `DD_CRED_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_API_KEY`;
@@ -44,22 +42,18 @@ export function intakeUrl(site: string): string {
 
 type Entry = Record<string, unknown>;
 
-export class DatadogSink implements UsageSink {
-  readonly name: string;
+export class DatadogSink extends BatchedSink<Entry> implements UsageSink {
   readonly contentMaxBytes: number;
-  private readonly pipeline: BatchPipeline<Entry>;
-  private readonly agent = new Agent({ connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
   private readonly url: string;
   private readonly envName: string;
   private readonly base: Entry;
-  private lastWarn = 0;
 
   constructor(
     c: DatadogConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
   ) {
-    this.name = c.name;
+    super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 10_000, ...tuning });
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.url = intakeUrl(c.site);
     this.envName = credentialEnv(c.credential_ref);
@@ -69,7 +63,6 @@ export class DatadogSink implements UsageSink {
       hostname: hostname(),
       service: c.service,
     };
-    this.pipeline = new BatchPipeline<Entry>({ send: (b) => this.send(b), maxBatch: MAX_BATCH, ...tuning });
   }
 
   offer(events: readonly UsageEvent[], content?: UsageContent): number {
@@ -87,14 +80,7 @@ export class DatadogSink implements UsageSink {
     return dropped;
   }
 
-  private warn(msg: string, extra: Record<string, unknown> = {}): void {
-    const now = Date.now();
-    if (now - this.lastWarn < WARN_EVERY_MS) return;
-    this.lastWarn = now;
-    this.logger.warn({ exporter: this.name, ...extra }, msg);
-  }
-
-  private async send(batch: Entry[]): Promise<SendResult> {
+  protected async send(batch: Entry[]): Promise<SendResult> {
     const key = process.env[this.envName];
     if (!key) {
       this.warn('datadog exporter: API key environment variable is not set', { env: this.envName });
@@ -113,15 +99,5 @@ export class DatadogSink implements UsageSink {
         unreachable: 'datadog exporter: intake unreachable',
       },
     );
-  }
-
-  stats() {
-    return this.pipeline.stats();
-  }
-
-  async close(timeoutMs = 2000): Promise<unknown> {
-    const s = await this.pipeline.close(timeoutMs);
-    await this.agent.destroy().catch(() => {});
-    return s;
   }
 }

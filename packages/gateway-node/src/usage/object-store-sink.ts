@@ -16,8 +16,8 @@ import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
-import { BatchPipeline, type SendResult, sendResultOf } from './batch-pipeline.js';
+import { request } from 'undici';
+import { BatchedSink, type SendResult, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './object-store-writers.js';
@@ -25,7 +25,6 @@ import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './objec
 const gzip = promisify(gzipCb);
 
 const MAX_BATCH = 5000;
-const WARN_EVERY_MS = 60_000;
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** The object key of a batch sent at `now` (see the layout above). */
@@ -35,40 +34,24 @@ export function objectKey(prefix: string, now: Date, unique: string, gzipped: bo
   return `${p}dt=${day}/hour=${pad(now.getUTCHours())}/${now.getTime()}-${unique}.jsonl${gzipped ? '.gz' : ''}`;
 }
 
-export class ObjectStoreSink implements UsageSink {
-  readonly name: string;
-  private readonly pipeline: BatchPipeline<UsageEvent>;
-  private readonly agent = new Agent({ connections: 2, headersTimeout: 30_000, bodyTimeout: 30_000 });
+export class ObjectStoreSink extends BatchedSink<UsageEvent> implements UsageSink {
   private readonly unique = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}`;
   private readonly writer: ObjectWriter & { forgetToken?: () => void };
   private seq = 0;
-  private lastWarn = 0;
 
   constructor(
     private readonly c: ObjectStoreConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
   ) {
+    super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 30_000, ...tuning });
     this.writer = objectWriter(c, this.agent);
-    this.name = c.name;
-    this.pipeline = new BatchPipeline<UsageEvent>({
-      send: (b) => this.send(b),
-      maxBatch: MAX_BATCH,
-      ...tuning,
-    });
   }
 
   offer(events: readonly UsageEvent[]): number {
     let dropped = 0;
     for (const e of events) if (!this.pipeline.push(e)) dropped++;
     return dropped;
-  }
-
-  private warn(msg: string, extra: Record<string, unknown> = {}): void {
-    const now = Date.now();
-    if (now - this.lastWarn < WARN_EVERY_MS) return;
-    this.lastWarn = now;
-    this.logger.warn({ exporter: this.name, ...extra }, msg);
   }
 
   /** The batch's body and key are fixed on the first attempt so a retry rewrites the same object. */
@@ -86,7 +69,7 @@ export class ObjectStoreSink implements UsageSink {
     return p;
   }
 
-  private async send(batch: UsageEvent[]): Promise<SendResult> {
+  protected async send(batch: UsageEvent[]): Promise<SendResult> {
     const { key, body } = await this.prepare(batch);
     try {
       const put = await this.writer.put(key, body, this.c.compression !== 'none');
@@ -114,15 +97,5 @@ export class ObjectStoreSink implements UsageSink {
       this.warn('object_store exporter: the store is unreachable', { err: (err as Error).message });
       return 'retry';
     }
-  }
-
-  stats() {
-    return this.pipeline.stats();
-  }
-
-  async close(timeoutMs = 2000): Promise<unknown> {
-    const s = await this.pipeline.close(timeoutMs);
-    await this.agent.destroy().catch(() => {});
-    return s;
   }
 }

@@ -16,8 +16,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
-import { BatchPipeline, postBatch, type SendResult } from './batch-pipeline.js';
+import { BatchedSink, postBatch, type SendResult } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -36,7 +35,6 @@ export interface SlsConfig {
 }
 
 const MAX_BATCH = 1000;
-const WARN_EVERY_MS = 60_000;
 const TOPIC = 'aisix-usage';
 
 export function slsCredentialEnv(ref: string, field: 'AK_ID' | 'AK_SECRET'): string {
@@ -100,28 +98,19 @@ export function encodeLogGroup(events: readonly SlsLog[], source: string): Buffe
   return Buffer.concat(parts);
 }
 
-export class SlsSink implements UsageSink {
-  readonly name: string;
+export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
   readonly contentMaxBytes: number;
-  private readonly pipeline: BatchPipeline<SlsLog>;
-  private readonly agent = new Agent({ connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
   private readonly url: URL;
   private readonly source = hostname();
-  private lastWarn = 0;
 
   constructor(
     private readonly c: SlsConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
   ) {
-    this.name = c.name;
+    super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 10_000, ...tuning });
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.url = putLogsUrl(c);
-    this.pipeline = new BatchPipeline<SlsLog>({
-      send: (b) => this.send(b),
-      maxBatch: MAX_BATCH,
-      ...tuning,
-    });
   }
 
   offer(events: readonly UsageEvent[], content?: UsageContent): number {
@@ -130,14 +119,7 @@ export class SlsSink implements UsageSink {
     return dropped;
   }
 
-  private warn(msg: string, extra: Record<string, unknown> = {}): void {
-    const now = Date.now();
-    if (now - this.lastWarn < WARN_EVERY_MS) return;
-    this.lastWarn = now;
-    this.logger.warn({ exporter: this.name, ...extra }, msg);
-  }
-
-  private async send(batch: SlsLog[]): Promise<SendResult> {
+  protected async send(batch: SlsLog[]): Promise<SendResult> {
     const idEnv = slsCredentialEnv(this.c.credential_ref, 'AK_ID');
     const secretEnv = slsCredentialEnv(this.c.credential_ref, 'AK_SECRET');
     const id = process.env[idEnv];
@@ -173,15 +155,5 @@ export class SlsSink implements UsageSink {
         unreachable: 'aliyun_sls exporter: endpoint unreachable',
       },
     );
-  }
-
-  stats() {
-    return this.pipeline.stats();
-  }
-
-  async close(timeoutMs = 2000): Promise<unknown> {
-    const s = await this.pipeline.close(timeoutMs);
-    await this.agent.destroy().catch(() => {});
-    return s;
   }
 }
