@@ -72,6 +72,38 @@ export function tokenRefusal(j: number, nowMs: number): Refusal {
 export const EMPTY_STATE: BucketState = Object.freeze({});
 
 /**
+ * Among the configured `dims` (windows `windowSecs`), the one with the fewest remaining after
+ * `counts`; strict `<` keeps the first (shorter) window on ties, as the type documents.
+ */
+function tightestDim(
+  limits: Limits,
+  dims: readonly LimitDim[],
+  counts: ArrayLike<number>,
+  windowSecs: readonly number[],
+  nowMs: number,
+): DimState | undefined {
+  let best = Number.POSITIVE_INFINITY;
+  let bestI = -1;
+  for (let i = 0; i < dims.length; i++) {
+    const lim = limits[dims[i] as LimitDim];
+    if (lim === undefined) continue;
+    const rem = lim - (counts[i] as number);
+    if (rem < best) {
+      best = rem;
+      bestI = i;
+    }
+  }
+  if (bestI < 0) return undefined;
+  const dim = dims[bestI] as LimitDim;
+  return {
+    dim,
+    limit: limits[dim] as number,
+    remaining: Math.max(best, 0),
+    resetSecs: secsLeft(nowMs, windowSecs[bestI] as number),
+  };
+}
+
+/**
  * The header view of one bucket right after an acquire.
  * `req[i]`: request count in the current window of request dim i (this acquire included);
  * `tok[j]`: committed + reserved tokens of token dim j (this reservation included);
@@ -84,50 +116,9 @@ export function bucketState(
   inFlight: number,
   nowMs: number,
 ): BucketState {
-  let requests: DimState | undefined;
-  let tokens: DimState | undefined;
+  const requests = tightestDim(limits, REQUEST_DIMS, req, REQ_WINDOW_SECS, nowMs);
+  const tokens = tightestDim(limits, TOKEN_DIMS, tok, TOK_WINDOW_SECS, nowMs);
   let concurrent: DimState | undefined;
-  // Strict `<` keeps the first (shorter) window on ties, as the type documents.
-  let best = Number.POSITIVE_INFINITY;
-  let bestI = -1;
-  for (let i = 0; i < 4; i++) {
-    const lim = limits[REQUEST_DIMS[i] as LimitDim];
-    if (lim === undefined) continue;
-    const rem = lim - (req[i] as number);
-    if (rem < best) {
-      best = rem;
-      bestI = i;
-    }
-  }
-  if (bestI >= 0) {
-    const dim = REQUEST_DIMS[bestI] as LimitDim;
-    requests = {
-      dim,
-      limit: limits[dim] as number,
-      remaining: Math.max(best, 0),
-      resetSecs: secsLeft(nowMs, REQ_WINDOW_SECS[bestI] as number),
-    };
-  }
-  best = Number.POSITIVE_INFINITY;
-  bestI = -1;
-  for (let j = 0; j < 2; j++) {
-    const lim = limits[TOKEN_DIMS[j] as LimitDim];
-    if (lim === undefined) continue;
-    const rem = lim - (tok[j] as number);
-    if (rem < best) {
-      best = rem;
-      bestI = j;
-    }
-  }
-  if (bestI >= 0) {
-    const dim = TOKEN_DIMS[bestI] as LimitDim;
-    tokens = {
-      dim,
-      limit: limits[dim] as number,
-      remaining: Math.max(best, 0),
-      resetSecs: secsLeft(nowMs, TOK_WINDOW_SECS[bestI] as number),
-    };
-  }
   const cap = limits.concurrency;
   if (cap !== undefined) {
     const rem = cap - inFlight;
