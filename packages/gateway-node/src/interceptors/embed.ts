@@ -11,7 +11,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { authorizeTarget } from '../upstream/authorize.js';
-import { readCapped } from '../upstream/client.js';
+import { readCapped, sendUpstream } from '../upstream/client.js';
 import { buildTarget } from '../upstream/target.js';
 
 export interface Embedding {
@@ -81,14 +81,11 @@ export async function embedBatch(
   }
   const p = t.prepared;
   try {
-    const r = await t.dispatcher.request({
-      origin: p.url.origin,
-      path: p.url.pathname + p.url.search,
-      method: 'POST',
-      headers: p.headers,
-      body: p.body,
-      signal: AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
-    });
+    const r = await sendUpstream(
+      t.dispatcher,
+      p,
+      AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
+    );
     const body = await readCapped(r.body, MAX_EMBEDDING_BODY * count);
     if (r.statusCode < 200 || r.statusCode >= 300) return undefined;
     const out = t.adapter.transformResponse('embeddings', body, alias, p);

@@ -12,7 +12,7 @@ import { sendError, sendSuccessJson } from '../http/respond.js';
 import { type EnsembleView, modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { authorizeTarget } from '../upstream/authorize.js';
-import { readCapped } from '../upstream/client.js';
+import { readCapped, sendUpstream } from '../upstream/client.js';
 import {
   type AttemptFailure,
   DIRECT_POLICY,
@@ -174,14 +174,7 @@ async function subAttempts(
     if (ctx.res.destroyed) break;
     const p = t.prepared;
     try {
-      const r = await t.dispatcher.request({
-        origin: p.url.origin,
-        path: p.url.pathname + p.url.search,
-        method: 'POST',
-        headers: p.headers,
-        body: p.body,
-        ...(ms > 0 ? { signal: AbortSignal.timeout(ms) } : {}),
-      });
+      const r = await sendUpstream(t.dispatcher, p, ms > 0 ? AbortSignal.timeout(ms) : undefined);
       const text = await readCapped(r.body, MAX_ANSWER_BODY);
       if (r.statusCode < 200 || r.statusCode >= 300) {
         last = statusFailure(

@@ -49,18 +49,20 @@ export function createAgent(s: Settings, tls?: AgentTls): Agent {
   });
 }
 
+/** One prepared upstream POST through undici's request API (`body`: the prepared one unless given). */
 export function sendUpstream(
-  agent: Dispatcher,
+  dispatcher: Dispatcher,
   p: PreparedRequest,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
+  body: string | Buffer = p.body,
 ): Promise<Dispatcher.ResponseData> {
-  return agent.request({
+  return dispatcher.request({
     origin: p.url.origin,
     path: p.url.pathname + p.url.search,
     method: 'POST',
     headers: p.headers,
-    body: p.body,
-    signal,
+    body,
+    ...(signal !== undefined ? { signal } : {}),
   });
 }
 

@@ -23,7 +23,7 @@ import { multipartPayload } from '../http/multipart.js';
 import { successHeaders } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
-import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from './client.js';
+import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped, sendUpstream } from './client.js';
 import {
   type AttemptResult,
   type RetryPolicy,
@@ -92,15 +92,7 @@ export async function callPassthrough(
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   let committed = false;
   try {
-    const p = t.prepared;
-    const r = await t.dispatcher.request({
-      origin: p.url.origin,
-      path: p.url.pathname + p.url.search,
-      method: 'POST',
-      headers: p.headers,
-      body: payload,
-      signal: ac.signal,
-    });
+    const r = await sendUpstream(t.dispatcher, t.prepared, ac.signal, payload);
     if (r.statusCode < 200 || r.statusCode >= 300) {
       const text = await readCapped(r.body, MAX_ERROR_BODY);
       const info = t.adapter.parseError(r.statusCode, text, r.headers);
