@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { AdapterHttpClient, ProviderKeyView } from '../contract.js';
 import { upstreamSecret } from '../shared/credentials.js';
+import { parseJsonObject } from '../shared/json.js';
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
@@ -152,7 +153,7 @@ export class EntraTokenCache {
       body: form.toString(),
       timeoutMs: MINT_TIMEOUT_MS,
     });
-    const body = parseObject(r.body);
+    const body = parseJsonObject(r.body);
     if (r.status >= 500) throw new Error(`Entra ID token service returned ${r.status}`);
     if (r.status < 200 || r.status >= 300) {
       const token = typeof body?.error === 'string' && ERROR_TOKEN.test(body.error) ? `, ${body.error}` : '';
@@ -189,15 +190,4 @@ function cacheKey(c: EntraCredential): string {
   return createHash('sha256')
     .update([c.authorityHost, c.tenantId, c.clientId, c.clientSecret, c.scope].join('\n'))
     .digest('hex');
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }

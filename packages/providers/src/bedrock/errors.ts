@@ -12,6 +12,7 @@
  */
 import type { UpstreamErrorInfo, UpstreamHeaders } from '../contract.js';
 import { truncateBytes } from '../shared/errors.js';
+import { parseJsonObject } from '../shared/json.js';
 
 const CODES: Readonly<Record<string, string>> = {
   ThrottlingException: 'rate_limit_exceeded',
@@ -70,17 +71,6 @@ function header(headers: UpstreamHeaders | undefined, name: string): string | un
   return Array.isArray(v) ? v[0] : v;
 }
 
-function parseBody(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function bedrockErrorInfo(
   name: string | undefined,
   message: string,
@@ -100,7 +90,7 @@ export function parseBedrockError(
   text: string,
   headers?: UpstreamHeaders,
 ): UpstreamErrorInfo {
-  const body = parseBody(text);
+  const body = parseJsonObject(text);
   const fromHeader = header(headers, 'x-amzn-errortype');
   const fromBody = typeof body?.__type === 'string' ? body.__type : undefined;
   const name =
@@ -121,7 +111,7 @@ export function parseBedrockError(
 /** An event-stream exception frame (`:exception-type` + JSON `{message}` payload). */
 export function streamExceptionInfo(rawName: string, payload: string): UpstreamErrorInfo {
   const name = normaliseExceptionName(rawName) ?? 'UnknownException';
-  const m = parseBody(payload)?.message;
+  const m = parseJsonObject(payload)?.message;
   const message = typeof m === 'string' && m !== '' ? truncateBytes(m) : `upstream stream failed: ${name}`;
   return bedrockErrorInfo(name, message, STATUS[name] ?? 502);
 }

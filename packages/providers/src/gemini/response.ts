@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TransformResult, Usage } from '../contract.js';
 import { emptyUsage } from '../contract.js';
+import { parseJsonObject } from '../shared/json.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './wire.js';
 
 const FILTERED = new Set([
@@ -102,17 +103,6 @@ export function candidateOutput(c: GeminiCandidate | undefined): CandidateOutput
   return out;
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Maps a parsed Gemini response object to the caller's chat completion. */
 export function geminiToChatCompletion(r: GeminiResponse, alias: string): TransformResult {
   const usage = readGeminiUsage(r.usageMetadata);
@@ -154,7 +144,7 @@ export function geminiToChatCompletion(r: GeminiResponse, alias: string): Transf
 
 /** Non-streaming chat body → caller body. */
 export function transformGeminiChat(text: string, alias: string): TransformResult {
-  const r = parseObject(text);
+  const r = parseJsonObject(text);
   if (!r) return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
   return geminiToChatCompletion(r as GeminiResponse, alias);
 }

@@ -12,6 +12,7 @@
  * can still fail over before anything was sent, and otherwise ends the stream with one error
  * frame in this same dialect.
  */
+import { ERROR_TYPE_STATUS } from '../../anthropic/wire.js';
 import type { PrepareInput, PrepareResult, ProviderAdapter, TransformResult } from '../../contract.js';
 import { parseAnthropicWireError } from '../../shared/errors.js';
 import { rewriteModelField } from '../../shared/json-scan.js';
@@ -20,7 +21,7 @@ import { isObject } from '../shared/chat-types.js';
 import { NativePassthrough, nativeCapabilities, nativePrepare, nativeTransform } from '../shared/native.js';
 import { replaceData } from '../shared/raw-sse.js';
 import { anthropicErrorFrame } from './stream.js';
-import { ANTHROPIC_ERROR_STATUS, readAnthropicUsage } from './usage.js';
+import { readAnthropicUsage } from './usage.js';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -63,7 +64,7 @@ class AnthropicPassthrough extends NativePassthrough {
     const type = event ?? '';
     if (type === 'error' && data !== undefined) {
       const info = parseAnthropicWireError(data);
-      const status = info.kind ? ANTHROPIC_ERROR_STATUS[info.kind] : undefined;
+      const status = info.kind ? ERROR_TYPE_STATUS[info.kind] : undefined;
       this.failure = { kind: 'in_band', error: status ? { ...info, status } : info };
       return '';
     }

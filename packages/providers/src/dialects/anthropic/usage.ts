@@ -27,15 +27,3 @@ export function readAnthropicUsage(usage: unknown, into: Usage): void {
     cache_read_tokens: read,
   });
 }
-
-/** HTTP status of an Anthropic error type (in-band stream errors carry no status). */
-export const ANTHROPIC_ERROR_STATUS: Readonly<Record<string, number>> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  overloaded_error: 529,
-};
