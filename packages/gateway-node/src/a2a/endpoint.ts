@@ -5,12 +5,11 @@
  * order (§3.2): caller auth 401, agent lookup 404, `allowed_agents` 403, body 413 / 400,
  * JSON 400, quota 429, relay. Every request reads the agents compiled for its snapshot.
  */
-import type { OutgoingHttpHeaders } from 'node:http';
 import { globMatch, type Resource } from '@aisix/core';
 import type { Admission } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
-import { sendBody, sendError } from '../http/respond.js';
+import { sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { surfaceBuckets } from '../pipeline/surface-limits.js';
@@ -25,17 +24,6 @@ const STREAMING: Readonly<Record<AgentView['protocolVersion'], ReadonlySet<strin
   '0.3': new Set(['message/stream', 'tasks/resubscribe']),
   '1.0': new Set(['SendStreamingMessage', 'SubscribeToTask']),
 };
-
-function text(
-  ctx: RequestContext,
-  rt: GatewayRuntime,
-  status: number,
-  body: string,
-  extra?: OutgoingHttpHeaders,
-) {
-  ctx.errorMessage = body;
-  sendBody(ctx, rt.ident, status, 'text/plain; charset=utf-8', body, extra);
-}
 
 /** `allowed_agents` (single-`*` globs; absent, null or empty: no agent). */
 function agentAllowed(key: Resource<'api_keys'>, agent: string): boolean {
@@ -71,12 +59,12 @@ async function admit(
   const agent = a2aAgents(ctx.snapshot, rt.logger).get(name);
   if (agent === undefined) {
     ctx.errorType = 'not_found';
-    text(ctx, rt, 404, `unknown A2A agent: ${name}`);
+    sendTextError(ctx, rt.ident, 404, `unknown A2A agent: ${name}`);
     return undefined;
   }
   if (!agentAllowed(key, name)) {
     ctx.errorType = 'permission_denied';
-    text(ctx, rt, 403, `this key may not reach A2A agent: ${name}`);
+    sendTextError(ctx, rt.ident, 403, `this key may not reach A2A agent: ${name}`);
     return undefined;
   }
   return { key, agent };
@@ -99,14 +87,14 @@ export async function runA2aCall(rt: GatewayRuntime, ctx: RequestContext): Promi
   } catch (e) {
     if (e instanceof GatewayError && e.status === 413) return sendError(ctx, rt.ident, e);
     ctx.errorType = 'invalid_request_error';
-    return text(ctx, rt, 400, 'invalid request body');
+    return sendTextError(ctx, rt.ident, 400, 'invalid request body');
   }
   let doc: unknown;
   try {
     doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
     ctx.errorType = 'invalid_request_error';
-    return text(ctx, rt, 400, 'invalid JSON-RPC body');
+    return sendTextError(ctx, rt.ident, 400, 'invalid JSON-RPC body');
   }
   const { method, id } = peek(doc);
   ctx.a2a = { agent: agent.name, method, faulted: false };
@@ -141,8 +129,9 @@ export async function runA2aCard(rt: GatewayRuntime, ctx: RequestContext): Promi
   if (!admitted) return;
   const { agent } = admitted;
   const base = publicBase(rt, ctx);
-  if ('error' in base) return text(ctx, rt, base.status, base.error);
-  if (agent.url === undefined) return text(ctx, rt, 502, `agent card unavailable: ${agent.unusable}`);
+  if ('error' in base) return sendTextError(ctx, rt.ident, base.status, base.error);
+  if (agent.url === undefined)
+    return sendTextError(ctx, rt.ident, 502, `agent card unavailable: ${agent.unusable}`);
   try {
     const card = await fetchCard(rt, agent, agent.url);
     const publicUrl = `${base.base}/a2a/${encodeURIComponent(agent.name)}`;
@@ -154,6 +143,6 @@ export async function runA2aCard(rt: GatewayRuntime, ctx: RequestContext): Promi
       'A2A agent card fetch failed',
     );
     ctx.errorType = 'upstream_error';
-    text(ctx, rt, 502, e.message);
+    sendTextError(ctx, rt.ident, 502, e.message);
   }
 }

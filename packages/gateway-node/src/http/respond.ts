@@ -87,6 +87,21 @@ export function sendBody(
   send(ctx, status, contentType, body, baseHeaders(ctx, ident, extra));
 }
 
+/**
+ * A plain-text refusal (the MCP and A2A endpoints answer their transport errors this way): the
+ * text is also what the access log and usage events record as the error.
+ */
+export function sendTextError(
+  ctx: RequestContext,
+  ident: ResponseIdentity,
+  status: number,
+  body: string,
+  extra?: OutgoingHttpHeaders,
+): void {
+  ctx.errorMessage = body;
+  sendBody(ctx, ident, status, 'text/plain; charset=utf-8', body, extra);
+}
+
 /** A JSON answer outside the model pipeline (`/v1/models`, errors). */
 export function sendJson(
   ctx: RequestContext,

@@ -6,13 +6,12 @@
  * for its snapshot. A `tools/call` is attributed to its server and tool (`ctx.mcp`) before the
  * quota, so every outcome, a 429 included, has its usage event (§2.7 step 7).
  */
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
-import { baseHeaders, sendBody, sendError } from '../http/respond.js';
+import { baseHeaders, sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { McpCall, RequestContext } from '../pipeline/context.js';
 import { surfaceBuckets } from '../pipeline/surface-limits.js';
@@ -68,17 +67,6 @@ function parseMessage(body: Buffer): Message | undefined {
   // A response or error sent by the client: accepted and ignored.
   if (('result' in doc || 'error' in doc) && (hasId || id === null)) return { kind: 'other' };
   return undefined;
-}
-
-function text(
-  ctx: RequestContext,
-  rt: GatewayRuntime,
-  status: number,
-  body: string,
-  extra?: OutgoingHttpHeaders,
-) {
-  ctx.errorMessage = body;
-  sendBody(ctx, rt.ident, status, 'text/plain; charset=utf-8', body, extra);
 }
 
 function rpc(
@@ -146,14 +134,14 @@ export async function runMcp(rt: GatewayRuntime, ctx: RequestContext): Promise<v
       // Kept raw: it then names no server.
     }
     scoped = g.servers.get(name);
-    if (scoped === undefined) return text(ctx, rt, 404, `unknown MCP server: ${name}`);
+    if (scoped === undefined) return sendTextError(ctx, rt.ident, 404, `unknown MCP server: ${name}`);
   }
   let body: Buffer;
   try {
     body = await readBody(ctx.req, rt.settings.bodyLimit, rt.bodyIdleMs);
   } catch (e) {
     if (e instanceof GatewayError && e.status === 413) return sendError(ctx, rt.ident, e);
-    return text(ctx, rt, 400, 'invalid request body');
+    return sendTextError(ctx, rt.ident, 400, 'invalid request body');
   }
   let msg = parseMessage(body);
   let admission: Admission | undefined;
@@ -215,19 +203,20 @@ async function answer(
   msg: Message | undefined,
   chain: readonly CompiledGuardrail[],
 ): Promise<void> {
-  if (ctx.req.method !== 'POST') return text(ctx, rt, 405, 'method not allowed: use POST', { allow: 'POST' });
+  if (ctx.req.method !== 'POST')
+    return sendTextError(ctx, rt.ident, 405, 'method not allowed: use POST', { allow: 'POST' });
   const accept = header(ctx, 'accept') ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
-    return text(
+    return sendTextError(
       ctx,
-      rt,
+      rt.ident,
       406,
       'Not Acceptable: the client must accept both application/json and text/event-stream',
     );
   if (!(header(ctx, 'content-type') ?? '').startsWith('application/json'))
-    return text(ctx, rt, 415, 'Unsupported Media Type: Content-Type must be application/json');
+    return sendTextError(ctx, rt.ident, 415, 'Unsupported Media Type: Content-Type must be application/json');
   if (msg === undefined)
-    return text(ctx, rt, 415, 'Unsupported Media Type: the body must be one JSON-RPC message');
+    return sendTextError(ctx, rt.ident, 415, 'Unsupported Media Type: the body must be one JSON-RPC message');
   const version = header(ctx, 'mcp-protocol-version');
   if (msg.kind === 'request' && msg.method === 'initialize') {
     if (version !== undefined && version !== msg.params.protocolVersion)
@@ -236,7 +225,7 @@ async function answer(
         error: { code: -32600, message: 'MCP-Protocol-Version header does not match params.protocolVersion' },
       });
   } else if (version !== undefined && !KNOWN_VERSIONS.has(version)) {
-    return text(ctx, rt, 400, `Bad Request: unsupported MCP-Protocol-Version: ${version}`);
+    return sendTextError(ctx, rt.ident, 400, `Bad Request: unsupported MCP-Protocol-Version: ${version}`);
   }
   if (msg.kind !== 'request') {
     ctx.settled = true;
