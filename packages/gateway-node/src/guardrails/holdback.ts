@@ -24,9 +24,9 @@ interface Piece {
   readonly slot: Slot;
 }
 
-export interface HoldbackOptions {
+/** What a guardrail's stream tap (held back whole, or scanned in windows) is given. */
+export interface StreamScanOptions {
   readonly dialect: Dialect;
-  readonly mode: 'buffer_full' | 'end_of_stream';
   readonly maxBufferBytes: number;
   readonly failOpen: boolean;
   /** Runs the chain over one channel's text (a promise when a remote guardrail is asked). */
@@ -37,6 +37,10 @@ export interface HoldbackOptions {
   bypassed(): void;
   /** Masks applied / monitor hits, once per stream. */
   judged(js: readonly Judgement[]): void;
+}
+
+export interface HoldbackOptions extends StreamScanOptions {
+  readonly mode: 'buffer_full' | 'end_of_stream';
 }
 
 export class HoldbackTap implements StreamTap {

@@ -11,19 +11,13 @@
  */
 import type { StreamTap } from '../pipeline/scopes.js';
 import type { Judgement } from './chain.js';
-import { type Dialect, type Slot, slotText } from './extract.js';
+import { type Slot, slotText } from './extract.js';
+import type { StreamScanOptions } from './holdback.js';
 import { eventPieces, parseEvent, splitEvents } from './sse-events.js';
 
-export interface WindowOptions {
-  readonly dialect: Dialect;
+export interface WindowOptions extends StreamScanOptions {
   readonly windowSize: number;
   readonly overlap: number;
-  readonly maxBufferBytes: number;
-  readonly failOpen: boolean;
-  judge(text: string): Judgement | Promise<Judgement>;
-  blocked(j: Judgement | undefined): string;
-  bypassed(): void;
-  judged(js: readonly Judgement[]): void;
 }
 
 export class WindowTap implements StreamTap {
