@@ -56,6 +56,28 @@ export interface DispatchInput {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * A failed upstream attempt (model calls and video calls alike): counted against its model's
+ * health (cooldowns, failure metrics) and, when the failure has a cause, logged as `message`.
+ */
+export function recordAttemptFailure(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  t: Pick<Target, 'model' | 'provider' | 'upstreamModel'> & {
+    readonly view: Pick<Target['view'], 'display_name' | 'provider_key_id'>;
+  },
+  f: AttemptFailure,
+  message: string,
+): void {
+  rt.health.recordFailure(t.model, f, {
+    provider: t.provider,
+    model: t.view.display_name,
+    upstream_model: t.upstreamModel,
+    provider_key_id: t.view.provider_key_id ?? '',
+  });
+  if (f.detail) rt.logger.warn({ request_id: ctx.id, provider: t.provider, cause: f.detail }, message);
+}
+
 export function backoffMs(
   n: number,
   retryAfterMs: number | undefined,
@@ -415,17 +437,7 @@ async function loop(
       }
       if (ctx.res.destroyed || ctx.res.headersSent) return;
       last = r.failure;
-      rt.health.recordFailure(t.model, last, {
-        provider: t.provider,
-        model: t.view.display_name,
-        upstream_model: t.upstreamModel,
-        provider_key_id: t.view.provider_key_id ?? '',
-      });
-      if (last.detail)
-        rt.logger.warn(
-          { request_id: ctx.id, provider: t.provider, cause: last.detail },
-          'upstream attempt failed',
-        );
+      recordAttemptFailure(rt, ctx, t, last, 'upstream attempt failed');
       if (!last.retryable) return sendError(ctx, rt.ident, last.error);
       const mayRetry = attempt < budget.n && !(last.timeout && budget.fromDefault);
       if (!mayRetry) break;

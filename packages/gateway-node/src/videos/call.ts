@@ -11,7 +11,7 @@ import { type Decoded, videoErrorMessage } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { backoffMs } from '../pipeline/dispatch.js';
+import { backoffMs, recordAttemptFailure } from '../pipeline/dispatch.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from '../upstream/client.js';
 import {
@@ -167,17 +167,7 @@ export async function withRetries<T>(
       return r;
     }
     const f = r.failure;
-    rt.health.recordFailure(t.model, f, {
-      provider: t.provider,
-      model: t.view.display_name,
-      upstream_model: t.upstreamModel,
-      provider_key_id: t.view.provider_key_id ?? '',
-    });
-    if (f.detail)
-      rt.logger.warn(
-        { request_id: ctx.id, provider: t.provider, cause: f.detail },
-        'video upstream call failed',
-      );
+    recordAttemptFailure(rt, ctx, t, f, 'video upstream call failed');
     if (ctx.res.destroyed) return undefined;
     const again =
       f.retryable &&
