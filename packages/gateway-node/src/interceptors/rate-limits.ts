@@ -15,7 +15,6 @@ import {
   type Bucket,
   type BucketState,
   type CounterStore,
-  compileLimitPlan,
   estimateTokens,
   Limiter,
   type LimitPlan,
@@ -29,6 +28,7 @@ import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
+import { limitPlan } from '../pipeline/limit-plan.js';
 import type { AttemptFacts, Outcome, Scope } from '../pipeline/scopes.js';
 import { apiKeyView, modelView } from '../resources.js';
 
@@ -69,7 +69,7 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
   return {
     name: 'rate-limits',
     compile(snapshot) {
-      const plan = compileLimitPlan(snapshot);
+      const plan = limitPlan(snapshot);
       if (plan !== undefined) {
         for (const w of plan.warnings) {
           if (warned.has(w) || warned.size >= MAX_WARNED) continue;

@@ -4,27 +4,15 @@
  * the policies), checked once before the upstream call and held until the answer is relayed
  * (so `concurrency` counts it); no tokens are committed.
  */
-import type { ConfigSnapshot } from '@aisix/core';
-import { type Admission, compileLimitPlan, type LimitPlan } from '@aisix/limits';
+import type { Admission } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { sendError } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { limitPlan } from '../pipeline/limit-plan.js';
 import { apiKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { guardsFor, type JobGuards, scan } from './guard.js';
 import type { JobTarget, TargetResult } from './target.js';
-
-const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
-
-/** The snapshot's plan (null: no limit configured anywhere), compiled once per snapshot. */
-function planOf(snapshot: ConfigSnapshot): LimitPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileLimitPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
-}
 
 /** The admission to commit once the call ends (undefined: nothing applies), or the 429. */
 async function admitJob(
@@ -32,7 +20,7 @@ async function admitJob(
   ctx: RequestContext,
   t: JobTarget,
 ): Promise<Admission | undefined | GatewayError> {
-  const plan = planOf(ctx.snapshot);
+  const plan = limitPlan(ctx.snapshot);
   const key = ctx.apiKey;
   if (plan === undefined || key === undefined) return undefined;
   const v = apiKeyView(key);

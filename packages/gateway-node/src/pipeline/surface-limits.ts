@@ -4,19 +4,8 @@
  * plan is compiled once per snapshot.
  */
 import type { ConfigSnapshot, Resource } from '@aisix/core';
-import { type Bucket, compileLimitPlan, type LimitPlan, type ModelFacts } from '@aisix/limits';
-
-const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
-
-/** The snapshot's rate-limit plan (undefined: no limit configured anywhere), compiled once. */
-export function limitPlan(snapshot: ConfigSnapshot): LimitPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileLimitPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
-}
+import type { Bucket, ModelFacts } from '@aisix/limits';
+import { limitPlan } from './limit-plan.js';
 
 /**
  * The buckets of one call on a model-less surface. `label` stands in for the model name;

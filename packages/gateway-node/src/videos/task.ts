@@ -6,8 +6,7 @@
  * 302 to the provider's URL (never fetched by the gateway); a proxy vendor → the bytes relayed
  * (`content.ts`). Neither route emits usage events.
  */
-import { type ConfigSnapshot, resolveModel } from '@aisix/core';
-import { compileLimitPlan, type LimitPlan } from '@aisix/limits';
+import { resolveModel } from '@aisix/core';
 import { type VideoState, videoVendor } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody } from '../http/body.js';
@@ -15,6 +14,7 @@ import { baseHeaders, sendError, sendSuccessJson } from '../http/respond.js';
 import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { limitPlan } from '../pipeline/limit-plan.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { callJson, withRetries } from './call.js';
@@ -25,17 +25,6 @@ import { type VideoTarget, videoTarget } from './target.js';
 
 const PREFIX = '/v1/videos/';
 const CONTENT = '/content';
-
-const plans = new WeakMap<ConfigSnapshot, LimitPlan | null>();
-
-function limitPlan(snapshot: ConfigSnapshot): LimitPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileLimitPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
-}
 
 /** Key and policy layers only; held for the call, committed with no tokens. */
 async function pollQuota(rt: GatewayRuntime, ctx: RequestContext, t: VideoTarget) {
