@@ -4,12 +4,10 @@
  * text frame as output, the frame's text as sent. Only a block acts (a frame is never rewritten:
  * masking would change the event the peer parses); monitor hits and bypasses are recorded.
  */
-import type { ConfigSnapshot } from '@aisix/core';
 import type { Judgement } from '../guardrails/chain.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
 import { upstreamHttp } from '../guardrails/remote/http.js';
-import { compileGuardrailPlan, type GuardrailPlan } from '../guardrails/resolve.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 
@@ -22,25 +20,15 @@ export interface FrameGuard {
   check(phase: Phase, frame: Buffer): Verdict | Promise<Verdict>;
 }
 
-const plans = new WeakMap<ConfigSnapshot, GuardrailPlan | null>();
-
-function planOf(snapshot: ConfigSnapshot): GuardrailPlan | undefined {
-  let p = plans.get(snapshot);
-  if (p === undefined) {
-    p = compileGuardrailPlan(snapshot) ?? null;
-    plans.set(snapshot, p);
-  }
-  return p ?? undefined;
-}
-
 /** The session's guard; undefined when no guardrail applies (frames then cost nothing). */
 export function frameGuard(rt: GatewayRuntime, ctx: RequestContext): FrameGuard | undefined {
   const model = ctx.model;
   const key = ctx.apiKey;
   if (model === undefined || key === undefined) return undefined;
-  const plan = planOf(ctx.snapshot);
-  if (plan === undefined) return undefined;
-  const chain = plan.chainFor(model.id, key.id, (key.value as { team_id?: string }).team_id);
+  // The model pipeline's plans: one compile per snapshot, with the deployment's settings
+  // (`bedrock_endpoint_url`) and its handling of a snapshot that does not compile.
+  const chain = rt.guardrails?.modelChain(ctx.snapshot, key, model.id);
+  if (chain === undefined) return undefined;
   const input = chain.filter((g) => g.input);
   const output = chain.filter((g) => g.output);
   if (input.length === 0 && output.length === 0) return undefined;
