@@ -7,6 +7,7 @@
 import type { Judgement } from '../guardrails/chain.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
+import { verdictRecorder } from '../guardrails/record.js';
 import { upstreamHttp } from '../guardrails/remote/http.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -32,33 +33,11 @@ export function frameGuard(rt: GatewayRuntime, ctx: RequestContext): FrameGuard 
   const input = chain.filter((g) => g.input);
   const output = chain.filter((g) => g.output);
   if (input.length === 0 && output.length === 0) return undefined;
-  const m = rt.metrics.guardrails;
+  const recorder = verdictRecorder(rt.metrics.guardrails, rt.logger);
   const record = (phase: Phase, j: Judgement): Verdict => {
-    if (ctx.guardrails === undefined)
-      ctx.guardrails = { blocked: false, bypassedReason: null, applied: [], redacted: {}, monitorHits: [] };
-    const u = ctx.guardrails;
-    for (const t of j.timings) {
-      m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
-      if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
-        u.applied.push({ kind: t.kind, hook: phase });
-    }
-    for (const b of j.bypasses) {
-      m.bypassed(b.reason);
-      u.bypassedReason ??= b.reason;
-    }
-    for (const h of j.hits) {
-      const hit = `${h.guardrail}:${h.detector}:${h.verdict}`;
-      if (!u.monitorHits.includes(hit)) u.monitorHits.push(hit);
-    }
-    if (j.block === undefined) return undefined;
-    m.blocked();
-    u.blocked = true;
-    // Names only: what matched is never logged.
-    rt.logger.info(
-      { request_id: ctx.id, phase, blocked_by: j.block.guardrail, detector: j.block.detector },
-      'guardrail verdict',
-    );
-    return j.block.guardrail;
+    // Frames are never rewritten, so no mask is recorded as done (as the job APIs do).
+    recorder(ctx, phase, { ...j, masks: [], redacted: {} });
+    return j.block?.guardrail;
   };
   const run = (
     chain: readonly CompiledGuardrail[],
