@@ -1,8 +1,8 @@
 /**
  * The snapshot's rate-limit plan, compiled once per snapshot and shared by the model pipeline's
  * rate-limit interceptor and the surfaces that acquire through `rt.limiter` themselves (MCP
- * `tools/call`, A2A calls, the raw `/passthrough` tunnel); undefined when the snapshot
- * configures no limit at all.
+ * `tools/call`, A2A calls, the raw `/passthrough` tunnel, job calls, video polls); undefined
+ * when the snapshot configures no limit at all.
  */
 import type { ConfigSnapshot } from '@aisix/core';
 import { compileLimitPlan, type LimitPlan } from '@aisix/limits';
