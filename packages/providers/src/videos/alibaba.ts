@@ -1,6 +1,6 @@
 /** Alibaba Cloud Model Studio (DashScope) asynchronous video synthesis. */
 import type { VideoStatus, VideoVendor } from './contract.js';
-import { at, doneOrNot, duration, failure, missing, statusOf, text } from './fields.js';
+import { at, duration, failure, missing, redirectPoll, statusOf, text } from './fields.js';
 
 const STATUS: Readonly<Record<string, VideoStatus>> = {
   PENDING: 'queued',
@@ -39,15 +39,6 @@ export const alibabaVideos: VideoVendor = {
       duration(at(doc, 'usage', 'output_video_duration')) ?? duration(at(doc, 'usage', 'duration'));
     const videoUrl = text(at(doc, 'output', 'video_url'));
     const error = failure(at(doc, 'output', 'code'), at(doc, 'output', 'message'));
-    return {
-      ok: true,
-      value: {
-        status,
-        progress: doneOrNot(status),
-        ...(seconds !== undefined ? { seconds } : {}),
-        ...(videoUrl !== undefined ? { videoUrl } : {}),
-        ...(error !== undefined ? { error } : {}),
-      },
-    };
+    return redirectPoll(status, seconds, videoUrl, error);
   },
 };

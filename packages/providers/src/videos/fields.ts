@@ -2,7 +2,7 @@
  * Small readers for provider JSON: nested fields by path, strings and numbers as the video
  * object wants them, and the shared decode failures (data-plane §7.3 `upstream_decode_error`).
  */
-import type { Decoded, VideoFailure, VideoStatus } from './contract.js';
+import type { Decoded, VideoFailure, VideoState, VideoStatus } from './contract.js';
 
 export function at(doc: unknown, ...path: (string | number)[]): unknown {
   let v = doc;
@@ -48,5 +48,24 @@ export function failure(code: unknown, message: unknown): VideoFailure | undefin
   return { code: c ?? 'video_generation_failed', message: m ?? 'video generation failed' };
 }
 
-/** `progress` of redirect vendors: they report none, so it is all or nothing. */
-export const doneOrNot = (s: VideoStatus): number => (s === 'completed' ? 100 : 0);
+/**
+ * A redirect vendor's poll answer as the video state. These vendors report no progress, so it
+ * is all or nothing; fields they did not give are left out.
+ */
+export function redirectPoll(
+  status: VideoStatus,
+  seconds: string | undefined,
+  videoUrl: string | undefined,
+  error: VideoFailure | undefined,
+): Decoded<VideoState> {
+  return {
+    ok: true,
+    value: {
+      status,
+      progress: status === 'completed' ? 100 : 0,
+      ...(seconds !== undefined ? { seconds } : {}),
+      ...(videoUrl !== undefined ? { videoUrl } : {}),
+      ...(error !== undefined ? { error } : {}),
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /** Runway text-to-video tasks (API version pinned by header on every call). */
 import type { VideoStatus, VideoVendor } from './contract.js';
-import { at, doneOrNot, failure, missing, statusOf, text } from './fields.js';
+import { at, failure, missing, redirectPoll, statusOf, text } from './fields.js';
 
 const STATUS: Readonly<Record<string, VideoStatus>> = {
   PENDING: 'queued',
@@ -35,14 +35,6 @@ export const runwayVideos: VideoVendor = {
     if (status === undefined) return missing('status');
     const videoUrl = text(at(doc, 'output', 0));
     const error = failure(at(doc, 'failureCode'), at(doc, 'failure'));
-    return {
-      ok: true,
-      value: {
-        status,
-        progress: doneOrNot(status),
-        ...(videoUrl !== undefined ? { videoUrl } : {}),
-        ...(error !== undefined ? { error } : {}),
-      },
-    };
+    return redirectPoll(status, undefined, videoUrl, error);
   },
 };

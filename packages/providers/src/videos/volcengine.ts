@@ -1,6 +1,6 @@
 /** Volcengine Ark content generation tasks (Seedance and friends). */
 import type { VideoStatus, VideoVendor } from './contract.js';
-import { at, doneOrNot, duration, failure, missing, statusOf, text } from './fields.js';
+import { at, duration, failure, missing, redirectPoll, statusOf, text } from './fields.js';
 
 const STATUS: Readonly<Record<string, VideoStatus>> = {
   queued: 'queued',
@@ -33,15 +33,6 @@ export const volcengineVideos: VideoVendor = {
     const seconds = duration(at(doc, 'duration'));
     const videoUrl = text(at(doc, 'content', 'video_url'));
     const error = failure(at(doc, 'error', 'code'), at(doc, 'error', 'message'));
-    return {
-      ok: true,
-      value: {
-        status,
-        progress: doneOrNot(status),
-        ...(seconds !== undefined ? { seconds } : {}),
-        ...(videoUrl !== undefined ? { videoUrl } : {}),
-        ...(error !== undefined ? { error } : {}),
-      },
-    };
+    return redirectPoll(status, seconds, videoUrl, error);
   },
 };

@@ -1,6 +1,6 @@
 /** Zhipu AI (BigModel, CogVideoX) asynchronous video generation. */
 import type { VideoStatus, VideoVendor } from './contract.js';
-import { at, doneOrNot, missing, statusOf, text } from './fields.js';
+import { at, missing, redirectPoll, statusOf, text } from './fields.js';
 
 const STATUS: Readonly<Record<string, VideoStatus>> = {
   PROCESSING: 'in_progress',
@@ -31,9 +31,6 @@ export const zhipuVideos: VideoVendor = {
     const status = statusOf(at(doc, 'task_status'), STATUS);
     if (status === undefined) return missing('task_status');
     const videoUrl = text(at(doc, 'video_result', 0, 'url'));
-    return {
-      ok: true,
-      value: { status, progress: doneOrNot(status), ...(videoUrl !== undefined ? { videoUrl } : {}) },
-    };
+    return redirectPoll(status, undefined, videoUrl, undefined);
   },
 };
