@@ -13,16 +13,25 @@ export type VerdictRecorder = (ctx: RequestContext, phase: GuardrailPhase, j: Ju
 
 /** The request's guardrail usage fields, created on the first verdict. */
 export function usageOf(ctx: RequestContext): GuardrailUsage {
-  ctx.guardrails ??= { blocked: false, bypassedReason: null, applied: [], redacted: {}, monitorHits: [] };
+  ctx.guardrails ??= {
+    blocked: false,
+    bypassedReason: null,
+    applied: [],
+    redacted: {},
+    monitorHits: [],
+    evaluations: [],
+  };
   return ctx.guardrails;
 }
 
 export function verdictRecorder(m: GuardrailMetrics, logger: Logger): VerdictRecorder {
   return (ctx, phase, j) => {
     const u = usageOf(ctx);
+    const endedAt = performance.now();
     for (const t of j.timings) {
       m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
       ctx.trace?.guardrail({ ...t, phase });
+      u.evaluations.push({ ...t, phase, endedAt });
       if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
         u.applied.push({ kind: t.kind, hook: phase });
     }

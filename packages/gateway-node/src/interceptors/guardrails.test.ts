@@ -62,7 +62,10 @@ function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}
         routing: { strategy: 'failover', targets: [{ model: 'gpt-4o-mini' }, { model: 'mock/member-b' }] },
       },
     },
-    api_keys: { k9: { key_hash: sha256(LIMITED_KEY), allowed_models: ['*'], rate_limit: { rpm: 1 } } },
+    api_keys: {
+      k9: { key_hash: sha256(LIMITED_KEY), allowed_models: ['*'], rate_limit: { rpm: 1 } },
+      k10: { key_hash: sha256(TPM_KEY), allowed_models: ['*'], rate_limit: { tpm: 20 } },
+    },
   };
   const docs: Docs = {
     ...cacheDocs(rig.up.url, rig.anth.url, policies, extra),
@@ -74,6 +77,8 @@ function guard(guardrails: Rows, attachments: Rows = {}, policies: Policies = {}
 
 const SECRET_WORD = 'project-nightingale';
 const LIMITED_KEY = 'sk-limited-rpm-1';
+/** `tpm: 20`: one answer of the mock (12 tokens) leaves room, two do not. */
+const TPM_KEY = 'sk-limited-tpm-20';
 const EMAIL = 'jane.doe@example.com';
 const CARD = '4111111111111111';
 
@@ -508,6 +513,29 @@ describe('modes and resolution', () => {
     assert.equal((await send(SECRET_WORD)).status, 422);
     assert.equal((await send('clean')).status, 200);
     assert.equal((await send('clean again')).status, 429);
+  });
+
+  test('a blocked answer still costs its tokens (data-plane §9.3), on chat and messages', async () => {
+    guard(keyword());
+    const send = (path: string, content: string) =>
+      post(
+        rig.g.base,
+        path,
+        { model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content }] },
+        { key: TPM_KEY, headers: { 'x-api-key': TPM_KEY } },
+      );
+    for (const path of ['/v1/chat/completions', '/v1/messages']) {
+      // The requests must share one minute window, and the key must start it unspent.
+      const left = 60_000 - (Date.now() % 60_000);
+      await new Promise((r) => setTimeout(r, left + 50));
+      rig.up.handle(chatJson(`the codename is ${SECRET_WORD}`));
+      assert.equal((await send(path, 'codename?')).status, 422); // 12 tokens committed
+      assert.equal((await send(path, 'codename?')).status, 422); // 24 > 20
+      rig.up.handle(chatJson('ok'));
+      const r = await send(path, 'clean');
+      assert.equal(r.status, 429, `${path}: ${r.text}`);
+      assert.match(r.text, /token limit exceeded/);
+    }
   });
 
   test('hook_point output does not scan the input', async () => {

@@ -20,6 +20,8 @@ import {
 } from '../test/cache-rig.js';
 import { sha256 } from '../test/fixtures.js';
 import { json, sleep } from '../test/mock-upstream.js';
+import type { UsageSink } from '../usage/bus.js';
+import type { UsageEvent } from '../usage/events.js';
 
 let rig: CacheRig;
 let clientA: OpenAI;
@@ -344,5 +346,61 @@ describe('lifetime and request directives', () => {
     const n = rig.calls();
     assert.equal((await chat('mock/live')).cache, null);
     assert.equal(rig.calls() - n, 1);
+  });
+});
+
+describe('usage events (data-plane §10.4, §12.3)', () => {
+  test('cache_status miss / hit / bypass; a hit carries the cached usage, cost 0 and the saved tokens', async () => {
+    const events: UsageEvent[] = [];
+    const sink: UsageSink = {
+      name: 'cache-test',
+      offer(es) {
+        events.push(...es);
+        return 0;
+      },
+    };
+    rig.g.gw.usage.attach(sink);
+    try {
+      rig.apply({ ev: policy('ev', { applies_to: 'model:mock/events' }) });
+      const ids: string[] = [];
+      for (const headers of [undefined, undefined, { 'cache-control': 'no-cache' }]) {
+        const { response } = await clientA.chat.completions
+          .create(
+            { model: 'mock/events', messages: [{ role: 'user', content: 'count me' }] },
+            headers ? { headers } : undefined,
+          )
+          .withResponse();
+        ids.push(response.headers.get('x-aisix-request-id') ?? '');
+      }
+      const deadline = Date.now() + 10_000;
+      while (!ids.every((id) => events.some((e) => e.request_id === id))) {
+        assert.ok(Date.now() < deadline, 'timed out waiting for usage events');
+        await sleep(10);
+      }
+      const [miss, hit, bypass] = ids.map((id) => events.filter((e) => e.request_id === id));
+      assert.equal(miss?.length, 1);
+      assert.equal(hit?.length, 1);
+      const m = miss?.[0] as UsageEvent;
+      const h = hit?.[0] as UsageEvent;
+      const b = bypass?.[0] as UsageEvent;
+      assert.equal(m.cache_status, 'miss');
+      assert.equal(m.cache_hit_layer, null);
+      assert.equal(m.cache_hit_saved_input_tokens, 0);
+      assert.equal(m.cache_hit_saved_output_tokens, 0);
+      assert.ok(m.prompt_tokens > 0 && m.completion_tokens > 0);
+      assert.equal(h.cache_status, 'hit');
+      assert.equal(h.cache_hit_layer, 'exact');
+      assert.equal(h.cache_similarity, null);
+      assert.equal(h.prompt_tokens, m.prompt_tokens);
+      assert.equal(h.completion_tokens, m.completion_tokens);
+      assert.equal(h.cost_usd, 0);
+      assert.equal(h.cache_hit_saved_input_tokens, m.prompt_tokens);
+      assert.equal(h.cache_hit_saved_output_tokens, m.completion_tokens);
+      assert.equal(h.upstream_latency_ms, null);
+      assert.equal(b.cache_status, 'bypass');
+      assert.equal(b.cache_hit_saved_input_tokens, 0);
+    } finally {
+      rig.g.gw.usage.detach(sink);
+    }
   });
 });

@@ -33,7 +33,7 @@ import {
 import type { Usage } from '@aisix/providers';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { RouteKind } from '../pipeline/context.js';
+import type { CacheUsage, RequestContext, RouteKind } from '../pipeline/context.js';
 import type { Answer, Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
 import type { Outcome, Scope, StreamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -147,6 +147,8 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       if (policy === undefined) return undefined;
       const store = storeOf(policy);
       if (store === undefined) return undefined;
+      // The lookup's span covers the key and the read.
+      const t0 = performance.now();
       const cc = directives(ctx.req.headers['cache-control']);
       const input: CacheKeyInput = {
         endpoint: family,
@@ -166,26 +168,41 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       const scope = new CacheScope(policy, store, key, cc.noCache, cc.noStore, semantic, storeFailed);
       if (cc.noCache) {
         d.metrics.governance.cacheRequest(policy.name, 'bypass');
+        decided(ctx, t0, {
+          policy: policy.name,
+          status: 'bypass',
+          layer: null,
+          similarity: null,
+          saved: undefined,
+        });
         return { scope };
       }
       // The memory store answers at once: a hit or a plain miss costs no promise.
       if (store instanceof MemoryCacheStore) {
         const exact = store.getSync(key);
-        if (exact !== undefined) return hit(policy, exact);
-        if (policy.semantic === undefined) return miss(policy, scope);
-        return lookup(policy, store, key, input, scope, f, false);
+        if (exact !== undefined) return hit(ctx, t0, policy, exact);
+        if (policy.semantic === undefined) return miss(ctx, t0, policy, scope);
+        return lookup(policy, store, key, input, scope, f, false, t0);
       }
-      return lookup(policy, store, key, input, scope, f, true);
+      return lookup(policy, store, key, input, scope, f, true, t0);
     },
   };
 
-  function hit(policy: CompiledCachePolicy, exact: CacheHit): Begin {
+  function hit(ctx: RequestContext, t0: number, policy: CompiledCachePolicy, exact: CacheHit): Begin {
     d.metrics.governance.cacheRequest(policy.name, 'hit_exact');
+    decided(ctx, t0, hitUsage(policy, exact.entry, 'exact', null));
     return { answer: hitAnswer(exact.entry, 'exact') };
   }
 
-  function miss(policy: CompiledCachePolicy, scope: CacheScope): Begin {
+  function miss(ctx: RequestContext, t0: number, policy: CompiledCachePolicy, scope: CacheScope): Begin {
     d.metrics.governance.cacheRequest(policy.name, 'miss');
+    decided(ctx, t0, {
+      policy: policy.name,
+      status: 'miss',
+      layer: null,
+      similarity: null,
+      saved: undefined,
+    });
     return { scope };
   }
 
@@ -198,10 +215,11 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
     f: RequestFacts,
     /** false: the exact layer was already read (and missed). */
     readExact: boolean,
+    t0: number,
   ): Promise<Begin> {
     if (readExact) {
       const exact = await store.get(key).catch((err: unknown) => storeFailed('cache_get', err));
-      if (exact) return hit(policy, exact);
+      if (exact) return hit(f.ctx, t0, policy, exact);
     }
     const sem = policy.semantic;
     if (sem !== undefined && policy.backend === 'memory') {
@@ -216,17 +234,43 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
         const found = await semanticHit(semantic, store, policy, partition, e, key, storeFailed);
         if (found !== undefined) {
           d.metrics.governance.cacheRequest(policy.name, 'hit_semantic');
-          return { answer: found };
+          const similarity = found.similarity.toFixed(4);
+          decided(f.ctx, t0, hitUsage(policy, found.entry, 'semantic', Number(similarity)));
+          return { answer: hitAnswer(found.entry, 'semantic', similarity) };
         }
       }
     }
-    return miss(policy, scope);
+    return miss(f.ctx, t0, policy, scope);
   }
 }
 
-function hitAnswer(e: CacheEntry, layer: 'exact' | 'semantic', similarity?: number): Answer {
+/** Records the request's cache outcome for its usage events, and as a span when it is traced. */
+function decided(ctx: RequestContext, t0: number, c: Omit<CacheUsage, 'endedAt' | 'seconds'>): void {
+  const endedAt = performance.now();
+  const u: CacheUsage = { ...c, endedAt, seconds: (endedAt - t0) / 1000 };
+  ctx.cache = u;
+  ctx.trace?.cache(u);
+}
+
+function hitUsage(
+  policy: CompiledCachePolicy,
+  e: CacheEntry,
+  layer: 'exact' | 'semantic',
+  similarity: number | null,
+): Omit<CacheUsage, 'endedAt' | 'seconds'> {
+  const u = e.usage;
+  return {
+    policy: policy.name,
+    status: 'hit',
+    layer,
+    similarity,
+    saved: { prompt_tokens: u?.prompt_tokens ?? 0, completion_tokens: u?.completion_tokens ?? 0 },
+  };
+}
+
+function hitAnswer(e: CacheEntry, layer: 'exact' | 'semantic', similarity?: string): Answer {
   const headers: OutgoingHttpHeaders = { 'x-aisix-cache': 'hit', 'x-aisix-cache-layer': layer };
-  if (similarity !== undefined) headers['x-aisix-cache-similarity'] = similarity.toFixed(4);
+  if (similarity !== undefined) headers['x-aisix-cache-similarity'] = similarity;
   return { kind: e.kind, body: e.body, headers };
 }
 
@@ -238,7 +282,7 @@ async function semanticHit(
   e: Embedding,
   key: string,
   failed: (op: string, err: unknown) => void,
-): Promise<Answer | undefined> {
+): Promise<{ readonly entry: CacheEntry; readonly similarity: number } | undefined> {
   const sem = policy.semantic;
   if (sem === undefined) return undefined;
   const m = index.nearest(policy.id, partition, e.vector, sem.threshold, Date.now());
@@ -251,7 +295,7 @@ async function semanticHit(
   // Back-fill the exact layer, living no longer than the entry it copies.
   const ttl = Math.min(policy.ttlSecs, near.ttlLeftSecs);
   if (ttl >= 1) await store.set(key, near.entry, ttl).catch((err: unknown) => failed('cache_set', err));
-  return hitAnswer(near.entry, 'semantic', m.similarity);
+  return { entry: near.entry, similarity: m.similarity };
 }
 
 /** A miss (or a bypass): says so in the headers, records the answer, stores it when complete. */

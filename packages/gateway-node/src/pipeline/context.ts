@@ -148,6 +148,8 @@ export interface RequestContext {
   semanticRoute: string | undefined;
   /** What the guardrails did to this request, for its usage events (set on the first verdict). */
   guardrails: GuardrailUsage | undefined;
+  /** What the response cache did (usage events, the trace); undefined when no policy applied. */
+  cache: CacheUsage | undefined;
   /** The request's trace when tracing is on and the request is sampled (set by `run.ts`). */
   trace: RequestTrace | undefined;
   /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
@@ -178,6 +180,33 @@ export interface McpCall {
   upstreamMs: number | undefined;
 }
 
+/** The cache fields of a request's usage events (data-plane §10.4, §12.3). */
+export interface CacheUsage {
+  readonly policy: string;
+  readonly status: 'miss' | 'hit' | 'bypass';
+  /** Hits only. */
+  readonly layer: 'exact' | 'semantic' | null;
+  /** Semantic hits only: the similarity the header reports (4 decimals). */
+  readonly similarity: number | null;
+  /** Hits only: the stored answer's usage, which the hit saved. */
+  readonly saved: { readonly prompt_tokens: number; readonly completion_tokens: number } | undefined;
+  /** The lookup (key and read): `performance.now()` at its end, and how long it took. */
+  readonly endedAt: number;
+  readonly seconds: number;
+}
+
+/** One guardrail evaluation, for the exporters' spans: names and the result only. */
+export interface GuardrailEvaluation {
+  readonly guardrail: string;
+  readonly kind: string;
+  readonly phase: string;
+  readonly result: string;
+  readonly errorType: string;
+  /** `performance.now()` when it ended, and how long it took. */
+  readonly endedAt: number;
+  readonly seconds: number;
+}
+
 /** The guardrail fields of a request's usage events (data-plane §12.3). */
 export interface GuardrailUsage {
   blocked: boolean;
@@ -189,6 +218,8 @@ export interface GuardrailUsage {
   readonly redacted: Record<string, number>;
   /** Monitor-mode hits as `<guardrail>:<detector>:<would_block|would_mask>`, each once. */
   readonly monitorHits: string[];
+  /** Every evaluation, in order (the `otlp_http` exporter's guardrail spans). */
+  readonly evaluations: GuardrailEvaluation[];
 }
 
 export function newContext(
@@ -243,6 +274,7 @@ export function newContext(
     semanticRoute: undefined,
     a2a: undefined,
     guardrails: undefined,
+    cache: undefined,
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,
@@ -301,6 +333,15 @@ export function completedFacts(ctx: RequestContext): CompletedFacts {
 export interface FinishedUsage {
   readonly events: readonly UsageEvent[];
   readonly content: UsageContent | undefined;
+  readonly steps: RequestSteps | undefined;
+}
+
+/** What a request did besides its attempts, for exporters that render it as spans (OP-13). */
+export interface RequestSteps {
+  /** The status the caller got (an attempt's event carries the upstream's). */
+  readonly status: number;
+  readonly cache: CacheUsage | undefined;
+  readonly guardrails: readonly GuardrailEvaluation[];
 }
 
 /** A closed request whose metrics and usage events are not yet recorded (`finish.ts`). */

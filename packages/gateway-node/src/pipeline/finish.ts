@@ -18,7 +18,9 @@ import {
   completedFacts,
   type FinishedRequest,
   type FinishedUsage,
+  type GuardrailEvaluation,
   type RequestContext,
+  type RequestSteps,
   type RouteKind,
 } from './context.js';
 import { closeAttempt, finishScopes } from './scopes.js';
@@ -94,11 +96,16 @@ function complete(
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
   if (ctx.scopes !== undefined) {
-    // Token commits see what the caller was served: nothing on a refusal or a failure before
-    // the head; a stream cut short (client gone, upstream dropped) counts what it reported so
-    // far (data-plane §6.3: committed at stream end, normal, error or disconnect).
-    const usage = served ? ctx.usage : undefined;
-    finishScopes(rt.logger, ctx.id, ctx.scopes, { status, cancelled, usage, error: ctx.errorType });
+    // Token commits count what the upstream consumed: nothing on a refusal or a failed call
+    // (no usage was read); an answer whose output guardrails blocked it still costs its tokens
+    // (data-plane §9.3, §2 step 15); a stream cut short (client gone, upstream dropped) counts
+    // what it reported so far (§6.3: committed at stream end, normal, error or disconnect).
+    finishScopes(rt.logger, ctx.id, ctx.scopes, {
+      status,
+      cancelled,
+      usage: ctx.usage,
+      error: ctx.errorType,
+    });
   }
   if (ctx.trace !== undefined) ctx.trace.end(ctx, status);
   // The usage events are built now, from the closed request; the batch that records them with
@@ -178,7 +185,7 @@ function wantsUsageEvents(rt: GatewayRuntime, ctx: RequestContext): boolean {
 
 function recordOne(rt: GatewayRuntime, { facts, usage, status, seconds }: FinishedRequest): void {
   rt.metrics.completed(facts, status, seconds);
-  if (usage !== undefined) rt.usage.publish(usage.events, usage.content);
+  if (usage !== undefined) rt.usage.publish(usage.events, usage.content, usage.steps);
 }
 
 function usageOf(
@@ -200,5 +207,10 @@ function usageOf(
     rt.usage.contentBytes > 0 && status !== 401 && status !== 403
       ? captureContent(ctx, rt.usage.contentBytes)
       : undefined;
-  return { events, content };
+  const steps: RequestSteps | undefined = rt.usage.stepsWanted
+    ? { status, cache: ctx.cache, guardrails: ctx.guardrails?.evaluations ?? NO_EVALUATIONS }
+    : undefined;
+  return { events, content, steps };
 }
+
+const NO_EVALUATIONS: readonly GuardrailEvaluation[] = Object.freeze([]);

@@ -124,6 +124,12 @@ export class SpanText {
     return this;
   }
 
+  /** A double attribute unless the value is not finite (JSON has no NaN or Infinity). */
+  double(key: string, v: number): this {
+    if (Number.isFinite(v)) this.add(`{"key":"${key}","value":{"doubleValue":${v}}}`);
+    return this;
+  }
+
   /** An attribute rendered once by `renderStr` (a constant of the exporter). */
   pre(attr: string): this {
     this.add(attr);

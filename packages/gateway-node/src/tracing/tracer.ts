@@ -1,7 +1,7 @@
 /**
  * Request tracing (decisions.md OP-13): one SERVER span per proxy request with one CLIENT child
- * per upstream attempt and one INTERNAL child per guardrail evaluation (cache children come
- * with that feature).
+ * per upstream attempt, one INTERNAL child per guardrail evaluation and one for the response
+ * cache's lookup.
  *
  * Cost model: with tracing off the runtime has no tracer, so the pipeline pays one `undefined`
  * check per request and per attempt and allocates nothing. An unsampled request gets no
@@ -149,6 +149,35 @@ export class RequestTrace {
       endTimeUnixNano: unixNano(end),
       attributes: attrs,
       status: g.result === 'block' ? { code: STATUS_ERROR, message: 'content_filter' } : { code: STATUS_OK },
+    });
+  }
+
+  /** The response cache's lookup: policy and outcome only. */
+  cache(c: {
+    readonly policy: string;
+    readonly status: string;
+    readonly layer: string | null;
+    readonly similarity: number | null;
+    readonly endedAt: number;
+    readonly seconds: number;
+  }): void {
+    const end = c.endedAt;
+    const attrs: OtlpAttribute[] = [];
+    str(attrs, 'aisix.cache.policy', c.policy);
+    str(attrs, 'aisix.cache.status', c.status);
+    str(attrs, 'aisix.cache.layer', c.layer);
+    if (c.similarity !== null)
+      attrs.push({ key: 'aisix.cache.similarity', value: { doubleValue: c.similarity } });
+    this.sink.export({
+      traceId: this.traceId,
+      spanId: newSpanId(),
+      parentSpanId: this.spanId,
+      name: `cache ${c.policy}`,
+      kind: SPAN_KIND_INTERNAL,
+      startTimeUnixNano: unixNano(end - c.seconds * 1000),
+      endTimeUnixNano: unixNano(end),
+      attributes: attrs,
+      status: { code: STATUS_OK },
     });
   }
 

@@ -341,3 +341,37 @@ test('each guardrail evaluation is an INTERNAL child span with names and the res
   assert.equal(attr(gs, 'aisix.guardrail.phase'), 'input');
   assert.equal(JSON.stringify(spans).includes(PROMPT), false);
 });
+
+test('the response cache lookup is an INTERNAL child span: policy, status, layer', async () => {
+  const { g, client } = await gatewayWith({});
+  const d = docs() as Record<string, unknown>;
+  g.source.set(
+    buildSnapshot(
+      {
+        ...d,
+        cache_policies: { c1: { name: 'traced-cache', applies_to: 'all', ttl_seconds: 60 } },
+      } as Parameters<typeof buildSnapshot>[0],
+      2,
+    ),
+  );
+  const miss = await chat(client);
+  assert.equal(miss.response.headers.get('x-aisix-cache'), 'miss');
+  const hit = await chat(client);
+  assert.equal(hit.response.headers.get('x-aisix-cache'), 'hit');
+  // miss: SERVER + cache + CLIENT; hit: SERVER + cache (no attempt).
+  const spans = await col.waitForSpans(5);
+  const caches = spans.filter((s) => s.name === 'cache traced-cache');
+  assert.equal(caches.length, 2);
+  const servers = spans.filter((s) => s.kind === 2);
+  assert.equal(servers.length, 2);
+  for (const c of caches) {
+    assert.equal(c.kind, 1);
+    assert.ok(servers.some((s) => s.spanId === c.parentSpanId && s.traceId === c.traceId));
+    assert.equal(attr(c, 'aisix.cache.policy'), 'traced-cache');
+  }
+  const statuses = caches.map((c) => attr(c, 'aisix.cache.status')).sort();
+  assert.deepEqual(statuses, ['hit', 'miss']);
+  const hitSpan = caches.find((c) => attr(c, 'aisix.cache.status') === 'hit');
+  assert.equal(hitSpan && attr(hitSpan, 'aisix.cache.layer'), 'exact');
+  assert.equal(spans.filter((s) => s.kind === 3).length, 1);
+});

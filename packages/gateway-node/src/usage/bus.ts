@@ -6,6 +6,7 @@
  *
  * Leaves out: building events (`events.ts`), delivering them (`pipeline.ts`, the exporters).
  */
+import type { RequestSteps } from '../pipeline/context.js';
 import type { UsageContent } from './content.js';
 import type { UsageEvent } from './events.js';
 
@@ -53,11 +54,13 @@ export interface UsageSink {
   readonly name: string;
   /** `content_max_bytes` of an exporter in `content_mode: full`; 0 (or absent): metadata only. */
   readonly contentMaxBytes?: number;
+  /** Renders the request's cache lookup and guardrail evaluations too (`offer`'s `steps`). */
+  readonly wantsSteps?: boolean;
   /**
-   * Takes the events of one request (and, when some sink asked for it, the request's content);
-   * returns how many it dropped (its queue was full).
+   * Takes the events of one request (and, when it asked for them, the request's content and
+   * steps); returns how many it dropped (its queue was full).
    */
-  offer(events: readonly UsageEvent[], content?: UsageContent): number;
+  offer(events: readonly UsageEvent[], content?: UsageContent, steps?: RequestSteps): number;
 }
 
 export interface UsageBusMetrics {
@@ -68,6 +71,7 @@ export interface UsageBusMetrics {
 export class UsageBus {
   private sinks: readonly UsageSink[] = [];
   private maxContent = 0;
+  private steps = false;
   private readonly changeHooks: (() => void)[] = [];
 
   constructor(private readonly metrics: UsageBusMetrics) {}
@@ -75,6 +79,11 @@ export class UsageBus {
   /** Whether any sink listens (the completion hook builds events only then). */
   get active(): boolean {
     return this.sinks.length > 0;
+  }
+
+  /** Whether a sink renders the requests' steps (the completion hook collects them only then). */
+  get stepsWanted(): boolean {
+    return this.steps;
   }
 
   /** Bytes of content to capture per side: the largest cap of the full-content sinks, else 0. */
@@ -103,14 +112,19 @@ export class UsageBus {
     this.sinks = sinks;
     this.maxContent = 0;
     for (const s of sinks) this.maxContent = Math.max(this.maxContent, s.contentMaxBytes ?? 0);
+    this.steps = sinks.some((s) => s.wantsSteps === true);
   }
 
-  publish(events: readonly UsageEvent[], content?: UsageContent): void {
+  publish(events: readonly UsageEvent[], content?: UsageContent, steps?: RequestSteps): void {
     for (const e of events) this.metrics.usageEventEmitted(e);
     for (const s of this.sinks) {
       let dropped: number;
       try {
-        dropped = s.offer(events, (s.contentMaxBytes ?? 0) > 0 ? content : undefined);
+        dropped = s.offer(
+          events,
+          (s.contentMaxBytes ?? 0) > 0 ? content : undefined,
+          s.wantsSteps === true ? steps : undefined,
+        );
       } catch {
         dropped = events.length;
       }

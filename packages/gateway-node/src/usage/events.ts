@@ -15,7 +15,7 @@
  */
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type Usage } from '@aisix/providers';
-import type { InboundProtocol, RequestContext } from '../pipeline/context.js';
+import type { CacheUsage, InboundProtocol, RequestContext } from '../pipeline/context.js';
 import { attemptClock, occurredClock } from './iso-time.js';
 
 /** `panel` / `judge`: the sub-calls of an ensemble (agents-and-jobs §8.1 step 7). */
@@ -112,6 +112,14 @@ export function cleanText(v: string | undefined | null): string | null {
   return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
 }
 
+function savedUsage(saved: NonNullable<CacheUsage['saved']>): Usage {
+  const u = emptyUsage();
+  u.prompt_tokens = saved.prompt_tokens;
+  u.completion_tokens = saved.completion_tokens;
+  u.total_tokens = saved.prompt_tokens + saved.completion_tokens;
+  return u;
+}
+
 /** USD from the model's `cost` (per 1k tokens) and the tokens; null when the model has none. */
 export function costUsd(model: Resource<'models'> | undefined, u: Usage): number | null {
   const c = model?.value.cost;
@@ -185,6 +193,8 @@ interface Shared {
   readonly cacheStatus: UsageEvent['cache_status'];
   readonly cacheLayer: string | null;
   readonly cacheSimilarity: number | null;
+  readonly savedInput: number;
+  readonly savedOutput: number;
   readonly inbound: InboundProtocol;
   readonly clientIp: string | null;
   readonly userAgent: string | null;
@@ -244,8 +254,8 @@ function eventOf(ctx: RequestContext, s: Shared, p: PerEvent): UsageEvent {
     cache_status: s.cacheStatus,
     cache_hit_layer: s.cacheLayer,
     cache_similarity: s.cacheSimilarity,
-    cache_hit_saved_input_tokens: 0,
-    cache_hit_saved_output_tokens: 0,
+    cache_hit_saved_input_tokens: s.savedInput,
+    cache_hit_saved_output_tokens: s.savedOutput,
     inbound_protocol: s.inbound,
     attempt_index: p.attempt_index,
     attempt_kind: p.attempt_kind,
@@ -275,16 +285,15 @@ function eventOf(ctx: RequestContext, s: Shared, p: PerEvent): UsageEvent {
 
 /** The events of a finished request, in attempt order. */
 export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] {
-  const h = ctx.res.getHeader('x-aisix-cache');
-  const cacheStatus = h === 'hit' || h === 'miss' || h === 'bypass' ? h : 'disabled';
-  const layer = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-layer') : undefined;
-  const sim = cacheStatus === 'hit' ? ctx.res.getHeader('x-aisix-cache-similarity') : undefined;
+  const c = ctx.cache;
   const s: Shared = {
     occurred: occurredClock.at(end.endedAtMs),
     downstream: Math.round(end.seconds * 1e6) / 1e3,
-    cacheStatus,
-    cacheLayer: typeof layer === 'string' ? layer : null,
-    cacheSimilarity: typeof sim === 'string' ? Number(sim) : null,
+    cacheStatus: c?.status ?? 'disabled',
+    cacheLayer: c?.layer ?? null,
+    cacheSimilarity: c?.similarity ?? null,
+    savedInput: c?.saved?.prompt_tokens ?? 0,
+    savedOutput: c?.saved?.completion_tokens ?? 0,
     inbound:
       ctx.a2a !== undefined
         ? 'a2a'
@@ -298,10 +307,12 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
   };
   const attempts = ctx.attemptLog;
   if (attempts === undefined || attempts.length === 0) {
+    // A cache hit's event carries the stored answer's usage at no cost (data-plane §10.4).
+    const saved = c?.status === 'hit' ? c.saved : undefined;
     return [
       eventOf(ctx, s, {
         model_id: ctx.model?.id ?? null,
-        usage: ZERO,
+        usage: saved === undefined ? ZERO : savedUsage(saved),
         estimated: false,
         // MCP: the tool call's duration; tokens and cost are zero, not unknown (§2.7 step 7).
         upstream_latency_ms:
@@ -311,7 +322,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         status_code: ctx.a2a?.faulted === true ? 502 : end.status,
         provider_request_id: null,
         finish_reason: end.status < 400 ? end.finishReason : null,
-        cost_usd: ctx.mcp !== undefined ? 0 : null,
+        cost_usd: ctx.mcp !== undefined || saved !== undefined ? 0 : null,
         attempt_index: 0,
         attempt_kind: 'initial',
         attempt_model: null,

@@ -294,3 +294,113 @@ test('a full exporter queue drops events (counted), the requests are served', as
   assert.ok(dropped >= 296 && dropped <= 552, `dropped ${dropped}`);
   apply({});
 });
+
+/** The request's SERVER span and, once `children` of them arrived, the spans under it. */
+async function requestTree(
+  id: string,
+  children: number,
+): Promise<{ server: DecodedSpan; kids: DecodedSpan[] }> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const all = officialSpans();
+    const server = all.find((s) => s.kind === 2 && attr(s, 'aisix.request_id') === id);
+    const kids = server ? all.filter((s) => s.parentSpanId === server.spanId) : [];
+    if (server && kids.length >= children) {
+      for (const k of kids) assert.equal(k.traceId, server.traceId);
+      return { server, kids };
+    }
+    assert.ok(
+      Date.now() < deadline,
+      `only ${kids.length} children for ${id}: ${JSON.stringify(all.map((s) => [s.name, s.kind, attr(s, 'aisix.request_id'), attr(s, 'http.response.status_code')]))}`,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('OP-13: the cache lookup and each guardrail evaluation are INTERNAL children of the request span', async () => {
+  col.reset();
+  revision += 1;
+  g.source.set(
+    buildSnapshot(
+      {
+        ...docs,
+        observability_exporters: { e1: { name: 'tree', kind: 'otlp_http', endpoint: col.url } },
+        cache_policies: { c1: { name: 'traced', applies_to: 'model:gpt-4o-mini', ttl_seconds: 60 } },
+        guardrails: {
+          gk: {
+            name: 'no-codenames',
+            kind: 'keyword',
+            patterns: [{ kind: 'literal', value: 'nightingale' }],
+          },
+        },
+      } as Docs,
+      revision,
+    ),
+  );
+  const byName = (kids: DecodedSpan[]) =>
+    kids
+      .map(
+        (k) =>
+          `${k.kind} ${k.name} ${attr(k, 'aisix.guardrail.phase') ?? attr(k, 'aisix.cache.status') ?? ''}`,
+      )
+      .sort();
+  // A miss: the lookup, the input and output scans, the attempt.
+  const miss = await requestTree(await chat('gpt-4o-mini'), 4);
+  assert.deepEqual(byName(miss.kids), [
+    '1 cache traced miss',
+    '1 guardrail no-codenames input',
+    '1 guardrail no-codenames output',
+    '3 chat.completions ',
+  ]);
+  // A hit: no attempt; the cached answer is still scanned on its way out.
+  const hit = await requestTree(await chat('gpt-4o-mini'), 3);
+  assert.deepEqual(byName(hit.kids), [
+    '1 cache traced hit',
+    '1 guardrail no-codenames input',
+    '1 guardrail no-codenames output',
+  ]);
+  const lookup = hit.kids.find((k) => k.name === 'cache traced') as DecodedSpan;
+  assert.equal(attr(lookup, 'aisix.cache.policy'), 'traced');
+  assert.equal(attr(lookup, 'aisix.cache.layer'), 'exact');
+  for (const k of [...miss.kids, ...hit.kids]) {
+    assert.ok(BigInt(k.endTimeUnixNano) >= BigInt(k.startTimeUnixNano));
+    assert.ok(BigInt(k.startTimeUnixNano) >= BigInt(miss.server.startTimeUnixNano));
+    if (k.kind === 1) assert.equal(k.status.code, 1);
+  }
+  const scan = miss.kids.find((k) => attr(k, 'aisix.guardrail.phase') === 'input') as DecodedSpan;
+  assert.equal(attr(scan, 'aisix.guardrail.kind'), 'keyword');
+  assert.equal(attr(scan, 'aisix.guardrail.result'), 'pass');
+  // A block: the input scan's span is an ERROR; the request span carries the terminal event's
+  // error, since no attempt span does.
+  const blocked = await client.chat.completions
+    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'about nightingale' }] })
+    .withResponse()
+    .catch((e: unknown) => e);
+  assert.ok(blocked instanceof OpenAI.APIError && blocked.status === 422);
+  const b = await requestTree(blocked.headers?.get('x-aisix-request-id') as string, 1);
+  const blockSpan = b.kids.find((k) => attr(k, 'aisix.guardrail.result') === 'block');
+  assert.ok(blockSpan);
+  assert.equal(blockSpan.status.code, 2);
+  assert.equal(attr(b.server, 'http.response.status_code'), 422);
+  assert.equal(attr(b.server, 'aisix.error_class'), 'content_filter');
+  assert.equal(kindOf(b.server, 'aisix.downstream_latency_ms'), 'intValue');
+  assert.equal(b.server.status.code, 2);
+  apply({});
+});
+
+test('the request span reports the status the caller got, not the failed attempt upstream status', async () => {
+  col.reset();
+  apply({ e1: { name: 'status', kind: 'otlp_http', endpoint: col.url } });
+  const all = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
+  const err = await all.chat.completions
+    .create({ model: 'target-down', messages: [{ role: 'user', content: PROMPT }] })
+    .withResponse()
+    .catch((e: unknown) => e);
+  assert.ok(err instanceof OpenAI.APIError);
+  const t = await requestTree(err.headers?.get('x-aisix-request-id') as string, 1);
+  assert.equal(attr(t.server, 'http.response.status_code'), err.status);
+  const attempt = t.kids.find((k) => k.kind === 3) as DecodedSpan;
+  assert.equal(attr(attempt, 'http.response.status_code'), 503);
+  assert.equal(t.server.status.code, 2);
+  apply({});
+});

@@ -1,8 +1,9 @@
 /**
  * The `otlp_http` observability exporter: each request's usage events become OTLP spans (GenAI
  * semantic conventions) sent as OTLP/HTTP JSON through the batched, bounded, retrying
- * `OtlpHttpExporter` (`tracing/exporter.ts`): one SERVER span for the request and one CLIENT
- * span per upstream attempt under it (OP-13). `sample_rate` is decided per request id, the same
+ * `OtlpHttpExporter` (`tracing/exporter.ts`): one SERVER span for the request and under it one
+ * INTERNAL span for the response cache's lookup and for each guardrail evaluation, and one
+ * CLIENT span per upstream attempt (OP-13). `sample_rate` is decided per request id, the same
  * way on every gateway process. A request's spans are admitted (or dropped) when it ends and
  * rendered shortly after, in a batch with other requests' (`RENDER_REQUESTS`).
  *
@@ -12,12 +13,14 @@
  */
 import type { Logger } from 'pino';
 import { DeferredBatch } from '../deferred-batch.js';
+import type { CacheUsage, GuardrailEvaluation, RequestSteps } from '../pipeline/context.js';
 import { OtlpHttpExporter } from '../tracing/exporter.js';
 import { newSpanId, sampled, traceIdFor } from '../tracing/ids.js';
 import {
   epochMsToNano,
   renderStr,
   SPAN_KIND_CLIENT,
+  SPAN_KIND_INTERNAL,
   SPAN_KIND_SERVER,
   SpanText,
   STATUS_ERROR,
@@ -52,6 +55,7 @@ const RENDER_DELAY_MS = 20;
 interface WaitingRequest {
   readonly events: readonly UsageEvent[];
   readonly content: UsageContent | undefined;
+  readonly steps: RequestSteps | undefined;
   readonly traceId: string;
   /** Spans admitted for it. */
   readonly spans: number;
@@ -101,8 +105,51 @@ function flat(s: string): string {
   return s;
 }
 
+/** Epoch ms of a `performance.now()` reading. */
+const epochOf = (perfNow: number) => performance.timeOrigin + perfNow;
+
+/** The response cache's lookup: policy and outcome only. */
+function cacheSpan(c: CacheUsage, traceId: string, parent: string): string {
+  const span = new SpanText()
+    .str('aisix.cache.policy', c.policy)
+    .str('aisix.cache.status', c.status)
+    .str('aisix.cache.layer', c.layer);
+  if (c.similarity !== null) span.double('aisix.cache.similarity', c.similarity);
+  return span.text({
+    traceId,
+    spanId: newSpanId(),
+    parentSpanId: parent,
+    name: `cache ${c.policy}`,
+    kind: SPAN_KIND_INTERNAL,
+    startTimeUnixNano: epochMsToNano(epochOf(c.endedAt - c.seconds * 1000)),
+    endTimeUnixNano: epochMsToNano(epochOf(c.endedAt)),
+    statusCode: STATUS_OK,
+  });
+}
+
+/** One guardrail evaluation: names, phase and result only (never what was scanned). */
+function guardrailSpan(g: GuardrailEvaluation, traceId: string, parent: string): string {
+  return new SpanText()
+    .str('aisix.guardrail.name', g.guardrail)
+    .str('aisix.guardrail.kind', g.kind)
+    .str('aisix.guardrail.phase', g.phase)
+    .str('aisix.guardrail.result', g.result)
+    .str('error.type', g.errorType === 'none' ? undefined : g.errorType)
+    .text({
+      traceId,
+      spanId: newSpanId(),
+      parentSpanId: parent,
+      name: `guardrail ${g.guardrail}`,
+      kind: SPAN_KIND_INTERNAL,
+      startTimeUnixNano: epochMsToNano(epochOf(g.endedAt - g.seconds * 1000)),
+      endTimeUnixNano: epochMsToNano(epochOf(g.endedAt)),
+      statusCode: g.result === 'block' ? STATUS_ERROR : STATUS_OK,
+    });
+}
+
 export class OtlpEventSink implements UsageSink {
   readonly name: string;
+  readonly wantsSteps = true;
   readonly contentMaxBytes: number;
   private readonly exporter: OtlpHttpExporter;
   private readonly rate: number;
@@ -113,7 +160,7 @@ export class OtlpEventSink implements UsageSink {
     for (const w of all) {
       let spans: string[];
       try {
-        spans = this.renderRequest(w.events, w.content, w.traceId);
+        spans = this.renderRequest(w.events, w.content, w.steps, w.traceId);
       } catch (err) {
         // Runs from a timer: a failure must not escape, nor keep the room the spans took.
         this.exporter.forfeit(w.spans);
@@ -145,7 +192,7 @@ export class OtlpEventSink implements UsageSink {
     });
   }
 
-  offer(events: readonly UsageEvent[], content?: UsageContent): number {
+  offer(events: readonly UsageEvent[], content?: UsageContent, steps?: RequestSteps): number {
     const first = events[0];
     if (first === undefined) return 0;
     const traceId = traceIdFor(first.request_id);
@@ -153,16 +200,22 @@ export class OtlpEventSink implements UsageSink {
     const attempts = (events[events.length - 1] as UsageEvent).attempt_started_at !== null;
     // A request's spans are kept or dropped together; drops are counted in events (the bus's
     // unit), not spans.
-    const spans = attempts ? events.length + 1 : 1;
+    const spans =
+      (attempts ? events.length + 1 : 1) +
+      (steps === undefined ? 0 : steps.guardrails.length + (steps.cache === undefined ? 0 : 1));
     if (!this.exporter.admit(spans)) return events.length;
-    this.waiting.push({ events, content, traceId, spans });
+    this.waiting.push({ events, content, steps, traceId, spans });
     return 0;
   }
 
-  /** One request's spans: the SERVER span, then one CLIENT span per attempt under it. */
+  /**
+   * One request's spans: the SERVER span, one INTERNAL span for the cache lookup and for each
+   * guardrail evaluation, and one CLIENT span per attempt under it.
+   */
   private renderRequest(
     events: readonly UsageEvent[],
     content: UsageContent | undefined,
+    steps: RequestSteps | undefined,
     traceId: string,
   ): string[] {
     const first = events[0] as UsageEvent;
@@ -170,17 +223,29 @@ export class OtlpEventSink implements UsageSink {
     const end = occurredClock.parse(first.occurred_at);
     const last = events[events.length - 1] as UsageEvent;
     const attempts = last.attempt_started_at !== null;
+    // The status the caller got; an attempt's event carries the upstream's (a 500 answered 502).
+    const status = steps?.status ?? last.status_code;
     const req = new SpanText()
       .str('aisix.request_id', first.request_id)
       .str('aisix.api_key_id', first.api_key_id)
       .str('gen_ai.request.model', first.requested_model)
-      .int('http.response.status_code', last.status_code)
+      .int('http.response.status_code', status)
       .int('aisix.attempt_count', attempts ? events.length : 0)
       .pre(this.nameAttr)
       // MCP tool calls have no attempt spans: their server and tool ride on the request span.
       .str('aisix.mcp_server_name', first.mcp_server_name)
       .str('aisix.mcp_tool_name', first.mcp_tool_name);
-    if (!attempts) this.addContent(req, content);
+    if (!attempts) {
+      // A request answered without an attempt (refused, invalid, a cache hit): its terminal
+      // event's fields ride on the request span, as the attempt's ride on the attempt span.
+      req
+        .str('aisix.error_class', first.error_class)
+        .str('aisix.error_message', first.error_message)
+        .int('aisix.downstream_latency_ms', first.downstream_latency_ms)
+        .str('aisix.client_source_ip', first.client_source_ip)
+        .str('aisix.client_user_agent', first.client_user_agent);
+      this.addContent(req, content);
+    }
     const spans = [
       req.text({
         traceId,
@@ -189,9 +254,14 @@ export class OtlpEventSink implements UsageSink {
         kind: SPAN_KIND_SERVER,
         startTimeUnixNano: epochMsToNano(end - first.downstream_latency_ms),
         endTimeUnixNano: epochMsToNano(end),
-        statusCode: last.status_code < 400 ? STATUS_OK : STATUS_ERROR,
+        statusCode: status < 400 ? STATUS_OK : STATUS_ERROR,
       }),
     ];
+    if (steps !== undefined) {
+      const c = steps.cache;
+      if (c !== undefined) spans.push(cacheSpan(c, traceId, reqId));
+      for (const g of steps.guardrails) spans.push(guardrailSpan(g, traceId, reqId));
+    }
     if (attempts)
       for (const e of events)
         spans.push(this.attemptSpan(e, traceId, reqId, e === last ? content : undefined));
