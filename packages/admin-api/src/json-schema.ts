@@ -14,7 +14,7 @@
  *    OpenAPI document a `$ref` resolves against the document, so they are hoisted into
  *    `components.schemas` under a prefixed name and the refs are rewritten.
  */
-import type { KindDef } from '@aisix/core';
+import { type KindDef, lengthBound } from '@aisix/core';
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema';
 import type { GenericSchema } from 'valibot';
 
@@ -47,6 +47,11 @@ function config(): ConversionConfig {
     target: 'draft-2020-12',
     typeMode: 'ignore',
     errorMode: 'ignore',
+    // Character-count checks (core's `strLen`, which counts code points) as min/maxLength.
+    overrideAction: (ctx) => {
+      const b = lengthBound(ctx.valibotAction);
+      return b === undefined ? undefined : ({ ...ctx.jsonSchema, ...b } as JsonSchema);
+    },
     overrideSchema: (ctx) => {
       if (!isLazy(ctx.valibotSchema)) return undefined;
       return taggedUnion(ctx.valibotSchema, (s) => strip(toJsonSchema(s, cfg) as JsonObject) as JsonSchema);

@@ -167,8 +167,41 @@ export const str = v.string();
 /** String with at least one character. */
 export const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
+/** Characters (Unicode code points), as JSON Schema's `minLength`/`maxLength` count them. */
+function codePoints(s: string): number {
+  let n = s.length;
+  // Each surrogate pair is two UTF-16 units but one character.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * A string of `min..max` characters. Counted in code points, not UTF-16 units: 60 emoji are 60
+ * characters (valibot's `maxLength` would count 120).
+ */
 export function strLen(min: number, max: number) {
-  return v.pipe(v.string(), v.minLength(min), v.maxLength(max));
+  const atLeast = v.check((s: string) => s.length >= min && codePoints(s) >= min, `length must be >= ${min}`);
+  // Code points never outnumber units: only a string over `max` units needs counting.
+  const atMost = v.check((s: string) => s.length <= max || codePoints(s) <= max, `length must be <= ${max}`);
+  LENGTH_BOUNDS.set(atLeast, { minLength: min });
+  LENGTH_BOUNDS.set(atMost, { maxLength: max });
+  return v.pipe(v.string(), atLeast, atMost);
+}
+
+const LENGTH_BOUNDS = new WeakMap<object, { minLength: number } | { maxLength: number }>();
+
+/** The JSON Schema bound a `strLen` check stands for (the Admin API's OpenAPI document shows it). */
+export function lengthBound(action: object): { minLength: number } | { maxLength: number } | undefined {
+  return LENGTH_BOUNDS.get(action);
 }
 
 export const strList = v.array(v.string());

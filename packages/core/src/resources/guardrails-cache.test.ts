@@ -294,6 +294,31 @@ describe('cache_policies', () => {
       read: red,
     },
     {
+      // JSON Schema counts characters (code points): each emoji is one, two UTF-16 units.
+      label: 'name of 120 characters outside the BMP',
+      doc: { name: '😀'.repeat(120) },
+      write: accepted({ name: '😀'.repeat(120) }),
+      read: green,
+    },
+    {
+      label: 'name of 121 characters outside the BMP',
+      doc: { name: '😀'.repeat(121) },
+      write: rejected('/name', '<= 120'),
+      read: red,
+    },
+    {
+      label: 'empty name',
+      doc: { name: '' },
+      write: rejected('/name', '>= 1'),
+      read: red,
+    },
+    {
+      label: 'applies_to of 255 characters outside the BMP',
+      doc: { name: 'c', applies_to: '😀'.repeat(255) },
+      write: accepted({ applies_to: '😀'.repeat(255) }),
+      read: green,
+    },
+    {
       label: 'ttl above a week',
       doc: { name: 'c', ttl_seconds: 604_801 },
       write: rejected('/ttl_seconds', '<= 604800'),

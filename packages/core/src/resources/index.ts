@@ -27,6 +27,7 @@ export type { ApiKey } from './api-keys.js';
 export { KEY_HASH_PATTERN, MAX_PREVIOUS_KEYS } from './api-keys.js';
 export type { CachePolicy } from './cache-policies.js';
 export type { Mode as SchemaMode, RateLimit } from './common.js';
+export { lengthBound } from './common.js';
 export { PII_DETECTORS } from './guardrail-kinds.js';
 export type { Guardrail, GuardrailAttachment } from './guardrails.js';
 export type { McpPolicy, McpServer } from './mcp.js';
