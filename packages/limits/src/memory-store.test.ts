@@ -56,6 +56,21 @@ describe('MemoryCounterStore memory bounds', () => {
     await store.close();
   });
 
+  it('concurrencyTtlSecs 0: a held slot is never reclaimed by age (the limit holds)', async () => {
+    const clock = fakeClock();
+    const store = new MemoryCounterStore({ now: clock.now, sweepIntervalMs: 0, concurrencyTtlSecs: 0 });
+    const a = await store.acquire({ key: 'c', limits: { concurrency: 1 }, id: 'a', reserveTokens: 0 });
+    assert.ok(a.ok);
+    clock.advance(3_600_000);
+    store.sweep();
+    const b = await store.acquire({ key: 'c', limits: { concurrency: 1 }, id: 'b', reserveTokens: 0 });
+    assert.equal(b.ok, false, 'the first slot is still held');
+    await store.release(a.grant, false);
+    const c = await store.acquire({ key: 'c', limits: { concurrency: 1 }, id: 'c', reserveTokens: 0 });
+    assert.ok(c.ok);
+    await store.close();
+  });
+
   it('a commit for a swept bucket still counts its tokens', async () => {
     const clock = fakeClock();
     const store = new MemoryCounterStore({ now: clock.now, sweepIntervalMs: 0 });

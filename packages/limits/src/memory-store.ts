@@ -35,7 +35,7 @@ import {
 export interface MemoryCounterStoreOptions {
   /** Clock in ms (tests inject a fake one). Default `Date.now`. */
   readonly now?: () => number;
-  /** Age after which an unsettled concurrency slot is reclaimed (default 300 s). */
+  /** Age after which an unsettled concurrency slot is reclaimed (default 300 s; 0: never). */
   readonly concurrencyTtlSecs?: number;
   /** Period of the background sweep in ms (default 1000; 0 disables the timer). */
   readonly sweepIntervalMs?: number;
@@ -68,7 +68,10 @@ export class MemoryCounterStore implements CounterStore {
 
   constructor(opts: MemoryCounterStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
-    this.ttlMs = (opts.concurrencyTtlSecs ?? 300) * 1000;
+    // 0 (allowed on this backend, control-plane §1.8): slots are released by this process
+    // itself, never reclaimed by age; reclaiming "after 0 s" would drop every slot at once.
+    const ttl = opts.concurrencyTtlSecs ?? 300;
+    this.ttlMs = ttl > 0 ? ttl * 1000 : Number.POSITIVE_INFINITY;
     const every = opts.sweepIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.sweepSlice(), every);

@@ -186,7 +186,8 @@ for (const layer of ['key', 'model'] as const) {
       assert.ok(text.length > 0);
       const next = await chat(key, other);
       assert.equal(next.response.status, 200);
-      assert.equal(rlHeaders(next.response.headers)['x-ratelimit-remaining-concurrent'], '0');
+      // A JSON answer's headers are read after its commit, which released its own slot (§9.6).
+      assert.equal(rlHeaders(next.response.headers)['x-ratelimit-remaining-concurrent'], '1');
     });
   });
 }
@@ -229,9 +230,10 @@ describe('x-ratelimit-* headers', () => {
       'x-ratelimit-limit-tokens': '100',
       'x-ratelimit-remaining-tokens': '88',
       'x-ratelimit-reset-tokens': response.headers.get('x-ratelimit-reset-tokens') ?? '',
-      // The model's cap of 2 (1 left) is tighter than the key's 5 (4 left).
+      // The model's cap of 2 is tighter than the key's 5; read after the commit (§9.6), which
+      // released this request's slot: nothing else in flight, 2 left.
       'x-ratelimit-limit-concurrent': '2',
-      'x-ratelimit-remaining-concurrent': '1',
+      'x-ratelimit-remaining-concurrent': '2',
     });
     const reset = Number(/^(\d+)s$/.exec(response.headers.get('x-ratelimit-reset-requests') ?? '')?.[1]);
     assert.ok(reset >= 1 && reset <= 60);

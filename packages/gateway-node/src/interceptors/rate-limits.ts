@@ -198,7 +198,8 @@ class RateLimitScope implements Scope {
     const t = this.attemptAdmission?.headers;
     const view = a === undefined ? t : t === undefined ? a : tightestState(a, t);
     if (view === undefined) return;
-    writeHeaders(h, view, this.served === undefined ? 0 : this.served - (this.reserve ?? 0));
+    const json = this.served !== undefined;
+    writeHeaders(h, view, json ? (this.served as number) - (this.reserve ?? 0) : 0, json);
   }
 
   json(body: string, usage: Usage | undefined): string {
@@ -225,10 +226,12 @@ class RateLimitScope implements Scope {
 
 /**
  * `x-ratelimit-*` from the tightest applicable layer (decisions.md OP-10), only for the
- * dimensions configured. `tokenDelta` corrects the token view by what the answer actually used
- * beyond (or below) the reservation, so a JSON answer's headers read as after its commit.
+ * dimensions configured. A JSON answer's headers read as after its commit (data-plane §9.6):
+ * `tokenDelta` corrects the token view by what the answer used beyond (or below) the
+ * reservation, and `committed` gives back the request's own concurrency slot, which the commit
+ * releases. A stream's head is written while its slot is held.
  */
-function writeHeaders(h: OutgoingHttpHeaders, s: BucketState, tokenDelta: number): void {
+function writeHeaders(h: OutgoingHttpHeaders, s: BucketState, tokenDelta: number, committed: boolean): void {
   const r = s.requests;
   if (r !== undefined) {
     h['x-ratelimit-limit-requests'] = String(r.limit);
@@ -244,6 +247,8 @@ function writeHeaders(h: OutgoingHttpHeaders, s: BucketState, tokenDelta: number
   const c = s.concurrent;
   if (c !== undefined) {
     h['x-ratelimit-limit-concurrent'] = String(c.limit);
-    h['x-ratelimit-remaining-concurrent'] = String(c.remaining);
+    h['x-ratelimit-remaining-concurrent'] = String(
+      committed ? Math.min(c.limit, c.remaining + 1) : c.remaining,
+    );
   }
 }
