@@ -26,6 +26,8 @@ const invalid = (message: string) => new GatewayError(400, 'invalid_request_erro
 
 export const errors = {
   notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
+  /** Never sent (nobody is left to read it): what logs, events and spans record (§1.3, §6.6). */
+  clientDisconnected: () => new GatewayError(499, 'client_disconnected', 'client closed the connection'),
   /** `allow`: the methods the route takes (default: the route table's method). */
   methodNotAllowed: (allow?: string) =>
     new GatewayError(

@@ -6,6 +6,7 @@
  * Usage events are built at the close; they and the per-request metrics are recorded a little
  * later, in batches (`recordFinished`, via `GatewayRuntime.finished`).
  */
+import { errors } from '../errors.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
@@ -35,8 +36,9 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (cancelled) ctx.onClientGone?.();
   const status = session ?? (cancelled ? 499 : res.statusCode);
   if (cancelled && !ctx.errorType) {
-    ctx.errorType = 'client_disconnected';
-    ctx.errorMessage = 'client closed the connection';
+    const e = errors.clientDisconnected();
+    ctx.errorType = e.type;
+    ctx.errorMessage = e.message;
   }
   // An attempt still open produced this response if it wrote the head (none else can).
   const wrote = session !== undefined || res.headersSent;

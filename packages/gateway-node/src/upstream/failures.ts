@@ -62,6 +62,11 @@ export function timeoutFailure(ms: number): AttemptFailure {
   return { error: errors.timeout(ms), retryable: true, timeout: true };
 }
 
+/** The caller went away and the gateway abandoned the attempt: not the upstream's failure. */
+export function clientGoneFailure(): AttemptFailure {
+  return { error: errors.clientDisconnected(), retryable: false, timeout: false };
+}
+
 export function transportFailure(err: unknown): AttemptFailure {
   return { error: errors.transport(), retryable: true, timeout: false, detail: describeTransportError(err) };
 }

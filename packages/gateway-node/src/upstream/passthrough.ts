@@ -26,6 +26,7 @@ import type { GatewayRuntime } from '../runtime.js';
 import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped, sendUpstream } from './client.js';
 import {
   type AttemptResult,
+  clientGoneFailure,
   type RetryPolicy,
   statusFailure,
   timeoutFailure,
@@ -124,6 +125,8 @@ export async function callPassthrough(
     }
     if (ac.signal.aborted && ac.signal.reason === ABORT_TIMEOUT)
       return { ok: false, failure: timeoutFailure(ms) };
+    if (ac.signal.aborted && ac.signal.reason === ABORT_CLIENT_GONE)
+      return { ok: false, failure: clientGoneFailure() };
     return { ok: false, failure: transportFailure(err) };
   } finally {
     if (timer) clearTimeout(timer);

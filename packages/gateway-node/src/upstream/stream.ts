@@ -30,6 +30,7 @@ import {
 import {
   type AttemptFailure,
   type AttemptResult,
+  clientGoneFailure,
   decodeFailure,
   type RetryPolicy,
   statusFailure,
@@ -242,9 +243,10 @@ class StreamCall extends UpstreamCall {
     this.resolve(o);
   }
 
-  /** Before the head: a deadline or a transport failure (a client gone counts as transport). */
+  /** Before the head: a deadline, the client gone, or a transport failure. */
   private headFailure(err: unknown): AttemptFailure {
     if (this.reason === ABORT_TIMEOUT) return timeoutFailure(this.t.deadlines.streamMs);
+    if (this.reason === ABORT_CLIENT_GONE) return clientGoneFailure();
     return transportFailure(err);
   }
 

@@ -21,6 +21,7 @@ import {
 } from './client.js';
 import {
   type AttemptResult,
+  clientGoneFailure,
   decodeFailure,
   type RetryPolicy,
   statusFailure,
@@ -141,6 +142,7 @@ export async function callUnary(
     return { ok: true };
   } catch (err) {
     if (call.reason === ABORT_TIMEOUT) return { ok: false, failure: timeoutFailure(ms) };
+    if (call.reason === ABORT_CLIENT_GONE) return { ok: false, failure: clientGoneFailure() };
     return { ok: false, failure: transportFailure(err) };
   } finally {
     if (timer) clearTimeout(timer);

@@ -58,6 +58,11 @@ export function closeAttemptTiming(ctx: RequestContext, r: AttemptResult | undef
     rec.status = f.status ?? f.error.status;
     rec.errorClass = f.error.type;
     rec.errorMessage = f.error.message;
+  } else if (r === undefined && !ok && ctx.errorType === 'client_disconnected') {
+    // Closed by the completion hook: the caller left before this attempt answered (§1.3).
+    rec.status = 499;
+    rec.errorClass = ctx.errorType;
+    rec.errorMessage = ctx.errorMessage ?? null;
   }
 }
 

@@ -5,6 +5,7 @@
  * upstream reported them and as the token series counted them.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { type Rig, startRig, TOKENS } from '../test/rate-limit-rig.js';
 import { BoundedQueue, type UsageSink } from './bus.js';
@@ -142,3 +143,27 @@ for (const stream of [false, true]) {
     assert.ok((await metricTokens(model)) > 0);
   });
 }
+
+test('a caller gone before the answer: the abandoned attempt is 499 client_disconnected, not an upstream failure', async () => {
+  const key = rig.key();
+  // JSON: the mock answers `slow-*` after 400 ms; the caller leaves after 100.
+  const model = rig.model(undefined, 'slow-gone');
+  await new Promise<void>((resolve) => {
+    const req = request(`${rig.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    });
+    req.on('error', () => resolve());
+    req.end(JSON.stringify({ model, messages: hello }));
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 100);
+  });
+  const e = await eventOf(model);
+  assert.equal(e.status_code, 499);
+  assert.equal(e.error_class, 'client_disconnected');
+  assert.equal(e.error_message, 'client closed the connection');
+  assert.equal(e.prompt_tokens, 0);
+  assert.equal(e.attempt_kind, 'initial');
+});
