@@ -125,6 +125,11 @@ export interface RequestContext {
   providerRequestId: string | undefined;
   /** Seconds from attempt start to the first generated output (streams). */
   ttftSeconds: number | undefined;
+  /**
+   * `performance.now()` when a stream's first generated output was written to the caller (later
+   * than the upstream's when an output guardrail held it back): `downstream_latency_ms` (§6.4).
+   */
+  firstOutputAt: number | undefined;
   attempts: number;
   /** Attempts made on a later routing-group target after an earlier one failed. */
   fallbacks: number;
@@ -261,6 +266,7 @@ export function newContext(
     attemptLog: undefined,
     providerRequestId: undefined,
     ttftSeconds: undefined,
+    firstOutputAt: undefined,
     attempts: 0,
     fallbacks: 0,
     errorType: undefined,
@@ -340,6 +346,8 @@ export interface FinishedUsage {
 export interface RequestSteps {
   /** The status the caller got (an attempt's event carries the upstream's). */
   readonly status: number;
+  /** The whole request, arrival to close (the request span). */
+  readonly seconds: number;
   readonly cache: CacheUsage | undefined;
   readonly guardrails: readonly GuardrailEvaluation[];
 }

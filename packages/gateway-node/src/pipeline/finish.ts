@@ -210,7 +210,7 @@ function usageOf(
       ? captureContent(ctx, rt.usage.contentBytes)
       : undefined;
   const steps: RequestSteps | undefined = rt.usage.stepsWanted
-    ? { status, cache: ctx.cache, guardrails: ctx.guardrails?.evaluations ?? NO_EVALUATIONS }
+    ? { status, seconds, cache: ctx.cache, guardrails: ctx.guardrails?.evaluations ?? NO_EVALUATIONS }
     : undefined;
   return { events, content, steps };
 }

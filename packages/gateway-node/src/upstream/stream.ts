@@ -152,6 +152,8 @@ function commit(rt: GatewayRuntime, ctx: RequestContext, relay: Relay): void {
     relay.tap?.attach?.((text) => {
       if (res.destroyed || res.writableEnded) return;
       relay.wrote = true;
+      if (ctx.firstOutputAt === undefined && ctx.ttftSeconds !== undefined)
+        ctx.firstOutputAt = performance.now();
       if (relay.heartbeat) relay.heartbeat.last = performance.now();
       keepServed(ctx, text);
       res.write(text);
@@ -413,7 +415,11 @@ class StreamCall extends UpstreamCall {
     }
     relay.wrote = true;
     if (relay.heartbeat) relay.heartbeat.last = now;
-    return this.ctx.res.write(out);
+    const ctx = this.ctx;
+    // Output seen upstream (ttft) and now leaving: the caller's first output (held-back text
+    // leaves through the tap's writer above instead).
+    if (ctx.firstOutputAt === undefined && ctx.ttftSeconds !== undefined) ctx.firstOutputAt = now;
+    return ctx.res.write(out);
   }
 
   /**

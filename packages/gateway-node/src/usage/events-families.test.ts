@@ -167,3 +167,18 @@ test('a caller gone before the answer: the abandoned attempt is 499 client_disco
   assert.equal(e.prompt_tokens, 0);
   assert.equal(e.attempt_kind, 'initial');
 });
+
+test('a stream: downstream_latency_ms is the time to the first output written to the caller (§6.4)', async () => {
+  const key = rig.key();
+  // `slow-*`: eight words 120 ms apart, the first after 120 ms.
+  const model = rig.model(undefined, 'slow-first-output');
+  const t0 = performance.now();
+  await drain(await rig.client(key).chat.completions.create({ model, messages: hello, stream: true }));
+  const total = performance.now() - t0;
+  const e = await eventOf(model);
+  assert.ok(total >= 900, `the stream took ${total} ms`);
+  assert.ok(e.upstream_ttft_ms !== null && e.upstream_ttft_ms >= 100, `ttft ${e.upstream_ttft_ms}`);
+  assert.ok(e.downstream_latency_ms >= e.upstream_ttft_ms, `${e.downstream_latency_ms} < ttft`);
+  assert.ok(e.downstream_latency_ms < total / 2, `${e.downstream_latency_ms} vs the whole ${total}`);
+  assert.ok((e.upstream_latency_ms ?? 0) >= 900, 'the attempt spans the whole stream');
+});

@@ -288,7 +288,11 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
   const c = ctx.cache;
   const s: Shared = {
     occurred: occurredClock.at(end.endedAtMs),
-    downstream: Math.round(end.seconds * 1e6) / 1e3,
+    // To the first output written (a stream), else the whole request (data-plane §6.4).
+    downstream:
+      ctx.firstOutputAt !== undefined
+        ? Math.round((ctx.firstOutputAt - ctx.startedAt) * 1e3) / 1e3
+        : Math.round(end.seconds * 1e6) / 1e3,
     cacheStatus: c?.status ?? 'disabled',
     cacheLayer: c?.layer ?? null,
     cacheSimilarity: c?.similarity ?? null,

@@ -252,7 +252,9 @@ export class OtlpEventSink implements UsageSink {
         spanId: reqId,
         name: textsOf(first.endpoint).requestName,
         kind: SPAN_KIND_SERVER,
-        startTimeUnixNano: epochMsToNano(end - first.downstream_latency_ms),
+        startTimeUnixNano: epochMsToNano(
+          end - (steps === undefined ? first.downstream_latency_ms : steps.seconds * 1000),
+        ),
         endTimeUnixNano: epochMsToNano(end),
         statusCode: status < 400 ? STATUS_OK : STATUS_ERROR,
       }),
