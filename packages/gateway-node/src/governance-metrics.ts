@@ -79,7 +79,8 @@ export class GovernanceMetrics {
   }
 
   rateLimitRejected(scope: string, layer: string, policyId: string | undefined): void {
-    const policy = policyId ?? '';
+    // Inline limits have no policy: a missing dimension reads "unknown" (data-plane §12.2).
+    const policy = policyId ?? 'unknown';
     this.rlRejections.cell(`${scope}\u0001${layer}\u0001${policy}`, () => ({
       scope,
       layer,

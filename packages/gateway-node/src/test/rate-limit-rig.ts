@@ -325,7 +325,8 @@ export class Rig {
   }
 
   /** `aisix_ratelimit_rejections_total` for one label set (0 when the series is absent). */
-  async rejections(scope: string, layer: string, policyId = ''): Promise<number> {
+  /** `policyId`: "unknown" for inline limits (no policy; data-plane §12.2). */
+  async rejections(scope: string, layer: string, policyId = 'unknown'): Promise<number> {
     const res = await fetch(`http://127.0.0.1:${this.g.gw.metricsPort}/metrics`);
     const text = await res.text();
     const want = `aisix_ratelimit_rejections_total{scope="${scope}",layer="${layer}",policy_id="${policyId}"}`;
