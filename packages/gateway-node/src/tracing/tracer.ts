@@ -85,6 +85,17 @@ const ATTEMPT_NAMES: Readonly<Record<Endpoint | PassthroughEndpoint, string>> = 
   audio_translations: 'audio.translations',
 };
 
+/**
+ * `gen_ai.operation.name`: the GenAI semantic conventions' values where one exists (`chat`,
+ * `text_completion`, `embeddings`), as the otlp_http exporter writes them; else the span name.
+ */
+const OPERATIONS: Readonly<Record<Endpoint | PassthroughEndpoint, string>> = {
+  ...ATTEMPT_NAMES,
+  chat: 'chat',
+  completions: 'text_completion',
+  embeddings: 'embeddings',
+};
+
 export class Tracer {
   readonly sampleRatio: number;
   private readonly acceptParent: boolean;
@@ -245,7 +256,7 @@ export class AttemptSpan {
     const a = this.a;
     const attrs: OtlpAttribute[] = [];
     str(attrs, 'gen_ai.system', a.provider);
-    str(attrs, 'gen_ai.operation.name', ATTEMPT_NAMES[a.endpoint]);
+    str(attrs, 'gen_ai.operation.name', OPERATIONS[a.endpoint]);
     str(attrs, 'gen_ai.request.model', a.upstreamModel);
     int(attrs, 'aisix.attempt_index', a.index);
     str(attrs, 'aisix.attempt_kind', a.kind);

@@ -139,6 +139,8 @@ test('a chat call exports one SERVER span and one CLIENT child over OTLP/HTTP JS
   // Attempt span.
   assert.equal(client3.name, 'chat.completions');
   assert.equal(attr(client3, 'gen_ai.system'), 'openai');
+  // data-plane §12.4 and the GenAI semantic conventions: the operation of a chat call is `chat`.
+  assert.equal(attr(client3, 'gen_ai.operation.name'), 'chat');
   assert.equal(attr(client3, 'gen_ai.response.model'), 'gpt-4o-mini');
   assert.equal(attr(client3, 'aisix.attempt_index'), '0');
   assert.equal(attr(client3, 'aisix.attempt_kind'), 'initial');
