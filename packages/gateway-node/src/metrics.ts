@@ -40,7 +40,7 @@ export class Metrics {
   );
   private readonly usageDrops = new CounterFamily(
     'aisix_usage_event_drops_total',
-    'Usage events dropped before an exporter took them (its queue was full).',
+    'Usage events an exporter lost: reason queue_full (its queue had no room) or delivery_failed (its batch was refused, failed after the retries, or was still queued at shutdown).',
   );
   private readonly auth = new CounterFamily('aisix_auth_decisions_total', 'Caller authentication decisions.');
   private readonly authAllowedCell: CounterCell;

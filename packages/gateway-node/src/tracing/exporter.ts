@@ -34,6 +34,11 @@ export interface ExporterOptions {
   readonly backoffMs?: number;
   /** Extra request headers (e.g. collector auth); never logged. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Told the summed weight (`exportAdmitted`) of spans lost after they were queued: a batch given
+   * up (refused, or failed after the retries) or still queued at shutdown.
+   */
+  readonly onLost?: (weight: number) => void;
 }
 
 export interface ExporterStats {
@@ -76,6 +81,8 @@ interface Batch {
   readonly buf: Buffer;
   used: number;
   spans: number;
+  /** The summed weights of its spans (what `onLost` reports if it is lost). */
+  weight: number;
 }
 
 export class OtlpHttpExporter {
@@ -162,18 +169,23 @@ export class OtlpHttpExporter {
     return true;
   }
 
-  /** Queues one span that `admit` made room for. */
-  exportAdmitted(span: string): void {
+  /**
+   * Queues one span that `admit` made room for. `weight`: what it stands for to the caller (the
+   * usage exporter: the request's events on its request span), reported by `onLost`.
+   */
+  exportAdmitted(span: string, weight = 0): void {
     this.admitted--;
     if (this.closed) {
       // Shut down in between: the span was admitted, never sent.
       this.n.dropped++;
+      if (weight > 0) this.o.onLost?.(weight);
       return;
     }
     const b = this.batchFor(span);
     if (b.spans > 0) b.buf[b.used++] = 0x2c; // ','
     b.used += b.buf.write(span, b.used);
     b.spans++;
+    b.weight += weight;
     this.queued++;
     if (b.spans >= this.maxBatch || this.batches.length > 1) this.kick();
     else if (this.timer === undefined && this.sending === undefined) {
@@ -198,7 +210,7 @@ export class OtlpHttpExporter {
       size > BATCH_BYTES
         ? Buffer.allocUnsafeSlow(size)
         : (this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES));
-    const b: Batch = { buf, used: this.head.copy(buf, 0), spans: 0 };
+    const b: Batch = { buf, used: this.head.copy(buf, 0), spans: 0, weight: 0 };
     this.batches.push(b);
     return b;
   }
@@ -238,6 +250,8 @@ export class OtlpHttpExporter {
       clearTimeout(timer);
       if (this.queued > 0) {
         this.n.failed += this.queued;
+        const lost = this.batches.reduce((sum, b) => sum + b.weight, 0);
+        if (lost > 0) this.o.onLost?.(lost);
         this.queued = 0;
         this.batches = [];
       }
@@ -288,6 +302,7 @@ export class OtlpHttpExporter {
         outcome === 'retry' && attempt < this.maxRetries && Date.now() + this.delay(attempt) < this.deadline;
       if (!canRetry) {
         this.n.failed += spans;
+        if (batch.weight > 0) this.o.onLost?.(batch.weight);
         this.o.logger?.warn({ spans, outcome, attempts: attempt + 1 }, 'tracing: export batch failed');
         return;
       }

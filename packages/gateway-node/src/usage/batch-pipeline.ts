@@ -26,6 +26,8 @@ export interface PipelineOptions<T> {
   readonly flushIntervalMs?: number;
   readonly maxRetries?: number;
   readonly backoffMs?: number;
+  /** Told how many items were lost after the queue took them (given up, or left at close). */
+  readonly onFailed?: (n: number) => void;
 }
 
 export interface PipelineStats {
@@ -105,6 +107,7 @@ export class BatchPipeline<T> {
           done = true;
         } else if (r === 'drop' || attempt >= this.maxRetries || Date.now() >= this.deadline) {
           this.n.failed += batch.length;
+          this.o.onFailed?.(batch.length);
           done = true;
         } else await sleep(this.backoffMs * 2 ** attempt);
       }
@@ -125,6 +128,7 @@ export class BatchPipeline<T> {
       clearTimeout(timer);
       const left = this.queue.take(this.queue.size).length;
       this.n.failed += left;
+      if (left > 0) this.o.onFailed?.(left);
     }
     return this.stats();
   }
@@ -160,6 +164,13 @@ const WARN_EVERY_MS = 60_000;
  * their own connection pool, rate-limited warnings, stats and shutdown. A subclass encodes and
  * sends a batch (`send`) and feeds the pipeline from `offer`.
  */
+/** Test timings, and where an exporter reports events lost after its queue took them. */
+export interface SinkTuning {
+  readonly flushIntervalMs?: number;
+  readonly backoffMs?: number;
+  readonly onLost?: (events: number) => void;
+}
+
 export abstract class BatchedSink<T> {
   readonly name: string;
   protected readonly pipeline: BatchPipeline<T>;
@@ -169,12 +180,16 @@ export abstract class BatchedSink<T> {
   constructor(
     name: string,
     protected readonly logger: Logger,
-    o: { maxBatch: number; timeoutMs: number; flushIntervalMs?: number; backoffMs?: number },
+    o: { maxBatch: number; timeoutMs: number } & SinkTuning,
   ) {
     this.name = name;
     this.agent = new Agent({ connections: 2, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
-    const { timeoutMs: _, ...tuning } = o;
-    this.pipeline = new BatchPipeline<T>({ send: (b) => this.send(b), ...tuning });
+    const { timeoutMs: _, onLost, ...tuning } = o;
+    this.pipeline = new BatchPipeline<T>({
+      send: (b) => this.send(b),
+      ...tuning,
+      ...(onLost !== undefined ? { onFailed: onLost } : {}),
+    });
   }
 
   protected abstract send(batch: T[]): Promise<SendResult>;

@@ -115,6 +115,11 @@ export class UsageBus {
     this.steps = sinks.some((s) => s.wantsSteps === true);
   }
 
+  /** Events an exporter lost after its queue took them (given up after the retries, or at close). */
+  lost(sink: string, n: number): void {
+    for (let i = 0; i < n; i++) this.metrics.usageEventDropped('delivery_failed', sink);
+  }
+
   publish(events: readonly UsageEvent[], content?: UsageContent, steps?: RequestSteps): void {
     for (const e of events) this.metrics.usageEventEmitted(e);
     for (const s of this.sinks) {

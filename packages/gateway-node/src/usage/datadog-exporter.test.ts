@@ -153,3 +153,43 @@ test('a missing credential delivers nothing; removed, nothing more is sent', asy
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
 });
+
+async function deliveryFailed(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('aisix_usage_event_drops_total{reason="delivery_failed"} '));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function until(ok: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await ok())) {
+    assert.ok(Date.now() < deadline, what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('events lost to a refusing intake or a missing credential are counted as drops (delivery_failed)', async () => {
+  script = [400];
+  posts.length = 0;
+  apply({
+    dd: { name: 'dd3', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'team-a' },
+  });
+  const before = await deliveryFailed();
+  await chat();
+  await chat();
+  // Two requests, one attempt each: two events, refused (a 4xx is not retried).
+  await until(async () => (await deliveryFailed()) === before + 2, 'two events counted as lost');
+  assert.ok(posts.every((p) => p.status === 400));
+  apply({
+    dd: { name: 'dd4', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'nobody' },
+  });
+  await chat();
+  await until(
+    async () => (await deliveryFailed()) === before + 3,
+    'the uncredentialed event counted as lost',
+  );
+  script = [202];
+  apply({});
+});

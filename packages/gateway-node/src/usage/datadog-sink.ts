@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { BatchedSink, postBatch, type SendResult } from './batch-pipeline.js';
+import { BatchedSink, postBatch, type SendResult, type SinkTuning } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -48,11 +48,7 @@ export class DatadogSink extends BatchedSink<Entry> implements UsageSink {
   private readonly envName: string;
   private readonly base: Entry;
 
-  constructor(
-    c: DatadogConfig,
-    logger: Logger,
-    tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
-  ) {
+  constructor(c: DatadogConfig, logger: Logger, tuning: SinkTuning = {}) {
     super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 10_000, ...tuning });
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.url = intakeUrl(c.site);

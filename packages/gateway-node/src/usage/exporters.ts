@@ -71,6 +71,7 @@ export class Exporters {
 
   private start(v: Record<string, unknown>): ExporterSink {
     const name = String(v.name);
+    const tuning = { ...this.tuning, onLost: (n: number) => this.bus.lost(name, n) };
     // Object stores have no content mode (control-plane §3.9): metadata only.
     const contentMaxBytes = v.content_mode === 'full' ? Number(v.content_max_bytes ?? 131_072) : 0;
     if (v.kind === 'datadog')
@@ -85,7 +86,7 @@ export class Exporters {
           contentMaxBytes,
         },
         this.logger,
-        this.tuning,
+        tuning,
       );
     if (v.kind === 'aliyun_sls')
       return new SlsSink(
@@ -98,7 +99,7 @@ export class Exporters {
           contentMaxBytes,
         },
         this.logger,
-        this.tuning,
+        tuning,
       );
     if (v.kind === 'object_store')
       return new ObjectStoreSink(
@@ -114,7 +115,7 @@ export class Exporters {
           compression: v.compression as string | undefined,
         },
         this.logger,
-        this.tuning,
+        tuning,
       );
     return new OtlpEventSink(
       {
@@ -126,7 +127,7 @@ export class Exporters {
       },
       this.version,
       this.logger,
-      this.tuning,
+      tuning,
     );
   }
 

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import { BatchedSink, type SendResult, sendResultOf } from './batch-pipeline.js';
+import { BatchedSink, type SendResult, type SinkTuning, sendResultOf } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './object-store-writers.js';
@@ -42,7 +42,7 @@ export class ObjectStoreSink extends BatchedSink<UsageEvent> implements UsageSin
   constructor(
     private readonly c: ObjectStoreConfig,
     logger: Logger,
-    tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
+    tuning: SinkTuning = {},
   ) {
     super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 30_000, ...tuning });
     this.writer = objectWriter(c, this.agent);

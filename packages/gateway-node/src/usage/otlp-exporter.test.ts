@@ -404,3 +404,28 @@ test('the request span reports the status the caller got, not the failed attempt
   assert.equal(t.server.status.code, 2);
   apply({});
 });
+
+test('spans a collector refuses are counted as lost usage events (delivery_failed), in events', async () => {
+  const lost = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('aisix_usage_event_drops_total{reason="delivery_failed"} '));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  col.reset();
+  col.respond(400);
+  apply({ e1: { name: 'refused', kind: 'otlp_http', endpoint: col.url } });
+  const before = await lost();
+  // Two requests, one attempt each: two events, four spans; refused (no retry on a 4xx).
+  await chat('gpt-4o-mini');
+  await chat('gpt-4o-mini');
+  const deadline = Date.now() + 15_000;
+  while ((await lost()) !== before + 2) {
+    assert.ok(Date.now() < deadline, `lost ${(await lost()) - before}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(col.posts.length >= 1);
+  col.respond(200);
+  apply({});
+});

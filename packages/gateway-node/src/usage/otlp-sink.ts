@@ -150,6 +150,8 @@ function guardrailSpan(g: GuardrailEvaluation, traceId: string, parent: string):
 export class OtlpEventSink implements UsageSink {
   readonly name: string;
   readonly wantsSteps = true;
+  /** Told how many events were lost after the queue took them (`aisix_usage_event_drops_total`). */
+  private readonly onLost: ((events: number) => void) | undefined;
   readonly contentMaxBytes: number;
   private readonly exporter: OtlpHttpExporter;
   private readonly rate: number;
@@ -164,10 +166,14 @@ export class OtlpEventSink implements UsageSink {
       } catch (err) {
         // Runs from a timer: a failure must not escape, nor keep the room the spans took.
         this.exporter.forfeit(w.spans);
+        this.onLost?.(w.events.length);
         this.logger.error({ err, exporter: this.name }, 'otlp: rendering spans failed, dropped');
         continue;
       }
-      for (const span of spans) this.exporter.exportAdmitted(span);
+      // The request span carries the weight of the request's events: a lost batch is counted
+      // in events, the bus's unit (drops at the queue are counted the same way).
+      for (let i = 0; i < spans.length; i++)
+        this.exporter.exportAdmitted(spans[i] as string, i === 0 ? w.events.length : 0);
     }
   });
 
@@ -175,9 +181,10 @@ export class OtlpEventSink implements UsageSink {
     c: OtlpSinkConfig,
     version: string,
     private readonly logger: Logger,
-    tuning: { flushIntervalMs?: number } = {},
+    tuning: { flushIntervalMs?: number; onLost?: (events: number) => void } = {},
   ) {
     this.name = c.name;
+    this.onLost = tuning.onLost;
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
     this.rate = c.sample_rate ?? 1;
     this.nameAttr = renderStr('aisix.exporter_name', c.name);

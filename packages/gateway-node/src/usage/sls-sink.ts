@@ -16,7 +16,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { BatchedSink, postBatch, type SendResult } from './batch-pipeline.js';
+import { BatchedSink, postBatch, type SendResult, type SinkTuning } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
 import type { UsageEvent } from './events.js';
@@ -106,7 +106,7 @@ export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
   constructor(
     private readonly c: SlsConfig,
     logger: Logger,
-    tuning: { flushIntervalMs?: number; backoffMs?: number } = {},
+    tuning: SinkTuning = {},
   ) {
     super(c.name, logger, { maxBatch: MAX_BATCH, timeoutMs: 10_000, ...tuning });
     this.contentMaxBytes = c.contentMaxBytes ?? 0;
