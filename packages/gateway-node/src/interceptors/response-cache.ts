@@ -168,13 +168,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       const scope = new CacheScope(policy, store, key, cc.noCache, cc.noStore, semantic, storeFailed);
       if (cc.noCache) {
         d.metrics.governance.cacheRequest(policy.name, 'bypass');
-        decided(ctx, t0, {
-          policy: policy.name,
-          status: 'bypass',
-          layer: null,
-          similarity: null,
-          saved: undefined,
-        });
+        decided(ctx, t0, policy, 'bypass');
         return { scope };
       }
       // The memory store answers at once: a hit or a plain miss costs no promise.
@@ -190,19 +184,13 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
 
   function hit(ctx: RequestContext, t0: number, policy: CompiledCachePolicy, exact: CacheHit): Begin {
     d.metrics.governance.cacheRequest(policy.name, 'hit_exact');
-    decided(ctx, t0, hitUsage(policy, exact.entry, 'exact', null));
+    decided(ctx, t0, policy, 'hit', exact.entry, 'exact');
     return { answer: hitAnswer(exact.entry, 'exact') };
   }
 
   function miss(ctx: RequestContext, t0: number, policy: CompiledCachePolicy, scope: CacheScope): Begin {
     d.metrics.governance.cacheRequest(policy.name, 'miss');
-    decided(ctx, t0, {
-      policy: policy.name,
-      status: 'miss',
-      layer: null,
-      similarity: null,
-      saved: undefined,
-    });
+    decided(ctx, t0, policy, 'miss');
     return { scope };
   }
 
@@ -235,7 +223,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
         if (found !== undefined) {
           d.metrics.governance.cacheRequest(policy.name, 'hit_semantic');
           const similarity = found.similarity.toFixed(4);
-          decided(f.ctx, t0, hitUsage(policy, found.entry, 'semantic', Number(similarity)));
+          decided(f.ctx, t0, policy, 'hit', found.entry, 'semantic', Number(similarity));
           return { answer: hitAnswer(found.entry, 'semantic', similarity) };
         }
       }
@@ -244,28 +232,34 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
   }
 }
 
-/** Records the request's cache outcome for its usage events, and as a span when it is traced. */
-function decided(ctx: RequestContext, t0: number, c: Omit<CacheUsage, 'endedAt' | 'seconds'>): void {
-  const endedAt = performance.now();
-  const u: CacheUsage = { ...c, endedAt, seconds: (endedAt - t0) / 1000 };
-  ctx.cache = u;
-  ctx.trace?.cache(u);
-}
-
-function hitUsage(
+/**
+ * Records the request's cache outcome (its lookup started at `t0`) for its usage events, and as
+ * a span when it is traced. A hit names the entry it served: what it saved.
+ */
+function decided(
+  ctx: RequestContext,
+  t0: number,
   policy: CompiledCachePolicy,
-  e: CacheEntry,
-  layer: 'exact' | 'semantic',
-  similarity: number | null,
-): Omit<CacheUsage, 'endedAt' | 'seconds'> {
-  const u = e.usage;
-  return {
+  status: CacheUsage['status'],
+  hit?: CacheEntry,
+  layer: CacheUsage['layer'] = null,
+  similarity: number | null = null,
+): void {
+  const endedAt = performance.now();
+  const u = hit?.usage;
+  ctx.cache = {
     policy: policy.name,
-    status: 'hit',
+    status,
     layer,
     similarity,
-    saved: { prompt_tokens: u?.prompt_tokens ?? 0, completion_tokens: u?.completion_tokens ?? 0 },
+    saved:
+      hit === undefined
+        ? undefined
+        : { prompt_tokens: u?.prompt_tokens ?? 0, completion_tokens: u?.completion_tokens ?? 0 },
+    endedAt,
+    seconds: (endedAt - t0) / 1000,
   };
+  ctx.trace?.cache(ctx.cache);
 }
 
 function hitAnswer(e: CacheEntry, layer: 'exact' | 'semantic', similarity?: string): Answer {
