@@ -211,6 +211,36 @@ function lifecycleSuite(label: string, factory: StoreFactory): void {
       assert.equal((await admin.call('DELETE', `/admin/v1/guardrails/${id}`)).status, 200);
       assert.equal(await h.rawCount('guardrails'), 0);
     });
+
+    // decisions.md 10: a PUT that omits a secret, or sends the masked value back, keeps it.
+    for (const [kind, body] of [
+      ['mcp_servers', { name: 'tools', url: 'https://mcp.example/mcp', auth_type: 'bearer' }],
+      ['a2a_agents', { name: 'helper', url: 'https://agent.example/a2a', auth_type: 'bearer' }],
+    ] as const) {
+      it(`${kind}: PUT keeps the stored secret (omitted or masked), a new one replaces it`, async () => {
+        const secret = `${kind}-secret-4321`;
+        const c = await admin.call('POST', `/admin/v1/${kind}`, { body: { ...body, secret } });
+        assert.equal(c.status, 200, c.text);
+        const id = String(obj(c.json).id);
+        const masked = obj(obj(c.json).value).secret;
+        assert.equal(masked, '****4321');
+        const sent = await admin.call('PUT', `/admin/v1/${kind}/${id}`, {
+          body: { ...body, secret: masked },
+        });
+        assert.equal(sent.status, 200, sent.text);
+        assert.equal((await h.store.get(kind, id))?.value.secret, secret, 'masked value sent back');
+        const omitted = await admin.call('PUT', `/admin/v1/${kind}/${id}`, { body });
+        assert.equal(omitted.status, 200, omitted.text);
+        assert.equal((await h.store.get(kind, id))?.value.secret, secret, 'secret omitted');
+        const fresh = `${kind}-rotated-9999`;
+        const replaced = await admin.call('PUT', `/admin/v1/${kind}/${id}`, {
+          body: { ...body, secret: fresh },
+        });
+        assert.equal(replaced.status, 200, replaced.text);
+        assert.equal((await h.store.get(kind, id))?.value.secret, fresh);
+        assert.equal((await admin.call('DELETE', `/admin/v1/${kind}/${id}`)).status, 200);
+      });
+    }
   });
 }
 

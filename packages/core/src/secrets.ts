@@ -72,7 +72,12 @@ export function maskSecrets(kind: KindName | KindDef, value: Readonly<Doc>): Doc
  * have been written directly to etcd) as `secret`; it is stored as `api_key`.
  */
 const ALIAS_OF: Readonly<Record<string, string>> = { api_key: 'secret' };
-const IS_ALIAS: ReadonlySet<string> = new Set(Object.values(ALIAS_OF));
+/** `field` is the input alias of another secret field of the same kind. */
+function isAliasIn(field: string, names: ReadonlySet<string>): boolean {
+  for (const [primary, alias] of Object.entries(ALIAS_OF))
+    if (alias === field && names.has(primary)) return true;
+  return false;
+}
 
 /**
  * The document to validate for a PUT: a secret the body omits, or sends back masked, is
@@ -92,7 +97,10 @@ export function mergeSecretsForReplace(
   for (const path of paths) {
     const leaf = path[path.length - 1] as string;
     if (leaf === '*') restoreMapEntries(out, stored, path.slice(0, -1));
-    else if (!(path.length === 1 && IS_ALIAS.has(leaf))) {
+    // An alias is restored through its primary field, when the kind has one (provider keys'
+    // `secret` through `api_key`); a kind whose own secret is named `secret` (MCP servers,
+    // A2A agents) restores it like any other.
+    else if (!(path.length === 1 && isAliasIn(leaf, names))) {
       const alias = path.length === 1 ? ALIAS_OF[leaf] : undefined;
       restoreLeaf(out, stored, path, alias !== undefined && names.has(alias) ? alias : undefined);
     }
