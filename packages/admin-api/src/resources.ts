@@ -74,8 +74,10 @@ function validated(kind: KindDef, doc: unknown): Record<string, unknown> {
 
 export function uniqueFor(kind: KindDef, value: Record<string, unknown>): UniqueConstraint | undefined {
   if (kind.nameField === null) return undefined;
-  const v = value[kind.nameField];
-  return typeof v === 'string' ? { field: kind.nameField, value: v } : undefined;
+  const alias = kind.nameAlias ?? undefined;
+  // The name is in the name field or, for kinds that accept one, in its alias.
+  const v = value[kind.nameField] ?? (alias === undefined ? undefined : value[alias]);
+  return typeof v === 'string' ? { field: kind.nameField, value: v, alias } : undefined;
 }
 
 async function mustGet(deps: ResourceDeps, kind: KindDef, id: string): Promise<StoredDoc> {

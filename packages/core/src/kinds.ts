@@ -30,6 +30,11 @@ export interface KindDef {
   readonly fileCollection: string | null;
   /** Field that must be unique on admin writes (and is the name index); null = none. */
   readonly nameField: string | null;
+  /**
+   * Another field a document may carry its name in instead (MCP servers and A2A agents accept
+   * `display_name` for `name`): a name is unique across both; null = none.
+   */
+  readonly nameAlias: string | null;
   /** Human type name used in messages (`malformed <Type> payload`). */
   readonly typeName: string;
   /** Strict schema for writes (Admin API, file): unknown fields rejected except open roots. */

@@ -23,6 +23,8 @@ export interface UniqueConstraint {
   /** Top-level field of the document, e.g. `display_name`, `key_hash`, `name`. */
   readonly field: string;
   readonly value: string;
+  /** Another top-level field that holds the same kind of name in some documents: checked too. */
+  readonly alias?: string | undefined;
 }
 
 export interface WriteResult {

@@ -69,6 +69,8 @@ interface Row {
   schema: (mode: Mode) => GenericSchema;
   fileCollection: boolean;
   nameField: string | null;
+  /** See `KindDef.nameAlias`. */
+  nameAlias?: string;
   secretPaths: readonly string[];
   tier: 'core' | 'extended';
   adminAliases?: readonly string[];
@@ -157,6 +159,7 @@ const ROWS: readonly Row[] = [
     schema: mcpServerSchema,
     fileCollection: true,
     nameField: 'name',
+    nameAlias: 'display_name',
     secretPaths: ['secret'],
     tier: 'extended',
   },
@@ -175,6 +178,7 @@ const ROWS: readonly Row[] = [
     schema: a2aAgentSchema,
     fileCollection: true,
     nameField: 'name',
+    nameAlias: 'display_name',
     secretPaths: ['secret'],
     tier: 'extended',
   },
@@ -196,6 +200,7 @@ export const KIND_DEFS: readonly KindDef[] = ROWS.map((r) => ({
   adminAliases: r.adminAliases ?? [],
   fileCollection: r.fileCollection ? r.kind : null,
   nameField: r.nameField,
+  nameAlias: r.nameAlias ?? null,
   typeName: r.typeName,
   writeSchema: r.schema('strict'),
   readSchema: r.schema('lenient'),

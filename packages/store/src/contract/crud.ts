@@ -198,6 +198,24 @@ export function crudCases(factory: StoreFactory): void {
         await store.create('models', 'd', { display_name: 'alpha' }, u('alpha'));
       }));
 
+    test('a name held under the alias field conflicts too (MCP servers: `name` or `display_name`)', () =>
+      withStore(factory, async ({ store }) => {
+        const u = (value: string) => ({ field: 'name', value, alias: 'display_name' });
+        await store.create('mcp_servers', 'a', { display_name: 'tools', url: 'https://a' }, u('tools'));
+        const err = await rejectsWith(
+          store.create('mcp_servers', 'b', { name: 'tools', url: 'https://b' }, u('tools')),
+          'conflict',
+        );
+        assert.equal(err.conflictValue, 'tools');
+        await store.create('mcp_servers', 'b', { name: 'other', url: 'https://b' }, u('other'));
+        await rejectsWith(
+          store.replace('mcp_servers', 'a', { display_name: 'other', url: 'https://a' }, u('other')),
+          'conflict',
+        );
+        // Its own name, in either field, is not a conflict.
+        await store.replace('mcp_servers', 'a', { name: 'tools', url: 'https://a2' }, u('tools'));
+      }));
+
     test('names are unique per kind only', () =>
       withStore(factory, async ({ store }) => {
         const u = { field: 'display_name', value: 'shared' };

@@ -161,13 +161,15 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
   /** Another key of the kind already holding the unique value fails the write. */
   const checkUnique = (kv: Keyspace, kind: KindName, key: string, unique?: UniqueConstraint): void => {
     if (!unique) return;
-    for (const holder of kv.holders(kindPrefix(kind), unique.field, unique.value)) {
-      if (holder !== key) {
-        throw new StoreError('conflict', `${kind} ${unique.field} '${unique.value}' is already taken`, {
-          conflictValue: unique.value,
-        });
+    const fields = unique.alias === undefined ? [unique.field] : [unique.field, unique.alias];
+    for (const field of fields)
+      for (const holder of kv.holders(kindPrefix(kind), field, unique.value)) {
+        if (holder !== key) {
+          throw new StoreError('conflict', `${kind} ${unique.field} '${unique.value}' is already taken`, {
+            conflictValue: unique.value,
+          });
+        }
       }
-    }
   };
   /** The key must exist (and, for a compare-and-set write, still be at `ifRevision`). */
   const checkCurrent = (kv: Keyspace, kind: KindName, id: string, key: string, opts?: WriteOptions): void => {

@@ -278,7 +278,12 @@ export class Etcd3ResourceStore implements ResourceStore {
       if (opts?.ifRevision !== undefined && current !== opts.ifRevision) {
         throw mismatch(kind, id, current ?? 0, opts.ifRevision);
       }
-      const holder = docs.find((d) => d.id !== id && d.value[unique.field] === unique.value);
+      const holder = docs.find(
+        (d) =>
+          d.id !== id &&
+          (d.value[unique.field] === unique.value ||
+            (unique.alias !== undefined && d.value[unique.alias] === unique.value)),
+      );
       if (holder) {
         throw new StoreError('conflict', `${kind} with ${unique.field} "${unique.value}" already exists`, {
           conflictValue: unique.value,
