@@ -91,8 +91,15 @@ export function parseOpenAiWireError(text: string, wire: 'openai' | 'azure' = 'o
   }
   const message = str(err.message) ?? rawFallback(text).message;
   const kind = str(err.type) ?? str(err.status);
-  const rawCode = typeof err.code === 'number' ? undefined : str(err.code);
   const status = embeddedStatus(err.code);
+  // A numeric code is stringified (providers.md §8), unless it is an HTTP status (Gemini's
+  // OpenAI-compatible errors, `{"code":429}`): that one is the embedded status instead.
+  const rawCode =
+    typeof err.code === 'number'
+      ? status === undefined && Number.isFinite(err.code)
+        ? String(err.code)
+        : undefined
+      : str(err.code);
   const code = wire === 'azure' && rawCode ? (AZURE_CODES[rawCode] ?? rawCode) : rawCode;
   const param = str(err.param);
   return {

@@ -197,6 +197,11 @@ test('error parsing per wire, with truncation', () => {
     message: 'slow',
     status: 429,
   });
+  // providers.md §8: a numeric code that is not a status is accepted and stringified.
+  assert.deepEqual(
+    parseUpstreamError('openai', '{"error":{"message":"num code","type":"invalid_request_error","code":1234}}'),
+    { message: 'num code', kind: 'invalid_request_error', code: '1234' },
+  );
   assert.deepEqual(
     parseUpstreamError('anthropic', '{"type":"error","error":{"type":"rate_limit_error","message":"busy"}}'),
     {
