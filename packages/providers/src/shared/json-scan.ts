@@ -36,11 +36,13 @@ function stringEnd(s: string, start: number): number {
 
 /**
  * Replaces the value of the first `"model"` key with `aliasLiteral` (the alias as a JSON string,
- * `JSON.stringify(alias)`). Returns the input unchanged when the key is absent or already equal.
+ * `JSON.stringify(alias)`). Returns the input unchanged when the key is already equal, and when
+ * it is absent unless `stamp`: then the alias is added as the object's first member (an upstream
+ * that leaves `model` out still answers with the caller's alias, data-plane §6.1, providers §1.3).
  */
-export function rewriteModelField(s: string, aliasLiteral: string): string {
+export function rewriteModelField(s: string, aliasLiteral: string, stamp = false): string {
   const v = findKeyValue(s, '"model"');
-  if (v === -1) return s;
+  if (v === -1) return stamp ? stampModel(s, aliasLiteral) : s;
   let end: number;
   if (s.charCodeAt(v) === 0x22) {
     end = stringEnd(s, v);
@@ -53,6 +55,17 @@ export function rewriteModelField(s: string, aliasLiteral: string): string {
     return s;
   }
   return s.slice(0, v) + aliasLiteral + s.slice(end);
+}
+
+/** `s` (an object's text without a `"model"` key) with `"model":<alias>` as its first member. */
+function stampModel(s: string, aliasLiteral: string): string {
+  const open = s.indexOf('{');
+  if (open === -1) return s;
+  let i = open + 1;
+  let c = s.charCodeAt(i);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = s.charCodeAt(++i);
+  const sep = c === 0x7d ? '' : ','; // `{}` takes no comma
+  return `${s.slice(0, open + 1)}"model":${aliasLiteral}${sep}${s.slice(open + 1)}`;
 }
 
 /**

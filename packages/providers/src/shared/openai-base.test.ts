@@ -199,7 +199,10 @@ test('error parsing per wire, with truncation', () => {
   });
   // providers.md §8: a numeric code that is not a status is accepted and stringified.
   assert.deepEqual(
-    parseUpstreamError('openai', '{"error":{"message":"num code","type":"invalid_request_error","code":1234}}'),
+    parseUpstreamError(
+      'openai',
+      '{"error":{"message":"num code","type":"invalid_request_error","code":1234}}',
+    ),
     { message: 'num code', kind: 'invalid_request_error', code: '1234' },
   );
   assert.deepEqual(
@@ -290,4 +293,21 @@ test('transformResponse hands on its parse only when it equals a parse of the bo
   // The rewritten key is not the top-level one: no value (the reader parses the body itself).
   const nested = same('{"choices":[{"model":"inner"}],"model":"outer"}');
   assert.equal(nested.value, undefined);
+});
+
+test('an answer without `model` gets the alias stamped in; the parse mirrors it', () => {
+  const r = openaiAdapter.transformResponse(
+    'chat',
+    '{"id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}',
+    'my-alias',
+  );
+  assert.ok(r.ok);
+  assert.equal(
+    r.body,
+    '{"model":"my-alias","id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}',
+  );
+  assert.equal((r.value as { model?: string }).model, 'my-alias');
+  const empty = openaiAdapter.transformResponse('completions', ' { } ', 'a');
+  assert.ok(empty.ok);
+  assert.deepEqual(JSON.parse(empty.body), { model: 'a' });
 });

@@ -117,10 +117,12 @@ function transformOpenAi(endpoint: Endpoint, text: string, alias: string): Trans
   const usage = emptyUsage();
   readOpenAiUsage((parsed as { usage?: unknown }).usage, usage);
   if (endpoint === 'embeddings') return { ok: true, body: text, usage, value: parsed };
-  const body = rewriteModelField(text, JSON.stringify(alias));
+  const body = rewriteModelField(text, JSON.stringify(alias), true);
   if (body === text) return { ok: true, body, usage, value: parsed };
-  // The parse mirrors the rewrite only when the rewritten key is the top-level `model`.
-  if (!modelKeyAtTop(text)) return { ok: true, body, usage };
+  // The parse mirrors the rewrite only when the rewritten key is the top-level `model` (or the
+  // answer had none and it was stamped in).
+  const stamped = (parsed as { model?: unknown }).model === undefined && modelKeyAtTop(body);
+  if (!stamped && !modelKeyAtTop(text)) return { ok: true, body, usage };
   (parsed as { model?: unknown }).model = alias;
   return { ok: true, body, usage, value: parsed };
 }

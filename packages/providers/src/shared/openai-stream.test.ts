@@ -69,3 +69,24 @@ test('CRLF upstream framing is normalized to \\n\\n', () => {
   assert.ok(!r.out.includes('\r'));
   assert.ok(r.t.done);
 });
+
+test('a chunk without `model` gets the alias stamped in (data-plane 6.1), on both relay paths', () => {
+  const bare = [
+    chunk({ id: 'c', choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }),
+    chunk({ id: 'c', model: 'up-2024', choices: [{ index: 0, delta: { content: 'Hi' } }] }),
+    chunk({ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+    'data: [DONE]\n\n',
+  ].join('');
+  // Whole reads take the span-copy path; 7-byte reads the decoder's.
+  for (const splitAt of [bare.length, 7]) {
+    const frames = run(false, bare, splitAt)
+      .out.split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)) as { model?: string; id?: string });
+    assert.equal(frames.length, 3, String(splitAt));
+    for (const f of frames) {
+      assert.equal(f.model, 'my-alias', String(splitAt));
+      assert.equal(f.id, 'c');
+    }
+  }
+});

@@ -138,7 +138,11 @@ export class OpenAiStreamTranslator implements StreamTranslator {
           this.sawOutput = OUTPUT_KEYS.some((k) => hasNonEmptyValue(data, k));
         }
         const m = text.indexOf('"model"', ds);
-        if (m !== -1 && m < end) {
+        if (m === -1 || m >= end) {
+          // No `model` in this chunk: the caller's alias is stamped in as its first member.
+          out += `${text.slice(from, ds + 1)}"model":${this.aliasLiteral},`;
+          from = ds + 1;
+        } else {
           const from0 = this.modelFrom;
           if (from0 !== undefined && sameAt(text, m, from0)) {
             out += text.slice(from, m) + this.modelTo;
@@ -226,7 +230,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
     }
     if (hasUsageObject(data) && !this.usageChunk(data)) return;
     if (!this.sawOutput) this.sawOutput = OUTPUT_KEYS.some((k) => hasNonEmptyValue(data, k));
-    this.out += `data: ${rewriteModelField(data, this.aliasLiteral)}\n\n`;
+    this.out += `data: ${rewriteModelField(data, this.aliasLiteral, true)}\n\n`;
     this.delivered++;
   }
 
