@@ -119,6 +119,11 @@ export interface PrepareInput {
   readonly providerKey: ProviderKeyView;
   readonly requestId: string;
   readonly inboundHeaders: InboundHeaders;
+  /**
+   * The first value of a repeated inbound header (`inboundHeaders` joins repeats with ", "):
+   * what `forward_client_headers` forwards (data-plane §5.5). Absent: the joined value.
+   */
+  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
   readonly templateVars: TemplateVars;
   /** Gateway-owned outbound `User-Agent`. */
   readonly userAgent: string;
@@ -336,6 +341,11 @@ export interface JobInput {
   readonly providerKey: ProviderKeyView;
   readonly requestId: string;
   readonly inboundHeaders: InboundHeaders;
+  /**
+   * The first value of a repeated inbound header (`inboundHeaders` joins repeats with ", "):
+   * what `forward_client_headers` forwards (data-plane §5.5). Absent: the joined value.
+   */
+  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
   readonly templateVars: TemplateVars;
   readonly userAgent: string;
 }

@@ -22,7 +22,7 @@ import { adapterHttpFor } from '../upstream/authorize.js';
 import { ABORT_CLIENT_GONE, ABORT_TIMEOUT } from '../upstream/client.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
 import { type AttemptFailure, timeoutFailure, transportFailure } from '../upstream/failures.js';
-import { templateVars } from '../upstream/target.js';
+import { firstHeaderValue, templateVars } from '../upstream/target.js';
 import { closeAttemptTiming, noteProviderRequestId, openAttempt } from '../usage/attempts.js';
 import { scan } from './guard.js';
 import { rewriteIds } from './ids.js';
@@ -56,6 +56,7 @@ async function prepare(rt: GatewayRuntime, ctx: RequestContext, t: JobTarget, ca
     providerKey: t.pkv,
     requestId: ctx.id,
     inboundHeaders: ctx.req.headers,
+    inboundFirst: firstHeaderValue(ctx.req),
     templateVars: templateVars(ctx, t.model, modelView(t.model), t.pk.id, t.pkv),
     userAgent: rt.userAgent,
   });

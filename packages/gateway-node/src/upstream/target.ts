@@ -3,6 +3,8 @@
  * and deadlines. Built before the first attempt so configuration faults (unknown provider key,
  * no adapter, missing capability, bad base URL or credential) fail fast without I/O.
  */
+
+import type { IncomingMessage } from 'node:http';
 import type { Resource } from '@aisix/core';
 import {
   checkCapability,
@@ -105,6 +107,7 @@ export function buildTarget(
     providerKey: pkv,
     requestId: ctx.id,
     inboundHeaders: ctx.req.headers,
+    inboundFirst: pkv.request?.forward_client_headers?.length ? firstHeaderValue(ctx.req) : undefined,
     // Only `default_headers` templates read the other variables: built only when there are some.
     templateVars: pkv.request?.default_headers
       ? templateVars(ctx, model, view, pk.id, pkv)
@@ -132,4 +135,12 @@ export function buildTarget(
       dispatcher: rt.upstreams.forKey(ctx.snapshot, pk.id),
     },
   };
+}
+
+/**
+ * The first value of a request header: node joins a repeated header into one ", "-separated
+ * value, and `forward_client_headers` forwards only the first (data-plane §5.5).
+ */
+export function firstHeaderValue(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => req.headersDistinct[name]?.[0];
 }

@@ -11,7 +11,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { type ModelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { type Deadlines, resolveDeadlines } from '../upstream/deadlines.js';
-import { templateVars } from '../upstream/target.js';
+import { firstHeaderValue, templateVars } from '../upstream/target.js';
 
 export interface VideoTarget {
   readonly model: Resource<'models'>;
@@ -50,6 +50,7 @@ export function videoTarget(
       ? templateVars(ctx, model, view, pk.id, pkv)
       : { 'request.id': ctx.id },
     inboundHeaders: ctx.req.headers,
+    inboundFirst: firstHeaderValue(ctx.req),
   };
   // The credential is checked once here; the per-phase header sets reuse the same inputs.
   const probe = videoHeaders(vendor, 'poll', input);

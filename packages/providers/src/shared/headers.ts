@@ -86,6 +86,7 @@ export function forwardClientHeaders(
   headers: Record<string, string>,
   patterns: readonly string[] | null | undefined,
   inbound: InboundHeaders,
+  firstOf?: (name: string) => string | undefined,
 ): void {
   if (!patterns || patterns.length === 0) return;
   for (const name of Object.keys(inbound)) {
@@ -93,7 +94,8 @@ export function forwardClientHeaders(
     if (name.startsWith('x-aisix-') || name.startsWith('x-stainless-')) continue;
     if (!patterns.some((p) => headerGlob(p, name))) continue;
     const v = inbound[name];
-    const first = Array.isArray(v) ? v[0] : v;
+    // Only the first value of a repeated header (data-plane §5.5).
+    const first = firstOf !== undefined ? firstOf(name) : Array.isArray(v) ? v[0] : v;
     if (first !== undefined && !FORBIDDEN_VALUE.test(first)) headers[name] = first;
   }
 }

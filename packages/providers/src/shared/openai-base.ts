@@ -99,7 +99,7 @@ function prepareOpenAi(input: PrepareInput): PrepareResult {
   const req = pk.request;
   if (req) {
     applyDefaultHeaders(headers, req.default_headers, input.templateVars);
-    forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders);
+    forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders, input.inboundFirst);
   }
   return { ok: true, request: { url: url.url, headers, body: openAiBodyText(input) } };
 }

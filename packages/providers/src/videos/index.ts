@@ -108,6 +108,8 @@ export interface VideoHeaderInput {
   readonly userAgent: string;
   readonly templateVars: TemplateVars;
   readonly inboundHeaders: InboundHeaders;
+  /** See `PrepareInput.inboundFirst`. */
+  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
 }
 
 /**
@@ -132,7 +134,7 @@ export function videoHeaders(
   if (own) Object.assign(h, own);
   const pk = input.providerKey;
   applyDefaultHeaders(h, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(h, pk.request?.forward_client_headers, input.inboundHeaders);
+  forwardClientHeaders(h, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
   return { ok: true, value: h };
 }
 
