@@ -134,6 +134,10 @@ test('model resolution and authorization: 404, 403 ACL, 403 ip_restricted', asyn
   const nf = await post('/v1/chat/completions', chat('no-such'));
   assert.equal(nf.status, 404);
   assert.deepEqual(nf.body, { error: { message: 'model "no-such" not found', type: 'model_not_found' } });
+  // An empty name is present and a string: it resolves to nothing (§2 steps 1 and 3).
+  const empty = await post('/v1/chat/completions', chat(''));
+  assert.equal(empty.status, 404);
+  assert.deepEqual(empty.body, { error: { message: 'model "" not found', type: 'model_not_found' } });
   const acl = await post('/v1/chat/completions', chat('secret-model'));
   assert.equal(acl.status, 403);
   assert.deepEqual(acl.body, {
@@ -152,7 +156,7 @@ test('bad input: malformed JSON, non-UTF-8, wrong types, missing model, empty me
     [new Uint8Array([0x7b, 0x22, 0x6d, 0xff, 0xfe, 0x22, 0x7d]), {}, 'the body is not valid UTF-8'],
     [JSON.stringify({ model: 'gpt-4o-mini', messages: 'hi' }), {}, '`messages` must be an array'],
     [JSON.stringify({ model: 'gpt-4o-mini' }), {}, 'missing field `messages`'],
-    [JSON.stringify({ model: 42, messages: [] }), {}, '`model` must be a non-empty string'],
+    [JSON.stringify({ model: 42, messages: [] }), {}, '`model` must be a string'],
     [JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }), {}, 'missing field `model`'],
     [JSON.stringify({ ...chat(), stream: 'yes' }), {}, '`stream` must be a boolean'],
     [JSON.stringify({ ...chat(), temperature: 'hot' }), {}, '`temperature` must be a number'],

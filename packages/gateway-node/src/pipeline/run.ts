@@ -42,7 +42,7 @@ function isJsonContentType(ct: string | undefined): boolean {
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
 }
 
-/** Strict parse: valid UTF-8, a JSON object, a non-empty string `model`, boolean `stream`. */
+/** Strict parse: valid UTF-8, a JSON object, a string `model`, boolean `stream`. */
 export function parseBody(contentType: string | undefined, raw: Buffer): Json | GatewayError {
   const r = parseBodyText(contentType, raw);
   return r instanceof GatewayError ? r : r.body;
@@ -72,9 +72,8 @@ function parseBodyText(
   }
   const body = parsed as Json;
   if (body.model === undefined) return errors.badBody('missing field `model`');
-  if (typeof body.model !== 'string' || body.model === '') {
-    return errors.badBody('`model` must be a non-empty string');
-  }
+  // An empty name is a name like any other: it resolves to nothing, 404 (data-plane §2 step 3).
+  if (typeof body.model !== 'string') return errors.badBody('`model` must be a string');
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
     return errors.badBody('`stream` must be a boolean');
   return { body, text };
