@@ -27,6 +27,8 @@ let down: MockUpstream;
 let g: Started;
 let client: OpenAI;
 const lines: Line[] = [];
+/** Every other log line. */
+const others: Record<string, unknown>[] = [];
 
 before(async () => {
   up = await startMockUpstream(chatJson('hi'));
@@ -50,6 +52,7 @@ before(async () => {
         if (l === '') continue;
         const parsed = JSON.parse(l) as Line;
         if (parsed.msg === ACCESS_LOG_MESSAGE) lines.push(parsed);
+        else others.push(parsed as unknown as Record<string, unknown>);
       }
       cb();
     },
@@ -167,4 +170,25 @@ test('fail-over in a routing group: two attempts, one fallback, served by the se
   assert.equal(l.served_by_model, 'target-up');
   assert.equal(l.routing_attempt_count, 2);
   assert.equal(l.routing_fallback_count, 1);
+});
+
+test('a disabled or expired key is refused (401, not access-logged) and warned with its key id (§3.2)', async () => {
+  for (const [key, id, reason] of [
+    ['sk-disabled', 'k2', 'key_disabled'],
+    ['sk-expired', 'k3', 'key_expired'],
+  ] as const) {
+    const r = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.equal(r.status, 401);
+    const rid = r.headers.get('x-aisix-request-id');
+    const w = others.find((l) => l.request_id === rid && l.msg === 'caller key rejected');
+    assert.ok(w, `no warning for ${reason}`);
+    assert.equal(w.level, 40);
+    assert.equal(w.reason, reason);
+    assert.equal(w.api_key_id, id);
+    assert.ok(!JSON.stringify(w).includes(key), 'the key itself is never logged');
+  }
 });

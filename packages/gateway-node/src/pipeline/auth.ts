@@ -32,6 +32,8 @@ export type AuthResult =
       readonly reason: AuthDenyReason;
       readonly error: GatewayError;
       readonly method: AuthMethod;
+      /** The key refused by its lifecycle (disabled, expired): logged by id (§3.2). */
+      readonly keyId?: string;
     };
 
 const ASCII_VISIBLE = /^[\x20-\x7e]*$/;
@@ -123,18 +125,26 @@ export function lookupKey(
   return grace !== undefined && nowMs <= grace.untilMs ? grace.key : undefined;
 }
 
-function deny(reason: AuthDenyReason, error: GatewayError, method: AuthMethod = 'api_key'): AuthResult {
-  return { ok: false, reason, error, method };
+function deny(
+  reason: AuthDenyReason,
+  error: GatewayError,
+  method: AuthMethod = 'api_key',
+  keyId?: string,
+): AuthResult {
+  return keyId === undefined
+    ? { ok: false, reason, error, method }
+    : { ok: false, reason, error, method, keyId };
 }
 
 /** The key's lifecycle (data-plane §3.2), shared by the api-key and JWT paths. */
 function lifecycle(key: Resource<'api_keys'>, nowMs: number, method: AuthMethod): AuthResult {
   const v = apiKeyView(key);
-  if (v.disabled === true) return deny('key_disabled', errors.keyDisabled(), method);
+  if (v.disabled === true) return deny('key_disabled', errors.keyDisabled(), method, key.id);
   if (v.expires_at) {
     const deadline = Date.parse(v.expires_at);
     // Valid at the exact deadline instant; an unparseable deadline fails closed.
-    if (Number.isNaN(deadline) || deadline < nowMs) return deny('key_expired', errors.keyExpired(), method);
+    if (Number.isNaN(deadline) || deadline < nowMs)
+      return deny('key_expired', errors.keyExpired(), method, key.id);
   }
   return { ok: true, key, method };
 }
@@ -235,7 +245,10 @@ function settle(rt: GatewayRuntime, ctx: RequestContext, auth: AuthResult): Reso
     rt.metrics.authDenied(auth.reason, auth.method);
     ctx.skipAccessLog = true;
     if (auth.reason === 'key_disabled' || auth.reason === 'key_expired') {
-      rt.logger.warn({ request_id: ctx.id, reason: auth.reason, method: auth.method }, 'caller key rejected');
+      rt.logger.warn(
+        { request_id: ctx.id, reason: auth.reason, method: auth.method, api_key_id: auth.keyId },
+        'caller key rejected',
+      );
     }
     sendError(ctx, rt.ident, auth.error);
     return undefined;
