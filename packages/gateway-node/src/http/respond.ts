@@ -32,6 +32,9 @@ export function baseHeaders(
   return extra;
 }
 
+/** Visible ASCII and spaces, not at either end: what a header value may carry as is. */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
 /** The head of a model endpoint's success: base headers, call id, served-by, scope headers. */
 export function successHeaders(
   ctx: RequestContext,
@@ -39,8 +42,9 @@ export function successHeaders(
   extra: OutgoingHttpHeaders,
 ): OutgoingHttpHeaders {
   extra['x-aisix-call-id'] = ctx.id;
-  if (ctx.servedBy) extra['x-aisix-served-by'] = ctx.servedBy;
-  if (ctx.semanticRoute) extra['x-aisix-route'] = ctx.semanticRoute;
+  // An alias that is not a plain header value is left out (data-plane §4.2), not sent raw.
+  if (ctx.servedBy && HEADER_SAFE.test(ctx.servedBy)) extra['x-aisix-served-by'] = ctx.servedBy;
+  if (ctx.semanticRoute && HEADER_SAFE.test(ctx.semanticRoute)) extra['x-aisix-route'] = ctx.semanticRoute;
   if (ctx.scopes !== undefined) addHeaders(ident.logger, ctx.id, ctx.scopes, extra);
   return baseHeaders(ctx, ident, extra);
 }

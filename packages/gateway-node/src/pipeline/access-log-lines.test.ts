@@ -40,6 +40,8 @@ before(async () => {
     models: {
       td: { display_name: 'target-down', provider: 'openai', model_name: 'd', provider_key_id: 'pkd' },
       tu: { display_name: 'target-up', provider: 'openai', model_name: 'u', provider_key_id: 'pk1' },
+      tn: { display_name: 'modèle', provider: 'openai', model_name: 'u', provider_key_id: 'pk1' },
+      gn: { display_name: 'grp-accent', routing: { strategy: 'failover', targets: [{ model: 'modèle' }] } },
       grp: {
         display_name: 'grp',
         routing: { strategy: 'failover', targets: [{ model: 'target-down' }, { model: 'target-up' }] },
@@ -191,4 +193,17 @@ test('a disabled or expired key is refused (401, not access-logged) and warned w
     assert.equal(w.api_key_id, id);
     assert.ok(!JSON.stringify(w).includes(key), 'the key itself is never logged');
   }
+});
+
+test('a member alias that is not a plain header value: no x-aisix-served-by; the log still names it', async () => {
+  up.handle(chatJson('hi'));
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-all', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'grp-accent', messages: [{ role: 'user', content: 'x' }] }),
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-aisix-served-by'), null);
+  const l = await lineOf(r.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(l.served_by_model, 'modèle');
 });
