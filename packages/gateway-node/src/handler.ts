@@ -19,11 +19,12 @@ import type { Logger } from 'pino';
 import { JwtAuthenticator } from './auth/jwt.js';
 import { type GatewayConfig, resolveSettings } from './config.js';
 import { DeferredBatch } from './deferred-batch.js';
-import { errors, type GatewayError, renderError } from './errors.js';
+import { errors, type GatewayError } from './errors.js';
 import { upstreamHttp } from './guardrails/remote/http.js';
 import { BackgroundChecks } from './health/background.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
+import { parseRawHead, refusedExchange } from './http/client-error.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
 import { type GuardrailInterceptor, guardrailInterceptor } from './interceptors/guardrails.js';
@@ -261,18 +262,28 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     }
   };
 
-  const onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+  const onClientError = (err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const e = clientErrorFor(err.code);
-    const body = renderError(e, false);
-    socket.end(
-      `HTTP/1.1 ${e.status} ${e.status === 400 ? 'Bad Request' : e.status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
-        `server: ${rt.ident.server}\r\nx-aisix-request-id: ${randomUUID()}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    // Answered, logged and counted like any request, in its route's envelope (client-error.ts).
+    const { req, res } = refusedExchange(socket, parseRawHead(err.rawPacket));
+    const path = pathOf(req);
+    const resolved = resolveRoute(path);
+    const ctx = newContext(
+      randomUUID(),
+      req,
+      res,
+      path,
+      resolved?.label ?? 'other',
+      resolved?.route,
+      rt.snapshots.current(),
     );
+    inFlight++;
+    rt.metrics.started(ctx.endpoint);
+    res.once('close', () => onClose(ctx));
+    sendError(ctx, rt.ident, clientErrorFor(err.code));
   };
 
   return {

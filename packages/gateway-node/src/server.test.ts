@@ -127,6 +127,37 @@ test('duplicate Content-Length → 400 envelope with our headers; slow-loris bod
       body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
     });
     assert.equal(ok.status, 200);
+    // On /v1/messages: the Anthropic envelope (data-plane §7.2), counted like any request (§8.10).
+    const anth = await rawRequest(
+      g.gw.proxyPort,
+      'POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}',
+    );
+    assert.match(anth, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(anth.slice(anth.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    assert.deepEqual(body, {
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'request payload is invalid: conflicting Content-Length headers',
+      },
+    });
+    const m = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+    const counted = m
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('aisix_proxy_requests_total{') &&
+          l.includes('endpoint="/v1/messages"') &&
+          l.includes('status="400"'),
+      );
+    assert.equal(
+      counted.length,
+      1,
+      m
+        .split('\n')
+        .filter((l) => l.startsWith('aisix_proxy_requests_total{'))
+        .join('\n'),
+    );
   } finally {
     await g.gw.close();
   }
