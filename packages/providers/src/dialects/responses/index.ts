@@ -17,7 +17,7 @@ export const responsesCodec: BridgeCodec = {
   id: 'openai-responses',
   toChat: responsesToChat,
   fromChat: chatToResponses,
-  encoder: (alias) => new ResponsesEncoder(alias),
+  encoder: (alias, upstream) => new ResponsesEncoder(alias, upstream),
 };
 
 export const responsesDialect: IngressDialect = {

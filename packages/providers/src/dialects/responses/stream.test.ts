@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { anthropicAdapter } from '../../anthropic/index.js';
 import { openaiCompatibleAdapter } from '../../openai-compatible/index.js';
 import { bridgeAdapter } from '../shared/bridge.js';
 import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
@@ -114,4 +115,56 @@ test('terminal event waits for usage; a length finish ends incomplete; errors en
   );
   assert.equal(err[0]?.data.code, 'transport_error');
   assert.equal(err[0]?.data.message, 'gone');
+});
+
+test('bridged from an Anthropic upstream: response.completed counts its cache reads (providers 4.2)', () => {
+  const ev = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  const upstream = [
+    ev('message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-up',
+        content: [],
+        usage: {
+          input_tokens: 10,
+          output_tokens: 1,
+          cache_read_input_tokens: 2,
+          cache_creation_input_tokens: 0,
+        },
+      },
+    }),
+    ev('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    }),
+    ev('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: 'hi' },
+    }),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn' },
+      usage: { output_tokens: 5 },
+    }),
+    ev('message_stop', { type: 'message_stop' }),
+  ].join('');
+  for (const size of [upstream.length, 9]) {
+    const { out, tr } = relayStream(
+      bridgeAdapter(anthropicAdapter, responsesCodec),
+      'alias',
+      Buffer.from(upstream),
+      size,
+    );
+    assert.equal(tr.done, true);
+    const done = parseSse(out).find((e) => e.event === 'response.completed');
+    const usage = (done?.data as { response: { usage: Record<string, unknown> } }).response.usage;
+    assert.deepEqual(usage.input_tokens_details, { cached_tokens: 2 }, String(size));
+    assert.equal(usage.output_tokens, 5);
+  }
 });

@@ -9,7 +9,7 @@
  * `response.completed` (or `response.incomplete`) carries the whole object with usage, and is
  * held back until usage arrived or the upstream ended.
  */
-import { emptyUsage } from '../../contract.js';
+import { emptyUsage, type Usage } from '../../contract.js';
 import { readOpenAiUsage } from '../../shared/usage.js';
 import type { DialectEncoder } from '../shared/bridge.js';
 import { type ChatChunk, type ChatToolCall, hexId, isObject, type Json } from '../shared/chat-types.js';
@@ -46,7 +46,11 @@ export class ResponsesEncoder implements DialectEncoder {
   private sawUsage = false;
   private readonly usage = emptyUsage();
 
-  constructor(alias: string) {
+  constructor(
+    alias: string,
+    /** The family translator's counters (cache reads included), when the bridge has them. */
+    private readonly upstream?: () => Usage,
+  ) {
     this.head = newHead(alias);
   }
 
@@ -201,7 +205,11 @@ export class ResponsesEncoder implements DialectEncoder {
     const reason = incompleteReason(this.finish_);
     const extra: Json = reason ? { incomplete_details: { reason } } : {};
     const status = reason ? 'incomplete' : 'completed';
-    const r = responseObject(this.head, status, this.output, responsesUsage(this.usage), extra);
+    // Cache reads are only in the family translator's counters (its chunk is OpenAI-shaped).
+    const u = this.usage;
+    const up = this.upstream?.();
+    if (up !== undefined) u.cache_read_tokens = Math.max(u.cache_read_tokens, up.cache_read_tokens);
+    const r = responseObject(this.head, status, this.output, responsesUsage(u), extra);
     return this.emit(reason ? 'response.incomplete' : 'response.completed', { response: r });
   }
 }

@@ -43,7 +43,11 @@ export interface BridgeCodec {
   toChat(body: Readonly<Json>): ToChatResult;
   /** OpenAI chat completion → caller body text. */
   fromChat(completion: ChatCompletion, alias: string, usage: Usage): string;
-  encoder(alias: string): DialectEncoder;
+  /**
+   * `upstream`: the family translator's own counters (its usage chunk is OpenAI-shaped and
+   * carries no Anthropic cache reads, which the dialect's usage still reports, providers §4.2).
+   */
+  encoder(alias: string, upstream: () => Usage): DialectEncoder;
 }
 
 /** Translations are pure, so one per caller body serves every target and retry. */
@@ -180,7 +184,10 @@ function createBridge(family: ProviderAdapter, codec: BridgeCodec): ProviderAdap
         forwardUsageChunk: true,
         ...(o.request ? { request: o.request } : {}),
       });
-      return new BridgeStreamTranslator(inner, codec.encoder(o.alias));
+      return new BridgeStreamTranslator(
+        inner,
+        codec.encoder(o.alias, () => inner.usage),
+      );
     },
     parseError: (status, text, headers) => family.parseError(status, text, headers),
   };
