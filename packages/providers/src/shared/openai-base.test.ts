@@ -311,3 +311,19 @@ test('an answer without `model` gets the alias stamped in; the parse mirrors it'
   assert.ok(empty.ok);
   assert.deepEqual(JSON.parse(empty.body), { model: 'a' });
 });
+
+test('prepare: a streamed call carries the key reasoning_field to the stream translator, never upstream', () => {
+  const pk: ProviderKeyView = {
+    provider: 'openai',
+    api_key: 'sk-x',
+    api_base: 'https://api.openai.com/v1',
+    response: { reasoning_field: 'delta.thinking' },
+  };
+  const streamed = openaiAdapter.prepare(input(pk, { stream: true }));
+  assert.ok(streamed.ok);
+  assert.deepEqual(streamed.request.meta, { reasoning_field: 'delta.thinking' });
+  assert.ok(!streamed.request.body.includes('thinking'));
+  const unary = openaiAdapter.prepare(input(pk));
+  assert.ok(unary.ok);
+  assert.equal(unary.request.meta, undefined);
+});

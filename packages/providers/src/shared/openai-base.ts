@@ -101,7 +101,17 @@ function prepareOpenAi(input: PrepareInput): PrepareResult {
     applyDefaultHeaders(headers, req.default_headers, input.templateVars);
     forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders, input.inboundFirst);
   }
-  return { ok: true, request: { url: url.url, headers, body: openAiBodyText(input) } };
+  // Read by the stream translator (data-plane §5.6: a streaming override).
+  const rf = input.stream ? pk.response?.reasoning_field : undefined;
+  return {
+    ok: true,
+    request: {
+      url: url.url,
+      headers,
+      body: openAiBodyText(input),
+      ...(rf ? { meta: { reasoning_field: rf } } : {}),
+    },
+  };
 }
 
 function transformOpenAi(endpoint: Endpoint, text: string, alias: string): TransformResult {

@@ -90,3 +90,39 @@ test('a chunk without `model` gets the alias stamped in (data-plane 6.1), on bot
     }
   }
 });
+
+test("the provider key's reasoning_field is lifted into delta.reasoning_content (data-plane 5.6)", () => {
+  const up = [
+    chunk({ id: 'c', model: 'up', choices: [{ index: 0, delta: { role: 'assistant', thinking: 'deep' } }] }),
+    chunk({ id: 'c', model: 'up', choices: [{ index: 0, delta: { content: 'answer' } }] }),
+    'data: [DONE]\n\n',
+  ].join('');
+  for (const size of [up.length, 5]) {
+    const t = new OpenAiStreamTranslator({
+      endpoint: 'chat',
+      alias: 'a',
+      forwardUsageChunk: false,
+      request: {
+        url: new URL('http://x'),
+        headers: {},
+        body: '',
+        meta: { reasoning_field: 'delta.thinking' },
+      },
+    });
+    const buf = Buffer.from(up);
+    let out = '';
+    for (let i = 0; i < buf.length; i += size) out += t.push(buf.subarray(i, i + size));
+    out += t.end();
+    const frames = out
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)) as { model: string; choices: { delta: Record<string, unknown> }[] });
+    assert.deepEqual(frames[0]?.choices[0]?.delta, { role: 'assistant', reasoning_content: 'deep' });
+    assert.deepEqual(frames[1]?.choices[0]?.delta, { content: 'answer' });
+    for (const f of frames) assert.equal(f.model, 'a');
+    assert.ok(t.sawOutput);
+  }
+  // Without the override the chunk is relayed as the upstream sent it.
+  const plain = run(false, up, up.length).out;
+  assert.match(plain, /"thinking":"deep"/);
+});

@@ -58,6 +58,11 @@ export class OpenAiStreamTranslator implements StreamTranslator {
   private readonly decoder = new SseDecoder();
   private readonly aliasLiteral: string;
   private readonly forwardUsageChunk: boolean;
+  /**
+   * The provider key's `response.reasoning_field`, split: a path inside each choice whose text is
+   * lifted into `delta.reasoning_content` (data-plane §5.6). Such a stream takes the parsing path.
+   */
+  private readonly reasoningPath: readonly string[] | undefined;
   private out = '';
   /** Learned from the first event: the upstream `"model":"<id>"` bytes and their re-stamped form. */
   private modelFrom: string | undefined;
@@ -67,6 +72,8 @@ export class OpenAiStreamTranslator implements StreamTranslator {
   constructor(options: StreamOptions) {
     this.aliasLiteral = JSON.stringify(options.alias);
     this.forwardUsageChunk = options.forwardUsageChunk;
+    const rf = options.request?.meta?.reasoning_field;
+    this.reasoningPath = rf ? rf.split('.') : undefined;
   }
 
   push(chunk: Buffer): string {
@@ -126,6 +133,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
       if (usageAt !== -1 && usageAt < pos) usageAt = text.indexOf('"usage"', pos);
       const ds = pos + 6;
       if (
+        this.reasoningPath === undefined &&
         single &&
         end - pos > 8 &&
         text.startsWith('data: {"', pos) &&
@@ -229,6 +237,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
       return;
     }
     if (hasUsageObject(data) && !this.usageChunk(data)) return;
+    if (this.reasoningPath !== undefined) data = liftReasoning(data, this.reasoningPath);
     if (!this.sawOutput) this.sawOutput = OUTPUT_KEYS.some((k) => hasNonEmptyValue(data, k));
     this.out += `data: ${rewriteModelField(data, this.aliasLiteral, true)}\n\n`;
     this.delivered++;
@@ -248,4 +257,43 @@ export class OpenAiStreamTranslator implements StreamTranslator {
     const usageOnly = !Array.isArray(chunk.choices) || chunk.choices.length === 0;
     return !usageOnly || this.forwardUsageChunk;
   }
+}
+
+/**
+ * `data` (one chunk's JSON) with each choice's text at `path` (e.g. `delta.thinking`) moved to
+ * `delta.reasoning_content`, where callers read reasoning; unchanged when no choice has one.
+ */
+function liftReasoning(data: string, path: readonly string[]): string {
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    return data;
+  }
+  const choices = (chunk as { choices?: unknown }).choices;
+  if (!Array.isArray(choices)) return data;
+  let lifted = false;
+  for (const choice of choices) {
+    if (typeof choice !== 'object' || choice === null) continue;
+    let parent: Record<string, unknown> = choice as Record<string, unknown>;
+    for (let i = 0; i < path.length - 1; i++) {
+      const next = parent[path[i] as string];
+      if (typeof next !== 'object' || next === null) {
+        parent = {};
+        break;
+      }
+      parent = next as Record<string, unknown>;
+    }
+    const leaf = path[path.length - 1] as string;
+    const text = parent[leaf];
+    if (typeof text !== 'string' || text === '') continue;
+    const c = choice as { delta?: unknown };
+    if (typeof c.delta !== 'object' || c.delta === null) c.delta = {};
+    const delta = c.delta as Record<string, unknown>;
+    delete parent[leaf];
+    if (typeof delta.reasoning_content !== 'string' || delta.reasoning_content === '')
+      delta.reasoning_content = text;
+    lifted = true;
+  }
+  return lifted ? JSON.stringify(chunk) : data;
 }

@@ -163,7 +163,8 @@ test('bridged from an Anthropic upstream: response.completed counts its cache re
     );
     assert.equal(tr.done, true);
     const done = parseSse(out).find((e) => e.event === 'response.completed');
-    const usage = (done?.data as { response: { usage: Record<string, unknown> } }).response.usage;
+    assert.ok(done, 'response.completed');
+    const usage = (done.data as { response: { usage: Record<string, unknown> } }).response.usage;
     assert.deepEqual(usage.input_tokens_details, { cached_tokens: 2 }, String(size));
     assert.equal(usage.output_tokens, 5);
   }
