@@ -12,10 +12,18 @@ export const KEY_HASH_PATTERN = /^[0-9a-f]{64}$/;
 /** Most keys a rotation with a grace window keeps valid at once (earlier rotations included). */
 export const MAX_PREVIOUS_KEYS = 10;
 
-const keyHash = v.pipe(
+const strictKeyHash = v.pipe(
   v.string(),
   v.regex(KEY_HASH_PATTERN, 'must be a lowercase hex SHA-256 (64 characters)'),
 );
+
+/**
+ * Written through the Admin API or a file, a `key_hash` must be what a presented key hashes to
+ * (any other value could never match). Read from the store it only has to be non-empty, as the
+ * contract types it (control-plane §3.3): a document another tool wrote loads (and matches no
+ * key) instead of being rejected.
+ */
+const keyHashFor = (mode: Mode) => (mode === 'strict' ? strictKeyHash : nonEmpty);
 
 /**
  * Keys replaced by a rotation with a grace window: each still authenticates as this api key
@@ -23,7 +31,7 @@ const keyHash = v.pipe(
  * with its own clock per request, so the window ends everywhere without any timer or write.
  */
 function previousKey(mode: Mode) {
-  return obj(mode, { key_hash: keyHash, expires_at: rfc3339 });
+  return obj(mode, { key_hash: keyHashFor(mode), expires_at: rfc3339 });
 }
 
 function mcpAccess(mode: Mode) {
@@ -48,7 +56,7 @@ function mcpRateLimit(mode: Mode) {
 export function apiKeySchema(mode: Mode) {
   return v.pipe(
     obj(mode, {
-      key_hash: keyHash,
+      key_hash: keyHashFor(mode),
       allowed_models: v.array(v.string()),
       display_name: v.nullish(v.string()),
       rate_limit: v.optional(rateLimit(mode)),

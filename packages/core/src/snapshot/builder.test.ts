@@ -45,8 +45,9 @@ const ROWS: readonly { label: string; e: ObservedEntry; expect: Expect }[] = [
     expect: { red: ['schema_failed', 'parse_failed'], kind: 'models', id: 'm7' },
   },
   {
-    label: 'api key hash not lowercase hex',
-    e: entry(`${P}/api_keys/k2`, apiKey('ABC')),
+    // Any non-empty key_hash loads (control-plane §3.3: string ≥1); an empty one does not.
+    label: 'api key hash empty',
+    e: entry(`${P}/api_keys/k2`, apiKey('')),
     expect: { red: ['schema_failed', 'parse_failed'], kind: 'api_keys', id: 'k2' },
   },
   {
