@@ -364,6 +364,10 @@ describe('aisix serving', () => {
     });
     assert.equal(await proc.exited, 1);
     assert.match(proc.stderr(), /^Error: proxy\.workers = 2 needs etcd or a resources_file/m);
+    // `validate` says what the start says.
+    const v = run(['validate', '--config', 'config.yaml'], { AISIX_PROXY__WORKERS: '2' });
+    assert.equal(v.code, 1);
+    assert.match(v.stderr, /^Error: proxy\.workers = 2 needs etcd or a resources_file/m);
   });
 
   test('resources_file: served read-only, admin writes 409, SIGHUP reload swaps or keeps', async () => {

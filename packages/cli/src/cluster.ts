@@ -28,6 +28,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import type { Config, ConfigSource } from '@aisix/core';
 import {
   aggregateMetricsText,
   type MetricsSnapshot,
@@ -35,6 +36,7 @@ import {
   type ModelStateDump,
 } from '@aisix/gateway-node';
 import { CounterStoreServer, ipcChannel, MemoryCounterStore, RemoteCounterStore } from '@aisix/limits';
+import type { Role } from './args.js';
 import { heapPlan } from './heap.js';
 import { type Running, type ServeDeps, serve } from './serve.js';
 
@@ -68,13 +70,23 @@ export function resolveWorkers(workers: number | 'auto'): number {
   return workers === 'auto' ? availableParallelism() : workers;
 }
 
+/**
+ * Why this configuration cannot start as configured, checked before anything opens (also by
+ * `aisix validate`, so it says what a start would): several workers on the embedded store.
+ */
+export function startProblem(config: Config, role: Role, source: ConfigSource): string | undefined {
+  const workers = role === 'admin' ? 1 : resolveWorkers(config.proxy.workers);
+  if (workers > 1 && source === 'embedded')
+    return `Error: proxy.workers = ${workers} needs etcd or a resources_file: the embedded store under data_dir is opened by one process only (set proxy.workers: 1)`;
+  return undefined;
+}
+
 export async function run(deps: ServeDeps): Promise<Running | null> {
   const workers = deps.role === 'admin' ? 1 : resolveWorkers(deps.config.proxy.workers);
   if (workers <= 1) return serve(deps);
-  if (deps.source === 'embedded') {
-    deps.io.err(
-      `Error: proxy.workers = ${workers} needs etcd or a resources_file: the embedded store under data_dir is opened by one process only (set proxy.workers: 1)`,
-    );
+  const problem = startProblem(deps.config, deps.role, deps.source);
+  if (problem !== undefined) {
+    deps.io.err(problem);
     return null;
   }
   if (cluster.isWorker) return runWorker(deps);

@@ -3,9 +3,11 @@
  * opening a store or binding a listener. The resources file uses this process's environment
  * for `${VAR}` and `key_env`, exactly as a boot would.
  */
+
 import { readFile } from 'node:fs/promises';
 import { loadResourcesFile } from '@aisix/core';
 import type { Role } from './args.js';
+import { startProblem } from './cluster.js';
 import { loadConfig } from './load-config.js';
 
 export interface Output {
@@ -48,6 +50,11 @@ export async function runValidate(
       return 1;
     }
     for (const w of loaded.warnings) io.err(`warning: ${w}`);
+    const problem = startProblem(loaded.config, role, loaded.source);
+    if (problem !== undefined) {
+      io.err(problem);
+      return 1;
+    }
     io.out(
       `OK: ${configPath} is a valid configuration${role === 'all' ? '' : ` for --role ${role}`} (resource source: ${loaded.source})`,
     );
