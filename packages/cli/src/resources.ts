@@ -68,6 +68,8 @@ export async function openResources(
       opened = await etcd.createEtcdStore({
         endpoints: config.etcd.endpoints,
         prefix,
+        // Beside the root prefix, per environment: outside every gateway's range.
+        auditPrefix: etcd.auditPrefixFor(effectivePrefix(config.etcd.prefix), config.etcd.env_id),
         ...(config.etcd.user !== undefined ? { user: config.etcd.user } : {}),
         ...(password !== undefined ? { password } : {}),
         ...(tls !== undefined ? { tls } : {}),

@@ -1,3 +1,4 @@
+export { auditPrefixFor } from './audit-keys.js';
 export * from './config-sync.js';
 export * from './embedded/index.js';
 export * from './etcd/index.js';

@@ -68,7 +68,7 @@ export class StoreError extends Error {
 
 /** An audit record committed atomically with a write (same etcd txn / embedded transaction). */
 export interface AuditInput {
-  /** Epoch ms of the write: orders the record's key (`<prefix>.audit/<ms>-<random>`). */
+  /** Epoch ms of the write: orders the record's key (`audit-keys.ts`: beside the root prefix). */
   readonly at: number;
   /** The record as stored (JSON object); its revision is the write's, read back as mod_revision. */
   readonly doc: Record<string, unknown>;

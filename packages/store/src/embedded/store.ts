@@ -11,7 +11,7 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type KindName, kindPrefix as kindKeyPrefix, resourceKey, watchPrefix } from '@aisix/core';
-import { auditKey, auditPrefix, auditTimeKey } from '../audit-keys.js';
+import { auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
 import {
   type AuditLog,
   type AuditRecord,
@@ -197,7 +197,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
       const record = encoder.encode(JSON.stringify(opts.audit.doc));
       return kv.txn([
         { key, value },
-        { key: auditKey(prefix, opts.audit.at), value: record },
+        { key: auditKey(auditPrefixFor(prefix), opts.audit.at), value: record },
       ]);
     }
     if (value !== null) return { type: 'put', key, value, revision: kv.put(key, value) };
@@ -259,12 +259,13 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
 }
 
 function auditLog(engine: Engine, prefix: string, check: () => void): AuditLog {
-  const under = auditPrefix(prefix);
+  // One process owns this key space: the records sit beside its prefix (`audit-keys.ts`).
+  const under = auditPrefixFor(prefix);
   return {
     async query(q) {
       check();
-      const from = q.sinceMs === undefined ? under : auditTimeKey(prefix, q.sinceMs);
-      const to = q.untilMs === undefined ? undefined : auditTimeKey(prefix, q.untilMs + 1);
+      const from = q.sinceMs === undefined ? under : auditTimeKey(under, q.sinceMs);
+      const to = q.untilMs === undefined ? undefined : auditTimeKey(under, q.untilMs + 1);
       const all: AuditRecord[] = [];
       for (const [key, e] of engine.kv.range(under)) {
         if (key < from || (to !== undefined && key >= to)) continue;
@@ -280,7 +281,7 @@ function auditLog(engine: Engine, prefix: string, check: () => void): AuditLog {
     },
     async prune(r, nowMs) {
       check();
-      const cutoff = auditTimeKey(prefix, nowMs - r.maxAgeMs);
+      const cutoff = auditTimeKey(under, nowMs - r.maxAgeMs);
       let deleted = 0;
       // One transaction: the oldest keys (keys sort by time) that are too old or over the cap.
       await engine.submit((kv) => {

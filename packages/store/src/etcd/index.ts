@@ -21,6 +21,11 @@ export interface EtcdStoreOptions {
   endpoints: string[];
   /** Effective prefix (`<prefix>` or `<prefix>/<env_id>`), no trailing slash. */
   prefix: string;
+  /**
+   * Where audit records go: `auditPrefixFor(<root prefix>, env_id)`, outside every gateway's
+   * range. Default: the sibling of `prefix` (right when there is no env_id).
+   */
+  auditPrefix?: string;
   user?: string;
   password?: string;
   /** PEM contents (not paths). A CA alone = server-auth-only TLS. */
@@ -91,7 +96,11 @@ export function createEtcdStore(opts: EtcdStoreOptions): EtcdStore {
     requestTimeoutMs,
   };
   const gateway = new GatewayClient(common);
-  const store = new Etcd3ResourceStore({ ...common, prefix: opts.prefix });
+  const store = new Etcd3ResourceStore({
+    ...common,
+    prefix: opts.prefix,
+    ...(opts.auditPrefix !== undefined ? { auditPrefix: opts.auditPrefix } : {}),
+  });
   const source = new GatewayConfigSource(gateway, {
     prefix: opts.prefix,
     ...(opts.loadPageSize ? { pageSize: opts.loadPageSize } : {}),

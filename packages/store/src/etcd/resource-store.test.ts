@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { testEtcd } from '@aisix/testkit';
+import { auditPrefixFor } from '../audit-keys.js';
 import { StoreError } from '../types.js';
 import { createEtcdStore, type EtcdStore } from './index.js';
 import { etcdRange } from './test-support.js';
@@ -103,4 +104,25 @@ test('replace keeps its own name, cannot take another one; revisions are etcd mo
       ['c', 'A'],
     ],
   );
+});
+
+test('an environment audit record sits beside the root prefix, outside every gateway range', async () => {
+  const { endpoint, prefix: root } = await testEtcd();
+  const envPrefix = `${root}/dev`;
+  const s = createEtcdStore({
+    endpoints: [endpoint],
+    prefix: envPrefix,
+    auditPrefix: auditPrefixFor(root, 'dev'),
+  });
+  stores.push(s);
+  await s.store.create('models', 'm1', { display_name: 'a' }, undefined, {
+    audit: { at: Date.now(), doc: { action: 'create' } },
+  });
+  // A gateway without env_id watches `<root>/`: only the resource is there.
+  const { rows } = await etcdRange(endpoint, `${root}/`);
+  assert.deepEqual([...rows.keys()], [`${envPrefix}/models/m1`]);
+  const audit = await etcdRange(endpoint, `${root}.audit/dev/`);
+  assert.equal(audit.rows.size, 1);
+  const found = await s.store.audit?.query({ limit: 10 });
+  assert.equal(found?.records.length, 1);
 });

@@ -18,7 +18,7 @@
  */
 import type { KindName } from '@aisix/core';
 import { Etcd3, type IKeyValue, type ITxnRequest } from 'etcd3';
-import { AUDIT_BATCH, auditKey, auditPrefix, auditTimeKey } from '../audit-keys.js';
+import { AUDIT_BATCH, auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
 import {
   type AuditLog,
   type AuditPage,
@@ -37,6 +37,8 @@ import { int, kindPrefix, prefixRangeEnd, resourceKey, utf8 } from './keys.js';
 export interface Etcd3StoreOptions {
   endpoints: string[];
   prefix: string;
+  /** Audit record prefix (`auditPrefixFor`); default: the sibling of `prefix`. */
+  auditPrefix?: string;
   user?: string;
   password?: string;
   tls?: { caCert: string; clientCert?: string; clientKey?: string; serverName?: string };
@@ -50,6 +52,8 @@ const UNIQUE_ATTEMPTS = 20;
 export class Etcd3ResourceStore implements ResourceStore {
   readonly #client: Etcd3;
   readonly #prefix: string;
+  /** Where audit records go (`audit-keys.ts`). */
+  readonly #audit: string;
   readonly #opts: Etcd3StoreOptions;
   #healthy = false;
   readonly audit: AuditLog = {
@@ -60,6 +64,7 @@ export class Etcd3ResourceStore implements ResourceStore {
   constructor(opts: Etcd3StoreOptions) {
     this.#opts = opts;
     this.#prefix = opts.prefix;
+    this.#audit = opts.auditPrefix ?? auditPrefixFor(opts.prefix);
     const { tls } = opts;
     this.#client = new Etcd3({
       hosts: opts.endpoints,
@@ -156,18 +161,18 @@ export class Etcd3ResourceStore implements ResourceStore {
   /** The audit record's put, joining the write's transaction. */
   #auditOps(opts: WriteOptions | undefined): NonNullable<ITxnRequest['success']> {
     if (opts?.audit === undefined) return [];
-    return [put(utf8(auditKey(this.#prefix, opts.audit.at)), opts.audit.doc)];
+    return [put(utf8(auditKey(this.#audit, opts.audit.at)), opts.audit.doc)];
   }
 
   /** The key range of the records between `sinceMs` and `untilMs` (inclusive). */
   #auditRange(sinceMs?: number, untilMs?: number): { key: Buffer; range_end: Buffer } {
-    const ap = utf8(auditPrefix(this.#prefix));
+    const ap = utf8(this.#audit);
     return {
-      key: sinceMs === undefined ? ap : utf8(auditTimeKey(this.#prefix, sinceMs)),
+      key: sinceMs === undefined ? ap : utf8(auditTimeKey(this.#audit, sinceMs)),
       range_end:
         untilMs === undefined
           ? Buffer.from(prefixRangeEnd(ap))
-          : utf8(auditTimeKey(this.#prefix, untilMs + 1)),
+          : utf8(auditTimeKey(this.#audit, untilMs + 1)),
     };
   }
 
@@ -206,10 +211,10 @@ export class Etcd3ResourceStore implements ResourceStore {
 
   /** Age first (one range delete below the cutoff key), then count (the oldest keys beyond the cap). */
   async #pruneAudit(r: AuditRetention, nowMs: number): Promise<number> {
-    const ap = utf8(auditPrefix(this.#prefix));
+    const ap = utf8(this.#audit);
     const aged = await this.#rpc('audit prune', (o) =>
       this.#client.kv.deleteRange(
-        { key: ap, range_end: utf8(auditTimeKey(this.#prefix, nowMs - r.maxAgeMs)) },
+        { key: ap, range_end: utf8(auditTimeKey(this.#audit, nowMs - r.maxAgeMs)) },
         o,
       ),
     );
