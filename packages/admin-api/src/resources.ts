@@ -22,6 +22,7 @@ import {
   type KindDef,
   maskSecrets,
   mergeSecretsForReplace,
+  parseRead,
   validateWrite,
 } from '@aisix/core';
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
@@ -48,8 +49,16 @@ export interface ResourceDeps {
   readonly afterWrite?: () => void;
 }
 
+/**
+ * What a read returns: the stored document as the gateway types it (control-plane §4.5: defaults
+ * filled, a provider key's `secret` alias as `api_key`, MCP/A2A `display_name` as `name`),
+ * secrets masked. One that does not decode is returned as stored (a `GET` shows what is there);
+ * lists skip it (`listResources`, §2.4).
+ */
 export function publicEntry(kind: KindDef, doc: StoredDoc): ResourceEntry {
-  return { id: doc.id, value: maskSecrets(kind, doc.value), revision: doc.revision };
+  const typed = parseRead(kind, doc.value);
+  const value = typed.ok ? typed.value : doc.value;
+  return { id: doc.id, value: maskSecrets(kind, value), revision: doc.revision };
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -88,7 +97,11 @@ async function mustGet(deps: ResourceDeps, kind: KindDef, id: string): Promise<S
 
 export async function listResources(deps: ResourceDeps, kind: KindDef): Promise<ResourceEntry[]> {
   const docs = await deps.reader.list(kind.kind);
-  return docs.map((d) => publicEntry(kind, d));
+  // A value that does not decode is left out, as the reference's list does (§2.4); the gateway
+  // reports it in /status/config.
+  const out: ResourceEntry[] = [];
+  for (const d of docs) if (parseRead(kind, d.value).ok) out.push(publicEntry(kind, d));
+  return out;
 }
 
 export async function getResource(deps: ResourceDeps, kind: KindDef, id: string): Promise<ResourceEntry> {
