@@ -42,6 +42,12 @@ test('an in-band error event becomes the failure (status from its type) and is n
     kind: 'in_band',
     error: { message: 'slow down', kind: 'rate_limit_error', code: 'rate_limit_exceeded', status: 429 },
   });
+  // The frame that ends the stream keeps the upstream's own type (clients branch on it).
+  const frame = parseSse(tr.errorFrame?.('slow down', 'upstream_error') ?? '');
+  assert.deepEqual(frame[0]?.data, {
+    type: 'error',
+    error: { type: 'rate_limit_error', message: 'slow down' },
+  });
 });
 
 const input = (over: Partial<PrepareInput> = {}): PrepareInput => ({

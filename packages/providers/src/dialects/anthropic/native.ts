@@ -55,8 +55,13 @@ class AnthropicPassthrough extends NativePassthrough {
     this.aliasLiteral = JSON.stringify(alias);
   }
 
+  /** The Anthropic `error.type` of an upstream error event: kept in the frame that ends the stream. */
+  private upstreamType: string | undefined;
+
   errorFrame(message: string, type: string): string {
-    return anthropicErrorFrame(message, type);
+    // The caller speaks Anthropic: an upstream error keeps its own type (`overloaded_error`, on
+    // which clients retry), not the gateway's `upstream_error`.
+    return anthropicErrorFrame(message, this.upstreamType ?? type);
   }
 
   protected event(raw: string, event: string | undefined, data: string | undefined): string {
@@ -66,6 +71,7 @@ class AnthropicPassthrough extends NativePassthrough {
       const info = parseAnthropicWireError(data);
       const status = info.kind ? ERROR_TYPE_STATUS[info.kind] : undefined;
       this.failure = { kind: 'in_band', error: status ? { ...info, status } : info };
+      if (info.kind !== undefined && /^[a-z_]{1,64}$/.test(info.kind)) this.upstreamType = info.kind;
       return '';
     }
     let out = raw;

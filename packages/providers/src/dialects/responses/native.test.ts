@@ -40,6 +40,9 @@ test('an upstream error event becomes the failure and is not relayed', () => {
   const { out, tr } = relay(text, 1000);
   assert.equal(parseSse(out).length, 1);
   assert.deepEqual(tr.failure, { kind: 'in_band', error: { message: 'oops', code: 'server_error' } });
+  // The frame that ends the stream keeps the upstream's own code.
+  const frame = parseSse(tr.errorFrame?.('oops', 'upstream_error') ?? '');
+  assert.equal((frame[0]?.data as { code?: string }).code, 'server_error');
 });
 
 test('non-streaming: model rewritten in place, usage read', () => {

@@ -81,8 +81,12 @@ class ResponsesPassthrough extends NativePassthrough {
     super();
   }
 
+  /** The `code` of an upstream error event: kept in the frame that ends the stream. */
+  private upstreamCode: string | undefined;
+
   errorFrame(message: string, type: string): string {
-    return responsesErrorFrame(message, type, this.nextSeq);
+    // An upstream error keeps its own code (`server_error`, `rate_limit_exceeded`), not ours.
+    return responsesErrorFrame(message, this.upstreamCode ?? type, this.nextSeq);
   }
 
   protected event(raw: string, event: string | undefined, data: string | undefined): string {
@@ -90,7 +94,9 @@ class ResponsesPassthrough extends NativePassthrough {
     // The event name is repeated as `type` inside the data; either identifies the event.
     const type = event ?? /"type"\s*:\s*"([^"]+)"/.exec(data)?.[1] ?? '';
     if (type === 'error') {
-      this.failure = { kind: 'in_band', error: this.inBand(data) };
+      const info = this.inBand(data);
+      this.failure = { kind: 'in_band', error: info };
+      if (info.code !== undefined && /^[a-z_]{1,64}$/.test(info.code)) this.upstreamCode = info.code;
       return '';
     }
     if (!this.sawOutput && OUTPUT_EVENTS.has(type)) this.sawOutput = true;
