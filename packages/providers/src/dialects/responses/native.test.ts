@@ -42,7 +42,7 @@ test('an upstream error event becomes the failure and is not relayed', () => {
   assert.deepEqual(tr.failure, { kind: 'in_band', error: { message: 'oops', code: 'server_error' } });
   // The frame that ends the stream keeps the upstream's own code.
   const frame = parseSse(tr.errorFrame?.('oops', 'upstream_error') ?? '');
-  assert.equal((frame[0]?.data as { code?: string }).code, 'server_error');
+  assert.equal((frame[0]?.data as { code?: string } | undefined)?.code, 'server_error');
 });
 
 test('non-streaming: model rewritten in place, usage read', () => {
