@@ -122,10 +122,11 @@ function pii(mode: Mode) {
     type: v.picklist(PII_DETECTORS),
     action: ACTION,
   });
+  // A pattern without its own `action` takes `default_action` (data-plane §11.2: `action?`).
   const custom = obj(mode, {
     name: strLen(1, 64),
     regex: v.pipe(nonEmpty, v.check(re2Compiles, RE2_MESSAGE)),
-    action: ACTION,
+    action: v.optional(ACTION),
   });
   return {
     detectors: v.optional(v.array(detector)),

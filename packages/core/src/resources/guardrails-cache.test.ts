@@ -98,6 +98,18 @@ describe('guardrails', () => {
       read: red,
     },
     {
+      // data-plane §11.2: `custom_patterns [{name, regex, action?}]`, default_action applies.
+      label: 'pii custom pattern without its own action',
+      doc: {
+        name: 'p',
+        kind: 'pii',
+        default_action: 'block',
+        custom_patterns: [{ name: 'emp', regex: 'EMP-[0-9]{6}' }],
+      },
+      write: accepted({ custom_patterns: [{ name: 'emp', regex: 'EMP-[0-9]{6}' }] }),
+      read: green,
+    },
+    {
       label: 'keyword regex must compile',
       doc: { ...kw, patterns: [{ kind: 'regex', value: '(unclosed' }] },
       write: rejected('/patterns/0/value', 'compile'),

@@ -135,7 +135,9 @@ function keywordScanner(patterns: readonly { kind: 'literal' | 'regex'; value: s
 
 interface PiiDoc {
   readonly detectors?: readonly { type: BuiltinDetector; action: Action }[] | undefined;
-  readonly custom_patterns?: readonly { name: string; regex: string; action: Action }[] | undefined;
+  readonly custom_patterns?:
+    | readonly { name: string; regex: string; action?: Action | undefined }[]
+    | undefined;
   readonly default_action: Action;
 }
 
@@ -148,7 +150,7 @@ function piiScanner(g: PiiDoc) {
     g.detectors ?? BUILTIN_DETECTORS.map((type) => ({ type, action: g.default_action as Action }));
   const customs = (g.custom_patterns ?? []).map((c) => ({
     name: c.name,
-    action: c.action,
+    action: c.action ?? g.default_action,
     re: re2().compile(c.regex),
     pre: patternPrefilter(c.regex),
   }));

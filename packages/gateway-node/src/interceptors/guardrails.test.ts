@@ -159,6 +159,33 @@ describe('input', () => {
     assert.match(seen, /\{\\"to\\":\\"\[EMAIL_REDACTED\]\\"\}/);
   });
 
+  test('a custom pattern without its own action takes default_action (block), the other masks', async () => {
+    guard({
+      pc: {
+        name: 'pii-custom',
+        kind: 'pii',
+        detectors: [],
+        default_action: 'block',
+        custom_patterns: [
+          { name: 'emp', regex: 'EMP-[0-9]{6}' },
+          { name: 'ticket', regex: 'TCK-[0-9]{6}', action: 'mask' },
+        ],
+      },
+    });
+    rig.up.handle(chatJson('ok'));
+    const blocked = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'employee EMP-123456' }],
+    });
+    assert.equal(blocked.status, 422);
+    const masked = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'ticket TCK-654321' }],
+    });
+    assert.equal(masked.status, 200);
+    assert.match(lastUpstreamJson(), /\[TICKET_REDACTED\]/);
+  });
+
   test('a pii detector with action block blocks (us_ssn)', async () => {
     guard(pii());
     const r = await post(rig.g.base, '/v1/chat/completions', {

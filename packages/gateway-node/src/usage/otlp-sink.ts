@@ -105,46 +105,53 @@ function flat(s: string): string {
   return s;
 }
 
-/** Epoch ms of a `performance.now()` reading. */
-const epochOf = (perfNow: number) => performance.timeOrigin + perfNow;
-
-/** The response cache's lookup: policy and outcome only. */
-function cacheSpan(c: CacheUsage, traceId: string, parent: string): string {
-  const span = new SpanText()
-    .str('aisix.cache.policy', c.policy)
-    .str('aisix.cache.status', c.status)
-    .str('aisix.cache.layer', c.layer);
-  if (c.similarity !== null) span.double('aisix.cache.similarity', c.similarity);
-  return span.text({
+/**
+ * One INTERNAL step of a request (`attrs` written), timed by a `performance.now()` end and a
+ * length in seconds.
+ */
+function stepSpan(
+  attrs: SpanText,
+  s: { readonly name: string; readonly endedAt: number; readonly seconds: number; readonly failed: boolean },
+  traceId: string,
+  parent: string,
+): string {
+  const end = performance.timeOrigin + s.endedAt;
+  return attrs.text({
     traceId,
     spanId: newSpanId(),
     parentSpanId: parent,
-    name: `cache ${c.policy}`,
+    name: s.name,
     kind: SPAN_KIND_INTERNAL,
-    startTimeUnixNano: epochMsToNano(epochOf(c.endedAt - c.seconds * 1000)),
-    endTimeUnixNano: epochMsToNano(epochOf(c.endedAt)),
-    statusCode: STATUS_OK,
+    startTimeUnixNano: epochMsToNano(end - s.seconds * 1000),
+    endTimeUnixNano: epochMsToNano(end),
+    statusCode: s.failed ? STATUS_ERROR : STATUS_OK,
   });
+}
+
+/** The response cache's lookup: policy and outcome only. */
+function cacheSpan(c: CacheUsage, traceId: string, parent: string): string {
+  const attrs = new SpanText()
+    .str('aisix.cache.policy', c.policy)
+    .str('aisix.cache.status', c.status)
+    .str('aisix.cache.layer', c.layer);
+  if (c.similarity !== null) attrs.double('aisix.cache.similarity', c.similarity);
+  return stepSpan(attrs, { ...c, name: `cache ${c.policy}`, failed: false }, traceId, parent);
 }
 
 /** One guardrail evaluation: names, phase and result only (never what was scanned). */
 function guardrailSpan(g: GuardrailEvaluation, traceId: string, parent: string): string {
-  return new SpanText()
+  const attrs = new SpanText()
     .str('aisix.guardrail.name', g.guardrail)
     .str('aisix.guardrail.kind', g.kind)
     .str('aisix.guardrail.phase', g.phase)
     .str('aisix.guardrail.result', g.result)
-    .str('error.type', g.errorType === 'none' ? undefined : g.errorType)
-    .text({
-      traceId,
-      spanId: newSpanId(),
-      parentSpanId: parent,
-      name: `guardrail ${g.guardrail}`,
-      kind: SPAN_KIND_INTERNAL,
-      startTimeUnixNano: epochMsToNano(epochOf(g.endedAt - g.seconds * 1000)),
-      endTimeUnixNano: epochMsToNano(epochOf(g.endedAt)),
-      statusCode: g.result === 'block' ? STATUS_ERROR : STATUS_OK,
-    });
+    .str('error.type', g.errorType === 'none' ? undefined : g.errorType);
+  return stepSpan(
+    attrs,
+    { ...g, name: `guardrail ${g.guardrail}`, failed: g.result === 'block' },
+    traceId,
+    parent,
+  );
 }
 
 export class OtlpEventSink implements UsageSink {
