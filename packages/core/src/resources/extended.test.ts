@@ -210,6 +210,33 @@ describe('mcp_servers', () => {
       read: redParse,
     },
     {
+      label: 'openapi spec whose only operation has a multipart body (no tool)',
+      doc: {
+        ...base,
+        type: 'openapi',
+        spec: {
+          openapi: '3.0.0',
+          paths: { '/a': { post: { requestBody: { content: { 'multipart/form-data': {} } } } } },
+        },
+      },
+      write: rejected('', 'at least one tool'),
+      read: redParse,
+    },
+    {
+      // agents-and-jobs §2.9: refused on write; a stored one still loads (tools `same`, `same_2`).
+      label: 'openapi operations that give the same tool name',
+      doc: {
+        ...base,
+        type: 'openapi',
+        spec: {
+          openapi: '3.0.0',
+          paths: { '/a': { get: { operationId: 'Same' } }, '/b': { get: { operationId: 'same' } } },
+        },
+      },
+      write: rejected('', 'same tool name'),
+      read: green,
+    },
+    {
       label: 'api_key_header needs api_key auth',
       doc: { ...base, type: 'openapi', spec, api_key_header: 'x-key' },
       write: rejected('', 'api_key_header is only allowed'),

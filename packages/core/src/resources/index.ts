@@ -31,6 +31,7 @@ export { lengthBound } from './common.js';
 export { PII_DETECTORS } from './guardrail-kinds.js';
 export type { Guardrail, GuardrailAttachment } from './guardrails.js';
 export type { McpPolicy, McpServer } from './mcp.js';
+export { isJsonMediaType, OPENAPI_TOOL_METHODS, openApiToolName, openApiToolNames } from './mcp.js';
 export type { Model } from './models.js';
 export type { ObservabilityExporter } from './observability-exporters.js';
 export { pemCertificates } from './pem.js';

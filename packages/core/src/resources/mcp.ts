@@ -18,21 +18,66 @@ import {
   rule,
 } from './common.js';
 
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+/** The operations an `openapi` MCP server turns into tools (agents-and-jobs §2.9). */
+export const OPENAPI_TOOL_METHODS = ['get', 'post', 'put', 'delete', 'patch'] as const;
 /** RFC 9110 token characters. */
 const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** An OpenAPI 3.x document with at least one operation (each operation becomes a tool). */
-export function openApiToolCount(spec: Readonly<Record<string, unknown>>): number {
-  if (typeof spec.openapi !== 'string' || !spec.openapi.startsWith('3.')) return 0;
+/** A tool's name before de-duplication: the operationId (else `<method>_<path>`), sanitized. */
+export function openApiToolName(method: string, path: string, op: Readonly<Record<string, unknown>>): string {
+  const id =
+    typeof op.operationId === 'string' && op.operationId !== '' ? op.operationId : `${method}_${path}`;
+  return id
+    .replace(/[^A-Za-z0-9_-]/g, '_')
+    .toLowerCase()
+    .slice(0, 128);
+}
+
+/** A JSON media type (`application/json`, `application/*+json`), parameters ignored. */
+export function isJsonMediaType(mt: string): boolean {
+  const base = (mt.split(';')[0] ?? '').trim().toLowerCase();
+  return base === 'application/json' || (base.startsWith('application/') && base.endsWith('+json'));
+}
+
+/** An operation's request body, following a `#/components/requestBodies/...` reference. */
+function requestBodyOf(
+  spec: Readonly<Record<string, unknown>>,
+  op: Readonly<Record<string, unknown>>,
+): unknown {
+  const rb = op.requestBody;
+  if (!isPlainObject(rb) || typeof rb.$ref !== 'string') return rb;
+  const m = /^#\/components\/requestBodies\/([^/]+)$/.exec(rb.$ref);
+  const bodies = isPlainObject(spec.components) ? spec.components.requestBodies : undefined;
+  return m !== null && isPlainObject(bodies) ? bodies[m[1] as string] : undefined;
+}
+
+/**
+ * The tool names an OpenAPI 3.x document yields, before de-duplication: one per operation of
+ * `OPENAPI_TOOL_METHODS` whose body, if it has one, has a JSON media type (a multipart- or
+ * form-only body is skipped). Empty for anything else.
+ */
+export function openApiToolNames(spec: Readonly<Record<string, unknown>>): string[] {
+  if (typeof spec.openapi !== 'string' || !spec.openapi.startsWith('3.')) return [];
   const paths = spec.paths;
-  if (!isPlainObject(paths)) return 0;
-  let n = 0;
-  for (const item of Object.values(paths)) {
+  if (!isPlainObject(paths)) return [];
+  const names: string[] = [];
+  for (const [path, item] of Object.entries(paths)) {
     if (!isPlainObject(item)) continue;
-    for (const m of HTTP_METHODS) if (isPlainObject(item[m])) n += 1;
+    for (const m of OPENAPI_TOOL_METHODS) {
+      const op = item[m];
+      if (!isPlainObject(op)) continue;
+      const rb = requestBodyOf(spec, op);
+      const content = isPlainObject(rb) ? rb.content : undefined;
+      if (
+        isPlainObject(content) &&
+        Object.keys(content).length > 0 &&
+        !Object.keys(content).some(isJsonMediaType)
+      )
+        continue;
+      names.push(openApiToolName(m, path, op));
+    }
   }
-  return n;
+  return names;
 }
 
 interface ServerFields {
@@ -94,9 +139,16 @@ export function mcpServerSchema(mode: Mode) {
       'api_key_header must be a valid HTTP header name',
     ),
     rule(
-      (s) => s.type !== 'openapi' || (s.spec !== undefined && openApiToolCount(s.spec) > 0),
+      (s) => s.type !== 'openapi' || (s.spec !== undefined && openApiToolNames(s.spec).length > 0),
       'mcp server of type openapi requires an OpenAPI 3.x spec that yields at least one tool',
     ),
+    // Write-time only (agents-and-jobs §2.9): a stored document with colliding names still
+    // loads, its later tools suffixed `_2`, `_3`.
+    rule((s) => {
+      if (mode !== 'strict' || s.type !== 'openapi' || s.spec === undefined) return true;
+      const names = openApiToolNames(s.spec);
+      return new Set(names).size === names.length;
+    }, 'mcp server of type openapi: two operations of the spec give the same tool name (set distinct operationIds)'),
     v.transform((s) => {
       const out = labelAsName(s);
       if (out.type === 'openapi' && out.auth_type === 'api_key' && out.api_key_header === undefined) {

@@ -5,6 +5,7 @@
  * server object, i.e. per snapshot.
  */
 
+import { isJsonMediaType, OPENAPI_TOOL_METHODS, openApiToolName } from '@aisix/core';
 import type { Net } from '../upstream/net.js';
 import type { McpServerView } from './compile.js';
 import { oauthTokens } from './oauth.js';
@@ -20,7 +21,6 @@ interface OpTool extends ToolInfo {
   readonly hasBody: boolean;
 }
 
-const METHODS = ['get', 'post', 'put', 'delete', 'patch'] as const;
 const MAX_DEPTH = 16;
 const MAX_EXPANSIONS = 256;
 
@@ -58,13 +58,6 @@ function inline(doc: Json, node: unknown, depth: number, budget: { n: number }):
   return out;
 }
 
-function sanitizeName(s: string): string {
-  return s
-    .replace(/[^A-Za-z0-9_-]/g, '_')
-    .toLowerCase()
-    .slice(0, 128);
-}
-
 const toolsCache = new WeakMap<McpServerView, OpTool[]>();
 
 export function openApiTools(s: McpServerView): OpTool[] {
@@ -78,7 +71,7 @@ export function openApiTools(s: McpServerView): OpTool[] {
   for (const path of Object.keys(paths).sort()) {
     const item = paths[path];
     if (!isObject(item)) continue;
-    for (const method of METHODS) {
+    for (const method of OPENAPI_TOOL_METHODS) {
       const op = item[method];
       if (!isObject(op)) continue;
       const t = generate(doc, path, method, item, op);
@@ -126,10 +119,7 @@ function generate(doc: Json, path: string, method: string, item: Json, op: Json)
   let hasBody = false;
   const rb = inline(doc, op.requestBody, 0, budget);
   if (isObject(rb) && isObject(rb.content) && Object.keys(rb.content).length > 0) {
-    const entry = Object.entries(rb.content).find(([mt]) => {
-      const base = (mt.split(';')[0] ?? '').trim().toLowerCase();
-      return base === 'application/json' || (base.startsWith('application/') && base.endsWith('+json'));
-    });
+    const entry = Object.entries(rb.content).find(([mt]) => isJsonMediaType(mt));
     if (entry === undefined) return undefined;
     const media = entry[1];
     const schema = isObject(media) ? media.schema : undefined;
@@ -140,8 +130,6 @@ function generate(doc: Json, path: string, method: string, item: Json, op: Json)
     if (rb.required === true) required.push('body');
     hasBody = true;
   }
-  const opId =
-    typeof op.operationId === 'string' && op.operationId !== '' ? op.operationId : `${method}_${path}`;
   const description =
     typeof op.summary === 'string'
       ? op.summary
@@ -149,7 +137,7 @@ function generate(doc: Json, path: string, method: string, item: Json, op: Json)
         ? op.description
         : `${method.toUpperCase()} ${path}`;
   return {
-    name: sanitizeName(opId),
+    name: openApiToolName(method, path, op),
     description,
     inputSchema: { type: 'object', properties, required },
     method: method.toUpperCase(),
