@@ -416,6 +416,22 @@ describe('output, streamed (hold-back)', () => {
     });
     assert.match(closed.text, /^event: error\n/);
     assert.equal(closed.text.includes('xxxxxxxxxx'), false);
+    // With another guardrail first in the chain, the frame names the one whose cap it was, and
+    // the block is logged as a verdict.
+    guard({ ...keyword(), ...pii({ max_buffer_bytes: 100 }) });
+    rig.up.handle(chatSse({ words: long }));
+    const named = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    assert.match(named.text, /response blocked by content policy \(guardrail 'pii-mask'\)/);
+    const rid = named.headers.get('x-aisix-request-id');
+    const verdict = logs
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((l) => l.includes('"guardrail verdict"') && rid !== null && l.includes(rid));
+    assert.equal(verdict.length, 1);
+    assert.match(verdict[0] as string, /"blocked_by":"pii-mask","reason":"buffer_exceeded"/);
     guard(pii({ max_buffer_bytes: 100, on_buffer_exceeded: 'fail_open' }));
     rig.up.handle(chatSse({ words: long }));
     const before = await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'buffer_exceeded' });

@@ -110,10 +110,14 @@ export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
     http,
     record,
     bypassed: (reason) => m.bypassed(reason),
-    overflowed: (ctx) => {
+    overflowed: (ctx, guardrail) => {
       m.blocked();
       ctx.errorType = 'content_filter';
       usageOf(ctx).blocked = true;
+      d.logger.info(
+        { request_id: ctx.id, phase: 'output', blocked_by: guardrail, reason: 'buffer_exceeded' },
+        'guardrail verdict',
+      );
     },
   };
 
@@ -211,7 +215,8 @@ interface ScopeDeps {
   readonly record: VerdictRecorder;
   bypassed(reason: string): void;
   /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
-  overflowed(ctx: RequestContext): void;
+  /** A held stream went over `guardrail`'s buffer cap and fails closed. */
+  overflowed(ctx: RequestContext, guardrail: string): void;
 }
 
 class GuardrailScope implements Scope {
@@ -284,12 +289,16 @@ class GuardrailScope implements Scope {
     if (chain.length === 0) return undefined;
     const ctx = this.ctx;
     const enforcing = chain.filter((g) => !g.monitor);
-    const first = enforcing[0];
+    // The strictest member decides (BufferFull > Window; the smallest buffer / window, with its
+    // overflow rule). Monitor-only chains never hold back: they are scanned at the end.
+    const strict = strictest(enforcing);
+    const policy = strict?.policy;
     const callbacks = {
       judge: (text: string) => evaluate(chain, text, 'output', this.d.http),
       blocked: (j: Judgement | undefined) => {
-        const name = j?.block?.guardrail ?? first?.name ?? '';
-        if (j === undefined) this.d.overflowed(ctx);
+        // No judgement: the buffer overflowed, failing closed on the guardrail whose cap it was.
+        const name = j?.block?.guardrail ?? strict?.guardrail ?? '';
+        if (j === undefined) this.d.overflowed(ctx, name);
         const e = errors.guardrailBlocked('response', name);
         ctx.errorMessage = e.message;
         return errorFrame(this.dialect, e.message);
@@ -299,9 +308,6 @@ class GuardrailScope implements Scope {
         for (const j of js) this.d.record(ctx, 'output', j);
       },
     };
-    // The strictest member decides (BufferFull > Window; the smallest buffer / window, with its
-    // overflow rule). Monitor-only chains never hold back: they are scanned at the end.
-    const policy = strictest(enforcing);
     if (policy?.mode === 'window') return new WindowTap({ dialect: this.dialect, ...policy, ...callbacks });
     return new HoldbackTap({
       dialect: this.dialect,
@@ -313,18 +319,31 @@ class GuardrailScope implements Scope {
   }
 }
 
-function strictest(chain: readonly CompiledGuardrail[]): StreamPolicy | undefined {
+/** The stream policy that governs a chain, and the member whose buffer cap (or window) it is. */
+function strictest(
+  chain: readonly CompiledGuardrail[],
+): { readonly policy: StreamPolicy; readonly guardrail: string } | undefined {
   let best: StreamPolicy | undefined;
+  let owner = '';
   for (const g of chain) {
     const p = g.stream;
-    if (best === undefined) best = p;
-    else if (p.mode !== best.mode) {
-      if (p.mode === 'buffer_full')
-        best = { ...p, maxBufferBytes: Math.min(p.maxBufferBytes, best.maxBufferBytes) };
-    } else if (p.mode === 'window' ? p.windowSize < best.windowSize : p.maxBufferBytes < best.maxBufferBytes)
+    if (best === undefined) {
       best = p;
+      owner = g.name;
+    } else if (p.mode !== best.mode) {
+      if (p.mode === 'buffer_full') {
+        // A buffering member outranks a windowed one; the cap stays the smaller of the two.
+        if (p.maxBufferBytes <= best.maxBufferBytes) owner = g.name;
+        best = { ...p, maxBufferBytes: Math.min(p.maxBufferBytes, best.maxBufferBytes) };
+      }
+    } else if (
+      p.mode === 'window' ? p.windowSize < best.windowSize : p.maxBufferBytes < best.maxBufferBytes
+    ) {
+      best = p;
+      owner = g.name;
+    }
   }
-  return best;
+  return best === undefined ? undefined : { policy: best, guardrail: owner };
 }
 
 /** The one frame a blocked stream sends, in the caller's dialect. */
