@@ -127,8 +127,8 @@ export class Metrics {
     })).value++;
   }
 
-  usageEventDropped(reason: string): void {
-    this.usageDrops.cell(reason, () => ({ reason })).value++;
+  usageEventDropped(reason: string, _sink?: string, n = 1): void {
+    this.usageDrops.cell(reason, () => ({ reason })).value += n;
   }
 
   /** Runs `hook` before every read (`text`, `snapshot`): records waiting to be counted. */

@@ -30,8 +30,9 @@ export function verdictRecorder(m: GuardrailMetrics, logger: Logger): VerdictRec
     const endedAt = performance.now();
     for (const t of j.timings) {
       m.observe(t.guardrail, t.kind, phase, t.result, t.errorType, t.seconds);
-      ctx.trace?.guardrail({ ...t, phase });
-      u.evaluations.push({ ...t, phase, endedAt });
+      const ev = { ...t, phase, endedAt };
+      ctx.trace?.guardrail(ev);
+      u.evaluations.push(ev);
       if (!u.applied.some((a) => a.kind === t.kind && a.hook === phase))
         u.applied.push({ kind: t.kind, hook: phase });
     }

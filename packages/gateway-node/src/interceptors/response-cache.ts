@@ -147,8 +147,9 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
       if (policy === undefined) return undefined;
       const store = storeOf(policy);
       if (store === undefined) return undefined;
-      // The lookup's span covers the key and the read.
-      const t0 = performance.now();
+      // The outcome is recorded only for what reads it (the trace, usage events); the lookup's
+      // time covers the key and the read. -1: nothing reads it.
+      const t0 = ctx.trace !== undefined || d.runtime().usage.active ? performance.now() : -1;
       const cc = directives(ctx.req.headers['cache-control']);
       const input: CacheKeyInput = {
         endpoint: family,
@@ -245,6 +246,7 @@ function decided(
   layer: CacheUsage['layer'] = null,
   similarity: number | null = null,
 ): void {
+  if (t0 < 0) return;
   const endedAt = performance.now();
   const u = hit?.usage;
   ctx.cache = {

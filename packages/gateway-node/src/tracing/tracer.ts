@@ -141,9 +141,11 @@ export class RequestTrace {
     readonly phase: string;
     readonly result: string;
     readonly errorType: string;
+    /** `performance.now()` when it ended. */
+    readonly endedAt: number;
     readonly seconds: number;
   }): void {
-    const end = performance.now();
+    const end = g.endedAt;
     const attrs: OtlpAttribute[] = [];
     str(attrs, 'aisix.guardrail.name', g.guardrail);
     str(attrs, 'aisix.guardrail.kind', g.kind);

@@ -65,7 +65,8 @@ export interface UsageSink {
 
 export interface UsageBusMetrics {
   usageEventEmitted(e: UsageEvent): void;
-  usageEventDropped(reason: string, sink: string): void;
+  /** `n` events dropped for `reason` by sink `sink`. */
+  usageEventDropped(reason: string, sink: string, n: number): void;
 }
 
 export class UsageBus {
@@ -117,7 +118,7 @@ export class UsageBus {
 
   /** Events an exporter lost after its queue took them (given up after the retries, or at close). */
   lost(sink: string, n: number): void {
-    for (let i = 0; i < n; i++) this.metrics.usageEventDropped('delivery_failed', sink);
+    if (n > 0) this.metrics.usageEventDropped('delivery_failed', sink, n);
   }
 
   publish(events: readonly UsageEvent[], content?: UsageContent, steps?: RequestSteps): void {
@@ -133,7 +134,7 @@ export class UsageBus {
       } catch {
         dropped = events.length;
       }
-      for (let i = 0; i < dropped; i++) this.metrics.usageEventDropped('queue_full', s.name);
+      if (dropped > 0) this.metrics.usageEventDropped('queue_full', s.name, dropped);
     }
   }
 }
