@@ -57,7 +57,10 @@ export interface ResourceDeps {
  */
 export function publicEntry(kind: KindDef, doc: StoredDoc): ResourceEntry {
   const typed = parseRead(kind, doc.value);
-  const value = typed.ok ? typed.value : doc.value;
+  return entryOf(kind, doc, typed.ok ? typed.value : doc.value);
+}
+
+function entryOf(kind: KindDef, doc: StoredDoc, value: Record<string, unknown>): ResourceEntry {
   return { id: doc.id, value: maskSecrets(kind, value), revision: doc.revision };
 }
 
@@ -100,7 +103,10 @@ export async function listResources(deps: ResourceDeps, kind: KindDef): Promise<
   // A value that does not decode is left out, as the reference's list does (§2.4); the gateway
   // reports it in /status/config.
   const out: ResourceEntry[] = [];
-  for (const d of docs) if (parseRead(kind, d.value).ok) out.push(publicEntry(kind, d));
+  for (const d of docs) {
+    const typed = parseRead(kind, d.value);
+    if (typed.ok) out.push(entryOf(kind, d, typed.value));
+  }
   return out;
 }
 

@@ -102,7 +102,17 @@ export type InboundHeaders = Readonly<Record<string, string | string[] | undefin
 /** Response headers of an upstream call, lower-case names. */
 export type UpstreamHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
-export interface PrepareInput {
+/** The caller's request headers, as the header pipeline reads them. */
+export interface ClientHeaders {
+  readonly inboundHeaders: InboundHeaders;
+  /**
+   * The first value of a repeated inbound header (`inboundHeaders` joins repeats with ", "):
+   * what `forward_client_headers` forwards (data-plane §5.5). Absent: the joined value.
+   */
+  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
+}
+
+export interface PrepareInput extends ClientHeaders {
   readonly endpoint: Endpoint;
   readonly stream: boolean;
   /** The caller's parsed body. Adapters never mutate it (retries re-prepare from it). */
@@ -118,12 +128,6 @@ export interface PrepareInput {
   readonly upstreamModel: string;
   readonly providerKey: ProviderKeyView;
   readonly requestId: string;
-  readonly inboundHeaders: InboundHeaders;
-  /**
-   * The first value of a repeated inbound header (`inboundHeaders` joins repeats with ", "):
-   * what `forward_client_headers` forwards (data-plane §5.5). Absent: the joined value.
-   */
-  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
   readonly templateVars: TemplateVars;
   /** Gateway-owned outbound `User-Agent`. */
   readonly userAgent: string;
@@ -330,7 +334,7 @@ export type RawResult =
  * adapter only decides URL, credentials and the header pipeline. `PreparedRequest.body` stays
  * empty: the gateway sends its own (a rewritten JSON body or a streamed multipart body).
  */
-export interface JobInput {
+export interface JobInput extends ClientHeaders {
   readonly method: 'GET' | 'POST' | 'DELETE';
   /** Path under the API root, e.g. `/files`, `/batches/<raw id>/cancel`. */
   readonly path: string;
@@ -340,12 +344,6 @@ export interface JobInput {
   readonly contentType: string;
   readonly providerKey: ProviderKeyView;
   readonly requestId: string;
-  readonly inboundHeaders: InboundHeaders;
-  /**
-   * The first value of a repeated inbound header (`inboundHeaders` joins repeats with ", "):
-   * what `forward_client_headers` forwards (data-plane §5.5). Absent: the joined value.
-   */
-  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
   readonly templateVars: TemplateVars;
   readonly userAgent: string;
 }

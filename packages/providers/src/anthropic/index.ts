@@ -84,7 +84,7 @@ function prepareAnthropic(input: PrepareInput): PrepareResult {
     'user-agent': input.userAgent,
   };
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   const body: Record<string, unknown> = translated.body;
   applyBodyOverrides(body, pk);
   return { ok: true, request: { url: url.url, headers, body: JSON.stringify(body) } };

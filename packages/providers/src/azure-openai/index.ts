@@ -62,12 +62,7 @@ export function createAzureOpenAiAdapter(cache: EntraTokenCache = new EntraToken
     // default_headers nor forwarded client headers can fill it in.
     if (cred.credential.kind === 'api_key') headers['api-key'] = cred.credential.key;
     applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-    forwardClientHeaders(
-      headers,
-      pk.request?.forward_client_headers,
-      input.inboundHeaders,
-      input.inboundFirst,
-    );
+    forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
     return { ok: true, request: { url: url.url, headers, body: openAiBodyText(input) } };
   }
 

@@ -131,7 +131,7 @@ function prepare(input: PrepareInput): PrepareResult {
     'user-agent': input.userAgent,
   };
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   return { ok: true, request: { url, headers, body: JSON.stringify(body), meta } };
 }
 

@@ -29,7 +29,7 @@ export function pipelineHeaders(
   };
   const pk = input.providerKey;
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   return headers;
 }
 

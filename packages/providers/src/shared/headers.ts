@@ -7,7 +7,7 @@
  * transport/content headers are never copied from the client, so neither an operator nor a caller
  * can override the upstream credential or smuggle framing headers.
  */
-import type { InboundHeaders, TemplateVars } from '../contract.js';
+import type { ClientHeaders, TemplateVars } from '../contract.js';
 
 const RESERVED = new Set([
   'authorization',
@@ -85,10 +85,11 @@ export function applyDefaultHeaders(
 export function forwardClientHeaders(
   headers: Record<string, string>,
   patterns: readonly string[] | null | undefined,
-  inbound: InboundHeaders,
-  firstOf?: (name: string) => string | undefined,
+  client: ClientHeaders,
 ): void {
   if (!patterns || patterns.length === 0) return;
+  const inbound = client.inboundHeaders;
+  const firstOf = client.inboundFirst;
   for (const name of Object.keys(inbound)) {
     if (Object.hasOwn(headers, name) || RESERVED.has(name) || NEVER_FORWARDED.has(name)) continue;
     if (name.startsWith('x-aisix-') || name.startsWith('x-stainless-')) continue;

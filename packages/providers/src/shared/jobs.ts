@@ -26,7 +26,7 @@ export function jobHeaders(input: JobInput, credential: Record<string, string>):
   if (input.contentType !== '') headers['content-type'] = input.contentType;
   const pk = input.providerKey;
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   return headers;
 }
 

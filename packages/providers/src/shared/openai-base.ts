@@ -99,7 +99,7 @@ function prepareOpenAi(input: PrepareInput): PrepareResult {
   const req = pk.request;
   if (req) {
     applyDefaultHeaders(headers, req.default_headers, input.templateVars);
-    forwardClientHeaders(headers, req.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+    forwardClientHeaders(headers, req.forward_client_headers, input);
   }
   // Read by the stream translator (data-plane §5.6: a streaming override).
   const rf = input.stream ? pk.response?.reasoning_field : undefined;

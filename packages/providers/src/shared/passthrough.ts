@@ -51,7 +51,7 @@ export function prepareOpenAiPassthrough(input: PassthroughInput): PrepareResult
     'user-agent': input.userAgent,
   };
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   if (multipart) return { ok: true, request: { url: url.url, headers, body: '' } };
   const body: Record<string, unknown> = { ...input.body, model: input.upstreamModel };
   applyBodyOverrides(body, pk);

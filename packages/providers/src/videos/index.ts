@@ -6,7 +6,7 @@
  * Leaves out: the HTTP calls, retries, the gateway's video id and the response object — those
  * are the gateway's (`gateway-node/src/videos/`).
  */
-import type { InboundHeaders, ProviderKeyView, TemplateVars } from '../contract.js';
+import type { ClientHeaders, ProviderKeyView, TemplateVars } from '../contract.js';
 import { upstreamSecret } from '../shared/credentials.js';
 import { truncateBytes } from '../shared/errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../shared/headers.js';
@@ -102,14 +102,11 @@ export function videoUrls(v: VideoVendor, apiBase: string | null | undefined): V
   };
 }
 
-export interface VideoHeaderInput {
+export interface VideoHeaderInput extends ClientHeaders {
   readonly providerKey: ProviderKeyView;
   readonly requestId: string;
   readonly userAgent: string;
   readonly templateVars: TemplateVars;
-  readonly inboundHeaders: InboundHeaders;
-  /** See `PrepareInput.inboundFirst`. */
-  readonly inboundFirst?: ((name: string) => string | undefined) | undefined;
 }
 
 /**
@@ -134,7 +131,7 @@ export function videoHeaders(
   if (own) Object.assign(h, own);
   const pk = input.providerKey;
   applyDefaultHeaders(h, pk.request?.default_headers, input.templateVars);
-  forwardClientHeaders(h, pk.request?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(h, pk.request?.forward_client_headers, input);
   return { ok: true, value: h };
 }
 

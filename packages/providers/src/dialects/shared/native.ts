@@ -34,7 +34,7 @@ function nativeHeaders(input: PrepareInput, credential: Record<string, string>):
   };
   const req = input.providerKey.request;
   applyDefaultHeaders(headers, req?.default_headers, input.templateVars);
-  forwardClientHeaders(headers, req?.forward_client_headers, input.inboundHeaders, input.inboundFirst);
+  forwardClientHeaders(headers, req?.forward_client_headers, input);
   return headers;
 }
 
