@@ -6,19 +6,8 @@
 import type { GenericSchema } from 'valibot';
 import * as r from './resources/index.js';
 
-export type KindName =
-  | 'models'
-  | 'api_keys'
-  | 'provider_keys'
-  | 'guardrails'
-  | 'guardrail_attachments'
-  | 'cache_policies'
-  | 'observability_exporters'
-  | 'rate_limit_policies'
-  | 'mcp_servers'
-  | 'mcp_policies'
-  | 'a2a_agents'
-  | 'oidc_providers';
+/** Every resource kind: the keys of the resource model's document types. */
+export type KindName = keyof r.ResourceTypes;
 
 export interface KindDef {
   /** Kind name; also the etcd key segment (`<prefix>/<kind>/<id>`). */
@@ -46,7 +35,20 @@ export interface KindDef {
   readonly tier: 'core' | 'extended';
 }
 
-export const KINDS: readonly KindDef[] = r.KIND_DEFS;
+/** Segment, admin path and file collection all equal the kind name. */
+export const KINDS: readonly KindDef[] = r.KIND_ROWS.map((row) => ({
+  kind: row.kind,
+  adminPath: row.kind,
+  adminAliases: row.adminAliases ?? [],
+  fileCollection: row.fileCollection ? row.kind : null,
+  nameField: row.nameField,
+  nameAlias: row.nameAlias ?? null,
+  typeName: row.typeName,
+  writeSchema: row.schema('strict'),
+  readSchema: row.schema('lenient'),
+  secretPaths: row.secretPaths,
+  tier: row.tier,
+}));
 
 const byName = new Map<string, KindDef>(KINDS.map((k) => [k.kind, k]));
 const byAdminPath = new Map<string, KindDef>();

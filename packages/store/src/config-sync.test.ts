@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ConfigSnapshot } from '@aisix/core';
-import { type ConfigSync, configMetricsText, startConfigSync } from './config-sync.js';
+import { configMetricsText } from './config-metrics.js';
+import { type ConfigSync, startConfigSync } from './config-sync.js';
 import type { ConfigSource, LoadResult, RawEntry, WatchEnd, WatchEvent } from './types.js';
 
 const P = '/aisix';

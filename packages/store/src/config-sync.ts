@@ -27,8 +27,8 @@ import { afterApply, type HeldRejection, nextRejection, type SourceRejection } f
 import type { ConfigSource } from './types.js';
 import { startWatchLoop, type WatchLoop, type WatchLoopOptions } from './watch-loop.js';
 
-// The package's public surface of the config sync, whatever module holds each name.
-export { configMetricsText } from './config-metrics.js';
+// The package's public surface of the config sync, whatever module holds each name (the
+// Prometheus renderer, which reads a ConfigSync, is exported by the entry points).
 export type {
   ConfigSyncStatus,
   ReloadFailureReason,

@@ -1,4 +1,5 @@
 export { auditPrefixFor } from './audit-keys.js';
+export { configMetricsText } from './config-metrics.js';
 export * from './config-sync.js';
 export * from './embedded/index.js';
 export * from './etcd/index.js';

@@ -4,6 +4,7 @@
  * etcd backend with a dynamic `import('@aisix/store')` only when they need it. The exports are
  * the very same objects as the main entry's (one module graph), so `instanceof` still holds.
  */
+export { configMetricsText } from './config-metrics.js';
 export * from './config-sync.js';
 export * from './embedded/index.js';
 export * from './snapshot-cache.js';

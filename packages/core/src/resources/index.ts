@@ -1,11 +1,10 @@
 /**
  * The resource model: one schema factory per kind (strict for writes, lenient for etcd
  * reads), the inferred document types, and the rows of the kinds table that `kinds.ts`
- * indexes. Validation entry points (`validateWrite`, `parseRead`) live in `validate.ts`;
+ * completes and indexes. Validation entry points (`validateWrite`, `parseRead`) live in `validate.ts`;
  * secret masking in `secrets.ts`; key layout in `keys.ts`.
  */
 import type { GenericSchema } from 'valibot';
-import type { KindDef, KindName } from '../kinds.js';
 import { type A2aAgent, a2aAgentSchema, type OidcProvider, oidcProviderSchema } from './a2a-oidc.js';
 import { type ApiKey, apiKeySchema } from './api-keys.js';
 import { type CachePolicy, cachePolicySchema } from './cache-policies.js';
@@ -64,8 +63,9 @@ export interface ResourceTypes {
   oidc_providers: OidcProvider;
 }
 
-interface Row {
-  kind: KindName;
+/** One kind as the resource model knows it; `kinds.ts` derives the table's `KindDef` from it. */
+export interface KindRow {
+  kind: keyof ResourceTypes;
   typeName: string;
   schema: (mode: Mode) => GenericSchema;
   fileCollection: boolean;
@@ -80,7 +80,7 @@ interface Row {
 /** Vendor credentials a guardrail may carry (kind-dependent; absent paths are skipped). */
 const GUARDRAIL_SECRETS = ['api_key', 'access_key_secret', 'aws_credentials.secret_access_key'];
 
-const ROWS: readonly Row[] = [
+export const KIND_ROWS: readonly KindRow[] = [
   {
     kind: 'models',
     typeName: 'Model',
@@ -193,18 +193,3 @@ const ROWS: readonly Row[] = [
     tier: 'extended',
   },
 ];
-
-/** Rows of the kinds table: segment, admin path and file collection all equal the kind name. */
-export const KIND_DEFS: readonly KindDef[] = ROWS.map((r) => ({
-  kind: r.kind,
-  adminPath: r.kind,
-  adminAliases: r.adminAliases ?? [],
-  fileCollection: r.fileCollection ? r.kind : null,
-  nameField: r.nameField,
-  nameAlias: r.nameAlias ?? null,
-  typeName: r.typeName,
-  writeSchema: r.schema('strict'),
-  readSchema: r.schema('lenient'),
-  secretPaths: r.secretPaths,
-  tier: r.tier,
-}));

@@ -8,23 +8,14 @@
  * detectors are V8 regexes written to be linear (`detectors.ts`). Literal keywords are a
  * case-insensitive substring search.
  */
-import { type Resource, re2 } from '@aisix/core';
+import { re2 } from '@aisix/core';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin, traitsOf } from './detectors.js';
 import { anyPrefilter, foldedOnce, patternPrefilter } from './prefilter.js';
 import type { RemoteCheck } from './remote/http.js';
 import { type RemoteOptions, remoteCheck } from './remote/index.js';
+import type { Action, Finding, GuardrailDoc } from './types.js';
 
-export type Action = 'mask' | 'block';
-
-export interface Finding {
-  readonly start: number;
-  readonly end: number;
-  /** Detector name (`email`, a custom pattern's name, `keyword`): the only thing ever logged. */
-  readonly detector: string;
-  readonly action: Action;
-  /** What a mask writes instead of `[<DETECTOR>_REDACTED]` (a vendor's own replacement). */
-  readonly replacement?: string;
-}
+export type { Action, Finding, GuardrailDoc } from './types.js';
 
 export interface StreamPolicy {
   readonly mode: 'buffer_full' | 'window';
@@ -58,8 +49,6 @@ export interface CompiledGuardrail {
 }
 
 export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
-
-export type GuardrailDoc = Resource<'guardrails'>['value'];
 
 /** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
 export function compileGuardrail(

@@ -7,7 +7,7 @@
  * `risk_level_threshold` blocks. Texts longer than `window_size` go in overlapping windows.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 import { windows } from './azure.js';
 import { blockAll, type GuardrailHttp, isObj, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 

@@ -7,7 +7,7 @@
  *   characters at most); a category at or above its severity threshold, or a blocklist match,
  *   blocks.
  */
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 import { blockAll, isObj, postJson, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 
 const API_VERSION = '2024-09-01';

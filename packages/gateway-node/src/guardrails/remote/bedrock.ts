@@ -8,7 +8,7 @@
  * sensitive-information matches the guardrail ANONYMIZED are masked with Bedrock's own
  * `{TYPE}` placeholder at every place the matched text occurs.
  */
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 import { blockAll, isObj, type Json, postJson, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 import { signV4 } from './sigv4.js';
 

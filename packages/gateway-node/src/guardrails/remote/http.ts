@@ -4,7 +4,7 @@
  * the `RemoteCheck` each vendor module builds from its resource.
  */
 import { type Dispatcher, request } from 'undici';
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 
 export type Phase = 'input' | 'output';
 

@@ -1,5 +1,5 @@
 /** The remote kinds by name: each builds a `RemoteCheck` from its validated resource. */
-import type { GuardrailDoc } from '../compile.js';
+import type { GuardrailDoc } from '../types.js';
 import { aliyunTextModeration } from './aliyun.js';
 import { azurePromptShield, azureTextModeration } from './azure.js';
 import { bedrock } from './bedrock.js';

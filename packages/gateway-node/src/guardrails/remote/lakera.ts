@@ -4,7 +4,7 @@
  * attacks, moderated content, unknown links) blocks; a flag from PII detectors only masks the
  * spans the payload locates (detector `pii/email` → `[PII_EMAIL_REDACTED]`).
  */
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 import { blockAll, isObj, postJson, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 
 interface Doc {

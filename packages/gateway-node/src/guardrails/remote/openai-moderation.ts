@@ -3,7 +3,7 @@
  * a category whose score reaches its `category_thresholds` entry blocks; without thresholds the
  * vendor's `flagged` decides (the first flagged category names the detector).
  */
-import type { Finding } from '../compile.js';
+import type { Finding } from '../types.js';
 import { blockAll, isObj, postJson, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 
 interface Doc {

@@ -6,7 +6,7 @@
  * replaced by the text the anonymizer produced for it. Spans stay spans (not a new text), so
  * the masks also apply across stream chunks.
  */
-import type { Action, Finding } from '../compile.js';
+import type { Action, Finding } from '../types.js';
 import { blockAll, isObj, postJson, type RemoteCheck, RemoteError, trimSlash } from './http.js';
 
 interface Doc {
