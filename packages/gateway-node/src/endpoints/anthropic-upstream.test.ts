@@ -168,7 +168,7 @@ test('streaming chat: role first, text deltas, finish, usage chunk when asked', 
   assert.equal(up.requests.at(-1)?.headers.accept, 'text/event-stream');
 });
 
-test('streaming chat: no usage chunk unless asked; raw framing ends with [DONE]', async () => {
+test('streaming chat, usage not asked for: the finish chunk carries it (providers §2.4), no usage-only chunk; raw framing ends with [DONE]', async () => {
   up.handle(sseFixture('stream-text.sse'));
   const r = await fetch(`${g.base}/v1/chat/completions`, {
     method: 'POST',
@@ -179,7 +179,14 @@ test('streaming chat: no usage chunk unless asked; raw framing ends with [DONE]'
   assert.equal(r.headers.get('content-type'), 'text/event-stream');
   const body = await r.text();
   assert.ok(body.endsWith('data: [DONE]\n\n'));
-  assert.ok(!body.includes('"usage"'));
+  const chunks = body
+    .split('\n\n')
+    .filter((f) => f.startsWith('data: {'))
+    .map((f) => JSON.parse(f.slice(6)) as { choices: { finish_reason?: string }[]; usage?: unknown });
+  const withUsage = chunks.filter((c) => c.usage !== undefined);
+  assert.equal(withUsage.length, 1);
+  assert.equal(withUsage[0]?.choices[0]?.finish_reason, 'stop');
+  assert.deepEqual(withUsage[0]?.usage, { prompt_tokens: 25, completion_tokens: 15, total_tokens: 150 });
   assert.ok(!body.includes('claude-sonnet-4-20250514'));
 });
 

@@ -49,7 +49,7 @@ function randomSplits(len: number, seed: number): number[] {
   return out;
 }
 
-test('text stream: role first, deltas (multi-byte), finish, [DONE]; usage chunk hidden by default', () => {
+test('text stream: role first, deltas (multi-byte), finish with usage, [DONE], even when usage was not asked for', () => {
   const { out, t } = run(fixtureText('stream-text.sse'), false);
   const fs = frames(out);
   assert.deepEqual(
@@ -68,6 +68,8 @@ test('text stream: role first, deltas (multi-byte), finish, [DONE]; usage chunk 
     assert.equal(f.created, 1754900000);
     assert.equal('finish_reason' in (f.choices[0] ?? {}) && f.choices[0]?.finish_reason === null, false);
   }
+  // providers.md §2.4: `message_delta` → the finish chunk, with usage (cache-inclusive total).
+  assert.deepEqual(fs.at(-1)?.usage, { prompt_tokens: 25, completion_tokens: 15, total_tokens: 150 });
   assert.ok(out.endsWith('data: [DONE]\n\n'));
   assert.ok(t.done && t.sawOutput && !t.failure);
   assert.equal(t.delivered, 4);
@@ -82,11 +84,36 @@ test('text stream: role first, deltas (multi-byte), finish, [DONE]; usage chunk 
   });
 });
 
-test('usage chunk forwarded when asked: choices [] and cache-inclusive total, just before [DONE]', () => {
+test('usage asked for: it rides on the finish chunk, no usage-only chunk follows', () => {
   const { out } = run(fixtureText('stream-text.sse'), true);
-  const last = frames(out).at(-1);
-  assert.deepEqual(last?.choices, []);
-  assert.deepEqual(last?.usage, { prompt_tokens: 25, completion_tokens: 15, total_tokens: 150 });
+  const fs = frames(out);
+  assert.equal(fs.length, 4);
+  assert.equal(fs.at(-1)?.choices[0]?.finish_reason, 'stop');
+  assert.deepEqual(fs.at(-1)?.usage, { prompt_tokens: 25, completion_tokens: 15, total_tokens: 150 });
+});
+
+test('a message_delta without output tokens: a bare finish chunk, then the usage-only chunk when asked', () => {
+  const sse = [
+    'event: message_start',
+    'data: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":7}}}',
+    '',
+    'event: content_block_delta',
+    'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}',
+    '',
+    'event: message_delta',
+    'data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{}}',
+    '',
+    'event: message_stop',
+    'data: {"type":"message_stop"}',
+    '',
+    '',
+  ].join('\n');
+  const hidden = frames(run(sse, false).out);
+  assert.equal(hidden.at(-1)?.choices[0]?.finish_reason, 'stop');
+  assert.equal(hidden.at(-1)?.usage, undefined);
+  const shown = frames(run(sse, true).out);
+  assert.deepEqual(shown.at(-1)?.choices, []);
+  assert.deepEqual(shown.at(-1)?.usage, { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 });
 });
 
 test('tool-use stream: tool_calls deltas with id/name, then argument deltas at the tool ordinal', () => {
@@ -126,7 +153,8 @@ test('thinking stream: reasoning_content, signature ignored, message_delta raise
   assert.deepEqual(fs[1]?.choices[0]?.delta, { reasoning_content: '2+2 is 4.' });
   assert.deepEqual(fs[2]?.choices[0]?.delta, { content: '4' });
   assert.equal(fs[3]?.choices[0]?.finish_reason, 'length');
-  assert.deepEqual(fs[4]?.usage, { prompt_tokens: 20, completion_tokens: 30, total_tokens: 55 });
+  assert.deepEqual(fs[3]?.usage, { prompt_tokens: 20, completion_tokens: 30, total_tokens: 55 });
+  assert.equal(fs.length, 4);
   assert.equal(t.usage.cache_read_tokens, 5);
 });
 

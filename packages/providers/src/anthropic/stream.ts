@@ -9,8 +9,9 @@
  *   deltas at the same tool ordinal (blocks are numbered across text and tools; tool calls are
  *   numbered among tools only, as OpenAI clients index them).
  * - `message_delta` raises the counters (some relays only report there) and emits the
- *   `finish_reason` chunk; `message_stop` emits the usage-only chunk when the caller asked for
- *   it (`stream_options.include_usage`), then `[DONE]`.
+ *   `finish_reason` chunk, carrying the usage when the event reported output tokens
+ *   (providers.md §2.4); `message_stop` emits a usage-only chunk only when that did not happen
+ *   and the caller asked for it (`stream_options.include_usage`), then `[DONE]`.
  * - `event: error` is an in-band failure with the status Anthropic documents for its type.
  *   EOF without `message_stop` is a failure too, unless the finish chunk already went out:
  *   Anthropic always ends with `message_stop`, so a cut stream must not look complete.
@@ -54,6 +55,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   private id = '';
   private opened = false;
   private finished = false;
+  /** The finish chunk carried the usage (no usage-only chunk follows). */
+  private usageSent = false;
   /** Content block index → tool-call ordinal. */
   private readonly tools = new Map<number, number>();
   private out = '';
@@ -202,7 +205,18 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     const d = isObj(ev.delta) ? ev.delta : {};
     if (d.stop_reason !== undefined && d.stop_reason !== null && !this.finished) {
       this.finished = true;
-      this.emit({}, mapStopReason(d.stop_reason));
+      // providers.md §2.4: the finish chunk carries the usage when the upstream reported output
+      // tokens, so a caller that did not ask for `include_usage` still sees it (as it would from
+      // the reference); the usage-only chunk at the end is then not sent again.
+      this.open();
+      if (u.output_tokens === undefined) this.write({}, mapStopReason(d.stop_reason));
+      else {
+        this.usageSent = true;
+        this.frame({
+          choices: [{ index: 0, delta: {}, finish_reason: mapStopReason(d.stop_reason) }],
+          usage: openAiUsage(usage),
+        });
+      }
     }
   }
 
@@ -247,7 +261,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   }
 
   private close(): void {
-    if (this.forwardUsageChunk) this.frame({ choices: [], usage: openAiUsage(this.usage) });
+    if (this.forwardUsageChunk && !this.usageSent)
+      this.frame({ choices: [], usage: openAiUsage(this.usage) });
     this.done = true;
     this.out += DONE_FRAME;
   }

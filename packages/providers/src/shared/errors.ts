@@ -75,6 +75,18 @@ function embeddedStatus(code: unknown): number | undefined {
   return n >= 400 && n <= 599 ? n : undefined;
 }
 
+/**
+ * An in-band stream error (`data: {"error":{...}}`, data-plane §6.2): a code that is the embedded
+ * HTTP status, numeric or numeric string, is the status and not also the caller's `code`
+ * (an HTTP error body keeps its string code verbatim, §7.4).
+ */
+export function parseOpenAiInBandError(data: string): UpstreamErrorInfo {
+  const info = parseOpenAiWireError(data);
+  if (info.status === undefined || info.code !== String(info.status)) return info;
+  const { code: _status, ...rest } = info;
+  return rest;
+}
+
 /** `{error:{message,type,code,param}}` or `{error:"..."}` (OpenAI wire, Azure, Gemini-compat).
  * Gemini's OpenAI-compatible endpoint wraps its Google error in a one-element array
  * (`[{error:{code, message, status}}]`); that shape is unwrapped first. */

@@ -59,7 +59,14 @@ test('in-band error and undecodable frames stop the relay', () => {
   );
   assert.equal(err.t.failure?.kind, 'in_band');
   assert.equal(err.t.failure?.kind === 'in_band' ? err.t.failure.error.status : 0, 503);
+  // A code that is the embedded status is the status, not also the caller's code (§6.2).
+  assert.equal(err.t.failure?.kind === 'in_band' ? err.t.failure.error.code : 'x', undefined);
   assert.ok(!err.out.includes('overloaded'));
+  const named = run(
+    false,
+    'data: {"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit"}}\n\n',
+  );
+  assert.equal(named.t.failure?.kind === 'in_band' ? named.t.failure.error.code : '', 'rate_limit');
   const bad = run(false, 'data: <html>\n\n');
   assert.equal(bad.t.failure?.kind, 'decode');
 });

@@ -12,7 +12,7 @@
  */
 import type { StreamFailure, StreamOptions, StreamTranslator, Usage } from '../contract.js';
 import { emptyUsage } from '../contract.js';
-import { parseOpenAiWireError, truncateBytes } from './errors.js';
+import { parseOpenAiInBandError, truncateBytes } from './errors.js';
 import {
   findKeyValue,
   firstCharCode,
@@ -233,7 +233,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
       return;
     }
     if (startsWithErrorKey(data)) {
-      this.failure = { kind: 'in_band', error: parseOpenAiWireError(data) };
+      this.failure = { kind: 'in_band', error: parseOpenAiInBandError(data) };
       return;
     }
     if (hasUsageObject(data) && !this.usageChunk(data)) return;

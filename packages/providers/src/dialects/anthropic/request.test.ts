@@ -97,7 +97,57 @@ const rejects: [string, Record<string, unknown>, string][] = [
     { model: 'm', system: 3, messages: [{ role: 'user', content: 'x' }] },
     'system: must be a string or an array of text blocks',
   ],
+  [
+    'a string temperature',
+    { model: 'm', temperature: 'hot', messages: [{ role: 'user', content: 'x' }] },
+    'temperature: must be a number',
+  ],
+  [
+    'a string top_p',
+    { model: 'm', top_p: '1', messages: [{ role: 'user', content: 'x' }] },
+    'top_p: must be a number',
+  ],
+  [
+    'a string max_tokens',
+    { model: 'm', max_tokens: '5', messages: [{ role: 'user', content: 'x' }] },
+    'max_tokens: must be a non-negative integer',
+  ],
+  [
+    'a fractional max_tokens',
+    { model: 'm', max_tokens: 2.5, messages: [{ role: 'user', content: 'x' }] },
+    'max_tokens: must be a non-negative integer',
+  ],
+  [
+    'a string stream flag',
+    { model: 'm', stream: 'yes', messages: [{ role: 'user', content: 'x' }] },
+    'stream: must be a boolean',
+  ],
+  [
+    'stop_sequences that are not strings',
+    { model: 'm', stop_sequences: 'END', messages: [{ role: 'user', content: 'x' }] },
+    'stop_sequences: must be an array of strings',
+  ],
 ];
+
+test('typed fields pass through; null ones are left out', () => {
+  const r = anthropicToChat({
+    model: 'm',
+    messages: [{ role: 'user', content: 'x' }],
+    temperature: 0.5,
+    top_p: null,
+    max_tokens: 0,
+    stream: false,
+    stop_sequences: [],
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(r.body, {
+    model: 'm',
+    messages: [{ role: 'user', content: 'x' }],
+    temperature: 0.5,
+    max_tokens: 0,
+    stream: false,
+  });
+});
 
 for (const [label, body, detail] of rejects) {
   test(`rejects ${label} with a 400 message`, () => {

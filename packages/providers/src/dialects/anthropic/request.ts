@@ -179,14 +179,33 @@ function build(body: Readonly<Json>): Json {
     model: body.model,
     messages: sys ? [sys, ...messages(body.messages)] : messages(body.messages),
   };
-  for (const k of ['temperature', 'top_p', 'max_tokens', 'stream'] as const) {
-    if (body[k] !== undefined && body[k] !== null) out[k] = body[k];
+  // The fields the bridge forwards are typed as the Messages API types them (the native
+  // passthrough leaves that to Anthropic); a wrong type is the caller's 400, not the upstream's.
+  for (const k of ['temperature', 'top_p'] as const) {
+    const v = body[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${k}: must be a number`);
+    out[k] = v;
+  }
+  const max = body.max_tokens;
+  if (max !== undefined && max !== null) {
+    if (!Number.isInteger(max) || (max as number) < 0) fail('max_tokens: must be a non-negative integer');
+    out.max_tokens = max;
+  }
+  if (body.stream !== undefined && body.stream !== null) {
+    if (typeof body.stream !== 'boolean') fail('stream: must be a boolean');
+    out.stream = body.stream;
   }
   const t = tools(body.tools);
   if (t) out.tools = t;
   const tc = toolChoice(body.tool_choice);
   if (tc !== undefined) out.tool_choice = tc;
-  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  const stops = body.stop_sequences;
+  if (stops !== undefined && stops !== null) {
+    if (!Array.isArray(stops) || !stops.every((x) => typeof x === 'string'))
+      fail('stop_sequences: must be an array of strings');
+    if ((stops as string[]).length > 0) out.stop = stops;
+  }
   if (isObject(body.metadata) && typeof body.metadata.user_id === 'string') out.user = body.metadata.user_id;
   const effort = reasoningEffort(body.thinking);
   if (effort) out.reasoning_effort = effort;

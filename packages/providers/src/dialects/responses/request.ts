@@ -114,11 +114,25 @@ function build(body: Readonly<Json>): Json {
   messages.push(...inputMessages(body.input));
   if (messages.length === 0) throw new BodyError('input: must not be empty');
   const out: Json = { model: body.model, messages };
-  if (typeof body.temperature === 'number') out.temperature = body.temperature;
-  if (typeof body.top_p === 'number') out.top_p = body.top_p;
-  const max = body.max_output_tokens ?? body.max_tokens;
-  if (typeof max === 'number') out.max_tokens = max;
-  if (typeof body.stream === 'boolean') out.stream = body.stream;
+  // Typed as the Responses API types them: a wrong type is the caller's 400, never dropped
+  // silently (a dropped `max_output_tokens` would change what the upstream is asked for).
+  for (const k of ['temperature', 'top_p'] as const) {
+    const v = body[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new BodyError(`${k}: must be a number`);
+    out[k] = v;
+  }
+  for (const k of ['max_output_tokens', 'max_tokens'] as const) {
+    const v = body[k];
+    if (v === undefined || v === null) continue;
+    if (!Number.isInteger(v) || (v as number) < 0)
+      throw new BodyError(`${k}: must be a non-negative integer`);
+    out.max_tokens ??= v;
+  }
+  if (body.stream !== undefined && body.stream !== null) {
+    if (typeof body.stream !== 'boolean') throw new BodyError('stream: must be a boolean');
+    out.stream = body.stream;
+  }
   const t = tools(body.tools);
   if (t) out.tools = t;
   const tc = toolChoice(body.tool_choice);
