@@ -84,6 +84,24 @@ describe('env overrides', () => {
     assert.deepEqual(c.observability.metrics.buckets.guardrail_latency, [0.01]);
   });
 
+  it('refuses a blank comma list instead of reading it as empty (no silent switch to the embedded store)', () => {
+    const text = `${MINIMAL}etcd: {endpoints: ["http://127.0.0.1:2379"]}`;
+    for (const [name, key] of [
+      ['AISIX_ETCD__ENDPOINTS', 'etcd.endpoints'],
+      ['AISIX_ADMIN__ADMIN_KEYS', 'admin.admin_keys'],
+      ['AISIX_PROXY__REAL_IP__TRUSTED_PROXIES', 'proxy.real_ip.trusted_proxies'],
+      ['AISIX_OBSERVABILITY__METRICS__BUCKETS__REQUEST_TTFT', 'observability.metrics.buckets.request_ttft'],
+    ] as const) {
+      for (const blank of ['', '  ']) {
+        const e = err({ [name]: blank }, text);
+        assert.ok(
+          e.startsWith(`deserialize: ${key} (from ${name}): invalid type: expected a comma-separated list`),
+          e,
+        );
+      }
+    }
+  });
+
   it('never splits other strings on commas', () => {
     const text = `${MINIMAL}ratelimit: {backend: redis, redis: {url: "redis://x"}}`;
     const c = ok(

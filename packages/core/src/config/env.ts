@@ -88,16 +88,29 @@ function coerce(value: string, f: FieldSpec, path: string, name: string): unknow
       if (v === 'auto') return v;
       return UINT.test(v) ? Number(v) : bad(path, name, 'a positive integer or "auto"');
     case 'stringList':
-      if (f.comma) return splitComma(v);
+      if (f.comma) return splitComma(v, path, name);
       return jsonList(v, path, name);
     case 'numberList':
-      return splitComma(v).map((item) => (NUMBER.test(item) ? Number(item) : bad(path, name, 'numbers')));
+      return splitComma(v, path, name).map((item) =>
+        NUMBER.test(item) ? Number(item) : bad(path, name, 'numbers'),
+      );
     case 'object':
       return bad(path, name, 'a key, not a section');
   }
 }
 
-function splitComma(v: string): string[] {
+/**
+ * A blank value is refused rather than read as an empty list: `AISIX_ETCD__ENDPOINTS=` would
+ * otherwise turn an etcd deployment into a private embedded store without a word (the reference
+ * splits it into one empty endpoint, which fails as well).
+ */
+function splitComma(v: string, path: string, name: string): string[] {
+  if (v === '')
+    return bad(
+      path,
+      name,
+      "a comma-separated list, not a blank value (unset the variable to keep the file's value)",
+    );
   return v
     .split(',')
     .map((s) => s.trim())
