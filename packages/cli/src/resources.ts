@@ -53,10 +53,44 @@ async function etcdTls(
   return out;
 }
 
+/** control-plane §1.3: with etcd credentials the boot connects eagerly, 5 tries 5 s apart. */
+export interface ConnectRetry {
+  readonly attempts: number;
+  readonly delayMs: number;
+}
+const EAGER_CONNECT: ConnectRetry = { attempts: 5, delayMs: 5000 };
+
+/**
+ * Authenticates against etcd before anything binds, when the config names a user: a wrong
+ * password or an unreachable cluster then fails the boot (exit 1) instead of a replica that
+ * comes up serving nothing. Without credentials the connection stays lazy (the listeners come
+ * up while etcd is down, and the config sync keeps retrying).
+ */
+async function connectEagerly(
+  opened: { connect(signal?: AbortSignal): Promise<void>; close(): Promise<void> },
+  retry: ConnectRetry,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await opened.connect();
+      return;
+    } catch (err) {
+      if (attempt >= retry.attempts) {
+        await opened.close();
+        throw new BootError(
+          `Error: etcd connect failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, retry.delayMs));
+  }
+}
+
 export async function openResources(
   config: Config,
   kind: SourceKind,
   env: NodeJS.ProcessEnv,
+  retry: ConnectRetry = EAGER_CONNECT,
 ): Promise<OpenedResources> {
   const prefix = effectivePrefix(config.etcd.prefix, config.etcd.env_id);
   if (kind === 'etcd') {
@@ -79,6 +113,7 @@ export async function openResources(
     } catch (err) {
       throw new BootError(`Error: etcd connect failed: ${err instanceof Error ? err.message : String(err)}`);
     }
+    if (config.etcd.user !== undefined) await connectEagerly(opened, retry);
     return {
       kind,
       store: opened.store,

@@ -43,6 +43,11 @@ export interface EtcdStoreOptions {
 export interface EtcdStore {
   store: ResourceStore;
   source: ConfigSource;
+  /**
+   * One round trip to etcd, authenticating first when a user is set: what a boot with
+   * credentials checks eagerly (control-plane §1.3). Rejects with the reason, never the password.
+   */
+  connect(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,6 +115,9 @@ export function createEtcdStore(opts: EtcdStoreOptions): EtcdStore {
   return {
     store,
     source,
+    async connect(signal) {
+      await gateway.call('/v3/maintenance/status', {}, signal);
+    },
     close() {
       closing ??= Promise.allSettled([store.close(), gateway.close()]).then(() => undefined);
       return closing;
