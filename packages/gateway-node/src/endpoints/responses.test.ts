@@ -158,6 +158,9 @@ test('bridged tool round trip: function tools, function_call output, function_ca
     },
   ]);
   assert.equal(out?.tool_choice, 'required');
+  // The answer reports the function tools and tool choice that went upstream, not `[]`/`auto`.
+  assert.deepEqual(first.tools, [tools[0]]);
+  assert.equal(first.tool_choice, 'required');
 
   rig.up.handle(chatJson('x is 42'));
   const second = await client.responses.create({
@@ -183,7 +186,14 @@ test('bridged tool round trip: function tools, function_call output, function_ca
 
 test('bridged stream (DeepSeek): Responses event sequence, usage in response.completed', async () => {
   rig.up.handle(chatSse({ words: ['Hel', 'lo'] }));
-  const stream = await client.responses.create({ model: 'ds', input: 'hi', stream: true });
+  const tool = { type: 'function' as const, name: 'lookup', parameters: { type: 'object' }, strict: true };
+  const stream = await client.responses.create({
+    model: 'ds',
+    input: 'hi',
+    stream: true,
+    tools: [tool],
+    tool_choice: { type: 'function', name: 'lookup' },
+  });
   const types: string[] = [];
   const seqs: number[] = [];
   let text = '';
@@ -212,6 +222,8 @@ test('bridged stream (DeepSeek): Responses event sequence, usage in response.com
     types.map((_, i) => i),
   );
   assert.equal(completed?.model, 'ds');
+  assert.deepEqual(completed?.tools, [tool]);
+  assert.deepEqual(completed?.tool_choice, { type: 'function', name: 'lookup' });
   assert.equal(completed?.output.length, 1);
   assert.equal(completed?.usage?.input_tokens, USAGE.prompt_tokens);
   assert.equal(completed?.usage?.output_tokens, USAGE.completion_tokens);

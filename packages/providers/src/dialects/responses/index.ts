@@ -7,7 +7,7 @@
 import type { IngressDialect } from '../contract.js';
 import { type BridgeCodec, bridgeAdapter } from '../shared/bridge.js';
 import { responsesVerbatim } from './native.js';
-import { responsesToChat } from './request.js';
+import { responsesEcho, responsesToChat } from './request.js';
 import { chatToResponses } from './response.js';
 import { ResponsesEncoder } from './stream.js';
 
@@ -16,8 +16,9 @@ const VERBATIM_VENDOR = 'openai';
 export const responsesCodec: BridgeCodec = {
   id: 'openai-responses',
   toChat: responsesToChat,
+  echo: responsesEcho,
   fromChat: chatToResponses,
-  encoder: (alias, upstream) => new ResponsesEncoder(alias, upstream),
+  encoder: (alias, upstream, echo) => new ResponsesEncoder(alias, upstream, echo),
 };
 
 export const responsesDialect: IngressDialect = {

@@ -148,3 +148,20 @@ export function responsesToChat(body: Readonly<Json>): ToChatResult {
     return { ok: false, message: `request payload is invalid: invalid Responses body: ${e.message}` };
   }
 }
+
+/**
+ * What a bridged answer reports of its request (`tools`, `tool_choice`), as the Responses API
+ * echoes them: the function tools and the tool choice that went upstream, in the caller's flat
+ * shape; hosted tools were dropped, so they are not claimed.
+ */
+export function responsesEcho(body: Readonly<Json>): Json {
+  const sent = tools(body.tools);
+  const flat = (Array.isArray(body.tools) ? body.tools : []).filter(
+    (t: unknown) => isObject(t) && t.type === 'function' && typeof t.name === 'string',
+  );
+  const tc = sent ? toolChoice(body.tool_choice) : undefined;
+  return {
+    tool_choice: tc === undefined ? 'auto' : typeof tc === 'string' ? tc : body.tool_choice,
+    tools: flat,
+  };
+}

@@ -28,10 +28,12 @@ export interface ResponseHead {
   readonly id: string;
   readonly createdAt: number;
   readonly alias: string;
+  /** The request's `tools` / `tool_choice` as the response reports them (`responsesEcho`). */
+  readonly echo: Json | undefined;
 }
 
-export function newHead(alias: string): ResponseHead {
-  return { id: `resp_${hexId()}`, createdAt: Math.floor(Date.now() / 1000), alias };
+export function newHead(alias: string, echo?: Json): ResponseHead {
+  return { id: `resp_${hexId()}`, createdAt: Math.floor(Date.now() / 1000), alias, echo };
 }
 
 export function responseObject(
@@ -53,6 +55,7 @@ export function responseObject(
     parallel_tool_calls: true,
     tool_choice: 'auto',
     tools: [],
+    ...head.echo,
     usage,
     ...extra,
   };
@@ -78,7 +81,12 @@ export function functionCallItem(
   return { type: 'function_call', id, call_id: callId, name, arguments: args, status };
 }
 
-export function chatToResponses(completion: ChatCompletion, alias: string, usage: Usage): string {
+export function chatToResponses(
+  completion: ChatCompletion,
+  alias: string,
+  usage: Usage,
+  echo?: Json,
+): string {
   const choice = completion.choices?.[0];
   const msg = choice?.message;
   const output: Json[] = [];
@@ -91,7 +99,7 @@ export function chatToResponses(completion: ChatCompletion, alias: string, usage
     output.push(functionCallItem(`fc_${hexId()}`, c.id ?? '', name, args, 'completed'));
   }
   const reason = incompleteReason(choice?.finish_reason);
-  const head = newHead(alias);
+  const head = newHead(alias, echo);
   const extra: Json = reason ? { incomplete_details: { reason } } : {};
   return JSON.stringify(
     responseObject(head, reason ? 'incomplete' : 'completed', output, responsesUsage(usage), extra),

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { anthropicAdapter } from '../../anthropic/index.js';
 import { openaiCompatibleAdapter } from '../../openai-compatible/index.js';
 import { bridgeAdapter } from '../shared/bridge.js';
+import type { Json } from '../shared/chat-types.js';
 import { fixtures, parseSse, relayStream } from '../shared/test-fixtures.js';
 import { responsesCodec } from './index.js';
 import { ResponsesEncoder } from './stream.js';
@@ -115,6 +116,12 @@ test('terminal event waits for usage; a length finish ends incomplete; errors en
   );
   assert.equal(err[0]?.data.code, 'transport_error');
   assert.equal(err[0]?.data.message, 'gone');
+  // The failed response is the partial one (docs/dialects.md): the text streamed so far stays.
+  const failed = err[1]?.data.response as { status: string; output: Json[] };
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.output.length, 1);
+  assert.equal(failed.output[0]?.status, 'incomplete');
+  assert.deepEqual(failed.output[0]?.content, [{ type: 'output_text', text: 'x', annotations: [] }]);
 });
 
 test('bridged from an Anthropic upstream: response.completed counts its cache reads (providers 4.2)', () => {

@@ -50,8 +50,9 @@ export class ResponsesEncoder implements DialectEncoder {
     alias: string,
     /** The family translator's counters (cache reads included), when the bridge has them. */
     private readonly upstream?: () => Usage,
+    echo?: Json,
   ) {
-    this.head = newHead(alias);
+    this.head = newHead(alias, echo);
   }
 
   chunk(c: ChatChunk): string {
@@ -85,7 +86,19 @@ export class ResponsesEncoder implements DialectEncoder {
   errorFrame(message: string, type: string): string {
     let out = this.emit('error', { code: type, message, param: null });
     if (this.started) {
-      const failed = responseObject(this.head, 'failed', this.output, null, {
+      // The partial response: every finished item, and the one cut short as `incomplete` with
+      // what it had received.
+      const open = this.open;
+      const output =
+        open === undefined
+          ? this.output
+          : [
+              ...this.output,
+              open.kind === 'message'
+                ? messageItem(open.id, open.text, 'incomplete')
+                : functionCallItem(open.id, open.callId, open.name, open.text, 'incomplete'),
+            ];
+      const failed = responseObject(this.head, 'failed', output, null, {
         error: { code: type, message },
       });
       out += this.emit('response.failed', { response: failed });

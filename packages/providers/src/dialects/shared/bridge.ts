@@ -41,13 +41,26 @@ export interface BridgeCodec {
   readonly id: string;
   /** Caller body → OpenAI chat body; `message` is the full 400 text on failure. */
   toChat(body: Readonly<Json>): ToChatResult;
+  /**
+   * Fields of the caller's request its answer reports back (the Responses object's `tools`,
+   * `tool_choice`); carried from `prepare` to the answer in the request's meta.
+   */
+  echo?(body: Readonly<Json>): Json;
   /** OpenAI chat completion → caller body text. */
-  fromChat(completion: ChatCompletion, alias: string, usage: Usage): string;
+  fromChat(completion: ChatCompletion, alias: string, usage: Usage, echo?: Json): string;
   /**
    * `upstream`: the family translator's own counters (its usage chunk is OpenAI-shaped and
    * carries no Anthropic cache reads, which the dialect's usage still reports, providers §4.2).
    */
-  encoder(alias: string, upstream: () => Usage): DialectEncoder;
+  encoder(alias: string, upstream: () => Usage, echo?: Json): DialectEncoder;
+}
+
+/** The request meta key holding the codec's echo (JSON text). */
+const ECHO_META = 'aisix.bridge.echo';
+
+function echoOf(request: PreparedRequest | undefined): Json | undefined {
+  const text = request?.meta?.[ECHO_META];
+  return text === undefined ? undefined : (JSON.parse(text) as Json);
 }
 
 /** Translations are pure, so one per caller body serves every target and retry. */
@@ -152,7 +165,11 @@ function bridgeResponse(
       return { ok: false, message: 'upstream returned an unparseable body: invalid JSON' };
     }
   }
-  return { ok: true, body: codec.fromChat(parsed as ChatCompletion, alias, r.usage), usage: r.usage };
+  return {
+    ok: true,
+    body: codec.fromChat(parsed as ChatCompletion, alias, r.usage, echoOf(request)),
+    usage: r.usage,
+  };
 }
 
 function createBridge(family: ProviderAdapter, codec: BridgeCodec): ProviderAdapter {
@@ -172,7 +189,10 @@ function createBridge(family: ProviderAdapter, codec: BridgeCodec): ProviderAdap
     prepare(input) {
       const t = toChatOnce(codec, input.body);
       if (!t.ok) return refusal('invalid_config', t.message);
-      return family.prepare({ ...input, endpoint: 'chat', body: t.body });
+      const r = family.prepare({ ...input, endpoint: 'chat', body: t.body });
+      if (!r.ok || codec.echo === undefined) return r;
+      const meta = { ...r.request.meta, [ECHO_META]: JSON.stringify(codec.echo(input.body)) };
+      return { ok: true, request: { ...r.request, meta } };
     },
     transformResponse: (_endpoint, text, alias, request) =>
       bridgeResponse(family, codec, text, alias, request),
@@ -186,7 +206,7 @@ function createBridge(family: ProviderAdapter, codec: BridgeCodec): ProviderAdap
       });
       return new BridgeStreamTranslator(
         inner,
-        codec.encoder(o.alias, () => inner.usage),
+        codec.encoder(o.alias, () => inner.usage, echoOf(o.request)),
       );
     },
     parseError: (status, text, headers) => family.parseError(status, text, headers),
