@@ -109,6 +109,10 @@ describe('a replica started while etcd is down', () => {
       const cfg = await statusConfig(r);
       assert.equal(cfg.state, 'never_loaded');
       assert.equal(cfg.source.connected, false);
+      // control-plane §6.2: a model list that cannot be read is 500, no backend detail (not []).
+      const statusModels = await httpGet(`${r.metricsUrl}/status/models`);
+      assert.equal(statusModels.status, 500, statusModels.body);
+      assert.deepEqual(JSON.parse(statusModels.body), { error_msg: 'failed to list models' });
 
       await assert.rejects(
         sdk.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
@@ -143,6 +147,9 @@ describe('a replica started while etcd is down', () => {
     const readyMs = performance.now() - tUp;
 
     assert.equal((await httpGet(`${r.metricsUrl}/status/ready`)).status, 200);
+    const listed = await httpGet(`${r.metricsUrl}/status/models`);
+    assert.equal(listed.status, 200, listed.body);
+    assert.ok((JSON.parse(listed.body) as unknown[]).length > 0, listed.body);
     const cfg = await statusConfig(r);
     assert.equal(cfg.state, 'synced');
     assert.equal(cfg.source.connected, true);

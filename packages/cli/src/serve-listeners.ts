@@ -52,8 +52,17 @@ const HOP_BY_HOP = new Set([
 function modelHealthDeps(gw: Gateway, sync: Sync) {
   return {
     modelHealth: (name: string) => gw.health.healthByName(sync.snapshot, name),
-    modelStatus: () => gw.health.statusRows(sync.snapshot),
+    modelStatus: () => gw.health.statusRows(loadedSnapshot(sync)),
   };
+}
+
+/**
+ * The snapshot model status reads, once a configuration was applied; before that the read
+ * fails (the admin answers 500 `failed to list models`, control-plane §6.2) instead of `[]`.
+ */
+function loadedSnapshot(sync: Sync) {
+  if (sync.status().state === 'never_loaded') throw new Error('no configuration applied yet');
+  return sync.snapshot;
 }
 
 /** What this process runs, decided once from the role and its place in a cluster. */
@@ -206,7 +215,7 @@ async function startAdmin(
             const t = await workerHealth();
             return (name: string) => t.healthByName(sync.snapshot, name);
           },
-          modelStatus: async () => (await workerHealth()).statusRows(sync.snapshot),
+          modelStatus: async () => (await workerHealth()).statusRows(loadedSnapshot(sync)),
         }
       : {}),
     ...(proxyBase !== undefined

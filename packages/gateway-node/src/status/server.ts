@@ -95,6 +95,11 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
         ? send(res, 200, 'text/plain; charset=utf-8', 'ok')
         : send(res, 503, 'text/plain; charset=utf-8', 'no configuration available');
     case '/status/models': {
+      // Before any configuration is applied there is nothing this process could list
+      // (control-plane §6.2: a failed read is 500, no backend detail).
+      if (!o.snapshots.ready) {
+        return send(res, 500, 'application/json', JSON.stringify({ error_msg: 'failed to list models' }));
+      }
       const t = await tracker();
       return send(
         res,
