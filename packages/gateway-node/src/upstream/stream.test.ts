@@ -165,8 +165,9 @@ test('in-band upstream error before any delivery is answered as an HTTP error', 
     body: body('budget-model'),
   });
   assert.equal(r.status, 429);
+  // data-plane §6.2: a numeric-string code in 400-599 is the embedded status, not also a code.
   assert.deepEqual(await r.json(), {
-    error: { message: 'quota exhausted', type: 'upstream_error', code: '429' },
+    error: { message: 'quota exhausted', type: 'upstream_error' },
   });
 });
 
