@@ -150,6 +150,8 @@ export const errors = {
   /** The upstream connection dropped mid-stream. */
   streamDropped: () =>
     new GatewayError(502, 'transport_error', 'upstream connection closed before the stream completed'),
+  /** The upstream answered 2xx and ended its stream without a single event (a stream aborted). */
+  streamEmpty: () => new GatewayError(502, 'transport_error', 'upstream stream ended before its first chunk'),
   /** An in-band stream error without a 4xx status. */
   inBandUpstream: (message: string) => new GatewayError(502, 'upstream_error', message),
 

@@ -5,7 +5,8 @@
  *
  * Budget per target: model `retries` → group `routing.retries` → 0 when other targets remain →
  * `upstream.retries`. A budget from the deployment default does not retry timeouts on the same
- * target (it still fails over). Streams can only retry before the 200 is committed.
+ * target (it still fails over). Streams can only retry before the 200 is committed; a stream that
+ * fails after it ends in-band and is recorded as the target's failed attempt, with no fail-over.
  */
 import { type Resource, resolveModel } from '@aisix/core';
 import {
@@ -24,6 +25,7 @@ import {
   type AttemptResult,
   DIRECT_POLICY,
   type RetryPolicy,
+  served,
 } from '../upstream/failures.js';
 import { callPassthrough } from '../upstream/passthrough.js';
 import { callStream } from '../upstream/stream.js';
@@ -190,7 +192,7 @@ async function dispatchEnsemble(
       ? { ok: false, failure: auth.failure }
       : await callStream(rt, ctx, 'chat', auth?.ok ? auth.target : t, DIRECT_POLICY, input.forwardUsageChunk);
   rt.targets.end(t.model.id, undefined);
-  closeAttemptTiming(ctx, r, r.ok);
+  closeAttemptTiming(ctx, r, served(r));
   addPanelUsage(ctx, judge);
   if (!r.ok && !ctx.res.destroyed && !ctx.res.headersSent)
     sendError(ctx, rt.ident, judgeError(r.failure.error));
@@ -307,12 +309,13 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 
 /**
  * The latency sample of a finished attempt (least_latency): a success's duration (a stream's time
- * to first output when it had one, so long answers do not read as slow targets) or a timeout's;
- * other failures say nothing of speed and are not sampled.
+ * to first output when it had one, so long answers do not read as slow targets; also when the
+ * stream failed after that output) or a timeout's; other failures say nothing of speed and are
+ * not sampled.
  */
 function attemptLatencyMs(ctx: RequestContext, r: AttemptResult, t0: number): number | undefined {
-  if (r.ok)
-    return ctx.stream && ctx.ttftSeconds !== undefined ? ctx.ttftSeconds * 1000 : performance.now() - t0;
+  if (ctx.stream && ctx.ttftSeconds !== undefined && served(r)) return ctx.ttftSeconds * 1000;
+  if (r.ok) return performance.now() - t0;
   return r.failure.timeout ? performance.now() - t0 : undefined;
 }
 
@@ -428,11 +431,20 @@ async function loop(
               : await callUnary(rt, ctx, input.endpoint, target, policy);
       rt.targets.end(t.model.id, attemptLatencyMs(ctx, r, t0));
       if (span !== undefined) span.end(r);
-      closeAttemptTiming(ctx, r, r.ok);
-      closeAttempt(rt.logger, ctx, r.ok);
+      // An attempt that failed after commit still served the response: its usage and its rate-limit
+      // admission count like a success's; its record carries the failure.
+      closeAttemptTiming(ctx, r, served(r));
+      closeAttempt(rt.logger, ctx, served(r));
       if (r.ok) {
         rt.health.recordSuccess(t.model.id);
         if (group && ctx.model) rt.health.recordSuccess(ctx.model.id);
+        return;
+      }
+      if (r.committed) {
+        // No fail-over nor retry after commit (§6.5), but the attempt failed (§8.6): it counts
+        // against the target and may cool it down. The group's own health is left as it was (the
+        // group did not fail every target, nor did it serve a success).
+        recordAttemptFailure(rt, ctx, t, r.failure, 'upstream stream failed after commit');
         return;
       }
       if (ctx.res.destroyed || ctx.res.headersSent) return;

@@ -21,7 +21,18 @@ export interface AttemptFailure {
   readonly local?: true;
 }
 
-export type AttemptResult = { readonly ok: true } | { readonly ok: false; readonly failure: AttemptFailure };
+/**
+ * How an attempt ended. A failure with `committed` came after the response was committed (a
+ * stream's 200 went out, data-plane §6.5): it is not retried nor failed over (the caller already
+ * has its answer, ended by an error frame), but it is still a failed attempt for the target's
+ * health and cooldown (§8.6). The attempt served the response: its usage counts.
+ */
+export type AttemptResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failure: AttemptFailure; readonly committed?: true };
+
+/** The attempt produced the response the caller got (a success, or a failure after commit). */
+export const served = (r: AttemptResult): boolean => r.ok || r.committed === true;
 
 /** Statuses a routing group opts into retrying (`retry_on_429`, `fallback_on_statuses`). */
 export interface RetryPolicy {

@@ -4,7 +4,12 @@
  * - Commit (the 200 + SSE headers) happens when the upstream answered 2xx, or — when the stream
  *   budget came from a resource — only after its first chunk, so a silent model can still fail
  *   over (data-plane §6.5). Before commit every failure is an ordinary attempt failure.
- * - After commit a failure ends the stream with one `event: error` JSON frame and no `[DONE]`.
+ * - After commit a failure ends the stream with one `event: error` JSON frame and no `[DONE]`;
+ *   it is not retried nor failed over, but the attempt still failed: the result says so
+ *   (`committed`), so the target's health and cooldown count it (§8.6).
+ * - An upstream EOF before any chunk is a failure (a stream aborted): before commit (stream
+ *   budget from a resource) it fails over like an error before the first chunk; committed at the
+ *   head (no resource budget) the caller still gets `data: [DONE]`, but the attempt is a failure.
  * - Timers: one stream-budget timer and one heartbeat timer per stream, each re-armed lazily from
  *   a timestamp the data path updates; no timer is touched per chunk.
  * - Backpressure: the upstream body is paused while the client socket is full.
@@ -117,10 +122,13 @@ export async function callStream(
     if (outcome.head) return { ok: false, failure: outcome.head };
     const tr = call.translator;
     const result = outcome.body;
-    if (result === undefined) return { ok: true };
+    if (result === undefined)
+      return call.emptyEnd === undefined
+        ? { ok: true }
+        : { ok: false, failure: call.emptyEnd, committed: true };
     if (call.relay.committed && tr) {
       endWithError(ctx, call.relay, result, tr);
-      return { ok: true };
+      return { ok: false, failure: result, committed: true };
     }
     return { ok: false, failure: result };
   } finally {
@@ -184,6 +192,11 @@ function endWithError(ctx: RequestContext, relay: Relay, f: AttemptFailure, tr: 
   ctx.res.end(frame ?? errorFrame(f.error.message, f.error.type));
 }
 
+/** The upstream answered 2xx and ended its stream without a chunk: a stream aborted (§8.6). */
+function emptyStreamFailure(): AttemptFailure {
+  return { error: errors.streamEmpty(), retryable: true, timeout: false };
+}
+
 function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {
   const f = tr.failure;
   if (!f) return undefined;
@@ -214,6 +227,8 @@ class StreamCall extends UpstreamCall {
   readonly relay: Relay = { committed: false, tap: undefined, wrote: false, heartbeat: undefined };
   budget: IdleTimer | undefined;
   translator: StreamTranslator | undefined;
+  /** A stream committed at the head that ended without any chunk: framed as a normal end, failed. */
+  emptyEnd: AttemptFailure | undefined;
   private resolve: (o: Outcome) => void = () => {};
   private readonly attemptStart = performance.now();
   /** Non-2xx answer: its status and headers while the (capped) error body is read. */
@@ -346,11 +361,30 @@ class StreamCall extends UpstreamCall {
       this.settle({ head: transportFailure(new Error('upstream answered without a head')) });
       return;
     }
-    this.write(tr.end());
+    // No event relayed before EOF, and none with output in the final flush: the upstream sent no
+    // chunk at all (a bridged dialect's end() may still synthesize its closing frames).
+    const before = tr.delivered;
+    const out = tr.end();
     const f = translatorFailure(tr);
+    const empty = f === undefined && before === 0 && !tr.sawOutput;
+    if (empty && !this.relay.committed) {
+      // Stream budget from a resource: EOF before the first chunk fails before commit (§6.5).
+      this.finish(emptyStreamFailure());
+      return;
+    }
+    this.write(out);
     if (f) {
       this.finish(f);
       return;
+    }
+    if (empty) {
+      // Committed at the head (no resource budget): the framing stays a normal end, but the
+      // attempt served nothing, so it is no success for the target's health; the access log
+      // and the response cache see the error.
+      const e = emptyStreamFailure();
+      this.emptyEnd = e;
+      this.ctx.errorType = e.error.type;
+      this.ctx.errorMessage = e.error.message;
     }
     // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
     this.endWith(tr.done ? '' : 'data: [DONE]\n\n');

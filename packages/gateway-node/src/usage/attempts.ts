@@ -40,7 +40,11 @@ export function openAttempt(ctx: RequestContext, a: AttemptStart): void {
   });
 }
 
-/** Ends the open attempt (once): adds its time to the upstream total and fills its record. */
+/**
+ * Ends the open attempt (once): adds its time to the upstream total and fills its record. `ok`:
+ * the attempt served the response; a failure in `r` is recorded either way (a stream that failed
+ * after commit served the response and failed).
+ */
 export function closeAttemptTiming(ctx: RequestContext, r: AttemptResult | undefined, ok: boolean): void {
   const t0 = ctx.attemptT0;
   if (t0 < 0) return;

@@ -15,6 +15,7 @@ import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway
 import {
   chatJson,
   chatSse,
+  chunk,
   json,
   type MockUpstream,
   startMockUpstream,
@@ -229,6 +230,44 @@ test('a stream without usage: estimated tokens, marked, the same on the line; TT
   assert.equal(l.prompt_tokens, 8);
   assert.equal(l.total_tokens, 10);
   assert.equal(l.ttft_ms, e.upstream_ttft_ms);
+});
+
+test('a stream that fails after commit: the served attempt keeps its usage and cost, and names its failure like the access line', async () => {
+  // Content and the usage chunk, then the socket drops before [DONE].
+  up.handle(async (req, res) => {
+    const m = `${String(req.json?.model)}-2024`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk(m, { role: 'assistant', content: 'part' }));
+    res.write(
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1700000000, model: m, choices: [], usage: USAGE })}\n\n`,
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    res.socket?.destroy();
+  });
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-all', 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'target-up',
+      stream: true,
+      messages: [{ role: 'user', content: 'hello' }],
+    }),
+  });
+  assert.equal(r.status, 200);
+  assert.match(await r.text(), /event: error\n/);
+  const id = r.headers.get('x-aisix-request-id') as string;
+  const [e] = await sink.of(id, 1);
+  assert.ok(e);
+  assert.equal(e.status_code, 200);
+  assert.equal(e.prompt_tokens, USAGE.prompt_tokens);
+  assert.equal(e.completion_tokens, USAGE.completion_tokens);
+  assert.equal(e.usage_estimated, false);
+  assert.equal(e.cost_usd, 0.009);
+  const l = await lineOf(id);
+  assert.equal(l.error_kind, 'transport_error');
+  assert.equal(e.error_class, l.error_kind);
+  assert.equal(e.error_message, l.error);
+  assert.equal(l.total_tokens, USAGE.total_tokens);
 });
 
 test('a full sink queue drops events (counted) and the request is served', async () => {

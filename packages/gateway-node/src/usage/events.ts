@@ -33,9 +33,11 @@ export interface AttemptRecord {
   readonly t0: number;
   /** Duration; -1 while the attempt runs (a stream can close the response before it returns). */
   ms: number;
+  /** The attempt served the response (a success, or a stream that failed after commit). */
   ok: boolean;
   /** Upstream (or gateway-decided) status of a failed attempt. */
   status: number | undefined;
+  /** The attempt's failure; also set on a served attempt whose stream failed after commit. */
   errorClass: string | null;
   errorMessage: string | null;
   providerRequestId: string | null;
@@ -358,11 +360,15 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         attempt_kind: a.kind,
         attempt_model: a.upstreamModel,
         attempt_started_at: attemptClock.at(performance.timeOrigin + a.t0),
-        error_class: a.ok ? (status >= 400 ? (ctx.errorType ?? null) : null) : a.errorClass,
+        // A served attempt that failed after commit (a stream ended by an error frame) keeps
+        // its usage and its 2xx status, and names its failure like the access log does.
+        error_class: a.ok ? (a.errorClass ?? (status >= 400 ? (ctx.errorType ?? null) : null)) : a.errorClass,
         error_message: a.ok
-          ? status >= 400
-            ? cleanText(ctx.errorMessage)
-            : null
+          ? a.errorClass !== null
+            ? cleanText(a.errorMessage)
+            : status >= 400
+              ? cleanText(ctx.errorMessage)
+              : null
           : cleanText(a.errorMessage),
         provider: a.provider,
         pk_label: a.providerKeyName,
