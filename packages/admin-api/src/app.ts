@@ -202,7 +202,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   );
   // Once at start (a lowered cap or age applies without waiting for a write), then after writes.
   pruner.kick();
-  const res: ResourceDeps = { store: deps.store, reader, afterWrite: pruner.kick };
+  const res: ResourceDeps = { store: deps.store, reader, log, afterWrite: pruner.kick };
   const actors: Actors = new WeakMap();
   const routes = routeTable();
   const openapi = buildOpenApiDocument();

@@ -67,6 +67,9 @@ export function errorResponse(err: unknown): { response: Response; internal: boo
           response: jsonError(412, `precondition failed: ${err.message}`),
           internal: false,
         };
+      case 'undecodable':
+        // A key holding a value that is not a JSON document (the handlers name it themselves).
+        return { response: jsonError(409, err.message), internal: false };
       case 'read_only':
         return { response: jsonError(409, 'resources are read-only on this gateway'), internal: false };
       default: {

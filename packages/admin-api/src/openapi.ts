@@ -171,7 +171,7 @@ const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid id, malformed JSON, or schema validation failure (first failing JSON pointer)',
   401: 'Missing or malformed admin authorization',
   404: 'Resource not found',
-  409: 'Name already in use, or resources are file-managed',
+  409: 'Name already in use, resources are file-managed, or the stored value is not a JSON document (GET, PATCH, rotate)',
   412: 'If-Match names a revision the resource is no longer at (the ETag header carries the current one)',
   413: 'Body larger than 2 MiB',
   415: 'Content-Type is not application/json',
@@ -256,7 +256,7 @@ function errorCodes(r: RouteDesc): number[] {
     case 'create':
       return [400, 401, 409, 413, 415, 500];
     case 'get':
-      return [400, 401, 404, 500];
+      return [400, 401, 404, 409, 500];
     case 'replace':
     case 'patch':
     case 'rotate':

@@ -6,7 +6,9 @@ import type { KindName } from '@aisix/core';
 import type { ResourceStore, StoredDoc } from '@aisix/store';
 
 export interface ResourceReader {
-  list(kind: KindName): Promise<StoredDoc[]>;
+  /** As `ResourceStore.list`: values that are not JSON documents are skipped and reported to `onSkip`. */
+  list(kind: KindName, onSkip?: (id: string, reason: string) => void): Promise<StoredDoc[]>;
+  /** As `ResourceStore.get`: fails `undecodable` for a key whose value is not a JSON document. */
   get(kind: KindName, id: string): Promise<StoredDoc | null>;
 }
 
@@ -18,7 +20,7 @@ export interface FileEntry {
 }
 
 export function storeReader(store: ResourceStore): ResourceReader {
-  return { list: (kind) => store.list(kind), get: (kind, id) => store.get(kind, id) };
+  return { list: (kind, onSkip) => store.list(kind, onSkip), get: (kind, id) => store.get(kind, id) };
 }
 
 /** Reads the current entries on every call, so a SIGHUP reload shows up without rewiring. */

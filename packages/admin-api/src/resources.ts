@@ -27,12 +27,13 @@ import {
 } from '@aisix/core';
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
 import type { Context } from 'hono';
+import type { Logger } from 'pino';
 import { keepKeyHashOnReplace, prepareApiKeyCreate, readRotateOptions, rotateApiKey } from './api-keys.js';
 import { type AuditAction, type AuditContext, auditInput } from './audit.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
 import { mergePatch } from './merge-patch.js';
-import { type IfMatch, ifMatchAccepts, preconditionFailed } from './precondition.js';
+import { etag, type IfMatch, ifMatchAccepts, preconditionFailed } from './precondition.js';
 import type { ResourceReader } from './reader.js';
 import { checkDeleteReferences, checkWriteReferences } from './references.js';
 
@@ -45,6 +46,8 @@ export interface ResourceEntry {
 export interface ResourceDeps {
   readonly store: ResourceStore;
   readonly reader: ResourceReader;
+  /** Where a list's warnings go (one per stored value it leaves out). */
+  readonly log?: Pick<Logger, 'warn'>;
   /** Called after each committed write (audit retention runs off it). */
   readonly afterWrite?: () => void;
 }
@@ -52,8 +55,8 @@ export interface ResourceDeps {
 /**
  * What a read returns: the stored document as the gateway types it (control-plane §4.5: defaults
  * filled, a provider key's `secret` alias as `api_key`, MCP/A2A `display_name` as `name`),
- * secrets masked. One that does not decode is returned as stored (a `GET` shows what is there);
- * lists skip it (`listResources`, §2.4).
+ * secrets masked. A JSON document that fails validation is returned as stored, masked (a `GET`
+ * shows what is there so it can be fixed); lists skip it with a warning (`listResources`, §2.4).
  */
 export function publicEntry(kind: KindDef, doc: StoredDoc): ResourceEntry {
   const typed = parseRead(kind, doc.value);
@@ -92,20 +95,51 @@ export function uniqueFor(kind: KindDef, value: Record<string, unknown>): Unique
   return typeof v === 'string' ? { field: kind.nameField, value: v, alias } : undefined;
 }
 
-async function mustGet(deps: ResourceDeps, kind: KindDef, id: string): Promise<StoredDoc> {
-  const doc = await deps.reader.get(kind.kind, id);
+/**
+ * The stored document. A key whose value is not a JSON document (a direct writer stored it)
+ * exists: with `undecodable: 'accept'` (PUT and DELETE, which replace or remove it) it reads as
+ * an empty document at its revision, flagged; otherwise (GET, PATCH, rotate, which need the
+ * document) it is a 409 naming the problem and carrying the revision as the ETag, so a PUT or
+ * DELETE can use If-Match. The stored bytes are never quoted (they may be a credential).
+ */
+async function mustGet(
+  deps: ResourceDeps,
+  kind: KindDef,
+  id: string,
+  undecodable: 'accept' | 'refuse' = 'refuse',
+): Promise<Stored> {
+  let doc: StoredDoc | null;
+  try {
+    doc = await deps.reader.get(kind.kind, id);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'undecodable')) throw err;
+    const revision = err.currentRevision ?? 0;
+    if (undecodable === 'accept') return { id, value: {}, revision, undecodable: true };
+    throw new AdminHttpError(409, `${err.message}; ${UNDECODABLE_HINT}`, { etag: etag(revision) });
+  }
   if (doc === null) throw new AdminHttpError(404, MSG_NOT_FOUND);
   return doc;
 }
 
+const UNDECODABLE_HINT = 'replace it with PUT or remove it with DELETE';
+
+/** What a write reads before it writes: a document, or a key that holds none (`mustGet`). */
+type Stored = StoredDoc & { readonly undecodable?: true };
+
+/**
+ * A list leaves out what it cannot show (§2.4: "skipped with a warning"): values that are not
+ * JSON documents (reported by the store) and documents that fail validation, one warning per
+ * key naming `<kind>/<id>` and why, never the value. The gateway reports them in /status/config.
+ */
 export async function listResources(deps: ResourceDeps, kind: KindDef): Promise<ResourceEntry[]> {
-  const docs = await deps.reader.list(kind.kind);
-  // A value that does not decode is left out, as the reference's list does (§2.4); the gateway
-  // reports it in /status/config.
+  const skipped = (id: string, reason: string): void =>
+    deps.log?.warn({ key: `${kind.kind}/${id}`, reason }, 'admin list skipped a stored value');
+  const docs = await deps.reader.list(kind.kind, skipped);
   const out: ResourceEntry[] = [];
   for (const d of docs) {
     const typed = parseRead(kind, d.value);
     if (typed.ok) out.push(entryOf(kind, d, typed.value));
+    else skipped(d.id, typed.message);
   }
   return out;
 }
@@ -171,18 +205,28 @@ async function guardedWrite<
   id: string,
   ctx: WriteContext,
   action: AuditAction,
-  build: (stored: StoredDoc) => T | Promise<T>,
+  build: (stored: Stored) => T | Promise<T>,
+  undecodable: 'accept' | 'refuse' = 'refuse',
 ): Promise<T & { revision: number }> {
   const { ifMatch } = ctx;
   for (let attempt = 1; ; attempt++) {
-    const stored = await mustGet(deps, kind, id);
+    const stored = await mustGet(deps, kind, id, undecodable);
     if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, stored.revision)) {
       throw preconditionFailed(kind.kind, id, stored.revision);
     }
     const next = await build(stored);
     const opts = {
       ifRevision: stored.revision,
-      audit: auditInput(ctx, action, kind, id, stored.value, next.value ?? undefined, next.audit),
+      // A value that was no document has no fields to diff from.
+      audit: auditInput(
+        ctx,
+        action,
+        kind,
+        id,
+        stored.undecodable ? undefined : stored.value,
+        next.value ?? undefined,
+        next.audit,
+      ),
     };
     try {
       const res =
@@ -206,7 +250,10 @@ async function guardedWrite<
   }
 }
 
-/** PUT: replace-only (404 when absent); omitted or masked secrets keep the stored ones. */
+/**
+ * PUT: replace-only (404 when absent); omitted or masked secrets keep the stored ones. A key
+ * holding a value that is not a JSON document is replaced like any existing key.
+ */
 export async function replaceResource(
   deps: ResourceDeps,
   kind: KindDef,
@@ -215,14 +262,22 @@ export async function replaceResource(
   ctx: WriteContext,
 ): Promise<ResourceEntry> {
   const body = await readJsonBody(req);
-  const res = await guardedWrite(deps, kind, id, ctx, 'replace', async (stored) => {
-    let doc: unknown = body;
-    if (isPlainObject(body))
-      doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
-    const value = validated(kind, doc);
-    await checkWriteReferences(deps.reader, kind, id, value, true);
-    return { value };
-  });
+  const res = await guardedWrite(
+    deps,
+    kind,
+    id,
+    ctx,
+    'replace',
+    async (stored) => {
+      let doc: unknown = body;
+      if (isPlainObject(body))
+        doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
+      const value = validated(kind, doc);
+      await checkWriteReferences(deps.reader, kind, id, value, true);
+      return { value };
+    },
+    'accept',
+  );
   return publicEntry(kind, { id, value: res.value, revision: res.revision });
 }
 
@@ -250,17 +305,28 @@ export async function patchResource(
   return publicEntry(kind, { id, value: res.value, revision: res.revision });
 }
 
-/** DELETE (404 when absent); the audit record keeps the deleted fields (secrets as flags). */
+/**
+ * DELETE (404 when absent, whatever the key holds: a value that is not a JSON document is
+ * deleted too); the audit record keeps the deleted fields (secrets as flags).
+ */
 export async function deleteResource(
   deps: ResourceDeps,
   kind: KindDef,
   id: string,
   ctx: WriteContext,
 ): Promise<{ deleted: true; id: string }> {
-  await guardedWrite(deps, kind, id, ctx, 'delete', async () => {
-    await checkDeleteReferences(deps.reader, kind, id);
-    return { value: null };
-  });
+  await guardedWrite(
+    deps,
+    kind,
+    id,
+    ctx,
+    'delete',
+    async () => {
+      await checkDeleteReferences(deps.reader, kind, id);
+      return { value: null };
+    },
+    'accept',
+  );
   return { deleted: true, id };
 }
 

@@ -45,13 +45,19 @@ export type StoreErrorCode =
   /** the store is read-only (resources file mode) */
   | 'read_only'
   /** a compare-and-set write (`ifRevision`) found the key at another revision */
-  | 'revision_mismatch';
+  | 'revision_mismatch'
+  /**
+   * get of a key that exists but whose value is not a JSON object (a direct writer stored it);
+   * `currentRevision` is the key's revision, and the message never quotes the value. The key
+   * is not absent: create fails `exists`, replace and delete act on it.
+   */
+  | 'undecodable';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** For `conflict`: the unique value that is taken. */
   readonly conflictValue?: string;
-  /** For `revision_mismatch`: the key's revision when the write was refused. */
+  /** For `revision_mismatch`: the key's revision when the write was refused; for `undecodable`: the key's revision. */
   readonly currentRevision?: number;
   constructor(
     code: StoreErrorCode,
@@ -127,9 +133,16 @@ export interface WriteOptions {
 }
 
 export interface ResourceStore {
+  /**
+   * The document at the id; null when the key does not exist. Fails `undecodable` when the key
+   * exists but its value is not a JSON object.
+   */
   get(kind: KindName, id: string): Promise<StoredDoc | null>;
-  /** All documents of the kind, ascending by id. Values that are not JSON objects are skipped. */
-  list(kind: KindName): Promise<StoredDoc[]>;
+  /**
+   * All documents of the kind, ascending by id. Values that are not JSON objects are skipped,
+   * each reported to `onSkip` with its id and why (a reason that never quotes the value).
+   */
+  list(kind: KindName, onSkip?: (id: string, reason: string) => void): Promise<StoredDoc[]>;
   /** Create a new key. Fails `exists` if the id is taken, `conflict` if `unique` is taken. */
   create(
     kind: KindName,

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KindName } from '@aisix/core';
+import { type KindName, kindPrefix, resourceKey } from '@aisix/core';
 import { createEtcdStore, openEmbeddedStore, type ResourceStore } from '@aisix/store';
 import { testEtcd } from '@aisix/testkit';
 import { pino } from 'pino';
@@ -20,12 +20,18 @@ export interface StoreHandle {
   readonly store: ResourceStore;
   /** Number of keys of a kind, read from the backend directly (not through ResourceStore). */
   rawCount(kind: KindName): Promise<number>;
+  /**
+   * Put any bytes at `<prefix>/<kind>/<id>`, as a direct writer (`etcdctl put`) can, bypassing
+   * the code under test; resolves with the revision.
+   */
+  putRaw(kind: KindName, id: string, value: string | Uint8Array): Promise<number>;
   close(): Promise<void>;
 }
 
 export type StoreFactory = () => Promise<StoreHandle>;
 
-const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const b64 = (s: string | Uint8Array): string =>
+  (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)).toString('base64');
 
 /** Counts keys under `<prefix>/<kind>/` through etcd's JSON gateway, bypassing our client. */
 export async function etcdRawCount(endpoint: string, prefix: string, kind: string): Promise<number> {
@@ -47,6 +53,15 @@ export const etcdStoreFactory: StoreFactory = async () => {
     name: 'etcd',
     store: h.store,
     rawCount: (kind) => etcdRawCount(endpoint, prefix, kind),
+    async putRaw(kind, id, value) {
+      const res = await fetch(`${endpoint}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({ key: b64(resourceKey(prefix, kind, id)), value: b64(value) }),
+      });
+      if (!res.ok) throw new Error(`etcd put failed: ${res.status}`);
+      const body = (await res.json()) as { header?: { revision?: string } };
+      return Number(body.header?.revision);
+    },
     close: () => h.close(),
   };
 };
@@ -57,7 +72,11 @@ export const embeddedStoreFactory: StoreFactory = async () => {
   return {
     name: 'embedded',
     store: h.store,
-    rawCount: async (kind) => (await h.store.list(kind)).length,
+    // Every key of the kind, values that are not documents included (like the etcd count).
+    rawCount: async (kind) =>
+      (await h.source.load()).entries.filter((e) => e.key.startsWith(kindPrefix('/aisix', kind))).length,
+    putRaw: (kind, id, value) =>
+      h.putRaw(resourceKey('/aisix', kind, id), typeof value === 'string' ? Buffer.from(value) : value),
     close: async () => {
       await h.close();
       rmSync(dir, { recursive: true, force: true });

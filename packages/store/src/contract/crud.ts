@@ -9,6 +9,21 @@ import { describe, test } from 'node:test';
 import { bytes, keyOf, rejectsWith, withStore } from './helpers.js';
 import type { StoreFactory } from './index.js';
 
+/** Not JSON, and shaped like a credential: it must never be quoted back. */
+const RAW_SECRET = 'sk-raw-garbage-0123456789';
+
+/** Values a direct writer can store that are not JSON objects. */
+const BAD_VALUES: ReadonlyArray<readonly [string, Uint8Array]> = [
+  ['not-json', bytes('not json {')],
+  ['secret-ish', bytes(RAW_SECRET)],
+  ['array', bytes('[1,2]')],
+  ['string', bytes('"str"')],
+  ['null', bytes('null')],
+  ['number', bytes('42')],
+  ['bad-utf8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
+  ['empty', new Uint8Array(0)],
+];
+
 export function crudCases(factory: StoreFactory): void {
   describe('crud', () => {
     test('create then get returns the document and the write revision', () =>
@@ -130,26 +145,88 @@ export function crudCases(factory: StoreFactory): void {
       withStore(factory, async (s) => {
         const { store } = s;
         await store.create('models', 'good', { display_name: 'good' });
-        const bad: Array<[string, Uint8Array]> = [
-          ['not-json', bytes('not json {')],
-          ['array', bytes('[1,2]')],
-          ['string', bytes('"str"')],
-          ['null', bytes('null')],
-          ['number', bytes('42')],
-          ['bad-utf8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
-          ['empty', new Uint8Array(0)],
-        ];
-        for (const [id, value] of bad) await s.putRaw(keyOf(s.source, 'models', id), value);
+        for (const [id, value] of BAD_VALUES) await s.putRaw(keyOf(s.source, 'models', id), value);
         const listed = await store.list('models');
         assert.deepEqual(
           listed.map((d) => d.id),
           ['good'],
         );
-        // get() reads such a value as absent, the same as list() skipping it.
-        for (const [id] of bad) assert.equal(await store.get('models', id), null, id);
         // The raw keys are still there for readers that report them (load sees every key).
         const loaded = await s.source.load();
-        assert.equal(loaded.entries.length, bad.length + 1);
+        assert.equal(loaded.entries.length, BAD_VALUES.length + 1);
+      }));
+  });
+
+  describe('a stored value that is not a JSON object (a direct writer put it there)', () => {
+    test('list reports each skipped key with a reason that never quotes the value', () =>
+      withStore(factory, async (s) => {
+        const { store } = s;
+        await store.create('models', 'good', { display_name: 'good' });
+        for (const [id, value] of BAD_VALUES) await s.putRaw(keyOf(s.source, 'models', id), value);
+        const skipped: Array<{ id: string; reason: string }> = [];
+        const listed = await store.list('models', (id, reason) => skipped.push({ id, reason }));
+        assert.deepEqual(
+          listed.map((d) => d.id),
+          ['good'],
+        );
+        assert.deepEqual(skipped.map((x) => x.id).sort(), BAD_VALUES.map(([id]) => id).sort());
+        for (const { id, reason } of skipped) {
+          assert.match(reason, /^value is not (valid UTF-8|valid JSON|a JSON object)$/, id);
+        }
+        assert.equal(skipped.find((x) => x.id === 'secret-ish')?.reason, 'value is not valid JSON');
+        assert.equal(skipped.find((x) => x.id === 'array')?.reason, 'value is not a JSON object');
+      }));
+
+    test('get fails `undecodable` with the key revision, never `null` (the key exists)', () =>
+      withStore(factory, async (s) => {
+        const { store } = s;
+        for (const [id, value] of BAD_VALUES) {
+          const rev = await s.putRaw(keyOf(s.source, 'models', id), value);
+          const err = await rejectsWith(store.get('models', id), 'undecodable');
+          assert.equal(err.currentRevision, rev, id);
+          assert.ok(!err.message.includes(RAW_SECRET), 'the raw value is never quoted');
+        }
+      }));
+
+    test('create of its id fails `exists`; replace and delete act on it as on any key', () =>
+      withStore(factory, async (s) => {
+        const { store } = s;
+        const key = keyOf(s.source, 'models', 'bad');
+        let rev = await s.putRaw(key, bytes(RAW_SECRET));
+        await rejectsWith(store.create('models', 'bad', { display_name: 'x' }), 'exists');
+        // Plain replace repairs it.
+        const r1 = await store.replace('models', 'bad', { display_name: 'fixed', n: 1 });
+        assert.ok(r1.revision > rev);
+        assert.deepEqual(await store.get('models', 'bad'), {
+          id: 'bad',
+          value: { display_name: 'fixed', n: 1 },
+          revision: r1.revision,
+        });
+        // Guarded replace with a uniqueness constraint (the Admin API's path) repairs it too,
+        // and only at the revision the bad value is at.
+        rev = await s.putRaw(key, bytes('[1,2]'));
+        const u = { field: 'display_name', value: 'fixed' };
+        await rejectsWith(
+          store.replace('models', 'bad', { display_name: 'fixed', n: 2 }, u, { ifRevision: rev - 1 }),
+          'revision_mismatch',
+        );
+        const r2 = await store.replace('models', 'bad', { display_name: 'fixed', n: 2 }, u, {
+          ifRevision: rev,
+        });
+        assert.deepEqual((await store.get('models', 'bad'))?.value, { display_name: 'fixed', n: 2 });
+        assert.ok(r2.revision > rev);
+        // Plain and guarded deletes remove it.
+        await s.putRaw(key, bytes(RAW_SECRET));
+        await store.delete('models', 'bad');
+        assert.equal(await store.get('models', 'bad'), null);
+        rev = await s.putRaw(key, new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]));
+        await store.delete('models', 'bad', { ifRevision: rev });
+        assert.equal(await store.get('models', 'bad'), null);
+        await rejectsWith(store.delete('models', 'bad'), 'not_found');
+        assert.deepEqual(
+          (await s.source.load()).entries.map((e) => e.key),
+          [],
+        );
       }));
   });
 

@@ -8,6 +8,7 @@
  * or several for a transaction), so the history is a contiguous run of revisions and a start
  * revision maps to an array index directly.
  */
+import { decodeDocument } from '../decode.js';
 import type { WatchEvent } from '../types.js';
 import type { TxnOp } from './frame.js';
 
@@ -16,16 +17,10 @@ export interface Entry {
   readonly revision: number;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
 /** The value as a JSON object, or null for anything else (bad UTF-8, bad JSON, array...). */
 export function parseObject(value: Uint8Array): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(decoder.decode(value));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  const d = decodeDocument(value);
+  return d.ok ? d.value : null;
 }
 
 /** Which keys of one kind hold which value of one top-level string field. */

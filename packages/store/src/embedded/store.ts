@@ -12,6 +12,7 @@ import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type KindName, kindPrefix as kindKeyPrefix, resourceKey, watchPrefix } from '@aisix/core';
 import { auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
+import { decodeDocument, undecodable } from '../decode.js';
 import {
   type AuditLog,
   type AuditRecord,
@@ -154,10 +155,6 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
     engine.assertUsable();
   };
   const kindPrefix = (kind: KindName): string => kindKeyPrefix(prefix, kind);
-  const toDoc = (id: string, value: Uint8Array, revision: number): StoredDoc | null => {
-    const doc = parseObject(value);
-    return doc === null ? null : { id, value: doc, revision };
-  };
   /** Another key of the kind already holding the unique value fails the write. */
   const checkUnique = (kv: Keyspace, kind: KindName, key: string, unique?: UniqueConstraint): void => {
     if (!unique) return;
@@ -214,15 +211,20 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
     async get(kind, id) {
       check();
       const e = engine.kv.data.get(resourceKey(prefix, kind, id));
-      return e ? toDoc(id, e.value, e.revision) : null;
+      if (!e) return null;
+      const d = decodeDocument(e.value);
+      if (!d.ok) throw undecodable(kind, id, d.reason, e.revision);
+      return { id, value: d.value, revision: e.revision };
     },
-    async list(kind) {
+    async list(kind, onSkip) {
       check();
       const kp = kindPrefix(kind);
       const out: StoredDoc[] = [];
       for (const [key, e] of engine.kv.range(kp)) {
-        const doc = toDoc(key.slice(kp.length), e.value, e.revision);
-        if (doc) out.push(doc);
+        const id = key.slice(kp.length);
+        const d = decodeDocument(e.value);
+        if (d.ok) out.push({ id, value: d.value, revision: e.revision });
+        else onSkip?.(id, d.reason);
       }
       return out;
     },

@@ -19,6 +19,7 @@
 import type { KindName } from '@aisix/core';
 import { Etcd3, type IKeyValue, type ITxnRequest } from 'etcd3';
 import { AUDIT_BATCH, auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
+import { decodeDocument, undecodable } from '../decode.js';
 import {
   type AuditLog,
   type AuditPage,
@@ -93,11 +94,13 @@ export class Etcd3ResourceStore implements ResourceStore {
     const res = await this.#rpc('get', (o) => this.#client.kv.range({ key: utf8(this.#key(kind, id)) }, o));
     const kv = res.kvs[0];
     if (!kv) return null;
-    return toDoc(id, kv) ?? null;
+    const d = decodeDocument(kv.value);
+    if (!d.ok) throw undecodable(kind, id, d.reason, int(kv.mod_revision));
+    return { id, value: d.value, revision: int(kv.mod_revision) };
   }
 
-  async list(kind: KindName): Promise<StoredDoc[]> {
-    return (await this.#readKind(kind)).docs;
+  async list(kind: KindName, onSkip?: (id: string, reason: string) => void): Promise<StoredDoc[]> {
+    return (await this.#readKind(kind, onSkip)).docs;
   }
 
   async create(
@@ -200,8 +203,8 @@ export class Etcd3ResourceStore implements ResourceStore {
       for (const kv of res.kvs) {
         const revision = int(kv.mod_revision);
         below = revision;
-        const doc = toDoc('', kv);
-        if (doc === undefined || (q.match !== undefined && !q.match(doc.value))) continue;
+        const doc = decodeDocument(kv.value);
+        if (!doc.ok || (q.match !== undefined && !q.match(doc.value))) continue;
         records.push({ revision, doc: doc.value });
         if (records.length === q.limit) return { records, next: revision };
       }
@@ -318,6 +321,7 @@ export class Etcd3ResourceStore implements ResourceStore {
 
   async #readKind(
     kind: KindName,
+    onSkip?: (id: string, reason: string) => void,
   ): Promise<{ revision: number; docs: StoredDoc[]; revs: Map<string, number> }> {
     const kp = utf8(kindPrefix(this.#prefix, kind));
     const res = await this.#rpc('list', (o) =>
@@ -329,8 +333,9 @@ export class Etcd3ResourceStore implements ResourceStore {
     for (const kv of res.kvs) {
       const id = kv.key.subarray(kp.length).toString('utf8');
       revs.set(id, int(kv.mod_revision));
-      const doc = toDoc(id, kv);
-      if (doc) docs.push(doc);
+      const d = decodeDocument(kv.value);
+      if (d.ok) docs.push({ id, value: d.value, revision: int(kv.mod_revision) });
+      else onSkip?.(id, d.reason);
     }
     docs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { revision: int(res.header.revision), docs, revs };
@@ -375,16 +380,4 @@ function mismatch(kind: KindName, id: string, current: number, expected: number 
 
 function put(key: Buffer, value: Record<string, unknown>) {
   return { request_put: { key, value: Buffer.from(JSON.stringify(value), 'utf8') } };
-}
-
-/** Values that are not JSON objects are skipped (the read path reports them, not the store). */
-function toDoc(id: string, kv: IKeyValue): StoredDoc | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(kv.value.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  return { id, value: value as Record<string, unknown>, revision: int(kv.mod_revision) };
 }
