@@ -7,8 +7,9 @@
  * which may be a credential), PATCH and rotate (which build on the stored document) answer the
  * same 409, and a list leaves it out with a warning.
  *
- * A JSON document that fails validation: GET shows it (masked) so it can be fixed, and a list
- * leaves it out with one warning per key (§2.4: "skipped with a warning").
+ * A JSON document that fails validation: GET shows it (masked) so it can be fixed, a list
+ * leaves it out with one warning per key (§2.4: "skipped with a warning"), and a secret field
+ * of any type is masked (decision 10), never returned as stored.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +27,7 @@ import {
 
 /** Not JSON, and shaped like a credential: must never be quoted back or logged. */
 const RAW = 'sk-raw-garbage-0123456789';
+const NUMERIC_SECRET = 12345678901234;
 
 interface LogLine {
   level: number;
@@ -163,6 +165,45 @@ function suite(name: string, factory: StoreFactory): void {
       assert.ok(!admin.logs.some((l) => l.includes(RAW)), 'the raw value is never logged');
       await admin.call('DELETE', '/admin/v1/models/inv1');
       await admin.call('DELETE', '/admin/v1/models/nj1');
+    });
+
+    it('a secret that is not a string is masked entirely on every read', async () => {
+      const doc = { display_name: 'directbad', api_key: NUMERIC_SECRET, provider: 'openai' };
+      await h.putRaw('provider_keys', 'pkbad', JSON.stringify(doc));
+      await h.putRaw(
+        'observability_exporters',
+        'exbad',
+        JSON.stringify({ name: 'exbad', kind: 'otlp_http', headers: { authorization: NUMERIC_SECRET } }),
+      );
+      const g = await admin.call('GET', '/admin/v1/provider_keys/pkbad');
+      assert.equal(g.status, 200, g.text);
+      assert.equal(obj(obj(g.json).value).api_key, '****');
+      const e = await admin.call('GET', '/admin/v1/observability_exporters/exbad');
+      assert.equal(e.status, 200, e.text);
+      assert.deepEqual(obj(obj(e.json).value).headers, { authorization: '****' });
+      await admin.call('GET', '/admin/v1/provider_keys');
+      await admin.call('GET', '/admin/v1/observability_exporters');
+      // Sending the mask back keeps the stored value (decision 10), which still fails validation:
+      // the mask is never stored as the credential.
+      const back = await admin.call('PUT', '/admin/v1/provider_keys/pkbad', {
+        body: { display_name: 'directbad', api_key: '****', provider: 'openai' },
+      });
+      assert.equal(back.status, 400, back.text);
+      assert.equal(
+        obj(obj((await admin.call('GET', '/admin/v1/provider_keys/pkbad')).json).value).api_key,
+        '****',
+      );
+      const stored = await h.store.get('provider_keys', 'pkbad');
+      assert.equal(stored?.value.api_key, NUMERIC_SECRET);
+
+      for (const text of [...admin.bodies, ...admin.logs]) {
+        assert.ok(!text.includes(String(NUMERIC_SECRET)), `secret in ${text.slice(0, 200)}`);
+      }
+      const fixed = await admin.call('PUT', '/admin/v1/provider_keys/pkbad', {
+        body: { display_name: 'directbad', api_key: 'sk-fixed-000011112222', provider: 'openai' },
+      });
+      assert.equal(fixed.status, 200, fixed.text);
+      assert.equal(obj(obj(fixed.json).value).api_key, '****2222');
     });
   });
 }

@@ -70,6 +70,28 @@ describe('maskSecrets', () => {
     const doc = { display_name: 'm', routing: { targets: [{ model: 'a' }] } };
     assert.deepEqual(maskSecrets(def, doc), doc);
   });
+  test('a secret that is not a string is masked entirely, whatever its type', () => {
+    for (const v of [12345678901234, true, { k: 'sk-nested-000011112222' }, ['sk-in-an-array-00001111']]) {
+      assert.equal(maskSecrets('provider_keys', { api_key: v }).api_key, '****', JSON.stringify(v));
+      assert.equal(maskSecrets('provider_keys', { secret: v }).secret, '****', JSON.stringify(v));
+      const g = maskSecrets('guardrails', { aws_credentials: { secret_access_key: v } }) as {
+        aws_credentials: Record<string, unknown>;
+      };
+      assert.equal(g.aws_credentials.secret_access_key, '****', JSON.stringify(v));
+      const e = maskSecrets('observability_exporters', { headers: { a: v, b: 'Bearer abcdefghijkl1234' } });
+      assert.deepEqual(e.headers, { a: '****', b: '****1234' }, JSON.stringify(v));
+    }
+    // A secret map that is not a map, or a parent of a secret that is not an object, may still
+    // hold the secret: masked whole.
+    assert.equal(maskSecrets('observability_exporters', { headers: ['Bearer abc'] }).headers, '****');
+    assert.equal(
+      maskSecrets('guardrails', { aws_credentials: 'AKIA:wJalrXUtnFEMI' }).aws_credentials,
+      '****',
+    );
+    // null holds nothing: shown as is (an absent field stays absent).
+    assert.equal(maskSecrets('provider_keys', { api_key: null }).api_key, null);
+    assert.ok(!('api_key' in maskSecrets('provider_keys', { display_name: 'p' })));
+  });
   test('isMaskedSecret', () => {
     assert.ok(isMaskedSecret('****'));
     assert.ok(isMaskedSecret('****ab12'));
@@ -146,6 +168,23 @@ describe('mergeSecretsForReplace', () => {
       storedE,
     );
     assert.deepEqual(out.headers, { a: 'value-aaaaaaaaaaaa' });
+  });
+  test('a stored secret that is not a string is kept as stored, never replaced by the mask', () => {
+    const storedN = { display_name: 'p', api_key: 12345678901234 };
+    assert.equal(
+      mergeSecretsForReplace('provider_keys', { api_key: '****' }, storedN).api_key,
+      12345678901234,
+    );
+    assert.equal(
+      mergeSecretsForReplace('provider_keys', { display_name: 'p' }, storedN).api_key,
+      12345678901234,
+    );
+    const out = mergeSecretsForReplace(
+      'observability_exporters',
+      { headers: { a: '****' } },
+      { headers: { a: 42 } },
+    );
+    assert.deepEqual(out.headers, { a: 42 });
   });
   test('incoming document is not mutated', () => {
     const incoming = { display_name: 'p', secret: '****0001' };

@@ -49,22 +49,54 @@ function parentOf(doc: Doc, path: readonly string[]): Doc | undefined {
   return isPlainObject(parent) ? parent : undefined;
 }
 
-/** Deep copy of `value` with every secret string replaced by its masked form. */
+/**
+ * The masked form of whatever a secret field holds: a string keeps its hint; any other value
+ * (a number, an object, an array... as a direct writer may store) is masked entirely, since
+ * its type alone says nothing about what it reveals. null holds nothing and stays null.
+ */
+function maskAny(v: unknown): unknown {
+  if (v === null) return null;
+  return typeof v === 'string' ? maskSecret(v) : MASK;
+}
+
+/**
+ * Deep copy of `value` with every value at a secret path masked, whatever its type. Where a
+ * secret's container is not an object (a `headers` that is an array, an `aws_credentials` that
+ * is a string), the container itself is masked: it may hold the secret in another shape.
+ */
 export function maskSecrets(kind: KindName | KindDef, value: Readonly<Doc>): Doc {
   const out = structuredClone(value) as Doc;
   for (const path of secretPathsOf(kind)) {
     const leaf = path[path.length - 1] as string;
+    const containerPath = path.slice(0, -1);
+    if (!maskMalformedContainer(out, containerPath)) continue;
+    const container = getAt(out, containerPath);
+    if (!isPlainObject(container)) continue;
     if (leaf === '*') {
-      const map = getAt(out, path.slice(0, -1));
-      if (!isPlainObject(map)) continue;
-      for (const [k, s] of Object.entries(map)) if (typeof s === 'string') map[k] = maskSecret(s);
-      continue;
+      for (const [k, s] of Object.entries(container)) container[k] = maskAny(s);
+    } else if (leaf in container && container[leaf] !== undefined) {
+      container[leaf] = maskAny(container[leaf]);
     }
-    const parent = parentOf(out, path);
-    const s = parent?.[leaf];
-    if (parent !== undefined && typeof s === 'string') parent[leaf] = maskSecret(s);
   }
   return out;
+}
+
+/**
+ * Walks `path` from the root; the first node on it that is present but not an object is
+ * masked in place. True when the walk reached the end (the container is an object or absent).
+ */
+function maskMalformedContainer(doc: Doc, path: readonly string[]): boolean {
+  let node: Doc = doc;
+  for (const step of path) {
+    const next = node[step];
+    if (next === undefined || next === null) return false;
+    if (!isPlainObject(next)) {
+      node[step] = MASK;
+      return false;
+    }
+    node = next;
+  }
+  return true;
 }
 
 /**
@@ -117,18 +149,20 @@ function restoreLeaf(
   const leaf = path[path.length - 1] as string;
   let storedSecret = getAt(stored, path);
   if (storedSecret === undefined && alias !== undefined) storedSecret = stored[alias];
-  if (typeof storedSecret !== 'string') return;
+  // Whatever the stored secret is (a direct writer may have stored a number), it is what the
+  // mask stands for: kept, so validation judges it, never replaced by the mask text.
+  if (storedSecret === undefined || storedSecret === null) return;
   const parent = parentOf(out, path);
   if (parent === undefined) return;
   if (alias !== undefined && alias in parent) {
     // Sent under the alias: masked means "keep", anything else is a new credential.
     if (isMaskedSecret(parent[alias]) && !(leaf in parent)) {
       delete parent[alias];
-      parent[leaf] = storedSecret;
+      parent[leaf] = structuredClone(storedSecret);
     }
     return;
   }
-  if (!(leaf in parent) || isMaskedSecret(parent[leaf])) parent[leaf] = storedSecret;
+  if (!(leaf in parent) || isMaskedSecret(parent[leaf])) parent[leaf] = structuredClone(storedSecret);
 }
 
 function restoreMapEntries(out: Doc, stored: Readonly<Doc>, mapPath: readonly string[]): void {
@@ -137,7 +171,7 @@ function restoreMapEntries(out: Doc, stored: Readonly<Doc>, mapPath: readonly st
   if (!isPlainObject(inMap) || !isPlainObject(storedMap)) return;
   for (const [k, s] of Object.entries(inMap)) {
     const prev = storedMap[k];
-    if (isMaskedSecret(s) && typeof prev === 'string') inMap[k] = prev;
+    if (isMaskedSecret(s) && prev !== undefined && prev !== null) inMap[k] = structuredClone(prev);
   }
 }
 
