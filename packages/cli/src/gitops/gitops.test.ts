@@ -178,6 +178,46 @@ describe('plan', () => {
     assert.ok(!changes.includes(newSecret.slice(-4)), 'not even the mask is kept in a change');
   });
 
+  test('a whole map of secrets added or removed: one secret change per entry, neither value nor mask shown', () => {
+    const exporter = (headers?: Record<string, string>): LiveEntry => ({
+      kind: 'observability_exporters',
+      id: 'ex-1',
+      revision: 2,
+      value: {
+        name: 'otel',
+        kind: 'otlp_http',
+        endpoint: 'https://otel.example/v1/traces',
+        ...(headers ? { headers } : {}),
+      },
+    });
+    const token = 'Bearer tok-9876-wxyz';
+    const file = (headers: string) =>
+      `_format_version: "1"\nobservability_exporters:\n  - { name: otel, kind: otlp_http, endpoint: "https://otel.example/v1/traces"${headers} }\n`;
+    const added = plan(
+      file(', headers: { authorization: "$' + '{OTEL_AUTH}", x-tenant: t-1 }'),
+      { OTEL_AUTH: token },
+      [exporter()],
+    );
+    assert.deepEqual(added.steps.length, 1);
+    const step = added.steps[0];
+    assert.deepEqual(step?.op === 'update' ? step.changes : undefined, [
+      { path: 'headers.authorization', type: 'secret', change: 'set' },
+      { path: 'headers.x-tenant', type: 'secret', change: 'set' },
+    ]);
+    const removed = plan(file(''), {}, [
+      exporter({ authorization: maskSecret(token), 'x-tenant': maskSecret('t-1') }),
+    ]);
+    const gone = removed.steps[0];
+    assert.deepEqual(gone?.op === 'update' ? gone.changes : undefined, [
+      { path: 'headers.authorization', type: 'secret', change: 'removed' },
+      { path: 'headers.x-tenant', type: 'secret', change: 'removed' },
+    ]);
+    for (const p of [added, removed]) {
+      const shown = renderPlan(p, 'B').join('\n');
+      assert.ok(!shown.includes('wxyz') && !shown.includes('****') && !shown.includes('\u0000'), shown);
+    }
+  });
+
   test('creates come in dependency order; prune deletes in reverse; without prune extras are listed', () => {
     const text = exported().text;
     const fresh = plan(text, env, []);

@@ -85,6 +85,25 @@ function tokenizeSecrets(kind: KindName, doc: Doc, mask: boolean): Doc {
 
 const isToken = (v: unknown): v is string => typeof v === 'string' && v.startsWith(SECRET);
 
+const obj = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A value holding a secret token anywhere (a whole `headers` map added or removed). */
+function holdsToken(v: unknown): boolean {
+  if (isToken(v)) return true;
+  if (Array.isArray(v)) return v.some(holdsToken);
+  return obj(v) && Object.values(v).some(holdsToken);
+}
+
+/** The value with every secret token replaced by `(secret)`: what a change may show. */
+function redactTokens(v: unknown): unknown {
+  if (isToken(v)) return '(secret)';
+  if (Array.isArray(v)) return v.map(redactTokens);
+  if (!obj(v)) return v;
+  const out: Doc = {};
+  for (const [k, x] of Object.entries(v)) out[k] = redactTokens(x);
+  return out;
+}
+
 function diffValues(before: unknown, after: unknown, path: string, out: FieldChange[]): void {
   if (isDeepStrictEqual(before, after)) return;
   if (isToken(before) || isToken(after)) {
@@ -93,7 +112,15 @@ function diffValues(before: unknown, after: unknown, path: string, out: FieldCha
     else out.push({ path, type: 'secret', change: 'changed' });
     return;
   }
-  const obj = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
+  // A map of secrets added or removed whole: one secret change per leaf, never the values.
+  if (before === undefined && obj(after) && holdsToken(after)) {
+    diffValues({}, after, path, out);
+    return;
+  }
+  if (after === undefined && obj(before) && holdsToken(before)) {
+    diffValues(before, {}, path, out);
+    return;
+  }
   if (obj(before) && obj(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     for (const k of keys) diffValues(before[k], after[k], path === '' ? k : `${path}.${k}`, out);
@@ -105,9 +132,10 @@ function diffValues(before: unknown, after: unknown, path: string, out: FieldCha
     });
     return;
   }
-  if (before === undefined) out.push({ path, type: 'added', after });
-  else if (after === undefined) out.push({ path, type: 'removed', before });
-  else out.push({ path, type: 'changed', before, after });
+  // Anything else shown whole (an array of secrets changing length) shows no secret either.
+  if (before === undefined) out.push({ path, type: 'added', after: redactTokens(after) });
+  else if (after === undefined) out.push({ path, type: 'removed', before: redactTokens(before) });
+  else out.push({ path, type: 'changed', before: redactTokens(before), after: redactTokens(after) });
 }
 
 /** The fields of a new entry, top level, as changes from nothing. */
