@@ -129,6 +129,46 @@ test('speech: a client that goes away mid-audio aborts the upstream call', async
   clearTimeout(timer);
 });
 
+test('speech: an upstream that drops mid-audio is a failed attempt for the target (data-plane §8.6); a caller who leaves is not', async () => {
+  const failures = () => g.gw.health.state('tts')?.consecutiveFailures ?? 0;
+  const ok = (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    res.end(Buffer.alloc(16, 2));
+  };
+  up.handle(ok);
+  await (await client.audio.speech.create({ model: 'tts', voice: 'alloy', input: 'x' })).arrayBuffer();
+  assert.equal(failures(), 0);
+
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    res.write(Buffer.alloc(64, 1));
+    setTimeout(() => res.socket?.destroy(), 30);
+  });
+  const r = await client.audio.speech.create({ model: 'tts', voice: 'alloy', input: 'cut' });
+  await assert.rejects(r.arrayBuffer());
+  const t0 = Date.now();
+  while (failures() === 0 && Date.now() - t0 < 2000) await new Promise((d) => setTimeout(d, 10));
+  assert.equal(failures(), 1, 'a body cut short by the upstream counted as a success');
+
+  // A success clears it; then the caller leaving mid-audio leaves the target's record alone.
+  up.handle(ok);
+  await (await client.audio.speech.create({ model: 'tts', voice: 'alloy', input: 'x' })).arrayBuffer();
+  assert.equal(failures(), 0);
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    res.write(Buffer.alloc(64, 1));
+  });
+  const ac = new AbortController();
+  const left = await client.audio.speech.create(
+    { model: 'tts', voice: 'alloy', input: 'long' },
+    { signal: ac.signal },
+  );
+  await (left.body as ReadableStream<Uint8Array>).getReader().read();
+  ac.abort();
+  await new Promise((d) => setTimeout(d, 200));
+  assert.equal(failures(), 0, 'a caller who left was counted against the target');
+});
+
 test('speech: upstream 4xx passthrough, 5xx → 502, 501 for a family without audio', async () => {
   up.handle((_req, res) =>
     sendJsonBody(res, 400, { error: { message: 'voice not found', code: 'bad_voice' } }),

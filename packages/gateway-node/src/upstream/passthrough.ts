@@ -92,6 +92,7 @@ export async function callPassthrough(
   const timer = ms > 0 ? setTimeout(() => ac.abort(ABORT_TIMEOUT), ms) : undefined;
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   let committed = false;
+  let upstreamFailed = false;
   try {
     const r = await sendUpstream(t.dispatcher, t.prepared, ac.signal, payload);
     if (r.statusCode < 200 || r.statusCode >= 300) {
@@ -114,13 +115,23 @@ export async function callPassthrough(
     committed = true;
     ctx.settled = true;
     res.writeHead(r.statusCode, successHeaders(ctx, rt.ident, head));
+    // Whose failure cuts the body short: the upstream's (it errors before anything aborted the
+    // call) or the caller's (it left, which aborts the call first).
+    r.body.once('error', () => {
+      upstreamFailed ||= !ac.signal.aborted;
+    });
     await pipeline(r.body, res);
     return { ok: true };
   } catch (err) {
     if (committed) {
-      // Mid-body failure: the caller sees a truncated response; nothing can be retried.
+      // Mid-body failure: the caller sees a truncated response; nothing can be retried. A
+      // timeout or an upstream failure is still the target's failed attempt (data-plane §8.6);
+      // a caller who left is not.
       rt.logger.warn({ request_id: ctx.id, cause: String(err) }, 'passthrough response cut short');
       ctx.res.destroy();
+      if (ac.signal.aborted && ac.signal.reason === ABORT_TIMEOUT)
+        return { ok: false, failure: timeoutFailure(ms), committed: true };
+      if (upstreamFailed) return { ok: false, failure: transportFailure(err), committed: true };
       return { ok: true };
     }
     if (ac.signal.aborted && ac.signal.reason === ABORT_TIMEOUT)
