@@ -161,8 +161,12 @@ export function classifyFailure(
     case 'upstream_decode_error':
       return { reason: 'upstream_decode_error', trigger: 'transport' };
     case 'upstream_error':
-      // In-band stream errors without a 4xx status.
-      return { reason: 'upstream_in_band_error', trigger: 'transport' };
+      // In-band stream errors without a 4xx status: with an embedded status they go by the
+      // status list, without one by trigger_on_transport (§8.6).
+      return {
+        reason: 'upstream_in_band_error',
+        trigger: f.inBandStatus !== undefined ? 'status' : 'transport',
+      };
     default:
       return undefined;
   }
@@ -177,7 +181,9 @@ export function cooldownMs(cfg: CooldownView | undefined, f: AttemptFailure): nu
   if (trigger === undefined) return 0;
   if (trigger === 'status') {
     const list = cfg?.trigger_statuses ?? DEFAULT_TRIGGER_STATUSES;
-    if (f.status === undefined || !list.includes(f.status)) return 0;
+    const status = f.status ?? f.inBandStatus;
+    if (status === undefined || !list.includes(status)) return 0;
+    // An in-band status carries no Retry-After: the default TTL (§8.6).
   } else if (trigger === 'timeout') {
     if (cfg?.trigger_on_timeout === false) return 0;
   } else if (cfg?.trigger_on_transport === false) return 0;

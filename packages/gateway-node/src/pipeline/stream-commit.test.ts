@@ -49,6 +49,8 @@ before(async () => {
       }),
       inband: model('inband', 'pk1', { retries: 0 }),
       inband_nt: model('inband-nt', 'pk1', { retries: 0, cooldown: { trigger_on_transport: false } }),
+      inband_st: model('inband-st', 'pk1', { retries: 0, cooldown: { trigger_on_transport: false } }),
+      inband_st_off: model('inband-st-off', 'pk1', { retries: 0, cooldown: { trigger_statuses: [429] } }),
       sempty: model('sempty', 'pk1', { stream_timeout: 2000, retries: 0 }),
       gempty: model('gempty', 'pk1', { retries: 0 }),
       nobudget: model('nobudget', 'pk1', { retries: 0 }),
@@ -196,7 +198,9 @@ test('a mid-stream stall past the stream budget (after commit) is a timeout atte
 });
 
 test('an in-band error without status after commit is a failed attempt of the transport family (trigger_on_transport)', async () => {
-  const inBand = oneChunkThen((res) => res.end('data: {"error":{"message":"boom","code":"500"}}\n\n'));
+  const inBand = oneChunkThen((res) =>
+    res.end('data: {"error":{"message":"boom","type":"server_error","code":"engine_failed"}}\n\n'),
+  );
   for (const alias of ['inband', 'inband-nt']) {
     a.handle(inBand);
     const r = await post(alias, true);
@@ -211,6 +215,24 @@ test('an in-band error without status after commit is a failed attempt of the tr
   assert.equal(failuresOf('inband'), 1);
   assert.equal((await statusOf('inband-nt')).status, 'healthy');
   assert.equal(failuresOf('inband_nt'), 1);
+});
+
+test('an in-band error with a status after commit goes by the status list (§8.6), not trigger_on_transport', async () => {
+  const inBand = oneChunkThen((res) => res.end('data: {"error":{"message":"boom","code":"500"}}\n\n'));
+  for (const alias of ['inband-st', 'inband-st-off']) {
+    a.handle(inBand);
+    const r = await post(alias, true);
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), ERROR_FRAME);
+  }
+  // trigger_on_transport: false does not spare it: 500 is in the default status list.
+  const row = await statusOf('inband-st');
+  assert.equal(row.status, 'cooldown', 'an in-band 500 did not cool the target down');
+  assert.equal(row.status_reason, 'upstream_in_band_error');
+  assert.equal(failuresOf('inband_st'), 1);
+  // A status list without 500: counted, not cooled down.
+  assert.equal((await statusOf('inband-st-off')).status, 'healthy');
+  assert.equal(failuresOf('inband_st_off'), 1);
 });
 
 test('stream budget on the model: an upstream EOF before the first chunk fails over to the next target', async () => {

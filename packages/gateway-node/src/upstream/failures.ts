@@ -13,6 +13,11 @@ export interface AttemptFailure {
   readonly timeout: boolean;
   /** Upstream HTTP status, when there was one. */
   readonly status?: number;
+  /**
+   * The status an in-band stream error embedded (`{"error":{"code":500}}` in a 200 stream):
+   * cooldown reads it against `trigger_statuses` (data-plane §8.6); it is not an HTTP status.
+   */
+  readonly inBandStatus?: number;
   /** Upstream `Retry-After` in ms (integer seconds form only). */
   readonly retryAfterMs?: number;
   /** Log-only detail (never sent to the caller). */

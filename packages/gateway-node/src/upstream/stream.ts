@@ -205,7 +205,12 @@ function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {
   if (status !== undefined && status < 500) {
     return statusFailure(status, f.error, undefined, { retryOn429: false, extraStatuses: [] });
   }
-  return { error: errors.inBandUpstream(f.error.message), retryable: true, timeout: false };
+  return {
+    error: errors.inBandUpstream(f.error.message),
+    retryable: true,
+    timeout: false,
+    ...(status !== undefined ? { inBandStatus: status } : {}),
+  };
 }
 
 /**
