@@ -20,6 +20,7 @@ import {
   timeoutFailure,
   transportFailure,
 } from '../upstream/failures.js';
+import { scrubCredentials } from '../upstream/scrub.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import type { RequestContext } from './context.js';
@@ -179,7 +180,7 @@ async function subAttempts(
       if (r.statusCode < 200 || r.statusCode >= 300) {
         last = statusFailure(
           r.statusCode,
-          t.adapter.parseError(r.statusCode, text, r.headers),
+          t.adapter.parseError(r.statusCode, scrubCredentials(text, t.prepared), r.headers),
           undefined,
           DIRECT_POLICY,
         );

@@ -32,6 +32,7 @@ import {
   timeoutFailure,
   transportFailure,
 } from './failures.js';
+import { scrubCredentials } from './scrub.js';
 import type { Target } from './target.js';
 import { MAX_ERROR_BODY } from './unary.js';
 
@@ -97,7 +98,7 @@ export async function callPassthrough(
     const r = await sendUpstream(t.dispatcher, t.prepared, ac.signal, payload);
     if (r.statusCode < 200 || r.statusCode >= 300) {
       const text = await readCapped(r.body, MAX_ERROR_BODY);
-      const info = t.adapter.parseError(r.statusCode, text, r.headers);
+      const info = t.adapter.parseError(r.statusCode, scrubCredentials(text, t.prepared), r.headers);
       return { ok: false, failure: statusFailure(r.statusCode, info, r.headers['retry-after'], policy) };
     }
     const head = headersFrom(r.headers);

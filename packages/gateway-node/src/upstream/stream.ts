@@ -16,7 +16,7 @@
  * - Client gone: the upstream request is aborted at once (its socket closes).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Endpoint, StreamTranslator } from '@aisix/providers';
+import type { Endpoint, PreparedRequest, StreamTranslator } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import { writeStreamHead } from '../http/respond.js';
@@ -42,6 +42,7 @@ import {
   timeoutFailure,
   transportFailure,
 } from './failures.js';
+import { scrubCredentials } from './scrub.js';
 import type { Target } from './target.js';
 import { MAX_ERROR_BODY } from './unary.js';
 
@@ -197,16 +198,17 @@ function emptyStreamFailure(): AttemptFailure {
   return { error: errors.streamEmpty(), retryable: true, timeout: false };
 }
 
-function translatorFailure(tr: StreamTranslator): AttemptFailure | undefined {
+function translatorFailure(tr: StreamTranslator, prepared: PreparedRequest): AttemptFailure | undefined {
   const f = tr.failure;
   if (!f) return undefined;
-  if (f.kind === 'decode') return decodeFailure(f.message);
+  if (f.kind === 'decode') return decodeFailure(scrubCredentials(f.message, prepared));
   const status = f.error.status;
+  const info = { ...f.error, message: scrubCredentials(f.error.message, prepared) };
   if (status !== undefined && status < 500) {
-    return statusFailure(status, f.error, undefined, { retryOn429: false, extraStatuses: [] });
+    return statusFailure(status, info, undefined, { retryOn429: false, extraStatuses: [] });
   }
   return {
-    error: errors.inBandUpstream(f.error.message),
+    error: errors.inBandUpstream(info.message),
     retryable: true,
     timeout: false,
     ...(status !== undefined ? { inBandStatus: status } : {}),
@@ -340,7 +342,7 @@ class StreamCall extends UpstreamCall {
     const out = tr.push(chunk);
     const ctx = this.ctx;
     if (ctx.ttftSeconds === undefined && tr.sawOutput) ctx.ttftSeconds = (now - this.attemptStart) / 1000;
-    const f = translatorFailure(tr);
+    const f = translatorFailure(tr, this.t.prepared);
     if (f && !this.relay.committed && tr.delivered === 0) {
       this.finish(f);
       return;
@@ -370,7 +372,7 @@ class StreamCall extends UpstreamCall {
     // chunk at all (a bridged dialect's end() may still synthesize its closing frames).
     const before = tr.delivered;
     const out = tr.end();
-    const f = translatorFailure(tr);
+    const f = translatorFailure(tr, this.t.prepared);
     const empty = f === undefined && before === 0 && !tr.sawOutput;
     if (empty && !this.relay.committed) {
       // Stream budget from a resource: EOF before the first chunk fails before commit (§6.5).
@@ -430,7 +432,7 @@ class StreamCall extends UpstreamCall {
     const text = read && this.errChunks ? Buffer.concat(this.errChunks, this.errSize).toString('utf8') : '';
     const status = this.errStatus;
     const h = this.errHeaders;
-    const info = this.t.adapter.parseError(status, text, h);
+    const info = this.t.adapter.parseError(status, scrubCredentials(text, this.t.prepared), h);
     this.settle({ head: statusFailure(status, info, h['retry-after'], this.policy) });
   }
 

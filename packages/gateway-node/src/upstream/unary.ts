@@ -28,6 +28,7 @@ import {
   timeoutFailure,
   transportFailure,
 } from './failures.js';
+import { scrubCredentials } from './scrub.js';
 import type { Target } from './target.js';
 
 export const MAX_ERROR_BODY = 64 * 1024;
@@ -123,11 +124,11 @@ export async function callUnary(
     const r = await call.response;
     noteProviderRequestId(ctx, r.headers);
     if (r.status < 200 || r.status >= 300) {
-      const info = t.adapter.parseError(r.status, r.text, r.headers);
+      const info = t.adapter.parseError(r.status, scrubCredentials(r.text, t.prepared), r.headers);
       return { ok: false, failure: statusFailure(r.status, info, r.headers['retry-after'], policy) };
     }
     const out = t.adapter.transformResponse(endpoint, r.text, ctx.requestedModel ?? '', t.prepared);
-    if (!out.ok) return { ok: false, failure: decodeFailure(out.message) };
+    if (!out.ok) return { ok: false, failure: decodeFailure(scrubCredentials(out.message, t.prepared)) };
     ctx.usage = out.usage;
     const scopes = ctx.scopes;
     let body =

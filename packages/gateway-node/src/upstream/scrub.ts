@@ -1,0 +1,37 @@
+/**
+ * Upstream error text with the credentials this gateway sent removed. Some upstreams echo the
+ * request's `Authorization` (or a key from the URL) in their error messages; those messages
+ * reach the caller, the access log, usage events and exporters, and a provider key must never
+ * appear in any of them. Runs on error paths only.
+ */
+import type { PreparedRequest } from '@aisix/providers';
+
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization'];
+/** Shorter values are not secrets worth a search (and would mangle ordinary words). */
+const MIN_SECRET = 8;
+const MASK = '****';
+
+function secretsOf(prepared: PreparedRequest): string[] {
+  const out: string[] = [];
+  const add = (v: string | undefined | null) => {
+    if (v && v.length >= MIN_SECRET) out.push(v);
+  };
+  for (const name of CREDENTIAL_HEADERS) {
+    const v = prepared.headers[name];
+    if (v === undefined) continue;
+    add(v);
+    // `Bearer <token>`, `Basic <b64>`: the token alone is echoed too.
+    const sp = v.indexOf(' ');
+    if (sp > 0) add(v.slice(sp + 1).trim());
+  }
+  add(prepared.url.searchParams.get('key'));
+  // Longest first, so a header value is replaced whole before the token inside it.
+  return out.sort((a, b) => b.length - a.length);
+}
+
+export function scrubCredentials(text: string, prepared: PreparedRequest): string {
+  if (text.length < MIN_SECRET) return text;
+  let out = text;
+  for (const s of secretsOf(prepared)) if (out.includes(s)) out = out.split(s).join(MASK);
+  return out;
+}
