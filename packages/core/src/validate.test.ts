@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KIND_NAMES, KINDS, kindByAdminPath, kindByName } from './kinds.js';
-import { parseRead, validateWrite } from './validate.js';
+import { parseRead, parseServed, validateWrite } from './validate.js';
 
 const SECRET = 'sk-THIS-MUST-NEVER-LEAK-42';
 
@@ -116,6 +116,24 @@ describe('parseRead', () => {
     assert.ok(r.ok);
     assert.deepEqual(r.value.future, { x: 1 });
     assert.deepEqual([...r.unknownFields].sort(), ['future', 'routing.policy', 'routing.targets[].hint']);
+  });
+  test('parseServed: the same read without the unknown fields, which it lists', () => {
+    const doc = {
+      display_name: 'g',
+      future: { x: 1 },
+      routing: { targets: [{ model: 'a', hint: 1 }, { model: 'b' }], policy: 'x' },
+    };
+    const r = parseServed('models', doc);
+    assert.ok(r.ok);
+    const clean = parseRead('models', {
+      display_name: 'g',
+      routing: { targets: [{ model: 'a' }, { model: 'b' }] },
+    });
+    assert.ok(clean.ok);
+    assert.deepEqual(r.value, clean.value, 'defaults filled as by parseRead, unknown fields gone');
+    assert.deepEqual([...r.unknownFields].sort(), ['future', 'routing.policy', 'routing.targets[].hint']);
+    assert.ok(validateWrite('models', r.value).ok, 'what is served passes the strict write schema');
+    assert.deepEqual(doc.routing.targets[0], { model: 'a', hint: 1 }, 'the input is not changed');
   });
   test('unknown fields survive alias normalisation', () => {
     const r = parseRead('a2a_agents', { display_name: 'a', url: 'u', skills: [] });

@@ -106,6 +106,19 @@ export function validateWrite(kind: KindName | KindDef, input: unknown): WriteVa
 
 /** Lenient read of a stored document: unknown fields are kept and listed (`a.b[].c`). */
 export function parseRead(kind: KindName | KindDef, input: unknown): ReadValidation {
+  return lenientRead(kind, input, false);
+}
+
+/**
+ * What the gateway serves of a stored document: the lenient read (defaults filled, aliases
+ * folded) without the unknown fields its typed decode ignores, listed as by `parseRead`.
+ * `aisix export` writes this, so a YELLOW document exports as the gateway serves it.
+ */
+export function parseServed(kind: KindName | KindDef, input: unknown): ReadValidation {
+  return lenientRead(kind, input, true);
+}
+
+function lenientRead(kind: KindName | KindDef, input: unknown, dropUnknown: boolean): ReadValidation {
   const def = defOf(kind);
   const { result: r, unknown } = withUnknownRecording(() => v.safeParse(def.readSchema, input, CONFIG));
   if (!r.success) {
@@ -114,8 +127,21 @@ export function parseRead(kind: KindName | KindDef, input: unknown): ReadValidat
   }
   const value = r.output as Record<string, unknown>;
   const unknownFields: string[] = [];
-  if (unknown.size > 0) collectUnknown(value, '', unknown, new Set(), unknownFields);
-  return { ok: true, value, unknownFields };
+  if (unknown.size === 0) return { ok: true, value, unknownFields };
+  collectUnknown(value, '', unknown, new Set(), unknownFields);
+  if (!dropUnknown) return { ok: true, value, unknownFields };
+  return { ok: true, value: withoutUnknown(value, unknown) as Record<string, unknown>, unknownFields };
+}
+
+function withoutUnknown(node: unknown, unknown: ReadonlyMap<object, readonly string[]>): unknown {
+  if (Array.isArray(node)) return node.map((item) => withoutUnknown(item, unknown));
+  if (typeof node !== 'object' || node === null) return node;
+  const extra = unknown.get(node) ?? [];
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([k]) => !extra.includes(k))
+      .map(([k, child]) => [k, withoutUnknown(child, unknown)]),
+  );
 }
 
 function collectUnknown(
