@@ -8,12 +8,16 @@
  *     empty, and B serves the caller key with A's upstream credential;
  *  3. an edit shows up in diff as exactly that change, apply converges, a changed secret is
  *     reported without being printed, --prune deletes what the file dropped;
- *  4. a bad file (and a file whose secret variable is unset) changes nothing and exits 1.
+ *  4. a bad file (and a file whose secret variable is unset) changes nothing and exits 1;
+ *  5. export of a cluster holding what the gateway serves leniently (unknown fields), what it
+ *     rejects (RED documents) and api keys sharing a name: both sources write a loadable file,
+ *     say what they left out, and exit 3 when stored documents were skipped; with
+ *     --reveal-secrets the written file is 0600 even when it existed as 0644.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testEtcd } from '@aisix/testkit';
@@ -383,5 +387,175 @@ describe('gitops: export -> apply -> diff across two etcd clusters', () => {
     );
     const caller = (await apiB.list('api_keys')).find((e) => e.value.display_name === 'ci-caller');
     assert.equal(caller?.value.key_hash, hash(CALLER));
+  });
+});
+
+describe('gitops: export decodes as the gateway does (control-plane §2.6)', () => {
+  const dir = tempDir('gitops-lenient');
+  let etcd: { endpoint: string; prefix: string };
+  let p: AisixProcess;
+  let api: AdminClient;
+  let redId = '';
+  let yellowId = '';
+  const SECRET = 'sk-upstream-lenient-4242';
+  const secretEnv = { [SECRET_VAR]: SECRET };
+
+  /** A direct etcd write through its JSON gateway, as an operator's etcdctl would do. */
+  const etcdPut = async (key: string, value: string) => {
+    const b64 = (x: string) => Buffer.from(x, 'utf8').toString('base64');
+    const res = await fetch(`${etcd.endpoint}/v3/kv/put`, {
+      method: 'POST',
+      body: JSON.stringify({ key: b64(key), value: b64(value) }),
+    });
+    assert.equal(res.status, 200, `etcd put ${key}`);
+  };
+
+  before(async () => {
+    etcd = await testEtcd();
+    p = await startAisix({ name: 'lenient', dir, role: 'all', etcd });
+    await waitStatus(p, `${p.adminUrl}/readyz`, 200);
+    api = new AdminClient(p.adminUrl);
+    const pk = await api.create('provider_keys', {
+      display_name: 'openai-main',
+      provider: 'openai',
+      api_key: SECRET,
+    });
+    const chat = await api.create('models', {
+      display_name: 'chat',
+      provider: 'openai',
+      model_name: 'gpt-mock',
+      provider_key_id: pk.id,
+    });
+    // The Admin API allows two api keys with one display_name.
+    for (const c of ['a', 'b']) {
+      await api.create('api_keys', {
+        display_name: 'dupe',
+        key_hash: c.repeat(64),
+        allowed_models: ['chat'],
+      });
+    }
+    const g = await api.create('guardrails', {
+      name: 'no-forbidden',
+      kind: 'keyword',
+      patterns: [{ kind: 'literal', value: 'forbidden-word' }],
+    });
+    await api.create('guardrail_attachments', {
+      guardrail_id: g.id,
+      scope_type: 'model',
+      scope_id: chat.id,
+      priority: 1,
+    });
+    // Served with the unknown field ignored (YELLOW), and not served at all (RED).
+    yellowId = '11111111-1111-4111-8111-111111111111';
+    redId = '22222222-2222-4222-8222-222222222222';
+    await etcdPut(
+      `${etcd.prefix}/models/${yellowId}`,
+      JSON.stringify({
+        display_name: 'm5',
+        provider: 'openai',
+        model_name: 'gpt-5',
+        provider_key_id: pk.id,
+        bogus: 'bogus-value-never-shown',
+      }),
+    );
+    await etcdPut(
+      `${etcd.prefix}/models/${redId}`,
+      JSON.stringify({ display_name: 'm6', provider: 'openai' }),
+    );
+    await waitUntil(
+      'the gateway serves m5 and rejects m6',
+      async () => {
+        const r = await api.raw('GET', '/status/config');
+        const body = JSON.parse(r.body) as {
+          rejected?: { resource_id: string }[];
+          partially_compatible?: unknown[];
+        };
+        const rejected = body.rejected?.some((x) => x.resource_id === redId) ?? false;
+        return rejected && (body.partially_compatible?.length ?? 0) > 0 ? true : undefined;
+      },
+      { timeoutMs: 10_000, alive: [p] },
+    );
+  });
+
+  after(async () => {
+    await p?.kill();
+    removeDir(dir);
+  });
+
+  test('unknown fields, a RED document, duplicate api-key names: both sources write a loadable file, exit 3', async () => {
+    const file = join(dir, 'lenient.yaml');
+    const fromEtcd = await aisix(['export', '--etcd', etcd.endpoint, '--prefix', etcd.prefix, '-o', file]);
+    assert.equal(fromEtcd.code, 3, fromEtcd.err);
+    const text = readFileSync(file, 'utf8');
+    const fromAdmin = await aisix(['export', '--admin', p.adminUrl]);
+    assert.equal(fromAdmin.code, 3, fromAdmin.err);
+    assert.equal(body(fromAdmin.out), body(text), 'both sources export the same file');
+
+    for (const r of [fromEtcd, fromAdmin]) {
+      assert.match(
+        r.err,
+        new RegExp(
+          `note: models/${yellowId}: left out 1 field\\(s\\) the gateway ignores \\(unknown\\): bogus\n`,
+        ),
+      );
+      assert.match(
+        r.err,
+        new RegExp(`note: skipped models/${redId}: the gateway rejects it \\(schema_failed\\): .*model_name`),
+      );
+      assert.match(
+        r.err,
+        /shares its display_name "dupe" with 1 other api key\(s\): exported as "dupe-[0-9a-f]{8}"/,
+      );
+      assert.match(r.err, /exported 6 resource\(s\) .*; 1 stored document\(s\) left out/);
+      assert.ok(!r.err.includes('bogus-value-never-shown') && !r.err.includes(SECRET));
+    }
+    assert.match(text, /display_name: m5\n/);
+    assert.doesNotMatch(text, /bogus|m6/);
+    const validate = await aisix(['validate', '--resources', file], secretEnv);
+    assert.equal(validate.code, 0, validate.err);
+    assert.equal(validate.out.trim(), `OK: ${file} loaded 6 resource(s)`);
+  });
+
+  test('export --admin says how many guardrail attachments and MCP policies it left out', async () => {
+    const r = await aisix(['export', '--admin', p.adminUrl]);
+    assert.match(r.err, /note: 1 guardrail_attachments not exported: a resources file cannot express them/);
+  });
+
+  test('--reveal-secrets -o over an existing 0644 file leaves it 0600', async () => {
+    // A prefix holding one provider key only, so this checks the file mode and nothing else.
+    const prefix = `${etcd.prefix}-reveal`;
+    await etcdPut(
+      `${prefix}/provider_keys/33333333-3333-4333-8333-333333333333`,
+      JSON.stringify({ display_name: 'openai-main', provider: 'openai', api_key: SECRET }),
+    );
+    const file = join(dir, 'revealed.yaml');
+    writeFileSync(file, 'old\n', { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const r = await aisix([
+      'export',
+      '--etcd',
+      etcd.endpoint,
+      '--prefix',
+      prefix,
+      '--reveal-secrets',
+      '-o',
+      file,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(readFileSync(file, 'utf8').includes(`api_key: ${SECRET}`));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const fresh = join(dir, 'fresh.yaml');
+    const r2 = await aisix([
+      'export',
+      '--etcd',
+      etcd.endpoint,
+      '--prefix',
+      prefix,
+      '--reveal-secrets',
+      '-o',
+      fresh,
+    ]);
+    assert.equal(r2.code, 0, r2.err);
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The Admin API as the GitOps commands use it: list every file kind, create, replace,
- * delete, and read one entry's current revision. The admin key goes only into the
+ * The Admin API as the GitOps commands use it: list every kind, create, replace, delete,
+ * read one entry's current revision, and the config status's `rejected[]` rows. The admin key goes only into the
  * Authorization header; errors carry the status and the server's `error_msg`, never the key.
  */
 import type { KindName } from '@aisix/core';
@@ -86,6 +86,26 @@ export class AdminApi {
     }
   }
 
+  /**
+   * `rejected[]` of `GET /admin/v1/status/config`: what the gateway does not serve, which is
+   * also what the Admin API's lists leave out. Throws AdminError 501 when this process has
+   * no config sync.
+   */
+  async rejected(): Promise<RejectedRow[]> {
+    const body = await this.#call('GET', '/status/config');
+    const rows = typeof body === 'object' && body !== null && 'rejected' in body ? body.rejected : [];
+    if (!Array.isArray(rows)) throw new AdminError(200, 'GET /status/config: malformed rejected[]');
+    const str = (o: Record<string, unknown>, k: string) => (typeof o[k] === 'string' ? (o[k] as string) : '');
+    return rows
+      .filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
+      .map((r) => ({
+        kind: str(r, 'resource_kind'),
+        id: str(r, 'resource_id'),
+        errorKind: str(r, 'last_error_kind'),
+        error: str(r, 'last_error'),
+      }));
+  }
+
   async create(kind: KindName, doc: Doc): Promise<LiveEntry> {
     return toEntry(kind, await this.#call('POST', `/${kind}`, doc));
   }
@@ -99,6 +119,14 @@ export class AdminApi {
   async remove(kind: KindName, id: string, ifRevision?: number): Promise<void> {
     await this.#call('DELETE', `/${kind}/${encodeURIComponent(id)}`, undefined, ifRevision);
   }
+}
+
+/** A `rejected[]` row of the config status: a stored entry the gateway does not serve. */
+export interface RejectedRow {
+  readonly kind: string;
+  readonly id: string;
+  readonly errorKind: string;
+  readonly error: string;
 }
 
 function toEntry(kind: KindName, e: unknown): LiveEntry {

@@ -46,7 +46,8 @@ export const GITOPS_HELP = `GitOps (see docs/gitops.md):
 
   The admin key is read from $AISIX_ADMIN_KEY (or --admin-key <key>).
   export writes a resources file (stdout or -o); secrets become \${VAR} placeholders, listed
-  on stderr. diff exits 0 when the cluster matches the file, 2 when it would change, 1 on
+  on stderr; it exits 3 when stored documents the gateway rejects were left out (each named
+  in a note), 1 on error. diff exits 0 when the cluster matches the file, 2 when it would change, 1 on
   error. apply exits 0 when the cluster matches the file afterwards, 1 on error (nothing is
   written when the file is invalid; it stops at the first failed step).
 `;

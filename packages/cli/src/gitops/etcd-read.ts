@@ -1,19 +1,28 @@
 /**
  * Reads every resource document under an etcd prefix for `aisix export --etcd` (contract
  * §5.5: plain connection, 3 attempts 1 s apart). Keys and values go through the same key
- * parser as the gateway loader; what it would reject is reported, not exported.
+ * parser as the gateway loader; a key or value it would reject (RED: bad key, unknown kind,
+ * not a JSON document) is skipped and reported, not exported. Documents are decoded later,
+ * by export itself, as the gateway decodes them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseKey } from '@aisix/core';
 import { createEtcdStore, type LoadResult } from '@aisix/store';
 import type { LiveEntry } from './admin-client.js';
+import { FILE_KINDS } from './identity.js';
 
 const ATTEMPTS = 3;
+
+/** A stored key left out: `kind/id` (or `key <key>` when it names no resource) and why. */
+export interface Skipped {
+  readonly what: string;
+  readonly why: string;
+}
 
 export async function readEtcd(
   endpoints: string[],
   prefix: string,
-): Promise<{ entries: LiveEntry[]; notes: string[] }> {
+): Promise<{ entries: LiveEntry[]; skipped: Skipped[] }> {
   const etcd = createEtcdStore({ endpoints, prefix, dialTimeoutMs: 3000, requestTimeoutMs: 5000 });
   let loaded: LoadResult | undefined;
   let lastError: unknown;
@@ -34,25 +43,31 @@ export async function readEtcd(
     throw new Error(`cannot read etcd at ${endpoints.join(',')} after ${ATTEMPTS} attempts: ${why}`);
   }
   const entries: LiveEntry[] = [];
-  const notes: string[] = [];
+  const skipped: Skipped[] = [];
   const decoder = new TextDecoder('utf-8', { fatal: true });
   for (const raw of loaded.entries) {
     const key = parseKey(prefix, raw.key);
     if (!key.ok) {
-      notes.push(
-        `skipped key ${raw.key}: ${key.errorKind === 'unknown_kind' ? 'unknown kind' : 'not a resource key'}`,
-      );
+      skipped.push({
+        what: `key ${raw.key}`,
+        why: key.errorKind === 'unknown_kind' ? 'unknown kind' : 'not a resource key',
+      });
+      continue;
+    }
+    if (!FILE_KINDS.includes(key.kind)) {
+      // Not decoded: a resources file cannot express the kind; export only counts them.
+      entries.push({ kind: key.kind, id: key.id, value: {}, revision: raw.revision });
       continue;
     }
     let value: unknown;
     try {
       value = JSON.parse(decoder.decode(raw.value));
     } catch {
-      notes.push(`skipped key ${raw.key}: the value is not JSON`);
+      skipped.push({ what: `${key.kind}/${key.id}`, why: 'the value is not JSON' });
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      notes.push(`skipped key ${raw.key}: the value is not a JSON object`);
+      skipped.push({ what: `${key.kind}/${key.id}`, why: 'the value is not a JSON object' });
       continue;
     }
     entries.push({
@@ -62,5 +77,5 @@ export async function readEtcd(
       revision: raw.revision,
     });
   }
-  return { entries, notes };
+  return { entries, skipped };
 }

@@ -1,13 +1,16 @@
 /**
  * `aisix export`: live entries (read from etcd or from the Admin API) → one resources file
- * that file mode loads. Ids are dropped (file ids derive from identities), references by id
- * become names (`provider_key`, policy `scope_ref` / condition values) or derived ids (cache
+ * that file mode loads. Each document is decoded as the gateway decodes it (control-plane
+ * §2.6): unknown fields are left out (the gateway ignores them; a note names them, never their
+ * values), a document the gateway rejects (RED) is skipped with a note, and api keys sharing
+ * a display_name get unique names. Ids are dropped (file ids derive from identities), references
+ * by id become names (`provider_key`, policy `scope_ref` / condition values) or derived ids (cache
  * policy `applies_to: api_key:<id>`), values equal to their defaults are left out, every `$`
  * in a value is escaped as `$$` (file interpolation must give the value back), and secrets
  * become `${VAR}` placeholders the user fills (etcd only: `--reveal-secrets` writes them).
  * The result is checked by the real file pipeline before it is returned.
  */
-import { fileResourceId, type KindName, loadResourcesFile, validateWrite } from '@aisix/core';
+import { fileResourceId, type KindName, loadResourcesFile, parseServed, validateWrite } from '@aisix/core';
 import { stringify } from 'yaml';
 import type { LiveEntry } from './admin-client.js';
 import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
@@ -21,7 +24,15 @@ export interface Placeholder {
 }
 
 export type ExportResult =
-  | { ok: true; text: string; placeholders: Placeholder[]; notes: string[]; count: number }
+  | {
+      ok: true;
+      text: string;
+      placeholders: Placeholder[];
+      notes: string[];
+      /** One line per stored document left out (the gateway rejects it, or a file cannot hold it). */
+      skipped: string[];
+      count: number;
+    }
   | { ok: false; errors: string[] };
 
 export interface ExportOptions {
@@ -29,6 +40,11 @@ export interface ExportOptions {
   readonly revealSecrets: boolean;
   /** Shown in the header comment. */
   readonly source: string;
+  /**
+   * Documents the source already left out (`kind/id` → why: a value that is not JSON, a
+   * document the Admin API's list skips), so a reference to one says so.
+   */
+  readonly skippedBefore?: ReadonlyMap<string, string>;
 }
 
 const SINGULAR: Readonly<Partial<Record<KindName, string>>> = {
@@ -65,35 +81,67 @@ interface Item {
 export function exportResources(entries: readonly LiveEntry[], opts: ExportOptions): ExportResult {
   const errors: string[] = [];
   const notes: string[] = [];
-  const skipped = new Map<string, number>();
+  const skipped: string[] = [];
+  /** `kind/id` → why the document was skipped, for a clear error when something names it. */
+  const skippedWhy = new Map<string, string>();
+  const notExpressible = new Map<string, number>();
   const items: Item[] = [];
   for (const e of entries) {
     if (!FILE_KINDS.includes(e.kind)) {
-      skipped.set(e.kind, (skipped.get(e.kind) ?? 0) + 1);
+      notExpressible.set(e.kind, (notExpressible.get(e.kind) ?? 0) + 1);
       continue;
     }
-    const r = validateWrite(e.kind, e.value);
-    if (!r.ok) {
-      errors.push(`${e.kind}/${e.id}: ${r.message}`);
+    // As the gateway reads it: lenient schema, unknown fields ignored (§2.6).
+    const read = parseServed(e.kind, e.value);
+    let why: string | undefined;
+    let value: Doc | undefined;
+    if (!read.ok) why = `the gateway rejects it (${read.errorKind}): ${read.message}`;
+    else {
+      const r = validateWrite(e.kind, read.value);
+      if (r.ok) value = r.value;
+      else why = `a resources file cannot hold it: ${r.message}`;
+    }
+    if (value === undefined) {
+      skipped.push(`skipped ${e.kind}/${e.id}: ${why}`);
+      skippedWhy.set(`${e.kind}/${e.id}`, why ?? '');
       continue;
     }
-    items.push({ kind: e.kind, id: e.id, identity: identityOf(e.kind, r.value) ?? '', value: r.value });
+    if (read.ok && read.unknownFields.length > 0) {
+      notes.push(
+        `${e.kind}/${e.id}: left out ${read.unknownFields.length} field(s) the gateway ignores (unknown): ${read.unknownFields.join(', ')}`,
+      );
+    }
+    items.push({ kind: e.kind, id: e.id, identity: identityOf(e.kind, value) ?? '', value });
   }
-  for (const [kind, n] of skipped) {
+  for (const [kind, n] of notExpressible) {
     notes.push(`${n} ${kind} not exported: a resources file cannot express them`);
   }
 
-  // Api keys need a display_name in a file; one the store lacks is made up from the id.
-  const taken = new Set(items.filter((i) => i.kind === 'api_keys').map((i) => i.identity));
-  for (const i of items) {
-    if (i.kind !== 'api_keys' || i.identity !== '') continue;
-    let name = `api-key-${i.id.slice(0, 8)}`;
-    if (taken.has(name)) name = `api-key-${i.id}`;
+  // Api key display names are not unique in the Admin API, but a file's identities are: keys
+  // sharing one are each exported as "<name>-<first 8 characters of the id>" (deterministic,
+  // and none keeps the shared name, so diff/apply match each by its key_hash and rename it).
+  const keys = items
+    .filter((i) => i.kind === 'api_keys')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const taken = new Set(keys.map((i) => i.identity));
+  const shared = new Map<string, number>();
+  for (const i of keys) if (i.identity !== '') shared.set(i.identity, (shared.get(i.identity) ?? 0) + 1);
+  const rename = (i: Item, base: string, why: string) => {
+    let name = `${base}-${i.id.slice(0, 8)}`;
+    if (taken.has(name)) name = `${base}-${i.id}`;
+    for (let n = 2; taken.has(name); n++) name = `${base}-${i.id}-${n}`;
     taken.add(name);
     i.identity = name;
     i.value = { ...i.value, display_name: name };
-    notes.push(`api_keys/${i.id} has no display_name: exported as "${name}"`);
+    notes.push(`api_keys/${i.id} ${why}: exported as "${name}"`);
+  };
+  for (const i of keys) {
+    const n = shared.get(i.identity) ?? 0;
+    if (n > 1)
+      rename(i, i.identity, `shares its display_name "${i.identity}" with ${n - 1} other api key(s)`);
   }
+  // One the store lacks is made up from the id.
+  for (const i of keys) if (i.identity === '') rename(i, 'api-key', 'has no display_name');
 
   const byId = new Map<string, Item>(items.map((i) => [`${i.kind}/${i.id}`, i]));
   const nameOfDerived = new Map<string, string>(
@@ -109,7 +157,11 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
     const toDerived = (target: KindName, id: string): string => {
       const t = byId.get(`${target}/${id}`);
       if (t === undefined) {
-        bad ??= `references ${target} id "${id}", which does not exist`;
+        const why = skippedWhy.get(`${target}/${id}`) ?? opts.skippedBefore?.get(`${target}/${id}`);
+        bad ??=
+          why === undefined
+            ? `references ${target} id "${id}", which does not exist`
+            : `references ${target}/${id}, which is skipped (${why}): fix or delete that document, or this reference`;
         return id;
       }
       return fileResourceId(target, t.identity);
@@ -169,5 +221,5 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
   const env = Object.fromEntries(placeholders.map((p) => [p.variable, 'placeholder-secret-value']));
   const check = loadResourcesFile({ text, path: '(export)', env });
   if (!check.ok) return { ok: false, errors: check.errors };
-  return { ok: true, text, placeholders, notes, count };
+  return { ok: true, text, placeholders, notes, skipped, count };
 }

@@ -131,6 +131,82 @@ describe('export', () => {
     assert.deepEqual(r.errors, ['models "chat": references provider_keys id "pk-1", which does not exist']);
   });
 
+  test('a document with unknown fields exports as the gateway serves it; the note names the fields, not values', () => {
+    const live = liveCluster().map((e) =>
+      e.id === 'm-chat'
+        ? { ...e, value: { ...e.value, bogus: 'bogus-value-1', routing_hint: { deep: 2 } } }
+        : e,
+    );
+    const r = exported(live);
+    assert.doesNotMatch(r.text, /bogus|routing_hint|deep/);
+    assert.deepEqual(
+      r.notes.filter((n) => n.startsWith('models/')),
+      ['models/m-chat: left out 2 field(s) the gateway ignores (unknown): bogus, routing_hint'],
+    );
+    assert.deepEqual(r.skipped, []);
+    const entries = load(r.text, { PROVIDER_KEY_OPENAI_MAIN_API_KEY: SECRET });
+    assert.equal(entries.find((e) => e.value.display_name === 'chat')?.value.model_name, 'gpt');
+  });
+
+  test('a document the gateway rejects is skipped with a note; the rest exports', () => {
+    const live = liveCluster();
+    live.push({
+      kind: 'models',
+      id: 'm-red',
+      revision: 1,
+      value: { display_name: 'm5', provider: 'openai' },
+    });
+    const r = exported(live);
+    assert.deepEqual(r.skipped, [
+      'skipped models/m-red: the gateway rejects it (schema_failed): schema validation failed at : a direct model requires "model_name", "provider_key_id" (or one of routing, ensemble, semantic)',
+    ]);
+    assert.doesNotMatch(r.text, /m5/);
+    assert.equal(r.count, 7);
+  });
+
+  test('a reference to a skipped document is an error that names the skipped document', () => {
+    const live = liveCluster().map((e) =>
+      e.id === 'pk-1' ? { ...e, value: { display_name: 'openai-main', provider: 7, api_key: 'x' } } : e,
+    );
+    const r = exportResources(live, { revealSecrets: false, source: 'test' });
+    assert.ok(!r.ok);
+    assert.equal(r.errors.length, 1);
+    assert.match(
+      r.errors[0] ?? '',
+      /^models "chat": references provider_keys\/pk-1, which is skipped \(the gateway rejects it \(schema_failed\): schema validation failed at \/provider: invalid type: expected string\)/,
+    );
+  });
+
+  test('a reference to a document the source left out (not JSON, not listed) names it too', () => {
+    const live = liveCluster().filter((e) => e.kind !== 'provider_keys');
+    const skippedBefore = new Map([['provider_keys/pk-1', 'the value is not JSON']]);
+    const r = exportResources(live, { revealSecrets: false, source: 'test', skippedBefore });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors, [
+      'models "chat": references provider_keys/pk-1, which is skipped (the value is not JSON): fix or delete that document, or this reference',
+    ]);
+  });
+
+  test('api keys sharing a display_name get unique names, whatever the input order', () => {
+    const key = (id: string, hash: string): LiveEntry => ({
+      kind: 'api_keys',
+      id,
+      revision: 1,
+      value: { display_name: 'dupe', key_hash: hash.repeat(64), allowed_models: [] },
+    });
+    const live = [...liveCluster(), key('bbbbbbbb-2', 'b'), key('aaaaaaaa-1', 'c')];
+    const r = exported(live);
+    assert.deepEqual(r.notes.filter((n) => n.includes('dupe')).sort(), [
+      'api_keys/aaaaaaaa-1 shares its display_name "dupe" with 1 other api key(s): exported as "dupe-aaaaaaaa"',
+      'api_keys/bbbbbbbb-2 shares its display_name "dupe" with 1 other api key(s): exported as "dupe-bbbbbbbb"',
+    ]);
+    const names = load(r.text, { PROVIDER_KEY_OPENAI_MAIN_API_KEY: SECRET })
+      .filter((e) => e.kind === 'api_keys')
+      .map((e) => e.value.display_name);
+    assert.deepEqual(names, ['caller', 'dupe-aaaaaaaa', 'dupe-bbbbbbbb']);
+    assert.equal(exported(live.reverse()).text, r.text, 'deterministic');
+  });
+
   test('--reveal-secrets writes the stored secret (escaped like every value)', () => {
     const live = liveCluster();
     const pk = live[0] as LiveEntry;
