@@ -46,6 +46,9 @@ export function redisKeyPrefix(envId: string | undefined): string {
 }
 
 async function connect(key: string, conf: RedisConnConfig, logger: Logger): Promise<RedisHandle> {
+  // control-plane §1.9: `verify: false` accepts any certificate, with a logged warning.
+  if (conf.tls?.verify === false)
+    logger.warn(`${key}.tls.verify is false: the Redis server's certificate is not verified`);
   let errors = 0;
   try {
     return await connectRedis(conf, {
