@@ -172,12 +172,14 @@ describe('presidio', () => {
     vendor.handle((req, res) => {
       const text = String(req.json?.text ?? '');
       if (req.url === '/analyzer/analyze') {
+        // Presidio is Python: offsets count code points (an emoji is one), not UTF-16 units.
+        const cp = (i: number) => [...text.slice(0, i)].length;
         const out = [];
         const at = text.indexOf(EMAIL);
         if (at !== -1)
-          out.push({ entity_type: 'EMAIL_ADDRESS', start: at, end: at + EMAIL.length, score: 1 });
+          out.push({ entity_type: 'EMAIL_ADDRESS', start: cp(at), end: cp(at) + EMAIL.length, score: 1 });
         const ssn = text.indexOf('078-05-1120');
-        if (ssn !== -1) out.push({ entity_type: 'US_SSN', start: ssn, end: ssn + 11, score: 0.9 });
+        if (ssn !== -1) out.push({ entity_type: 'US_SSN', start: cp(ssn), end: cp(ssn) + 11, score: 0.9 });
         return json(res, 200, out);
       }
       if (req.url === '/anonymizer/anonymize') {
@@ -207,6 +209,9 @@ describe('presidio', () => {
     });
     assert.equal((await chat(`mail ${EMAIL}`)).status, 200);
     assert.equal(lastPrompt(), 'mail <EMAIL_ADDRESS>');
+    // Emoji before the entity: the code-point offsets still land on the address.
+    assert.equal((await chat(`😀😀😀 ${EMAIL} 👋 ok`)).status, 200);
+    assert.equal(lastPrompt(), '😀😀😀 <EMAIL_ADDRESS> 👋 ok');
     assert.equal((await chat('ssn 078-05-1120')).status, 422);
   });
 });

@@ -75,13 +75,34 @@ export function presidio(d: Doc): RemoteCheck {
       // replaces the n-th (non-overlapping) entity.
       items.sort((a, b) => Number(a.start) - Number(b.start));
       const spans = nonOverlapping(entities);
+      const at = utf16Index(text);
       return spans.map((e, i) => {
         const item = items.length === spans.length ? items[i] : undefined;
         const replacement = typeof item?.text === 'string' ? item.text : `<${e.entity_type}>`;
-        return { start: e.start, end: e.end, detector: e.entity_type, action: 'mask', replacement };
+        return { start: at(e.start), end: at(e.end), detector: e.entity_type, action: 'mask', replacement };
       });
     },
   };
+}
+
+/**
+ * Presidio is a Python service: its offsets count code points, where a JavaScript index counts
+ * UTF-16 units (an emoji is two). Maps a code-point offset of `text` to its string index; the
+ * identity when the text has no surrogate pair.
+ */
+export function utf16Index(text: string): (codePoint: number) => number {
+  if (!/[\uD800-\uDFFF]/.test(text)) return (cp) => cp;
+  const index: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    index.push(i);
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  index.push(text.length);
+  return (cp) => index[Math.max(0, Math.min(cp, index.length - 1))] as number;
 }
 
 /** Overlapping entities keep the first (highest-starting-first wins as Presidio's own merge). */
