@@ -45,6 +45,12 @@ export interface CompiledGuardrail {
     readonly check: RemoteCheck;
     readonly timeoutMs: number;
     readonly failOpen: { readonly input: boolean; readonly output: boolean };
+    /**
+     * Judges only the user's own content on input (Azure text moderation's default
+     * `text_source: concatenate_user_content`): system prompts, instructions and tool output
+     * are left out of what the vendor sees.
+     */
+    readonly userContentOnly?: true;
   };
 }
 
@@ -94,7 +100,18 @@ export function compileGuardrail(
       : g.timeout_ms;
   const open = g.fail_open && !g.mandatory;
   const outputOpen = open && (g as { output_fail_open?: boolean }).output_fail_open === true;
-  return { ...common, remote: { check, timeoutMs, failOpen: { input: open, output: outputOpen } } };
+  const userOnly =
+    g.kind === 'azure_content_safety_text_moderation' &&
+    (g as { text_source?: string }).text_source !== 'concatenate_all_content';
+  return {
+    ...common,
+    remote: {
+      check,
+      timeoutMs,
+      failOpen: { input: open, output: outputOpen },
+      ...(userOnly ? { userContentOnly: true as const } : {}),
+    },
+  };
 }
 
 /** Keyword guardrails block on the first hit; where it is does not matter (never masked). */

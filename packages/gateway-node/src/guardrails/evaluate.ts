@@ -11,11 +11,17 @@ import type { CompiledGuardrail } from './compile.js';
 import { scanLocalText } from './offload.js';
 import { type GuardrailHttp, type Phase, RemoteError } from './remote/http.js';
 
+/**
+ * `userText`: the input's user content alone (roles known), for members that judge only that
+ * (`remote.userContentOnly`); without it they see `text`. Their findings are verdicts, not spans
+ * (a block-only vendor), so nothing is mapped back into `text`.
+ */
 export function evaluate(
   chain: readonly CompiledGuardrail[],
   text: string,
   phase: Phase,
   http: GuardrailHttp,
+  userText?: string,
 ): Judgement | Promise<Judgement> {
   if (!chain.some((g) => g.remote !== undefined)) {
     const o = scanLocalText(chain, text);
@@ -23,7 +29,16 @@ export function evaluate(
   }
   const local = chain.filter((g) => g.remote === undefined);
   const localOutcomes = scanLocalText(local, text);
-  const remote = chain.map((g) => (g.remote === undefined ? undefined : callRemote(g, text, phase, http)));
+  const remote = chain.map((g) =>
+    g.remote === undefined
+      ? undefined
+      : callRemote(
+          g,
+          g.remote.userContentOnly && phase === 'input' && userText !== undefined ? userText : text,
+          phase,
+          http,
+        ),
+  );
   return Promise.all([localOutcomes, Promise.all(remote)]).then(([lo, ro]) => {
     let li = 0;
     const outcomes = chain.map((g, i) =>

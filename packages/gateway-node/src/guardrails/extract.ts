@@ -82,41 +82,80 @@ function toolCalls(out: Slot[], m: Obj): void {
   if (isObj(m.function_call)) str(out, m.function_call, 'arguments');
 }
 
-/** The input slots of a request body of `kind` (empty for kinds that are not scanned). */
-export function inputSlots(kind: RouteKind, body: Obj): Slot[] {
+/** Marks the slots `from`..end of `out` as the user's own content (or not) in `user`. */
+function mark(user: boolean[] | undefined, out: Slot[], from: number, isUser: boolean): void {
+  if (user !== undefined) for (let i = from; i < out.length; i++) user[i] = isUser;
+}
+
+/**
+ * The input slots of a request body of `kind` (empty for kinds that are not scanned). With
+ * `user`, `user[i]` tells whether slot `i` is the user's own content (a `user` message's text:
+ * not a system prompt, instructions, assistant turns, tool calls or tool results).
+ */
+export function inputSlots(kind: RouteKind, body: Obj, user?: boolean[]): Slot[] {
   const out: Slot[] = [];
   switch (kind) {
     case 'chat':
       if (Array.isArray(body.messages))
         for (const m of body.messages)
           if (isObj(m)) {
+            const n = out.length;
             content(out, m);
+            mark(user, out, n, m.role === 'user');
+            const t = out.length;
             toolCalls(out, m);
+            mark(user, out, t, false);
           }
       break;
     case 'messages':
       if (typeof body.system === 'string') out.push({ o: body, k: 'system' });
       else if (Array.isArray(body.system)) for (const p of body.system) if (isObj(p)) part(out, p);
-      if (Array.isArray(body.messages)) for (const m of body.messages) if (isObj(m)) content(out, m);
+      mark(user, out, 0, false);
+      if (Array.isArray(body.messages))
+        for (const m of body.messages)
+          if (isObj(m)) {
+            const n = out.length;
+            if (m.role === 'user' && Array.isArray(m.content)) {
+              // Tool results ride in user turns: they are tool output, not the user's words.
+              for (const p of m.content) {
+                if (!isObj(p)) continue;
+                const k = out.length;
+                part(out, p);
+                mark(user, out, k, p.type !== 'tool_result');
+              }
+            } else {
+              content(out, m);
+              mark(user, out, n, m.role === 'user');
+            }
+          }
       break;
     case 'responses':
       str(out, body, 'instructions');
-      if (typeof body.input === 'string') out.push({ o: body, k: 'input' });
-      else if (Array.isArray(body.input))
+      mark(user, out, 0, false);
+      if (typeof body.input === 'string') {
+        out.push({ o: body, k: 'input' });
+        mark(user, out, out.length - 1, true);
+      } else if (Array.isArray(body.input))
         for (const item of body.input)
           if (isObj(item)) {
-            if (item.type === undefined || item.type === 'message') content(out, item);
+            const n = out.length;
+            const message = item.type === undefined || item.type === 'message';
+            if (message) content(out, item);
             else part(out, item);
+            mark(user, out, n, message && (item.role === undefined || item.role === 'user'));
           }
       break;
     case 'completions':
       strOrList(out, body, 'prompt');
+      mark(user, out, 0, true);
       break;
     case 'embeddings':
       strOrList(out, body, 'input');
+      mark(user, out, 0, true);
       break;
     case 'videos':
       str(out, body, 'prompt');
+      mark(user, out, 0, true);
       break;
     default:
       break;

@@ -340,6 +340,60 @@ describe('azure content safety', () => {
     assert.ok(vendor.requests.slice(n).every((r) => askedText(r).length <= 100));
     assert.equal((await chat('calm')).status, 200);
   });
+
+  test('text moderation judges the user content alone by default (text_source), everything with concatenate_all_content', async () => {
+    const base = {
+      name: 'azsrc',
+      kind: 'azure_content_safety_text_moderation',
+      endpoint: vendor.url,
+      api_key: 'az-key',
+      hook_point: 'input',
+    };
+    vendor.handle((req, res) =>
+      json(res, 200, {
+        blocklistsMatch: [],
+        categoriesAnalysis: [{ category: 'Violence', severity: askedText(req).includes('attack') ? 6 : 0 }],
+      }),
+    );
+    const chatBody = {
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'SYSPROMPT about an attack plan' },
+        { role: 'user', content: 'hello there' },
+        { role: 'assistant', content: 'ASSISTANT turn' },
+        { role: 'user', content: 'and again' },
+      ],
+    };
+    const messagesBody = {
+      model: 'claude',
+      max_tokens: 16,
+      system: 'SYSPROMPT about an attack plan',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 't1', content: 'TOOL output' },
+            { type: 'text', text: 'hello there' },
+          ],
+        },
+      ],
+    };
+    guard(base);
+    let n = vendor.requests.length;
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', chatBody)).status, 200);
+    assert.deepEqual(vendor.requests.slice(n).map(askedText), ['hello there\nand again']);
+    n = vendor.requests.length;
+    assert.equal((await post(rig.g.base, '/v1/messages', messagesBody)).status, 200);
+    assert.deepEqual(vendor.requests.slice(n).map(askedText), ['hello there']);
+
+    guard({ ...base, text_source: 'concatenate_all_content' });
+    n = vendor.requests.length;
+    assert.equal((await post(rig.g.base, '/v1/chat/completions', chatBody)).status, 422);
+    assert.match(
+      askedText(vendor.requests[n] as SeenRequest),
+      /SYSPROMPT.*hello there.*ASSISTANT turn.*and again/s,
+    );
+  });
 });
 
 describe('vendor failures', () => {

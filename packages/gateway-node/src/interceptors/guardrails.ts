@@ -176,9 +176,12 @@ function scanInput(
   body: Readonly<Json>,
   http: GuardrailHttp,
 ): InputScan | Promise<InputScan> {
-  const slots = inputSlots(kind, body as Json);
+  // The user's own content too, only when a member judges that alone (Azure text moderation).
+  const user = chain.some((g) => g.remote?.userContentOnly) ? ([] as boolean[]) : undefined;
+  const slots = inputSlots(kind, body as Json, user);
   const texts = slots.map(slotText);
-  const j = evaluate(chain, texts.join('\n'), 'input', http);
+  const userText = user && texts.filter((_, i) => user[i] === true).join('\n');
+  const j = evaluate(chain, texts.join('\n'), 'input', http, userText);
   return j instanceof Promise ? j.then((v) => masked(kind, body, texts, v)) : masked(kind, body, texts, j);
 }
 
