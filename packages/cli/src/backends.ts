@@ -7,7 +7,8 @@
  *   (`cluster-limits.ts`): one pod enforces each limit once, not once per worker.
  * - `ratelimit.backend: redis`: one cluster-wide window per bucket on Redis (server clock),
  *   failing open to the local counters while Redis is unreachable (one log line per outage,
- *   `aisix_redis_failures_total` per failed call), back to Redis once it answers a PING.
+ *   `aisix_redis_failures_total` per failed call), back to Redis once the node that failed
+ *   answers (a keyed read routed like the failed call).
  * - The memory cache always exists; a Redis cache exists iff `cache.redis` is set. When
  *   `cache.redis` and `ratelimit.redis` are the same connection, one client serves both.
  *
@@ -90,10 +91,13 @@ export async function openBackends(config: Config, logger: Logger, local?: Count
       rlHandle = h;
       handles.push(h);
       describe.ratelimit = `redis ${h.describe}`;
+      const primary = new RedisCounterStore(h, { prefix, concurrencyTtlSecs: ttl });
       rateLimitStore = new FailoverCounterStore({
-        primary: new RedisCounterStore(h, { prefix, concurrencyTtlSecs: ttl }),
+        primary,
         fallback: localStore,
-        probe: () => h.ping(),
+        // A keyed read on the node of the bucket whose call failed: on a cluster a bare PING
+        // is answered by any live master while the failed slot range is still down.
+        probe: (bucket) => primary.probe(bucket),
         onFailure: (op, err) =>
           logger.warn(
             { op, err: err instanceof Error ? err.message : String(err) },

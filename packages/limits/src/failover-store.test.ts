@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisProcess, startRedis } from '@aisix/testkit';
+import { type RedisProcess, redisCall, startRedis } from '@aisix/testkit';
 import { counterStoreContract } from './contract/index.js';
 import { FailoverCounterStore, type FailoverOp } from './failover-store.js';
 import { MemoryCounterStore } from './memory-store.js';
@@ -227,5 +227,89 @@ describe('FailoverCounterStore over a real Redis outage', () => {
     assert.deepEqual(await h.command('fo:rl:{out}:conc', ['ZRANGE', 'fo:rl:{out}:conc', '0', '-1']), ['b']);
     assert.deepEqual(failures, ['acquire']);
     await store.release(back.grant, false);
+  });
+});
+
+/**
+ * An acquire that times out is not cancelled on Redis: a paused server runs it when it resumes,
+ * taking a slot (and a reservation) for a request that was served from memory and that nobody
+ * will settle. With concurrency 1 that locked the key out until `concurrency_ttl_secs`. After
+ * recovery the store must have undone it on Redis, by the grant id the gateway chose.
+ */
+describe('FailoverCounterStore: an acquire that timed out on a paused Redis', () => {
+  let paused: RedisProcess | undefined;
+  let h: RedisHandle | undefined;
+  let pid = 0;
+  after(async () => {
+    if (pid > 0) process.kill(pid, 'SIGCONT');
+    await h?.close();
+    await paused?.stop();
+  });
+
+  it('SIGSTOP during an acquire, SIGCONT: its slot and reservation are freed at recovery, the limit stays exact', async () => {
+    paused = await startRedis();
+    const info = String(await redisCall(paused.port, ['INFO', 'server']));
+    const serverPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    assert.ok(serverPid > 0, 'redis-server pid');
+    h = await connectRedis(conn(paused.url), { commandTimeoutMs: 300, onError: () => {} });
+    const handle = h;
+    let recovered = 0;
+    const failures: FailoverOp[] = [];
+    const store = new FailoverCounterStore({
+      primary: new RedisCounterStore(handle, { prefix: 'fo-stop:', concurrencyTtlSecs: 300 }),
+      fallback: new MemoryCounterStore({ sweepIntervalMs: 0 }),
+      onFailure: (op) => failures.push(op),
+      onRecover: () => recovered++,
+      probe: () => handle.ping(),
+      probeIntervalMs: 50,
+    });
+    const L = { concurrency: 1, tpm: 1000 };
+    const conc = 'fo-stop:rl:{stop}:conc';
+    const reservations = async () => {
+      const keys = (await handle.command(undefined, ['KEYS', 'fo-stop:rl:{stop}:tpm_r:*'])) as string[];
+      let sum = 0;
+      for (const k of keys) sum += Number(await handle.command(k, ['GET', k]));
+      return sum;
+    };
+    // Warm up (the script is loaded): one request through Redis, settled.
+    const warm = await store.acquire({ key: 'stop', limits: L, id: 'warm', reserveTokens: 10 });
+    assert.ok(warm.ok);
+    await store.commit(warm.grant, 10);
+    assert.equal(await handle.command(conc, ['ZCARD', conc]), 0);
+
+    process.kill(serverPid, 'SIGSTOP');
+    pid = serverPid;
+    const lost = await store.acquire({ key: 'stop', limits: L, id: 'lost', reserveTokens: 50 });
+    assert.ok(lost.ok, 'served by the fallback after the timeout');
+    assert.equal(store.isDown, true);
+    await store.release(lost.grant, false);
+    process.kill(serverPid, 'SIGCONT');
+    pid = 0;
+    const deadline = Date.now() + 5000;
+    while (recovered === 0 && Date.now() < deadline) await sleep(20);
+    assert.equal(recovered, 1, 'recovered after SIGCONT');
+    assert.deepEqual(failures, ['acquire']);
+
+    assert.deepEqual(
+      await handle.command(conc, ['ZRANGE', conc, '0', '-1']),
+      [],
+      'the slot the timed-out acquire took on Redis was released at recovery',
+    );
+    assert.equal(await reservations(), 0, 'and its token reservation');
+    assert.equal(await handle.command(undefined, ['EXISTS', 'fo-stop:rl:{stop}:res:lost']), 0);
+    // The limit is exact again: one in flight, the second refused, free after the release.
+    const a = await store.acquire({ key: 'stop', limits: L, id: 'a', reserveTokens: 5 });
+    assert.ok(a.ok, 'the slot is free after recovery, not after the 300 s TTL');
+    const b = await store.acquire({ key: 'stop', limits: L, id: 'b', reserveTokens: 5 });
+    assert.equal(b.ok, false, 'concurrency 1 holds');
+    assert.equal(b.ok === false && b.reason, 'concurrency');
+    await store.release(a.grant, false);
+    const c = await store.acquire({ key: 'stop', limits: L, id: 'c', reserveTokens: 5 });
+    assert.ok(c.ok);
+    await store.commit(c.grant, 5);
+    assert.equal(await handle.command(conc, ['ZCARD', conc]), 0);
+    assert.equal(await reservations(), 0);
+    assert.equal(store.isDown, false);
+    await store.close();
   });
 });

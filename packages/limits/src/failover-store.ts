@@ -14,6 +14,17 @@
  * out for minutes. The replay is a plain release: the tokens of a failed commit are not added
  * (the commit may have run before its reply was lost; counting them twice would refuse callers
  * for Redis's sake, the fail-open rule says pass).
+ *
+ * A failed primary acquire is replayed too, as an `abandon` (when the primary has one): a
+ * timed-out script can still run on Redis after the caller gave up (a paused server runs it
+ * when it resumes), taking a slot and a reservation nobody will settle. The grant id is the
+ * caller's, so the primary can undo it by id without the lost reply; for an acquire that never
+ * ran the undo is a no-op.
+ *
+ * The probe is told which bucket's call switched the store down: on a Redis Cluster only the
+ * node owning that bucket's hash slot may be down, and a probe answered by any other node would
+ * declare recovery while the failed slots still refuse (switching back and forth, one log line
+ * per switch).
  */
 import type { AcquireInput, CounterStore, Grant, Verdict } from './types.js';
 
@@ -28,11 +39,17 @@ export interface FailoverOptions {
   readonly onOpFailure?: (op: FailoverOp, err: unknown) => void;
   /** The probe succeeded and calls go to the primary again. */
   readonly onRecover?: () => void;
-  /** Resolves when the primary is reachable (e.g. a Redis PING). */
-  readonly probe: () => Promise<void>;
+  /**
+   * Resolves when the primary is reachable. `bucket` is the bucket of the call whose failure
+   * switched the store down (probe where it failed: the node of its hash slot on a cluster).
+   */
+  readonly probe: (bucket: string | undefined) => Promise<void>;
   /** Probe period while down (default 1000 ms). */
   readonly probeIntervalMs?: number;
 }
+
+/** Work for the primary once it answers: release a settled grant, or undo an acquire. */
+type Unsettled = { readonly grant: Grant } | { readonly acquire: AcquireInput };
 
 /** Failed settles kept for the replay; beyond that, their slot TTL and window expiry reclaim them. */
 const MAX_UNSETTLED = 10_000;
@@ -40,8 +57,13 @@ const REPLAY_BATCH = 64;
 
 export class FailoverCounterStore implements CounterStore {
   private down = false;
-  /** Primary grants whose commit/release failed and that hold a slot or a reservation. */
-  private unsettled: Grant[] = [];
+  /**
+   * Primary grants whose commit/release failed and that hold a slot or a reservation, and
+   * primary acquires that failed (they may have run) and would take one.
+   */
+  private unsettled: Unsettled[] = [];
+  /** The bucket of the call that switched the store down: what the probe checks. */
+  private failedBucket: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -61,7 +83,13 @@ export class FailoverCounterStore implements CounterStore {
       try {
         return await this.opts.primary.acquire(input);
       } catch (err) {
-        this.failed('acquire', err);
+        const limits = input.limits;
+        const holds =
+          limits.concurrency !== undefined ||
+          (input.reserveTokens > 0 && (limits.tpm !== undefined || limits.tpd !== undefined));
+        if (holds && this.opts.primary.abandon !== undefined && this.unsettled.length < MAX_UNSETTLED)
+          this.unsettled.push({ acquire: input });
+        this.failed('acquire', err, input.key);
       }
     }
     const v = await this.opts.fallback.acquire(input);
@@ -85,27 +113,38 @@ export class FailoverCounterStore implements CounterStore {
       await call();
     } catch (err) {
       if ((grant.slot || grant.reserved > 0) && this.unsettled.length < MAX_UNSETTLED)
-        this.unsettled.push(grant);
+        this.unsettled.push({ grant });
       // While down the failure is expected and already reported once; stay quiet.
-      if (!wasDown) this.failed(op, err);
+      if (!wasDown) this.failed(op, err, grant.bucket);
     }
   }
 
-  /** Releases the grants whose settle failed; throws (keeping the rest) if the primary fails. */
+  /**
+   * Releases the grants whose settle failed and undoes the acquires that failed; throws
+   * (keeping the rest) if the primary fails.
+   */
   private async replayUnsettled(): Promise<void> {
+    const primary = this.opts.primary;
     while (this.unsettled.length > 0 && !this.closed) {
       const batch = this.unsettled.slice(0, REPLAY_BATCH);
-      await Promise.all(batch.map((g) => this.opts.primary.release(g, false)));
+      await Promise.all(
+        batch.map((u) =>
+          'grant' in u
+            ? primary.release(u.grant, false)
+            : (primary.abandon?.(u.acquire) ?? Promise.resolve()),
+        ),
+      );
       // Settles that failed meanwhile were appended: drop only the batch just released.
       this.unsettled = this.unsettled.slice(batch.length);
     }
   }
 
-  private failed(op: FailoverOp, err: unknown): void {
+  private failed(op: FailoverOp, err: unknown, bucket: string): void {
     this.failures[op] += 1;
     this.opts.onOpFailure?.(op, err);
     if (this.down || this.closed) return;
     this.down = true;
+    this.failedBucket = bucket;
     this.opts.onFailure?.(op, err);
     this.timer = setInterval(() => void this.probeOnce(), this.opts.probeIntervalMs ?? 1000);
     this.timer.unref();
@@ -115,7 +154,7 @@ export class FailoverCounterStore implements CounterStore {
     if (this.probing || !this.down) return;
     this.probing = true;
     try {
-      await this.opts.probe();
+      await this.opts.probe(this.failedBucket);
       if (this.closed || !this.down) return;
       await this.replayUnsettled();
       this.down = false;

@@ -5,7 +5,8 @@
  *
  * KEYS[1] is the bucket's key base `<prefix>rl:{<bucket>}`; the scripts derive the per-window
  * keys from it (`<base>:<dim>:<window_start>`, reservations `<base>:<dim>_r:<window_start>`,
- * slots `<base>:conc`). Every derived key carries the same `{<bucket>}` hash tag as KEYS[1],
+ * slots `<base>:conc`, members = grant ids, and per grant with a reservation a marker
+ * `<base>:res:<grant id>` holding the acquire's time, so ABANDON can find the reservation). Every derived key carries the same `{<bucket>}` hash tag as KEYS[1],
  * so they live in the same slot and the scripts work on Redis Cluster. Redis 7 replicates
  * script effects, so reading TIME before writing is allowed.
  *
@@ -25,7 +26,9 @@ local N = {'rps', 'rpm', 'rph', 'rpd', 'tpm', 'tpd'}
 
 /**
  * ARGV: 1..7 limits (rps rpm rph rpd tpm tpd concurrency), 8 grant id, 9 tokens to reserve,
- * 10 slot TTL in ms.
+ * 10 slot TTL in ms. The grant id is chosen by the gateway before the call: the slot member
+ * and the reservation marker are named by it, so an acquire whose reply never came can be
+ * undone by ABANDON.
  * Reply: refused {0, nowMs, reason(1 requests, 2 tokens, 3 concurrency), dim index};
  * admitted {1, nowMs, c_rps, c_rpm, c_rph, c_rpd, used_tpm, used_tpd, in_flight} where the
  * counts include this acquire (used = committed + reserved).
@@ -70,15 +73,19 @@ for i = 1, 4 do
   end
 end
 local reserve = tonumber(ARGV[9])
-if reserve > 0 then
+if reserve > 0 and (lim[5] >= 0 or lim[6] >= 0) then
+  local longest = 0
   for j = 5, 6 do
     if lim[j] >= 0 then
       local k = base .. ':' .. N[j] .. '_r:' .. (now - now % W[j])
       local r = redis.call('INCRBY', k, reserve)
       if r == reserve then redis.call('EXPIRE', k, W[j] + 5) end
       used[j - 4] = used[j - 4] + reserve
+      longest = W[j]
     end
   end
+  -- Outlives every reservation window it points into; commit/release delete it.
+  redis.call('SET', base .. ':res:' .. ARGV[8], now, 'EX', longest + 5)
 end
 if lim[7] >= 0 then
   redis.call('ZADD', ckey, nowMs, ARGV[8])
@@ -121,6 +128,7 @@ for j = 5, 6 do
     end
   end
 end
+if reserved > 0 then redis.call('DEL', base .. ':res:' .. ARGV[5]) end
 if ARGV[6] == '1' then redis.call('ZREM', base .. ':conc', ARGV[5]) end
 return 1
 `);
@@ -144,6 +152,30 @@ end
 local reserved = tonumber(ARGV[6])
 unreserve(5, tonumber(ARGV[7]), reserved)
 unreserve(6, tonumber(ARGV[8]), reserved)
+if reserved > 0 then redis.call('DEL', base .. ':res:' .. ARGV[9]) end
 if ARGV[10] == '1' then redis.call('ZREM', base .. ':conc', ARGV[9]) end
+return 1
+`);
+
+/**
+ * Undoes an acquire whose reply was lost (timeout, connection dropped after the send): it may
+ * or may not have run. ARGV: 1 grant id, 2 tokens it would have reserved, 3 tpm limited (1/0),
+ * 4 tpd limited (1/0), 5 concurrency limited (1/0). Frees the slot member named by the id and,
+ * when the acquire's reservation marker exists, the reservation in the windows the acquire ran
+ * in (read from the marker). Idempotent: nothing to remove when the acquire never ran, was
+ * refused, or was already settled or undone. Request counts stay (the request was served).
+ */
+export const ABANDON = luaScript(`${PRELUDE}${UNRESERVE}
+local id = ARGV[1]
+local mk = base .. ':res:' .. id
+local at = tonumber(redis.call('GET', mk))
+if at ~= nil then
+  local reserved = tonumber(ARGV[2])
+  for j = 5, 6 do
+    if ARGV[j - 2] == '1' then unreserve(j, at - at % W[j], reserved) end
+  end
+  redis.call('DEL', mk)
+end
+if ARGV[5] == '1' then redis.call('ZREM', base .. ':conc', id) end
 return 1
 `);

@@ -7,13 +7,15 @@
  *
  * Keys (data-plane §9.7): `<prefix>rl:{<bucket>}:<dim>:<window_start>` with TTL W + 5 s,
  * reservations `<prefix>rl:{<bucket>}:<dim>_r:<window_start>`, slots in the sorted set
- * `<prefix>rl:{<bucket>}:conc`. The prefix is `aisix:` or `aisix:<env_id>:`.
+ * `<prefix>rl:{<bucket>}:conc` (members: grant ids), and while a grant with a reservation is
+ * unsettled `<prefix>rl:{<bucket>}:res:<grant id>` (the acquire's time, for `abandon`). The
+ * prefix is `aisix:` or `aisix:<env_id>:`.
  *
  * Errors (connection down, timeout, script error) reject; the fail-open wrapper
  * (failover-store.ts) turns them into local decisions.
  */
 import type { RedisHandle, RedisReply } from '@aisix/redis';
-import { ACQUIRE, COMMIT, RELEASE } from './redis-lua.js';
+import { ABANDON, ACQUIRE, COMMIT, RELEASE } from './redis-lua.js';
 import {
   type AcquireInput,
   type CounterStore,
@@ -156,6 +158,40 @@ export class RedisCounterStore implements CounterStore {
         grant.slot ? '1' : '0',
       ],
     );
+  }
+
+  /**
+   * Undoes an acquire whose reply never came (see CounterStore.abandon): the grant id is the
+   * caller's, so the slot member and the reservation marker are known without the reply.
+   */
+  async abandon(input: AcquireInput): Promise<void> {
+    const L = input.limits;
+    const tokens = L.tpm !== undefined || L.tpd !== undefined;
+    const reserve = tokens ? tokenCount(input.reserveTokens) : 0;
+    if (L.concurrency === undefined && reserve === 0) return;
+    await this.redis.script(
+      ABANDON,
+      [this.keyBase(input.key)],
+      [
+        input.id,
+        String(reserve),
+        L.tpm !== undefined ? '1' : '0',
+        L.tpd !== undefined ? '1' : '0',
+        L.concurrency !== undefined ? '1' : '0',
+      ],
+    );
+  }
+
+  /**
+   * Resolves when the node serving `bucket`'s keys answers a keyed read (any node for no
+   * bucket). On a cluster a plain PING reaches whatever node is up; this one reaches the
+   * master of the bucket's hash slot, and a node that refuses keyed commands (CLUSTERDOWN
+   * while the cluster re-forms) fails it too.
+   */
+  async probe(bucket?: string): Promise<void> {
+    if (bucket === undefined) return this.redis.ping();
+    const base = this.keyBase(bucket);
+    await this.redis.command(base, ['EXISTS', `${base}:conc`]);
   }
 
   /** The handle belongs to the caller (it may be shared with the cache): nothing to close here. */

@@ -124,5 +124,12 @@ export interface CounterStore {
   commit(grant: Grant, tokens: number): Promise<void>;
   /** Without a response: free the slot and the reservation; `rollback` also undoes the request counts. */
   release(grant: Grant, rollback: boolean): Promise<void>;
+  /**
+   * Undoes an acquire whose outcome is unknown (it timed out or lost its connection after it
+   * was sent, so it may have run): frees the slot and the token reservation it took under
+   * `input.id`, if it took any. Idempotent, a no-op for an acquire that never ran. Optional:
+   * only stores whose acquire can outlive the caller's wait (Redis) implement it.
+   */
+  abandon?(input: AcquireInput): Promise<void>;
   close(): Promise<void>;
 }
