@@ -4,15 +4,17 @@
  * received and the shared secret (its own implementation of the published algorithm, not the
  * gateway's signer), checks `x-amz-content-sha256` against the body, gunzips the body and parses
  * the JSON lines. Also: a 5xx is retried onto the same key, `compression: none`, missing
- * credentials deliver nothing, and a removed exporter stops writing.
+ * credentials deliver nothing, a removed exporter stops writing, and a bucket name with a dot is
+ * addressed path-style (its signature checked over `/<bucket>/<key>`).
  */
 import assert from 'node:assert/strict';
 import { createHash, createHmac, createVerify, generateKeyPairSync } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import OpenAI from 'openai';
+import { Agent } from 'undici';
 import {
   buildSnapshot,
   CALLER_KEY,
@@ -23,7 +25,7 @@ import {
 } from '../test/fixtures.js';
 import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 import { objectKey } from './object-store-sink.js';
-import { objectStoreCredentialEnv, s3ObjectUrl } from './object-store-writers.js';
+import { objectStoreCredentialEnv, objectWriter, s3ObjectUrl } from './object-store-writers.js';
 
 const AK = 'AKIDTEST';
 const AZ_ACCOUNT = 'devacct';
@@ -263,6 +265,16 @@ test('credential env names, object keys and URLs', () => {
     'https://logs.s3.eu-west-1.amazonaws.com/a%20b/x.gz',
   );
   assert.equal(s3ObjectUrl({ bucket: 'logs' }, 'k').host, 'logs.s3.us-east-1.amazonaws.com');
+  // A dot in the name: `ai.usage.s3.<region>.amazonaws.com` would not match the `*.s3...`
+  // certificate, so path-style at the regional endpoint.
+  assert.equal(
+    s3ObjectUrl({ bucket: 'ai.usage', region: 'eu-west-1' }, 'a b/x.gz').toString(),
+    'https://s3.eu-west-1.amazonaws.com/ai.usage/a%20b/x.gz',
+  );
+  assert.equal(
+    s3ObjectUrl({ bucket: 'ai.usage' }, 'k').toString(),
+    'https://s3.us-east-1.amazonaws.com/ai.usage/k',
+  );
   assert.equal(
     s3ObjectUrl({ bucket: 'logs', endpoint: 'http://127.0.0.1:9000' }, 'p/k').toString(),
     'http://127.0.0.1:9000/logs/p/k',
@@ -541,4 +553,47 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     restore('AWS_SESSION_TOKEN', saved.token);
     apply({});
   }
+});
+
+test('s3: a dotted bucket is PUT path-style to s3.<region>.amazonaws.com, signed over /<bucket>/<key>', async () => {
+  process.env.OBJSTORE_CRED_LAKE_1_AWS_SECRET_ACCESS_KEY = SECRET;
+  const agent = new Agent();
+  const w = objectWriter(
+    {
+      name: 'dotted',
+      provider: 's3',
+      bucket: 'ai.usage',
+      prefix: '',
+      region: 'eu-west-1',
+      credential_ref: 'lake-1',
+    },
+    agent,
+  );
+  const body = Buffer.from('{"request_id":"r1"}\n');
+  const put = await w.put('aisix/usage/k.jsonl', body, false);
+  assert.ok('url' in put, 'credentials found');
+  assert.equal(put.url.toString(), 'https://s3.eu-west-1.amazonaws.com/ai.usage/aisix/usage/k.jsonl');
+  assert.equal(put.headers.host, 's3.eu-west-1.amazonaws.com');
+  // Played against the local store exactly as the regional endpoint would receive it (same Host,
+  // same path): the store recomputes the SigV4 signature with its own code.
+  puts.length = 0;
+  script = [200];
+  await new Promise<void>((resolve, reject) => {
+    const r = httpRequest(
+      { host: '127.0.0.1', port, method: 'PUT', path: put.url.pathname, headers: put.headers },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      },
+    );
+    r.on('error', reject);
+    r.end(body);
+  });
+  const got = puts[0] as Put;
+  assert.equal(got.why, '');
+  assert.equal(got.status, 200);
+  assert.equal(got.url, '/ai.usage/aisix/usage/k.jsonl');
+  assert.equal(got.headers.host, 's3.eu-west-1.amazonaws.com');
+  assert.match(String(got.headers.authorization), /\/eu-west-1\/s3\/aws4_request/);
+  await agent.close();
 });

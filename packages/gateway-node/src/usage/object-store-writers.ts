@@ -3,7 +3,9 @@
  * a `PUT` carrying the body (see docs/observability.md for the layout and credentials).
  *
  * - `s3`: AWS SigV4 (`service s3`, payload hash in `x-amz-content-sha256`); virtual-hosted
- *   `https://<bucket>.s3.<region>.amazonaws.com/<key>`, or path-style `<endpoint>/<bucket>/<key>`.
+ *   `https://<bucket>.s3.<region>.amazonaws.com/<key>`, or path-style `<endpoint>/<bucket>/<key>`,
+ *   and path-style `https://s3.<region>.amazonaws.com/<bucket>/<key>` for a bucket name with a dot
+ *   (`*.s3.<region>.amazonaws.com` cannot match `a.b.s3...` in TLS; AWS SDKs do the same).
  * - `azure_blob`: Put Blob (`x-ms-blob-type: BlockBlob`) with a SharedKey signature; `bucket` is
  *   the container; `https://<account>.blob.core.windows.net/<container>/<blob>`, or with an
  *   `endpoint` whose host does not start with `<account>.` (Azurite), path-style
@@ -59,10 +61,15 @@ function baseHeaders(body: Buffer, gzipped: boolean): Record<string, string> {
   return h;
 }
 
-/** The URL an S3 object is written to. */
+/**
+ * The URL an S3 object is written to: virtual-hosted, or path-style with an `endpoint` or a bucket
+ * name with a dot (the `*.s3.<region>.amazonaws.com` certificate does not cover `a.b.s3.…`).
+ */
 export function s3ObjectUrl(c: Pick<ObjectStoreConfig, 'bucket' | 'region' | 'endpoint'>, key: string): URL {
   if (c.endpoint) return new URL(`${encodePath(c.bucket)}/${encodePath(key)}`, withSlash(c.endpoint));
-  return new URL(`https://${c.bucket}.s3.${c.region || 'us-east-1'}.amazonaws.com/${encodePath(key)}`);
+  const host = `s3.${c.region || 'us-east-1'}.amazonaws.com`;
+  if (c.bucket.includes('.')) return new URL(`https://${host}/${encodePath(c.bucket)}/${encodePath(key)}`);
+  return new URL(`https://${c.bucket}.${host}/${encodePath(key)}`);
 }
 
 class S3Writer implements ObjectWriter {
