@@ -1,7 +1,8 @@
 /**
  * A mock OTLP/HTTP collector for tests: a real node:http server on 127.0.0.1:0 recording every
  * POST (path, headers, raw bytes, the body decoded with the official OpenTelemetry definitions)
- * and answering with a scriptable status, or not at all (`hang`).
+ * and answering with a scriptable status (optionally with headers, e.g. `Retry-After`), or not at
+ * all (`hang`).
  *
  * Every body goes through `decodeOtlpJsonTraces` (@aisix/testkit/otlp). One the official reader
  * refuses is answered 400 (as a collector would) and recorded in `decodeErrors`; `spans()` and
@@ -31,14 +32,20 @@ export interface MockCollector {
   readonly decodeErrors: string[];
   /** Every span of every accepted POST, in arrival order (throws if any body was refused). */
   spans(): DecodedSpan[];
-  /** Status for the next POSTs: a number, or `hang` (never answer). Consumed front to back; the last one sticks. */
-  respond(...statuses: (number | 'hang')[]): void;
+  /**
+   * Status for the next POSTs: a number, a status with response headers, or `hang` (never
+   * answer). Consumed front to back; the last one sticks.
+   */
+  respond(...statuses: Answer[]): void;
   /** Resolves once at least `n` spans have arrived (rejects after `ms`). */
   waitForSpans(n: number, ms?: number): Promise<DecodedSpan[]>;
   /** Forgets recorded posts and spans, answers 200 again. */
   reset(): void;
   close(): Promise<void>;
 }
+
+/** One scripted answer of the collector. */
+export type Answer = number | 'hang' | { readonly status: number; readonly headers: Record<string, string> };
 
 export async function startMockCollector(): Promise<MockCollector> {
   const posts: Post[] = [];
@@ -48,7 +55,7 @@ export async function startMockCollector(): Promise<MockCollector> {
     if (decodeErrors.length > 0) throw new Error(`collector: refused a body: ${decodeErrors[0]}`);
     return accepted.slice();
   };
-  let script: (number | 'hang')[] = [200];
+  let script: Answer[] = [200];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -66,10 +73,11 @@ export async function startMockCollector(): Promise<MockCollector> {
         res.end(JSON.stringify({ message: 'malformed ExportTraceServiceRequest' }));
         return;
       }
-      const status = script.length > 1 ? (script.shift() as number | 'hang') : (script[0] ?? 200);
-      if (status === 'hang') return;
+      const answer = script.length > 1 ? (script.shift() as Answer) : (script[0] ?? 200);
+      if (answer === 'hang') return;
+      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       if (status >= 200 && status < 300) accepted.push(...decodedSpans(body));
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { ...headers, 'content-type': 'application/json' });
       res.end('{}');
     });
   });

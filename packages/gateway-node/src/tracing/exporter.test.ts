@@ -83,6 +83,62 @@ test('a 400 is not retried; the batch counts as failed', async () => {
   col.respond(200);
 });
 
+test('OTLP retry rule: 500, 501 and 505 are final (one POST each); 502 and 504 are retried', async () => {
+  for (const status of [500, 501, 505]) {
+    col.reset();
+    col.respond(status, 200);
+    const e = new OtlpHttpExporter({
+      endpoint: col.url,
+      serviceName: 's',
+      version: 'v',
+      backoffMs: 10,
+      flushIntervalMs: 10,
+    });
+    e.export(span(1));
+    await e.flush();
+    const s = await e.shutdown();
+    assert.equal(s.posts, 1, `${status} must not be retried`);
+    assert.equal(s.failed, 1);
+    assert.equal(s.exported, 0);
+  }
+  col.reset();
+  col.respond(502, 504, 200);
+  const e = new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    backoffMs: 10,
+    flushIntervalMs: 10,
+  });
+  e.export(span(1));
+  await e.flush();
+  const s = await e.shutdown();
+  assert.equal(s.posts, 3);
+  assert.equal(s.exported, 1);
+  col.respond(200);
+});
+
+test("a retryable answer's Retry-After is waited instead of the backoff", async () => {
+  col.reset();
+  const times: number[] = [];
+  col.respond({ status: 503, headers: { 'retry-after': '1' } }, 200);
+  const e = new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    backoffMs: 10,
+    flushIntervalMs: 10,
+  });
+  e.export(span(1));
+  const t0 = Date.now();
+  await e.flush();
+  times.push(Date.now() - t0);
+  const s = await e.shutdown();
+  assert.equal(s.posts, 2);
+  assert.equal(s.exported, 1);
+  assert.ok((times[0] as number) >= 950, `retried after ${times[0]} ms, Retry-After asked 1000`);
+});
+
 test('spans of any size and script are delivered whole and in order, batch bodies stay valid JSON', async () => {
   col.reset();
   const e = new OtlpHttpExporter({

@@ -5,11 +5,14 @@
  * so a slow or absent collector never blocks or delays a request. The queue is sent in batches
  * (`maxBatch` spans, or whatever is queued after `flushIntervalMs`), one POST at a time, as an
  * `ExportTraceServiceRequest` to `<endpoint>/v1/traces` (an endpoint with a path is used as
- * given). 5xx, 429 and transport failures are retried with exponential backoff; other statuses
- * drop the batch. `shutdown()` sends what is queued (bounded by a deadline) and closes the pool.
+ * given). 429, 502, 503, 504 and transport failures are retried with exponential backoff, or
+ * after the collector's `Retry-After` (capped at 30 s); every other status drops the batch, as the
+ * OTLP specification requires (`otlpHttpRule`, `delivery-retry.ts`). `shutdown()` sends what is
+ * queued (bounded by a deadline) and closes the pool.
  */
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
+import { otlpHttpRule, retryAfterMs } from '../delivery-retry.js';
 import type { OtlpSpan } from './otlp.js';
 
 export interface ExporterOptions {
@@ -28,7 +31,7 @@ export interface ExporterOptions {
   readonly flushIntervalMs?: number;
   /** Per-POST deadline (default 10 s). */
   readonly timeoutMs?: number;
-  /** Retries of one batch after 5xx/429/transport failures (default 3). */
+  /** Retries of one batch after 429/502/503/504/transport failures (default 3). */
   readonly maxRetries?: number;
   /** First retry delay, doubled each time (default 250 ms). */
   readonly backoffMs?: number;
@@ -61,7 +64,8 @@ export function tracesUrl(endpoint: string): string {
   return u.toString();
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+// Unref'd: a long Retry-After wait must not keep a stopping process alive.
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 const DROP_WARN_EVERY_MS = 60_000;
 /**
  * Room for the spans of one batch. A span that does not fit in the batch being filled starts the
@@ -290,7 +294,7 @@ export class OtlpHttpExporter {
     const spans = batch.spans;
     const body = batch.buf.subarray(0, batch.used + this.tail.copy(batch.buf, batch.used));
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.post(body);
+      const { outcome, retryAfter } = await this.post(body);
       if (outcome === 'ok') {
         this.n.exported += spans;
         // Accepted: the collector has read the body, the buffer can take the next batch.
@@ -298,15 +302,16 @@ export class OtlpHttpExporter {
           this.spare.push(batch.buf);
         return;
       }
-      const canRetry =
-        outcome === 'retry' && attempt < this.maxRetries && Date.now() + this.delay(attempt) < this.deadline;
+      // The collector's Retry-After (capped) when it sent one, else exponential backoff.
+      const wait = retryAfter ?? this.delay(attempt);
+      const canRetry = outcome === 'retry' && attempt < this.maxRetries && Date.now() + wait < this.deadline;
       if (!canRetry) {
         this.n.failed += spans;
         if (batch.weight > 0) this.o.onLost?.(batch.weight);
         this.o.logger?.warn({ spans, outcome, attempts: attempt + 1 }, 'tracing: export batch failed');
         return;
       }
-      await sleep(this.delay(attempt));
+      await sleep(wait);
     }
   }
 
@@ -314,7 +319,9 @@ export class OtlpHttpExporter {
     return this.backoffMs * 2 ** attempt;
   }
 
-  private async post(body: Buffer): Promise<'ok' | 'retry' | 'refused'> {
+  private async post(
+    body: Buffer,
+  ): Promise<{ outcome: 'ok' | 'retry' | 'refused'; retryAfter?: number | undefined }> {
     this.n.posts++;
     try {
       const res = await request(this.url, {
@@ -325,11 +332,12 @@ export class OtlpHttpExporter {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) return 'ok';
-      if (res.statusCode >= 500 || res.statusCode === 429) return 'retry';
-      return 'refused';
+      const r = otlpHttpRule(res.statusCode);
+      if (r === 'ok') return { outcome: 'ok' };
+      if (r === 'drop') return { outcome: 'refused' };
+      return { outcome: 'retry', retryAfter: retryAfterMs(res.headers['retry-after']) };
     } catch {
-      return 'retry';
+      return { outcome: 'retry' };
     }
   }
 }

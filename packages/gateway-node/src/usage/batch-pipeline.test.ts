@@ -66,3 +66,34 @@ test('a destination that never answers: bounded queue, drops counted, push never
   assert.equal(s.failed, 10);
   assert.equal(p.push(1), false);
 });
+
+test('a split batch: each part retried on its own (an accepted part is not sent again), a refused part loses only its items', async () => {
+  const sent: number[][] = [];
+  const answers: SendResult[] = ['ok', 'retry', 'ok', 'drop'];
+  const lost: number[] = [];
+  const p = new BatchPipeline<number>({
+    maxBatch: 10,
+    flushIntervalMs: 5,
+    backoffMs: 1,
+    // Parts of at most 2 items.
+    split: (b) => {
+      const parts: number[][] = [];
+      for (let i = 0; i < b.length; i += 2) parts.push(b.slice(i, i + 2));
+      return parts;
+    },
+    send: async (b) => {
+      sent.push(b);
+      return answers.shift() ?? 'ok';
+    },
+    onFailed: (n) => lost.push(n),
+  });
+  for (let i = 0; i < 5; i++) p.push(i);
+  await new Promise((r) => setTimeout(r, 100));
+  // [0,1] accepted; [2,3] answered retry then accepted; [4] refused.
+  assert.deepEqual(sent, [[0, 1], [2, 3], [2, 3], [4]]);
+  assert.deepEqual(
+    { ...p.stats(), sends: undefined },
+    { queued: 0, delivered: 4, dropped: 0, failed: 1, sends: undefined },
+  );
+  assert.deepEqual(lost, [1]);
+});

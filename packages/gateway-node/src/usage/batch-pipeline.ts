@@ -1,26 +1,28 @@
 /**
  * One exporter's delivery pipeline: a bounded queue, batches of `maxBatch` items (or what is
- * queued after `flushIntervalMs`), one send at a time, retries of a failed batch with exponential
- * backoff, and counters of what was delivered, dropped (queue full) and failed (given up).
- * `push` is O(1) and never waits, so a slow or dead destination never delays a request.
+ * queued after `flushIntervalMs`), each cut by `split` into the parts one request may carry (a
+ * vendor's byte limits), one send at a time, retries of a failed part with exponential backoff,
+ * and counters of what was delivered, dropped (queue full) and failed (given up). A part is
+ * retried, delivered or given up on its own: an accepted part is never sent again, and a refused
+ * one loses only its own items. `push` is O(1) and never waits, so a slow or dead destination
+ * never delays a request.
  *
  * Leaves out: the wire format and the destination (the `send` callback).
  */
 import type { Logger } from 'pino';
 import { Agent, type Dispatcher, request } from 'undici';
+import type { RetryRule, SendResult } from '../delivery-retry.js';
 import { BoundedQueue } from './bus.js';
 
-/** `ok`: delivered; `retry`: try the batch again later; `drop`: give it up now (4xx, bad config). */
-export type SendResult = 'ok' | 'retry' | 'drop';
-
-/** What an exporter does with a batch the destination answered with `status`. */
-export function sendResultOf(status: number): SendResult {
-  if (status >= 200 && status < 300) return 'ok';
-  return status === 429 || status >= 500 ? 'retry' : 'drop';
-}
+export type { SendResult } from '../delivery-retry.js';
 
 export interface PipelineOptions<T> {
   readonly send: (batch: T[]) => Promise<SendResult>;
+  /**
+   * Cuts a taken batch into the parts sent one request each, together holding every item once, in
+   * order (default: the batch whole).
+   */
+  readonly split?: (batch: T[]) => T[][];
   readonly maxQueue?: number;
   readonly maxBatch?: number;
   readonly flushIntervalMs?: number;
@@ -93,24 +95,36 @@ export class BatchPipeline<T> {
   private async drain(): Promise<void> {
     while (this.queue.size > 0) {
       const batch = this.queue.take(this.maxBatch);
-      let done = false;
-      for (let attempt = 0; !done; attempt++) {
-        this.n.sends++;
-        let r: SendResult;
-        try {
-          r = await this.o.send(batch);
-        } catch {
-          r = 'retry';
-        }
-        if (r === 'ok') {
-          this.n.delivered += batch.length;
-          done = true;
-        } else if (r === 'drop' || attempt >= this.maxRetries || Date.now() >= this.deadline) {
-          this.n.failed += batch.length;
-          this.o.onFailed?.(batch.length);
-          done = true;
-        } else await sleep(this.backoffMs * 2 ** attempt);
+      let parts: T[][];
+      try {
+        parts = this.o.split === undefined ? [batch] : this.o.split(batch);
+      } catch {
+        parts = [batch];
       }
+      for (const part of parts) if (part.length > 0) await this.deliver(part);
+    }
+  }
+
+  /** Sends one part until it is accepted, refused, out of retries or past the close deadline. */
+  private async deliver(part: T[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.n.sends++;
+      let r: SendResult;
+      try {
+        r = await this.o.send(part);
+      } catch {
+        r = 'retry';
+      }
+      if (r === 'ok') {
+        this.n.delivered += part.length;
+        return;
+      }
+      if (r === 'drop' || attempt >= this.maxRetries || Date.now() >= this.deadline) {
+        this.n.failed += part.length;
+        this.o.onFailed?.(part.length);
+        return;
+      }
+      await sleep(this.backoffMs * 2 ** attempt);
     }
   }
 
@@ -136,18 +150,20 @@ export class BatchPipeline<T> {
 
 /**
  * One POST of an encoded batch (the logs-intake exporters): the answer drained and classified
- * by `sendResultOf`; a refusal and an unreachable endpoint are warned with the given texts.
+ * by the vendor's `rule` (`delivery-retry.ts`); a refusal and an unreachable endpoint are warned
+ * with the given texts.
  */
 export async function postBatch(
   url: string | URL,
   init: { dispatcher: Dispatcher; headers: Record<string, string>; body: string | Buffer },
+  rule: RetryRule,
   warn: (msg: string, extra?: Record<string, unknown>) => void,
   texts: { refused: string; unreachable: string },
 ): Promise<SendResult> {
   try {
     const res = await request(url, { method: 'POST', ...init });
     await res.body.dump();
-    const r = sendResultOf(res.statusCode);
+    const r = rule(res.statusCode);
     if (r === 'drop') warn(texts.refused, { status: res.statusCode });
     return r;
   } catch {
@@ -187,12 +203,18 @@ export abstract class BatchedSink<T> {
     const { timeoutMs: _, onLost, ...tuning } = o;
     this.pipeline = new BatchPipeline<T>({
       send: (b) => this.send(b),
+      split: (b) => this.split(b),
       ...tuning,
       ...(onLost !== undefined ? { onFailed: onLost } : {}),
     });
   }
 
   protected abstract send(batch: T[]): Promise<SendResult>;
+
+  /** The parts of a batch sent one request each (the vendor's per-request limits); default whole. */
+  protected split(batch: T[]): T[][] {
+    return [batch];
+  }
 
   protected warn(msg: string, extra: Record<string, unknown> = {}): void {
     const now = Date.now();

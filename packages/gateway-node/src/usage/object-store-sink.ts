@@ -17,7 +17,8 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import { BatchedSink, type SendResult, type SinkTuning, sendResultOf } from './batch-pipeline.js';
+import { defaultRule } from '../delivery-retry.js';
+import { BatchedSink, type SendResult, type SinkTuning } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import type { UsageEvent } from './events.js';
 import { type ObjectStoreConfig, type ObjectWriter, objectWriter } from './object-store-writers.js';
@@ -89,7 +90,7 @@ export class ObjectStoreSink extends BatchedSink<UsageEvent> implements UsageSin
         this.writer.forgetToken?.();
         return 'retry';
       }
-      const r = sendResultOf(res.statusCode);
+      const r = defaultRule(res.statusCode);
       if (r === 'drop')
         this.warn('object_store exporter: the store refused an object', { status: res.statusCode });
       return r;

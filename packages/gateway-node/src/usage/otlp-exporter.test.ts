@@ -429,3 +429,40 @@ test('spans a collector refuses are counted as lost usage events (delivery_faile
   col.respond(200);
   apply({});
 });
+
+test('OTLP retry rule: a 500 is final (not retried, counted as lost); a 503 with Retry-After waits for it', async () => {
+  const lost = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('aisix_usage_event_drops_total{reason="delivery_failed"} '));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  col.reset();
+  col.respond(500, 200);
+  apply({ e1: { name: 'no-retry', kind: 'otlp_http', endpoint: col.url } });
+  const before = await lost();
+  await chat('gpt-4o-mini');
+  const deadline = Date.now() + 15_000;
+  while ((await lost()) !== before + 1) {
+    assert.ok(Date.now() < deadline, `lost ${(await lost()) - before}; posts ${col.posts.length}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(col.posts.length, 1, 'the batch answered 500 is not sent again');
+
+  col.reset();
+  col.respond({ status: 503, headers: { 'retry-after': '2' } }, 200);
+  apply({ e1: { name: 'retry-after', kind: 'otlp_http', endpoint: col.url } });
+  const id = await chat('gpt-4o-mini');
+  const t0 = Date.now();
+  // The second POST (the retry) carries them.
+  await spansOf(id, 2, 1);
+  const waited = Date.now() - t0;
+  assert.equal(col.posts.length, 2);
+  // The batch leaves ~1 s after the request (flush interval), then is retried: after ~1.3 s in
+  // all with the 250 ms backoff, ~3 s with the 2 s Retry-After.
+  assert.ok(waited >= 2000, `retried ~${waited} ms after the request, Retry-After asked 2 s`);
+  col.respond(200);
+  apply({});
+});

@@ -2,7 +2,8 @@
  * The `aliyun_sls` exporter, live from the config store, against a local HTTP server playing the
  * SLS PutLogs API: it recomputes the `LOG <AccessKeyId>:<signature>` HMAC-SHA1 over the
  * documented string-to-sign with the shared secret (its own code), checks Content-MD5 and
- * x-log-bodyrawsize, inflates the body and decodes the protobuf LogGroup with its own decoder.
+ * x-log-bodyrawsize, inflates the body and decodes the protobuf LogGroup with its own decoder. A
+ * LogGroup over 5 MB raw or 4,096 logs is refused (413 PostBodyTooLarge), as SLS does.
  */
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
@@ -24,6 +25,9 @@ import { putLogsUrl, slsCredentialEnv } from './sls-sink.js';
 
 const AK_ID = 'LTAI-test-id';
 const AK_SECRET = 'sls-secret-value';
+/** PutLogs limits: raw (uncompressed) LogGroup bytes, logs per group. */
+const MAX_GROUP_BYTES = 5_000_000;
+const MAX_GROUP_LOGS = 4096;
 
 interface Post {
   readonly url: string;
@@ -128,9 +132,18 @@ before(async () => {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const why = verify(req, body);
-      const status = why !== '' ? 403 : script.length > 1 ? (script.shift() as number) : (script[0] ?? 200);
       let raw: Buffer = Buffer.alloc(0);
       if (req.headers['x-log-compresstype'] === 'deflate') raw = inflateSync(body);
+      const tooLarge =
+        why === '' && (raw.length > MAX_GROUP_BYTES || (pb(raw).get(1)?.length ?? 0) > MAX_GROUP_LOGS);
+      const status =
+        why !== ''
+          ? 403
+          : tooLarge
+            ? 413
+            : script.length > 1
+              ? (script.shift() as number)
+              : (script[0] ?? 200);
       posts.push({ url: req.url ?? '', headers: req.headers, raw, status, why });
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status === 200 ? '' : '{"errorCode":"x","errorMessage":"y"}');
@@ -247,4 +260,36 @@ test('a wrong secret is refused (the check can fail); missing credentials and re
   await chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
+});
+
+test('full content: a batch over 5 MB raw is split into LogGroups under the PutLogs limit, each log once', async () => {
+  script = [200];
+  posts.length = 0;
+  apply({ sls: exporter({ name: 'sls-big', content_mode: 'full', content_max_bytes: 1_048_576 }) });
+  // Seven ~900 KB prompts and one small request, in one flush interval: 6.3 MB of logs.
+  const big = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(900_000));
+  const chatWith = async (prompt: string) => {
+    const { response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] })
+      .withResponse();
+    return response.headers.get('x-aisix-request-id') as string;
+  };
+  const ids = await Promise.all([...big.map((p) => chatWith(p)), chat()]);
+  const logs = () =>
+    posts.filter((p) => p.status === 200).flatMap((p) => decodeGroup(p.raw).logs.map((l) => l.fields));
+  await until(
+    () => ids.every((id) => logs().some((f) => f.request_id === id)),
+    () => `posts: ${posts.map((p) => `${p.status}/${p.raw.length}`).join(',')}`,
+  );
+  assert.ok(posts.length >= 2, 'more than one PutLogs call');
+  for (const p of posts) {
+    assert.equal(p.status, 200);
+    assert.ok(p.raw.length <= MAX_GROUP_BYTES, `a ${p.raw.length}-byte LogGroup`);
+  }
+  for (const id of ids) assert.equal(logs().filter((f) => f.request_id === id).length, 1);
+  for (let i = 0; i < 7; i++) {
+    const f = logs().find((x) => x.request_id === ids[i]) as Record<string, string>;
+    assert.equal((JSON.parse(String(f.prompt)) as { content: string }[])[0]?.content, big[i]);
+  }
+  apply({});
 });

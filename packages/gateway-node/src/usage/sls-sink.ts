@@ -5,7 +5,9 @@
  * event field, non-string values as JSON; `Topic` `aisix-usage`, `Source` the host name),
  * deflate-compressed (`x-log-compresstype: deflate`, `x-log-bodyrawsize`), signed with the
  * documented `LOG <AccessKeyId>:<base64 HMAC-SHA1>` scheme (`x-log-signaturemethod: hmac-sha1`,
- * API version 0.6.0). Batched per exporter (`batch-pipeline.ts`, up to 1,000 logs per call).
+ * API version 0.6.0). Batched per exporter (`batch-pipeline.ts`), each call at most 1,000 logs
+ * (PutLogs takes 4,096) and 5 MB of raw (uncompressed) LogGroup, read as 5,000,000 bytes. 429 and
+ * 5xx are retried (`defaultRule`).
  *
  * Credentials from the gateway host's environment: `SLS_CRED_<SLUG>_AK_ID` and
  * `SLS_CRED_<SLUG>_AK_SECRET` (slug = `credential_ref` upper-cased, non-alphanumerics as `_`);
@@ -16,6 +18,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deflateSync } from 'node:zlib';
 import type { Logger } from 'pino';
+import { defaultRule } from '../delivery-retry.js';
 import { BatchedSink, postBatch, type SendResult, type SinkTuning } from './batch-pipeline.js';
 import type { UsageSink } from './bus.js';
 import { type UsageContent, withContent } from './content.js';
@@ -35,6 +38,8 @@ export interface SlsConfig {
 }
 
 const MAX_BATCH = 1000;
+/** Raw (uncompressed) LogGroup bytes per PutLogs call: SLS refuses a group over 5 MB. */
+export const MAX_GROUP_BYTES = 5_000_000;
 const TOPIC = 'aisix-usage';
 
 export function slsCredentialEnv(ref: string, field: 'AK_ID' | 'AK_SECRET'): string {
@@ -93,15 +98,23 @@ function encodeLog(e: SlsLog): Buffer {
 }
 
 export function encodeLogGroup(events: readonly SlsLog[], source: string): Buffer {
-  const parts = events.map((e) => lenField(1, encodeLog(e)));
-  parts.push(strField(3, TOPIC), strField(4, source));
-  return Buffer.concat(parts);
+  return groupOf(
+    events.map((e) => lenField(1, encodeLog(e))),
+    source,
+  );
+}
+
+/** A LogGroup of logs already encoded as its field 1. */
+function groupOf(logs: Buffer[], source: string): Buffer {
+  return Buffer.concat([...logs, strField(3, TOPIC), strField(4, source)]);
 }
 
 export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
   readonly contentMaxBytes: number;
   private readonly url: URL;
   private readonly source = hostname();
+  /** The raw LogGroup of each part `split` made, encoded once (a retry sends the same logs). */
+  private readonly groups = new WeakMap<SlsLog[], Buffer>();
 
   constructor(
     private readonly c: SlsConfig,
@@ -119,6 +132,33 @@ export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
     return dropped;
   }
 
+  /** Parts of at most `MAX_BATCH` logs and `MAX_GROUP_BYTES` of raw LogGroup. */
+  protected override split(batch: SlsLog[]): SlsLog[][] {
+    const tail = strField(3, TOPIC).length + strField(4, this.source).length;
+    const parts: SlsLog[][] = [];
+    let part: SlsLog[] = [];
+    let logs: Buffer[] = [];
+    let bytes = tail;
+    for (const e of batch) {
+      const log = lenField(1, encodeLog(e));
+      if (part.length > 0 && (part.length >= MAX_BATCH || bytes + log.length > MAX_GROUP_BYTES)) {
+        parts.push(part);
+        this.groups.set(part, groupOf(logs, this.source));
+        part = [];
+        logs = [];
+        bytes = tail;
+      }
+      part.push(e);
+      logs.push(log);
+      bytes += log.length;
+    }
+    if (part.length > 0) {
+      parts.push(part);
+      this.groups.set(part, groupOf(logs, this.source));
+    }
+    return parts;
+  }
+
   protected async send(batch: SlsLog[]): Promise<SendResult> {
     const idEnv = slsCredentialEnv(this.c.credential_ref, 'AK_ID');
     const secretEnv = slsCredentialEnv(this.c.credential_ref, 'AK_SECRET');
@@ -130,7 +170,7 @@ export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
       });
       return 'drop';
     }
-    const raw = encodeLogGroup(batch, this.source);
+    const raw = this.groups.get(batch) ?? encodeLogGroup(batch, this.source);
     const body = deflateSync(raw);
     const headers: Record<string, string> = {
       'content-type': 'application/x-protobuf',
@@ -149,6 +189,7 @@ export class SlsSink extends BatchedSink<SlsLog> implements UsageSink {
     return postBatch(
       this.url,
       { dispatcher: this.agent, headers, body },
+      defaultRule,
       (msg, extra) => this.warn(msg, extra),
       {
         refused: 'aliyun_sls exporter: PutLogs refused a batch',
