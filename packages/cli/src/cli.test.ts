@@ -479,14 +479,20 @@ describe('aisix serving', () => {
     const proc = start(['--config', cfg], listenerEnv(p));
     try {
       await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      // Each worker writes its own line on its own stdout: the primary's "all started" line can
+      // arrive before a worker's is flushed, so wait for the lines themselves.
+      const workerLines = () =>
+        proc
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('"gateway worker started"'));
       const until = Date.now() + 10_000;
-      while (!proc.stdout().includes('all gateway workers started') && Date.now() < until) await sleep(50);
-      const lines = proc.stdout().split('\n');
-      const workerPids = new Set(
-        lines
-          .filter((l) => l.includes('gateway worker started'))
-          .map((l) => (JSON.parse(l) as { pid: number }).pid),
-      );
+      while (
+        (!proc.stdout().includes('all gateway workers started') || workerLines().length < 2) &&
+        Date.now() < until
+      )
+        await sleep(50);
+      const workerPids = new Set(workerLines().map((l) => (JSON.parse(l) as { pid: number }).pid));
       assert.equal(workerPids.size, 2, proc.stdout());
       assert.ok(!workerPids.has(proc.child.pid ?? -1), 'the proxy runs in the workers, not the primary');
       assert.equal((await get(`http://127.0.0.1:${p.metrics}/status/ready`)).status, 200);
