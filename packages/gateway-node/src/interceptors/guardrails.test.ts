@@ -817,6 +817,24 @@ describe('usage events', () => {
       assert.deepEqual(m.guardrail_monitor_hits, ['no-codenames:keyword:would_block']);
       const b = events.find((e) => e.request_id === blockedId);
       assert.equal(b?.guardrail_blocked, true);
+      assert.equal(b?.error_class, 'content_filter');
+
+      // A stream whose answer is blocked after the 200: the same error class as the JSON block.
+      guard(keyword());
+      rig.up.handle(chatSse({ words: ['the code', 'name is pro', 'ject-nighti', 'ngale'] }));
+      const streamed = await post(rig.g.base, '/v1/chat/completions', {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      });
+      assert.match(streamed.text, /^event: error/);
+      const streamedId = streamed.headers.get('x-aisix-request-id') ?? '';
+      await waitFor(() => events.some((e) => e.request_id === streamedId));
+      const sb = events.find((e) => e.request_id === streamedId);
+      assert.equal(sb?.guardrail_blocked, true);
+      assert.equal(sb?.status_code, 200);
+      assert.equal(sb?.error_class, 'content_filter');
+      assert.match(sb?.error_message ?? '', /response blocked by content policy/);
       const text = JSON.stringify(events);
       for (const secret of [EMAIL, SECRET_WORD, '123-45-6789'])
         assert.equal(text.includes(secret), false, secret);

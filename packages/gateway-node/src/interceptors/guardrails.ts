@@ -303,6 +303,7 @@ class GuardrailScope implements Scope {
         const name = j?.block?.guardrail ?? strict?.guardrail ?? '';
         if (j === undefined) this.d.overflowed(ctx, name);
         const e = errors.guardrailBlocked('response', name);
+        ctx.errorType = e.type;
         ctx.errorMessage = e.message;
         return errorFrame(this.dialect, e.message);
       },

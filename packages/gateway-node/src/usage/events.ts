@@ -341,6 +341,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
     ];
   }
   const out: UsageEvent[] = [];
+  const outputBlocked = ctx.guardrails?.blocked === true;
   for (const a of attempts) {
     const u = a.ok ? (a.usage ?? ctx.usage ?? ZERO) : ZERO;
     const status = a.ok ? end.status : (a.status ?? 502);
@@ -361,12 +362,15 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         attempt_model: a.upstreamModel,
         attempt_started_at: attemptClock.at(performance.timeOrigin + a.t0),
         // A served attempt that failed after commit (a stream ended by an error frame) keeps
-        // its usage and its 2xx status, and names its failure like the access log does.
-        error_class: a.ok ? (a.errorClass ?? (status >= 400 ? (ctx.errorType ?? null) : null)) : a.errorClass,
+        // its usage and its 2xx status, and names its failure like the access log does; so does
+        // a stream an output guardrail ended with its error frame after the 200.
+        error_class: a.ok
+          ? (a.errorClass ?? (status >= 400 || outputBlocked ? (ctx.errorType ?? null) : null))
+          : a.errorClass,
         error_message: a.ok
           ? a.errorClass !== null
             ? cleanText(a.errorMessage)
-            : status >= 400
+            : status >= 400 || outputBlocked
               ? cleanText(ctx.errorMessage)
               : null
           : cleanText(a.errorMessage),
