@@ -118,6 +118,10 @@ export function parseGitops(sub: string, argv: readonly string[], env: NodeJS.Pr
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
+    if (etcd.length === 0) return usage('--etcd needs at least one URL such as http://127.0.0.1:2379');
+    const notUrl = etcd.find((e) => !/^https?:\/\/[^/]/.test(e));
+    if (notUrl !== undefined)
+      return usage(`--etcd ${notUrl}: an etcd endpoint is a URL such as http://127.0.0.1:2379`);
     const prefix = (values.prefix ?? '/aisix').replace(/\/+$/, '');
     if (prefix === '') return usage('--prefix must name a key prefix such as /aisix');
     return {

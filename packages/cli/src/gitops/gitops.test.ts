@@ -430,6 +430,15 @@ test('command lines: sources, required flags, exit codes of usage errors', () =>
     2,
     '--prefix and --reveal-secrets go with --etcd (the Admin API never returns secrets)',
   ]);
+  // An endpoint without a scheme is a usage error naming the flag, not an internal failure.
+  assert.deepEqual(usage('export', ['--etcd', '127.0.0.1:2379']), [
+    2,
+    '--etcd 127.0.0.1:2379: an etcd endpoint is a URL such as http://127.0.0.1:2379',
+  ]);
+  assert.deepEqual(usage('export', ['--etcd', ' , ']), [
+    2,
+    '--etcd needs at least one URL such as http://127.0.0.1:2379',
+  ]);
   assert.deepEqual(usage('diff', ['-f', 'x.yaml']), [1, 'diff needs --admin <admin API URL>']);
   assert.deepEqual(usage('diff', ['-f', 'x', '--admin', 'http://a', '--dry-run']), [
     1,
