@@ -6,6 +6,7 @@
 import { generateApiKey, hashApiKey, type KindDef, MAX_PREVIOUS_KEYS } from '@aisix/core';
 import { readJsonBody } from './body.js';
 import { AdminHttpError } from './errors.js';
+import type { ResourceReader } from './reader.js';
 
 const isApiKeys = (kind: KindDef): boolean => kind.kind === 'api_keys';
 
@@ -41,6 +42,85 @@ export function keepKeyHashOnReplace(
     out.previous_keys = stored.previous_keys;
   }
   return out;
+}
+
+const sameEntry = (a: unknown, b: unknown): boolean =>
+  isPlainObject(a) && isPlainObject(b) && a.key_hash === b.key_hash && a.expires_at === b.expires_at;
+
+/**
+ * `previous_keys` belongs to rotate: it is what lets a replaced key keep working for a bounded
+ * window (at most 30 days, `MAX_GRACE_SECS`), and its hashes authenticate as this key. Any
+ * other write (create, PUT, PATCH) may keep it, shorten it or clear it (ending windows early,
+ * as documented) but never add an entry or move an end time: each entry of the new document
+ * must be one of the stored entries, each used once. Otherwise 400 at `/previous_keys`.
+ */
+export function checkPreviousKeysUnchanged(
+  kind: KindDef,
+  next: Record<string, unknown>,
+  stored: Record<string, unknown>,
+): void {
+  if (!isApiKeys(kind) || next.previous_keys === undefined) return;
+  const unused = Array.isArray(stored.previous_keys) ? [...stored.previous_keys] : [];
+  const entries = Array.isArray(next.previous_keys) ? next.previous_keys : [];
+  for (const e of entries) {
+    const at = unused.findIndex((u) => sameEntry(u, e));
+    if (at === -1) {
+      throw new AdminHttpError(
+        400,
+        'schema validation failed at /previous_keys: previous_keys can only be kept, shortened or ' +
+          'cleared by a create, PUT or PATCH; a replaced key enters it only through ' +
+          'POST /admin/v1/api_keys/{id}/rotate with {"grace_secs": N}',
+      );
+    }
+    unused.splice(at, 1);
+  }
+}
+
+/** Every hash a stored api-key document authenticates: its `key_hash` and its previous keys'. */
+function hashesOf(doc: Record<string, unknown>): { pointer: string; hash: string }[] {
+  const out: { pointer: string; hash: string }[] = [];
+  if (typeof doc.key_hash === 'string') out.push({ pointer: '/key_hash', hash: doc.key_hash });
+  if (Array.isArray(doc.previous_keys)) {
+    doc.previous_keys.forEach((p, i) => {
+      if (isPlainObject(p) && typeof p.key_hash === 'string')
+        out.push({ pointer: `/previous_keys/${i}`, hash: p.key_hash });
+    });
+  }
+  return out;
+}
+
+/**
+ * A presented key must authenticate as one api key at most. The store keeps `key_hash` unique
+ * atomically (409 `name "<hash>" already in use`); this extends the rule to `previous_keys`: no
+ * hash of the document (its key_hash or a previous key's) may be another api key's key_hash or
+ * previous key, else 409 naming the field (the hash is not quoted). Check-then-write, like the
+ * reference checks: a racing write through another admin process could still slip between.
+ */
+export async function checkApiKeyHashes(
+  reader: ResourceReader,
+  kind: KindDef,
+  id: string,
+  next: Record<string, unknown>,
+): Promise<void> {
+  if (!isApiKeys(kind)) return;
+  const mine = hashesOf(next);
+  if (mine.length === 0) return;
+  for (const other of await reader.list(kind.kind)) {
+    if (other.id === id) continue;
+    const theirs = hashesOf(other.value);
+    for (const m of mine) {
+      const clash = theirs.find(
+        (t) => t.hash === m.hash && !(m.pointer === '/key_hash' && t.pointer === '/key_hash'),
+      );
+      // key_hash against key_hash is the store's atomic unique constraint.
+      if (clash !== undefined) {
+        throw new AdminHttpError(
+          409,
+          `the key hash at ${m.pointer} is already in use by another api key (at ${clash.pointer.replace(/\/\d+$/, '')}); a key can authenticate as one api key only`,
+        );
+      }
+    }
+  }
 }
 
 /** Longest grace window a rotation accepts: 30 days. */

@@ -291,7 +291,15 @@ function operation(r: RouteDesc): JsonObject {
   else op.security = [];
   if (r.path.includes(':id')) {
     op.parameters = [
-      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        description:
+          'Resource id, percent-encoded (decoded once): any id a direct etcd writer chose is addressable, ' +
+          '`/` included (`team%2Fg1`); `.`/`..` segments, control characters and ids over 4096 characters are 400',
+        schema: { type: 'string' },
+      },
       ...(CONDITIONAL_OPS.has(r.op) ? [IF_MATCH] : []),
     ];
   }

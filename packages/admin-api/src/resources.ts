@@ -4,8 +4,11 @@
  * api-key specifics (generated keys, rotation) live in `api-keys.ts`.
  *
  * Secrets are masked on every entry that leaves this module; a PUT that omits a secret or
- * sends the mask back keeps the stored one (core's `mergeSecretsForReplace`). References are
- * checked after validation and before the store is touched (`references.ts`).
+ * sends the mask back keeps the stored one (core's `mergeSecretsForReplace`), a PATCH keeps
+ * what it does not name and removes what it sends as `null` (`resolvePatchSecrets`), and a
+ * mask with no stored secret behind it is a 400 (`introducedMask`): the mask is never stored
+ * as the credential. References are checked after validation and before the store is touched
+ * (`references.ts`).
  *
  * Every update (PUT, PATCH, rotate) reads, merges and writes under a revision compare: the
  * write commits only if the resource is still at the revision that was read. With `If-Match`
@@ -18,17 +21,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  isValidResourceId,
+  introducedMask,
+  isAddressableResourceId,
   type KindDef,
+  maskedValueMessage,
   maskSecrets,
   mergeSecretsForReplace,
+  nulledSecrets,
   parseRead,
+  resolvePatchSecrets,
   validateWrite,
 } from '@aisix/core';
 import { type ResourceStore, type StoredDoc, StoreError, type UniqueConstraint } from '@aisix/store';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import { keepKeyHashOnReplace, prepareApiKeyCreate, readRotateOptions, rotateApiKey } from './api-keys.js';
+import {
+  checkApiKeyHashes,
+  checkPreviousKeysUnchanged,
+  keepKeyHashOnReplace,
+  prepareApiKeyCreate,
+  readRotateOptions,
+  rotateApiKey,
+} from './api-keys.js';
 import { type AuditAction, type AuditContext, auditInput } from './audit.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
@@ -72,19 +86,54 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * Ids come from the URL. One that could not be a stored id (traversal such as `../x`,
- * control characters, empty) is refused here so it never becomes part of a store key.
+ * Ids come from the URL, percent-decoded once by the router (`team%2Fg1` is the id `team/g1`).
+ * Any id a direct etcd writer may have chosen is addressable, so what lists show can be read,
+ * replaced and removed; an id that could change the key's shape or hide in logs (a `..`
+ * segment, control characters, empty) is refused here so it never becomes part of a store key.
+ * (Creation picks its own UUID: no client-chosen id is ever created.)
  */
 export function requireId(c: Context): string {
   const id = c.req.param('id') ?? '';
-  if (!isValidResourceId(id)) throw new AdminHttpError(400, 'invalid resource id');
+  if (!isAddressableResourceId(id)) throw new AdminHttpError(400, 'invalid resource id');
   return id;
 }
 
-function validated(kind: KindDef, doc: unknown): Record<string, unknown> {
+function validated(kind: KindDef, doc: unknown, removed: readonly string[] = []): Record<string, unknown> {
   const res = validateWrite(kind, doc);
-  if (!res.ok) throw new AdminHttpError(400, res.message);
+  if (!res.ok) {
+    // A PATCH that removed a secret may have left a document that needs one: say which.
+    const why = removed.length > 0 ? ` (after the patch removed ${removed.join(', ')})` : '';
+    throw new AdminHttpError(400, `${res.message}${why}`);
+  }
   return res.value;
+}
+
+/** The mask is never stored as the credential: a mask with no stored secret behind it is a 400. */
+function refuseIntroducedMask(kind: KindDef, doc: unknown, stored: Record<string, unknown>): void {
+  if (!isPlainObject(doc)) return;
+  const pointer = introducedMask(kind, doc, stored);
+  if (pointer !== undefined) throw new AdminHttpError(400, maskedValueMessage(pointer));
+}
+
+/**
+ * Input aliases in a merge patch, resolved against the stored document before merging: the
+ * name alias (`display_name` for MCP servers and A2A agents) is written as the name field and
+ * the other spelling removed, so a patch under either spelling renames the resource instead of
+ * leaving both in the merged document. (A provider key's `secret` is `resolvePatchSecrets`'.)
+ */
+function normalisePatchAliases(kind: KindDef, patch: Record<string, unknown>): Record<string, unknown> {
+  const field = kind.nameField;
+  const alias = kind.nameAlias;
+  if (field === null || alias === null) return patch;
+  const hasAlias = Object.hasOwn(patch, alias);
+  const hasField = Object.hasOwn(patch, field);
+  if (hasAlias === hasField) return patch; // neither, or both (validation refuses the pair)
+  const out = { ...patch };
+  if (hasAlias) {
+    out[field] = out[alias];
+    out[alias] = null;
+  } else out[alias] = null;
+  return out;
 }
 
 export function uniqueFor(kind: KindDef, value: Record<string, unknown>): UniqueConstraint | undefined {
@@ -166,7 +215,9 @@ export async function createResource(
 ): Promise<ResourceEntry & { plaintext?: string }> {
   const body = await readJsonBody(req);
   const { doc, plaintext } = prepareApiKeyCreate(kind, body);
+  refuseIntroducedMask(kind, doc, {});
   const value = validated(kind, doc);
+  checkPreviousKeysUnchanged(kind, value, {});
   const unique = uniqueFor(kind, value);
   const write = (id: string) =>
     deps.store.create(kind.kind, id, value, unique, {
@@ -175,6 +226,7 @@ export async function createResource(
   // A UUID v4 collision is practically impossible; one retry covers it without a loop.
   let id = randomUUID();
   await checkWriteReferences(deps.reader, kind, id, value, false);
+  await checkApiKeyHashes(deps.reader, kind, id, value);
   let res: { revision: number };
   try {
     res = await write(id);
@@ -272,8 +324,11 @@ export async function replaceResource(
       let doc: unknown = body;
       if (isPlainObject(body))
         doc = keepKeyHashOnReplace(kind, mergeSecretsForReplace(kind, body, stored.value), stored.value);
+      refuseIntroducedMask(kind, doc, stored.value);
       const value = validated(kind, doc);
+      checkPreviousKeysUnchanged(kind, value, stored.value);
       await checkWriteReferences(deps.reader, kind, id, value, true);
+      await checkApiKeyHashes(deps.reader, kind, id, value);
       return { value };
     },
     'accept',
@@ -283,7 +338,8 @@ export async function replaceResource(
 
 /**
  * PATCH: a JSON merge patch (RFC 7396) applied to the stored document, then validated as a
- * whole like a PUT. `null` removes a field; a secret sent back masked keeps the stored one.
+ * whole like a PUT. `null` removes a field, a secret too; a secret sent back masked keeps the
+ * stored one; an input alias (`secret`, `display_name`) replaces its canonical field.
  */
 export async function patchResource(
   deps: ResourceDeps,
@@ -297,9 +353,15 @@ export async function patchResource(
     throw new AdminHttpError(400, 'a merge patch must be a JSON object (RFC 7396); use PUT to replace');
   }
   const res = await guardedWrite(deps, kind, id, ctx, 'patch', async (stored) => {
-    const merged = mergePatch(stored.value, patch);
-    const value = validated(kind, mergeSecretsForReplace(kind, merged, stored.value));
+    // Aliases and masked secrets are resolved against the stored document first; a `null`
+    // then removes the field, secrets included (RFC 7396), and the whole is validated.
+    const resolved = resolvePatchSecrets(kind, normalisePatchAliases(kind, patch), stored.value);
+    const merged = mergePatch(stored.value, resolved);
+    refuseIntroducedMask(kind, merged, stored.value);
+    const value = validated(kind, merged, nulledSecrets(kind, patch));
+    checkPreviousKeysUnchanged(kind, value, stored.value);
     await checkWriteReferences(deps.reader, kind, id, value, true);
+    await checkApiKeyHashes(deps.reader, kind, id, value);
     return { value };
   });
   return publicEntry(kind, { id, value: res.value, revision: res.revision });

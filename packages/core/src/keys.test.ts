@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   effectivePrefix,
+  isAddressableResourceId,
   isValidResourceId,
   kindPrefix,
   parseKey,
@@ -108,6 +109,31 @@ describe('isValidResourceId', () => {
       'x'.repeat(257),
     ]) {
       assert.equal(isValidResourceId(id), false, JSON.stringify(id));
+    }
+  });
+});
+
+describe('isAddressableResourceId', () => {
+  test('accepts what a direct writer may choose', () => {
+    for (const id of ['team/g1', 'a b', 'a%b', 'a%2fb', 'x'.repeat(300), 'a//b', 'v1.2', '...', 'ü']) {
+      assert.ok(isAddressableResourceId(id), JSON.stringify(id));
+    }
+  });
+  test('refuses traversal segments, controls, empty and over-long ids', () => {
+    for (const id of [
+      '',
+      '.',
+      '..',
+      '../x',
+      'a/../b',
+      'a/.',
+      'a\u0000',
+      'a\nb',
+      'a\u007f',
+      'a\u0085',
+      'x'.repeat(4097),
+    ]) {
+      assert.equal(isAddressableResourceId(id), false, JSON.stringify(id));
     }
   });
 });

@@ -3,8 +3,9 @@
  *
  * The prefix is compared together with the `/` that must follow it, so `/aisixfoo/models/x`
  * is not read as being under `/aisix`. The remainder splits at its first `/`: the kind is one
- * segment and the id may itself contain `/`. Ids that arrive through admin URLs are checked
- * separately by `isValidResourceId`, which is stricter (no `/`, no traversal segments).
+ * segment and the id may itself contain `/`. Ids that arrive through admin URLs are checked by
+ * `isAddressableResourceId` (any id a direct writer may have chosen, minus traversal segments
+ * and control characters); `isValidResourceId` is the stricter shape of a slug-like id.
  */
 import { type KindName, kindByName } from './kinds.js';
 
@@ -74,4 +75,23 @@ export function isValidResourceId(id: string): boolean {
   if (id.length === 0 || id.length > MAX_RESOURCE_ID_LENGTH) return false;
   if (id === '.' || id === '..') return false;
   return !FORBIDDEN_ID_CHARS.test(id);
+}
+
+/** Longest id the Admin API addresses in a path (an etcd key is bounded only by the request size). */
+export const MAX_ADDRESSABLE_ID_LENGTH = 4096;
+
+// C0/C1 control characters and DEL: they would hide in logs and terminals.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Whether an id taken (percent-decoded once) from an admin URL may address a stored resource
+ * for a read, replace, patch, delete or rotate. Direct etcd writers choose any id (control-plane
+ * §2.3) and an id may contain `/` (§2.1), so `team/g1`, `a b`, `a%b` or a 300-character id are
+ * accepted: each is used as one opaque key suffix. Refused: the empty id, control characters,
+ * `.` or `..` as a `/`-separated segment (`../x`, `a/../b`), and ids over 4096 characters.
+ */
+export function isAddressableResourceId(id: string): boolean {
+  if (id.length === 0 || id.length > MAX_ADDRESSABLE_ID_LENGTH) return false;
+  if (CONTROL_CHARS.test(id)) return false;
+  return !id.split('/').some((seg) => seg === '.' || seg === '..');
 }

@@ -4,10 +4,13 @@ import { kindByName } from './kinds.js';
 import {
   generateApiKey,
   hashApiKey,
+  introducedMask,
   isMaskedSecret,
   maskSecret,
   maskSecrets,
   mergeSecretsForReplace,
+  nulledSecrets,
+  resolvePatchSecrets,
 } from './secrets.js';
 
 describe('hashApiKey / generateApiKey', () => {
@@ -190,5 +193,85 @@ describe('mergeSecretsForReplace', () => {
     const incoming = { display_name: 'p', secret: '****0001' };
     mergeSecretsForReplace('provider_keys', incoming, stored);
     assert.deepEqual(incoming, { display_name: 'p', secret: '****0001' });
+  });
+});
+
+describe('introducedMask', () => {
+  test('a mask with no stored secret behind it is named by its pointer', () => {
+    assert.equal(introducedMask('provider_keys', { api_key: '****9876' }, {}), '/api_key');
+    assert.equal(introducedMask('provider_keys', { secret: '****' }, {}), '/secret');
+    assert.equal(
+      introducedMask(
+        'guardrails',
+        { kind: 'bedrock', aws_credentials: { secret_access_key: '****' } },
+        { kind: 'bedrock' },
+      ),
+      '/aws_credentials/secret_access_key',
+    );
+    assert.equal(
+      introducedMask('observability_exporters', { headers: { 'x/y': '****' } }, {}),
+      '/headers/x~1y',
+    );
+  });
+  test('a switch of kind counts nothing stored, even an identical value', () => {
+    const stored = { kind: 'lakera', api_key: '****9876' };
+    assert.equal(introducedMask('guardrails', { kind: 'lakera', api_key: '****9876' }, stored), undefined);
+    assert.equal(
+      introducedMask('guardrails', { kind: 'openai_moderation', api_key: '****9876' }, stored),
+      '/api_key',
+    );
+  });
+  test('real secrets and restored ones pass', () => {
+    const stored = { display_name: 'p', api_key: 'sk-stored-credential-0001' };
+    const merged = mergeSecretsForReplace(
+      'provider_keys',
+      { display_name: 'p', api_key: '****0001' },
+      stored,
+    );
+    assert.equal(introducedMask('provider_keys', merged, stored), undefined);
+    assert.equal(introducedMask('provider_keys', { api_key: 'sk-new-value' }, stored), undefined);
+  });
+});
+
+describe('resolvePatchSecrets', () => {
+  const stored = { display_name: 'p', api_key: 'sk-stored-credential-0001' };
+  test('a mask becomes the stored secret; null is left to remove it', () => {
+    assert.deepEqual(resolvePatchSecrets('provider_keys', { api_key: '****0001' }, stored), {
+      api_key: stored.api_key,
+      secret: null,
+    });
+    assert.deepEqual(resolvePatchSecrets('provider_keys', { api_key: null }, stored), {
+      api_key: null,
+      secret: null,
+    });
+  });
+  test('the alias replaces the primary field', () => {
+    assert.deepEqual(resolvePatchSecrets('provider_keys', { secret: 'sk-new-22223333' }, stored), {
+      api_key: 'sk-new-22223333',
+      secret: null,
+    });
+    assert.deepEqual(resolvePatchSecrets('provider_keys', { secret: '****0001' }, stored), {
+      api_key: stored.api_key,
+      secret: null,
+    });
+  });
+  test('no stored secret, or a switch of kind: the mask stays (for introducedMask)', () => {
+    assert.deepEqual(resolvePatchSecrets('a2a_agents', { secret: '****' }, { name: 'a' }), {
+      secret: '****',
+    });
+    assert.deepEqual(
+      resolvePatchSecrets(
+        'guardrails',
+        { kind: 'lakera', api_key: '****9876' },
+        { kind: 'azure_content_safety', api_key: 'k-9876' },
+      ),
+      { kind: 'lakera', api_key: '****9876' },
+    );
+  });
+  test('nulledSecrets names what a patch removes', () => {
+    assert.deepEqual(nulledSecrets('a2a_agents', { secret: null, url: null }), ['/secret']);
+    assert.deepEqual(nulledSecrets('observability_exporters', { headers: { a: null, b: 'x' } }), [
+      '/headers/a',
+    ]);
   });
 });

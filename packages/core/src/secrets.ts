@@ -111,11 +111,17 @@ function isAliasIn(field: string, names: ReadonlySet<string>): boolean {
   return false;
 }
 
+/** A write that switches `kind` (a guardrail to another vendor) keeps nothing of the stored secrets. */
+function switchesKind(incoming: Readonly<Doc>, stored: Readonly<Doc>): boolean {
+  return 'kind' in incoming && 'kind' in stored && incoming.kind !== stored.kind;
+}
+
 /**
  * The document to validate for a PUT: a secret the body omits, or sends back masked, is
  * taken from the stored document. Secrets inside maps (`headers.*`) are restored only when
  * sent back masked: omitting a map entry removes it. Nothing carries over when the body
- * switches to another `kind` (a different vendor's credential must not be reused).
+ * switches to another `kind` (a different vendor's credential must not be reused). A mask
+ * that has no stored secret to stand for stays in place: `introducedMask` finds it.
  */
 export function mergeSecretsForReplace(
   kind: KindName | KindDef,
@@ -124,7 +130,7 @@ export function mergeSecretsForReplace(
 ): Doc {
   const paths = secretPathsOf(kind);
   const out = structuredClone(incoming) as Doc;
-  if ('kind' in incoming && 'kind' in stored && incoming.kind !== stored.kind) return out;
+  if (switchesKind(incoming, stored)) return out;
   const names = new Set(paths.map((p) => p.join('.')));
   for (const path of paths) {
     const leaf = path[path.length - 1] as string;
@@ -173,6 +179,118 @@ function restoreMapEntries(out: Doc, stored: Readonly<Doc>, mapPath: readonly st
     const prev = storedMap[k];
     if (isMaskedSecret(s) && prev !== undefined && prev !== null) inMap[k] = structuredClone(prev);
   }
+}
+
+/**
+ * A merge patch (RFC 7396) as it applies to the stored document's secrets, for PATCH:
+ *  - a top-level secret sent under its input alias (a provider key's `secret`) is moved to its
+ *    primary field (`api_key`), and the other spelling is removed from the stored document, so
+ *    the merged document holds one of the two; `null` under either spelling removes the secret;
+ *  - a secret sent back masked stands for the stored one and is replaced by it (same `kind`
+ *    only); a mask with no stored secret behind it stays, for `introducedMask` to refuse;
+ *  - `null` is left alone: the merge removes the field (then validation judges the document).
+ */
+export function resolvePatchSecrets(
+  kind: KindName | KindDef,
+  patch: Readonly<Doc>,
+  stored: Readonly<Doc>,
+): Doc {
+  const paths = secretPathsOf(kind);
+  const names = new Set(paths.map((p) => p.join('.')));
+  const out = structuredClone(patch) as Doc;
+  for (const [primary, alias] of Object.entries(ALIAS_OF)) {
+    if (!names.has(primary) || !names.has(alias)) continue;
+    const hasAlias = Object.hasOwn(out, alias);
+    const hasPrimary = Object.hasOwn(out, primary);
+    // Both spellings in one patch: left as sent, validation refuses the pair.
+    if (hasAlias && !hasPrimary) {
+      define(out, primary, out[alias]);
+      define(out, alias, null);
+    } else if (hasPrimary && !hasAlias) define(out, alias, null);
+  }
+  if (switchesKind(patch, stored)) return out;
+  for (const path of paths) {
+    const leaf = path[path.length - 1] as string;
+    if (leaf === '*') {
+      restoreMapEntries(out, stored, path.slice(0, -1));
+      continue;
+    }
+    if (path.length === 1 && isAliasIn(leaf, names)) continue;
+    const parent = parentOf(out, path);
+    if (parent === undefined || !isMaskedSecret(parent[leaf])) continue;
+    let storedSecret = getAt(stored, path);
+    const alias = path.length === 1 ? ALIAS_OF[leaf] : undefined;
+    if ((storedSecret === undefined || storedSecret === null) && alias !== undefined && names.has(alias))
+      storedSecret = stored[alias];
+    if (storedSecret !== undefined && storedSecret !== null) parent[leaf] = structuredClone(storedSecret);
+  }
+  return out;
+}
+
+function define(doc: Doc, key: string, value: unknown): void {
+  Object.defineProperty(doc, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function escapePointerStep(step: string): string {
+  return step.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/**
+ * The JSON pointer of the first secret field of `doc` (the document a write is about to store)
+ * that holds a mask-shaped string (`****`, `****ab12`) the write brings in: any such value
+ * other than the very one already stored at that path, and every one when the write switches
+ * `kind`. The mask is never stored as the credential: a mask that could not be resolved to a
+ * stored secret (the field did not exist, or belonged to another vendor) is the caller's error.
+ */
+export function introducedMask(
+  kind: KindName | KindDef,
+  doc: Readonly<Doc>,
+  stored: Readonly<Doc>,
+): string | undefined {
+  const keep = !switchesKind(doc, stored);
+  const same = (path: readonly string[], v: unknown): boolean => keep && getAt(stored, path) === v;
+  for (const path of secretPathsOf(kind)) {
+    const leaf = path[path.length - 1] as string;
+    if (leaf === '*') {
+      const mapPath = path.slice(0, -1);
+      const map = getAt(doc, mapPath);
+      if (!isPlainObject(map)) continue;
+      for (const [k, v] of Object.entries(map)) {
+        if (isMaskedSecret(v) && !same([...mapPath, k], v)) return pointerOf([...mapPath, k]);
+      }
+      continue;
+    }
+    const v = getAt(doc, path);
+    if (isMaskedSecret(v) && !same(path, v)) return pointerOf(path);
+  }
+  return undefined;
+}
+
+function pointerOf(path: readonly string[]): string {
+  return path.map((s) => `/${escapePointerStep(s)}`).join('');
+}
+
+/** The message of the 400 a mask brought in by a write gets (`introducedMask`). */
+export function maskedValueMessage(pointer: string): string {
+  return `schema validation failed at ${pointer}: is a masked value (as reads show it), not a credential; send the secret itself`;
+}
+
+/** JSON pointers of the secret fields a merge patch removes (sends as `null`). */
+export function nulledSecrets(kind: KindName | KindDef, patch: Readonly<Doc>): string[] {
+  const out: string[] = [];
+  for (const path of secretPathsOf(kind)) {
+    const leaf = path[path.length - 1] as string;
+    if (leaf === '*') {
+      const mapPath = path.slice(0, -1);
+      const map = getAt(patch, mapPath);
+      if (map === null) out.push(pointerOf(mapPath));
+      else if (isPlainObject(map))
+        for (const [k, v] of Object.entries(map)) if (v === null) out.push(pointerOf([...mapPath, k]));
+      continue;
+    }
+    if (getAt(patch, path) === null) out.push(pointerOf(path));
+  }
+  return out;
 }
 
 /** Lowercase hex SHA-256 of the full bearer plaintext: the only form a caller key is stored in. */
