@@ -70,6 +70,12 @@ export function errorResponse(err: unknown): { response: Response; internal: boo
       case 'undecodable':
         // A key holding a value that is not a JSON document (the handlers name it themselves).
         return { response: jsonError(409, err.message), internal: false };
+      case 'too_large':
+        // Refused before anything was sent to the store: nothing is written.
+        return {
+          response: jsonError(413, `document too large to store: ${err.message}`),
+          internal: false,
+        };
       case 'read_only':
         return { response: jsonError(409, 'resources are read-only on this gateway'), internal: false };
       default: {

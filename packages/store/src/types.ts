@@ -51,7 +51,30 @@ export type StoreErrorCode =
    * `currentRevision` is the key's revision, and the message never quotes the value. The key
    * is not absent: create fails `exists`, replace and delete act on it.
    */
-  | 'undecodable';
+  | 'undecodable'
+  /**
+   * a write bigger than the store takes in one request (the document, its key and its audit
+   * record together: `MAX_WRITE_BYTES`); refused before anything is sent, so nothing is written
+   */
+  | 'too_large';
+
+/**
+ * The most bytes one write may carry (the document, its key, the audit record and its key, plus
+ * the request's framing): etcd's default `--max-request-bytes`, 1.5 MiB. etcd refuses a larger
+ * request ("etcdserver: request is too large"; above 1.5 MiB + 512 KiB gRPC refuses it first,
+ * with RESOURCE_EXHAUSTED), so the etcd store checks its transactions against it before sending
+ * (`EtcdStoreOptions.maxRequestBytes` when etcd runs with another value) and the embedded store
+ * applies the same bound, so both answer a large write the same way.
+ */
+export const MAX_WRITE_BYTES = 1_572_864;
+
+/** The `too_large` refusal of a write of `size` bytes against `limit`. */
+export function writeTooLarge(size: number, limit: number): StoreError {
+  return new StoreError(
+    'too_large',
+    `the write takes ${size} bytes with its audit record; the store accepts at most ${limit} bytes per write`,
+  );
+}
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

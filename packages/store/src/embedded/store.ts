@@ -18,6 +18,7 @@ import {
   type AuditRecord,
   type ConfigSource,
   type LoadResult,
+  MAX_WRITE_BYTES,
   type ResourceStore,
   type StoredDoc,
   StoreError,
@@ -26,6 +27,7 @@ import {
   type WatchEvent,
   type WriteOptions,
   type WriteResult,
+  writeTooLarge,
 } from '../types.js';
 import { Disk, ensureDataDir } from './disk.js';
 import { Engine, type Mutation, type WatchScope } from './engine.js';
@@ -45,6 +47,11 @@ export interface EmbeddedStoreOptions {
    * last state file (so rewrites stay proportional to the data). Default 8 MiB.
    */
   readonly logCompactBytes?: number;
+  /**
+   * Most bytes of one write (keys, document and audit record); larger writes fail `too_large`.
+   * Default `MAX_WRITE_BYTES`, the etcd store's bound, so both stores answer alike.
+   */
+  readonly maxWriteBytes?: number;
 }
 
 export interface EmbeddedRecovery {
@@ -82,6 +89,10 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
   const logCompactBytes = opts.logCompactBytes ?? 8 * 1024 * 1024;
   if (!Number.isSafeInteger(historyLimit) || historyLimit < 1) {
     throw new TypeError('openEmbeddedStore: `historyLimit` must be a positive integer');
+  }
+  const maxWriteBytes = opts.maxWriteBytes ?? MAX_WRITE_BYTES;
+  if (!Number.isSafeInteger(maxWriteBytes) || maxWriteBytes < 1) {
+    throw new TypeError('openEmbeddedStore: `maxWriteBytes` must be a positive integer');
   }
   if (!Number.isFinite(logCompactBytes) || logCompactBytes < 0) {
     throw new TypeError('openEmbeddedStore: `logCompactBytes` must be a non-negative number');
@@ -131,7 +142,7 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
   }
 
   return {
-    store: resourceStore(engine, prefix),
+    store: resourceStore(engine, prefix, maxWriteBytes),
     source: configSource(engine, prefix),
     recovery,
     putRaw(key, value) {
@@ -148,8 +159,21 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
   };
 }
 
-function resourceStore(engine: Engine, prefix: string): ResourceStore {
+/** Framing counted per key and per write, as the etcd store estimates its requests. */
+const OP_OVERHEAD = 64;
+const REQUEST_OVERHEAD = 512;
+
+function resourceStore(engine: Engine, prefix: string, maxWriteBytes: number): ResourceStore {
   let closed = false;
+  /** The etcd store's bound, applied here too (`MAX_WRITE_BYTES`): a large write fails alike. */
+  const checkSize = (key: string, bytes: Uint8Array, opts?: WriteOptions): void => {
+    let size = REQUEST_OVERHEAD + OP_OVERHEAD + Buffer.byteLength(key) + bytes.byteLength;
+    if (opts?.audit !== undefined) {
+      size += OP_OVERHEAD + Buffer.byteLength(auditKey(auditPrefixFor(prefix), opts.audit.at));
+      size += Buffer.byteLength(JSON.stringify(opts.audit.doc));
+    }
+    if (size > maxWriteBytes) throw writeTooLarge(size, maxWriteBytes);
+  };
   const check = (): void => {
     if (closed) throw new StoreError('unavailable', 'store is closed');
     engine.assertUsable();
@@ -231,6 +255,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
     async create(kind, id, value, unique, opts) {
       const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
+      checkSize(key, bytes, opts);
       return write(id, (kv) => {
         if (kv.data.has(key)) throw new StoreError('exists', `${kind} '${id}' already exists`);
         checkUnique(kv, kind, key, unique);
@@ -240,6 +265,7 @@ function resourceStore(engine: Engine, prefix: string): ResourceStore {
     async replace(kind, id, value, unique, opts) {
       const key = resourceKey(prefix, kind, id);
       const bytes = encoder.encode(JSON.stringify(value));
+      checkSize(key, bytes, opts);
       return write(id, (kv) => {
         checkCurrent(kv, kind, id, key, opts);
         checkUnique(kv, kind, key, unique);

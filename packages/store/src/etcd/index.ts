@@ -38,6 +38,11 @@ export interface EtcdStoreOptions {
   loadPageSize?: number;
   /** Watch silence after which it probes for a stalled stream (default 30000). */
   watchIdleProbeMs?: number;
+  /**
+   * etcd's `--max-request-bytes`: writes over it (document + audit record + keys) are refused
+   * with `too_large` before they are sent. Default `MAX_WRITE_BYTES` (etcd's default, 1.5 MiB).
+   */
+  maxRequestBytes?: number;
 }
 
 export interface EtcdStore {
@@ -82,7 +87,13 @@ function validate(opts: EtcdStoreOptions): void {
   if (opts.tls && (opts.tls.clientCert === undefined) !== (opts.tls.clientKey === undefined)) {
     invalid('tls.clientCert and tls.clientKey must be set together');
   }
-  for (const k of ['dialTimeoutMs', 'requestTimeoutMs', 'loadPageSize', 'watchIdleProbeMs'] as const) {
+  for (const k of [
+    'dialTimeoutMs',
+    'requestTimeoutMs',
+    'loadPageSize',
+    'watchIdleProbeMs',
+    'maxRequestBytes',
+  ] as const) {
     const v = opts[k];
     if (v !== undefined && (!Number.isInteger(v) || v <= 0)) invalid(`${k} must be a positive integer`);
   }
@@ -105,6 +116,7 @@ export function createEtcdStore(opts: EtcdStoreOptions): EtcdStore {
     ...common,
     prefix: opts.prefix,
     ...(opts.auditPrefix !== undefined ? { auditPrefix: opts.auditPrefix } : {}),
+    ...(opts.maxRequestBytes !== undefined ? { maxRequestBytes: opts.maxRequestBytes } : {}),
   });
   const source = new GatewayConfigSource(gateway, {
     prefix: opts.prefix,

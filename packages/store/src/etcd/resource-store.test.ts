@@ -126,3 +126,38 @@ test('an environment audit record sits beside the root prefix, outside every gat
   const found = await s.store.audit?.query({ limit: 10 });
   assert.equal(found?.records.length, 1);
 });
+
+test('a write over etcd --max-request-bytes is refused before it is sent (too_large), nothing written', async () => {
+  const { endpoint, prefix, store } = await fresh();
+  const big = { display_name: 'big', blob: 'x'.repeat(1_600_000) };
+  await assert.rejects(store.create('models', 'big', big), (e: unknown) => {
+    assert.ok(e instanceof StoreError, String(e));
+    assert.equal(e.code, 'too_large');
+    assert.match(e.message, /at most 1572864 bytes per write/);
+    return true;
+  });
+  const audit = { at: Date.now(), doc: { note: 'y'.repeat(1_000_000) } };
+  const half = { display_name: 'half', blob: 'x'.repeat(700_000) };
+  await assert.rejects(store.create('models', 'half', half, undefined, { audit }), /at most/);
+  const { rows } = await etcdRange(endpoint, `${prefix}/models/`);
+  assert.equal(rows.size, 0);
+  // Just under the bound goes through.
+  await store.create('models', 'ok', { display_name: 'ok', blob: 'x'.repeat(1_500_000) });
+});
+
+test("a size refusal from etcd itself (gRPC RESOURCE_EXHAUSTED) does not open the client's circuit breaker", async () => {
+  const { endpoint, prefix } = await testEtcd();
+  // A bound above etcd's real one, so the request reaches etcd and gRPC refuses it.
+  const s = createEtcdStore({ endpoints: [endpoint], prefix, maxRequestBytes: 8 * 1024 * 1024 });
+  stores.push(s);
+  const started = Date.now();
+  await assert.rejects(s.store.create('models', 'huge', { blob: 'x'.repeat(2_200_000) }), (e: unknown) => {
+    assert.ok(e instanceof StoreError, String(e));
+    assert.match(e.message, /larger than max|too large/);
+    return true;
+  });
+  // Without the fix the failure was retried 3 times and the breaker then refused every call for ~5 s.
+  for (let i = 0; i < 3; i++) await s.store.create('models', `after-${i}`, { display_name: `n${i}` });
+  assert.equal((await s.store.get('models', 'after-0'))?.value.display_name, 'n0');
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+});

@@ -17,7 +17,8 @@
  * whose message never contains the password.
  */
 import type { KindName } from '@aisix/core';
-import { Etcd3, type IKeyValue, type ITxnRequest } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, type IKeyValue, type ITxnRequest, isRecoverableError } from 'etcd3';
 import { AUDIT_BATCH, auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
 import { decodeDocument, undecodable } from '../decode.js';
 import {
@@ -26,12 +27,14 @@ import {
   type AuditQuery,
   type AuditRecord,
   type AuditRetention,
+  MAX_WRITE_BYTES,
   type ResourceStore,
   type StoredDoc,
   StoreError,
   type UniqueConstraint,
   type WriteOptions,
   type WriteResult,
+  writeTooLarge,
 } from '../types.js';
 import { int, kindPrefix, prefixRangeEnd, resourceKey, utf8 } from './keys.js';
 
@@ -45,6 +48,53 @@ export interface Etcd3StoreOptions {
   tls?: { caCert: string; clientCert?: string; clientKey?: string; serverName?: string };
   dialTimeoutMs: number;
   requestTimeoutMs: number;
+  /** etcd's `--max-request-bytes` (default `MAX_WRITE_BYTES`, etcd's own default of 1.5 MiB). */
+  maxRequestBytes?: number;
+}
+
+/**
+ * A gRPC size refusal ("received message larger than max", RESOURCE_EXHAUSTED; or etcd's
+ * "request is too large"): a property of one request, not of the host. etcd3 counts every
+ * RESOURCE_EXHAUSTED as recoverable, so by default one oversize request is retried 3 times
+ * and those failures open the host's circuit breaker, failing every call for 5 s.
+ */
+export function isSizeError(err: Error): boolean {
+  return /larger than max|message too large|request is too large/i.test(err.message);
+}
+
+/** etcd3's default fault handling (3 retries; a breaker opening for 5 s after 3 consecutive
+ * failures), minus size errors, which neither retry nor count against the host. */
+const transient = (err: Error): boolean => isRecoverableError(err) && !isSizeError(err);
+const FAULT_HANDLING = {
+  host: () =>
+    circuitBreaker(handleWhen(transient), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
+  global: retry(handleWhen(transient), { maxAttempts: 3 }),
+};
+
+/** Bytes of a buffer-ish field of a request (absent = 0). */
+function len(b: Buffer | string | undefined): number {
+  return b === undefined ? 0 : typeof b === 'string' ? Buffer.byteLength(b) : b.length;
+}
+
+/** Protobuf framing per compare/op (tags, varint lengths, revisions), and for the request. */
+const OP_OVERHEAD = 64;
+const REQUEST_OVERHEAD = 512;
+
+/**
+ * An upper estimate of a txn's encoded size, as etcd measures it against `--max-request-bytes`:
+ * the keys, range ends and values it carries plus framing.
+ */
+export function txnRequestBytes(req: ITxnRequest): number {
+  let n = REQUEST_OVERHEAD;
+  for (const c of req.compare ?? []) n += OP_OVERHEAD + len(c.key) + len(c.range_end) + len(c.value);
+  for (const op of [...(req.success ?? []), ...(req.failure ?? [])]) {
+    n += OP_OVERHEAD;
+    if (op.request_put) n += len(op.request_put.key) + len(op.request_put.value);
+    if (op.request_range) n += len(op.request_range.key) + len(op.request_range.range_end);
+    if (op.request_delete_range)
+      n += len(op.request_delete_range.key) + len(op.request_delete_range.range_end);
+  }
+  return n;
 }
 
 /** Bounded optimistic retries for a unique write under contention. */
@@ -69,6 +119,7 @@ export class Etcd3ResourceStore implements ResourceStore {
     const { tls } = opts;
     this.#client = new Etcd3({
       hosts: opts.endpoints,
+      faultHandling: FAULT_HANDLING,
       ...(opts.user !== undefined ? { auth: { username: opts.user, password: opts.password ?? '' } } : {}),
       ...(tls
         ? {
@@ -341,7 +392,14 @@ export class Etcd3ResourceStore implements ResourceStore {
     return { revision: int(res.header.revision), docs, revs };
   }
 
+  /**
+   * Every write goes through here: one bigger than etcd takes is refused before it is sent
+   * (`too_large`), so it never reaches etcd, never costs a retry and never trips the breaker.
+   */
   #txn(op: string, req: ITxnRequest) {
+    const limit = this.#opts.maxRequestBytes ?? MAX_WRITE_BYTES;
+    const size = txnRequestBytes(req);
+    if (size > limit) return Promise.reject(writeTooLarge(size, limit));
     return this.#rpc(op, (o) => this.#client.kv.txn(req, o));
   }
 
