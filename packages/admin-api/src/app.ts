@@ -125,7 +125,7 @@ function handlerFor(r: RouteDesc, deps: AdminDeps, res: ResourceDeps, actors: Ac
     case 'list':
       return async (c) => c.json(await listResources(res, kindOf(r)));
     case 'create':
-      return async (c) => c.json(await createResource(res, kindOf(r), c.req.raw, write(c)));
+      return async (c) => tagged(c, await createResource(res, kindOf(r), c.req.raw, write(c)));
     case 'get':
       return async (c) => tagged(c, await getResource(res, kindOf(r), requireId(c)));
     case 'replace':

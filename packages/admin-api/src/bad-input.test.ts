@@ -128,6 +128,21 @@ describe('bodies', () => {
       }),
       415,
     );
+    // A JSON Patch is not a merge patch; a compressed body is not read.
+    assertError(
+      await admin.call('PATCH', `/admin/v1/provider_keys/${pkId}`, {
+        raw: JSON.stringify([{ op: 'replace', path: '/display_name', value: 'y' }]),
+        headers: { 'content-type': 'application/json-patch+json' },
+      }),
+      415,
+    );
+    assertError(
+      await admin.call('POST', '/admin/v1/provider_keys', {
+        raw: body,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      }),
+      415,
+    );
   });
 
   it('oversize body -> 413, with and without Content-Length', async () => {

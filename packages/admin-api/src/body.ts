@@ -15,6 +15,8 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 export function isJsonContentType(value: string | null): boolean {
   if (value === null) return false;
   const media = (value.split(';')[0] ?? '').trim().toLowerCase();
+  // JSON Patch (RFC 6902) is JSON too, but an array of operations, not a document: refused whole.
+  if (media === 'application/json-patch+json') return false;
   return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
 }
 
@@ -55,6 +57,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function readJsonBody(req: Request, limit: number = MAX_BODY_BYTES): Promise<unknown> {
   if (!isJsonContentType(req.headers.get('content-type'))) {
     throw new AdminHttpError(415, 'unsupported content type: expected "Content-Type: application/json"');
+  }
+  // A compressed body would be read as garbage (or, sent uncompressed under the header, parsed
+  // against what the client said): the Admin API takes identity bodies only.
+  const encoding = req.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity' && encoding.trim() !== '') {
+    throw new AdminHttpError(
+      415,
+      `unsupported content encoding "${encoding.slice(0, 32)}": send the body uncompressed`,
+    );
   }
   const bytes = await readLimited(req, limit);
   let text: string;

@@ -34,6 +34,8 @@ function suite(name: string, factory: StoreFactory): void {
       const r = await admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['*'] } });
       assert.equal(r.status, 200, r.text);
       const e = obj(r.json);
+      // A create is a single-resource response too: its ETag is the new revision.
+      assert.equal(r.headers.get('etag'), `"${Number(e.revision)}"`);
       return { id: String(e.id), revision: Number(e.revision) };
     }
 

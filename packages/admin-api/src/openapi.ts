@@ -214,7 +214,7 @@ function success(r: RouteDesc): JsonObject {
     case 'list':
       return ok({ type: 'array', items: ref(`${t}Entry`) }, 'All resources of the kind, ascending by id');
     case 'create':
-      return ok(r.kind && hasRotate(r.kind) ? ref(`${t}Created`) : ref(`${t}Entry`));
+      return withEtag(ok(r.kind && hasRotate(r.kind) ? ref(`${t}Created`) : ref(`${t}Entry`)));
     case 'get':
     case 'replace':
     case 'patch':
