@@ -22,6 +22,17 @@ const span = (i: number): OtlpSpan => ({
   status: { code: 1 },
 });
 
+/** An exporter to the mock collector that flushes at once and backs off 10 ms between tries. */
+const quick = (extra: Partial<ConstructorParameters<typeof OtlpHttpExporter>[0]> = {}) =>
+  new OtlpHttpExporter({
+    endpoint: col.url,
+    serviceName: 's',
+    version: 'v',
+    backoffMs: 10,
+    flushIntervalMs: 10,
+    ...extra,
+  });
+
 test('tracesUrl: /v1/traces appended only when the endpoint has no path', () => {
   assert.equal(tracesUrl('http://c:4318'), 'http://c:4318/v1/traces');
   assert.equal(tracesUrl('http://c:4318/'), 'http://c:4318/v1/traces');
@@ -49,13 +60,7 @@ test('batches by size: 5 spans with maxBatch 2 go out as 2+2+1', async () => {
 test('retries 503 and 429 with backoff, then succeeds', async () => {
   col.reset();
   col.respond(503, 429, 200);
-  const e = new OtlpHttpExporter({
-    endpoint: col.url,
-    serviceName: 's',
-    version: 'v',
-    backoffMs: 10,
-    flushIntervalMs: 10,
-  });
+  const e = quick();
   e.export(span(1));
   await e.flush();
   const s = await e.shutdown();
@@ -87,13 +92,7 @@ test('OTLP retry rule: 500, 501 and 505 are final (one POST each); 502 and 504 a
   for (const status of [500, 501, 505]) {
     col.reset();
     col.respond(status, 200);
-    const e = new OtlpHttpExporter({
-      endpoint: col.url,
-      serviceName: 's',
-      version: 'v',
-      backoffMs: 10,
-      flushIntervalMs: 10,
-    });
+    const e = quick();
     e.export(span(1));
     await e.flush();
     const s = await e.shutdown();
@@ -103,13 +102,7 @@ test('OTLP retry rule: 500, 501 and 505 are final (one POST each); 502 and 504 a
   }
   col.reset();
   col.respond(502, 504, 200);
-  const e = new OtlpHttpExporter({
-    endpoint: col.url,
-    serviceName: 's',
-    version: 'v',
-    backoffMs: 10,
-    flushIntervalMs: 10,
-  });
+  const e = quick();
   e.export(span(1));
   await e.flush();
   const s = await e.shutdown();
@@ -122,13 +115,7 @@ test("a retryable answer's Retry-After is waited instead of the backoff", async 
   col.reset();
   const times: number[] = [];
   col.respond({ status: 503, headers: { 'retry-after': '1' } }, 200);
-  const e = new OtlpHttpExporter({
-    endpoint: col.url,
-    serviceName: 's',
-    version: 'v',
-    backoffMs: 10,
-    flushIntervalMs: 10,
-  });
+  const e = quick();
   e.export(span(1));
   const t0 = Date.now();
   await e.flush();
