@@ -23,7 +23,7 @@ import { guardArguments, guardResult } from './governance.js';
 import { aggregatedList, aggregatedTarget, SEP, scopedList, scopedTarget } from './routing.js';
 import { RpcError, upstreamFailed } from './rpc-error.js';
 import { callServerTool } from './tools.js';
-import { sanitize } from './upstream.js';
+import { MalformedToolContent, sanitize } from './upstream.js';
 
 export const LATEST_PROTOCOL = '2025-11-25';
 const KNOWN_VERSIONS = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28']);
@@ -322,6 +322,8 @@ async function call(
       { request_id: ctx.id, server: server.name, tool, err: sanitize(e) },
       'MCP upstream failed to call tool',
     );
+    if (e instanceof MalformedToolContent)
+      throw new RpcError(-32603, `malformed tool content from upstream: ${e.message}`);
     throw upstreamFailed(server.name);
   } finally {
     if (ctx.mcp !== undefined) ctx.mcp.upstreamMs = performance.now() - t0;

@@ -270,6 +270,14 @@ test('a hung upstream: timeout_ms bounds the call (-32603) and the list leg (too
   await c.close();
 });
 
+test('a tool result that is not valid MCP content: -32603 malformed tool content (§2.11), not an upstream failure', async () => {
+  const c = await connect('sk-all');
+  const e = await failure(c.callTool({ name: 'alpha__weird', arguments: {} }));
+  assert.equal(e.code, -32603);
+  assert.match(e.message, /^(MCP error -32603: )?malformed tool content from upstream: /);
+  await c.close();
+});
+
 test('a server going down mid-session: its tools vanish from the list, its calls get -32603, others keep working', async () => {
   const c = await connect('sk-all');
   const before = (await c.listTools()).tools.map((t) => t.name);

@@ -136,10 +136,23 @@ export function callTool(
   net: Net,
 ): Promise<CallResult> {
   return withSession(s, net, async (c, timeout) => {
-    const r = await c.callTool({ name, ...(args !== undefined ? { arguments: args } : {}) }, undefined, {
-      timeout,
-    });
-    if (!Array.isArray(r.content)) throw new Error('upstream result has no content array');
+    let r: Awaited<ReturnType<typeof c.callTool>>;
+    try {
+      r = await c.callTool({ name, ...(args !== undefined ? { arguments: args } : {}) }, undefined, {
+        timeout,
+      });
+    } catch (e) {
+      // The SDK checks the result against the MCP schema: a result that fails it is content the
+      // upstream sent, not a failure to reach it (agents-and-jobs §2.11).
+      const issues = (e as { issues?: { path?: unknown[]; message?: string }[] } | null)?.issues;
+      if (Array.isArray(issues) && issues.length > 0) {
+        const first = issues[0];
+        const at = Array.isArray(first?.path) ? first.path.join('.') : '';
+        throw new MalformedToolContent(sanitize(`${at}${at ? ': ' : ''}${first?.message ?? 'invalid'}`));
+      }
+      throw e;
+    }
+    if (!Array.isArray(r.content)) throw new MalformedToolContent('the result has no content array');
     return {
       content: r.content,
       ...(r.structuredContent !== undefined ? { structuredContent: r.structuredContent } : {}),
@@ -147,6 +160,9 @@ export function callTool(
     };
   });
 }
+
+/** A tools/call result that is not valid MCP content; the message says where (never values). */
+export class MalformedToolContent extends Error {}
 
 /** Upstream error text for the log: control characters replaced, at most 256 characters. */
 export function sanitize(err: unknown): string {

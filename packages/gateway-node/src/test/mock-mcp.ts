@@ -62,6 +62,22 @@ export async function startMockMcp(name: string, tls?: MockTls): Promise<MockMcp
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     if (mock.hang) return;
+    // Tool `weird` answers content no MCP schema admits, raw (the SDK server would refuse to
+    // send it): what a broken upstream sends.
+    const rpc = (() => {
+      try {
+        return JSON.parse(raw) as { id?: unknown; method?: string; params?: { name?: string } };
+      } catch {
+        return undefined;
+      }
+    })();
+    if (rpc?.method === 'tools/call' && rpc.params?.name === 'weird') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ jsonrpc: '2.0', id: rpc.id, result: { content: [{ type: 'weird', foo: 1 }] } }),
+      );
+      return;
+    }
     const server = new Server({ name, version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
     server.setRequestHandler(CallToolRequestSchema, (r) => {
