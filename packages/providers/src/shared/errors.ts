@@ -104,14 +104,11 @@ export function parseOpenAiWireError(text: string, wire: 'openai' | 'azure' = 'o
   const message = str(err.message) ?? rawFallback(text).message;
   const kind = str(err.type) ?? str(err.status);
   const status = embeddedStatus(err.code);
-  // A numeric code is stringified (providers.md §8), unless it is an HTTP status (Gemini's
-  // OpenAI-compatible errors, `{"code":429}`): that one is the embedded status instead.
+  // A numeric code is stringified (providers.md §8: OpenRouter answers `{"code":402}`). In a
+  // stream, a code that is an HTTP status is the embedded status instead
+  // (`parseOpenAiInBandError`, data-plane §6.2).
   const rawCode =
-    typeof err.code === 'number'
-      ? status === undefined && Number.isFinite(err.code)
-        ? String(err.code)
-        : undefined
-      : str(err.code);
+    typeof err.code === 'number' ? (Number.isFinite(err.code) ? String(err.code) : undefined) : str(err.code);
   const code = wire === 'azure' && rawCode ? (AZURE_CODES[rawCode] ?? rawCode) : rawCode;
   const param = str(err.param);
   return {

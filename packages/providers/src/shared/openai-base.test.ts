@@ -193,11 +193,19 @@ test('error parsing per wire, with truncation', () => {
       code: 'invalid_api_key',
     },
   );
+  // providers.md §8 / data-plane §7.4: an HTTP error body's code is kept, a number stringified
+  // (OpenRouter answers {"code":402}); a status-like one is also the embedded status.
   assert.deepEqual(parseUpstreamError('openai', '{"error":{"message":"slow","code":429}}'), {
     message: 'slow',
+    code: '429',
     status: 429,
   });
-  // providers.md §8: a numeric code that is not a status is accepted and stringified.
+  assert.deepEqual(parseUpstreamError('openai', '{"error":{"message":"credits","code":402}}'), {
+    message: 'credits',
+    code: '402',
+    status: 402,
+  });
+  // A numeric code that is not a status is accepted and stringified.
   assert.deepEqual(
     parseUpstreamError(
       'openai',

@@ -10,7 +10,7 @@
  * frame in this dialect (see `stream.ts`).
  */
 import type { PrepareInput, PrepareResult, ProviderAdapter, TransformResult, Usage } from '../../contract.js';
-import { parseOpenAiWireError, truncateBytes } from '../../shared/errors.js';
+import { parseOpenAiInBandError, parseOpenAiWireError, truncateBytes } from '../../shared/errors.js';
 import { openAiUrl } from '../../shared/url.js';
 import { maxInto } from '../../shared/usage.js';
 import { isObject, type Json } from '../shared/chat-types.js';
@@ -123,7 +123,7 @@ class ResponsesPassthrough extends NativePassthrough {
   }
 
   private inBand(data: string): { message: string; code?: string } {
-    const info = parseOpenAiWireError(data);
+    const info = parseOpenAiInBandError(data);
     try {
       const v: unknown = JSON.parse(data);
       // Responses `error` events are flat: {type:"error", code, message, param}.
