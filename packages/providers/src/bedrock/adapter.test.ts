@@ -108,7 +108,7 @@ test('prepare: overrides (renames and clamp on the caller body, default fields o
     request: {
       param_constraints: { temperature_max: 0.2 },
       default_body_fields: { additionalModelRequestFields: { top_k: 5 }, messages: 'never replaces' },
-      default_headers: { 'x-amz-date': 'evil', 'x-tenant': '$' + '{request.id}' },
+      default_headers: { 'x-amz-date': 'evil', 'x-amz-target': 'evil2', 'x-tenant': '$' + '{request.id}' },
     },
   };
   const r = bedrockAdapter.prepare(input({ providerKey: pk }));
@@ -119,7 +119,30 @@ test('prepare: overrides (renames and clamp on the caller body, default fields o
   assert.deepEqual(body.additionalModelRequestFields, { top_k: 5 });
   assert.ok(Array.isArray(body.messages));
   assert.equal(r.request.headers['x-amz-date'], undefined);
+  // Every x-amz-* header is reserved (docs/providers/bedrock.md), not only the signature's.
+  assert.equal(r.request.headers['x-amz-target'], undefined);
   assert.equal(r.request.headers['x-tenant'], 'req-1');
+});
+
+test('prepare: a remote image URL is the same 400 on Claude invoke (JSON) as on ConverseStream', () => {
+  const claude = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
+  const body = {
+    model: 'alias',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'x' },
+          { type: 'image_url', image_url: { url: 'https://ex.com/a.jpg' } },
+        ],
+      },
+    ],
+  };
+  for (const stream of [false, true]) {
+    const r = bedrockAdapter.prepare(input({ upstreamModel: claude, stream, body }));
+    assert.equal(r.ok, false, `stream ${stream}`);
+    assert.match(r.ok ? '' : r.error.message, /bedrock accepts images only as base64 data: URLs/);
+  }
 });
 
 test('prepare: credential problems are 401 and never echo the secret', () => {

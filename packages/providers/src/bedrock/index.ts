@@ -132,6 +132,9 @@ function prepare(input: PrepareInput): PrepareResult {
   };
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
   forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
+  // Every `x-amz-*` header is AWS's (docs/providers/bedrock.md): one from an operator template or
+  // a caller would be signed along and change what Bedrock does (`x-amz-target`).
+  for (const name of Object.keys(headers)) if (name.startsWith('x-amz-')) delete headers[name];
   return { ok: true, request: { url, headers, body: JSON.stringify(body), meta } };
 }
 
