@@ -30,6 +30,7 @@ export * as gemini from './gemini/index.js';
 export * as googleAi from './google-ai/index.js';
 export * from './registry.js';
 export { parseUpstreamError, truncateBytes } from './shared/errors.js';
+export { CREDENTIAL_HEADERS } from './shared/headers.js';
 export { createOpenAiCompatibleAdapter } from './shared/openai-base.js';
 export { prepareRaw } from './shared/raw.js';
 export { SseDecoder, type SseHandler } from './shared/sse.js';

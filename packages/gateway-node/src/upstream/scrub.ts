@@ -4,9 +4,8 @@
  * reach the caller, the access log, usage events and exporters, and a provider key must never
  * appear in any of them. Runs on error paths only.
  */
-import type { PreparedRequest } from '@aisix/providers';
+import { CREDENTIAL_HEADERS, type PreparedRequest } from '@aisix/providers';
 
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization'];
 /** Shorter values are not secrets worth a search (and would mangle ordinary words). */
 const MIN_SECRET = 8;
 const MASK = '****';

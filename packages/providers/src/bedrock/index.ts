@@ -132,10 +132,17 @@ function prepare(input: PrepareInput): PrepareResult {
   };
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
   forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
-  // Every `x-amz-*` header is AWS's (docs/providers/bedrock.md): one from an operator template or
-  // a caller would be signed along and change what Bedrock does (`x-amz-target`).
-  for (const name of Object.keys(headers)) if (name.startsWith('x-amz-')) delete headers[name];
+  dropAmzHeaders(headers);
   return { ok: true, request: { url, headers, body: JSON.stringify(body), meta } };
+}
+
+/**
+ * Every `x-amz-*` header is AWS's (docs/providers/bedrock.md): one from an operator template, a
+ * forwarded caller header or a caller's own SDK signature would be signed along and change what
+ * Bedrock does (`x-amz-target`) or break the gateway's signature.
+ */
+function dropAmzHeaders(headers: Record<string, string>): void {
+  for (const name of Object.keys(headers)) if (name.startsWith('x-amz-')) delete headers[name];
 }
 
 async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promise<PrepareResult> {
@@ -157,15 +164,14 @@ async function authorize(request: PreparedRequest, ctx: AuthorizeContext): Promi
 
 /**
  * Raw tunnel: the credential's regional host (or `api_base`), SigV4 over the caller's method and
- * bytes. The caller's own `x-amz-*` headers (an AWS SDK's signature parts) are dropped: they
- * would be signed along and break the gateway's signature.
+ * bytes. The caller's own `x-amz-*` headers (an AWS SDK's signature parts) are dropped.
  */
 function prepareRaw(input: RawInput): RawResult {
   const cfg = bedrockConfig(input.providerKey);
   if (!cfg.ok) return { ok: false, error: { kind: cfg.kind, message: cfg.message } };
   const r = rawWith(input, {}, cfg.config.origin);
   if (!r.ok) return r;
-  for (const name of Object.keys(r.headers)) if (name.startsWith('x-amz-')) delete r.headers[name];
+  dropAmzHeaders(r.headers);
   const sig = signRequest({
     method: input.method,
     url: r.url,

@@ -9,15 +9,20 @@
  */
 import type { ClientHeaders, TemplateVars } from '../contract.js';
 
-const RESERVED = new Set([
+/** The headers that carry an upstream credential on some wire (also what error text is scrubbed of). */
+export const CREDENTIAL_HEADERS: readonly string[] = [
   'authorization',
   'x-api-key',
   'x-goog-api-key',
   'api-key',
+  'proxy-authorization',
+];
+
+const RESERVED = new Set([
+  ...CREDENTIAL_HEADERS,
   'x-amz-security-token',
   'x-amz-date',
   'x-amz-content-sha256',
-  'proxy-authorization',
   'cookie',
   'host',
 ]);

@@ -9,10 +9,9 @@
  * would be refused by OpenAI-compatible upstreams. Thinking blocks in history are dropped too:
  * they carry a signature only Anthropic can verify.
  */
+import { BodyError, copyBoolean, copyCount, copyNumbers } from '../shared/body-fields.js';
 import type { ToChatResult } from '../shared/bridge.js';
 import { isObject, type Json } from '../shared/chat-types.js';
-
-class BodyError extends Error {}
 
 const fail = (detail: string): never => {
   throw new BodyError(detail);
@@ -179,23 +178,10 @@ function build(body: Readonly<Json>): Json {
     model: body.model,
     messages: sys ? [sys, ...messages(body.messages)] : messages(body.messages),
   };
-  // The fields the bridge forwards are typed as the Messages API types them (the native
-  // passthrough leaves that to Anthropic); a wrong type is the caller's 400, not the upstream's.
-  for (const k of ['temperature', 'top_p'] as const) {
-    const v = body[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${k}: must be a number`);
-    out[k] = v;
-  }
-  const max = body.max_tokens;
-  if (max !== undefined && max !== null) {
-    if (!Number.isInteger(max) || (max as number) < 0) fail('max_tokens: must be a non-negative integer');
-    out.max_tokens = max;
-  }
-  if (body.stream !== undefined && body.stream !== null) {
-    if (typeof body.stream !== 'boolean') fail('stream: must be a boolean');
-    out.stream = body.stream;
-  }
+  // Typed as the Messages API types them (the native passthrough leaves that to Anthropic).
+  copyNumbers(body, out, ['temperature', 'top_p']);
+  copyCount(body, out, ['max_tokens'], 'max_tokens');
+  copyBoolean(body, out, 'stream');
   const t = tools(body.tools);
   if (t) out.tools = t;
   const tc = toolChoice(body.tool_choice);

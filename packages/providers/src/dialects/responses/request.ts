@@ -8,10 +8,9 @@
  * Server-side state and hosted features (`previous_response_id`, `store`, `reasoning`, hosted
  * tools, `text` formats) have no chat equivalent and are dropped.
  */
+import { BodyError, copyBoolean, copyCount, copyNumbers } from '../shared/body-fields.js';
 import type { ToChatResult } from '../shared/bridge.js';
 import { isObject, type Json } from '../shared/chat-types.js';
-
-class BodyError extends Error {}
 
 const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
 
@@ -114,25 +113,11 @@ function build(body: Readonly<Json>): Json {
   messages.push(...inputMessages(body.input));
   if (messages.length === 0) throw new BodyError('input: must not be empty');
   const out: Json = { model: body.model, messages };
-  // Typed as the Responses API types them: a wrong type is the caller's 400, never dropped
-  // silently (a dropped `max_output_tokens` would change what the upstream is asked for).
-  for (const k of ['temperature', 'top_p'] as const) {
-    const v = body[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new BodyError(`${k}: must be a number`);
-    out[k] = v;
-  }
-  for (const k of ['max_output_tokens', 'max_tokens'] as const) {
-    const v = body[k];
-    if (v === undefined || v === null) continue;
-    if (!Number.isInteger(v) || (v as number) < 0)
-      throw new BodyError(`${k}: must be a non-negative integer`);
-    out.max_tokens ??= v;
-  }
-  if (body.stream !== undefined && body.stream !== null) {
-    if (typeof body.stream !== 'boolean') throw new BodyError('stream: must be a boolean');
-    out.stream = body.stream;
-  }
+  // Typed as the Responses API types them (a dropped `max_output_tokens` would change what the
+  // upstream is asked for); `max_output_tokens` wins over its alias.
+  copyNumbers(body, out, ['temperature', 'top_p']);
+  copyCount(body, out, ['max_output_tokens', 'max_tokens'], 'max_tokens');
+  copyBoolean(body, out, 'stream');
   const t = tools(body.tools);
   if (t) out.tools = t;
   const tc = toolChoice(body.tool_choice);
