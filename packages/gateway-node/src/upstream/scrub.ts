@@ -10,7 +10,10 @@ import { CREDENTIAL_HEADERS, type PreparedRequest } from '@aisix/providers';
 const MIN_SECRET = 8;
 const MASK = '****';
 
-function secretsOf(prepared: PreparedRequest): string[] {
+/** What a request sent: its URL and headers. */
+export type SentRequest = Pick<PreparedRequest, 'url' | 'headers'>;
+
+function secretsOf(prepared: SentRequest): string[] {
   const out: string[] = [];
   const add = (v: string | undefined | null) => {
     if (v && v.length >= MIN_SECRET) out.push(v);
@@ -28,7 +31,7 @@ function secretsOf(prepared: PreparedRequest): string[] {
   return out.sort((a, b) => b.length - a.length);
 }
 
-export function scrubCredentials(text: string, prepared: PreparedRequest): string {
+export function scrubCredentials(text: string, prepared: SentRequest): string {
   if (text.length < MIN_SECRET) return text;
   let out = text;
   for (const s of secretsOf(prepared)) if (out.includes(s)) out = out.split(s).join(MASK);

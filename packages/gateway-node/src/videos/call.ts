@@ -22,6 +22,7 @@ import {
   timeoutFailure,
   transportFailure,
 } from '../upstream/failures.js';
+import { type SentRequest, scrubCredentials } from '../upstream/scrub.js';
 import { MAX_ERROR_BODY } from '../upstream/unary.js';
 import { closeAttemptTiming, noteProviderRequestId, openAttempt } from '../usage/attempts.js';
 import type { VideoTarget } from './target.js';
@@ -42,7 +43,7 @@ export type Outcome<T> =
  * A non-2xx answer as an attempt failure. Redirects are not followed (the provider credential
  * must not travel to another host): a 3xx is a 502 like a 5xx, but final.
  */
-export async function statusOutcome(r: Dispatcher.ResponseData): Promise<Outcome<never>> {
+export async function statusOutcome(r: Dispatcher.ResponseData, sent: SentRequest): Promise<Outcome<never>> {
   if (r.statusCode < 400) {
     r.body.resume();
     const status = r.statusCode;
@@ -53,7 +54,8 @@ export async function statusOutcome(r: Dispatcher.ResponseData): Promise<Outcome
     };
   }
   const text = await readCapped(r.body, MAX_ERROR_BODY);
-  const info = { message: videoErrorMessage(text) };
+  // Credentials the gateway sent never come back in the message (an upstream may echo them).
+  const info = { message: videoErrorMessage(scrubCredentials(text, sent)) };
   return {
     ok: false,
     failure: statusFailure(r.statusCode, info, r.headers['retry-after'], DIRECT_POLICY),
@@ -92,17 +94,18 @@ export async function callJson<T>(
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   let answered = false;
   try {
+    const headers = t.headers(method === 'POST' ? 'submit' : 'poll');
     const r = await rt.upstreams.forKey(ctx.snapshot, t.view.provider_key_id).request({
       origin: url.origin,
       path: url.pathname + url.search,
       method,
-      headers: t.headers(method === 'POST' ? 'submit' : 'poll'),
+      headers,
       ...(body !== undefined ? { body } : {}),
       signal: ac.signal,
     });
     answered = true;
     noteProviderRequestId(ctx, r.headers);
-    if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r);
+    if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r, { url, headers });
     const text = await readCapped(r.body, MAX_JSON_BODY + 1);
     if (Buffer.byteLength(text) > MAX_JSON_BODY)
       return {

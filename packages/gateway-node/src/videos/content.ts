@@ -30,14 +30,15 @@ export async function relayContent(
   ctx.onClientGone = () => ac.abort(ABORT_CLIENT_GONE);
   let committed = false;
   try {
+    const headers = t.headers('content');
     const r = await rt.upstreams.forKey(ctx.snapshot, t.view.provider_key_id).request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: 'GET',
-      headers: t.headers('content'),
+      headers,
       signal: ac.signal,
     });
-    if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r);
+    if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r, { url, headers });
     const head: OutgoingHttpHeaders = {
       'content-type': first(r.headers['content-type']) ?? 'video/mp4',
       'content-disposition': 'attachment; filename="video.mp4"',
