@@ -19,7 +19,7 @@ import {
   googleTokenEndpoint,
   type TokenEndpointState,
 } from '../test/mock-google.js';
-import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { json, type MockBehaviour, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 
 const CALLER = 'sk-gemini-caller';
 const GOOGLE_KEY = 'AIza-upstream-secret';
@@ -246,6 +246,104 @@ test('tool-call round trip: functionCall → tool_calls, then tool results go ba
       ],
     },
   ]);
+});
+
+/**
+ * A Gemini 3 double: a `functionCall` it issued must come back with the thought signature it
+ * issued (Google's thought-signature docs: otherwise 400 INVALID_ARGUMENT), then it answers text.
+ */
+function gemini3(first: MockBehaviour, issued: Map<string, string>): MockBehaviour {
+  return (req, res) => {
+    const contents = (req.json?.contents ?? []) as { role?: string; parts: GeminiPartSeen[] }[];
+    const calls = contents
+      .filter((c) => c.role === 'model')
+      .flatMap((c) => c.parts.filter((p) => p.functionCall));
+    if (calls.length === 0) return first(req, res);
+    const first_ = calls[0];
+    if (first_?.thoughtSignature !== issued.get(first_?.functionCall?.name ?? '')) {
+      return googleError(
+        400,
+        'INVALID_ARGUMENT',
+        'Function call is missing a thought_signature in functionCall parts.',
+      )(req, res);
+    }
+    return geminiJson('text.json')(req, res);
+  };
+}
+interface GeminiPartSeen {
+  functionCall?: { name: string };
+  thoughtSignature?: string;
+}
+
+test('Gemini 3 thought signatures survive a tool-call round trip through the SDK, JSON and streamed', async () => {
+  const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } },
+    { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } },
+  ];
+  const ask: OpenAI.Chat.Completions.ChatCompletionMessageParam = {
+    role: 'user',
+    content: 'Weather and time?',
+  };
+
+  // JSON: the assistant message goes back exactly as the SDK returned it.
+  googleUp.handle(
+    gemini3(
+      geminiJson('tool-call-signed.json'),
+      new Map([['get_weather', 'CiQBVKhc7tdyTmFtZS1zaWduYXR1cmUtQQ==']]),
+    ),
+  );
+  const r1 = await client.chat.completions.create({ model: 'gemini-flash', messages: [ask], tools });
+  const msg = r1.choices[0]?.message;
+  assert.ok(msg?.tool_calls?.length === 2);
+  const results = msg.tool_calls.map(
+    (c): OpenAI.Chat.Completions.ChatCompletionMessageParam => ({
+      role: 'tool',
+      tool_call_id: c.id,
+      content: 'ok',
+    }),
+  );
+  const r2 = await client.chat.completions.create({
+    model: 'gemini-flash',
+    tools,
+    messages: [ask, msg, ...results],
+  });
+  assert.equal(r2.choices[0]?.message.content, 'The capital of France is Paris.');
+  const modelTurn = (googleUp.requests.at(-1)?.json?.contents as { role: string; parts: unknown[] }[])[1];
+  assert.deepEqual(modelTurn?.parts, [
+    {
+      functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } },
+      thoughtSignature: 'CiQBVKhc7tdyTmFtZS1zaWduYXR1cmUtQQ==',
+    },
+    { functionCall: { name: 'get_time', args: { tz: 'Europe/Paris' } } },
+  ]);
+  // Without the signature the upstream refuses, and the caller sees Google's reason.
+  const stripped = structuredClone(msg);
+  for (const c of stripped.tool_calls ?? []) delete (c as { extra_content?: unknown }).extra_content;
+  await assert.rejects(
+    client.chat.completions.create({ model: 'gemini-flash', tools, messages: [ask, stripped, ...results] }),
+    (e: unknown) => e instanceof OpenAI.BadRequestError && /thought_signature/.test(e.message),
+  );
+
+  // Streamed: the SDK's accumulated message carries the signature back too.
+  googleUp.handle(
+    gemini3(
+      geminiSse('tool-call-signed.sse'),
+      new Map([['get_weather', 'CiQBVKhc7tdyU3RyZWFtLXNpZ25hdHVyZQ==']]),
+    ),
+  );
+  const s = client.chat.completions.stream({ model: 'gemini-flash', messages: [ask], tools });
+  const streamed = await s.finalMessage();
+  assert.equal(streamed.tool_calls?.length, 1);
+  const r3 = await client.chat.completions.create({
+    model: 'gemini-flash',
+    tools,
+    messages: [
+      ask,
+      streamed,
+      { role: 'tool', tool_call_id: streamed.tool_calls?.[0]?.id ?? '', content: 'ok' },
+    ],
+  });
+  assert.equal(r3.choices[0]?.message.content, 'The capital of France is Paris.');
 });
 
 test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop map', async () => {

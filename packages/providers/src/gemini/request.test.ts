@@ -229,6 +229,44 @@ test('what cannot translate is refused, not dropped', () => {
   );
 });
 
+test("an assistant tool call's extra_content.google.thought_signature goes back as the part's thoughtSignature", () => {
+  const call = (id: string, extra?: unknown) => ({
+    id,
+    type: 'function',
+    function: { name: 'f', arguments: '{}' },
+    ...(extra === undefined ? {} : { extra_content: extra }),
+  });
+  const history = (calls: unknown[]) => ({
+    messages: [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: null, tool_calls: calls },
+    ],
+  });
+  assert.deepEqual(
+    ok(history([call('a', { google: { thought_signature: 'sig-A' } }), call('b')])).contents[1],
+    {
+      role: 'model',
+      parts: [
+        { functionCall: { name: 'f', args: {} }, thoughtSignature: 'sig-A' },
+        { functionCall: { name: 'f', args: {} } },
+      ],
+    },
+  );
+  // Other vendors' extra_content, and empty values, add nothing.
+  for (const extra of [{ other: { x: 1 } }, { google: {} }, { google: { thought_signature: '' } }, null]) {
+    assert.deepEqual(ok(history([call('a', extra)])).contents[1]?.parts, [
+      { functionCall: { name: 'f', args: {} } },
+    ]);
+  }
+  // A signature of the wrong type is refused, not dropped.
+  assert.match(refused(history([call('a', 'sig')])), /extra_content must be an object/);
+  assert.match(refused(history([call('a', { google: 'sig' })])), /extra_content.google must be an object/);
+  assert.match(
+    refused(history([call('a', { google: { thought_signature: 42 } })])),
+    /thought_signature must be a string/,
+  );
+});
+
 test('the caller body is not mutated', () => {
   const body = { messages: [{ role: 'user', content: 'x' }], temperature: 1 };
   const before = JSON.stringify(body);

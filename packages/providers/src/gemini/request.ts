@@ -7,6 +7,8 @@
  *   consecutive same-role turns are merged (parallel tool results must share one turn);
  * - image parts: `data:` URLs → `inlineData`, http(s)/gs URLs → `fileData` (MIME guessed from the
  *   extension, omitted when unknown); `input_audio` and `file` data → `inlineData`;
+ * - an assistant tool call's `extra_content.google.thought_signature` (response.ts puts it there)
+ *   → the `functionCall` part's `thoughtSignature`, which Gemini 3 requires back;
  * - tools → `functionDeclarations`, `tool_choice` → `toolConfig`, sampling and JSON mode under
  *   `generationConfig`.
  *
@@ -125,6 +127,20 @@ function parseArgs(raw: unknown): Obj {
   return v;
 }
 
+/** `extra_content.google.thought_signature` of an assistant tool call, when it carries one. */
+function thoughtSignature(tc: Obj): string | undefined {
+  const extra = tc.extra_content;
+  if (extra === undefined || extra === null) return undefined;
+  const google = isObj(extra) ? extra.google : fail('tool_calls[].extra_content must be an object');
+  if (google === undefined || google === null) return undefined;
+  const sig = isObj(google)
+    ? google.thought_signature
+    : fail('tool_calls[].extra_content.google must be an object');
+  if (sig === undefined || sig === null) return undefined;
+  if (typeof sig !== 'string') fail('tool_calls[].extra_content.google.thought_signature must be a string');
+  return sig === '' ? undefined : sig;
+}
+
 function toolResultPayload(content: unknown): Obj {
   const text = textOf(content);
   try {
@@ -175,10 +191,14 @@ function buildContents(messages: unknown[], system: string[]): GeminiContent[] {
         if (t !== '') parts.push({ text: t });
         if (Array.isArray(m.tool_calls)) {
           for (const tc of m.tool_calls) {
-            const fn = isObj(tc) && isObj(tc.function) ? tc.function : undefined;
+            const call = isObj(tc) ? tc : fail('assistant tool_calls need function.name');
+            const fn = isObj(call.function) ? call.function : undefined;
             if (!fn || typeof fn.name !== 'string') fail('assistant tool_calls need function.name');
-            if (isObj(tc) && typeof tc.id === 'string') callNames.set(tc.id, fn.name);
-            parts.push({ functionCall: { name: fn.name, args: parseArgs(fn.arguments) } });
+            if (typeof call.id === 'string') callNames.set(call.id, fn.name);
+            const part: GeminiPart = { functionCall: { name: fn.name, args: parseArgs(fn.arguments) } };
+            const signature = thoughtSignature(call);
+            if (signature !== undefined) part.thoughtSignature = signature;
+            parts.push(part);
           }
         }
         push('model', parts);

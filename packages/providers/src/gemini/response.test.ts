@@ -8,6 +8,7 @@ interface ToolCall {
   id: string;
   type: string;
   function: { name: string; arguments: string };
+  extra_content?: unknown;
 }
 
 interface ChatBody {
@@ -60,6 +61,22 @@ test('function calls become tool_calls with ids and JSON arguments, finish tool_
     arguments: '{"city":"Paris","unit":"celsius"}',
   });
   assert.equal(calls[1]?.type, 'function');
+});
+
+test("a call's thought signature rides in extra_content.google, where Google's OpenAI endpoint puts it", () => {
+  const calls = body(transformGeminiChat(fixtureText('tool-call-signed.json'), 'g')).choices[0]?.message
+    .tool_calls;
+  assert.deepEqual(calls?.[0]?.extra_content, {
+    google: { thought_signature: 'CiQBVKhc7tdyTmFtZS1zaWduYXR1cmUtQQ==' },
+  });
+  // Parallel calls: only the first part is signed, and an unsigned call carries no extra_content.
+  assert.equal(calls?.[1] !== undefined && 'extra_content' in calls[1], false);
+  const unsigned = body(transformGeminiChat(fixtureText('tool-call.json'), 'g')).choices[0]?.message
+    .tool_calls;
+  assert.equal(
+    unsigned?.some((c) => 'extra_content' in c),
+    false,
+  );
 });
 
 test('thinking + cached content: reasoning_content, cached and reasoning counters', () => {

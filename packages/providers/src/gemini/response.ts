@@ -4,7 +4,9 @@
  *
  * - each candidate → one choice (so `n` works): non-thought text → `content`, thought parts →
  *   `reasoning_content`, `functionCall` parts → `tool_calls` (upstream id when given, else a
- *   generated `call_…`);
+ *   generated `call_…`); a call's `thoughtSignature` rides along as
+ *   `extra_content.google.thought_signature`, where Google's own OpenAI-compatible endpoint puts
+ *   it, so a caller that sends the assistant message back unchanged returns it (request.ts);
  * - `finishReason`: STOP → stop (tool_calls when the candidate called a function), MAX_TOKENS →
  *   length, the safety family → content_filter, anything else → stop;
  * - usage: completion = candidates + thoughts (OpenAI counts reasoning inside completion), cached
@@ -72,6 +74,7 @@ export interface OpenAiToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  extra_content?: { google: { thought_signature: string } };
 }
 
 export interface CandidateOutput {
@@ -93,11 +96,14 @@ export function candidateOutput(c: GeminiCandidate | undefined): CandidateOutput
     }
     const fc = p.functionCall;
     if (fc && typeof fc.name === 'string') {
-      out.toolCalls.push({
+      const call: OpenAiToolCall = {
         id: typeof fc.id === 'string' && fc.id !== '' ? fc.id : newId('call_'),
         type: 'function',
         function: { name: fc.name, arguments: JSON.stringify(fc.args ?? {}) },
-      });
+      };
+      if (typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '')
+        call.extra_content = { google: { thought_signature: p.thoughtSignature } };
+      out.toolCalls.push(call);
     }
   }
   return out;

@@ -120,6 +120,16 @@ test('tool-call stream: one tool_calls delta with index, id, name and whole argu
   assert.equal(tr.usage.total_tokens, 46);
 });
 
+test('tool-call stream: the thought signature rides on the tool call delta as extra_content.google', () => {
+  const { out } = run(fixtureText('tool-call-signed.sse'));
+  const chunks = frames(out).filter((c) => c !== '[DONE]') as Chunk[];
+  const calls = chunks.flatMap((c) => (c.choices[0]?.delta.tool_calls as unknown[] | undefined) ?? []);
+  assert.equal(calls.length, 1);
+  assert.deepEqual((calls[0] as { extra_content?: unknown }).extra_content, {
+    google: { thought_signature: 'CiQBVKhc7tdyU3RyZWFtLXNpZ25hdHVyZQ==' },
+  });
+});
+
 test('in-band error → StreamFailure with kind, code and embedded status; nothing after it', () => {
   const { out, tr } = run(fixtureText('in-band-error.sse'));
   assert.equal(tr.done, false);

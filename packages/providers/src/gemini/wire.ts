@@ -37,6 +37,11 @@ export interface GeminiPart {
   fileData?: GeminiFileData;
   functionCall?: GeminiFunctionCall;
   functionResponse?: GeminiFunctionResponse;
+  /**
+   * Opaque signature of the model's reasoning behind this part (thinking models). Gemini 3
+   * refuses a conversation whose earlier `functionCall` parts come back without theirs.
+   */
+  thoughtSignature?: string;
 }
 
 export interface GeminiContent {
