@@ -308,7 +308,8 @@ test('Gemini 3 thought signatures survive a tool-call round trip through the SDK
     messages: [ask, msg, ...results],
   });
   assert.equal(r2.choices[0]?.message.content, 'The capital of France is Paris.');
-  const modelTurn = (googleUp.requests.at(-1)?.json?.contents as { role: string; parts: unknown[] }[])[1];
+  const sent = (googleUp.requests.at(-1)?.json?.contents ?? []) as { role: string; parts: unknown[] }[];
+  const modelTurn = sent[1];
   assert.deepEqual(modelTurn?.parts, [
     {
       functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } },
