@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, beforeEach, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { buildSnapshot, type Started, sha256, standardDocs, startTestGateway } from '../test/fixtures.js';
 import {
@@ -83,6 +84,12 @@ before(async () => {
         model_name: 'gemini-2.0-flash',
         provider_key_id: 'gai',
         stream_timeout: 30000,
+      },
+      gt: {
+        display_name: 'gemini-think',
+        provider: 'gemini',
+        model_name: 'gemini-2.5-flash',
+        provider_key_id: 'gai',
       },
       ge: {
         display_name: 'gemini-emb',
@@ -345,6 +352,46 @@ test('Gemini 3 thought signatures survive a tool-call round trip through the SDK
     ],
   });
   assert.equal(r3.choices[0]?.message.content, 'The capital of France is Paris.');
+});
+
+test('thinking controls reach Gemini: reasoning_effort (OpenAI SDK), thinking (Anthropic SDK), extra_body.google', async () => {
+  await client.chat.completions.create({
+    model: 'gemini-think',
+    messages: [{ role: 'user', content: 'x' }],
+    reasoning_effort: 'low',
+  });
+  assert.deepEqual(googleUp.requests.at(-1)?.json?.generationConfig, {
+    thinkingConfig: { thinkingBudget: 1024 },
+  });
+  // Google's OpenAI-compatible wire for the native knobs: a top-level `extra_body.google`.
+  await client.chat.completions.create({
+    model: 'gemini-think',
+    messages: [{ role: 'user', content: 'x' }],
+    // @ts-expect-error Google's extension field, unknown to the OpenAI types
+    extra_body: { google: { thinking_config: { thinking_budget: 300, include_thoughts: true } } },
+  });
+  assert.deepEqual(googleUp.requests.at(-1)?.json?.generationConfig, {
+    thinkingConfig: { thinkingBudget: 300, includeThoughts: true },
+  });
+  const anthropic = new Anthropic({ apiKey: CALLER, baseURL: g.base, maxRetries: 0 });
+  const m = await anthropic.messages.create({
+    model: 'gemini-think',
+    max_tokens: 5000,
+    thinking: { type: 'enabled', budget_tokens: 4096 },
+    messages: [{ role: 'user', content: 'x' }],
+  });
+  assert.equal(m.content[0]?.type, 'text');
+  assert.deepEqual(googleUp.requests.at(-1)?.json?.generationConfig, {
+    maxOutputTokens: 5000,
+    thinkingConfig: { thinkingBudget: 24576 },
+  });
+  // A model without thinking gets no thinking config (Gemini 2.0 would refuse one).
+  await client.chat.completions.create({
+    model: 'gemini-flash',
+    messages: [{ role: 'user', content: 'x' }],
+    reasoning_effort: 'high',
+  });
+  assert.equal(googleUp.requests.at(-1)?.json?.generationConfig, undefined);
 });
 
 test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop map', async () => {

@@ -62,7 +62,7 @@ export type GeminiBodyResult = { ok: true; body: string } | { ok: false; message
 /** The serialized `generateContent` body for a chat call. */
 export function geminiChatBody(input: PrepareInput): GeminiBodyResult {
   const pk = input.providerKey;
-  const t = toGeminiRequest(overriddenSource(input.body, pk));
+  const t = toGeminiRequest(overriddenSource(input.body, pk), input.upstreamModel);
   if (!t.ok) return t;
   return { ok: true, body: JSON.stringify(addDefaultFields(t.request, pk)) };
 }

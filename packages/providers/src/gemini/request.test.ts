@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { toGeminiRequest } from './request.js';
 import type { GeminiRequest } from './wire.js';
 
-function ok(body: Record<string, unknown>): GeminiRequest {
-  const r = toGeminiRequest(body);
+function ok(body: Record<string, unknown>, model?: string): GeminiRequest {
+  const r = toGeminiRequest(body, model);
   if (!r.ok) assert.fail(r.message);
   return r.request;
 }
@@ -265,6 +265,44 @@ test("an assistant tool call's extra_content.google.thought_signature goes back 
     refused(history([call('a', { google: { thought_signature: 42 } })])),
     /thought_signature must be a string/,
   );
+});
+
+test("reasoning_effort → thinkingConfig by model family, as Google's OpenAI-compatible endpoint maps it", () => {
+  const base = { messages: [{ role: 'user', content: 'x' }] };
+  const thinking = (effort: string, model: string) =>
+    ok({ ...base, reasoning_effort: effort }, model).generationConfig?.thinkingConfig;
+  assert.deepEqual(thinking('low', 'gemini-2.5-flash'), { thinkingBudget: 1024 });
+  assert.deepEqual(thinking('minimal', 'gemini-2.5-pro'), { thinkingBudget: 1024 });
+  assert.deepEqual(thinking('medium', 'gemini-2.5-flash-lite'), { thinkingBudget: 8192 });
+  assert.deepEqual(thinking('high', 'gemini-2.5-pro'), { thinkingBudget: 24576 });
+  assert.deepEqual(thinking('none', 'gemini-2.5-flash'), { thinkingBudget: 0 });
+  assert.deepEqual(thinking('low', 'gemini-3-pro-preview'), { thinkingLevel: 'low' });
+  assert.deepEqual(thinking('medium', 'gemini-3-flash-preview'), { thinkingLevel: 'high' });
+  assert.deepEqual(thinking('high', 'publishers/google/models/gemini-3-pro'), { thinkingLevel: 'high' });
+  // Models without thinking refuse a thinking config: the effort is dropped, as before.
+  assert.equal(thinking('high', 'gemini-2.0-flash'), undefined);
+  assert.equal(thinking('high', 'gemini-1.5-pro'), undefined);
+  assert.equal(thinking('turbo', 'gemini-2.5-pro'), undefined);
+  assert.equal(ok(base, 'gemini-2.5-pro').generationConfig, undefined);
+});
+
+test('extra_body.google.thinking_config goes to generationConfig.thinkingConfig, and wins over reasoning_effort', () => {
+  const body = {
+    messages: [{ role: 'user', content: 'x' }],
+    reasoning_effort: 'high',
+    extra_body: { google: { thinking_config: { thinking_budget: 800, include_thoughts: true } } },
+  };
+  assert.deepEqual(ok(body, 'gemini-2.5-flash').generationConfig?.thinkingConfig, {
+    thinkingBudget: 800,
+    includeThoughts: true,
+  });
+  const level = { ...body, extra_body: { google: { thinking_config: { thinking_level: 'medium' } } } };
+  assert.deepEqual(ok(level, 'gemini-3-flash').generationConfig?.thinkingConfig, { thinkingLevel: 'medium' });
+  const bad = (tc: unknown) => refused({ ...body, extra_body: { google: { thinking_config: tc } } });
+  assert.match(bad('high'), /thinking_config must be an object/);
+  assert.match(bad({ thinking_budget: '800' }), /thinking_budget must be an integer/);
+  assert.match(bad({ thinking_level: 3 }), /thinking_level must be a string/);
+  assert.match(bad({ include_thoughts: 'yes' }), /include_thoughts must be a boolean/);
 });
 
 test('the caller body is not mutated', () => {

@@ -10,14 +10,23 @@
  * - an assistant tool call's `extra_content.google.thought_signature` (response.ts puts it there)
  *   → the `functionCall` part's `thoughtSignature`, which Gemini 3 requires back;
  * - tools → `functionDeclarations`, `tool_choice` → `toolConfig`, sampling and JSON mode under
- *   `generationConfig`.
+ *   `generationConfig`;
+ * - thinking, as Google's OpenAI-compatible endpoint takes it: `extra_body.google.thinking_config`
+ *   verbatim (snake_case → camelCase), else `reasoning_effort` on thinking models (Gemini 2.5 →
+ *   a budget, Gemini 3 → a level; Google's mapping), `none` → budget 0.
  *
  * What does not translate is refused (400) instead of dropped silently: an unknown content part,
  * a non-function tool, tool-call arguments that are not a JSON object, a tool result whose call
  * cannot be found. OpenAI-only knobs with no Gemini meaning (`stream_options`, `user`, `logprobs`,
  * `parallel_tool_calls`, ...) are dropped.
  */
-import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
+import type {
+  GeminiContent,
+  GeminiGenerationConfig,
+  GeminiPart,
+  GeminiRequest,
+  GeminiThinkingConfig,
+} from './wire.js';
 
 export type GeminiRequestResult =
   | { readonly ok: true; readonly request: GeminiRequest }
@@ -250,7 +259,68 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-function buildGenerationConfig(body: Readonly<Obj>): GeminiGenerationConfig {
+/** Google's `reasoning_effort` budgets for Gemini 2.5 (its OpenAI-compatibility guide). */
+const EFFORT_BUDGET: Readonly<Record<string, number>> = {
+  minimal: 1024,
+  low: 1024,
+  medium: 8192,
+  high: 24576,
+  xhigh: 24576,
+};
+/** Gemini 3 levels: `low` and `high` are the two every Gemini 3 model accepts. */
+const EFFORT_LEVEL: Readonly<Record<string, string>> = {
+  minimal: 'low',
+  low: 'low',
+  medium: 'high',
+  high: 'high',
+  xhigh: 'high',
+};
+
+/**
+ * `generationConfig.thinkingConfig`: the caller's `extra_body.google.thinking_config` when given
+ * (Google's OpenAI-compatible wire), else one derived from `reasoning_effort`. Models without
+ * thinking (before Gemini 2.5) refuse a thinking config, so the effort is dropped for them.
+ */
+function thinkingConfig(body: Readonly<Obj>, model: string): GeminiThinkingConfig | undefined {
+  const extra = isObj(body.extra_body) && isObj(body.extra_body.google) ? body.extra_body.google : undefined;
+  const tc = extra?.thinking_config;
+  if (tc !== undefined && tc !== null) {
+    if (!isObj(tc)) fail('extra_body.google.thinking_config must be an object');
+    const out: GeminiThinkingConfig = {};
+    const { thinking_budget: budget, thinking_level: level, include_thoughts: include } = tc;
+    if (budget !== undefined) {
+      if (typeof budget !== 'number' || !Number.isInteger(budget))
+        fail('extra_body.google.thinking_config.thinking_budget must be an integer');
+      out.thinkingBudget = budget;
+    }
+    if (level !== undefined) {
+      if (typeof level !== 'string')
+        fail('extra_body.google.thinking_config.thinking_level must be a string');
+      out.thinkingLevel = level;
+    }
+    if (include !== undefined) {
+      if (typeof include !== 'boolean')
+        fail('extra_body.google.thinking_config.include_thoughts must be a boolean');
+      out.includeThoughts = include;
+    }
+    return out;
+  }
+  const effort = body.reasoning_effort;
+  if (typeof effort !== 'string') return undefined;
+  const family = /(?:^|\/)gemini-(\d+)(?:\.(\d+))?/.exec(model);
+  const major = Number(family?.[1] ?? 0);
+  const minor = Number(family?.[2] ?? 0);
+  if (major < 2 || (major === 2 && minor < 5)) return undefined;
+  if (effort === 'none') return { thinkingBudget: 0 };
+  if (major >= 3) {
+    const level = EFFORT_LEVEL[effort];
+    return level === undefined ? undefined : { thinkingLevel: level };
+  }
+  const budget = EFFORT_BUDGET[effort];
+  return budget === undefined ? undefined : { thinkingBudget: budget };
+}
+
+function buildGenerationConfig(body: Readonly<Obj>, model: string): GeminiGenerationConfig {
   const g: GeminiGenerationConfig = {};
   const set = <K extends keyof GeminiGenerationConfig>(k: K, v: GeminiGenerationConfig[K] | undefined) => {
     if (v !== undefined) g[k] = v;
@@ -273,18 +343,23 @@ function buildGenerationConfig(body: Readonly<Obj>): GeminiGenerationConfig {
     const js = isObj(rf.json_schema) ? rf.json_schema : {};
     if (isObj(js.schema)) g.responseSchema = sanitizeSchema(js.schema) as Obj;
   }
+  const thinking = thinkingConfig(body, model);
+  if (thinking !== undefined) g.thinkingConfig = thinking;
   return g;
 }
 
-/** Translates an OpenAI chat body. The caller's body is never mutated. */
-export function toGeminiRequest(body: Readonly<Obj>): GeminiRequestResult {
+/**
+ * Translates an OpenAI chat body for the upstream model `model` (its id decides how
+ * `reasoning_effort` maps). The caller's body is never mutated.
+ */
+export function toGeminiRequest(body: Readonly<Obj>, model = ''): GeminiRequestResult {
   try {
     if (!Array.isArray(body.messages)) fail('messages must be an array');
     const system: string[] = [];
     const req: GeminiRequest = { contents: buildContents(body.messages, system) };
     if (system.length > 0) req.systemInstruction = { parts: [{ text: system.join('\n\n') }] };
     buildTools(body, req);
-    const g = buildGenerationConfig(body);
+    const g = buildGenerationConfig(body, model);
     if (Object.keys(g).length > 0) req.generationConfig = g;
     return { ok: true, request: req };
   } catch (e) {

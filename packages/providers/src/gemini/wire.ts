@@ -71,6 +71,14 @@ export interface GeminiGenerationConfig {
   seed?: number;
   responseMimeType?: string;
   responseSchema?: Record<string, unknown>;
+  thinkingConfig?: GeminiThinkingConfig;
+}
+
+/** Thinking models: a token budget (Gemini 2.5) or a level (Gemini 3), and whether to return thoughts. */
+export interface GeminiThinkingConfig {
+  thinkingBudget?: number;
+  thinkingLevel?: string;
+  includeThoughts?: boolean;
 }
 
 export interface GeminiRequest {
