@@ -1,7 +1,8 @@
 /**
  * One upstream call of the job APIs and the relay of its answer. One attempt, no retries, under
  * the Model's request deadline. The answer's status and content type are relayed, error bodies
- * included (the reference's behaviour on these routes); JSON object answers of the routes that
+ * included (the reference's behaviour on these routes; read whole up to 64 KiB, with the
+ * credentials the call sent scrubbed out, `scrub.ts`); JSON object answers of the routes that
  * return a resource get their ids encoded for the serving Model (`ids.ts`); everything else is
  * piped through as it arrives (file content can be large).
  *
@@ -19,10 +20,12 @@ import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { adapterHttpFor } from '../upstream/authorize.js';
-import { ABORT_CLIENT_GONE, ABORT_TIMEOUT } from '../upstream/client.js';
+import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from '../upstream/client.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
 import { type AttemptFailure, timeoutFailure, transportFailure } from '../upstream/failures.js';
+import { type SentRequest, scrubCredentials } from '../upstream/scrub.js';
 import { firstHeaderValue, templateVars } from '../upstream/target.js';
+import { MAX_ERROR_BODY } from '../upstream/unary.js';
 import { closeAttemptTiming, noteProviderRequestId, openAttempt } from '../usage/attempts.js';
 import { scan } from './guard.js';
 import { rewriteIds } from './ids.js';
@@ -147,7 +150,7 @@ export async function runJobCall(
   external?.removeEventListener('abort', onExternal);
   try {
     noteProviderRequestId(ctx, r.headers);
-    return await relay(rt, ctx, call, r, t);
+    return await relay(rt, ctx, call, r, t, p);
   } catch (err) {
     // Mid-body failure: the caller sees a truncated answer.
     rt.logger.warn({ request_id: ctx.id, cause: String(err) }, 'job API answer cut short');
@@ -165,6 +168,7 @@ async function relay(
   call: JobCall,
   r: Dispatcher.ResponseData,
   t: JobTarget,
+  sent: SentRequest,
 ): Promise<string | undefined> {
   const status = r.statusCode;
   const contentType = first(r.headers['content-type']) ?? 'application/json';
@@ -189,7 +193,7 @@ async function relay(
   }
   const guards = call.outputGuards ?? [];
   const rewrite = call.rewrite && isJson(contentType);
-  if (guards.length === 0 && !rewrite) {
+  if (ok && guards.length === 0 && !rewrite) {
     const length = first(r.headers['content-length']);
     if (length !== undefined) head['content-length'] = length;
     ctx.settled = true;
@@ -197,7 +201,11 @@ async function relay(
     await pipeline(r.body, res);
     return undefined;
   }
-  const bytes = Buffer.from(await r.body.arrayBuffer());
+  // An error body is relayed too, but never with the credentials this call sent (an upstream may
+  // echo its `Authorization` or `api-key` in the message).
+  const bytes = ok
+    ? Buffer.from(await r.body.arrayBuffer())
+    : Buffer.from(scrubCredentials(await readCapped(r.body, MAX_ERROR_BODY), sent));
   // Lossy UTF-8 for the scan; the bytes relayed are the upstream's (ids rewritten).
   const blocked = await scan(rt, ctx, guards, bytes.toString('utf8'), 'output');
   if (blocked !== undefined) return void sendError(ctx, rt.ident, blocked);

@@ -1,0 +1,101 @@
+/**
+ * The job APIs (`/v1/files…`, `/v1/batches…`, `/v1/fine_tuning/jobs…`) against their contract
+ * (agents-and-jobs.md §1, §5), in process, with a recording mock upstream per provider key.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { buildSnapshot, type Started, standardDocs, startTestGateway, testConfig } from '../test/fixtures.js';
+import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+
+let up: MockUpstream;
+let g: Started;
+const AZURE_SECRET = 'az-upstream-secret-0987654321';
+/** A caller key allowed every model (`standardDocs`). */
+const ALL_KEY = 'sk-all';
+
+before(async () => {
+  up = await startMockUpstream((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
+  g = await startTestGateway(
+    buildSnapshot(
+      standardDocs(up.url, {
+        provider_keys: {
+          pkz: {
+            display_name: 'azure',
+            provider: 'azure',
+            adapter: 'azure-openai',
+            api_key: AZURE_SECRET,
+            api_base: up.url,
+          },
+        },
+        models: {
+          mz: { display_name: 'gpt-z', provider: 'azure', model_name: 'gpt-z', provider_key_id: 'pkz' },
+        },
+      }),
+    ),
+    testConfig(),
+  );
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+});
+
+async function call(
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string; type: string | null }> {
+  const r = await fetch(`${g.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ALL_KEY}`, ...init.headers },
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
+  return { status: r.status, body: await r.text(), type: r.headers.get('content-type') };
+}
+
+test('upstream error bodies are relayed without the credentials the gateway sent (§1.2)', async () => {
+  // An upstream that echoes the credential it received, as some do in "invalid key" messages.
+  up.handle((req, res) => {
+    const auth = String(req.headers.authorization ?? '');
+    const azure = String(req.headers['api-key'] ?? '');
+    if (req.url.includes('plain')) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`bad key ${auth.slice('Bearer '.length)}`);
+      return;
+    }
+    const status = req.url.includes('boom') ? 500 : 401;
+    json(res, status, { error: { message: `Incorrect API key provided: ${auth}${azure}`, code: 'bad_key' } });
+  });
+  try {
+    const cases: [string, string, number][] = [
+      ['GET', '/v1/files/file-x?model=gpt-4o-mini', 401],
+      ['GET', '/v1/batches/boom?model=gpt-4o-mini', 500],
+      ['POST', '/v1/fine_tuning/jobs/ftjob-1/cancel?model=gpt-4o-mini', 401],
+      ['GET', '/v1/files/plain/content?model=gpt-4o-mini', 400],
+      ['GET', '/v1/files?model=gpt-4o-mini', 401],
+      ['GET', '/v1/files/file-x?model=gpt-z', 401],
+    ];
+    for (const [method, path, status] of cases) {
+      const r = await call(method, path);
+      assert.equal(r.status, status, `${method} ${path}: ${r.body}`);
+      assert.doesNotMatch(r.body, /sk-upstream-secret/, `${method} ${path}: ${r.body}`);
+      assert.ok(!r.body.includes(AZURE_SECRET), `${method} ${path}: ${r.body}`);
+      // The rest of the upstream message still reaches the caller.
+      assert.match(r.body, /(Incorrect API key provided|bad key)/);
+    }
+    const create = await call('POST', '/v1/batches', {
+      body: JSON.stringify({
+        input_file_id: 'file-1',
+        model: 'gpt-4o-mini',
+        endpoint: '/v1/chat/completions',
+      }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(create.status, 401);
+    assert.doesNotMatch(create.body, /sk-upstream-secret/);
+    assert.equal(JSON.parse(create.body).error.code, 'bad_key');
+  } finally {
+    up.handle((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
+  }
+});
