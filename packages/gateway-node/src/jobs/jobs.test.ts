@@ -99,3 +99,24 @@ test('upstream error bodies are relayed without the credentials the gateway sent
     up.handle((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
   }
 });
+
+test('an upload whose `file` part has no filename is the file, sent on as `file` (§5.5)', async () => {
+  const B = 'nofilenameboundary';
+  const body = [
+    `--${B}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n`,
+    `--${B}\r\nContent-Disposition: form-data; name="file"\r\n\r\n{"custom_id":"r1"}\n\r\n`,
+    `--${B}--\r\n`,
+  ].join('');
+  const before = up.requests.length;
+  const r = await call('POST', '/v1/files', {
+    body,
+    headers: { 'content-type': `multipart/form-data; boundary=${B}`, 'x-aisix-model': 'gpt-4o-mini' },
+  });
+  assert.equal(r.status, 200, r.body);
+  assert.match(JSON.parse(r.body).id, /^aisix-/);
+  const seen = up.requests[before];
+  assert.ok(seen, 'the upload reached the upstream');
+  assert.equal(seen.url, '/v1/files');
+  assert.match(seen.body, /name="file"; filename="file"\r\n[\s\S]*\r\n\r\n\{"custom_id":"r1"\}\n\r\n/);
+  assert.match(seen.body, /name="purpose"\r\n\r\nbatch\r\n/);
+});

@@ -252,7 +252,8 @@ function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | typ
   switch (ev.type) {
     case 'part': {
       const h = ev.head;
-      if (h.name === 'file' && h.file) {
+      // The part named `file` is the file, with or without a filename (default `file`).
+      if (h.name === 'file') {
         if (up.sawFile) throw new Refusal(bad('multipart body must include exactly one `file` field'));
         up.sawFile = true;
         up.current = { name: 'file', text: undefined, size: 0 };
