@@ -63,19 +63,22 @@ export async function runVideoTask(rt: GatewayRuntime, ctx: RequestContext): Pro
   if (ref === undefined || model === undefined) return sendError(ctx, rt.ident, videoNotFound(id));
   const view = modelView(model);
   const vendor = videoVendor(view.provider);
+  // The name the id carries must still name this Model: otherwise a crafted id could pair any
+  // video Model with a name the key is allowed and pass the ACL check below.
+  const resolved = resolveModel(ctx.snapshot, ref.requestedName);
   // ACL and provider folded into the 404: a crafted id cannot probe the Model table.
-  if (vendor === undefined || !modelAllowed(apiKeyView(key).allowed_models, ref.requestedName))
+  if (
+    vendor === undefined ||
+    resolved?.model.id !== model.id ||
+    !modelAllowed(apiKeyView(key).allowed_models, ref.requestedName)
+  )
     return sendError(ctx, rt.ident, videoNotFound(id));
   ctx.requestedModel = ref.requestedName;
   ctx.model = model;
   const cidrs = view.allowed_cidrs;
   if (cidrs && cidrs.length > 0 && !ipAllowed(cidrs, clientIp(ctx.req, rt.realIp)))
     return sendError(ctx, rt.ident, errors.ipRestricted());
-  const resolved = resolveModel(ctx.snapshot, ref.requestedName);
-  const upstreamModel =
-    resolved?.model.id === model.id && resolved.upstreamModel !== undefined
-      ? resolved.upstreamModel
-      : (view.model_name ?? '');
+  const upstreamModel = resolved.upstreamModel ?? view.model_name ?? '';
   const t = videoTarget(rt, ctx, model, view, vendor, upstreamModel);
   if (t instanceof GatewayError) return sendError(ctx, rt.ident, t);
   const admission = await pollQuota(rt, ctx, t);

@@ -16,6 +16,7 @@ import { decodeVideoId, encodeVideoId } from './id.js';
 
 const KEY = 'sk-video-caller';
 const LIMITED = 'sk-video-limited';
+const NARROW = 'sk-video-narrow';
 const SUBMIT = '/api/v1/services/aigc/video-generation/video-synthesis';
 
 let up: RawUpstream;
@@ -78,6 +79,7 @@ function docs(extra: Docs & Record<string, unknown> = {}): Docs {
         allowed_cidrs: ['10.0.0.0/8'],
         ...direct,
       },
+      'm-wild': { display_name: 'wan/*', model_name: 'wan-$1', ...direct },
       'm-other': {
         display_name: 'mistral-video',
         model_name: 'x',
@@ -88,6 +90,7 @@ function docs(extra: Docs & Record<string, unknown> = {}): Docs {
     api_keys: {
       k1: { key_hash: sha256(KEY), allowed_models: ['*'] },
       k2: { key_hash: sha256(LIMITED), allowed_models: ['*'], rate_limit: { rpm: 2 } },
+      k3: { key_hash: sha256(NARROW), allowed_models: ['wan', 'wan/turbo'] },
     },
     ...extra,
   };
@@ -247,6 +250,29 @@ test('behind a valid id: the IP allowlist still answers 403; an unsafe task id i
   assert.equal(r.status, 400);
   assert.equal(r.json.error.message, 'malformed resource id "../admin"');
   assert.equal(up.requests.length, before);
+});
+
+test('an id pairing a Model with a name that does not resolve to it is a 404, however allowed the name (§6.6)', async () => {
+  on('/api/v1/tasks/t-acl', (_q, res) => sendJsonBody(res, 200, { output: { task_status: 'RUNNING' } }));
+  const own = encodeVideoId({ modelId: 'm-wan', requestedName: 'wan', taskId: 't-acl' });
+  assert.equal((await call('GET', `/v1/videos/${own}`, undefined, NARROW)).status, 200);
+  // A wildcard-matched name polls its own task (the reason the name rides in the id).
+  const wild = encodeVideoId({ modelId: 'm-wild', requestedName: 'wan/turbo', taskId: 't-acl' });
+  assert.equal((await call('GET', `/v1/videos/${wild}`, undefined, NARROW)).status, 200);
+  const before = up.requests.length;
+  // `wan-slow` is not allowed to this key; `wan` is, but does not name that Model.
+  for (const ref of [
+    { modelId: 'm-slow', requestedName: 'wan', taskId: 't-acl' },
+    { modelId: 'm-cidr', requestedName: 'wan/turbo', taskId: 't-acl' },
+  ]) {
+    const crafted = encodeVideoId(ref);
+    for (const path of [`/v1/videos/${crafted}`, `/v1/videos/${crafted}/content`]) {
+      const r = await call('GET', path, undefined, NARROW);
+      assert.equal(r.status, 404, path);
+      assert.equal(r.json.error.type, 'video_not_found');
+    }
+  }
+  assert.equal(up.requests.length, before, 'no provider call for a crafted id');
 });
 
 test('the Model timeout bounds a submit (504); transport failures use the retry budget (2 attempts, both recorded)', async () => {
