@@ -263,7 +263,11 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   };
 
   const onClientError = (err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A request already in flight owns the socket's response (the client closed its side mid-body,
+    // say): no second response can be assigned to it (node throws, which would end the process).
+    // The body can no longer arrive, so the socket is closed and that request sees its client go.
+    const owned = (socket as { _httpMessage?: unknown })._httpMessage != null;
+    if (err.code === 'ECONNRESET' || !socket.writable || owned) {
       socket.destroy();
       return;
     }

@@ -163,6 +163,47 @@ test('duplicate Content-Length → 400 envelope with our headers; slow-loris bod
   }
 });
 
+/** Sends `text`, then closes the sending side (FIN) with the body still short; resolves on close. */
+function halfClosed(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(text);
+      setTimeout(() => s.end(), 100);
+    });
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString();
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+  });
+}
+
+test('a client that closes its side mid-body (chat, file upload) does not take the gateway down', async () => {
+  up.handle(chatJson());
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  try {
+    const head = (path: string, type: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CALLER_KEY}\r\nx-aisix-model: gpt-4o-mini\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n`;
+    await halfClosed(
+      g.gw.proxyPort,
+      `${head('/v1/chat/completions', 'application/json')}{"model":"gpt-4o-mini"`,
+    );
+    await halfClosed(
+      g.gw.proxyPort,
+      `${head('/v1/files', 'multipart/form-data; boundary=b')}--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n${'x'.repeat(1000)}`,
+    );
+    const ok = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    assert.equal(ok.status, 200);
+  } finally {
+    await g.gw.close();
+  }
+});
+
 test('metrics and status listener: request counters, config series, /status/models, /status/config', async () => {
   up.handle(chatJson());
   const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), testConfig(), {
