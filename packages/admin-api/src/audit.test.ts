@@ -12,10 +12,9 @@ import {
   ADMIN_KEY,
   arr,
   createProviderKey,
+  describeOnBothStores,
   embeddedStoreFactory,
-  etcdStoreFactory,
   obj,
-  type StoreFactory,
   type StoreHandle,
   startTestAdmin,
   type TestAdmin,
@@ -25,46 +24,32 @@ const SECOND_KEY = 'second-admin-key-5b1e77-do-not-leak';
 const SECRET = 'sk-provider-secret-9f8e7d6c';
 const SECRET2 = 'sk-provider-secret-rotated-1a2b';
 
-function suite(name: string, factory: StoreFactory): void {
-  describe(`audit trail (${name})`, () => {
-    let h: StoreHandle;
-    let admin: TestAdmin;
-    before(async () => {
-      h = await factory();
-      admin = await startTestAdmin({
-        store: h.store,
-        adminKeys: [ADMIN_KEY, SECOND_KEY],
-        mode: { type: name === 'etcd' ? 'etcd' : 'embedded' },
-      });
-    });
-    after(async () => {
-      await admin?.close();
-      await h?.close();
-    });
-
+describeOnBothStores(
+  'audit trail',
+  (s) => {
     const audit = async (query = '') => {
-      const r = await admin.call('GET', `/admin/v1/audit${query}`);
+      const r = await s.admin.call('GET', `/admin/v1/audit${query}`);
       assert.equal(r.status, 200, r.text);
       const body = obj(r.json);
       return { records: arr(body.records).map(obj), next: body.next_cursor as string | null, text: r.text };
     };
 
     it('records every write with actor id, kind, id, revision and a secret-safe diff', async () => {
-      const pk = await admin.call('POST', '/admin/v1/provider_keys', {
+      const pk = await s.admin.call('POST', '/admin/v1/provider_keys', {
         body: { display_name: 'audited', api_key: SECRET, provider: 'openai' },
       });
       assert.equal(pk.status, 200, pk.text);
       const id = String(obj(pk.json).id);
-      const put = await admin.call('PUT', `/admin/v1/provider_keys/${id}`, {
+      const put = await s.admin.call('PUT', `/admin/v1/provider_keys/${id}`, {
         body: { display_name: 'audited-2', api_key: SECRET2, provider: 'openai' },
         key: SECOND_KEY,
       });
       assert.equal(put.status, 200, put.text);
-      const patch = await admin.call('PATCH', `/admin/v1/provider_keys/${id}`, {
+      const patch = await s.admin.call('PATCH', `/admin/v1/provider_keys/${id}`, {
         body: { display_name: 'audited-3' },
       });
       assert.equal(patch.status, 200, patch.text);
-      const del = await admin.call('DELETE', `/admin/v1/provider_keys/${id}`, { key: SECOND_KEY });
+      const del = await s.admin.call('DELETE', `/admin/v1/provider_keys/${id}`, { key: SECOND_KEY });
       assert.equal(del.status, 200, del.text);
 
       const { records, text } = await audit(`?kind=provider_keys&id=${id}`);
@@ -117,10 +102,10 @@ function suite(name: string, factory: StoreFactory): void {
     });
 
     it('rotations are audited without the plaintext; grace_secs is recorded', async () => {
-      const k = await admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['*'] } });
+      const k = await s.admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['*'] } });
       const id = String(obj(k.json).id);
       const plaintext = String(obj(k.json).plaintext);
-      const rot = await admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, { body: { grace_secs: 60 } });
+      const rot = await s.admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, { body: { grace_secs: 60 } });
       assert.equal(rot.status, 200, rot.text);
       const { records, text } = await audit(`?kind=api_keys&id=${id}&action=rotate`);
       assert.equal(records.length, 1);
@@ -137,26 +122,26 @@ function suite(name: string, factory: StoreFactory): void {
     });
 
     it('refused writes leave no record', async () => {
-      const pk = await createProviderKey(admin, {
+      const pk = await createProviderKey(s.admin, {
         display_name: 'pk-refusals',
         provider: 'openai',
         api_key: 'sk-test-upstream',
       });
-      const k = await admin.call('POST', '/admin/v1/models', {
+      const k = await s.admin.call('POST', '/admin/v1/models', {
         body: { display_name: 'refusals', provider: 'openai', model_name: 'gpt-4o', provider_key_id: pk },
       });
       assert.equal(k.status, 200, k.text);
       const id = String(obj(k.json).id);
       const stale = { 'if-match': '"1"' };
       const refused = [
-        await admin.call('PUT', `/admin/v1/models/${id}`, { body: { display_name: 'x' }, headers: stale }),
-        await admin.call('PUT', `/admin/v1/models/${id}`, { body: { display_name: '' } }),
-        await admin.call('POST', '/admin/v1/models', {
+        await s.admin.call('PUT', `/admin/v1/models/${id}`, { body: { display_name: 'x' }, headers: stale }),
+        await s.admin.call('PUT', `/admin/v1/models/${id}`, { body: { display_name: '' } }),
+        await s.admin.call('POST', '/admin/v1/models', {
           body: { display_name: 'refusals', provider: 'openai', model_name: 'm', provider_key_id: pk },
         }),
-        await admin.call('DELETE', `/admin/v1/models/${id}`, { headers: stale }),
-        await admin.call('DELETE', '/admin/v1/models/absent'),
-        await admin.call('PATCH', `/admin/v1/models/${id}`, { body: {}, key: 'not-an-admin-key' }),
+        await s.admin.call('DELETE', `/admin/v1/models/${id}`, { headers: stale }),
+        await s.admin.call('DELETE', '/admin/v1/models/absent'),
+        await s.admin.call('PATCH', `/admin/v1/models/${id}`, { body: {}, key: 'not-an-admin-key' }),
       ];
       assert.deepEqual(
         refused.map((r) => r.status),
@@ -174,7 +159,7 @@ function suite(name: string, factory: StoreFactory): void {
       await sleep(5);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const r = await admin.call('POST', '/admin/v1/guardrails', {
+        const r = await s.admin.call('POST', '/admin/v1/guardrails', {
           body: { name: `paging-${i}`, kind: 'keyword', patterns: [{ kind: 'literal', value: 'x' }] },
           key: i % 2 ? SECOND_KEY : ADMIN_KEY,
         });
@@ -226,17 +211,15 @@ function suite(name: string, factory: StoreFactory): void {
         '?kind=models&kind=api_keys',
         '?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z',
       ]) {
-        const r = await admin.call('GET', `/admin/v1/audit${q}`);
+        const r = await s.admin.call('GET', `/admin/v1/audit${q}`);
         assert.equal(r.status, 400, `${q}: ${r.text}`);
         assert.equal(typeof obj(r.json).error_msg, 'string');
       }
-      assert.equal((await admin.call('GET', '/admin/v1/audit', { key: null })).status, 401);
+      assert.equal((await s.admin.call('GET', '/admin/v1/audit', { key: null })).status, 401);
     });
-  });
-}
-
-suite('etcd', etcdStoreFactory);
-suite('embedded', embeddedStoreFactory);
+  },
+  { adminKeys: [ADMIN_KEY, SECOND_KEY] },
+);
 
 describe('audit retention', () => {
   let h: StoreHandle;

@@ -1,13 +1,15 @@
 /**
  * Test harness for the admin API: store factories (real etcd with a unique prefix, and the
  * embedded store in a temp dir), and a running admin server on a real loopback port with a
- * captured pino log and a record of every response body (for leak checks).
+ * captured pino log and a record of every response body (for leak checks), and
+ * `describeOnBothStores`, which runs one suite against each store.
  *
  * Lives under src/testing (not exported from the package index); only *.test.ts files use it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
 import { type KindName, kindPrefix, resourceKey } from '@aisix/core';
 import { createEtcdStore, openEmbeddedStore, type ResourceStore } from '@aisix/store';
 import { testEtcd } from '@aisix/testkit';
@@ -151,6 +153,56 @@ export async function startTestAdmin(
     },
     close: () => server.close(),
   };
+}
+
+/** What a both-stores suite's hooks and tests use; read it only inside hooks and tests. */
+export interface StoreSuite {
+  readonly h: StoreHandle;
+  readonly admin: TestAdmin;
+}
+
+const BOTH_STORES = [
+  ['etcd', etcdStoreFactory],
+  ['embedded', embeddedStoreFactory],
+] as const;
+
+/**
+ * Declares the suite `body` once per store, as `<title> (etcd)` and `<title> (embedded)`: each
+ * opens its own store (real etcd with a unique prefix, or the embedded store in a temp dir)
+ * and starts an admin server on it, in that store's mode, before its tests, and closes both
+ * after them. `body` reaches them through `s`; its own `before` hooks run after this one.
+ */
+export function describeOnBothStores(
+  title: string,
+  body: (s: StoreSuite) => void,
+  opts: Partial<Pick<AdminDeps, 'adminKeys'>> = {},
+): void {
+  for (const [name, factory] of BOTH_STORES) {
+    describe(`${title} (${name})`, () => {
+      let h: StoreHandle | undefined;
+      let admin: TestAdmin | undefined;
+      before(async () => {
+        h = await factory();
+        admin = await startTestAdmin({ store: h.store, mode: { type: name }, ...opts });
+      });
+      after(async () => {
+        await admin?.close();
+        await h?.close();
+      });
+      const started = <T>(x: T | undefined): T => {
+        if (x === undefined) throw new Error(`${title} (${name}): store and admin are set up in before()`);
+        return x;
+      };
+      body({
+        get h() {
+          return started(h);
+        },
+        get admin() {
+          return started(admin);
+        },
+      });
+    });
+  }
 }
 
 /** Narrowing helper for JSON bodies in assertions. */
