@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
-import type { RequestTrace } from '../tracing/tracer.js';
+import type { GuardrailEvaluation, RequestTrace } from '../tracing/tracer.js';
 import type { UsageContent } from '../usage/content.js';
 import type { AttemptRecord, UsageEvent } from '../usage/events.js';
 import type { Scope } from './scopes.js';
@@ -196,18 +196,6 @@ export interface CacheUsage {
   /** Hits only: the stored answer's usage, which the hit saved. */
   readonly saved: { readonly prompt_tokens: number; readonly completion_tokens: number } | undefined;
   /** The lookup (key and read): `performance.now()` at its end, and how long it took. */
-  readonly endedAt: number;
-  readonly seconds: number;
-}
-
-/** One guardrail evaluation, for the exporters' spans: names and the result only. */
-export interface GuardrailEvaluation {
-  readonly guardrail: string;
-  readonly kind: string;
-  readonly phase: string;
-  readonly result: string;
-  readonly errorType: string;
-  /** `performance.now()` when it ended, and how long it took. */
   readonly endedAt: number;
   readonly seconds: number;
 }

@@ -9,6 +9,7 @@
 import { errors } from '../errors.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
+import type { GuardrailEvaluation } from '../tracing/tracer.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
 import { captureContent } from '../usage/content.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
@@ -19,7 +20,6 @@ import {
   completedFacts,
   type FinishedRequest,
   type FinishedUsage,
-  type GuardrailEvaluation,
   type RequestContext,
   type RequestSteps,
   type RouteKind,

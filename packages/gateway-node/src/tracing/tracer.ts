@@ -115,6 +115,21 @@ export class Tracer {
   }
 }
 
+/**
+ * One guardrail evaluation, for the trace span and the exporters' spans: names, phase and the
+ * result only (never what was scanned or matched).
+ */
+export interface GuardrailEvaluation {
+  readonly guardrail: string;
+  readonly kind: string;
+  readonly phase: string;
+  readonly result: string;
+  readonly errorType: string;
+  /** `performance.now()` when it ended, and how long it took. */
+  readonly endedAt: number;
+  readonly seconds: number;
+}
+
 export class RequestTrace {
   readonly spanId = newSpanId();
   private lastAttemptFailed = false;
@@ -135,16 +150,7 @@ export class RequestTrace {
    * One guardrail evaluation that just ended, `seconds` long: names, phase and result only
    * (never what was scanned or matched).
    */
-  guardrail(g: {
-    readonly guardrail: string;
-    readonly kind: string;
-    readonly phase: string;
-    readonly result: string;
-    readonly errorType: string;
-    /** `performance.now()` when it ended. */
-    readonly endedAt: number;
-    readonly seconds: number;
-  }): void {
+  guardrail(g: GuardrailEvaluation): void {
     const end = g.endedAt;
     const attrs: OtlpAttribute[] = [];
     str(attrs, 'aisix.guardrail.name', g.guardrail);

@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { DeferredBatch } from '../deferred-batch.js';
-import type { CacheUsage, GuardrailEvaluation, RequestSteps } from '../pipeline/context.js';
+import type { CacheUsage, RequestSteps } from '../pipeline/context.js';
 import { OtlpHttpExporter } from '../tracing/exporter.js';
 import { newSpanId, sampled, traceIdFor } from '../tracing/ids.js';
 import {
@@ -26,6 +26,7 @@ import {
   STATUS_ERROR,
   STATUS_OK,
 } from '../tracing/otlp.js';
+import type { GuardrailEvaluation } from '../tracing/tracer.js';
 import type { UsageSink } from './bus.js';
 import { capUtf8, type UsageContent } from './content.js';
 import type { UsageEvent } from './events.js';
