@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisProcess, startRedis } from '@aisix/testkit';
+import { type RedisProcess, redisConn, startRedis } from '@aisix/testkit';
 import { probeVectorSearch, RedisCacheStore } from './redis-store.js';
-import { singleRedisConn } from './testing.js';
 import type { CacheEntry } from './types.js';
 
 const entry: CacheEntry = {
@@ -26,7 +25,7 @@ describe('RedisCacheStore specifics', () => {
 
   before(async () => {
     server = await startRedis();
-    redis = await connectRedis(singleRedisConn(server.url));
+    redis = await connectRedis(redisConn({ url: server.url }));
   });
   after(async () => {
     await redis?.close();

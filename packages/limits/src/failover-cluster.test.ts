@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisClusterProcess, startRedisCluster } from '@aisix/testkit';
+import { type RedisClusterProcess, redisConn, startRedisCluster } from '@aisix/testkit';
 import { FailoverCounterStore, type FailoverOp } from './failover-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import { RedisCounterStore } from './redis-store.js';
@@ -25,20 +25,11 @@ describe('FailoverCounterStore on a Redis Cluster with one master down', () => {
   it('one failure and one recovery per outage, every request answered', async (t) => {
     cluster = await startRedisCluster({ masters: 3, nodeTimeoutMs: 1000 });
     const c = cluster;
-    handle = await connectRedis(
-      {
-        mode: 'cluster',
-        url: undefined,
-        nodes: [...c.nodes],
-        sentinels: [],
-        master_name: undefined,
-        username: undefined,
-        password: undefined,
-        database: undefined,
-        tls: undefined,
-      },
-      { commandTimeoutMs: 300, reconnectMaxDelayMs: 200, onError: () => {} },
-    );
+    handle = await connectRedis(redisConn({ mode: 'cluster', nodes: [...c.nodes] }), {
+      commandTimeoutMs: 300,
+      reconnectMaxDelayMs: 200,
+      onError: () => {},
+    });
     const primary = new RedisCounterStore(handle, { prefix: 'fo-cl:' });
     const failures: FailoverOp[] = [];
     let recovered = 0;

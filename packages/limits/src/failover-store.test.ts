@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisProcess, redisCall, startRedis } from '@aisix/testkit';
+import { type RedisProcess, redisCall, redisConn, startRedis } from '@aisix/testkit';
 import { counterStoreContract } from './contract/index.js';
 import { FailoverCounterStore, type FailoverOp } from './failover-store.js';
 import { MemoryCounterStore } from './memory-store.js';
@@ -40,18 +40,6 @@ class Flaky implements CounterStore {
   }
 }
 
-const conn = (url: string) => ({
-  mode: 'single' as const,
-  url,
-  nodes: [],
-  sentinels: [],
-  master_name: undefined,
-  username: undefined,
-  password: undefined,
-  database: undefined,
-  tls: undefined,
-});
-
 let server: RedisProcess | undefined;
 let handle: RedisHandle | undefined;
 let patientHandle: RedisHandle | undefined;
@@ -68,7 +56,7 @@ async function redisServer(): Promise<RedisProcess> {
 
 /** A short command timeout: the outage tests need a dead server noticed quickly. */
 async function redis(): Promise<RedisHandle> {
-  handle ??= await connectRedis(conn((await redisServer()).url), {
+  handle ??= await connectRedis(redisConn({ url: (await redisServer()).url }), {
     commandTimeoutMs: 300,
     onError: () => {},
   });
@@ -81,7 +69,7 @@ async function redis(): Promise<RedisHandle> {
  * would (correctly) fail over to memory and make the counts per store instead of shared.
  */
 async function patientRedis(): Promise<RedisHandle> {
-  patientHandle ??= await connectRedis(conn((await redisServer()).url), {
+  patientHandle ??= await connectRedis(redisConn({ url: (await redisServer()).url }), {
     commandTimeoutMs: 5000,
     onError: () => {},
   });
@@ -251,7 +239,7 @@ describe('FailoverCounterStore: an acquire that timed out on a paused Redis', ()
     const info = String(await redisCall(paused.port, ['INFO', 'server']));
     const serverPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
     assert.ok(serverPid > 0, 'redis-server pid');
-    h = await connectRedis(conn(paused.url), { commandTimeoutMs: 300, onError: () => {} });
+    h = await connectRedis(redisConn({ url: paused.url }), { commandTimeoutMs: 300, onError: () => {} });
     const handle = h;
     let recovered = 0;
     const failures: FailoverOp[] = [];

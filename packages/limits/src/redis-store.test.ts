@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisProcess, startRedis } from '@aisix/testkit';
+import { type RedisProcess, redisConn, startRedis } from '@aisix/testkit';
 import { counterStoreContract } from './contract/index.js';
 import { RedisCounterStore } from './redis-store.js';
 import type { Grant } from './types.js';
@@ -18,17 +18,7 @@ let handle: RedisHandle | undefined;
 async function shared(): Promise<RedisHandle> {
   if (handle !== undefined) return handle;
   server = await startRedis();
-  handle = await connectRedis({
-    mode: 'single',
-    url: server.url,
-    nodes: [],
-    sentinels: [],
-    master_name: undefined,
-    username: undefined,
-    password: undefined,
-    database: undefined,
-    tls: undefined,
-  });
+  handle = await connectRedis(redisConn({ url: server.url }));
   return handle;
 }
 

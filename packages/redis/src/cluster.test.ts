@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort, type RedisClusterProcess, redisCall, startRedisCluster } from '@aisix/testkit';
+import { freePort, type RedisClusterProcess, redisCall, redisConn, startRedisCluster } from '@aisix/testkit';
 import { connectRedis, luaScript, type RedisHandle } from './index.js';
-import { assertFailsFast, conn, timed, untilWorks } from './testing.js';
+import { assertFailsFast, timed, untilWorks } from './testing.js';
 
 let cluster: RedisClusterProcess;
 let h: RedisHandle;
@@ -12,7 +12,7 @@ before(async () => {
   cluster = await startRedisCluster({ masters: 3 });
   // Seeds given both ways the config allows: bare host:port and redis:// URLs.
   const nodes = [cluster.nodes[0] ?? '', cluster.urls[1] ?? '', ' '];
-  h = await connectRedis(conn({ mode: 'cluster', nodes }), {
+  h = await connectRedis(redisConn({ mode: 'cluster', nodes }), {
     commandTimeoutMs: 500,
     onError: (e) => errors.push(e),
   });
@@ -105,7 +105,7 @@ test('cluster: boot fails within connectTimeoutMs, naming the seeds but not the 
   const [a, b] = [await freePort(), await freePort()];
   const t0 = performance.now();
   const err = await connectRedis(
-    conn({
+    redisConn({
       mode: 'cluster',
       nodes: [`127.0.0.1:${a}`, `redis://u:inline-pw@127.0.0.1:${b}`],
       password: 'cl-Secret-9',
@@ -122,5 +122,5 @@ test('cluster: boot fails within connectTimeoutMs, naming the seeds but not the 
   );
   assert.ok(!err.message.includes('cl-Secret-9') && !err.message.includes('inline-pw'), err.message);
   assert.ok(ms >= 150 && ms < 1500, `rejected after ${ms} ms`);
-  await assert.rejects(connectRedis(conn({ mode: 'cluster', nodes: ['  '] })), /no nodes configured/);
+  await assert.rejects(connectRedis(redisConn({ mode: 'cluster', nodes: ['  '] })), /no nodes configured/);
 });

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort, type RedisSentinelProcess, redisCall, startRedisSentinel } from '@aisix/testkit';
+import {
+  freePort,
+  type RedisSentinelProcess,
+  redisCall,
+  redisConn,
+  startRedisSentinel,
+} from '@aisix/testkit';
 import { connectRedis, luaScript, type RedisHandle } from './index.js';
-import { assertFailsFast, conn, timed, untilWorks } from './testing.js';
+import { assertFailsFast, timed, untilWorks } from './testing.js';
 
 let sentinel: RedisSentinelProcess;
 let h: RedisHandle;
@@ -11,7 +17,7 @@ const errors: Error[] = [];
 before(async () => {
   sentinel = await startRedisSentinel({ masterName: 'gw-main' });
   h = await connectRedis(
-    conn({
+    redisConn({
       mode: 'sentinel',
       sentinels: [`redis://${sentinel.sentinels[0]}`],
       master_name: 'gw-main',
@@ -82,7 +88,7 @@ test('sentinel: boot fails naming the sentinels but not the password; unknown ma
   const port = await freePort();
   const t0 = performance.now();
   const err = await connectRedis(
-    conn({
+    redisConn({
       mode: 'sentinel',
       sentinels: [`127.0.0.1:${port}`],
       master_name: 'gw-main',
@@ -102,7 +108,7 @@ test('sentinel: boot fails naming the sentinels but not the password; unknown ma
   assert.ok(!err.message.includes('sn-Secret-3'), err.message);
   assert.ok(ms >= 150 && ms < 1500, `rejected after ${ms} ms`);
   await assert.rejects(
-    connectRedis(conn({ mode: 'sentinel', sentinels: [...sentinel.sentinels], master_name: 'nope' }), {
+    connectRedis(redisConn({ mode: 'sentinel', sentinels: [...sentinel.sentinels], master_name: 'nope' }), {
       connectTimeoutMs: 300,
     }),
     /does not know master nope/,
@@ -114,7 +120,12 @@ test('sentinel: password-protected sentinel and data nodes (NOAUTH, then AUTH)',
   const secured = await startRedisSentinel({ masterName: 'gw-auth', password: pw });
   try {
     const s = await connectRedis(
-      conn({ mode: 'sentinel', sentinels: [...secured.sentinels], master_name: 'gw-auth', password: pw }),
+      redisConn({
+        mode: 'sentinel',
+        sentinels: [...secured.sentinels],
+        master_name: 'gw-auth',
+        password: pw,
+      }),
     );
     try {
       assert.ok(!s.describe.includes(pw));
@@ -126,7 +137,7 @@ test('sentinel: password-protected sentinel and data nodes (NOAUTH, then AUTH)',
     // Wrong password: the sentinel refuses, so discovery fails, without echoing it.
     await assert.rejects(
       connectRedis(
-        conn({
+        redisConn({
           mode: 'sentinel',
           sentinels: [...secured.sentinels],
           master_name: 'gw-auth',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort, type RedisProcess, redisCall, startRedis } from '@aisix/testkit';
+import { freePort, type RedisProcess, redisCall, redisConn, startRedis } from '@aisix/testkit';
 import { connectRedis, luaScript, type RedisHandle } from './index.js';
-import { assertFailsFast, conn, timed, until, untilWorks } from './testing.js';
+import { assertFailsFast, timed, until, untilWorks } from './testing.js';
 
 const PASSWORD = 'pw-Sekr1t-do-not-print';
 let server: RedisProcess;
@@ -15,8 +15,8 @@ after(async () => {
   await Promise.all([server?.stop(), secured?.stop()]);
 });
 
-const plain = () => conn({ url: server.url });
-const auth = () => conn({ url: secured.url, password: PASSWORD });
+const plain = () => redisConn({ url: server.url });
+const auth = () => redisConn({ url: secured.url, password: PASSWORD });
 
 test('single: set/get, database, describe without credentials', async () => {
   const h = await connectRedis({
@@ -119,7 +119,7 @@ test('single: boot fails within connectTimeoutMs, naming the address but not the
   const port = await freePort();
   const t0 = performance.now();
   const err = await connectRedis(
-    conn({ url: `redis://:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD }),
+    redisConn({ url: `redis://:${PASSWORD}@127.0.0.1:${port}`, password: PASSWORD }),
     {
       connectTimeoutMs: 300,
     },
@@ -136,7 +136,7 @@ test('single: boot fails within connectTimeoutMs, naming the address but not the
   assert.ok(!err.message.includes(PASSWORD), err.message);
   assert.ok(ms >= 200 && ms < 1500, `rejected after ${ms} ms`);
   // A wrong password is a boot failure too (retried until the deadline), without echoing it.
-  const bad = await connectRedis(conn({ url: secured.url, password: 'wrong-pw-xyz' }), {
+  const bad = await connectRedis(redisConn({ url: secured.url, password: 'wrong-pw-xyz' }), {
     connectTimeoutMs: 300,
   }).then(
     () => assert.fail('connected with a wrong password'),
@@ -144,7 +144,7 @@ test('single: boot fails within connectTimeoutMs, naming the address but not the
   );
   assert.match(bad.message, /WRONGPASS|invalid/i);
   assert.ok(!bad.message.includes('wrong-pw-xyz'));
-  await assert.rejects(connectRedis(conn({ url: 'http://127.0.0.1:1' })), /unsupported scheme http:/);
+  await assert.rejects(connectRedis(redisConn({ url: 'http://127.0.0.1:1' })), /unsupported scheme http:/);
 });
 
 test('single: ready tracks the connection; close() is idempotent', async () => {

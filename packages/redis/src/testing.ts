@@ -1,21 +1,6 @@
 /** Test-only helpers shared by this package's test files (not exported from the package). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RedisConnConfig } from '@aisix/core';
 import type { RedisHandle } from './types.js';
-
-/** A RedisConn with every field unset but `over`. */
-export const conn = (over: Partial<RedisConnConfig>): RedisConnConfig => ({
-  mode: 'single',
-  url: undefined,
-  nodes: [],
-  sentinels: [],
-  master_name: undefined,
-  username: undefined,
-  password: undefined,
-  database: undefined,
-  tls: undefined,
-  ...over,
-});
 
 /** Polls `cond` every 5 ms; rejects after `timeoutMs`. Resolves with the wait in ms. */
 export async function until(

@@ -3,9 +3,15 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OutboundTlsConfig } from '@aisix/core';
-import { freePort, type RedisProcess, selfSignedCert, startRedis, type TestCert } from '@aisix/testkit';
+import {
+  freePort,
+  type RedisProcess,
+  redisConn,
+  selfSignedCert,
+  startRedis,
+  type TestCert,
+} from '@aisix/testkit';
 import { connectRedis } from './index.js';
-import { conn } from './testing.js';
 
 // Debian's redis-server is built with TLS (`--tls-port`); a build without it fails `before`
 // with redis-server's own error in the message, never a skipped test.
@@ -57,7 +63,7 @@ after(async () => {
 
 test('tls: rediss:// with ca_file as an extra trust root', async () => {
   const h = await connectRedis(
-    conn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ ca_file: serverCert.certFile }) }),
+    redisConn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ ca_file: serverCert.certFile }) }),
   );
   try {
     assert.equal(h.describe, `single rediss://127.0.0.1:${tlsPort}`);
@@ -72,7 +78,9 @@ test('tls: rediss:// with ca_file as an extra trust root', async () => {
 
 test('tls: an untrusted certificate fails the boot; verify: false accepts it', async () => {
   await assert.rejects(
-    connectRedis(conn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: undefined }), { connectTimeoutMs: 300 }),
+    connectRedis(redisConn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: undefined }), {
+      connectTimeoutMs: 300,
+    }),
     (err: Error) => {
       assert.match(
         err.message,
@@ -82,7 +90,9 @@ test('tls: an untrusted certificate fails the boot; verify: false accepts it', a
       return true;
     },
   );
-  const h = await connectRedis(conn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ verify: false }) }));
+  const h = await connectRedis(
+    redisConn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ verify: false }) }),
+  );
   try {
     assert.equal(await h.command(undefined, ['PING']), 'PONG');
   } finally {
@@ -93,7 +103,7 @@ test('tls: an untrusted certificate fails the boot; verify: false accepts it', a
 test('tls: a client certificate for a server that requires one', async () => {
   const url = `rediss://127.0.0.1:${mutualPort}`;
   const h = await connectRedis(
-    conn({
+    redisConn({
       url,
       tls: tls({
         ca_file: serverCert.certFile,
@@ -111,7 +121,7 @@ test('tls: a client certificate for a server that requires one', async () => {
   // reset: two socket errors, which node-redis alone turns into an uncaught exception) comes
   // on the first read. A boot failure naming the alert, not a crash and not a handle.
   await assert.rejects(
-    connectRedis(conn({ url, tls: tls({ ca_file: serverCert.certFile }) }), { connectTimeoutMs: 300 }),
+    connectRedis(redisConn({ url, tls: tls({ ca_file: serverCert.certFile }) }), { connectTimeoutMs: 300 }),
     /redis single rediss:\/\/127\.0\.0\.1:\d+: cannot connect within 300 ms \(.*certificate required/,
   );
 });
@@ -119,11 +129,11 @@ test('tls: a client certificate for a server that requires one', async () => {
 test('tls: unreadable files are connect errors; redis:// ignores the tls block', async () => {
   await assert.rejects(
     connectRedis(
-      conn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ ca_file: '/nonexistent/ca.pem' }) }),
+      redisConn({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls({ ca_file: '/nonexistent/ca.pem' }) }),
     ),
     /redis tls: cannot read ca_file \/nonexistent\/ca\.pem/,
   );
-  const h = await connectRedis(conn({ url: server.url, tls: tls({ ca_file: '/nonexistent/ca.pem' }) }));
+  const h = await connectRedis(redisConn({ url: server.url, tls: tls({ ca_file: '/nonexistent/ca.pem' }) }));
   try {
     assert.equal(await h.command(undefined, ['PING']), 'PONG');
   } finally {

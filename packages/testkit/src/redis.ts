@@ -6,10 +6,28 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RedisConnConfig } from '@aisix/core';
 import { freePort } from './ports.js';
 import { serverProc, trackDir } from './redis-proc.js';
 
 export { waitRedis } from './redis-proc.js';
+
+/**
+ * A RedisConn (config.yaml's Redis connection, what `connectRedis` takes) with every field
+ * unset but `over`: one server at `url` is `redisConn({ url })`.
+ */
+export const redisConn = (over: Partial<RedisConnConfig>): RedisConnConfig => ({
+  mode: 'single',
+  url: undefined,
+  nodes: [],
+  sentinels: [],
+  master_name: undefined,
+  username: undefined,
+  password: undefined,
+  database: undefined,
+  tls: undefined,
+  ...over,
+});
 
 export interface RedisProcess {
   /** `redis://127.0.0.1:<port>` */

@@ -3,10 +3,9 @@
  * and the Redis store on a real redis-server (real time, 1-2 s TTLs).
  */
 import { connectRedis } from '@aisix/redis';
-import { startRedis } from '@aisix/testkit';
+import { redisConn, startRedis } from '@aisix/testkit';
 import { MemoryCacheStore } from '../memory-store.js';
 import { RedisCacheStore } from '../redis-store.js';
-import { singleRedisConn } from '../testing.js';
 import { cacheStoreContract } from './index.js';
 
 cacheStoreContract('memory', async () => {
@@ -24,7 +23,7 @@ cacheStoreContract('memory', async () => {
 
 cacheStoreContract('redis (single)', async () => {
   const server = await startRedis();
-  const handle = await connectRedis(singleRedisConn(server.url));
+  const handle = await connectRedis(redisConn({ url: server.url }));
   return {
     open: (ns, opts) => new RedisCacheStore(handle, { namespace: ns, ...opts }),
     close: async () => {

@@ -6,6 +6,7 @@
  * helpers (raw bytes and headers, Prometheus counters, a real Redis handle).
  */
 import { connectRedis, type RedisHandle } from '@aisix/redis';
+import { redisConn } from '@aisix/testkit';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayOptions } from '../server.js';
 import {
@@ -229,18 +230,5 @@ export const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
 
 /** `connectRedis` on one test server, reconnecting quickly after a restart. */
 export function connectTestRedis(url: string): Promise<RedisHandle> {
-  return connectRedis(
-    {
-      mode: 'single',
-      url,
-      nodes: [],
-      sentinels: [],
-      master_name: undefined,
-      username: undefined,
-      password: undefined,
-      database: undefined,
-      tls: undefined,
-    },
-    { reconnectMaxDelayMs: 200 },
-  );
+  return connectRedis(redisConn({ url }), { reconnectMaxDelayMs: 200 });
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { connectRedis, type RedisHandle } from '@aisix/redis';
-import { type RedisClusterProcess, redisCall, startRedisCluster } from '@aisix/testkit';
+import { type RedisClusterProcess, redisCall, redisConn, startRedisCluster } from '@aisix/testkit';
 import { RedisCounterStore } from '../redis-store.js';
 import { counterStoreContract } from './index.js';
 
@@ -17,17 +17,7 @@ let handle: RedisHandle | undefined;
 async function shared(): Promise<RedisHandle> {
   if (handle !== undefined) return handle;
   cluster = await startRedisCluster({ masters: 3 });
-  handle = await connectRedis({
-    mode: 'cluster',
-    url: undefined,
-    nodes: [...cluster.nodes],
-    sentinels: [],
-    master_name: undefined,
-    username: undefined,
-    password: undefined,
-    database: undefined,
-    tls: undefined,
-  });
+  handle = await connectRedis(redisConn({ mode: 'cluster', nodes: [...cluster.nodes] }));
   return handle;
 }
 
