@@ -5,29 +5,11 @@
  * submitted value is echoed. A valid exporter of each delivered kind is accepted.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  arr,
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { describe, it } from 'node:test';
+import { adminOnStore, arr, embeddedStoreFactory, obj } from './testing/harness.js';
 
 const LEAK = 'LEAKME';
-let h: StoreHandle;
-let admin: TestAdmin;
-
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
-});
-
-after(async () => {
-  await admin?.close();
-  await h?.close();
-});
+const s = adminOnStore(embeddedStoreFactory);
 
 const otlp = { name: 'otel', kind: 'otlp_http', endpoint: 'https://collector.example.com' };
 const dd = { name: 'dd', kind: 'datadog', site: 'datadoghq.eu', service: 'gw', credential_ref: 'prod' };
@@ -60,7 +42,7 @@ const CASES: { label: string; doc: Record<string, unknown>; pointer: string; men
 describe('observability_exporters: bad documents get 400 naming the field', () => {
   for (const c of CASES) {
     it(c.label, async () => {
-      const r = await admin.call('POST', '/admin/v1/observability_exporters', { body: c.doc });
+      const r = await s.admin.call('POST', '/admin/v1/observability_exporters', { body: c.doc });
       assert.equal(r.status, 400, r.text);
       const msg = String(obj(r.json).error_msg);
       assert.ok(msg.startsWith(`schema validation failed at ${c.pointer === '' ? '' : c.pointer}`), msg);
@@ -71,14 +53,14 @@ describe('observability_exporters: bad documents get 400 naming the field', () =
   }
 
   it('nothing was stored; valid exporters of the delivered kinds are accepted', async () => {
-    const list = await admin.call('GET', '/admin/v1/observability_exporters');
+    const list = await s.admin.call('GET', '/admin/v1/observability_exporters');
     assert.equal(arr(list.json).length, 0);
     for (const doc of [
       otlp,
       { ...otlp, name: 'local', endpoint: 'http://127.0.0.1:4318', sample_rate: 0.5 },
       dd,
     ]) {
-      const r = await admin.call('POST', '/admin/v1/observability_exporters', { body: doc });
+      const r = await s.admin.call('POST', '/admin/v1/observability_exporters', { body: doc });
       assert.equal(r.status, 200, r.text);
     }
   });

@@ -5,37 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { KIND_NAMES } from '@aisix/core';
-import {
-  ADMIN_KEY,
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { ADMIN_KEY, adminOnStore, embeddedStoreFactory, obj } from './testing/harness.js';
 
 const SECRET = 'sk-upstream-LEAKME-4242';
-let h: StoreHandle;
-let admin: TestAdmin;
 let pkId = '';
 let pkRevision = 0;
 
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
-  const r = await admin.call('POST', '/admin/v1/provider_keys', {
+const s = adminOnStore(embeddedStoreFactory, {}, async () => {
+  const r = await s.admin.call('POST', '/admin/v1/provider_keys', {
     body: { display_name: 'base', api_key: SECRET, provider: 'openai' },
   });
   assert.equal(r.status, 200, r.text);
   pkId = String(obj(r.json).id);
   pkRevision = Number(obj(r.json).revision);
-});
-
-after(async () => {
-  await admin?.close();
-  await h?.close();
 });
 
 function assertError(
@@ -57,9 +41,9 @@ const UNAUTH = 'missing or malformed admin authorization';
 
 describe('authentication', () => {
   it('missing, wrong, malformed and wrong-scheme keys get 401', async () => {
-    assertError(await admin.call('GET', '/admin/v1/models', { key: null }), 401, UNAUTH);
-    assertError(await admin.call('GET', '/admin/v1/models', { key: 'nope' }), 401, UNAUTH);
-    assertError(await admin.call('GET', '/admin/v1/models', { key: `${ADMIN_KEY}x` }), 401, UNAUTH);
+    assertError(await s.admin.call('GET', '/admin/v1/models', { key: null }), 401, UNAUTH);
+    assertError(await s.admin.call('GET', '/admin/v1/models', { key: 'nope' }), 401, UNAUTH);
+    assertError(await s.admin.call('GET', '/admin/v1/models', { key: `${ADMIN_KEY}x` }), 401, UNAUTH);
     const variants: Record<string, string>[] = [
       { authorization: `bearer ${ADMIN_KEY}` },
       { authorization: 'Bearer ' },
@@ -69,8 +53,8 @@ describe('authentication', () => {
       { 'x-api-key': 'wrong' },
     ];
     for (const headers of variants)
-      assertError(await admin.call('GET', '/admin/v1/models', { key: null, headers }), 401, UNAUTH);
-    const ok = await admin.call('GET', '/admin/v1/models', {
+      assertError(await s.admin.call('GET', '/admin/v1/models', { key: null, headers }), 401, UNAUTH);
+    const ok = await s.admin.call('GET', '/admin/v1/models', {
       key: null,
       headers: { 'x-api-key': ADMIN_KEY },
     });
@@ -78,14 +62,14 @@ describe('authentication', () => {
   });
 
   it('auth is checked before the body is parsed', async () => {
-    const r = await admin.call('POST', '/admin/v1/models', {
+    const r = await s.admin.call('POST', '/admin/v1/models', {
       key: null,
       raw: '{not json',
       headers: { 'content-type': 'application/json' },
     });
     assertError(r, 401, UNAUTH);
     assertError(
-      await admin.call('POST', '/admin/v1/models', {
+      await s.admin.call('POST', '/admin/v1/models', {
         key: null,
         raw: 'x',
         headers: { 'content-type': 'text/plain' },
@@ -97,13 +81,13 @@ describe('authentication', () => {
 
 describe('bodies', () => {
   it('malformed JSON -> 400 without echo', async () => {
-    const r = await admin.call('POST', '/admin/v1/provider_keys', {
+    const r = await s.admin.call('POST', '/admin/v1/provider_keys', {
       raw: `{"display_name":"x","api_key":"${SECRET}"`,
       headers: { 'content-type': 'application/json' },
     });
     assertError(r, 400, 'request body is not valid JSON');
     assertError(
-      await admin.call('POST', '/admin/v1/models', {
+      await s.admin.call('POST', '/admin/v1/models', {
         raw: '',
         headers: { 'content-type': 'application/json' },
       }),
@@ -114,15 +98,15 @@ describe('bodies', () => {
   it('wrong or missing content type -> 415', async () => {
     const body = JSON.stringify({ display_name: 'x', api_key: SECRET });
     assertError(
-      await admin.call('POST', '/admin/v1/provider_keys', {
+      await s.admin.call('POST', '/admin/v1/provider_keys', {
         raw: body,
         headers: { 'content-type': 'text/plain' },
       }),
       415,
     );
-    assertError(await admin.call('POST', '/admin/v1/provider_keys', { raw: body }), 415);
+    assertError(await s.admin.call('POST', '/admin/v1/provider_keys', { raw: body }), 415);
     assertError(
-      await admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
+      await s.admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
         raw: body,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       }),
@@ -130,14 +114,14 @@ describe('bodies', () => {
     );
     // A JSON Patch is not a merge patch; a compressed body is not read.
     assertError(
-      await admin.call('PATCH', `/admin/v1/provider_keys/${pkId}`, {
+      await s.admin.call('PATCH', `/admin/v1/provider_keys/${pkId}`, {
         raw: JSON.stringify([{ op: 'replace', path: '/display_name', value: 'y' }]),
         headers: { 'content-type': 'application/json-patch+json' },
       }),
       415,
     );
     assertError(
-      await admin.call('POST', '/admin/v1/provider_keys', {
+      await s.admin.call('POST', '/admin/v1/provider_keys', {
         raw: body,
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       }),
@@ -148,7 +132,7 @@ describe('bodies', () => {
   it('oversize body -> 413, with and without Content-Length', async () => {
     const big = JSON.stringify({ display_name: 'x', api_key: 'a'.repeat(3 * 1024 * 1024) });
     assertError(
-      await admin.call('POST', '/admin/v1/provider_keys', {
+      await s.admin.call('POST', '/admin/v1/provider_keys', {
         raw: big,
         headers: { 'content-type': 'application/json' },
       }),
@@ -157,7 +141,7 @@ describe('bodies', () => {
     // Chunked upload: the limit is enforced while reading.
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        `${admin.base}/admin/v1/provider_keys`,
+        `${s.admin.base}/admin/v1/provider_keys`,
         {
           method: 'POST',
           headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
@@ -195,15 +179,15 @@ describe('bodies', () => {
   });
 
   it('unknown fields, wrong types and out-of-range values -> 400 naming the field', async () => {
-    const unknown = await admin.call('POST', '/admin/v1/provider_keys', {
+    const unknown = await s.admin.call('POST', '/admin/v1/provider_keys', {
       body: { display_name: 'u', api_key: SECRET, provider: 'openai', bogus_field: 'LEAKME' },
     });
     assertError(unknown, 400, /bogus_field/);
-    const wrongType = await admin.call('POST', '/admin/v1/provider_keys', {
+    const wrongType = await s.admin.call('POST', '/admin/v1/provider_keys', {
       body: { display_name: 5, api_key: SECRET },
     });
     assertError(wrongType, 400, /display_name/);
-    const range = await admin.call('POST', '/admin/v1/models', {
+    const range = await s.admin.call('POST', '/admin/v1/models', {
       body: {
         display_name: 'm',
         provider: 'openai',
@@ -213,13 +197,13 @@ describe('bodies', () => {
       },
     });
     assertError(range, 400, /rate_limit\/rpm/);
-    const notObject = await admin.call('POST', '/admin/v1/models', { body: ['LEAKME'] });
+    const notObject = await s.admin.call('POST', '/admin/v1/models', { body: ['LEAKME'] });
     assertError(notObject, 400);
-    const badHash = await admin.call('POST', '/admin/v1/api_keys', {
+    const badHash = await s.admin.call('POST', '/admin/v1/api_keys', {
       body: { key_hash: 'LEAKME', allowed_models: [] },
     });
     assertError(badHash, 400, /key_hash/);
-    const putBad = await admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
+    const putBad = await s.admin.call('PUT', `/admin/v1/provider_keys/${pkId}`, {
       body: { display_name: '', api_key: SECRET },
     });
     assertError(putBad, 400);
@@ -228,18 +212,18 @@ describe('bodies', () => {
 
 describe('routes and ids', () => {
   it('unknown kind path -> 404 JSON; wrong method -> 405 JSON', async () => {
-    assertError(await admin.call('GET', '/admin/v1/widgets'), 404);
-    assertError(await admin.call('POST', '/admin/v1/widgets', { body: {} }), 404);
-    assertError(await admin.call('GET', '/admin/v1/widgets/abc'), 404);
-    assertError(await admin.call('GET', '/nowhere', { key: null }), 404);
-    const patch = await admin.call('PATCH', '/admin/v1/models', { body: {} });
+    assertError(await s.admin.call('GET', '/admin/v1/widgets'), 404);
+    assertError(await s.admin.call('POST', '/admin/v1/widgets', { body: {} }), 404);
+    assertError(await s.admin.call('GET', '/admin/v1/widgets/abc'), 404);
+    assertError(await s.admin.call('GET', '/nowhere', { key: null }), 404);
+    const patch = await s.admin.call('PATCH', '/admin/v1/models', { body: {} });
     assertError(patch, 405);
     assert.match(patch.headers.get('allow') ?? '', /POST/);
-    const post = await admin.call('POST', `/admin/v1/models/${pkId}`, { body: {} });
+    const post = await s.admin.call('POST', `/admin/v1/models/${pkId}`, { body: {} });
     assertError(post, 405);
     assert.match(post.headers.get('allow') ?? '', /PUT, PATCH/);
-    assertError(await admin.call('DELETE', '/admin/v1/models'), 405);
-    assertError(await admin.call('POST', '/livez', { key: null }), 405);
+    assertError(await s.admin.call('DELETE', '/admin/v1/models'), 405);
+    assertError(await s.admin.call('POST', '/livez', { key: null }), 405);
   });
 
   it('traversal and malformed ids -> 400 and never reach the store', async () => {
@@ -251,10 +235,10 @@ describe('routes and ids', () => {
       'a%2F..%2Fb',
       'a%7Fb',
     ]) {
-      assertError(await admin.call('GET', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
-      assertError(await admin.call('DELETE', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
+      assertError(await s.admin.call('GET', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
+      assertError(await s.admin.call('DELETE', `/admin/v1/provider_keys/${id}`), 400, 'invalid resource id');
       assertError(
-        await admin.call('PUT', `/admin/v1/provider_keys/${id}`, {
+        await s.admin.call('PUT', `/admin/v1/provider_keys/${id}`, {
           body: { display_name: 'x', api_key: 'y' },
         }),
         400,
@@ -265,15 +249,15 @@ describe('routes and ids', () => {
   it('PUT, DELETE, GET on a missing id -> 404', async () => {
     const missing = '00000000-0000-4000-8000-000000000000';
     assertError(
-      await admin.call('PUT', `/admin/v1/provider_keys/${missing}`, {
+      await s.admin.call('PUT', `/admin/v1/provider_keys/${missing}`, {
         body: { display_name: 'n', api_key: 'k' },
       }),
       404,
       'resource not found',
     );
-    assertError(await admin.call('DELETE', `/admin/v1/models/${missing}`), 404, 'resource not found');
+    assertError(await s.admin.call('DELETE', `/admin/v1/models/${missing}`), 404, 'resource not found');
     assertError(
-      await admin.call('GET', `/admin/v1/rate_limit_policies/${missing}`),
+      await s.admin.call('GET', `/admin/v1/rate_limit_policies/${missing}`),
       404,
       'resource not found',
     );
@@ -281,12 +265,12 @@ describe('routes and ids', () => {
 
   it('nothing was written and the server keeps serving', async () => {
     for (const kind of KIND_NAMES) {
-      assert.equal(await h.rawCount(kind), kind === 'provider_keys' ? 1 : 0, kind);
+      assert.equal(await s.h.rawCount(kind), kind === 'provider_keys' ? 1 : 0, kind);
     }
-    const stored = await h.store.get('provider_keys', pkId);
+    const stored = await s.h.store.get('provider_keys', pkId);
     assert.equal(stored?.revision, pkRevision);
     assert.equal(stored?.value.display_name, 'base');
-    const r = await admin.call('GET', '/admin/v1/provider_keys');
+    const r = await s.admin.call('GET', '/admin/v1/provider_keys');
     assert.equal(r.status, 200);
   });
 });

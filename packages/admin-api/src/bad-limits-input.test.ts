@@ -12,15 +12,8 @@
  * `required`/`additionalProperties` failures at the parent too).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  arr,
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { describe, it } from 'node:test';
+import { adminOnStore, arr, embeddedStoreFactory, obj } from './testing/harness.js';
 
 type Kind = 'api_keys' | 'models' | 'rate_limit_policies' | 'cache_policies';
 const KINDS: readonly Kind[] = ['api_keys', 'models', 'rate_limit_policies', 'cache_policies'];
@@ -752,8 +745,6 @@ const good = (pkId: string): [Kind, Record<string, unknown>][] => [
   ['cache_policies', { name: 'cache-good', ttl_seconds: 60, backend: 'memory', scope: 'env', semantic: sem }],
 ];
 
-let h: StoreHandle;
-let admin: TestAdmin;
 let pkId: string;
 /** The GET body of every good row, by kind. */
 const baseline = new Map<Kind, { id: string; json: unknown }[]>();
@@ -773,38 +764,31 @@ function assertNamesPointer(
   assert.ok(!r.text.includes(LEAK), `the response echoes a submitted value: ${r.text}`);
 }
 
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
-  const pk = await admin.call('POST', '/admin/v1/provider_keys', {
+const s = adminOnStore(embeddedStoreFactory, {}, async () => {
+  const pk = await s.admin.call('POST', '/admin/v1/provider_keys', {
     body: { display_name: 'pk', provider: 'openai', api_key: 'sk-test' },
   });
   assert.equal(pk.status, 200, pk.text);
   pkId = String(obj(pk.json).id);
   for (const [kind, doc] of good(pkId)) {
-    const r = await admin.call('POST', `/admin/v1/${kind}`, { body: doc });
+    const r = await s.admin.call('POST', `/admin/v1/${kind}`, { body: doc });
     assert.equal(r.status, 200, `${kind}: ${r.text}`);
     const id = String(obj(r.json).id);
-    const got = await admin.call('GET', `/admin/v1/${kind}/${id}`);
+    const got = await s.admin.call('GET', `/admin/v1/${kind}/${id}`);
     assert.equal(got.status, 200);
     baseline.set(kind, [...(baseline.get(kind) ?? []), { id, json: got.json }]);
   }
-});
-
-after(async () => {
-  await admin?.close();
-  await h?.close();
 });
 
 for (const [title, cases] of TABLES) {
   describe(title, () => {
     for (const c of cases) {
       it(`${c.kind}: ${c.label} -> 400 at ${c.pointer || '(root)'}`, async () => {
-        assertNamesPointer(await admin.call('POST', `/admin/v1/${c.kind}`, { body: c.doc }), c);
+        assertNamesPointer(await s.admin.call('POST', `/admin/v1/${c.kind}`, { body: c.doc }), c);
         for (const good of baseline.get(c.kind) ?? []) {
-          const put = await admin.call('PUT', `/admin/v1/${c.kind}/${good.id}`, { body: c.doc });
+          const put = await s.admin.call('PUT', `/admin/v1/${c.kind}/${good.id}`, { body: c.doc });
           assertNamesPointer(put, c);
-          const after = await admin.call('GET', `/admin/v1/${c.kind}/${good.id}`);
+          const after = await s.admin.call('GET', `/admin/v1/${c.kind}/${good.id}`);
           assert.equal(after.status, 200);
           assert.deepEqual(after.json, good.json, 'the PUT changed the stored row');
         }
@@ -824,15 +808,15 @@ describe('after every bad request', () => {
   it('nothing was stored and the good rows are unchanged', async () => {
     for (const kind of KINDS) {
       const want = baseline.get(kind) ?? [];
-      assert.equal(await h.rawCount(kind), want.length, `${kind} in the store`);
-      const list = arr((await admin.call('GET', `/admin/v1/${kind}`)).json);
+      assert.equal(await s.h.rawCount(kind), want.length, `${kind} in the store`);
+      const list = arr((await s.admin.call('GET', `/admin/v1/${kind}`)).json);
       assert.deepEqual(
         [...list].sort((a, b) => String(obj(a).id).localeCompare(String(obj(b).id))),
         want.map((w) => w.json).sort((a, b) => String(obj(a).id).localeCompare(String(obj(b).id))),
         `${kind} list`,
       );
     }
-    assert.ok(!admin.bodies.some((b) => b.includes(LEAK)), 'no response echoed a submitted value');
+    assert.ok(!s.admin.bodies.some((b) => b.includes(LEAK)), 'no response echoed a submitted value');
   });
 
   it('the server keeps serving: good writes of every kind still succeed', async () => {
@@ -848,11 +832,11 @@ describe('after every bad request', () => {
       ],
     ];
     for (const [kind, doc] of fresh) {
-      const r = await admin.call('POST', `/admin/v1/${kind}`, { body: doc });
+      const r = await s.admin.call('POST', `/admin/v1/${kind}`, { body: doc });
       assert.equal(r.status, 200, `${kind}: ${r.text}`);
       const id = String(obj(r.json).id);
-      assert.equal((await admin.call('DELETE', `/admin/v1/${kind}/${id}`)).status, 200);
+      assert.equal((await s.admin.call('DELETE', `/admin/v1/${kind}/${id}`)).status, 200);
     }
-    for (const kind of KINDS) assert.equal(await h.rawCount(kind), baseline.get(kind)?.length ?? 0);
+    for (const kind of KINDS) assert.equal(await s.h.rawCount(kind), baseline.get(kind)?.length ?? 0);
   });
 });

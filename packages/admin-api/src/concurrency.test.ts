@@ -4,24 +4,15 @@
  * not through our store client) holds exactly one key.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import { etcdStoreFactory, type StoreHandle, startTestAdmin, type TestAdmin } from './testing/harness.js';
+import { it } from 'node:test';
+import { adminOnStore, etcdStoreFactory } from './testing/harness.js';
 
-let h: StoreHandle;
-let admin: TestAdmin;
-before(async () => {
-  h = await etcdStoreFactory();
-  admin = await startTestAdmin({ store: h.store, mode: { type: 'etcd' } });
-});
-after(async () => {
-  await admin?.close();
-  await h?.close();
-});
+const s = adminOnStore(etcdStoreFactory, { mode: { type: 'etcd' } });
 
 it('20 concurrent POSTs of one display_name: one 200, nineteen 409, one key in etcd', async () => {
   const results = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      admin.call('POST', '/admin/v1/provider_keys', {
+      s.admin.call('POST', '/admin/v1/provider_keys', {
         body: { display_name: 'same-name', api_key: `sk-race-${i}`, provider: 'openai' },
       }),
     ),
@@ -35,5 +26,5 @@ it('20 concurrent POSTs of one display_name: one 200, nineteen 409, one key in e
   for (const r of results.filter((x) => x.status === 409)) {
     assert.deepEqual(r.json, { error_msg: 'name "same-name" already in use by another resource' });
   }
-  assert.equal(await h.rawCount('provider_keys'), 1);
+  assert.equal(await s.h.rawCount('provider_keys'), 1);
 });

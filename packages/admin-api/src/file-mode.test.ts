@@ -4,16 +4,9 @@
  * the store is never written.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import type { KindName } from '@aisix/core';
-import {
-  arr,
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { adminOnStore, arr, embeddedStoreFactory, obj } from './testing/harness.js';
 
 const PATH = '/etc/aisix/resources.yaml';
 const MSG =
@@ -38,31 +31,22 @@ const entries = (): { kind: KindName; id: string; value: Record<string, unknown>
   },
 ];
 
-let h: StoreHandle;
-let admin: TestAdmin;
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store, mode: { type: 'file', path: PATH, entries } });
-});
-after(async () => {
-  await admin?.close();
-  await h?.close();
-});
+const s = adminOnStore(embeddedStoreFactory, { mode: { type: 'file', path: PATH, entries } });
 
 it('reads are served from the file entries, secrets masked, reloads visible', async () => {
-  const list = await admin.call('GET', '/admin/v1/models');
+  const list = await s.admin.call('GET', '/admin/v1/models');
   assert.equal(list.status, 200);
   assert.deepEqual(list.json, [{ id: MODEL, value: entries()[0]?.value, revision: 1 }]);
-  const pk = await admin.call('GET', `/admin/v1/provider_keys/${PK}`);
+  const pk = await s.admin.call('GET', `/admin/v1/provider_keys/${PK}`);
   assert.equal(pk.status, 200);
   assert.ok(!pk.text.includes('sk-file-secret-abcd'));
-  assert.equal((await admin.call('GET', '/admin/v1/guardrails')).text, '[]');
+  assert.equal((await s.admin.call('GET', '/admin/v1/guardrails')).text, '[]');
   generation = 2;
-  assert.equal(obj(arr((await admin.call('GET', '/admin/v1/models')).json)[0]).revision, 2);
-  const health = obj((await admin.call('GET', '/admin/v1/health')).json);
+  assert.equal(obj(arr((await s.admin.call('GET', '/admin/v1/models')).json)[0]).revision, 2);
+  const health = obj((await s.admin.call('GET', '/admin/v1/health')).json);
   assert.deepEqual(health.models, [{ id: MODEL, name: 'chat', health: 0 }]);
   assert.equal(health.config, undefined, 'config is reported only for store-backed modes');
-  const ready = await admin.call('GET', '/readyz', { key: null });
+  const ready = await s.admin.call('GET', '/readyz', { key: null });
   assert.equal(ready.status, 200);
 });
 
@@ -85,16 +69,16 @@ it('every authenticated write gets 409 with the file path; unauthenticated gets 
     ['DELETE', '/admin/v1/rate_limit_policies/anything'],
   ];
   for (const [method, path, body] of writes) {
-    const r = await admin.call(method, path, typeof body === 'string' ? { raw: body } : { body });
+    const r = await s.admin.call(method, path, typeof body === 'string' ? { raw: body } : { body });
     assert.equal(r.status, 409, `${method} ${path}: ${r.text}`);
     assert.deepEqual(r.json, { error_msg: MSG });
-    const anon = await admin.call(method, path, {
+    const anon = await s.admin.call(method, path, {
       key: null,
       body: typeof body === 'string' ? undefined : body,
     });
     assert.equal(anon.status, 401);
     assert.ok(!anon.text.includes(PATH), 'the file path is only shown to authenticated callers');
   }
-  assert.equal(await h.rawCount('models'), 0);
-  assert.equal(await h.rawCount('api_keys'), 0);
+  assert.equal(await s.h.rawCount('models'), 0);
+  assert.equal(await s.h.rawCount('api_keys'), 0);
 });

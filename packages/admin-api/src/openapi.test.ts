@@ -4,32 +4,18 @@
  * without credentials, so admin routes answer 401 and nothing is written).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { KINDS, kindByName } from '@aisix/core';
 import { pino } from 'pino';
 import { createAdminApp } from './app.js';
 import { type JsonObject, openApiPath } from './openapi.js';
-import {
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { adminOnStore, embeddedStoreFactory, obj } from './testing/harness.js';
 
-let h: StoreHandle;
-let admin: TestAdmin;
 let doc: JsonObject;
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
-  const r = await admin.call('GET', '/admin/openapi.json', { key: null });
+const s = adminOnStore(embeddedStoreFactory, {}, async () => {
+  const r = await s.admin.call('GET', '/admin/openapi.json', { key: null });
   assert.equal(r.status, 200);
   doc = obj(r.json);
-});
-after(async () => {
-  await admin?.close();
-  await h?.close();
 });
 
 const METHODS = ['get', 'post', 'put', 'delete', 'patch'];
@@ -76,7 +62,7 @@ it('resource schemas come from the valibot write schemas', () => {
 
 it('every live route is documented', () => {
   const app = createAdminApp({
-    store: h.store,
+    store: s.h.store,
     adminKeys: ['k'],
     mode: { type: 'embedded' },
     logger: pino({ enabled: false }),
@@ -99,7 +85,7 @@ it('every documented operation answers on the live server', async () => {
   for (const [path, item] of Object.entries(obj(doc.paths))) {
     for (const method of Object.keys(obj(item))) {
       const url = path.replace('{id}', '00000000-0000-4000-8000-000000000000');
-      const r = await admin.call(method.toUpperCase(), url, { key: null });
+      const r = await s.admin.call(method.toUpperCase(), url, { key: null });
       assert.notEqual(r.status, 405, `${method} ${path}`);
       assert.ok(r.status !== 404, `${method} ${path} -> 404 ${r.text}`);
       const op = obj(obj(item)[method]);
@@ -107,11 +93,11 @@ it('every documented operation answers on the live server', async () => {
         assert.equal(r.status, 401, `${method} ${path}`);
     }
   }
-  for (const k of KINDS) assert.equal(await h.rawCount(k.kind), 0);
+  for (const k of KINDS) assert.equal(await s.h.rawCount(k.kind), 0);
 });
 
 it('the scalar page is self-contained HTML listing the routes', async () => {
-  const r = await admin.call('GET', '/admin/openapi-scalar', { key: null });
+  const r = await s.admin.call('GET', '/admin/openapi-scalar', { key: null });
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type') ?? '', /text\/html/);
   assert.ok(r.text.includes('/admin/openapi.json'));

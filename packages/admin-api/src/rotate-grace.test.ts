@@ -5,40 +5,25 @@
  * bodies get a 400 in the envelope without writing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { hashApiKey } from '@aisix/core';
-import {
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { adminOnStore, embeddedStoreFactory, obj } from './testing/harness.js';
 
-let h: StoreHandle;
-let admin: TestAdmin;
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
-});
-after(async () => {
-  await admin?.close();
-  await h?.close();
-});
+const s = adminOnStore(embeddedStoreFactory);
 
 async function newKey(): Promise<{ id: string; plaintext: string }> {
-  const r = await admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['*'] } });
+  const r = await s.admin.call('POST', '/admin/v1/api_keys', { body: { allowed_models: ['*'] } });
   assert.equal(r.status, 200, r.text);
   return { id: String(obj(r.json).id), plaintext: String(obj(r.json).plaintext) };
 }
 
 async function rotate(id: string, body?: unknown) {
-  const r = await admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, body === undefined ? {} : { body });
+  const r = await s.admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, body === undefined ? {} : { body });
   assert.equal(r.status, 200, r.text);
   return { plaintext: String(obj(r.json).plaintext), entry: obj(obj(r.json).entry) };
 }
 
-const stored = async (id: string) => (await h.store.get('api_keys', id))?.value ?? {};
+const stored = async (id: string) => (await s.h.store.get('api_keys', id))?.value ?? {};
 
 describe('rotate with grace_secs', () => {
   it('keeps the replaced hash until now + grace; the entry shows it', async () => {
@@ -74,10 +59,10 @@ describe('rotate with grace_secs', () => {
   it('a PUT that omits previous_keys keeps the window; previous_keys: [] ends it', async () => {
     const { id } = await newKey();
     await rotate(id, { grace_secs: 600 });
-    const put = await admin.call('PUT', `/admin/v1/api_keys/${id}`, { body: { allowed_models: ['a-*'] } });
+    const put = await s.admin.call('PUT', `/admin/v1/api_keys/${id}`, { body: { allowed_models: ['a-*'] } });
     assert.equal(put.status, 200, put.text);
     assert.equal(((await stored(id)).previous_keys as unknown[]).length, 1);
-    const end = await admin.call('PUT', `/admin/v1/api_keys/${id}`, {
+    const end = await s.admin.call('PUT', `/admin/v1/api_keys/${id}`, {
       body: { allowed_models: ['a-*'], previous_keys: [] },
     });
     assert.equal(end.status, 200, end.text);
@@ -96,11 +81,11 @@ describe('rotate with grace_secs', () => {
       [[60], /JSON object/],
     ];
     for (const [body, msg] of cases) {
-      const r = await admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, { body });
+      const r = await s.admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, { body });
       assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
       assert.match(String(obj(r.json).error_msg), msg);
     }
-    const text = await admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, {
+    const text = await s.admin.call('POST', `/admin/v1/api_keys/${id}/rotate`, {
       raw: 'grace_secs=60',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });

@@ -6,15 +6,8 @@
  * and the good row stays as it was.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  createProviderKey,
-  embeddedStoreFactory,
-  obj,
-  type StoreHandle,
-  startTestAdmin,
-  type TestAdmin,
-} from './testing/harness.js';
+import { describe, it } from 'node:test';
+import { adminOnStore, createProviderKey, embeddedStoreFactory, obj } from './testing/harness.js';
 
 const group = (routing: Record<string, unknown>) => ({
   display_name: 'grp',
@@ -111,33 +104,24 @@ const BAD: [string, Record<string, unknown>, string, string?][] = [
   ['check on a group', { ...group({}), background_model_check: check }, '', 'background_model_check'],
 ];
 
-let h: StoreHandle;
-let admin: TestAdmin;
 const good = new Map<string, { id: string; json: unknown }>();
 
-before(async () => {
-  h = await embeddedStoreFactory();
-  admin = await startTestAdmin({ store: h.store });
+const s = adminOnStore(embeddedStoreFactory, {}, async () => {
   // What the good documents reference must exist (references are checked on write).
-  const pk = await createProviderKey(admin);
+  const pk = await createProviderKey(s.admin);
   for (const name of ['chat-a', 'chat-b']) {
-    const r = await admin.call('POST', '/admin/v1/models', {
+    const r = await s.admin.call('POST', '/admin/v1/models', {
       body: { display_name: name, provider: 'openai', model_name: name, provider_key_id: pk },
     });
     assert.equal(r.status, 200, r.text);
   }
   for (const doc of [GOOD_GROUP, { ...GOOD_DIRECT, provider_key_id: pk }]) {
-    const r = await admin.call('POST', '/admin/v1/models', { body: doc });
+    const r = await s.admin.call('POST', '/admin/v1/models', { body: doc });
     assert.equal(r.status, 200, r.text);
     const id = String(obj(r.json).id);
-    const got = await admin.call('GET', `/admin/v1/models/${id}`);
+    const got = await s.admin.call('GET', `/admin/v1/models/${id}`);
     good.set(String(doc.display_name), { id, json: got.json });
   }
-});
-
-after(async () => {
-  await admin?.close();
-  await h?.close();
 });
 
 it('a group and a direct model using every routing/health knob are stored as written', () => {
@@ -161,11 +145,11 @@ describe('bad routing knobs → 400 naming the field', () => {
         );
         if (mentions !== undefined) assert.ok(msg.includes(mentions), `"${msg}" should mention ${mentions}`);
       };
-      expectOne(await admin.call('POST', '/admin/v1/models', { body }));
+      expectOne(await s.admin.call('POST', '/admin/v1/models', { body }));
       const row = good.get(body.routing ? 'grp' : 'chat-x');
       assert.ok(row);
-      expectOne(await admin.call('PUT', `/admin/v1/models/${row.id}`, { body }));
-      const after = await admin.call('GET', `/admin/v1/models/${row.id}`);
+      expectOne(await s.admin.call('PUT', `/admin/v1/models/${row.id}`, { body }));
+      const after = await s.admin.call('GET', `/admin/v1/models/${row.id}`);
       assert.deepEqual(after.json, row.json, 'the bad PUT changed the stored row');
     });
   }

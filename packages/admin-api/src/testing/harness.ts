@@ -1,8 +1,8 @@
 /**
  * Test harness for the admin API: store factories (real etcd with a unique prefix, and the
  * embedded store in a temp dir), and a running admin server on a real loopback port with a
- * captured pino log and a record of every response body (for leak checks), and
- * `describeOnBothStores`, which runs one suite against each store.
+ * captured pino log and a record of every response body (for leak checks); `adminOnStore`
+ * sets both up around a suite, `describeOnBothStores` runs one suite against each store.
  *
  * Lives under src/testing (not exported from the package index); only *.test.ts files use it.
  */
@@ -116,9 +116,11 @@ export interface TestAdmin {
   close(): Promise<void>;
 }
 
-export async function startTestAdmin(
-  deps: Omit<AdminDeps, 'logger' | 'adminKeys' | 'mode'> & Partial<Pick<AdminDeps, 'adminKeys' | 'mode'>>,
-): Promise<TestAdmin> {
+/** What `startTestAdmin` takes: the admin key defaults to ADMIN_KEY, the mode to embedded. */
+export type TestAdminDeps = Omit<AdminDeps, 'logger' | 'adminKeys' | 'mode'> &
+  Partial<Pick<AdminDeps, 'adminKeys' | 'mode'>>;
+
+export async function startTestAdmin(deps: TestAdminDeps): Promise<TestAdmin> {
   const logs: string[] = [];
   const bodies: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) });
@@ -155,10 +157,46 @@ export async function startTestAdmin(
   };
 }
 
-/** What a both-stores suite's hooks and tests use; read it only inside hooks and tests. */
+/** A store and an admin server on it; read it only inside hooks and tests. */
 export interface StoreSuite {
   readonly h: StoreHandle;
   readonly admin: TestAdmin;
+}
+
+/**
+ * Opens a store from `factory` and starts an admin server on it (with `deps`) before the tests
+ * of the suite this is called in (of the file, at top level), then runs `setup`; closes both
+ * after the tests. Setup that needs the server goes in `setup`, not in a `before` of its own:
+ * Node 20 runs a file's top-level `before` hooks concurrently.
+ */
+export function adminOnStore(
+  factory: StoreFactory,
+  deps: Omit<TestAdminDeps, 'store'> = {},
+  setup?: () => Promise<void>,
+): StoreSuite {
+  let h: StoreHandle | undefined;
+  let admin: TestAdmin | undefined;
+  before(async () => {
+    h = await factory();
+    admin = await startTestAdmin({ ...deps, store: h.store });
+    await setup?.();
+  });
+  after(async () => {
+    await admin?.close();
+    await h?.close();
+  });
+  const started = <T>(x: T | undefined): T => {
+    if (x === undefined) throw new Error('the store and admin server are set up in before()');
+    return x;
+  };
+  return {
+    get h() {
+      return started(h);
+    },
+    get admin() {
+      return started(admin);
+    },
+  };
 }
 
 const BOTH_STORES = [
@@ -167,10 +205,9 @@ const BOTH_STORES = [
 ] as const;
 
 /**
- * Declares the suite `body` once per store, as `<title> (etcd)` and `<title> (embedded)`: each
- * opens its own store (real etcd with a unique prefix, or the embedded store in a temp dir)
- * and starts an admin server on it, in that store's mode, before its tests, and closes both
- * after them. `body` reaches them through `s`; its own `before` hooks run after this one.
+ * Declares the suite `body` once per store, as `<title> (etcd)` and `<title> (embedded)`, each
+ * with its own store (real etcd with a unique prefix, or the embedded store in a temp dir) and
+ * an admin server on it in that store's mode (`adminOnStore`).
  */
 export function describeOnBothStores(
   title: string,
@@ -178,30 +215,7 @@ export function describeOnBothStores(
   opts: Partial<Pick<AdminDeps, 'adminKeys'>> = {},
 ): void {
   for (const [name, factory] of BOTH_STORES) {
-    describe(`${title} (${name})`, () => {
-      let h: StoreHandle | undefined;
-      let admin: TestAdmin | undefined;
-      before(async () => {
-        h = await factory();
-        admin = await startTestAdmin({ store: h.store, mode: { type: name }, ...opts });
-      });
-      after(async () => {
-        await admin?.close();
-        await h?.close();
-      });
-      const started = <T>(x: T | undefined): T => {
-        if (x === undefined) throw new Error(`${title} (${name}): store and admin are set up in before()`);
-        return x;
-      };
-      body({
-        get h() {
-          return started(h);
-        },
-        get admin() {
-          return started(admin);
-        },
-      });
-    });
+    describe(`${title} (${name})`, () => body(adminOnStore(factory, { mode: { type: name }, ...opts })));
   }
 }
 
