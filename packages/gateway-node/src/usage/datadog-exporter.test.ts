@@ -11,16 +11,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import OpenAI from 'openai';
-import {
-  buildSnapshot,
-  CALLER_KEY,
-  type Docs,
-  type Started,
-  standardDocs,
-  startTestGateway,
-} from '../test/fixtures.js';
-import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { type ExporterRig, startExporterRig } from '../test/exporter-rig.js';
+import { CALLER_KEY } from '../test/fixtures.js';
+import { chatJson } from '../test/mock-upstream.js';
 import { credentialEnv, intakeUrl } from './datadog-sink.js';
 
 interface Post {
@@ -36,24 +29,11 @@ const INTAKE_MAX_BYTES = 5_000_000;
 const INTAKE_MAX_ENTRIES = 1000;
 const INTAKE_MAX_ENTRY_BYTES = 1_000_000;
 
-let up: MockUpstream;
-let g: Started;
+let rig: ExporterRig;
 let intake: Server;
 let port = 0;
-let client: OpenAI;
-let docs: Docs;
-let revision = 1;
 const posts: Post[] = [];
 let script: number[] = [202];
-
-function apply(exporters: Record<string, Record<string, unknown>>): void {
-  revision += 1;
-  const all: Docs & { observability_exporters: Record<string, Record<string, unknown>> } = {
-    ...docs,
-    observability_exporters: exporters,
-  };
-  g.source.set(buildSnapshot(all, revision));
-}
 
 before(async () => {
   process.env.DD_CRED_TEAM_A_API_KEY = 'dd-key-123';
@@ -78,24 +58,13 @@ before(async () => {
   });
   await new Promise<void>((r) => intake.listen(0, '127.0.0.1', r));
   port = (intake.address() as AddressInfo).port;
-  up = await startMockUpstream(chatJson('hi'));
-  docs = standardDocs(up.url);
-  g = await startTestGateway(buildSnapshot(docs));
-  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  rig = await startExporterRig();
 });
 
 after(async () => {
-  await g.gw.close();
-  await up.close();
+  await rig.close();
   await new Promise((r) => intake.close(r));
 });
-
-async function chat(): Promise<string> {
-  const { response } = await client.chat.completions
-    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a secret prompt' }] })
-    .withResponse();
-  return response.headers.get('x-aisix-request-id') as string;
-}
 
 test('credential and intake resolution', () => {
   assert.equal(credentialEnv('team-a'), 'DD_CRED_TEAM_A_API_KEY');
@@ -107,7 +76,7 @@ test('credential and intake resolution', () => {
 
 test('usage events arrive as Datadog log entries; a 5xx is retried', async () => {
   script = [500, 202];
-  apply({
+  rig.apply({
     dd: {
       name: 'dd',
       kind: 'datadog',
@@ -117,7 +86,7 @@ test('usage events arrive as Datadog log entries; a 5xx is retried', async () =>
       tags: ['env:test', 'team:a'],
     },
   });
-  const id = await chat();
+  const id = await rig.chat();
   const deadline = Date.now() + 15_000;
   while (!posts.some((p) => p.status === 202)) {
     assert.ok(Date.now() < deadline, `intake posts: ${posts.map((p) => p.status).join(',')}`);
@@ -154,21 +123,21 @@ test('usage events arrive as Datadog log entries; a 5xx is retried', async () =>
 });
 
 test('a missing credential delivers nothing; removed, nothing more is sent', async () => {
-  apply({
+  rig.apply({
     dd: { name: 'dd2', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'nobody' },
   });
   posts.length = 0;
-  await chat();
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
-  apply({});
-  await chat();
+  rig.apply({});
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
 });
 
 async function deliveryFailed(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
   const line = text
     .split('\n')
     .find((l) => l.startsWith('aisix_usage_event_drops_total{reason="delivery_failed"} '));
@@ -186,34 +155,34 @@ async function until(ok: () => Promise<boolean>, what: string | (() => string)):
 test('events lost to a refusing intake or a missing credential are counted as drops (delivery_failed)', async () => {
   script = [400];
   posts.length = 0;
-  apply({
+  rig.apply({
     dd: { name: 'dd3', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'team-a' },
   });
   const before = await deliveryFailed();
-  await chat();
-  await chat();
+  await rig.chat();
+  await rig.chat();
   // Two requests, one attempt each: two events, refused (a 4xx is not retried).
   await until(async () => (await deliveryFailed()) === before + 2, 'two events counted as lost');
   assert.ok(posts.every((p) => p.status === 400));
-  apply({
+  rig.apply({
     dd: { name: 'dd4', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'nobody' },
   });
-  await chat();
+  await rig.chat();
   await until(
     async () => (await deliveryFailed()) === before + 3,
     'the uncredentialed event counted as lost',
   );
   script = [202];
-  apply({});
+  rig.apply({});
 });
 
 test('a 408 from the intake is retried (Datadog lists it as retryable)', async () => {
   script = [408, 202];
   posts.length = 0;
-  apply({
+  rig.apply({
     dd: { name: 'dd408', kind: 'datadog', site: `127.0.0.1:${port}`, service: 's', credential_ref: 'team-a' },
   });
-  const id = await chat();
+  const id = await rig.chat();
   await until(
     async () => posts.some((p) => p.status === 202),
     'the batch answered 408 is sent again and accepted',
@@ -223,7 +192,7 @@ test('a 408 from the intake is retried (Datadog lists it as retryable)', async (
   assert.equal(second.raw, first.raw);
   assert.ok((JSON.parse(second.raw) as Record<string, unknown>[]).some((x) => x.request_id === id));
   script = [202];
-  apply({});
+  rig.apply({});
 });
 
 const ddFull = (name: string) => ({
@@ -239,7 +208,7 @@ const ddFull = (name: string) => ({
 });
 
 async function chatWith(prompt: string): Promise<string> {
-  const { response } = await client.chat.completions
+  const { response } = await rig.client.chat.completions
     .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] })
     .withResponse();
   return response.headers.get('x-aisix-request-id') as string;
@@ -249,11 +218,11 @@ test('full content: a batch over 5 MB is split under the intake limits; a retrie
   // The first part is accepted, the second answered 500 once, then everything is accepted.
   script = [202, 500, 202];
   posts.length = 0;
-  apply(ddFull('dd-big'));
+  rig.apply(ddFull('dd-big'));
   const failedBefore = await deliveryFailed();
   // Seven ~900 KB prompts and one small request, in one flush interval: 6.3 MB of entries.
   const big = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(900_000));
-  const ids = await Promise.all([...big.map((p) => chatWith(p)), chat()]);
+  const ids = await Promise.all([...big.map((p) => chatWith(p)), rig.chat()]);
   await until(
     async () => {
       const accepted = posts
@@ -283,19 +252,19 @@ test('full content: a batch over 5 MB is split under the intake limits; a retrie
   }
   assert.equal(await deliveryFailed(), failedBefore, 'nothing lost');
   script = [202];
-  apply({});
+  rig.apply({});
 });
 
 test('full content: an entry over 1 MB has its prompt and completion cut to fit, marked content_truncated', async () => {
   script = [202];
   posts.length = 0;
-  apply(ddFull('dd-huge'));
+  rig.apply(ddFull('dd-huge'));
   // A ~1 MB prompt (its quotes grow when escaped, twice: in the messages JSON, then in the
   // entry's) and a ~0.9 MB completion: each gets half of the entry's room.
   const prompt = '"q" '.repeat(250_000);
-  up.handle(chatJson('a'.repeat(900_000)));
+  rig.up.handle(chatJson('a'.repeat(900_000)));
   const id = await chatWith(prompt);
-  up.handle(chatJson('hi'));
+  rig.up.handle(chatJson('hi'));
   await until(async () => posts.some((p) => p.raw.includes(id)), 'the entry is delivered');
   const p = posts.find((x) => x.raw.includes(id)) as Post;
   assert.equal(p.status, 202);
@@ -314,5 +283,5 @@ test('full content: an entry over 1 MB has its prompt and completion cut to fit,
   // Metadata intact.
   assert.equal(e.status_code, 200);
   assert.equal(e.api_key_id, 'k1');
-  apply({});
+  rig.apply({});
 });

@@ -13,17 +13,9 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import OpenAI from 'openai';
 import { Agent } from 'undici';
-import {
-  buildSnapshot,
-  CALLER_KEY,
-  type Docs,
-  type Started,
-  standardDocs,
-  startTestGateway,
-} from '../test/fixtures.js';
-import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { type ExporterRig, startExporterRig } from '../test/exporter-rig.js';
+import { CALLER_KEY } from '../test/fixtures.js';
 import { objectKey } from './object-store-sink.js';
 import { objectStoreCredentialEnv, objectWriter, s3ObjectUrl } from './object-store-writers.js';
 
@@ -49,13 +41,9 @@ interface Put {
   readonly why: string;
 }
 
-let up: MockUpstream;
-let g: Started;
+let rig: ExporterRig;
 let s3: Server;
 let port = 0;
-let client: OpenAI;
-let docs: Docs;
-let revision = 1;
 const puts: Put[] = [];
 let script: number[] = [200];
 
@@ -161,15 +149,6 @@ function verifyS3(req: IncomingMessage, body: Buffer, auth: string): string {
   return want === sig ? '' : 'SignatureDoesNotMatch';
 }
 
-function apply(exporters: Record<string, Record<string, unknown>>): void {
-  revision += 1;
-  const all: Docs & { observability_exporters: Record<string, Record<string, unknown>> } = {
-    ...docs,
-    observability_exporters: exporters,
-  };
-  g.source.set(buildSnapshot(all, revision));
-}
-
 before(async () => {
   process.env.OBJSTORE_CRED_AZ_AZURE_ACCOUNT = AZ_ACCOUNT;
   process.env.OBJSTORE_CRED_AZ_AZURE_ACCESS_KEY = AZ_KEY;
@@ -222,24 +201,13 @@ before(async () => {
     private_key: SA_PRIVATE.export({ type: 'pkcs8', format: 'pem' }),
     token_uri: `http://127.0.0.1:${port}/token`,
   });
-  up = await startMockUpstream(chatJson('hi'));
-  docs = standardDocs(up.url);
-  g = await startTestGateway(buildSnapshot(docs));
-  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  rig = await startExporterRig();
 });
 
 after(async () => {
-  await g.gw.close();
-  await up.close();
+  await rig.close();
   await new Promise((r) => s3.close(r));
 });
-
-async function chat(): Promise<string> {
-  const { response } = await client.chat.completions
-    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a secret prompt' }] })
-    .withResponse();
-  return response.headers.get('x-aisix-request-id') as string;
-}
 
 async function until(ok: () => boolean, what: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -284,7 +252,7 @@ test('credential env names, object keys and URLs', () => {
 test('usage events land as a signed, gzip JSON-lines object; a 5xx is retried onto the same key', async () => {
   script = [503, 200];
   puts.length = 0;
-  apply({
+  rig.apply({
     s3: {
       name: 'lake',
       kind: 'object_store',
@@ -296,7 +264,7 @@ test('usage events land as a signed, gzip JSON-lines object; a 5xx is retried on
       credential_ref: 'lake-1',
     },
   });
-  const id = await chat();
+  const id = await rig.chat();
   await until(
     () => puts.some((p) => p.status === 200),
     () => `puts: ${puts.map((p) => `${p.status} ${p.why}`).join(',')}`,
@@ -339,8 +307,8 @@ test('the wrong secret is refused by the store (the check can fail); compression
     endpoint: `http://127.0.0.1:${port}`,
     credential_ref: 'lake-1',
   };
-  apply({ s3: { name: 'lake2', ...base } });
-  await chat();
+  rig.apply({ s3: { name: 'lake2', ...base } });
+  await rig.chat();
   await until(
     () => puts.length > 0,
     () => 'no put',
@@ -348,8 +316,8 @@ test('the wrong secret is refused by the store (the check can fail); compression
   assert.equal(puts[0]?.why, 'SignatureDoesNotMatch');
   process.env.OBJSTORE_CRED_LAKE_1_AWS_SECRET_ACCESS_KEY = SECRET;
   puts.length = 0;
-  apply({ s3: { name: 'lake3', compression: 'none', ...base } });
-  const id = await chat();
+  rig.apply({ s3: { name: 'lake3', compression: 'none', ...base } });
+  const id = await rig.chat();
   await until(
     () => puts.some((p) => p.status === 200),
     () => `puts: ${puts.map((p) => `${p.status} ${p.why}`).join(',')}`,
@@ -366,7 +334,7 @@ test('the wrong secret is refused by the store (the check can fail); compression
 });
 
 test('missing credentials deliver nothing; removed, nothing more is written', async () => {
-  apply({
+  rig.apply({
     s3: {
       name: 'lake4',
       kind: 'object_store',
@@ -379,11 +347,11 @@ test('missing credentials deliver nothing; removed, nothing more is written', as
   });
   await new Promise((r) => setTimeout(r, 300));
   puts.length = 0;
-  await chat();
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(puts.length, 0);
-  apply({});
-  await chat();
+  rig.apply({});
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(puts.length, 0);
 });
@@ -401,7 +369,7 @@ async function landed(id: string): Promise<Put> {
 test('azure_blob: a SharedKey-signed Put Blob (BlockBlob, gzip) at <endpoint>/<account>/<container>/<key>', async () => {
   puts.length = 0;
   script = [200];
-  apply({
+  rig.apply({
     az: {
       name: 'az',
       kind: 'object_store',
@@ -412,7 +380,7 @@ test('azure_blob: a SharedKey-signed Put Blob (BlockBlob, gzip) at <endpoint>/<a
       credential_ref: 'az',
     },
   });
-  const id = await chat();
+  const id = await rig.chat();
   const ok = await landed(id);
   assert.ok(ok.sigOk, ok.why);
   assert.match(decodeURIComponent(ok.url), /^\/devacct\/usage\/gw\/dt=[^/]+\/hour=\d\d\/[^/]+\.jsonl\.gz$/);
@@ -427,7 +395,7 @@ test('azure_blob: a SharedKey-signed Put Blob (BlockBlob, gzip) at <endpoint>/<a
   assert.ok(!JSON.stringify(ok.headers).includes(AZ_KEY));
   process.env.OBJSTORE_CRED_AZ_AZURE_ACCESS_KEY = Buffer.from('another key').toString('base64');
   puts.length = 0;
-  apply({
+  rig.apply({
     az: {
       name: 'az2',
       kind: 'object_store',
@@ -438,7 +406,7 @@ test('azure_blob: a SharedKey-signed Put Blob (BlockBlob, gzip) at <endpoint>/<a
       credential_ref: 'az',
     },
   });
-  await chat();
+  await rig.chat();
   await until(
     () => puts.length > 0,
     () => 'no put',
@@ -459,10 +427,10 @@ test('gcs: the service-account JWT is exchanged for a token (once), objects are 
     endpoint: `http://127.0.0.1:${port}`,
     credential_ref: 'gcp',
   };
-  apply({ gcs: { name: 'gcs', ...gcs } });
-  const id1 = await chat();
+  rig.apply({ gcs: { name: 'gcs', ...gcs } });
+  const id1 = await rig.chat();
   await landed(id1);
-  const id2 = await chat();
+  const id2 = await rig.chat();
   const ok = await landed(id2);
   assert.ok(ok.sigOk, ok.why);
   assert.equal(tokenGrants, 1, 'the token is cached');
@@ -478,12 +446,12 @@ test('gcs: the service-account JWT is exchanged for a token (once), objects are 
     private_key: wrong,
   });
   puts.length = 0;
-  apply({ gcs: { name: 'gcs2', ...gcs } });
-  await chat();
+  rig.apply({ gcs: { name: 'gcs2', ...gcs } });
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(puts.length, 0, 'a key the token endpoint refuses writes nothing');
   process.env.OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY = saved;
-  apply({});
+  rig.apply({});
 });
 
 test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA_HOST), s3 signs with the AWS_* environment', async () => {
@@ -509,9 +477,9 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
       prefix: 'id/',
       auth_mode: 'cloud_identity',
     };
-    apply({ gcs: { name: 'gcs-identity', ...gcs, endpoint: `http://127.0.0.1:${port}` } });
-    await landed(await chat());
-    const ok = await landed(await chat());
+    rig.apply({ gcs: { name: 'gcs-identity', ...gcs, endpoint: `http://127.0.0.1:${port}` } });
+    await landed(await rig.chat());
+    const ok = await landed(await rig.chat());
     assert.ok(ok.sigOk, ok.why);
     assert.equal(ok.headers.authorization, `Bearer ${IDENTITY_TOKEN}`);
     assert.equal(metadataGrants, 1, 'the metadata token is cached');
@@ -533,8 +501,8 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     process.env.AWS_SECRET_ACCESS_KEY = SECRET;
     process.env.AWS_SESSION_TOKEN = 'session-token-from-the-role';
     puts.length = 0;
-    apply(s3('s3-identity'));
-    const put = await landed(await chat());
+    rig.apply(s3('s3-identity'));
+    const put = await landed(await rig.chat());
     assert.ok(put.sigOk, put.why);
     assert.match(String(put.headers.authorization), new RegExp(`Credential=${AK}/\\d{8}/us-west-2/s3/`));
     assert.equal(put.headers['x-amz-security-token'], 'session-token-from-the-role');
@@ -542,8 +510,8 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     // Without them nothing is written (and nothing is guessed).
     delete process.env.AWS_ACCESS_KEY_ID;
     puts.length = 0;
-    apply(s3('s3-identity-2'));
-    await chat();
+    rig.apply(s3('s3-identity-2'));
+    await rig.chat();
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(puts.length, 0);
   } finally {
@@ -551,7 +519,7 @@ test('cloud_identity: gcs takes its token from the metadata server (GCE_METADATA
     restore('AWS_ACCESS_KEY_ID', saved.id);
     restore('AWS_SECRET_ACCESS_KEY', saved.secret);
     restore('AWS_SESSION_TOKEN', saved.token);
-    apply({});
+    rig.apply({});
   }
 });
 

@@ -11,16 +11,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
-import OpenAI from 'openai';
-import {
-  buildSnapshot,
-  CALLER_KEY,
-  type Docs,
-  type Started,
-  standardDocs,
-  startTestGateway,
-} from '../test/fixtures.js';
-import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { type ExporterRig, startExporterRig } from '../test/exporter-rig.js';
+import { CALLER_KEY } from '../test/fixtures.js';
 import { putLogsUrl, slsCredentialEnv } from './sls-sink.js';
 
 const AK_ID = 'LTAI-test-id';
@@ -37,13 +29,9 @@ interface Post {
   readonly why: string;
 }
 
-let up: MockUpstream;
-let g: Started;
+let rig: ExporterRig;
 let sls: Server;
 let port = 0;
-let client: OpenAI;
-let docs: Docs;
-let revision = 1;
 const posts: Post[] = [];
 let script: number[] = [200];
 
@@ -113,15 +101,6 @@ function decodeGroup(raw: Buffer): { logs: DecodedLog[]; topic: string; source: 
   return { logs, topic: String(g.get(3)?.[0]), source: String(g.get(4)?.[0]) };
 }
 
-function apply(exporters: Record<string, Record<string, unknown>>): void {
-  revision += 1;
-  const all: Docs & { observability_exporters: Record<string, Record<string, unknown>> } = {
-    ...docs,
-    observability_exporters: exporters,
-  };
-  g.source.set(buildSnapshot(all, revision));
-}
-
 before(async () => {
   process.env.SLS_CRED_ALI_PROD_AK_ID = AK_ID;
   process.env.SLS_CRED_ALI_PROD_AK_SECRET = AK_SECRET;
@@ -151,24 +130,13 @@ before(async () => {
   });
   await new Promise<void>((r) => sls.listen(0, '127.0.0.1', r));
   port = (sls.address() as AddressInfo).port;
-  up = await startMockUpstream(chatJson('hi'));
-  docs = standardDocs(up.url);
-  g = await startTestGateway(buildSnapshot(docs));
-  client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  rig = await startExporterRig();
 });
 
 after(async () => {
-  await g.gw.close();
-  await up.close();
+  await rig.close();
   await new Promise((r) => sls.close(r));
 });
-
-async function chat(): Promise<string> {
-  const { response } = await client.chat.completions
-    .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a secret prompt' }] })
-    .withResponse();
-  return response.headers.get('x-aisix-request-id') as string;
-}
 
 async function until(ok: () => boolean, what: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -207,8 +175,8 @@ test('credential env names and the PutLogs URL', () => {
 test('usage events arrive as a signed, deflated protobuf LogGroup; a 5xx is retried', async () => {
   script = [500, 200];
   posts.length = 0;
-  apply({ sls: exporter() });
-  const id = await chat();
+  rig.apply({ sls: exporter() });
+  const id = await rig.chat();
   await until(
     () => posts.some((p) => p.status === 200),
     () => `posts: ${posts.map((p) => `${p.status} ${p.why}`).join(',')}`,
@@ -242,22 +210,22 @@ test('a wrong secret is refused (the check can fail); missing credentials and re
   process.env.SLS_CRED_ALI_PROD_AK_SECRET = 'wrong';
   script = [200];
   posts.length = 0;
-  apply({ sls: exporter({ name: 'sls2' }) });
-  await chat();
+  rig.apply({ sls: exporter({ name: 'sls2' }) });
+  await rig.chat();
   await until(
     () => posts.length > 0,
     () => 'no post',
   );
   assert.equal(posts[0]?.why, 'SignatureNotMatch');
   process.env.SLS_CRED_ALI_PROD_AK_SECRET = AK_SECRET;
-  apply({ sls: exporter({ name: 'sls3', credential_ref: 'nobody' }) });
+  rig.apply({ sls: exporter({ name: 'sls3', credential_ref: 'nobody' }) });
   await new Promise((r) => setTimeout(r, 300));
   posts.length = 0;
-  await chat();
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
-  apply({});
-  await chat();
+  rig.apply({});
+  await rig.chat();
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(posts.length, 0);
 });
@@ -265,16 +233,16 @@ test('a wrong secret is refused (the check can fail); missing credentials and re
 test('full content: a batch over 5 MB raw is split into LogGroups under the PutLogs limit, each log once', async () => {
   script = [200];
   posts.length = 0;
-  apply({ sls: exporter({ name: 'sls-big', content_mode: 'full', content_max_bytes: 1_048_576 }) });
+  rig.apply({ sls: exporter({ name: 'sls-big', content_mode: 'full', content_max_bytes: 1_048_576 }) });
   // Seven ~900 KB prompts and one small request, in one flush interval: 6.3 MB of logs.
   const big = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(900_000));
   const chatWith = async (prompt: string) => {
-    const { response } = await client.chat.completions
+    const { response } = await rig.client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] })
       .withResponse();
     return response.headers.get('x-aisix-request-id') as string;
   };
-  const ids = await Promise.all([...big.map((p) => chatWith(p)), chat()]);
+  const ids = await Promise.all([...big.map((p) => chatWith(p)), rig.chat()]);
   const logs = () =>
     posts.filter((p) => p.status === 200).flatMap((p) => decodeGroup(p.raw).logs.map((l) => l.fields));
   await until(
@@ -291,5 +259,5 @@ test('full content: a batch over 5 MB raw is split into LogGroups under the PutL
     const f = logs().find((x) => x.request_id === ids[i]) as Record<string, string>;
     assert.equal((JSON.parse(String(f.prompt)) as { content: string }[])[0]?.content, big[i]);
   }
-  apply({});
+  rig.apply({});
 });
