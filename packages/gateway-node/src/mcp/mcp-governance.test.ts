@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, beforeEach, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { pino } from 'pino';
 import { ACCESS_LOG_MESSAGE } from '../pipeline/access-log.js';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import { connectMcp, failure, textOf } from '../test/mcp-client.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 import type { UsageSink } from '../usage/bus.js';
 import type { UsageEvent } from '../usage/events.js';
@@ -114,27 +114,8 @@ beforeEach(async () => {
   logs.length = 0;
 });
 
-async function connect(token: string, path = '/mcp'): Promise<Client> {
-  const c = new Client({ name: 'governance-test', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(g.base + path), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return c;
-}
-
-const textOf = (r: Awaited<ReturnType<Client['callTool']>>) =>
-  (r.content as { type: string; text: string }[]).map((b) => b.text).join('\n');
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: number };
-  }
-  assert.fail('expected a failure');
-}
+const connect = (token: string, path = '/mcp'): Promise<Client> =>
+  connectMcp(g.base + path, token, 'governance-test');
 
 /** The `n` usage events published so far (each shortly after its response closed). */
 async function usage(n: number): Promise<UsageEvent[]> {

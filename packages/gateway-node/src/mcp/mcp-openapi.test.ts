@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import { connectMcp, textOf } from '../test/mcp-client.js';
 
 interface McpDocs extends Docs {
   readonly mcp_servers: Record<string, Record<string, unknown>>;
@@ -110,18 +110,7 @@ after(async () => {
   await new Promise<void>((r) => rest.close(() => r()));
 });
 
-async function connect(token: string): Promise<Client> {
-  const c = new Client({ name: 'openapi-test', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(`${g.base}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return c;
-}
-
-const textOf = (r: Awaited<ReturnType<Client['callTool']>>) =>
-  (r.content as { type: string; text: string }[]).map((b) => b.text).join('\n');
+const connect = (token: string): Promise<Client> => connectMcp(`${g.base}/mcp`, token, 'openapi-test');
 
 test('openapi: tools generated from the spec with resolved schemas; multipart-only operations skipped', async () => {
   const tools = (await client.listTools()).tools;

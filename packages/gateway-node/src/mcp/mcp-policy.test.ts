@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import { connectMcp } from '../test/mcp-client.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 interface McpDocs extends Docs {
@@ -34,12 +33,7 @@ function apply(next: McpDocs): void {
 }
 
 async function visible(token: string): Promise<string[]> {
-  const c = new Client({ name: 'policy-test', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(`${g.base}/mcp`), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
+  const c = await connectMcp(`${g.base}/mcp`, token, 'policy-test');
   const names = (await c.listTools()).tools.map((t) => t.name).sort();
   // tools/call hides exactly what tools/list hides.
   for (const n of ['alpha__echo', 'alpha__reverse', 'beta__echo', 'beta__reverse']) {

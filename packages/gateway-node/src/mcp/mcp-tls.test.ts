@@ -4,8 +4,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { selfSignedCert, type TestCert } from '@aisix/testkit';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import OpenAI from 'openai';
 import {
   buildSnapshot,
@@ -17,6 +16,7 @@ import {
   startTestGateway,
   testConfig,
 } from '../test/fixtures.js';
+import { connectMcp, textOf } from '../test/mcp-client.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 let server: TestCert;
@@ -167,18 +167,7 @@ after(async () => {
   await new Promise<void>((r) => rest.close(() => r()));
 });
 
-async function connect(g: Started): Promise<Client> {
-  const c = new Client({ name: 'tls-test', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(`${g.base}/mcp`), {
-      requestInit: { headers: { authorization: 'Bearer sk-tools' } },
-    }),
-  );
-  return c;
-}
-
-const textOf = (r: Awaited<ReturnType<Client['callTool']>>) =>
-  (r.content as { type: string; text: string }[]).map((b) => b.text).join('\n');
+const connect = (g: Started): Promise<Client> => connectMcp(`${g.base}/mcp`, 'sk-tools', 'tls-test');
 
 async function code(p: Promise<unknown>): Promise<number | undefined> {
   try {

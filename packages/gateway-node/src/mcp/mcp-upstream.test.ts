@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { pino } from 'pino';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import { connectMcp, failure, textOf } from '../test/mcp-client.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 interface McpDocs extends Docs {
@@ -132,27 +132,8 @@ after(async () => {
   await tokens.close();
 });
 
-async function connect(token: string, path = '/mcp'): Promise<Client> {
-  const c = new Client({ name: 'upstream-test', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(g.base + path), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return c;
-}
-
-const textOf = (r: Awaited<ReturnType<Client['callTool']>>) =>
-  (r.content as { type: string; text: string }[]).map((b) => b.text).join('\n');
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: number };
-  }
-  assert.fail('expected a failure');
-}
+const connect = (token: string, path = '/mcp'): Promise<Client> =>
+  connectMcp(g.base + path, token, 'upstream-test');
 
 test('api_key upstream auth: x-api-key carries the stored secret', async () => {
   const c = await connect('sk-all');

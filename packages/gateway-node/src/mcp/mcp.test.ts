@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   buildSnapshot,
   type Docs,
@@ -10,6 +9,7 @@ import {
   startTestGateway,
   testConfig,
 } from '../test/fixtures.js';
+import { connectMcp, textOf } from '../test/mcp-client.js';
 import { type MockMcp, startMockMcp } from '../test/mock-mcp.js';
 
 interface McpDocs extends Docs {
@@ -45,20 +45,9 @@ function docs(extra: McpDocs = {}): McpDocs {
   };
 }
 
-async function connect(token: string, path = '/mcp'): Promise<Client> {
-  const c = new Client({ name: 'e2e', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(g.base + path), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return c;
-}
+const connect = (token: string, path = '/mcp'): Promise<Client> => connectMcp(g.base + path, token, 'e2e');
 
 const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).sort();
-const textOf = (r: Awaited<ReturnType<Client['callTool']>>) =>
-  (r.content as { type: string; text: string }[]).map((b) => b.text).join('\n');
-
 async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
     await p;
