@@ -45,6 +45,43 @@ export function applyEnvOverrides(
   return warnings;
 }
 
+const PLACEHOLDER = /\$\{[^}]*\}/;
+
+/**
+ * Warnings for file values that look like `${VAR}` placeholders. config.yaml has no interpolation
+ * (control-plane §1: only the resources file interpolates), so such a value is used as written:
+ * a password `${REDIS_PASSWORD}` fails at the server, far from its cause. The warning names the
+ * environment override to use instead (none when that override is set). Call it on the file's
+ * values, before the overrides.
+ */
+export function placeholderWarnings(
+  raw: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const warnings: string[] = [];
+  const walk = (node: Readonly<Record<string, unknown>>, spec: typeof CONFIG_SPEC, path: string[]) => {
+    for (const [key, value] of Object.entries(node)) {
+      const field = Object.hasOwn(spec, key) ? spec[key] : undefined;
+      if (field === undefined) continue;
+      const at = [...path, key];
+      if (field.t === 'object') {
+        if (isPlainObject(value)) walk(value, field.spec, at);
+        continue;
+      }
+      const text = typeof value === 'string' ? value : Array.isArray(value) ? JSON.stringify(value) : '';
+      if (!PLACEHOLDER.test(text)) continue;
+      const name = `${ENV_PREFIX}${at.map((s) => s.toUpperCase()).join('__')}`;
+      if (env[name] !== undefined) continue; // overridden: the file's value is not used
+      warnings.push(
+        `${at.join('.')}: a \`\${...}\` placeholder is used as written (config.yaml has no interpolation); ` +
+          `set the environment variable ${name} instead`,
+      );
+    }
+  };
+  walk(raw, CONFIG_SPEC, []);
+  return warnings;
+}
+
 function resolve(segments: string[]): FieldSpec | 'unknown' | 'section' {
   let spec = CONFIG_SPEC;
   for (let i = 0; i < segments.length; i++) {

@@ -325,3 +325,34 @@ describe('minimal examples of the spec', () => {
     assert.equal(r.source, 'file');
   });
 });
+
+describe('${VAR} placeholders (config.yaml has no interpolation)', () => {
+  it('are used as written, with a warning naming the environment override to use instead', () => {
+    const r = ok(
+      `${MINIMAL}ratelimit: {backend: redis, redis: {url: "redis://127.0.0.1:6379", password: "\${REDIS_PASSWORD}"}}\n` +
+        'etcd: {endpoints: ["http://${ETCD_HOST}:2379"]}\n',
+    );
+    assert.equal(r.config.ratelimit.redis?.password, '${REDIS_PASSWORD}');
+    assert.deepEqual(
+      r.warnings.filter((w) => w.includes('placeholder')),
+      [
+        'ratelimit.redis.password: a `${...}` placeholder is used as written (config.yaml has no interpolation); set the environment variable AISIX_RATELIMIT__REDIS__PASSWORD instead',
+        'etcd.endpoints: a `${...}` placeholder is used as written (config.yaml has no interpolation); set the environment variable AISIX_ETCD__ENDPOINTS instead',
+      ],
+    );
+  });
+
+  it('warn about nothing when the override is set, or when no value looks like a placeholder', () => {
+    const text = `${MINIMAL}ratelimit: {backend: redis, redis: {url: "redis://r:6379", password: "\${P}"}}\n`;
+    const set = ok(text, { AISIX_RATELIMIT__REDIS__PASSWORD: 's3cret' });
+    assert.deepEqual(
+      set.warnings.filter((w) => w.includes('placeholder')),
+      [],
+    );
+    const plain = ok(`${MINIMAL}ratelimit: {redis: {url: "redis://r:6379", password: "p$x{y}"}}`);
+    assert.deepEqual(
+      plain.warnings.filter((w) => w.includes('placeholder')),
+      [],
+    );
+  });
+});

@@ -7,7 +7,7 @@
 import { parse as parseYaml } from 'yaml';
 import { yamlErrorText } from '../yaml-error.js';
 import { ConfigError, decodeObject, isPlainObject } from './decode.js';
-import { applyEnvOverrides } from './env.js';
+import { applyEnvOverrides, placeholderWarnings } from './env.js';
 import { CONFIG_SPEC } from './spec.js';
 import { type Config, type ConfigResult, type ConfigSource, ResolvedSecret } from './types.js';
 import { configWarnings, validateConfig } from './validate.js';
@@ -81,7 +81,8 @@ export function parseConfig(input: ConfigInput): ConfigResult {
     if (!isPlainObject(raw)) {
       throw new ConfigError(`build: ${input.path}: the root must be a mapping`);
     }
-    const warnings = applyEnvOverrides(raw, input.env);
+    const warnings = placeholderWarnings(raw, input.env);
+    warnings.push(...applyEnvOverrides(raw, input.env));
     const config = decodeObject(raw, CONFIG_SPEC, '') as unknown as Config;
     finish(config, input.env);
     const invalid = validateConfig(config, input.env);
