@@ -1,18 +1,85 @@
 /**
  * `forward_client_headers` (data-plane §5.5): a matching client header reaches the upstream with
- * its first value only, also when the client repeats it (node joins repeats with ", ").
+ * its first value only, also when the client repeats it (node joins repeats with ", "); a header
+ * the caller's `Connection` header lists is hop-by-hop and never forwarded, on every endpoint.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
-import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
-import { chatJson, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import {
+  buildSnapshot,
+  CALLER_KEY,
+  type Started,
+  sha256,
+  standardDocs,
+  startTestGateway,
+} from '../test/fixtures.js';
+import { chatJson, chatSse, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 
 let up: MockUpstream;
 let g: Started;
 
+/** Answers each upstream path in its own wire shape (unary or SSE as asked). */
+const byPath: Parameters<typeof startMockUpstream>[0] = (req, res) => {
+  const stream = req.json?.stream === true;
+  if (req.url.endsWith('/v1/messages')) {
+    if (stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"a","usage":{"input_tokens":1,"output_tokens":0}}}\n\n' +
+          'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+      );
+      return;
+    }
+    return json(res, 200, {
+      id: 'm',
+      type: 'message',
+      role: 'assistant',
+      model: 'a',
+      content: [{ type: 'text', text: 'hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 1, output_tokens: 1 },
+    });
+  }
+  if (req.url.endsWith('/responses')) {
+    const done = {
+      id: 'r',
+      object: 'response',
+      status: 'completed',
+      model: 'x',
+      output: [],
+      usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+    };
+    if (!stream) return json(res, 200, done);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(
+      `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: done })}\n\n`,
+    );
+    return;
+  }
+  if (req.url.endsWith('/embeddings')) {
+    return json(res, 200, {
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: [0.1] }],
+      model: 'e',
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
+  }
+  if (req.url.endsWith('/v1/completions')) {
+    return json(res, 200, {
+      id: 'c',
+      object: 'text_completion',
+      created: 1,
+      model: 'x',
+      choices: [{ index: 0, text: 'hi', finish_reason: 'stop' }],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    });
+  }
+  return stream ? chatSse()(req, res) : chatJson('hi')(req, res);
+};
+
 before(async () => {
-  up = await startMockUpstream(chatJson('hi'));
+  up = await startMockUpstream(byPath);
   const docs = standardDocs(up.url, {
     provider_keys: {
       pkf: {
@@ -22,10 +89,19 @@ before(async () => {
         api_base: `${up.url}/v1`,
         request: { forward_client_headers: ['x-cl-*'] },
       },
+      pka: {
+        display_name: 'forwarding-anthropic',
+        api_key: 'sk-upstream-anthropic',
+        provider: 'anthropic',
+        api_base: up.url,
+        request: { forward_client_headers: ['x-cl-*'] },
+      },
     },
     models: {
       mf: { display_name: 'mock/fwd', provider: 'openai', model_name: 'fwd', provider_key_id: 'pkf' },
+      ma: { display_name: 'claude-fwd', provider: 'anthropic', model_name: 'c', provider_key_id: 'pka' },
     },
+    api_keys: { k9: { key_hash: sha256('sk-fwd'), allowed_models: ['mock/fwd', 'claude-fwd'] } },
   });
   g = await startTestGateway(buildSnapshot(docs));
 });
@@ -59,4 +135,65 @@ test('a repeated client header is forwarded with its first value only', async ()
   assert.equal(seen?.headers['x-cl-trace'], 'first');
   // One header whose value holds a comma is one value: forwarded whole.
   assert.equal(seen?.headers['x-cl-single'], 'a, b');
+});
+
+/** POSTs `body` with `headers` over node:http (fetch refuses to send `Connection`). */
+function post(
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${g.base}${path}`, { method: 'POST', headers });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+test("a header named in the caller's Connection header is hop-by-hop: never forwarded, on every endpoint", async () => {
+  const msgs = [{ role: 'user', content: 'hi' }];
+  const calls: [string, string, Record<string, unknown>][] = [
+    ['chat', '/v1/chat/completions', { model: 'mock/fwd', messages: msgs }],
+    ['chat stream', '/v1/chat/completions', { model: 'mock/fwd', stream: true, messages: msgs }],
+    ['completions', '/v1/completions', { model: 'mock/fwd', prompt: 'hi' }],
+    ['embeddings', '/v1/embeddings', { model: 'mock/fwd', input: 'hi' }],
+    ['responses', '/v1/responses', { model: 'mock/fwd', input: 'hi' }],
+    ['responses stream', '/v1/responses', { model: 'mock/fwd', input: 'hi', stream: true }],
+    ['messages bridged', '/v1/messages', { model: 'mock/fwd', max_tokens: 5, messages: msgs }],
+    ['messages native', '/v1/messages', { model: 'claude-fwd', max_tokens: 5, messages: msgs }],
+    [
+      'messages native stream',
+      '/v1/messages',
+      { model: 'claude-fwd', max_tokens: 5, stream: true, messages: msgs },
+    ],
+    ['chat via Anthropic', '/v1/chat/completions', { model: 'claude-fwd', messages: msgs }],
+    ['passthrough', '/passthrough/openai/v1/chat/completions', { model: 'fwd', messages: msgs }],
+  ];
+  for (const [name, path, body] of calls) {
+    const before = up.requests.length;
+    const res = await post(
+      path,
+      {
+        authorization: 'Bearer sk-fwd',
+        'content-type': 'application/json',
+        connection: 'keep-alive, X-Cl-Hop',
+        'x-cl-hop': 'per-connection',
+        'x-cl-kept': 'end-to-end',
+      },
+      body,
+    );
+    assert.equal(res.status, 200, `${name}: ${res.text}`);
+    assert.equal(up.requests.length, before + 1, name);
+    const seen = up.requests[up.requests.length - 1];
+    assert.equal(seen?.headers['x-cl-kept'], 'end-to-end', name);
+    assert.equal(seen?.headers['x-cl-hop'], undefined, name);
+  }
 });

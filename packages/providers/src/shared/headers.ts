@@ -86,6 +86,16 @@ export function applyDefaultHeaders(
   }
 }
 
+/**
+ * The names the caller's `Connection` header lists: hop-by-hop for that one connection
+ * (RFC 9110 §7.6.1), so never forwarded, like the fixed hop-by-hop set.
+ */
+function connectionListed(connection: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (connection === undefined) return undefined;
+  const joined = Array.isArray(connection) ? connection.join(',') : connection;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()));
+}
+
 /** Copies matching client headers (step 3); first value only. */
 export function forwardClientHeaders(
   headers: Record<string, string>,
@@ -95,8 +105,10 @@ export function forwardClientHeaders(
   if (!patterns || patterns.length === 0) return;
   const inbound = client.inboundHeaders;
   const firstOf = client.inboundFirst;
+  const hopByHop = connectionListed(inbound.connection);
   for (const name of Object.keys(inbound)) {
     if (Object.hasOwn(headers, name) || RESERVED.has(name) || NEVER_FORWARDED.has(name)) continue;
+    if (hopByHop?.has(name)) continue;
     if (name.startsWith('x-aisix-') || name.startsWith('x-stainless-')) continue;
     if (!patterns.some((p) => headerGlob(p, name))) continue;
     const v = inbound[name];
