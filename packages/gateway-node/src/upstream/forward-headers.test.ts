@@ -19,6 +19,21 @@ import { chatJson, chatSse, json, type MockUpstream, startMockUpstream } from '.
 let up: MockUpstream;
 let g: Started;
 
+/** Operator `default_headers` naming transport headers, next to an ordinary one. */
+const TRANSPORT_DEFAULTS = {
+  'Transfer-Encoding': 'chunked',
+  'content-length': '1',
+  connection: 'close',
+  upgrade: 'h2c',
+  'keep-alive': 'timeout=1',
+  expect: '100-continue',
+  te: 'gzip',
+  trailer: 'x-t',
+  'accept-encoding': 'gzip',
+  'content-encoding': 'gzip',
+  'x-op-tag': 'kept',
+};
+
 /** Answers each upstream path in its own wire shape (unary or SSE as asked). */
 const byPath: Parameters<typeof startMockUpstream>[0] = (req, res) => {
   const stream = req.json?.stream === true;
@@ -89,6 +104,20 @@ before(async () => {
         api_base: `${up.url}/v1`,
         request: { forward_client_headers: ['x-cl-*'] },
       },
+      pkt: {
+        display_name: 'transport-defaults',
+        api_key: 'sk-upstream-transport',
+        provider: 'openai',
+        api_base: `${up.url}/v1`,
+        request: { default_headers: TRANSPORT_DEFAULTS },
+      },
+      pkta: {
+        display_name: 'transport-defaults-anthropic',
+        api_key: 'sk-upstream-transport-a',
+        provider: 'anthropic',
+        api_base: up.url,
+        request: { default_headers: TRANSPORT_DEFAULTS },
+      },
       pka: {
         display_name: 'forwarding-anthropic',
         api_key: 'sk-upstream-anthropic',
@@ -100,8 +129,13 @@ before(async () => {
     models: {
       mf: { display_name: 'mock/fwd', provider: 'openai', model_name: 'fwd', provider_key_id: 'pkf' },
       ma: { display_name: 'claude-fwd', provider: 'anthropic', model_name: 'c', provider_key_id: 'pka' },
+      mt: { display_name: 'transport', provider: 'openai', model_name: 't', provider_key_id: 'pkt' },
+      mta: { display_name: 'transport-a', provider: 'anthropic', model_name: 'c', provider_key_id: 'pkta' },
     },
-    api_keys: { k9: { key_hash: sha256('sk-fwd'), allowed_models: ['mock/fwd', 'claude-fwd'] } },
+    api_keys: {
+      k9: { key_hash: sha256('sk-fwd'), allowed_models: ['mock/fwd', 'claude-fwd'] },
+      k10: { key_hash: sha256('sk-transport'), allowed_models: ['transport', 'transport-a'] },
+    },
   });
   g = await startTestGateway(buildSnapshot(docs));
 });
@@ -195,5 +229,39 @@ test("a header named in the caller's Connection header is hop-by-hop: never forw
     const seen = up.requests[up.requests.length - 1];
     assert.equal(seen?.headers['x-cl-kept'], 'end-to-end', name);
     assert.equal(seen?.headers['x-cl-hop'], undefined, name);
+  }
+});
+
+test("operator default_headers never set transport headers: the call goes through with the gateway's own framing", async () => {
+  const msgs = [{ role: 'user', content: 'hi' }];
+  const calls: [string, string, Record<string, unknown>][] = [
+    ['chat', '/v1/chat/completions', { model: 'transport', messages: msgs }],
+    ['chat stream', '/v1/chat/completions', { model: 'transport', stream: true, messages: msgs }],
+    ['completions', '/v1/completions', { model: 'transport', prompt: 'hi' }],
+    ['embeddings', '/v1/embeddings', { model: 'transport', input: 'hi' }],
+    ['responses', '/v1/responses', { model: 'transport', input: 'hi' }],
+    ['responses stream', '/v1/responses', { model: 'transport', input: 'hi', stream: true }],
+    ['messages bridged', '/v1/messages', { model: 'transport', max_tokens: 5, messages: msgs }],
+    ['messages native', '/v1/messages', { model: 'transport-a', max_tokens: 5, messages: msgs }],
+    ['chat via Anthropic', '/v1/chat/completions', { model: 'transport-a', messages: msgs }],
+  ];
+  for (const [name, path, body] of calls) {
+    const before = up.requests.length;
+    const res = await post(
+      path,
+      { authorization: 'Bearer sk-transport', 'content-type': 'application/json' },
+      body,
+    );
+    assert.equal(res.status, 200, `${name}: ${res.text}`);
+    assert.equal(up.requests.length, before + 1, name);
+    const seen = up.requests[up.requests.length - 1];
+    assert.equal(seen?.headers['x-op-tag'], 'kept', name);
+    assert.equal(seen?.headers['content-length'], String(Buffer.byteLength(seen?.body ?? '')), name);
+    for (const h of ['transfer-encoding', 'upgrade', 'keep-alive', 'expect', 'te', 'trailer']) {
+      assert.equal(seen?.headers[h], undefined, `${name}: ${h}`);
+    }
+    assert.notEqual(seen?.headers.connection, 'close', name);
+    assert.equal(seen?.headers['accept-encoding'], undefined, name);
+    assert.equal(seen?.headers['content-encoding'], undefined, name);
   }
 });

@@ -4,8 +4,8 @@
  * client headers selected by `forward_client_headers` globs.
  *
  * Reserved names (credentials, cookies, host) can never be set by templates or forwarded, and
- * transport/content headers are never copied from the client, so neither an operator nor a caller
- * can override the upstream credential or smuggle framing headers.
+ * transport/content headers are neither set by templates nor copied from the client, so neither
+ * an operator nor a caller can override the upstream credential or smuggle framing headers.
  */
 import type { ClientHeaders, TemplateVars } from '../contract.js';
 
@@ -80,6 +80,9 @@ export function applyDefaultHeaders(
   for (const [rawName, template] of Object.entries(defaults)) {
     const name = rawName.trim().toLowerCase();
     if (!HEADER_NAME.test(name) || RESERVED.has(name) || Object.hasOwn(headers, name)) continue;
+    // Framing and hop-by-hop headers belong to the gateway's HTTP client, not to a template: a
+    // `transfer-encoding` or `content-length` here made every call of the key fail.
+    if (NEVER_FORWARDED.has(name)) continue;
     if (typeof template !== 'string') continue;
     const value = renderTemplate(template, vars);
     if (value !== undefined) headers[name] = value;
