@@ -244,7 +244,10 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     rt.metrics.started(ctx.endpoint);
     res.once('close', () => onClose(ctx));
     if (!route) return void sendError(ctx, rt.ident, errors.notFound());
-    if (route.method !== 'ANY' && req.method !== route.method)
+    // HEAD is GET without the body (RFC 9110 §9.3.2; node never writes a body on a HEAD
+    // response), so every GET route answers it, as the reference's routes do.
+    const method = req.method === 'HEAD' && route.method === 'GET' ? 'GET' : req.method;
+    if (route.method !== 'ANY' && method !== route.method)
       return void sendError(ctx, rt.ident, errors.methodNotAllowed());
     const limit = rt.settings.bodyLimit;
     if (limit > 0 && Number(req.headers['content-length'] ?? 0) > limit) {

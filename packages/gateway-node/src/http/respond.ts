@@ -146,8 +146,8 @@ export function sendError(ctx: RequestContext, ident: ResponseIdentity, e: Gatew
   ctx.errorMessage = e.message;
   const extra: OutgoingHttpHeaders = e.headers ? { ...e.headers } : {};
   const route = ctx.route;
-  // A 405 means the path matched a route: its method is the one allowed.
-  if (e.status === 405) extra.allow ??= route?.method ?? 'POST';
+  // A 405 means the path matched a route: its method is the one allowed (HEAD with GET).
+  if (e.status === 405) extra.allow ??= route?.method === 'GET' ? 'GET, HEAD' : (route?.method ?? 'POST');
   // Unrouted paths under /v1/messages/ still get the Anthropic envelope (OP-1).
   const anthropic = route ? route.envelope === 'anthropic' : ctx.path.startsWith('/v1/messages/');
   sendJson(ctx, ident, e.status, renderError(e, anthropic), extra);

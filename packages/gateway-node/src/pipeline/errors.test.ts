@@ -334,6 +334,33 @@ test('unknown route 404 and wrong method 405 in the OpenAI envelope; /health doe
   });
 });
 
+test('HEAD on a GET route is that GET without a body; a wrong method names GET, HEAD in Allow', async () => {
+  for (const path of ['/livez', '/readyz']) {
+    const r = await fetch(g.base + path, { method: 'HEAD' });
+    assert.equal(r.status, 200, path);
+    assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8', path);
+    assert.equal(await r.text(), '', path);
+    assert.equal(r.headers.get('server'), 'AISIX/1.2.3');
+    assert.match(r.headers.get('x-aisix-request-id') ?? '', UUID);
+  }
+  const models = await fetch(`${g.base}/v1/models`, {
+    method: 'HEAD',
+    headers: { authorization: `Bearer ${CALLER_KEY}` },
+  });
+  assert.equal(models.status, 200);
+  assert.equal(models.headers.get('content-type'), 'application/json');
+  assert.equal(await models.text(), '');
+  // Authentication still applies.
+  assert.equal((await fetch(`${g.base}/v1/models`, { method: 'HEAD' })).status, 401);
+  const wrong = await fetch(`${g.base}/livez`, { method: 'POST' });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get('allow'), 'GET, HEAD');
+  // A POST route stays POST only.
+  const head = await fetch(`${g.base}/v1/chat/completions`, { method: 'HEAD' });
+  assert.equal(head.status, 405);
+  assert.equal(head.headers.get('allow'), 'POST');
+});
+
 test('the official client surfaces gateway errors as typed API errors', async () => {
   const client = new OpenAI({ apiKey: 'sk-unknown', baseURL: `${g.base}/v1`, maxRetries: 0 });
   await assert.rejects(
