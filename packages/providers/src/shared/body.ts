@@ -15,10 +15,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/**
+ * Body fields the gateway owns: `model` (the resolved upstream id: a caller must not pick another
+ * one through a rename) and `stream` (the call mode the gateway reads the answer in). The key's
+ * overrides never rename, move or add them.
+ */
+const GATEWAY_OWNED = new Set(['model', 'stream']);
+
 /** `param_renames`: moves top-level keys to their new names. */
 function applyRenames(body: Body, renames: Readonly<Record<string, string>>): void {
   for (const [from, to] of Object.entries(renames)) {
     if (from === to || !Object.hasOwn(body, from) || typeof to !== 'string' || to === '') continue;
+    if (GATEWAY_OWNED.has(from) || GATEWAY_OWNED.has(to)) continue;
     body[to] = body[from];
     delete body[from];
   }
@@ -55,7 +63,9 @@ export function applyBodyOverrides(body: Body, pk: ProviderKeyView): void {
       clampTemperature(body, req.param_constraints.temperature_min, req.param_constraints.temperature_max);
     }
     if (isPlainObject(req.default_body_fields)) {
-      for (const [k, v] of Object.entries(req.default_body_fields)) if (!Object.hasOwn(body, k)) body[k] = v;
+      for (const [k, v] of Object.entries(req.default_body_fields)) {
+        if (!Object.hasOwn(body, k) && !GATEWAY_OWNED.has(k)) body[k] = v;
+      }
     }
   }
   if (pk.response?.content_list_to_string) flattenContentLists(body);

@@ -1,0 +1,148 @@
+/**
+ * ProviderKey body overrides (data-plane §5.6) never touch the fields the gateway owns: `model`
+ * is the resolved upstream id (a rename must not let the caller pick another upstream model) and
+ * `stream` is the call mode the gateway reads the answer in (a default or a rename must not turn
+ * a unary call into a stream, or a stream into a unary call), on every endpoint.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { buildSnapshot, type Started, sha256, standardDocs, startTestGateway } from '../test/fixtures.js';
+import { chatJson, chatSse, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+
+let up: MockUpstream;
+let g: Started;
+
+const OVERRIDES = {
+  param_renames: { upstream_model: 'model', wants_stream: 'stream' },
+  default_body_fields: { stream: true, seed: 7 },
+};
+
+/** Answers in the mode the upstream was asked for (`stream` in the body it received). */
+const byPath: Parameters<typeof startMockUpstream>[0] = (req, res) => {
+  const stream = req.json?.stream === true;
+  if (req.url.endsWith('/v1/messages')) {
+    if (stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"a","usage":{"input_tokens":1,"output_tokens":0}}}\n\n' +
+          'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+      );
+      return;
+    }
+    return json(res, 200, {
+      id: 'm',
+      type: 'message',
+      role: 'assistant',
+      model: 'a',
+      content: [{ type: 'text', text: 'hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 1, output_tokens: 1 },
+    });
+  }
+  if (req.url.endsWith('/responses')) {
+    const done = {
+      id: 'r',
+      object: 'response',
+      status: 'completed',
+      model: 'x',
+      output: [],
+      usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+    };
+    if (!stream) return json(res, 200, done);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(
+      `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: done })}\n\n`,
+    );
+    return;
+  }
+  if (req.url.endsWith('/embeddings')) {
+    return json(res, 200, {
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: [0.1] }],
+      model: 'e',
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
+  }
+  if (req.url.endsWith('/v1/completions')) {
+    return json(res, 200, {
+      id: 'c',
+      object: 'text_completion',
+      created: 1,
+      model: 'x',
+      choices: [{ index: 0, text: 'hi', finish_reason: 'stop' }],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    });
+  }
+  return stream ? chatSse()(req, res) : chatJson('hi')(req, res);
+};
+
+before(async () => {
+  up = await startMockUpstream(byPath);
+  const docs = standardDocs(up.url, {
+    provider_keys: {
+      pko: {
+        display_name: 'overrides',
+        api_key: 'sk-upstream-o',
+        provider: 'openai',
+        api_base: `${up.url}/v1`,
+        request: OVERRIDES,
+      },
+      pkoa: {
+        display_name: 'overrides-anthropic',
+        api_key: 'sk-upstream-oa',
+        provider: 'anthropic',
+        api_base: up.url,
+        request: OVERRIDES,
+      },
+    },
+    models: {
+      mo: { display_name: 'ov', provider: 'openai', model_name: 'up-ov', provider_key_id: 'pko' },
+      moa: { display_name: 'ov-a', provider: 'anthropic', model_name: 'up-ov-a', provider_key_id: 'pkoa' },
+    },
+    api_keys: { ko: { key_hash: sha256('sk-ov'), allowed_models: ['ov', 'ov-a'] } },
+  });
+  g = await startTestGateway(buildSnapshot(docs));
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+});
+
+test("default_body_fields and param_renames never set model or stream: the call mode and the upstream model stay the gateway's", async () => {
+  const msgs = [{ role: 'user', content: 'hi' }];
+  // The caller also sends the fields the renames would move onto `model` / `stream`.
+  const extra = { upstream_model: 'caller-picked-model', wants_stream: false };
+  const calls: [string, string, boolean, Record<string, unknown>][] = [
+    ['chat', '/v1/chat/completions', false, { model: 'ov', messages: msgs }],
+    ['chat stream', '/v1/chat/completions', true, { model: 'ov', stream: true, messages: msgs }],
+    ['completions', '/v1/completions', false, { model: 'ov', prompt: 'hi' }],
+    ['embeddings', '/v1/embeddings', false, { model: 'ov', input: 'hi' }],
+    ['responses', '/v1/responses', false, { model: 'ov', input: 'hi' }],
+    ['responses stream', '/v1/responses', true, { model: 'ov', input: 'hi', stream: true }],
+    ['messages bridged', '/v1/messages', false, { model: 'ov', max_tokens: 5, messages: msgs }],
+    ['messages native', '/v1/messages', false, { model: 'ov-a', max_tokens: 5, messages: msgs }],
+    [
+      'messages native stream',
+      '/v1/messages',
+      true,
+      { model: 'ov-a', max_tokens: 5, stream: true, messages: msgs },
+    ],
+    ['chat via Anthropic', '/v1/chat/completions', false, { model: 'ov-a', messages: msgs }],
+  ];
+  for (const [name, path, stream, body] of calls) {
+    const before = up.requests.length;
+    const res = await fetch(`${g.base}${path}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-ov', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, ...extra }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, `${name}: ${text}`);
+    assert.equal(up.requests.length, before + 1, name);
+    const sent = up.requests[up.requests.length - 1]?.json ?? {};
+    assert.equal(sent.model, body.model === 'ov-a' ? 'up-ov-a' : 'up-ov', name);
+    assert.equal(sent.stream === true, stream, `${name}: upstream stream flag`);
+    if (path !== '/v1/embeddings') assert.equal(sent.seed, 7, name);
+  }
+});
