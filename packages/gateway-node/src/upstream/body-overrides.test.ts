@@ -2,7 +2,8 @@
  * ProviderKey body overrides (data-plane §5.6) never touch the fields the gateway owns: `model`
  * is the resolved upstream id (a rename must not let the caller pick another upstream model) and
  * `stream` is the call mode the gateway reads the answer in (a default or a rename must not turn
- * a unary call into a stream, or a stream into a unary call), on every endpoint.
+ * a unary call into a stream, or a stream into a unary call), on every endpoint. A caller's body
+ * that repeats `model` or `stream` never reaches the upstream with the repeat.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -98,8 +99,10 @@ before(async () => {
     models: {
       mo: { display_name: 'ov', provider: 'openai', model_name: 'up-ov', provider_key_id: 'pko' },
       moa: { display_name: 'ov-a', provider: 'anthropic', model_name: 'up-ov-a', provider_key_id: 'pkoa' },
+      // An alias named like its upstream id: the caller's text may go out as it came.
+      ms: { display_name: 'gpt-same', provider: 'openai', model_name: 'gpt-same', provider_key_id: 'pk1' },
     },
-    api_keys: { ko: { key_hash: sha256('sk-ov'), allowed_models: ['ov', 'ov-a'] } },
+    api_keys: { ko: { key_hash: sha256('sk-ov'), allowed_models: ['ov', 'ov-a', 'gpt-same'] } },
   });
   g = await startTestGateway(buildSnapshot(docs));
 });
@@ -144,5 +147,46 @@ test("default_body_fields and param_renames never set model or stream: the call 
     assert.equal(sent.model, body.model === 'ov-a' ? 'up-ov-a' : 'up-ov', name);
     assert.equal(sent.stream === true, stream, `${name}: upstream stream flag`);
     if (path !== '/v1/embeddings') assert.equal(sent.seed, 7, name);
+  }
+});
+
+/** Object-key occurrences of `key` in a JSON text (a `"` inside a string value is escaped). */
+const keyCount = (text: string, key: string) => text.split(new RegExp(`"${key}"\\s*:`)).length - 1;
+
+test('a body that repeats model or stream reaches the upstream with one of each: the one the gateway resolved', async () => {
+  const msgs = '[{"role":"user","content":"hi"}]';
+  const calls: [string, string, string, boolean][] = [
+    ['chat', '/v1/chat/completions', `{"model":"secret-model","model":"gpt-same","messages":${msgs}}`, false],
+    ['completions', '/v1/completions', '{"model":"secret-model","model":"gpt-same","prompt":"hi"}', false],
+    ['embeddings', '/v1/embeddings', '{"model":"secret-model","model":"gpt-same","input":"hi"}', false],
+    [
+      'chat stream',
+      '/v1/chat/completions',
+      `{"model":"gpt-same","stream":false,"stream":true,"messages":${msgs}}`,
+      true,
+    ],
+    [
+      'chat unary',
+      '/v1/chat/completions',
+      `{"model":"gpt-same","stream":true,"stream":false,"messages":${msgs}}`,
+      false,
+    ],
+  ];
+  for (const [name, path, text, stream] of calls) {
+    const before = up.requests.length;
+    const res = await fetch(`${g.base}${path}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-ov', 'content-type': 'application/json' },
+      body: text,
+    });
+    const answer = await res.text();
+    assert.equal(res.status, 200, `${name}: ${answer}`);
+    assert.equal(up.requests.length, before + 1, name);
+    const sent = up.requests[up.requests.length - 1]?.body ?? '';
+    assert.equal(keyCount(sent, 'model'), 1, `${name}: ${sent}`);
+    assert.ok(keyCount(sent, 'stream') <= 1, `${name}: ${sent}`);
+    const parsed = JSON.parse(sent) as Record<string, unknown>;
+    assert.equal(parsed.model, 'gpt-same', name);
+    if (path !== '/v1/embeddings') assert.equal(parsed.stream, stream, name);
   }
 });

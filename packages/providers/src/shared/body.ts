@@ -8,6 +8,7 @@
  * are never rejected or dropped).
  */
 import type { Endpoint, PrepareInput, ProviderKeyView } from '../contract.js';
+import { findKeyValue } from './json-scan.js';
 
 type Body = Record<string, unknown>;
 
@@ -102,6 +103,17 @@ function overridesBody(pk: ProviderKeyView): boolean {
   );
 }
 
+/**
+ * Whether `quotedKey` occurs as an object key at most once anywhere in `text`. A caller's text
+ * that repeats `model` or `stream` (`{"model":"not-allowed","model":"allowed"}`: JSON.parse keeps
+ * the last) must not go out as it came: the upstream's parser may keep the first, or refuse the
+ * duplicate. A nested key of the same name only costs the fast path.
+ */
+function keyAtMostOnce(text: string, quotedKey: string): boolean {
+  const first = findKeyValue(text, quotedKey);
+  return first === -1 || findKeyValue(text, quotedKey, first) === -1;
+}
+
 /** `raw` with `members` (`"k":v,` pairs) written first in its top-level object. */
 function prepend(raw: string, members: string): string {
   const open = raw.indexOf('{');
@@ -110,15 +122,22 @@ function prepend(raw: string, members: string): string {
 
 /**
  * The outbound OpenAI-wire body as text (`buildOpenAiBody`, serialized). When the caller's own
- * text is at hand (`input.raw`), its `model` already is the upstream id and no ProviderKey
- * override applies, that text goes out as it came, with only the fields the call mode needs
- * written in front (`"stream":false` when absent on a unary call, `stream_options` on a stream
- * without them): no second serialization of a long prompt, and numbers and key order reach
- * the upstream exactly as the caller wrote them.
+ * text is at hand (`input.raw`), its `model` already is the upstream id, no ProviderKey override
+ * applies and it names `model` and `stream` at most once, that text goes out as it came, with
+ * only the fields the call mode needs written in front (`"stream":false` when absent on a unary
+ * call, `stream_options` on a stream without them): no second serialization of a long prompt,
+ * and numbers and key order reach the upstream exactly as the caller wrote them.
  */
 export function openAiBodyText(input: PrepareInput, upstreamModel = input.upstreamModel): string {
   const { body, raw, endpoint, stream, providerKey: pk } = input;
-  if (raw !== undefined && raw.body === body && body.model === upstreamModel && !overridesBody(pk)) {
+  if (
+    raw !== undefined &&
+    raw.body === body &&
+    body.model === upstreamModel &&
+    !overridesBody(pk) &&
+    keyAtMostOnce(raw.text, '"model"') &&
+    keyAtMostOnce(raw.text, '"stream"')
+  ) {
     if (endpoint === 'embeddings') return raw.text;
     if (body.stream === stream) {
       if (!stream || body.stream_options !== undefined) return raw.text;
