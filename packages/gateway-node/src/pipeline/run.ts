@@ -42,6 +42,23 @@ function isJsonContentType(ct: string | undefined): boolean {
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
 }
 
+/**
+ * Deepest container nesting a body may have: serde_json's default recursion limit, so a body the
+ * reference parses is accepted and one it refuses as invalid JSON is refused here too. Deeper
+ * bodies parse in V8 but overflow the stack of the first recursive walk over them
+ * (`JSON.stringify` of the upstream body): a 500 instead of a 400.
+ */
+const MAX_JSON_DEPTH = 128;
+
+/** Whether `v` nests objects / arrays more than `MAX_JSON_DEPTH` levels (bounded recursion). */
+function tooDeep(v: unknown, depth: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (depth >= MAX_JSON_DEPTH) return true;
+  const values = Array.isArray(v) ? v : Object.values(v);
+  for (const x of values) if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
+  return false;
+}
+
 /** Strict parse: valid UTF-8, a JSON object, a string `model`, boolean `stream`. */
 export function parseBody(contentType: string | undefined, raw: Buffer): Json | GatewayError {
   const r = parseBodyText(contentType, raw);
@@ -70,6 +87,7 @@ function parseBodyText(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return errors.badBody('the body must be a JSON object');
   }
+  if (tooDeep(parsed, 0)) return errors.badBody(`nested deeper than ${MAX_JSON_DEPTH} levels`);
   const body = parsed as Json;
   if (body.model === undefined) return errors.badBody('missing field `model`');
   // An empty name is a name like any other: it resolves to nothing, 404 (data-plane §2 step 3).
