@@ -34,6 +34,15 @@ const TRANSPORT_DEFAULTS = {
   'x-op-tag': 'kept',
 };
 
+/** Templates whose rendered value may not be a valid header value, next to ordinary ones. */
+const NAME_DEFAULTS = {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a default_headers template
+  'x-key-name': '${request.api_key.name}',
+  'x-emoji': 'tag 😀',
+  'x-ctl': 'a\u0007b',
+  'x-op-tag': 'kept',
+};
+
 /** Answers each upstream path in its own wire shape (unary or SSE as asked). */
 const byPath: Parameters<typeof startMockUpstream>[0] = (req, res) => {
   const stream = req.json?.stream === true;
@@ -118,6 +127,20 @@ before(async () => {
         api_base: up.url,
         request: { default_headers: TRANSPORT_DEFAULTS },
       },
+      pkn: {
+        display_name: 'name-template',
+        api_key: 'sk-upstream-name',
+        provider: 'openai',
+        api_base: `${up.url}/v1`,
+        request: { default_headers: NAME_DEFAULTS },
+      },
+      pkna: {
+        display_name: 'name-template-anthropic',
+        api_key: 'sk-upstream-name-a',
+        provider: 'anthropic',
+        api_base: up.url,
+        request: { default_headers: NAME_DEFAULTS },
+      },
       pka: {
         display_name: 'forwarding-anthropic',
         api_key: 'sk-upstream-anthropic',
@@ -131,10 +154,15 @@ before(async () => {
       ma: { display_name: 'claude-fwd', provider: 'anthropic', model_name: 'c', provider_key_id: 'pka' },
       mt: { display_name: 'transport', provider: 'openai', model_name: 't', provider_key_id: 'pkt' },
       mta: { display_name: 'transport-a', provider: 'anthropic', model_name: 'c', provider_key_id: 'pkta' },
+      mn: { display_name: 'named', provider: 'openai', model_name: 'n', provider_key_id: 'pkn' },
+      mna: { display_name: 'named-a', provider: 'anthropic', model_name: 'c', provider_key_id: 'pkna' },
     },
     api_keys: {
       k9: { key_hash: sha256('sk-fwd'), allowed_models: ['mock/fwd', 'claude-fwd'] },
       k10: { key_hash: sha256('sk-transport'), allowed_models: ['transport', 'transport-a'] },
+      // A name outside Latin-1 cannot be a header value.
+      k11: { display_name: 'équipe 😀', key_hash: sha256('sk-emoji'), allowed_models: ['named', 'named-a'] },
+      k12: { display_name: 'équipe', key_hash: sha256('sk-latin'), allowed_models: ['named', 'named-a'] },
     },
   });
   g = await startTestGateway(buildSnapshot(docs));
@@ -263,5 +291,40 @@ test("operator default_headers never set transport headers: the call goes throug
     assert.notEqual(seen?.headers.connection, 'close', name);
     assert.equal(seen?.headers['accept-encoding'], undefined, name);
     assert.equal(seen?.headers['content-encoding'], undefined, name);
+  }
+});
+
+test('a default_headers value that cannot be a header value is dropped, never the call', async () => {
+  const msgs = [{ role: 'user', content: 'hi' }];
+  const calls: [string, string, Record<string, unknown>][] = [
+    ['chat', '/v1/chat/completions', { model: 'named', messages: msgs }],
+    ['chat stream', '/v1/chat/completions', { model: 'named', stream: true, messages: msgs }],
+    ['completions', '/v1/completions', { model: 'named', prompt: 'hi' }],
+    ['embeddings', '/v1/embeddings', { model: 'named', input: 'hi' }],
+    ['responses', '/v1/responses', { model: 'named', input: 'hi' }],
+    ['messages bridged', '/v1/messages', { model: 'named', max_tokens: 5, messages: msgs }],
+    ['messages native', '/v1/messages', { model: 'named-a', max_tokens: 5, messages: msgs }],
+    ['chat via Anthropic', '/v1/chat/completions', { model: 'named-a', messages: msgs }],
+  ];
+  for (const [key, name] of [
+    ['sk-emoji', undefined],
+    ['sk-latin', 'équipe'],
+  ] as const) {
+    for (const [what, path, body] of calls) {
+      const before = up.requests.length;
+      const res = await post(
+        path,
+        { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+      );
+      assert.equal(res.status, 200, `${key} ${what}: ${res.text}`);
+      assert.equal(up.requests.length, before + 1, what);
+      const seen = up.requests[up.requests.length - 1]?.headers;
+      assert.equal(seen?.['x-op-tag'], 'kept', what);
+      assert.equal(seen?.['x-emoji'], undefined, what);
+      assert.equal(seen?.['x-ctl'], undefined, what);
+      // Latin-1 travels as Latin-1 bytes (node reads header bytes as Latin-1).
+      assert.equal(seen?.['x-key-name'], name, `${key} ${what}`);
+    }
   }
 });

@@ -46,9 +46,15 @@ const NEVER_FORWARDED = new Set([
 
 const TEMPLATE_VAR = /\$\{([^}]*)\}/g;
 const FORBIDDEN_VALUE = /[\r\n\0]/;
+/** What an HTTP field value may carry (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** Renders a `${var}` template; undefined when a variable is unknown, absent or empty. */
+/**
+ * Renders a `${var}` template; undefined when a variable is unknown, absent or empty, or when the
+ * result cannot be a header value (CR/LF/NUL, other control characters, characters beyond
+ * Latin-1 such as an emoji in an api key's name): the header is dropped, never the request.
+ */
 export function renderTemplate(template: string, vars: TemplateVars): string | undefined {
   let missing = false;
   const out = template.replace(TEMPLATE_VAR, (_m, name: string) => {
@@ -56,7 +62,7 @@ export function renderTemplate(template: string, vars: TemplateVars): string | u
     if (v === undefined || v === '') missing = true;
     return v ?? '';
   });
-  if (missing || FORBIDDEN_VALUE.test(out)) return undefined;
+  if (missing || !FIELD_VALUE.test(out)) return undefined;
   return out;
 }
 
