@@ -50,12 +50,25 @@ function isJsonContentType(ct: string | undefined): boolean {
  */
 const MAX_JSON_DEPTH = 128;
 
-/** Whether `v` nests objects / arrays more than `MAX_JSON_DEPTH` levels (bounded recursion). */
-function tooDeep(v: unknown, depth: number): boolean {
-  if (v === null || typeof v !== 'object') return false;
+/**
+ * Whether the container `v` nests objects / arrays more than `MAX_JSON_DEPTH` levels (bounded
+ * recursion). Runs on every body: indexed and `for…in` loops allocate nothing (`Object.values`
+ * measured 8x slower: 38 against 4.6 µs on a 28 KB conversation, whose JSON.parse takes 110).
+ */
+function tooDeep(v: object, depth: number): boolean {
   if (depth >= MAX_JSON_DEPTH) return true;
-  const values = Array.isArray(v) ? v : Object.values(v);
-  for (const x of values) if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
+    }
+    return false;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    const x = o[k];
+    if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
+  }
   return false;
 }
 
