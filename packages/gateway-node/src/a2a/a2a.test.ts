@@ -327,3 +327,19 @@ test('live: an agent removed from the snapshot is unknown on the next request', 
   g.source.set(buildSnapshot(docs(), 3));
   assert.equal((await post('ok', rpc('GetTask'))).status, 200);
 });
+
+test('a body nested deeper than 128 levels is the invalid-JSON 400, never a 500; the agent is not called', async () => {
+  const before = seen.length;
+  const deep = await post(
+    'ok',
+    `{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`,
+  );
+  assert.equal(deep.status, 400, deep.text);
+  assert.equal(deep.text, 'invalid JSON-RPC body');
+  assert.equal(seen.length, before);
+  const atLimit = await post(
+    'ok',
+    `{"jsonrpc":"2.0","id":1,"method":"GetTask","params":${'['.repeat(127)}${']'.repeat(127)}}`,
+  );
+  assert.equal(atLimit.status, 200, atLimit.text);
+});

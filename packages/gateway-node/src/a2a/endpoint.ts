@@ -9,6 +9,7 @@ import { globMatch, type Resource } from '@aisix/core';
 import type { Admission } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
+import { nestedTooDeep } from '../http/json-depth.js';
 import { sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -93,6 +94,10 @@ export async function runA2aCall(rt: GatewayRuntime, ctx: RequestContext): Promi
   try {
     doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
+    ctx.errorType = 'invalid_request_error';
+    return sendTextError(ctx, rt.ident, 400, 'invalid JSON-RPC body');
+  }
+  if (nestedTooDeep(doc)) {
     ctx.errorType = 'invalid_request_error';
     return sendTextError(ctx, rt.ident, 400, 'invalid JSON-RPC body');
   }

@@ -10,6 +10,7 @@
  */
 import { errors, GatewayError, renderError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
+import { nestedTooDeep, TOO_DEEP } from '../http/json-depth.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -176,6 +177,7 @@ async function runCreate(
   } catch {
     return sendError(ctx, rt.ident, errors.badBody('malformed JSON'));
   }
+  if (nestedTooDeep(body)) return sendError(ctx, rt.ident, errors.badBody(TOO_DEEP));
   if (!isObject(body)) return sendError(ctx, rt.ident, errors.badBody('the body must be a JSON object'));
   const batch = collection === '/batches';
   const field = batch ? 'input_file_id' : 'training_file';

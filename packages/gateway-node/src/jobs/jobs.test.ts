@@ -120,3 +120,26 @@ test('an upload whose `file` part has no filename is the file, sent on as `file`
   assert.match(seen.body, /name="file"; filename="file"\r\n[\s\S]*\r\n\r\n\{"custom_id":"r1"\}\n\r\n/);
   assert.match(seen.body, /name="purpose"\r\n\r\nbatch\r\n/);
 });
+
+test('a job body nested deeper than 128 levels is a 400 invalid JSON request body, never a 500; no upstream call', async () => {
+  const before = up.requests.length;
+  const deep = (levels: number) =>
+    `{"input_file_id":"file-1","model":"gpt-4o-mini","endpoint":"/v1/chat/completions","metadata":{"d":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+  const r = await call('POST', '/v1/batches', {
+    body: deep(20_000),
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(r.status, 400, r.body);
+  assert.deepEqual(JSON.parse(r.body), {
+    error: {
+      message: 'request payload is invalid: invalid JSON request body: nested deeper than 128 levels',
+      type: 'invalid_request_error',
+    },
+  });
+  assert.equal(up.requests.length, before);
+  const ok = await call('POST', '/v1/batches', {
+    body: deep(120),
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(ok.status, 200, ok.body);
+});

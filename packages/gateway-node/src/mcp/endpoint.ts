@@ -11,6 +11,7 @@ import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
+import { nestedTooDeep } from '../http/json-depth.js';
 import { baseHeaders, sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { McpCall, RequestContext } from '../pipeline/context.js';
@@ -50,6 +51,7 @@ function parseMessage(body: Buffer): Message | undefined {
   } catch {
     return undefined;
   }
+  if (nestedTooDeep(doc)) return undefined;
   if (!isObject(doc) || doc.jsonrpc !== '2.0') return undefined;
   const id = doc.id;
   const hasId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));

@@ -220,3 +220,14 @@ test('scoped: bare names, namespaced spelling, foreign prefixes refused, unregis
   assert.deepEqual(await names(only), [], 'the ACL uses the namespaced form on the scoped endpoint too');
   await Promise.all([a.close(), b.close(), only.close()]);
 });
+
+test('transport: a message nested deeper than 128 levels is refused like unparseable JSON, never a 500', async () => {
+  const calls = alpha.calls.length;
+  const deep = (levels: number) =>
+    `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"alpha__echo","arguments":{"text":"x","d":${'['.repeat(levels)}${']'.repeat(levels)}}}}`;
+  const r = await post('/mcp', deep(20_000));
+  assert.equal(r.status, 415, await r.text());
+  assert.equal(alpha.calls.length, calls, 'nothing reached the upstream');
+  const ok = await post('/mcp', deep(120));
+  assert.equal(ok.status, 200, await ok.text());
+});

@@ -10,6 +10,7 @@ import { resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, packetParsed, readArrivingBody, takeBufferedBody } from '../http/body.js';
+import { nestedTooDeep, TOO_DEEP } from '../http/json-depth.js';
 import { sendError, sendSuccessBody, sendSuccessJson, sseHeaders } from '../http/respond.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -42,36 +43,6 @@ function isJsonContentType(ct: string | undefined): boolean {
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
 }
 
-/**
- * Deepest container nesting a body may have: serde_json's default recursion limit, so a body the
- * reference parses is accepted and one it refuses as invalid JSON is refused here too. Deeper
- * bodies parse in V8 but overflow the stack of the first recursive walk over them
- * (`JSON.stringify` of the upstream body): a 500 instead of a 400.
- */
-const MAX_JSON_DEPTH = 128;
-
-/**
- * Whether the container `v` nests objects / arrays more than `MAX_JSON_DEPTH` levels (bounded
- * recursion). Runs on every body: indexed and `for…in` loops allocate nothing (`Object.values`
- * measured 8x slower: 38 against 4.6 µs on a 28 KB conversation, whose JSON.parse takes 110).
- */
-function tooDeep(v: object, depth: number): boolean {
-  if (depth >= MAX_JSON_DEPTH) return true;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
-    }
-    return false;
-  }
-  const o = v as Record<string, unknown>;
-  for (const k in o) {
-    const x = o[k];
-    if (x !== null && typeof x === 'object' && tooDeep(x, depth + 1)) return true;
-  }
-  return false;
-}
-
 /** Strict parse: valid UTF-8, a JSON object, a string `model`, boolean `stream`. */
 export function parseBody(contentType: string | undefined, raw: Buffer): Json | GatewayError {
   const r = parseBodyText(contentType, raw);
@@ -100,7 +71,7 @@ function parseBodyText(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return errors.badBody('the body must be a JSON object');
   }
-  if (tooDeep(parsed, 0)) return errors.badBody(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (nestedTooDeep(parsed)) return errors.badBody(TOO_DEEP);
   const body = parsed as Json;
   if (body.model === undefined) return errors.badBody('missing field `model`');
   // An empty name is a name like any other: it resolves to nothing, 404 (data-plane §2 step 3).
