@@ -41,6 +41,9 @@ export const errors = {
   /** `/passthrough/:provider`: no model of that provider exists (the name only when well-formed). */
   passthroughProviderNotFound: (provider: string) =>
     new GatewayError(404, 'not_found', `no model is configured for provider ${JSON.stringify(provider)}`),
+  /** A path segment whose percent-encoding is not UTF-8 (`%ff`): data-plane §13 item 12. */
+  malformedPathParam: (raw: string) =>
+    invalid(`malformed path parameter ${JSON.stringify(raw.length > 256 ? raw.slice(0, 256) : raw)}`),
   passthroughProviderNotAllowed: (provider: string) =>
     new GatewayError(
       403,

@@ -43,18 +43,30 @@ const PROVIDER = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `:provider` (lower-case) and the raw rest of the path; undefined when the path has neither. */
-function splitPath(path: string): { provider: string; rest: string } | undefined {
+/** Whether a raw path piece percent-decodes (a `%ff` is not UTF-8). */
+function decodes(raw: string): boolean {
+  try {
+    decodeURIComponent(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `:provider` (lower-case) and the raw rest of the path (forwarded as the caller encoded it);
+ * undefined when the path has neither; a 400 when either does not percent-decode (data-plane §13
+ * item 12: malformed path params are `invalid_request_error`).
+ */
+function splitPath(path: string): { provider: string; rest: string } | GatewayError | undefined {
   const slash = path.indexOf('/', PASSTHROUGH_PREFIX.length);
   if (slash === -1) return undefined;
-  let provider = path.slice(PASSTHROUGH_PREFIX.length, slash);
-  try {
-    provider = decodeURIComponent(provider);
-  } catch {
-    return undefined;
-  }
-  provider = provider.toLowerCase();
-  return PROVIDER.test(provider) ? { provider, rest: path.slice(slash + 1) } : undefined;
+  const raw = path.slice(PASSTHROUGH_PREFIX.length, slash);
+  const rest = path.slice(slash + 1);
+  if (!decodes(raw)) return errors.malformedPathParam(raw);
+  if (!decodes(rest)) return errors.malformedPathParam(rest);
+  const provider = decodeURIComponent(raw).toLowerCase();
+  return PROVIDER.test(provider) ? { provider, rest } : undefined;
 }
 
 type Pick = { readonly model: Resource<'models'> } | GatewayError;
@@ -93,6 +105,7 @@ export async function runPassthrough(rt: GatewayRuntime, ctx: RequestContext): P
   if (body === undefined) return;
   const parts = splitPath(ctx.path);
   if (parts === undefined) return sendError(ctx, rt.ident, errors.notFound());
+  if (parts instanceof GatewayError) return sendError(ctx, rt.ident, parts);
   const picked = pickModel(rt, ctx, parts.provider);
   if (picked instanceof GatewayError) return sendError(ctx, rt.ident, picked);
   const model = picked.model;

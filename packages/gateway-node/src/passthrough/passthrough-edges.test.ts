@@ -126,6 +126,27 @@ test('bad input: 401, unknown provider 404, ACL 403, body over the cap 413; upst
   assert.equal(up.requests.length, before + 1, 'only the allowed GET reached the upstream');
 });
 
+test('malformed path params (%ff in :provider or the rest) are 400 invalid_request_error, after 401 (§13 item 12)', async () => {
+  const before = up.requests.length;
+  for (const path of [
+    '/passthrough/%ff/v1/models',
+    '/passthrough/openai/v1/a%ffb',
+    '/passthrough/openai/v1/%e2%28',
+  ]) {
+    const anon = await call(path, { key: null });
+    assert.equal(anon.status, 401, `${path}: unauthenticated first`);
+    const r = await call(path);
+    assert.equal(r.status, 400, path);
+    const e = await envelope(r);
+    assert.equal(e.type, 'invalid_request_error', path);
+    assert.match(e.message, /^malformed path parameter "/, path);
+  }
+  assert.equal(up.requests.length, before, 'nothing reached the upstream');
+  // Well-formed escapes still go out as the caller encoded them.
+  assert.equal((await call('/passthrough/openai/v1/models%2Fx')).status, 200);
+  assert.equal(up.requests.at(-1)?.url, '/v1/models%2Fx');
+});
+
 test('upstream 4xx relayed verbatim; 429 keeps Retry-After and is never retried', async () => {
   up.handle((_req, res) => sendJsonBody(res, 400, { error: { message: 'native shape', type: 'bad' } }));
   const r400 = await call('/passthrough/openai/v1/chat/completions', { method: 'POST', body: '{}' });
