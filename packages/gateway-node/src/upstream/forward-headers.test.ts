@@ -14,7 +14,7 @@ import {
   standardDocs,
   startTestGateway,
 } from '../test/fixtures.js';
-import { chatJson, chatSse, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { everyEndpoint, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 
 let up: MockUpstream;
 let g: Started;
@@ -43,67 +43,8 @@ const NAME_DEFAULTS = {
   'x-op-tag': 'kept',
 };
 
-/** Answers each upstream path in its own wire shape (unary or SSE as asked). */
-const byPath: Parameters<typeof startMockUpstream>[0] = (req, res) => {
-  const stream = req.json?.stream === true;
-  if (req.url.endsWith('/v1/messages')) {
-    if (stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(
-        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"a","usage":{"input_tokens":1,"output_tokens":0}}}\n\n' +
-          'event: message_stop\ndata: {"type":"message_stop"}\n\n',
-      );
-      return;
-    }
-    return json(res, 200, {
-      id: 'm',
-      type: 'message',
-      role: 'assistant',
-      model: 'a',
-      content: [{ type: 'text', text: 'hi' }],
-      stop_reason: 'end_turn',
-      usage: { input_tokens: 1, output_tokens: 1 },
-    });
-  }
-  if (req.url.endsWith('/responses')) {
-    const done = {
-      id: 'r',
-      object: 'response',
-      status: 'completed',
-      model: 'x',
-      output: [],
-      usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
-    };
-    if (!stream) return json(res, 200, done);
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end(
-      `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: done })}\n\n`,
-    );
-    return;
-  }
-  if (req.url.endsWith('/embeddings')) {
-    return json(res, 200, {
-      object: 'list',
-      data: [{ object: 'embedding', index: 0, embedding: [0.1] }],
-      model: 'e',
-      usage: { prompt_tokens: 1, total_tokens: 1 },
-    });
-  }
-  if (req.url.endsWith('/v1/completions')) {
-    return json(res, 200, {
-      id: 'c',
-      object: 'text_completion',
-      created: 1,
-      model: 'x',
-      choices: [{ index: 0, text: 'hi', finish_reason: 'stop' }],
-      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-    });
-  }
-  return stream ? chatSse()(req, res) : chatJson('hi')(req, res);
-};
-
 before(async () => {
-  up = await startMockUpstream(byPath);
+  up = await startMockUpstream(everyEndpoint);
   const docs = standardDocs(up.url, {
     provider_keys: {
       pkf: {
