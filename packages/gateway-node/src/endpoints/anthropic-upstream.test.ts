@@ -291,6 +291,69 @@ test('non-streaming tool_use response: content null and tool_calls', async () =>
   );
 });
 
+test('streamed tool_use without input (a no-argument tool): the SDK helpers see arguments "{}", as in the JSON answer', async () => {
+  // Anthropic streams a tool call that takes no input as content_block_start (input {}) followed
+  // by one input_json_delta with an empty partial_json. OpenAI's `arguments` is always a JSON
+  // string ("{}" for no arguments), and the non-streaming translation renders "{}" too
+  // (providers.md §2.3), so the streamed calls must accumulate to valid JSON.
+  const events = [
+    {
+      type: 'message_start',
+      message: {
+        id: 'msg_noargs',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-20250514',
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 20, output_tokens: 1 },
+      },
+    },
+    {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'tool_use', id: 'toolu_time', name: 'get_time', input: {} },
+    },
+    { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } },
+    { type: 'content_block_stop', index: 0 },
+    {
+      type: 'content_block_start',
+      index: 1,
+      content_block: { type: 'tool_use', id: 'toolu_weather', name: 'get_weather', input: {} },
+    },
+    {
+      type: 'content_block_delta',
+      index: 1,
+      delta: { type: 'input_json_delta', partial_json: '{"location":' },
+    },
+    { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: ' "Paris"}' } },
+    { type: 'content_block_stop', index: 1 },
+    {
+      type: 'message_delta',
+      delta: { stop_reason: 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 30 },
+    },
+    { type: 'message_stop' },
+  ];
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of events) res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    res.end();
+  });
+  const final = await client.chat.completions
+    .stream({ model: 'claude', messages: [{ role: 'user', content: 'What time is it, and the weather?' }] })
+    .finalChatCompletion();
+  const calls = (final.choices[0]?.message.tool_calls ?? []).map((c) =>
+    c.type === 'function' ? [c.id, c.function.name, c.function.arguments] : [],
+  );
+  assert.deepEqual(calls, [
+    ['toolu_time', 'get_time', '{}'],
+    ['toolu_weather', 'get_weather', '{"location": "Paris"}'],
+  ]);
+  assert.equal(final.choices[0]?.finish_reason, 'tool_calls');
+});
+
 async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
   try {
     await p;

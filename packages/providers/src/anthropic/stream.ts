@@ -7,7 +7,10 @@
  * - `text_delta` → `content`; `thinking_delta` → `reasoning_content`; a `tool_use` block start →
  *   a `tool_calls` delta with id, name and empty arguments; its `input_json_delta`s → argument
  *   deltas at the same tool ordinal (blocks are numbered across text and tools; tool calls are
- *   numbered among tools only, as OpenAI clients index them).
+ *   numbered among tools only, as OpenAI clients index them). A tool block that stops without a
+ *   non-empty argument delta (a tool taking no input: Anthropic sends `partial_json: ""`) gets
+ *   the JSON of its start `input` (`{}`) as its arguments, as the JSON answer does (providers.md
+ *   §2.3): OpenAI `arguments` is always a JSON string, and clients `JSON.parse` it.
  * - `message_delta` raises the counters (some relays only report there) and emits the
  *   `finish_reason` chunk, carrying the usage when the event reported output tokens
  *   (providers.md §2.4); `message_stop` emits a usage-only chunk only when that did not happen
@@ -59,6 +62,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   private usageSent = false;
   /** Content block index → tool-call ordinal. */
   private readonly tools = new Map<number, number>();
+  /** Open tool blocks that have not streamed any argument text yet → the start block's `input`. */
+  private readonly argless = new Map<number, unknown>();
   private out = '';
   private readonly onEvent = (data: string, event: string | undefined): void => this.event(data, event);
 
@@ -128,6 +133,9 @@ export class AnthropicStreamTranslator implements StreamTranslator {
       case 'content_block_delta':
         this.blockDelta(ev);
         break;
+      case 'content_block_stop':
+        this.blockStop(ev);
+        break;
       case 'message_delta':
         this.messageDelta(ev);
         break;
@@ -138,7 +146,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
         this.inBandError(data);
         break;
       default:
-        // ping, content_block_stop and event types added later carry nothing for the caller.
+        // ping and event types added later carry nothing for the caller.
         break;
     }
   }
@@ -162,6 +170,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     if (block.type === 'tool_use') {
       const ordinal = this.tools.size;
       this.tools.set(index, ordinal);
+      this.argless.set(index, block.input);
       this.sawOutput = true;
       this.emit({
         tool_calls: [
@@ -188,10 +197,23 @@ export class AnthropicStreamTranslator implements StreamTranslator {
       this.sawOutput = true;
       this.emit({ reasoning_content: d.thinking });
     } else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string' && d.partial_json !== '') {
-      const ordinal = this.tools.get(typeof ev.index === 'number' ? ev.index : -1);
+      const index = typeof ev.index === 'number' ? ev.index : -1;
+      const ordinal = this.tools.get(index);
       if (ordinal === undefined) return;
+      this.argless.delete(index);
       this.emit({ tool_calls: [{ index: ordinal, function: { arguments: d.partial_json } }] });
     }
+  }
+
+  private blockStop(ev: Obj): void {
+    const index = typeof ev.index === 'number' ? ev.index : -1;
+    if (!this.argless.has(index)) return;
+    const input = this.argless.get(index);
+    this.argless.delete(index);
+    const ordinal = this.tools.get(index);
+    if (ordinal === undefined) return;
+    const args = isObj(input) ? JSON.stringify(input) : '{}';
+    this.emit({ tool_calls: [{ index: ordinal, function: { arguments: args } }] });
   }
 
   private messageDelta(ev: Obj): void {
