@@ -55,4 +55,10 @@ test('length finish → incomplete with max_output_tokens; total falls back to i
   assert.equal(r.status, 'incomplete');
   assert.deepEqual(r.incomplete_details, { reason: 'max_output_tokens' });
   assert.equal(r.usage.total_tokens, 7);
+  // The message that was cut short says so too (OpenAI's own incomplete responses do).
+  assert.equal(r.output[0].status, 'incomplete');
+  const done = JSON.parse(
+    chatToResponses({ choices: [{ message: { content: 'whole' }, finish_reason: 'stop' }] }, 'a', usage),
+  );
+  assert.equal(done.output[0].status, 'completed');
 });

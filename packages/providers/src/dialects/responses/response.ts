@@ -99,6 +99,9 @@ export function chatToResponses(
     output.push(functionCallItem(`fc_${hexId()}`, c.id ?? '', name, args, 'completed'));
   }
   const reason = incompleteReason(choice?.finish_reason);
+  // The item the answer was cut short in (the last one) is `incomplete` too, as OpenAI reports it.
+  const last = output.at(-1);
+  if (reason && last !== undefined) last.status = 'incomplete';
   const head = newHead(alias, echo);
   const extra: Json = reason ? { incomplete_details: { reason } } : {};
   return JSON.stringify(

@@ -93,13 +93,19 @@ test('terminal event waits for usage; a length finish ends incomplete; errors en
     'response.created',
     'response.in_progress',
   ]);
-  assert.deepEqual(names(enc.chunk({ choices: [{ delta: {}, finish_reason: 'length' }] })), [
-    'response.output_text.done',
-    'response.content_part.done',
-    'response.output_item.done',
-  ]);
+  const closing = parseSse(enc.chunk({ choices: [{ delta: {}, finish_reason: 'length' }] }));
+  assert.deepEqual(
+    closing.map((e) => e.event),
+    ['response.output_text.done', 'response.content_part.done', 'response.output_item.done'],
+  );
+  // The item the length finish cut short is incomplete, in its done event and in the response.
+  assert.equal((closing[2]?.data.item as { status?: string } | undefined)?.status, 'incomplete');
   const last = parseSse(enc.chunk({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 2 } }));
   assert.equal(last[0]?.event, 'response.incomplete');
+  assert.equal(
+    (last[0]?.data.response as { output: { status: string }[] } | undefined)?.output[0]?.status,
+    'incomplete',
+  );
   assert.deepEqual(
     (last[0]?.data.response as { incomplete_details?: unknown } | undefined)?.incomplete_details,
     {

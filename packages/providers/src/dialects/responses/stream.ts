@@ -193,6 +193,8 @@ export class ResponsesEncoder implements DialectEncoder {
     if (!item) return '';
     this.open = undefined;
     const at = { item_id: item.id, output_index: item.outputIndex };
+    // Closed by a finish that cut the answer short (length, content filter): the item is too.
+    const status = this.finished && incompleteReason(this.finish_) ? 'incomplete' : 'completed';
     let out: string;
     let done: Json;
     if (item.kind === 'message') {
@@ -204,10 +206,10 @@ export class ResponsesEncoder implements DialectEncoder {
         logprobs: [],
       });
       out += this.emit('response.content_part.done', { ...at, content_index: 0, part });
-      done = messageItem(item.id, item.text, 'completed');
+      done = messageItem(item.id, item.text, status);
     } else {
       out = this.emit('response.function_call_arguments.done', { ...at, arguments: item.text });
-      done = functionCallItem(item.id, item.callId, item.name, item.text, 'completed');
+      done = functionCallItem(item.id, item.callId, item.name, item.text, status);
     }
     this.output.push(done);
     return out + this.emit('response.output_item.done', { output_index: item.outputIndex, item: done });
