@@ -24,6 +24,14 @@ export class GatewayError {
 
 const invalid = (message: string) => new GatewayError(400, 'invalid_request_error', message);
 
+/**
+ * 501: what the target cannot do. The OpenAI and Anthropic SDKs retry every 5xx (twice, backing
+ * off) unless the answer says `x-should-retry: false`, which they honour: a retry cannot help.
+ */
+const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' };
+export const notImplemented = (message: string) =>
+  new GatewayError(501, 'not_implemented', message, undefined, undefined, NO_RETRY);
+
 export const errors = {
   notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
   /** Never sent (nobody is left to read it): what logs, events and spans record (§1.3, §6.6). */
@@ -165,7 +173,7 @@ export const errors = {
       case 'invalid_credentials':
         return new GatewayError(401, 'authentication_error', e.message);
       case 'not_implemented':
-        return new GatewayError(501, 'not_implemented', e.message);
+        return notImplemented(e.message);
     }
   },
 

@@ -463,6 +463,23 @@ test('embeddings are refused with 501; a third-party vendor without api_base is 
   assert.equal(up.requests.length, before);
 });
 
+test('a 501 tells the SDKs not to retry (x-should-retry: false): one request, not three', async () => {
+  let sent = 0;
+  const retrying = new OpenAI({
+    apiKey: CALLER,
+    baseURL: `${g.base}/v1`,
+    maxRetries: 2,
+    fetch: (url, init) => {
+      sent++;
+      return fetch(url, init);
+    },
+  });
+  const e = await apiError(retrying.embeddings.create({ model: 'claude', input: 'x' }));
+  assert.equal(e.status, 501);
+  assert.equal(e.headers?.get('x-should-retry'), 'false');
+  assert.equal(sent, 1);
+});
+
 test('model auto_prompt_caching: breakpoints on the last system block and the last message block', async () => {
   up.handle(messageJson('message-text.json'));
   await client.chat.completions.create({

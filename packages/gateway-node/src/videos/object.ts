@@ -3,7 +3,7 @@
  * Optional fields are omitted, never null; `error` only on a failed task.
  */
 import type { VideoFailure, VideoStatus } from '@aisix/providers';
-import { GatewayError } from '../errors.js';
+import { GatewayError, notImplemented } from '../errors.js';
 
 export interface VideoObject {
   readonly id: string;
@@ -29,11 +29,7 @@ export function videoNotFound(id: string): GatewayError {
 }
 
 export function providerNotSupported(provider: string): GatewayError {
-  return new GatewayError(
-    501,
-    'not_implemented',
-    `provider ${JSON.stringify(provider)} is not yet supported on /v1/videos`,
-  );
+  return notImplemented(`provider ${JSON.stringify(provider)} is not yet supported on /v1/videos`);
 }
 
 export function malformedId(raw: string): GatewayError {
