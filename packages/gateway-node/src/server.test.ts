@@ -204,6 +204,70 @@ test('a client that closes its side mid-body (chat, file upload) does not take t
   }
 });
 
+/** Sends `text` and keeps the socket open; resolves with what came back and how long it stayed open. */
+function heldOpen(
+  port: number,
+  text: string,
+  maxMs: number,
+): Promise<{ out: string; ms: number; closed: boolean }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const s = connect(port, '127.0.0.1', () => s.write(text));
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString();
+    });
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ out, ms: Date.now() - t0, closed });
+    };
+    const timer = setTimeout(() => done(false), maxMs);
+    s.on('close', () => done(true));
+    s.on('error', () => done(true));
+  });
+}
+
+test('a response sent before the request body was read (401, 404, 405) does not hold the connection for the rest forever', async () => {
+  up.handle(chatJson());
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), testConfig(), {
+    bodyIdleTimeoutMs: 300,
+  });
+  try {
+    const partial = (method: string, path: string, key: string) =>
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":"gpt-4o-mini"`;
+    for (const [method, path, key, status] of [
+      ['POST', '/v1/chat/completions', 'sk-wrong', 401],
+      ['POST', '/v1/nope', CALLER_KEY, 404],
+      ['PUT', '/v1/chat/completions', CALLER_KEY, 405],
+    ] as const) {
+      const r = await heldOpen(g.gw.proxyPort, partial(method, path, key), 4000);
+      assert.match(r.out, new RegExp(`^HTTP/1\\.1 ${status} `), `${method} ${path}`);
+      assert.ok(r.closed, `${method} ${path}: connection still open after ${r.ms} ms`);
+    }
+    // A body that does arrive in time is discarded and the connection serves the next request.
+    const both = await new Promise<string>((resolve) => {
+      const s = connect(g.gw.proxyPort, '127.0.0.1', () =>
+        s.write('POST /v1/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{"a"'),
+      );
+      let out = '';
+      s.on('data', (d) => {
+        out += d.toString();
+        if (out.includes('\r\n\r\nok')) {
+          s.destroy();
+          resolve(out);
+        }
+      });
+      setTimeout(() => s.write(':1}GET /livez HTTP/1.1\r\nHost: x\r\n\r\n'), 100);
+      s.on('close', () => resolve(out));
+    });
+    assert.match(both, /^HTTP\/1\.1 404 /);
+    assert.match(both, /HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nok$/);
+  } finally {
+    await g.gw.close();
+  }
+});
+
 test('metrics and status listener: request counters, config series, /status/models, /status/config', async () => {
   up.handle(chatJson());
   const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), testConfig(), {

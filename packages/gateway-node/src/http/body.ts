@@ -9,7 +9,8 @@
  *   so a trickling client cannot hold a request open.
  *
  * After a refusal the rest of the body is drained (≤ 32 MiB / 5 s) so the client can read the
- * error instead of hitting a reset mid-upload; past that the socket is destroyed.
+ * error instead of hitting a reset mid-upload; past that the socket is destroyed. A response that
+ * ended before its body was read at all gets the same bounded drain (`drainUnread`).
  */
 import type { IncomingMessage } from 'node:http';
 import { errors, type GatewayError } from '../errors.js';
@@ -113,12 +114,23 @@ export function readArrivingBody(req: IncomingMessage, limit: number, idleMs: nu
   });
 }
 
-/** Discards the rest of a refused body, bounded; reports how the drain ended. */
-export function drainBody(req: IncomingMessage, onDone?: (outcome: DrainOutcome) => void): void {
+/** Requests whose rest is being discarded by `drainBody`. */
+const draining = new WeakSet<IncomingMessage>();
+
+/**
+ * Discards the rest of a refused body, bounded (≤ 32 MiB, ≤ `maxMs`, 5 s by default); reports how
+ * the drain ended.
+ */
+export function drainBody(
+  req: IncomingMessage,
+  onDone?: (outcome: DrainOutcome) => void,
+  maxMs: number = DRAIN_MAX_MS,
+): void {
   if (req.readableEnded) {
     onDone?.('completed');
     return;
   }
+  draining.add(req);
   let size = 0;
   let finished = false;
   const done = (o: DrainOutcome, destroy: boolean) => {
@@ -133,9 +145,21 @@ export function drainBody(req: IncomingMessage, onDone?: (outcome: DrainOutcome)
     size += c.length;
     if (size > DRAIN_MAX_BYTES) done('cap_reached', true);
   };
-  const timer = setTimeout(() => done('timeout', true), DRAIN_MAX_MS);
+  const timer = setTimeout(() => done('timeout', true), maxMs);
   req.on('data', onData);
   req.once('end', () => done('completed', false));
   req.once('error', () => done('client_read_error', true));
   req.resume();
+}
+
+/**
+ * Once a response has ended on a connection kept alive: a body nobody read nor drained (a 404, a
+ * 405 or a 401 answered before it) is discarded by node with no deadline at all (the proxy has no
+ * request timeout and, by default, no keep-alive timeout), so a client that never sends the rest
+ * would hold the connection forever. It is drained here instead, bounded like `drainBody`
+ * (`maxMs` at most 5 s); past that the socket is closed.
+ */
+export function drainUnread(req: IncomingMessage, maxMs: number): void {
+  if (req.complete || req.readableEnded || draining.has(req)) return;
+  drainBody(req, undefined, maxMs > 0 ? Math.min(maxMs, DRAIN_MAX_MS) : DRAIN_MAX_MS);
 }
