@@ -1,7 +1,8 @@
 /**
  * Reads an admin request body: content type first, then at most `limit` bytes (counted
  * while streaming, so an oversize body is never buffered whole), then strict UTF-8 and
- * JSON. Each failure is an `AdminHttpError` with the JSON envelope (415, 413, 400).
+ * JSON. Each failure is an `AdminHttpError` with the JSON envelope (415, 413, 400; a body cut
+ * short by the client closing or resetting the connection is a 400 too, never a 500).
  *
  * The JSON parser's own message is not used: V8 quotes a slice of the input in it, which
  * could echo a secret back to the caller.
@@ -29,7 +30,17 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      step = await reader.read();
+    } catch {
+      // The client closed or reset the connection mid-body: its request, not a server failure.
+      throw new AdminHttpError(
+        400,
+        'request body could not be read: the connection ended before it was complete',
+      );
+    }
+    const { done, value } = step;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
