@@ -23,7 +23,7 @@ import { errors, type GatewayError } from './errors.js';
 import { upstreamHttp } from './guardrails/remote/http.js';
 import { BackgroundChecks } from './health/background.js';
 import { ModelHealthTracker } from './health/tracker.js';
-import { drainBody, drainUnread } from './http/body.js';
+import { drainBody } from './http/body.js';
 import { parseRawHead, refusedExchange } from './http/client-error.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
@@ -146,7 +146,12 @@ function buildRuntime(o: ProxyHandlerOptions): Built {
     registry: o.registry ?? defaultRegistry,
     metrics,
     logger: o.logger,
-    ident: { server: `AISIX/${o.version}`, draining: false, logger: o.logger },
+    ident: {
+      server: `AISIX/${o.version}`,
+      draining: false,
+      logger: o.logger,
+      bodyIdleMs: o.bodyIdleTimeoutMs ?? 10_000,
+    },
     realIp: {
       trusted: settings.trustedProxies.length > 0 ? compileCidrs(settings.trustedProxies) : undefined,
       header: settings.realIpHeader,
@@ -226,14 +231,7 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     return path;
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    // A response that ends with its request body still arriving (a 404, a 405, a 401 answered
-    // before the body was read) would leave the connection waiting for that body without limit.
-    res.once('finish', () => {
-      if (res.shouldKeepAlive) drainUnread(req, rt.bodyIdleMs);
-    });
-    serve(req, res, pathOf(req));
-  };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => serve(req, res, pathOf(req));
 
   const onUpgrade = (server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = req.url ?? '/';

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { type GatewayError, renderError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { addHeaders } from '../pipeline/scopes.js';
+import { drainUnread } from './body.js';
 
 export interface ResponseIdentity {
   /** `AISIX/<version>`. */
@@ -19,6 +20,8 @@ export interface ResponseIdentity {
   draining: boolean;
   /** Where scope hook failures are logged. */
   readonly logger: Logger;
+  /** `downstream` body idle timeout: bounds the drain of a body a response did not wait for. */
+  readonly bodyIdleMs: number;
 }
 
 export function baseHeaders(
@@ -64,8 +67,16 @@ export function writeStreamHead(ctx: RequestContext, ident: ResponseIdentity): v
   ctx.res.writeHead(200, successHeaders(ctx, ident, sseHeaders()));
 }
 
+function drainAfter(ctx: RequestContext, idleMs: number): void {
+  const { req, res } = ctx;
+  res.once('finish', () => {
+    if (res.shouldKeepAlive) drainUnread(req, idleMs);
+  });
+}
+
 function send(
   ctx: RequestContext,
+  ident: ResponseIdentity,
   status: number,
   contentType: string,
   body: string,
@@ -74,6 +85,10 @@ function send(
   const res = ctx.res;
   if (res.headersSent || res.destroyed) return;
   ctx.settled = true;
+  // Answered before its body was read (a 401, 404 or 405): once the answer is out, the rest of
+  // the body is drained, bounded, or node would wait for it with no deadline at all. Successes
+  // have read their body: one property read.
+  if (!ctx.req.complete) drainAfter(ctx, ident.bodyIdleMs);
   headers['content-type'] = contentType;
   headers['content-length'] = Buffer.byteLength(body);
   res.writeHead(status, headers);
@@ -88,7 +103,7 @@ export function sendBody(
   body: string,
   extra: OutgoingHttpHeaders = {},
 ): void {
-  send(ctx, status, contentType, body, baseHeaders(ctx, ident, extra));
+  send(ctx, ident, status, contentType, body, baseHeaders(ctx, ident, extra));
 }
 
 /**
@@ -125,7 +140,7 @@ export function sendSuccessJson(
   extra: OutgoingHttpHeaders = {},
 ): void {
   if (ctx.res.headersSent || ctx.res.destroyed) return;
-  send(ctx, 200, 'application/json', body, successHeaders(ctx, ident, extra));
+  send(ctx, ident, 200, 'application/json', body, successHeaders(ctx, ident, extra));
 }
 
 /** A model endpoint's success whose bytes are written whole at once (a replayed stream). */
@@ -137,7 +152,7 @@ export function sendSuccessBody(
 ): void {
   if (ctx.res.headersSent || ctx.res.destroyed) return;
   const contentType = String(extra['content-type'] ?? 'application/octet-stream');
-  send(ctx, 200, contentType, body, successHeaders(ctx, ident, extra));
+  send(ctx, ident, 200, contentType, body, successHeaders(ctx, ident, extra));
 }
 
 /** Renders a catalogue error in the route's envelope; records it for the access log. */
