@@ -597,4 +597,50 @@ describe('aisix serving', () => {
       blocker.close();
     }
   });
+
+  test('proxy.workers: 2: a SIGHUP while the workers boot reaches each once it is ready, killing none', async () => {
+    const p = await ports();
+    const resources = write('workers-hup.yaml', '_format_version: "1"\n');
+    const cfg = write(
+      'workers-hup-config.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], listenerEnv(p));
+    try {
+      // The primary logs `aisix started` before it forks; from then on, SIGHUP it until the
+      // workers are up (a reload of an unchanged file, as a config tool would send).
+      const deadline = Date.now() + 15_000;
+      while (!proc.stdout().includes('"aisix started"') && Date.now() < deadline) await sleep(10);
+      let sent = 0;
+      while (
+        !proc.stdout().includes('all gateway workers started') &&
+        proc.child.exitCode === null &&
+        Date.now() < deadline
+      ) {
+        proc.child.kill('SIGHUP');
+        sent++;
+        await sleep(25);
+      }
+      assert.ok(sent > 0, 'a SIGHUP was sent while the workers booted');
+      assert.equal(proc.child.exitCode, null, `the gateway survived: ${proc.stderr()}${proc.stdout()}`);
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      // Each worker got the reload it missed while booting, once its handler was installed.
+      const reloaded = () =>
+        new Set(
+          proc
+            .stdout()
+            .split('\n')
+            .filter((l) => l.includes('"resources file reloaded"') && l.includes('"worker"'))
+            .map((l) => (JSON.parse(l) as { worker: number }).worker),
+        );
+      const until = Date.now() + 5000;
+      while (reloaded().size < 2 && Date.now() < until) await sleep(50);
+      assert.deepEqual([...reloaded()].sort(), [1, 2], proc.stdout());
+      assert.doesNotMatch(proc.stdout(), /gateway worker exited/);
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
 });

@@ -17,7 +17,8 @@
  *
  * SIGTERM/SIGINT on the primary: admin readiness goes 503, the signal is forwarded to every
  * worker (each drains like a single process), and the primary exits 0 once all have exited.
- * SIGHUP is forwarded too (resources-file reload in every worker).
+ * SIGHUP is forwarded too (resources-file reload in every worker), to a worker still booting
+ * only once it is ready: before its handler is installed the signal would kill it.
  *
  * Rate limits on the memory backend are pod-wide, not per worker: the primary holds the
  * counters (`@aisix/limits` `CounterStoreServer` over a memory store) and each worker's
@@ -117,6 +118,10 @@ async function runWorker(deps: ServeDeps): Promise<Running | null> {
 
 async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | null> {
   const slots = new Map<number, Worker>();
+  /** Workers that reported ready: their SIGHUP handler is installed. */
+  const readyWorkers = new WeakSet<Worker>();
+  /** Workers still booting when a SIGHUP came: they get it once ready (see `reload`). */
+  const reloadOnReady = new WeakSet<Worker>();
   let stopping = false;
   let booted = false;
   let failBoot: ((code: number) => void) | undefined;
@@ -153,7 +158,13 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   let scrapeId = 0;
   const pending = new Map<number, (w: Worker, answer: unknown) => void>();
   cluster.on('message', (w, msg: unknown) => {
-    if (isMessage<MetricsResponse>(msg, METRICS_RES)) pending.get(msg.id)?.(w, msg.snapshot);
+    if (isMessage<{ type: string }>(msg, READY_MSG)) {
+      readyWorkers.add(w);
+      if (reloadOnReady.has(w)) {
+        reloadOnReady.delete(w);
+        w.process.kill('SIGHUP');
+      }
+    } else if (isMessage<MetricsResponse>(msg, METRICS_RES)) pending.get(msg.id)?.(w, msg.snapshot);
     else if (isMessage<HealthResponse>(msg, HEALTH_RES)) pending.get(msg.id)?.(w, msg.dump);
   });
   /** Asks every live worker; resolves with the answers that came within `SCRAPE_TIMEOUT_MS`. */
@@ -201,7 +212,13 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
     {
       onDrain: () => stopWorkers('SIGTERM'),
       onReload: () => {
-        for (const w of slots.values()) w.process.kill('SIGHUP');
+        // A worker still booting has no SIGHUP handler yet and the signal's default action
+        // would kill it (during the first boot, the whole gateway): it gets the signal once
+        // ready instead, so a file it read before the change is read again.
+        for (const w of slots.values()) {
+          if (readyWorkers.has(w)) w.process.kill('SIGHUP');
+          else reloadOnReady.add(w);
+        }
       },
       workerMetrics,
       workerHealth,
