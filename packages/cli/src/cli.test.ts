@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -595,6 +595,45 @@ describe('aisix serving', () => {
       assert.match(proc.stderr(), new RegExp(`127\\.0\\.0\\.1:${addr.port}`));
     } finally {
       blocker.close();
+    }
+  });
+
+  test('proxy.workers: 2: a worker killed while booting fails the boot with one line and exit 1', async () => {
+    const p = await ports();
+    const resources = write('workers-killed.yaml', '_format_version: "1"\n');
+    const cfg = write(
+      'workers-killed-config.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], listenerEnv(p));
+    try {
+      const pid = proc.child.pid ?? -1;
+      // The primary's children (the forked workers): the processes whose parent it is.
+      const children = (): number[] =>
+        readdirSync('/proc')
+          .filter((d) => /^\d+$/.test(d))
+          .filter((d) => {
+            try {
+              // pid (comm) state ppid ...: comm may hold spaces, so read after its last ')'.
+              const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+              return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+            } catch {
+              return false;
+            }
+          })
+          .map(Number);
+      const deadline = Date.now() + 15_000;
+      while (children().length === 0 && proc.child.exitCode === null && Date.now() < deadline) await sleep(5);
+      const [worker] = children();
+      assert.ok(worker !== undefined, `a worker was forked: ${proc.stderr()}`);
+      assert.ok(!proc.stdout().includes('all gateway workers started'), 'killed before the boot completed');
+      process.kill(worker, 'SIGKILL');
+      assert.equal(await proc.exited, 1);
+      const lines = proc.stderr().split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, proc.stderr());
+      assert.match(lines[0] ?? '', /^Error: gateway worker [12] was killed by SIGKILL while starting$/);
+    } finally {
+      proc.child.kill('SIGKILL');
     }
   });
 

@@ -143,6 +143,9 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
       if (slots.get(slot) === w) slots.delete(slot);
       if (stopping) return;
       if (!booted) {
+        // A worker that failed by itself printed its own error; one killed by a signal could not.
+        if (signal !== null)
+          deps.io.err(`Error: gateway worker ${slot} was killed by ${signal} while starting`);
         failBoot?.(1);
         return;
       }
