@@ -575,6 +575,81 @@ describe('aisix serving', () => {
     }
   });
 
+  test('proxy.workers: 2: a worker that dies keeps its counted requests in /metrics (counters never go down)', async () => {
+    const p = await ports();
+    const resources = write(
+      'workers-died-resources.yaml',
+      '_format_version: "1"\napi_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: ["*"]}]\n',
+    );
+    const cfg = write(
+      'workers-died.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+    );
+    const proc = start(['--config', cfg], { ...listenerEnv(p), APP_CALLER_KEY: 'sk-app' });
+    // A new connection per request, so the cluster spreads them over both workers.
+    const models = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: p.proxy,
+            path: '/v1/models',
+            agent: false,
+            headers: { authorization: 'Bearer sk-app' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const counted = async (): Promise<number> => {
+      const scrape = await get(`http://127.0.0.1:${p.metrics}/metrics`);
+      assert.equal(scrape.status, 200);
+      const m = /^aisix_proxy_requests_total\{endpoint="\/v1\/models",[^}]*status="200"[^}]*\} (\d+)$/m.exec(
+        scrape.body,
+      );
+      return Number(m?.[1] ?? 0);
+    };
+    const lines = (msg: string) =>
+      proc
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes(`"msg":"${msg}"`))
+        .map((l) => JSON.parse(l) as { pid: number; worker: number });
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      let until = Date.now() + 10_000;
+      while (lines('gateway worker started').length < 2 && Date.now() < until) await sleep(50);
+      const n = 40;
+      for (let i = 0; i < n; i++) assert.equal(await models(), 200);
+      until = Date.now() + 5000;
+      while (new Set(lines('proxy request completed').map((l) => l.worker)).size < 2 && Date.now() < until)
+        await sleep(50);
+      assert.equal(
+        new Set(lines('proxy request completed').map((l) => l.worker)).size,
+        2,
+        'both workers served',
+      );
+      assert.equal(await counted(), n);
+      const victim = lines('gateway worker started')[0];
+      assert.ok(victim !== undefined);
+      process.kill(victim.pid, 'SIGKILL');
+      until = Date.now() + 10_000;
+      while (lines('gateway worker started').length < 3 && Date.now() < until) await sleep(50);
+      assert.equal(lines('gateway worker started').length, 3, 'the slot was forked again');
+      assert.equal(await counted(), n, 'what the dead worker served still counts');
+      for (let i = 0; i < 10; i++) assert.equal(await models(), 200);
+      assert.equal(await counted(), n + 10);
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
   test('proxy.workers: 2 with the proxy port in use fails the boot with exit 1', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

@@ -8,9 +8,10 @@
  * the in-flight gauge) and appends its own `aisix_config_*` series; `/status/*` answer from the
  * primary's own config sync, except `/status/models` (and the admin's model health), which
  * merge the workers' model health (cooldowns, background checks, failure counts) into the pod's
- * view on each read. A worker that does not answer within `SCRAPE_TIMEOUT_MS` is left
- * out of that scrape. Workers that die are forked again in the same slot (their counters start
- * from zero, as after any process restart); a worker that fails to boot fails the whole boot.
+ * view on each read. A worker that does not answer within `SCRAPE_TIMEOUT_MS` counts with its
+ * previous answer, and one that died keeps its last scraped counters and histograms in the sum:
+ * the pod's counters never go down while the primary lives. Workers that die are forked again
+ * in the same slot; a worker that fails to boot fails the whole boot.
  *
  * The embedded store cannot be shared: its directory is locked by the one process that opens
  * it, so workers > 1 with the embedded store is refused at boot with a message naming the fix.
@@ -32,6 +33,7 @@ import { availableParallelism } from 'node:os';
 import type { Config, ConfigSource } from '@aisix/core';
 import {
   aggregateMetricsText,
+  departedPart,
   type MetricsSnapshot,
   ModelHealthTracker,
   type ModelStateDump,
@@ -140,6 +142,12 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
     w.on('exit', (code, signal) => {
       // What the worker held (in-flight slots, reservations) is freed at once, not after the TTL.
       void counterServer.releaseOwner(owner);
+      // Its counters as last scraped stay in the pod's sum, which therefore never goes down.
+      const last = lastMetrics.get(w);
+      if (last !== undefined) {
+        lastMetrics.delete(w);
+        departed = departedPart([departed, last]);
+      }
       if (slots.get(slot) === w) slots.delete(slot);
       if (stopping) return;
       if (!booted) {
@@ -157,6 +165,13 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
     return w;
   };
 
+  // The pod's counters must not go down while the primary (what Prometheus scrapes) lives, or
+  // every rate() over them sees a reset and counts the surviving workers' totals again. So each
+  // live worker counts with its latest answer (also when it misses a scrape), and a worker that
+  // exited with its last answer, counters and histograms only (`departedPart`).
+  const lastMetrics = new Map<Worker, MetricsSnapshot>();
+  let departed: MetricsSnapshot = [];
+
   // One scrape = one request id; answers are matched by id, late ones are dropped.
   let scrapeId = 0;
   const pending = new Map<number, (w: Worker, answer: unknown) => void>();
@@ -171,15 +186,15 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
     else if (isMessage<HealthResponse>(msg, HEALTH_RES)) pending.get(msg.id)?.(w, msg.dump);
   });
   /** Asks every live worker; resolves with the answers that came within `SCRAPE_TIMEOUT_MS`. */
-  const askWorkers = <T>(type: typeof METRICS_REQ | typeof HEALTH_REQ): Promise<T[]> => {
+  const askWorkers = <T>(type: typeof METRICS_REQ | typeof HEALTH_REQ): Promise<Map<Worker, T>> => {
     const id = ++scrapeId;
     const live = [...slots.values()].filter((w) => w.isConnected());
-    return new Promise<T[]>((resolve) => {
+    return new Promise<Map<Worker, T>>((resolve) => {
       const got = new Map<Worker, T>();
       const done = () => {
         clearTimeout(timer);
         pending.delete(id);
-        resolve([...got.values()]);
+        resolve(got);
       };
       const timer = setTimeout(done, SCRAPE_TIMEOUT_MS);
       pending.set(id, (w, answer) => {
@@ -191,11 +206,16 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
       for (const w of live) w.send({ type, id }, undefined, () => {});
     });
   };
-  const workerMetrics = (): Promise<string> =>
-    askWorkers<MetricsSnapshot>(METRICS_REQ).then((parts) => aggregateMetricsText(parts));
+  const workerMetrics = async (): Promise<string> => {
+    const answers = await askWorkers<MetricsSnapshot>(METRICS_REQ);
+    // A worker that exited since it answered was already moved to `departed` (its exit handler
+    // runs before isDead() turns true), with the answer before: keeping that one is monotone.
+    for (const [w, snapshot] of answers) if (!w.isDead()) lastMetrics.set(w, snapshot);
+    return aggregateMetricsText([...lastMetrics.values(), departed]);
+  };
   // The pod's model health: what a client reads on /status/models and /admin/v1/health.
   const workerHealth = (): Promise<ModelHealthTracker> =>
-    askWorkers<ModelStateDump[]>(HEALTH_REQ).then((dumps) => ModelHealthTracker.merged(dumps));
+    askWorkers<ModelStateDump[]>(HEALTH_REQ).then((dumps) => ModelHealthTracker.merged([...dumps.values()]));
 
   const stopWorkers = async (signal: NodeJS.Signals): Promise<void> => {
     stopping = true;

@@ -37,7 +37,7 @@ export {
   type StatusReason,
 } from './health/tracker.js';
 export { inertResourceFields } from './inert-resources.js';
-export { aggregateMetricsText, type Metrics, type MetricsSnapshot } from './metrics.js';
+export { aggregateMetricsText, departedPart, type Metrics, type MetricsSnapshot } from './metrics.js';
 export { ACCESS_LOG_MESSAGE, type ByteDestination, flushAccessLogs } from './pipeline/access-log.js';
 export type { RequestContext } from './pipeline/context.js';
 export type { Answer, Begin, Interceptor, RequestFacts } from './pipeline/lifecycle.js';

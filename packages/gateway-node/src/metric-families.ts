@@ -146,3 +146,34 @@ export type MetricsSnapshot = MetricObjectWithValues<PromValue<string>>[];
 export function aggregateMetricsText(parts: readonly MetricsSnapshot[]): Promise<string> {
   return AggregatorRegistry.aggregate([...parts]).metrics();
 }
+
+/**
+ * What processes that exited keep contributing to the pod's sum (node:cluster workers): their
+ * counters and histograms as last read, added up into one snapshot. Their gauges are left out:
+ * they described a live process (its in-flight requests, the quotas it last saw).
+ */
+export function departedPart(parts: readonly MetricsSnapshot[]): MetricsSnapshot {
+  const families = new Map<
+    string,
+    { family: MetricsSnapshot[number]; values: Map<string, PromValue<string>> }
+  >();
+  for (const part of parts) {
+    for (const m of part) {
+      // prom-client types `type` as an enum; at run time it is the exposition's word.
+      const type = m.type as unknown as string;
+      if (type !== 'counter' && type !== 'histogram') continue;
+      let f = families.get(m.name);
+      if (f === undefined) {
+        f = { family: m, values: new Map() };
+        families.set(m.name, f);
+      }
+      for (const v of m.values as (PromValue<string> & { metricName?: string })[]) {
+        const labels = Object.entries(v.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        const key = `${v.metricName ?? m.name}\u0000${JSON.stringify(labels)}`;
+        const prev = f.values.get(key);
+        f.values.set(key, prev === undefined ? v : { ...prev, value: prev.value + v.value });
+      }
+    }
+  }
+  return [...families.values()].map(({ family, values }) => ({ ...family, values: [...values.values()] }));
+}

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '@aisix/testkit';
 import OpenAI from 'openai';
-import { aggregateMetricsText } from './metrics.js';
+import { aggregateMetricsText, departedPart } from './metrics.js';
 import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from './test/fixtures.js';
 import { chatJson, chatSse, type MockUpstream, startMockUpstream, USAGE } from './test/mock-upstream.js';
 
@@ -146,4 +146,33 @@ test('aggregated across workers (proxy.workers): counters and histogram buckets 
     assert.ok(v !== undefined && v > 0, prefix);
     assert.equal(value(text, prefix), 2 * v, prefix);
   }
+});
+
+test('workers that exited (departedPart): their counters and histograms stay in the sum, their gauges do not', async () => {
+  const one = await g.gw.metrics.snapshot();
+  const gone = departedPart([departedPart([one]), one]);
+  assert.deepEqual(
+    [...new Set(gone.map((m) => m.type as unknown as string))].sort(),
+    ['counter', 'histogram'],
+    'gauges (in-flight, remaining quotas) describe a live process',
+  );
+  const text = await aggregateMetricsText([one, gone]);
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
+  const value = (t: string, prefix: string) => {
+    const l = t.split('\n').find((x) => x.startsWith(prefix));
+    return l === undefined ? undefined : Number(l.slice(l.lastIndexOf(' ') + 1));
+  };
+  const own = await g.gw.metrics.text();
+  for (const prefix of [
+    'aisix_requests_total{provider="openai",model="gpt-4o-mini",status="200",outcome="success"}',
+    'aisix_request_e2e_latency_seconds_bucket{le="+Inf",',
+    'aisix_request_e2e_latency_seconds_count{',
+    'aisix_llm_time_to_first_token_seconds_count{',
+  ]) {
+    const v = value(own, prefix);
+    assert.ok(v !== undefined && v > 0, prefix);
+    assert.equal(value(text, prefix), 3 * v, prefix);
+  }
+  assert.equal(value(text, 'aisix_proxy_in_flight_requests{'), value(own, 'aisix_proxy_in_flight_requests{'));
 });

@@ -24,7 +24,7 @@ import type { CompletedFacts, EndpointLabel } from './pipeline/context.js';
 import { inboundProtocol, RequestMetrics, statusClass } from './request-metrics.js';
 import type { UsageEvent } from './usage/events.js';
 
-export { aggregateMetricsText, type MetricsSnapshot } from './metric-families.js';
+export { aggregateMetricsText, departedPart, type MetricsSnapshot } from './metric-families.js';
 
 /** Cap on cached label combinations of the governance gauges. */
 const MAX_SERIES_CACHE = 10_000;
