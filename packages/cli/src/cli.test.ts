@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, testEtcd } from '@aisix/testkit';
+import { freePort, startEtcd, testEtcd } from '@aisix/testkit';
 import { childEnv, MAIN, ROOT } from './test-support.js';
 
 const QUICKSTART_KEY = 'change-me-admin-key';
@@ -647,6 +647,94 @@ describe('aisix serving', () => {
       assert.equal(await proc.exited, 0, proc.stderr());
     } finally {
       proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('proxy.workers: 2 on etcd: a worker replaced while etcd is down takes no callers before its first load', async () => {
+    const etcd = await startEtcd();
+    const p = await ports();
+    const cfg = write(
+      'workers-replaced.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["replaced-admin-key-0001"]\netcd:\n  endpoints: ["${etcd.endpoint}"]\n  prefix: "/replaced"\n`,
+    );
+    const proc = start(['--config', cfg], listenerEnv(p));
+    const lines = (msg: string) =>
+      proc
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes(`"msg":"${msg}"`))
+        .map((l) => JSON.parse(l) as { pid: number; worker: number });
+    // A new connection per request, so the cluster spreads them over the workers.
+    const call = (path: string, key?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const headers = key === undefined ? {} : { authorization: `Bearer ${key}` };
+        const req = httpRequest({ host: '127.0.0.1', port: p.proxy, path, agent: false, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
+      let until = Date.now() + 10_000;
+      while (!proc.stdout().includes('all gateway workers started') && Date.now() < until) await sleep(50);
+      const created = await fetch(`http://127.0.0.1:${p.admin}/admin/v1/api_keys`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer replaced-admin-key-0001', 'content-type': 'application/json' },
+        body: JSON.stringify({ allowed_models: ['*'] }),
+      });
+      const createdBody = await created.text();
+      assert.equal(created.status, 200, createdBody);
+      const { plaintext } = JSON.parse(createdBody) as { plaintext: string };
+      until = Date.now() + 10_000;
+      const statuses = async (n: number, path: string, key?: string) => {
+        const got: number[] = [];
+        for (let i = 0; i < n; i++) got.push(await call(path, key));
+        return got;
+      };
+      while ((await statuses(6, '/v1/models', plaintext)).some((s) => s !== 200) && Date.now() < until)
+        await sleep(50);
+      assert.deepEqual(await statuses(6, '/v1/models', plaintext), [200, 200, 200, 200, 200, 200]);
+
+      await etcd.kill('SIGKILL');
+      const victim = lines('gateway worker started')[0];
+      assert.ok(victim !== undefined);
+      process.kill(victim.pid, 'SIGKILL');
+      // The replacement is forked after 1 s; give it the time to boot (and, unfixed, to listen).
+      until = Date.now() + 15_000;
+      while (
+        lines('gateway worker started').length < 3 &&
+        !proc.stdout().includes('replacement worker waits for its first configuration') &&
+        Date.now() < until
+      )
+        await sleep(50);
+      await sleep(300);
+      // The pod serves with the configuration its live worker holds: no caller is refused,
+      // no readiness probe flaps.
+      const during = await statuses(12, '/v1/models', plaintext);
+      assert.deepEqual(during, Array(12).fill(200), `while etcd is down: ${during}`);
+      const probes = await statuses(8, '/readyz');
+      assert.deepEqual(probes, Array(8).fill(200), `readiness while etcd is down: ${probes}`);
+
+      // etcd back: the replacement loads, starts listening and serves.
+      await etcd.restart();
+      until = Date.now() + 20_000;
+      while (lines('gateway worker started').length < 3 && Date.now() < until) await sleep(50);
+      const replacement = lines('gateway worker started')[2];
+      assert.ok(replacement !== undefined, proc.stdout());
+      const served = () => lines('proxy request completed').some((l) => l.pid === replacement.pid);
+      until = Date.now() + 10_000;
+      while (!served() && Date.now() < until) {
+        assert.equal(await call('/v1/models', plaintext), 200);
+        await sleep(20);
+      }
+      assert.ok(served(), 'the replacement serves once loaded');
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0, proc.stderr());
+    } finally {
+      proc.child.kill('SIGKILL');
+      await etcd.stop();
     }
   });
 

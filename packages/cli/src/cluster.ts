@@ -11,7 +11,8 @@
  * view on each read. A worker that does not answer within `SCRAPE_TIMEOUT_MS` counts with its
  * previous answer, and one that died keeps its last scraped counters and histograms in the sum:
  * the pod's counters never go down while the primary lives. Workers that die are forked again
- * in the same slot; a worker that fails to boot fails the whole boot.
+ * in the same slot, and such a replacement takes proxy connections only once its configuration
+ * is applied (etcd may be out of reach then); a worker that fails to boot fails the whole boot.
  *
  * The embedded store cannot be shared: its directory is locked by the one process that opens
  * it, so workers > 1 with the embedded store is refused at boot with a message naming the fix.
@@ -45,6 +46,8 @@ import { type Running, type ServeDeps, serve } from './serve.js';
 
 /** Env var carrying a worker's slot (not `AISIX_*`: those are config keys). */
 const SLOT_ENV = 'AISIXCLI_WORKER_SLOT';
+/** Set on a worker forked after the boot, in place of one that died. */
+const REPLACEMENT_ENV = 'AISIXCLI_WORKER_REPLACEMENT';
 const READY_MSG = 'aisix:worker-ready';
 const METRICS_REQ = 'aisix:metrics-req';
 const METRICS_RES = 'aisix:metrics-res';
@@ -99,7 +102,8 @@ export async function run(deps: ServeDeps): Promise<Running | null> {
 async function runWorker(deps: ServeDeps): Promise<Running | null> {
   const slot = Number(process.env[SLOT_ENV] ?? '1');
   const sharedCounters = new RemoteCounterStore(ipcChannel(process));
-  const running = await serve({ ...deps, cluster: { type: 'worker', slot }, sharedCounters });
+  const replacement = process.env[REPLACEMENT_ENV] === '1';
+  const running = await serve({ ...deps, cluster: { type: 'worker', slot, replacement }, sharedCounters });
   if (running === null) return null;
   const snapshot = running.metricsSnapshot;
   process.on('message', (msg: unknown) => {
@@ -135,7 +139,7 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   const { launch } = heapPlan(process.execArgv, process.env.NODE_OPTIONS);
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...launch] });
   const fork = (slot: number): Worker => {
-    const w = cluster.fork({ [SLOT_ENV]: String(slot) });
+    const w = cluster.fork({ [SLOT_ENV]: String(slot), [REPLACEMENT_ENV]: booted ? '1' : '' });
     slots.set(slot, w);
     const owner = `worker-${w.id}`;
     counterServer.serve(ipcChannel(w), owner);
@@ -188,7 +192,8 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   /** Asks every live worker; resolves with the answers that came within `SCRAPE_TIMEOUT_MS`. */
   const askWorkers = <T>(type: typeof METRICS_REQ | typeof HEALTH_REQ): Promise<Map<Worker, T>> => {
     const id = ++scrapeId;
-    const live = [...slots.values()].filter((w) => w.isConnected());
+    // Only ready workers answer (a booting one has no handler yet: asking it costs the timeout).
+    const live = [...slots.values()].filter((w) => w.isConnected() && readyWorkers.has(w));
     return new Promise<Map<Worker, T>>((resolve) => {
       const got = new Map<Worker, T>();
       const done = () => {

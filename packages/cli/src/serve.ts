@@ -5,7 +5,8 @@
  * Roles: `all` runs admin + gateway here; `admin` only the admin API (with its own config
  * sync for /admin/v1/health and /readyz); `gateway` only the proxy and metrics/status
  * listeners. Listeners bind before the first load completes (etcd may be down); readiness
- * gates traffic. With `proxy.workers` > 1 the proxy runs in node:cluster workers
+ * gates traffic. A replacement cluster worker is the exception: its siblings keep the pod
+ * ready, so it binds only once its configuration is applied. With `proxy.workers` > 1 the proxy runs in node:cluster workers
  * (cluster.ts) and this process keeps the admin and metrics/status listeners.
  *
  * Shutdown (SIGTERM/SIGINT): /livez and /readyz answer 503 at once, for
@@ -17,6 +18,8 @@
  * the resource source, the state backends), start the config sync, start the listeners, log
  * the start, install the signal handlers. The listeners and signals live in their own files.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, ConfigSnapshot, ConfigSource as SourceKind } from '@aisix/core';
 import {
   inertResourceFields,
@@ -71,7 +74,15 @@ export interface ServeDeps {
  */
 export type ClusterPart =
   | { readonly type: 'primary'; readonly workers: number }
-  | { readonly type: 'worker'; readonly slot: number };
+  | {
+      readonly type: 'worker';
+      readonly slot: number;
+      /**
+       * Forked to replace a worker that died while its siblings serve: it takes proxy
+       * connections only once its configuration is applied (see `serve`).
+       */
+      readonly replacement?: boolean;
+    };
 
 /** Starts every listener of the role in this process; returns null after printing a boot failure. */
 export interface ServeHooks {
@@ -225,6 +236,17 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
   void sync.ready().then(() => {
     ready.configApplied = true;
   });
+
+  // A replacement worker shares the port with siblings that serve: listening before its first
+  // configuration would hand it callers it can only refuse (no keys, no models) while the pod
+  // stays ready, for as long as etcd is out of reach. It joins once it can serve them.
+  if (part?.type === 'worker' && part.replacement === true && !ready.configApplied) {
+    const applied = await Promise.race([sync.ready().then(() => true), sleep(0).then(() => false)]);
+    if (!applied) {
+      logger.info('replacement worker waits for its first configuration before taking connections');
+      await sync.ready();
+    }
+  }
 
   let listeners: Awaited<ReturnType<typeof startListeners>>;
   try {
