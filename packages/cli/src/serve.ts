@@ -6,8 +6,9 @@
  * sync for /admin/v1/health and /readyz); `gateway` only the proxy and metrics/status
  * listeners. Listeners bind before the first load completes (etcd may be down); readiness
  * gates traffic. A replacement cluster worker is the exception: its siblings keep the pod
- * ready, so it binds only once its configuration is applied. With `proxy.workers` > 1 the proxy runs in node:cluster workers
- * (cluster.ts) and this process keeps the admin and metrics/status listeners.
+ * ready, so it binds only once its configuration is applied. With `proxy.workers` > 1 the
+ * proxy runs in node:cluster workers (cluster.ts) and this process keeps the admin and
+ * metrics/status listeners.
  *
  * Shutdown (SIGTERM/SIGINT): /livez and /readyz answer 503 at once, for
  * `shutdown.min_drain_secs`; then every listener stops accepting and in-flight requests get
