@@ -55,6 +55,22 @@ const HEALTH_REQ = 'aisix:health-req';
 const HEALTH_RES = 'aisix:health-res';
 const SCRAPE_TIMEOUT_MS = 2000;
 
+/** A worker that lived at least this long was healthy: its replacement starts after the base delay. */
+const HEALTHY_UPTIME_MS = 30_000;
+const RESTART_BASE_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+
+/**
+ * How long to wait before forking the replacement of a worker that exited after `uptimeMs`, the
+ * previous wait for its slot being `lastDelayMs` (0: none yet). A worker that keeps dying soon
+ * after its start (a resources file that no longer loads, say) is retried with a doubling delay,
+ * up to a minute, instead of every second forever; one that had been serving is replaced at once.
+ */
+export function restartDelayMs(lastDelayMs: number, uptimeMs: number): number {
+  if (uptimeMs >= HEALTHY_UPTIME_MS || lastDelayMs === 0) return RESTART_BASE_MS;
+  return Math.min(RESTART_MAX_MS, lastDelayMs * 2);
+}
+
 interface MetricsResponse {
   readonly type: typeof METRICS_RES;
   readonly id: number;
@@ -138,7 +154,10 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   // Launch-only heap flags (heap.ts) for every worker, unless the operator chose their own.
   const { launch } = heapPlan(process.execArgv, process.env.NODE_OPTIONS);
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...launch] });
+  /** Per slot: the last restart delay (see `restartDelayMs`). */
+  const restartDelays = new Map<number, number>();
   const fork = (slot: number): Worker => {
+    const forkedAt = performance.now();
     const w = cluster.fork({ [SLOT_ENV]: String(slot), [REPLACEMENT_ENV]: booted ? '1' : '' });
     slots.set(slot, w);
     const owner = `worker-${w.id}`;
@@ -161,10 +180,15 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
         failBoot?.(1);
         return;
       }
-      running?.logger.error({ worker: slot, code, signal }, 'gateway worker exited; starting a new one');
+      const delay = restartDelayMs(restartDelays.get(slot) ?? 0, performance.now() - forkedAt);
+      restartDelays.set(slot, delay);
+      running?.logger.error(
+        { worker: slot, code, signal, restart_in_ms: delay },
+        'gateway worker exited; starting a new one',
+      );
       setTimeout(() => {
         if (!stopping) fork(slot);
-      }, 1000).unref();
+      }, delay).unref();
     });
     return w;
   };
