@@ -494,6 +494,10 @@ describe('aisix serving', () => {
         await sleep(50);
       const workerPids = new Set(workerLines().map((l) => (JSON.parse(l) as { pid: number }).pid));
       assert.equal(workerPids.size, 2, proc.stdout());
+      // Each worker names its slot, not a worker count of 1.
+      const slots = workerLines().map((l) => JSON.parse(l) as { worker?: number; workers?: number });
+      assert.deepEqual(slots.map((l) => l.worker).sort(), [1, 2]);
+      assert.ok(slots.every((l) => l.workers === undefined));
       assert.ok(!workerPids.has(proc.child.pid ?? -1), 'the proxy runs in the workers, not the primary');
       assert.equal((await get(`http://127.0.0.1:${p.metrics}/status/ready`)).status, 200);
       assert.equal(

@@ -279,7 +279,8 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
       },
       store: opened.resources.describe,
       ...(opened.backends !== undefined ? { backends: opened.backends.describe } : {}),
-      workers: plan.workers,
+      // A worker names its slot; the primary's line gives the pod's worker count.
+      ...(part?.type === 'worker' ? { worker: part.slot } : { workers: plan.workers }),
     },
     part?.type === 'worker' ? 'gateway worker started' : 'aisix started',
   );
