@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Backends } from './backends.js';
 import { loopbackHttpsPost } from './playground-tls.js';
 import { BootError, type OpenedResources } from './resources.js';
-import type { ServeDeps, ServeHooks } from './serve.js';
+import type { ServeDeps, ServeHooks } from './serve-types.js';
 import type { LoadedTls } from './tls.js';
 
 export type Sync = ReturnType<typeof startConfigSync>;

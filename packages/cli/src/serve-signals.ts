@@ -5,8 +5,8 @@
  * forwarded to workers by the primary; ignored without a file).
  */
 import type { Logger } from 'pino';
-import type { ServeDeps, ServeHooks } from './serve.js';
 import type { Listeners, Opened, Readiness, Sync } from './serve-listeners.js';
+import type { ServeDeps, ServeHooks } from './serve-types.js';
 
 /** A repeat of the first shutdown signal within this window is one delivery, not a second. */
 const DUPLICATE_SIGNAL_MS = 1000;

@@ -7,8 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigSnapshot, Resource } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import type { GuardrailEvaluation, RequestTrace } from '../tracing/tracer.js';
-import type { UsageContent } from '../usage/content.js';
-import type { AttemptRecord, UsageEvent } from '../usage/events.js';
+import type { AttemptRecord, UsageContent, UsageEvent } from '../usage/records.js';
 import type { Scope } from './scopes.js';
 
 /** Bounded endpoint label: a route path of `routes.ts`; anything unrouted is `other`. */
@@ -67,8 +66,7 @@ export type RouteKind =
   | 'jobs'
   | 'passthrough';
 
-/** `inbound_protocol` of metrics and usage events: the caller's wire dialect or surface. */
-export type InboundProtocol = 'openai' | 'anthropic' | 'mcp' | 'a2a' | 'realtime' | 'batch';
+export type { InboundProtocol } from '../usage/records.js';
 
 /** A route's facts (`routes.ts` adds how it runs). */
 export interface RouteFacts {

@@ -11,12 +11,9 @@
 import type { RequestContext } from '../pipeline/context.js';
 import { jsonOutputText, sseOutputText } from './estimate.js';
 import type { UsageEvent } from './events.js';
+import type { UsageContent } from './records.js';
 
-/** What a full-content exporter adds to the last event of a request. */
-export interface UsageContent {
-  readonly prompt: string;
-  readonly completion: string;
-}
+export type { UsageContent } from './records.js';
 
 /** `s` cut to at most `maxBytes` of UTF-8, never inside a character (or a surrogate pair). */
 export function capUtf8(s: string, maxBytes: number): string {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuditInput, AuditLog, ResourceStore } from '../types.js';
+import type { StoreFactory } from './factory.js';
 import { collect, rejectsWith, summary, withStore } from './helpers.js';
-import type { StoreFactory } from './index.js';
 
 const rec = (at: number, extra: Record<string, unknown>): { audit: AuditInput } => ({
   audit: { at, doc: { at: new Date(at).toISOString(), ...extra } },

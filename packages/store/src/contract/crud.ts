@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { StoreFactory } from './factory.js';
 import { bytes, keyOf, rejectsWith, withStore } from './helpers.js';
-import type { StoreFactory } from './index.js';
 
 /** Not JSON, and shaped like a credential: it must never be quoted back. */
 const RAW_SECRET = 'sk-raw-garbage-0123456789';

@@ -12,7 +12,7 @@ import {
   type WatchEnd,
   type WatchEvent,
 } from '../types.js';
-import type { OpenedStore, StoreFactory } from './index.js';
+import type { OpenedStore, StoreFactory } from './factory.js';
 
 /** Open a fresh store (own prefix / own dir), run `fn`, always close. */
 export async function withStore(factory: StoreFactory, fn: (s: OpenedStore) => Promise<void>): Promise<void> {

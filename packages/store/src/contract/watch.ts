@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { StoreFactory } from './factory.js';
 import { collect, keyOf, summary, withStore } from './helpers.js';
-import type { StoreFactory } from './index.js';
 
 export function watchCases(factory: StoreFactory): void {
   describe('load', () => {
