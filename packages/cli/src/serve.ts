@@ -156,8 +156,53 @@ function inertResourceReporter(logger: Logger): (s: ConfigSnapshot) => void {
 const message = (err: unknown): string =>
   err instanceof BootError ? err.message : `Error: ${err instanceof Error ? err.message : String(err)}`;
 
+/**
+ * A replacement worker shares the port with siblings that serve: listening before its first
+ * configuration would hand it callers it can only refuse (no keys, no models) while the pod
+ * stays ready, for as long as etcd is out of reach. It joins once it can serve them.
+ */
+async function firstConfig(sync: Sync, ready: Readiness, logger: Logger): Promise<void> {
+  if (ready.configApplied) return;
+  const applied = await Promise.race([sync.ready().then(() => true), sleep(0).then(() => false)]);
+  if (applied) return;
+  logger.info('replacement worker waits for its first configuration before taking connections');
+  await sync.ready();
+}
+
+/** The startup line: what runs here, on which listeners, over which store and backends. */
+function logStarted(
+  deps: ServeDeps,
+  plan: RolePlan,
+  listeners: Awaited<ReturnType<typeof startListeners>>,
+  opened: Opened,
+  logger: Logger,
+): void {
+  const { config } = deps;
+  const part = deps.cluster;
+  const { gateway, admin, status } = listeners;
+  logger.info(
+    {
+      service_name: config.observability.service_name,
+      version: plan.version,
+      roles: [...(plan.withAdmin ? ['admin'] : []), ...(deps.role !== 'admin' ? ['gateway'] : [])],
+      listeners: {
+        ...(gateway !== undefined ? { proxy: config.proxy.addr } : {}),
+        ...(admin !== undefined ? { admin: config.admin.addr } : {}),
+        ...((gateway !== undefined && plan.gatewayConfig.observability.metrics.prometheus.enabled) || status
+          ? { metrics: config.observability.metrics.prometheus.addr }
+          : {}),
+      },
+      store: opened.resources.describe,
+      ...(opened.backends !== undefined ? { backends: opened.backends.describe } : {}),
+      // A worker names its slot; the primary's line gives the pod's worker count.
+      ...(part?.type === 'worker' ? { worker: part.slot } : { workers: plan.workers }),
+    },
+    part?.type === 'worker' ? 'gateway worker started' : 'aisix started',
+  );
+}
+
 export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Running | null> {
-  const { config, io } = deps;
+  const { io } = deps;
   const part = deps.cluster;
   const plan = planRoles(deps);
   const logger = bootLogger(deps);
@@ -178,16 +223,7 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
     ready.configApplied = true;
   });
 
-  // A replacement worker shares the port with siblings that serve: listening before its first
-  // configuration would hand it callers it can only refuse (no keys, no models) while the pod
-  // stays ready, for as long as etcd is out of reach. It joins once it can serve them.
-  if (part?.type === 'worker' && part.replacement === true && !ready.configApplied) {
-    const applied = await Promise.race([sync.ready().then(() => true), sleep(0).then(() => false)]);
-    if (!applied) {
-      logger.info('replacement worker waits for its first configuration before taking connections');
-      await sync.ready();
-    }
-  }
+  if (part?.type === 'worker' && part.replacement === true) await firstConfig(sync, ready, logger);
 
   let listeners: Awaited<ReturnType<typeof startListeners>>;
   try {
@@ -199,31 +235,13 @@ export async function serve(deps: ServeDeps, hooks: ServeHooks = {}): Promise<Ru
     io.err(`Error: ${err instanceof Error ? err.message : String(err)}`);
     return null;
   }
-  const { gateway, admin, status } = listeners;
+  const { gateway } = listeners;
 
   // Handlers first: whoever reads the startup line may signal at once (a supervisor, a test).
   const exited = onShutdownSignals(deps, hooks, listeners, opened, sync, ready, logger);
   onReloadSignal(hooks, opened, sync, logger);
 
-  logger.info(
-    {
-      service_name: config.observability.service_name,
-      version: plan.version,
-      roles: [...(plan.withAdmin ? ['admin'] : []), ...(deps.role !== 'admin' ? ['gateway'] : [])],
-      listeners: {
-        ...(gateway !== undefined ? { proxy: config.proxy.addr } : {}),
-        ...(admin !== undefined ? { admin: config.admin.addr } : {}),
-        ...((gateway !== undefined && plan.gatewayConfig.observability.metrics.prometheus.enabled) || status
-          ? { metrics: config.observability.metrics.prometheus.addr }
-          : {}),
-      },
-      store: opened.resources.describe,
-      ...(opened.backends !== undefined ? { backends: opened.backends.describe } : {}),
-      // A worker names its slot; the primary's line gives the pod's worker count.
-      ...(part?.type === 'worker' ? { worker: part.slot } : { workers: plan.workers }),
-    },
-    part?.type === 'worker' ? 'gateway worker started' : 'aisix started',
-  );
+  logStarted(deps, plan, listeners, opened, logger);
 
   const gw = gateway;
   return gw === undefined
