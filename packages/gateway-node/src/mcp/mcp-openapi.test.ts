@@ -53,6 +53,7 @@ const SPEC = {
       },
     },
     '/fail': { get: { operationId: 'failOp', description: 'always fails' } },
+    '/denied': { get: { operationId: 'deniedOp' } },
     '/upload': {
       post: { operationId: 'upload', requestBody: { content: { 'multipart/form-data': { schema: {} } } } },
     },
@@ -73,6 +74,13 @@ before(async () => {
     });
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (req.url === '/api/denied') {
+        // An API that quotes the credential it refused.
+        res
+          .writeHead(401, { 'content-type': 'text/plain' })
+          .end(`bad credential: ${req.headers.authorization}`);
+        return;
+      }
       if (req.url === '/api/fail') {
         res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
         return;
@@ -91,7 +99,7 @@ before(async () => {
         type: 'openapi',
         url: restUrl,
         auth_type: 'bearer',
-        secret: 'erp-token',
+        secret: 'erp-token-CANARY-7f3a',
         spec: SPEC,
       },
     },
@@ -114,7 +122,12 @@ const connect = (token: string): Promise<Client> => connectMcp(`${g.base}/mcp`, 
 
 test('openapi: tools generated from the spec with resolved schemas; multipart-only operations skipped', async () => {
   const tools = (await client.listTools()).tools;
-  assert.deepEqual(tools.map((t) => t.name).sort(), ['erp__createorder', 'erp__failop', 'erp__getitem']);
+  assert.deepEqual(tools.map((t) => t.name).sort(), [
+    'erp__createorder',
+    'erp__deniedop',
+    'erp__failop',
+    'erp__getitem',
+  ]);
   const get = tools.find((t) => t.name === 'erp__getitem');
   assert.equal(get?.description, 'Fetch an item');
   assert.deepEqual(get?.inputSchema, {
@@ -147,7 +160,7 @@ test('openapi: calls substitute paths, serialize queries, send the JSON body and
   let last = seen.at(-1) as Seen;
   assert.equal(last.method, 'GET');
   assert.equal(last.url, '/api/items/a%20b?verbose=true&tags=x&tags=y');
-  assert.equal(last.headers.authorization, 'Bearer erp-token');
+  assert.equal(last.headers.authorization, 'Bearer erp-token-CANARY-7f3a');
   assert.deepEqual(JSON.parse(textOf(r)), { ok: true, url: last.url });
   r = await client.callTool({ name: 'erp__createorder', arguments: { body: { sku: 's1', qty: 2 } } });
   last = seen.at(-1) as Seen;
@@ -178,4 +191,12 @@ test('openapi: non-2xx and a missing path parameter are tool-level errors; the A
   );
   await assert.rejects(ro.callTool({ name: 'erp__createorder', arguments: { body: {} } }), /not available/);
   await ro.close();
+});
+
+test('openapi: an error body that echoes the credential reaches the caller without it', async () => {
+  const r = await client.callTool({ name: 'erp__deniedop', arguments: {} });
+  assert.equal(r.isError, true);
+  assert.equal((seen.at(-1) as Seen).headers.authorization, 'Bearer erp-token-CANARY-7f3a');
+  assert.match(textOf(r), /HTTP 401: bad credential: /);
+  assert.ok(!textOf(r).includes('CANARY'), textOf(r));
 });

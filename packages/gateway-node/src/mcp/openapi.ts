@@ -7,6 +7,7 @@
 
 import { isJsonMediaType, OPENAPI_TOOL_METHODS, openApiToolName } from '@aisix/core';
 import type { Net } from '../upstream/net.js';
+import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { oauthTokens } from './oauth.js';
 import { type CallResult, DEFAULT_TIMEOUT_MS, type ToolInfo } from './upstream.js';
@@ -224,5 +225,7 @@ export async function callOpenApi(
   const text = await res.text();
   if (res.status === 401 && oauth !== undefined) oauthTokens.drop(oauth);
   if (res.status >= 200 && res.status <= 299) return textResult(text, false);
-  return textResult(`HTTP ${res.status}: ${text}`, true);
+  // The API may echo the credential it got (a 401 quoting the key): the caller never sees it.
+  const sent = [secret, headers.authorization];
+  return textResult(scrubSentCredentials(`HTTP ${res.status}: ${text}`, sent), true);
 }

@@ -13,27 +13,44 @@ const MASK = '****';
 /** What a request sent: its URL and headers. */
 export type SentRequest = Pick<PreparedRequest, 'url' | 'headers'>;
 
+/** A credential value, and the token of `Bearer <token>` / `Basic <b64>` (echoed alone too). */
+function addCredential(out: string[], v: string | undefined | null): void {
+  if (!v || v.length < MIN_SECRET) return;
+  out.push(v);
+  const sp = v.indexOf(' ');
+  if (sp > 0) {
+    const token = v.slice(sp + 1).trim();
+    if (token.length >= MIN_SECRET) out.push(token);
+  }
+}
+
 function secretsOf(prepared: SentRequest): string[] {
   const out: string[] = [];
-  const add = (v: string | undefined | null) => {
-    if (v && v.length >= MIN_SECRET) out.push(v);
-  };
-  for (const name of CREDENTIAL_HEADERS) {
-    const v = prepared.headers[name];
-    if (v === undefined) continue;
-    add(v);
-    // `Bearer <token>`, `Basic <b64>`: the token alone is echoed too.
-    const sp = v.indexOf(' ');
-    if (sp > 0) add(v.slice(sp + 1).trim());
-  }
-  add(prepared.url.searchParams.get('key'));
+  for (const name of CREDENTIAL_HEADERS) addCredential(out, prepared.headers[name]);
+  const key = prepared.url.searchParams.get('key');
+  if (key && key.length >= MIN_SECRET) out.push(key);
+  return out;
+}
+
+function scrubAll(text: string, secrets: string[]): string {
+  if (text.length < MIN_SECRET) return text;
+  let out = text;
   // Longest first, so a header value is replaced whole before the token inside it.
-  return out.sort((a, b) => b.length - a.length);
+  for (const s of secrets.sort((a, b) => b.length - a.length))
+    if (out.includes(s)) out = out.split(s).join(MASK);
+  return out;
 }
 
 export function scrubCredentials(text: string, prepared: SentRequest): string {
-  if (text.length < MIN_SECRET) return text;
-  let out = text;
-  for (const s of secretsOf(prepared)) if (out.includes(s)) out = out.split(s).join(MASK);
-  return out;
+  return scrubAll(text, secretsOf(prepared));
+}
+
+/**
+ * `text` without the credential values a non-model upstream call sent (MCP servers, OpenAPI
+ * tools: any header name, `Bearer <token>` and the token alone), for the same reason.
+ */
+export function scrubSentCredentials(text: string, credentials: Iterable<string | undefined>): string {
+  const out: string[] = [];
+  for (const v of credentials) addCredential(out, v);
+  return scrubAll(text, out);
 }
