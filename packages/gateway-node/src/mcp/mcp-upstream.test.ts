@@ -56,6 +56,7 @@ let keyed: MockMcp;
 let oauth: MockMcp;
 let flaky: MockMcp;
 let tokens: TokenEndpoint;
+let echoer: Server;
 let g: Started;
 const logs: Record<string, unknown>[] = [];
 const raw: string[] = [];
@@ -74,6 +75,12 @@ before(async () => {
   oauth = await startMockMcp('oauth');
   flaky = await startMockMcp('flaky');
   tokens = await startTokenEndpoint();
+  // An MCP server that refuses every request quoting the credential it got.
+  echoer = createServer((req, res) => {
+    req.resume();
+    res.writeHead(401, { 'content-type': 'text/plain' }).end(`invalid token: ${req.headers.authorization}`);
+  });
+  await new Promise<void>((r) => echoer.listen(0, '127.0.0.1', r));
   keyed.authorize = (h) => h['x-api-key'] === 'upstream-api-key';
   let accepted = 'Bearer tok-1';
   oauth.authorize = (h) => h.authorization === accepted;
@@ -95,6 +102,12 @@ before(async () => {
         scopes: ['tools.read', 'tools.call'],
       },
       f: { name: 'flaky', url: flaky.url, timeout_ms: 1500 },
+      e: {
+        name: 'echoer',
+        url: `http://127.0.0.1:${(echoer.address() as AddressInfo).port}/mcp`,
+        auth_type: 'bearer',
+        secret: 'echoed-CANARY-7f3a',
+      },
     },
     api_keys: {
       all: key('sk-all'),
@@ -130,6 +143,7 @@ after(async () => {
   await g.gw.close();
   await Promise.all([alpha, beta, keyed, oauth, flaky].map((m) => m.close()));
   await tokens.close();
+  await new Promise<void>((r) => echoer.close(() => r()));
 });
 
 const connect = (token: string, path = '/mcp'): Promise<Client> =>
@@ -273,6 +287,21 @@ test('a server going down mid-session: its tools vanish from the list, its calls
   assert.equal(textOf(await c.callTool({ name: 'alpha__echo', arguments: { text: 'ok' } })), 'alpha:echo:ok');
   assert.ok(logs.some((l) => l.server === 'flaky' && l.msg === 'MCP upstream failed to call tool'));
   await c.close();
+});
+
+test('an upstream that echoes the credential in its refusal: logged failures carry it masked', async () => {
+  const c = await connect('sk-all');
+  assert.ok(!(await c.listTools()).tools.some((t) => t.name.startsWith('echoer__')));
+  const e = await failure(c.callTool({ name: 'echoer__echo', arguments: {} }));
+  assert.equal(e.code, -32603);
+  await c.close();
+  const failed = logs.filter((l) => l.server === 'echoer' && typeof l.err === 'string');
+  assert.ok(failed.length >= 1);
+  assert.ok(
+    failed.some((l) => String(l.err).includes('invalid token: ')),
+    JSON.stringify(failed),
+  );
+  assert.ok(!raw.some((l) => l.includes('CANARY')), 'the echoed credential leaked into the log');
 });
 
 test('cleartext-credential warning: once per (server, finding, url), requests unaffected, no secret in any log', () => {

@@ -7,6 +7,7 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Net } from '../upstream/net.js';
+import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
@@ -97,6 +98,11 @@ async function withSession<T>(
   try {
     await client.connect(transport, { timeout: timeoutMs, signal: setupDeadline });
     return await op(client, timeoutMs);
+  } catch (e) {
+    // The SDK quotes the upstream's error body, which may echo the credential sent with it.
+    if (e instanceof Error)
+      e.message = scrubSentCredentials(e.message, [s.secret, ...Object.values(headers)]);
+    throw e;
   } finally {
     // Ends the upstream session (DELETE when one was issued); failures there change nothing.
     await transport.terminateSession().catch(() => {});
