@@ -565,3 +565,23 @@ test('s3: a dotted bucket is PUT path-style to s3.<region>.amazonaws.com, signed
   assert.match(String(got.headers.authorization), /\/eu-west-1\/s3\/aws4_request/);
   await agent.close();
 });
+
+test('gcs: a key file that is not JSON fails the upload without quoting any of it', async () => {
+  const saved = process.env.OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY;
+  // Unquoted values make V8's JSON.parse message quote the text around the error.
+  process.env.OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY =
+    '{"client_email": "a@b", "private_key": CANARY-GCS-7f3a-private-key-material}';
+  try {
+    const w = objectWriter(
+      { name: 'g', provider: 'gcs', bucket: 'b', prefix: '', credential_ref: 'gcp' },
+      new Agent(),
+    );
+    await assert.rejects(w.put('k', Buffer.from('x'), false), (e: Error) => {
+      assert.match(e.message, /OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY is not a service-account key file/);
+      assert.ok(!e.message.includes('CANARY'), e.message);
+      return true;
+    });
+  } finally {
+    process.env.OBJSTORE_CRED_GCP_GCS_SERVICE_ACCOUNT_KEY = saved;
+  }
+});

@@ -226,7 +226,13 @@ class GcsWriter implements ObjectWriter {
       const env = objectStoreCredentialEnv(this.c.credential_ref ?? '', 'GCS_SERVICE_ACCOUNT_KEY');
       const raw = process.env[env];
       if (!raw) return { missing: env };
-      const sa = JSON.parse(raw) as { client_email: string; private_key: string; token_uri?: string };
+      let sa: { client_email: string; private_key: string; token_uri?: string };
+      try {
+        sa = JSON.parse(raw) as typeof sa;
+      } catch {
+        // Never the parser's message: V8 quotes a slice of the input, i.e. of the key file.
+        throw new Error(`${env} is not a service-account key file (JSON)`);
+      }
       const tokenUri = sa.token_uri || 'https://oauth2.googleapis.com/token';
       const assertion = serviceAccountAssertion(
         { ...sa, token_uri: tokenUri },
