@@ -4,7 +4,7 @@
  */
 import { YAMLError } from 'yaml';
 
-function lineCol(text: string, offset: number): { line: number; col: number } {
+export function lineCol(text: string, offset: number): { line: number; col: number } {
   let line = 1;
   let start = 0;
   const end = Math.min(Math.max(offset, 0), text.length);

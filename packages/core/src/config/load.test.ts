@@ -152,6 +152,17 @@ describe('required keys, types and unknown keys', () => {
     assert.match(err(`${MINIMAL}---\n${MINIMAL}`), /^build: /);
   });
 
+  it('broken JSON is located, never quoted (the text around the error may be a secret)', () => {
+    const broken = '{"proxy": {"addr": "0.0.0.0:3000"},\n "admin": {"admin_keys": [CANARY-ADMIN-7f3a-key]}}';
+    const e = err(broken, {}, 'c.json');
+    assert.match(e, /^build: c\.json: invalid JSON/);
+    assert.ok(!e.includes('CANARY'), e);
+    assert.equal(
+      err('{"a": 1,\n "b": 2 x}', {}, 'c.json'),
+      'build: c.json: invalid JSON at line 2, column 9',
+    );
+  });
+
   it('.toml is refused with a clear build error; .json and .yml load', () => {
     assert.match(err('[proxy]\naddr = "0.0.0.0:3000"', {}, 'config.toml'), /^build: .*TOML .*not supported/);
     const json = '{"proxy": {"addr": "0.0.0.0:3000"}, "admin": {"admin_keys": ["k"]}}';

@@ -5,7 +5,7 @@
  * `${VAR}` interpolation here (only the resources file interpolates); use env overrides.
  */
 import { parse as parseYaml } from 'yaml';
-import { yamlErrorText } from '../yaml-error.js';
+import { lineCol, yamlErrorText } from '../yaml-error.js';
 import { ConfigError, decodeObject, isPlainObject } from './decode.js';
 import { applyEnvOverrides, placeholderWarnings } from './env.js';
 import { CONFIG_SPEC } from './spec.js';
@@ -24,6 +24,17 @@ export function formatConfigFailure(detail: string): string {
   return `Error: config load failed: failed to load configuration: ${detail}`;
 }
 
+/**
+ * Where the JSON is broken, never V8's own text: it quotes a slice of the input around the
+ * error, which may be an admin key or a password of the file.
+ */
+function jsonErrorText(e: unknown, text: string): string {
+  const at = e instanceof Error ? /at position (\d+)/.exec(e.message) : null;
+  if (at === null) return 'invalid JSON';
+  const { line, col } = lineCol(text, Number(at[1]));
+  return `invalid JSON at line ${line}, column ${col}`;
+}
+
 function parseText(text: string, path: string): unknown {
   const lower = path.toLowerCase();
   if (lower.endsWith('.toml')) {
@@ -33,7 +44,7 @@ function parseText(text: string, path: string): unknown {
     try {
       return JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(`build: ${path}: invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
+      throw new ConfigError(`build: ${path}: ${jsonErrorText(e, text)}`);
     }
   }
   if (lower.endsWith('.yaml') || lower.endsWith('.yml')) {
