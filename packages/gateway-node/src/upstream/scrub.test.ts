@@ -80,3 +80,17 @@ test('scrubCredentials: header values, bearer tokens and a `key` query parameter
     'a **** b **** c **** d **** json',
   );
 });
+
+test('scrubCredentials: a Bedrock session token (x-amz-security-token) is a credential too', () => {
+  const prepared = {
+    url: new URL('https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse'),
+    headers: {
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/bedrock/aws4_request',
+      'x-amz-security-token': 'IQoJb3JpZ2luX2VjCANARY-SESSION-7f3a',
+    },
+  };
+  assert.equal(
+    scrubCredentials('security token IQoJb3JpZ2luX2VjCANARY-SESSION-7f3a is expired', prepared),
+    'security token **** is expired',
+  );
+});

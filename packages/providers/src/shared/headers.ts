@@ -16,16 +16,11 @@ export const CREDENTIAL_HEADERS: readonly string[] = [
   'x-goog-api-key',
   'api-key',
   'proxy-authorization',
+  // Bedrock's STS session token: signed over, but sent as it is.
+  'x-amz-security-token',
 ];
 
-const RESERVED = new Set([
-  ...CREDENTIAL_HEADERS,
-  'x-amz-security-token',
-  'x-amz-date',
-  'x-amz-content-sha256',
-  'cookie',
-  'host',
-]);
+const RESERVED = new Set([...CREDENTIAL_HEADERS, 'x-amz-date', 'x-amz-content-sha256', 'cookie', 'host']);
 
 const NEVER_FORWARDED = new Set([
   'accept',
