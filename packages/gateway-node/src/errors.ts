@@ -32,6 +32,12 @@ const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' }
 export const notImplemented = (message: string) =>
   new GatewayError(501, 'not_implemented', message, undefined, undefined, NO_RETRY);
 
+const KIND_PHRASE = {
+  routing: 'a routing group',
+  ensemble: 'an ensemble model',
+  semantic: 'a semantic model',
+} as const;
+
 export const errors = {
   notFound: () => new GatewayError(404, 'not_found', 'the requested resource does not exist'),
   /** Never sent (nobody is left to read it): what logs, events and spans record (§1.3, §6.6). */
@@ -194,8 +200,8 @@ export const errors = {
       status === 405 ? { allow: 'GET, HEAD' } : status === 426 ? { upgrade: 'websocket' } : undefined,
     ),
   missingModelParam: () => invalid('missing required query parameter `model`'),
-  realtimeNeedsDirectModel: (name: string) =>
-    invalid(`model ${JSON.stringify(name)} is a routing group; realtime sessions need a direct model`),
+  realtimeNeedsDirectModel: (name: string, kind: 'routing' | 'ensemble' | 'semantic' = 'routing') =>
+    invalid(`model ${JSON.stringify(name)} is ${KIND_PHRASE[kind]}; realtime sessions need a direct model`),
   realtimeUnsupported: (name: string) =>
     invalid(`model ${JSON.stringify(name)} is served by a provider without a realtime API`),
   /** Step 8 configuration faults: always 400 on this surface (the messages name no secret). */

@@ -13,7 +13,7 @@ import { sendError } from '../http/respond.js';
 import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { apiKeyView, modelView, providerKeyView } from '../resources.js';
+import { apiKeyView, modelKind, modelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
 import { frameGuard } from './guard.js';
@@ -38,7 +38,9 @@ export async function runRealtime(rt: GatewayRuntime, ctx: RequestContext): Prom
   if (!modelAllowed(apiKeyView(key).allowed_models, requested))
     return sendError(ctx, rt.ident, errors.modelNotAllowed(requested));
   const view = modelView(model);
-  if (view.routing !== undefined) return sendError(ctx, rt.ident, errors.realtimeNeedsDirectModel(requested));
+  // Step 6: routing groups, ensembles and semantic models cannot hold a session.
+  const kind = modelKind(view);
+  if (kind !== 'direct') return sendError(ctx, rt.ident, errors.realtimeNeedsDirectModel(requested, kind));
   const cidrs = view.allowed_cidrs;
   if (cidrs && cidrs.length > 0 && !ipAllowed(cidrs, clientIp(ctx.req, rt.realIp)))
     return sendError(ctx, rt.ident, errors.ipRestricted());
