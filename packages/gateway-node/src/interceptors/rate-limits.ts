@@ -95,7 +95,9 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
         model: plan.modelFacts(model, f.upstreamModel),
       };
       const buckets = plan.requestBuckets(facts, Date.now());
-      const group = mv.routing !== undefined;
+      // A semantic model serves its chosen alias as a one-target group (agents-and-jobs §8.2
+      // step 6): that target's own limits gate the attempt, so the scope is needed here too.
+      const group = mv.routing !== undefined || mv.semantic !== undefined;
       if (buckets.length === 0 && !group) return undefined;
       const scope = new RateLimitScope(d, limiter, plan, facts, f);
       if (buckets.length === 0) return { scope };
@@ -152,7 +154,7 @@ class RateLimitScope implements Scope {
   }
 
   attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
-    // Only a routing group's members have limits of their own: no promise for a direct model,
+    // Only a routing group's members (and a semantic model's chosen target) have limits of their own: no promise for a direct model,
     // nor on the memory store, which answers at once.
     if (a.group === undefined) return undefined;
     const target = this.plan.modelFacts(a.model, a.upstreamModel);

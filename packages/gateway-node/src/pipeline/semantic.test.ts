@@ -72,7 +72,15 @@ before(async () => {
       'legal-model': direct('legal-model'),
       'code-model': direct('code-model'),
       'general-model': direct('general-model'),
+      // rpm 0 allows nothing (decisions.md 12).
+      'limited-model': direct('limited-model', 'pk1', { rate_limit: { rpm: 0 } }),
       router: { display_name: 'router', semantic: semantic('embedder') },
+      'router-limited': {
+        display_name: 'router-limited',
+        semantic: semantic('embedder', {
+          routes: [{ name: 'legal', target: 'limited-model', examples: ['review this contract'] }],
+        }),
+      },
       'router-down': { display_name: 'router-down', semantic: semantic('bad-embedder') },
       'router-fail': {
         display_name: 'router-fail',
@@ -174,6 +182,17 @@ test('embedding failure: default → the default model, {target} → that alias,
       return true;
     });
   }
+});
+
+test('the chosen target keeps its own rate limit, as a one-target routing group member (§8.2 step 6)', async () => {
+  const before = chat.requests.length;
+  await assert.rejects(ask('router-limited', 'Can you check this contract clause?'), (e: unknown) => {
+    assert.ok(e instanceof OpenAI.APIError);
+    assert.equal(e.status, 429);
+    assert.equal((e.error as { type?: string }).type, 'rate_limit_exceeded');
+    return true;
+  });
+  assert.equal(chat.requests.length, before, 'the over-limit target is never called');
 });
 
 test('streaming is served by the chosen target with the route headers', async () => {
