@@ -29,7 +29,7 @@ import { errors, type GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js';
 import { limitPlan } from '../pipeline/limit-plan.js';
-import type { AttemptFacts, Outcome, Scope } from '../pipeline/scopes.js';
+import type { AttemptFacts, MemberGate, Outcome, Scope } from '../pipeline/scopes.js';
 import { apiKeyView, modelView } from '../resources.js';
 
 export interface RateLimitDeps {
@@ -97,7 +97,8 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
       const buckets = plan.requestBuckets(facts, Date.now());
       // A semantic model serves its chosen alias as a one-target group (agents-and-jobs §8.2
       // step 6): that target's own limits gate the attempt, so the scope is needed here too.
-      const group = mv.routing !== undefined || mv.semantic !== undefined;
+      // An ensemble's panel members keep their own limits too (§8.1 step 2, `member`).
+      const group = mv.routing !== undefined || mv.semantic !== undefined || mv.ensemble !== undefined;
       if (buckets.length === 0 && !group) return undefined;
       const scope = new RateLimitScope(d, limiter, plan, facts, f);
       if (buckets.length === 0) return { scope };
@@ -165,6 +166,31 @@ class RateLimitScope implements Scope {
     return now !== undefined
       ? this.gated(now)
       : this.limiter.acquire(buckets, reserve).then((r) => this.gated(r));
+  }
+
+  /**
+   * One ensemble panel call (agents-and-jobs §8.1 step 2): the member's inline limit and the
+   * policies that follow it, acquired for this call alone (panel calls run concurrently). Over
+   * limit → that member fails; otherwise its tokens are committed when the call ends.
+   */
+  member(a: AttemptFacts): MemberGate | Promise<MemberGate> {
+    const target = this.plan.modelFacts(a.model, a.upstreamModel);
+    const buckets = this.plan.targetBuckets(this.facts, target, Date.now());
+    if (buckets.length === 0) return undefined;
+    const reserve = hasTokenLimit(buckets) ? this.estimate() : 0;
+    const held = (r: LimitResult): MemberGate => {
+      if (!r.ok) return refusal(this.d.metrics, r);
+      const adm = r.admission;
+      return {
+        end: (usage) => {
+          // A failed call reached the member: its request counts stay, its slot goes.
+          if (usage === undefined) void adm.release(false);
+          else void adm.commit(committedTokens(usage));
+        },
+      };
+    };
+    const now = this.limiter.acquireNow(buckets, reserve);
+    return now !== undefined ? held(now) : this.limiter.acquire(buckets, reserve).then(held);
   }
 
   /** Counts the gate's verdict on an attempt (undefined: no limit applied). */

@@ -118,6 +118,21 @@ before(async () => {
           min_responses: 1,
         },
       },
+      // rpm 0 allows nothing (decisions.md 12); rpm 1 lets one call through per minute.
+      'panel-capped': { ...direct('panel-capped'), rate_limit: { rpm: 0 } },
+      'panel-once': { ...direct('panel-once'), rate_limit: { rpm: 1 } },
+      'ens-capped': {
+        display_name: 'ens-capped',
+        ensemble: { panel: [{ model: 'panel-a' }, { model: 'panel-capped' }], judge: { model: 'judge' } },
+      },
+      'ens-once': {
+        display_name: 'ens-once',
+        ensemble: {
+          panel: [{ model: 'panel-a' }, { model: 'panel-once' }],
+          judge: { model: 'judge' },
+          min_responses: 1,
+        },
+      },
       'ens-judge4xx': {
         display_name: 'ens-judge4xx',
         ensemble: { panel: [{ model: 'panel-a' }], judge: { model: 'judge4xx' } },
@@ -201,6 +216,30 @@ test('min_responses: too few panel answers → 502; a slow member is cut by time
     prompt,
     `Q: System: Answer briefly.\nUser: What is the capital of France?\n---\nAnswer 1:\n${ANSWERS['panel-a-up']}`,
   );
+});
+
+test('a panel member over its own model-layer limit fails as a member (§8.1 step 2)', async () => {
+  // Two members, min_responses 2: the capped one is refused locally, so the panel is short.
+  let n = up.requests.length;
+  const r = await status(client.chat.completions.create({ model: 'ens-capped', messages }));
+  assert.equal(r.status, 502);
+  assert.match(r.message, /ensemble panel did not reach the required number of responses/);
+  assert.deepEqual(
+    since(n).map((b) => b.model),
+    ['panel-a-up'],
+    'the over-limit member never reaches its upstream',
+  );
+  // rpm 1: the member answers once, then fails as a member while the ensemble still answers.
+  for (const expected of [['panel-a-up', 'panel-once-up'], ['panel-a-up']]) {
+    n = up.requests.length;
+    const ok = await client.chat.completions.create({ model: 'ens-once', messages });
+    assert.equal(ok.choices[0]?.message.content, 'Paris.');
+    const panel = since(n)
+      .map((b) => String(b.model))
+      .filter((m) => m !== 'judge-up')
+      .sort();
+    assert.deepEqual(panel, expected);
+  }
 });
 
 test('a judge 4xx keeps its status', async () => {

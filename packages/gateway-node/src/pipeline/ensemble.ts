@@ -24,7 +24,7 @@ import { scrubCredentials } from '../upstream/scrub.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import type { RequestContext } from './context.js';
-import { tapJson } from './scopes.js';
+import { gateMember, tapJson } from './scopes.js';
 
 /** A sub-call answer larger than this is refused (a chat completion, not a download). */
 const MAX_ANSWER_BODY = 16 * 1024 * 1024;
@@ -117,7 +117,25 @@ async function subCall(
   const built = directTarget(rt, ctx, alias, body, false);
   if (!built.ok) return built;
   const t0 = performance.now();
-  const r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs));
+  let r: SubResult;
+  const scopes = ctx.scopes;
+  // A panel member keeps its own model-layer limit: over it, that member fails (§8.1 step 2).
+  const gate =
+    slot.kind === 'panel' && scopes !== undefined
+      ? await gateMember(rt.logger, ctx.id, scopes, {
+          model: built.target.model,
+          alias,
+          provider: built.target.provider,
+          upstreamModel: built.target.upstreamModel,
+          group: undefined,
+        })
+      : [];
+  if (gate instanceof GatewayError) r = { ok: false, error: gate };
+  else {
+    r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs));
+    const spent = r.ok ? toUsage(reported(r.body)) : undefined;
+    for (const h of gate) h.end(spent);
+  }
   const took = performance.now() - t0;
   // One usage event per sub-call (§8.1 step 7), with the usage that call reported, or local
   // estimates (flagged) when it reported none.

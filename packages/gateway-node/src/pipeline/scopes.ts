@@ -67,7 +67,20 @@ export interface AttemptBody {
 /** A gate's answer: a refusal, a body for this attempt only, or undefined (admitted as is). */
 export type AttemptGate = GatewayError | AttemptBody | undefined;
 
+/** A panel call admitted by `Scope.member`: settled once with the call's usage (undefined: failed). */
+export interface MemberHold {
+  end(usage: Usage | undefined): void;
+}
+
+/** A member gate's answer: a refusal, a hold to settle, or undefined (nothing to hold). */
+export type MemberGate = GatewayError | MemberHold | undefined;
+
 export interface Scope {
+  /**
+   * Before one ensemble panel call (agents-and-jobs §8.1 step 2): the member model's own limits.
+   * Panel calls run concurrently, so each gets its own hold; a refusal fails that member only.
+   */
+  member?(a: AttemptFacts): MemberGate | Promise<MemberGate>;
   /**
    * Before each upstream attempt; an error skips the target as a refused (429) attempt, a body
    * replaces the request body for this attempt (its target is prepared again).
@@ -167,6 +180,35 @@ function admitted(
     t.attemptEnd?.(false);
   }
   return r;
+}
+
+/**
+ * Every scope's member gate for one panel call, in scope order: the holds to settle when the call
+ * ends, or the first refusal (the holds taken before it are released).
+ */
+export async function gateMember(
+  log: Logger,
+  requestId: string,
+  scopes: readonly Scope[],
+  a: AttemptFacts,
+): Promise<GatewayError | MemberHold[]> {
+  const holds: MemberHold[] = [];
+  for (const s of scopes) {
+    if (!s.member) continue;
+    let g: MemberGate;
+    try {
+      g = await s.member(a);
+    } catch (err) {
+      hookFailed(log, requestId, 'member', err);
+      continue;
+    }
+    if (g instanceof GatewayError) {
+      for (const h of holds) h.end(undefined);
+      return g;
+    }
+    if (g !== undefined) holds.push(g);
+  }
+  return holds;
 }
 
 export function endAttempt(log: Logger, requestId: string, scopes: readonly Scope[], ok: boolean): void {
