@@ -99,6 +99,12 @@ export interface RequestContext {
   usage: Usage | undefined;
   /** `usage` holds locally estimated counters (`usage/estimate.ts`). */
   usageEstimated: boolean;
+  /**
+   * A streaming ensemble's panel usage (agents-and-jobs §8.1 step 7): added to the judge's
+   * `usage` when the request completes, so the one commit, the access log and the metrics count
+   * panel + judge whenever the judge's stream ends.
+   */
+  ensemblePanelUsage?: Usage | undefined;
   /** The body sent upstream (after interceptors): the prompt side of token estimation. */
   body: Readonly<Record<string, unknown>> | undefined;
   /** The caller's JSON body text and the object it parsed to (adapters may forward the text). */

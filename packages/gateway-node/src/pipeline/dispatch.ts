@@ -34,7 +34,7 @@ import { callUnary } from '../upstream/unary.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import { clientIp, ipAllowed } from './access.js';
 import type { RequestContext } from './context.js';
-import { addPanelUsage, answerWithJudge, judgeError, judgeTarget, runPanel } from './ensemble.js';
+import { answerWithJudge, holdPanelUsage, judgeError, judgeTarget, runPanel } from './ensemble.js';
 import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from './routing.js';
 import { closeAttempt, endAttempt, gateAttempt } from './scopes.js';
 import { chooseSemantic } from './semantic.js';
@@ -171,6 +171,8 @@ async function dispatchEnsemble(
   if (judge instanceof GatewayError) return sendError(ctx, rt.ident, judge);
   if (ctx.res.destroyed) return;
   if (!ctx.stream) return answerWithJudge(rt, ctx, judge);
+  // Survivors are billed whatever the judge does (§8.1 steps 3, 7).
+  holdPanelUsage(ctx, judge);
   const built = judgeTarget(rt, ctx, judge);
   if (!built.ok) return sendError(ctx, rt.ident, built.error);
   const t = built.target;
@@ -193,7 +195,6 @@ async function dispatchEnsemble(
       : await callStream(rt, ctx, 'chat', auth?.ok ? auth.target : t, DIRECT_POLICY, input.forwardUsageChunk);
   rt.targets.end(t.model.id, undefined);
   closeAttemptTiming(ctx, r, served(r));
-  addPanelUsage(ctx, judge);
   if (!r.ok && !ctx.res.destroyed && !ctx.res.headersSent)
     sendError(ctx, rt.ident, judgeError(r.failure.error));
 }

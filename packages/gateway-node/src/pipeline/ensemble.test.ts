@@ -242,6 +242,46 @@ test('a panel member over its own model-layer limit fails as a member (§8.1 ste
   }
 });
 
+/** Sum of `aisix_llm_total_tokens_total` over the series of one model. */
+async function tokensOf(model: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('aisix_llm_total_tokens_total{') && line.includes(`model="${model}"`))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+async function tokensAfter(model: string, before: number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const now = await tokensOf(model);
+    if (now !== before) return now - before;
+    assert.ok(Date.now() < deadline, 'no token metric recorded');
+    await sleep(10);
+  }
+}
+
+test('streaming: panel + judge tokens are counted once for the request, as without streaming (§8.1 step 7)', async () => {
+  let before = await tokensOf('ens');
+  const unary = await client.chat.completions.create({ model: 'ens', messages });
+  const expected = unary.usage?.total_tokens ?? 0;
+  assert.ok(expected > 0);
+  assert.equal(await tokensAfter('ens', before), expected);
+  before = await tokensOf('ens');
+  const stream = await client.chat.completions.create({
+    model: 'ens',
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  for await (const _ of stream) {
+    // drain
+  }
+  assert.equal(await tokensAfter('ens', before), expected, 'the panel tokens count on a stream too');
+});
+
 test('a judge 4xx keeps its status', async () => {
   const r = await status(client.chat.completions.create({ model: 'ens-judge4xx', messages }));
   assert.equal(r.status, 400);

@@ -402,20 +402,10 @@ export function judgeTarget(
   return built.ok ? { ok: true, target: capTarget(built.target, j.timeoutMs) } : built;
 }
 
-/** Panel usage joins what the judge's stream reported (the request's one commit). */
-export function addPanelUsage(ctx: RequestContext, j: JudgeCall): void {
-  const u = ctx.usage;
-  // The judge's own event keeps the judge's usage; the request total gets the panel's too.
-  const rec = ctx.attemptLog?.at(-1);
-  if (rec !== undefined && rec.kind === 'judge' && u !== undefined) rec.usage = u;
-  const p = j.panelUsage;
-  ctx.usage =
-    u === undefined
-      ? toUsage(p)
-      : {
-          ...u,
-          prompt_tokens: u.prompt_tokens + p.prompt_tokens,
-          completion_tokens: u.completion_tokens + p.completion_tokens,
-          total_tokens: u.total_tokens + p.total_tokens,
-        };
+/**
+ * A streaming judge: the panel's reported usage joins the judge's when the request completes
+ * (`finish.ts`), whether the judge's stream succeeds, fails or is cut.
+ */
+export function holdPanelUsage(ctx: RequestContext, j: JudgeCall): void {
+  ctx.ensemblePanelUsage = toUsage(j.panelUsage);
 }
