@@ -133,7 +133,8 @@ export class Session implements LiveSession {
     up.on('message', (data, binary) => this.fromUpstream(asBuffer(data), binary));
     up.on('error', (err) => this.upstreamError(err));
     up.on('close', (code, reason) => this.upstreamClosed(code, reason));
-    this.armIdle();
+    // The idle budget starts with the open upstream: until then the handshake deadline
+    // (`connectMs`) decides, and its failure is a connect failure (§7.3), not an idle one.
   }
 
   private upstreamOpen(up: WebSocket): void {
@@ -142,6 +143,8 @@ export class Session implements LiveSession {
       return;
     }
     this.open = true;
+    this.lastFrame = performance.now();
+    this.armIdle();
     this.rt.health.recordSuccess(this.t.model.id);
     const clientValve = this.clientValve ?? new Valve(this.client);
     const toUp = new Pipe(clientValve, up);
