@@ -19,6 +19,8 @@ let client: OpenAI;
 
 /** Texts about contracts or lawsuits point one way, code another, anything else a third. */
 function vectorFor(text: string): number[] {
+  // Points away from "anything else": a cosine of -1 with it.
+  if (/antiweather/i.test(text)) return [-0.05, 0, -1];
   if (/contract|lawsuit/i.test(text)) return [1, 0.05, 0];
   if (/code|bug/i.test(text)) return [0, 1, 0.05];
   return [0.05, 0, 1];
@@ -79,6 +81,12 @@ before(async () => {
         display_name: 'router-limited',
         semantic: semantic('embedder', {
           routes: [{ name: 'legal', target: 'limited-model', examples: ['review this contract'] }],
+        }),
+      },
+      'router-anti': {
+        display_name: 'router-anti',
+        semantic: semantic('embedder', {
+          routes: [{ name: 'anti', target: 'code-model', examples: ['antiweather'], threshold: 0 }],
         }),
       },
       'router-down': { display_name: 'router-down', semantic: semantic('bad-embedder') },
@@ -159,6 +167,12 @@ test('an unrelated prompt falls through to default without x-aisix-route; per-ro
   });
   // cos([0,1,.05],[0,1,.05]) = 1 ≥ 0.95: the code route matches.
   assert.equal((await ask('router', 'there is a bug in my code')).route, 'code');
+});
+
+test('a route score is the real cosine: a negative similarity stays below a threshold of 0', async () => {
+  // cos = -1 < 0: no route matches, the prompt falls through to default.
+  const r = await ask('router-anti', 'What is the weather like?');
+  assert.deepEqual([r.servedBy, r.route], ['general-model', null]);
 });
 
 test('an empty last user message routes to default without embedding', async () => {

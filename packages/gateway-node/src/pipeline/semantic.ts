@@ -128,13 +128,15 @@ export async function chooseSemantic(
   }
   const scores: number[] = [];
   for (const r of sem.routes) {
-    let best = 0;
+    // The max cosine itself (§8.2 step 4), negative included: a route whose examples all point
+    // away from the prompt stays below a threshold of 0.
+    let best = Number.NEGATIVE_INFINITY;
     for (const e of r.examples) {
       const v = exampleVectors.get(prefix + e);
       const s = v === undefined ? 0 : cosine(prompt, v);
       if (s > best) best = s;
     }
-    scores.push(best);
+    scores.push(best === Number.NEGATIVE_INFINITY ? 0 : best);
   }
   const won = pickRoute(sem.routes, scores, sem.match.threshold);
   if (won === -1) return toDefault(sem);
