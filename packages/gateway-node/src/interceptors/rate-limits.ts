@@ -155,8 +155,8 @@ class RateLimitScope implements Scope {
   }
 
   attempt(a: AttemptFacts): GatewayError | undefined | Promise<GatewayError | undefined> {
-    // Only a routing group's members (and a semantic model's chosen target) have limits of their own: no promise for a direct model,
-    // nor on the memory store, which answers at once.
+    // Only a routing group's members (and a semantic model's chosen target) have limits of
+    // their own: no promise for a direct model, nor on the memory store, which answers at once.
     if (a.group === undefined) return undefined;
     const target = this.plan.modelFacts(a.model, a.upstreamModel);
     const buckets = this.plan.targetBuckets(this.facts, target, Date.now());

@@ -245,6 +245,7 @@ export function newContext(
     stream: false,
     usage: undefined,
     usageEstimated: false,
+    ensemblePanelUsage: undefined,
     body: undefined,
     rawBody: undefined,
     outputJson: undefined,
