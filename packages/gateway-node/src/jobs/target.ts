@@ -83,7 +83,7 @@ export function namedTarget(rt: GatewayRuntime, ctx: RequestContext, name: strin
     return {
       ok: false,
       error: bad(
-        `model ${JSON.stringify(name)} is a ${modelKind(view)} model: files, batches and fine-tuning jobs need a direct model`,
+        `model ${JSON.stringify(name)} is ${kindPhrase(modelKind(view))} model: files, batches and fine-tuning jobs need a direct model`,
       ),
     };
   }
@@ -124,4 +124,9 @@ export function chooseTarget(
 ): TargetResult {
   const name = fromId ?? explicit;
   return name === undefined ? defaultTarget(rt, ctx) : namedTarget(rt, ctx, name);
+}
+
+/** `a routing`, `an ensemble`, `a semantic`: a kind of model as a message names it. */
+function kindPhrase(kind: string): string {
+  return /^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`;
 }
