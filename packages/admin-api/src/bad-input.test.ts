@@ -208,6 +208,35 @@ describe('bodies', () => {
     });
     assertError(putBad, 400);
   });
+
+  it('a body nested thousands of levels deep -> 400 at its pointer (POST, PUT, PATCH), not a 500', async () => {
+    const deep = (n: number, leaf: string): string => `${'{"a":['.repeat(n)}${leaf}${']}'.repeat(n)}`;
+    const json = { 'content-type': 'application/json' };
+    // 100 levels: well past any schema; 3000: past what a structured clone survives.
+    for (const n of [100, 3000]) {
+      const pk = `{"display_name":"deep","provider":"openai","api_key":"${SECRET}","extra":${deep(n, '"LEAKME"')}}`;
+      for (const [method, path] of [
+        ['POST', '/admin/v1/provider_keys'],
+        ['PUT', `/admin/v1/provider_keys/${pkId}`],
+        ['PATCH', `/admin/v1/provider_keys/${pkId}`],
+      ] as const) {
+        const r = await s.admin.call(method, path, { raw: pk, headers: json });
+        assertError(r, 400, /^schema validation failed at \/extra(\/a|\/0)+: nested deeper than 64 levels$/);
+      }
+      // An open root (guardrails keep unknown fields out of the stored value) is refused too.
+      const g = await s.admin.call('POST', '/admin/v1/guardrails', {
+        raw: `{"name":"deep","kind":"keyword","patterns":[],"zz":${deep(n, '1')}}`,
+        headers: json,
+      });
+      assertError(g, 400, /^schema validation failed at \/zz\//);
+    }
+    // 64 levels are still read (and judged by the schema as usual).
+    const ok = await s.admin.call('PATCH', `/admin/v1/provider_keys/${pkId}`, {
+      raw: `{"extra":${'{"a":'.repeat(63)}1${'}'.repeat(63)}}`,
+      headers: json,
+    });
+    assertError(ok, 400, /^schema validation failed at : unknown field "extra"/);
+  });
 });
 
 describe('routes and ids', () => {
