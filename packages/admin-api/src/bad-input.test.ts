@@ -237,6 +237,32 @@ describe('bodies', () => {
     });
     assertError(ok, 400, /^schema validation failed at : unknown field "extra"/);
   });
+
+  it('a number beyond the float range (1e400) -> 400, never stored as null', async () => {
+    const json = { 'content-type': 'application/json' };
+    // JSON has no Infinity, but 1e400 parses to it: refused, never stored as null (a document
+    // the loader would then reject, and that no later PATCH could fix).
+    for (const n of ['1e400', '-1e400']) {
+      const inf = await s.admin.call('PATCH', `/admin/v1/provider_keys/${pkId}`, {
+        raw: `{"request":{"param_constraints":{"temperature_min":${n}}}}`,
+        headers: json,
+      });
+      assertError(
+        inf,
+        400,
+        'schema validation failed at /request/param_constraints/temperature_min: must be a finite number',
+      );
+      const created = await s.admin.call('POST', '/admin/v1/provider_keys', {
+        raw: `{"display_name":"inf","provider":"openai","api_key":"${SECRET}","request":{"param_constraints":{"temperature_max":${n}}}}`,
+        headers: json,
+      });
+      assertError(
+        created,
+        400,
+        /^schema validation failed at \/request\/param_constraints\/temperature_max: /,
+      );
+    }
+  });
 });
 
 describe('routes and ids', () => {

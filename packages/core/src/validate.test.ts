@@ -85,6 +85,39 @@ describe('validateWrite', () => {
     assert.ok(r.ok);
     assert.deepEqual(input, { display_name: 'p', secret: 'sk-aaaaaaaaaaaa', provider: 'openai' });
   });
+  test('non-finite numbers (JSON 1e400, YAML .inf) are refused where any number is allowed', () => {
+    for (const n of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
+      const pk = validateWrite('provider_keys', {
+        display_name: 'p',
+        api_key: 'k',
+        provider: 'openai',
+        request: { param_constraints: { temperature_min: 0, temperature_max: n } },
+      });
+      assert.deepEqual(
+        pk.ok
+          ? null
+          : [pk.pointer, /: (must be a finite number|invalid type: expected number)$/.test(pk.message)],
+        ['/request/param_constraints/temperature_max', true],
+      );
+      for (const mode of ['write', 'read'] as const) {
+        const doc = {
+          display_name: 'e',
+          ensemble: { panel: [{ model: 'a', weight: n }], judge: { model: 'j' } },
+        };
+        const r = mode === 'write' ? validateWrite('models', doc) : parseRead('models', doc);
+        assert.ok(!r.ok, `${mode} ${n}`);
+        assert.match(r.message, /^schema validation failed at \/ensemble\/panel\/0\/weight: /);
+      }
+    }
+    assert.ok(
+      validateWrite('provider_keys', {
+        display_name: 'p',
+        api_key: 'k',
+        provider: 'openai',
+        request: { param_constraints: { temperature_min: -1.5, temperature_max: 1e308 } },
+      }).ok,
+    );
+  });
   test('defaults are not shared between parses', () => {
     const a = validateWrite('provider_keys', { display_name: 'a', api_key: 'k', provider: 'openai' });
     const b = validateWrite('provider_keys', { display_name: 'b', api_key: 'k', provider: 'openai' });

@@ -156,6 +156,13 @@ export function intRange(min: number, max: number = Number.MAX_SAFE_INTEGER) {
   return v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 }
 
+/**
+ * Any finite number. JSON has no Infinity, but `1e400` parses to it (and YAML has `.inf`): a
+ * non-finite value would pass a bare `v.number()` and be stored as `null`, a document the
+ * loader then rejects.
+ */
+export const finiteNumber = v.pipe(v.number(), v.finite());
+
 export function numRange(min: number, max: number = Number.MAX_VALUE) {
   return v.pipe(v.number(), v.finite(), v.minValue(min), v.maxValue(max));
 }

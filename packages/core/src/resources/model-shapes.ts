@@ -4,7 +4,7 @@
  * combines them with the direct fields and enforces "exactly one shape".
  */
 import * as v from 'valibot';
-import { intRange, type Mode, nonEmpty, numRange, obj, u32, u64, unit } from './common.js';
+import { finiteNumber, intRange, type Mode, nonEmpty, numRange, obj, u32, u64, unit } from './common.js';
 
 export const ROUTING_STRATEGIES = [
   'failover',
@@ -39,7 +39,7 @@ export function ensembleSchema(mode: Mode) {
     model: nonEmpty,
     temperature: v.optional(numRange(0)),
     seed: v.optional(u64),
-    weight: v.optional(v.number()),
+    weight: v.optional(finiteNumber),
   });
   return obj(mode, {
     panel: v.pipe(v.array(member), v.minLength(1)),

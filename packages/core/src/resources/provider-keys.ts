@@ -7,7 +7,17 @@
  * `{featured: false}`. Masking of the credential lives in `secrets.ts`.
  */
 import * as v from 'valibot';
-import { anyObject, carryUnknown, type Mode, nonEmpty, obj, pathItem, rule, stringMap } from './common.js';
+import {
+  anyObject,
+  carryUnknown,
+  finiteNumber,
+  type Mode,
+  nonEmpty,
+  obj,
+  pathItem,
+  rule,
+  stringMap,
+} from './common.js';
 import { pemCertificates } from './pem.js';
 
 export const DEFAULT_STRIP_HEADERS: readonly string[] = [
@@ -136,7 +146,7 @@ function requestOptions(mode: Mode) {
   return obj(mode, {
     param_renames: v.optional(stringMap),
     param_constraints: v.optional(
-      obj(mode, { temperature_min: v.optional(v.number()), temperature_max: v.optional(v.number()) }),
+      obj(mode, { temperature_min: v.optional(finiteNumber), temperature_max: v.optional(finiteNumber) }),
     ),
     default_headers: v.optional(stringMap),
     forward_client_headers: v.optional(v.array(v.string())),
