@@ -340,6 +340,19 @@ const conditionCases: Case[] = [
     '/conditions/1/value',
     'compile',
   ),
+  // Valid for a JS RegExp, not for RE2 (the linear-time engine conditions run on).
+  policy(
+    'conditions: regex with a backreference',
+    { ...cond, conditions: [leaf('model_name', '~~', '^(a+)\\1$')] },
+    '/conditions/0/value',
+    'RE2 syntax',
+  ),
+  policy(
+    'conditions: regex with a lookahead (~*)',
+    { ...cond, conditions: [leaf('provider', '~*', '^(?!azure)')] },
+    '/conditions/0/value',
+    'RE2 syntax',
+  ),
   policy(
     'conditions: regex of 257 chars',
     { ...cond, conditions: [leaf('model_name', '~~', 'a'.repeat(257))] },

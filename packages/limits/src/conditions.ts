@@ -8,9 +8,13 @@
  * false, and then `negate` applies. Group `{logic: and|or, children, negate?}`. The top-level
  * list is an implicit AND; an empty or absent list matches every request.
  *
+ * Regexes run on RE2's linear-time engine (`compileConditionRegex`), never a backtracking one.
+ *
  * Core already validated the trees; anything malformed that still reaches us makes the
  * compile return an error string, and the planner skips that policy instead of throwing.
  */
+
+import { compileConditionRegex } from '@aisix/core';
 
 export const CONDITION_DIMS = ['team', 'member', 'api_key', 'model', 'model_name', 'provider'] as const;
 export type ConditionDim = (typeof CONDITION_DIMS)[number];
@@ -65,13 +69,12 @@ function leaf(o: Record<string, unknown>, dims: Set<ConditionDim>): Predicate {
     case '~*': {
       if (!REGEX_DIMS.has(d)) throw new Invalid('regex operators apply to model_name and provider only');
       if (typeof value !== 'string') throw new Invalid('regex operators need one string');
-      let re: RegExp;
       try {
-        re = new RegExp(value, o.operator === '~*' ? 'i' : '');
+        // RE2 (linear time): a caller picks the value tested (a wildcard alias's upstream name).
+        hit = compileConditionRegex(value, o.operator === '~*');
       } catch {
         throw new Invalid('regex does not compile');
       }
-      hit = (x) => re.test(x);
       break;
     }
     default:

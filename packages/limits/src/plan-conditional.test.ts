@@ -116,6 +116,22 @@ describe('conditional policies: condition trees', () => {
   });
 });
 
+describe('conditional policies: regexes run in linear time', () => {
+  it('a pattern that backtracks catastrophically in a JS RegExp answers at once', () => {
+    // `^(a+)+$` against 26 a's and a "!" takes seconds in V8 (twice as long per extra "a"),
+    // blocking every request; the upstream name behind a wildcard alias is the caller's choice.
+    const p = one([{ dimension: 'model_name', operator: '~~', value: '^(a+)+$' }]);
+    const evil = f({ model: { ...gpt, modelName: `${'a'.repeat(26)}!` } });
+    const t0 = performance.now();
+    assert.equal(hit(p, evil), false);
+    assert.ok(performance.now() - t0 < 250, `took ${Math.round(performance.now() - t0)} ms`);
+    assert.equal(hit(p, f({ model: { ...gpt, modelName: 'aaaa' } })), true);
+    const ci = one([{ dimension: 'model_name', operator: '~*', value: '(?:X+)+Y' }]);
+    assert.equal(hit(ci, f({ model: { ...gpt, modelName: `${'x'.repeat(30)}` } })), false);
+    assert.equal(hit(ci, f({ model: { ...gpt, modelName: 'xxy' } })), true, '~* is case-insensitive');
+  });
+});
+
 describe('conditional policies: group_by', () => {
   it('bucket keys list dimensions in canonical order whatever the config order', () => {
     const p = planOf({ p: { name: 'p', limits: { rpm: 5 }, group_by: ['provider', 'member', 'team'] } });

@@ -44,6 +44,7 @@ export {
   providerKeyDispatches,
 } from './provider-keys.js';
 export type { ConditionGroup, ConditionLeaf, ConditionNode } from './rate-limit-conditions.js';
+export { compileConditionRegex } from './rate-limit-conditions.js';
 export type { RateLimitPolicy } from './rate-limit-policies.js';
 export { re2 } from './re2.js';
 

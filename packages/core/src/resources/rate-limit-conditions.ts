@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import { isPlainObject, type Mode, nonEmpty, obj, pathItem, type Schema } from './common.js';
+import { re2 } from './re2.js';
 
 export const CONDITION_DIMENSIONS = ['team', 'member', 'api_key', 'model', 'model_name', 'provider'] as const;
 const STRING_DIMENSIONS: ReadonlySet<string> = new Set(['model_name', 'provider']);
@@ -64,9 +65,21 @@ interface SemanticIssue {
   message: string;
 }
 
-function regexCompiles(source: string, flags: string): boolean {
+/**
+ * Condition regexes run on every request, against values a caller can choose (the upstream
+ * name behind a wildcard alias), so they use RE2's linear-time engine, as the reference's Rust
+ * `regex` crate does: a JavaScript RegExp such as `^(a+)+$` backtracks exponentially and would
+ * block the event loop. The engine the gateway runs is the one that judges the syntax.
+ */
+export function compileConditionRegex(source: string, caseInsensitive: boolean): (s: string) => boolean {
+  const RE2JS = re2();
+  const re = RE2JS.compile(source, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
+  return (s) => re.test(s);
+}
+
+function regexCompiles(source: string, caseInsensitive: boolean): boolean {
   try {
-    new RegExp(source, flags);
+    compileConditionRegex(source, caseInsensitive);
     return true;
   } catch {
     return false;
@@ -102,8 +115,11 @@ function leafIssue(leaf: ConditionLeaf): SemanticIssue | null {
     if (leaf.value.length > MAX_REGEX_CHARS) {
       return { path: ['value'], message: `regex must be at most ${MAX_REGEX_CHARS} characters` };
     }
-    if (!regexCompiles(leaf.value, op === '~*' ? 'i' : ''))
-      return { path: ['value'], message: 'regex does not compile' };
+    if (!regexCompiles(leaf.value, op === '~*'))
+      return {
+        path: ['value'],
+        message: 'regex does not compile (RE2 syntax: no backreferences or lookaround)',
+      };
   }
   return null;
 }
