@@ -8,7 +8,7 @@ import { testEtcd } from '@aisix/testkit';
 import { auditPrefixFor } from '../audit-keys.js';
 import { StoreError } from '../types.js';
 import { createEtcdStore, type EtcdStore } from './index.js';
-import { etcdRange } from './test-support.js';
+import { etcdPut, etcdRange } from './test-support.js';
 
 const stores: EtcdStore[] = [];
 after(async () => {
@@ -160,4 +160,29 @@ test("a size refusal from etcd itself (gRPC RESOURCE_EXHAUSTED) does not open th
   for (let i = 0; i < 3; i++) await s.store.create('models', `after-${i}`, { display_name: `n${i}` });
   assert.equal((await s.store.get('models', 'after-0'))?.value.display_name, 'n0');
   assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+});
+
+test('a kind holding more than 4 MiB (gRPC default) still lists, and its unique writes still commit', async () => {
+  const { endpoint, prefix, store } = await fresh();
+  // Four documents of 1.2 MB each, as a direct writer (or four admin writes) may store.
+  const big = 'x'.repeat(1_200_000);
+  for (const id of ['a', 'b', 'c', 'd'])
+    await etcdPut(endpoint, `${prefix}/provider_keys/${id}`, JSON.stringify({ display_name: id, blob: big }));
+  const listed = await store.list('provider_keys');
+  assert.deepEqual(
+    listed.map((d) => d.id),
+    ['a', 'b', 'c', 'd'],
+  );
+  // Every unique write reads the whole kind first.
+  const created = await store.create(
+    'provider_keys',
+    'e',
+    { display_name: 'e' },
+    { field: 'display_name', value: 'e' },
+  );
+  assert.ok(created.revision > 0);
+  await assert.rejects(
+    store.create('provider_keys', 'f', { display_name: 'a' }, { field: 'display_name', value: 'a' }),
+    (e: unknown) => e instanceof StoreError && e.code === 'conflict',
+  );
 });

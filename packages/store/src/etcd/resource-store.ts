@@ -130,14 +130,19 @@ export class Etcd3ResourceStore implements ResourceStore {
             },
           }
         : {}),
-      ...(tls?.serverName
-        ? {
-            grpcOptions: {
+      grpcOptions: {
+        // A range answers whole values, each up to etcd's --max-request-bytes: a kind's list (and
+        // the uniqueness read of every write of that kind) or an audit batch passes gRPC's 4 MiB
+        // default receive limit with three large documents or a few thousand small ones, and
+        // would then fail as a 500 for good. etcd itself sends up to 2 GiB.
+        'grpc.max_receive_message_length': -1,
+        ...(tls?.serverName
+          ? {
               'grpc.ssl_target_name_override': tls.serverName,
               'grpc.default_authority': tls.serverName,
-            },
-          }
-        : {}),
+            }
+          : {}),
+      },
     });
   }
 
