@@ -7,6 +7,7 @@
  * The JSON parser's own message is not used: V8 quotes a slice of the input in it, which
  * could echo a secret back to the caller.
  */
+import { MAX_DOCUMENT_DEPTH, pointerBeyondDepth } from '@aisix/core';
 import { AdminHttpError } from './errors.js';
 
 /** 2 MiB, the reference framework's default JSON limit. */
@@ -92,45 +93,13 @@ export async function readJsonBody(req: Request, limit: number = MAX_BODY_BYTES)
   } catch {
     throw new AdminHttpError(400, 'request body is not valid JSON');
   }
-  const tooDeep = pointerBeyondDepth(doc, MAX_BODY_DEPTH);
+  // A body nested thousands of levels deep would overflow the stack of later steps (a 500).
+  const tooDeep = pointerBeyondDepth(doc);
   if (tooDeep !== undefined) {
     throw new AdminHttpError(
       400,
-      `schema validation failed at ${tooDeep}: nested deeper than ${MAX_BODY_DEPTH} levels`,
+      `schema validation failed at ${tooDeep}: nested deeper than ${MAX_DOCUMENT_DEPTH} levels`,
     );
   }
   return doc;
-}
-
-/**
- * Deepest nesting of objects and arrays a body may have. Every resource schema is a few levels
- * deep; a body nested thousands of levels (2 MiB allows ~400k) would overflow the stack of the
- * recursive steps a write takes (structured clones, merge patch, validation) and end as a 500.
- */
-export const MAX_BODY_DEPTH = 64;
-
-function escapeStep(step: string): string {
-  return step.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/**
- * The JSON pointer of the first value nested deeper than `max` containers, or undefined.
- * Iterative, so the check itself cannot overflow the stack.
- */
-export function pointerBeyondDepth(doc: unknown, max: number): string | undefined {
-  const stack: { value: unknown; pointer: string; depth: number }[] = [{ value: doc, pointer: '', depth: 0 }];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const { value, pointer, depth } = top;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth >= max) return pointer;
-    const entries = Array.isArray(value)
-      ? value.map((v, i) => [String(i), v] as const)
-      : Object.entries(value);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [k, v] = entries[i] as readonly [string, unknown];
-      if (typeof v === 'object' && v !== null)
-        stack.push({ value: v, pointer: `${pointer}/${escapeStep(k)}`, depth: depth + 1 });
-    }
-  }
-  return undefined;
 }

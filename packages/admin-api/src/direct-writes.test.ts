@@ -72,6 +72,36 @@ describeOnBothStores('direct writes', (s) => {
     assert.equal(await s.h.rawCount('api_keys'), 0);
   });
 
+  it('a document nested thousands of levels deep is no document: 409, never a 500', async () => {
+    // Valid JSON, but no step that handles a document (masking, merge patch, validation) could
+    // walk it without overflowing the stack.
+    const deep = `{"display_name":"deep","extra":${'{"a":['.repeat(5000)}1${']}'.repeat(5000)}}`;
+    await s.h.putRaw('models', 'deep1', deep);
+    const msg =
+      'models/deep1 holds a value that is not a JSON document (value is nested deeper than 128 levels); ' +
+      'replace it with PUT or remove it with DELETE';
+    const g = await s.admin.call('GET', '/admin/v1/models/deep1');
+    assert.equal(g.status, 409, g.text);
+    assert.equal(obj(g.json).error_msg, msg);
+    const p = await s.admin.call('PATCH', '/admin/v1/models/deep1', { body: { display_name: 'x' } });
+    assert.equal(p.status, 409, p.text);
+    const l = await s.admin.call('GET', '/admin/v1/models');
+    assert.equal(l.status, 200, l.text);
+    assert.ok(!arr(l.json).some((e) => obj(e).id === 'deep1'));
+    const put = await s.admin.call('PUT', '/admin/v1/models/deep1', { body: model('deep-fixed') });
+    assert.equal(put.status, 200, put.text);
+    await s.h.putRaw('models', 'deep1', deep);
+    assert.equal((await s.admin.call('DELETE', '/admin/v1/models/deep1')).status, 200);
+    // 128 levels still decode (and are judged by the schema): GET shows the document.
+    await s.h.putRaw(
+      'models',
+      'deep2',
+      `{"display_name":"d2","extra":${'{"a":'.repeat(127)}1${'}'.repeat(127)}}`,
+    );
+    assert.equal((await s.admin.call('GET', '/admin/v1/models/deep2')).status, 200);
+    assert.equal((await s.admin.call('DELETE', '/admin/v1/models/deep2')).status, 200);
+  });
+
   it('a value that is not JSON: PUT with a valid body replaces it', async () => {
     await s.h.putRaw('models', 'bad2', RAW);
     const put = await s.admin.call('PUT', '/admin/v1/models/bad2', { body: model('repaired') });

@@ -1,6 +1,7 @@
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './glob.js';
+export * from './json-depth.js';
 export * from './keys.js';
 export * from './kinds.js';
 export * from './references.js';

@@ -5,6 +5,7 @@
  * are the texts the config sync reports for `non_json` rows, and never quote the value (it may
  * be a credential).
  */
+import { pointerBeyondDepth, TOO_DEEP_REASON } from '@aisix/core';
 import { StoreError } from './types.js';
 
 export type Decoded =
@@ -30,6 +31,8 @@ export function decodeDocument(bytes: Uint8Array): Decoded {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'value is not a JSON object' };
   }
+  // Nothing downstream (masking, merge patch, validation) could handle it without overflowing.
+  if (pointerBeyondDepth(value) !== undefined) return { ok: false, reason: TOO_DEEP_REASON };
   return { ok: true, value: value as Record<string, unknown> };
 }
 

@@ -51,6 +51,15 @@ const ROWS: readonly { label: string; e: ObservedEntry; expect: Expect }[] = [
     expect: { red: ['schema_failed', 'parse_failed'], kind: 'api_keys', id: 'k2' },
   },
   {
+    // As both stores decode it (a GET answers 409): nothing could walk it without overflowing.
+    label: 'document nested thousands of levels deep (in an unknown field)',
+    e: entry(
+      `${P}/guardrails/g1`,
+      `{"name":"g1","kind":"keyword","patterns":[],"zz":${'{"a":['.repeat(5000)}1${']}'.repeat(5000)}}`,
+    ),
+    expect: { red: ['non_json'], kind: 'guardrails', id: 'g1' },
+  },
+  {
     label: 'unknown kind segment',
     e: entry(`${P}/teams/t1`, { name: 't1' }),
     expect: { red: ['unknown_kind'], kind: 'teams', id: 't1' },

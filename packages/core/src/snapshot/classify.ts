@@ -5,6 +5,7 @@
  * Leaves out: last-known-good pinning and timestamps (the builder), and the schemas
  * themselves (`../validate.ts`, `../resources/`).
  */
+import { pointerBeyondDepth, TOO_DEEP_REASON } from '../json-depth.js';
 import { parseKey } from '../keys.js';
 import type { KindName } from '../kinds.js';
 import { parseRead } from '../validate.js';
@@ -78,6 +79,10 @@ function classifyUnsafe(prefix: string, key: string, bytes: Uint8Array): Classif
   } catch {
     // JSON.parse messages quote the input, which may be a secret: use our own text.
     return { ok: false, errorKind: 'non_json', ...base, message: 'value is not valid JSON' };
+  }
+  // As the stores decide (`decodeDocument`): too deep to handle is no document.
+  if (pointerBeyondDepth(doc) !== undefined) {
+    return { ok: false, errorKind: 'non_json', ...base, message: TOO_DEEP_REASON };
   }
   const r = parseRead(k.kind, doc);
   if (!r.ok) return { ok: false, errorKind: r.errorKind, ...base, message: r.message };
