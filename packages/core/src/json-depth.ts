@@ -13,28 +13,51 @@ export const MAX_DOCUMENT_DEPTH = 128;
 /** The reason a stored value nested too deeply is not a document (both stores, the loader). */
 export const TOO_DEEP_REASON = `value is nested deeper than ${MAX_DOCUMENT_DEPTH} levels`;
 
+/**
+ * Whether `v` nests objects / arrays `max` containers deep or more below the root (the root is
+ * level 0). The recursion is bounded by `max`, and indexed and `for…in` loops allocate nothing:
+ * the proxy runs it on every request body (`Object.values` measured 8x slower: 38 against 4.6 µs
+ * on a 28 KB conversation, whose JSON.parse takes 110).
+ */
+export function nestedTooDeep(v: unknown, max: number = MAX_DOCUMENT_DEPTH, depth = 0): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (depth >= max) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x !== null && typeof x === 'object' && nestedTooDeep(x, max, depth + 1)) return true;
+    }
+    return false;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    const x = o[k];
+    if (x !== null && typeof x === 'object' && nestedTooDeep(x, max, depth + 1)) return true;
+  }
+  return false;
+}
+
 function escapeStep(step: string): string {
   return step.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 /**
- * The JSON pointer of the first object or array nested deeper than `max` containers (the root
- * is level 0), or undefined. Iterative, so the check itself cannot overflow the stack.
+ * The JSON pointer of the first object or array nested `max` containers deep (the root is level
+ * 0), or undefined. The common answer (not too deep) costs one `nestedTooDeep`; the pointer is
+ * built only for a document that is, by a walk bounded by `max` like it.
  */
 export function pointerBeyondDepth(doc: unknown, max: number = MAX_DOCUMENT_DEPTH): string | undefined {
-  const stack: { value: unknown; pointer: string; depth: number }[] = [{ value: doc, pointer: '', depth: 0 }];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const { value, pointer, depth } = top;
-    if (typeof value !== 'object' || value === null) continue;
+  if (!nestedTooDeep(doc, max)) return undefined;
+  const find = (v: unknown, pointer: string, depth: number): string | undefined => {
+    if (typeof v !== 'object' || v === null) return undefined;
     if (depth >= max) return pointer;
-    const entries = Array.isArray(value)
-      ? value.map((v, i) => [String(i), v] as const)
-      : Object.entries(value);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [k, v] = entries[i] as readonly [string, unknown];
-      if (typeof v === 'object' && v !== null)
-        stack.push({ value: v, pointer: `${pointer}/${escapeStep(k)}`, depth: depth + 1 });
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (x !== null && typeof x === 'object' && nestedTooDeep(x, max, depth + 1))
+        return find(x, `${pointer}/${escapeStep(k)}`, depth + 1);
     }
-  }
-  return undefined;
+    return undefined;
+  };
+  return find(doc, '', 0);
 }

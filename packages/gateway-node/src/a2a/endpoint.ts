@@ -5,11 +5,10 @@
  * order (§3.2): caller auth 401, agent lookup 404, `allowed_agents` 403, body 413 / 400,
  * JSON 400, quota 429, relay. Every request reads the agents compiled for its snapshot.
  */
-import { globMatch, type Resource } from '@aisix/core';
+import { globMatch, nestedTooDeep, type Resource } from '@aisix/core';
 import type { Admission } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
-import { nestedTooDeep } from '../http/json-depth.js';
 import { sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';

@@ -8,9 +8,9 @@
  * The upload streams (`upload.ts`); a retrieved completed batch has its usage attributed from
  * its output file (`attribution.ts`).
  */
+import { MAX_DOCUMENT_DEPTH, nestedTooDeep } from '@aisix/core';
 import { errors, GatewayError, renderError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
-import { nestedTooDeep, TOO_DEEP } from '../http/json-depth.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -177,7 +177,8 @@ async function runCreate(
   } catch {
     return sendError(ctx, rt.ident, errors.badBody('malformed JSON'));
   }
-  if (nestedTooDeep(body)) return sendError(ctx, rt.ident, errors.badBody(TOO_DEEP));
+  if (nestedTooDeep(body))
+    return sendError(ctx, rt.ident, errors.badBody(`nested deeper than ${MAX_DOCUMENT_DEPTH} levels`));
   if (!isObject(body)) return sendError(ctx, rt.ident, errors.badBody('the body must be a JSON object'));
   const batch = collection === '/batches';
   const field = batch ? 'input_file_id' : 'training_file';

@@ -6,12 +6,13 @@
  * for its snapshot. A `tools/call` is attributed to its server and tool (`ctx.mcp`) before the
  * quota, so every outcome, a 429 included, has its usage event (§2.7 step 7).
  */
+
 import type { ConfigSnapshot, Resource } from '@aisix/core';
+import { nestedTooDeep } from '@aisix/core';
 import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
-import { nestedTooDeep } from '../http/json-depth.js';
 import { baseHeaders, sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { McpCall, RequestContext } from '../pipeline/context.js';
