@@ -95,6 +95,53 @@ function listenerEnv(p: { proxy: number; admin: number; metrics: number }): Reco
   };
 }
 
+/**
+ * One request on a new connection (no agent), so node:cluster spreads a series of them over the
+ * workers; resolves with the status.
+ */
+function freshRequest(port: number, path: string, key?: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const headers = key === undefined ? {} : { authorization: `Bearer ${key}` };
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The JSON log lines of `proc` with message `msg`. */
+function logLines(proc: Proc, msg: string): { pid: number; worker: number }[] {
+  return proc
+    .stdout()
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}"`))
+    .map((l) => JSON.parse(l) as { pid: number; worker: number });
+}
+
+/** `/v1/models` 200s the pod's /metrics counts (the sum over its workers). */
+async function countedModelCalls(metricsPort: number): Promise<number> {
+  const scrape = await get(`http://127.0.0.1:${metricsPort}/metrics`);
+  assert.equal(scrape.status, 200);
+  const m = /^aisix_proxy_requests_total\{endpoint="\/v1\/models",[^}]*status="200"[^}]*\} (\d+)$/m.exec(
+    scrape.body,
+  );
+  return Number(m?.[1] ?? 0);
+}
+
+/** config.yaml for two workers over a resources file with one caller key (`APP_CALLER_KEY`). */
+function twoWorkersConfig(name: string): string {
+  const resources = write(
+    `${name}-resources.yaml`,
+    '_format_version: "1"\napi_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: ["*"]}]\n',
+  );
+  return write(
+    `${name}.yaml`,
+    `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
+  );
+}
+
 describe('aisix command line', () => {
   test('--help and --version exit 0', () => {
     const help = run(['--help']);
@@ -516,34 +563,9 @@ describe('aisix serving', () => {
 
   test('proxy.workers: 2: the primary serves /metrics with the sum of both workers', async () => {
     const p = await ports();
-    const resources = write(
-      'workers-metrics-resources.yaml',
-      '_format_version: "1"\napi_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: ["*"]}]\n',
-    );
-    const cfg = write(
-      'workers-metrics.yaml',
-      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
-    );
+    const cfg = twoWorkersConfig('workers-metrics');
     const proc = start(['--config', cfg], { ...listenerEnv(p), APP_CALLER_KEY: 'sk-app' });
-    // A new connection per request, so the cluster spreads them over both workers.
-    const models = () =>
-      new Promise<number>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port: p.proxy,
-            path: '/v1/models',
-            agent: false,
-            headers: { authorization: 'Bearer sk-app' },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
+    const models = () => freshRequest(p.proxy, '/v1/models', 'sk-app');
     try {
       await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
       const until = Date.now() + 10_000;
@@ -560,12 +582,8 @@ describe('aisix serving', () => {
         await sleep(50);
       }
       assert.deepEqual([...servedBy].sort(), [1, 2], 'both workers served requests');
+      assert.equal(await countedModelCalls(p.metrics), n);
       const scrape = await get(`http://127.0.0.1:${p.metrics}/metrics`);
-      assert.equal(scrape.status, 200);
-      const m = /^aisix_proxy_requests_total\{endpoint="\/v1\/models",[^}]*status="200"[^}]*\} (\d+)$/m.exec(
-        scrape.body,
-      );
-      assert.equal(Number(m?.[1]), n, scrape.body);
       assert.match(
         scrape.body,
         /^aisix_config_last_reload_successful 1$/m,
@@ -581,48 +599,11 @@ describe('aisix serving', () => {
 
   test('proxy.workers: 2: a worker that dies keeps its counted requests in /metrics (counters never go down)', async () => {
     const p = await ports();
-    const resources = write(
-      'workers-died-resources.yaml',
-      '_format_version: "1"\napi_keys: [{display_name: app, key_env: APP_CALLER_KEY, allowed_models: ["*"]}]\n',
-    );
-    const cfg = write(
-      'workers-died.yaml',
-      `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["k"]\nresources_file: "${resources}"\n`,
-    );
+    const cfg = twoWorkersConfig('workers-died');
     const proc = start(['--config', cfg], { ...listenerEnv(p), APP_CALLER_KEY: 'sk-app' });
-    // A new connection per request, so the cluster spreads them over both workers.
-    const models = () =>
-      new Promise<number>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port: p.proxy,
-            path: '/v1/models',
-            agent: false,
-            headers: { authorization: 'Bearer sk-app' },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-    const counted = async (): Promise<number> => {
-      const scrape = await get(`http://127.0.0.1:${p.metrics}/metrics`);
-      assert.equal(scrape.status, 200);
-      const m = /^aisix_proxy_requests_total\{endpoint="\/v1\/models",[^}]*status="200"[^}]*\} (\d+)$/m.exec(
-        scrape.body,
-      );
-      return Number(m?.[1] ?? 0);
-    };
-    const lines = (msg: string) =>
-      proc
-        .stdout()
-        .split('\n')
-        .filter((l) => l.includes(`"msg":"${msg}"`))
-        .map((l) => JSON.parse(l) as { pid: number; worker: number });
+    const models = () => freshRequest(p.proxy, '/v1/models', 'sk-app');
+    const counted = () => countedModelCalls(p.metrics);
+    const lines = (msg: string) => logLines(proc, msg);
     try {
       await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
       let until = Date.now() + 10_000;
@@ -662,23 +643,8 @@ describe('aisix serving', () => {
       `proxy:\n  addr: "127.0.0.1:3000"\n  workers: 2\nadmin:\n  admin_keys: ["replaced-admin-key-0001"]\netcd:\n  endpoints: ["${etcd.endpoint}"]\n  prefix: "/replaced"\n`,
     );
     const proc = start(['--config', cfg], listenerEnv(p));
-    const lines = (msg: string) =>
-      proc
-        .stdout()
-        .split('\n')
-        .filter((l) => l.includes(`"msg":"${msg}"`))
-        .map((l) => JSON.parse(l) as { pid: number; worker: number });
-    // A new connection per request, so the cluster spreads them over the workers.
-    const call = (path: string, key?: string) =>
-      new Promise<number>((resolve, reject) => {
-        const headers = key === undefined ? {} : { authorization: `Bearer ${key}` };
-        const req = httpRequest({ host: '127.0.0.1', port: p.proxy, path, agent: false, headers }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+    const lines = (msg: string) => logLines(proc, msg);
+    const call = (path: string, key?: string) => freshRequest(p.proxy, path, key);
     try {
       await waitFor(`http://127.0.0.1:${p.proxy}/readyz`, 200, proc);
       let until = Date.now() + 10_000;
