@@ -130,23 +130,34 @@ test('a real Prometheus scrapes the gateway and answers PromQL', async (t) => {
 test('aggregated across workers (proxy.workers): counters and histogram buckets add up, promtool accepts it', async () => {
   const one = await g.gw.metrics.snapshot();
   const text = await aggregateMetricsText([one, one]);
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
-  const value = (t: string, prefix: string) => {
-    const l = t.split('\n').find((x) => x.startsWith(prefix));
-    return l === undefined ? undefined : Number(l.slice(l.lastIndexOf(' ') + 1));
-  };
-  const own = await g.gw.metrics.text();
-  for (const prefix of [
+  promtoolAccepts(text);
+  await assertScaled(text, 2, [
     'aisix_requests_total{provider="openai",model="gpt-4o-mini",status="200",outcome="success"}',
     'aisix_request_e2e_latency_seconds_bucket{le="+Inf",',
     'aisix_llm_time_to_first_token_seconds_count{',
-  ]) {
-    const v = value(own, prefix);
-    assert.ok(v !== undefined && v > 0, prefix);
-    assert.equal(value(text, prefix), 2 * v, prefix);
-  }
+  ]);
 });
+
+function promtoolAccepts(text: string): void {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
+}
+
+/** The value of the first series line starting with `prefix`. */
+function seriesValue(text: string, prefix: string): number | undefined {
+  const l = text.split('\n').find((x) => x.startsWith(prefix));
+  return l === undefined ? undefined : Number(l.slice(l.lastIndexOf(' ') + 1));
+}
+
+/** Each series of `prefixes` in `text` is `factor` times this gateway's own (non-zero) value. */
+async function assertScaled(text: string, factor: number, prefixes: readonly string[]): Promise<void> {
+  const own = await g.gw.metrics.text();
+  for (const prefix of prefixes) {
+    const v = seriesValue(own, prefix);
+    assert.ok(v !== undefined && v > 0, prefix);
+    assert.equal(seriesValue(text, prefix), factor * v, prefix);
+  }
+}
 
 test('workers that exited (departedPart): their counters and histograms stay in the sum, their gauges do not', async () => {
   const one = await g.gw.metrics.snapshot();
@@ -157,22 +168,16 @@ test('workers that exited (departedPart): their counters and histograms stay in 
     'gauges (in-flight, remaining quotas) describe a live process',
   );
   const text = await aggregateMetricsText([one, gone]);
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
-  const value = (t: string, prefix: string) => {
-    const l = t.split('\n').find((x) => x.startsWith(prefix));
-    return l === undefined ? undefined : Number(l.slice(l.lastIndexOf(' ') + 1));
-  };
-  const own = await g.gw.metrics.text();
-  for (const prefix of [
+  promtoolAccepts(text);
+  await assertScaled(text, 3, [
     'aisix_requests_total{provider="openai",model="gpt-4o-mini",status="200",outcome="success"}',
     'aisix_request_e2e_latency_seconds_bucket{le="+Inf",',
     'aisix_request_e2e_latency_seconds_count{',
     'aisix_llm_time_to_first_token_seconds_count{',
-  ]) {
-    const v = value(own, prefix);
-    assert.ok(v !== undefined && v > 0, prefix);
-    assert.equal(value(text, prefix), 3 * v, prefix);
-  }
-  assert.equal(value(text, 'aisix_proxy_in_flight_requests{'), value(own, 'aisix_proxy_in_flight_requests{'));
+  ]);
+  const own = await g.gw.metrics.text();
+  assert.equal(
+    seriesValue(text, 'aisix_proxy_in_flight_requests{'),
+    seriesValue(own, 'aisix_proxy_in_flight_requests{'),
+  );
 });

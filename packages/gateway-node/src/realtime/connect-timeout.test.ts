@@ -11,20 +11,13 @@ import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { buildSnapshot, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
-import type { UsageSink } from '../usage/bus.js';
-import type { UsageEvent } from '../usage/events.js';
+import { collectingSink } from '../test/usage-sink.js';
 
 let upstream: Server;
 const hung: Duplex[] = [];
 let g: Started;
-const events: UsageEvent[] = [];
-const sink: UsageSink = {
-  name: 'test',
-  offer(e) {
-    events.push(...e);
-    return 0;
-  },
-};
+const sink = collectingSink();
+const events = sink.events;
 
 before(async () => {
   upstream = createServer((_q, s) => s.writeHead(404).end());

@@ -14,19 +14,13 @@ import { buildSnapshot, type Started, standardDocs, startTestGateway } from '../
 /** The fixtures' key allowed every model. */
 const KEY = 'sk-all';
 
-import type { UsageSink } from '../usage/bus.js';
+import { collectingSink } from '../test/usage-sink.js';
 import type { UsageEvent } from '../usage/events.js';
 
 let http: Server;
 let g: Started;
-const events: UsageEvent[] = [];
-const sink: UsageSink = {
-  name: 'test',
-  offer(e) {
-    events.push(...e);
-    return 0;
-  },
-};
+const sink = collectingSink();
+const events = sink.events;
 
 before(async () => {
   const wss = new WebSocketServer({ noServer: true });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
 import { type RawBehaviour, type RawUpstream, sendJsonBody, startRawUpstream } from '../test/mock-raw.js';
-import type { UsageSink } from '../usage/bus.js';
+import { collectingSink } from '../test/usage-sink.js';
 import type { UsageEvent } from '../usage/events.js';
 import { decodeVideoId, encodeVideoId } from './id.js';
 
@@ -21,14 +21,8 @@ const SUBMIT = '/api/v1/services/aigc/video-generation/video-synthesis';
 
 let up: RawUpstream;
 let g: Started;
-const events: UsageEvent[] = [];
-const sink: UsageSink = {
-  name: 'test',
-  offer(e) {
-    events.push(...e);
-    return 0;
-  },
-};
+const sink = collectingSink();
+const events = sink.events;
 
 const routes = new Map<string, RawBehaviour>();
 const on = (path: string, b: RawBehaviour) => routes.set(path, b);
