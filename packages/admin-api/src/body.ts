@@ -7,7 +7,7 @@
  * The JSON parser's own message is not used: V8 quotes a slice of the input in it, which
  * could echo a secret back to the caller.
  */
-import { MAX_DOCUMENT_DEPTH, pointerBeyondDepth } from '@aisix/core';
+import { NESTED_TOO_DEEP, pointerBeyondDepth } from '@aisix/core';
 import { AdminHttpError } from './errors.js';
 
 /** 2 MiB, the reference framework's default JSON limit. */
@@ -96,10 +96,7 @@ export async function readJsonBody(req: Request, limit: number = MAX_BODY_BYTES)
   // A body nested thousands of levels deep would overflow the stack of later steps (a 500).
   const tooDeep = pointerBeyondDepth(doc);
   if (tooDeep !== undefined) {
-    throw new AdminHttpError(
-      400,
-      `schema validation failed at ${tooDeep}: nested deeper than ${MAX_DOCUMENT_DEPTH} levels`,
-    );
+    throw new AdminHttpError(400, `schema validation failed at ${tooDeep}: ${NESTED_TOO_DEEP}`);
   }
   return doc;
 }

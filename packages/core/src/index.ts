@@ -9,4 +9,5 @@ export * from './resources/index.js';
 export * from './resources-file/index.js';
 export * from './secrets.js';
 export * from './snapshot/index.js';
+export * from './stored-json.js';
 export * from './validate.js';

@@ -10,8 +10,11 @@
  */
 export const MAX_DOCUMENT_DEPTH = 128;
 
+/** Why a value past the bound is refused (request bodies, admin bodies). */
+export const NESTED_TOO_DEEP = `nested deeper than ${MAX_DOCUMENT_DEPTH} levels`;
+
 /** The reason a stored value nested too deeply is not a document (both stores, the loader). */
-export const TOO_DEEP_REASON = `value is nested deeper than ${MAX_DOCUMENT_DEPTH} levels`;
+export const TOO_DEEP_REASON = `value is ${NESTED_TOO_DEEP}`;
 
 /**
  * Whether `v` nests objects / arrays `max` containers deep or more below the root (the root is

@@ -5,34 +5,20 @@
  * are the texts the config sync reports for `non_json` rows, and never quote the value (it may
  * be a credential).
  */
-import { pointerBeyondDepth, TOO_DEEP_REASON } from '@aisix/core';
+import { parseStoredJson } from '@aisix/core';
 import { StoreError } from './types.js';
 
 export type Decoded =
   | { readonly ok: true; readonly value: Record<string, unknown> }
   | { readonly ok: false; readonly reason: string };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 export function decodeDocument(bytes: Uint8Array): Decoded {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return { ok: false, reason: 'value is not valid UTF-8' };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // JSON.parse messages quote the input: use our own text.
-    return { ok: false, reason: 'value is not valid JSON' };
-  }
+  const r = parseStoredJson(bytes);
+  if (!r.ok) return r;
+  const value = r.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'value is not a JSON object' };
   }
-  // Nothing downstream (masking, merge patch, validation) could handle it without overflowing.
-  if (pointerBeyondDepth(value) !== undefined) return { ok: false, reason: TOO_DEEP_REASON };
   return { ok: true, value: value as Record<string, unknown> };
 }
 

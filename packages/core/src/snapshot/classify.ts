@@ -5,9 +5,9 @@
  * Leaves out: last-known-good pinning and timestamps (the builder), and the schemas
  * themselves (`../validate.ts`, `../resources/`).
  */
-import { pointerBeyondDepth, TOO_DEEP_REASON } from '../json-depth.js';
 import { parseKey } from '../keys.js';
 import type { KindName } from '../kinds.js';
+import { parseStoredJson } from '../stored-json.js';
 import { parseRead } from '../validate.js';
 import type { RejectKind } from './types.js';
 
@@ -32,9 +32,6 @@ export type Classified =
       /** Safe to show: never quotes the value (it may hold a secret). */
       readonly message: string;
     };
-
-// fatal: invalid UTF-8 must reject, not decode to U+FFFD and then parse "successfully".
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function classify(prefix: string, key: string, bytes: Uint8Array): Classified {
   try {
@@ -67,23 +64,10 @@ function classifyUnsafe(prefix: string, key: string, bytes: Uint8Array): Classif
     return { ok: false, errorKind: k.errorKind, resourceKind, resourceId, message };
   }
   const base = { resourceKind: k.kind as string, resourceId: k.id };
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return { ok: false, errorKind: 'non_json', ...base, message: 'value is not valid UTF-8' };
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    // JSON.parse messages quote the input, which may be a secret: use our own text.
-    return { ok: false, errorKind: 'non_json', ...base, message: 'value is not valid JSON' };
-  }
-  // As the stores decide (`decodeDocument`): too deep to handle is no document.
-  if (pointerBeyondDepth(doc) !== undefined) {
-    return { ok: false, errorKind: 'non_json', ...base, message: TOO_DEEP_REASON };
-  }
+  // As the stores decide (`parseStoredJson`): what is not JSON, or too deep to handle, is no document.
+  const json = parseStoredJson(bytes);
+  if (!json.ok) return { ok: false, errorKind: 'non_json', ...base, message: json.reason };
+  const doc = json.value;
   const r = parseRead(k.kind, doc);
   if (!r.ok) return { ok: false, errorKind: r.errorKind, ...base, message: r.message };
   const unknownFields = [...new Set(r.unknownFields)].slice(0, MAX_UNKNOWN_FIELDS_PER_ROW);

@@ -8,7 +8,7 @@
  * The upload streams (`upload.ts`); a retrieved completed batch has its usage attributed from
  * its output file (`attribution.ts`).
  */
-import { MAX_DOCUMENT_DEPTH, nestedTooDeep } from '@aisix/core';
+import { NESTED_TOO_DEEP, nestedTooDeep } from '@aisix/core';
 import { errors, GatewayError, renderError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
@@ -177,8 +177,7 @@ async function runCreate(
   } catch {
     return sendError(ctx, rt.ident, errors.badBody('malformed JSON'));
   }
-  if (nestedTooDeep(body))
-    return sendError(ctx, rt.ident, errors.badBody(`nested deeper than ${MAX_DOCUMENT_DEPTH} levels`));
+  if (nestedTooDeep(body)) return sendError(ctx, rt.ident, errors.badBody(NESTED_TOO_DEEP));
   if (!isObject(body)) return sendError(ctx, rt.ident, errors.badBody('the body must be a JSON object'));
   const batch = collection === '/batches';
   const field = batch ? 'input_file_id' : 'training_file';

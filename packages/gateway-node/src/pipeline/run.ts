@@ -6,7 +6,7 @@
  * only describe their body rules.
  */
 import { isUtf8 } from 'node:buffer';
-import { MAX_DOCUMENT_DEPTH, nestedTooDeep, resolveModel } from '@aisix/core';
+import { NESTED_TOO_DEEP, nestedTooDeep, resolveModel } from '@aisix/core';
 import type { Endpoint, IngressDialect, PassthroughEndpoint } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, packetParsed, readArrivingBody, takeBufferedBody } from '../http/body.js';
@@ -70,7 +70,7 @@ function parseBodyText(
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return errors.badBody('the body must be a JSON object');
   }
-  if (nestedTooDeep(parsed)) return errors.badBody(`nested deeper than ${MAX_DOCUMENT_DEPTH} levels`);
+  if (nestedTooDeep(parsed)) return errors.badBody(NESTED_TOO_DEEP);
   const body = parsed as Json;
   if (body.model === undefined) return errors.badBody('missing field `model`');
   // An empty name is a name like any other: it resolves to nothing, 404 (data-plane §2 step 3).
