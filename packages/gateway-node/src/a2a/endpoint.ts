@@ -9,6 +9,7 @@ import { globMatch, nestedTooDeep, type Resource } from '@aisix/core';
 import type { Admission } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import { readBody } from '../http/body.js';
+import { decodePathSegment } from '../http/path.js';
 import { sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -38,11 +39,7 @@ function agentName(path: string): string {
   const rest = path.slice('/a2a/'.length);
   const slash = rest.indexOf('/');
   const raw = slash === -1 ? rest : rest.slice(0, slash);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
+  return decodePathSegment(raw) ?? raw;
 }
 
 /** Auth, lookup and ACL, shared by calls and cards; answers and resolves undefined on refusal. */

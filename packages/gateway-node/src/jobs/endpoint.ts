@@ -11,6 +11,7 @@
 import { NESTED_TOO_DEEP, nestedTooDeep } from '@aisix/core';
 import { errors, GatewayError, renderError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
+import { decodePathSegment } from '../http/path.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -67,12 +68,8 @@ export const malformedId = (raw: string) => bad(`malformed resource id ${JSON.st
 
 /** A path or body id: its raw provider id (guarded) and the Model alias it carries, if any. */
 export function idOf(id: string): { raw: string; alias: string | undefined } | GatewayError {
-  let text = id;
-  try {
-    text = decodeURIComponent(id);
-  } catch {
-    return malformedId(id);
-  }
+  const text = decodePathSegment(id);
+  if (text === undefined) return malformedId(id);
   const d = decodeId(text);
   return rawIdOk(d.raw) ? d : malformedId(d.raw);
 }

@@ -13,6 +13,7 @@ import type { Admission, Bucket, Limits } from '@aisix/limits';
 import { errors, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
+import { decodePathSegment } from '../http/path.js';
 import { baseHeaders, sendBody, sendError, sendTextError } from '../http/respond.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { McpCall, RequestContext } from '../pipeline/context.js';
@@ -130,12 +131,9 @@ export async function runMcp(rt: GatewayRuntime, ctx: RequestContext): Promise<v
   const g = mcpGateway(ctx.snapshot, rt.logger);
   let scoped: McpServerView | undefined;
   if (ctx.path.length > 5 && ctx.path.startsWith('/mcp/')) {
-    let name = ctx.path.slice(5);
-    try {
-      name = decodeURIComponent(name);
-    } catch {
-      // Kept raw: it then names no server.
-    }
+    // Kept raw when it does not decode: it then names no server.
+    const raw = ctx.path.slice(5);
+    const name = decodePathSegment(raw) ?? raw;
     scoped = g.servers.get(name);
     if (scoped === undefined) return sendTextError(ctx, rt.ident, 404, `unknown MCP server: ${name}`);
   }

@@ -20,6 +20,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody, readBody } from '../http/body.js';
+import { decodePathSegment } from '../http/path.js';
 import { sendError } from '../http/respond.js';
 import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
 import { authenticateCaller } from '../pipeline/auth.js';
@@ -43,16 +44,6 @@ const PROVIDER = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Whether a raw path piece percent-decodes (a `%ff` is not UTF-8). */
-function decodes(raw: string): boolean {
-  try {
-    decodeURIComponent(raw);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * `:provider` (lower-case) and the raw rest of the path (forwarded as the caller encoded it);
  * undefined when the path has neither; a 400 when either does not percent-decode (data-plane §13
@@ -63,9 +54,10 @@ function splitPath(path: string): { provider: string; rest: string } | GatewayEr
   if (slash === -1) return undefined;
   const raw = path.slice(PASSTHROUGH_PREFIX.length, slash);
   const rest = path.slice(slash + 1);
-  if (!decodes(raw)) return errors.malformedPathParam(raw);
-  if (!decodes(rest)) return errors.malformedPathParam(rest);
-  const provider = decodeURIComponent(raw).toLowerCase();
+  const decoded = decodePathSegment(raw);
+  if (decoded === undefined) return errors.malformedPathParam(raw);
+  if (decodePathSegment(rest) === undefined) return errors.malformedPathParam(rest);
+  const provider = decoded.toLowerCase();
   return PROVIDER.test(provider) ? { provider, rest } : undefined;
 }
 
