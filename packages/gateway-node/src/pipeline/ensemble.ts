@@ -285,6 +285,14 @@ function reported(body: Record<string, unknown>): Reported {
   };
 }
 
+/** Adds `u`'s three counters into `into` (returned). */
+function addReported<T extends Reported>(into: T, u: Reported): T {
+  into.prompt_tokens += u.prompt_tokens;
+  into.completion_tokens += u.completion_tokens;
+  into.total_tokens += u.total_tokens;
+  return into;
+}
+
 function toUsage(r: Reported): Usage {
   return {
     ...r,
@@ -336,10 +344,7 @@ export async function runPanel(
       continue;
     }
     texts.push(r.text);
-    const u = reported(r.body);
-    usage.prompt_tokens += u.prompt_tokens;
-    usage.completion_tokens += u.completion_tokens;
-    usage.total_tokens += u.total_tokens;
+    addReported(usage, reported(r.body));
   }
   const n = e.panel.length;
   const need = Math.min(Math.max(e.min_responses ?? Math.min(2, n), 1), n);
@@ -376,12 +381,7 @@ export async function answerWithJudge(rt: GatewayRuntime, ctx: RequestContext, j
     ctx.usage = toUsage(j.panelUsage);
     return sendError(ctx, rt.ident, judgeError(r.error));
   }
-  const u = reported(r.body);
-  const sum: Reported = {
-    prompt_tokens: j.panelUsage.prompt_tokens + u.prompt_tokens,
-    completion_tokens: j.panelUsage.completion_tokens + u.completion_tokens,
-    total_tokens: j.panelUsage.total_tokens + u.total_tokens,
-  };
+  const sum = addReported({ ...j.panelUsage }, reported(r.body));
   const out = { ...r.body, model: ctx.requestedModel ?? '', usage: sum };
   ctx.usage = toUsage(sum);
   const text = JSON.stringify(out);
@@ -408,4 +408,23 @@ export function judgeTarget(
  */
 export function holdPanelUsage(ctx: RequestContext, j: JudgeCall): void {
   ctx.ensemblePanelUsage = toUsage(j.panelUsage);
+}
+
+/**
+ * A streaming ensemble, when its request completes (`finish.ts`): the judge's attempt keeps the
+ * judge's own usage for its event, the request's usage (commit, access log, metrics) becomes
+ * panel + judge (agents-and-jobs §8.1 step 7). Done at completion, once, because the judge's
+ * stream may close the response before its relay returns.
+ */
+export function joinPanelUsage(ctx: RequestContext): void {
+  const p = ctx.ensemblePanelUsage;
+  if (p === undefined) return;
+  ctx.ensemblePanelUsage = undefined;
+  const u = ctx.usage;
+  const rec = ctx.attemptLog?.at(-1);
+  if (rec !== undefined && rec.kind === 'judge' && rec.ok && rec.usage === undefined && u !== undefined) {
+    rec.usage = { ...u };
+    rec.estimated = ctx.usageEstimated;
+  }
+  ctx.usage = u === undefined ? { ...p } : addReported({ ...u }, p);
 }

@@ -24,6 +24,7 @@ import {
   type RequestSteps,
   type RouteKind,
 } from './context.js';
+import { joinPanelUsage } from './ensemble.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
@@ -79,33 +80,6 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   );
 }
 
-/**
- * A streaming ensemble: the judge's attempt keeps the judge's own usage for its event, the
- * request's usage (commit, access log, metrics) becomes panel + judge (agents-and-jobs §8.1
- * step 7). Done here, once, because the judge's stream may close the response before its relay
- * returns.
- */
-function addPanelUsage(ctx: RequestContext): void {
-  const p = ctx.ensemblePanelUsage;
-  if (p === undefined) return;
-  ctx.ensemblePanelUsage = undefined;
-  const u = ctx.usage;
-  const rec = ctx.attemptLog?.at(-1);
-  if (rec !== undefined && rec.kind === 'judge' && rec.ok && rec.usage === undefined && u !== undefined) {
-    rec.usage = { ...u };
-    rec.estimated = ctx.usageEstimated;
-  }
-  ctx.usage =
-    u === undefined
-      ? { ...p }
-      : {
-          ...u,
-          prompt_tokens: u.prompt_tokens + p.prompt_tokens,
-          completion_tokens: u.completion_tokens + p.completion_tokens,
-          total_tokens: u.total_tokens + p.total_tokens,
-        };
-}
-
 /** Route kinds whose usage is estimated when missing: whether they generate output tokens. */
 const GENERATES: Partial<Record<RouteKind, boolean>> = {
   chat: true,
@@ -124,7 +98,7 @@ function complete(
   seconds: number,
 ): void {
   if (ctx.apiKey !== undefined) rt.exporters.sync(ctx.snapshot);
-  addPanelUsage(ctx);
+  joinPanelUsage(ctx);
   if (ctx.scopes !== undefined) {
     // Token commits count what the upstream consumed: nothing on a refusal or a failed call
     // (no usage was read); an answer whose output guardrails blocked it still costs its tokens
