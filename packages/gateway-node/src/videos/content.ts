@@ -14,6 +14,15 @@ import { ABORT_CLIENT_GONE, ABORT_TIMEOUT } from '../upstream/client.js';
 import { type Outcome, statusOutcome, thrownOutcome } from './call.js';
 import type { VideoTarget } from './target.js';
 
+/** One downloadable asset: OpenAI's `variant`, and its filename and default type here. */
+export interface VideoAsset {
+  readonly variant: string;
+  readonly filename: string;
+  readonly contentType: string;
+  /** The caller named the variant: it is sent upstream. */
+  readonly forward?: boolean;
+}
+
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -23,6 +32,7 @@ export async function relayContent(
   ctx: RequestContext,
   t: VideoTarget,
   url: URL,
+  asset: VideoAsset,
 ): Promise<Outcome<void>> {
   const ac = new AbortController();
   const ms = t.deadlines.streamMs;
@@ -40,8 +50,8 @@ export async function relayContent(
     });
     if (r.statusCode < 200 || r.statusCode >= 300) return await statusOutcome(r, { url, headers });
     const head: OutgoingHttpHeaders = {
-      'content-type': first(r.headers['content-type']) ?? 'video/mp4',
-      'content-disposition': 'attachment; filename="video.mp4"',
+      'content-type': first(r.headers['content-type']) ?? asset.contentType,
+      'content-disposition': `attachment; filename="${asset.filename}"`,
     };
     const length = first(r.headers['content-length']);
     if (length !== undefined && /^\d+$/.test(length)) head['content-length'] = length;

@@ -4,10 +4,11 @@
  * model layer is exempt, so polling never starves on the RPM the submit used) and GET the
  * provider task. Content then answers by status: not ready or failed → 400; a redirect vendor →
  * 302 to the provider's URL (never fetched by the gateway); a proxy vendor → the bytes relayed
- * (`content.ts`). Neither route emits usage events.
+ * (`content.ts`), the asset OpenAI's `?variant=` names forwarded (redirect vendors only have the
+ * video). Neither route emits usage events.
  */
 import { resolveModel } from '@aisix/core';
-import { type VideoState, videoVendor } from '@aisix/providers';
+import { type VideoState, type VideoVendor, videoVendor } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { drainBody } from '../http/body.js';
 import { baseHeaders, sendError, sendSuccessJson } from '../http/respond.js';
@@ -18,7 +19,7 @@ import { limitPlan } from '../pipeline/limit-plan.js';
 import { apiKeyView, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { callJson, withRetries } from './call.js';
-import { relayContent } from './content.js';
+import { relayContent, type VideoAsset } from './content.js';
 import { decodeVideoId, safeUpstreamId } from './id.js';
 import { GENERIC_FAILURE, malformedId, type VideoObject, videoNotFound } from './object.js';
 import { type VideoTarget, videoTarget } from './target.js';
@@ -78,6 +79,8 @@ export async function runVideoTask(rt: GatewayRuntime, ctx: RequestContext): Pro
   const cidrs = view.allowed_cidrs;
   if (cidrs && cidrs.length > 0 && !ipAllowed(cidrs, clientIp(ctx.req, rt.realIp)))
     return sendError(ctx, rt.ident, errors.ipRestricted());
+  const asset = content ? assetOf(ctx, vendor) : undefined;
+  if (asset instanceof GatewayError) return sendError(ctx, rt.ident, asset);
   const upstreamModel = resolved.upstreamModel ?? view.model_name ?? '';
   const t = videoTarget(rt, ctx, model, view, vendor, upstreamModel);
   if (t instanceof GatewayError) return sendError(ctx, rt.ident, t);
@@ -90,11 +93,40 @@ export async function runVideoTask(rt: GatewayRuntime, ctx: RequestContext): Pro
     );
     if (r === undefined) return;
     if (!r.ok) return sendError(ctx, rt.ident, r.error);
-    if (!content) return answerPoll(rt, ctx, id, t, r.value);
-    await answerContent(rt, ctx, t, ref.taskId, r.value);
+    if (asset === undefined) return answerPoll(rt, ctx, id, t, r.value);
+    await answerContent(rt, ctx, t, ref.taskId, r.value, asset);
   } finally {
     if (admission !== undefined) void admission.commit(0);
   }
+}
+
+/** The assets of OpenAI's `GET /videos/{id}/content?variant=`, and how each is labelled. */
+const VIDEO: VideoAsset = { variant: 'video', filename: 'video.mp4', contentType: 'video/mp4' };
+const ASSETS: ReadonlyMap<string, VideoAsset> = new Map([
+  ['video', VIDEO],
+  ['thumbnail', { variant: 'thumbnail', filename: 'thumbnail.webp', contentType: 'image/webp' }],
+  ['spritesheet', { variant: 'spritesheet', filename: 'spritesheet.jpg', contentType: 'image/jpeg' }],
+]);
+
+/**
+ * The asset a content request asks for (`?variant=`, default the video). Redirect vendors only
+ * have the video: another asset is a 400, never the video answered in its place.
+ */
+function assetOf(ctx: RequestContext, vendor: VideoVendor): VideoAsset | GatewayError {
+  const url = ctx.req.url ?? '';
+  const q = url.indexOf('?');
+  const asked = q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get('variant');
+  if (asked === null) return VIDEO;
+  const asset = ASSETS.get(asked);
+  if (asset === undefined)
+    return errors.invalidBody(
+      `\`variant\` must be one of video, thumbnail, spritesheet (got ${JSON.stringify(asked.slice(0, 64))})`,
+    );
+  if (vendor.delivery === 'redirect' && asset.variant !== 'video')
+    return errors.invalidBody(
+      `variant ${JSON.stringify(asked)} is not available for provider ${JSON.stringify(vendor.id)}: only the video is`,
+    );
+  return { ...asset, forward: true };
 }
 
 function answerPoll(
@@ -134,6 +166,7 @@ async function answerContent(
   t: VideoTarget,
   task: string,
   s: VideoState,
+  asset: VideoAsset,
 ): Promise<void> {
   if (s.status === 'queued' || s.status === 'in_progress') {
     return sendError(
@@ -163,6 +196,7 @@ async function answerContent(
   }
   const url = t.urls.content(task);
   if (url === undefined) return sendError(ctx, rt.ident, errors.internal());
-  const r = await withRetries(rt, ctx, t, true, () => relayContent(rt, ctx, t, url));
+  if (asset.forward === true) url.searchParams.set('variant', asset.variant);
+  const r = await withRetries(rt, ctx, t, true, () => relayContent(rt, ctx, t, url, asset));
   if (r !== undefined && !r.ok) sendError(ctx, rt.ident, r.error);
 }

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
 import { type RawBehaviour, type RawUpstream, sendJsonBody, startRawUpstream } from '../test/mock-raw.js';
 import { collectingSink } from '../test/usage-sink.js';
@@ -42,6 +43,12 @@ function docs(extra: Docs & Record<string, unknown> = {}): Docs {
         adapter: 'openai',
         api_base: up.url,
       },
+      'pk-sora': {
+        display_name: 'sora-key',
+        api_key: 'sk-sora',
+        provider: 'openai',
+        api_base: up.url,
+      },
       'pk-dead': {
         display_name: 'dead-key',
         api_key: 'sk-dead',
@@ -74,6 +81,12 @@ function docs(extra: Docs & Record<string, unknown> = {}): Docs {
         ...direct,
       },
       'm-wild': { display_name: 'wan/*', model_name: 'wan-$1', ...direct },
+      'm-sora': {
+        display_name: 'sora',
+        model_name: 'sora-2',
+        provider: 'openai',
+        provider_key_id: 'pk-sora',
+      },
       'm-other': {
         display_name: 'mistral-video',
         model_name: 'x',
@@ -319,4 +332,55 @@ test('a submit is resent only when the provider never answered: a silent provide
   const cut = await call('POST', '/v1/videos', { model: 'wan-slow-retry', prompt: 'x' });
   assert.equal(cut.status, 504);
   assert.equal(up.requests.length - started, 1, 'the provider answered: never a second paid task');
+});
+
+test('content `variant` (OpenAI SDK): forwarded to OpenAI; a variant a redirect provider lacks or an unknown one is a 400 before any upstream call', async () => {
+  const c = new OpenAI({ apiKey: KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  on('/v1/videos', (_q, res) => sendJsonBody(res, 200, { id: 'vid_v', status: 'queued', progress: 0 }));
+  const v = await c.videos.create({ model: 'sora', prompt: 'a heron' });
+  on('/v1/videos/vid_v', (_q, res) =>
+    sendJsonBody(res, 200, { id: 'vid_v', status: 'completed', progress: 100 }),
+  );
+  const asset =
+    (type: string, bytes: string): RawBehaviour =>
+    (_q, res) => {
+      res.writeHead(200, { 'content-type': type, 'content-length': bytes.length });
+      res.end(bytes);
+    };
+  on('/v1/videos/vid_v/content', asset('video/mp4', 'MP4-BYTES'));
+  on('/v1/videos/vid_v/content?variant=thumbnail', asset('image/webp', 'WEBP-BYTES'));
+  on('/v1/videos/vid_v/content?variant=spritesheet', asset('image/jpeg', 'JPEG-BYTES'));
+  const video = await c.videos.downloadContent(v.id);
+  assert.equal(video.headers.get('content-disposition'), 'attachment; filename="video.mp4"');
+  assert.equal(await video.text(), 'MP4-BYTES');
+  const thumb = await c.videos.downloadContent(v.id, { variant: 'thumbnail' });
+  assert.equal(thumb.status, 200);
+  assert.equal(thumb.headers.get('content-type'), 'image/webp');
+  assert.equal(thumb.headers.get('content-disposition'), 'attachment; filename="thumbnail.webp"');
+  assert.equal(await thumb.text(), 'WEBP-BYTES');
+  const sheet = await c.videos.downloadContent(v.id, { variant: 'spritesheet' });
+  assert.equal(sheet.headers.get('content-disposition'), 'attachment; filename="spritesheet.jpg"');
+  assert.equal(await sheet.text(), 'JPEG-BYTES');
+  assert.equal(
+    up.requests.at(-1)?.url,
+    '/v1/videos/vid_v/content?variant=spritesheet',
+    'the variant reaches the provider',
+  );
+
+  // DashScope has no thumbnails: asking for one must not answer the video instead.
+  on(SUBMIT, submitted('t-var'));
+  const w = await c.videos.create({ model: 'wan', prompt: 'a heron' });
+  const before = up.requests.length;
+  for (const [id, variant] of [
+    [w.id, 'thumbnail'],
+    [v.id, 'poster'],
+  ] as const) {
+    await assert.rejects(c.videos.downloadContent(id, { variant: variant as 'thumbnail' }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal((e.error as { type?: string }).type, 'invalid_request_error');
+      assert.match(e.message, new RegExp(`variant.*${variant}`));
+      return true;
+    });
+  }
+  assert.equal(up.requests.length, before, 'refused before any provider call');
 });
