@@ -66,9 +66,12 @@ const bad = (message: string) => new GatewayError(400, 'invalid_request_error', 
 
 export const malformedId = (raw: string) => bad(`malformed resource id ${JSON.stringify(raw.slice(0, 256))}`);
 
-/** A path or body id: its raw provider id (guarded) and the Model alias it carries, if any. */
-export function idOf(id: string): { raw: string; alias: string | undefined } | GatewayError {
-  const text = decodePathSegment(id);
+/**
+ * A path or body id: its raw provider id (guarded) and the Model alias it carries, if any. Only
+ * a path segment is percent-decoded; a body id is used as sent (`%` then fails the guard).
+ */
+export function idOf(id: string, inPath: boolean): { raw: string; alias: string | undefined } | GatewayError {
+  const text = inPath ? decodePathSegment(id) : id;
   if (text === undefined) return malformedId(id);
   const d = decodeId(text);
   return rawIdOk(d.raw) ? d : malformedId(d.raw);
@@ -123,7 +126,7 @@ export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<
     if (op.collection === '/files') return runUpload(rt, ctx, explicit);
     return runCreate(rt, ctx, op.collection, explicit);
   }
-  const id = idOf(op.id);
+  const id = idOf(op.id, true);
   if (id instanceof GatewayError) return sendError(ctx, rt.ident, id);
   // No body on these routes is forwarded; one sent anyway is discarded.
   drainBody(ctx.req);
@@ -181,7 +184,7 @@ async function runCreate(
   const fileId = body[field];
   if (typeof fileId !== 'string' || fileId === '')
     return sendError(ctx, rt.ident, errors.badBody(`\`${field}\` must be a non-empty string`));
-  const file = idOf(fileId);
+  const file = idOf(fileId, false);
   if (file instanceof GatewayError) return sendError(ctx, rt.ident, file);
   const out: Record<string, unknown> = { ...body, [field]: file.raw };
   delete out.provider;
@@ -191,7 +194,7 @@ async function runCreate(
     if (typeof body.model === 'string' && body.model.trim() !== '') hint = body.model.trim();
     delete out.model;
   } else if (typeof body.validation_file === 'string' && body.validation_file !== '') {
-    const v = idOf(body.validation_file);
+    const v = idOf(body.validation_file, false);
     if (v instanceof GatewayError) return sendError(ctx, rt.ident, v);
     out.validation_file = v.raw;
   }

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
 import { buildSnapshot, type Started, standardDocs, startTestGateway, testConfig } from '../test/fixtures.js';
 import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 
@@ -142,4 +143,40 @@ test('a job body nested deeper than 128 levels is a 400 invalid JSON request bod
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(ok.status, 200, ok.body);
+});
+
+test('file ids in a create body are used as sent, never percent-decoded: `%` fails the raw-id guard (§5.2)', async () => {
+  const c = new OpenAI({ apiKey: ALL_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  const before = up.requests.length;
+  const refused = (field: string, raw: string) => (e: unknown) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, `${field}: ${String(e)}`);
+    assert.deepEqual(e.error, {
+      message: `malformed resource id ${JSON.stringify(raw)}`,
+      type: 'invalid_request_error',
+    });
+    return true;
+  };
+  // `file-%61bc` is not `file-abc`: an id the caller never had must not reach the provider.
+  await assert.rejects(
+    c.batches.create(
+      { input_file_id: 'file-%61bc', endpoint: '/v1/chat/completions', completion_window: '24h' },
+      { query: { model: 'gpt-4o-mini' } },
+    ),
+    refused('input_file_id', 'file-%61bc'),
+  );
+  await assert.rejects(
+    c.fineTuning.jobs.create(
+      { model: 'gpt-4o-mini-2024-07-18', training_file: 'file-%2E%2E' },
+      { query: { model: 'gpt-4o-mini' } },
+    ),
+    refused('training_file', 'file-%2E%2E'),
+  );
+  await assert.rejects(
+    c.fineTuning.jobs.create(
+      { model: 'gpt-4o-mini-2024-07-18', training_file: 'file-1', validation_file: 'file-%31' },
+      { query: { model: 'gpt-4o-mini' } },
+    ),
+    refused('validation_file', 'file-%31'),
+  );
+  assert.equal(up.requests.length, before, 'no upstream call');
 });
