@@ -43,9 +43,15 @@ const METHODS: Readonly<Record<string, Readonly<Record<string, readonly Method[]
     '': ['GET', 'POST'],
     ':id': ['GET'],
     ':id/cancel': ['POST'],
+    ':id/pause': ['POST'],
+    ':id/resume': ['POST'],
     ':id/events': ['GET'],
+    ':id/checkpoints': ['GET'],
   },
 };
+
+/** Sub-resources that are lists under an id: paginated by the forwarded query, relayed as they are. */
+const ID_LISTS: ReadonlySet<string | undefined> = new Set(['events', 'checkpoints']);
 
 function parseOp(path: string): Op | undefined {
   const rest = path.slice('/v1'.length);
@@ -134,11 +140,11 @@ export async function runJobs(rt: GatewayRuntime, ctx: RequestContext): Promise<
   const call: JobCall = {
     method,
     path,
-    // Only the events list takes a query (pagination); id routes forward none.
-    query: op.sub === 'events' ? forwardedQuery(query) : '',
+    // Only the lists under an id take a query (pagination); other id routes forward none.
+    query: ID_LISTS.has(op.sub) ? forwardedQuery(query) : '',
     contentType: '',
-    // Content bytes and event lists are relayed as they are.
-    rewrite: op.sub !== 'content' && op.sub !== 'events',
+    // Content bytes and lists are relayed as they are.
+    rewrite: op.sub !== 'content' && !ID_LISTS.has(op.sub),
   };
   return withTarget(
     rt,

@@ -180,3 +180,46 @@ test('file ids in a create body are used as sent, never percent-decoded: `%` fai
   );
   assert.equal(up.requests.length, before, 'no upstream call');
 });
+
+test('fine-tuning pause, resume and checkpoints (openai SDK) route back by the encoded job id', async () => {
+  const c = new OpenAI({ apiKey: ALL_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  up.handle((req, res) => {
+    if (req.url.startsWith('/v1/fine_tuning/jobs/ftjob-7/checkpoints'))
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'ftckpt-1', object: 'fine_tuning.job.checkpoint', fine_tuning_job_id: 'ftjob-7' }],
+        has_more: false,
+      });
+    const status = req.url.endsWith('/pause') ? 'paused' : 'running';
+    json(res, 200, { id: 'ftjob-7', object: 'fine_tuning.job', status, training_file: 'file-t' });
+  });
+  try {
+    const job = await c.fineTuning.jobs.retrieve('ftjob-7', { query: { model: 'gpt-4o-mini' } });
+    assert.match(job.id, /^aisix-/);
+    const paused = await c.fineTuning.jobs.pause(job.id);
+    assert.equal(up.requests.at(-1)?.method, 'POST');
+    assert.equal(up.requests.at(-1)?.url, '/v1/fine_tuning/jobs/ftjob-7/pause');
+    assert.equal(paused.status, 'paused');
+    assert.equal(paused.id, job.id, 'the answer carries the gateway id');
+    assert.equal(paused.training_file, job.training_file);
+    const resumed = await c.fineTuning.jobs.resume(job.id);
+    assert.equal(up.requests.at(-1)?.url, '/v1/fine_tuning/jobs/ftjob-7/resume');
+    assert.equal(resumed.status, 'running');
+    const page = await c.fineTuning.jobs.checkpoints.list(job.id, { limit: 5, after: 'ftckpt-0' });
+    assert.equal(up.requests.at(-1)?.method, 'GET');
+    assert.equal(up.requests.at(-1)?.url, '/v1/fine_tuning/jobs/ftjob-7/checkpoints?limit=5&after=ftckpt-0');
+    assert.deepEqual(
+      page.data.map((d) => d.id),
+      ['ftckpt-1'],
+    );
+    for (const [method, path] of [
+      ['GET', `/v1/fine_tuning/jobs/${job.id}/pause`],
+      ['POST', `/v1/fine_tuning/jobs/${job.id}/checkpoints`],
+    ] as const) {
+      const r = await call(method, path);
+      assert.equal(r.status, 405, `${method} ${path}`);
+    }
+  } finally {
+    up.handle((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
+  }
+});
