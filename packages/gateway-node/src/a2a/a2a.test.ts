@@ -42,6 +42,9 @@ const sink: UsageSink = {
 const sse = (res: ServerResponse) =>
   res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
 
+/** Valid JSON nested far deeper than anything can be re-serialized. */
+const DEEP = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+
 /** Behaviour per path of the agent. */
 const ROUTES: Record<string, (res: ServerResponse) => void> = {
   '/ok': (res) =>
@@ -78,6 +81,15 @@ const ROUTES: Record<string, (res: ServerResponse) => void> = {
   '/stream-late-head': (res) => {
     setTimeout(() => sse(res), 1000);
     setTimeout(() => res.end('data: {}\n\n'), 1100);
+  },
+  '/deep': (res) =>
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(`{"jsonrpc":"2.0","id":1,"result":${DEEP}}`),
+  '/stream-deep': (res) => {
+    sse(res);
+    res.write('data: {"n":1}\n\n');
+    res.end(`data: ${DEEP}\n\n`);
   },
   '/stream-quiet': (res) => {
     sse(res);
@@ -342,4 +354,24 @@ test('a body nested deeper than 128 levels is the invalid-JSON 400, never a 500;
     `{"jsonrpc":"2.0","id":1,"method":"GetTask","params":${'['.repeat(127)}${']'.repeat(127)}}`,
   );
   assert.equal(atLimit.status, 200, atLimit.text);
+});
+
+test('an agent answer nested too deep to re-encode is the 502 JSON-RPC error (stream) or a final error event, never a reset', async () => {
+  const one = await post('deep', rpc('SendStreamingMessage', 'd1'));
+  assert.equal(one.status, 502, one.text);
+  const body = JSON.parse(one.text);
+  assert.equal(body.id, 'd1');
+  assert.equal(body.error.code, -32000);
+  assert.match(body.error.message, /^upstream A2A request failed: /);
+  const [e] = await eventsOf(one.id);
+  assert.equal(e?.status_code, 502);
+  const r = await post('stream-deep', rpc('SendStreamingMessage', 'd2'));
+  assert.equal(r.status, 200);
+  const frames = r.text.split('\n\n').filter((f) => f !== '');
+  assert.equal(frames[0], 'data: {"n":1}');
+  const last = JSON.parse(String(frames.at(-1)).slice('data: '.length));
+  assert.equal(last.id, 'd2');
+  assert.match(last.error.message, /^upstream A2A request failed: an upstream event is nested/);
+  const unary = await post('deep', rpc('GetTask'));
+  assert.equal(unary.status, 200, 'a unary answer is relayed verbatim, never re-encoded');
 });

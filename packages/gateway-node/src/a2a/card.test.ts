@@ -42,6 +42,8 @@ const CARDS: Record<string, string> = {
   '/nested/app/.well-known/agent.json': JSON.stringify(CARD),
   '/bad/.well-known/agent-card.json': '{"url":"http://x"}',
   '/slow/.well-known/agent-card.json': 'SLOW',
+  // Valid JSON, but nested far too deep to be rewritten and re-encoded.
+  '/deep/.well-known/agent-card.json': `{"name":"deep","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
 };
 
 before(async () => {
@@ -68,6 +70,7 @@ before(async () => {
       c: { name: 'bad', url: `${origin}/bad` },
       d: { name: 'slow', url: `${origin}/slow`, timeout_ms: 200 },
       e: { name: 'gone', url: 'http://127.0.0.1:1/x' },
+      f: { name: 'deep', url: `${origin}/deep` },
     },
     api_keys: { k: { key_hash: sha256(KEY), allowed_models: [], allowed_agents: ['*'] } },
   } as Docs;
@@ -144,6 +147,9 @@ test('fallback: a catch-all 405 moves on; each hop carries the pin and the crede
 test('failures: no card anywhere, no name, deadline, agent down: 502 plain text with the last error', async () => {
   const bad = await card(g.base, 'bad');
   assert.equal(bad.status, 200, 'the origin card answers after the bad one');
+  const deep = await card(g.base, 'deep');
+  assert.equal(deep.status, 200, `a card too deeply nested to rewrite is unparsable: ${deep.text}`);
+  assert.equal(JSON.parse(deep.text).name, 'origin-card');
   const gone = await card(g.base, 'gone');
   assert.equal(gone.status, 502);
   assert.equal(gone.type, 'text/plain; charset=utf-8');

@@ -6,6 +6,7 @@
  * add it while rewriting). The public scheme is the listener's unless a trusted proxy says
  * otherwise in `X-Forwarded-Proto` (AJ-7).
  */
+import { nestedTooDeep } from '@aisix/core';
 import { peerIsTrusted } from '../pipeline/access.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -78,6 +79,8 @@ export async function fetchCard(
           if (e instanceof A2aFailure) throw e;
           throw new A2aFailure(`${candidate.pathname} is not a JSON agent card`);
         }
+        // Too deep to rewrite and re-encode: as unparsable as a broken one.
+        if (nestedTooDeep(doc)) throw new A2aFailure(`${candidate.pathname} is not a JSON agent card`);
         if (!isObject(doc) || typeof doc.name !== 'string')
           throw new A2aFailure(`${candidate.pathname} is not an agent card (no string name)`);
         return doc;

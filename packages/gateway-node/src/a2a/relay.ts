@@ -7,6 +7,7 @@
  * silences, and a caller who leaves aborts the upstream request. Failures answer 502 with a
  * JSON-RPC error `-32000`.
  */
+import { NESTED_TOO_DEEP, nestedTooDeep } from '@aisix/core';
 import type { Dispatcher } from 'undici';
 import { baseHeaders, sendBody } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -114,6 +115,9 @@ export async function relayStream(c: Call): Promise<void> {
         throw transportFailure(e, ac.signal, c.agent.timeoutMs);
       }
       const doc = parseJson(raw);
+      // Re-encoded as one event: deeper than the JSON bound, JSON.stringify would overflow.
+      if (nestedTooDeep(doc))
+        throw new A2aFailure(`upstream A2A request failed: the response is ${NESTED_TOO_DEEP}`);
       clearTimeout(timer);
       c.ctx.settled = true;
       c.ctx.res.writeHead(200, baseHeaders(c.ctx, c.rt.ident, sseHead()));
@@ -166,6 +170,10 @@ async function pump(c: Call, up: Dispatcher.ResponseData, ac: AbortController): 
       doc = JSON.parse(data);
     } catch {
       fault = 'an upstream event is not JSON';
+      return;
+    }
+    if (nestedTooDeep(doc)) {
+      fault = `an upstream event is ${NESTED_TOO_DEEP}`;
       return;
     }
     lastWrite = performance.now();
