@@ -49,3 +49,20 @@ test('a line longer than the cap without a newline is an error, not a silent tru
   for (let i = 0; i < 5 && err === undefined; i++) err = d.push(i === 0 ? `data: ${big}` : big, () => {});
   assert.match(String(err), /exceeds 16 MiB/);
 });
+
+test('a large event arriving in many small chunks decodes in linear time (no rescan per chunk)', () => {
+  // 8 MiB of data in 16 KiB chunks, as a socket delivers it: every chunk used to rescan (and
+  // re-flatten) the whole incomplete line, 512 passes over up to 8 MiB that blocked the event
+  // loop for many seconds; one pass takes milliseconds.
+  const line = `data: "${'x'.repeat(8 * 1024 * 1024)}"`;
+  const chunks: string[] = [];
+  for (let i = 0; i < line.length; i += 16 * 1024) chunks.push(line.slice(i, i + 16 * 1024));
+  chunks.push('\r', '\n\r\n');
+  const t0 = performance.now();
+  const r = decode(chunks);
+  const ms = performance.now() - t0;
+  assert.equal(r.error, undefined);
+  assert.equal(r.events.length, 1);
+  assert.equal(r.events[0]?.length, 8 * 1024 * 1024 + 2);
+  assert.ok(ms < 1500, `decoding took ${ms.toFixed(0)} ms`);
+});

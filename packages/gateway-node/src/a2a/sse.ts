@@ -10,7 +10,14 @@
 export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
 export class SseDecoder {
-  private buf = '';
+  /**
+   * The incomplete last line, in the pieces it arrived in: joined once, when its line break
+   * comes, so a long line costs one pass however many chunks carry it.
+   */
+  private partial: string[] = [];
+  private partialChars = 0;
+  /** The previous chunk ended with `\r`: a `\n` opening the next one completes that break. */
+  private afterCr = false;
   private data: string[] | undefined;
   private dataChars = 0;
 
@@ -19,32 +26,48 @@ export class SseDecoder {
    * breaks the caps (the stream must then end), else undefined.
    */
   push(text: string, emit: (data: string) => void): string | undefined {
-    this.buf = this.buf === '' ? text : this.buf + text;
     let start = 0;
-    const buf = this.buf;
-    for (;;) {
-      let i = start;
-      while (i < buf.length && buf.charCodeAt(i) !== 10 && buf.charCodeAt(i) !== 13) i++;
-      if (i >= buf.length) break;
-      // A `\r` at the very end may be the first half of `\r\n`: wait for the next chunk.
-      if (buf.charCodeAt(i) === 13 && i === buf.length - 1) break;
-      const err = this.line(buf.slice(start, i), emit);
-      if (err !== undefined) return err;
-      start = buf.charCodeAt(i) === 13 && buf.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+    if (this.afterCr) {
+      this.afterCr = false;
+      if (text.charCodeAt(0) === 10) start = 1;
     }
-    this.buf = start === 0 ? buf : buf.slice(start);
-    if (this.buf.length > MAX_EVENT_CHARS) return 'an upstream event line exceeds 16 MiB';
+    for (let i = start; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      const err = this.line(this.complete(text.slice(start, i)), emit);
+      if (err !== undefined) return err;
+      if (c === 13) {
+        if (i + 1 === text.length) this.afterCr = true;
+        else if (text.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+    }
+    if (start < text.length) {
+      this.partial.push(start === 0 ? text : text.slice(start));
+      this.partialChars += text.length - start;
+      if (this.partialChars > MAX_EVENT_CHARS) return 'an upstream event line exceeds 16 MiB';
+    }
     return undefined;
   }
 
   /** The end of the upstream stream: an event still open is delivered. */
   end(emit: (data: string) => void): string | undefined {
-    if (this.buf !== '') {
-      const err = this.line(this.buf.endsWith('\r') ? this.buf.slice(0, -1) : this.buf, emit);
-      this.buf = '';
+    this.afterCr = false;
+    if (this.partial.length > 0) {
+      const err = this.line(this.complete(''), emit);
       if (err !== undefined) return err;
     }
     return this.line('', emit);
+  }
+
+  /** The whole line whose last piece is `tail`. */
+  private complete(tail: string): string {
+    if (this.partial.length === 0) return tail;
+    this.partial.push(tail);
+    const line = this.partial.join('');
+    this.partial = [];
+    this.partialChars = 0;
+    return line;
   }
 
   private line(line: string, emit: (data: string) => void): string | undefined {
