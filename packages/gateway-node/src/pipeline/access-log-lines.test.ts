@@ -8,7 +8,14 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
 import { pino } from 'pino';
-import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import {
+  buildSnapshot,
+  CALLER_KEY,
+  type Docs,
+  type Started,
+  standardDocs,
+  startTestGateway,
+} from '../test/fixtures.js';
 import {
   chatJson,
   chatSse,
@@ -18,6 +25,8 @@ import {
   USAGE,
 } from '../test/mock-upstream.js';
 import { ACCESS_LOG_MESSAGE, type AccessLine, FLUSH_DELAY_MS } from './access-log.js';
+
+const IDP_ISSUER = 'https://idp.example';
 
 /** A parsed line: the access-log fields plus pino's framing. */
 type Line = AccessLine & { readonly msg: string; readonly level: number };
@@ -48,6 +57,10 @@ before(async () => {
       },
     },
   });
+  // An identity provider whose signing keys cannot be fetched (nothing listens on port 1).
+  const oidc_providers = {
+    o1: { name: 'idp', issuer: IDP_ISSUER, audiences: ['aisix'], jwks_uri: 'http://127.0.0.1:1/jwks' },
+  };
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const l of chunk.toString('utf8').split('\n')) {
@@ -59,7 +72,9 @@ before(async () => {
       cb();
     },
   });
-  g = await startTestGateway(buildSnapshot(docs), undefined, { logger: pino({ level: 'info' }, sink) });
+  g = await startTestGateway(buildSnapshot({ ...docs, oidc_providers } as Docs), undefined, {
+    logger: pino({ level: 'info' }, sink),
+  });
   client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
 });
 
@@ -206,4 +221,21 @@ test('a member alias that is not a plain header value: no x-aisix-served-by; the
   assert.equal(r.headers.get('x-aisix-served-by'), null);
   const l = await lineOf(r.headers.get('x-aisix-request-id') ?? '');
   assert.equal(l.served_by_model, 'modèle');
+});
+
+test('signing keys unavailable (503 jwks_unavailable) is logged: only 401/403 auth refusals are not (agents-and-jobs §4.5)', async () => {
+  const seg = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const jwt = `${seg({ alg: 'RS256', kid: 'k1' })}.${seg({ iss: IDP_ISSUER, sub: 'alice', aud: 'aisix', exp: 4102444800 })}.${seg('sig')}`;
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+  });
+  assert.equal(r.status, 503);
+  assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'jwks_unavailable');
+  const l = await lineOf(r.headers.get('x-aisix-request-id') ?? '');
+  assert.equal(l.status, 503);
+  assert.equal(l.error_kind, 'api_error');
+  assert.equal(l.api_key_id, null);
+  assert.ok(!JSON.stringify(l).includes(jwt), 'the token itself is never logged');
 });

@@ -192,9 +192,9 @@ function logKid(kid: string | undefined): string | undefined {
 /**
  * Authenticates the caller of a request (data-plane §3.1–3.3, agents-and-jobs §4): an api key,
  * or a JWT mapped to the api key bound to its identity. On success sets `ctx.apiKey` and
- * gives the key; on failure answers 401/403/503 in the endpoint's envelope (counted, never
- * access-logged: scanner noise) and gives undefined. An api key is answered at once, without a
- * promise; a JWT gives a promise, since its issuer's signing keys may need fetching.
+ * gives the key; on failure answers 401/403/503 in the endpoint's envelope (counted; 401/403
+ * are never access-logged: scanner noise) and gives undefined. An api key is answered at once,
+ * without a promise; a JWT gives a promise, since its issuer's signing keys may need fetching.
  */
 export function authenticateCaller(
   rt: GatewayRuntime,
@@ -243,7 +243,9 @@ async function jwtPath(
 function settle(rt: GatewayRuntime, ctx: RequestContext, auth: AuthResult): Resource<'api_keys'> | undefined {
   if (!auth.ok) {
     rt.metrics.authDenied(auth.reason, auth.method);
-    ctx.skipAccessLog = true;
+    // 401/403 refusals are scanner noise, counted only; a 503 (signing keys unavailable) is an
+    // outage and is logged like any other answer (data-plane §12.1, agents-and-jobs §4.5).
+    ctx.skipAccessLog = auth.error.status === 401 || auth.error.status === 403;
     if (auth.reason === 'key_disabled' || auth.reason === 'key_expired') {
       rt.logger.warn(
         { request_id: ctx.id, reason: auth.reason, method: auth.method, api_key_id: auth.keyId },
