@@ -198,3 +198,43 @@ test('stream usage reaches the completion hook: token metrics count the streamed
   const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
   assert.match(text, /aisix_llm_total_tokens_total\{[^}]*,model="usage-model",[^}]*\} 12\n/);
 });
+
+test('an upstream event past 32 MiB ends the stream with an error frame and aborts the upstream', async () => {
+  // A broken upstream that never ends its event line must not grow the gateway's memory
+  // without bound: the event is refused at its cap, the caller told, the upstream released.
+  let written = 0;
+  let upstreamClosed = false;
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(
+      'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n',
+    );
+    res.write('data: {"id":"c1","choices":[{"index":0,"delta":{"content":"');
+    const chunk = 'x'.repeat(1024 * 1024);
+    res.on('close', () => {
+      upstreamClosed = true;
+    });
+    const pump = () => {
+      while (!res.destroyed && written < 64 * 1024 * 1024) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) res.end();
+    };
+    pump();
+  });
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: body(),
+  });
+  assert.equal(r.status, 200);
+  const raw = await r.text();
+  assert.match(raw, /"content":"a"/);
+  assert.ok(!raw.includes('[DONE]'));
+  assert.match(raw, /event: error\ndata: \{"error":\{"message":"[^"]*exceeds 32 MiB[^"]*"/);
+  assert.ok(raw.length < 64 * 1024, 'the oversized event is never relayed');
+  for (let i = 0; i < 50 && !upstreamClosed; i++) await sleep(20);
+  assert.ok(upstreamClosed, 'the upstream response was abandoned');
+  assert.ok(written < 64 * 1024 * 1024, `the upstream was cut off before its end (${written} bytes)`);
+});

@@ -25,7 +25,7 @@
 import type { StreamFailure, StreamOptions, StreamTranslator, Usage } from '../contract.js';
 import { emptyUsage } from '../contract.js';
 import { parseAnthropicWireError, truncateBytes } from '../shared/errors.js';
-import { SseDecoder } from '../shared/sse.js';
+import { EVENT_TOO_LONG, SseDecoder } from '../shared/sse.js';
 import { isObj } from './messages.js';
 import { mapStopReason, openAiUsage } from './response.js';
 import { ERROR_TYPE_STATUS } from './wire.js';
@@ -76,6 +76,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   push(chunk: Buffer): string {
     if (this.done || this.failure) return '';
     this.decoder.push(chunk, this.onEvent);
+    if (this.decoder.overflow) this.failure = { kind: 'decode', message: EVENT_TOO_LONG };
     return this.take();
   }
 

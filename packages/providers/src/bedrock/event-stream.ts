@@ -29,15 +29,34 @@ const MAX_MESSAGE = 16 * 1024 * 1024;
 
 export class EventStreamDecoder {
   private buf: Buffer = Buffer.alloc(0);
+  /** Chunks held after `buf` while the message it starts is still short of `need` bytes. */
+  private more: Buffer[] = [];
+  private moreBytes = 0;
+  /** The length of the incomplete message `buf` starts with, once its prelude is in (else 0). */
+  private need = 0;
 
   /** Bytes held that do not yet form a whole message. */
   get pending(): number {
-    return this.buf.length;
+    return this.buf.length + this.moreBytes;
   }
 
   /** Appends a chunk and returns every message it completed. Throws EventStreamError on bad framing. */
   push(chunk: Buffer): EventStreamMessage[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    // A large message arrives in many chunks: held as they came and joined once it is whole,
+    // not re-joined on every chunk (quadratic, on the event loop).
+    if (this.need > 0 && this.pending + chunk.length < this.need) {
+      this.more.push(chunk);
+      this.moreBytes += chunk.length;
+      return [];
+    }
+    if (this.moreBytes > 0) {
+      this.more.unshift(this.buf);
+      this.more.push(chunk);
+      this.buf = Buffer.concat(this.more, this.pending + chunk.length);
+      this.more = [];
+      this.moreBytes = 0;
+    } else this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.need = 0;
     const out: EventStreamMessage[] = [];
     let off = 0;
     while (this.buf.length - off >= PRELUDE) {
@@ -49,7 +68,10 @@ export class EventStreamDecoder {
       if (total < MIN_MESSAGE || total > MAX_MESSAGE || headersLen > total - MIN_MESSAGE) {
         throw new EventStreamError('event-stream frame length out of range');
       }
-      if (this.buf.length - off < total) break;
+      if (this.buf.length - off < total) {
+        this.need = total;
+        break;
+      }
       const frame = this.buf.subarray(off, off + total);
       if (crc32(frame.subarray(0, total - 4)) !== frame.readUInt32BE(total - 4)) {
         throw new EventStreamError('event-stream message checksum mismatch');

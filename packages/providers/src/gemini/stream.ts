@@ -14,7 +14,7 @@
 import type { StreamFailure, StreamOptions, StreamTranslator, Usage } from '../contract.js';
 import { emptyUsage } from '../contract.js';
 import { truncateBytes } from '../shared/errors.js';
-import { SseDecoder } from '../shared/sse.js';
+import { EVENT_TOO_LONG, SseDecoder } from '../shared/sse.js';
 import { maxInto } from '../shared/usage.js';
 import { parseGeminiError } from './errors.js';
 import { candidateOutput, mapFinishReason, newId, openAiUsage, readGeminiUsage } from './response.js';
@@ -51,6 +51,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
   push(chunk: Buffer): string {
     if (this.done || this.failure) return '';
     this.decoder.push(chunk, this.onEvent);
+    if (this.decoder.overflow) this.failure = { kind: 'decode', message: EVENT_TOO_LONG };
     return this.take();
   }
 

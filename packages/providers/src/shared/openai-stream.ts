@@ -21,7 +21,7 @@ import {
   rewriteModelField,
   startsWithErrorKey,
 } from './json-scan.js';
-import { decodeTextEvent, SseDecoder } from './sse.js';
+import { decodeTextEvent, EVENT_TOO_LONG, SseDecoder } from './sse.js';
 import { readOpenAiUsage } from './usage.js';
 
 const DONE_FRAME = 'data: [DONE]\n\n';
@@ -91,6 +91,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
       }
     }
     this.decoder.push(chunk, this.onEvent);
+    if (this.decoder.overflow) this.failure = { kind: 'decode', message: EVENT_TOO_LONG };
     return this.take();
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SseDecoder } from './sse.js';
+import { MAX_EVENT_BYTES, SseDecoder } from './sse.js';
 
 function decodeChunks(chunks: (string | Buffer)[]): [string, string | undefined][] {
   const d = new SseDecoder();
@@ -69,5 +69,41 @@ test('fast path: many events in one chunk, partial tail, then a switch to CR fra
     const parts: Buffer[] = [];
     for (let i = 0; i < buf.length; i += step) parts.push(buf.subarray(i, i + step));
     assert.deepEqual(decodeChunks(parts), expected, `step ${step}`);
+  }
+});
+
+test('a long event costs one pass, however many chunks carry it', () => {
+  // 8 MiB in 8 KiB chunks: one line, then the same as many short lines. Copying the pending
+  // event on every chunk would move ~4 GiB and take seconds; one pass takes milliseconds.
+  const piece = 'x'.repeat(8192);
+  for (const shape of ['one line', 'many lines'] as const) {
+    const d = new SseDecoder();
+    const out: string[] = [];
+    const on = (data: string) => out.push(data);
+    const started = performance.now();
+    d.push(Buffer.from('data: '), on);
+    for (let i = 0; i < 1024; i++) d.push(Buffer.from(shape === 'one line' ? piece : `${piece}\ndata: `), on);
+    d.push(Buffer.from('\n\n'), on);
+    const ms = performance.now() - started;
+    assert.equal(out.length, 1, shape);
+    assert.equal(out[0]?.length, shape === 'one line' ? 8 * 1024 * 1024 : 8 * 1024 * 1024 + 1024, shape);
+    assert.equal(d.overflow, false);
+    assert.ok(ms < 1500, `${shape}: ${ms.toFixed(0)} ms`);
+  }
+});
+
+test('an event past MAX_EVENT_BYTES sets overflow and stops decoding; a smaller one does not', () => {
+  for (const lines of [false, true]) {
+    const d = new SseDecoder();
+    const out: string[] = [];
+    const on = (data: string) => out.push(data);
+    const chunk = Buffer.from(lines ? `data: ${'y'.repeat(65_530)}\n` : 'z'.repeat(65_536));
+    d.push(Buffer.from('data: '), on);
+    for (let sent = 0; sent <= MAX_EVENT_BYTES + 2 * chunk.length && !d.overflow; sent += chunk.length)
+      d.push(chunk, on);
+    assert.equal(d.overflow, true, `lines: ${lines}`);
+    d.push(Buffer.from('\n\ndata: after\n\n'), on);
+    d.end(on);
+    assert.deepEqual(out, [], `lines: ${lines}`);
   }
 });

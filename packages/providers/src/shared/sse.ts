@@ -8,7 +8,10 @@
  *
  * Only `data:` and `event:` fields are kept (`id:`, `retry:` and comments are ignored); a final
  * event without a trailing blank line is delivered by `end()`. The decoder copies only the
- * incomplete tail of a chunk.
+ * incomplete tail of a chunk, and keeps the chunks of a line still open as they came, joined once
+ * when the line ends: a long event costs one pass however many chunks carry it. An event (its
+ * open line and the data lines before it) past `MAX_EVENT_BYTES` sets `overflow` and the decoder
+ * stops: the stream has failed (a broken upstream never grows the gateway's memory unbounded).
  *
  * Fast path (the common `\n`-only framing): the complete events of a chunk are decoded with one
  * `toString` and split with string `indexOf`; the byte-level line parser handles `\r` framing and
@@ -20,8 +23,20 @@ export type SseHandler = (data: string, event: string | undefined) => void;
 const LF = 0x0a;
 const CR = 0x0d;
 
+/** One event's bound: room for inline images and long tool arguments, far below a heap. */
+export const MAX_EVENT_BYTES = 32 * 1024 * 1024;
+/** The stream failure of a decoder whose `overflow` is set. */
+export const EVENT_TOO_LONG = 'an upstream stream event exceeds 32 MiB';
+/** The longest unfinished event the fast path keeps whole (see `fast`). */
+const FAST_TAIL_BYTES = 64 * 1024;
+
 export class SseDecoder {
+  /** The event grew past `MAX_EVENT_BYTES`: nothing more is decoded. */
+  overflow = false;
   private tail: Buffer | undefined;
+  /** Chunks that only continue the open line in `tail`, not yet joined to it. */
+  private more: Buffer[] | undefined;
+  private moreBytes = 0;
   private data: string | undefined;
   private event: string | undefined;
   /** The previous chunk ended in `\r`: a leading `\n` of the next one belongs to it. */
@@ -33,10 +48,15 @@ export class SseDecoder {
   }
 
   push(chunk: Buffer, onEvent: SseHandler): void {
+    if (this.overflow) return;
     let buf = chunk;
     if (this.tail) {
-      buf = Buffer.concat([this.tail, chunk]);
-      this.tail = undefined;
+      // A chunk without a line break only continues the open line: kept, not copied again.
+      if (chunk.indexOf(LF) === -1 && chunk.indexOf(CR) === -1) {
+        this.keep(chunk);
+        return;
+      }
+      buf = this.joinTail(chunk);
     }
     if (!this.skipLf && this.data === undefined && this.event === undefined && buf.indexOf(CR) === -1) {
       this.fast(buf, onEvent);
@@ -45,11 +65,47 @@ export class SseDecoder {
     this.lines(buf, onEvent);
   }
 
+  private keep(chunk: Buffer): void {
+    const tail = this.tail as Buffer;
+    if (this.more === undefined) this.more = [];
+    this.more.push(Buffer.from(chunk));
+    this.moreBytes += chunk.length;
+    this.bound(tail.length + this.moreBytes);
+  }
+
+  /** The open line, whole, followed by `chunk` (if given). */
+  private joinTail(chunk: Buffer | undefined): Buffer {
+    const tail = this.tail as Buffer;
+    this.tail = undefined;
+    const more = this.more;
+    if (more === undefined) return chunk === undefined ? tail : Buffer.concat([tail, chunk]);
+    this.more = undefined;
+    const size = tail.length + this.moreBytes + (chunk?.length ?? 0);
+    this.moreBytes = 0;
+    more.unshift(tail);
+    if (chunk !== undefined) more.push(chunk);
+    return Buffer.concat(more, size);
+  }
+
+  /** Trips `overflow` when the event being decoded holds more than `MAX_EVENT_BYTES`. */
+  private bound(openBytes: number): void {
+    if (openBytes + (this.data?.length ?? 0) <= MAX_EVENT_BYTES) return;
+    this.overflow = true;
+    this.tail = undefined;
+    this.more = undefined;
+    this.data = undefined;
+    this.event = undefined;
+  }
+
   /** `\n`-only framing, no partial event pending: decode all complete events at once. */
   private fast(buf: Buffer, onEvent: SseHandler): void {
     const last = buf.lastIndexOf('\n\n');
     if (last === -1) {
-      this.tail = Buffer.from(buf);
+      // No event ends here. A short rest waits whole, to be decoded with the next chunk's events
+      // in one pass; a long one has its complete lines taken now, so only its open line waits
+      // (rejoining a growing event on every chunk would be quadratic).
+      if (buf.length > FAST_TAIL_BYTES) this.lines(buf, onEvent);
+      else this.tail = Buffer.from(buf);
       return;
     }
     // The boundary is ASCII, so no multi-byte character is cut by this decode.
@@ -92,17 +148,20 @@ export class SseDecoder {
         }
       } else if (nl === -1) {
         this.tail = Buffer.from(buf.subarray(pos));
+        this.bound(this.tail.length);
         return;
       } else {
         next = nl + 1;
       }
       this.line(buf, pos, nl, onEvent);
+      if (this.overflow) return;
       pos = next;
     }
   }
 
   /** Upstream EOF: the last line and event count even without their terminators. */
   end(onEvent: SseHandler): void {
+    if (this.overflow) return;
     // The fast path keeps whole unfinished events as tail: split their complete lines first.
     const pending = this.takeTail();
     if (pending) this.lines(pending, onEvent);
@@ -112,9 +171,7 @@ export class SseDecoder {
   }
 
   private takeTail(): Buffer | undefined {
-    const t = this.tail;
-    this.tail = undefined;
-    return t;
+    return this.tail === undefined ? undefined : this.joinTail(undefined);
   }
 
   private line(buf: Buffer, start: number, end: number, onEvent: SseHandler): void {
@@ -135,6 +192,7 @@ export class SseDecoder {
       if (v < end && buf[v] === 0x20) v++;
       const value = buf.toString('utf8', v, end);
       this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+      if (this.data.length > MAX_EVENT_BYTES) this.bound(0);
     } else if (
       end - start >= 6 &&
       buf[start] === 0x65 &&
