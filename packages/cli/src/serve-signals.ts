@@ -4,6 +4,7 @@
  * the sync, the backends and the resource source closed), and SIGHUP (a resources-file reload,
  * forwarded to workers by the primary; ignored without a file).
  */
+import { timerMs } from '@aisix/core';
 import type { Logger } from 'pino';
 import type { Listeners, Opened, Readiness, Sync } from './serve-listeners.js';
 import type { ServeDeps, ServeHooks } from './serve-types.js';
@@ -53,12 +54,12 @@ export function onShutdownSignals(
       const gatewayDrained = l.gateway?.beginDrain();
       const admin = l.admin;
       const adminClosed =
-        admin === undefined ? undefined : sleep(min_drain_secs * 1000).then(() => admin.close());
+        admin === undefined ? undefined : sleep(timerMs(min_drain_secs * 1000)).then(() => admin.close());
       // The primary's status listener stays up until its workers have drained.
       const workersDrained = hooks.onDrain?.().finally(() => l.status?.close());
       const all = Promise.allSettled([gatewayDrained, adminClosed, workersDrained]);
       // Backstop only: both bound themselves; this keeps a stuck close from hanging the exit.
-      if ((await within(all, (min_drain_secs + max_drain_secs + 5) * 1000)) === 'timeout') {
+      if ((await within(all, timerMs((min_drain_secs + max_drain_secs + 5) * 1000))) === 'timeout') {
         logger.warn({ max_drain_secs }, 'drain did not finish in time; exiting');
       }
       // Queued spans go out before the exit (the exporter bounds this itself).

@@ -10,4 +10,5 @@ export * from './resources-file/index.js';
 export * from './secrets.js';
 export * from './snapshot/index.js';
 export * from './stored-json.js';
+export * from './timer.js';
 export * from './validate.js';

@@ -4,6 +4,7 @@
  * parsed `Config` unchanged and tests can pass a few keys. Defaults here mirror the spec's so a
  * partial test config behaves like a real one.
  */
+import { MAX_TIMER_MS, timerMs } from '@aisix/core';
 
 export interface GatewayConfig {
   proxy: {
@@ -66,7 +67,8 @@ export interface Settings {
   readonly retries: number;
   readonly tcpKeepAliveSecs: number;
   readonly upstreamTls: UpstreamTls;
-  readonly idleTimeoutSecs: number;
+  /** `downstream.idle_timeout_secs` in ms; 0 = never close an idle keep-alive connection. */
+  readonly idleTimeoutMs: number;
   readonly sseKeepaliveMs: number;
   readonly minDrainMs: number;
   readonly maxDrainMs: number;
@@ -108,10 +110,11 @@ export function resolveSettings(c: GatewayConfig): Settings {
     e2eBuckets: c.observability?.metrics?.buckets?.request_e2e_latency ?? DEFAULT_E2E_BUCKETS,
     ttftBuckets: c.observability?.metrics?.buckets?.request_ttft ?? DEFAULT_TTFT_BUCKETS,
     clientTypeRules: c.observability?.metrics?.client_type_rules ?? [],
-    timeoutMs: up.timeout_ms ?? 6_000_000,
-    streamTimeoutMs: up.stream_timeout_ms ?? 0,
-    connectTimeoutMs: up.connect_timeout_ms ?? 5000,
-    poolIdleTimeoutMs: (up.pool_idle_timeout_secs ?? 30) * 1000,
+    // Durations are u64 in the contract; past a Node timer's range they mean "practically never".
+    timeoutMs: timerMs(up.timeout_ms ?? 6_000_000),
+    streamTimeoutMs: timerMs(up.stream_timeout_ms ?? 0),
+    connectTimeoutMs: timerMs(up.connect_timeout_ms ?? 5000),
+    poolIdleTimeoutMs: timerMs((up.pool_idle_timeout_secs ?? 30) * 1000),
     retries: up.retries ?? 2,
     tcpKeepAliveSecs: up.tcp_keepalive_secs ?? 60,
     upstreamTls: {
@@ -120,10 +123,11 @@ export function resolveSettings(c: GatewayConfig): Settings {
       clientKeyFile: up.tls?.client_key_file,
       verify: up.tls?.verify ?? true,
     },
-    idleTimeoutSecs: c.downstream?.idle_timeout_secs ?? 0,
-    sseKeepaliveMs: (c.downstream?.sse_keepalive_interval_secs ?? 15) * 1000,
-    minDrainMs: (c.shutdown?.min_drain_secs ?? 1) * 1000,
-    maxDrainMs: (c.shutdown?.max_drain_secs ?? 30) * 1000,
+    // node arms the socket's timer 1 s past `keepAliveTimeout`: keep that inside the range too.
+    idleTimeoutMs: Math.min((c.downstream?.idle_timeout_secs ?? 0) * 1000, MAX_TIMER_MS - 1000),
+    sseKeepaliveMs: timerMs((c.downstream?.sse_keepalive_interval_secs ?? 15) * 1000),
+    minDrainMs: timerMs((c.shutdown?.min_drain_secs ?? 1) * 1000),
+    maxDrainMs: timerMs((c.shutdown?.max_drain_secs ?? 30) * 1000),
     envId: c.etcd?.env_id ?? '',
   };
 }

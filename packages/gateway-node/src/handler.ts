@@ -351,9 +351,8 @@ export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
   const server: Server = tls
     ? createHttpsServer({ ...opts, cert: tls.cert, key: tls.key }, h.handle)
     : createServer(opts, h.handle);
-  const idle = h.runtime.settings.idleTimeoutSecs;
   // 0 = never close an idle keep-alive connection (not node's 5 s default).
-  server.keepAliveTimeout = idle > 0 ? idle * 1000 : 0;
+  server.keepAliveTimeout = h.runtime.settings.idleTimeoutMs;
   server.on('clientError', h.onClientError);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     h.onUpgrade(server, req, socket, head),

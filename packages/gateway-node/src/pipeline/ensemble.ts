@@ -5,7 +5,7 @@
  * streaming judge through the attempt loop (chunks restamped to the ensemble alias), a
  * non-streaming judge is answered here with the summed usage.
  */
-import { resolveModel } from '@aisix/core';
+import { resolveModel, timerMs } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { sendError, sendSuccessJson } from '../http/respond.js';
@@ -89,7 +89,7 @@ function directTarget(
 export function capMs(a: number | undefined, b: number): number {
   const x = a !== undefined && a > 0 ? a : 0;
   if (x === 0) return b;
-  return b > 0 ? Math.min(x, b) : x;
+  return b > 0 ? Math.min(x, b) : timerMs(x);
 }
 
 /** Target with the ensemble's per-call cap applied to its own deadlines. */

@@ -5,6 +5,7 @@
  * from a resource (then the first chunk is awaited before committing the 200) or from the
  * deployment backstop (then headers go out at once and heartbeats keep slow models alive).
  */
+import { timerMs } from '@aisix/core';
 import type { Settings } from '../config.js';
 import type { ModelView } from '../resources.js';
 
@@ -17,10 +18,12 @@ export interface Deadlines {
 }
 
 export function resolveDeadlines(target: ModelView, group: ModelView | undefined, s: Settings): Deadlines {
-  const resourceTimeout = target.timeout ?? group?.timeout;
+  // A resource's u64 past a timer's range means "practically none" (the settings are capped already).
+  const t = target.timeout ?? group?.timeout;
+  const resourceTimeout = t === undefined ? undefined : timerMs(t);
   const requestMs = resourceTimeout ?? s.timeoutMs;
   const st = target.stream_timeout || group?.stream_timeout;
-  if (st) return { requestMs, streamMs: st, streamConfigured: true };
+  if (st) return { requestMs, streamMs: timerMs(st), streamConfigured: true };
   if (resourceTimeout !== undefined)
     return { requestMs, streamMs: resourceTimeout, streamConfigured: resourceTimeout > 0 };
   return { requestMs, streamMs: s.streamTimeoutMs || s.timeoutMs, streamConfigured: false };

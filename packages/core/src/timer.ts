@@ -1,0 +1,10 @@
+/**
+ * The longest delay a Node timer holds (2^31-1 ms, about 24.8 days). Node turns a longer one
+ * into 1 ms, so a duration taken from config or a resource (u64 in the contract) goes through
+ * `timerMs` before it reaches `setTimeout`: past the range it means "practically never".
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+export function timerMs(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}

@@ -1,0 +1,107 @@
+/**
+ * Durations longer than a Node timer can hold (2^31-1 ms, about 24.8 days). The config keys are
+ * u64 (control-plane §1.9, §1.2 `shutdown`) and a model's `timeout` is a u64 too: a very long
+ * deadline means "practically none", never "already expired". Node turns an oversized timer
+ * into a 1 ms one (TimeoutOverflowWarning), which failed every call at once and made the
+ * stream timers spin.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import { buildSnapshot, CALLER_KEY, standardDocs, startTestGateway, testConfig } from './test/fixtures.js';
+import { chatJson, chatSse, type MockUpstream, sleep, startMockUpstream } from './test/mock-upstream.js';
+
+/** 3e9 ms ≈ 35 days, past the 32-bit timer range. */
+const LONG_MS = 3_000_000_000;
+const LONG_SECS = 3_000_000;
+
+let up: MockUpstream;
+const overflows: string[] = [];
+const onWarning = (w: Error): void => {
+  if (w.name === 'TimeoutOverflowWarning') overflows.push(w.message);
+};
+
+before(async () => {
+  up = await startMockUpstream();
+  process.on('warning', onWarning);
+});
+
+after(async () => {
+  process.off('warning', onWarning);
+  await up.close();
+});
+
+const long = testConfig({
+  upstream: { retries: 0, timeout_ms: LONG_MS, stream_timeout_ms: LONG_MS },
+  downstream: { sse_keepalive_interval_secs: LONG_SECS, idle_timeout_secs: LONG_SECS },
+  shutdown: { min_drain_secs: 0, max_drain_secs: LONG_SECS },
+});
+
+test('upstream.timeout_ms / stream_timeout_ms past the timer range: slow calls are served, not timed out', async () => {
+  const docs = standardDocs(up.url, {
+    models: {
+      lm: {
+        display_name: 'long-model',
+        provider: 'openai',
+        model_name: 'l',
+        provider_key_id: 'pk1',
+        timeout: LONG_MS,
+      },
+    },
+    api_keys: {},
+  });
+  const g = await startTestGateway(buildSnapshot(docs), long);
+  const client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  try {
+    overflows.length = 0;
+    const slow = chatJson('slow but fine');
+    up.handle(async (req, res) => {
+      await sleep(150);
+      slow(req, res);
+    });
+    const r = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(r.choices[0]?.message.content, 'slow but fine');
+
+    // The same through a model's own `timeout` (the resource-level deadline).
+    const allowed = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
+    const m = await allowed.chat.completions.create({
+      model: 'long-model',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(m.choices[0]?.message.content, 'slow but fine');
+
+    up.handle(chatSse({ words: ['a', 'b', 'c'], firstDelayMs: 100, gapMs: 50 }));
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    assert.equal(text, 'abc');
+    assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+  } finally {
+    await g.gw.close();
+  }
+});
+
+test('shutdown.max_drain_secs past the timer range: an in-flight request still completes during the drain', async () => {
+  up.handle(chatSse({ words: ['a', 'b', 'c', 'd'], gapMs: 100 }));
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)), long);
+  overflows.length = 0;
+  const client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  const drained = g.gw.beginDrain();
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  assert.equal(text, 'abcd', 'the stream was not cut by the drain deadline');
+  await drained;
+  assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+});
