@@ -22,7 +22,13 @@ export interface AdminTls {
 
 export function startAdminServer(
   app: Hono,
-  opts: { host: string; port: number; tls?: AdminTls },
+  opts: {
+    host: string;
+    port: number;
+    tls?: AdminTls;
+    /** Idle keep-alive close (`downstream.idle_timeout_secs`, every listener); 0 = never. */
+    keepAliveTimeoutMs?: number;
+  },
 ): Promise<AdminServer> {
   const tls = opts.tls;
   const server = (
@@ -34,6 +40,7 @@ export function startAdminServer(
         })
       : createAdaptorServer({ fetch: app.fetch })
   ) as Server;
+  if (opts.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = opts.keepAliveTimeoutMs;
   const shown = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {

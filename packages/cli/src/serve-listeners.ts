@@ -4,7 +4,7 @@
  * its playground. Everything started here is closed again if a later listener fails to start.
  */
 import type { startAdminServer } from '@aisix/admin-api';
-import { parseSocketAddr } from '@aisix/core';
+import { keepAliveTimeoutMs, parseSocketAddr } from '@aisix/core';
 import {
   type StatusListener,
   startGateway,
@@ -234,6 +234,7 @@ async function startAdmin(
   });
   return startAdminServer(app, {
     ...hostPort(config.admin.addr),
+    keepAliveTimeoutMs: keepAliveTimeoutMs(config.downstream.idle_timeout_secs),
     ...(opened.adminTls !== undefined ? { tls: opened.adminTls } : {}),
   });
 }

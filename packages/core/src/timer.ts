@@ -8,3 +8,12 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function timerMs(ms: number): number {
   return Math.min(ms, MAX_TIMER_MS);
 }
+
+/**
+ * `downstream.idle_timeout_secs` as an http.Server `keepAliveTimeout` (0 = never close an idle
+ * connection, not node's 5 s default). node arms the socket's timer 1 s past it, so the cap
+ * leaves that second inside the range.
+ */
+export function keepAliveTimeoutMs(idleTimeoutSecs: number): number {
+  return Math.min(idleTimeoutSecs * 1000, MAX_TIMER_MS - 1000);
+}

@@ -4,7 +4,7 @@
  * parsed `Config` unchanged and tests can pass a few keys. Defaults here mirror the spec's so a
  * partial test config behaves like a real one.
  */
-import { MAX_TIMER_MS, timerMs } from '@aisix/core';
+import { keepAliveTimeoutMs, timerMs } from '@aisix/core';
 
 export interface GatewayConfig {
   proxy: {
@@ -67,7 +67,7 @@ export interface Settings {
   readonly retries: number;
   readonly tcpKeepAliveSecs: number;
   readonly upstreamTls: UpstreamTls;
-  /** `downstream.idle_timeout_secs` in ms; 0 = never close an idle keep-alive connection. */
+  /** `downstream.idle_timeout_secs` as `keepAliveTimeout` for every listener; 0 = never. */
   readonly idleTimeoutMs: number;
   readonly sseKeepaliveMs: number;
   readonly minDrainMs: number;
@@ -123,8 +123,7 @@ export function resolveSettings(c: GatewayConfig): Settings {
       clientKeyFile: up.tls?.client_key_file,
       verify: up.tls?.verify ?? true,
     },
-    // node arms the socket's timer 1 s past `keepAliveTimeout`: keep that inside the range too.
-    idleTimeoutMs: Math.min((c.downstream?.idle_timeout_secs ?? 0) * 1000, MAX_TIMER_MS - 1000),
+    idleTimeoutMs: keepAliveTimeoutMs(c.downstream?.idle_timeout_secs ?? 0),
     sseKeepaliveMs: timerMs((c.downstream?.sse_keepalive_interval_secs ?? 15) * 1000),
     minDrainMs: timerMs((c.shutdown?.min_drain_secs ?? 1) * 1000),
     maxDrainMs: timerMs((c.shutdown?.max_drain_secs ?? 30) * 1000),

@@ -74,6 +74,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         ...(opts.statusJson ? { statusJson: opts.statusJson } : {}),
         ...(opts.configMetrics ? { configMetrics: opts.configMetrics } : {}),
         health: handler.runtime.health,
+        idleTimeoutMs: s.idleTimeoutMs,
       })
     : undefined;
   let proxyPort: number;

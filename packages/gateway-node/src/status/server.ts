@@ -28,6 +28,8 @@ export interface StatusServerOptions {
   readonly health?: ModelHealthTracker;
   /** The pod's model health gathered per request (a cluster primary asking its workers). */
   readonly podHealth?: () => Promise<ModelHealthTracker>;
+  /** Idle keep-alive close (`downstream.idle_timeout_secs`, all listeners); 0 = never. */
+  readonly idleTimeoutMs: number;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -114,13 +116,15 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
 }
 
 export function createStatusServer(o: StatusServerOptions): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     route(o, req, res).catch(() => {
       if (!res.headersSent)
         send(res, 500, 'application/json', JSON.stringify({ error_msg: 'status endpoint failed' }));
       else res.destroy();
     });
   });
+  server.keepAliveTimeout = o.idleTimeoutMs;
+  return server;
 }
 
 export interface StatusListener {
@@ -135,12 +139,12 @@ export interface StatusListener {
  * aggregates the workers. Resolves null when the listener is disabled in `config`.
  */
 export async function startStatusListener(
-  o: Omit<StatusServerOptions, 'path'> & { readonly config: GatewayConfig },
+  o: Omit<StatusServerOptions, 'path' | 'idleTimeoutMs'> & { readonly config: GatewayConfig },
 ): Promise<StatusListener | null> {
   const s = resolveSettings(o.config);
   if (!s.metricsEnabled) return null;
   const { config: _config, ...rest } = o;
-  const server = createStatusServer({ ...rest, path: s.metricsPath });
+  const server = createStatusServer({ ...rest, path: s.metricsPath, idleTimeoutMs: s.idleTimeoutMs });
   const key = 'observability.metrics.prometheus.addr';
   const { host, port } = parseAddr(key, s.metricsAddr);
   const bound = await new Promise<number>((resolve, reject) => {
