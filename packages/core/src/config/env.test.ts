@@ -153,6 +153,24 @@ describe('env overrides', () => {
     assert.deepEqual(ok({ AISIX_ADMIN_KEY: 'k-0123456789' }).warnings, []);
   });
 
+  it('the variable etcd.password_env names is in use: no "ignoring" warning for it', () => {
+    // control-plane §9.5: the reference example reads the password from AISIX_ETCD_PASSWORD.
+    const text = `${MINIMAL}etcd: {endpoints: ["http://127.0.0.1:2379"], user: root, password_env: AISIX_ETCD_PASSWORD}\n`;
+    const r = ok({ AISIX_ETCD_PASSWORD: 'pw-value' }, text);
+    assert.equal(r.config.etcd.password?.reveal(), 'pw-value');
+    assert.deepEqual(r.warnings, []);
+    // Named through an override too; another stray variable still warns.
+    const viaEnv = ok({
+      AISIX_ETCD__PASSWORD_ENV: 'AISIX_ETCD_PW',
+      AISIX_ETCD_PW: 'pw-value',
+      AISIX_ETCD__USER: 'root',
+      AISIX_ETCD_STRAY: 'x',
+    });
+    assert.equal(viaEnv.config.etcd.password?.reveal(), 'pw-value');
+    assert.equal(viaEnv.warnings.length, 1);
+    assert.match(viaEnv.warnings[0] ?? '', /AISIX_ETCD_STRAY/);
+  });
+
   it('a variable naming a section is ignored with a warning', () => {
     const r = ok({ AISIX_PROXY: 'x' });
     assert.equal(r.warnings.length, 1);

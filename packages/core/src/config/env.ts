@@ -4,7 +4,8 @@
  * turns into a number. Commas split a value only for the list keys the contract names
  * (other strings may be secrets containing commas); lists of objects take one JSON array.
  * A variable that names no key is ignored with a warning instead of failing the boot, so a
- * stray variable from a shell never breaks a deploy. `AISIX_CONFIG` (the config path) and
+ * stray variable from a shell never breaks a deploy (the one `etcd.password_env` names is in
+ * use, so it does not warn). `AISIX_CONFIG` (the config path) and
  * `AISIX_ADMIN_KEY` (the key of `aisix export/diff/apply`) belong to the CLI and are skipped
  * silently.
  */
@@ -23,6 +24,7 @@ export function applyEnvOverrides(
   env: Readonly<Record<string, string | undefined>>,
 ): string[] {
   const warnings: string[] = [];
+  const unknown: string[] = [];
   const names = Object.keys(env)
     .filter((n) => n.startsWith(ENV_PREFIX) && !CLI_OWN.has(n))
     .sort();
@@ -32,7 +34,7 @@ export function applyEnvOverrides(
     const segments = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     const target = resolve(segments);
     if (target === 'unknown') {
-      warnings.push(`ignoring environment variable ${name}: it names no config key`);
+      unknown.push(name);
       continue;
     }
     if (target === 'section') {
@@ -41,6 +43,13 @@ export function applyEnvOverrides(
     }
     const path = segments.join('.');
     setPath(raw, segments, coerce(value, target, path, name));
+  }
+  // The variable `etcd.password_env` names (the reference example uses AISIX_ETCD_PASSWORD) is
+  // read as the password: "ignoring" it would be a false alarm.
+  const etcd = raw.etcd;
+  const passwordEnv = isPlainObject(etcd) ? etcd.password_env : undefined;
+  for (const name of unknown) {
+    if (name !== passwordEnv) warnings.push(`ignoring environment variable ${name}: it names no config key`);
   }
   return warnings;
 }
