@@ -25,3 +25,25 @@ test('outbound TLS settings are applied (upstream agent), so never reported as i
   );
   assert.deepEqual(keys, []);
 });
+
+test('TCP keep-alive probe interval/count and the idle-pool cap are not applied: reported when set', () => {
+  // control-plane §1.9: only the keep-alive idle time reaches the socket (node has no knob for
+  // the probe interval or count), and undici's pool has no idle-per-host cap.
+  assert.deepEqual(
+    inertConfigKeys(
+      parse(
+        'upstream: {tcp_keepalive_secs: 20, tcp_keepalive_interval_secs: 10, tcp_keepalive_retries: 3, pool_max_idle_per_host: 4}',
+      ),
+    ),
+    [
+      'upstream.tcp_keepalive_interval_secs',
+      'upstream.tcp_keepalive_retries',
+      'upstream.pool_max_idle_per_host',
+    ],
+  );
+  // Their defaults (30 / 5 / unbounded) are not a setting anyone made.
+  assert.deepEqual(
+    inertConfigKeys(parse('upstream: {tcp_keepalive_interval_secs: 30, tcp_keepalive_retries: 5}')),
+    [],
+  );
+});

@@ -11,6 +11,12 @@ export function inertConfigKeys(c: Config): string[] {
   const keys: string[] = [];
   // ratelimit.redis without ratelimit.backend: redis connects nothing (the memory backend counts).
   if (c.ratelimit.backend !== 'redis' && c.ratelimit.redis !== undefined) keys.push('ratelimit.redis');
+  // Only the keep-alive idle time reaches upstream sockets: node sets no probe interval or
+  // count, and undici's pool has no per-host idle cap.
+  const up = c.upstream;
+  if (up.tcp_keepalive_interval_secs !== 30) keys.push('upstream.tcp_keepalive_interval_secs');
+  if (up.tcp_keepalive_retries !== 5) keys.push('upstream.tcp_keepalive_retries');
+  if (up.pool_max_idle_per_host !== undefined) keys.push('upstream.pool_max_idle_per_host');
   const otlp = c.observability.metrics.otlp;
   if (otlp.enabled) keys.push('observability.metrics.otlp.enabled');
   if (otlp.endpoint !== undefined) keys.push('observability.metrics.otlp.endpoint');
