@@ -239,6 +239,21 @@ describe('aisix command line', () => {
     assert.equal(run(['validate', '--role', 'gateway', '--resources', cfg]).code, 2);
   });
 
+  test('validate --config refuses an etcd endpoint the boot would refuse', () => {
+    const cfg = write('etcd-endpoint.yaml', 'proxy: {addr: "127.0.0.1:3000"}\nadmin: {enabled: false}\n');
+    const env = { AISIX_ETCD__ENDPOINTS: 'etcd-0:2379' };
+    const v = run(['validate', '--config', cfg], env);
+    assert.equal(v.code, 1, v.stdout);
+    assert.match(
+      v.firstErr,
+      /^Error: config load failed: failed to load configuration: etcd\.endpoints\[0\]: .*http:\/\//,
+    );
+    assert.equal(v.stdout, '');
+    const boot = run(['--config', cfg], env);
+    assert.equal(boot.code, 1);
+    assert.equal(boot.firstErr, v.firstErr, 'the boot fails with the same line, before binding anything');
+  });
+
   test('validate --resources: OK line, or the report on stderr with exit 1', () => {
     const good = write(
       'resources.yaml',

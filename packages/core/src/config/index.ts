@@ -5,7 +5,7 @@
  */
 
 export { type ConfigInput, configSource, formatConfigFailure, parseConfig } from './load.js';
-export { isCidrOrIp, isIp, parseSocketAddr, type SocketAddr } from './net.js';
+export { etcdEndpointsProblem, isCidrOrIp, isIp, parseSocketAddr, type SocketAddr } from './net.js';
 export { compileRewriteRegex, parseRewriteTemplate, type RewritePart } from './rewrites.js';
 export type { FieldSpec, ObjectSpec } from './spec.js';
 export { CONFIG_SPEC, DEFAULT_BUCKETS } from './spec.js';

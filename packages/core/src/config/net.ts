@@ -80,3 +80,28 @@ export function isCidrOrIp(s: string): boolean {
   if (isIPv6(addr)) return Number(bits) <= 128;
   return false;
 }
+
+/**
+ * The etcd endpoint rules (`etcd.endpoints`): http(s) URLs and one scheme for all. Returns the
+ * first problem as `{ index?, message }` (no index: the list as a whole), or null. Shared by
+ * config validation and the etcd store factory, so `aisix validate` refuses what the boot would.
+ */
+export function etcdEndpointsProblem(
+  endpoints: readonly string[],
+): { readonly index?: number; readonly message: string } | null {
+  const schemes = new Set<string>();
+  for (const [index, e] of endpoints.entries()) {
+    let u: URL;
+    try {
+      u = new URL(e);
+    } catch {
+      return { index, message: `endpoint "${e}" is not a URL; use http://host:port or https://host:port` };
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      return { index, message: `endpoint "${e}" must start with http:// or https://` };
+    }
+    schemes.add(u.protocol);
+  }
+  if (schemes.size > 1) return { message: 'endpoints mix http:// and https://; use one scheme for all' };
+  return null;
+}

@@ -75,6 +75,15 @@ describe('§1.11 rules', () => {
     const e = err(`${PROXY}\n${ADMIN}\nresources_file: r.yaml\netcd: {endpoints: ["http://127.0.0.1:2379"]}`);
     assert.match(e, /config sets both etcd\.endpoints and resources_file.*mutually exclusive/);
   });
+  it('etcd.endpoints must be http(s) URLs of one scheme (the boot refuses anything else)', () => {
+    const etcd = (eps: string, extra = '') => `${PROXY}\n${ADMIN}\netcd: {endpoints: [${eps}]${extra}}`;
+    assert.match(err(etcd('"127.0.0.1:2379"')), /^etcd\.endpoints\[0\]: .*http:\/\/host:port/);
+    assert.match(err(etcd('"http://a:2379", "etcd-1"')), /^etcd\.endpoints\[1\]: /);
+    assert.match(err(etcd('"grpc://a:2379"')), /^etcd\.endpoints\[0\]: .*http:\/\/ or https:\/\//);
+    assert.match(err(etcd('"http://a:2379", "https://b:2379"')), /^etcd\.endpoints: .*one scheme/);
+    ok(etcd('"http://a:2379", "http://[::1]:2379"'));
+    ok(etcd('"https://a:2379"', ', tls: {ca_cert_file: /ca.pem}'));
+  });
   it('resources_file + managed', () => {
     const e = err(
       `${PROXY}\nresources_file: r.yaml\nmanaged: {enabled: true, cp_cert_file: a, cp_key_file: b, cp_ca_file: c}`,

@@ -5,7 +5,7 @@
  * level, OTLP, managed bundle, etcd TLS/password, histogram buckets, client-type rules).
  * File-reading checks (TLS files exist) are not here: core does no I/O.
  */
-import { isCidrOrIp, parseSocketAddr } from './net.js';
+import { etcdEndpointsProblem, isCidrOrIp, parseSocketAddr } from './net.js';
 import { checkRewriteRule } from './rewrites.js';
 import type { Config, OutboundTlsConfig, RedisConnConfig } from './types.js';
 
@@ -40,6 +40,12 @@ const checkSource: Check = (c) => {
   }
   if (c.managed.enabled) return 'resources_file cannot be combined with managed.enabled = true';
   return null;
+};
+
+const checkEtcdEndpoints: Check = (c) => {
+  const p = etcdEndpointsProblem(c.etcd.endpoints);
+  if (p === null) return null;
+  return `etcd.endpoints${p.index === undefined ? '' : `[${p.index}]`}: ${p.message}`;
 };
 
 const checkAdmin: Check = (c) => {
@@ -253,6 +259,7 @@ export function validateConfig(c: Config, env: Readonly<Record<string, string | 
     [
       checkRewrites,
       checkSource,
+      checkEtcdEndpoints,
       checkAdmin,
       checkProxy,
       checkMetricsAddr,

@@ -12,6 +12,7 @@
  *    watch loop (../watch-loop.ts) re-loads at a fresh revision instead.
  * Not here: the load/watch/backoff cycle (../watch-loop.ts), snapshot building (core).
  */
+import { etcdEndpointsProblem } from '@aisix/core';
 import type { ConfigSource, ResourceStore } from '../types.js';
 import { GatewayConfigSource } from './config-source.js';
 import { GatewayClient } from './gateway-client.js';
@@ -64,21 +65,10 @@ function validate(opts: EtcdStoreOptions): void {
   if (!Array.isArray(opts.endpoints) || opts.endpoints.length === 0) {
     invalid('endpoints must list at least one URL such as http://127.0.0.1:2379');
   }
-  const schemes = new Set<string>();
-  for (const e of opts.endpoints) {
-    let u: URL;
-    try {
-      u = new URL(e);
-    } catch {
-      invalid(`endpoint "${e}" is not a URL; use http://host:port or https://host:port`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      invalid(`endpoint "${e}" must start with http:// or https://`);
-    }
-    schemes.add(u.protocol);
-  }
-  if (schemes.size > 1) invalid('endpoints mix http:// and https://; use one scheme for all');
-  if (schemes.has('https:') && !opts.tls) invalid('https:// endpoints need tls.caCert');
+  const problem = etcdEndpointsProblem(opts.endpoints);
+  if (problem !== null) invalid(problem.message);
+  if (!opts.tls && opts.endpoints.some((e) => new URL(e).protocol === 'https:'))
+    invalid('https:// endpoints need tls.caCert');
   if (opts.prefix.endsWith('/'))
     invalid('prefix must not end with "/" (pass the effective prefix, e.g. /aisix)');
   if ((opts.password !== undefined) !== (opts.user !== undefined)) {
