@@ -84,6 +84,13 @@ describe('§1.11 rules', () => {
     ok(etcd('"http://a:2379", "http://[::1]:2379"'));
     ok(etcd('"https://a:2379"', ', tls: {ca_cert_file: /ca.pem}'));
   });
+  it('data_dir must not be blank when the embedded store is the source', () => {
+    assert.match(err(`${PROXY}\n${ADMIN}\ndata_dir: ""`), /^data_dir must not be empty/);
+    assert.match(err(`${PROXY}\n${ADMIN}`, { AISIX_DATA_DIR: '  ' }), /^data_dir must not be empty/);
+    // Not used with another source: not checked.
+    ok(`${PROXY}\n${ADMIN}\ndata_dir: ""\netcd: {endpoints: ["http://127.0.0.1:2379"]}`);
+    ok(`${PROXY}\n${ADMIN}\ndata_dir: ""\nresources_file: r.yaml`);
+  });
   it('resources_file + managed', () => {
     const e = err(
       `${PROXY}\nresources_file: r.yaml\nmanaged: {enabled: true, cp_cert_file: a, cp_key_file: b, cp_ca_file: c}`,

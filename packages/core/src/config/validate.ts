@@ -33,7 +33,14 @@ const checkRewrites: Check = (c) => {
 };
 
 const checkSource: Check = (c) => {
-  if (c.resources_file === undefined) return null;
+  if (c.resources_file === undefined) {
+    // Neither etcd nor a file: the embedded store lives under data_dir (decisions.md, product paragraph).
+    const embedded = !c.managed.enabled && c.etcd.endpoints.length === 0;
+    if (embedded && c.data_dir.trim() === '') {
+      return 'data_dir must not be empty (the directory of the embedded store, default ./.aisix-data)';
+    }
+    return null;
+  }
   if (c.resources_file.trim() === '') return 'resources_file must not be empty when set';
   if (c.etcd.endpoints.length > 0) {
     return 'config sets both etcd.endpoints and resources_file; they are mutually exclusive';
