@@ -12,7 +12,7 @@
  *    watch loop (../watch-loop.ts) re-loads at a fresh revision instead.
  * Not here: the load/watch/backoff cycle (../watch-loop.ts), snapshot building (core).
  */
-import { etcdEndpointsProblem } from '@aisix/core';
+import { etcdEndpointsProblem, timerMs } from '@aisix/core';
 import type { ConfigSource, ResourceStore } from '../types.js';
 import { GatewayConfigSource } from './config-source.js';
 import { GatewayClient } from './gateway-client.js';
@@ -92,8 +92,9 @@ function validate(opts: EtcdStoreOptions): void {
 export function createEtcdStore(opts: EtcdStoreOptions): EtcdStore {
   validate(opts);
   const endpoints = opts.endpoints.map((e) => e.replace(/\/+$/, ''));
-  const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+  // Past a timer's range a deadline means "practically none", not 1 ms (core timerMs).
+  const dialTimeoutMs = timerMs(opts.dialTimeoutMs ?? 5000);
+  const requestTimeoutMs = timerMs(opts.requestTimeoutMs ?? 5000);
   const common = {
     endpoints,
     ...(opts.user !== undefined ? { user: opts.user, password: opts.password ?? '' } : {}),

@@ -16,7 +16,7 @@
  * (that call may have to connect first). Every failure surfaces as `StoreError('unavailable')`
  * whose message never contains the password.
  */
-import type { KindName } from '@aisix/core';
+import { type KindName, timerMs } from '@aisix/core';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { Etcd3, type IKeyValue, type ITxnRequest, isRecoverableError } from 'etcd3';
 import { AUDIT_BATCH, auditKey, auditPrefixFor, auditTimeKey } from '../audit-keys.js';
@@ -413,7 +413,7 @@ export class Etcd3ResourceStore implements ResourceStore {
   }
 
   async #rpc<T>(op: string, call: (opts: { deadline: number }) => Promise<T>): Promise<T> {
-    const budget = this.#opts.requestTimeoutMs + (this.#healthy ? 0 : this.#opts.dialTimeoutMs);
+    const budget = timerMs(this.#opts.requestTimeoutMs + (this.#healthy ? 0 : this.#opts.dialTimeoutMs));
     try {
       const out = await call({ deadline: Date.now() + budget });
       this.#healthy = true;
