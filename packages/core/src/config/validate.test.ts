@@ -84,6 +84,12 @@ describe('§1.11 rules', () => {
     ok(etcd('"http://a:2379", "http://[::1]:2379"'));
     ok(etcd('"https://a:2379"', ', tls: {ca_cert_file: /ca.pem}'));
   });
+  it('etcd.dial_timeout_ms / request_timeout_ms must be > 0 (the etcd client refuses 0)', () => {
+    const etcd = (t: string) => `${PROXY}\n${ADMIN}\netcd: {endpoints: ["http://127.0.0.1:2379"], ${t}}`;
+    assert.match(err(etcd('dial_timeout_ms: 0')), /^etcd\.dial_timeout_ms must be > 0/);
+    assert.match(err(etcd('request_timeout_ms: 0')), /^etcd\.request_timeout_ms must be > 0/);
+    ok(etcd('dial_timeout_ms: 1, request_timeout_ms: 1'));
+  });
   it('data_dir must not be blank when the embedded store is the source', () => {
     assert.match(err(`${PROXY}\n${ADMIN}\ndata_dir: ""`), /^data_dir must not be empty/);
     assert.match(err(`${PROXY}\n${ADMIN}`, { AISIX_DATA_DIR: '  ' }), /^data_dir must not be empty/);

@@ -51,8 +51,13 @@ const checkSource: Check = (c) => {
 
 const checkEtcdEndpoints: Check = (c) => {
   const p = etcdEndpointsProblem(c.etcd.endpoints);
-  if (p === null) return null;
-  return `etcd.endpoints${p.index === undefined ? '' : `[${p.index}]`}: ${p.message}`;
+  if (p !== null) return `etcd.endpoints${p.index === undefined ? '' : `[${p.index}]`}: ${p.message}`;
+  if (c.etcd.endpoints.length === 0) return null;
+  // Deadlines of the etcd client (decisions.md 6): 0 would be refused when it is created.
+  for (const key of ['dial_timeout_ms', 'request_timeout_ms'] as const) {
+    if (c.etcd[key] === 0) return `etcd.${key} must be > 0 (milliseconds)`;
+  }
+  return null;
 };
 
 const checkAdmin: Check = (c) => {
