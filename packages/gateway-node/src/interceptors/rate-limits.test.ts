@@ -388,3 +388,44 @@ test('a wildcard model counts per requested name (bucket model:<requested name>)
   await chat(key, `${prefix}/b`);
   assert.equal(rig.up.requests.at(-1)?.json?.model, 'up-b');
 });
+
+test('data-plane §2 steps 9-10: a model the gateway cannot dispatch to is refused before the limits, using no quota', async () => {
+  await roomIn(60, 4000);
+  rig.apply({
+    provider_keys: {
+      'pk-nobase': { display_name: 'nobase', api_key: 'k', provider: 'groq', adapter: 'openai' },
+      'pk-noadapter': {
+        display_name: 'noadapter',
+        api_key: 'k',
+        provider: 'mystery',
+        api_base: 'http://x/v1',
+      },
+    },
+  });
+  const healthy = rig.model();
+  // One request a minute on the key and on each model: a refusal that used it would turn the
+  // next identical request into a 429.
+  const once = { rpm: 1 };
+  const dangling = rig.model(once, 'gpt-x', { provider_key_id: 'missing-pk' });
+  const nobase = rig.model(once, 'gpt-x', { provider: 'groq', provider_key_id: 'pk-nobase' });
+  const noadapter = rig.model(once, 'gpt-x', { provider: 'mystery', provider_key_id: 'pk-noadapter' });
+  const group = rig.uid('grp-');
+  rig.apply({ models: { [group]: { display_name: group, routing: { targets: [{ model: healthy }] } } } });
+  const key = rig.key(once);
+  const cases: [string, number, () => Promise<unknown>][] = [
+    ['unknown provider key', 400, () => chat(key, dangling)],
+    ['vendor without api_base', 400, () => chat(key, nobase)],
+    ['vendor without api_base, /v1/messages', 400, () => anthropicCall(key, nobase)],
+    ['no adapter', 503, () => chat(key, noadapter)],
+    ['a group on embeddings', 400, () => rig.client(key).embeddings.create({ model: group, input: 'x' })],
+  ];
+  for (const [what, status, call] of cases) {
+    for (let i = 0; i < 2; i++)
+      assert.equal((await refused(call())).status, status, `${what}, call ${i + 1}`);
+  }
+  const before = rig.up.requests.length;
+  const ok = await chat(key, healthy);
+  assert.equal(ok.response.headers.get('x-ratelimit-remaining-requests'), '0');
+  assert.equal(rig.up.requests.length, before + 1, 'no refused request reached an upstream');
+  assert.equal((await refused(chat(key, healthy))).status, 429);
+});

@@ -68,6 +68,7 @@ export function rateLimitInterceptor(d: RateLimitDeps): Interceptor<LimitPlan> {
   const warned = new Set<string>();
   return {
     name: 'rate-limits',
+    afterPlan: true,
     compile(snapshot) {
       const plan = limitPlan(snapshot);
       if (plan !== undefined) {

@@ -130,6 +130,7 @@ export function responseCacheInterceptor(d: ResponseCacheDeps): Interceptor<Cach
 
   return {
     name: 'response-cache',
+    afterPlan: true,
     compile(snapshot) {
       const plan = compileCachePlan(snapshot);
       if (plan === undefined) return undefined;

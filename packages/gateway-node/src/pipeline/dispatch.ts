@@ -39,7 +39,7 @@ import { attemptOrder, compiledGroup, eligibleTargets, type GroupTarget } from '
 import { closeAttempt, endAttempt, gateAttempt } from './scopes.js';
 import { chooseSemantic } from './semantic.js';
 
-interface Candidate {
+export interface Candidate {
   readonly target: Target | undefined;
   /** Build-time refusal (config fault inside a group). */
   readonly refusal: GatewayError | undefined;
@@ -91,18 +91,27 @@ export function backoffMs(
 }
 
 /**
- * Serves the request from its model's targets. Not `async`: it returns the attempt loop's own
- * promise (an async function returning a promise costs two more microtask turns per request).
+ * The attempts of a request whose targets are known before any call (data-plane §2 steps 8-9):
+ * a direct model's one target, a routing group's ordered, tag/IP/health-filtered candidates.
  */
-export function dispatch(
+export interface AttemptPlan {
+  readonly candidates: readonly Candidate[];
+  readonly group: ModelView | undefined;
+}
+
+/**
+ * Steps 8-9 of data-plane §2: the attempt list, and for a direct model the check that it has a
+ * provider key, a usable upstream configuration and an adapter for this endpoint. A refusal here
+ * comes before the rate limits and the cache (steps 10, 13), so it uses no quota. Undefined for
+ * the models whose target is chosen while serving (ensemble, semantic).
+ */
+export function planAttempts(
   rt: GatewayRuntime,
   ctx: RequestContext,
   input: DispatchInput,
-): Promise<void> | void {
-  rt.exporters.sync(ctx.snapshot);
-  if (rt.usage.active) ctx.attemptLog = [];
+): AttemptPlan | GatewayError | undefined {
   const model = ctx.model;
-  if (!model) return sendError(ctx, rt.ident, errors.internal());
+  if (!model) return errors.internal();
   const view = modelView(model);
   const kind = modelKind(view);
   if (kind === 'direct') {
@@ -116,28 +125,20 @@ export function dispatch(
       undefined,
       input.dialect,
     );
-    if (!built.ok) return sendError(ctx, rt.ident, built.error);
-    return loop(
-      rt,
-      ctx,
-      input,
-      [{ target: built.target, refusal: undefined, alias: view.display_name }],
-      undefined,
-    );
+    if (!built.ok) return built.error;
+    return {
+      candidates: [{ target: built.target, refusal: undefined, alias: view.display_name }],
+      group: undefined,
+    };
   }
   if (kind === 'ensemble' || kind === 'semantic') {
     // Both shapes serve only /v1/chat/completions (agents-and-jobs §8).
     if (input.endpoint !== 'chat' || input.dialect !== undefined) {
-      return sendError(
-        ctx,
-        rt.ident,
-        errors.invalidBody(
-          `model \`${view.display_name}\` is ${kind === 'ensemble' ? 'an ensemble' : 'a semantic'} model; only /v1/chat/completions is supported`,
-        ),
+      return errors.invalidBody(
+        `model \`${view.display_name}\` is ${kind === 'ensemble' ? 'an ensemble' : 'a semantic'} model; only /v1/chat/completions is supported`,
       );
     }
-    if (view.semantic) return dispatchSemantic(rt, ctx, input, view, view.semantic);
-    if (view.ensemble) return dispatchEnsemble(rt, ctx, input, view.ensemble);
+    return undefined;
   }
   // Single-model endpoints (embeddings, passthrough) serve direct models only.
   if (
@@ -146,15 +147,32 @@ export function dispatch(
     input.endpoint === 'embeddings' ||
     isPassthroughEndpoint(input.endpoint)
   ) {
-    return sendError(
-      ctx,
-      rt.ident,
-      errors.invalidBody(`model ${JSON.stringify(view.display_name)} cannot serve this endpoint`),
-    );
+    return errors.invalidBody(`model ${JSON.stringify(view.display_name)} cannot serve this endpoint`);
   }
   const candidates = groupCandidates(rt, ctx, input, model, view);
-  if (!Array.isArray(candidates)) return sendError(ctx, rt.ident, candidates);
-  return loop(rt, ctx, input, candidates, view);
+  return Array.isArray(candidates) ? { candidates, group: view } : candidates;
+}
+
+/**
+ * Serves the request from its model's targets: the plan the pipeline made of `input` before its
+ * limits, else one made here. Not `async`: it returns the attempt loop's own promise (an async
+ * function returning a promise costs two more microtask turns per request).
+ */
+export function dispatch(
+  rt: GatewayRuntime,
+  ctx: RequestContext,
+  input: DispatchInput,
+  planned?: AttemptPlan,
+): Promise<void> | void {
+  rt.exporters.sync(ctx.snapshot);
+  if (rt.usage.active) ctx.attemptLog = [];
+  const plan = planned ?? planAttempts(rt, ctx, input);
+  if (plan instanceof GatewayError) return sendError(ctx, rt.ident, plan);
+  if (plan !== undefined) return loop(rt, ctx, input, plan.candidates, plan.group);
+  const view = ctx.model ? modelView(ctx.model) : undefined;
+  if (view?.semantic) return dispatchSemantic(rt, ctx, input, view, view.semantic);
+  if (view?.ensemble) return dispatchEnsemble(rt, ctx, input, view.ensemble);
+  return sendError(ctx, rt.ident, errors.internal());
 }
 
 /**

@@ -58,6 +58,12 @@ export type Begin =
 
 export interface Interceptor<P = unknown> {
   readonly name: string;
+  /**
+   * Runs after the attempts are planned (data-plane §2 steps 8-9: a direct model's provider key,
+   * upstream configuration and adapter checked), so a request refused there never reaches it
+   * (rate limits, step 10; the cache, step 13). A body it replaces is planned again at dispatch.
+   */
+  readonly afterPlan?: boolean;
   compile(snapshot: ConfigSnapshot): P | undefined;
   begin(plan: P, req: RequestFacts): Begin | Promise<Begin>;
 }

@@ -2,8 +2,8 @@
  * The one pipeline every model endpoint runs through (data-plane §2), in the reference order:
  * authenticate → read body (cap, deadline) → parse JSON (fatal UTF-8) → endpoint validation →
  * resolve model (aliases, wildcards) → `allowed_models` ACL → `allowed_cidrs` → the interceptors
- * that apply to the snapshot (guardrails, limits, cache: `lifecycle.ts`) → dispatch. Endpoints
- * only describe their body rules.
+ * that apply to the snapshot (guardrails; then the attempts planned, `planAttempts`; then limits
+ * and cache: `lifecycle.ts`) → dispatch. Endpoints only describe their body rules.
  */
 import { isUtf8 } from 'node:buffer';
 import { NESTED_TOO_DEEP, nestedTooDeep, resolveModel } from '@aisix/core';
@@ -16,7 +16,7 @@ import type { GatewayRuntime } from '../runtime.js';
 import { clientIp, ipAllowed, modelAllowed } from './access.js';
 import { authenticateCaller } from './auth.js';
 import type { RequestContext } from './context.js';
-import { dispatch } from './dispatch.js';
+import { type AttemptPlan, type DispatchInput, dispatch, planAttempts } from './dispatch.js';
 import type { Answer, Json } from './lifecycle.js';
 import { concatLater, streamTap, tapJson } from './scopes.js';
 
@@ -154,11 +154,20 @@ export async function runModelEndpoint(
   }
   let body: Json = parsed;
   const upstreamModel = resolved.upstreamModel ?? modelView(resolved.model).model_name;
+  let input: DispatchInput | undefined;
+  let plan: AttemptPlan | undefined;
   const active = rt.lifecycle.active(ctx.snapshot);
   for (let i = 0; i < active.length; i++) {
     const a = active[i] as (typeof active)[number];
     const route = ctx.route;
     if (route === undefined) break;
+    if (a.interceptor.afterPlan === true && input === undefined) {
+      // data-plane §2: steps 8-9 (attempts, a direct model's target checked) before the limits.
+      input = dispatchInput(spec, resolved.upstreamModel, body);
+      const p = planAttempts(rt, ctx, input);
+      if (p instanceof GatewayError) return sendError(ctx, rt.ident, p);
+      plan = p;
+    }
     let b = a.interceptor.begin(a.plan, { ctx, route, body, upstreamModel });
     if (b instanceof Promise) b = await b;
     if (b === undefined) continue;
@@ -171,14 +180,23 @@ export async function runModelEndpoint(
     if (b.answer) return answer(rt, ctx, b.answer);
   }
   ctx.body = body;
+  // The plan holds targets prepared from the body it saw: kept only while that is the body.
+  if (input === undefined || input.body !== body) {
+    input = dispatchInput(spec, resolved.upstreamModel, body);
+    plan = undefined;
+  }
+  await dispatch(rt, ctx, input, plan);
+}
+
+function dispatchInput(spec: EndpointSpec, upstreamModel: string | undefined, body: Json): DispatchInput {
   const so = body.stream_options as { include_usage?: unknown } | undefined;
-  await dispatch(rt, ctx, {
+  return {
     endpoint: spec.endpoint,
     body,
     forwardUsageChunk: so?.include_usage === true,
-    upstreamModel: resolved.upstreamModel,
+    upstreamModel,
     ...(spec.dialect ? { dialect: spec.dialect } : {}),
-  });
+  };
 }
 
 /** An interceptor's answer (a cache hit), through the open scopes' taps like an upstream one. */

@@ -196,10 +196,12 @@ export class Rig {
 
   /** Adds (or replaces) resources and swaps the config live (next revision). */
   apply(extra: {
+    provider_keys?: Record<string, Doc>;
     models?: Record<string, Doc>;
     api_keys?: Record<string, Doc>;
     policies?: Record<string, Doc>;
   }): void {
+    Object.assign(this.docs.provider_keys, extra.provider_keys);
     Object.assign(this.docs.models, extra.models);
     Object.assign(this.docs.api_keys, extra.api_keys);
     Object.assign(this.docs.rate_limit_policies, extra.policies);
