@@ -55,6 +55,17 @@ before(async () => {
         display_name: 'grp',
         routing: { strategy: 'failover', targets: [{ model: 'target-a' }, { model: 'target-b' }] },
       },
+      td: {
+        display_name: 'target-d',
+        provider: 'openai',
+        model_name: 'd',
+        provider_key_id: 'pk1',
+        retries: 0,
+      },
+      grpd: {
+        display_name: 'grp-d',
+        routing: { strategy: 'failover', targets: [{ model: 'target-d' }, { model: 'target-b' }] },
+      },
     },
   });
   g = await startTestGateway(buildSnapshot(docs));
@@ -142,6 +153,32 @@ test('a direct model in cooldown still receives traffic; its success clears the 
   const bBefore = b.requests.length;
   assert.deepEqual(await chat('grp'), { status: 200, content: 'from a' });
   assert.equal(b.requests.length, bBefore);
+});
+
+test('a 401 is not failed over, yet it cools the target down: the next group request skips it (data-plane §8.6)', async () => {
+  b.handle(chatJson('from b'));
+  a.handle((req, res) =>
+    req.json?.model === 'd'
+      ? json(res, 401, { error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } })
+      : chatJson('from a')(req, res),
+  );
+  const bBefore = b.requests.length;
+  const err = await client.chat.completions
+    .create({ model: 'grp-d', messages: [{ role: 'user', content: 'x' }] })
+    .then(() => assert.fail('expected the upstream 401'))
+    .catch((e: unknown) => e);
+  assert.ok(err instanceof OpenAI.APIError);
+  assert.equal(err.status, 401);
+  assert.equal(err.code, 'invalid_api_key');
+  assert.equal(b.requests.length, bBefore, 'a 401 is not retryable: no fail-over');
+  const row = await statusOf('target-d');
+  assert.equal(row.status, 'cooldown');
+  assert.equal(row.status_reason, 'upstream_auth_failure');
+  const dCalls = () => a.requests.filter((r) => r.json?.model === 'd').length;
+  const dBefore = dCalls();
+  assert.deepEqual(await chat('grp-d'), { status: 200, content: 'from b' });
+  assert.equal(dCalls(), dBefore, 'the cooling target got no group request');
+  a.handle(chatJson('from a'));
 });
 
 test('Retry-After beyond max_seconds is clamped to it', async () => {

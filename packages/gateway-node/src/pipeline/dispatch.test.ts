@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
 import type { RoutingView } from '../resources.js';
 import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
@@ -17,8 +18,8 @@ before(async () => {
   const docs = standardDocs(a.url, {
     provider_keys: { pkb: { display_name: 'b', api_key: 'kb', provider: 'openai', api_base: `${b.url}/v1` } },
     models: {
-      // No cooldown: each test here sees target-a first whatever the previous one did to it
-      // (cooldown is tested in health/health.test.ts).
+      // No cooldown: each test here sees both targets, in order, whatever the previous one did
+      // to them (cooldown is tested in health/health.test.ts).
       ta: {
         display_name: 'target-a',
         provider: 'openai',
@@ -26,7 +27,13 @@ before(async () => {
         provider_key_id: 'pk1',
         cooldown: { enabled: false },
       },
-      tb: { display_name: 'target-b', provider: 'openai', model_name: 'b', provider_key_id: 'pkb' },
+      tb: {
+        display_name: 'target-b',
+        provider: 'openai',
+        model_name: 'b',
+        provider_key_id: 'pkb',
+        cooldown: { enabled: false },
+      },
       grp: {
         display_name: 'grp',
         routing: { strategy: 'failover', targets: [{ model: 'target-a' }, { model: 'target-b' }] },
@@ -65,6 +72,32 @@ test('group: a 400 from the first target stops without fail-over', async () => {
   const r = await call();
   assert.equal(r.status, 400);
   assert.equal(b.requests.length, before);
+});
+
+test('every target fails: the last failure in a clean envelope, quickly (no delay between targets)', async () => {
+  a.handle((_req, res) => json(res, 500, { error: { message: 'secret detail a' } }));
+  b.handle((_req, res) => json(res, 503, { error: { message: 'secret detail b' } }));
+  const client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  try {
+    for (const stream of [false, true]) {
+      const aBefore = a.requests.length;
+      const bBefore = b.requests.length;
+      const t0 = Date.now();
+      const err = await client.chat.completions
+        .create({ model: 'grp', messages: [{ role: 'user', content: 'x' }], stream })
+        .then(() => assert.fail('expected every target to fail'))
+        .catch((e: unknown) => e);
+      assert.ok(Date.now() - t0 < 1000, `answered in ${Date.now() - t0} ms`);
+      assert.ok(err instanceof OpenAI.APIError, String(err));
+      assert.equal(err.status, 502);
+      // data-plane §7.3: upstream 5xx → 502 upstream_error, the upstream body never echoed.
+      assert.deepEqual(err.error, { message: 'upstream returned 503', type: 'upstream_error' });
+      assert.equal(a.requests.length, aBefore + 1);
+      assert.equal(b.requests.length, bBefore + 1);
+    }
+  } finally {
+    b.handle(chatJson('from b'));
+  }
 });
 
 const group = (id: string, routing: RoutingView): CompiledGroup => ({
