@@ -63,6 +63,22 @@ function docs(routingOverride: Record<string, unknown> = {}): Docs {
         display_name: 'timed',
         routing: { targets: [{ model: 'tslow' }, { model: 'tb' }] },
       },
+      // A group stream budget: the first chunk is awaited before the 200 (data-plane §6.5).
+      peek429: {
+        display_name: 'peek429',
+        stream_timeout: 5_000,
+        routing: { targets: [{ model: 'ta' }, { model: 'tb' }], retry_on_429: true },
+      },
+      peek404: {
+        display_name: 'peek404',
+        stream_timeout: 5_000,
+        routing: { targets: [{ model: 'ta' }, { model: 'tb' }], fallback_on_statuses: [404] },
+      },
+      peek: {
+        display_name: 'peek',
+        stream_timeout: 5_000,
+        routing: { targets: [{ model: 'ta' }, { model: 'tb' }] },
+      },
       single: {
         display_name: 'single',
         routing: { targets: [{ model: 'ta' }, { model: 'tb' }], max_fallbacks: 0 },
@@ -122,6 +138,46 @@ test('fallback_on_statuses fails over on the listed 4xx only; other 4xx (and 429
 test('retry_on_429: a 429 fails over to the next target', async () => {
   a.handle(failWith(429, { 'retry-after': '1' }));
   assert.deepEqual(await chat('on429'), { status: 200, content: 'from b' });
+});
+
+/** A 200 event stream whose first event is an in-band error embedding `code`. */
+const inBandError =
+  (code: number): Parameters<MockUpstream['handle']>[0] =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`data: ${JSON.stringify({ error: { message: `in-band ${code}`, code } })}\n\n`);
+  };
+
+async function streamText(model: string): Promise<{ status: number; text?: string }> {
+  try {
+    const s = await client.chat.completions.create({
+      model,
+      stream: true,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    let text = '';
+    for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+    return { status: 200, text };
+  } catch (err) {
+    if (err instanceof OpenAI.APIError) return { status: err.status ?? 0 };
+    throw err;
+  }
+}
+
+test("an in-band stream error before commit follows the group's policy for its embedded status (retry_on_429, fallback_on_statuses)", async () => {
+  b.handle(chatSse({ words: ['from', ' b'] }));
+  // data-plane §8.3: "in-band stream error: same as its embedded status".
+  a.handle(inBandError(429));
+  assert.deepEqual(await streamText('peek429'), { status: 200, text: 'from b' });
+  a.handle(inBandError(404));
+  assert.deepEqual(await streamText('peek404'), { status: 200, text: 'from b' });
+  // Without the opt-in the embedded 4xx is answered as is and nothing fails over.
+  for (const code of [429, 404]) {
+    a.handle(inBandError(code));
+    const before = b.requests.length;
+    assert.deepEqual(await streamText('peek'), { status: code });
+    assert.equal(b.requests.length, before, `in-band ${code} failed over`);
+  }
 });
 
 test('group retries: 2 → three attempts on the first target with exponential backoff, then the next target', async () => {

@@ -198,14 +198,23 @@ function emptyStreamFailure(): AttemptFailure {
   return { error: errors.streamEmpty(), retryable: true, timeout: false };
 }
 
-function translatorFailure(tr: StreamTranslator, prepared: PreparedRequest): AttemptFailure | undefined {
+/**
+ * The stream's own failure, if it has one. An in-band error with a 4xx goes by the group's policy
+ * like the same status over HTTP (data-plane §8.3: "in-band stream error: same as its embedded
+ * status"), so `retry_on_429` and `fallback_on_statuses` fail it over before commit.
+ */
+function translatorFailure(
+  tr: StreamTranslator,
+  prepared: PreparedRequest,
+  policy: RetryPolicy,
+): AttemptFailure | undefined {
   const f = tr.failure;
   if (!f) return undefined;
   if (f.kind === 'decode') return decodeFailure(scrubCredentials(f.message, prepared));
   const status = f.error.status;
   const info = { ...f.error, message: scrubCredentials(f.error.message, prepared) };
   if (status !== undefined && status < 500) {
-    return statusFailure(status, info, undefined, { retryOn429: false, extraStatuses: [] });
+    return statusFailure(status, info, undefined, policy);
   }
   return {
     error: errors.inBandUpstream(info.message),
@@ -342,7 +351,7 @@ class StreamCall extends UpstreamCall {
     const out = tr.push(chunk);
     const ctx = this.ctx;
     if (ctx.ttftSeconds === undefined && tr.sawOutput) ctx.ttftSeconds = (now - this.attemptStart) / 1000;
-    const f = translatorFailure(tr, this.t.prepared);
+    const f = translatorFailure(tr, this.t.prepared, this.policy);
     if (f && !this.relay.committed && tr.delivered === 0) {
       this.finish(f);
       return;
@@ -372,7 +381,7 @@ class StreamCall extends UpstreamCall {
     // chunk at all (a bridged dialect's end() may still synthesize its closing frames).
     const before = tr.delivered;
     const out = tr.end();
-    const f = translatorFailure(tr, this.t.prepared);
+    const f = translatorFailure(tr, this.t.prepared, this.policy);
     const empty = f === undefined && before === 0 && !tr.sawOutput;
     if (empty && !this.relay.committed) {
       // Stream budget from a resource: EOF before the first chunk fails before commit (§6.5).
