@@ -277,6 +277,38 @@ test('upstream 4xx pass through with derived code; 5xx → 502; 429 keeps Retry-
   }
 });
 
+test('an upstream redirect (3xx) is a bad gateway answer, not relayed as a 3xx to the caller', async () => {
+  // The gateway follows no redirect (the provider key names the upstream) and the caller cannot
+  // either: §7.3 carries 4xx through and makes every other non-2xx a 502 `upstream_error`.
+  for (const status of [301, 302, 307, 308]) {
+    up.handle((_req, res) => {
+      res.writeHead(status, { location: 'http://127.0.0.1:1/elsewhere', 'content-length': 0 });
+      res.end();
+    });
+    const expected = { error: { message: `upstream returned ${status}`, type: 'upstream_error' } };
+    const unary = await post('/v1/chat/completions', chat());
+    assert.equal(unary.status, 502, `chat ${status}`);
+    assert.deepEqual(unary.body, expected);
+    assert.equal(unary.headers.get('location'), null);
+    const stream = await post('/v1/chat/completions', { ...chat(), stream: true });
+    assert.equal(stream.status, 502, `stream ${status}`);
+    assert.deepEqual(stream.body, expected);
+    const emb = await post('/v1/embeddings', { model: 'emb', input: 'x' });
+    assert.equal(emb.status, 502, `embeddings ${status}`);
+    assert.deepEqual(emb.body, expected);
+    const msg = await post('/v1/messages', {
+      model: 'gpt-4o-mini',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    assert.equal(msg.status, 502, `messages ${status}`);
+    assert.deepEqual(msg.body, {
+      type: 'error',
+      error: { type: 'api_error', message: `upstream returned ${status}` },
+    });
+  }
+});
+
 test('upstream timeout → 504 quickly; connection refused → 502 generic message', async () => {
   up.handle(async (req, res) => {
     await sleep(2000);

@@ -1,7 +1,8 @@
 /**
  * How one failed upstream attempt is described to the retry loop: the caller-facing error, and
- * whether another attempt may follow (data-plane §8.3): other 4xx stop everything; 5xx, timeouts,
- * transport and decode failures are retryable; 429 and extra statuses only when the group opts in.
+ * whether another attempt may follow (data-plane §8.3): other 4xx stop everything; 5xx (and 3xx:
+ * redirects are not followed, a bad gateway answer), timeouts, transport and decode failures are
+ * retryable; 429 and extra statuses only when the group opts in.
  */
 import type { UpstreamErrorInfo } from '@aisix/providers';
 import { errors, type GatewayError, retryAfterSeconds } from '../errors.js';
@@ -55,7 +56,9 @@ export function statusFailure(
 ): AttemptFailure {
   const retryAfter = retryAfterSeconds(retryAfterHeader);
   const retryAfterMs = retryAfter !== undefined ? Number(retryAfter) * 1000 : undefined;
-  if (status >= 500) {
+  // 5xx, and any other non-2xx that is not a 4xx (a redirect the gateway does not follow): the
+  // upstream failed to answer, 502 (§7.3 carries only 4xx through as they are).
+  if (status >= 500 || status < 400) {
     return {
       error: errors.upstream5xx(status),
       retryable: true,
