@@ -196,7 +196,15 @@ export type TransformResult =
        */
       readonly value?: object;
     }
-  | { readonly ok: false; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly message: string;
+      /**
+       * The 2xx body was the upstream's error object (`{"error": {...}}`), read as an in-band
+       * error (data-plane §6.2): the gateway answers it like one, not as an undecodable body.
+       */
+      readonly error?: UpstreamErrorInfo;
+    };
 
 export interface StreamOptions {
   readonly endpoint: Endpoint;

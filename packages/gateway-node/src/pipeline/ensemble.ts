@@ -16,6 +16,7 @@ import { readCapped, sendUpstream } from '../upstream/client.js';
 import {
   type AttemptFailure,
   DIRECT_POLICY,
+  inBandFailure,
   statusFailure,
   timeoutFailure,
   transportFailure,
@@ -204,7 +205,13 @@ async function subAttempts(
         );
       } else {
         const out = t.adapter.transformResponse('chat', text, ctx.requestedModel ?? alias, p);
-        if (!out.ok) return { ok: false, error: errors.decode(out.message) };
+        if (!out.ok) {
+          const error = out.error
+            ? inBandFailure({ ...out.error, message: scrubCredentials(out.error.message, p) }, DIRECT_POLICY)
+                .error
+            : errors.decode(out.message);
+          return { ok: false, error };
+        }
         const parsed = JSON.parse(out.body) as Record<string, unknown>;
         return { ok: true, body: parsed, raw: out.body, text: answerText(parsed) };
       }

@@ -277,6 +277,40 @@ test('upstream 4xx pass through with derived code; 5xx → 502; 429 keeps Retry-
   }
 });
 
+test('an OpenAI-family 2xx whose body is an error object is a failed call, not a success', async () => {
+  // Some OpenAI-compatible upstreams answer 200 with `{"error": {...}}`: §6.2 reads that payload
+  // as an in-band error (an embedded 400–599 code is the status), never as a completion.
+  const cases: [unknown, number, Reply['body']][] = [
+    [
+      { error: { message: 'quota gone', type: 'insufficient_quota' } },
+      502,
+      { error: { message: 'quota gone', type: 'upstream_error' } },
+    ],
+    [
+      { error: { message: 'slow down', code: 429 } },
+      429,
+      { error: { message: 'slow down', type: 'upstream_error' } },
+    ],
+    [{ error: 'plain failure' }, 502, { error: { message: 'plain failure', type: 'upstream_error' } }],
+  ];
+  for (const [body, status, expected] of cases) {
+    up.handle((_req, res) => json(res, 200, body));
+    const r = await post('/v1/chat/completions', chat());
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.deepEqual(r.body, expected);
+    const emb = await post('/v1/embeddings', { model: 'emb', input: 'x' });
+    assert.equal(emb.status, status, `embeddings ${JSON.stringify(body)}`);
+    assert.deepEqual(emb.body, expected);
+    const msg = await post('/v1/messages', {
+      model: 'gpt-4o-mini',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    assert.equal(msg.status, status, `messages ${JSON.stringify(body)}`);
+    assert.equal((msg.body as unknown as { type: string }).type, 'error');
+  }
+});
+
 test('an upstream redirect (3xx) is a bad gateway answer, not relayed as a 3xx to the caller', async () => {
   // The gateway follows no redirect (the provider key names the upstream) and the caller cannot
   // either: §7.3 carries 4xx through and makes every other non-2xx a 502 `upstream_error`.

@@ -77,6 +77,23 @@ export function statusFailure(
   };
 }
 
+/**
+ * An in-band upstream error (a stream's `{"error": ...}` event, or the same object as a 2xx body):
+ * an embedded 4xx is answered and retried like that status over HTTP (data-plane §8.3: "same as
+ * its embedded status"); a 5xx or no status is a retryable 502 `upstream_error` with the
+ * upstream's message, its status kept for cooldown (§8.6).
+ */
+export function inBandFailure(info: UpstreamErrorInfo, policy: RetryPolicy): AttemptFailure {
+  const status = info.status;
+  if (status !== undefined && status < 500) return statusFailure(status, info, undefined, policy);
+  return {
+    error: errors.inBandUpstream(info.message),
+    retryable: true,
+    timeout: false,
+    ...(status !== undefined ? { inBandStatus: status } : {}),
+  };
+}
+
 export function timeoutFailure(ms: number): AttemptFailure {
   return { error: errors.timeout(ms), retryable: true, timeout: true };
 }

@@ -37,6 +37,7 @@ import {
   type AttemptResult,
   clientGoneFailure,
   decodeFailure,
+  inBandFailure,
   type RetryPolicy,
   statusFailure,
   timeoutFailure,
@@ -200,8 +201,8 @@ function emptyStreamFailure(): AttemptFailure {
 
 /**
  * The stream's own failure, if it has one. An in-band error with a 4xx goes by the group's policy
- * like the same status over HTTP (data-plane §8.3: "in-band stream error: same as its embedded
- * status"), so `retry_on_429` and `fallback_on_statuses` fail it over before commit.
+ * like the same status over HTTP (`inBandFailure`), so `retry_on_429` and `fallback_on_statuses`
+ * fail it over before commit.
  */
 function translatorFailure(
   tr: StreamTranslator,
@@ -211,17 +212,7 @@ function translatorFailure(
   const f = tr.failure;
   if (!f) return undefined;
   if (f.kind === 'decode') return decodeFailure(scrubCredentials(f.message, prepared));
-  const status = f.error.status;
-  const info = { ...f.error, message: scrubCredentials(f.error.message, prepared) };
-  if (status !== undefined && status < 500) {
-    return statusFailure(status, info, undefined, policy);
-  }
-  return {
-    error: errors.inBandUpstream(info.message),
-    retryable: true,
-    timeout: false,
-    ...(status !== undefined ? { inBandStatus: status } : {}),
-  };
+  return inBandFailure({ ...f.error, message: scrubCredentials(f.error.message, prepared) }, policy);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type AttemptResult,
   clientGoneFailure,
   decodeFailure,
+  inBandFailure,
   type RetryPolicy,
   statusFailure,
   timeoutFailure,
@@ -128,7 +129,12 @@ export async function callUnary(
       return { ok: false, failure: statusFailure(r.status, info, r.headers['retry-after'], policy) };
     }
     const out = t.adapter.transformResponse(endpoint, r.text, ctx.requestedModel ?? '', t.prepared);
-    if (!out.ok) return { ok: false, failure: decodeFailure(scrubCredentials(out.message, t.prepared)) };
+    if (!out.ok) {
+      const failure = out.error
+        ? inBandFailure({ ...out.error, message: scrubCredentials(out.error.message, t.prepared) }, policy)
+        : decodeFailure(scrubCredentials(out.message, t.prepared));
+      return { ok: false, failure };
+    }
     ctx.usage = out.usage;
     const scopes = ctx.scopes;
     let body =

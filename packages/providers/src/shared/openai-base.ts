@@ -22,7 +22,7 @@ import type {
 import { emptyUsage, refusal } from '../contract.js';
 import { openAiBodyText } from './body.js';
 import { upstreamSecret } from './credentials.js';
-import { parseOpenAiWireError } from './errors.js';
+import { parseOpenAiInBandError, parseOpenAiWireError } from './errors.js';
 import { applyDefaultHeaders, forwardClientHeaders } from './headers.js';
 import { prepareOpenAiJob } from './jobs.js';
 import { modelKeyAtTop, rewriteModelField } from './json-scan.js';
@@ -123,6 +123,16 @@ function transformOpenAi(endpoint: Endpoint, text: string, alias: string): Trans
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
+  }
+  // An error object where the answer should be (some OpenAI-compatible upstreams answer errors
+  // with a 200): an in-band error, as the same payload in a stream is (data-plane §6.2).
+  const answer = parsed as { error?: unknown; choices?: unknown; data?: unknown };
+  if (
+    answer.error !== undefined &&
+    answer.error !== null &&
+    (endpoint === 'embeddings' ? answer.data : answer.choices) === undefined
+  ) {
+    return { ok: false, message: 'upstream answered with an error', error: parseOpenAiInBandError(text) };
   }
   const usage = emptyUsage();
   readOpenAiUsage((parsed as { usage?: unknown }).usage, usage);
