@@ -154,6 +154,50 @@ test('stream budget from the model: a silent first chunk fails before commit (50
   await sleep(10);
 });
 
+test('a client that stops reading does not make the upstream look stalled: no timeout frame while the gateway holds the upstream back', async () => {
+  // The stream budget bounds the upstream's gaps (data-plane §8.2). While the caller's socket is
+  // full the gateway stops reading the upstream (backpressure): that gap is the caller's, not a
+  // stall of the upstream, and must not end the stream nor cool the target down.
+  const piece = 'x'.repeat(4096);
+  const count = 8000; // ~32 MiB: more than the loopback socket buffers hold on both sides
+  up.handle(async (req, res) => {
+    const m = `${String(req.json?.model)}-2024`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (let i = 0; i < count; i++) {
+      const frame = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: m, choices: [{ index: 0, delta: { content: piece } }] })}\n\n`;
+      if (!res.write(frame)) await new Promise((r) => res.once('drain', r));
+      if (res.destroyed) return;
+    }
+    res.end('data: [DONE]\n\n');
+  });
+  const raw = await new Promise<string>((resolve, reject) => {
+    const req = request(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-all', 'content-type': 'application/json' },
+    });
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.once('data', (c: Buffer) => {
+        parts.push(c);
+        // Stop reading for four times the 300 ms budget, then read everything.
+        res.pause();
+        setTimeout(() => {
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.resume();
+        }, 1200);
+      });
+      res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body('budget-model'));
+  });
+  assert.ok(!raw.includes('event: error'), raw.slice(raw.lastIndexOf('data:')));
+  assert.ok(raw.endsWith('data: [DONE]\n\n'));
+  assert.equal(raw.split(piece).length - 1, count);
+  assert.equal(g.gw.health.state('budget')?.consecutiveFailures ?? 0, 0);
+});
+
 test('in-band upstream error before any delivery is answered as an HTTP error', async () => {
   up.handle((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -12,7 +12,8 @@
  *   head (no resource budget) the caller still gets `data: [DONE]`, but the attempt is a failure.
  * - Timers: one stream-budget timer and one heartbeat timer per stream, each re-armed lazily from
  *   a timestamp the data path updates; no timer is touched per chunk.
- * - Backpressure: the upstream body is paused while the client socket is full.
+ * - Backpressure: the upstream body is paused while the client socket is full; the stream budget
+ *   does not count that time (the gap is the caller's, not the upstream's).
  * - Client gone: the upstream request is aborted at once (its socket closes).
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -115,7 +116,11 @@ export async function callStream(
 ): Promise<AttemptResult> {
   const budgetMs = t.deadlines.streamMs;
   const call = new StreamCall(rt, ctx, endpoint, t, policy, forwardUsageChunk);
-  const budget = budgetMs > 0 ? new IdleTimer(budgetMs, () => void call.abort(ABORT_TIMEOUT)) : undefined;
+  // While the caller's socket is full the upstream is held back by us: no gap of its own.
+  const budget =
+    budgetMs > 0
+      ? new IdleTimer(budgetMs, () => (call.held ? true : void call.abort(ABORT_TIMEOUT)))
+      : undefined;
   call.budget = budget;
   ctx.onClientGone = () => call.abort(ABORT_CLIENT_GONE);
   try {
@@ -233,6 +238,11 @@ class StreamCall extends UpstreamCall {
   readonly outcome: Promise<Outcome>;
   readonly relay: Relay = { committed: false, tap: undefined, wrote: false, heartbeat: undefined };
   budget: IdleTimer | undefined;
+  /**
+   * The upstream is paused because the caller's socket is full (backpressure): the stream budget
+   * does not run meanwhile, the gap is the caller's (data-plane §8.2 bounds the upstream's gaps).
+   */
+  held = false;
   translator: StreamTranslator | undefined;
   /** A stream committed at the head that ended without any chunk: framed as a normal end, failed. */
   emptyEnd: AttemptFailure | undefined;
@@ -279,6 +289,10 @@ class StreamCall extends UpstreamCall {
   }
 
   private readonly onDrain = (): void => {
+    if (this.held) {
+      this.held = false;
+      if (this.budget) this.budget.last = performance.now();
+    }
     this.controller?.resume();
   };
 
@@ -352,7 +366,10 @@ class StreamCall extends UpstreamCall {
       this.finish(undefined);
       return;
     }
-    if (!this.write(out, now)) this.controller?.pause();
+    if (!this.write(out, now)) {
+      this.held = true;
+      this.controller?.pause();
+    }
     if (f) this.finish(f);
   };
 
