@@ -169,8 +169,12 @@ export const errors = {
     new GatewayError(502, 'transport_error', 'upstream connection closed before the stream completed'),
   /** The upstream answered 2xx and ended its stream without a single event (a stream aborted). */
   streamEmpty: () => new GatewayError(502, 'transport_error', 'upstream stream ended before its first chunk'),
-  /** An in-band stream error without a 4xx status. */
-  inBandUpstream: (message: string) => new GatewayError(502, 'upstream_error', message),
+  /**
+   * An in-band upstream error without a 4xx status: 502 with the upstream's message, and its
+   * code and param as an upstream 4xx would carry them (data-plane §6.2, §7.3).
+   */
+  inBandUpstream: (info: UpstreamErrorInfo) =>
+    new GatewayError(502, 'upstream_error', info.message, info.code, info.param),
 
   fromAdapter: (e: AdapterError) => {
     switch (e.kind) {

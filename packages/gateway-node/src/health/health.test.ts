@@ -261,7 +261,7 @@ test('classification and cooldown length follow the model cooldown settings', ()
   assert.equal(classifyFailure(failure({ error: errors.streamDropped() }))?.reason, 'transport_error');
   assert.equal(classifyFailure(failure({ error: errors.decode('x') }))?.reason, 'upstream_decode_error');
   assert.equal(
-    classifyFailure(failure({ error: errors.inBandUpstream('x') }))?.reason,
+    classifyFailure(failure({ error: errors.inBandUpstream({ message: 'x' }) }))?.reason,
     'upstream_in_band_error',
   );
   assert.equal(classifyFailure(failure({ error: errors.internal() })), undefined);

@@ -292,6 +292,11 @@ test('an OpenAI-family 2xx whose body is an error object is a failed call, not a
       { error: { message: 'slow down', type: 'upstream_error' } },
     ],
     [{ error: 'plain failure' }, 502, { error: { message: 'plain failure', type: 'upstream_error' } }],
+    [
+      { error: { message: 'no credit', code: 'insufficient_quota' } },
+      502,
+      { error: { message: 'no credit', type: 'upstream_error', code: 'insufficient_quota' } },
+    ],
   ];
   for (const [body, status, expected] of cases) {
     up.handle((_req, res) => json(res, 200, body));

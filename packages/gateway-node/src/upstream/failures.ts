@@ -87,7 +87,7 @@ export function inBandFailure(info: UpstreamErrorInfo, policy: RetryPolicy): Att
   const status = info.status;
   if (status !== undefined && status < 500) return statusFailure(status, info, undefined, policy);
   return {
-    error: errors.inBandUpstream(info.message),
+    error: errors.inBandUpstream(info),
     retryable: true,
     timeout: false,
     ...(status !== undefined ? { inBandStatus: status } : {}),

@@ -213,6 +213,28 @@ test('in-band upstream error before any delivery is answered as an HTTP error', 
   assert.deepEqual(await r.json(), {
     error: { message: 'quota exhausted', type: 'upstream_error' },
   });
+  // Without an embedded status it is a 502 that keeps the upstream's string code and param
+  // (§6.2 "otherwise string code kept"; §7.3: in-band before commit, code derived as for 4xx).
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(
+      'data: {"error":{"message":"context too long","code":"context_length_exceeded","param":"messages"}}\n\n',
+    );
+  });
+  const noStatus = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk-all', 'content-type': 'application/json' },
+    body: body('budget-model'),
+  });
+  assert.equal(noStatus.status, 502);
+  assert.deepEqual(await noStatus.json(), {
+    error: {
+      message: 'context too long',
+      type: 'upstream_error',
+      code: 'context_length_exceeded',
+      param: 'messages',
+    },
+  });
 });
 
 test('the 200 head reaches the client before a slow first token', async () => {
