@@ -10,7 +10,14 @@ import {
   startTestGateway,
   testConfig,
 } from '../test/fixtures.js';
-import { chatSse, type MockUpstream, sleep, startMockUpstream } from '../test/mock-upstream.js';
+import {
+  chatJson,
+  chatSse,
+  json,
+  type MockUpstream,
+  sleep,
+  startMockUpstream,
+} from '../test/mock-upstream.js';
 
 let up: MockUpstream;
 let g: Started;
@@ -235,6 +242,53 @@ test('in-band upstream error before any delivery is answered as an HTTP error', 
       param: 'messages',
     },
   });
+});
+
+test('a JSON answer to a stream request is no stream: its error object is answered as an HTTP error, anything else is undecodable', async () => {
+  // Some OpenAI-compatible upstreams answer a failing stream request with 200 and a JSON error
+  // body: that is the in-band error of §6.2 (an embedded 400–599 code is the status), not an
+  // empty successful stream. No resource stream budget here: the head is otherwise committed at once.
+  const cases: [unknown, number, unknown][] = [
+    [
+      { error: { message: 'slow down', type: 'rate_limit', code: 429 } },
+      429,
+      { error: { message: 'slow down', type: 'upstream_error' } },
+    ],
+    [
+      { error: { message: 'no credit', code: 'insufficient_quota' } },
+      502,
+      { error: { message: 'no credit', type: 'upstream_error', code: 'insufficient_quota' } },
+    ],
+  ];
+  for (const [answer, status, expected] of cases) {
+    up.handle((_req, res) => json(res, 200, answer, { 'content-type': 'application/json; charset=utf-8' }));
+    const r = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: body(),
+    });
+    assert.equal(r.status, status, JSON.stringify(answer));
+    assert.deepEqual(await r.json(), expected);
+  }
+  // A whole completion where a stream was asked for: not a stream the gateway can relay.
+  up.handle(chatJson('not streamed'));
+  const whole = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: body(),
+  });
+  assert.equal(whole.status, 502);
+  assert.equal(((await whole.json()) as { error: { type: string } }).error.type, 'upstream_decode_error');
+  // The OpenAI SDK sees a typed API error, not an empty stream.
+  up.handle((_req, res) => json(res, 200, { error: { message: 'boom' } }));
+  await assert.rejects(
+    client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    }),
+    (e: unknown) => e instanceof OpenAI.APIError && e.status === 502 && e.message.includes('boom'),
+  );
 });
 
 test('the 200 head reaches the client before a slow first token', async () => {

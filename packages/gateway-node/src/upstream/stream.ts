@@ -50,6 +50,9 @@ import { MAX_ERROR_BODY } from './unary.js';
 
 const HEARTBEAT = ':\n\n';
 
+/** `Content-Type` of a JSON answer (never an event stream). */
+const JSON_ANSWER = /^\s*application\/json\s*(?:;|$)/i;
+
 function errorFrame(message: string, type: string): string {
   return `event: error\ndata: ${JSON.stringify({ error: { message, type } })}\n\n`;
 }
@@ -299,7 +302,8 @@ class StreamCall extends UpstreamCall {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200 || this.settled) return;
     noteProviderRequestId(this.ctx, headers);
-    if (statusCode >= 300) {
+    // A JSON answer is no event stream, whatever its status: read whole (capped) like an error.
+    if (statusCode >= 300 || JSON_ANSWER.test(String(headers['content-type'] ?? ''))) {
       this.errStatus = statusCode;
       this.errHeaders = headers;
       this.errChunks = [];
@@ -449,8 +453,26 @@ class StreamCall extends UpstreamCall {
     const text = read && this.errChunks ? Buffer.concat(this.errChunks, this.errSize).toString('utf8') : '';
     const status = this.errStatus;
     const h = this.errHeaders;
+    if (status < 300) {
+      this.settle({ head: this.jsonAnswerFailure(text) });
+      return;
+    }
     const info = this.t.adapter.parseError(status, scrubCredentials(text, this.t.prepared), h);
     this.settle({ head: statusFailure(status, info, h['retry-after'], this.policy) });
+  }
+
+  /**
+   * A 2xx JSON answer to a stream request, before anything was committed: the upstream's error
+   * object is its in-band error (data-plane §6.2, answered and retried like one); anything else
+   * (a whole completion where a stream was asked for) is a body the gateway cannot relay.
+   */
+  private jsonAnswerFailure(text: string): AttemptFailure {
+    const p = this.t.prepared;
+    const out = this.t.adapter.transformResponse(this.endpoint, text, this.ctx.requestedModel ?? '', p);
+    if (!out.ok && out.error) {
+      return inBandFailure({ ...out.error, message: scrubCredentials(out.error.message, p) }, this.policy);
+    }
+    return decodeFailure('upstream returned an unparseable body: a JSON answer to a stream request');
   }
 
   /** Ends the relay; a failure, or a body not read to [DONE], drops the upstream request. */
