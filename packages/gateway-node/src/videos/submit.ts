@@ -56,8 +56,12 @@ function secondsOf(v: unknown): number | undefined | GatewayError {
 function sizeOf(v: unknown): VideoSubmit['size'] | GatewayError {
   if (v === undefined || v === null) return undefined;
   const m = typeof v === 'string' ? SIZE.exec(v) : null;
-  if (!m) return errors.invalidBody('`size` must be WIDTHxHEIGHT (1-5 digits each, e.g. 1280x720)');
-  return { width: Number(m[1]), height: Number(m[2]) };
+  // A zero dimension (`0x0`, `00000x720`) fits the digit pattern but names no frame.
+  const width = Number(m?.[1]);
+  const height = Number(m?.[2]);
+  if (!m || width === 0 || height === 0)
+    return errors.invalidBody('`size` must be WIDTHxHEIGHT, positive, 1-5 digits each (e.g. 1280x720)');
+  return { width, height };
 }
 
 export async function runVideoSubmit(rt: GatewayRuntime, ctx: RequestContext): Promise<void> {

@@ -384,3 +384,29 @@ test('content `variant` (OpenAI SDK): forwarded to OpenAI; a variant a redirect 
   }
   assert.equal(up.requests.length, before, 'refused before any provider call');
 });
+
+test('a zero `size` dimension (OpenAI SDK form and JSON) is a 400 naming `size`, before any provider call', async () => {
+  const c = new OpenAI({ apiKey: KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  on(SUBMIT, submitted('t-size'));
+  const before = up.requests.length;
+  for (const size of ['0x0', '00000x00000', '1280x0', '0x720', '00x00720']) {
+    await assert.rejects(
+      c.videos.create({ model: 'wan', prompt: 'a heron', size: size as '1280x720' }),
+      (e: unknown) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, `${size}: ${String(e)}`);
+        assert.equal((e.error as { type?: string }).type, 'invalid_request_error');
+        assert.match(e.message, /`size`/, size);
+        return true;
+      },
+    );
+    const j = await call('POST', '/v1/videos', { model: 'wan', prompt: 'a heron', size });
+    assert.equal(j.status, 400, size);
+    assert.match(j.json.error.message, /`size`/);
+  }
+  assert.equal(up.requests.length, before, 'refused before any provider call');
+  // The smallest real dimensions (and leading zeros on non-zero ones) are still accepted.
+  for (const size of ['1x1', '01280x0720']) {
+    const ok = await call('POST', '/v1/videos', { model: 'wan', prompt: 'a heron', size });
+    assert.equal(ok.status, 200, size);
+  }
+});
