@@ -6,6 +6,7 @@
  * verdict changes nothing here (a file or a job body is not rewritten), so only blocks, monitor
  * hits and bypasses are recorded.
  */
+import { MULTIPART_FALLBACK_LIMIT } from '../endpoints/audio.js';
 import { errors, type GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { evaluate } from '../guardrails/evaluate.js';
@@ -18,6 +19,15 @@ import type { JobTarget } from './target.js';
 export interface JobGuards {
   readonly input: readonly CompiledGuardrail[];
   readonly output: readonly CompiledGuardrail[];
+}
+
+/**
+ * The most of one body held whole for a scan (or an id rewrite): `proxy.request_body_limit_bytes`
+ * when it is larger, else 64 MiB, the cap the buffered multipart routes fall back to. Past it the
+ * body is refused, never relayed unscanned.
+ */
+export function heldLimit(rt: GatewayRuntime): number {
+  return Math.max(rt.settings.bodyLimit, MULTIPART_FALLBACK_LIMIT);
 }
 
 const NONE: JobGuards = { input: [], output: [] };

@@ -4,7 +4,9 @@
  * included (the reference's behaviour on these routes; read whole up to 64 KiB, with the
  * credentials the call sent scrubbed out, `scrub.ts`); JSON object answers of the routes that
  * return a resource get their ids encoded for the serving Model (`ids.ts`); everything else is
- * piped through as it arrives (file content can be large).
+ * piped through as it arrives (file content can be large). What is read whole (a rewritten
+ * answer, or any answer while an output guardrail applies) is bounded by `heldLimit`: a larger
+ * one is a 502 and its download is aborted, never relayed in part or unscanned.
  *
  * A transport failure or a timeout counts toward the Model's cooldown like a model endpoint's
  * attempt, and the caller gets the catalogue 502 / 504.
@@ -20,14 +22,14 @@ import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { adapterHttpFor } from '../upstream/authorize.js';
-import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from '../upstream/client.js';
+import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped, readWhole } from '../upstream/client.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
 import { type AttemptFailure, timeoutFailure, transportFailure } from '../upstream/failures.js';
 import { type SentRequest, scrubCredentials } from '../upstream/scrub.js';
 import { firstHeaderValue, templateVars } from '../upstream/target.js';
 import { MAX_ERROR_BODY } from '../upstream/unary.js';
 import { closeAttemptTiming, noteProviderRequestId, openAttempt } from '../usage/attempts.js';
-import { scan } from './guard.js';
+import { heldLimit, scan } from './guard.js';
 import { rewriteIds } from './ids.js';
 import type { JobTarget } from './target.js';
 
@@ -43,7 +45,10 @@ export interface JobCall {
   readonly rewrite: boolean;
   /** Aborts the call silently (the caller of `runJobCall` answers). */
   readonly signal?: AbortSignal;
-  /** Output guardrails: when any, the answer is read whole and scanned before it is relayed. */
+  /**
+   * Output guardrails: when any, the answer is read whole (up to `heldLimit`, else refused) and
+   * scanned before it is relayed.
+   */
   readonly outputGuards?: readonly CompiledGuardrail[];
 }
 
@@ -203,9 +208,24 @@ async function relay(
   }
   // An error body is relayed too, but never with the credentials this call sent (an upstream may
   // echo its `Authorization` or `api-key` in the message).
+  const max = heldLimit(rt);
   const bytes = ok
-    ? Buffer.from(await r.body.arrayBuffer())
+    ? await readWhole(r, max)
     : Buffer.from(scrubCredentials(await readCapped(r.body, MAX_ERROR_BODY), sent));
+  if (bytes === undefined) {
+    // Too large to hold: refused whole (never relayed unscanned), the download aborted.
+    const why = guards.length > 0 ? 'scan it with output guardrails' : 'rewrite its ids';
+    rt.logger.warn({ request_id: ctx.id, model: t.alias, max }, 'job API answer too large to hold');
+    return void sendError(
+      ctx,
+      rt.ident,
+      new GatewayError(
+        502,
+        'upstream_error',
+        `the upstream answer is larger than ${max} bytes, the most the gateway holds to ${why}; it was not relayed`,
+      ),
+    );
+  }
   // Lossy UTF-8 for the scan; the bytes relayed are the upstream's (ids rewritten).
   const blocked = await scan(rt, ctx, guards, bytes.toString('utf8'), 'output');
   if (blocked !== undefined) return void sendError(ctx, rt.ident, blocked);

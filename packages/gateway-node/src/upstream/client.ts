@@ -136,6 +136,31 @@ export async function readCapped(body: Dispatcher.ResponseData['body'], max: num
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
+/**
+ * The whole body when it is at most `max` bytes, else undefined: the rest is not read, the body
+ * is destroyed (which aborts the download). A declared `Content-Length` over `max` is refused
+ * before any byte is read.
+ */
+export async function readWhole(r: Dispatcher.ResponseData, max: number): Promise<Buffer | undefined> {
+  const declared = r.headers['content-length'];
+  if (typeof declared === 'string' && Number(declared) > max) {
+    r.body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of r.body) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > max) {
+      r.body.destroy();
+      return undefined;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 /** Short, host-free description of a transport failure (for logs only). */
 export function describeTransportError(err: unknown): string {
   if (err && typeof err === 'object') {

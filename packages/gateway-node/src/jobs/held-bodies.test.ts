@@ -1,0 +1,180 @@
+/**
+ * Memory bounds of the job APIs (agents-and-jobs.md §5.6, §5.7), with the official openai client
+ * against a started gateway and a mock upstream that serves large bodies:
+ *
+ * - file content streams through as it arrives when no output guardrail applies;
+ * - when one applies, the answer is held for the scan only up to the gateway's bound: a larger
+ *   one is refused (never relayed unscanned, never half written) and its download is aborted.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+
+const MiB = 1024 * 1024;
+/** What the gateway holds at most for a scan with no `proxy.request_body_limit_bytes` set. */
+const HELD = 64 * MiB;
+const SECRET_WORD = 'Project-Nightingale';
+
+let up: MockUpstream;
+let g: Started;
+let client: OpenAI;
+let rev = 1;
+const viaModel = { headers: { 'x-aisix-model': 'gpt-4o-mini' } };
+
+/** The standard Model table, with or without a keyword guardrail on every request. */
+function use(guarded: boolean, hook: 'input' | 'output' | 'both' = 'both'): void {
+  const guardrails = guarded
+    ? {
+        kw: {
+          name: 'no-codenames',
+          kind: 'keyword',
+          hook_point: hook,
+          patterns: [{ kind: 'literal', value: SECRET_WORD }],
+        },
+      }
+    : {};
+  g.source.set(buildSnapshot({ ...standardDocs(up.url), guardrails } as Docs, ++rev));
+}
+
+before(async () => {
+  up = await startMockUpstream((_req, res) => json(res, 404, { error: { message: 'no route' } }));
+  g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  client = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  await g.gw.close();
+  await up.close();
+});
+
+/**
+ * Writes `total` bytes of `a` (with backpressure, then `tail`) and reports how far it got: the
+ * gateway aborting the download shows as `ended: false`.
+ */
+function bigBody(
+  res: ServerResponse,
+  total: number,
+  tail: string,
+  head: Record<string, string | number>,
+): Promise<{ sent: number; ended: boolean }> {
+  return (async () => {
+    res.writeHead(200, head);
+    const chunk = Buffer.alloc(MiB, 'a');
+    let sent = 0;
+    while (sent < total) {
+      if (res.destroyed) return { sent, ended: false };
+      sent += chunk.length;
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+    if (res.destroyed) return { sent, ended: false };
+    res.end(tail);
+    return { sent, ended: true };
+  })();
+}
+
+test('without guardrails, file content streams: the first bytes arrive before the upstream finished (§5.1)', async () => {
+  use(false);
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let finished = false;
+  up.handle(async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.write('{"custom_id":"r1"}\n');
+    await released;
+    res.end('{"custom_id":"r2"}\n');
+    finished = true;
+  });
+  const r = await client.files.content('file-stream', viaModel);
+  assert.equal(r.status, 200);
+  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+  const first = await reader.read();
+  assert.equal(Buffer.from(first.value ?? []).toString(), '{"custom_id":"r1"}\n');
+  assert.equal(finished, false, 'the first line came through while the upstream was still sending');
+  release();
+  let rest = '';
+  for (let c = await reader.read(); !c.done; c = await reader.read()) rest += Buffer.from(c.value).toString();
+  assert.equal(rest, '{"custom_id":"r2"}\n');
+  assert.equal(up.requests.at(-1)?.url, '/v1/files/file-stream/content');
+});
+
+test('with an output guardrail, content past the held bound is refused, not relayed unscanned, and its download is aborted (§5.6)', async () => {
+  use(true, 'output');
+  // The codename sits past the bound: relaying the head, or the whole unscanned, would leak it.
+  const total = HELD + 32 * MiB;
+  let upstream: Promise<{ sent: number; ended: boolean }> | undefined;
+  up.handle((_req, res) => {
+    upstream = bigBody(res, total, SECRET_WORD, { 'content-type': 'application/octet-stream' });
+  });
+  const closed = up.nextSocketClose();
+  const err = await client.files.content('file-huge', viaModel).then(
+    (r) => assert.fail(`answered ${r.status}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof OpenAI.APIError, String(err));
+  assert.equal(err.status, 502);
+  assert.equal((err.error as { type?: string }).type, 'upstream_error');
+  assert.match(err.message, /67108864 bytes/);
+  assert.match(err.message, /output guardrail/);
+  await closed;
+  const u = await upstream;
+  assert.equal(u?.ended, false, 'the gateway stopped the download');
+  assert.ok((u?.sent ?? total) < total);
+});
+
+test('a declared length past the bound is refused at once, before the body is read (§5.6)', {
+  timeout: 20_000,
+}, async () => {
+  use(true, 'output');
+  up.handle((_req, res) => {
+    // Claims 1 GiB, sends a little, then never finishes.
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * MiB });
+    res.write('x'.repeat(1024));
+  });
+  const closed = up.nextSocketClose();
+  const r = await fetch(`${g.base}/v1/files/file-declared/content?model=gpt-4o-mini`, {
+    headers: { authorization: 'Bearer sk-all' },
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(r.status, 502);
+  const body = (await r.json()) as { error: { type: string; message: string } };
+  assert.equal(body.error.type, 'upstream_error');
+  await closed;
+  // Without a guardrail the same answer is not held: it streams (the client sees the 200 head).
+  use(false);
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 4 * MiB });
+    res.write('y'.repeat(1024));
+    setTimeout(() => res.destroy(), 200);
+  });
+  const streamed = await fetch(`${g.base}/v1/files/file-declared/content?model=gpt-4o-mini`, {
+    headers: { authorization: 'Bearer sk-all' },
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(streamed.status, 200);
+  assert.equal(streamed.headers.get('content-length'), String(4 * MiB));
+  await streamed.body?.cancel();
+});
+
+test('a resource answer (ids rewritten) is read whole only up to the bound too (§5.2)', {
+  timeout: 20_000,
+}, async () => {
+  use(false);
+  up.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1024 * MiB });
+    res.write('{"id":"file-1","object":"file","pad":"');
+  });
+  const closed = up.nextSocketClose();
+  const err = await client.files.retrieve('file-1', viaModel).then(
+    (f) => assert.fail(`answered ${JSON.stringify(f)}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof OpenAI.APIError, String(err));
+  assert.equal(err.status, 502);
+  await closed;
+});
