@@ -4,13 +4,14 @@
  *
  * - file content streams through as it arrives when no output guardrail applies;
  * - when one applies, the answer is held for the scan only up to the gateway's bound: a larger
- *   one is refused (never relayed unscanned, never half written) and its download is aborted.
+ *   one is refused (never relayed unscanned, never half written) and its download is aborted;
+ * - the same bound holds the uploaded file's text for an input guardrail.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 
@@ -177,4 +178,23 @@ test('a resource answer (ids rewritten) is read whole only up to the bound too (
   assert.ok(err instanceof OpenAI.APIError, String(err));
   assert.equal(err.status, 502);
   await closed;
+});
+
+test('with an input guardrail and no body cap, an upload past the held bound is a 413 and never completes upstream (§5.5, §5.6)', async () => {
+  use(true, 'input');
+  up.handle((_req, res) => json(res, 200, { id: 'file-up', object: 'file' }));
+  const before = up.requests.length;
+  const big = Buffer.alloc(HELD + 8 * MiB, 'b');
+  const err = await client.files
+    .create({ file: await toFile(big, 'big.jsonl'), purpose: 'batch' }, viaModel)
+    .then(
+      (f) => assert.fail(`answered ${JSON.stringify(f)}`),
+      (e: unknown) => e,
+    );
+  assert.ok(err instanceof OpenAI.APIError, String(err));
+  assert.equal(err.status, 413);
+  assert.equal((err.error as { type?: string }).type, 'invalid_request_error');
+  // The aborted upstream request never reached the mock's handler (its body did not end).
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(up.requests.length, before, 'the upstream never saw a complete upload');
 });

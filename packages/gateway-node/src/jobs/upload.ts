@@ -4,7 +4,8 @@
  * (multipart `model`, then `?model=`, then `x-aisix-model`, then the default), the quota is
  * checked and the upstream call starts with a rebuilt body: every text part except `model`,
  * then the file with its filename and content type, then the parts after it. File bytes go on
- * with backpressure and are never held whole; the body cap is counted as they pass.
+ * with backpressure and are never held whole; the body cap is counted as they pass. While an
+ * input guardrail applies, the file's text is also kept for the scan, up to `heldLimit` (413).
  *
  * A `model` part after the file is refused (400): the file is already on its way to the Model
  * chosen without it. Any refusal after the upstream call started aborts it, so the upstream
@@ -28,7 +29,7 @@ import { sendError } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { withTarget } from './admit.js';
-import { type JobGuards, scan } from './guard.js';
+import { heldLimit, type JobGuards, scan } from './guard.js';
 import { chooseTarget, type JobTarget } from './target.js';
 import { runJobCall } from './upstream.js';
 
@@ -94,6 +95,9 @@ interface Upload {
   guards: readonly CompiledGuardrail[];
   decoder: StringDecoder | undefined;
   text: string[];
+  /** File bytes kept for the scan, and the most that may be (`heldLimit`). */
+  textBytes: number;
+  textMax: number;
 }
 
 /** Ends the body read with a refusal (the request stays open for the answer). */
@@ -125,6 +129,8 @@ export async function runUpload(
     guards: [],
     decoder: undefined,
     text: [],
+    textBytes: 0,
+    textMax: 0,
   };
   const abort = new AbortController();
   let call: Promise<void> | undefined;
@@ -176,6 +182,7 @@ export async function runUpload(
                 if (guards.input.length > 0) {
                   up.guards = guards.input;
                   up.decoder = new StringDecoder('utf8');
+                  up.textMax = heldLimit(rt);
                 }
                 started?.();
                 await runJobCall(rt, ctx, t, {
@@ -270,8 +277,20 @@ function onEvent(up: Upload, enc: MultipartEncoder, ev: PartEvent): Buffer | typ
       const cur = up.current;
       if (cur === undefined) return undefined;
       if (cur.text === undefined) {
+        if (up.decoder !== undefined) {
+          // Held for the scan: bounded even when no body cap is configured (never sent unscanned).
+          up.textBytes += ev.bytes.length;
+          if (up.textBytes > up.textMax)
+            throw new Refusal(
+              new GatewayError(
+                413,
+                'invalid_request_error',
+                `the file exceeds ${up.textMax} bytes, the most the gateway holds to scan it with input guardrails`,
+              ),
+            );
+          up.text.push(up.decoder.write(ev.bytes));
+        }
         up.out?.write(ev.bytes);
-        if (up.decoder !== undefined) up.text.push(up.decoder.write(ev.bytes));
         return undefined;
       }
       cur.size += ev.bytes.length;
