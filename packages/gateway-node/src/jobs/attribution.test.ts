@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Usage } from '@aisix/providers';
-import { addLine, uuidV5 } from './attribution.js';
+import { addLine, LineReader, MAX_MODELS, uuidV5 } from './attribution.js';
 
 test('uuidV5 matches the RFC 4122 algorithm (known vectors)', () => {
   const dns = Buffer.from('6ba7b8109dad11d180b400c04fd430c8', 'hex');
@@ -48,4 +48,37 @@ test('output lines are summed per response model; lines without tokens or not JS
   assert.equal(a?.total_tokens, 17);
   assert.equal(a?.cached_prompt_tokens, 3);
   assert.equal(m.get('b')?.prompt_tokens, 7);
+});
+
+test('output lines are cut at newlines across chunks (UTF-8 split anywhere); an over-long line is skipped', () => {
+  const got: string[] = [];
+  const r = new LineReader((l) => got.push(l), 8);
+  const bytes = Buffer.from('ab\né€\n0123456789\nxy\n\nlast');
+  // One byte at a time: every multi-byte character is split across chunks.
+  for (let i = 0; i < bytes.length; i++) r.push(bytes.subarray(i, i + 1));
+  r.end();
+  assert.deepEqual(got, ['ab', 'é€', 'xy', '', 'last']);
+  const whole: string[] = [];
+  const w = new LineReader((l) => whole.push(l), 8);
+  w.push(bytes);
+  w.end();
+  assert.deepEqual(whole, got);
+});
+
+test('models past the per-batch bound are summed under no model; every token still counts', () => {
+  const m = new Map<string, Usage>();
+  const n = MAX_MODELS + 50;
+  for (let i = 0; i < n; i++)
+    addLine(
+      m,
+      JSON.stringify({
+        response: { body: { model: `m${i}`, usage: { prompt_tokens: 2, completion_tokens: 1 } } },
+      }),
+    );
+  assert.equal(m.size, MAX_MODELS + 1);
+  assert.equal(m.get('m0')?.prompt_tokens, 2);
+  assert.equal(m.get('')?.prompt_tokens, 100);
+  let total = 0;
+  for (const u of m.values()) total += u.total_tokens;
+  assert.equal(total, 3 * n);
 });

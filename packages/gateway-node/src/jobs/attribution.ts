@@ -11,7 +11,6 @@
  * the batch, so the next retrieve tries again.
  */
 import { createHash } from 'node:crypto';
-import { StringDecoder } from 'node:string_decoder';
 import { emptyUsage, prepareJobCall, type Usage } from '@aisix/providers';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelView } from '../resources.js';
@@ -23,8 +22,14 @@ import { decodeId, rawIdOk } from './ids.js';
 import type { JobTarget } from './target.js';
 
 const DOWNLOAD_TIMEOUT_MS = 120_000;
-/** One output line is one response; a longer "line" is not a batch output file. */
+/** One output line is one response; a longer "line" is skipped. */
 const MAX_LINE = 16 * 1024 * 1024;
+/**
+ * Provider models told apart per batch (one event each). A batch names one model in practice;
+ * the tokens of models past this many are summed under no model (cost is the Model's anyway),
+ * so a file naming a new model on every line cannot grow the table or the events without bound.
+ */
+export const MAX_MODELS = 100;
 /** Batches attributed by this process; bounded (the oldest is forgotten first). */
 const MAX_REMEMBERED = 10_000;
 const attributed = new Set<string>();
@@ -122,16 +127,57 @@ async function download(
   }
   // Line by line as the file arrives (it can be large); a read error rejects the whole download.
   const perModel = new Map<string, Usage>();
-  const text = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of r.body) {
-    const lines = (rest + text.write(chunk as Buffer)).split('\n');
-    rest = lines.pop() ?? '';
-    if (rest.length > MAX_LINE) throw new Error('batch output line too long');
-    for (const line of lines) addLine(perModel, line);
-  }
-  addLine(perModel, rest + text.end());
+  const lines = new LineReader((line) => addLine(perModel, line));
+  for await (const chunk of r.body) lines.push(chunk as Buffer);
+  lines.end();
   return perModel;
+}
+
+/**
+ * Splits a byte stream into lines (`\n`, which never occurs inside a UTF-8 sequence), each
+ * chunk scanned once: a line's pieces are joined only when it ends. A line longer than
+ * `MAX_LINE` is not a batch output line: its bytes are dropped as they come and the line is
+ * skipped, the lines after it still count.
+ */
+export class LineReader {
+  private pieces: Buffer[] = [];
+  private size = 0;
+  private skipping = false;
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxLine = MAX_LINE,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+      this.take(chunk.subarray(from, nl));
+      if (!this.skipping) {
+        const n = this.pieces.length;
+        const line = n === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces, this.size);
+        this.onLine(line.toString('utf8'));
+      }
+      this.pieces = [];
+      this.size = 0;
+      this.skipping = false;
+      from = nl + 1;
+    }
+    if (from < chunk.length) this.take(chunk.subarray(from));
+  }
+
+  end(): void {
+    this.push(Buffer.from('\n'));
+  }
+
+  private take(piece: Buffer): void {
+    if (this.skipping || piece.length === 0) return;
+    this.size += piece.length;
+    if (this.size > this.maxLine) {
+      this.pieces = [];
+      this.skipping = true;
+    } else this.pieces.push(piece);
+  }
 }
 
 /** One JSONL line of a batch output file; lines without tokens are skipped. */
@@ -149,7 +195,8 @@ export function addLine(perModel: Map<string, Usage>, line: string): void {
   const prompt = num(u.prompt_tokens);
   const completion = num(u.completion_tokens);
   if (prompt === 0 && completion === 0) return;
-  const model = typeof body.model === 'string' ? body.model : '';
+  let model = typeof body.model === 'string' ? body.model : '';
+  if (!perModel.has(model) && perModel.size >= MAX_MODELS) model = '';
   let sum = perModel.get(model);
   if (sum === undefined) {
     sum = emptyUsage();

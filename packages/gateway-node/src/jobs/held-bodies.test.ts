@@ -5,7 +5,8 @@
  * - file content streams through as it arrives when no output guardrail applies;
  * - when one applies, the answer is held for the scan only up to the gateway's bound: a larger
  *   one is refused (never relayed unscanned, never half written) and its download is aborted;
- * - the same bound holds the uploaded file's text for an input guardrail.
+ * - the same bound holds the uploaded file's text for an input guardrail;
+ * - the completed-batch attribution reads its output file line by line, whatever it holds.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -14,6 +15,7 @@ import { after, before, test } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
+import { collectingSink } from '../test/usage-sink.js';
 
 const MiB = 1024 * 1024;
 /** What the gateway holds at most for a scan with no `proxy.request_body_limit_bytes` set. */
@@ -24,6 +26,7 @@ let up: MockUpstream;
 let g: Started;
 let client: OpenAI;
 let rev = 1;
+const sink = collectingSink();
 const viaModel = { headers: { 'x-aisix-model': 'gpt-4o-mini' } };
 
 /** The standard Model table, with or without a keyword guardrail on every request. */
@@ -44,6 +47,7 @@ function use(guarded: boolean, hook: 'input' | 'output' | 'both' = 'both'): void
 before(async () => {
   up = await startMockUpstream((_req, res) => json(res, 404, { error: { message: 'no route' } }));
   g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  g.gw.usage.attach(sink);
   client = new OpenAI({ apiKey: 'sk-all', baseURL: `${g.base}/v1`, maxRetries: 0 });
 });
 
@@ -197,4 +201,68 @@ test('with an input guardrail and no body cap, an upload past the held bound is 
   // The aborted upstream request never reached the mock's handler (its body did not end).
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(up.requests.length, before, 'the upstream never saw a complete upload');
+});
+
+/** Answers a completed batch whose output file is `output`. */
+function completedBatch(batch: string, file: string, output: (res: ServerResponse) => void): void {
+  up.handle((req, res) => {
+    if (req.url === `/v1/batches/${batch}`)
+      return json(res, 200, { id: batch, object: 'batch', status: 'completed', output_file_id: file });
+    if (req.url === `/v1/files/${file}/content`) return output(res);
+    json(res, 404, { error: { message: 'no route' } });
+  });
+}
+
+const usageLine = (model: string, p: number, c: number) =>
+  JSON.stringify({
+    response: { status_code: 200, body: { model, usage: { prompt_tokens: p, completion_tokens: c } } },
+  });
+
+test('batch attribution: an output file naming thousands of models cannot grow the per-model table without bound (§5.7)', async () => {
+  use(false);
+  const lines = Array.from({ length: 3000 }, (_, i) => usageLine(`model-${i}`, 1, 2));
+  completedBatch('batch_many', 'file-out-many', (res) => {
+    res.writeHead(200, { 'content-type': 'application/jsonl' });
+    res.end(`${lines.join('\n')}\n`);
+  });
+  const before = sink.events.length;
+  const b = await client.batches.retrieve('batch_many', viaModel);
+  assert.equal(b.status, 'completed');
+  await new Promise((r) => setTimeout(r, 1000));
+  const events = sink.events.slice(before).filter((e) => e.inbound_protocol === 'batch');
+  assert.ok(events.length > 0, 'the batch was attributed');
+  assert.ok(events.length <= 101, `${events.length} usage events for one batch`);
+  // Every token is still counted (cost comes from the Model, whatever the provider model).
+  assert.equal(
+    events.reduce((s, e) => s + e.prompt_tokens, 0),
+    3000,
+  );
+  assert.equal(
+    events.reduce((s, e) => s + e.completion_tokens, 0),
+    6000,
+  );
+  assert.ok(events.some((e) => e.provider_model_version === 'model-0'));
+});
+
+test('batch attribution: an over-long line is skipped, the lines after it still count (§5.7)', async () => {
+  use(false);
+  completedBatch('batch_long', 'file-out-long', (res) => {
+    res.writeHead(200, { 'content-type': 'application/jsonl' });
+    res.write(`${usageLine('gpt-4o-mini-2024-07-18', 10, 5)}\n`);
+    // 20 MiB without a newline: not a batch output line.
+    const junk = Buffer.alloc(MiB, 'z');
+    for (let i = 0; i < 20; i++) res.write(junk);
+    res.end(`\n${usageLine('gpt-4o-mini-2024-07-18', 7, 3)}\n`);
+  });
+  const before = sink.events.length;
+  await client.batches.retrieve('batch_long', viaModel);
+  const deadline = Date.now() + 15_000;
+  let events = sink.events.slice(before).filter((e) => e.inbound_protocol === 'batch');
+  while (events.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    events = sink.events.slice(before).filter((e) => e.inbound_protocol === 'batch');
+  }
+  assert.equal(events.length, 1);
+  assert.equal(events[0]?.prompt_tokens, 17);
+  assert.equal(events[0]?.completion_tokens, 8);
 });
