@@ -32,6 +32,10 @@ const NO_RETRY: Readonly<Record<string, string>> = { 'x-should-retry': 'false' }
 export const notImplemented = (message: string) =>
   new GatewayError(501, 'not_implemented', message, undefined, undefined, NO_RETRY);
 
+/** 502: an upstream answer too large for the gateway to hold; the same call would fail again. */
+export const answerTooLarge = (message: string) =>
+  new GatewayError(502, 'upstream_error', message, undefined, undefined, NO_RETRY);
+
 const KIND_PHRASE = {
   routing: 'a routing group',
   ensemble: 'an ensemble model',

@@ -147,6 +147,8 @@ test('a declared length past the bound is refused at once, before the body is re
     signal: AbortSignal.timeout(10_000),
   });
   assert.equal(r.status, 502);
+  // A retry would fetch the same oversized answer: the SDKs are told not to.
+  assert.equal(r.headers.get('x-should-retry'), 'false');
   const body = (await r.json()) as { error: { type: string; message: string } };
   assert.equal(body.error.type, 'upstream_error');
   await closed;

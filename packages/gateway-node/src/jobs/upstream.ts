@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { prepareJobCall } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.js';
+import { answerTooLarge, GatewayError } from '../errors.js';
 import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { sendError, successHeaders } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -219,9 +219,7 @@ async function relay(
     return void sendError(
       ctx,
       rt.ident,
-      new GatewayError(
-        502,
-        'upstream_error',
+      answerTooLarge(
         `the upstream answer is larger than ${max} bytes, the most the gateway holds to ${why}; it was not relayed`,
       ),
     );
