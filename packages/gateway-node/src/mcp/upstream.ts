@@ -104,10 +104,23 @@ async function withSession<T>(
       e.message = scrubSentCredentials(e.message, [s.secret, ...Object.values(headers)]);
     throw e;
   } finally {
-    // Ends the upstream session (DELETE when one was issued); failures there change nothing.
-    await transport.terminateSession().catch(() => {});
+    // Ends the upstream session (DELETE when one was issued), within the deadline: `close`
+    // aborts a teardown the upstream leaves unanswered. Failures there change nothing.
+    if (transport.sessionId !== undefined) await endSession(transport, timeoutMs);
     await client.close().catch(() => {});
   }
+}
+
+async function endSession(
+  transport: { terminateSession(): Promise<void> },
+  timeoutMs: number,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((r) => {
+    timer = setTimeout(r, timeoutMs);
+  });
+  await Promise.race([transport.terminateSession().catch(() => {}), deadline]);
+  clearTimeout(timer);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

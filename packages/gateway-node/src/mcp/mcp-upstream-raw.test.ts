@@ -1,0 +1,126 @@
+/**
+ * Upstream MCP servers that the SDK-built mock cannot imitate, served as raw JSON-RPC over HTTP:
+ * a stateful server (it issues an `Mcp-Session-Id`) whose session teardown never answers, and a
+ * server whose `tools/list` carries tools of unusual shapes (agents-and-jobs §2.4, §2.8).
+ */
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { after, before, test } from 'node:test';
+import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import { connectMcp, textOf } from '../test/mcp-client.js';
+import { type RawRequest, type RawUpstream, sendJsonBody, startRawUpstream } from '../test/mock-raw.js';
+
+interface McpDocs extends Docs {
+  readonly mcp_servers: Record<string, Record<string, unknown>>;
+}
+
+interface Rpc {
+  readonly id?: string | number;
+  readonly method?: string;
+  readonly params?: { readonly name?: string };
+}
+
+/** An MCP server speaking raw JSON-RPC: `initialize`, notifications, then `answer` for the rest. */
+function rawMcp(
+  answer: (m: Rpc, res: ServerResponse) => void,
+  session?: string,
+): (req: RawRequest, res: ServerResponse) => void {
+  return (req, res) => {
+    if (req.method === 'DELETE') return; // a session teardown that never answers
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST, DELETE' }).end();
+      return;
+    }
+    const m = JSON.parse(req.raw.toString('utf8')) as Rpc;
+    if (m.id === undefined) {
+      res.writeHead(202).end();
+      return;
+    }
+    if (m.method === 'initialize') {
+      const result = {
+        protocolVersion: '2025-06-18',
+        capabilities: { tools: {} },
+        serverInfo: { name: 'raw', version: '1' },
+      };
+      sendJsonBody(
+        res,
+        200,
+        { jsonrpc: '2.0', id: m.id, result },
+        session ? { 'mcp-session-id': session } : {},
+      );
+      return;
+    }
+    answer(m, res);
+  };
+}
+
+const ok = (m: Rpc, res: ServerResponse, result: unknown) =>
+  sendJsonBody(res, 200, { jsonrpc: '2.0', id: m.id, result });
+
+let stateful: RawUpstream;
+let shapes: RawUpstream;
+let g: Started;
+
+before(async () => {
+  stateful = await startRawUpstream(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list')
+        return ok(m, res, { tools: [{ name: 'echo', inputSchema: { type: 'object' } }] });
+      ok(m, res, { content: [{ type: 'text', text: `stateful:${m.params?.name}` }] });
+    }, 'sess-1'),
+  );
+  shapes = await startRawUpstream(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list')
+        return ok(m, res, {
+          tools: [
+            { name: 'plain', description: 'a well-formed tool', inputSchema: { type: 'object' } },
+            { name: 'no_schema', description: 'no inputSchema at all' },
+            { name: 'empty_schema', inputSchema: {} },
+            { name: 'string_schema', inputSchema: 'nope' },
+            {
+              name: 'odd_output',
+              inputSchema: { type: 'object' },
+              outputSchema: { type: 'object', properties: { a: { type: 'not-a-json-schema-type' } } },
+            },
+          ],
+        });
+      ok(m, res, { content: [{ type: 'text', text: `shapes:${m.params?.name}` }] });
+    }),
+  );
+  const docs: McpDocs = {
+    mcp_servers: {
+      st: { name: 'stateful', url: `${stateful.url}/mcp`, timeout_ms: 1000 },
+      sh: { name: 'shapes', url: `${shapes.url}/mcp` },
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+  };
+  g = await startTestGateway(buildSnapshot(docs));
+});
+
+after(async () => {
+  await g.gw.close();
+  await Promise.all([stateful.close(), shapes.close()]);
+});
+
+/** Rejects when `p` takes longer than `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+test('a session teardown (DELETE) that never answers does not hang the caller: bounded by timeout_ms', async () => {
+  const c = await connectMcp(`${g.base}/mcp`, 'sk-all', 'raw-test');
+  const names = (await within(c.listTools(), 6000)).tools.map((t) => t.name);
+  assert.ok(names.includes('stateful__echo'), JSON.stringify(names));
+  const r = await within(c.callTool({ name: 'stateful__echo', arguments: {} }), 6000);
+  assert.equal(textOf(r), 'stateful:echo');
+  assert.ok(
+    stateful.requests.some((q) => q.method === 'DELETE' && q.headers['mcp-session-id'] === 'sess-1'),
+    'the session is still ended with a DELETE',
+  );
+  await c.close();
+});
