@@ -124,3 +124,52 @@ test('a session teardown (DELETE) that never answers does not hang the caller: b
   );
   await c.close();
 });
+
+test('one tool of unusual shape does not hide the server: every named tool is listed with an object inputSchema', async () => {
+  const c = await connectMcp(`${g.base}/mcp/shapes`, 'sk-all', 'raw-test');
+  const tools = (await c.listTools()).tools;
+  assert.deepEqual(tools.map((t) => t.name).sort(), [
+    'empty_schema',
+    'no_schema',
+    'odd_output',
+    'plain',
+    'string_schema',
+  ]);
+  for (const t of tools) assert.equal(t.inputSchema.type, 'object', t.name);
+  assert.equal(tools.find((t) => t.name === 'no_schema')?.description, 'no inputSchema at all');
+  assert.equal(
+    (tools.find((t) => t.name === 'odd_output') as { outputSchema?: unknown }).outputSchema,
+    undefined,
+    'outputSchema is dropped (§2.4)',
+  );
+  assert.equal(textOf(await c.callTool({ name: 'no_schema', arguments: {} })), 'shapes:no_schema');
+  await c.close();
+  const agg = await connectMcp(`${g.base}/mcp`, 'sk-all', 'raw-test');
+  const names = (await agg.listTools()).tools.map((t) => t.name);
+  assert.ok(
+    names.includes('shapes__plain') && names.includes('shapes__string_schema'),
+    JSON.stringify(names),
+  );
+  await agg.close();
+});
+
+test('a tools/list entry without a string name is skipped alone', async () => {
+  shapes.handle(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list')
+        return ok(m, res, {
+          tools: [{ inputSchema: { type: 'object' } }, 7, { name: 'kept', inputSchema: {} }],
+        });
+      ok(m, res, { content: [] });
+    }),
+  );
+  const c = await connectMcp(`${g.base}/mcp/shapes`, 'sk-all', 'raw-test');
+  assert.deepEqual(
+    (await c.listTools()).tools.map((t) => t.name),
+    ['kept'],
+  );
+  // An answer without a tools array is a failed list leg: the server is skipped, no error.
+  shapes.handle(rawMcp((m, res) => ok(m, res, { nope: true })));
+  assert.deepEqual((await c.listTools()).tools, []);
+  await c.close();
+});

@@ -22,6 +22,7 @@ let sdk:
       [
         typeof import('@modelcontextprotocol/sdk/client/index.js'),
         typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+        typeof import('@modelcontextprotocol/sdk/types.js'),
       ]
     >
   | undefined;
@@ -29,6 +30,7 @@ const loadSdk = () =>
   (sdk ??= Promise.all([
     import('@modelcontextprotocol/sdk/client/index.js'),
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
   ]));
 
 /** A tool as advertised downstream: only name, description and inputSchema survive. */
@@ -126,22 +128,42 @@ async function endSession(
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * A listed tool as advertised downstream, or undefined for an entry without a string name. The
+ * input schema must be an object schema (MCP 2025-11-25 `Tool.inputSchema`, which the callers'
+ * SDKs enforce): a missing or non-object one becomes `{"type":"object"}`, an object one
+ * without `type` gains it; other fields (`outputSchema`, `annotations`...) are dropped.
+ */
+function advertised(t: unknown): ToolInfo | undefined {
+  if (!isObject(t) || typeof t.name !== 'string') return undefined;
+  const schema = isObject(t.inputSchema) ? t.inputSchema : {};
+  return {
+    name: t.name,
+    inputSchema: schema.type === undefined ? { type: 'object', ...schema } : schema,
+    ...(typeof t.description === 'string' ? { description: t.description } : {}),
+  };
+}
+
 export function listTools(s: McpServerView, net: Net): Promise<ToolInfo[]> {
   return withSession(s, net, async (c, timeout) => {
+    const { ResultSchema } = (await loadSdk())[2];
     const out: ToolInfo[] = [];
     let cursor: string | undefined;
-    // Upstream pages are followed so downstream sees one page (§2.3).
+    // Upstream pages are followed so downstream sees one page (§2.3). The result is read
+    // loosely, tool by tool (the SDK's `listTools` refuses the whole page over one odd tool):
+    // an entry without a name is skipped, the server's other tools stay listed (§2.4).
     for (let page = 0; page < 100; page++) {
-      const r = await c.listTools(cursor === undefined ? {} : { cursor }, { timeout });
+      const r = await c.request(
+        { method: 'tools/list', ...(cursor === undefined ? {} : { params: { cursor } }) },
+        ResultSchema,
+        { timeout },
+      );
+      if (!Array.isArray(r.tools)) throw new Error('tools/list result has no tools array');
       for (const t of r.tools) {
-        const tool: ToolInfo = {
-          name: t.name,
-          inputSchema: isObject(t.inputSchema) ? t.inputSchema : {},
-          ...(t.description !== undefined ? { description: t.description } : {}),
-        };
-        out.push(tool);
+        const tool = advertised(t);
+        if (tool !== undefined) out.push(tool);
       }
-      cursor = r.nextCursor;
+      cursor = typeof r.nextCursor === 'string' ? r.nextCursor : undefined;
       if (cursor === undefined) break;
     }
     return out;
