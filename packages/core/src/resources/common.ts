@@ -174,6 +174,26 @@ export const str = v.string();
 /** String with at least one character. */
 export const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s.trim());
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An upstream URL the gateway calls itself (MCP server, OAuth token endpoint): on write it must
+ * be an absolute http(s) URL, reported at the field; the lenient read keeps any non-empty string
+ * so an older stored document still loads.
+ */
+export function httpUrl(mode: Mode) {
+  return mode === 'strict'
+    ? v.pipe(v.string(), v.minLength(1), v.check(isHttpUrl, 'must be an absolute http(s) URL'))
+    : nonEmpty;
+}
+
 /** Characters (Unicode code points), as JSON Schema's `minLength`/`maxLength` count them. */
 function codePoints(s: string): number {
   let n = s.length;

@@ -168,6 +168,13 @@ describe('mcp_servers', () => {
       read: redParse,
     },
     {
+      // Write-time only: an older stored document still loads.
+      label: 'url without a scheme',
+      doc: { ...base, url: 'mcp.example.com/mcp' },
+      write: rejected('/url', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
       label: 'bearer without secret',
       doc: { ...base, auth_type: 'bearer' },
       write: rejected('', 'require a non-empty secret'),
