@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { pino } from 'pino';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
 import { connectMcp, textOf } from '../test/mcp-client.js';
 
@@ -199,4 +201,55 @@ test('openapi: an error body that echoes the credential reaches the caller witho
   assert.equal((seen.at(-1) as Seen).headers.authorization, 'Bearer erp-token-CANARY-7f3a');
   assert.match(textOf(r), /HTTP 401: bad credential: /);
   assert.ok(!textOf(r).includes('CANARY'), textOf(r));
+});
+
+test('openapi: a stored secret that is not a valid header value fails the call cleanly, never logged', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  // Secrets no HTTP header can carry (a pasted line break inside).
+  const server = (name: string, auth: Record<string, unknown>) => ({
+    name,
+    type: 'openapi',
+    url: restUrl,
+    spec: SPEC,
+    ...auth,
+  });
+  const docs: McpDocs = {
+    mcp_servers: {
+      k: server('badkey', {
+        auth_type: 'api_key',
+        api_key_header: 'x-erp-key',
+        secret: 'half\nCANARY-k-91b2',
+      }),
+      b: server('badbearer', { auth_type: 'bearer', secret: 'half\rCANARY-b-4c1d' }),
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+  };
+  const own = await startTestGateway(buildSnapshot(docs), undefined, {
+    logger: pino({ level: 'info' }, sink),
+  });
+  const c = await connectMcp(`${own.base}/mcp`, 'sk-all', 'openapi-test');
+  const sent = seen.length;
+  for (const name of ['badkey__getitem', 'badbearer__getitem'])
+    await assert.rejects(
+      c.callTool({ name, arguments: { id: '1' } }),
+      (e: { code?: number; message: string }) => {
+        assert.equal(e.code, -32603);
+        assert.match(e.message, /upstream MCP server 'bad(key|bearer)' failed to call tool/);
+        return true;
+      },
+    );
+  await c.close();
+  await own.gw.close();
+  assert.equal(seen.length, sent, 'nothing was sent');
+  assert.ok(
+    lines.some((l) => l.includes('"server":"badkey"')),
+    'the failure is logged',
+  );
+  for (const l of lines) assert.ok(!l.includes('CANARY'), `secret leaked into the log: ${l}`);
 });

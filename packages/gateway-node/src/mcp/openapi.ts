@@ -10,7 +10,7 @@ import type { Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { oauthTokens } from './oauth.js';
-import { type CallResult, DEFAULT_TIMEOUT_MS, type ToolInfo } from './upstream.js';
+import { type CallResult, DEFAULT_TIMEOUT_MS, headerValue, type ToolInfo } from './upstream.js';
 
 type Json = Record<string, unknown>;
 
@@ -209,11 +209,13 @@ export async function callOpenApi(
     s.auth_type === 'oauth2' && s.client_id !== undefined && s.token_url !== undefined
       ? { tokenUrl: s.token_url, clientId: s.client_id, secret, scopes: s.scopes ?? [] }
       : undefined;
-  if (s.auth_type === 'bearer') headers.authorization = `Bearer ${secret}`;
-  else if (s.auth_type === 'api_key') headers[s.api_key_header ?? 'x-api-key'] = secret;
+  if (s.auth_type === 'bearer') headers.authorization = `Bearer ${headerValue(secret, 'the stored secret')}`;
+  else if (s.auth_type === 'api_key')
+    headers[s.api_key_header ?? 'x-api-key'] = headerValue(secret, 'the stored secret');
   else if (s.auth_type === 'oauth2') {
     if (oauth === undefined) throw new Error('oauth2 server is missing client_id or token_url');
-    headers.authorization = `Bearer ${await oauthTokens.token(oauth, timeoutMs, net)}`;
+    const token = await oauthTokens.token(oauth, timeoutMs, net);
+    headers.authorization = `Bearer ${headerValue(token, 'the minted token')}`;
   }
   // `net` refuses redirects (a 3xx is a failure).
   const res = await net(url, {

@@ -49,6 +49,15 @@ export interface CallResult {
 /** Visible ASCII and tab only: anything else would fail inside fetch with the value quoted. */
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
+/**
+ * `value` when it can travel as a header value; otherwise an error that names `what`, never the
+ * value (the fetch's own error would quote it, and that message is logged).
+ */
+export function headerValue(value: string, what: string): string {
+  if (!HEADER_VALUE.test(value)) throw new Error(`${what} is not a valid header value`);
+  return value;
+}
+
 function oauthClient(s: McpServerView): OAuthClient {
   if (s.client_id === undefined || s.token_url === undefined || s.secret === undefined)
     throw new Error('oauth2 server is missing client_id, secret or token_url');
@@ -61,15 +70,12 @@ async function authHeaders(s: McpServerView, timeoutMs: number, net: Net): Promi
     case 'none':
       return {};
     case 'bearer':
-      if (!HEADER_VALUE.test(secret)) throw new Error('the stored secret is not a valid header value');
-      return { authorization: `Bearer ${secret}` };
+      return { authorization: `Bearer ${headerValue(secret, 'the stored secret')}` };
     case 'api_key':
-      if (!HEADER_VALUE.test(secret)) throw new Error('the stored secret is not a valid header value');
-      return { 'x-api-key': secret };
+      return { 'x-api-key': headerValue(secret, 'the stored secret') };
     case 'oauth2': {
       const token = await oauthTokens.token(oauthClient(s), timeoutMs, net);
-      if (!HEADER_VALUE.test(token)) throw new Error('the minted token is not a valid header value');
-      return { authorization: `Bearer ${token}` };
+      return { authorization: `Bearer ${headerValue(token, 'the minted token')}` };
     }
   }
 }
