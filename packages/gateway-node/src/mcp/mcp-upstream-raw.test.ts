@@ -1,13 +1,14 @@
 /**
  * Upstream MCP servers that the SDK-built mock cannot imitate, served as raw JSON-RPC over HTTP:
- * a stateful server (it issues an `Mcp-Session-Id`) whose session teardown never answers, and a
- * server whose `tools/list` carries tools of unusual shapes (agents-and-jobs §2.4, §2.8).
+ * a stateful server (it issues an `Mcp-Session-Id`) whose session teardown never answers, one
+ * that never acknowledges `notifications/initialized`, and a server whose `tools/list` carries
+ * tools of unusual shapes (agents-and-jobs §2.4, §2.8).
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
-import { connectMcp, textOf } from '../test/mcp-client.js';
+import { connectMcp, failure, textOf } from '../test/mcp-client.js';
 import { type RawRequest, type RawUpstream, sendJsonBody, startRawUpstream } from '../test/mock-raw.js';
 
 interface McpDocs extends Docs {
@@ -24,6 +25,7 @@ interface Rpc {
 function rawMcp(
   answer: (m: Rpc, res: ServerResponse) => void,
   session?: string,
+  muteNotifications = false,
 ): (req: RawRequest, res: ServerResponse) => void {
   return (req, res) => {
     if (req.method === 'DELETE') return; // a session teardown that never answers
@@ -33,7 +35,7 @@ function rawMcp(
     }
     const m = JSON.parse(req.raw.toString('utf8')) as Rpc;
     if (m.id === undefined) {
-      res.writeHead(202).end();
+      if (!muteNotifications) res.writeHead(202).end();
       return;
     }
     if (m.method === 'initialize') {
@@ -58,6 +60,7 @@ const ok = (m: Rpc, res: ServerResponse, result: unknown) =>
   sendJsonBody(res, 200, { jsonrpc: '2.0', id: m.id, result });
 
 let stateful: RawUpstream;
+let mute: RawUpstream;
 let shapes: RawUpstream;
 let g: Started;
 
@@ -68,6 +71,16 @@ before(async () => {
         return ok(m, res, { tools: [{ name: 'echo', inputSchema: { type: 'object' } }] });
       ok(m, res, { content: [{ type: 'text', text: `stateful:${m.params?.name}` }] });
     }, 'sess-1'),
+  );
+  mute = await startRawUpstream(
+    rawMcp(
+      (m, res) => {
+        if (m.method === 'tools/list') return ok(m, res, { tools: [{ name: 'echo', inputSchema: {} }] });
+        ok(m, res, { content: [] });
+      },
+      undefined,
+      true,
+    ),
   );
   shapes = await startRawUpstream(
     rawMcp((m, res) => {
@@ -92,6 +105,7 @@ before(async () => {
     mcp_servers: {
       st: { name: 'stateful', url: `${stateful.url}/mcp`, timeout_ms: 1000 },
       sh: { name: 'shapes', url: `${shapes.url}/mcp` },
+      mu: { name: 'mute', url: `${mute.url}/mcp`, timeout_ms: 1000 },
     },
     api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
   };
@@ -100,7 +114,7 @@ before(async () => {
 
 after(async () => {
   await g.gw.close();
-  await Promise.all([stateful.close(), shapes.close()]);
+  await Promise.all([stateful.close(), mute.close(), shapes.close()]);
 });
 
 /** Rejects when `p` takes longer than `ms`. */
@@ -122,6 +136,16 @@ test('a session teardown (DELETE) that never answers does not hang the caller: b
     stateful.requests.some((q) => q.method === 'DELETE' && q.headers['mcp-session-id'] === 'sess-1'),
     'the session is still ended with a DELETE',
   );
+  await c.close();
+});
+
+test('an upstream that never acknowledges notifications/initialized: setup is bounded by timeout_ms', async () => {
+  const c = await connectMcp(`${g.base}/mcp`, 'sk-all', 'raw-test');
+  const names = (await within(c.listTools(), 6000)).tools.map((t) => t.name);
+  assert.ok(!names.includes('mute__echo') && names.includes('stateful__echo'), JSON.stringify(names));
+  const e = await within(failure(c.callTool({ name: 'mute__echo', arguments: {} })), 6000);
+  assert.equal(e.code, -32603);
+  assert.match(e.message, /upstream MCP server 'mute' failed to call tool/);
   await c.close();
 });
 

@@ -104,7 +104,12 @@ async function withSession<T>(
   });
   const client = new Client({ name: 'aisix-mcp-gateway', version: '1' }, { capabilities: {} });
   try {
-    await client.connect(transport, { timeout: timeoutMs, signal: setupDeadline });
+    // The deadline covers the whole handshake: the SDK bounds only the `initialize` request,
+    // not the `notifications/initialized` POST after it.
+    await beforeDeadline(
+      client.connect(transport, { timeout: timeoutMs, signal: setupDeadline }),
+      setupDeadline,
+    );
     return await op(client, timeoutMs);
   } catch (e) {
     // The SDK quotes the upstream's error body, which may echo the credential sent with it.
@@ -117,6 +122,16 @@ async function withSession<T>(
     if (transport.sessionId !== undefined) await endSession(transport, timeoutMs);
     await client.close().catch(() => {});
   }
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts (the caller then closes). */
+function beforeDeadline<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 async function endSession(
