@@ -106,6 +106,20 @@ before(async () => {
       st: { name: 'stateful', url: `${stateful.url}/mcp`, timeout_ms: 1000 },
       sh: { name: 'shapes', url: `${shapes.url}/mcp` },
       mu: { name: 'mute', url: `${mute.url}/mcp`, timeout_ms: 1000 },
+      // Deadlines past what a Node timer holds (2^31 - 1 ms); the schema only asks for >= 1.
+      pa: { name: 'patient', url: `${shapes.url}/mcp`, timeout_ms: 3_000_000_000 },
+      pb: {
+        name: 'patient-api',
+        type: 'openapi',
+        url: shapes.url,
+        timeout_ms: 5_000_000_000,
+        spec: {
+          openapi: '3.0.3',
+          paths: {
+            '/mcp': { post: { operationId: 'poke', requestBody: { content: { 'application/json': {} } } } },
+          },
+        },
+      },
     },
     api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
   };
@@ -175,6 +189,16 @@ test('one tool of unusual shape does not hide the server: every named tool is li
     JSON.stringify(names),
   );
   await agg.close();
+});
+
+test('a very long timeout_ms (past a 32-bit timer) means a long deadline, not an immediate failure', async () => {
+  const c = await connectMcp(`${g.base}/mcp`, 'sk-all', 'raw-test');
+  const names = (await c.listTools()).tools.map((t) => t.name);
+  assert.ok(names.includes('patient__plain') && names.includes('patient-api__poke'), JSON.stringify(names));
+  assert.equal(textOf(await c.callTool({ name: 'patient__plain', arguments: {} })), 'shapes:plain');
+  const r = await c.callTool({ name: 'patient-api__poke', arguments: { body: {} } });
+  assert.notEqual(r.isError, true);
+  await c.close();
 });
 
 test('a tools/list entry without a string name is skipped alone', async () => {

@@ -10,7 +10,7 @@ import type { Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { oauthTokens } from './oauth.js';
-import { type CallResult, DEFAULT_TIMEOUT_MS, headerValue, type ToolInfo } from './upstream.js';
+import { type CallResult, headerValue, type ToolInfo, timeoutOf } from './upstream.js';
 
 type Json = Record<string, unknown>;
 
@@ -203,7 +203,7 @@ export async function callOpenApi(
     body = JSON.stringify(b);
     headers['content-type'] = 'application/json';
   }
-  const timeoutMs = s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = timeoutOf(s);
   const secret = s.secret ?? '';
   const oauth =
     s.auth_type === 'oauth2' && s.client_id !== undefined && s.token_url !== undefined

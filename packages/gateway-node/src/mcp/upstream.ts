@@ -11,7 +11,16 @@ import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** The longest delay a Node timer holds (a longer one fires at once, with a warning). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A server's `timeout_ms` (default 30 s) as a usable deadline: the schema only asks for >= 1,
+ * so a longer value than a timer holds means "about 24.8 days", not an immediate timeout.
+ */
+export const timeoutOf = (s: McpServerView): number =>
+  Math.min(s.timeout_ms ?? DEFAULT_TIMEOUT_MS, MAX_TIMER_MS);
 
 /**
  * The SDK (with zod, ajv and their schemas: ~1.3 MB of source, several MB of heap) is loaded on
@@ -94,7 +103,7 @@ async function withSession<T>(
   net: Net,
   op: (c: Client, timeoutMs: number) => Promise<T>,
 ): Promise<T> {
-  const timeoutMs = s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = timeoutOf(s);
   const setupDeadline = AbortSignal.timeout(timeoutMs);
   const headers = await authHeaders(s, timeoutMs, net);
   const [{ Client }, { StreamableHTTPClientTransport }] = await loadSdk();
