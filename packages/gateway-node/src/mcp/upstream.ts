@@ -5,6 +5,7 @@
  * session setup (token minting included) and, separately, the request. Redirects are refused.
  * The gateway-held credential goes on every upstream request; the caller's never does.
  */
+import { timerMs } from '@aisix/core';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
@@ -12,15 +13,12 @@ import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** The longest delay a Node timer holds (a longer one fires at once, with a warning). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * A server's `timeout_ms` (default 30 s) as a usable deadline: the schema only asks for >= 1,
  * so a longer value than a timer holds means "about 24.8 days", not an immediate timeout.
  */
-export const timeoutOf = (s: McpServerView): number =>
-  Math.min(s.timeout_ms ?? DEFAULT_TIMEOUT_MS, MAX_TIMER_MS);
+export const timeoutOf = (s: McpServerView): number => timerMs(s.timeout_ms ?? DEFAULT_TIMEOUT_MS);
 
 /**
  * The SDK (with zod, ajv and their schemas: ~1.3 MB of source, several MB of heap) is loaded on
