@@ -281,6 +281,19 @@ describe('guardrail_attachments', () => {
       read: red,
     },
     { label: 'root open', doc: { ...base, id: 'x' }, write: accepted({}, ['id']), read: yellow('id') },
+    {
+      // It would match nothing and still take the guardrail out of its implicit env scope.
+      label: 'scoped attachment without scope_id: refused on write, still loads from the store',
+      doc: { guardrail_id: 'g', scope_type: 'model', priority: 1 },
+      write: rejected('', '"scope_id" is required when scope_type is model'),
+      read: green,
+    },
+    {
+      label: 'team attachment with an empty scope_id',
+      doc: { guardrail_id: 'g', scope_type: 'team', scope_id: '', priority: 1 },
+      write: rejected('/scope_id', 'length must be >= 1'),
+      read: green,
+    },
   ]);
 });
 

@@ -5,7 +5,7 @@
  * read; nested objects stay closed. Attachments scope a guardrail to a model, key or team.
  */
 import * as v from 'valibot';
-import { discriminated, i32, type Mode, nonEmpty, openObj, rfc3339 } from './common.js';
+import { discriminated, i32, type Mode, nonEmpty, openObj, pathItem, rfc3339 } from './common.js';
 import { guardrailKindEntries } from './guardrail-kinds.js';
 
 function commonFields() {
@@ -46,15 +46,41 @@ export function guardrailSchema(mode: Mode) {
 
 export type Guardrail = v.InferOutput<ReturnType<typeof guardrailSchema>>;
 
-export function guardrailAttachmentSchema(mode: Mode) {
-  return openObj(mode, {
-    guardrail_id: nonEmpty,
-    scope_type: v.picklist(['env', 'model', 'api_key', 'team']),
-    scope_id: v.nullish(v.string()),
-    priority: i32,
-    enabled: v.optional(v.boolean(), true),
-    env_id: v.nullish(v.string()),
+/**
+ * A `model`, `api_key` or `team` attachment governs the requests of the entry its `scope_id`
+ * names. Without one it matches no request, yet it still takes the guardrail out of the
+ * implicit env scope (control-plane §3.7: once any attachment names a guardrail, only
+ * attachments govern it): the guardrail would silently stop applying everywhere. Refused on
+ * write; the etcd read path stays lenient, so a stored row still loads (and matches nothing).
+ */
+function scopeIdOnWrite<T extends { scope_type: string; scope_id?: string | null | undefined }>(mode: Mode) {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    if (mode === 'lenient' || !dataset.typed) return;
+    const { scope_type, scope_id } = dataset.value;
+    if (scope_type === 'env' || (typeof scope_id === 'string' && scope_id !== '')) return;
+    const why =
+      'an attachment without one matches no request and takes the guardrail out of its implicit env scope';
+    if (scope_id === '') {
+      addIssue({
+        message: `length must be >= 1 when scope_type is ${scope_type} (${why})`,
+        path: [pathItem('scope_id', scope_id)],
+      });
+    } else addIssue({ message: `"scope_id" is required when scope_type is ${scope_type} (${why})` });
   });
+}
+
+export function guardrailAttachmentSchema(mode: Mode) {
+  return v.pipe(
+    openObj(mode, {
+      guardrail_id: nonEmpty,
+      scope_type: v.picklist(['env', 'model', 'api_key', 'team']),
+      scope_id: v.nullish(v.string()),
+      priority: i32,
+      enabled: v.optional(v.boolean(), true),
+      env_id: v.nullish(v.string()),
+    }),
+    scopeIdOnWrite(mode),
+  );
 }
 
 export type GuardrailAttachment = v.InferOutput<ReturnType<typeof guardrailAttachmentSchema>>;
