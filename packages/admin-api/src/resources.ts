@@ -46,6 +46,7 @@ import {
 import { type AuditAction, type AuditContext, auditInput } from './audit.js';
 import { readJsonBody } from './body.js';
 import { AdminHttpError, MSG_NOT_FOUND } from './errors.js';
+import { checkJwtIdentity } from './jwt-identity.js';
 import { mergePatch } from './merge-patch.js';
 import { etag, type IfMatch, ifMatchAccepts, preconditionFailed } from './precondition.js';
 import type { ResourceReader } from './reader.js';
@@ -227,6 +228,7 @@ export async function createResource(
   let id = randomUUID();
   await checkWriteReferences(deps.reader, kind, id, value, false);
   await checkApiKeyHashes(deps.reader, kind, id, value);
+  await checkJwtIdentity(deps.reader, kind, id, value);
   let res: { revision: number };
   try {
     res = await write(id);
@@ -329,6 +331,7 @@ export async function replaceResource(
       checkPreviousKeysUnchanged(kind, value, stored.value);
       await checkWriteReferences(deps.reader, kind, id, value, true);
       await checkApiKeyHashes(deps.reader, kind, id, value);
+      await checkJwtIdentity(deps.reader, kind, id, value);
       return { value };
     },
     'accept',
@@ -362,6 +365,7 @@ export async function patchResource(
     checkPreviousKeysUnchanged(kind, value, stored.value);
     await checkWriteReferences(deps.reader, kind, id, value, true);
     await checkApiKeyHashes(deps.reader, kind, id, value);
+    await checkJwtIdentity(deps.reader, kind, id, value);
     return { value };
   });
   return publicEntry(kind, { id, value: res.value, revision: res.revision });
