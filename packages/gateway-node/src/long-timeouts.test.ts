@@ -8,8 +8,22 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { buildSnapshot, CALLER_KEY, standardDocs, startTestGateway, testConfig } from './test/fixtures.js';
-import { chatJson, chatSse, type MockUpstream, sleep, startMockUpstream } from './test/mock-upstream.js';
+import {
+  buildSnapshot,
+  CALLER_KEY,
+  type Docs,
+  standardDocs,
+  startTestGateway,
+  testConfig,
+} from './test/fixtures.js';
+import {
+  chatJson,
+  chatSse,
+  json,
+  type MockUpstream,
+  sleep,
+  startMockUpstream,
+} from './test/mock-upstream.js';
 
 /** 3e9 ms ≈ 35 days, past the 32-bit timer range. */
 const LONG_MS = 3_000_000_000;
@@ -104,4 +118,44 @@ test('shutdown.max_drain_secs past the timer range: an in-flight request still c
   assert.equal(text, 'abcd', 'the stream was not cut by the drain deadline');
   await drained;
   assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+});
+
+test("a remote guardrail's timeout_ms past the timer range: a slow vendor is waited for, not timed out", async () => {
+  // fail_open false: a vendor timeout would refuse the request with 422 (control-plane §3.7).
+  const docs = {
+    ...standardDocs(up.url),
+    guardrails: {
+      g1: {
+        name: 'mod',
+        kind: 'openai_moderation',
+        api_key: 'sk-mod',
+        endpoint: `${up.url}/v1`,
+        timeout_ms: LONG_MS,
+        fail_open: false,
+      },
+    },
+  } as Docs;
+  const answer = chatJson('screened');
+  up.handle(async (req, res) => {
+    if (req.url !== '/v1/moderations') return answer(req, res);
+    await sleep(100);
+    json(res, 200, { id: 'modr-1', model: 'omni-moderation-latest', results: [{ flagged: false }] });
+  });
+  const g = await startTestGateway(buildSnapshot(docs), long);
+  overflows.length = 0;
+  try {
+    const client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+    const r = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(r.choices[0]?.message.content, 'screened');
+    assert.ok(
+      up.requests.some((q) => q.url === '/v1/moderations'),
+      'the vendor was asked',
+    );
+    assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+  } finally {
+    await g.gw.close();
+  }
 });

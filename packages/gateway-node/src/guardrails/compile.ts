@@ -8,7 +8,7 @@
  * detectors are V8 regexes written to be linear (`detectors.ts`). Literal keywords are a
  * case-insensitive substring search.
  */
-import { re2 } from '@aisix/core';
+import { re2, timerMs } from '@aisix/core';
 import { BUILTIN_DETECTORS, type BuiltinDetector, findBuiltin, traitsOf } from './detectors.js';
 import { anyPrefilter, foldedOnce, patternPrefilter } from './prefilter.js';
 import type { RemoteCheck } from './remote/http.js';
@@ -92,12 +92,14 @@ export function compileGuardrail(
   if (g.kind === 'pii') return { ...common, scan: piiScanner(g) };
   const check = remoteCheck(g, remote);
   if (check === undefined) return undefined;
-  const timeoutMs =
+  // `timeout_ms` is a u64: past a timer's range it means "practically never", not 1 ms.
+  const timeoutMs = timerMs(
     g.kind === 'bedrock'
       ? g.latency_mode.kind === 'timed'
         ? g.latency_mode.timeout_ms
         : 5000
-      : g.timeout_ms;
+      : g.timeout_ms,
+  );
   const open = g.fail_open && !g.mandatory;
   const outputOpen = open && (g as { output_fail_open?: boolean }).output_fail_open === true;
   const userOnly =
