@@ -12,6 +12,7 @@ import {
   buildSnapshot,
   CALLER_KEY,
   type Docs,
+  sha256,
   standardDocs,
   startTestGateway,
   testConfig,
@@ -154,6 +155,32 @@ test("a remote guardrail's timeout_ms past the timer range: a slow vendor is wai
       up.requests.some((q) => q.url === '/v1/moderations'),
       'the vendor was asked',
     );
+    assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+  } finally {
+    await g.gw.close();
+  }
+});
+
+test("an A2A agent's timeout_ms past the timer range: a slow agent is relayed, not timed out", async () => {
+  const docs = {
+    a2a_agents: { a1: { name: 'slow', url: `${up.url}/agent`, timeout_ms: LONG_MS } },
+    api_keys: { k: { key_hash: sha256('sk-agents'), allowed_models: [], allowed_agents: ['*'] } },
+  } as Docs;
+  up.handle(async (_req, res) => {
+    await sleep(100);
+    json(res, 200, { jsonrpc: '2.0', id: 1, result: { kind: 'task', id: 't1' } });
+  });
+  const g = await startTestGateway(buildSnapshot(docs), long);
+  overflows.length = 0;
+  try {
+    const res = await fetch(`${g.base}/a2a/slow`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-agents', 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 't1' } }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.deepEqual(JSON.parse(text), { jsonrpc: '2.0', id: 1, result: { kind: 'task', id: 't1' } });
     assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
   } finally {
     await g.gw.close();

@@ -3,7 +3,7 @@
  * agents by name, compiled once per snapshot, so an agent added, disabled or edited in the
  * store applies on the next request and nothing is kept between snapshots.
  */
-import type { ConfigSnapshot } from '@aisix/core';
+import { type ConfigSnapshot, timerMs } from '@aisix/core';
 import type { Logger } from 'pino';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -80,7 +80,8 @@ function view(a: StoredAgent, logger: Logger): AgentView {
     unusable,
     protocolVersion: a.protocol_version === '0.3' ? '0.3' : '1.0',
     auth,
-    timeoutMs: a.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    // A u64: past a timer's range it means "practically never", not 1 ms.
+    timeoutMs: timerMs(a.timeout_ms ?? DEFAULT_TIMEOUT_MS),
   };
 }
 
