@@ -3,7 +3,8 @@
  * u64 (control-plane §1.9, §1.2 `shutdown`) and a model's `timeout` is a u64 too: a very long
  * deadline means "practically none", never "already expired". Node turns an oversized timer
  * into a 1 ms one (TimeoutOverflowWarning), which failed every call at once and made the
- * stream timers spin.
+ * stream timers spin. The resources' own u64 deadlines (guardrails', MCP servers' and A2A
+ * agents' `timeout_ms`...) have no upper bound either and mean the same.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,6 +18,8 @@ import {
   startTestGateway,
   testConfig,
 } from './test/fixtures.js';
+import { connectMcp, textOf } from './test/mcp-client.js';
+import { startMockMcp } from './test/mock-mcp.js';
 import {
   chatJson,
   chatSse,
@@ -184,5 +187,48 @@ test("an A2A agent's timeout_ms past the timer range: a slow agent is relayed, n
     assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
   } finally {
     await g.gw.close();
+  }
+});
+
+test("an MCP server's timeout_ms past the timer range: tools of mcp and openapi servers are served", async () => {
+  const mcp = await startMockMcp('far');
+  const docs = {
+    mcp_servers: {
+      s1: { name: 'far', url: mcp.url, timeout_ms: LONG_MS },
+      s2: {
+        name: 'api',
+        type: 'openapi',
+        url: `${up.url}/api/`,
+        timeout_ms: LONG_MS,
+        spec: {
+          openapi: '3.0.3',
+          info: { title: 'api', version: '1' },
+          paths: { '/ping': { get: { operationId: 'ping' } } },
+        },
+      },
+    },
+    api_keys: { k: { key_hash: sha256('sk-tools'), allowed_models: [], allowed_tools: ['*'] } },
+  } as Docs;
+  up.handle(async (_req, res) => {
+    await sleep(100);
+    json(res, 200, { pong: true });
+  });
+  const g = await startTestGateway(buildSnapshot(docs), long);
+  overflows.length = 0;
+  const c = await connectMcp(`${g.base}/mcp`, 'sk-tools', 'long-timeouts');
+  try {
+    const names = (await c.listTools()).tools.map((t) => t.name).sort();
+    assert.ok(names.includes('far__echo') && names.includes('api__ping'), names.join());
+    const echoed = await c.callTool({ name: 'far__echo', arguments: { text: 'x' } });
+    assert.equal(echoed.isError ?? false, false, textOf(echoed));
+    assert.equal(textOf(echoed), 'far:echo:x');
+    const ping = await c.callTool({ name: 'api__ping', arguments: {} });
+    assert.equal(ping.isError ?? false, false, textOf(ping));
+    assert.match(textOf(ping), /pong/);
+    assert.deepEqual(overflows, [], 'no timer overflowed the 32-bit range');
+  } finally {
+    await c.close();
+    await g.gw.close();
+    await mcp.close();
   }
 });

@@ -4,7 +4,7 @@
  * foreign prefixes of disabled servers too) and the enabled tool policies. Compiled once per
  * snapshot, so a server or policy change applies on the next request and nothing else is kept.
  */
-import type { ConfigSnapshot } from '@aisix/core';
+import { type ConfigSnapshot, timerMs } from '@aisix/core';
 import type { Logger } from 'pino';
 
 export type AuthType = 'none' | 'bearer' | 'api_key' | 'oauth2';
@@ -79,7 +79,9 @@ export function mcpGateway(snapshot: ConfigSnapshot, logger: Logger): McpGateway
       logger.warn({ server: s.name, id: r.id }, 'duplicate MCP server name; the first one is used');
       continue;
     }
-    servers.set(s.name, s);
+    // `timeout_ms` is a u64: past a timer's range it means "practically never", not 1 ms.
+    const timeout = s.timeout_ms === undefined ? undefined : timerMs(s.timeout_ms);
+    servers.set(s.name, timeout === s.timeout_ms ? s : { ...s, timeout_ms: timeout });
     warnCleartext(logger, s);
   }
   const policies: PolicyRow[] = [];
