@@ -6,7 +6,7 @@
  * the semantic layer then degrades to exact-only for that request, semantic routing applies its
  * `on_embedding_failure` policy.
  */
-import { resolveModel } from '@aisix/core';
+import { resolveModel, timerMs } from '@aisix/core';
 import type { RequestContext } from '../pipeline/context.js';
 import { modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -84,7 +84,8 @@ export async function embedBatch(
     const r = await sendUpstream(
       t.dispatcher,
       p,
-      AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
+      // A u64: past a timer's range it means "practically never" (not 1 ms, nor a RangeError).
+      AbortSignal.timeout(timeoutMs !== undefined && timeoutMs > 0 ? timerMs(timeoutMs) : DEFAULT_TIMEOUT_MS),
     );
     const body = await readCapped(r.body, MAX_EMBEDDING_BODY * count);
     if (r.statusCode < 200 || r.statusCode >= 300) return undefined;

@@ -35,6 +35,8 @@ const POLICIES: Policies = {
   s3: sem('mock/sem-fail', 0.9, { semantic: { embedding_timeout_ms: 200 } }),
   s4: sem('mock/sem-ttl', 0.9, { ttl_seconds: 3 }),
   s5: sem('mock/sem-max', 0.9, { semantic: { max_entries: 1 } }),
+  // A u64 past what a timer holds (control-plane §3.8): "practically none", not "expired".
+  s6: sem('mock/sem-long', 0.9, { semantic: { embedding_timeout_ms: 5_000_000_000 } }),
 };
 
 const CAPITAL = 'what is the capital of France?';
@@ -216,6 +218,16 @@ describe('exact-only cases', () => {
     } finally {
       rig.emb.mode = 'ok';
     }
+  });
+
+  test('embedding_timeout_ms past the timer range: the embedder is waited for and a paraphrase hits', async () => {
+    rig.emb.vectors.set(line('long question'), vec(0, 0, 0, 0, 0, 1));
+    rig.emb.vectors.set(line('long paraphrase'), vec(0, 0, 0, 0, 0, 1));
+    const first = await ask('mock/sem-long', 'long question');
+    assert.equal(cacheHeader(first), 'miss');
+    const para = await ask('mock/sem-long', 'long paraphrase');
+    assert.equal(para.headers.get('x-aisix-cache-layer'), 'semantic');
+    assert.equal(para.text, first.text);
   });
 
   test('a semantic copy never outlives the entry it copies', async () => {

@@ -98,6 +98,11 @@ before(async () => {
         display_name: 'router-to',
         semantic: semantic('bad-embedder', { on_embedding_failure: { target: 'code-model' } }),
       },
+      // A u64 past what a timer holds (control-plane §3.2): "practically none", not "expired".
+      'router-long': {
+        display_name: 'router-long',
+        semantic: semantic('embedder', { embedding_timeout_ms: 5_000_000_000, on_embedding_failure: 'fail' }),
+      },
       'router-chat-emb': {
         display_name: 'router-chat-emb',
         // Not an embedding Model → the failure policy.
@@ -196,6 +201,11 @@ test('embedding failure: default → the default model, {target} → that alias,
       return true;
     });
   }
+});
+
+test('embedding_timeout_ms past the timer range: the prompt is embedded and routed, not failed', async () => {
+  const r = await ask('router-long', 'Can you check this contract clause?');
+  assert.deepEqual([r.servedBy, r.route], ['legal-model', 'legal']);
 });
 
 test('the chosen target keeps its own rate limit, as a one-target routing group member (§8.2 step 6)', async () => {
