@@ -69,6 +69,8 @@ function docs(liveCheck: boolean): Docs {
       dlive: direct('dlive', 'pkb', check({ enabled: liveCheck })),
       // Five checks due at start: one must wait for a free slot.
       dextra: direct('dextra', 'pk1', check()),
+      // A deadline past what a timer holds (~24.8 days): "practically none", not 1 ms.
+      dlong: direct('dlong', 'pkb', check({ timeout_seconds: 3_000_000 })),
       tb: direct('tb', 'pkb'),
       g1: { display_name: 'g1', routing: { targets: [{ model: 'da' }, { model: 'tb' }] } },
       dead: { display_name: 'dead', routing: { targets: [{ model: 'da' }, { model: 'db' }] } },
@@ -213,6 +215,14 @@ test('ignore_statuses: a check answered with an ignored status passes (healthy, 
   const r = await row('dignore');
   assert.equal(r.status, 'healthy');
   assert.equal(r.last_check_status, 429);
+  assert.equal(r.status_reason, undefined);
+});
+
+test('timeout_seconds past the timer range: a slow passing check passes, it does not time out', async () => {
+  await until('dlong checked', 5_000, async () => (await row('dlong')).last_checked_at !== undefined);
+  const r = await row('dlong');
+  assert.equal(r.status, 'healthy');
+  assert.equal(r.last_check_status, 200);
   assert.equal(r.status_reason, undefined);
 });
 

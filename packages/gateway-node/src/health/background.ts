@@ -12,7 +12,7 @@
  * path. Each process checks on its own (with `proxy.workers` > 1, every worker does).
  */
 import { randomUUID } from 'node:crypto';
-import type { ConfigSnapshot, Resource } from '@aisix/core';
+import { type ConfigSnapshot, type Resource, timerMs } from '@aisix/core';
 import type { PreparedRequest } from '@aisix/providers';
 import { type BackgroundCheckView, modelKind, modelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -128,7 +128,9 @@ export class BackgroundChecks {
     });
     if (!prepared.ok) return undefined;
     let req: PreparedRequest = prepared.request;
-    const signal = AbortSignal.timeout(cfg.timeout_seconds * 1000);
+    // No upper bound on timeout_seconds: past a timer's range it means "practically never"
+    // (not 1 ms, nor a RangeError from AbortSignal.timeout).
+    const signal = AbortSignal.timeout(timerMs(cfg.timeout_seconds * 1000));
     try {
       if (adapter.authorize) {
         const auth = await adapter.authorize(req, {
