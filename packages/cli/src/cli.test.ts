@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -414,6 +414,39 @@ describe('aisix serving', () => {
       assert.equal(await proc.exited, 0, proc.stderr());
     } finally {
       proc.child.kill('SIGKILL');
+    }
+  });
+
+  test('a SIGHUP during the eager etcd connect does not kill the booting process', async () => {
+    // An etcd endpoint that accepts connections and never answers: with credentials the boot
+    // connects eagerly and keeps retrying (control-plane §1.3), up to ~25 s before it binds.
+    const dialed: Socket[] = [];
+    const silent = createServer((s) => {
+      dialed.push(s);
+      s.on('error', () => {});
+    });
+    const etcdPort = await freePort();
+    await new Promise<void>((r) => silent.listen(etcdPort, '127.0.0.1', r));
+    const p = await ports();
+    const cfg = write(
+      'hup-boot.yaml',
+      `proxy:\n  addr: "127.0.0.1:3000"\nadmin:\n  admin_keys: ["hup-boot-admin-key"]\netcd:\n  endpoints: ["http://127.0.0.1:${etcdPort}"]\n  user: root\n  password_env: HUP_ETCD_PW\n`,
+    );
+    const proc = start(['--config', cfg], { ...listenerEnv(p), HUP_ETCD_PW: 'hup-pw' });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (dialed.length === 0 && proc.child.exitCode === null && Date.now() < deadline) await sleep(20);
+      assert.ok(dialed.length > 0, `the boot dialed etcd: ${proc.stderr()}`);
+      proc.child.kill('SIGHUP');
+      await sleep(1000);
+      assert.equal(proc.child.signalCode, null, 'the SIGHUP did not kill the booting process');
+      assert.equal(proc.child.exitCode, null, proc.stderr());
+      assert.equal(proc.stderr(), '');
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      for (const s of dialed) s.destroy();
+      silent.close();
     }
   });
 

@@ -5,6 +5,7 @@
  * config/resources/startup failure, 2 usage error (`diff` uses 2 for "changes", 1 for usage).
  */
 import { HELP, parseCommand } from './args.js';
+import { holdReloadSignals } from './boot-signals.js';
 import { tuneHeap } from './heap.js';
 import { aisixVersion } from './version.js';
 
@@ -45,6 +46,8 @@ async function main(): Promise<number> {
       return runValidate(command.configPath, command.resourcesPath, process.env, io, command.role);
     }
     case 'serve': {
+      // A SIGHUP before the reload handler is installed must not kill the booting process.
+      holdReloadSignals();
       const serving = tuneHeap();
       const { loadConfig } = await import('./load-config.js');
       const loaded = await loadConfig(command.configPath, process.env, command.role);

@@ -6,6 +6,7 @@
  */
 import { timerMs } from '@aisix/core';
 import type { Logger } from 'pino';
+import { releaseReloadSignals } from './boot-signals.js';
 import type { Listeners, Opened, Readiness, Sync } from './serve-listeners.js';
 import type { ServeDeps, ServeHooks } from './serve-types.js';
 
@@ -92,29 +93,33 @@ export function onShutdownSignals(
   });
 }
 
-/** SIGHUP: reload the resources file (and forward to workers); without a file, ignore it. */
+/**
+ * SIGHUP: reload the resources file (and forward to workers); without a file, ignore it. One
+ * that came while the process booted (held since `main`) is acted on now, once.
+ */
 export function onReloadSignal(hooks: ServeHooks, opened: Opened, sync: Sync, logger: Logger): void {
   const file = opened.resources.file;
-  if (file === undefined) {
-    // Without a file there is nothing to reload; do not die on a stray SIGHUP.
-    process.on('SIGHUP', () => logger.info('SIGHUP ignored: only a resources_file source reloads'));
-    return;
-  }
-  process.on('SIGHUP', () => {
-    hooks.onReload?.();
-    void file.reload().then((r) => {
-      if (r.ok)
-        logger.info(
-          { path: file.path, resources: r.count, generation: r.generation },
-          'resources file reloaded',
-        );
-      else {
-        sync.reportSourceRejection(r.rejection);
-        logger.warn(
-          { path: file.path, report: r.report },
-          'resources file reload rejected; keeping the previous resources',
-        );
-      }
-    });
-  });
+  // Without a file there is nothing to reload; do not die on a stray SIGHUP.
+  const onHup =
+    file === undefined
+      ? () => logger.info('SIGHUP ignored: only a resources_file source reloads')
+      : () => {
+          hooks.onReload?.();
+          void file.reload().then((r) => {
+            if (r.ok)
+              logger.info(
+                { path: file.path, resources: r.count, generation: r.generation },
+                'resources file reloaded',
+              );
+            else {
+              sync.reportSourceRejection(r.rejection);
+              logger.warn(
+                { path: file.path, report: r.report },
+                'resources file reload rejected; keeping the previous resources',
+              );
+            }
+          });
+        };
+  process.on('SIGHUP', onHup);
+  if (releaseReloadSignals()) onHup();
 }
