@@ -63,6 +63,11 @@ export interface CooldownView {
 export const DEFAULT_TRIGGER_STATUSES: readonly number[] = [401, 408, 429, 500, 502, 503, 504];
 const DEFAULT_SECONDS = 30;
 const MAX_SECONDS = 600;
+/**
+ * The end of year 9999, the last instant an RFC 3339 `cooldown_until` can name: `max_seconds`
+ * is a u64, and a cooldown past this is "until a success ends it" whatever its exact length.
+ */
+const LATEST_UNTIL = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** Consecutive failures from which the admin health is 1 (degraded) and 2 (down). */
 export const DEGRADED_AFTER = 4;
@@ -254,7 +259,7 @@ export class ModelHealthTracker {
     if (labels !== undefined) s.labels = labels;
     const ms = cooldownMs(cfg, f);
     if (ms > 0) {
-      s.cooldownUntil = Math.max(s.cooldownUntil, now + ms);
+      s.cooldownUntil = Math.max(s.cooldownUntil, Math.min(now + ms, LATEST_UNTIL));
       s.cooledDown++;
     }
   }
