@@ -52,10 +52,10 @@ before(async () => {
         cooldown: { max_seconds: 60 },
       },
       // u64 seconds far past what a date can express (control-plane §3.2): "practically forever".
-      td: {
-        display_name: 'target-d',
+      tf: {
+        display_name: 'target-forever',
         provider: 'openai',
-        model_name: 'd',
+        model_name: 'forever',
         provider_key_id: 'pk1',
         retries: 0,
         cooldown: { default_seconds: 9_000_000_000_000, max_seconds: 9_000_000_000_000 },
@@ -205,20 +205,20 @@ test('Retry-After beyond max_seconds is clamped to it', async () => {
 
 test('a cooldown longer than a date can express: /status/models still answers, cooldown_until stays RFC 3339', async () => {
   a.handle((req, res) => {
-    if (req.json?.model === 'd') return json(res, 500, { error: { message: 'down' } });
+    if (req.json?.model === 'forever') return json(res, 500, { error: { message: 'down' } });
     return chatJson('from a')(req, res);
   });
-  assert.equal((await chat('target-d')).status, 502);
+  assert.equal((await chat('target-forever')).status, 502);
   const res = await fetch(statusUrl());
   assert.equal(res.status, 200, await res.clone().text());
-  const row = await statusOf('target-d');
+  const row = await statusOf('target-forever');
   assert.equal(row.status, 'cooldown');
   assert.match(row.cooldown_until ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.ok(Date.parse(row.cooldown_until ?? '') > Date.now() + 1000 * 365 * 86_400_000, row.cooldown_until);
   // A success still ends it.
-  a.handle(chatJson('from d'));
-  assert.deepEqual(await chat('target-d'), { status: 200, content: 'from d' });
-  assert.equal((await statusOf('target-d')).status, 'healthy');
+  a.handle(chatJson('from forever'));
+  assert.deepEqual(await chat('target-forever'), { status: 200, content: 'from forever' });
+  assert.equal((await statusOf('target-forever')).status, 'healthy');
 });
 
 test('cooldown alone never empties a group: with every target cooling, the group still tries them in order', async () => {

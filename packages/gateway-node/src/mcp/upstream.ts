@@ -5,7 +5,6 @@
  * session setup (token minting included) and, separately, the request. Redirects are refused.
  * The gateway-held credential goes on every upstream request; the caller's never does.
  */
-import { timerMs } from '@aisix/core';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
@@ -15,10 +14,10 @@ import { type OAuthClient, oauthTokens } from './oauth.js';
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * A server's `timeout_ms` (default 30 s) as a usable deadline: the schema only asks for >= 1,
- * so a longer value than a timer holds means "about 24.8 days", not an immediate timeout.
+ * A server's `timeout_ms` (default 30 s). Already within a timer's range: the snapshot's server
+ * views are capped with `timerMs` when compiled (`compile.ts`).
  */
-export const timeoutOf = (s: McpServerView): number => timerMs(s.timeout_ms ?? DEFAULT_TIMEOUT_MS);
+export const timeoutOf = (s: McpServerView): number => s.timeout_ms ?? DEFAULT_TIMEOUT_MS;
 
 /**
  * The SDK (with zod, ajv and their schemas: ~1.3 MB of source, several MB of heap) is loaded on
