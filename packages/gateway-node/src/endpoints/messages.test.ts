@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { ALL_KEY, type DialectRig, startDialectRig } from '../test/dialect-fixtures.js';
-import { chatJson, chatSse, chunk, json, sleep, USAGE } from '../test/mock-upstream.js';
+import { chatJson, chatSse, chunk, json, type MockBehaviour, sleep, USAGE } from '../test/mock-upstream.js';
 
 let rig: DialectRig;
 let client: Anthropic;
@@ -280,4 +280,68 @@ test('routing group: native target fails with 5xx, fail-over to a bridged target
   assert.equal(data.content[0]?.type === 'text' ? data.content[0].text : '', 'from the fallback');
   assert.equal(response.headers.get('x-aisix-served-by'), 'gpt-4o-mini');
   assert.equal(rig.up.requests.at(-1)?.url, '/v1/chat/completions');
+});
+
+/**
+ * An OpenAI chat upstream that refuses what OpenAI refuses: a `tool_choice` or
+ * `parallel_tool_calls` without `tools` ("only allowed when 'tools' are specified").
+ */
+const strictToolsUpstream = (content: string): MockBehaviour => {
+  const ok = chatJson(content);
+  return (req, res) => {
+    const b = req.json ?? {};
+    if ((b.tool_choice !== undefined || b.parallel_tool_calls !== undefined) && b.tools === undefined) {
+      return json(res, 400, {
+        error: {
+          message:
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+          type: 'invalid_request_error',
+          param: 'tool_choice',
+          code: null,
+        },
+      });
+    }
+    return ok(req, res);
+  };
+};
+
+test('server tools only: they are dropped and so is the tool_choice that picked among them', async () => {
+  rig.up.handle(strictToolsUpstream('searched nothing'));
+  const msg = await client.messages.create({
+    model: 'gpt-4o-mini',
+    max_tokens: 50,
+    tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    tool_choice: { type: 'any', disable_parallel_tool_use: true },
+    messages: [{ role: 'user', content: 'news?' }],
+  });
+  assert.deepEqual(msg.content, [{ type: 'text', text: 'searched nothing' }]);
+  const out = rig.up.requests.at(-1)?.json;
+  assert.equal(out?.tools, undefined, 'server tools have no chat equivalent');
+  assert.equal(out?.tool_choice, undefined);
+  assert.equal(out?.parallel_tool_calls, undefined);
+});
+
+test('tool_choice.disable_parallel_tool_use reaches the chat upstream as parallel_tool_calls: false', async () => {
+  rig.up.handle(strictToolsUpstream('ok'));
+  for (const type of ['auto', 'any'] as const) {
+    await client.messages.create({
+      model: 'gpt-4o-mini',
+      max_tokens: 50,
+      tools: [weatherTool],
+      tool_choice: { type, disable_parallel_tool_use: true },
+      messages: [{ role: 'user', content: 'weather in Paris and Oslo?' }],
+    });
+    const out = rig.up.requests.at(-1)?.json;
+    assert.equal(out?.tool_choice, type === 'auto' ? 'auto' : 'required');
+    assert.equal(out?.parallel_tool_calls, false);
+  }
+  // Not asked: the upstream's default (parallel calls allowed) stays untouched.
+  await client.messages.create({
+    model: 'gpt-4o-mini',
+    max_tokens: 50,
+    tools: [weatherTool],
+    tool_choice: { type: 'auto', disable_parallel_tool_use: false },
+    messages: [{ role: 'user', content: 'weather?' }],
+  });
+  assert.equal(rig.up.requests.at(-1)?.json?.parallel_tool_calls, undefined);
 });

@@ -6,8 +6,9 @@
  * `tool_calls`; `tool_result` becomes `role: tool` messages placed before the rest of their user
  * turn; `stop_sequences` → `stop`, `metadata.user_id` → `user`, `thinking` → `reasoning_effort`.
  * Anthropic-only fields (`top_k`, `service_tier`, `mcp_servers`, ...) are dropped because they
- * would be refused by OpenAI-compatible upstreams. Thinking blocks in history are dropped too:
- * they carry a signature only Anthropic can verify.
+ * would be refused by OpenAI-compatible upstreams; so is a `tool_choice` once every tool was a
+ * server tool, while `tool_choice.disable_parallel_tool_use` becomes `parallel_tool_calls: false`.
+ * Thinking blocks in history are dropped too: they carry a signature only Anthropic can verify.
  */
 import { BodyError, copyBoolean, copyCount, copyNumbers } from '../shared/body-fields.js';
 import type { ToChatResult } from '../shared/bridge.js';
@@ -184,8 +185,11 @@ function build(body: Readonly<Json>): Json {
   copyBoolean(body, out, 'stream');
   const t = tools(body.tools);
   if (t) out.tools = t;
-  const tc = toolChoice(body.tool_choice);
+  // Tools that were all server tools are gone: a choice among them would be refused upstream.
+  const tc = Array.isArray(body.tools) && !t ? undefined : toolChoice(body.tool_choice);
   if (tc !== undefined) out.tool_choice = tc;
+  if (t && isObject(body.tool_choice) && body.tool_choice.disable_parallel_tool_use === true)
+    out.parallel_tool_calls = false;
   const stops = body.stop_sequences;
   if (stops !== undefined && stops !== null) {
     if (!Array.isArray(stops) || !stops.every((x) => typeof x === 'string'))
