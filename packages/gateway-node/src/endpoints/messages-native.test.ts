@@ -63,6 +63,26 @@ test('header pipeline and body overrides apply on the native path (BYO Anthropic
   assert.deepEqual(seen?.json, { ...params, model: 'claude-haiku', top_k: 5 });
 });
 
+test('only the top-level model is rewritten, wherever the vendor puts it (a tool input may have one too)', async () => {
+  // Serialized in the field order of the Python SDK's `Message` (id, content, model, ...), as an
+  // Anthropic-compatible vendor built on it answers: the tool input comes before the model.
+  rig.anth.handle((_req, res) => {
+    const text =
+      '{"id":"msg_up_2","content":[{"type":"tool_use","id":"toolu_1","name":"render",' +
+      '"input":{"model":"flux-pro","prompt":"a cat"}}],"model":"claude-haiku-20250101",' +
+      '"role":"assistant","stop_reason":"tool_use","stop_sequence":null,"type":"message",' +
+      '"usage":{"input_tokens":4,"output_tokens":2}}';
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(text);
+  });
+  const msg = await client.messages.create({ ...params, model: 'byo-claude' });
+  assert.equal(msg.model, 'byo-claude');
+  assert.deepEqual(msg.content, [
+    { type: 'tool_use', id: 'toolu_1', name: 'render', input: { model: 'flux-pro', prompt: 'a cat' } },
+  ]);
+  assert.equal(msg.stop_reason, 'tool_use');
+});
+
 test('streaming: events relayed as sent, model rewritten in message_start only', async () => {
   rig.anth.handle(anthropicSse({ words: ['Hel', 'lo'] }));
   const res = await fetch(`${rig.g.base}/v1/messages`, {

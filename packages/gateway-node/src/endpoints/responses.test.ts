@@ -8,7 +8,13 @@ import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
 import { ALL_KEY, type DialectRig, startDialectRig } from '../test/dialect-fixtures.js';
 import { ANTHROPIC_USAGE, anthropicJson, anthropicSse } from '../test/mock-anthropic.js';
-import { RESPONSES_USAGE, responsesEvents, responsesJson, responsesSse } from '../test/mock-responses.js';
+import {
+  RESPONSES_USAGE,
+  responseObject,
+  responsesEvents,
+  responsesJson,
+  responsesSse,
+} from '../test/mock-responses.js';
 import { chatJson, chatSse, json, USAGE } from '../test/mock-upstream.js';
 
 let rig: DialectRig;
@@ -40,6 +46,21 @@ test('verbatim (OpenAI model): body forwarded with model rewritten, response mod
   assert.equal(seen?.url, '/v1/responses');
   assert.equal(seen?.headers.authorization, 'Bearer sk-upstream-secret');
   assert.deepEqual(seen?.json, { ...params, model: 'up-fast' });
+});
+
+test('verbatim: only the top-level model is rewritten, even after a metadata map with its own', async () => {
+  rig.up.handle((req, res) => {
+    const { model, metadata: _, ...rest } = responseObject(req, 'ok');
+    json(res, 200, { metadata: { model: 'experiment-a' }, ...rest, model });
+  });
+  const r = await client.responses.create({
+    model: 'mock/fast',
+    input: 'x',
+    metadata: { model: 'experiment-a' },
+  });
+  assert.equal(r.model, 'mock/fast');
+  assert.deepEqual(r.metadata, { model: 'experiment-a' });
+  assert.equal(r.output_text, 'ok');
 });
 
 test('verbatim stream: events relayed, model rewritten in the response objects', async () => {

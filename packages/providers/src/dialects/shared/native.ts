@@ -19,7 +19,7 @@ import { emptyUsage, refusal } from '../../contract.js';
 import { applyBodyOverrides } from '../../shared/body.js';
 import { upstreamSecret } from '../../shared/credentials.js';
 import { applyDefaultHeaders, forwardClientHeaders } from '../../shared/headers.js';
-import { rewriteModelField } from '../../shared/json-scan.js';
+import { modelKeyAtTop, rewriteModelField } from '../../shared/json-scan.js';
 import type { BaseResult } from '../../shared/url.js';
 import { isObject } from './chat-types.js';
 import { RawSseSplitter } from './raw-sse.js';
@@ -65,7 +65,7 @@ export function nativePrepare(
 
 /**
  * A non-streaming native answer: it must be a JSON object; its `usage` is read by `readUsage`;
- * the body comes back as sent, with `model` set to the alias when `rewrite`.
+ * the body comes back as sent, with its top-level `model` set to the alias when `rewrite`.
  */
 export function nativeTransform(
   text: string,
@@ -83,7 +83,19 @@ export function nativeTransform(
     return { ok: false, message: 'upstream returned an unparseable body: not a JSON object' };
   const usage = emptyUsage();
   readUsage(parsed.usage, usage);
-  return { ok: true, body: rewrite ? rewriteModelField(text, JSON.stringify(alias)) : text, usage };
+  return { ok: true, body: rewrite ? withAlias(text, parsed, alias) : text, usage };
+}
+
+/**
+ * The answer with its top-level `model` set to the alias. The text is patched in place when that
+ * key is the first `"model"` of the text (vendors put it before `content` / `output`); otherwise
+ * (a tool input or a schema with its own `model` key comes first) the parsed object is
+ * re-serialized, so nothing nested is touched.
+ */
+function withAlias(text: string, parsed: Record<string, unknown>, alias: string): string {
+  if (modelKeyAtTop(text)) return rewriteModelField(text, JSON.stringify(alias));
+  const m = parsed.model;
+  return typeof m === 'string' || m === null ? JSON.stringify({ ...parsed, model: alias }) : text;
 }
 
 /**
