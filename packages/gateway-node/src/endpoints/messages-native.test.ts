@@ -137,6 +137,36 @@ test('in-band upstream error mid-stream ends with an Anthropic error event', asy
   });
 });
 
+test('a stream the upstream ends cleanly before message_stop ends with an Anthropic error event', async () => {
+  rig.anth.handle(anthropicSse({ words: ['Hel', 'lo', '!'], cutAfter: 1 }));
+  const res = await fetch(`${rig.g.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': ALL_KEY },
+    body: JSON.stringify({ ...params, stream: true }),
+  });
+  assert.equal(res.status, 200);
+  const frames = (await res.text()).trimEnd().split('\n\n');
+  assert.ok(
+    frames.some((f) => f.startsWith('event: content_block_delta')),
+    'the first delta went out',
+  );
+  assert.ok(!frames.some((f) => f.startsWith('event: message_stop')));
+  const last = frames.at(-1) ?? '';
+  assert.match(last, /^event: error\ndata: /);
+  const frame = JSON.parse(last.slice(last.indexOf('data: ') + 6)) as {
+    type: string;
+    error: { type: string };
+  };
+  assert.equal(frame.type, 'error');
+  assert.equal(frame.error.type, 'upstream_decode_error', 'as the same cut gets on the chat bridge');
+
+  rig.anth.handle(anthropicSse({ words: ['Hel', 'lo', '!'], cutAfter: 1 }));
+  await assert.rejects(client.messages.stream(params).finalMessage(), (e: unknown) => {
+    assert.ok(e instanceof Anthropic.APIError, 'the SDK sees the error the gateway wrote');
+    return true;
+  });
+});
+
 test('count_tokens: Anthropic target → {input_tokens} verbatim from <root>/v1/messages/count_tokens', async () => {
   rig.anth.handle(anthropicJson());
   const r = await client.messages.countTokens({

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
 import { ALL_KEY, type DialectRig, startDialectRig } from '../test/dialect-fixtures.js';
+import { responsesSse } from '../test/mock-responses.js';
 import { chatSse, json } from '../test/mock-upstream.js';
 
 let rig: DialectRig;
@@ -95,4 +96,31 @@ test('truncated bridged stream ends with error + response.failed events, no [DON
   };
   assert.equal(failed.response.status, 'failed');
   assert.equal(failed.response.error.code, 'transport_error');
+});
+
+test('verbatim stream the upstream ends cleanly before its terminal event: an error event, not a silent cut', async () => {
+  // response.created, .in_progress, output_item.added, content_part.added, one delta: then EOF.
+  rig.up.handle(responsesSse(['Hel', 'lo'], 0, 5));
+  const r = await fetch(`${rig.g.base}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ALL_KEY}` },
+    body: JSON.stringify({ model: 'mock/fast', input: 'x', stream: true }),
+  });
+  assert.equal(r.status, 200);
+  const frames = (await r.text()).trimEnd().split('\n\n');
+  const names = frames.map((f) => f.slice(7, f.indexOf('\n')));
+  assert.ok(names.includes('response.output_text.delta'));
+  assert.equal(names.at(-1), 'error');
+  const last = frames.at(-1) ?? '';
+  const err = JSON.parse(last.slice(last.indexOf('data: ') + 6)) as {
+    type: string;
+    code: string;
+    sequence_number: number;
+  };
+  assert.equal(err.type, 'error');
+  assert.equal(err.code, 'upstream_decode_error');
+  assert.equal(err.sequence_number, 5, 'continues the upstream numbering');
+
+  rig.up.handle(responsesSse(['Hel', 'lo'], 0, 5));
+  await assert.rejects(client.responses.stream({ model: 'mock/fast', input: 'x' }).finalResponse());
 });

@@ -46,6 +46,8 @@ export interface AnthropicSseScript {
   readonly gapMs?: number;
   /** Destroy the socket after this many text deltas. */
   readonly dropAfter?: number;
+  /** End the response cleanly after this many text deltas (no message_stop). */
+  readonly cutAfter?: number;
   /** Send an in-band `error` event after the text instead of closing normally. */
   readonly inBandError?: boolean;
 }
@@ -99,13 +101,13 @@ export function anthropicSse(script: AnthropicSseScript = {}): MockBehaviour {
       if (script.gapMs) await sleep(script.gapMs);
       if (res.destroyed) return;
       res.write(e);
-      if (e.startsWith('event: content_block_delta') && script.dropAfter !== undefined) {
-        deltas++;
-        if (deltas >= script.dropAfter) {
-          await sleep(20);
-          res.socket?.destroy();
-          return;
-        }
+      if (!e.startsWith('event: content_block_delta')) continue;
+      deltas++;
+      if (script.cutAfter !== undefined && deltas >= script.cutAfter) break;
+      if (script.dropAfter !== undefined && deltas >= script.dropAfter) {
+        await sleep(20);
+        res.socket?.destroy();
+        return;
       }
     }
     res.end();

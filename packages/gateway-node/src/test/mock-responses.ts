@@ -83,11 +83,16 @@ export function responsesEvents(req: SeenRequest, words: readonly string[]): str
   ];
 }
 
-export function responsesSse(words: readonly string[] = ['Hel', 'lo'], gapMs = 0): MockBehaviour {
+/** `cutAfter`: end the response cleanly after that many events (no terminal event). */
+export function responsesSse(
+  words: readonly string[] = ['Hel', 'lo'],
+  gapMs = 0,
+  cutAfter = Number.POSITIVE_INFINITY,
+): MockBehaviour {
   return async (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
     res.flushHeaders();
-    for (const e of responsesEvents(req, words)) {
+    for (const e of responsesEvents(req, words).slice(0, cutAfter)) {
       if (gapMs) await sleep(gapMs);
       if (res.destroyed) return;
       res.write(e);

@@ -49,6 +49,7 @@ const OUTPUT_DELTAS = ['text_delta', 'input_json_delta', 'thinking_delta'];
 
 class AnthropicPassthrough extends NativePassthrough {
   private readonly aliasLiteral: string;
+  protected readonly cutMessage = 'upstream stream ended before message_stop';
 
   constructor(alias: string) {
     super();

@@ -74,6 +74,7 @@ export function responsesErrorFrame(message: string, type: string, sequenceNumbe
 const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 
 class ResponsesPassthrough extends NativePassthrough {
+  protected readonly cutMessage = 'upstream stream ended before the response completed';
   /** Next `sequence_number` after the last relayed event (for the error frame). */
   private nextSeq = 0;
 

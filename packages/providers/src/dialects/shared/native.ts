@@ -100,8 +100,8 @@ function withAlias(text: string, parsed: Record<string, unknown>, alias: string)
 
 /**
  * The stream relay of a native passthrough: raw SSE events go to `event` (which returns what is
- * relayed and sets `done`, `failure`, `sawOutput`, `delivered` and `usage`); nothing more is
- * read once the stream is done or failed.
+ * relayed and sets `done` on the wire's terminal event, `failure`, `sawOutput`, `delivered` and
+ * `usage`); nothing more is read once the stream is done or failed.
  */
 export abstract class NativePassthrough implements StreamTranslator {
   done = false;
@@ -118,11 +118,17 @@ export abstract class NativePassthrough implements StreamTranslator {
   end(): string {
     if (this.done || this.failure) return '';
     const out = this.split.end();
-    // EOF without the terminal event is relayed as it is: nothing is appended to a native stream.
-    if (!this.failure) this.done = true;
+    if (this.failure || this.done) return out;
+    // The wire names its last event: a stream that ends without it after events went out was cut
+    // (whatever closed the connection), and the caller gets the error frame instead of a silent
+    // truncation. With nothing relayed the gateway's empty-stream rule applies.
+    if (this.delivered > 0) this.failure = { kind: 'decode', message: this.cutMessage };
+    else this.done = true;
     return out;
   }
 
+  /** The failure message of a stream that ended before its terminal event. */
+  protected abstract readonly cutMessage: string;
   abstract errorFrame(message: string, type: string): string;
 
   protected abstract event(raw: string, event: string | undefined, data: string | undefined): string;
