@@ -15,11 +15,12 @@ import type { CompiledGuardrail } from '../guardrails/compile.js';
 import { readBody } from '../http/body.js';
 import { decodePathSegment } from '../http/path.js';
 import { baseHeaders, sendBody, sendError, sendTextError } from '../http/respond.js';
+import { heldLimit } from '../jobs/guard.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { McpCall, RequestContext } from '../pipeline/context.js';
 import { surfaceBuckets } from '../pipeline/surface-limits.js';
 import type { GatewayRuntime } from '../runtime.js';
-import { upstreamNet } from '../upstream/net.js';
+import { UpstreamTooLarge, upstreamNet } from '../upstream/net.js';
 import { type KeyAccess, toolAcl } from './acl.js';
 import { type McpGateway, type McpServerView, mcpGateway } from './compile.js';
 import { guardArguments, guardResult } from './governance.js';
@@ -238,6 +239,7 @@ async function answer(
     const result = await dispatch(rt, ctx, g, key, scoped, msg.method, msg.params, chain);
     rpc(ctx, rt, 200, { id: msg.id, result });
   } catch (e) {
+    if (e instanceof UpstreamTooLarge) return sendTextError(ctx, rt.ident, 502, 'invalid upstream response');
     if (!(e instanceof RpcError)) throw e;
     ctx.errorMessage = e.message;
     rpc(ctx, rt, 200, { id: msg.id, error: { code: e.code, message: e.message } });
@@ -309,6 +311,10 @@ async function call(
     );
     throw upstreamFailed(server.name);
   }
+  // The result is held whole: with output guardrails it is the buffered response of §2.7 step 6
+  // (capped like a request body; a failed read is the 502 `answer` sends), else it is bounded
+  // like any held body and an oversized one is an upstream failure.
+  const guarded = rt.guardrails !== undefined && chain.some((c) => c.output);
   const t0 = performance.now();
   let result: Awaited<ReturnType<typeof callServerTool>>;
   try {
@@ -317,12 +323,14 @@ async function call(
       tool,
       isObject(args) ? args : undefined,
       upstreamNet(rt.upstreams.base),
+      guarded && rt.settings.bodyLimit > 0 ? rt.settings.bodyLimit : heldLimit(rt),
     );
   } catch (e) {
     rt.logger.warn(
       { request_id: ctx.id, server: server.name, tool, err: sanitize(e) },
       'MCP upstream failed to call tool',
     );
+    if (guarded && e instanceof UpstreamTooLarge) throw e;
     if (e instanceof MalformedToolContent)
       throw new RpcError(-32603, `malformed tool content from upstream: ${e.message}`);
     throw upstreamFailed(server.name);

@@ -1,13 +1,21 @@
 /**
  * Upstream MCP servers that the SDK-built mock cannot imitate, served as raw JSON-RPC over HTTP:
  * a stateful server (it issues an `Mcp-Session-Id`) whose session teardown never answers, one
- * that never acknowledges `notifications/initialized`, and a server whose `tools/list` carries
- * tools of unusual shapes (agents-and-jobs §2.4, §2.8).
+ * that never acknowledges `notifications/initialized`, a server whose `tools/list` carries
+ * tools of unusual shapes (agents-and-jobs §2.4, §2.8), and upstreams (MCP and OpenAPI) whose
+ * answers are larger than the gateway holds (§2.7 step 6).
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
-import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from '../test/fixtures.js';
+import {
+  buildSnapshot,
+  type Docs,
+  type Started,
+  sha256,
+  startTestGateway,
+  testConfig,
+} from '../test/fixtures.js';
 import { connectMcp, failure, textOf } from '../test/mcp-client.js';
 import { type RawRequest, type RawUpstream, sendJsonBody, startRawUpstream } from '../test/mock-raw.js';
 
@@ -220,4 +228,179 @@ test('a tools/list entry without a string name is skipped alone', async () => {
   shapes.handle(rawMcp((m, res) => ok(m, res, { nope: true })));
   assert.deepEqual((await c.listTools()).tools, []);
   await c.close();
+});
+
+const MIB = 1024 * 1024;
+
+/**
+ * Writes `head`, then `bytes` more of filler (with back-pressure), and never ends the answer: a
+ * reader without a bound would wait for the rest. Resolves once the client closed the connection.
+ */
+function flood(
+  res: ServerResponse,
+  contentType: string,
+  head: string,
+  bytes: number,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const closed = new Promise<void>((r) => res.on('close', () => r()));
+  res.writeHead(200, { 'content-type': contentType, ...headers });
+  res.write(head);
+  const chunk = Buffer.alloc(MIB, 'a');
+  let left = bytes;
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      left -= chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+  };
+  pump();
+  return closed;
+}
+
+const resultHead = (m: Rpc) =>
+  `{"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":{"content":[{"type":"text","text":"`;
+
+test('an MCP upstream answer past the held-body bound (64 MiB) fails the call at once and aborts the read', async () => {
+  let closed: Promise<void> | undefined;
+  const json = await startRawUpstream(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list') return ok(m, res, { tools: [{ name: 'big', inputSchema: {} }] });
+      closed = flood(res, 'application/json', resultHead(m), 65 * MIB);
+    }),
+  );
+  const sse = await startRawUpstream(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list') return ok(m, res, { tools: [{ name: 'big', inputSchema: {} }] });
+      closed = flood(res, 'text/event-stream', `event: message\ndata: ${resultHead(m)}`, 65 * MIB);
+    }),
+  );
+  // A declared length over the bound is refused before any byte of the body is read.
+  const declared = await startRawUpstream(
+    rawMcp((m, res) => {
+      closed = flood(res, 'application/json', resultHead(m), 0, { 'content-length': String(1024 * MIB) });
+    }),
+  );
+  const docs: McpDocs = {
+    mcp_servers: {
+      j: { name: 'json', url: `${json.url}/mcp`, timeout_ms: 60_000 },
+      s: { name: 'sse', url: `${sse.url}/mcp`, timeout_ms: 60_000 },
+      d: { name: 'declared', url: `${declared.url}/mcp`, timeout_ms: 60_000 },
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+  };
+  const big = await startTestGateway(buildSnapshot(docs));
+  try {
+    const c = await connectMcp(`${big.base}/mcp`, 'sk-all', 'raw-test');
+    for (const server of ['json', 'sse']) {
+      closed = undefined;
+      const e = await within(failure(c.callTool({ name: `${server}__big`, arguments: {} })), 20_000);
+      assert.equal(e.code, -32603, server);
+      assert.match(e.message, new RegExp(`upstream MCP server '${server}' failed to call tool`));
+      assert.ok(closed !== undefined, server);
+      await within(closed, 5000);
+    }
+    // A list leg that fails this way is skipped like any failed leg (§2.4).
+    closed = undefined;
+    const names = (await within(c.listTools(), 20_000)).tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['json__big', 'sse__big']);
+    assert.ok(closed !== undefined);
+    await within(closed, 5000);
+    await c.close();
+  } finally {
+    await big.gw.close();
+    await Promise.all([json.close(), sse.close(), declared.close()]);
+  }
+});
+
+test('an OpenAPI upstream answer past the held-body bound fails the call at once and aborts the read', async () => {
+  let closed: Promise<void> | undefined;
+  const api = await startRawUpstream((_req, res) => {
+    closed = flood(res, 'application/json', '"', 65 * MIB);
+  });
+  const docs: McpDocs = {
+    mcp_servers: {
+      o: {
+        name: 'api',
+        type: 'openapi',
+        url: api.url,
+        timeout_ms: 60_000,
+        spec: { openapi: '3.0.3', paths: { '/dump': { get: { operationId: 'dump' } } } },
+      },
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+  };
+  const big = await startTestGateway(buildSnapshot(docs));
+  try {
+    const c = await connectMcp(`${big.base}/mcp`, 'sk-all', 'raw-test');
+    const e = await within(failure(c.callTool({ name: 'api__dump', arguments: {} })), 20_000);
+    assert.equal(e.code, -32603);
+    assert.match(e.message, /upstream MCP server 'api' failed to call tool/);
+    assert.ok(closed !== undefined);
+    await within(closed, 5000);
+    await c.close();
+  } finally {
+    await big.gw.close();
+    await api.close();
+  }
+});
+
+test('with output guardrails the result is buffered up to the body cap: past it, 502 "invalid upstream response"', async () => {
+  let size = 2 * MIB;
+  const text = () => 'x'.repeat(size);
+  const mcp = await startRawUpstream(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list') return ok(m, res, { tools: [{ name: 'big', inputSchema: {} }] });
+      ok(m, res, { content: [{ type: 'text', text: text() }] });
+    }),
+  );
+  const api = await startRawUpstream((_req, res) => sendJsonBody(res, 200, { text: text() }));
+  const docs = {
+    mcp_servers: {
+      m: { name: 'mcp', url: `${mcp.url}/mcp` },
+      o: {
+        name: 'api',
+        type: 'openapi',
+        url: api.url,
+        spec: { openapi: '3.0.3', paths: { '/dump': { get: { operationId: 'dump' } } } },
+      },
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+    guardrails: {
+      kw: { name: 'kw', kind: 'keyword', patterns: [{ kind: 'literal', value: 'forbidden' }] },
+    },
+  } as Docs;
+  const capped = await startTestGateway(
+    buildSnapshot(docs),
+    testConfig({ proxy: { addr: '127.0.0.1:0', request_body_limit_bytes: MIB } }),
+  );
+  const call = (name: string) =>
+    fetch(`${capped.base}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer sk-all',
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } }),
+    });
+  try {
+    for (const name of ['mcp__big', 'api__dump']) {
+      const r = await call(name);
+      assert.equal(r.status, 502, name);
+      assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.equal(await r.text(), 'invalid upstream response');
+    }
+    // Under the cap the result is scanned and answered as usual.
+    size = 1024;
+    for (const name of ['mcp__big', 'api__dump']) {
+      const r = await call(name);
+      assert.equal(r.status, 200, name);
+      const doc = (await r.json()) as { result?: { content?: { text?: string }[] } };
+      assert.ok(doc.result?.content?.[0]?.text?.includes('x'.repeat(1024)), name);
+    }
+  } finally {
+    await capped.gw.close();
+    await Promise.all([mcp.close(), api.close()]);
+  }
 });

@@ -3,6 +3,7 @@
  * upstream that fails to list is skipped with a warning) and the server + bare tool a
  * `tools/call` name resolves to, with the catalogue errors of a name that resolves to nothing.
  */
+import { heldLimit } from '../jobs/guard.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { upstreamNet } from '../upstream/net.js';
 import type { ToolAcl } from './acl.js';
@@ -15,7 +16,7 @@ export const SEP = '__';
 
 async function listOrSkip(rt: GatewayRuntime, s: McpServerView) {
   try {
-    return await listServerTools(s, upstreamNet(rt.upstreams.base));
+    return await listServerTools(s, upstreamNet(rt.upstreams.base), heldLimit(rt));
   } catch (e) {
     rt.logger.warn(
       { server: s.name, err: sanitize(e) },

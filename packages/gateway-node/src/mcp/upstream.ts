@@ -6,7 +6,7 @@
  * The gateway-held credential goes on every upstream request; the caller's never does.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Net } from '../upstream/net.js';
+import { cappedNet, type Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
 import type { McpServerView } from './compile.js';
 import { type OAuthClient, oauthTokens } from './oauth.js';
@@ -95,13 +95,22 @@ function sessionFetch(s: McpServerView, net: Net): Net {
   };
 }
 
+/**
+ * Runs `op` in a fresh session. Every upstream answer of the session (token endpoint included)
+ * carries at most `maxBody` bytes: past it the read is aborted and the operation fails at once
+ * with `UpstreamTooLarge` (the SDK would only report a broken event stream to `onerror` and
+ * leave the request waiting for its deadline).
+ */
 async function withSession<T>(
   s: McpServerView,
-  net: Net,
+  upstream: Net,
+  maxBody: number,
   op: (c: Client, timeoutMs: number) => Promise<T>,
 ): Promise<T> {
   const timeoutMs = timeoutOf(s);
   const setupDeadline = AbortSignal.timeout(timeoutMs);
+  const overflow = new AbortController();
+  const net = cappedNet(upstream, maxBody, (e) => overflow.abort(e));
   const headers = await authHeaders(s, timeoutMs, net);
   const [{ Client }, { StreamableHTTPClientTransport }] = await loadSdk();
   const transport = new StreamableHTTPClientTransport(new URL(s.url), {
@@ -114,9 +123,9 @@ async function withSession<T>(
     // not the `notifications/initialized` POST after it.
     await beforeDeadline(
       client.connect(transport, { timeout: timeoutMs, signal: setupDeadline }),
-      setupDeadline,
+      AbortSignal.any([setupDeadline, overflow.signal]),
     );
-    return await op(client, timeoutMs);
+    return await beforeDeadline(op(client, timeoutMs), overflow.signal);
   } catch (e) {
     // The SDK quotes the upstream's error body, which may echo the credential sent with it.
     if (e instanceof Error)
@@ -171,8 +180,8 @@ function advertised(t: unknown): ToolInfo | undefined {
   };
 }
 
-export function listTools(s: McpServerView, net: Net): Promise<ToolInfo[]> {
-  return withSession(s, net, async (c, timeout) => {
+export function listTools(s: McpServerView, net: Net, maxBody: number): Promise<ToolInfo[]> {
+  return withSession(s, net, maxBody, async (c, timeout) => {
     const { ResultSchema } = (await loadSdk())[2];
     const out: ToolInfo[] = [];
     let cursor: string | undefined;
@@ -202,8 +211,9 @@ export function callTool(
   name: string,
   args: Record<string, unknown> | undefined,
   net: Net,
+  maxBody: number,
 ): Promise<CallResult> {
-  return withSession(s, net, async (c, timeout) => {
+  return withSession(s, net, maxBody, async (c, timeout) => {
     let r: Awaited<ReturnType<typeof c.callTool>>;
     try {
       r = await c.callTool({ name, ...(args !== undefined ? { arguments: args } : {}) }, undefined, {

@@ -2,7 +2,8 @@
  * HTTP for the gateway's non-model upstream clients (MCP upstreams, OAuth token endpoints,
  * OpenAPI tools, JWKS and OIDC discovery): fetch over the gateway's upstream dispatcher, so `upstream.*` (connect timeout, keepalive,
  * pooling, `upstream.tls` trust, client certificate, verify) applies as on the model path
- * (agents-and-jobs §1.2). Redirects are never followed: a 3xx is a failure.
+ * (agents-and-jobs §1.2). Redirects are never followed: a 3xx is a failure. `cappedNet` bounds
+ * what one answer may carry.
  */
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
 
@@ -38,5 +39,46 @@ function netOver(agent: Dispatcher): Net {
       throw new Error(`upstream answered a redirect (HTTP ${res.status}); redirects are not followed`);
     }
     return res as Response;
+  };
+}
+
+/** An upstream answer whose body is larger than the bound its reader set. */
+export class UpstreamTooLarge extends Error {
+  constructor(readonly max: number) {
+    super(`the upstream response body exceeds ${max} bytes`);
+  }
+}
+
+/**
+ * `net` whose answers carry at most `max` body bytes, however they are read (`text()`, `json()`,
+ * the stream): a declared `Content-Length` over it fails the fetch before any byte is read; a
+ * body that grows past it fails the read with `UpstreamTooLarge` and cancels the upstream body,
+ * which aborts the download. `onOver` hears of it first, for a caller that does not read the
+ * body itself (the MCP SDK, which swallows a broken event stream).
+ */
+export function cappedNet(net: Net, max: number, onOver?: (e: UpstreamTooLarge) => void): Net {
+  const over = () => {
+    const e = new UpstreamTooLarge(max);
+    onOver?.(e);
+    return e;
+  };
+  return async (url, init) => {
+    const res = await net(url, init);
+    if (res.body === null) return res;
+    if (Number(res.headers.get('content-length') ?? 0) > max) {
+      await res.body.cancel().catch(() => {});
+      throw over();
+    }
+    let size = 0;
+    const counted = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, out) {
+          size += chunk.byteLength;
+          if (size > max) out.error(over());
+          else out.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
 }
