@@ -32,6 +32,11 @@ import { MalformedToolContent, sanitize } from './upstream.js';
 export const LATEST_PROTOCOL = '2025-11-25';
 const KNOWN_VERSIONS = new Set(['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28']);
 
+/** Media types are case-insensitive (RFC 9110 §8.3.1): the §2.2 checks ignore case. */
+const ACCEPTS_JSON = /application\/json/i;
+const ACCEPTS_SSE = /text\/event-stream/i;
+const JSON_TYPE = /^application\/json/i;
+
 type Id = string | number;
 
 /** One JSON-RPC message, classified; undefined = not exactly one message (§2.2: 415). */
@@ -208,14 +213,14 @@ async function answer(
   if (ctx.req.method !== 'POST')
     return sendTextError(ctx, rt.ident, 405, 'method not allowed: use POST', { allow: 'POST' });
   const accept = header(ctx, 'accept') ?? '';
-  if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
+  if (!ACCEPTS_JSON.test(accept) || !ACCEPTS_SSE.test(accept))
     return sendTextError(
       ctx,
       rt.ident,
       406,
       'Not Acceptable: the client must accept both application/json and text/event-stream',
     );
-  if (!(header(ctx, 'content-type') ?? '').startsWith('application/json'))
+  if (!JSON_TYPE.test(header(ctx, 'content-type') ?? ''))
     return sendTextError(ctx, rt.ident, 415, 'Unsupported Media Type: Content-Type must be application/json');
   if (msg === undefined)
     return sendTextError(ctx, rt.ident, 415, 'Unsupported Media Type: the body must be one JSON-RPC message');

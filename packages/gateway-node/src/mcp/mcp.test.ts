@@ -231,3 +231,19 @@ test('transport: a message nested deeper than 128 levels is refused like unparse
   const ok = await post('/mcp', deep(120));
   assert.equal(ok.status, 200, await ok.text());
 });
+
+test('transport: media types in Content-Type and Accept are case-insensitive (RFC 9110 §8.3.1)', async () => {
+  const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  for (const headers of [
+    { 'content-type': 'Application/JSON' } as Record<string, string>,
+    { 'content-type': 'APPLICATION/JSON; Charset=UTF-8' },
+    { accept: 'Application/Json, Text/Event-Stream' },
+  ]) {
+    const r = await post('/mcp', ping, headers);
+    assert.equal(r.status, 200, `${JSON.stringify(headers)}: ${await r.clone().text()}`);
+    assert.deepEqual(await r.json(), { jsonrpc: '2.0', id: 1, result: {} });
+  }
+  // Other media types are still refused.
+  assert.equal((await post('/mcp', ping, { 'content-type': 'Text/Plain' })).status, 415);
+  assert.equal((await post('/mcp', ping, { accept: 'Application/Json' })).status, 406);
+});
