@@ -8,7 +8,9 @@ import * as v from 'valibot';
 import {
   carryUnknown,
   exactlyOneLabel,
+  httpUrl,
   intRange,
+  isHttpUrl,
   labelAsName,
   type Mode,
   map,
@@ -29,7 +31,7 @@ export function a2aAgentSchema(mode: Mode) {
     obj(mode, {
       name: v.optional(nonEmpty),
       display_name: v.optional(nonEmpty),
-      url: nonEmpty,
+      url: httpUrl(mode),
       protocol_version: v.optional(v.picklist(['1.0', '0.3']), '1.0'),
       auth_type: v.optional(v.picklist(['none', 'bearer', 'api_key']), 'none'),
       secret: v.optional(v.string()),
@@ -54,18 +56,33 @@ export function a2aAgentSchema(mode: Mode) {
 
 export type A2aAgent = v.InferOutput<ReturnType<typeof a2aAgentSchema>>;
 
+/**
+ * `jwks_uri` is fetched, so on write it must be an absolute http(s) URL. `issuer` is compared
+ * with `iss` byte for byte, which any string can be (RFC 7519 StringOrURI); without `jwks_uri`
+ * the keys are found by OIDC discovery from it, so it must then be an http(s) URL too. Lenient
+ * reads keep older documents loading.
+ */
 export function oidcProviderSchema(mode: Mode) {
-  return obj(mode, {
-    name: nonEmpty,
-    issuer: nonEmpty,
-    audiences: v.pipe(v.array(nonEmpty), v.minLength(1)),
-    jwks_uri: v.optional(nonEmpty),
-    identity_claim: v.optional(nonEmpty, 'sub'),
-    required_scopes: v.optional(v.array(v.string())),
-    bound_claims: v.optional(map(v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]))),
-    leeway_secs: v.optional(intRange(0, 300), 0),
-    enabled: v.optional(v.boolean(), true),
-  });
+  return v.pipe(
+    obj(mode, {
+      name: nonEmpty,
+      issuer: nonEmpty,
+      audiences: v.pipe(v.array(nonEmpty), v.minLength(1)),
+      jwks_uri: v.optional(httpUrl(mode)),
+      identity_claim: v.optional(nonEmpty, 'sub'),
+      required_scopes: v.optional(v.array(v.string())),
+      bound_claims: v.optional(map(v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(1))]))),
+      leeway_secs: v.optional(intRange(0, 300), 0),
+      enabled: v.optional(v.boolean(), true),
+    }),
+    v.forward(
+      v.check(
+        (p) => mode === 'lenient' || p.jwks_uri !== undefined || isHttpUrl(p.issuer),
+        'must be an absolute http(s) URL when jwks_uri is absent (keys are found by OIDC discovery from the issuer)',
+      ),
+      ['issuer'],
+    ),
+  );
 }
 
 export type OidcProvider = v.InferOutput<ReturnType<typeof oidcProviderSchema>>;

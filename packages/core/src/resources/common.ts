@@ -174,7 +174,8 @@ export const str = v.string();
 /** String with at least one character. */
 export const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-function isHttpUrl(s: string): boolean {
+/** An absolute http(s) URL (surrounding whitespace ignored). */
+export function isHttpUrl(s: string): boolean {
   try {
     const u = new URL(s.trim());
     return u.protocol === 'http:' || u.protocol === 'https:';
@@ -184,7 +185,7 @@ function isHttpUrl(s: string): boolean {
 }
 
 /**
- * An upstream URL the gateway calls itself (MCP server, OAuth token endpoint): on write it must
+ * An upstream URL the gateway calls itself (MCP server, OAuth token endpoint, A2A agent, JWKS): on write it must
  * be an absolute http(s) URL, reported at the field; the lenient read keeps any non-empty string
  * so an older stored document still loads.
  */

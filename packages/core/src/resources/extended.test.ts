@@ -374,6 +374,19 @@ describe('a2a_agents', () => {
       write: accepted({ protocol_version: '0.3' }),
       read: green,
     },
+    {
+      // Write-time only: an older stored document still loads.
+      label: 'url without a scheme',
+      doc: { ...base, url: 'agents.example.com/planner' },
+      write: rejected('/url', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
+      label: 'url with a non-http scheme',
+      doc: { ...base, url: 'ftp://agents.example.com/planner' },
+      write: rejected('/url', 'absolute http(s) URL'),
+      read: green,
+    },
   ]);
 });
 
@@ -421,6 +434,25 @@ describe('oidc_providers', () => {
       doc: { ...base, client_secret: 'x' },
       write: rejected('', 'unknown field "client_secret"'),
       read: yellow('client_secret'),
+    },
+    {
+      // Write-time only: an older stored document still loads.
+      label: 'jwks_uri not an http(s) URL',
+      doc: { ...base, jwks_uri: 'okta.example.com/keys' },
+      write: rejected('/jwks_uri', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
+      label: 'issuer not a URL, no jwks_uri (discovery impossible)',
+      doc: { ...base, issuer: 'okta' },
+      write: rejected('/issuer', 'absolute http(s) URL'),
+      read: green,
+    },
+    {
+      label: 'issuer not a URL with a jwks_uri (a plain StringOrURI iss)',
+      doc: { ...base, issuer: 'kubernetes/serviceaccount', jwks_uri: 'http://127.0.0.1:8080/keys' },
+      write: accepted(),
+      read: green,
     },
   ]);
 });
