@@ -19,6 +19,7 @@ import {
   secsLeft,
   startRig,
 } from '../test/rate-limit-rig.js';
+import { preloadTokenizer } from '../usage/estimate.js';
 
 let rig: Rig;
 
@@ -264,6 +265,33 @@ describe('x-ratelimit-* headers', () => {
     const remaining = heads.map((h) => h.get('x-ratelimit-remaining-requests'));
     assert.deepEqual(remaining, ['99', '98', '97', '96', '95', '94', '93']);
     for (const h of heads) assert.equal(h.get('x-ratelimit-limit-requests'), '100');
+  });
+
+  test('a JSON answer the upstream gave no usage for: its token headers count its estimated tokens', async () => {
+    // §9.6: read after the commit. The gateway commits an estimate for such an answer (12.5), so
+    // the head must already count it, as it counts a reported usage. Exact counts: encoding loaded.
+    await preloadTokenizer('nousage-x');
+    await roomIn(60, 4000);
+    const model = rig.model(undefined, 'nousage-x');
+    const key = rig.key({ tpm: 1000 });
+    const left: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { data, response } = await chat(key, model);
+      assert.equal(data.choices[0]?.message.content, 'Hello!');
+      left.push(Number(response.headers.get('x-ratelimit-remaining-tokens')));
+    }
+    const m = await rig
+      .anthropic(key)
+      .messages.create({ model, max_tokens: 16, messages: hello })
+      .withResponse();
+    left.push(Number(m.response.headers.get('x-ratelimit-remaining-tokens')));
+    await sleep(100); // the token metrics are recorded in a short deferred batch
+    const counted = await rig.tokensOf(model);
+    assert.ok(counted !== undefined && counted > 0, 'the gateway counted estimated tokens');
+    const perChat = 1000 - (left[0] as number);
+    assert.ok(perChat > 0, `the first answer's own tokens are in its head (remaining ${left[0]})`);
+    assert.equal(left[1], 1000 - 2 * perChat, 'each head is one answer below the previous');
+    assert.equal(left[2], 1000 - counted, 'the last head is the limit less every token counted');
   });
 
   test('a request no limit applies to carries none (JSON, stream, /v1/messages)', async () => {

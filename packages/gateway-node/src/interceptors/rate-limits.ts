@@ -31,6 +31,7 @@ import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js'
 import { limitPlan } from '../pipeline/limit-plan.js';
 import type { AttemptFacts, MemberGate, Outcome, Scope } from '../pipeline/scopes.js';
 import { apiKeyView, modelView } from '../resources.js';
+import { ESTIMATED_KINDS, estimateUsage, needsEstimate } from '../usage/estimate.js';
 
 export interface RateLimitDeps {
   readonly store: CounterStore;
@@ -231,9 +232,44 @@ class RateLimitScope implements Scope {
     writeHeaders(h, view, json ? (this.served as number) - (this.reserve ?? 0) : 0, json);
   }
 
-  json(body: string, usage: Usage | undefined): string {
-    this.served = committedTokens(usage);
-    return body;
+  json(body: string, usage: Usage | undefined): string | Promise<string> {
+    const ctx = this.req.ctx;
+    const generates = ESTIMATED_KINDS[this.req.route.kind];
+    // An upstream answer without usage is committed at its estimate (§12.5, done at finish):
+    // when a token header is written, estimate it now, so the head reads as after that commit
+    // (§9.6) instead of counting the answer as free. The estimate becomes the request's usage,
+    // so it is not made twice. A cache hit (no attempt) commits 0 and is left alone.
+    if (
+      generates === undefined ||
+      ctx.attempts === 0 ||
+      !needsEstimate(usage, generates) ||
+      (this.admission?.headers.tokens ?? this.attemptAdmission?.headers.tokens) === undefined
+    ) {
+      this.served = committedTokens(usage);
+      return body;
+    }
+    const input = {
+      model: ctx.upstreamModel,
+      body: ctx.body,
+      generates,
+      json: body,
+      sse: undefined,
+      sseDroppedChars: 0,
+    };
+    return estimateUsage(usage, input, true).then(
+      (e) => {
+        if (e.estimated) {
+          ctx.usage = e.usage;
+          ctx.usageEstimated = true;
+        }
+        this.served = committedTokens(e.usage);
+        return body;
+      },
+      () => {
+        this.served = committedTokens(usage);
+        return body;
+      },
+    );
   }
 
   finish(o: Outcome): void {

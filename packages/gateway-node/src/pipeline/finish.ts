@@ -12,7 +12,7 @@ import type { GatewayRuntime } from '../runtime.js';
 import type { GuardrailEvaluation } from '../tracing/tracer.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
 import { captureContent } from '../usage/content.js';
-import { estimateUsage, needsEstimate } from '../usage/estimate.js';
+import { ESTIMATED_KINDS, estimateUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
@@ -22,7 +22,6 @@ import {
   type FinishedUsage,
   type RequestContext,
   type RequestSteps,
-  type RouteKind,
 } from './context.js';
 import { joinPanelUsage } from './ensemble.js';
 import { closeAttempt, finishScopes } from './scopes.js';
@@ -47,7 +46,7 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, wrote);
   // A session's tokens were consumed whatever ended it (agents-and-jobs §7.5).
   const served = session !== undefined || (res.headersSent && res.statusCode >= 200 && res.statusCode < 300);
-  const generates = served && ctx.attempts > 0 ? GENERATES[ctx.route?.kind ?? 'health'] : undefined;
+  const generates = served && ctx.attempts > 0 ? ESTIMATED_KINDS[ctx.route?.kind ?? 'health'] : undefined;
   if (generates === undefined || !needsEstimate(ctx.usage, generates)) {
     complete(rt, ctx, status, cancelled, served, seconds);
     return;
@@ -79,15 +78,6 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
     },
   );
 }
-
-/** Route kinds whose usage is estimated when missing: whether they generate output tokens. */
-const GENERATES: Partial<Record<RouteKind, boolean>> = {
-  chat: true,
-  completions: true,
-  messages: true,
-  responses: true,
-  embeddings: false,
-};
 
 function complete(
   rt: GatewayRuntime,

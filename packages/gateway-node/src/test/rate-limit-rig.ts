@@ -7,7 +7,9 @@
  *
  * What the OpenAI mock answers is chosen by the upstream model name the gateway sends:
  * `fail500-*` 500, `fail400-*` 400, `slow-*` a stream (or JSON) with pauses, `inusage-*` a chat
- * stream whose usage rides on the finish chunk (no usage-only chunk); anything else a normal answer. Token counts per family are fixed below (`TOKENS`).
+ * stream whose usage rides on the finish chunk (no usage-only chunk), `nousage-*` a chat JSON
+ * answer without `usage` (the gateway estimates it); anything else a normal answer. Token counts
+ * per family are fixed below (`TOKENS`).
  */
 import type { ServerResponse } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
@@ -140,6 +142,10 @@ async function openaiWire(req: SeenRequest, res: ServerResponse): Promise<void> 
   }
   if (stream) return chatStream(req, res, model);
   if (model.startsWith('slow-')) await sleep(400);
+  if (model.startsWith('nousage-')) {
+    const { usage: _, ...body } = chatBody(req);
+    return json(res, 200, body);
+  }
   return json(res, 200, chatBody(req));
 }
 
@@ -336,6 +342,17 @@ export class Rig {
       if (line.startsWith(`${want} `)) return Number(line.slice(want.length + 1));
     }
     return 0;
+  }
+
+  /** `aisix_llm_total_tokens_total` of one model alias, every endpoint (undefined: no series). */
+  async tokensOf(model: string): Promise<number | undefined> {
+    const text = await (await fetch(`http://127.0.0.1:${this.g.gw.metricsPort}/metrics`)).text();
+    let sum: number | undefined;
+    for (const l of text.split('\n')) {
+      if (l.startsWith('aisix_llm_total_tokens_total{') && l.includes(`,model="${model}",`))
+        sum = (sum ?? 0) + Number(l.slice(l.lastIndexOf(' ') + 1));
+    }
+    return sum;
   }
 
   async close(): Promise<void> {

@@ -14,14 +14,6 @@ import { preloadTokenizer } from './estimate.js';
 
 let rig: Rig;
 
-async function tokensOf(model: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith('aisix_llm_total_tokens_total{') && l.includes(`model="${model}"`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 before(async () => {
   rig = await startRig();
   // The first estimates of a process are rough (≈4 characters per token) until the encoding has
@@ -65,5 +57,5 @@ test('the estimate reaches the token metrics', async () => {
   const model = rig.model();
   const k = rig.key();
   await streamWithoutUsage(k, model);
-  assert.equal(await tokensOf(model), ESTIMATED);
+  assert.equal(await rig.tokensOf(model), ESTIMATED);
 });

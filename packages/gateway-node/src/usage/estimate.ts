@@ -20,6 +20,7 @@
  * Leaves out: where estimation is triggered (`pipeline/finish.ts`), what is done with the counts.
  */
 import { emptyUsage, type Usage } from '@aisix/providers';
+import type { RouteKind } from '../pipeline/context.js';
 
 export const MAX_SCAN_CHARS = 1024 * 1024;
 export const SLICE_CHARS = 16 * 1024;
@@ -336,6 +337,15 @@ export interface EstimateInput {
   /** SSE characters written past the kept ones. */
   readonly sseDroppedChars: number;
 }
+
+/** Route kinds whose usage is estimated when missing: whether they generate output tokens. */
+export const ESTIMATED_KINDS: Partial<Record<RouteKind, boolean>> = {
+  chat: true,
+  completions: true,
+  messages: true,
+  responses: true,
+  embeddings: false,
+};
 
 /** Whether `u` has a zero counter estimation would fill. */
 export function needsEstimate(u: Usage | undefined, generates: boolean): boolean {
