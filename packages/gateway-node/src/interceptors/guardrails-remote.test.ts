@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { signRpc } from '../guardrails/remote/aliyun.js';
 import { signV4 } from '../guardrails/remote/sigv4.js';
 import { type CacheRig, cacheDocs, KEY_A, metric, post, startCacheRig } from '../test/cache-rig.js';
-import { buildSnapshot, type Docs } from '../test/fixtures.js';
+import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
 import {
   chatJson,
   chatSse,
@@ -41,10 +41,10 @@ after(async () => {
   await vendor.close();
 });
 
-function guard(g: Record<string, unknown>): void {
+function guard(g: Record<string, unknown>, extra: Docs = {}): void {
   rig.reset();
   rig.up.handle(chatJson('ok'));
-  const docs = { ...cacheDocs(rig.up.url, rig.anth.url, {}), guardrails: { r1: g } } as Docs;
+  const docs = { ...cacheDocs(rig.up.url, rig.anth.url, {}, extra), guardrails: { r1: g } } as Docs;
   rig.g.source.set(buildSnapshot(docs, ++rev));
 }
 
@@ -441,6 +441,51 @@ describe('vendor failures', () => {
     guard(g({ hook_point: 'both', output_fail_open: true }));
     rig.up.handle(chatJson('an answer'));
     assert.equal((await chat('hi')).status, 200);
+  });
+});
+
+describe('a client gone while the vendor scans its prompt', () => {
+  test('its caller key keeps no concurrency slot and no request count; no upstream call', async () => {
+    // data-plane §6.6 and §9.3: a slot is given back when the client disconnects. The scan is a
+    // round trip: the request must not take quota once its client has left during it.
+    const ONE_AT_A_TIME = 'sk-one-at-a-time';
+    let delay = 400;
+    vendor.handle(async (_req, res) => {
+      await sleep(delay);
+      if (!res.destroyed) json(res, 200, { results: [{ flagged: false }] });
+    });
+    guard(
+      {
+        name: 'mod',
+        kind: 'openai_moderation',
+        api_key: 'sk-mod-key',
+        endpoint: `${vendor.url}/v1`,
+        hook_point: 'input',
+      },
+      {
+        api_keys: {
+          kc: {
+            key_hash: sha256(ONE_AT_A_TIME),
+            allowed_models: ['*'],
+            rate_limit: { concurrency: 1, rpm: 100 },
+          },
+        },
+      },
+    );
+    const c = new OpenAI({ apiKey: ONE_AT_A_TIME, baseURL: `${rig.g.base}/v1`, maxRetries: 0 });
+    const hello = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const calls = rig.up.requests.length;
+    const ac = new AbortController();
+    const gone = c.chat.completions.create(hello, { signal: ac.signal });
+    await sleep(150);
+    ac.abort();
+    await assert.rejects(gone);
+    await sleep(delay); // the vendor has answered the abandoned scan
+    delay = 0;
+    const { response } = await c.chat.completions.create(hello).withResponse();
+    assert.equal(response.status, 200, 'the slot is free');
+    assert.equal(response.headers.get('x-ratelimit-remaining-requests'), '99', 'only this request counted');
+    assert.equal(rig.up.requests.length - calls, 1, 'the request that left never reached the upstream');
   });
 });
 

@@ -163,6 +163,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
   /** Scopes opened by interceptors (`lifecycle.ts`), in order; undefined when none. */
   scopes: Scope[] | undefined;
+  /** The response has closed and the completion hook ran (`finish.ts`): no scope opens now. */
+  closed: boolean;
   /** A routing attempt the scopes admitted and have not yet heard the end of (`scopes.ts`). */
   attemptOpen: boolean;
   /**
@@ -277,6 +279,7 @@ export function newContext(
     trace: undefined,
     scopes: undefined,
     attemptOpen: false,
+    closed: false,
     sessionStatus: undefined,
   };
 }

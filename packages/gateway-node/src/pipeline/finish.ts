@@ -27,6 +27,7 @@ import { joinPanelUsage } from './ensemble.js';
 import { closeAttempt, finishScopes } from './scopes.js';
 
 export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
+  ctx.closed = true;
   const res = ctx.res;
   const seconds = (performance.now() - ctx.startedAt) / 1000;
   // A WebSocket session ends with the status its relay decided (the 101 is not the outcome).

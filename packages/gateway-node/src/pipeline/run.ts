@@ -18,7 +18,7 @@ import { authenticateCaller } from './auth.js';
 import type { RequestContext } from './context.js';
 import { type AttemptPlan, type DispatchInput, dispatch, planAttempts } from './dispatch.js';
 import type { Answer, Json } from './lifecycle.js';
-import { concatLater, streamTap, tapJson } from './scopes.js';
+import { concatLater, openScope, streamTap, tapJson } from './scopes.js';
 
 export interface EndpointSpec {
   /** Passthrough endpoints (rerank, images, audio) dispatch through `upstream/passthrough.ts`. */
@@ -158,6 +158,9 @@ export async function runModelEndpoint(
   let plan: AttemptPlan | undefined;
   const active = rt.lifecycle.active(ctx.snapshot);
   for (let i = 0; i < active.length; i++) {
+    // The client left while an earlier step waited (a remote scan, a shared store's round trip):
+    // nothing more is taken for a request that has closed.
+    if (ctx.closed) return;
     const a = active[i] as (typeof active)[number];
     const route = ctx.route;
     if (route === undefined) break;
@@ -171,10 +174,7 @@ export async function runModelEndpoint(
     let b = a.interceptor.begin(a.plan, { ctx, route, body, upstreamModel });
     if (b instanceof Promise) b = await b;
     if (b === undefined) continue;
-    if (b.scope) {
-      if (ctx.scopes === undefined) ctx.scopes = [b.scope];
-      else ctx.scopes.push(b.scope);
-    }
+    if (b.scope && !openScope(rt.logger, ctx, b.scope)) return;
     if (b.refuse) return sendError(ctx, rt.ident, b.refuse);
     if (b.body) body = b.body;
     if (b.answer) return answer(rt, ctx, b.answer);

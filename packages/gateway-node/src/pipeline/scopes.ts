@@ -398,6 +398,35 @@ function guarded(log: Logger, requestId: string, t: StreamTap): StreamTap {
   };
 }
 
+/** What a scope opened after its request closed hears: the client went away first. */
+const GONE: Outcome = Object.freeze({
+  status: 499,
+  cancelled: true,
+  usage: undefined,
+  error: 'client_disconnected',
+});
+
+/**
+ * Adds a scope an interceptor's `begin` opened to the request's. False when the request has
+ * already closed: the client went away while `begin` waited (a rate-limit acquire on Redis or on
+ * the pod's primary), so the completion hook has run and would never reach this scope; it is
+ * finished here at once, as cancelled (its concurrency slot and reservation go back), and the
+ * caller stops.
+ */
+export function openScope(
+  log: Logger,
+  ctx: { readonly id: string; scopes: Scope[] | undefined; readonly closed: boolean },
+  scope: Scope,
+): boolean {
+  if (ctx.closed) {
+    finishScopes(log, ctx.id, [scope], GONE);
+    return false;
+  }
+  if (ctx.scopes === undefined) ctx.scopes = [scope];
+  else ctx.scopes.push(scope);
+  return true;
+}
+
 export function finishScopes(log: Logger, requestId: string, scopes: readonly Scope[], o: Outcome): void {
   for (const s of scopes) {
     try {

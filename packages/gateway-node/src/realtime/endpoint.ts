@@ -13,6 +13,7 @@ import { sendError } from '../http/respond.js';
 import { clientIp, ipAllowed, modelAllowed } from '../pipeline/access.js';
 import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { openScope } from '../pipeline/scopes.js';
 import { apiKeyView, modelKind, modelView, providerKeyView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
@@ -103,10 +104,7 @@ async function admitQuota(rt: GatewayRuntime, ctx: RequestContext, upstreamModel
     let b = a.interceptor.begin(a.plan, { ctx, route, body: {}, upstreamModel });
     if (b instanceof Promise) b = await b;
     if (b === undefined) continue;
-    if (b.scope) {
-      if (ctx.scopes === undefined) ctx.scopes = [b.scope];
-      else ctx.scopes.push(b.scope);
-    }
+    if (b.scope && !openScope(rt.logger, ctx, b.scope)) return false;
     if (b.refuse) {
       sendError(ctx, rt.ident, b.refuse);
       return false;

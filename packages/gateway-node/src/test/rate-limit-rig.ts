@@ -14,6 +14,7 @@
 import type { ServerResponse } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import type { GatewayOptions } from '../server.js';
 import { buildSnapshot, type Docs, type Started, sha256, startTestGateway } from './fixtures.js';
 import { anthropicJson, anthropicSse } from './mock-anthropic.js';
 import { responsesJson, responsesSse } from './mock-responses.js';
@@ -362,7 +363,8 @@ export class Rig {
   }
 }
 
-export async function startRig(): Promise<Rig> {
+/** `gateway`: extra gateway options (e.g. another `rateLimitStore` than the memory one). */
+export async function startRig(gateway: Partial<GatewayOptions> = {}): Promise<Rig> {
   const up = await startMockUpstream(openaiWire);
   const anth = await startMockUpstream((req, res) =>
     (req.json?.stream === true ? anthropicSse() : anthropicJson())(req, res),
@@ -375,7 +377,7 @@ export async function startRig(): Promise<Rig> {
     models: {},
     api_keys: {},
   };
-  const g = await startTestGateway(buildSnapshot(docs));
+  const g = await startTestGateway(buildSnapshot(docs), undefined, gateway);
   return new Rig(g, up, anth, docs);
 }
 

@@ -18,6 +18,7 @@ import { authenticateCaller } from '../pipeline/auth.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Json } from '../pipeline/lifecycle.js';
 import { parseBody } from '../pipeline/run.js';
+import { openScope } from '../pipeline/scopes.js';
 import { apiKeyView, modelKind, modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { callJson, withRetries } from './call.js';
@@ -148,13 +149,11 @@ async function intercept(
   let body = parsed;
   if (route === undefined) return body;
   for (const a of rt.lifecycle.active(ctx.snapshot)) {
+    if (ctx.closed) return undefined; // the client left while an earlier step waited
     let b = a.interceptor.begin(a.plan, { ctx, route, body, upstreamModel });
     if (b instanceof Promise) b = await b;
     if (b === undefined) continue;
-    if (b.scope) {
-      if (ctx.scopes === undefined) ctx.scopes = [b.scope];
-      else ctx.scopes.push(b.scope);
-    }
+    if (b.scope && !openScope(rt.logger, ctx, b.scope)) return undefined;
     if (b.refuse) {
       sendError(ctx, rt.ident, b.refuse);
       return undefined;
