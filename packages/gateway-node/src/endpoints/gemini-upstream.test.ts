@@ -422,6 +422,49 @@ test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop m
   assert.deepEqual(body.generationConfig, { stopSequences: ['END'], responseMimeType: 'application/json' });
 });
 
+test('schemas keep properties named like dropped keywords (strict, additionalProperties) and literal values', async () => {
+  // A caller's property may be called `strict`; only JSON-Schema *keywords* Gemini refuses are
+  // dropped, never names under `properties` nor values under `default` / `enum`.
+  const parameters = {
+    type: 'object',
+    properties: {
+      strict: { type: 'boolean', description: 'strict mode' },
+      additionalProperties: { type: 'string' },
+      options: {
+        type: 'object',
+        properties: { $schema: { type: 'string' } },
+        default: { strict: true },
+        additionalProperties: false,
+      },
+    },
+    required: ['strict', 'additionalProperties'],
+    additionalProperties: false,
+  };
+  await client.chat.completions.create({
+    model: 'gemini-flash',
+    messages: [{ role: 'user', content: 'lint this' }],
+    tools: [{ type: 'function', function: { name: 'lint', parameters, strict: true } }],
+    response_format: {
+      type: 'json_schema',
+      json_schema: { name: 'out', strict: true, schema: { ...parameters, $schema: 'x' } },
+    },
+  });
+  const body = googleUp.requests.at(-1)?.json as {
+    tools: { functionDeclarations: { parameters: unknown }[] }[];
+    generationConfig: { responseSchema: unknown };
+  };
+  const expected = {
+    type: 'object',
+    properties: {
+      strict: { type: 'boolean', description: 'strict mode' },
+      additionalProperties: { type: 'string' },
+      options: { type: 'object', properties: { $schema: { type: 'string' } }, default: { strict: true } },
+    },
+    required: ['strict', 'additionalProperties'],
+  };
+  assert.deepEqual(body.tools[0]?.functionDeclarations[0]?.parameters, expected);
+  assert.deepEqual(body.generationConfig.responseSchema, expected);
+});
 test('embeddings through the SDK (base64 by default) decode to the upstream floats', async () => {
   googleUp.handle((_req, res) =>
     json(res, 200, { embeddings: [{ values: [0.25, -0.5, 1] }, { values: [2, 0, -1] }] }),

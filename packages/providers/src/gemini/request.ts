@@ -161,14 +161,29 @@ function toolResultPayload(content: unknown): Obj {
   return { content: text };
 }
 
-/** Drops JSON-Schema keywords Gemini's OpenAPI-subset schema rejects. */
+/** Keywords whose value is a schema, or an array of schemas. */
+const SUBSCHEMA_KEYWORDS = new Set(['items', 'prefixItems', 'anyOf', 'oneOf', 'allOf', 'not']);
+/** Keywords whose value maps caller-chosen names (never keywords) to schemas. */
+const SCHEMA_MAP_KEYWORDS = new Set(['properties', '$defs', 'definitions']);
+
+/**
+ * Drops JSON-Schema keywords Gemini's OpenAPI-subset schema rejects (`$schema`,
+ * `additionalProperties`, `strict`). Only keywords are dropped: the names under `properties` are
+ * the caller's (a parameter may be called `strict`), and literal values (`default`, `enum`,
+ * `example`, ...) are copied as they are.
+ */
 export function sanitizeSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(sanitizeSchema);
   if (!isObj(schema)) return schema;
   const out: Obj = {};
   for (const [k, v] of Object.entries(schema)) {
     if (k === '$schema' || k === 'additionalProperties' || k === 'strict') continue;
-    out[k] = k === 'enum' || k === 'required' ? v : sanitizeSchema(v);
+    if (SUBSCHEMA_KEYWORDS.has(k)) out[k] = sanitizeSchema(v);
+    else if (SCHEMA_MAP_KEYWORDS.has(k) && isObj(v)) {
+      const named: Obj = {};
+      for (const [name, sub] of Object.entries(v)) named[name] = sanitizeSchema(sub);
+      out[k] = named;
+    } else out[k] = v;
   }
   return out;
 }
