@@ -217,6 +217,55 @@ test('tool-call round trip: streamed toolUse → tool_calls; tool result goes ba
   });
 });
 
+test('streamed tool call without input: arguments are "{}" as in the JSON answer, never ""', async () => {
+  // A tool taking no parameters: ConverseStream sends the toolUse start and an empty input
+  // fragment (or none). OpenAI `arguments` is a JSON string that clients JSON.parse.
+  up.handle(
+    signed((_req, res) =>
+      writeEventStream(res, [
+        { event: 'messageStart', payload: { role: 'assistant' } },
+        {
+          event: 'contentBlockStart',
+          payload: { contentBlockIndex: 0, start: { toolUse: { toolUseId: 'tooluse_t', name: 'get_time' } } },
+        },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { toolUse: { input: '' } } } },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 0 } },
+        {
+          event: 'contentBlockStart',
+          payload: { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_u', name: 'get_user' } } },
+        },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 1 } },
+        { event: 'messageStop', payload: { stopReason: 'tool_use' } },
+        { event: 'metadata', payload: { usage: { inputTokens: 5, outputTokens: 3, totalTokens: 8 } } },
+      ]),
+    ),
+  );
+  const tools: OpenAI.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get_time' } },
+    { type: 'function', function: { name: 'get_user' } },
+  ];
+  const stream = await client.chat.completions.create({
+    model: 'llama',
+    messages: [{ role: 'user', content: 'time and user?' }],
+    tools,
+    stream: true,
+  });
+  const calls: { id: string; name: string; args: string }[] = [];
+  for await (const c of stream) {
+    for (const tc of c.choices[0]?.delta.tool_calls ?? []) {
+      calls[tc.index] ??= { id: '', name: '', args: '' };
+      const call = calls[tc.index] as { id: string; name: string; args: string };
+      call.id ||= tc.id ?? '';
+      call.name ||= tc.function?.name ?? '';
+      call.args += tc.function?.arguments ?? '';
+    }
+  }
+  assert.deepEqual(calls, [
+    { id: 'tooluse_t', name: 'get_time', args: '{}' },
+    { id: 'tooluse_u', name: 'get_user', args: '{}' },
+  ]);
+});
+
 test('embeddings: Titan via invoke, the SDK default (base64) decodes to the same floats', async () => {
   up.handle(signed((_req, res) => json(res, 200, fixture('titan-embed.json'))));
   const r = await client.embeddings.create({ model: 'titan', input: 'hello' });

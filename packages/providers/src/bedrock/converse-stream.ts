@@ -7,7 +7,10 @@
  *   arguments; the OpenAI tool index counts tool blocks, not content blocks;
  * - contentBlockDelta → `content` (text), `tool_calls[].function.arguments` (toolUse.input
  *   fragments), or `reasoning_content` (reasoningContent.text);
- * - contentBlockStop → nothing; messageStop → an empty delta with the mapped `finish_reason`;
+ * - contentBlockStop → nothing, except for a tool block that streamed no argument text (a tool
+ *   without parameters: Bedrock sends an empty `input` fragment, or none): it gets `{}` as its
+ *   arguments, what the non-streaming answer carries, since OpenAI clients `JSON.parse` them;
+ * - messageStop → an empty delta with the mapped `finish_reason`;
  * - metadata → usage (max-so-far); the usage-only chunk is forwarded when the caller asked for
  *   it, then `[DONE]`. metadata is Bedrock's last event, so it is the terminator.
  * - `:message-type: exception` / `error` frames → in-band failure with the exception name and the
@@ -42,6 +45,8 @@ export class ConverseStreamTranslator implements StreamTranslator {
   private stopped = false;
   /** contentBlockIndex → OpenAI tool_calls index. */
   private readonly toolIndex = new Map<number, number>();
+  /** Tool blocks (contentBlockIndex) that have not streamed any argument text yet. */
+  private readonly argless = new Set<number>();
   private out = '';
 
   constructor(options: StreamOptions) {
@@ -114,7 +119,11 @@ export class ConverseStreamTranslator implements StreamTranslator {
       case 'contentBlockDelta':
         this.blockDelta(ev);
         break;
+      case 'contentBlockStop':
+        this.blockStop(ev);
+        break;
       case 'messageStop':
+        this.closeArgless();
         this.role();
         this.stopped = true;
         this.emit({}, mapStopReason(ev.stopReason));
@@ -123,7 +132,7 @@ export class ConverseStreamTranslator implements StreamTranslator {
         this.metadata(ev);
         break;
       default:
-        // contentBlockStop and event types added later carry nothing the caller needs.
+        // Event types added later carry nothing the caller needs.
         break;
     }
   }
@@ -141,6 +150,7 @@ export class ConverseStreamTranslator implements StreamTranslator {
     const block = typeof ev.contentBlockIndex === 'number' ? ev.contentBlockIndex : -1;
     const index = this.toolIndex.size;
     this.toolIndex.set(block, index);
+    this.argless.add(block);
     const t = start.toolUse;
     this.sawOutput = true;
     this.emit({
@@ -167,12 +177,24 @@ export class ConverseStreamTranslator implements StreamTranslator {
       const index = this.toolIndex.get(block) ?? 0;
       const input = typeof d.toolUse.input === 'string' ? d.toolUse.input : '';
       if (input === '') return;
+      this.argless.delete(block);
       this.emit({ tool_calls: [{ index, function: { arguments: input } }] });
     } else if (isObj(d.reasoningContent) && typeof d.reasoningContent.text === 'string') {
       if (d.reasoningContent.text === '') return;
       this.sawOutput = true;
       this.emit({ reasoning_content: d.reasoningContent.text });
     }
+  }
+
+  private blockStop(ev: Obj): void {
+    const block = typeof ev.contentBlockIndex === 'number' ? ev.contentBlockIndex : -1;
+    if (!this.argless.delete(block)) return;
+    this.emit({ tool_calls: [{ index: this.toolIndex.get(block) ?? 0, function: { arguments: '{}' } }] });
+  }
+
+  /** A tool block the stream never stopped (messageStop came first) still gets `{}`. */
+  private closeArgless(): void {
+    for (const block of [...this.argless]) this.blockStop({ contentBlockIndex: block });
   }
 
   private metadata(ev: Obj): void {
