@@ -422,6 +422,37 @@ test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop m
   assert.deepEqual(body.generationConfig, { stopSequences: ['END'], responseMimeType: 'application/json' });
 });
 
+test('blank text parts and empty stop sequences never reach Gemini (it refuses a part without data)', async () => {
+  // Gemini answers 400 to `{text: ""}` ("required oneof field 'data'"); OpenAI callers send
+  // empty text next to an image, or an empty user turn after a tool result.
+  await client.chat.completions.create({
+    model: 'gemini-flash',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: '' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+        ],
+      },
+      { role: 'assistant', content: 'A cat.' },
+      { role: 'user', content: '' },
+      { role: 'user', content: 'Its colour?' },
+    ],
+    stop: ['', 'END'],
+  });
+  const body = googleUp.requests.at(-1)?.json as {
+    contents: { role: string; parts: Record<string, unknown>[] }[];
+    generationConfig: { stopSequences?: string[] };
+  };
+  assert.deepEqual(body.contents, [
+    { role: 'user', parts: [{ inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }] },
+    { role: 'model', parts: [{ text: 'A cat.' }] },
+    { role: 'user', parts: [{ text: 'Its colour?' }] },
+  ]);
+  assert.deepEqual(body.generationConfig.stopSequences, ['END']);
+});
+
 test('schemas keep properties named like dropped keywords (strict, additionalProperties) and literal values', async () => {
   // A caller's property may be called `strict`; only JSON-Schema *keywords* Gemini refuses are
   // dropped, never names under `properties` nor values under `default` / `enum`.

@@ -4,7 +4,8 @@
  *
  * - system/developer messages → `systemInstruction`, joined with a blank line (any position);
  * - user → `user`, assistant → `model`, tool results → `functionResponse` parts in a `user` turn;
- *   consecutive same-role turns are merged (parallel tool results must share one turn);
+ *   consecutive same-role turns are merged (parallel tool results must share one turn); empty
+ *   text parts are left out (Gemini refuses a part without data) and a turn left empty is skipped;
  * - image parts: `data:` URLs → `inlineData`, http(s)/gs URLs → `fileData` (MIME guessed from the
  *   extension, omitted when unknown); `input_audio` and `file` data → `inlineData`;
  * - an assistant tool call's `extra_content.google.thought_signature` (response.ts puts it there)
@@ -116,9 +117,12 @@ function textOf(content: unknown): string {
     .join('');
 }
 
+/** A part that carries no data: Gemini refuses `{text: ""}` (its `data` oneof is unset). */
+const isEmptyText = (p: GeminiPart): boolean => p.text === '' && Object.keys(p).length === 1;
+
 function userParts(content: unknown): GeminiPart[] {
-  if (typeof content === 'string') return [{ text: content }];
-  if (Array.isArray(content)) return content.map(contentPart);
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  if (Array.isArray(content)) return content.map(contentPart).filter((p) => !isEmptyText(p));
   if (content == null) return [];
   return fail('message content must be a string or an array of parts');
 }
@@ -349,8 +353,10 @@ function buildGenerationConfig(body: Readonly<Obj>, model: string): GeminiGenera
   set('frequencyPenalty', num(body.frequency_penalty));
   set('seed', num(body.seed));
   const stop = body.stop;
-  if (typeof stop === 'string') g.stopSequences = [stop];
-  else if (Array.isArray(stop)) g.stopSequences = stop.filter((s): s is string => typeof s === 'string');
+  const stops = (typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : []).filter(
+    (s): s is string => typeof s === 'string' && s !== '',
+  );
+  if (stops.length > 0) g.stopSequences = stops;
   const rf = body.response_format;
   if (isObj(rf) && rf.type === 'json_object') g.responseMimeType = 'application/json';
   else if (isObj(rf) && rf.type === 'json_schema') {
