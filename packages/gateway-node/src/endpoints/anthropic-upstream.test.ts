@@ -276,6 +276,29 @@ test('tool-call round trip: streamed tool_calls, then tool results go back as to
   ]);
 });
 
+test('image parts: a data: URL typed image/jpg (OpenAI accepts it) reaches Anthropic as image/jpeg', async () => {
+  // Anthropic takes only image/jpeg, image/png, image/gif and image/webp as a base64 media_type.
+  up.handle(messageJson('message-text.json'));
+  await client.chat.completions.create({
+    model: 'claude',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is it?' },
+          { type: 'image_url', image_url: { url: 'data:image/jpg;base64,/9j/4AAQ' } },
+          { type: 'image_url', image_url: { url: 'data:IMAGE/PNG;base64,iVBORw0KGgo=' } },
+        ],
+      },
+    ],
+  });
+  const sent = up.requests.at(-1)?.json?.messages as { content: unknown[] }[];
+  assert.deepEqual(sent[0]?.content.slice(1), [
+    { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/4AAQ' } },
+    { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+  ]);
+});
+
 test('non-streaming tool_use response: content null and tool_calls', async () => {
   up.handle(messageJson('message-tool-use.json'));
   const r = await client.chat.completions.create({

@@ -404,6 +404,8 @@ test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop m
           { type: 'text', text: 'what is this?' },
           { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
           { type: 'image_url', image_url: { url: 'https://example.com/a.webp' } },
+          // OpenAI accepts image/jpg; Gemini's image MIME types are image/jpeg, png, webp, heic, heif.
+          { type: 'image_url', image_url: { url: 'data:image/jpg;base64,/9j/4AAQ' } },
         ],
       },
     ],
@@ -418,6 +420,7 @@ test('images reach Gemini (base64 inline, URL as fileData); JSON mode and stop m
     { text: 'what is this?' },
     { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },
     { fileData: { fileUri: 'https://example.com/a.webp', mimeType: 'image/webp' } },
+    { inlineData: { mimeType: 'image/jpeg', data: '/9j/4AAQ' } },
   ]);
   assert.deepEqual(body.generationConfig, { stopSequences: ['END'], responseMimeType: 'application/json' });
 });

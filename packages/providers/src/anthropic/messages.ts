@@ -14,6 +14,7 @@
  *
  * Top-level fields (tools, limits, stop sequences) are handled in `request.ts`.
  */
+import { normalizeMediaType } from '../shared/mime.js';
 import type { AnthropicMessage, ImageBlock, RequestBlock, TextBlock, ToolUseBlock } from './wire.js';
 
 type Obj = Record<string, unknown>;
@@ -39,7 +40,7 @@ function textBlock(part: Obj): TextBlock | undefined {
   return b;
 }
 
-const DATA_URL = /^data:([^;,]+)((?:;[^;,]*)*);base64,/;
+const DATA_URL = /^data:([^;,]+)((?:;[^;,]*)*);base64,/i;
 
 /** `image_url` part → `image` block; undefined for URLs Anthropic cannot take. */
 export function imageBlock(part: Obj): ImageBlock | undefined {
@@ -50,7 +51,7 @@ export function imageBlock(part: Obj): ImageBlock | undefined {
   if (m) {
     block = {
       type: 'image',
-      source: { type: 'base64', media_type: m[1] ?? '', data: url.slice(m[0].length) },
+      source: { type: 'base64', media_type: normalizeMediaType(m[1] ?? ''), data: url.slice(m[0].length) },
     };
   } else if (/^https?:\/\//i.test(url)) {
     block = { type: 'image', source: { type: 'url', url } };

@@ -21,6 +21,7 @@
  * cannot be found. OpenAI-only knobs with no Gemini meaning (`stream_options`, `user`, `logprobs`,
  * `parallel_tool_calls`, ...) are dropped.
  */
+import { normalizeMediaType } from '../shared/mime.js';
 import type {
   GeminiContent,
   GeminiGenerationConfig,
@@ -65,9 +66,9 @@ function dataUrlPart(url: string): GeminiPart {
   const comma = url.indexOf(',');
   if (comma === -1) fail('malformed data: URL in an image part');
   const meta = url.slice(5, comma).split(';');
-  const mimeType = meta[0] || 'application/octet-stream';
+  const mimeType = normalizeMediaType(meta[0] || 'application/octet-stream');
   const payload = url.slice(comma + 1);
-  const data = meta.includes('base64')
+  const data = meta.some((m) => m.toLowerCase() === 'base64')
     ? payload
     : Buffer.from(decodeURIComponent(payload), 'utf8').toString('base64');
   return { inlineData: { mimeType, data } };
