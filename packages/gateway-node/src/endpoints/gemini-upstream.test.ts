@@ -456,6 +456,26 @@ test('blank text parts and empty stop sequences never reach Gemini (it refuses a
   assert.deepEqual(body.generationConfig.stopSequences, ['END']);
 });
 
+test('a data: URL with broken percent-encoding is a 400 invalid_request_error, never a 500', async () => {
+  const calls = googleUp.requests.length;
+  for (const part of [
+    { type: 'image_url', image_url: { url: 'data:image/svg+xml,%3Csvg%E0%A4%A' } },
+    { type: 'file', file: { file_data: 'data:text/plain,100%' } },
+  ] as OpenAI.Chat.Completions.ChatCompletionContentPart[]) {
+    const err = await client.chat.completions
+      .create({ model: 'gemini-flash', messages: [{ role: 'user', content: [part] }] })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof OpenAI.APIError, 'expected an API error');
+    assert.equal(err.status, 400);
+    assert.equal(err.type, 'invalid_request_error');
+    assert.match(err.message, /data: URL/);
+  }
+  assert.equal(googleUp.requests.length, calls, 'nothing sent upstream');
+});
+
 test('schemas keep properties named like dropped keywords (strict, additionalProperties) and literal values', async () => {
   // A caller's property may be called `strict`; only JSON-Schema *keywords* Gemini refuses are
   // dropped, never names under `properties` nor values under `default` / `enum`.

@@ -61,6 +61,24 @@ const MIME_BY_EXT: Readonly<Record<string, string>> = {
   txt: 'text/plain',
 };
 
+/**
+ * The bytes of a percent-encoded `data:` payload (RFC 2397): `%XX` is one byte, so binary payloads
+ * (`%89PNG`) survive; other characters are UTF-8. A `%` not followed by two hex digits is the
+ * caller's malformed URL: a 400, not an exception.
+ */
+function percentDecoded(payload: string): Buffer {
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (let i = payload.indexOf('%'); i !== -1; i = payload.indexOf('%', from)) {
+    const hex = payload.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) fail('malformed data: URL (invalid percent-encoding)');
+    chunks.push(Buffer.from(payload.slice(from, i), 'utf8'), Buffer.of(Number.parseInt(hex, 16)));
+    from = i + 3;
+  }
+  chunks.push(Buffer.from(payload.slice(from), 'utf8'));
+  return Buffer.concat(chunks);
+}
+
 /** `data:<mime>[;base64],<payload>` → inline blob (non-base64 payloads are percent-decoded). */
 function dataUrlPart(url: string): GeminiPart {
   const comma = url.indexOf(',');
@@ -70,7 +88,7 @@ function dataUrlPart(url: string): GeminiPart {
   const payload = url.slice(comma + 1);
   const data = meta.some((m) => m.toLowerCase() === 'base64')
     ? payload
-    : Buffer.from(decodeURIComponent(payload), 'utf8').toString('base64');
+    : percentDecoded(payload).toString('base64');
   return { inlineData: { mimeType, data } };
 }
 
