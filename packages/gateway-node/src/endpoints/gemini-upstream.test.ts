@@ -685,6 +685,34 @@ test('streams: in-band error before output → its status; dropped or cut stream
   }
 });
 
+test('a candidate that is not an object is an undecodable upstream answer (502), not a gateway crash', async () => {
+  googleUp.handle((_req, res) => json(res, 200, { candidates: [null] }));
+  const e = await upstreamError('gemini-flash');
+  assert.equal(e.status, 502);
+  assert.equal(e.type, 'upstream_decode_error');
+  googleUp.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('data: {"candidates":[{"content":{"parts":[{"text":"Hi"}]}}]}\n\ndata: {"candidates":[7]}\n\n');
+  });
+  const r = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gemini-flash', messages: [{ role: 'user', content: 'x' }], stream: true }),
+  });
+  const body = await r.text();
+  assert.equal(r.status, 200);
+  assert.ok(body.includes('"Hi"'));
+  assert.match(body, /event: error\ndata: \{"error":\{[^\n]*"type":"upstream_decode_error"/);
+  assert.ok(!body.includes('[DONE]'));
+  // The gateway is still healthy.
+  googleUp.handle(geminiJson('text.json'));
+  const ok = await client.chat.completions.create({
+    model: 'gemini-flash',
+    messages: [{ role: 'user', content: 'x' }],
+  });
+  assert.equal(ok.choices[0]?.finish_reason, 'stop');
+});
+
 test('credential isolation: each upstream saw only its own credential, never the caller key', () => {
   const text = (r: MockUpstream['requests'][number]) => JSON.stringify(r.headers) + r.body;
   assert.ok(googleUp.requests.length > 0 && vertexUp.requests.length > 0 && tokenUp.requests.length > 0);

@@ -109,10 +109,17 @@ export function candidateOutput(c: GeminiCandidate | undefined): CandidateOutput
   return out;
 }
 
+/** A candidate as Gemini sends it: an object (anything else is an undecodable answer). */
+export function isCandidate(c: unknown): c is GeminiCandidate {
+  return c !== null && typeof c === 'object' && !Array.isArray(c);
+}
+
 /** Maps a parsed Gemini response object to the caller's chat completion. */
 export function geminiToChatCompletion(r: GeminiResponse, alias: string): TransformResult {
   const usage = readGeminiUsage(r.usageMetadata);
   const candidates = Array.isArray(r.candidates) ? r.candidates : [];
+  if (!candidates.every(isCandidate))
+    return { ok: false, message: 'upstream returned an unparseable body: a candidate is not an object' };
   const choices = candidates.map((c, i) => {
     const o = candidateOutput(c);
     const message: Record<string, unknown> = {

@@ -17,7 +17,14 @@ import { truncateBytes } from '../shared/errors.js';
 import { EVENT_TOO_LONG, SseDecoder } from '../shared/sse.js';
 import { maxInto } from '../shared/usage.js';
 import { parseGeminiError } from './errors.js';
-import { candidateOutput, mapFinishReason, newId, openAiUsage, readGeminiUsage } from './response.js';
+import {
+  candidateOutput,
+  isCandidate,
+  mapFinishReason,
+  newId,
+  openAiUsage,
+  readGeminiUsage,
+} from './response.js';
 import type { GeminiResponse } from './wire.js';
 
 const DONE_FRAME = 'data: [DONE]\n\n';
@@ -126,6 +133,13 @@ export class GeminiStreamTranslator implements StreamTranslator {
       maxInto(this.usage, readGeminiUsage(r.usageMetadata));
     }
     const cands = Array.isArray(r.candidates) ? r.candidates : [];
+    if (!cands.every(isCandidate)) {
+      this.failure = {
+        kind: 'decode',
+        message: 'upstream returned an unparseable stream event: a candidate is not an object',
+      };
+      return;
+    }
     if (cands.length === 0 && typeof r.promptFeedback?.blockReason === 'string') {
       this.state(0);
       this.candidateDone(0, 'content_filter');
