@@ -46,6 +46,21 @@ before(async () => {
         provider: 'bedrock',
         api_base: up.url,
       },
+      // The documented way to add Converse extras (docs/providers/bedrock.md, Overrides).
+      brx: {
+        display_name: 'bedrock-extras',
+        api_key: JSON.stringify(AWS),
+        adapter: 'bedrock',
+        provider: 'bedrock',
+        api_base: up.url,
+        request: {
+          default_body_fields: {
+            additionalModelRequestFields: { top_k: 40 },
+            guardrailConfig: { guardrailIdentifier: 'gr-1', guardrailVersion: '3', trace: 'enabled' },
+            performanceConfig: { latency: 'optimized' },
+          },
+        },
+      },
     },
     models: {
       b1: {
@@ -66,8 +81,20 @@ before(async () => {
         model_name: 'amazon.titan-embed-text-v2:0',
         provider_key_id: 'br',
       },
+      bx1: {
+        display_name: 'claude-extras',
+        provider: 'bedrock',
+        model_name: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+        provider_key_id: 'brx',
+      },
+      bx2: {
+        display_name: 'titan-extras',
+        provider: 'bedrock',
+        model_name: 'amazon.titan-embed-text-v2:0',
+        provider_key_id: 'brx',
+      },
     },
-    api_keys: { kb: { key_hash: sha256(CALLER), allowed_models: ['llama', 'claude-br', 'titan'] } },
+    api_keys: { kb: { key_hash: sha256(CALLER), allowed_models: ['*'] } },
   });
   g = await startTestGateway(buildSnapshot(docs));
   client = new OpenAI({ apiKey: CALLER, baseURL: `${g.base}/v1`, maxRetries: 0 });
@@ -264,6 +291,50 @@ test('streamed tool call without input: arguments are "{}" as in the JSON answer
     { id: 'tooluse_t', name: 'get_time', args: '{}' },
     { id: 'tooluse_u', name: 'get_user', args: '{}' },
   ]);
+});
+
+test('Converse default_body_fields never break invoke: Claude JSON gets them in its own form, embeddings skip them', async () => {
+  // InvokeModel takes the vendor's own body: Converse-only keys there are a ValidationException
+  // ("extraneous key"). additionalModelRequestFields are exactly the model's native fields;
+  // guardrail and latency settings are InvokeModel headers.
+  up.handle(signed((_req, res) => json(res, 200, fixture('anthropic-invoke.json'))));
+  await client.chat.completions.create({
+    model: 'claude-extras',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  let seen = up.requests.at(-1);
+  assert.equal(seen?.url, '/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke');
+  assert.equal(seen?.json?.top_k, 40);
+  for (const key of ['additionalModelRequestFields', 'guardrailConfig', 'performanceConfig'])
+    assert.equal(seen?.json?.[key], undefined, key);
+  assert.equal(seen?.headers['x-amzn-bedrock-guardrailidentifier'], 'gr-1');
+  assert.equal(seen?.headers['x-amzn-bedrock-guardrailversion'], '3');
+  assert.equal(seen?.headers['x-amzn-bedrock-trace'], 'ENABLED');
+  assert.equal(seen?.headers['x-amzn-bedrock-performanceconfig-latency'], 'optimized');
+
+  // The Converse stream keeps them as Converse fields.
+  up.handle(signed((_req, res) => writeEventStream(res, textStream(['ok']))));
+  const s = await client.chat.completions.create({
+    model: 'claude-extras',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  for await (const _ of s) {
+    // drain
+  }
+  seen = up.requests.at(-1);
+  assert.equal(seen?.url, '/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream');
+  assert.deepEqual(seen?.json?.additionalModelRequestFields, { top_k: 40 });
+  assert.deepEqual(seen?.json?.guardrailConfig, {
+    guardrailIdentifier: 'gr-1',
+    guardrailVersion: '3',
+    trace: 'enabled',
+  });
+
+  up.handle(signed((_req, res) => json(res, 200, fixture('titan-embed.json'))));
+  await client.embeddings.create({ model: 'titan-extras', input: 'hello', encoding_format: 'float' });
+  seen = up.requests.at(-1);
+  assert.deepEqual(Object.keys(seen?.json ?? {}), ['inputText']);
 });
 
 test('embeddings: Titan via invoke, the SDK default (base64) decodes to the same floats', async () => {

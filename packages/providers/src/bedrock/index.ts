@@ -15,7 +15,8 @@
  *
  * Overrides: `param_renames` and the temperature clamp apply to the caller's OpenAI body before
  * translation; `default_body_fields` are merged onto the Bedrock body (that is how an operator
- * adds `additionalModelRequestFields`, `guardrailConfig`, `performanceConfig`, ...).
+ * adds `additionalModelRequestFields`, `guardrailConfig`, `performanceConfig`, ...); on `invoke`
+ * those Converse fields take InvokeModel's form (`mergeDefaults`).
  * `content_list_to_string` does not apply (Converse has no string content).
  */
 import type {
@@ -120,9 +121,7 @@ function prepare(input: PrepareInput): PrepareResult {
     };
   }
   meta.mode = mode;
-  const defaults = pk.request?.default_body_fields;
-  if (isObj(defaults))
-    for (const [k, v] of Object.entries(defaults)) if (!Object.hasOwn(body, k)) body[k] = v;
+  const invokeHeaders = mergeDefaults(body, pk.request?.default_body_fields, mode);
 
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -133,7 +132,57 @@ function prepare(input: PrepareInput): PrepareResult {
   applyDefaultHeaders(headers, pk.request?.default_headers, input.templateVars);
   forwardClientHeaders(headers, pk.request?.forward_client_headers, input);
   dropAmzHeaders(headers);
+  Object.assign(headers, invokeHeaders);
   return { ok: true, request: { url, headers, body: JSON.stringify(body), meta } };
+}
+
+/** Top-level fields of the Converse API; an InvokeModel body (the vendor's own) refuses them. */
+const CONVERSE_FIELDS = new Set([
+  'messages',
+  'system',
+  'inferenceConfig',
+  'toolConfig',
+  'guardrailConfig',
+  'additionalModelRequestFields',
+  'additionalModelResponseFieldPaths',
+  'performanceConfig',
+  'promptVariables',
+  'requestMetadata',
+]);
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * Merges the ProviderKey's `default_body_fields` (fields the body lacks). They are written for
+ * Converse (docs/providers/bedrock.md), so on `invoke` they take InvokeModel's form instead of
+ * being refused by Bedrock as extraneous keys: `additionalModelRequestFields` are the model's
+ * native body fields (merged into the Claude body), `guardrailConfig` and `performanceConfig`
+ * are InvokeModel headers, other Converse fields do not apply. Embedding bodies take only
+ * non-Converse fields. Returns the headers to add.
+ */
+function mergeDefaults(body: Obj, defaults: unknown, mode: Mode): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!isObj(defaults)) return headers;
+  const add = (k: string, v: unknown) => {
+    if (!Object.hasOwn(body, k)) body[k] = v;
+  };
+  for (const [k, v] of Object.entries(defaults)) {
+    if (mode === 'converse' || !CONVERSE_FIELDS.has(k)) add(k, v);
+    else if (mode === 'anthropic' && k === 'additionalModelRequestFields' && isObj(v)) {
+      for (const [field, value] of Object.entries(v)) if (!CONVERSE_FIELDS.has(field)) add(field, value);
+    } else if (mode === 'anthropic' && k === 'guardrailConfig' && isObj(v)) {
+      const id = str(v.guardrailIdentifier);
+      const version = str(v.guardrailVersion);
+      const trace = str(v.trace);
+      if (id) headers['x-amzn-bedrock-guardrailidentifier'] = id;
+      if (version) headers['x-amzn-bedrock-guardrailversion'] = version;
+      if (trace) headers['x-amzn-bedrock-trace'] = trace.toUpperCase();
+    } else if (mode === 'anthropic' && k === 'performanceConfig' && isObj(v)) {
+      const latency = str(v.latency);
+      if (latency) headers['x-amzn-bedrock-performanceconfig-latency'] = latency;
+    }
+  }
+  return headers;
 }
 
 /**
