@@ -244,6 +244,39 @@ test('tool-call round trip: streamed toolUse → tool_calls; tool result goes ba
   });
 });
 
+test('tool_choice "none": Converse is not offered the tools (it has no "none"), unless the history needs toolConfig', async () => {
+  // Converse lets the model call any declared tool when toolChoice is absent; the only way to
+  // honour "none" is not to declare them. A history with toolUse/toolResult blocks requires
+  // toolConfig, so there they stay declared (documented).
+  up.handle(signed((_req, res) => json(res, 200, fixture('converse-text.json'))));
+  const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_time' } }];
+  await client.chat.completions.create({
+    model: 'llama',
+    messages: [{ role: 'user', content: 'just chat' }],
+    tools,
+    tool_choice: 'none',
+  });
+  assert.equal(up.requests.at(-1)?.json?.toolConfig, undefined);
+
+  await client.chat.completions.create({
+    model: 'llama',
+    messages: [
+      { role: 'user', content: 'time?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 't1', type: 'function', function: { name: 'get_time', arguments: '{}' } }],
+      },
+      { role: 'tool', tool_call_id: 't1', content: '12:00' },
+    ],
+    tools,
+    tool_choice: 'none',
+  });
+  const cfg = up.requests.at(-1)?.json?.toolConfig as { tools: unknown[]; toolChoice?: unknown } | undefined;
+  assert.equal(cfg?.tools.length, 1);
+  assert.equal(cfg?.toolChoice, undefined);
+});
+
 test('streamed tool call without input: arguments are "{}" as in the JSON answer, never ""', async () => {
   // A tool taking no parameters: ConverseStream sends the toolUse start and an empty input
   // fragment (or none). OpenAI `arguments` is a JSON string that clients JSON.parse.

@@ -13,8 +13,8 @@
  * - `max_completion_tokens`/`max_tokens` → `inferenceConfig.maxTokens`, `temperature`, `top_p` →
  *   `topP`, `stop` → `stopSequences`; function `tools` → `toolConfig.tools[].toolSpec`;
  *   `tool_choice` auto → `{auto}`, required → `{any}`, a named function → `{tool: {name}}`,
- *   none → no `toolChoice` (Converse has no "none"; the tools stay declared because a history
- *   with toolUse blocks requires `toolConfig`).
+ *   none → no `toolConfig` at all (Converse has no "none"), except when the history has
+ *   toolUse/toolResult blocks, which require `toolConfig`: the tools then stay declared.
  * - Everything else OpenAI-only is dropped (Converse rejects unknown top-level fields). Extra
  *   Converse fields (`additionalModelRequestFields`, `guardrailConfig`, ...) come from the
  *   ProviderKey's `default_body_fields`, merged onto the Converse body in index.ts.
@@ -194,6 +194,10 @@ function stopSequences(stop: unknown): string[] | undefined {
   return out.length > 0 ? out : undefined;
 }
 
+function hasToolBlocks(list: readonly ConverseMessage[]): boolean {
+  return list.some((m) => m.content.some((b) => 'toolUse' in b || 'toolResult' in b));
+}
+
 export function toConverseRequest(body: Readonly<Obj>): ConverseRequestResult {
   let conv: ReturnType<typeof messages>;
   try {
@@ -215,6 +219,8 @@ export function toConverseRequest(body: Readonly<Obj>): ConverseRequestResult {
   if (stop) inf.stopSequences = stop;
   if (Object.keys(inf).length > 0) out.inferenceConfig = inf;
   const tc = toolConfig(body.tools, body.tool_choice);
-  if (tc) out.toolConfig = tc;
+  // Converse has no "none": with tools declared the model may call them. Unless the history
+  // carries tool blocks (which require toolConfig), "none" is honoured by not declaring them.
+  if (tc && (body.tool_choice !== 'none' || hasToolBlocks(conv.messages))) out.toolConfig = tc;
   return { ok: true, body: out };
 }
