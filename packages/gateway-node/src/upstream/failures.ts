@@ -110,3 +110,15 @@ export function transportFailure(err: unknown): AttemptFailure {
 export function decodeFailure(message: string): AttemptFailure {
   return { error: errors.decode(message), retryable: true, timeout: false };
 }
+
+/**
+ * A translator threw on what the upstream sent (a shape it did not expect): the upstream's answer
+ * was unreadable, so it is a decode failure (data-plane §7.3), never a gateway exception. The
+ * exception text is for the log only.
+ */
+export function translatorThrew(err: unknown): AttemptFailure {
+  return {
+    ...decodeFailure('upstream returned an unparseable answer'),
+    detail: err instanceof Error ? err.message : String(err),
+  };
+}

@@ -42,6 +42,7 @@ import {
   type RetryPolicy,
   statusFailure,
   timeoutFailure,
+  translatorThrew,
   transportFailure,
 } from './failures.js';
 import { scrubCredentials } from './scrub.js';
@@ -357,7 +358,14 @@ class StreamCall extends UpstreamCall {
     if (this.settled || !tr) return;
     const now = performance.now();
     if (this.budget) this.budget.last = now;
-    const out = tr.push(chunk);
+    let out: string;
+    try {
+      out = tr.push(chunk);
+    } catch (err) {
+      // This runs as a microtask: an exception here would be uncaught and end the process.
+      this.finish(translatorThrew(err));
+      return;
+    }
     const ctx = this.ctx;
     if (ctx.ttftSeconds === undefined && tr.sawOutput) ctx.ttftSeconds = (now - this.attemptStart) / 1000;
     const f = translatorFailure(tr, this.t.prepared, this.policy);
@@ -392,7 +400,13 @@ class StreamCall extends UpstreamCall {
     // No event relayed before EOF, and none with output in the final flush: the upstream sent no
     // chunk at all (a bridged dialect's end() may still synthesize its closing frames).
     const before = tr.delivered;
-    const out = tr.end();
+    let out: string;
+    try {
+      out = tr.end();
+    } catch (err) {
+      this.finish(translatorThrew(err));
+      return;
+    }
     const f = translatorFailure(tr, this.t.prepared, this.policy);
     const empty = f === undefined && before === 0 && !tr.sawOutput;
     if (empty && !this.relay.committed) {

@@ -27,6 +27,7 @@ import {
   type RetryPolicy,
   statusFailure,
   timeoutFailure,
+  translatorThrew,
   transportFailure,
 } from './failures.js';
 import { scrubCredentials } from './scrub.js';
@@ -128,7 +129,12 @@ export async function callUnary(
       const info = t.adapter.parseError(r.status, scrubCredentials(r.text, t.prepared), r.headers);
       return { ok: false, failure: statusFailure(r.status, info, r.headers['retry-after'], policy) };
     }
-    const out = t.adapter.transformResponse(endpoint, r.text, ctx.requestedModel ?? '', t.prepared);
+    let out: ReturnType<typeof t.adapter.transformResponse>;
+    try {
+      out = t.adapter.transformResponse(endpoint, r.text, ctx.requestedModel ?? '', t.prepared);
+    } catch (err) {
+      return { ok: false, failure: translatorThrew(err) };
+    }
     if (!out.ok) {
       const failure = out.error
         ? inBandFailure({ ...out.error, message: scrubCredentials(out.error.message, t.prepared) }, policy)
