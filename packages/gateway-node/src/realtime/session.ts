@@ -8,7 +8,8 @@
  * Backpressure (`pipes.ts`): a side's reads pause while what it sent is still queued towards the
  * other side; frames that arrive while the upstream is
  * still connecting are held (the client's reads are paused meanwhile, so that is at most what
- * was already read). Pings are answered per hop by `ws` and never relayed.
+ * was already read). Pings are answered per hop by `ws` and never relayed; they count as
+ * frames for the idle budget.
  */
 import type { Resource } from '@aisix/core';
 import { emptyUsage, type RealtimeRequest, type Usage } from '@aisix/providers';
@@ -107,6 +108,13 @@ export class Session implements LiveSession {
     this.clientValve = new Valve(client);
     this.clientValve.hold();
     client.on('message', (data, binary) => this.fromClient(asBuffer(data), binary));
+    // Pings and pongs are frames too (§7.4 "no frame in either direction"): answered per hop by
+    // `ws`, never relayed, but a peer that keeps the connection alive with them is not idle.
+    const touch = () => {
+      this.lastFrame = performance.now();
+    };
+    client.on('ping', touch);
+    client.on('pong', touch);
     client.on('close', (code, reason) => this.clientClosed(code, reason));
     client.on('error', (err) =>
       rt.logger.debug({ request_id: ctx.id, err: err.message }, 'realtime client error'),
@@ -131,6 +139,8 @@ export class Session implements LiveSession {
     this.upstreamValve = new Valve(up);
     up.on('open', () => this.upstreamOpen(up));
     up.on('message', (data, binary) => this.fromUpstream(asBuffer(data), binary));
+    up.on('ping', touch);
+    up.on('pong', touch);
     up.on('error', (err) => this.upstreamError(err));
     up.on('close', (code, reason) => this.upstreamClosed(code, reason));
     // The idle budget starts with the open upstream: until then the handshake deadline
