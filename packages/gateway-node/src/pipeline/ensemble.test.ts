@@ -23,6 +23,8 @@ import { judgePrompt, truncateUtf8 } from './ensemble.js';
 let up: MockUpstream;
 let g: Started;
 let client: OpenAI;
+/** One promise per `hang` call, settled when the gateway's connection for it closes. */
+const hung: Promise<void>[] = [];
 
 const sink = new (class implements UsageSink {
   readonly name = 'test';
@@ -64,6 +66,13 @@ before(async () => {
     if (model === 'broken-up') return json(res, 500, { error: { message: 'boom' } });
     if (model === 'slow-up') await sleep(4000);
     if (model === 'judge4xx-up') return json(res, 400, { error: { message: 'judge says no' } });
+    if (model === 'hang-up') {
+      // Answers after 3 s unless the gateway gives up on the call first.
+      const gone = new Promise<void>((r) => res.once('close', () => r()));
+      hung.push(gone);
+      await Promise.race([gone, sleep(3000)]);
+      if (res.destroyed) return;
+    }
     if (model.startsWith('quiet')) {
       if (req.json?.stream === true) return chatSse({ words: ['Par', 'is.'], noUsage: true })(req, res);
       return json(res, 200, {
@@ -132,6 +141,18 @@ before(async () => {
           judge: { model: 'judge' },
           min_responses: 1,
         },
+      },
+      hang: direct('hang'),
+      'ens-hang': {
+        display_name: 'ens-hang',
+        ensemble: {
+          panel: [{ model: 'hang' }, { model: 'hang', temperature: 0.5 }],
+          judge: { model: 'judge' },
+        },
+      },
+      'ens-hang-judge': {
+        display_name: 'ens-hang-judge',
+        ensemble: { panel: [{ model: 'panel-a' }], judge: { model: 'hang' } },
       },
       'ens-judge4xx': {
         display_name: 'ens-judge4xx',
@@ -280,6 +301,28 @@ test('streaming: panel + judge tokens are counted once for the request, as witho
     // drain
   }
   assert.equal(await tokensAfter('ens', before), expected, 'the panel tokens count on a stream too');
+});
+
+test('a client that goes away aborts the panel calls and a non-streaming judge call (data-plane §6.6)', async () => {
+  for (const [model, calls] of [
+    ['ens-hang', 2],
+    ['ens-hang-judge', 1],
+  ] as const) {
+    hung.length = 0;
+    const ac = new AbortController();
+    const r = client.chat.completions.create({ model, messages }, { signal: ac.signal });
+    const deadline = Date.now() + 2000;
+    while (hung.length < calls) {
+      assert.ok(Date.now() < deadline, `${model}: the hanging calls never started`);
+      await sleep(10);
+    }
+    ac.abort();
+    await assert.rejects(r);
+    const t0 = performance.now();
+    await Promise.all(hung);
+    // The upstream answers after 3 s: its connection closing long before is the gateway's abort.
+    assert.ok(performance.now() - t0 < 1500, `${model}: the upstream calls outlived the client`);
+  }
 });
 
 test('a judge 4xx keeps its status', async () => {

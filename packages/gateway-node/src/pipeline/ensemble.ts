@@ -106,6 +106,16 @@ export function capTarget(t: Target, timeoutMs: number | undefined): Target {
   };
 }
 
+/**
+ * The sub-calls' abort on client disconnect (data-plane §6.6): the panel and a non-streaming
+ * judge run before any response head, so nothing else stops them when the caller leaves.
+ */
+function abortOnClientGone(ctx: RequestContext): AbortSignal {
+  const ac = new AbortController();
+  ctx.onClientGone = () => ac.abort();
+  return ac.signal;
+}
+
 /** One non-streaming chat call with the member model's retry budget. */
 async function subCall(
   rt: GatewayRuntime,
@@ -114,6 +124,7 @@ async function subCall(
   body: Readonly<Record<string, unknown>>,
   timeoutMs: number | undefined,
   slot: { readonly index: number; readonly kind: 'panel' | 'judge' },
+  gone: AbortSignal,
 ): Promise<SubResult> {
   const built = directTarget(rt, ctx, alias, body, false);
   if (!built.ok) return built;
@@ -133,7 +144,7 @@ async function subCall(
       : [];
   if (gate instanceof GatewayError) r = { ok: false, error: gate };
   else {
-    r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs));
+    r = await subAttempts(rt, ctx, alias, capTarget(built.target, timeoutMs), gone);
     const spent = r.ok ? toUsage(reported(r.body)) : undefined;
     for (const h of gate) h.end(spent);
   }
@@ -180,6 +191,7 @@ async function subAttempts(
   ctx: RequestContext,
   alias: string,
   target: Target,
+  gone: AbortSignal,
 ): Promise<SubResult> {
   let t = target;
   if (t.adapter.authorize) {
@@ -191,10 +203,14 @@ async function subAttempts(
   const ms = t.deadlines.requestMs;
   let last: AttemptFailure | undefined;
   for (let attempt = 0; attempt <= budget; attempt++) {
-    if (ctx.res.destroyed) break;
+    if (ctx.res.destroyed || gone.aborted) return { ok: false, error: errors.clientDisconnected() };
     const p = t.prepared;
     try {
-      const r = await sendUpstream(t.dispatcher, p, ms > 0 ? AbortSignal.timeout(ms) : undefined);
+      const r = await sendUpstream(
+        t.dispatcher,
+        p,
+        ms > 0 ? AbortSignal.any([gone, AbortSignal.timeout(ms)]) : gone,
+      );
       const text = await readCapped(r.body, MAX_ANSWER_BODY);
       if (r.statusCode < 200 || r.statusCode >= 300) {
         last = statusFailure(
@@ -216,6 +232,7 @@ async function subAttempts(
         return { ok: true, body: parsed, raw: out.body, text: answerText(parsed) };
       }
     } catch (err) {
+      if (gone.aborted) return { ok: false, error: errors.clientDisconnected() };
       last = (err as Error)?.name === 'TimeoutError' ? timeoutFailure(ms) : transportFailure(err);
     }
     if (!last.retryable) break;
@@ -334,15 +351,17 @@ export async function runPanel(
   e: EnsembleView,
 ): Promise<JudgeCall | GatewayError> {
   if (usesTools(body)) return errors.invalidBody('ensemble models do not support tools');
+  const gone = abortOnClientGone(ctx);
   const results = await Promise.all(
     e.panel.map((m, i) => {
       const b: Record<string, unknown> = { ...body, model: m.model, stream: false };
       delete b.stream_options;
       if (m.temperature !== undefined) b.temperature = m.temperature;
       if (m.seed !== undefined) b.seed = m.seed;
-      return subCall(rt, ctx, m.model, b, e.timeout_ms, { index: i, kind: 'panel' });
+      return subCall(rt, ctx, m.model, b, e.timeout_ms, { index: i, kind: 'panel' }, gone);
     }),
   );
+  ctx.onClientGone = undefined;
   const texts: string[] = [];
   const usage: Reported = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
   for (const r of results) {
@@ -383,7 +402,16 @@ export function judgeError(err: GatewayError): GatewayError {
 
 /** The non-streaming judge: its answer with `model` = the ensemble alias and the summed usage. */
 export async function answerWithJudge(rt: GatewayRuntime, ctx: RequestContext, j: JudgeCall): Promise<void> {
-  const r = await subCall(rt, ctx, j.alias, j.body, j.timeoutMs, { index: j.judgeIndex, kind: 'judge' });
+  const r = await subCall(
+    rt,
+    ctx,
+    j.alias,
+    j.body,
+    j.timeoutMs,
+    { index: j.judgeIndex, kind: 'judge' },
+    abortOnClientGone(ctx),
+  );
+  ctx.onClientGone = undefined;
   if (!r.ok) {
     ctx.usage = toUsage(j.panelUsage);
     return sendError(ctx, rt.ident, judgeError(r.error));
