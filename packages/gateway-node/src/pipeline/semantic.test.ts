@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { buildSnapshot, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import { buildSnapshot, type Docs, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, chatSse, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
 import { cosine, lastUserText, pickRoute } from './semantic.js';
 
@@ -16,6 +16,7 @@ let emb: MockUpstream;
 let badEmb: MockUpstream;
 let g: Started;
 let client: OpenAI;
+let docs: Docs;
 
 /** Texts about contracts or lawsuits point one way, code another, anything else a third. */
 function vectorFor(text: string): number[] {
@@ -55,15 +56,21 @@ before(async () => {
   });
   emb = await startMockUpstream((req, res) => {
     const input = req.json?.input as string[];
+    // Another embedding model: the same meanings in another vector space (axes rotated).
+    const v2 = req.json?.model === 'embedder-v2-up';
+    const vector = (t: string) => {
+      const [x, y, z] = vectorFor(t) as [number, number, number];
+      return v2 ? [z, x, y] : [x, y, z];
+    };
     json(res, 200, {
       object: 'list',
       model: 'emb-up',
-      data: input.map((t, index) => ({ object: 'embedding', index, embedding: vectorFor(t) })),
+      data: input.map((t, index) => ({ object: 'embedding', index, embedding: vector(t) })),
       usage: { prompt_tokens: 1, total_tokens: 1 },
     });
   });
   badEmb = await startMockUpstream((_req, res) => json(res, 500, { error: { message: 'down' } }));
-  const docs = standardDocs(chat.url, {
+  docs = standardDocs(chat.url, {
     provider_keys: {
       pke: { display_name: 'e', api_key: 'ke', provider: 'openai', api_base: `${emb.url}/v1` },
       pkbad: { display_name: 'bad', api_key: 'kb', provider: 'openai', api_base: `${badEmb.url}/v1` },
@@ -232,6 +239,26 @@ test('streaming is served by the chosen target with the route headers', async ()
   }
   assert.equal(text, 'local');
   assert.equal(chat.requests.at(-1)?.json?.model, 'legal-model-up');
+});
+
+test('an embedding Model switched to another upstream model: its example vectors are not reused', async () => {
+  assert.equal((await ask('router', 'Can you check this contract clause?')).route, 'legal');
+  // Same Model id and dimensions, another upstream model (an admin PUT of `model_name`).
+  const embedder = { ...docs.models?.embedder, model_name: 'embedder-v2' };
+  g.source.set(buildSnapshot({ ...docs, models: { ...docs.models, embedder } }, 2));
+  try {
+    const before = emb.requests.length;
+    const r = await ask('router', 'Can you check this contract clause?');
+    assert.deepEqual([r.servedBy, r.route], ['legal-model', 'legal']);
+    assert.deepEqual(emb.requests[before]?.json?.input, [
+      'Can you check this contract clause?',
+      'review this contract',
+      'lawsuit advice',
+      'fix my code',
+    ]);
+  } finally {
+    g.source.set(buildSnapshot(docs, 3));
+  }
 });
 
 test('other endpoints answer 400 for a semantic model', async () => {

@@ -2,7 +2,7 @@
  * Semantic routing (agents-and-jobs §8.2): pick a target alias from the last user message by
  * cosine similarity to each route's examples. The prompt and every example not yet embedded go
  * out in one batched embeddings call; example vectors are kept per process, keyed by
- * (embedding Model id, dimensions, text). The caller (`dispatch.ts`) serves the chosen alias
+ * (embedding Model id, dimensions, text) plus the Model's provider key and upstream model. The caller (`dispatch.ts`) serves the chosen alias
  * like a one-target routing group.
  */
 import { resolveModel } from '@aisix/core';
@@ -101,7 +101,10 @@ export async function chooseSemantic(
   const ev = modelView(resolved.model);
   if (modelKind(ev) !== 'direct' || ev.embedding === undefined) return onFailure(sem);
   const dims = ev.embedding.dimensions;
-  const prefix = `${resolved.model.id}\u0000${dims}\u0000`;
+  // The vector space: the Model id and dimensions (§8.2 step 3), and the upstream model and
+  // provider key it embeds with, so an edited Model never mixes vectors of two models.
+  const upstream = resolved.upstreamModel ?? ev.model_name ?? '';
+  const prefix = `${resolved.model.id}\u0000${dims}\u0000${ev.provider_key_id ?? ''}\u0000${upstream}\u0000`;
   if (exampleVectors.size > MAX_CACHED) exampleVectors.clear();
   const missing: string[] = [];
   const seen = new Set<string>();
