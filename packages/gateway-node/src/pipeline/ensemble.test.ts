@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { buildSnapshot, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
+import {
+  buildSnapshot,
+  type Docs,
+  type Started,
+  standardDocs,
+  startTestGateway,
+  testConfig,
+} from '../test/fixtures.js';
 import {
   chatJson,
   chatSse,
@@ -25,6 +32,9 @@ let g: Started;
 let client: OpenAI;
 /** One promise per `hang` call, settled when the gateway's connection for it closes. */
 const hung: Promise<void>[] = [];
+/** When each `broken` call reached the upstream (performance.now()). */
+const brokenAt: number[] = [];
+let docs: Docs;
 
 const sink = new (class implements UsageSink {
   readonly name = 'test';
@@ -63,7 +73,10 @@ before(async () => {
   up = await startMockUpstream();
   up.handle(async (req, res) => {
     const model = String(req.json?.model);
-    if (model === 'broken-up') return json(res, 500, { error: { message: 'boom' } });
+    if (model === 'broken-up') {
+      brokenAt.push(performance.now());
+      return json(res, 500, { error: { message: 'boom' } });
+    }
     if (model === 'slow-up') await sleep(4000);
     if (model === 'judge4xx-up') return json(res, 400, { error: { message: 'judge says no' } });
     if (model === 'hang-up') {
@@ -88,7 +101,7 @@ before(async () => {
     if (req.json?.stream === true) return chatSse({ words: ['Par', 'is.'] })(req, res);
     return chatJson(ANSWERS[model] ?? 'slow answer')(req, res);
   });
-  const docs = standardDocs(up.url, {
+  docs = standardDocs(up.url, {
     models: {
       'panel-a': direct('panel-a'),
       'panel-b': direct('panel-b'),
@@ -237,6 +250,28 @@ test('min_responses: too few panel answers → 502; a slow member is cut by time
     prompt,
     `Q: System: Answer briefly.\nUser: What is the capital of France?\n---\nAnswer 1:\n${ANSWERS['panel-a-up']}`,
   );
+});
+
+test('a panel member is retried as its own dispatch would: backoff between tries, no retried timeout on the default budget', async () => {
+  // The deployment's default budget (upstream.retries 2), as a direct request to each member gets.
+  const g2 = await startTestGateway(buildSnapshot(docs), testConfig({ upstream: { retries: 2 } }));
+  try {
+    const c2 = new OpenAI({ apiKey: 'sk-all', baseURL: `${g2.base}/v1`, maxRetries: 0 });
+    const n = up.requests.length;
+    brokenAt.length = 0;
+    // panel-a answers, `broken` fails with 500 on every try, `slow` is cut by timeout_ms (300).
+    const r = await status(c2.chat.completions.create({ model: 'ens-strict', messages }));
+    assert.equal(r.status, 502);
+    const calls = (m: string) => since(n).filter((b) => b.model === m).length;
+    assert.equal(calls('broken-up'), 3, 'a 500 is retried within the budget');
+    assert.equal(calls('slow-up'), 1, 'a timeout is not retried on the deployment default budget');
+    // data-plane §8.3: min(250 ms × 2^(n-1), 2000 ms) + jitter before same-target retry n.
+    const [a, b, c] = brokenAt as [number, number, number];
+    assert.ok(b - a >= 240, `first retry after ${Math.round(b - a)} ms`);
+    assert.ok(c - b >= 490, `second retry after ${Math.round(c - b)} ms`);
+  } finally {
+    await g2.gw.close();
+  }
 });
 
 test('a panel member over its own model-layer limit fails as a member (§8.1 step 2)', async () => {

@@ -5,6 +5,7 @@
  * streaming judge through the attempt loop (chunks restamped to the ensemble alias), a
  * non-streaming judge is answered here with the summed usage.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveModel, timerMs } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
@@ -25,6 +26,7 @@ import { scrubCredentials } from '../upstream/scrub.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import type { RequestContext } from './context.js';
+import { backoffMs } from './dispatch.js';
 import { gateMember, tapJson } from './scopes.js';
 
 /** A sub-call answer larger than this is refused (a chat completion, not a download). */
@@ -199,10 +201,13 @@ async function subAttempts(
     if (!auth.ok) return { ok: false, error: auth.failure.error };
     t = auth.target;
   }
+  // The member's own dispatch (data-plane §8.3): its `retries`, else the deployment's, which does
+  // not retry a timeout; backoff (or a short Retry-After) before each retry.
   const budget = t.view.retries ?? rt.settings.retries;
+  const fromDefault = t.view.retries === undefined;
   const ms = t.deadlines.requestMs;
   let last: AttemptFailure | undefined;
-  for (let attempt = 0; attempt <= budget; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     if (ctx.res.destroyed || gone.aborted) return { ok: false, error: errors.clientDisconnected() };
     const p = t.prepared;
     try {
@@ -216,7 +221,7 @@ async function subAttempts(
         last = statusFailure(
           r.statusCode,
           t.adapter.parseError(r.statusCode, scrubCredentials(text, t.prepared), r.headers),
-          undefined,
+          r.headers['retry-after'],
           DIRECT_POLICY,
         );
       } else {
@@ -235,9 +240,10 @@ async function subAttempts(
       if (gone.aborted) return { ok: false, error: errors.clientDisconnected() };
       last = (err as Error)?.name === 'TimeoutError' ? timeoutFailure(ms) : transportFailure(err);
     }
-    if (!last.retryable) break;
+    if (!last.retryable || attempt >= budget || (last.timeout && fromDefault)) break;
+    await sleep(backoffMs(attempt + 1, last.retryAfterMs));
   }
-  return { ok: false, error: last?.error ?? errors.internal() };
+  return { ok: false, error: last.error };
 }
 
 /** The text of the first choice's message. */
