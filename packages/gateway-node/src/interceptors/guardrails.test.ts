@@ -27,6 +27,7 @@ import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
 import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
 import { responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json } from '../test/mock-upstream.js';
+import { collectingSink } from '../test/usage-sink.js';
 import type { UsageSink } from '../usage/bus.js';
 import type { UsageEvent } from '../usage/events.js';
 
@@ -838,6 +839,29 @@ describe('usage events', () => {
       const text = JSON.stringify(events);
       for (const secret of [EMAIL, SECRET_WORD, '123-45-6789'])
         assert.equal(text.includes(secret), false, secret);
+    } finally {
+      rig.g.gw.usage.detach(sink);
+    }
+  });
+
+  test('a stream released unscanned past the buffer cap (fail_open) names the bypass on its event (§12.3)', async () => {
+    const sink = collectingSink();
+    const events = sink.events;
+    rig.g.gw.usage.attach(sink);
+    try {
+      guard(pii({ max_buffer_bytes: 100, on_buffer_exceeded: 'fail_open' }));
+      rig.up.handle(chatSse({ words: Array.from({ length: 40 }, () => 'x'.repeat(10)) }));
+      const open = await post(rig.g.base, '/v1/chat/completions', {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      });
+      assert.ok(open.text.endsWith('data: [DONE]\n\n'));
+      const id = open.headers.get('x-aisix-request-id') ?? '';
+      await waitFor(() => events.some((e) => e.request_id === id));
+      const e = events.find((x) => x.request_id === id);
+      assert.equal(e?.guardrail_blocked, false);
+      assert.equal(e?.guardrail_bypassed_reason, 'buffer_exceeded');
     } finally {
       rig.g.gw.usage.detach(sink);
     }

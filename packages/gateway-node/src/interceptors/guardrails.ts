@@ -109,7 +109,10 @@ export function guardrailInterceptor(d: GuardrailDeps): GuardrailInterceptor {
   const deps: ScopeDeps = {
     http,
     record,
-    bypassed: (reason) => m.bypassed(reason),
+    bypassed: (ctx, reason) => {
+      m.bypassed(reason);
+      usageOf(ctx).bypassedReason ??= reason;
+    },
     overflowed: (ctx, guardrail) => {
       m.blocked();
       ctx.errorType = 'content_filter';
@@ -216,8 +219,8 @@ function cloneTree(v: unknown): unknown {
 interface ScopeDeps {
   readonly http: GuardrailHttp;
   readonly record: VerdictRecorder;
-  bypassed(reason: string): void;
-  /** The stream outgrew the hold-back buffer and fails closed (counted as a block). */
+  /** A guardrail let content through unscanned: counted, and the request's event names why. */
+  bypassed(ctx: RequestContext, reason: string): void;
   /** A held stream went over `guardrail`'s buffer cap and fails closed. */
   overflowed(ctx: RequestContext, guardrail: string): void;
 }
@@ -307,7 +310,7 @@ class GuardrailScope implements Scope {
         ctx.errorMessage = e.message;
         return errorFrame(this.dialect, e.message);
       },
-      bypassed: () => this.d.bypassed('buffer_exceeded'),
+      bypassed: () => this.d.bypassed(ctx, 'buffer_exceeded'),
       judged: (js: readonly Judgement[]) => {
         for (const j of js) this.d.record(ctx, 'output', j);
       },
