@@ -43,6 +43,8 @@ export function eventPieces(d: Dialect, data: Obj, wholes: Slot[]): EventPiece[]
       if (Array.isArray(delta.tool_calls))
         for (const t of delta.tool_calls)
           if (isObj(t) && isObj(t.function)) piece(`t${i}.${String(t.index ?? 0)}`, t.function, 'arguments');
+      // The legacy `functions` API streams one call's arguments as `delta.function_call`.
+      if (isObj(delta.function_call)) piece(`f${i}`, delta.function_call, 'arguments');
     }
     return out;
   }

@@ -697,6 +697,67 @@ describe('more stream shapes', () => {
     assert.match(raw.text, /^event: error\ndata: \{"type":"error","code":"content_filter"/);
   });
 
+  test('legacy function_call arguments are scanned in a stream as in a JSON answer', async () => {
+    guard(keyword());
+    const functions = [{ name: 'lookup', parameters: { type: 'object', properties: {} } }];
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    // JSON: the answer's function_call arguments are output (data-plane §11.3: tool calls).
+    rig.up.handle((_req, res) =>
+      json(res, 200, {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4o-mini',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              function_call: { name: 'lookup', arguments: `{"q":"${SECRET_WORD}"}` },
+            },
+            finish_reason: 'function_call',
+          },
+        ],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
+    const err = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages, functions })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.APIError && err.status === 422, String(err));
+    // The same arguments streamed in fragments are held and blocked too.
+    rig.up.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const c = (delta: object, finish: string | null = null) =>
+        `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      res.end(
+        c({ role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '' } }) +
+          c({ function_call: { arguments: '{"q":"project-night' } }) +
+          c({ function_call: { arguments: 'ingale"}' } }) +
+          c({}, 'function_call') +
+          'data: [DONE]\n\n',
+      );
+    });
+    const raw = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages,
+      functions,
+      stream: true,
+    });
+    assert.equal(raw.text.includes('project-night'), false, raw.text);
+    assert.match(raw.text, /^event: error\ndata: .*content_filter/);
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      functions,
+      stream: true,
+    });
+    await assert.rejects(async () => {
+      for await (const _ of stream);
+    }, /response blocked by content policy \(guardrail 'no-codenames'\)/);
+  });
+
   test('Anthropic streamed tool_use: PII in input_json_delta fragments is masked', async () => {
     guard(pii());
     rig.anth.handle((_req, res) => {
