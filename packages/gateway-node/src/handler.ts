@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MemoryCacheStore } from '@aisix/cache';
 import { type CounterStore, Limiter, MemoryCounterStore } from '@aisix/limits';
@@ -336,6 +337,10 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
   };
 }
 
+function rememberPeer(socket: Socket): void {
+  void socket.remoteAddress;
+}
+
 /** PEM material of a listener's certificate (`proxy.tls` / `admin.tls`), already read. */
 export interface ServerTls {
   readonly cert: string | Buffer;
@@ -354,6 +359,9 @@ export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
   // 0 = never close an idle keep-alive connection (not node's 5 s default).
   server.keepAliveTimeout = h.runtime.settings.idleTimeoutMs;
   server.on('clientError', h.onClientError);
+  // The peer address is read once per connection (node keeps it on the socket): a request whose
+  // caller leaves is recorded after its socket is gone, and must still know who the caller was.
+  server.on(tls ? 'secureConnection' : 'connection', rememberPeer);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     h.onUpgrade(server, req, socket, head),
   );

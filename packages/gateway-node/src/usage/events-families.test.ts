@@ -166,6 +166,8 @@ test('a caller gone before the answer: the abandoned attempt is 499 client_disco
   assert.equal(e.error_message, 'client closed the connection');
   assert.equal(e.prompt_tokens, 0);
   assert.equal(e.attempt_kind, 'initial');
+  // The caller's address is known though its connection is gone (data-plane §12.3).
+  assert.equal(e.client_source_ip, new URL(rig.base).hostname);
 });
 
 test('a stream: downstream_latency_ms is the time to the first output written to the caller (§6.4)', async () => {
