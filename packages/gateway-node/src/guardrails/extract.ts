@@ -3,7 +3,7 @@
  * holding a string) so a mask can be written back in place.
  *
  * Input: message text, the `text` parts of part arrays, tool calls (chat `function.arguments`,
- * Anthropic `tool_use.input` string values, Responses `function_call.arguments`), tool results,
+ * Anthropic `tool_use.input` string and number values, Responses `function_call.arguments`), tool results,
  * system prompts and instructions; completions `prompt` and embeddings `input` strings (token
  * arrays are not text). Output: assistant text and tool calls; reasoning is not scanned.
  */
@@ -16,7 +16,11 @@ export interface Slot {
   readonly k: string | number;
 }
 
-export const slotText = (s: Slot): string => (s.o as Record<string | number, unknown>)[s.k] as string;
+/** The slot's text: a string, or a number leaf of a tool input as it is serialized. */
+export const slotText = (s: Slot): string => {
+  const v = (s.o as Record<string | number, unknown>)[s.k];
+  return typeof v === 'number' ? String(v) : (v as string);
+};
 export const setSlot = (s: Slot, v: string): void => {
   (s.o as Record<string | number, unknown>)[s.k] = v;
 };
@@ -34,13 +38,17 @@ function strOrList(out: Slot[], o: Obj, k: string): void {
   else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) str(out, v, i);
 }
 
-/** Every string leaf of a JSON value (tool-call inputs given as objects). */
+/**
+ * Every string and number leaf of a JSON value (tool-call inputs given as objects): the text a
+ * serialized tool call carries, as an OpenAI-dialect call's `arguments` string carries it (a
+ * phone or card number is often a JSON number). A masked number leaf becomes its masked string.
+ */
 function leaves(out: Slot[], o: Obj | unknown[], depth = 0): void {
   if (depth > 32) return;
   const keys = Array.isArray(o) ? o.keys() : Object.keys(o);
   for (const k of keys) {
     const v = (o as Record<string | number, unknown>)[k];
-    if (typeof v === 'string') out.push({ o, k });
+    if (typeof v === 'string' || typeof v === 'number') out.push({ o, k });
     else if (v !== null && typeof v === 'object') leaves(out, v as Obj | unknown[], depth + 1);
   }
 }

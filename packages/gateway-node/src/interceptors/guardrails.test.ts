@@ -296,6 +296,61 @@ describe('output, JSON', () => {
     assert.equal(call?.type === 'function' ? call.function.arguments : '', '{"to":"[EMAIL_REDACTED]"}');
   });
 
+  test('Anthropic tool_use input: number values are scanned as in the serialized call (§11.3)', async () => {
+    // A China mobile number as a JSON number: an OpenAI-dialect call carries it inside its
+    // `arguments` string, an Anthropic one as a number leaf of `input`.
+    const PHONE = 13812345678;
+    guard({
+      phone: { name: 'no-phones', kind: 'pii', detectors: [{ type: 'china_mobile', action: 'block' }] },
+    });
+    rig.anth.handle((req, res) =>
+      json(res, 200, {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: String(req.json?.model),
+        content: [{ type: 'tool_use', id: 'tu_1', name: 'call', input: { phone: PHONE } }],
+        stop_reason: 'tool_use',
+        stop_sequence: null,
+        usage: { input_tokens: 1, output_tokens: 1 },
+      }),
+    );
+    const viaChat = await openai.chat.completions
+      .create({ model: 'claude', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    assert.ok(viaChat instanceof OpenAI.APIError && viaChat.status === 422, String(viaChat));
+    const viaMessages = await anthropic.messages
+      .create({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    assert.ok(viaMessages instanceof Anthropic.APIError, String(viaMessages));
+    assert.equal(viaMessages.status, 422);
+    assert.match(viaMessages.message, /response blocked by content policy \(guardrail 'no-phones'\)/);
+    // Input: a number leaf is masked (it becomes the token), the other leaves stay as they were.
+    guard({
+      phone: { name: 'mask-phones', kind: 'pii', detectors: [{ type: 'china_mobile', action: 'mask' }] },
+    });
+    rig.anth.handle(anthropicJson('ok'));
+    await anthropic.messages.create({
+      model: 'claude',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'call me' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'tu_1', name: 'call', input: { phone: PHONE, retries: 3 } }],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'done' }] },
+      ],
+    });
+    const sent = rig.anth.requests[rig.anth.requests.length - 1]?.json as
+      | { messages: { content: { input?: unknown }[] }[] }
+      | undefined;
+    assert.deepEqual(sent?.messages[1]?.content[0]?.input, {
+      phone: '[CHINA_MOBILE_REDACTED]',
+      retries: 3,
+    });
+  });
+
   test('messages and responses answers are masked in their dialect', async () => {
     guard(pii());
     rig.anth.handle(anthropicJson(`card ${CARD}`));

@@ -193,7 +193,9 @@ function masked(kind: RouteKind, body: Readonly<Json>, texts: readonly string[],
   const copy = cloneTree(body) as Json;
   const out = maskPieces(texts, 1, j.masks);
   const target = inputSlots(kind, copy);
-  for (let i = 0; i < target.length; i++) setSlot(target[i] as Slot, out[i] as string);
+  // Only what a mask changed is written (an untouched number leaf stays a number).
+  for (let i = 0; i < target.length; i++)
+    if (out[i] !== texts[i]) setSlot(target[i] as Slot, out[i] as string);
   return { judgement: j, body: copy };
 }
 
@@ -283,7 +285,8 @@ class GuardrailScope implements Scope {
       if (j.block !== undefined) return errors.guardrailBlocked('response', j.block.guardrail);
       if (j.masks.length === 0) return body;
       const out = maskPieces(texts, 1, j.masks);
-      for (let i = 0; i < slots.length; i++) setSlot(slots[i] as Slot, out[i] as string);
+      for (let i = 0; i < slots.length; i++)
+        if (out[i] !== texts[i]) setSlot(slots[i] as Slot, out[i] as string);
       return JSON.stringify(parsed);
     };
     const j = evaluate(chain, texts.join('\n'), 'output', this.d.http);
