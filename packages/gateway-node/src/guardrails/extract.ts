@@ -74,6 +74,21 @@ function part(out: Slot[], p: Obj): void {
     case 'function_call_output':
       str(out, p, 'output');
       return;
+    // Anthropic plain-text documents and search results: text the model reads like a text block.
+    case 'document': {
+      str(out, p, 'title');
+      str(out, p, 'context');
+      const src = p.source;
+      if (isObj(src)) {
+        if (src.type === 'text') str(out, src, 'data');
+        else if (src.type === 'content') content(out, src);
+      }
+      return;
+    }
+    case 'search_result':
+      str(out, p, 'title');
+      content(out, p);
+      return;
     case 'thinking':
     case 'redacted_thinking':
     case 'reasoning':

@@ -134,6 +134,53 @@ describe('input', () => {
     assert.equal(body.error.message, "request blocked by content policy (guardrail 'no-codenames')");
   });
 
+  test('messages: plain-text documents and search results are scanned like text blocks', async () => {
+    guard(keyword());
+    const n = rig.calls();
+    const blocks: Anthropic.ContentBlockParam[][] = [
+      [
+        {
+          type: 'document',
+          source: { type: 'text', media_type: 'text/plain', data: `memo: ${SECRET_WORD}` },
+        },
+      ],
+      [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: SECRET_WORD }] } }],
+      [
+        {
+          type: 'search_result',
+          source: 'https://intranet.example/memo',
+          title: 'memo',
+          content: [{ type: 'text', text: `launch of ${SECRET_WORD}` }],
+        },
+      ],
+    ];
+    for (const content of blocks) {
+      const err = await anthropic.messages
+        .create({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content }] })
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof Anthropic.APIError, `${JSON.stringify(content)}: ${String(err)}`);
+      assert.equal(err.status, 422);
+    }
+    assert.equal(rig.calls(), n);
+    // Masks are written into the document's text.
+    guard(pii());
+    await anthropic.messages.create({
+      model: 'claude',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: `mail ${EMAIL}` } },
+          ],
+        },
+      ],
+    });
+    const sent = JSON.stringify(rig.anth.requests[rig.anth.requests.length - 1]?.json);
+    assert.equal(sent.includes(EMAIL), false);
+    assert.match(sent, /mail \[EMAIL_REDACTED\]/);
+  });
+
   test('mask: the upstream sees tokens; tool call arguments and system prompts too', async () => {
     guard(pii());
     rig.up.handle(chatJson('fine'));
