@@ -71,8 +71,13 @@ function part(out: Slot[], p: Obj): void {
     case 'function_call':
       str(out, p, 'arguments');
       return;
+    // A tool's output: a string, or (Responses) a list of input_text / input_image parts.
     case 'function_call_output':
-      str(out, p, 'output');
+    case 'custom_tool_call_output':
+      content(out, p, 'output');
+      return;
+    case 'custom_tool_call':
+      str(out, p, 'input');
       return;
     // Anthropic plain-text documents and search results: text the model reads like a text block.
     case 'document': {

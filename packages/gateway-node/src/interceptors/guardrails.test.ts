@@ -207,6 +207,44 @@ describe('input', () => {
     assert.match(seen, /\{\\"to\\":\\"\[EMAIL_REDACTED\]\\"\}/);
   });
 
+  test('responses: function call outputs given as part lists and custom tool calls are scanned', async () => {
+    guard(keyword());
+    const n = rig.calls();
+    const inputs: OpenAI.Responses.ResponseInputItem[][] = [
+      [
+        {
+          type: 'function_call_output',
+          call_id: 'call_1',
+          output: [{ type: 'input_text', text: `the file says ${SECRET_WORD}` }],
+        },
+      ],
+      [{ type: 'custom_tool_call', call_id: 'call_2', name: 'shell', input: `grep ${SECRET_WORD}` }],
+      [{ type: 'custom_tool_call_output', call_id: 'call_2', output: SECRET_WORD }],
+    ];
+    for (const input of inputs) {
+      const err = await openai.responses.create({ model: 'gpt-4o-mini', input }).catch((e: unknown) => e);
+      assert.ok(
+        err instanceof OpenAI.APIError && err.status === 422,
+        `${JSON.stringify(input)}: ${String(err)}`,
+      );
+    }
+    assert.equal(rig.calls(), n);
+    guard(pii());
+    await openai.responses.create({
+      model: 'gpt-4o-mini',
+      input: [
+        {
+          type: 'function_call_output',
+          call_id: 'call_1',
+          output: [{ type: 'input_text', text: `mail ${EMAIL}` }],
+        },
+      ],
+    });
+    const sent = lastUpstreamJson();
+    assert.equal(sent.includes(EMAIL), false);
+    assert.match(sent, /mail \[EMAIL_REDACTED\]/);
+  });
+
   test('a custom pattern without its own action takes default_action (block), the other masks', async () => {
     guard({
       pc: {
