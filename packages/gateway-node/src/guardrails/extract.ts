@@ -106,7 +106,12 @@ function part(out: Slot[], p: Obj): void {
 function toolCalls(out: Slot[], m: Obj): void {
   const calls = m.tool_calls;
   if (Array.isArray(calls))
-    for (const c of calls) if (isObj(c) && isObj(c.function)) str(out, c.function, 'arguments');
+    for (const c of calls) {
+      if (!isObj(c)) continue;
+      if (isObj(c.function)) str(out, c.function, 'arguments');
+      // A custom tool's call carries free-form text instead of JSON arguments.
+      else if (isObj(c.custom)) str(out, c.custom, 'input');
+    }
   if (isObj(m.function_call)) str(out, m.function_call, 'arguments');
 }
 
@@ -221,8 +226,9 @@ export function outputSlots(d: Dialect, body: Obj): Slot[] {
   return out;
 }
 
-/** A Responses output item: message parts and function-call arguments (reasoning excluded). */
+/** A Responses output item: message parts, function-call arguments, custom tool-call input (reasoning excluded). */
 export function responseItem(out: Slot[], item: Obj): void {
   if (item.type === 'message') content(out, item);
   else if (item.type === 'function_call') str(out, item, 'arguments');
+  else if (item.type === 'custom_tool_call') str(out, item, 'input');
 }

@@ -42,7 +42,11 @@ export function eventPieces(d: Dialect, data: Obj, wholes: Slot[]): EventPiece[]
       piece(`c${i}`, delta, 'content');
       if (Array.isArray(delta.tool_calls))
         for (const t of delta.tool_calls)
-          if (isObj(t) && isObj(t.function)) piece(`t${i}.${String(t.index ?? 0)}`, t.function, 'arguments');
+          if (isObj(t)) {
+            const ch = `t${i}.${String(t.index ?? 0)}`;
+            if (isObj(t.function)) piece(ch, t.function, 'arguments');
+            else if (isObj(t.custom)) piece(ch, t.custom, 'input');
+          }
       // The legacy `functions` API streams one call's arguments as `delta.function_call`.
       if (isObj(delta.function_call)) piece(`f${i}`, delta.function_call, 'arguments');
     }
@@ -61,11 +65,13 @@ export function eventPieces(d: Dialect, data: Obj, wholes: Slot[]): EventPiece[]
   const t = data.type;
   const item = String(data.output_index ?? 0);
   if (t === 'response.output_text.delta') piece(`o${item}.${String(data.content_index ?? 0)}`, data, 'delta');
-  else if (t === 'response.function_call_arguments.delta') piece(`f${item}`, data, 'delta');
+  else if (t === 'response.function_call_arguments.delta' || t === 'response.custom_tool_call_input.delta')
+    piece(`f${item}`, data, 'delta');
   else {
     const slots: Slot[] = [];
     if (t === 'response.output_text.done') slots.push({ o: data, k: 'text' });
     else if (t === 'response.function_call_arguments.done') slots.push({ o: data, k: 'arguments' });
+    else if (t === 'response.custom_tool_call_input.done') slots.push({ o: data, k: 'input' });
     else if (isObj(data.part)) slots.push({ o: data.part, k: 'text' });
     else if (isObj(data.item)) responseItem(slots, data.item);
     else if (isObj(data.response) && Array.isArray(data.response.output))

@@ -25,7 +25,7 @@ import {
 } from '../test/cache-rig.js';
 import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
 import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
-import { responsesJson, responsesSse } from '../test/mock-responses.js';
+import { responseObject, responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json } from '../test/mock-upstream.js';
 import { collectingSink } from '../test/usage-sink.js';
 import type { UsageSink } from '../usage/bus.js';
@@ -434,6 +434,74 @@ describe('output, JSON', () => {
       phone: '[CHINA_MOBILE_REDACTED]',
       retries: 3,
     });
+  });
+
+  test('custom tool calls in the answer are scanned: chat and Responses, JSON and streamed', async () => {
+    guard(keyword());
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    rig.up.handle((req, res) =>
+      json(res, 200, {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: String(req.json?.model),
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                { id: 't', type: 'custom', custom: { name: 'shell', input: `echo ${SECRET_WORD}` } },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
+    const chat = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages })
+      .catch((e: unknown) => e);
+    assert.ok(chat instanceof OpenAI.APIError && chat.status === 422, String(chat));
+    const call = {
+      type: 'custom_tool_call',
+      id: 'ctc_1',
+      call_id: 'call_1',
+      name: 'shell',
+      status: 'completed',
+    };
+    rig.up.handle((req, res) =>
+      json(res, 200, { ...responseObject(req, ''), output: [{ ...call, input: `echo ${SECRET_WORD}` }] }),
+    );
+    const resp = await openai.responses.create({ model: 'gpt-4o-mini', input: 'x' }).catch((e: unknown) => e);
+    assert.ok(resp instanceof OpenAI.APIError && resp.status === 422, String(resp));
+    // Streamed: the input arrives in fragments and is held like function-call arguments.
+    rig.up.handle((req, res) => {
+      const ev = (type: string, seq: number, fields: Record<string, unknown>) =>
+        `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+      const at = { item_id: 'ctc_1', output_index: 0 };
+      const input = 'echo Project-Nightingale';
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        ev('response.created', 0, { response: responseObject(req, '', 'in_progress') }) +
+          ev('response.output_item.added', 1, {
+            output_index: 0,
+            item: { ...call, status: 'in_progress', input: '' },
+          }) +
+          ev('response.custom_tool_call_input.delta', 2, { ...at, delta: 'echo Project-' }) +
+          ev('response.custom_tool_call_input.delta', 3, { ...at, delta: 'Nightingale' }) +
+          ev('response.custom_tool_call_input.done', 4, { ...at, input }) +
+          ev('response.output_item.done', 5, { output_index: 0, item: { ...call, input } }) +
+          ev('response.completed', 6, {
+            response: { ...responseObject(req, ''), output: [{ ...call, input }] },
+          }),
+      );
+    });
+    const raw = await post(rig.g.base, '/v1/responses', { model: 'gpt-4o-mini', input: 'x', stream: true });
+    assert.equal(raw.text.includes('Project-'), false, raw.text);
+    assert.match(raw.text, /^event: error\ndata: \{"type":"error","code":"content_filter"/);
   });
 
   test('messages and responses answers are masked in their dialect', async () => {
