@@ -56,6 +56,19 @@ export interface CompiledGuardrail {
 
 export const DEFAULT_MAX_BUFFER_BYTES = 262_144;
 
+/**
+ * Kinds that have the streaming fields (control-plane §3.7): only the text-moderation kinds
+ * may stream in windows; these and the buffering kinds have a buffer cap. On any other kind
+ * such fields are unknown root fields, which are ignored (a `pii` guardrail with a stray
+ * `stream_processing_mode: window` would otherwise release its stream unmasked).
+ */
+const WINDOWED_KINDS: ReadonlySet<string> = new Set([
+  'azure_content_safety_text_moderation',
+  'aliyun_text_moderation',
+  'aliyun_ai_guardrail',
+]);
+const BUFFER_KINDS: ReadonlySet<string> = new Set([...WINDOWED_KINDS, 'pii', 'presidio', 'lakera']);
+
 /** Compiles one guardrail; undefined for a kind this gateway does not run (the Aliyun kinds). */
 export function compileGuardrail(
   id: string,
@@ -63,13 +76,14 @@ export function compileGuardrail(
   remote: RemoteOptions = {},
 ): CompiledGuardrail | undefined {
   const created = g.created_at === undefined ? Number.POSITIVE_INFINITY : Date.parse(g.created_at);
-  const buffer = g as {
+  const buffer = (BUFFER_KINDS.has(g.kind) ? g : {}) as {
     max_buffer_bytes?: number;
     on_buffer_exceeded?: string;
     stream_processing_mode?: string;
     window_size?: number;
     window_overlap_size?: number;
   };
+  const windowed = WINDOWED_KINDS.has(g.kind) && buffer.stream_processing_mode === 'window';
   const common = {
     id,
     name: g.name,
@@ -80,7 +94,7 @@ export function compileGuardrail(
     output: g.hook_point !== 'input' && g.kind !== 'azure_content_safety',
     createdAt: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created,
     stream: {
-      mode: buffer.stream_processing_mode === 'window' ? ('window' as const) : ('buffer_full' as const),
+      mode: windowed ? ('window' as const) : ('buffer_full' as const),
       maxBufferBytes: buffer.max_buffer_bytes ?? DEFAULT_MAX_BUFFER_BYTES,
       failOpen: buffer.on_buffer_exceeded === 'fail_open',
       windowSize: buffer.window_size ?? 0,

@@ -657,6 +657,21 @@ describe('output, streamed (hold-back)', () => {
     );
   });
 
+  test('window fields on a kind that has none are ignored: a pii stream is still held and masked', async () => {
+    // Unknown root fields of a guardrail are ignored (control-plane §3.7); only the
+    // text-moderation kinds stream in windows (data-plane §11.5).
+    guard(pii({ stream_processing_mode: 'window', window_size: 5, window_overlap_size: 0 }));
+    rig.up.handle(chatSse({ words }));
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    assert.equal(text, clean);
+  });
+
   test('an upstream failure mid-stream drops held content', async () => {
     guard(pii());
     rig.up.handle(chatSse({ words: ['my mail is ', EMAIL, ' and more'], dropAfter: 2 }));
