@@ -672,6 +672,43 @@ describe('output, streamed (hold-back)', () => {
     assert.equal(text, clean);
   });
 
+  test('a caller gone while its stream is held received nothing: no completion tokens are billed (§6.3)', async () => {
+    const sink = collectingSink();
+    rig.g.gw.usage.attach(sink);
+    try {
+      guard(pii());
+      rig.up.handle(chatSse({ words: Array.from({ length: 20 }, () => 'word '), gapMs: 30 }));
+      const ac = new AbortController();
+      const res = await fetch(`${rig.g.base}/v1/chat/completions`, {
+        method: 'POST',
+        signal: ac.signal,
+        headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'x' }],
+          stream: true,
+        }),
+      });
+      const id = res.headers.get('x-aisix-request-id') ?? '';
+      // Several words reached the gateway and are held; none reached the caller.
+      await settle(250);
+      ac.abort();
+      await res.text().catch(() => '');
+      await waitFor(() => sink.events.some((e) => e.request_id === id));
+      const e = sink.events.find((x) => x.request_id === id);
+      assert.equal(e?.status_code, 499);
+      assert.ok((e?.prompt_tokens ?? 0) > 0, 'the prompt side is still counted');
+      assert.equal(e?.completion_tokens, 0);
+      const line = logs
+        .flatMap((chunk) => chunk.split('\n'))
+        .find((l) => l.includes('"proxy request completed"') && l.includes(id));
+      assert.match(line ?? '', /"completion_tokens":0,/);
+      assert.match(line ?? '', new RegExp(`"total_tokens":${e?.prompt_tokens},`));
+    } finally {
+      rig.g.gw.usage.detach(sink);
+    }
+  });
+
   test('an upstream failure mid-stream drops held content', async () => {
     guard(pii());
     rig.up.handle(chatSse({ words: ['my mail is ', EMAIL, ' and more'], dropAfter: 2 }));

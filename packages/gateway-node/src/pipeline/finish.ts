@@ -6,6 +6,7 @@
  * Usage events are built at the close; they and the per-request metrics are recorded a little
  * later, in batches (`recordFinished`, via `GatewayRuntime.finished`).
  */
+import type { Usage } from '@aisix/providers';
 import { errors } from '../errors.js';
 import { modelView } from '../resources.js';
 import type { GatewayRuntime } from '../runtime.js';
@@ -47,7 +48,14 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   if (ctx.scopes !== undefined) closeAttempt(rt.logger, ctx, wrote);
   // A session's tokens were consumed whatever ended it (agents-and-jobs §7.5).
   const served = session !== undefined || (res.headersSent && res.statusCode >= 200 && res.statusCode < 300);
-  const generates = served && ctx.attempts > 0 ? ESTIMATED_KINDS[ctx.route?.kind ?? 'health'] : undefined;
+  let generates = served && ctx.attempts > 0 ? ESTIMATED_KINDS[ctx.route?.kind ?? 'health'] : undefined;
+  if (generates === true && cancelled && ctx.stream && ctx.firstOutputAt === undefined) {
+    // The caller left before any generated output reached it (a slow first token, or a stream
+    // held back by an output guardrail): no completion side is billed, and only the prompt is
+    // estimated (data-plane §6.3 steps 1-2).
+    generates = false;
+    if (ctx.usage !== undefined) ctx.usage = promptSideOnly(ctx.usage);
+  }
   if (generates === undefined || !needsEstimate(ctx.usage, generates)) {
     complete(rt, ctx, status, cancelled, served, seconds);
     return;
@@ -78,6 +86,18 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
       complete(rt, ctx, status, cancelled, served, seconds);
     },
   );
+}
+
+/** `u` with its completion-side counters zeroed and the total equal to the prompt (§6.3). */
+function promptSideOnly(u: Usage): Usage {
+  return {
+    ...u,
+    completion_tokens: 0,
+    reasoning_tokens: 0,
+    cache_creation_tokens: 0,
+    cache_read_tokens: 0,
+    total_tokens: u.prompt_tokens,
+  };
 }
 
 function complete(
