@@ -17,7 +17,7 @@ import type { StreamTap } from '../pipeline/scopes.js';
 import { applyMasks, type Judgement, maskPieces } from './chain.js';
 import type { Dialect, Slot } from './extract.js';
 import { setSlot, slotText } from './extract.js';
-import { eventPieces, type HeldEvent, parseEvent, render, splitEvents } from './sse-events.js';
+import { eventPieces, type HeldEvent, LineEnds, parseEvent, render, splitEvents } from './sse-events.js';
 
 interface Piece {
   readonly ev: HeldEvent;
@@ -51,13 +51,15 @@ export class HoldbackTap implements StreamTap {
   private readonly wholes: Piece[] = [];
   private bytes = 0;
   private state: 'hold' | 'live' | 'closed';
+  private readonly lines = new LineEnds();
 
   constructor(private readonly o: HoldbackOptions) {
     this.state = o.mode === 'buffer_full' ? 'hold' : 'live';
   }
 
-  push(text: string): string {
+  push(raw: string): string {
     if (this.state === 'closed') return '';
+    const text = this.lines.push(raw);
     if (text.length === 0) return '';
     if (this.o.mode === 'buffer_full' && this.state === 'live') return text;
     this.pending += text;

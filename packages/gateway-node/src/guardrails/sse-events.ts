@@ -81,6 +81,23 @@ export function eventPieces(d: Dialect, data: Obj, wholes: Slot[]): EventPiece[]
   return out;
 }
 
+/**
+ * The caller-dialect stream with its line ends as LF. SSE ends lines with CRLF, LF or CR (the
+ * gateway accepts all three: data-plane §6.2, decisions OP-6), and native passthrough streams
+ * reach the taps with the upstream's framing: a tap that only knew `\n\n` never saw an event end,
+ * so it scanned nothing. A CR that ends a chunk is written as LF at once; an LF that opens the
+ * next chunk is then the rest of its CRLF and is dropped. LF-only text is returned as it is.
+ */
+export class LineEnds {
+  private cr = false;
+
+  push(s: string): string {
+    if (this.cr && s.charCodeAt(0) === 10) s = s.slice(1);
+    this.cr = s.charCodeAt(s.length - 1) === 13;
+    return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
+  }
+}
+
 export function splitEvents(s: string): string[] {
   const out: string[] = [];
   let from = 0;

@@ -13,7 +13,7 @@ import type { StreamTap } from '../pipeline/scopes.js';
 import type { Judgement } from './chain.js';
 import { type Slot, slotText } from './extract.js';
 import type { StreamScanOptions } from './holdback.js';
-import { eventPieces, parseEvent, splitEvents } from './sse-events.js';
+import { eventPieces, LineEnds, parseEvent, splitEvents } from './sse-events.js';
 
 export interface WindowOptions extends StreamScanOptions {
   readonly windowSize: number;
@@ -31,6 +31,7 @@ export class WindowTap implements StreamTap {
   private emit: ((text: string) => void) | undefined;
   private state: 'open' | 'live' | 'closed' = 'open';
   private readonly judgements: Judgement[] = [];
+  private readonly lines = new LineEnds();
 
   constructor(private readonly o: WindowOptions) {}
 
@@ -38,8 +39,10 @@ export class WindowTap implements StreamTap {
     this.emit = emit;
   }
 
-  push(text: string): string {
-    if (this.state === 'closed' || text.length === 0) return '';
+  push(raw: string): string {
+    if (this.state === 'closed') return '';
+    const text = this.lines.push(raw);
+    if (text.length === 0) return '';
     if (this.state === 'live') return text;
     this.pending += text;
     const cut = this.pending.lastIndexOf('\n\n');

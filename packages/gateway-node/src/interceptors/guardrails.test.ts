@@ -6,6 +6,7 @@
  * entries stored masked, monitor mode, attachment precedence, disabled guardrails, live edits.
  */
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -24,9 +25,9 @@ import {
   startCacheRig,
 } from '../test/cache-rig.js';
 import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
-import { anthropicJson, anthropicSse, event } from '../test/mock-anthropic.js';
-import { responseObject, responsesJson, responsesSse } from '../test/mock-responses.js';
-import { chatJson, chatSse, json } from '../test/mock-upstream.js';
+import { anthropicJson, anthropicSse, anthropicSseEvents, event } from '../test/mock-anthropic.js';
+import { responseObject, responsesEvents, responsesJson, responsesSse } from '../test/mock-responses.js';
+import { chatJson, chatSse, json, sleep } from '../test/mock-upstream.js';
 import { collectingSink } from '../test/usage-sink.js';
 import type { UsageSink } from '../usage/bus.js';
 import type { UsageEvent } from '../usage/events.js';
@@ -706,6 +707,44 @@ describe('output, streamed (hold-back)', () => {
       assert.match(line ?? '', new RegExp(`"total_tokens":${e?.prompt_tokens},`));
     } finally {
       rig.g.gw.usage.detach(sink);
+    }
+  });
+
+  test('CRLF and CR framed native streams are held and scanned like LF ones (§6.2, OP-6)', async () => {
+    // The upstream's bytes in small pieces, so a CRLF is also cut between its CR and its LF.
+    const framed = (events: readonly string[], sep: string) => async (_req: unknown, res: ServerResponse) => {
+      const text = events.join('').replaceAll('\n', sep);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < text.length; i += 7) {
+        res.write(text.slice(i, i + 7));
+        await sleep(1);
+      }
+      res.end();
+    };
+    for (const sep of ['\r\n', '\r']) {
+      guard(pii());
+      rig.anth.handle((req, res) => framed(anthropicSseEvents(req, words), sep)(req, res));
+      const final = await anthropic.messages
+        .stream({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+        .finalMessage();
+      assert.equal(final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), clean);
+      rig.up.handle((req, res) => framed(responsesEvents(req, words), sep)(req, res));
+      const stream = await openai.responses.create({ model: 'gpt-4o-mini', input: 'x', stream: true });
+      let deltas = '';
+      for await (const e of stream) if (e.type === 'response.output_text.delta') deltas += e.delta;
+      assert.equal(deltas, clean);
+      guard(keyword());
+      rig.anth.handle((req, res) =>
+        framed(anthropicSseEvents(req, ['the Project-', 'Nightingale plan']), sep)(req, res),
+      );
+      const raw = await post(rig.g.base, '/v1/messages', {
+        model: 'claude',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      });
+      assert.equal(raw.text.includes('Project-'), false, JSON.stringify(sep));
+      assert.match(raw.text, /^event: error\n/);
     }
   });
 
