@@ -22,9 +22,10 @@ export interface WindowOptions extends StreamScanOptions {
 
 export class WindowTap implements StreamTap {
   private pending = '';
-  /** Held events and the content offset at their end. */
-  private held: { readonly raw: string; readonly end: number }[] = [];
+  /** Held events, the content offset at their end and the bytes of content they carry. */
+  private held: { readonly raw: string; readonly end: number; readonly bytes: number }[] = [];
   private text = '';
+  /** Bytes of content held (the cap counts content, not event framing: data-plane §11.5). */
   private heldBytes = 0;
   private cleanTo = 0;
   private scanning: Promise<void> | undefined;
@@ -94,12 +95,17 @@ export class WindowTap implements StreamTap {
 
   private add(raw: string): void {
     const { data } = parseEvent(raw);
+    let bytes = 0;
     if (data !== undefined) {
       const wholes: Slot[] = [];
-      for (const p of eventPieces(this.o.dialect, data, wholes)) this.text += slotText(p.slot);
+      for (const p of eventPieces(this.o.dialect, data, wholes)) {
+        const t = slotText(p.slot);
+        this.text += t;
+        bytes += Buffer.byteLength(t);
+      }
     }
-    this.held.push({ raw, end: this.text.length });
-    this.heldBytes += raw.length;
+    this.held.push({ raw, end: this.text.length, bytes });
+    this.heldBytes += bytes;
   }
 
   /** Scans the next full window when a writer is attached and no scan is running. */
@@ -122,9 +128,9 @@ export class WindowTap implements StreamTap {
       this.cleanTo = to;
       let out = '';
       while (this.held.length > 0 && (this.held[0] as { end: number }).end <= to) {
-        const e = this.held.shift() as { raw: string };
+        const e = this.held.shift() as { raw: string; bytes: number };
         out += e.raw;
-        this.heldBytes -= e.raw.length;
+        this.heldBytes -= e.bytes;
       }
       if (out !== '') emit(out);
       this.pump();

@@ -554,6 +554,20 @@ describe('Window hold-back (azure text moderation)', () => {
     assert.equal(r.text.includes(words[11] as string), false);
     assert.equal(r.text.includes('[DONE]'), false);
   });
+
+  test('the buffer cap counts content, not event framing: a long clean answer in small chunks streams whole', async () => {
+    // The default window (10 000 characters) under the default cap (262 144 bytes of content,
+    // data-plane §11.5): 9 000 characters in 2-character chunks are ~600 KB of SSE events.
+    const { window_size: _w, window_overlap_size: _o, ...defaults } = g;
+    guard({ ...defaults, endpoint: vendor.url });
+    vendor.handle(moderation);
+    const small = Array.from({ length: 4500 }, () => 'ab');
+    rig.up.handle(chatSse({ words: small }));
+    const r = await timed();
+    assert.equal(r.text.includes('event: error'), false, r.text.slice(-300));
+    assert.equal(r.text.split('"content":"ab"').length - 1, small.length);
+    assert.ok(r.text.endsWith('data: [DONE]\n\n'));
+  });
 });
 
 describe('aliyun_text_moderation (RPC signature)', () => {
