@@ -559,3 +559,142 @@ describe('gitops: export decodes as the gateway does (control-plane §2.6)', () 
     assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 });
+
+describe('gitops: apply moves a unique identity from one entry to another', () => {
+  // The Admin API keeps an api key's key_hash, its (jwt_provider, jwt_subject) pair and an
+  // enabled OIDC provider's issuer unique (409). A file that moves one of them to another
+  // entry describes a valid end state: apply frees the value before it takes it.
+  const dir = tempDir('gitops-moves');
+  const file = join(dir, 'moves.yaml');
+  let p: AisixProcess;
+  let api: AdminClient;
+  const hex = (c: string) => c.repeat(64);
+  const idp = (name: string, issuer: string, extra = '') =>
+    `  - { name: ${name}, issuer: "${issuer}", audiences: [aisix], jwks_uri: "https://idp.example/jwks"${extra} }\n`;
+  const key = (name: string, hash: string, extra = '') =>
+    `  - { display_name: ${name}, key_hash: "${hash}", allowed_models: []${extra} }\n`;
+
+  /** Applies `text` with --prune; the cluster must then match it (diff --prune exits 0). */
+  const applyPrune = async (text: string): Promise<Run> => {
+    writeFileSync(file, `_format_version: "1"\n${text}`);
+    const r = await aisix(['apply', '--prune', '-f', file, '--admin', p.adminUrl]);
+    if (r.code === 0) {
+      const d = await aisix(['diff', '--prune', '-f', file, '--admin', p.adminUrl]);
+      assert.equal(d.code, 0, `diff after apply: ${d.out}${d.err}`);
+    }
+    return r;
+  };
+  const steps = (r: Run) =>
+    r.out
+      .split('\n')
+      .filter((l) => /: (created|updated|deleted)/.test(l))
+      .map((l) => l.replace(/ \(id [^)]+\)$/, ''));
+  const byName = async (kind: string) =>
+    Object.fromEntries(
+      (await api.list(kind)).map((e) => [String(e.value.display_name ?? e.value.name), e.value]),
+    );
+
+  before(async () => {
+    p = await startAisix({ name: 'moves', dir, role: 'all', etcd: await testEtcd() });
+    await waitStatus(p, `${p.adminUrl}/readyz`, 200);
+    api = new AdminClient(p.adminUrl);
+  });
+
+  after(async () => {
+    await p?.kill();
+    removeDir(dir);
+  });
+
+  test('a key_hash taken from a pruned key or from a key that changes its own', async () => {
+    const start = await applyPrune(
+      `api_keys:\n${key('old', hex('1'))}${key('keep', hex('2'))}${key('a', hex('a'))}${key('b', hex('b'))}`,
+    );
+    assert.equal(start.code, 0, start.out + start.err);
+    // keep takes old's hash (old is pruned); b (listed first) takes a's, a gets a new one.
+    const r = await applyPrune(
+      `api_keys:\n${key('keep', hex('1'))}${key('b', hex('a'))}${key('a', hex('c'))}`,
+    );
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.deepEqual(steps(r), [
+      '- delete api_keys "old": deleted',
+      '~ update api_keys "keep": updated',
+      '~ update api_keys "a": updated',
+      '~ update api_keys "b": updated',
+    ]);
+    const keys = await byName('api_keys');
+    assert.deepEqual(Object.keys(keys).sort(), ['a', 'b', 'keep']);
+    assert.equal(keys.keep?.key_hash, hex('1'));
+    assert.equal(keys.b?.key_hash, hex('a'));
+    assert.equal(keys.a?.key_hash, hex('c'));
+  });
+
+  test('a (jwt_provider, jwt_subject) pair taken from a pruned key or from a key that drops it', async () => {
+    const jwt = (s: string) => `, jwt_provider: idp, jwt_subject: ${s}`;
+    const start = await applyPrune(
+      `oidc_providers:\n${idp('idp', 'https://idp.example')}api_keys:\n${key('alice-old', hex('1'), jwt('alice'))}${key('bob-old', hex('2'), jwt('bob'))}${key('bob-new', hex('3'))}`,
+    );
+    assert.equal(start.code, 0, start.out + start.err);
+    // alice-new (created) takes alice-old's pair (pruned); bob-new (listed first) takes
+    // bob-old's pair, which bob-old drops.
+    const r = await applyPrune(
+      `oidc_providers:\n${idp('idp', 'https://idp.example')}api_keys:\n${key('bob-new', hex('3'), jwt('bob'))}${key('bob-old', hex('2'))}${key('alice-new', hex('4'), jwt('alice'))}`,
+    );
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.deepEqual(steps(r), [
+      '~ update api_keys "bob-old": updated',
+      '~ update api_keys "bob-new": updated',
+      '- delete api_keys "alice-old": deleted',
+      '+ create api_keys "alice-new": created',
+    ]);
+    const keys = await byName('api_keys');
+    assert.equal(keys['alice-new']?.jwt_subject, 'alice');
+    assert.equal(keys['bob-new']?.jwt_subject, 'bob');
+    assert.equal(keys['bob-old']?.jwt_subject, undefined);
+    assert.equal(keys['alice-old'], undefined);
+  });
+
+  test("an enabled OIDC provider's issuer taken from a pruned or disabled provider; referrers go first", async () => {
+    const start = await applyPrune(
+      `oidc_providers:\n${idp('old', 'https://a.example')}${idp('left', 'https://b.example')}api_keys:\n${key('via-old', hex('5'), ', jwt_provider: old, jwt_subject: x')}`,
+    );
+    assert.equal(start.code, 0, start.out + start.err);
+    // new takes old's issuer: via-old (which names old) and old are deleted first.
+    // right (listed first) takes left's issuer, which left gives up by being disabled.
+    const r = await applyPrune(
+      `oidc_providers:\n${idp('right', 'https://b.example')}${idp('left', 'https://b.example', ', enabled: false')}${idp('new', 'https://a.example')}`,
+    );
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.deepEqual(steps(r), [
+      '~ update oidc_providers "left": updated',
+      '+ create oidc_providers "right": created',
+      '- delete api_keys "via-old": deleted',
+      '- delete oidc_providers "old": deleted',
+      '+ create oidc_providers "new": created',
+    ]);
+    const idps = await byName('oidc_providers');
+    assert.deepEqual(Object.keys(idps).sort(), ['left', 'new', 'right']);
+    assert.equal(idps.left?.enabled, false);
+    assert.deepEqual(await api.list('api_keys'), []);
+  });
+  test('renaming an OIDC provider whose keys move with it: the two applies docs/gitops.md gives', async () => {
+    const k = (provider: string) => key('k-idp', hex('8'), `, jwt_provider: ${provider}, jwt_subject: s`);
+    const start = await applyPrune(`oidc_providers:\n${idp('p1', 'https://r.example')}api_keys:\n${k('p1')}`);
+    assert.equal(start.code, 0, start.out + start.err);
+    // In one apply the move is circular: it stops at the Admin API's 409, which names p1.
+    const direct = await applyPrune(
+      `oidc_providers:\n${idp('p2', 'https://r.example')}api_keys:\n${k('p2')}`,
+    );
+    assert.equal(direct.code, 1, direct.out + direct.err);
+    assert.match(direct.err, /^error: \+ create oidc_providers "p2": POST \/oidc_providers → 409 .*"p1"/m);
+    const first = await applyPrune(
+      `oidc_providers:\n${idp('p2', 'https://r.example', ', enabled: false')}api_keys:\n${k('p2')}`,
+    );
+    assert.equal(first.code, 0, first.out + first.err);
+    const second = await applyPrune(
+      `oidc_providers:\n${idp('p2', 'https://r.example')}api_keys:\n${k('p2')}`,
+    );
+    assert.equal(second.code, 0, second.out + second.err);
+    assert.deepEqual(Object.keys(await byName('oidc_providers')), ['p2']);
+    assert.equal((await byName('api_keys'))['k-idp']?.jwt_provider, 'p2');
+  });
+});

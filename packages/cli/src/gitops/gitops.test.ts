@@ -370,6 +370,92 @@ describe('plan', () => {
     );
   });
 
+  test('a unique value taken from a pruned entry: the delete, and its referrers first, run before the take', () => {
+    const idp = { name: 'idp', issuer: 'https://idp.example', audiences: ['aisix'], enabled: true };
+    const live: LiveEntry[] = [
+      { kind: 'oidc_providers', id: 'o-1', revision: 1, value: idp },
+      {
+        kind: 'api_keys',
+        id: 'k-old',
+        revision: 1,
+        value: {
+          display_name: 'old',
+          key_hash: HASH,
+          allowed_models: [],
+          jwt_provider: 'idp',
+          jwt_subject: 'alice',
+        },
+      },
+      {
+        kind: 'api_keys',
+        id: 'k-other',
+        revision: 1,
+        value: { display_name: 'other', key_hash: 'b'.repeat(64), allowed_models: [] },
+      },
+      { kind: 'cache_policies', id: 'c-1', revision: 1, value: { name: 'c', applies_to: 'api_key:k-old' } },
+      {
+        kind: 'rate_limit_policies',
+        id: 'rl-1',
+        revision: 1,
+        value: { name: 'rl', scope: 'api_key', scope_ref: 'k-old', window: 'minute', max_requests: 5 },
+      },
+    ];
+    const text = `_format_version: "1"
+oidc_providers:
+  - { name: idp, issuer: "https://idp.example", audiences: [aisix] }
+api_keys:
+  - { display_name: new, key_hash: "${'c'.repeat(64)}", allowed_models: [], jwt_provider: idp, jwt_subject: alice }
+  - { display_name: other, key_hash: "${'b'.repeat(64)}", allowed_models: [] }
+rate_limit_policies:
+  - { name: rl, scope: api_key, scope_ref: other, window: minute, max_requests: 5 }
+`;
+    assert.deepEqual(
+      plan(text, {}, live, true).steps.map((s) => `${s.op} ${s.kind} ${s.identity}`),
+      [
+        'update rate_limit_policies rl',
+        'delete cache_policies c',
+        'delete api_keys old',
+        'create api_keys new',
+      ],
+    );
+  });
+
+  test('an issuer move that a reference makes circular keeps the dependency order', () => {
+    // Renaming an OIDC provider and moving its key: p2 needs p1's issuer freed, p1's delete
+    // needs the key moved off it, and the key's update needs p2. The base order stands (the
+    // Admin API's 409 at the create names p1); docs/gitops.md says how to do it in two applies.
+    const live: LiveEntry[] = [
+      {
+        kind: 'oidc_providers',
+        id: 'o-1',
+        revision: 1,
+        value: { name: 'p1', issuer: 'https://idp.example', audiences: ['aisix'], enabled: true },
+      },
+      {
+        kind: 'api_keys',
+        id: 'k-1',
+        revision: 1,
+        value: {
+          display_name: 'k',
+          key_hash: HASH,
+          allowed_models: [],
+          jwt_provider: 'p1',
+          jwt_subject: 's',
+        },
+      },
+    ];
+    const text = `_format_version: "1"
+oidc_providers:
+  - { name: p2, issuer: "https://idp.example", audiences: [aisix] }
+api_keys:
+  - { display_name: k, key_hash: "${HASH}", allowed_models: [], jwt_provider: p2, jwt_subject: s }
+`;
+    assert.deepEqual(
+      plan(text, {}, live, true).steps.map((s) => `${s.op} ${s.kind} ${s.identity}`),
+      ['create oidc_providers p2', 'update api_keys k', 'delete oidc_providers p1'],
+    );
+  });
+
   test('two live entries with the identity the file names: refused, nothing planned', () => {
     const live = liveCluster();
     live.push({

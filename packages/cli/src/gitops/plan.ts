@@ -20,7 +20,8 @@ import {
 } from '@aisix/core';
 import type { LiveEntry } from './admin-client.js';
 import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
-import { type Doc, mapIdRefs, writeOrder } from './refs.js';
+import { orderSteps, type Planned } from './order.js';
+import { type Doc, mapIdRefs, type Orderable, writeOrder } from './refs.js';
 
 export type FieldChange =
   | { readonly path: string; readonly type: 'changed'; readonly before: unknown; readonly after: unknown }
@@ -57,7 +58,11 @@ export type Step =
     };
 
 export interface Plan {
-  /** In execution order: creates and updates in dependency order, then deletes in reverse. */
+  /**
+   * In execution order: creates and updates in dependency order, then deletes in reverse; a
+   * step that frees a unique value (api key hash or JWT identity, OIDC issuer) before the step
+   * that takes it (order.ts).
+   */
   readonly steps: readonly Step[];
   /** Live entries the file does not have, kept because --prune was not given. */
   readonly unmanaged: readonly { kind: KindName; identity: string; id: string }[];
@@ -235,22 +240,21 @@ export function buildPlan(
     return r.ok ? r.value : mapped;
   };
 
-  const upserts: { kind: KindName; identity: string; id: string; doc: Doc; step: Step }[] = [];
+  const upserts: (Orderable & { planned: Planned })[] = [];
   let unchanged = 0;
   for (const d of desired) {
     const base = { kind: d.kind, identity: d.identity, id: d.derivedId, doc: d.value };
+    const wanted = { id: d.derivedId, doc: d.value };
     if (d.live === undefined) {
-      upserts.push({
-        ...base,
-        step: {
-          op: 'create',
-          kind: d.kind,
-          identity: d.identity,
-          doc: d.value,
-          derivedId: d.derivedId,
-          changes: fieldsOf(d.kind, d.value),
-        },
-      });
+      const step: Step = {
+        op: 'create',
+        kind: d.kind,
+        identity: d.identity,
+        doc: d.value,
+        derivedId: d.derivedId,
+        changes: fieldsOf(d.kind, d.value),
+      };
+      upserts.push({ ...base, planned: { step, desired: wanted } });
       continue;
     }
     const changes: FieldChange[] = [];
@@ -264,18 +268,16 @@ export function buildPlan(
       unchanged++;
       continue;
     }
-    upserts.push({
-      ...base,
-      step: {
-        op: 'update',
-        kind: d.kind,
-        identity: d.identity,
-        doc: d.value,
-        liveId: d.live.id,
-        revision: d.live.revision,
-        changes,
-      },
-    });
+    const step: Step = {
+      op: 'update',
+      kind: d.kind,
+      identity: d.identity,
+      doc: d.value,
+      liveId: d.live.id,
+      revision: d.live.revision,
+      changes,
+    };
+    upserts.push({ ...base, planned: { step, desired: wanted, live: { id: d.live.id, doc: d.live.value } } });
   }
 
   const extra = live.filter((l) => !matched.has(l) && FILE_KINDS.includes(l.kind));
@@ -284,19 +286,22 @@ export function buildPlan(
         extra.map((l) => {
           const identity = identityOf(l.kind, l.value) ?? l.id;
           const step: Step = { op: 'delete', kind: l.kind, identity, liveId: l.id, revision: l.revision };
-          return { kind: l.kind, identity, id: l.id, doc: l.value, step };
+          return {
+            kind: l.kind,
+            identity,
+            id: l.id,
+            doc: l.value,
+            planned: { step, live: { id: l.id, doc: l.value } },
+          };
         }),
-      )
-        .reverse()
-        .map((x) => x.step)
+      ).reverse()
     : [];
-  // Api-key updates before api-key creates: an update may free the key_hash a create takes.
-  const rank = (x: (typeof upserts)[number]) => (x.kind === 'api_keys' && x.step.op === 'create' ? 1 : 0);
-  const ordered = writeOrder([...upserts].sort((x, y) => rank(x) - rank(y))).map((x) => x.step);
+  // Dependency order, then each step that frees a unique value pulled before the one taking it.
+  const steps = orderSteps([...writeOrder(upserts), ...deletes].map((x) => x.planned));
   return {
     ok: true,
     plan: {
-      steps: [...ordered, ...deletes],
+      steps,
       unmanaged: opts.prune
         ? []
         : extra.map((l) => ({ kind: l.kind, identity: identityOf(l.kind, l.value) ?? l.id, id: l.id })),

@@ -1,0 +1,141 @@
+/**
+ * The execution order of a plan. The base order is the dependency order (`writeOrder`):
+ * creates and updates with every entry after what it references, then deletes in the reverse
+ * order. Two kinds of constraints then pull a step forward, just before the step that needs it
+ * (with whatever that step needs in turn, and never past what it references):
+ *
+ *  - references: a create or update runs after the creates and updates of what its new document
+ *    references; a delete runs after the updates and deletes of the entries whose live document
+ *    references it (so nothing is deleted while something still refers to it);
+ *  - unique values the Admin API holds one entry to (409 otherwise): an api key's `key_hash`
+ *    (and the hashes of its `previous_keys`), its `(jwt_provider, jwt_subject)` pair, an enabled
+ *    OIDC provider's `issuer`. The step that frees such a value (a delete, an update that
+ *    changes or drops it, an update that disables the provider) runs before the step that takes
+ *    it, unless that would contradict a reference (a cycle: then the base order stands, and the
+ *    Admin API's 409 stops apply with both entries named).
+ *
+ * Ties keep the base order, so the order is deterministic.
+ */
+import type { KindName } from '@aisix/core';
+import { identityOf } from './identity.js';
+import type { Step } from './plan.js';
+import { type Doc, dependencies, type Ref } from './refs.js';
+
+/** A step with the documents it turns into each other. */
+export interface Planned {
+  readonly step: Step;
+  /** The file's document and id (create, update). */
+  readonly desired?: { readonly id: string; readonly doc: Doc };
+  /** The live document and id (update, delete). */
+  readonly live?: { readonly id: string; readonly doc: Doc };
+}
+
+const isRecord = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The values of `doc` no other entry of its kind may hold. `stored`: the live document. */
+export function uniqueValues(kind: KindName, doc: Doc, stored?: Doc): Set<string> {
+  const out = new Set<string>();
+  if (kind === 'api_keys') {
+    if (typeof doc.key_hash === 'string') out.add(`hash\u0000${doc.key_hash}`);
+    // A PUT without previous_keys keeps the stored ones (and their hashes).
+    const previous = doc.previous_keys ?? stored?.previous_keys;
+    if (Array.isArray(previous)) {
+      for (const p of previous)
+        if (isRecord(p) && typeof p.key_hash === 'string') out.add(`hash\u0000${p.key_hash}`);
+    }
+    if (typeof doc.jwt_provider === 'string' && typeof doc.jwt_subject === 'string') {
+      out.add(`jwt\u0000${doc.jwt_provider}\u0000${doc.jwt_subject}`);
+    }
+  } else if (kind === 'oidc_providers' && doc.enabled !== false && typeof doc.issuer === 'string') {
+    out.add(`issuer\u0000${doc.issuer}`);
+  }
+  return out;
+}
+
+/** Entries of one id space (the file's derived ids, or the live ids), for resolving references. */
+class Space {
+  readonly #byId = new Map<string, Planned>();
+  readonly #byName = new Map<string, Planned>();
+
+  constructor(items: readonly Planned[], side: 'desired' | 'live') {
+    for (const item of items) {
+      const at = item[side];
+      if (at === undefined) continue;
+      const kind = item.step.kind;
+      this.#byId.set(`${kind}/${at.id}`, item);
+      const name = identityOf(kind, at.doc);
+      if (name === undefined) continue;
+      this.#byName.set(`${kind}/${name}`, item);
+    }
+  }
+
+  /** The entries `ref` resolves to. */
+  resolve(ref: Ref): Planned[] {
+    const key = `${ref.kind}/${ref.value}`;
+    const hit = ref.by === 'id' ? this.#byId.get(key) : this.#byName.get(key);
+    return hit === undefined ? [] : [hit];
+  }
+}
+
+/** `base` (in dependency order) reordered so that every step runs after the steps it needs. */
+export function orderSteps(base: readonly Planned[]): Step[] {
+  const index = new Map(base.map((x, i) => [x, i]));
+  const needs = new Map<Planned, Set<Planned>>(base.map((x) => [x, new Set()]));
+  const need = (x: Planned, first: Planned) => {
+    if (x !== first) needs.get(x)?.add(first);
+  };
+
+  const desired = new Space(base, 'desired');
+  const live = new Space(base, 'live');
+  for (const x of base) {
+    if (x.desired !== undefined) {
+      for (const ref of dependencies(x.step.kind, x.desired.doc)) {
+        for (const y of desired.resolve(ref)) need(x, y);
+      }
+    }
+    if (x.live !== undefined) {
+      for (const ref of dependencies(x.step.kind, x.live.doc)) {
+        for (const y of live.resolve(ref)) if (y.step.op === 'delete') need(y, x);
+      }
+    }
+  }
+
+  /** Whether `from` needs `to`, directly or through other steps. */
+  const reaches = (from: Planned, to: Planned): boolean => {
+    const seen = new Set<Planned>();
+    const stack = [from];
+    for (let x = stack.pop(); x !== undefined; x = stack.pop()) {
+      if (x === to) return true;
+      if (seen.has(x)) continue;
+      seen.add(x);
+      stack.push(...(needs.get(x) ?? []));
+    }
+    return false;
+  };
+  const frees = new Map<string, Planned[]>();
+  const takes: { value: string; item: Planned }[] = [];
+  for (const x of base) {
+    const kind = x.step.kind;
+    const before = x.live ? uniqueValues(kind, x.live.doc) : new Set<string>();
+    const after = x.desired ? uniqueValues(kind, x.desired.doc, x.live?.doc) : new Set<string>();
+    for (const v of before)
+      if (!after.has(v)) frees.set(`${kind}/${v}`, [...(frees.get(`${kind}/${v}`) ?? []), x]);
+    for (const v of after) if (!before.has(v)) takes.push({ value: `${kind}/${v}`, item: x });
+  }
+  for (const { value, item } of takes) {
+    for (const f of frees.get(value) ?? []) if (!reaches(f, item)) need(item, f);
+  }
+
+  const out: Step[] = [];
+  const state = new Map<Planned, 'visiting' | 'done'>();
+  const byBase = (a: Planned, b: Planned) => (index.get(a) ?? 0) - (index.get(b) ?? 0);
+  const visit = (x: Planned): void => {
+    if (state.has(x)) return; // done, or a reference cycle (its members keep the base order)
+    state.set(x, 'visiting');
+    for (const y of [...(needs.get(x) ?? [])].sort(byBase)) visit(y);
+    state.set(x, 'done');
+    out.push(x.step);
+  };
+  for (const x of base) visit(x);
+  return out;
+}
