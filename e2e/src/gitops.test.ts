@@ -87,6 +87,16 @@ async function everything(api: AdminClient): Promise<Record<string, unknown>> {
   return out;
 }
 
+/** A direct etcd write through its JSON gateway, as an operator's etcdctl would do. */
+async function etcdPutAt(endpoint: string, key: string, value: string): Promise<void> {
+  const b64 = (x: string) => Buffer.from(x, 'utf8').toString('base64');
+  const res = await fetch(`${endpoint}/v3/kv/put`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(key), value: b64(value) }),
+  });
+  assert.equal(res.status, 200, `etcd put ${key}`);
+}
+
 /** The file without its header comment (which names the source). */
 const body = (text: string) =>
   text
@@ -400,15 +410,7 @@ describe('gitops: export decodes as the gateway does (control-plane §2.6)', () 
   const SECRET = 'sk-upstream-lenient-4242';
   const secretEnv = { [SECRET_VAR]: SECRET };
 
-  /** A direct etcd write through its JSON gateway, as an operator's etcdctl would do. */
-  const etcdPut = async (key: string, value: string) => {
-    const b64 = (x: string) => Buffer.from(x, 'utf8').toString('base64');
-    const res = await fetch(`${etcd.endpoint}/v3/kv/put`, {
-      method: 'POST',
-      body: JSON.stringify({ key: b64(key), value: b64(value) }),
-    });
-    assert.equal(res.status, 200, `etcd put ${key}`);
-  };
+  const etcdPut = (key: string, value: string) => etcdPutAt(etcd.endpoint, key, value);
 
   before(async () => {
     etcd = await testEtcd();
@@ -560,7 +562,7 @@ describe('gitops: export decodes as the gateway does (control-plane §2.6)', () 
   });
 });
 
-describe('gitops: apply moves a unique identity from one entry to another', () => {
+describe('gitops: apply orders its steps for the Admin API checks (references, unique values)', () => {
   // The Admin API keeps an api key's key_hash, its (jwt_provider, jwt_subject) pair and an
   // enabled OIDC provider's issuer unique (409). A file that moves one of them to another
   // entry describes a valid end state: apply frees the value before it takes it.
@@ -568,6 +570,7 @@ describe('gitops: apply moves a unique identity from one entry to another', () =
   const file = join(dir, 'moves.yaml');
   let p: AisixProcess;
   let api: AdminClient;
+  let etcd: { endpoint: string; prefix: string };
   const hex = (c: string) => c.repeat(64);
   const idp = (name: string, issuer: string, extra = '') =>
     `  - { name: ${name}, issuer: "${issuer}", audiences: [aisix], jwks_uri: "https://idp.example/jwks"${extra} }\n`;
@@ -595,7 +598,8 @@ describe('gitops: apply moves a unique identity from one entry to another', () =
     );
 
   before(async () => {
-    p = await startAisix({ name: 'moves', dir, role: 'all', etcd: await testEtcd() });
+    etcd = await testEtcd();
+    p = await startAisix({ name: 'moves', dir, role: 'all', etcd });
     await waitStatus(p, `${p.adminUrl}/readyz`, 200);
     api = new AdminClient(p.adminUrl);
   });
@@ -603,6 +607,40 @@ describe('gitops: apply moves a unique identity from one entry to another', () =
   after(async () => {
     await p?.kill();
     removeDir(dir);
+  });
+
+  test('prune deletes a model whose target only a wildcard alias serves before that wildcard model', async () => {
+    // The Admin API resolves an alias through a wildcard model (a file cannot: its aliases
+    // are exact names). Ids chosen so that the list order (etcd key order) puts the routing
+    // model first, as the dependency order by exact names alone would also do.
+    const pk = await api.create('provider_keys', {
+      display_name: 'pk',
+      provider: 'openai',
+      api_key: 'sk-wildcard-order-0000',
+    });
+    const put = (id: string, doc: Record<string, unknown>) =>
+      etcdPutAt(etcd.endpoint, `${etcd.prefix}/models/${id}`, JSON.stringify(doc));
+    await put('00000000-0000-4000-8000-000000000001', {
+      display_name: 'smart',
+      routing: { targets: [{ model: 'gpt-4o' }] },
+    });
+    await put('ffffffff-ffff-4fff-8fff-ffffffffffff', {
+      display_name: 'gpt-*',
+      provider: 'openai',
+      model_name: 'gpt-*',
+      provider_key_id: pk.id,
+    });
+    assert.deepEqual(
+      (await api.list('models')).map((m) => m.value.display_name),
+      ['smart', 'gpt-*'],
+    );
+    const r = await applyPrune('');
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.deepEqual(steps(r), [
+      '- delete models "smart": deleted',
+      '- delete models "gpt-*": deleted',
+      '- delete provider_keys "pk": deleted',
+    ]);
   });
 
   test('a key_hash taken from a pruned key or from a key that changes its own', async () => {

@@ -6,7 +6,9 @@
  *
  *  - references: a create or update runs after the creates and updates of what its new document
  *    references; a delete runs after the updates and deletes of the entries whose live document
- *    references it (so nothing is deleted while something still refers to it);
+ *    references it (so nothing is deleted while something still refers to it). A model alias
+ *    resolves as the Admin API resolves it: an exact name, else a wildcard model matching it
+ *    (a live cluster can hold such references; a file's aliases are exact names);
  *  - unique values the Admin API holds one entry to (409 otherwise): an api key's `key_hash`
  *    (and the hashes of its `previous_keys`), its `(jwt_provider, jwt_subject)` pair, an enabled
  *    OIDC provider's `issuer`. The step that frees such a value (a delete, an update that
@@ -16,7 +18,7 @@
  *
  * Ties keep the base order, so the order is deterministic.
  */
-import type { KindName } from '@aisix/core';
+import { type KindName, wildcardCapture } from '@aisix/core';
 import { identityOf } from './identity.js';
 import type { Step } from './plan.js';
 import { type Doc, dependencies, type Ref } from './refs.js';
@@ -56,6 +58,7 @@ export function uniqueValues(kind: KindName, doc: Doc, stored?: Doc): Set<string
 class Space {
   readonly #byId = new Map<string, Planned>();
   readonly #byName = new Map<string, Planned>();
+  readonly #patterns: { pattern: string; item: Planned }[] = [];
 
   constructor(items: readonly Planned[], side: 'desired' | 'live') {
     for (const item of items) {
@@ -66,14 +69,17 @@ class Space {
       const name = identityOf(kind, at.doc);
       if (name === undefined) continue;
       this.#byName.set(`${kind}/${name}`, item);
+      if (kind === 'models' && name.includes('*')) this.#patterns.push({ pattern: name, item });
     }
   }
 
-  /** The entries `ref` resolves to. */
+  /** The entries `ref` can resolve to (a model alias: by exact name, else by wildcard alias). */
   resolve(ref: Ref): Planned[] {
     const key = `${ref.kind}/${ref.value}`;
     const hit = ref.by === 'id' ? this.#byId.get(key) : this.#byName.get(key);
-    return hit === undefined ? [] : [hit];
+    if (hit !== undefined) return [hit];
+    if (ref.by !== 'name' || ref.kind !== 'models') return [];
+    return this.#patterns.filter((p) => wildcardCapture(p.pattern, ref.value) !== null).map((p) => p.item);
   }
 }
 
