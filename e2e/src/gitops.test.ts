@@ -562,7 +562,7 @@ describe('gitops: export decodes as the gateway does (control-plane §2.6)', () 
   });
 });
 
-describe('gitops: apply orders its steps for the Admin API checks (references, unique values)', () => {
+describe('gitops: apply against the Admin API write rules (references, unique values, rotation)', () => {
   // The Admin API keeps an api key's key_hash, its (jwt_provider, jwt_subject) pair and an
   // enabled OIDC provider's issuer unique (409). A file that moves one of them to another
   // entry describes a valid end state: apply frees the value before it takes it.
@@ -641,6 +641,24 @@ describe('gitops: apply orders its steps for the Admin API checks (references, u
       '- delete models "gpt-*": deleted',
       '- delete provider_keys "pk": deleted',
     ]);
+  });
+
+  test('a key rotated with a grace window outside Git: apply restores the file, previous keys included', async () => {
+    const start = await applyPrune(`api_keys:\n${key('rotated', hex('7'))}`);
+    assert.equal(start.code, 0, start.out + start.err);
+    const [live] = await api.list('api_keys');
+    const rotated = await api.raw('POST', `/api_keys/${live?.id}/rotate`, { grace_secs: 3600 });
+    assert.equal(rotated.status, 200, rotated.body);
+    // The file has no previous_keys: the plan removes the grace window, and apply must do so.
+    writeFileSync(file, `_format_version: "1"\napi_keys:\n${key('rotated', hex('7'))}`);
+    const plan = await aisix(['diff', '--prune', '-f', file, '--admin', p.adminUrl]);
+    assert.equal(plan.code, 2, plan.err);
+    assert.match(plan.out, /^ {4}previous_keys: .* -> \(unset\)$/m);
+    const r = await applyPrune(`api_keys:\n${key('rotated', hex('7'))}`);
+    assert.equal(r.code, 0, r.out + r.err);
+    const [after] = await api.list('api_keys');
+    assert.equal(after?.value.key_hash, hex('7'));
+    assert.deepEqual(after?.value.previous_keys ?? [], [], 'the grace window is over');
   });
 
   test('a key_hash taken from a pruned key or from a key that changes its own', async () => {

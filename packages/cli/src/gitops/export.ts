@@ -13,7 +13,7 @@
 import { fileResourceId, type KindName, loadResourcesFile, parseServed, validateWrite } from '@aisix/core';
 import { stringify } from 'yaml';
 import type { LiveEntry } from './admin-client.js';
-import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
+import { FILE_KINDS, identityOf, secretSlots, withoutDefaults, withoutEmptyGrace } from './identity.js';
 import { type Doc, mapIdRefs } from './refs.js';
 
 export interface Placeholder {
@@ -166,7 +166,7 @@ export function exportResources(entries: readonly LiveEntry[], opts: ExportOptio
       }
       return fileResourceId(target, t.identity);
     };
-    let doc = mapIdRefs(i.kind, withoutDefaults(i.kind, i.value), toDerived);
+    let doc = mapIdRefs(i.kind, withoutDefaults(i.kind, withoutEmptyGrace(i.kind, i.value)), toDerived);
     if (bad !== undefined) {
       errors.push(`${i.kind} "${i.identity}": ${bad}`);
       continue;

@@ -456,6 +456,32 @@ api_keys:
     );
   });
 
+  test('a grace window the file does not have: the update ends it with previous_keys: []; [] is no window', () => {
+    const k = (previous?: unknown[]): LiveEntry => ({
+      kind: 'api_keys',
+      id: 'k-1',
+      revision: 2,
+      value: {
+        display_name: 'k',
+        key_hash: HASH,
+        allowed_models: [],
+        ...(previous ? { previous_keys: previous } : {}),
+      },
+    });
+    const text = `_format_version: "1"\napi_keys:\n  - { display_name: k, key_hash: "${HASH}", allowed_models: [] }\n`;
+    const window = [{ key_hash: 'b'.repeat(64), expires_at: '2030-01-01T00:00:00Z' }];
+    const [step] = plan(text, {}, [k(window)]).steps;
+    assert.equal(step?.op, 'update');
+    assert.deepEqual(step?.op === 'update' ? [step.changes, step.doc.previous_keys] : undefined, [
+      [{ path: 'previous_keys', type: 'removed', before: window }],
+      [],
+    ]);
+    assert.deepEqual(plan(text, {}, [k([])]).steps, []);
+    const exportedKey = exportResources([k([])], { revealSecrets: false, source: 'test' });
+    assert.ok(exportedKey.ok);
+    assert.doesNotMatch(exportedKey.text, /previous_keys/, 'an ended window is not written either');
+  });
+
   test('two live entries with the identity the file names: refused, nothing planned', () => {
     const live = liveCluster();
     live.push({

@@ -65,3 +65,14 @@ export function withoutDefaults(kind: KindName, value: Doc): Doc {
   }
   return out;
 }
+
+/**
+ * An api key's `previous_keys: []` is no grace window, as is no `previous_keys` (apply sends
+ * `[]` to end a window the file does not have, and the Admin API stores it as sent): compared
+ * and exported as absent.
+ */
+export function withoutEmptyGrace(kind: KindName, doc: Doc): Doc {
+  if (kind !== 'api_keys' || !Array.isArray(doc.previous_keys) || doc.previous_keys.length > 0) return doc;
+  const { previous_keys: _none, ...rest } = doc;
+  return rest;
+}

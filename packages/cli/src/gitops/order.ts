@@ -34,13 +34,12 @@ export interface Planned {
 
 const isRecord = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The values of `doc` no other entry of its kind may hold. `stored`: the live document. */
-export function uniqueValues(kind: KindName, doc: Doc, stored?: Doc): Set<string> {
+/** The values of `doc` no other entry of its kind may hold. */
+export function uniqueValues(kind: KindName, doc: Doc): Set<string> {
   const out = new Set<string>();
   if (kind === 'api_keys') {
     if (typeof doc.key_hash === 'string') out.add(`hash\u0000${doc.key_hash}`);
-    // A PUT without previous_keys keeps the stored ones (and their hashes).
-    const previous = doc.previous_keys ?? stored?.previous_keys;
+    const previous = doc.previous_keys;
     if (Array.isArray(previous)) {
       for (const p of previous)
         if (isRecord(p) && typeof p.key_hash === 'string') out.add(`hash\u0000${p.key_hash}`);
@@ -123,7 +122,7 @@ export function orderSteps(base: readonly Planned[]): Step[] {
   for (const x of base) {
     const kind = x.step.kind;
     const before = x.live ? uniqueValues(kind, x.live.doc) : new Set<string>();
-    const after = x.desired ? uniqueValues(kind, x.desired.doc, x.live?.doc) : new Set<string>();
+    const after = x.desired ? uniqueValues(kind, x.desired.doc) : new Set<string>();
     for (const v of before)
       if (!after.has(v)) frees.set(`${kind}/${v}`, [...(frees.get(`${kind}/${v}`) ?? []), x]);
     for (const v of after) if (!before.has(v)) takes.push({ value: `${kind}/${v}`, item: x });

@@ -19,7 +19,7 @@ import {
   validateWrite,
 } from '@aisix/core';
 import type { LiveEntry } from './admin-client.js';
-import { FILE_KINDS, identityOf, secretSlots, withoutDefaults } from './identity.js';
+import { FILE_KINDS, identityOf, secretSlots, withoutDefaults, withoutEmptyGrace } from './identity.js';
 import { orderSteps, type Planned } from './order.js';
 import { type Doc, mapIdRefs, type Orderable, writeOrder } from './refs.js';
 
@@ -155,6 +155,16 @@ function fieldsOf(kind: KindName, doc: Doc): FieldChange[] {
   return out;
 }
 
+/**
+ * The PUT body of an update. A PUT on an api key without `previous_keys` keeps the stored ones
+ * (the Admin API's guard for callers replacing other fields); a file entry without them means
+ * none, as the plan shows (`previous_keys: [...] -> (unset)`), so the body says `[]`.
+ */
+function replacement(kind: KindName, doc: Doc, live: Doc): Doc {
+  const ending = kind === 'api_keys' && doc.previous_keys === undefined && live.previous_keys !== undefined;
+  return ending ? { ...doc, previous_keys: [] } : doc;
+}
+
 interface Desired {
   kind: KindName;
   identity: string;
@@ -259,8 +269,8 @@ export function buildPlan(
     }
     const changes: FieldChange[] = [];
     diffValues(
-      tokenizeSecrets(d.kind, canonical(d.live), false),
-      tokenizeSecrets(d.kind, d.value, true),
+      tokenizeSecrets(d.kind, withoutEmptyGrace(d.kind, canonical(d.live)), false),
+      tokenizeSecrets(d.kind, withoutEmptyGrace(d.kind, d.value), true),
       '',
       changes,
     );
@@ -268,16 +278,18 @@ export function buildPlan(
       unchanged++;
       continue;
     }
+    const body = replacement(d.kind, d.value, d.live.value);
     const step: Step = {
       op: 'update',
       kind: d.kind,
       identity: d.identity,
-      doc: d.value,
+      doc: body,
       liveId: d.live.id,
       revision: d.live.revision,
       changes,
     };
-    upserts.push({ ...base, planned: { step, desired: wanted, live: { id: d.live.id, doc: d.live.value } } });
+    const planned = { step, desired: { ...wanted, doc: body }, live: { id: d.live.id, doc: d.live.value } };
+    upserts.push({ ...base, planned });
   }
 
   const extra = live.filter((l) => !matched.has(l) && FILE_KINDS.includes(l.kind));
