@@ -117,7 +117,10 @@ export async function run(deps: ServeDeps): Promise<Running | null> {
 
 async function runWorker(deps: ServeDeps): Promise<Running | null> {
   const slot = Number(process.env[SLOT_ENV] ?? '1');
-  const sharedCounters = new RemoteCounterStore(ipcChannel(process));
+  // The primary's store reclaims slots after this TTL: the worker refreshes those it holds.
+  const sharedCounters = new RemoteCounterStore(ipcChannel(process), {
+    concurrencyTtlSecs: deps.config.ratelimit.concurrency_ttl_secs,
+  });
   const replacement = process.env[REPLACEMENT_ENV] === '1';
   const running = await serve({ ...deps, cluster: { type: 'worker', slot, replacement }, sharedCounters });
   if (running === null) return null;

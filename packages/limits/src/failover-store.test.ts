@@ -35,6 +35,14 @@ class Flaky implements CounterStore {
     if (this.broken) throw new Error('down');
     return this.inner.release(g, r);
   }
+  async refresh(gs: readonly Grant[]): Promise<void> {
+    this.calls.push(`refresh:${gs.map((g) => g.id).join(',')}`);
+    if (this.broken) throw new Error('down');
+    return this.inner.refresh(gs);
+  }
+  get slotTtlMs() {
+    return this.inner.slotTtlMs;
+  }
   close() {
     return this.inner.close();
   }
@@ -129,6 +137,42 @@ describe('FailoverCounterStore policy', () => {
     await store.acquire({ key: 'k', limits: L, id: 'f3', reserveTokens: 0 });
     assert.deepEqual(failures, ['acquire', 'release']);
     assert.deepEqual(ops, ['acquire', 'release']);
+    await store.close();
+  });
+});
+
+describe('FailoverCounterStore: refresh', () => {
+  it('each grant is refreshed where it was issued; a failed primary refresh is an outage; none while down', async () => {
+    const primary = new Flaky();
+    const failures: FailoverOp[] = [];
+    const ops: FailoverOp[] = [];
+    const store = new FailoverCounterStore({
+      primary,
+      fallback: new MemoryCounterStore({ sweepIntervalMs: 0, concurrencyTtlSecs: 120 }),
+      onFailure: (op) => failures.push(op),
+      onOpFailure: (op) => ops.push(op),
+      probe: async () => {
+        throw new Error('still down');
+      },
+      probeIntervalMs: 10,
+    });
+    assert.equal(store.slotTtlMs, 120_000, 'the shorter TTL of the two (primary: 300 s)');
+    const L = { concurrency: 5 };
+    const p1 = await store.acquire({ key: 'k', limits: L, id: 'p1', reserveTokens: 0 });
+    const plain = await store.acquire({ key: 'k', limits: { rpm: 5 }, id: 'p0', reserveTokens: 0 });
+    assert.ok(p1.ok && plain.ok);
+    await store.refresh([p1.grant, plain.grant]);
+    assert.ok(primary.calls.includes('refresh:p1'), 'slot grants only');
+    primary.broken = true;
+    await store.refresh([p1.grant]);
+    assert.equal(store.isDown, true);
+    assert.deepEqual([failures, ops, store.failures.refresh], [['refresh'], ['refresh'], 1]);
+    const f1 = await store.acquire({ key: 'k', limits: L, id: 'f1', reserveTokens: 0 });
+    assert.ok(f1.ok);
+    const before = primary.calls.length;
+    await store.refresh([p1.grant, f1.grant]);
+    assert.equal(primary.calls.length, before, 'while down the primary is not asked');
+    assert.deepEqual(ops, ['refresh']);
     await store.close();
   });
 });

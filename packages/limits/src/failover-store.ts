@@ -6,7 +6,8 @@
  * a Redis timeout each. A background probe (unref'd timer) switches back once Redis answers.
  *
  * Grants remember where they came from (a WeakSet of fallback-issued grants, so primary grants
- * pass through without a copy): commit/release always reach the store that issued the grant.
+ * pass through without a copy): commit/release/refresh always reach the store that issued the
+ * grant.
  * Settling a primary grant while the primary is down is still attempted; when it fails, the
  * grant's slot and token reservation are released on the primary once it answers again, before
  * calls go back to it. Otherwise a Redis that was out of reach (not restarted) would keep the
@@ -28,7 +29,7 @@
  */
 import type { AcquireInput, CounterStore, Grant, Verdict } from './types.js';
 
-export type FailoverOp = 'acquire' | 'commit' | 'release';
+export type FailoverOp = 'acquire' | 'commit' | 'release' | 'refresh';
 
 export interface FailoverOptions {
   readonly primary: CounterStore;
@@ -69,9 +70,15 @@ export class FailoverCounterStore implements CounterStore {
   private closed = false;
   private readonly fromFallback = new WeakSet<Grant>();
   /** Failed primary calls by operation since construction. */
-  readonly failures: Record<FailoverOp, number> = { acquire: 0, commit: 0, release: 0 };
+  readonly failures: Record<FailoverOp, number> = { acquire: 0, commit: 0, release: 0, refresh: 0 };
+  /** The shorter of the two stores' slot TTLs (both are built from `concurrency_ttl_secs`). */
+  readonly slotTtlMs: number | undefined;
 
-  constructor(private readonly opts: FailoverOptions) {}
+  constructor(private readonly opts: FailoverOptions) {
+    const a = opts.primary.slotTtlMs;
+    const b = opts.fallback.slotTtlMs;
+    this.slotTtlMs = a === undefined ? b : b === undefined ? a : Math.min(a, b);
+  }
 
   /** True while calls are served by the fallback. */
   get isDown(): boolean {
@@ -105,6 +112,30 @@ export class FailoverCounterStore implements CounterStore {
   release(grant: Grant, rollback: boolean): Promise<void> {
     if (this.fromFallback.has(grant)) return this.opts.fallback.release(grant, rollback);
     return this.onPrimary('release', grant, () => this.opts.primary.release(grant, rollback));
+  }
+
+  /**
+   * Each grant is refreshed where it was issued. Primary grants are skipped while the primary
+   * is down (a call would only wait for its timeout); the first refresh after the recovery
+   * reaches them, unless the outage outlasted their TTL.
+   */
+  async refresh(grants: readonly Grant[]): Promise<void> {
+    const local: Grant[] = [];
+    const remote: Grant[] = [];
+    for (const g of grants) {
+      if (!g.slot) continue;
+      if (this.fromFallback.has(g)) local.push(g);
+      else if (!this.down) remote.push(g);
+    }
+    const calls: Promise<void>[] = [];
+    if (local.length > 0) calls.push(this.opts.fallback.refresh(local));
+    if (remote.length > 0) {
+      const first = remote[0] as Grant;
+      calls.push(
+        this.opts.primary.refresh(remote).catch((err: unknown) => this.failed('refresh', err, first.bucket)),
+      );
+    }
+    await Promise.all(calls);
   }
 
   private async onPrimary(op: FailoverOp, grant: Grant, call: () => Promise<void>): Promise<void> {

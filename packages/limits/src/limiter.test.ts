@@ -2,10 +2,11 @@
  * Limiter: all-or-nothing acquisition with rollback of earlier layers (OP-9), the earliest
  * refusal in list order reported, the merged header view (tightest per family, OP-10),
  * exactly-once settlement, merging a routing attempt's admission, fail-open on store errors,
- * and the cost of plan + acquire + commit on the memory store.
+ * the cost of plan + acquire + commit on the memory store, and the refresh of held slots.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Limiter } from './limiter.js';
 import { MemoryCounterStore } from './memory-store.js';
 import { compileLimitPlan, type RequestFacts } from './plan.js';
@@ -32,6 +33,12 @@ class Spy implements CounterStore {
   async release(g: Grant, r: boolean): Promise<void> {
     this.log.push(`release ${g.bucket} ${r}`);
     return this.inner.release(g, r);
+  }
+  refresh(gs: readonly Grant[]): Promise<void> {
+    return this.inner.refresh(gs);
+  }
+  get slotTtlMs() {
+    return this.inner.slotTtlMs;
   }
   close() {
     return this.inner.close();
@@ -187,5 +194,85 @@ describe('Limiter', () => {
     const solo = Number(process.hrtime.bigint() - t0) / 1000 / 100_000;
     console.log(`# Limiter.acquire + commit, 1 bucket, memory: ${solo.toFixed(2)} µs`);
     assert.ok(us < 50);
+  });
+});
+
+/** A memory store (still synchronous) that records each refresh call's grant buckets. */
+class Refreshes extends MemoryCounterStore {
+  readonly calls: string[][] = [];
+  override refresh(gs: readonly Grant[]): Promise<void> {
+    this.calls.push(gs.map((g) => g.bucket).sort());
+    return super.refresh(gs);
+  }
+}
+
+describe('Limiter: slots of running requests are refreshed', () => {
+  it('every third of the TTL, one batch for every limiter on the store, until settled; slots outlive the TTL', async () => {
+    const store = new Refreshes({ concurrencyTtlSecs: 0.3, sweepIntervalMs: 0 });
+    const l1 = new Limiter(store);
+    const l2 = new Limiter(store);
+    const a = await l1.acquire([bucket('a', { concurrency: 1 }, 'api_key'), bucket('n1', { rpm: 9 })]);
+    const b = await l2.acquire([bucket('b', { concurrency: 1 })]);
+    const plain = await l1.acquire([bucket('n2', { rpm: 9 })]);
+    assert.ok(a.ok && b.ok && plain.ok);
+    await sleep(650);
+    // One timer (not one per limiter, nor per request): about 6 ticks of 100 ms in 650 ms.
+    assert.ok(store.calls.length >= 4 && store.calls.length <= 7, `${store.calls.length} refreshes`);
+    for (const c of store.calls) assert.deepEqual(c, ['a', 'b'], 'only slots, all in one call');
+    // More than twice the TTL after the acquires, both slots still refuse.
+    assert.equal((await l1.acquire([bucket('a', { concurrency: 1 })])).ok, false);
+    assert.equal((await l2.acquire([bucket('b', { concurrency: 1 })])).ok, false);
+    await a.admission.commit(0);
+    store.calls.length = 0;
+    await sleep(250);
+    assert.ok(store.calls.length > 0);
+    for (const c of store.calls) assert.deepEqual(c, ['b']);
+    await b.admission.release(false);
+    await sleep(150);
+    store.calls.length = 0;
+    await sleep(250);
+    assert.deepEqual(store.calls, [], 'nothing held: no refresh');
+    await store.close();
+  });
+
+  it("a routing attempt's slot merged into the request's admission is refreshed with it", async () => {
+    const store = new Refreshes({ concurrencyTtlSecs: 0.3, sweepIntervalMs: 0 });
+    const limiter = new Limiter(store);
+    const req = await limiter.acquire([bucket('key', { rpm: 10 }, 'api_key')]);
+    const attempt = await limiter.acquire([bucket('model:t', { concurrency: 1 }, 'model')]);
+    assert.ok(req.ok && attempt.ok);
+    req.admission.merge(attempt.admission);
+    await sleep(450);
+    assert.ok(store.calls.length >= 2);
+    for (const c of store.calls) assert.deepEqual(c, ['model:t']);
+    assert.equal((await limiter.acquire([bucket('model:t', { concurrency: 1 }, 'model')])).ok, false);
+    await req.admission.commit(0);
+    await sleep(150);
+    store.calls.length = 0;
+    await sleep(250);
+    assert.deepEqual(store.calls, []);
+    await store.close();
+  });
+
+  it('a TTL beyond what a timer can wait (concurrency_ttl_secs 10^7) does not refresh in a loop', async () => {
+    const store = new Refreshes({ concurrencyTtlSecs: 10_000_000, sweepIntervalMs: 0 });
+    const limiter = new Limiter(store);
+    const r = await limiter.acquire([bucket('huge', { concurrency: 1 })]);
+    assert.ok(r.ok);
+    await sleep(100);
+    assert.deepEqual(store.calls, []);
+    await r.admission.commit(0);
+    await store.close();
+  });
+
+  it('a store that never reclaims slots by age (TTL 0) is never refreshed', async () => {
+    const store = new Refreshes({ concurrencyTtlSecs: 0, sweepIntervalMs: 0 });
+    const limiter = new Limiter(store);
+    const r = await limiter.acquire([bucket('z', { concurrency: 1 })]);
+    assert.ok(r.ok);
+    await sleep(200);
+    assert.deepEqual(store.calls, []);
+    await r.admission.commit(0);
+    await store.close();
   });
 });

@@ -11,6 +11,13 @@
  * `merge(other)` folds a routing attempt's admission into the request's one so the winning
  * target's buckets are committed with the request (§9.4 "per routing attempt").
  *
+ * While an admission holds concurrency slots, they are refreshed (`CounterStore.refresh`) so
+ * that a stream or a session longer than the slot TTL keeps its slot: only a process that died
+ * leaves slots to age out. One `SlotKeeper` per store (shared by every `Limiter` on it) holds
+ * the admissions with slots in a Set and runs one unref'd timer, every third of the TTL and
+ * only while some slot is held, refreshing every held slot in one batch. Requests without a
+ * concurrency limit cost nothing; with one, a Set add and delete.
+ *
  * Store errors never reach the request path: an acquire that throws is reported to `onError`
  * and, by default, the bucket is passed (fail open, as the gateway does on a store outage);
  * commit/release errors are reported and swallowed.
@@ -29,7 +36,7 @@ import type {
 } from './types.js';
 import { EMPTY_STATE, tokenCount } from './windows.js';
 
-export type LimiterOp = 'acquire' | 'commit' | 'release';
+export type LimiterOp = 'acquire' | 'commit' | 'release' | 'refresh';
 
 export interface LimiterOptions {
   /** Grant id source; default a per-process random prefix plus a counter (unique cluster-wide). */
@@ -86,16 +93,108 @@ export function tightestState(a: BucketState, b: BucketState): BucketState {
   };
 }
 
+function holdsSlot(grants: readonly Grant[]): boolean {
+  for (const g of grants) if (g.slot) return true;
+  return false;
+}
+
+type OnError = (op: LimiterOp, err: unknown, bucket: string) => void;
+
+/**
+ * Refreshes the slots of the unsettled admissions of one store (see the header). The timer
+ * stops at the first tick that finds nothing held, so sporadic requests do not start and stop
+ * a timer each.
+ */
+class SlotKeeper {
+  private readonly held = new Set<Admission>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  /** Where refresh failures go: the first `onError` of a limiter on this store. */
+  onError: OnError | undefined;
+
+  constructor(
+    private readonly store: CounterStore,
+    private readonly everyMs: number,
+  ) {}
+
+  add(a: Admission): void {
+    this.held.add(a);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.tick(), this.everyMs);
+    this.timer.unref();
+  }
+
+  delete(a: Admission): void {
+    this.held.delete(a);
+  }
+
+  private tick(): void {
+    if (this.held.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    // A refresh still waiting for its answer covers these slots too.
+    if (this.busy) return;
+    const grants: Grant[] = [];
+    for (const a of this.held) for (const g of a.grants) if (g.slot) grants.push(g);
+    if (grants.length === 0) return;
+    this.busy = true;
+    this.store
+      .refresh(grants)
+      .catch((err: unknown) => this.onError?.('refresh', err, (grants[0] as Grant).bucket))
+      .finally(() => {
+        this.busy = false;
+      });
+  }
+}
+
+/** The longest delay node's timers take (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** One keeper per store, whatever the number of limiters on it. */
+const keepers = new WeakMap<CounterStore, SlotKeeper>();
+
+function keeperOf(store: CounterStore, onError: OnError | undefined): SlotKeeper | undefined {
+  const ttl = store.slotTtlMs;
+  if (ttl === undefined || !(ttl > 0) || typeof store.refresh !== 'function') return undefined;
+  let k = keepers.get(store);
+  if (k === undefined) {
+    // Capped to what a timer can wait (a longer delay would fire every millisecond instead).
+    k = new SlotKeeper(store, Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ttl / 3))));
+    keepers.set(store, k);
+  }
+  k.onError ??= onError;
+  return k;
+}
+
 /** What a request holds from the limiter between admission and the end of its response. */
 export class Admission {
   private settled = false;
   private view: BucketState | undefined;
+  /** Registered with the slot keeper (some grant holds a slot). */
+  private kept = false;
 
   /** @internal constructed by `Limiter` */
   constructor(
     private readonly limiter: Limiter,
     private readonly held: Grant[],
-  ) {}
+  ) {
+    this.keep();
+  }
+
+  private keep(): void {
+    const k = this.limiter.keeper;
+    if (k === undefined || this.kept || !holdsSlot(this.held)) return;
+    this.kept = true;
+    k.add(this);
+  }
+
+  private unkeep(): void {
+    if (!this.kept) return;
+    this.kept = false;
+    this.limiter.keeper?.delete(this);
+  }
 
   get grants(): readonly Grant[] {
     return this.held;
@@ -135,6 +234,7 @@ export class Admission {
   commit(tokens: number): Promise<void> {
     if (this.settled) return RESOLVED;
     this.settled = true;
+    this.unkeep();
     return this.limiter.settleAll(this.held, tokens, false, true);
   }
 
@@ -142,6 +242,7 @@ export class Admission {
   release(rollback: boolean): Promise<void> {
     if (this.settled) return RESOLVED;
     this.settled = true;
+    this.unkeep();
     return this.limiter.settleAll(this.held, 0, rollback, false);
   }
 
@@ -157,8 +258,10 @@ export class Admission {
       return;
     }
     other.settled = true;
+    other.unkeep();
     for (const g of other.held) this.held.push(g);
     this.view = undefined;
+    this.keep();
   }
 }
 
@@ -185,9 +288,11 @@ function refusalOf(b: Bucket, v: Extract<Verdict, { ok: false }>): LimitRefusal 
 
 export class Limiter {
   private readonly newId: () => string;
-  private readonly onError: ((op: LimiterOp, err: unknown, bucket: string) => void) | undefined;
+  private readonly onError: OnError | undefined;
   private readonly failOpen: boolean;
   private readonly sync: SyncCounterStore | undefined;
+  /** @internal refreshes held slots; undefined when the store never reclaims slots by age. */
+  readonly keeper: SlotKeeper | undefined;
 
   constructor(
     readonly store: CounterStore,
@@ -197,6 +302,7 @@ export class Limiter {
     this.onError = opts.onError;
     this.failOpen = opts.failOpen ?? true;
     this.sync = isSync(store) ? store : undefined;
+    this.keeper = keeperOf(store, opts.onError);
   }
 
   /** Acquires every bucket or none. `reserveTokens` is held against each bucket's tpm/tpd. */

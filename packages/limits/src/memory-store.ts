@@ -7,8 +7,9 @@
  * dimension) instead of one object per window, because 1M live buckets must stay cheap.
  * Windows roll lazily on access; idle entries (every window ended, no slot held) are removed by
  * an incremental sweep (an unref'd timer visiting a slice of the map per tick), so distinct
- * bucket keys never accumulate. Leaked concurrency slots (a grant never settled) are reclaimed
- * once older than `concurrencyTtlSecs`, like the Redis store's sorted-set pruning.
+ * bucket keys never accumulate. Leaked concurrency slots (a grant never settled nor refreshed)
+ * are reclaimed once older than `concurrencyTtlSecs`, like the Redis store's sorted-set pruning;
+ * `refresh` restarts the age of the slots of requests still running.
  */
 import {
   type AcquireInput,
@@ -35,7 +36,7 @@ import {
 export interface MemoryCounterStoreOptions {
   /** Clock in ms (tests inject a fake one). Default `Date.now`. */
   readonly now?: () => number;
-  /** Age after which an unsettled concurrency slot is reclaimed (default 300 s; 0: never). */
+  /** Age after which an unsettled, unrefreshed concurrency slot is reclaimed (default 300 s; 0: never). */
   readonly concurrencyTtlSecs?: number;
   /** Period of the background sweep in ms (default 1000; 0 disables the timer). */
   readonly sweepIntervalMs?: number;
@@ -47,7 +48,10 @@ const TOK_BASE = 8;
 
 class Entry {
   readonly v: number[] = [-1, 0, -1, 0, -1, 0, -1, 0, -1, 0, 0, -1, 0, 0];
-  /** Grant id -> acquire time (ms); Map order = acquire order, so the oldest come first. */
+  /**
+   * Grant id -> acquire or last refresh time (ms); Map order = that time's order (a refresh
+   * moves the slot to the end), so the oldest come first.
+   */
   slots: Map<string, number> | undefined = undefined;
   /** When the longest window touched so far ends (ms): before that the entry is not idle. */
   expiresMs = 0;
@@ -59,6 +63,7 @@ export class MemoryCounterStore implements CounterStore {
   private readonly map = new Map<string, Entry>();
   private readonly now: () => number;
   private readonly ttlMs: number;
+  readonly slotTtlMs: number | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
   private sweepIter: Iterator<[string, Entry]> | undefined;
   private sliceBudget = 10_000;
@@ -72,6 +77,7 @@ export class MemoryCounterStore implements CounterStore {
     // itself, never reclaimed by age; reclaiming "after 0 s" would drop every slot at once.
     const ttl = opts.concurrencyTtlSecs ?? 300;
     this.ttlMs = ttl > 0 ? ttl * 1000 : Number.POSITIVE_INFINITY;
+    this.slotTtlMs = ttl > 0 ? ttl * 1000 : undefined;
     const every = opts.sweepIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.sweepSlice(), every);
@@ -237,6 +243,22 @@ export class MemoryCounterStore implements CounterStore {
       }
     }
     if (grant.slot && e.slots !== undefined) e.slots.delete(grant.id);
+  }
+
+  refresh(grants: readonly Grant[]): Promise<void> {
+    const nowMs = this.now();
+    const oldest = nowMs - this.ttlMs;
+    for (const g of grants) {
+      if (!g.slot) continue;
+      const slots = this.map.get(g.bucket)?.slots;
+      const at = slots?.get(g.id);
+      if (slots === undefined || at === undefined) continue;
+      // Re-inserted, so the Map stays in age order for `reclaim`. A slot already past the TTL
+      // counts as reclaimed (as it would be by the next acquire): it is not revived.
+      slots.delete(g.id);
+      if (at > oldest) slots.set(g.id, nowMs);
+    }
+    return resolved;
   }
 
   /** Drops slots older than the TTL (oldest first) and returns how many remain. */

@@ -1,5 +1,5 @@
 /**
- * The three Lua scripts of the Redis counter store (acquire, commit, release). Each runs
+ * The Lua scripts of the Redis counter store (acquire, commit, release, abandon, refresh). Each runs
  * atomically on the node owning the bucket's hash slot and reads the window position from
  * `redis.call('TIME')`, so every replica shares one clock: the Redis server's.
  *
@@ -178,4 +178,27 @@ if at ~= nil then
 end
 if ARGV[5] == '1' then redis.call('ZREM', base .. ':conc', id) end
 return 1
+`);
+
+/**
+ * Keeps the slots of running requests (members named by their grant ids) from being pruned as
+ * leaked. ARGV: 1 slot TTL in ms, 2.. grant ids. Slots older than the TTL are pruned first, as
+ * an acquire would: a slot the TTL already reclaimed is not revived (XX: no member is added),
+ * since its place may have been given away. The others get the server time as their score, and
+ * the set's own expiry is pushed back like an acquire does, so a set holding only long-lived
+ * slots does not expire under them. Reply: how many slots were refreshed.
+ */
+export const REFRESH = luaScript(`${PRELUDE}
+local ttlMs = tonumber(ARGV[1])
+local ckey = base .. ':conc'
+redis.call('ZREMRANGEBYSCORE', ckey, '-inf', nowMs - ttlMs)
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', ckey, ARGV[i]) then
+    redis.call('ZADD', ckey, 'XX', nowMs, ARGV[i])
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('PEXPIRE', ckey, ttlMs + 5000) end
+return n
 `);

@@ -7,7 +7,8 @@
  *
  * Keys (data-plane §9.7): `<prefix>rl:{<bucket>}:<dim>:<window_start>` with TTL W + 5 s,
  * reservations `<prefix>rl:{<bucket>}:<dim>_r:<window_start>`, slots in the sorted set
- * `<prefix>rl:{<bucket>}:conc` (members: grant ids), and while a grant with a reservation is
+ * `<prefix>rl:{<bucket>}:conc` (members: grant ids, scored by the acquire's or the last
+ * refresh's server time), and while a grant with a reservation is
  * unsettled `<prefix>rl:{<bucket>}:res:<grant id>` (the acquire's time, for `abandon`). The
  * prefix is `aisix:` or `aisix:<env_id>:`.
  *
@@ -15,7 +16,7 @@
  * (failover-store.ts) turns them into local decisions.
  */
 import type { RedisHandle, RedisReply } from '@aisix/redis';
-import { ABANDON, ACQUIRE, COMMIT, RELEASE } from './redis-lua.js';
+import { ABANDON, ACQUIRE, COMMIT, REFRESH, RELEASE } from './redis-lua.js';
 import {
   type AcquireInput,
   type CounterStore,
@@ -41,9 +42,12 @@ import {
 export interface RedisCounterStoreOptions {
   /** Key prefix, default `aisix:` (the gateway passes `aisix:<env_id>:` when an env id is set). */
   readonly prefix?: string;
-  /** Age after which an unsettled slot is pruned (control-plane §1.8, default 300 s). */
+  /** Age after which an unsettled, unrefreshed slot is pruned (control-plane §1.8, default 300 s). */
   readonly concurrencyTtlSecs?: number;
 }
+
+/** Grant ids per refresh script call. */
+const REFRESH_BATCH = 500;
 
 function num(r: RedisReply | undefined): number {
   return typeof r === 'number' ? r : Number(r);
@@ -52,13 +56,15 @@ function num(r: RedisReply | undefined): number {
 export class RedisCounterStore implements CounterStore {
   private readonly prefix: string;
   private readonly ttlArg: string;
+  readonly slotTtlMs: number;
 
   constructor(
     private readonly redis: RedisHandle,
     opts: RedisCounterStoreOptions = {},
   ) {
     this.prefix = `${opts.prefix ?? 'aisix:'}rl:{`;
-    this.ttlArg = String(Math.round((opts.concurrencyTtlSecs ?? 300) * 1000));
+    this.slotTtlMs = Math.round((opts.concurrencyTtlSecs ?? 300) * 1000);
+    this.ttlArg = String(this.slotTtlMs);
   }
 
   /** `<prefix>rl:{<bucket>}`: every key of the bucket starts with it (one hash slot). */
@@ -180,6 +186,27 @@ export class RedisCounterStore implements CounterStore {
         L.concurrency !== undefined ? '1' : '0',
       ],
     );
+  }
+
+  /**
+   * One script per bucket (its keys share one hash slot; a cluster spreads buckets over nodes),
+   * with every grant id of that bucket, at most `REFRESH_BATCH` per call.
+   */
+  async refresh(grants: readonly Grant[]): Promise<void> {
+    const byBucket = new Map<string, string[]>();
+    for (const g of grants) {
+      if (!g.slot) continue;
+      const ids = byBucket.get(g.bucket);
+      if (ids === undefined) byBucket.set(g.bucket, [g.id]);
+      else ids.push(g.id);
+    }
+    const calls: Promise<RedisReply>[] = [];
+    for (const [bucket, ids] of byBucket) {
+      const keys = [this.keyBase(bucket)];
+      for (let i = 0; i < ids.length; i += REFRESH_BATCH)
+        calls.push(this.redis.script(REFRESH, keys, [this.ttlArg, ...ids.slice(i, i + REFRESH_BATCH)]));
+    }
+    await Promise.all(calls);
   }
 
   /**

@@ -22,7 +22,7 @@ counterStoreContract(
     const backing = new MemoryCounterStore({ now: clock.now, concurrencyTtlSecs: 2, sweepIntervalMs: 0 });
     const [primary, worker] = channelPair();
     serveCounterStore(backing, primary, 'w1');
-    const store = new RemoteCounterStore(worker);
+    const store = new RemoteCounterStore(worker, { concurrencyTtlSecs: 2 });
     return {
       store,
       clock,
@@ -93,6 +93,31 @@ describe('pod-shared store', () => {
     const v = await remote.acquire({ key: 'late2', limits: L, id: 'z2', reserveTokens: 0 });
     assert.equal(v.ok, true, 'the abandoned grant was rolled back: its request count and slot are gone');
     await Promise.all([remote.close(), slow.close(), backing.close()]);
+  });
+
+  it("a refreshed grant stays known to the server past grantTtlSecs: its worker's release still frees the slot", async () => {
+    const clock = fakeClock();
+    const backing = new MemoryCounterStore({ now: clock.now, concurrencyTtlSecs: 2, sweepIntervalMs: 0 });
+    const server = new CounterStoreServer(backing, { grantTtlSecs: 2, now: clock.now });
+    const [p, w] = channelPair();
+    server.serve(p, 'w');
+    const remote = new RemoteCounterStore(w, { concurrencyTtlSecs: 2 });
+    assert.equal(remote.slotTtlMs, 2000);
+    const L = { concurrency: 1 };
+    const a = await remote.acquire({ key: 's', limits: L, id: 'a', reserveTokens: 0 });
+    assert.ok(a.ok);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1500);
+      await remote.refresh([a.grant]);
+      // Another admission of this worker: the server forgets its records older than 2 s.
+      assert.ok(
+        (await remote.acquire({ key: `o${i}`, limits: { rpm: 5 }, id: `o${i}`, reserveTokens: 0 })).ok,
+      );
+      assert.equal((await remote.acquire({ key: 's', limits: L, id: `x${i}`, reserveTokens: 0 })).ok, false);
+    }
+    await remote.release(a.grant, false);
+    assert.ok((await remote.acquire({ key: 's', limits: L, id: 'b', reserveTokens: 0 })).ok);
+    await Promise.all([remote.close(), backing.close()]);
   });
 
   it('closed remote stores reject at once', async () => {

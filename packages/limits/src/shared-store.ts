@@ -13,8 +13,9 @@
  *
  * The channel is abstract (`send` / `onMessage`); `ipcChannel` adapts a `ChildProcess`, a
  * cluster `Worker` or `process` itself. Messages carry a `aisixRl` tag so other traffic on the
- * same IPC channel is ignored. Commit/release send only the grant id: the server keeps the
- * original grant, which also makes a duplicate or late settlement a harmless no-op.
+ * same IPC channel is ignored. Commit/release/refresh send only grant ids: the server keeps the
+ * original grant, which also makes a duplicate or late settlement a harmless no-op. A refresh
+ * also keeps the server's record of the grant (`grantTtlSecs`) for as long as its request runs.
  */
 import type { AcquireInput, CounterStore, Grant, Verdict } from './types.js';
 
@@ -45,7 +46,8 @@ export function ipcChannel(p: {
 type Request =
   | { aisixRl: 'req'; id: number; op: 'acquire'; input: AcquireInput }
   | { aisixRl: 'req'; id: number; op: 'commit'; grant: string; tokens: number }
-  | { aisixRl: 'req'; id: number; op: 'release'; grant: string; rollback: boolean };
+  | { aisixRl: 'req'; id: number; op: 'release'; grant: string; rollback: boolean }
+  | { aisixRl: 'req'; id: number; op: 'refresh'; grants: string[] };
 
 type Reply = { aisixRl: 'res'; id: number; verdict?: Verdict; error?: string };
 
@@ -58,7 +60,10 @@ function isReply(m: unknown): m is Reply {
 }
 
 export interface CounterStoreServerOptions {
-  /** Owned grants older than this are forgotten (the store reclaims their slots): default 300 s. */
+  /**
+   * Owned grants neither settled nor refreshed for this long are forgotten (the store reclaims
+   * their slots): default 300 s.
+   */
   readonly grantTtlSecs?: number;
   readonly now?: () => number;
 }
@@ -125,6 +130,22 @@ export class CounterStoreServer {
       }
       return verdict;
     }
+    if (m.op === 'refresh') {
+      const owned = this.owners.get(owner);
+      if (owned === undefined) return undefined;
+      const now = this.now();
+      const grants: Grant[] = [];
+      for (const id of m.grants) {
+        const o = owned.get(id);
+        if (o === undefined) continue;
+        // Re-inserted with the new time: Map order stays age order for `forgetOld`.
+        owned.delete(id);
+        owned.set(id, { grant: o.grant, at: now });
+        grants.push(o.grant);
+      }
+      if (grants.length > 0) await this.store.refresh(grants);
+      return undefined;
+    }
     const owned = this.owners.get(owner);
     const o = owned?.get(m.grant);
     if (o === undefined) return undefined;
@@ -165,6 +186,8 @@ interface Pending {
 export interface RemoteCounterStoreOptions {
   /** Per call (default 2000 ms). */
   readonly timeoutMs?: number;
+  /** The primary store's `concurrency_ttl_secs` (default 300; 0: slots never age out). */
+  readonly concurrencyTtlSecs?: number;
 }
 
 export class RemoteCounterStore implements CounterStore {
@@ -173,6 +196,7 @@ export class RemoteCounterStore implements CounterStore {
   /** Acquires that timed out: their late grants are released on arrival. */
   private readonly abandoned = new Set<number>();
   private readonly timeoutMs: number;
+  readonly slotTtlMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -181,6 +205,8 @@ export class RemoteCounterStore implements CounterStore {
     opts: RemoteCounterStoreOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    const ttl = opts.concurrencyTtlSecs ?? 300;
+    this.slotTtlMs = ttl > 0 ? ttl * 1000 : undefined;
     channel.onMessage((m) => {
       if (isReply(m)) this.onReply(m);
     });
@@ -199,6 +225,14 @@ export class RemoteCounterStore implements CounterStore {
 
   async release(grant: Grant, rollback: boolean): Promise<void> {
     await this.call({ aisixRl: 'req', id: 0, op: 'release', grant: grant.id, rollback }, false);
+  }
+
+  /** One message for every grant: the server knows them by id and refreshes them in one batch. */
+  async refresh(grants: readonly Grant[]): Promise<void> {
+    const ids: string[] = [];
+    for (const g of grants) if (g.slot) ids.push(g.id);
+    if (ids.length === 0) return;
+    await this.call({ aisixRl: 'req', id: 0, op: 'refresh', grants: ids }, false);
   }
 
   private call(req: Request, acquire: boolean): Promise<Reply> {

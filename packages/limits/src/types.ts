@@ -12,7 +12,8 @@
  *   rps -> rpm -> rph -> rpd (count + 1 > limit -> reject, undoing this call's increments);
  *   then take a concurrency slot and reserve the token estimate. A limit of 0 allows nothing.
  * - Commit (after the response): tokens are added to the current tpm/tpd windows, the
- *   reservation is dropped, the slot freed. Release (no response): slot and reservation only,
+ *   reservation is dropped, the slot freed. While the response runs its slot is refreshed, so
+ *   only a slot whose holder died (never settled, no longer refreshed) ages out after the TTL. Release (no response): slot and reservation only,
  *   plus the request counts when the acquire is rolled back (a later layer rejected).
  * - Retry-After = whole seconds left in the offending window, minimum 1.
  */
@@ -131,5 +132,19 @@ export interface CounterStore {
    * only stores whose acquire can outlive the caller's wait (Redis) implement it.
    */
   abandon?(input: AcquireInput): Promise<void>;
+  /**
+   * Marks the concurrency slots of these grants as still held: their requests are running, so
+   * the slots are not leaked ones. A slot's age, against which `slotTtlMs` is measured, starts
+   * again from now (Redis: the server clock). Grants without a slot, settled grants and slots
+   * already reclaimed are ignored: a reclaimed slot is not taken back (its place may have been
+   * given to another request meanwhile). One call may cover many buckets.
+   */
+  refresh(grants: readonly Grant[]): Promise<void>;
+  /**
+   * Age (ms) after which a slot that was neither settled nor refreshed is reclaimed
+   * (`concurrency_ttl_secs`); undefined when slots are never reclaimed by age. Whoever holds
+   * slots refreshes them well within this (the `Limiter` does, every third of it).
+   */
+  readonly slotTtlMs: number | undefined;
   close(): Promise<void>;
 }

@@ -6,7 +6,8 @@
  * config swaps, SDK clients, window alignment and the Prometheus counter of rejections.
  *
  * What the OpenAI mock answers is chosen by the upstream model name the gateway sends:
- * `fail500-*` 500, `fail400-*` 400, `slow-*` a stream (or JSON) with pauses, `inusage-*` a chat
+ * `fail500-*` 500, `fail400-*` 400, `slow-*` a stream (or JSON) with pauses, `long-*` a chat
+ * stream of `LONG_WORDS` words `LONG_GAP_MS` apart (several seconds), `inusage-*` a chat
  * stream whose usage rides on the finish chunk (no usage-only chunk), `nousage-*` a chat JSON
  * answer without `usage` (the gateway estimates it); anything else a normal answer. Token counts
  * per family are fixed below (`TOKENS`).
@@ -64,13 +65,24 @@ function chatBody(req: SeenRequest): Doc {
   };
 }
 
+/** The words of a `long-*` stream, one every `LONG_GAP_MS` (about 4 s in all). */
+export const LONG_WORDS = 16;
+export const LONG_GAP_MS = 250;
+
 async function chatStream(req: SeenRequest, res: ServerResponse, upstreamModel: string): Promise<void> {
   const slow = upstreamModel.startsWith('slow-');
+  const long = upstreamModel.startsWith('long-');
+  const gap = slow ? 120 : long ? LONG_GAP_MS : 0;
+  const words = slow
+    ? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+    : long
+      ? Array.from({ length: LONG_WORDS }, (_, i) => `w${i} `)
+      : ['Hel', 'lo', '!'];
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   res.flushHeaders();
   res.write(chunk(upstreamModel, { role: 'assistant', content: '' }));
-  for (const w of slow ? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] : ['Hel', 'lo', '!']) {
-    if (slow) await sleep(120);
+  for (const w of words) {
+    if (gap > 0) await sleep(gap);
     if (res.destroyed) return;
     res.write(chunk(upstreamModel, { content: w }));
   }

@@ -330,6 +330,54 @@ export function counterStoreContract(
       await ok(k, L);
     });
 
+    /** Lets `ms` pass on the store's clock. */
+    const pass = async (ms: number) => {
+      if (s.clock !== undefined) s.clock.advance(ms);
+      else await sleep(ms);
+    };
+
+    it('refresh: slots refreshed within the TTL outlive it (many buckets in one call); unrefreshed, they are reclaimed', async () => {
+      const ttlMs = s.concurrencyTtlSecs * 1000;
+      assert.equal(s.store.slotTtlMs, ttlMs);
+      const L = { concurrency: 2 };
+      const keys = [fresh(), fresh(), fresh()];
+      const held: Grant[] = [];
+      for (const k of keys) held.push(await ok(k, L), await ok(k, L));
+      // Two TTLs after the acquires, refreshed every quarter TTL: every slot is still held.
+      for (let i = 0; i < 8; i++) {
+        await pass(ttlMs / 4);
+        await s.store.refresh(held);
+      }
+      for (const k of keys) await no(k, L);
+      // No refresh for longer than the TTL: the holder is gone, its slots are reclaimed.
+      await pass(ttlMs + 300);
+      for (const k of keys) {
+        await ok(k, L);
+        await ok(k, L);
+      }
+    });
+
+    it('refresh ignores grants without a slot, settled grants and slots the TTL already reclaimed', async () => {
+      const ttlMs = s.concurrencyTtlSecs * 1000;
+      const k = fresh();
+      const L = { concurrency: 1 };
+      const a = await ok(k, L);
+      await s.store.release(a, false);
+      await s.store.refresh([a]);
+      // `a` was not taken back: its place is free.
+      const b = await ok(k, L);
+      await no(k, L);
+      await pass(ttlMs + 300);
+      // Too late: `b` is past the TTL, reclaimed, and a refresh does not revive it.
+      await s.store.refresh([b]);
+      const c = await ok(k, L);
+      await no(k, L);
+      await s.store.refresh([await ok(fresh(), { rpm: 5 })]);
+      await s.store.refresh([]);
+      await s.store.commit(c, 0);
+      await ok(k, L);
+    });
+
     it('grants record what they took (windows, reservation, slot)', async () => {
       await roomIn(60, 3000);
       const g = await ok(fresh(), { rps: 9, rpd: 9, tpm: 9, concurrency: 9 }, 4);
