@@ -151,8 +151,10 @@ async function runPrimary(deps: ServeDeps, workers: number): Promise<Running | n
   let booted = false;
   let failBoot: ((code: number) => void) | undefined;
   let running: Running | null = null;
-  const counters = new MemoryCounterStore({ concurrencyTtlSecs: deps.config.ratelimit.concurrency_ttl_secs });
-  const counterServer = new CounterStoreServer(counters);
+  const slotTtl = deps.config.ratelimit.concurrency_ttl_secs;
+  const counters = new MemoryCounterStore({ concurrencyTtlSecs: slotTtl });
+  // Grant records live as long as their slots: a worker's release must still find its grant.
+  const counterServer = new CounterStoreServer(counters, { grantTtlSecs: slotTtl });
 
   // Launch-only heap flags (heap.ts) for every worker, unless the operator chose their own.
   const { launch } = heapPlan(process.execArgv, process.env.NODE_OPTIONS);

@@ -120,6 +120,28 @@ describe('pod-shared store', () => {
     await Promise.all([remote.close(), backing.close()]);
   });
 
+  it('grantTtlSecs 0 (concurrency_ttl_secs 0): grant records are kept, a release after any time frees its slot', async () => {
+    const clock = fakeClock();
+    const backing = new MemoryCounterStore({ now: clock.now, concurrencyTtlSecs: 0, sweepIntervalMs: 0 });
+    const server = new CounterStoreServer(backing, { grantTtlSecs: 0, now: clock.now });
+    const [p, w] = channelPair();
+    server.serve(p, 'w');
+    const remote = new RemoteCounterStore(w, { concurrencyTtlSecs: 0 });
+    assert.equal(remote.slotTtlMs, undefined, 'nothing to refresh');
+    const L = { concurrency: 1 };
+    const a = await remote.acquire({ key: 's', limits: L, id: 'a', reserveTokens: 0 });
+    assert.ok(a.ok);
+    // A request running for an hour; meanwhile the worker is admitted elsewhere.
+    clock.advance(3_600_000);
+    assert.ok((await remote.acquire({ key: 'o', limits: { rpm: 5 }, id: 'o', reserveTokens: 0 })).ok);
+    assert.equal(server.held('w'), 2);
+    assert.equal((await remote.acquire({ key: 's', limits: L, id: 'x', reserveTokens: 0 })).ok, false);
+    await remote.release(a.grant, false);
+    const b = await remote.acquire({ key: 's', limits: L, id: 'b', reserveTokens: 0 });
+    assert.ok(b.ok, 'the slot was released, not held for good');
+    await Promise.all([remote.close(), backing.close()]);
+  });
+
   it('closed remote stores reject at once', async () => {
     const [, worker] = channelPair();
     const remote = new RemoteCounterStore(worker);

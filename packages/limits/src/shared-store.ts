@@ -62,7 +62,9 @@ function isReply(m: unknown): m is Reply {
 export interface CounterStoreServerOptions {
   /**
    * Owned grants neither settled nor refreshed for this long are forgotten (the store reclaims
-   * their slots): default 300 s.
+   * their slots after its own TTL): default 300 s; 0 never (the store never reclaims either).
+   * Give it the store's `concurrency_ttl_secs`: a grant forgotten earlier than its slot would
+   * make its worker's release a no-op, leaving the slot to the TTL.
    */
   readonly grantTtlSecs?: number;
   readonly now?: () => number;
@@ -82,7 +84,8 @@ export class CounterStoreServer {
     private readonly store: CounterStore,
     opts: CounterStoreServerOptions = {},
   ) {
-    this.ttlMs = (opts.grantTtlSecs ?? 300) * 1000;
+    const ttl = opts.grantTtlSecs ?? 300;
+    this.ttlMs = ttl > 0 ? ttl * 1000 : Number.POSITIVE_INFINITY;
     this.now = opts.now ?? Date.now;
   }
 
