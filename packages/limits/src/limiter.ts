@@ -23,6 +23,7 @@
  * commit/release errors are reported and swallowed.
  */
 import { randomUUID } from 'node:crypto';
+import { timerMs } from '@aisix/core';
 import type {
   AcquireInput,
   Bucket,
@@ -149,9 +150,6 @@ class SlotKeeper {
   }
 }
 
-/** The longest delay node's timers take (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** One keeper per store, whatever the number of limiters on it. */
 const keepers = new WeakMap<CounterStore, SlotKeeper>();
 
@@ -161,7 +159,7 @@ function keeperOf(store: CounterStore, onError: OnError | undefined): SlotKeeper
   let k = keepers.get(store);
   if (k === undefined) {
     // Capped to what a timer can wait (a longer delay would fire every millisecond instead).
-    k = new SlotKeeper(store, Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ttl / 3))));
+    k = new SlotKeeper(store, timerMs(Math.max(1, Math.floor(ttl / 3))));
     keepers.set(store, k);
   }
   k.onError ??= onError;
