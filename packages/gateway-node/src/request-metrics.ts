@@ -8,7 +8,9 @@
  * are plain numbers and bucket arrays bumped in place. Labels stay bounded: route templates
  * (`other` for anything unrouted), configured model aliases (`unresolved` for a model the caller
  * named that does not resolve, `unknown` for none), configured provider keys and caller keys
- * (ids and the key's team/user fields, never a caller-supplied string).
+ * (ids and the key's team/user fields, never a caller-supplied string). The one label a caller
+ * can steer, `upstream_model` behind a wildcard model, keeps at most
+ * `MAX_UPSTREAM_MODELS_PER_MODEL` values per model alias (`other` beyond).
  */
 import { type ClientClassifier, createClientClassifier } from './client-type.js';
 import type { Settings } from './config.js';
@@ -55,6 +57,16 @@ const LLM_KINDS: ReadonlySet<RouteKind> = new Set([
 
 /** Gateway overhead is usually sub-millisecond to a few ms: finer edges than the e2e set. */
 const OVERHEAD_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/**
+ * Distinct `upstream_model` values one model alias keeps (a wildcard model derives the value from
+ * the caller's name); further names are counted under `OVERFLOW`.
+ */
+export const MAX_UPSTREAM_MODELS_PER_MODEL = 100;
+/** Longer `upstream_model` values are counted under `OVERFLOW` without taking a slot. */
+export const MAX_UPSTREAM_LABEL_CHARS = 256;
+/** The label value of what a bound left out. */
+const OVERFLOW = 'other';
 
 /** Cap on cached label combinations; past it the cache is cleared (cells themselves stay). */
 const MAX_SERIES_CACHE = 10_000;
@@ -116,7 +128,29 @@ interface Dims {
   readonly userName: string;
 }
 
-function dims(f: CompletedFacts): Dims {
+/**
+ * The `upstream_model` values each model alias has shown, for the bound of
+ * `MAX_UPSTREAM_MODELS_PER_MODEL`. Values are never forgotten: a name keeps the label it got
+ * first, so a series never moves between its own value and `other`.
+ */
+class UpstreamLabels {
+  private readonly byModel = new Map<string, Set<string>>();
+
+  label(model: string, upstream: string): string {
+    if (upstream.length > MAX_UPSTREAM_LABEL_CHARS) return OVERFLOW;
+    let seen = this.byModel.get(model);
+    if (seen === undefined) {
+      seen = new Set();
+      this.byModel.set(model, seen);
+    }
+    if (seen.has(upstream)) return upstream;
+    if (seen.size >= MAX_UPSTREAM_MODELS_PER_MODEL) return OVERFLOW;
+    seen.add(upstream);
+    return upstream;
+  }
+}
+
+function dims(f: CompletedFacts, upstreams: UpstreamLabels): Dims {
   // The configured alias (a wildcard's pattern, not the caller's string) keeps labels bounded.
   // MCP has no model: its label is `mcp` (agents-and-jobs §1.4).
   const model = f.model
@@ -135,7 +169,7 @@ function dims(f: CompletedFacts): Dims {
     protocol: inboundProtocol(f.endpoint),
     provider: f.provider ?? 'unknown',
     model,
-    upstream: f.upstreamModel ?? 'unknown',
+    upstream: f.upstreamModel === undefined ? 'unknown' : upstreams.label(model, f.upstreamModel),
     pkId,
     pkName: pk?.value.display_name || 'unknown',
     keyId: f.apiKey?.id ?? 'unknown',
@@ -175,6 +209,7 @@ function sameSeries(
 
 export class RequestMetrics {
   private readonly series = new Map<string, RequestSeries>();
+  private readonly upstreams = new UpstreamLabels();
   /**
    * The series the previous request used: consecutive requests mostly share every label, and
    * comparing the few inputs of `dims` is much cheaper than building and hashing the label key.
@@ -328,7 +363,7 @@ export class RequestMetrics {
 
   /** The series of a request's label combination (the label key built and looked up). */
   private seriesOf(f: CompletedFacts, status: number): RequestSeries {
-    const d = dims(f);
+    const d = dims(f, this.upstreams);
     const stream = f.stream ? 'true' : 'false';
     const fallback = f.fallbacks > 0 ? 'true' : 'false';
     const wideKey = `${d.endpoint}\u0001${d.protocol}\u0001${d.provider}\u0001${d.model}\u0001${d.upstream}\u0001${d.pkId}\u0001${d.pkName}\u0001${d.keyId}\u0001${d.team}\u0001${d.userId}\u0001${d.userName}`;
