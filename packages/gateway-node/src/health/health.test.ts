@@ -342,3 +342,22 @@ test('cooldown expires with the clock (no timers); the filter keeps the input wh
     ids,
   );
 });
+
+test('a wildcard model is one deployment: names callers pick never become deployment series', async () => {
+  // `mock/*` (standard docs) serves `up-<name>` from upstream a; every name fails with a 503.
+  a.handle((_req, res) => json(res, 503, { error: { message: 'overloaded' } }));
+  const series = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
+    return text.split('\n').filter((l) => /^aisix_deployment_\w+\{[^}]*model="mock\/\*"/.test(l));
+  };
+  assert.equal((await chat('mock/first')).status, 502);
+  const first = await series();
+  assert.equal(first.length, 2, first.join('\n'));
+  for (const name of ['mock/second', 'mock/third']) assert.equal((await chat(name)).status, 502);
+  const later = await series();
+  // Same labels after other names failed: the label set belongs to the model, not the caller.
+  const labelsOf = (ls: string[]) => ls.map((l) => l.slice(0, l.lastIndexOf('}') + 1));
+  assert.deepEqual(labelsOf(later), labelsOf(first));
+  assert.ok(!later.some((l) => /upstream_model="up-(first|second|third)"/.test(l)), later.join('\n'));
+  a.handle(chatJson('from a'));
+});

@@ -61,12 +61,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
  * A failed upstream attempt (model calls and video calls alike): counted against its model's
  * health (cooldowns, failure metrics) and, when the failure has a cause, logged as `message`.
+ * The deployment is the model: its `upstream_model` label is the configured `model_name` (a
+ * wildcard's template), never the name a caller picked through it.
  */
 export function recordAttemptFailure(
   rt: GatewayRuntime,
   ctx: RequestContext,
   t: Pick<Target, 'model' | 'provider' | 'upstreamModel'> & {
-    readonly view: Pick<Target['view'], 'display_name' | 'provider_key_id'>;
+    readonly view: Pick<Target['view'], 'display_name' | 'provider_key_id' | 'model_name'>;
   },
   f: AttemptFailure,
   message: string,
@@ -74,7 +76,7 @@ export function recordAttemptFailure(
   rt.health.recordFailure(t.model, f, {
     provider: t.provider,
     model: t.view.display_name,
-    upstream_model: t.upstreamModel,
+    upstream_model: t.view.model_name ?? t.upstreamModel,
     provider_key_id: t.view.provider_key_id ?? '',
   });
   if (f.detail) rt.logger.warn({ request_id: ctx.id, provider: t.provider, cause: f.detail }, message);

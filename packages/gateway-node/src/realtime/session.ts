@@ -259,7 +259,8 @@ export class Session implements LiveSession {
       rt.health.recordFailure(t.model, failure, {
         provider: t.provider,
         model: view.display_name,
-        upstream_model: t.upstreamModel,
+        // The deployment's label (the configured name), as dispatch's `recordAttemptFailure`.
+        upstream_model: view.model_name ?? t.upstreamModel,
         provider_key_id: view.provider_key_id ?? '',
       });
       rt.logger.warn(
