@@ -9,7 +9,9 @@
  *   frame. Content beyond the buffer cap fails closed (error frame) or, with
  *   `on_buffer_exceeded: fail_open`, releases what is held unscanned and forwards the rest live.
  * - `end_of_stream`: events are forwarded live and scanned at the end (monitor-only chains:
- *   hits are recorded; a block could only append the error frame).
+ *   hits are recorded; a block could only append the error frame). Their text is kept up to the
+ *   same buffer cap; past it nothing more is kept and nothing is scanned (`exceeded`), as a
+ *   held stream is never scanned past its cap either.
  * If the upstream fails mid-stream the relay ends the response without calling `end`, so held
  * content is dropped (fail closed).
  */
@@ -41,6 +43,8 @@ export interface StreamScanOptions {
 
 export interface HoldbackOptions extends StreamScanOptions {
   readonly mode: 'buffer_full' | 'end_of_stream';
+  /** `end_of_stream`: the text outgrew the buffer cap; what was kept is dropped, unscanned. */
+  exceeded(): void;
 }
 
 export class HoldbackTap implements StreamTap {
@@ -50,7 +54,11 @@ export class HoldbackTap implements StreamTap {
   /** Events whose whole text is repeated (Responses `.done` events): masked on their own. */
   private readonly wholes: Piece[] = [];
   private bytes = 0;
-  private state: 'hold' | 'live' | 'closed';
+  /**
+   * `hold`: events are held and their text kept; `live`: forwarded, text kept; `forward`:
+   * forwarded, nothing kept (past the buffer cap); `closed`: nothing more is sent.
+   */
+  private state: 'hold' | 'live' | 'forward' | 'closed';
   private readonly lines = new LineEnds();
 
   constructor(private readonly o: HoldbackOptions) {
@@ -61,7 +69,7 @@ export class HoldbackTap implements StreamTap {
     if (this.state === 'closed') return '';
     const text = this.lines.push(raw);
     if (text.length === 0) return '';
-    if (this.o.mode === 'buffer_full' && this.state === 'live') return text;
+    if (this.state === 'forward') return text;
     this.pending += text;
     let cut = this.pending.lastIndexOf('\n\n');
     if (cut === -1) return this.state === 'live' ? text : '';
@@ -69,18 +77,24 @@ export class HoldbackTap implements StreamTap {
     const complete = this.pending.slice(0, cut);
     this.pending = this.pending.slice(cut);
     for (const raw of splitEvents(complete)) this.add(raw);
-    if (this.state === 'live') return text;
+    if (this.state === 'live') {
+      if (this.bytes > this.o.maxBufferBytes) this.stopKeeping();
+      return text;
+    }
     if (this.bytes > this.o.maxBufferBytes) return this.overflow();
     return '';
   }
 
   end(): string | Promise<string> {
-    if (this.state === 'closed') return '';
+    if (this.state === 'closed' || this.state === 'forward') return '';
     if (this.pending.length > 0) {
       for (const raw of splitEvents(this.pending)) this.add(raw);
       this.pending = '';
     }
-    if (this.o.mode === 'buffer_full' && this.state === 'live') return '';
+    if (this.state === 'live' && this.bytes > this.o.maxBufferBytes) {
+      this.stopKeeping();
+      return '';
+    }
     const channels = [...this.channels.values()].map((pieces) => {
       const texts = pieces.map((p) => slotText(p.slot));
       return { pieces, texts, text: texts.join('') };
@@ -140,16 +154,28 @@ export class HoldbackTap implements StreamTap {
   private overflow(): string {
     if (this.o.failOpen) {
       this.o.bypassed();
-      this.state = 'live';
+      this.state = 'forward';
       let out = '';
       for (const ev of this.held) out += ev.raw;
-      this.held.length = 0;
-      this.channels.clear();
-      this.wholes.length = 0;
+      this.drop();
       return out;
     }
     this.state = 'closed';
     return this.o.blocked(undefined);
+  }
+
+  /** `end_of_stream` past the cap: the rest is forwarded as it comes, nothing is kept. */
+  private stopKeeping(): void {
+    this.state = 'forward';
+    this.drop();
+    this.o.exceeded();
+  }
+
+  private drop(): void {
+    this.held.length = 0;
+    this.channels.clear();
+    this.wholes.length = 0;
+    this.pending = '';
   }
 
   private add(raw: string): void {

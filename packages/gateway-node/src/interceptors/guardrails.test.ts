@@ -1228,6 +1228,61 @@ describe('usage events', () => {
   });
 });
 
+describe('monitor-only streams keep at most the buffer cap', () => {
+  const filler = Array.from({ length: 40 }, () => 'x'.repeat(10));
+  /** Streams `words`, returns the text the caller got and the request's usage event. */
+  async function monitored(words: string[]): Promise<{ text: string; event: UsageEvent | undefined }> {
+    const sink = collectingSink();
+    rig.g.gw.usage.attach(sink);
+    try {
+      rig.up.handle(chatSse({ words }));
+      const stream = await openai.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true })
+        .withResponse();
+      let text = '';
+      for await (const c of stream.data) text += c.choices[0]?.delta.content ?? '';
+      const id = stream.response.headers.get('x-aisix-request-id') ?? '';
+      await waitFor(() => sink.events.some((e) => e.request_id === id));
+      return { text, event: sink.events.find((e) => e.request_id === id) };
+    } finally {
+      rig.g.gw.usage.detach(sink);
+    }
+  }
+
+  test('within the cap the whole stream is scanned at its end', async () => {
+    guard(pii({ enforcement_mode: 'monitor', max_buffer_bytes: 100 }));
+    const r = await monitored(['mail ', EMAIL]);
+    assert.equal(r.text, `mail ${EMAIL}`);
+    assert.deepEqual(r.event?.guardrail_monitor_hits, ['pii-mask:email:would_mask']);
+  });
+
+  test('past the cap (on_buffer_exceeded fail_closed): forwarded untouched, recorded as a would-be block, the rest not scanned', async () => {
+    guard(pii({ enforcement_mode: 'monitor', max_buffer_bytes: 100 }));
+    const r = await monitored([...filler, ` ${EMAIL}`]);
+    // Monitor mode never changes the answer (data-plane §11.4).
+    assert.equal(r.text, `${filler.join('')} ${EMAIL}`);
+    assert.equal(r.event?.guardrail_blocked, false);
+    // An enforcing guardrail would have failed closed here, without scanning (data-plane §11.5).
+    assert.deepEqual(r.event?.guardrail_monitor_hits, ['pii-mask:buffer_exceeded:would_block']);
+    assert.equal(r.event?.guardrail_bypassed_reason, null);
+  });
+
+  test('past the cap (on_buffer_exceeded fail_open): forwarded untouched, counted as a buffer_exceeded bypass', async () => {
+    guard(pii({ enforcement_mode: 'monitor', max_buffer_bytes: 100, on_buffer_exceeded: 'fail_open' }));
+    const bypasses = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${rig.g.gw.metricsPort}/metrics`)).text();
+      const m = /^aisix_guardrail_bypasses_total\{reason="buffer_exceeded"\} (\d+)$/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await bypasses();
+    const r = await monitored([...filler, ` ${EMAIL}`]);
+    assert.equal(r.text, `${filler.join('')} ${EMAIL}`);
+    assert.deepEqual(r.event?.guardrail_monitor_hits, []);
+    assert.equal(r.event?.guardrail_bypassed_reason, 'buffer_exceeded');
+    assert.equal(await bypasses(), before + 1);
+  });
+});
+
 async function waitFor(ok: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!ok()) {

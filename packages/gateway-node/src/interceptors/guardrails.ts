@@ -299,9 +299,11 @@ class GuardrailScope implements Scope {
     const ctx = this.ctx;
     const enforcing = chain.filter((g) => !g.monitor);
     // The strictest member decides (BufferFull > Window; the smallest buffer / window, with its
-    // overflow rule). Monitor-only chains never hold back: they are scanned at the end.
+    // overflow rule). Monitor-only chains never hold back: they are scanned at the end, and keep
+    // their text up to the same cap (the smallest of the chain, with its member's rule).
     const strict = strictest(enforcing);
     const policy = strict?.policy;
+    const cap = strict ?? strictest(chain);
     const callbacks = {
       judge: (text: string) => evaluate(chain, text, 'output', this.d.http),
       blocked: (j: Judgement | undefined) => {
@@ -317,16 +319,33 @@ class GuardrailScope implements Scope {
       judged: (js: readonly Judgement[]) => {
         for (const j of js) this.d.record(ctx, 'output', j);
       },
+      // A monitor-only stream past the cap is not scanned: recorded as what enforcing would do.
+      exceeded: () => {
+        if (cap === undefined || cap.policy.failOpen) this.d.bypassed(ctx, 'buffer_exceeded');
+        else this.d.record(ctx, 'output', wouldOverflow(cap.guardrail));
+      },
     };
     if (policy?.mode === 'window') return new WindowTap({ dialect: this.dialect, ...policy, ...callbacks });
     return new HoldbackTap({
       dialect: this.dialect,
       mode: policy === undefined ? 'end_of_stream' : 'buffer_full',
-      maxBufferBytes: policy?.maxBufferBytes ?? Number.POSITIVE_INFINITY,
-      failOpen: policy?.failOpen ?? false,
+      maxBufferBytes: cap?.policy.maxBufferBytes ?? Number.POSITIVE_INFINITY,
+      failOpen: cap?.policy.failOpen ?? false,
       ...callbacks,
     });
   }
+}
+
+/** A monitor-only stream past `guardrail`'s buffer cap: enforcing, it would have failed closed. */
+function wouldOverflow(guardrail: string): Judgement {
+  return {
+    block: undefined,
+    masks: [],
+    hits: [{ guardrail, detector: 'buffer_exceeded', verdict: 'would_block' }],
+    redacted: {},
+    timings: [],
+    bypasses: [],
+  };
 }
 
 /** The stream policy that governs a chain, and the member whose buffer cap (or window) it is. */
