@@ -15,6 +15,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint, PassthroughEndpoint, Usage } from '@aisix/providers';
 import type { AttemptResult } from '../upstream/failures.js';
+import { capName } from '../usage/events.js';
 import { newSpanId, type ParentContext, parseTraceparent, sampled, traceIdFor } from './ids.js';
 import {
   int,
@@ -218,7 +219,7 @@ export class RequestTrace {
     int(attrs, 'http.response.status_code', status);
     str(attrs, 'aisix.request_id', ctx.id);
     str(attrs, 'aisix.api_key_id', ctx.apiKey?.id);
-    str(attrs, 'gen_ai.request.model', ctx.requestedModel);
+    str(attrs, 'gen_ai.request.model', capName(ctx.requestedModel));
     str(attrs, 'aisix.model_id', ctx.model?.id);
     str(attrs, 'aisix.provider', ctx.provider);
     str(attrs, 'aisix.served_by', ctx.servedBy);
@@ -265,14 +266,16 @@ export class AttemptSpan {
     const attrs: OtlpAttribute[] = [];
     str(attrs, 'gen_ai.system', a.provider);
     str(attrs, 'gen_ai.operation.name', OPERATIONS[a.endpoint]);
-    str(attrs, 'gen_ai.request.model', a.upstreamModel);
+    // Behind a wildcard model the upstream name is the caller's: capped like the requested one.
+    const upstream = capName(a.upstreamModel);
+    str(attrs, 'gen_ai.request.model', upstream);
     int(attrs, 'aisix.attempt_index', a.index);
     str(attrs, 'aisix.attempt_kind', a.kind);
     str(attrs, 'aisix.attempt_model', a.alias);
     let status: OtlpSpan['status'];
     if (r.ok) {
       // The adapters do not surface the answer's `model`; the upstream id asked for stands in.
-      str(attrs, 'gen_ai.response.model', a.upstreamModel);
+      str(attrs, 'gen_ai.response.model', upstream);
       int(attrs, 'http.response.status_code', 200);
       status = { code: STATUS_OK };
     } else {

@@ -157,6 +157,22 @@ test('a chat call exports one SERVER span and one CLIENT child over OTLP/HTTP JS
   assert.ok(nowNs - BigInt(server.startTimeUnixNano) < 60_000_000_000n, 'wall-clock time');
 });
 
+test('a model name of any length: spans carry its first 256 characters (the queue stays small)', async () => {
+  const { client } = await gatewayWith({});
+  const model = `mock/${'w'.repeat(100_000)}`;
+  await chat(client, model);
+  const spans = await col.waitForSpans(2);
+  const server = spans.find((s) => s.kind === 2);
+  const attempt = spans.find((s) => s.kind === 3);
+  assert.equal(attr(server as DecodedSpan, 'gen_ai.request.model'), model.slice(0, 256));
+  // `mock/*` serves `up-<name>`: the wildcard's upstream name is the caller's too.
+  assert.equal(
+    attr(attempt as DecodedSpan, 'gen_ai.request.model'),
+    `up-${'w'.repeat(100_000)}`.slice(0, 256),
+  );
+  for (const s of spans) assert.ok(JSON.stringify(s).length < 4096, s.name);
+});
+
 test('a retried call exports two CLIENT children (initial ERROR, retry OK); a fail-over marks fallback', async () => {
   const { client } = await gatewayWith({});
   let n = 0;

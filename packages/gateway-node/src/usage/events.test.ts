@@ -205,6 +205,27 @@ test('a request refused before dispatch: one terminal event', async () => {
   assert.equal(sink.seen.filter((x) => x.request_id === id).length, 1);
 });
 
+test('a model name of any length: the event keeps its first 256 characters (queued events stay small)', async () => {
+  const post = (model: string) =>
+    fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }),
+    });
+  // Unresolved (a terminal event) and served through the `mock/*` wildcard (an attempt event).
+  for (const [model, status] of [
+    [`no-such-${'n'.repeat(100_000)}`, 404],
+    [`mock/${'w'.repeat(100_000)}`, 200],
+  ] as const) {
+    const res = await post(model);
+    assert.equal(res.status, status);
+    await res.arrayBuffer();
+    const [e] = await sink.of(res.headers.get('x-aisix-request-id') as string, 1);
+    assert.equal(e?.requested_model, model.slice(0, 256));
+    assert.ok(JSON.stringify(e).length < 4096, "no field carries the caller's whole name");
+  }
+});
+
 test('a stream without usage: estimated tokens, marked, the same on the line; TTFT on both', async () => {
   up.handle(chatSse({ words: ['Hel', 'lo', '!'], gapMs: 5 }));
   const { data: s, response } = await client.chat.completions

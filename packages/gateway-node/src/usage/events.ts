@@ -26,6 +26,17 @@ const ZERO: Usage = Object.freeze(emptyUsage());
 const MAX_TEXT = 256;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
+/**
+ * A name the caller chose (the model it asked for, a wildcard's upstream name, a JSON-RPC method
+ * or tool): its first 256 characters, so a queued event stays small whatever the caller sent.
+ */
+export function capName(v: string): string;
+export function capName(v: string | undefined | null): string | null;
+export function capName(v: string | undefined | null): string | null {
+  if (v === undefined || v === null) return null;
+  return v.length > MAX_TEXT ? v.slice(0, MAX_TEXT) : v;
+}
+
 export function cleanText(v: string | undefined | null): string | null {
   if (v === undefined || v === null || v === '') return null;
   const s = v.replace(CONTROL, '');
@@ -150,7 +161,7 @@ function eventOf(ctx: RequestContext, s: Shared, p: PerEvent): UsageEvent {
     occurred_at: s.occurred,
     model_id: p.model_id,
     api_key_id: ctx.apiKey?.id ?? null,
-    requested_model: ctx.requestedModel ?? null,
+    requested_model: capName(ctx.requestedModel),
     prompt_tokens: u.prompt_tokens,
     completion_tokens: u.completion_tokens,
     cached_prompt_tokens: u.cached_prompt_tokens,
@@ -194,11 +205,11 @@ function eventOf(ctx: RequestContext, s: Shared, p: PerEvent): UsageEvent {
   };
   if (ctx.a2a !== undefined) {
     e.a2a_agent_name = ctx.a2a.agent;
-    e.a2a_method = ctx.a2a.method;
+    e.a2a_method = capName(ctx.a2a.method);
   }
   if (ctx.mcp !== undefined) {
-    e.mcp_server_name = ctx.mcp.server;
-    e.mcp_tool_name = ctx.mcp.tool;
+    e.mcp_server_name = capName(ctx.mcp.server);
+    e.mcp_tool_name = capName(ctx.mcp.tool);
   }
   return e;
 }
@@ -277,7 +288,7 @@ export function buildEvents(ctx: RequestContext, end: RequestEnd): UsageEvent[] 
         cost_usd: a.ok ? costUsd(a.model, u) : null,
         attempt_index: a.index,
         attempt_kind: a.kind,
-        attempt_model: a.upstreamModel,
+        attempt_model: capName(a.upstreamModel),
         attempt_started_at: attemptClock.at(performance.timeOrigin + a.t0),
         // A served attempt that failed after commit (a stream ended by an error frame) keeps
         // its usage and its 2xx status, and names its failure like the access log does; so does
