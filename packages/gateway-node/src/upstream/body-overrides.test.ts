@@ -131,3 +131,58 @@ test('a body that repeats model or stream reaches the upstream with one of each:
     if (path !== '/v1/embeddings') assert.equal(parsed.stream, stream, name);
   }
 });
+
+/** Decoded object keys of a JSON text (keys may spell letters as `\u00XX` escapes). */
+const decodedKeys = (text: string) =>
+  [...text.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+
+test('a repeat of model or stream spelled with \\u escapes never reaches the upstream either', async () => {
+  const msgs = '[{"role":"user","content":"hi"}]';
+  const calls: [string, string, string, boolean][] = [
+    [
+      'chat',
+      '/v1/chat/completions',
+      `{"model":"secret-model","mod\\u0065l":"gpt-same","messages":${msgs}}`,
+      false,
+    ],
+    [
+      'chat upper hex',
+      '/v1/chat/completions',
+      `{"model":"secret-model","\\u006Dodel":"gpt-same","messages":${msgs}}`,
+      false,
+    ],
+    [
+      'completions',
+      '/v1/completions',
+      '{"model":"secret-model","mod\\u0065l":"gpt-same","prompt":"hi"}',
+      false,
+    ],
+    ['embeddings', '/v1/embeddings', '{"model":"secret-model","mod\\u0065l":"gpt-same","input":"hi"}', false],
+    [
+      'chat stream',
+      '/v1/chat/completions',
+      `{"model":"gpt-same","stream":false,"str\\u0065am":true,"messages":${msgs}}`,
+      true,
+    ],
+  ];
+  for (const [name, path, text, stream] of calls) {
+    const before = up.requests.length;
+    const res = await fetch(`${g.base}${path}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-ov', 'content-type': 'application/json' },
+      body: text,
+    });
+    const answer = await res.text();
+    assert.equal(res.status, 200, `${name}: ${answer}`);
+    assert.equal(up.requests.length, before + 1, name);
+    const sent = up.requests[up.requests.length - 1]?.body ?? '';
+    const keys = decodedKeys(sent);
+    // An upstream whose parser keeps the first of two keys must still read the resolved model.
+    assert.equal(keys.filter((k) => k === 'model').length, 1, `${name}: ${sent}`);
+    assert.ok(keys.filter((k) => k === 'stream').length <= 1, `${name}: ${sent}`);
+    assert.ok(!sent.includes('secret-model'), `${name}: ${sent}`);
+    const parsed = JSON.parse(sent) as Record<string, unknown>;
+    assert.equal(parsed.model, 'gpt-same', name);
+    if (path !== '/v1/embeddings') assert.equal(parsed.stream, stream, name);
+  }
+});

@@ -114,6 +114,18 @@ function keyAtMostOnce(text: string, quotedKey: string): boolean {
   return first === -1 || findKeyValue(text, quotedKey, first) === -1;
 }
 
+/**
+ * Whether the text may spell a lower-case ASCII letter as a `\u00XX` escape (`"mod\u0065l"` is the
+ * key `model` too, which the literal scans above cannot see). Serializers escape only control
+ * characters, `"`, `\\`, HTML characters (`\u003c`) and non-ASCII, so an honest body almost never
+ * takes the slow path for it; one indexOf when the text has no `\u00` at all.
+ */
+const ESCAPED_LETTER = /\\u00[67][0-9a-f]/i;
+
+function mayEscapeLetters(text: string): boolean {
+  return text.includes('\\u00') && ESCAPED_LETTER.test(text);
+}
+
 /** `raw` with `members` (`"k":v,` pairs) written first in its top-level object. */
 function prepend(raw: string, members: string): string {
   const open = raw.indexOf('{');
@@ -123,7 +135,8 @@ function prepend(raw: string, members: string): string {
 /**
  * The outbound OpenAI-wire body as text (`buildOpenAiBody`, serialized). When the caller's own
  * text is at hand (`input.raw`), its `model` already is the upstream id, no ProviderKey override
- * applies and it names `model` and `stream` at most once, that text goes out as it came, with
+ * applies and it names `model` and `stream` at most once (also counting keys spelled with
+ * escapes), that text goes out as it came, with
  * only the fields the call mode needs written in front (`"stream":false` when absent on a unary
  * call, `stream_options` on a stream without them): no second serialization of a long prompt,
  * and numbers and key order reach the upstream exactly as the caller wrote them.
@@ -136,7 +149,8 @@ export function openAiBodyText(input: PrepareInput, upstreamModel = input.upstre
     body.model === upstreamModel &&
     !overridesBody(pk) &&
     keyAtMostOnce(raw.text, '"model"') &&
-    keyAtMostOnce(raw.text, '"stream"')
+    keyAtMostOnce(raw.text, '"stream"') &&
+    !mayEscapeLetters(raw.text)
   ) {
     if (endpoint === 'embeddings') return raw.text;
     if (body.stream === stream) {
