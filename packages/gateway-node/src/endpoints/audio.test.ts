@@ -328,6 +328,33 @@ test('transcriptions: two model parts are refused (the upstream could read the o
   assert.equal(r.status, 400);
 });
 
+test('transcriptions: a part with two Content-Disposition headers is refused (a parser keeping the last one reads another name)', async () => {
+  const b = 'XyZboundary';
+  const n = up.requests.length;
+  for (const [first, second] of [
+    ['name="note"', 'name="model"'],
+    ['name="model"', 'name="note"'],
+  ]) {
+    const body = Buffer.concat([
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="model"\r\n\r\nstt\r\n`),
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`),
+      AUDIO,
+      Buffer.from(
+        `\r\n--${b}\r\nContent-Disposition: form-data; ${first}\r\ncontent-disposition: form-data; ${second}\r\n\r\ngpt-4o\r\n--${b}--\r\n`,
+      ),
+    ]);
+    const r = await fetch(`${g.base}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${EXT_KEY}`, 'content-type': `multipart/form-data; boundary=${b}` },
+      body,
+    });
+    const answer = (await r.json()) as { error: { type: string } };
+    assert.equal(r.status, 400, `${first} / ${second}`);
+    assert.equal(answer.error.type, 'invalid_request_error');
+  }
+  assert.equal(up.requests.length, n);
+});
+
 test('transcriptions: over-cap multipart → 413 (declared and chunked), upstream untouched', async () => {
   const n = up.requests.length;
   const small = new OpenAI({ apiKey: EXT_KEY, baseURL: `${capped.base}/v1`, maxRetries: 0 });

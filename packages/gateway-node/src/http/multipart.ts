@@ -8,9 +8,9 @@
  * remembers where the `model` value sits; `multipartPayload` returns the caller's bytes with only
  * that value replaced. Every other byte (file parts, boundary, part headers) is sent verbatim.
  *
- * Ambiguity is refused, not guessed: a second `model` part, a `name*=` (RFC 5987) name, or a part
- * without a parsable name is a 400, so the upstream can never read a model the gateway did not
- * authorize.
+ * Ambiguity is refused, not guessed: a second `model` part, a `name*=` (RFC 5987) name, a part
+ * with two `Content-Disposition` headers, or a part without a parsable name is a 400, so the
+ * upstream can never read a model the gateway did not authorize.
  */
 import { isUtf8 } from 'node:buffer';
 import { errors, type GatewayError } from '../errors.js';
@@ -89,7 +89,7 @@ export interface PartHead {
   readonly contentType?: string;
 }
 
-/** A part's `Content-Disposition` (exactly one plain `name`) and `Content-Type`. */
+/** A part's one `Content-Disposition` (exactly one plain `name`) and `Content-Type`. */
 export function partHead(headers: string): PartHead | undefined {
   let head: PartHead | undefined;
   let contentType: string | undefined;
@@ -98,7 +98,9 @@ export function partHead(headers: string): PartHead | undefined {
     if (colon === -1) continue;
     const field = line.slice(0, colon).trim().toLowerCase();
     if (field === 'content-type') contentType = line.slice(colon + 1).trim();
-    if (field !== 'content-disposition' || head !== undefined) continue;
+    if (field !== 'content-disposition') continue;
+    // A second disposition is ambiguous: a parser that keeps the last one reads another name.
+    if (head !== undefined) return undefined;
     const v = line.slice(colon + 1);
     const semi = v.indexOf(';');
     if (semi === -1 || v.slice(0, semi).trim().toLowerCase() !== 'form-data') return undefined;
