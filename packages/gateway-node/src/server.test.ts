@@ -309,3 +309,27 @@ test('metrics and status listener: request counters, config series, /status/mode
     await g.gw.close();
   }
 });
+
+test('metrics and status listener: HEAD is GET without a body; another method is 405 with Allow; unknown paths 404', async () => {
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  try {
+    const base = `http://127.0.0.1:${g.gw.metricsPort}`;
+    for (const path of ['/metrics', '/status/ready', '/status/config', '/status/models']) {
+      const get = await fetch(`${base}${path}`);
+      await get.arrayBuffer();
+      const head = await fetch(`${base}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, 200, path);
+      assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), path);
+      assert.equal(await head.text(), '', path);
+      const post = await fetch(`${base}${path}`, { method: 'POST', body: 'x' });
+      await post.arrayBuffer();
+      assert.equal(post.status, 405, path);
+      assert.equal(post.headers.get('allow'), 'GET, HEAD', path);
+    }
+    const missing = await fetch(`${base}/nope`, { method: 'POST', body: 'x' });
+    await missing.arrayBuffer();
+    assert.equal(missing.status, 404);
+  } finally {
+    await g.gw.close();
+  }
+});

@@ -32,10 +32,17 @@ export interface StatusServerOptions {
   readonly idleTimeoutMs: number;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function send(res: ServerResponse, status: number, type: string, body: string, allow?: string): void {
+  const headers: Record<string, string | number> = {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+  };
+  if (allow !== undefined) headers.allow = allow;
+  res.writeHead(status, headers);
   res.end(body);
 }
+
+const STATUS_PATHS = new Set(['/status/config', '/status/ready', '/status/models']);
 
 /**
  * `/status/models` rows without runtime health (no proxy in this process): virtual kinds are
@@ -75,7 +82,13 @@ async function route(o: StatusServerOptions, req: IncomingMessage, res: ServerRe
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (req.method !== 'GET') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed');
+  // HEAD is GET without the body (RFC 9110 §9.3.2; node writes no body on a HEAD response), as on
+  // the proxy's GET routes; any other method on a known path is 405 with the methods it allows.
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path !== o.path && !STATUS_PATHS.has(path))
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+    return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed', 'GET, HEAD');
+  }
   const tracker = async () => o.health ?? (o.podHealth ? await o.podHealth() : undefined);
   switch (path) {
     case o.path: {
