@@ -172,6 +172,35 @@ test('embeddings: input shape kept, base64 passed through, model echoed from ups
   assert.deepEqual(up.requests.at(-1)?.json?.input, ['a', 'b']);
 });
 
+test('embeddings: usage counters the upstream left out are 0 in the answer (data-plane §4.3)', async () => {
+  const vec = [0.5, -1.25, 3];
+  const b64 = Buffer.from(new Float32Array(vec).buffer).toString('base64');
+  for (const [usage, want] of [
+    [undefined, { prompt_tokens: 0, total_tokens: 0 }],
+    [null, { prompt_tokens: 0, total_tokens: 0 }],
+    [{ prompt_tokens: 4 }, { prompt_tokens: 4, total_tokens: 0 }],
+    [
+      { prompt_tokens: 4, total_tokens: 4 },
+      { prompt_tokens: 4, total_tokens: 4 },
+    ],
+  ] as const) {
+    up.handle((_req, res) =>
+      json(res, 200, {
+        object: 'list',
+        model: 'text-embedding-3-small',
+        data: [{ index: 0, object: 'embedding', embedding: b64 }],
+        ...(usage === undefined ? {} : { usage }),
+      }),
+    );
+    // The SDK asks for base64 by default and decodes it: the vector arrives intact.
+    const r = await client.embeddings.create({ model: 'emb', input: 'hello' });
+    assert.equal(up.requests.at(-1)?.json?.encoding_format, 'base64');
+    assert.deepEqual(r.data[0]?.embedding, vec);
+    assert.equal(r.model, 'text-embedding-3-small');
+    assert.deepEqual(r.usage, want, JSON.stringify(usage));
+  }
+});
+
 test('models list is filtered by the caller key, sorted, without wildcard aliases', async () => {
   const list = await client.models.list();
   const ids = list.data.map((m) => m.id);

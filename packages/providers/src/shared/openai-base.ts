@@ -5,7 +5,8 @@
  *
  * Non-streaming chat/completions bodies pass through whole (all choices, logprobs,
  * system_fingerprint; decision OP-5) with only `model` rewritten to the caller's alias.
- * Embeddings bodies pass through untouched (`model` is echoed as the upstream returned it).
+ * Embeddings bodies pass through untouched (`model` is echoed as the upstream returned it), but
+ * for the `usage` counters an upstream left out (0).
  */
 import type {
   Capabilities,
@@ -18,6 +19,7 @@ import type {
   StreamTranslator,
   TransformResult,
   UpstreamErrorInfo,
+  Usage,
 } from '../contract.js';
 import { emptyUsage, refusal } from '../contract.js';
 import { openAiBodyText } from './body.js';
@@ -136,7 +138,7 @@ function transformOpenAi(endpoint: Endpoint, text: string, alias: string): Trans
   }
   const usage = emptyUsage();
   readOpenAiUsage((parsed as { usage?: unknown }).usage, usage);
-  if (endpoint === 'embeddings') return { ok: true, body: text, usage, value: parsed };
+  if (endpoint === 'embeddings') return embeddingsAnswer(text, parsed as Record<string, unknown>, usage);
   const body = rewriteModelField(text, JSON.stringify(alias), true);
   if (body === text) return { ok: true, body, usage, value: parsed };
   // The parse mirrors the rewrite only when the rewritten key is the top-level `model` (or the
@@ -145,6 +147,25 @@ function transformOpenAi(endpoint: Endpoint, text: string, alias: string): Trans
   if (!stamped && !modelKeyAtTop(text)) return { ok: true, body, usage };
   (parsed as { model?: unknown }).model = alias;
   return { ok: true, body, usage, value: parsed };
+}
+
+/**
+ * An embeddings answer passes through as the upstream wrote it, except that `usage` counters it
+ * left out are 0 (data-plane §4.3: `usage: {prompt_tokens, total_tokens}`, missing fields
+ * default to 0), so a client reading `usage.total_tokens` always finds a number. Only such an
+ * answer is re-serialized.
+ */
+function embeddingsAnswer(text: string, parsed: Record<string, unknown>, usage: Usage): TransformResult {
+  const u = parsed.usage;
+  const had = u !== null && typeof u === 'object' && !Array.isArray(u) ? (u as Record<string, unknown>) : {};
+  if (typeof had.prompt_tokens === 'number' && typeof had.total_tokens === 'number')
+    return { ok: true, body: text, usage, value: parsed };
+  parsed.usage = {
+    ...had,
+    prompt_tokens: typeof had.prompt_tokens === 'number' ? had.prompt_tokens : 0,
+    total_tokens: typeof had.total_tokens === 'number' ? had.total_tokens : 0,
+  };
+  return { ok: true, body: JSON.stringify(parsed), usage, value: parsed };
 }
 
 /** Builds an OpenAI-wire adapter. */
