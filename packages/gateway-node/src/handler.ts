@@ -219,7 +219,11 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
 
   /** The request's routing path, after `url_rewrites` (which also rewrite `req.url`). */
   const pathOf = (req: IncomingMessage): string => {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 0x2f) {
+      url = originForm(url);
+      req.url = url;
+    }
     const q = url.indexOf('?');
     let path = q === -1 ? url : url.slice(0, q);
     if (rewritePath !== undefined) {
@@ -335,6 +339,20 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
       await Promise.allSettled(owned.map((s) => s.close()));
     },
   };
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * A request target in absolute form (`GET http://host/v1/models`), which a server must accept
+ * (RFC 9112 §3.2.2), as its origin form (`/v1/models`, query kept): routes and handlers read
+ * `req.url` as a path. Other targets (`*`) are left alone and match no route.
+ */
+function originForm(url: string): string {
+  const m = ABSOLUTE_FORM.exec(url);
+  if (m === null) return url;
+  const rest = url.slice(m[0].length);
+  return rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`;
 }
 
 function rememberPeer(socket: Socket): void {

@@ -333,3 +333,39 @@ test('metrics and status listener: HEAD is GET without a body; another method is
     await g.gw.close();
   }
 });
+
+test('a request target in absolute form (RFC 9112 §3.2.2) is routed by its path, query kept', async () => {
+  up.handle(chatJson('absolute'));
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  try {
+    const port = g.gw.proxyPort;
+    const authority = `127.0.0.1:${port}`;
+    const live = await rawRequest(
+      port,
+      `GET http://${authority}/livez?verbose HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(live, /^HTTP\/1\.1 200 /);
+    assert.match(live, /\[\+\]ping ok/);
+    const models = await rawRequest(
+      port,
+      `GET http://${authority}/v1/models HTTP/1.1\r\nHost: ${authority}\r\nAuthorization: Bearer ${CALLER_KEY}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(models, /^HTTP\/1\.1 200 /);
+    assert.match(models, /"object":"list"/);
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    const chat = await rawRequest(
+      port,
+      `POST http://${authority}/v1/chat/completions HTTP/1.1\r\nHost: ${authority}\r\nAuthorization: Bearer ${CALLER_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assert.match(chat, /^HTTP\/1\.1 200 /);
+    assert.match(chat, /"content":"absolute"/);
+    assert.equal(up.requests.at(-1)?.url, '/v1/chat/completions');
+    const missing = await rawRequest(
+      port,
+      `GET http://${authority}/health HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(missing, /^HTTP\/1\.1 404 /);
+  } finally {
+    await g.gw.close();
+  }
+});
