@@ -355,6 +355,33 @@ test('transcriptions: a part with two Content-Disposition headers is refused (a 
   assert.equal(up.requests.length, n);
 });
 
+test('transcriptions: a content type naming two boundaries is refused (a parser keeping the last frames other parts)', async () => {
+  const n = up.requests.length;
+  // Framed by `a`: one model part, `stt`. Framed by `b`: one model part, `gpt-4o`.
+  const body = Buffer.concat([
+    Buffer.from('--a\r\nContent-Disposition: form-data; name="model"\r\n\r\nstt\r\n'),
+    Buffer.from('--a\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'),
+    Buffer.from('--b\r\nContent-Disposition: form-data; name="model"\r\n\r\ngpt-4o\r\n'),
+    Buffer.from('--b\r\nContent-Disposition: form-data; name="file"; filename="b.wav"\r\n\r\n'),
+    AUDIO,
+    Buffer.from('\r\n--b--\r\n\r\n--a--\r\n'),
+  ]);
+  for (const ct of [
+    'multipart/form-data; boundary=a; boundary=b',
+    'multipart/form-data; boundary=a; BOUNDARY="b"',
+  ]) {
+    const r = await fetch(`${g.base}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${EXT_KEY}`, 'content-type': ct },
+      body,
+    });
+    const answer = (await r.json()) as { error: { type: string } };
+    assert.equal(r.status, 400, ct);
+    assert.equal(answer.error.type, 'invalid_request_error');
+  }
+  assert.equal(up.requests.length, n);
+});
+
 test('transcriptions: over-cap multipart → 413 (declared and chunked), upstream untouched', async () => {
   const n = up.requests.length;
   const small = new OpenAI({ apiKey: EXT_KEY, baseURL: `${capped.base}/v1`, maxRetries: 0 });

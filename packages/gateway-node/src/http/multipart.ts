@@ -8,9 +8,9 @@
  * remembers where the `model` value sits; `multipartPayload` returns the caller's bytes with only
  * that value replaced. Every other byte (file parts, boundary, part headers) is sent verbatim.
  *
- * Ambiguity is refused, not guessed: a second `model` part, a `name*=` (RFC 5987) name, a part
- * with two `Content-Disposition` headers, or a part without a parsable name is a 400, so the
- * upstream can never read a model the gateway did not authorize.
+ * Ambiguity is refused, not guessed: a content type with two boundaries, a second `model` part, a
+ * `name*=` (RFC 5987) name, a part with two `Content-Disposition` headers, or a part without a
+ * parsable name is a 400, so the upstream can never read a model the gateway did not authorize.
  */
 import { isUtf8 } from 'node:buffer';
 import { errors, type GatewayError } from '../errors.js';
@@ -39,10 +39,12 @@ export function multipartBoundary(contentType: string | undefined): string | und
   const semi = contentType.indexOf(';');
   const mime = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   if (mime !== 'multipart/form-data' || semi === -1) return undefined;
-  for (const param of splitParams(contentType.slice(semi + 1)) ?? []) {
-    if (param.name === 'boundary') return BOUNDARY.test(param.value) ? param.value : undefined;
-  }
-  return undefined;
+  // Exactly one: the upstream receives this content type as is, and a parser that keeps the last
+  // of two boundaries would frame other parts (another `model`) than the ones checked here.
+  const boundaries = (splitParams(contentType.slice(semi + 1)) ?? []).filter((p) => p.name === 'boundary');
+  if (boundaries.length !== 1) return undefined;
+  const value = (boundaries[0] as Param).value;
+  return BOUNDARY.test(value) ? value : undefined;
 }
 
 interface Param {
