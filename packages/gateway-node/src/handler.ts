@@ -25,7 +25,7 @@ import { upstreamHttp } from './guardrails/remote/http.js';
 import { BackgroundChecks } from './health/background.js';
 import { ModelHealthTracker } from './health/tracker.js';
 import { drainBody } from './http/body.js';
-import { parseRawHead, refusedExchange } from './http/client-error.js';
+import { closingResponse, parseRawHead, refusedExchange } from './http/client-error.js';
 import { sendError } from './http/respond.js';
 import { compileUrlRewrites } from './http/rewrite.js';
 import { type GuardrailInterceptor, guardrailInterceptor } from './interceptors/guardrails.js';
@@ -77,6 +77,8 @@ export interface ProxyHandler {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Answers parser-level failures in the OpenAI envelope (attach to `clientError`). */
   readonly onClientError: (err: Error & { code?: string }, socket: Duplex) => void;
+  /** The server's `connect` event: CONNECT is refused in the envelope (attach to `connect`). */
+  readonly onConnect: (req: IncomingMessage, socket: Duplex) => void;
   /** The server's `upgrade` event: `/v1/realtime` handshakes; other paths are served as plain HTTP. */
   readonly onUpgrade: (server: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Ends every realtime session: 1001 to both sides, or cut at once (`hard`). */
@@ -286,7 +288,11 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     }
     // Answered, logged and counted like any request, in its route's envelope (client-error.ts).
     const { req, res } = refusedExchange(socket, parseRawHead(err.rawPacket));
-    const path = pathOf(req);
+    refuse(req, res, pathOf(req), clientErrorFor(err.code));
+  };
+
+  /** A request that runs no route, answered with `e` and recorded like any request. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, path: string, e: GatewayError): void => {
     const resolved = resolveRoute(path);
     const ctx = newContext(
       randomUUID(),
@@ -300,12 +306,22 @@ export function createProxyHandler(o: ProxyHandlerOptions): ProxyHandler {
     inFlight++;
     rt.metrics.started(ctx.endpoint);
     res.once('close', () => onClose(ctx));
-    sendError(ctx, rt.ident, clientErrorFor(err.code));
+    sendError(ctx, rt.ident, e);
+  };
+
+  // node:http hands CONNECT to the `connect` event and, without a listener, drops the connection
+  // unanswered. The gateway is no forward proxy: the authority a CONNECT names (RFC 9112 §3.2.3)
+  // is no route (404); a CONNECT naming a path instead is a malformed request (400).
+  const onConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const path = pathOf(req);
+    const e = path.charCodeAt(0) === 0x2f ? errors.invalidBody('malformed HTTP request') : errors.notFound();
+    refuse(req, closingResponse(req, socket), path, e);
   };
 
   return {
     handle,
     onClientError,
+    onConnect,
     onUpgrade,
     closeSessions(hard) {
       if (hard) rt.realtime.sessions.terminateAll();
@@ -377,6 +393,7 @@ export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
   // 0 = never close an idle keep-alive connection (not node's 5 s default).
   server.keepAliveTimeout = h.runtime.settings.idleTimeoutMs;
   server.on('clientError', h.onClientError);
+  server.on('connect', h.onConnect);
   // The peer address is read once per connection (node keeps it on the socket): a request whose
   // caller leaves is recorded after its socket is gone, and must still know who the caller was.
   server.on(tls ? 'secureConnection' : 'connection', rememberPeer);

@@ -369,3 +369,26 @@ test('a request target in absolute form (RFC 9112 §3.2.2) is routed by its path
     await g.gw.close();
   }
 });
+
+test('CONNECT (a client using the gateway as its HTTPS proxy) is answered in the envelope, not dropped', async () => {
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  try {
+    const port = g.gw.proxyPort;
+    const tunnel = await rawRequest(
+      port,
+      'CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n',
+    );
+    assert.match(tunnel, /^HTTP\/1\.1 404 /);
+    assert.match(tunnel, /\r\nserver: AISIX\/1\.2\.3\r\n/i);
+    assert.match(tunnel, /\r\nx-aisix-request-id: [0-9a-f-]{36}\r\n/i);
+    assert.match(tunnel, /"type":"not_found"/);
+    // CONNECT takes an authority, never a path (RFC 9112 §3.2.3): a path is a malformed request.
+    const path = await rawRequest(port, 'CONNECT /v1/messages HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(path, /^HTTP\/1\.1 400 /);
+    assert.match(path, /"type":"error"/);
+    // The listener keeps serving.
+    assert.equal((await fetch(`${g.base}/livez`)).status, 200);
+  } finally {
+    await g.gw.close();
+  }
+});

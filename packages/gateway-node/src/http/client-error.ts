@@ -54,7 +54,6 @@ export function refusedExchange(
   req: IncomingMessage;
   res: ServerResponse;
 } {
-  socket.on('error', () => socket.destroy());
   const req = new IncomingMessage(socket as Socket);
   req.method = head?.method ?? 'GET';
   req.url = head?.url ?? '/';
@@ -62,9 +61,18 @@ export function refusedExchange(
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
+  return { req, res: closingResponse(req, socket) };
+}
+
+/**
+ * A response to `req` written on a socket node:http no longer manages (a refused request, a
+ * CONNECT): one answer, then the connection closes.
+ */
+export function closingResponse(req: IncomingMessage, socket: Duplex): ServerResponse {
+  socket.on('error', () => socket.destroy());
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);
   res.once('finish', () => socket.end());
-  return { req, res };
+  return res;
 }
