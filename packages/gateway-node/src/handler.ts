@@ -394,6 +394,10 @@ export function createProxyServer(h: ProxyHandler, tls?: ServerTls): Server {
   server.keepAliveTimeout = h.runtime.settings.idleTimeoutMs;
   server.on('clientError', h.onClientError);
   server.on('connect', h.onConnect);
+  // An expectation other than 100-continue: node would answer a bare 417 without our headers,
+  // envelope or log line; it is ignored and the request served, as the reference does (RFC 9110
+  // §10.1.1 makes the 417 optional).
+  server.on('checkExpectation', h.handle);
   // The peer address is read once per connection (node keeps it on the socket): a request whose
   // caller leaves is recorded after its socket is gone, and must still know who the caller was.
   server.on(tls ? 'secureConnection' : 'connection', rememberPeer);

@@ -392,3 +392,25 @@ test('CONNECT (a client using the gateway as its HTTPS proxy) is answered in the
     await g.gw.close();
   }
 });
+
+test('an Expect other than 100-continue is served like any request (every answer carries Server and the request id)', async () => {
+  const g = await startTestGateway(buildSnapshot(standardDocs(up.url)));
+  try {
+    const port = g.gw.proxyPort;
+    const live = await rawRequest(
+      port,
+      'GET /livez HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(live, /^HTTP\/1\.1 200 /);
+    assert.match(live, /\r\nserver: AISIX\/1\.2\.3\r\n/i);
+    assert.match(live, /\r\nx-aisix-request-id: [0-9a-f-]{36}\r\n/i);
+    const missing = await rawRequest(
+      port,
+      'GET /nope HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(missing, /^HTTP\/1\.1 404 /);
+    assert.match(missing, /"type":"not_found"/);
+  } finally {
+    await g.gw.close();
+  }
+});
