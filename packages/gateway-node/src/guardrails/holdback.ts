@@ -19,7 +19,15 @@ import type { StreamTap } from '../pipeline/scopes.js';
 import { applyMasks, type Judgement, maskPieces } from './chain.js';
 import type { Dialect, Slot } from './extract.js';
 import { setSlot, slotText } from './extract.js';
-import { eventPieces, type HeldEvent, LineEnds, parseEvent, render, splitEvents } from './sse-events.js';
+import {
+  eventPieces,
+  type HeldEvent,
+  LineEnds,
+  parseEvent,
+  partialCount,
+  render,
+  splitEvents,
+} from './sse-events.js';
 
 interface Piece {
   readonly ev: HeldEvent;
@@ -71,18 +79,19 @@ export class HoldbackTap implements StreamTap {
     if (text.length === 0) return '';
     if (this.state === 'forward') return text;
     this.pending += text;
-    let cut = this.pending.lastIndexOf('\n\n');
-    if (cut === -1) return this.state === 'live' ? text : '';
-    cut += 2;
-    const complete = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut);
-    for (const raw of splitEvents(complete)) this.add(raw);
+    const cut = this.pending.lastIndexOf('\n\n');
+    if (cut !== -1) {
+      const complete = this.pending.slice(0, cut + 2);
+      this.pending = this.pending.slice(cut + 2);
+      for (const raw of splitEvents(complete)) this.add(raw);
+    }
+    // A partial event past 1 MiB counts against the cap (`partialCount`).
+    const over = this.bytes + partialCount(this.pending) > this.o.maxBufferBytes;
     if (this.state === 'live') {
-      if (this.bytes > this.o.maxBufferBytes) this.stopKeeping();
+      if (over) this.stopKeeping();
       return text;
     }
-    if (this.bytes > this.o.maxBufferBytes) return this.overflow();
-    return '';
+    return over ? this.overflow() : '';
   }
 
   end(): string | Promise<string> {
@@ -157,6 +166,8 @@ export class HoldbackTap implements StreamTap {
       this.state = 'forward';
       let out = '';
       for (const ev of this.held) out += ev.raw;
+      // The held start of the next event goes out too: the rest of it is forwarded as it comes.
+      out += this.pending;
       this.drop();
       return out;
     }

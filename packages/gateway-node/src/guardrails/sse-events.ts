@@ -11,6 +11,20 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/**
+ * The start of an event still waiting for its blank line is not counted against a stream's
+ * buffer cap up to this size (its content is counted once it is whole): the native relay parses
+ * events up to 1 MiB whole (`MAX_PARSE_BUFFER` in providers' raw-sse), and a legitimate event of
+ * that size can be mostly framing (a Responses `response.created` echoing long instructions, a
+ * `.done` event repeating text already counted). Past it the whole partial event counts, so one
+ * that never ends meets `on_buffer_exceeded` instead of growing without bound.
+ */
+export const PARTIAL_EVENT_FREE = 1024 * 1024;
+
+/** The bytes a held partial event counts against the cap (its UTF-16 length, a lower bound). */
+export const partialCount = (pending: string): number =>
+  pending.length > PARTIAL_EVENT_FREE ? pending.length : 0;
+
 export interface HeldEvent {
   /** The event as received (released as is unless a slot in it was masked). */
   readonly raw: string;

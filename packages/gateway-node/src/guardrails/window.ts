@@ -13,7 +13,7 @@ import type { StreamTap } from '../pipeline/scopes.js';
 import type { Judgement } from './chain.js';
 import { type Slot, slotText } from './extract.js';
 import type { StreamScanOptions } from './holdback.js';
-import { eventPieces, LineEnds, parseEvent, splitEvents } from './sse-events.js';
+import { eventPieces, LineEnds, parseEvent, partialCount, splitEvents } from './sse-events.js';
 
 export interface WindowOptions extends StreamScanOptions {
   readonly windowSize: number;
@@ -47,10 +47,13 @@ export class WindowTap implements StreamTap {
     if (this.state === 'live') return text;
     this.pending += text;
     const cut = this.pending.lastIndexOf('\n\n');
+    if (cut !== -1) {
+      for (const raw of splitEvents(this.pending.slice(0, cut + 2))) this.add(raw);
+      this.pending = this.pending.slice(cut + 2);
+    }
+    // A partial event past 1 MiB counts against the cap (`partialCount`).
+    if (this.heldBytes + partialCount(this.pending) > this.o.maxBufferBytes) return this.overflow();
     if (cut === -1) return '';
-    for (const raw of splitEvents(this.pending.slice(0, cut + 2))) this.add(raw);
-    this.pending = this.pending.slice(cut + 2);
-    if (this.heldBytes > this.o.maxBufferBytes) return this.overflow();
     this.pump();
     return '';
   }
@@ -145,7 +148,10 @@ export class WindowTap implements StreamTap {
       this.state = 'live';
       let out = '';
       for (const e of this.held) out += e.raw;
+      // The held start of the next event goes out too: the rest of it is forwarded as it comes.
+      out += this.pending;
       this.held = [];
+      this.pending = '';
       return out;
     }
     this.state = 'closed';

@@ -10,8 +10,17 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { signRpc } from '../guardrails/remote/aliyun.js';
 import { signV4 } from '../guardrails/remote/sigv4.js';
-import { type CacheRig, cacheDocs, KEY_A, metric, post, startCacheRig } from '../test/cache-rig.js';
+import {
+  type CacheRig,
+  cacheDocs,
+  KEY_A,
+  metric,
+  post,
+  postUntil,
+  startCacheRig,
+} from '../test/cache-rig.js';
 import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
+import { unterminatedAnthropicEvent } from '../test/mock-anthropic.js';
 import {
   chatJson,
   chatSse,
@@ -567,6 +576,25 @@ describe('Window hold-back (azure text moderation)', () => {
     assert.equal(r.text.includes('event: error'), false, r.text.slice(-300));
     assert.equal(r.text.split('"content":"ab"').length - 1, small.length);
     assert.ok(r.text.endsWith('data: [DONE]\n\n'));
+  });
+
+  test('an upstream event that never ends counts against the buffer cap: fail closed', async () => {
+    // A native Anthropic stream with a text delta past 1 MiB and no closing blank line: the
+    // held partial event is over the default cap (262 144 bytes), so the error frame goes out.
+    const { window_size: _w, window_overlap_size: _o, ...defaults } = g;
+    guard({ ...defaults, endpoint: vendor.url });
+    vendor.handle(moderation);
+    const up = unterminatedAnthropicEvent('x'.repeat(1536 * 1024));
+    rig.anth.handle(up.behaviour);
+    const text = await postUntil(
+      rig.g.base,
+      '/v1/messages',
+      { model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], stream: true },
+      (t) => t.includes('event: error'),
+    );
+    up.release();
+    assert.match(text, /event: error\ndata: .*guardrail 'win'/);
+    assert.equal(text.includes('xxxxxxxxxx'), false);
   });
 });
 

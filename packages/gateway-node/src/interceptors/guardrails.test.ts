@@ -21,11 +21,18 @@ import {
   metric,
   type Policies,
   post,
+  postUntil,
   settle,
   startCacheRig,
 } from '../test/cache-rig.js';
 import { buildSnapshot, type Docs, sha256 } from '../test/fixtures.js';
-import { anthropicJson, anthropicSse, anthropicSseEvents, event } from '../test/mock-anthropic.js';
+import {
+  anthropicJson,
+  anthropicSse,
+  anthropicSseEvents,
+  event,
+  unterminatedAnthropicEvent,
+} from '../test/mock-anthropic.js';
 import { responseObject, responsesEvents, responsesJson, responsesSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json, sleep } from '../test/mock-upstream.js';
 import { collectingSink } from '../test/usage-sink.js';
@@ -656,6 +663,29 @@ describe('output, streamed (hold-back)', () => {
       await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'buffer_exceeded' }),
       before + 1,
     );
+  });
+
+  test('an upstream event that never ends counts against the buffer cap (fail closed / fail_open)', async () => {
+    // A native Anthropic stream whose text delta grows past 1 MiB without its closing blank line:
+    // the held partial event is content past `max_buffer_bytes` (262144 by default), so
+    // `on_buffer_exceeded` applies while the upstream is still sending, not never.
+    const big = 'x'.repeat(1536 * 1024);
+    const body = { model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], stream: true };
+    guard(pii());
+    const closedUp = unterminatedAnthropicEvent(big);
+    rig.anth.handle(closedUp.behaviour);
+    const closed = await postUntil(rig.g.base, '/v1/messages', body, (t) => t.includes('event: error'));
+    closedUp.release();
+    assert.match(closed, /^event: error\n/);
+    assert.equal(closed.includes('xxxxxxxxxx'), false);
+    guard(pii({ on_buffer_exceeded: 'fail_open' }));
+    const openUp = unterminatedAnthropicEvent(big);
+    rig.anth.handle(openUp.behaviour);
+    const open = await postUntil(rig.g.base, '/v1/messages', body, (t) => t.length > big.length);
+    openUp.release();
+    assert.ok(open.includes('event: message_start'), 'what was held is released');
+    assert.ok(open.includes(`"text":"${'x'.repeat(1000)}`), 'the oversized event is forwarded unscanned');
+    assert.ok(open.length > big.length);
   });
 
   test('window fields on a kind that has none are ignored: a pii stream is still held and masked', async () => {

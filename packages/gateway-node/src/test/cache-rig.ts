@@ -210,6 +210,41 @@ export async function post(
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/**
+ * A streamed POST read until `done` holds for the text so far, or `timeoutMs` passes (then the
+ * text that arrived is returned); the request is aborted either way.
+ */
+export async function postUntil(
+  base: string,
+  path: string,
+  body: Record<string, unknown>,
+  done: (text: string) => boolean,
+  timeoutMs = 5000,
+): Promise<string> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  let text = '';
+  try {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const dec = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += dec.decode(chunk, { stream: true });
+      if (done(text)) break;
+    }
+  } catch {
+    // Timed out (or the stream broke): `text` is what arrived.
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  return text;
+}
+
 /** `x-aisix-cache` of an answer (null when absent). */
 export const cacheHeader = (r: { headers: Headers }) => r.headers.get('x-aisix-cache');
 

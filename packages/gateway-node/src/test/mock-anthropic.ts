@@ -84,6 +84,26 @@ export function anthropicSseEvents(req: SeenRequest, words: readonly string[]): 
   ];
 }
 
+/**
+ * A stream whose first text delta carries `text` and never gets its closing blank line: the
+ * upstream keeps the response open until `release` is called (which ends the event and the body).
+ */
+export function unterminatedAnthropicEvent(text: string): { behaviour: MockBehaviour; release(): void } {
+  let end: (() => void) | undefined;
+  return {
+    behaviour: (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const e of anthropicSseEvents(req, []).slice(0, 2)) res.write(e);
+      const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } };
+      const data = JSON.stringify(delta);
+      // Everything but the closing `"}}` of the JSON and the blank line.
+      res.write(`event: content_block_delta\ndata: ${data.slice(0, -3)}`);
+      end = () => res.end(`${data.slice(-3)}\n\n`);
+    },
+    release: () => end?.(),
+  };
+}
+
 export function anthropicSse(script: AnthropicSseScript = {}): MockBehaviour {
   return async (req, res) => {
     const words = script.words ?? ['Hel', 'lo', '!'];
