@@ -239,6 +239,11 @@ export interface StreamTranslator {
   /** Number of events forwarded to the caller. */
   readonly delivered: number;
   /**
+   * The wire's own terminal event said the response failed (Responses `response.failed`): it was
+   * relayed as is and `done` is set, but the attempt failed after commit with this error.
+   */
+  readonly endedInError?: UpstreamErrorInfo | undefined;
+  /**
    * The frame that ends a committed stream after a failure, in the caller's dialect (Anthropic
    * `event: error`, Responses `error`). Absent: the gateway writes the OpenAI chat error frame.
    */

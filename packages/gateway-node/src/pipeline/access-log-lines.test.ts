@@ -16,14 +16,17 @@ import {
   standardDocs,
   startTestGateway,
 } from '../test/fixtures.js';
+import { responseObject, responsesEvents } from '../test/mock-responses.js';
 import {
   chatJson,
   chatSse,
+  chunk,
   json,
   type MockUpstream,
   startMockUpstream,
   USAGE,
 } from '../test/mock-upstream.js';
+import { collectingSink } from '../test/usage-sink.js';
 import { ACCESS_LOG_MESSAGE, type AccessLine, FLUSH_DELAY_MS } from './access-log.js';
 
 const IDP_ISSUER = 'https://idp.example';
@@ -138,6 +141,79 @@ test('a stream: usage from the stream, status 200', async () => {
   assert.equal(l.status, 200);
   assert.equal(l.total_tokens, USAGE.total_tokens);
   assert.equal(l.error_kind, null);
+});
+
+test('a native Responses stream ended by response.failed is recorded as the failure it is, like an in-band chat error after commit', async () => {
+  const sink = collectingSink();
+  g.gw.usage.attach(sink);
+  try {
+    // The chat path: 200 committed, one chunk, then an in-band error (data-plane §6.2, §6.5).
+    up.handle((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk(String(req.json?.model), { role: 'assistant', content: 'part' }));
+      res.end('data: {"error":{"message":"chat went wrong","type":"server_error"}}\n\n');
+    });
+    const chatRes = await fetch(`${g.base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+    });
+    await chatRes.text();
+    const chatLine = await lineOf(chatRes.headers.get('x-aisix-request-id') ?? '');
+    assert.equal(chatLine.error, 'chat went wrong');
+
+    // `/v1/responses` to an OpenAI model (native passthrough): the upstream's own terminal event
+    // says the response failed. It reaches the caller as sent...
+    up.handle((req, res) => {
+      const events = responsesEvents(req, ['Hel']);
+      const failed = {
+        type: 'response.failed',
+        sequence_number: events.length - 1,
+        response: {
+          ...responseObject(req, 'Hel', 'failed'),
+          error: { code: 'server_error', message: 'The model failed to generate a response.' },
+        },
+      };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const e of events.slice(0, -1)) res.write(e);
+      res.end(`event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`);
+    });
+    const before = g.gw.health.state('m1')?.consecutiveFailures ?? 0;
+    const { data: stream, response } = await client.responses
+      .create({ model: 'gpt-4o-mini', input: 'x', stream: true })
+      .withResponse();
+    const types: string[] = [];
+    for await (const e of stream) types.push(e.type);
+    assert.equal(types.at(-1), 'response.failed');
+    assert.equal(types.includes('error'), false, 'no error frame of ours after the terminal event');
+    // ...and is recorded as a failure, with the same status class as the chat path's.
+    const id = response.headers.get('x-aisix-request-id') ?? '';
+    const l = await lineOf(id);
+    assert.equal(l.status, chatLine.status);
+    assert.equal(l.error_kind, chatLine.error_kind);
+    assert.notEqual(l.error_kind, null);
+    assert.equal(l.error, 'The model failed to generate a response.');
+    const deadline = Date.now() + 2000;
+    while (!sink.events.some((e) => e.request_id === id) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    const ev = sink.events.find((e) => e.request_id === id);
+    const chatEv = sink.events.find((e) => e.request_id === chatLine.request_id);
+    assert.equal(ev?.status_code, chatEv?.status_code);
+    assert.equal(ev?.error_class, chatEv?.error_class);
+    assert.notEqual(ev?.error_class, null);
+    assert.equal(ev?.error_message, 'The model failed to generate a response.');
+    assert.equal(
+      g.gw.health.state('m1')?.consecutiveFailures ?? 0,
+      before + 1,
+      'a failed attempt for the target',
+    );
+  } finally {
+    g.gw.usage.detach(sink);
+  }
 });
 
 test('a pre-dispatch rejection is logged with its error and null tokens; a 401 is not logged', async () => {

@@ -24,7 +24,7 @@ import { writeStreamHead } from '../http/respond.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { concatLater, type StreamTap, streamTap } from '../pipeline/scopes.js';
 import type { GatewayRuntime } from '../runtime.js';
-import { noteProviderRequestId } from '../usage/attempts.js';
+import { noteAttemptFailure, noteProviderRequestId } from '../usage/attempts.js';
 import { MAX_STREAM_CHARS } from '../usage/estimate.js';
 import {
   ABORT_CLIENT_GONE,
@@ -248,7 +248,10 @@ class StreamCall extends UpstreamCall {
    */
   held = false;
   translator: StreamTranslator | undefined;
-  /** A stream committed at the head that ended without any chunk: framed as a normal end, failed. */
+  /**
+   * A committed stream framed as a normal end that still failed: it ended without any chunk, or
+   * its own terminal event reported a failure (Responses `response.failed`, relayed as is).
+   */
   emptyEnd: AttemptFailure | undefined;
   private resolve: (o: Outcome) => void = () => {};
   private readonly attemptStart = performance.now();
@@ -374,6 +377,7 @@ class StreamCall extends UpstreamCall {
       return;
     }
     if (tr.done) {
+      this.failedEnd(tr);
       this.endWith(out);
       this.finish(undefined);
       return;
@@ -428,6 +432,7 @@ class StreamCall extends UpstreamCall {
       this.ctx.errorType = e.error.type;
       this.ctx.errorMessage = e.error.message;
     }
+    if (tr.done) this.failedEnd(tr);
     // Upstream EOF without [DONE] is a normal end (providers.md §1.4).
     this.endWith(tr.done ? '' : 'data: [DONE]\n\n');
     this.finish(undefined);
@@ -460,6 +465,22 @@ class StreamCall extends UpstreamCall {
     } catch {
       this.settle({ body: { ...transportFailure(err), error: errors.streamDropped() } });
     }
+  }
+
+  /**
+   * The stream's terminal event reported a failure: the relay ends as framed, but the attempt
+   * failed after commit like an in-band error would (`translatorFailure`), for the target's
+   * health, the access log, the usage events and the response cache.
+   */
+  private failedEnd(tr: StreamTranslator): void {
+    const info = tr.endedInError;
+    if (info === undefined) return;
+    const p = this.t.prepared;
+    const e = inBandFailure({ ...info, message: scrubCredentials(info.message, p) }, this.policy);
+    this.emptyEnd = e;
+    this.ctx.errorType = e.error.type;
+    this.ctx.errorMessage = e.error.message;
+    noteAttemptFailure(this.ctx, e);
   }
 
   /** The error answer is complete (or cut at the cap); a read failure leaves an empty text. */

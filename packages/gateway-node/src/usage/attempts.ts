@@ -5,8 +5,9 @@
  */
 import type { Resource } from '@aisix/core';
 import type { RequestContext } from '../pipeline/context.js';
-import type { AttemptResult } from '../upstream/failures.js';
+import type { AttemptFailure, AttemptResult } from '../upstream/failures.js';
 import type { AttemptKind } from './events.js';
+import type { AttemptRecord } from './records.js';
 
 export interface AttemptStart {
   readonly index: number;
@@ -58,16 +59,30 @@ export function closeAttemptTiming(ctx: RequestContext, r: AttemptResult | undef
   rec.ok = ok;
   rec.providerRequestId = ctx.providerRequestId ?? null;
   if (r !== undefined && !r.ok) {
-    const f = r.failure;
-    rec.status = f.status ?? f.error.status;
-    rec.errorClass = f.error.type;
-    rec.errorMessage = f.error.message;
+    failureInto(rec, r.failure);
   } else if (r === undefined && !ok && ctx.errorType === 'client_disconnected') {
     // Closed by the completion hook: the caller left before this attempt answered (§1.3).
     rec.status = 499;
     rec.errorClass = ctx.errorType;
     rec.errorMessage = ctx.errorMessage ?? null;
   }
+}
+
+/**
+ * The open attempt failed although its response is framed as a normal end (a stream whose own
+ * terminal event reported the failure): its record carries the failure whichever close comes
+ * first (the response's close can run before the attempt loop sees the result).
+ */
+export function noteAttemptFailure(ctx: RequestContext, f: AttemptFailure): void {
+  const log = ctx.attemptLog;
+  const rec = ctx.attemptT0 < 0 || log === undefined ? undefined : log[log.length - 1];
+  if (rec !== undefined && rec.ms < 0) failureInto(rec, f);
+}
+
+function failureInto(rec: AttemptRecord, f: AttemptFailure): void {
+  rec.status = f.status ?? f.error.status;
+  rec.errorClass = f.error.type;
+  rec.errorMessage = f.error.message;
 }
 
 const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'apim-request-id', 'x-amzn-requestid'] as const;

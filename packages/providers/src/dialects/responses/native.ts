@@ -9,7 +9,14 @@
  * anything reached the caller the gateway may still fail over, and afterwards it writes one error
  * frame in this dialect (see `stream.ts`).
  */
-import type { PrepareInput, PrepareResult, ProviderAdapter, TransformResult, Usage } from '../../contract.js';
+import type {
+  PrepareInput,
+  PrepareResult,
+  ProviderAdapter,
+  TransformResult,
+  UpstreamErrorInfo,
+  Usage,
+} from '../../contract.js';
 import { parseOpenAiInBandError, parseOpenAiWireError, truncateBytes } from '../../shared/errors.js';
 import { openAiUrl } from '../../shared/url.js';
 import { maxInto } from '../../shared/usage.js';
@@ -73,6 +80,16 @@ export function responsesErrorFrame(message: string, type: string, sequenceNumbe
 
 const SEQUENCE_NUMBER = /"sequence_number"\s*:\s*(\d+)/;
 
+/**
+ * The failure a `response.failed` event reports: its `response.error` ({code, message}) read like
+ * an in-band `{"error": {...}}` (a code that is an HTTP status is its embedded status).
+ */
+function failedError(error: unknown): UpstreamErrorInfo {
+  if (isObject(error) && typeof error.message === 'string' && error.message !== '')
+    return parseOpenAiInBandError(JSON.stringify({ error }));
+  return { message: 'upstream response failed' };
+}
+
 class ResponsesPassthrough extends NativePassthrough {
   protected readonly cutMessage = 'upstream stream ended before the response completed';
   /** Next `sequence_number` after the last relayed event (for the error frame). */
@@ -84,6 +101,9 @@ class ResponsesPassthrough extends NativePassthrough {
 
   /** The `code` of an upstream error event: kept in the frame that ends the stream. */
   private upstreamCode: string | undefined;
+
+  /** `response.failed` ended the stream: relayed as is, recorded as the attempt's failure. */
+  endedInError: UpstreamErrorInfo | undefined;
 
   errorFrame(message: string, type: string): string {
     // An upstream error keeps its own code (`server_error`, `rate_limit_exceeded`), not ours.
@@ -115,11 +135,16 @@ class ResponsesPassthrough extends NativePassthrough {
           out = replaceData(raw, event, data, JSON.stringify(v));
         }
         if (TERMINAL.has(type)) readResponsesUsage(r.usage, this.usage);
+        if (type === 'response.failed') this.endedInError = failedError(r.error);
       }
     } catch {
       // relayed as it came; only telemetry is lost
     }
-    if (TERMINAL.has(type)) this.done = true;
+    if (TERMINAL.has(type)) {
+      this.done = true;
+      if (type === 'response.failed' && this.endedInError === undefined)
+        this.endedInError = failedError(null);
+    }
     return out;
   }
 
