@@ -216,6 +216,34 @@ test('a native Responses stream ended by response.failed is recorded as the fail
   }
 });
 
+test('a caller-chosen model name is kept to its first 256 characters in the line (wildcard and unknown models)', async () => {
+  up.handle(chatJson('hi'));
+  const long = `mock/${'m'.repeat(100 * 1024)}`;
+  const served = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: long, messages: [{ role: 'user', content: 'x' }] }),
+  });
+  assert.equal(served.status, 200);
+  const l = await lineOf(served.headers.get('x-aisix-request-id') ?? '');
+  assert.ok(l.model === long.slice(0, 256), `model of ${l.model?.length} characters`);
+  assert.equal(l.served_by_model, 'mock/*');
+  const unknown = await fetch(`${g.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CALLER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: `nope-${'n'.repeat(100 * 1024)}`,
+      messages: [{ role: 'user', content: 'x' }],
+    }),
+  });
+  assert.equal(unknown.status, 404);
+  const u = await lineOf(unknown.headers.get('x-aisix-request-id') ?? '');
+  assert.ok(
+    u.model?.length === 256 && u.model.startsWith('nope-n'),
+    `model of ${u.model?.length} characters`,
+  );
+});
+
 test('a pre-dispatch rejection is logged with its error and null tokens; a 401 is not logged', async () => {
   const bad = await fetch(`${g.base}/v1/chat/completions`, {
     method: 'POST',

@@ -14,7 +14,7 @@ import type { GuardrailEvaluation } from '../tracing/tracer.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
 import { captureContent } from '../usage/content.js';
 import { ESTIMATED_KINDS, estimateUsage, needsEstimate } from '../usage/estimate.js';
-import { buildEvents, finishReason } from '../usage/events.js';
+import { buildEvents, capName, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
 import {
@@ -143,7 +143,8 @@ function complete(
     status,
     latency_ms: Math.round(seconds * 1e6) / 1e3,
     provider: ctx.provider ?? null,
-    model: ctx.requestedModel ?? null,
+    // The name the caller sent (a wildcard or unknown model): its first 256 characters.
+    model: capName(ctx.requestedModel),
     api_key_id: ctx.apiKey?.id ?? null,
     prompt_tokens: u ? u.prompt_tokens : null,
     completion_tokens: u ? u.completion_tokens : null,
