@@ -13,7 +13,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { type CacheRig, cacheHeader, KEY_A, post, settle, startCacheRig } from '../test/cache-rig.js';
 import { anthropicSse } from '../test/mock-anthropic.js';
-import { responsesEvents } from '../test/mock-responses.js';
+import { responsesEvents, responsesFailedSse } from '../test/mock-responses.js';
 import { chatJson, chatSse, json, sleep } from '../test/mock-upstream.js';
 
 let rig: CacheRig;
@@ -186,6 +186,16 @@ describe('what is not stored', () => {
       res.socket?.destroy();
     });
     await notStored('/v1/responses', { model: 'mock/cut-resp', input: 'hi', stream: true }, 'responses drop');
+  });
+
+  test('a /v1/responses stream ended by response.failed', async () => {
+    rig.up.handle(responsesFailedSse(['a', 'b'], { code: 'server_error', message: 'model failed' }));
+    const text = await notStored(
+      '/v1/responses',
+      { model: 'mock/failed-resp', input: 'hi', stream: true },
+      'responses failed',
+    );
+    assert.ok(text.includes('event: response.failed'), text);
   });
 
   test('a stream whose client went away mid-way', async () => {

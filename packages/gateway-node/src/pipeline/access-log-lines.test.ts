@@ -16,7 +16,7 @@ import {
   standardDocs,
   startTestGateway,
 } from '../test/fixtures.js';
-import { responseObject, responsesEvents } from '../test/mock-responses.js';
+import { responsesFailedSse } from '../test/mock-responses.js';
 import {
   chatJson,
   chatSse,
@@ -168,20 +168,12 @@ test('a native Responses stream ended by response.failed is recorded as the fail
 
     // `/v1/responses` to an OpenAI model (native passthrough): the upstream's own terminal event
     // says the response failed. It reaches the caller as sent...
-    up.handle((req, res) => {
-      const events = responsesEvents(req, ['Hel']);
-      const failed = {
-        type: 'response.failed',
-        sequence_number: events.length - 1,
-        response: {
-          ...responseObject(req, 'Hel', 'failed'),
-          error: { code: 'server_error', message: 'The model failed to generate a response.' },
-        },
-      };
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (const e of events.slice(0, -1)) res.write(e);
-      res.end(`event: response.failed\ndata: ${JSON.stringify(failed)}\n\n`);
-    });
+    up.handle(
+      responsesFailedSse(['Hel'], {
+        code: 'server_error',
+        message: 'The model failed to generate a response.',
+      }),
+    );
     const before = g.gw.health.state('m1')?.consecutiveFailures ?? 0;
     const { data: stream, response } = await client.responses
       .create({ model: 'gpt-4o-mini', input: 'x', stream: true })

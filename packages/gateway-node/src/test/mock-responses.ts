@@ -100,3 +100,17 @@ export function responsesSse(
     res.end();
   };
 }
+
+/** A stream whose terminal event is `response.failed` (after the text), carrying `error`. */
+export function responsesFailedSse(
+  words: readonly string[],
+  error: { readonly code: string; readonly message: string },
+): MockBehaviour {
+  return (req, res) => {
+    const events = responsesEvents(req, words);
+    const failed = { ...responseObject(req, words.join(''), 'failed'), error };
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of events.slice(0, -1)) res.write(e);
+    res.end(ev('response.failed', events.length - 1, { response: failed }));
+  };
+}
