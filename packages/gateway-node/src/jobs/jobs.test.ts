@@ -30,6 +30,13 @@ before(async () => {
         },
         models: {
           mz: { display_name: 'gpt-z', provider: 'azure', model_name: 'gpt-z', provider_key_id: 'pkz' },
+          ms: {
+            display_name: 'gpt-slow',
+            provider: 'openai',
+            model_name: 'gpt-4o',
+            provider_key_id: 'pk1',
+            timeout: 300,
+          },
         },
       }),
     ),
@@ -219,6 +226,55 @@ test('fine-tuning pause, resume and checkpoints (openai SDK) route back by the e
       const r = await call(method, path);
       assert.equal(r.status, 405, `${method} ${path}`);
     }
+  } finally {
+    up.handle((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
+  }
+});
+
+test('an upstream answer cut before anything was relayed is a 502 transport_error, never a reset (data-plane §7.3)', async () => {
+  const c = new OpenAI({ apiKey: ALL_KEY, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  // `m1` is the id of the `gpt-4o-mini` Model (standardDocs).
+  const failures = () => g.gw.health.state('m1')?.consecutiveFailures ?? 0;
+  // The head promises a body the upstream never finishes: an error answer (read whole to be
+  // scrubbed) and a resource answer (read whole to rewrite its ids) are both held before the head.
+  const cut = (status: number) => (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': '4096' });
+    res.write(status === 200 ? '{"id":"batch_1","object":"batch","status":' : '{"error":{"message":');
+    setTimeout(() => res.socket?.destroy(), 20);
+  };
+  try {
+    for (const status of [400, 500, 200]) {
+      up.handle(cut(status));
+      const before = failures();
+      const err = await c.batches.retrieve('batch_1', { query: { model: 'gpt-4o-mini' } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof OpenAI.APIError, `${status}: expected an API error, got ${String(err)}`);
+      assert.equal(err.status, 502, `${status}`);
+      assert.equal((err.error as { type?: string }).type, 'transport_error', `${status}`);
+      assert.equal(failures(), before + 1, `${status}: the attempt counts as the target's failure`);
+    }
+    // An answer that stalls while it is read runs into the Model's request deadline: 504.
+    up.handle((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json', 'content-length': '4096' });
+      res.write('{"error":');
+    });
+    const slow = await call('GET', '/v1/batches/batch_1?model=gpt-slow');
+    assert.equal(slow.status, 504, slow.body);
+    assert.equal(JSON.parse(slow.body).error.type, 'timeout');
+    // A batch create (POST) is answered the same way.
+    up.handle(cut(400));
+    const r = await call('POST', '/v1/batches', {
+      body: JSON.stringify({
+        input_file_id: 'file-1',
+        model: 'gpt-4o-mini',
+        endpoint: '/v1/chat/completions',
+      }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(r.status, 502);
+    assert.equal(JSON.parse(r.body).error.type, 'transport_error');
   } finally {
     up.handle((_req, res) => json(res, 200, { id: 'file-1', object: 'file' }));
   }

@@ -157,10 +157,18 @@ export async function runJobCall(
     noteProviderRequestId(ctx, r.headers);
     return await relay(rt, ctx, call, r, t, p);
   } catch (err) {
-    // Mid-body failure: the caller sees a truncated answer.
-    rt.logger.warn({ request_id: ctx.id, cause: String(err) }, 'job API answer cut short');
-    ctx.res.destroy();
-    return undefined;
+    const res = ctx.res;
+    if (res.headersSent || res.destroyed) {
+      // Mid-body failure: the caller sees a truncated answer.
+      rt.logger.warn({ request_id: ctx.id, cause: String(err) }, 'job API answer cut short');
+      res.destroy();
+      return undefined;
+    }
+    // The answer broke off while it was read whole (an error body, a held resource): nothing
+    // was relayed yet, so the attempt fails like one that got no answer (502 / 504).
+    if (external?.aborted || ac.signal.reason === ABORT_CLIENT_GONE)
+      return void closeAttemptTiming(ctx, undefined, false);
+    return fail(rt, ctx, t, ac.signal.reason === ABORT_TIMEOUT ? timeoutFailure(ms) : transportFailure(err));
   } finally {
     clearTimeout(timer);
     ctx.onClientGone = undefined;
@@ -178,14 +186,19 @@ async function relay(
   const status = r.statusCode;
   const contentType = first(r.headers['content-type']) ?? 'application/json';
   const ok = status >= 200 && status < 300;
-  closeAttemptTiming(ctx, undefined, true);
-  if (ok) rt.health.recordSuccess(t.model.id);
-  else {
-    ctx.errorType = 'upstream_error';
-    ctx.errorMessage = `upstream returned ${status}`;
-  }
+  // The attempt is answered once its answer is at hand: at the head when it is piped, after the
+  // read when it is held (a body that breaks off before then is the attempt's failure).
+  const answered = () => {
+    closeAttemptTiming(ctx, undefined, true);
+    if (ok) rt.health.recordSuccess(t.model.id);
+    else {
+      ctx.errorType = 'upstream_error';
+      ctx.errorMessage = `upstream returned ${status}`;
+    }
+  };
   const res = ctx.res;
   if (res.headersSent || res.destroyed) {
+    answered();
     // Discarded (bounded); a bare destroy() would emit an unhandled stream error.
     void r.body.dump().catch(() => undefined);
     return undefined;
@@ -199,6 +212,7 @@ async function relay(
   const guards = call.outputGuards ?? [];
   const rewrite = call.rewrite && isJson(contentType);
   if (ok && guards.length === 0 && !rewrite) {
+    answered();
     const length = first(r.headers['content-length']);
     if (length !== undefined) head['content-length'] = length;
     ctx.settled = true;
@@ -212,6 +226,7 @@ async function relay(
   const bytes = ok
     ? await readWhole(r, max)
     : Buffer.from(scrubCredentials(await readCapped(r.body, MAX_ERROR_BODY), sent));
+  answered();
   if (bytes === undefined) {
     // Too large to hold: refused whole (never relayed unscanned), the download aborted.
     const why = guards.length > 0 ? 'scan it with output guardrails' : 'rewrite its ids';
