@@ -417,3 +417,26 @@ test('transcriptions: over-cap multipart → 413 (declared and chunked), upstrea
   assert.equal(status, 413);
   assert.equal(up.requests.length, n);
 });
+
+test('speech: a non-ASCII Content-Disposition after Content-Length is relayed byte for byte, not a reset', async () => {
+  const mp3 = Buffer.from([0xff, 0xfb, 0x90, 0x64, 0x00, 0x0f]);
+  // UTF-8 bytes in a header value are legal HTTP (obs-text); written raw so the order and the
+  // bytes are exactly the upstream's: Content-Length first, as many servers send it.
+  const disposition = Buffer.from('attachment; filename="résumé.mp3"', 'utf8');
+  up.handle((_req, res) => {
+    res.socket?.end(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\ncontent-length: ${mp3.length}\r\n`),
+        Buffer.from('content-disposition: '),
+        disposition,
+        Buffer.from('\r\n\r\n'),
+        mp3,
+      ]),
+    );
+  });
+  const r = await client.audio.speech.create({ model: 'tts', voice: 'alloy', input: 'Hello there' });
+  assert.equal(r.status, 200);
+  assert.deepEqual(Buffer.from(await r.arrayBuffer()), mp3);
+  // Header values reach a client as bytes (fetch exposes them one byte per character).
+  assert.deepEqual(Buffer.from(String(r.headers.get('content-disposition')), 'latin1'), disposition);
+});

@@ -60,10 +60,16 @@ export function relayedHeaders(
 ): OutgoingHttpHeaders {
   const listed = connectionTokens(upstream.connection);
   const out: OutgoingHttpHeaders = {};
+  let length: string | undefined;
   for (const [name, v] of Object.entries(upstream)) {
     if (v === undefined || HOP_BY_HOP.has(name) || NOT_RELAYED.has(name)) continue;
     if (strip.includes(name) || listed?.has(name)) continue;
-    out[name] = v;
+    if (name === 'content-length') length = Array.isArray(v) ? v[0] : v;
+    else out[name] = v;
   }
+  // Last: node:http re-encodes a Content-Disposition that follows Content-Length in a head and
+  // then refuses any byte over 0x7f in it (ERR_INVALID_CHAR), although such bytes are legal
+  // (obs-text: a UTF-8 filename). In this order the upstream's bytes are relayed as they came.
+  if (length !== undefined) out['content-length'] = length;
   return out;
 }

@@ -288,3 +288,27 @@ test('metrics: every passthrough path shares one bounded endpoint label', async 
   const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
   assert.ok(!text.includes('/v1/a/b/c'), 'raw paths never become label values');
 });
+
+test('a non-ASCII Content-Disposition after Content-Length is relayed byte for byte, not a reset', async () => {
+  const disposition = Buffer.from('attachment; filename="données €.jsonl"', 'utf8');
+  up.handle((_req, res) => {
+    res.socket?.end(
+      Buffer.concat([
+        Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: application/jsonl\r\ncontent-length: 8\r\n'),
+        Buffer.from('content-disposition: '),
+        disposition,
+        Buffer.from('\r\n\r\n{"a":1}\n'),
+      ]),
+    );
+  });
+  try {
+    const r = await fetch(`${g.base}/passthrough/openai/v1/files/file-1/content`, {
+      headers: { authorization: `Bearer ${CALLER}` },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), '{"a":1}\n');
+    assert.deepEqual(Buffer.from(String(r.headers.get('content-disposition')), 'latin1'), disposition);
+  } finally {
+    up.handle(ok);
+  }
+});

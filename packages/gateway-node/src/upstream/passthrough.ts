@@ -36,7 +36,8 @@ import { scrubCredentials } from './scrub.js';
 import type { Target } from './target.js';
 import { MAX_ERROR_BODY } from './unary.js';
 
-const COPIED = ['content-type', 'content-length', 'content-encoding', 'content-disposition'] as const;
+/** Content-Length after Content-Disposition, for node:http (see `relayedHeaders`). */
+const COPIED = ['content-type', 'content-encoding', 'content-disposition', 'content-length'] as const;
 
 function isJson(ct: string | undefined): boolean {
   const mime = (ct ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
