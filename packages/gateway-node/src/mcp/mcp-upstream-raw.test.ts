@@ -404,3 +404,55 @@ test('with output guardrails the result is buffered up to the body cap: past it,
     await Promise.all([mcp.close(), api.close()]);
   }
 });
+
+test('JSON nested too deep to re-encode: the tool is left out of tools/list, its call is -32603 (never a 500)', async () => {
+  // Past any JSON.stringify recursion; sent as event-stream answers, which the SDK hands over
+  // without a schema walk of the nested value.
+  const deepValue = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
+  const sse = (res: ServerResponse, body: string) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`event: message\ndata: ${body}\n\n`);
+  };
+  const deep = await startRawUpstream(
+    rawMcp((m, res) => {
+      const id = JSON.stringify(m.id);
+      if (m.method === 'tools/list')
+        return sse(
+          res,
+          `{"jsonrpc":"2.0","id":${id},"result":{"tools":[{"name":"fine","inputSchema":{"type":"object"}},` +
+            `{"name":"abyss","inputSchema":{"type":"object","properties":${deepValue}}}]}}`,
+        );
+      sse(
+        res,
+        `{"jsonrpc":"2.0","id":${id},"result":{"content":[{"type":"text","text":"a"}],"structuredContent":${deepValue}}}`,
+      );
+    }),
+  );
+  const docs: McpDocs = {
+    mcp_servers: {
+      d: { name: 'deep', url: `${deep.url}/mcp`, timeout_ms: 5000 },
+      sh: { name: 'shapes', url: `${shapes.url}/mcp` },
+    },
+    api_keys: { all: { key_hash: sha256('sk-all'), allowed_models: [], allowed_tools: ['*'] } },
+  };
+  shapes.handle(
+    rawMcp((m, res) => {
+      if (m.method === 'tools/list') return ok(m, res, { tools: [{ name: 'plain', inputSchema: {} }] });
+      ok(m, res, { content: [{ type: 'text', text: `shapes:${m.params?.name}` }] });
+    }),
+  );
+  const gw = await startTestGateway(buildSnapshot(docs));
+  try {
+    const c = await connectMcp(`${gw.base}/mcp`, 'sk-all', 'raw-test');
+    // The other server's tools and the deep server's well-formed tool are still listed.
+    assert.deepEqual((await c.listTools()).tools.map((t) => t.name).sort(), ['deep__fine', 'shapes__plain']);
+    const e = await failure(c.callTool({ name: 'deep__fine', arguments: {} }));
+    assert.equal(e.code, -32603);
+    assert.match(e.message, /malformed tool content from upstream/);
+    assert.equal(textOf(await c.callTool({ name: 'shapes__plain', arguments: {} })), 'shapes:plain');
+    await c.close();
+  } finally {
+    await gw.gw.close();
+    await deep.close();
+  }
+});

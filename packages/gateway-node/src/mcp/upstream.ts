@@ -5,6 +5,7 @@
  * session setup (token minting included) and, separately, the request. Redirects are refused.
  * The gateway-held credential goes on every upstream request; the caller's never does.
  */
+import { NESTED_TOO_DEEP, nestedTooDeep } from '@aisix/core';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { cappedNet, type Net } from '../upstream/net.js';
 import { scrubSentCredentials } from '../upstream/scrub.js';
@@ -173,6 +174,8 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 function advertised(t: unknown): ToolInfo | undefined {
   if (!isObject(t) || typeof t.name !== 'string') return undefined;
   const schema = isObject(t.inputSchema) ? t.inputSchema : {};
+  // A schema nested past the JSON bound cannot be re-encoded for the caller: the tool is skipped.
+  if (nestedTooDeep(schema)) return undefined;
   return {
     name: t.name,
     inputSchema: schema.type === undefined ? { type: 'object', ...schema } : schema,
@@ -231,6 +234,9 @@ export function callTool(
       throw e;
     }
     if (!Array.isArray(r.content)) throw new MalformedToolContent('the result has no content array');
+    // Re-encoded for the caller: past the JSON bound, JSON.stringify would overflow the stack.
+    if (nestedTooDeep(r.content) || nestedTooDeep(r.structuredContent))
+      throw new MalformedToolContent(`the result is ${NESTED_TOO_DEEP}`);
     return {
       content: r.content,
       ...(r.structuredContent !== undefined ? { structuredContent: r.structuredContent } : {}),
