@@ -79,6 +79,16 @@ before(async () => {
     }
     if (model === 'slow-up') await sleep(4000);
     if (model === 'judge4xx-up') return json(res, 400, { error: { message: 'judge says no' } });
+    if (model === 'judge-deep-up')
+      // A chat completion carrying a value nested far past what JSON.stringify can re-encode.
+      return json(
+        res,
+        200,
+        `{"id":"d","object":"chat.completion","created":1,"model":"${model}","choices":[{"index":0,` +
+          `"message":{"role":"assistant","content":"Paris."},"finish_reason":"stop"}],` +
+          `"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2},` +
+          `"x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`,
+      );
     if (model === 'hang-up') {
       // Answers after 3 s unless the gateway gives up on the call first.
       const gone = new Promise<void>((r) => res.once('close', () => r()));
@@ -109,6 +119,7 @@ before(async () => {
       slow: direct('slow'),
       judge: direct('judge'),
       judge4xx: direct('judge4xx'),
+      'judge-deep': direct('judge-deep'),
       'quiet-a': direct('quiet-a'),
       'quiet-b': direct('quiet-b'),
       'quiet-j': direct('quiet-j'),
@@ -170,6 +181,10 @@ before(async () => {
       'ens-judge4xx': {
         display_name: 'ens-judge4xx',
         ensemble: { panel: [{ model: 'panel-a' }], judge: { model: 'judge4xx' } },
+      },
+      'ens-judge-deep': {
+        display_name: 'ens-judge-deep',
+        ensemble: { panel: [{ model: 'panel-a' }], judge: { model: 'judge-deep' } },
       },
     },
   });
@@ -363,6 +378,15 @@ test('a client that goes away aborts the panel calls and a non-streaming judge c
 test('a judge 4xx keeps its status', async () => {
   const r = await status(client.chat.completions.create({ model: 'ens-judge4xx', messages }));
   assert.equal(r.status, 400);
+});
+
+test('a judge answer the gateway cannot re-encode (nested too deep) is a 502, never a 500 (data-plane §7.3)', async () => {
+  const r = await status(client.chat.completions.create({ model: 'ens-judge-deep', messages }));
+  assert.equal(r.status, 502);
+  assert.match(r.message, /upstream returned an unparseable body/);
+  // The gateway is still serving.
+  const ok = await client.chat.completions.create({ model: 'ens', messages });
+  assert.equal(ok.choices[0]?.message.content, 'Paris.');
 });
 
 test('streaming: the panel is buffered, the judge’s stream is relayed restamped to the alias', async () => {

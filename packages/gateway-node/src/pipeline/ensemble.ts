@@ -6,7 +6,7 @@
  * non-streaming judge is answered here with the summed usage.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveModel, timerMs } from '@aisix/core';
+import { NESTED_TOO_DEEP, nestedTooDeep, resolveModel, timerMs } from '@aisix/core';
 import type { Usage } from '@aisix/providers';
 import { errors, GatewayError } from '../errors.js';
 import { sendError, sendSuccessJson } from '../http/respond.js';
@@ -233,8 +233,21 @@ async function subAttempts(
             : errors.decode(out.message);
           return { ok: false, error };
         }
-        const parsed = JSON.parse(out.body) as Record<string, unknown>;
-        return { ok: true, body: parsed, raw: out.body, text: answerText(parsed) };
+        const parsed: unknown = JSON.parse(out.body);
+        // Read (and, for the judge, re-encoded) here: an answer that is no object, or nests past
+        // the JSON bound (JSON.stringify would overflow), is an unparseable body (§7.3).
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+          return {
+            ok: false,
+            error: errors.decode('upstream returned an unparseable body: not a JSON object'),
+          };
+        if (nestedTooDeep(parsed))
+          return {
+            ok: false,
+            error: errors.decode(`upstream returned an unparseable body: ${NESTED_TOO_DEEP}`),
+          };
+        const body = parsed as Record<string, unknown>;
+        return { ok: true, body, raw: out.body, text: answerText(body) };
       }
     } catch (err) {
       if (gone.aborted) return { ok: false, error: errors.clientDisconnected() };
