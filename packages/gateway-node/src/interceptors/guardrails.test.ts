@@ -344,6 +344,28 @@ describe('output, JSON', () => {
     assert.equal(second.choices[0]?.message.content, 'reach me at [EMAIL_REDACTED]');
   });
 
+  test('chat: an answer too deeply nested to re-encode once masked is a 502, its PII never leaks', async () => {
+    guard(pii());
+    // A field nested far past what JSON.stringify can write back after the mask.
+    const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+    rig.up.handle((_req, res) =>
+      json(
+        res,
+        200,
+        `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,` +
+          `"message":{"role":"assistant","content":"reach me at ${EMAIL}"},"finish_reason":"stop"}],` +
+          `"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12},"x":${deep}}`,
+      ),
+    );
+    const r = await post(rig.g.base, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'contact?' }],
+    });
+    assert.equal(r.text.includes(EMAIL), false, 'the unmasked address reached the caller');
+    assert.equal(r.status, 502, r.text.slice(0, 300));
+    assert.equal(JSON.parse(r.text).error.type, 'upstream_decode_error');
+  });
+
   test('chat: a keyword in the answer blocks with 422 (response ...)', async () => {
     guard(keyword());
     rig.up.handle(chatJson(`the codename is ${SECRET_WORD}`));

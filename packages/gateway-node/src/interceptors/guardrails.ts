@@ -15,7 +15,7 @@
  *
  * Not here: the remote vendor kinds (they compile to nothing: `guardrails/compile.ts`).
  */
-import type { ConfigSnapshot } from '@aisix/core';
+import { type ConfigSnapshot, NESTED_TOO_DEEP } from '@aisix/core';
 import type { Logger } from 'pino';
 import { errors, type GatewayError } from '../errors.js';
 import { type Judgement, maskPieces } from '../guardrails/chain.js';
@@ -287,7 +287,13 @@ class GuardrailScope implements Scope {
       const out = maskPieces(texts, 1, j.masks);
       for (let i = 0; i < slots.length; i++)
         if (out[i] !== texts[i]) setSlot(slots[i] as Slot, out[i] as string);
-      return JSON.stringify(parsed);
+      try {
+        return JSON.stringify(parsed);
+      } catch {
+        // Nested past what JSON.stringify can write (a stack overflow): the masked answer cannot
+        // be produced, and a throwing hook would let the unmasked one through. Refused instead.
+        return errors.decode(`upstream returned an unparseable body: ${NESTED_TOO_DEEP}`);
+      }
     };
     const j = evaluate(chain, texts.join('\n'), 'output', this.d.http);
     return j instanceof Promise ? j.then(decide) : decide(j);
