@@ -428,6 +428,37 @@ describe('vendor failures', () => {
     assert.equal((await chat('hi')).status, 422);
   });
 
+  test('an answer past 16 MiB is no verdict: bad_response, the download cut off, fail_open false blocks', async () => {
+    let sent = 0;
+    let ended = false;
+    vendor.handle((_req, res) => {
+      // Claims nothing, streams 64 MiB: the gateway must stop reading long before the end.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      const pump = (): void => {
+        while (!res.destroyed && sent < 64 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) {
+          ended = true;
+          res.end('{"results":[]}');
+        }
+      };
+      pump();
+    });
+    guard(g({ timeout_ms: 10_000 }));
+    const before = await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'bad_response' });
+    assert.equal((await chat('hi')).status, 200);
+    assert.equal(
+      await metric(rig.g, 'aisix_guardrail_bypasses_total', { reason: 'bad_response' }),
+      before + 1,
+    );
+    guard(g({ timeout_ms: 10_000, fail_open: false }));
+    assert.equal((await chat('hi')).status, 422);
+    assert.equal(ended, false, 'the vendor answer was never read to its end');
+  });
+
   test('timeout: bypassed after timeout_ms with reason timeout (not waiting for the vendor)', async () => {
     vendor.handle(async (_req, res) => {
       await sleep(1500);

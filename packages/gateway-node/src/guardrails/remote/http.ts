@@ -4,6 +4,7 @@
  * the `RemoteCheck` each vendor module builds from its resource.
  */
 import { type Dispatcher, request } from 'undici';
+import { readWhole } from '../../upstream/client.js';
 import type { Finding } from '../types.js';
 
 export type Phase = 'input' | 'output';
@@ -19,7 +20,8 @@ export type GuardrailHttp = (
  * (timeouts, keepalive, pooling) and `upstream.tls` (trusted CAs, client certificate, verify)
  * apply, and undici's `request` costs a fraction of `fetch` per call. Redirects are not followed
  * (a 3xx is a non-2xx answer). The answer is read whole before it is handed over, so every
- * exchange frees its connection whatever the caller does with it.
+ * exchange frees its connection whatever the caller does with it; an answer larger than
+ * `MAX_VENDOR_ANSWER` is not a verdict (`bad_response`), and its download is cut off.
  */
 export function upstreamHttp(agent: Dispatcher): GuardrailHttp {
   let h = httpByAgent.get(agent);
@@ -32,6 +34,9 @@ export function upstreamHttp(agent: Dispatcher): GuardrailHttp {
 
 const httpByAgent = new WeakMap<Dispatcher, GuardrailHttp>();
 
+/** Vendor verdicts are small (spans of the text at most): a bound, not a size any vendor sends. */
+export const MAX_VENDOR_ANSWER = 16 * 1024 * 1024;
+
 function httpOver(agent: Dispatcher): GuardrailHttp {
   return async (url, init) => {
     const res = await request(url, {
@@ -41,7 +46,9 @@ function httpOver(agent: Dispatcher): GuardrailHttp {
       signal: init.signal,
       dispatcher: agent,
     });
-    const text = await res.body.text();
+    const bytes = await readWhole(res, MAX_VENDOR_ANSWER);
+    if (bytes === undefined) throw new RemoteError('bad_response');
+    const text = bytes.toString('utf8');
     return { status: res.statusCode, text: () => Promise.resolve(text) };
   };
 }
