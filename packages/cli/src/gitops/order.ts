@@ -20,12 +20,17 @@
  */
 import { type KindName, wildcardCapture } from '@aisix/core';
 import { identityOf } from './identity.js';
-import type { Step } from './plan.js';
 import { type Doc, dependencies, type Ref } from './refs.js';
 
+/** What ordering reads of a plan's step (`plan.ts` `Step`). */
+export interface OrderedStep {
+  readonly op: 'create' | 'update' | 'delete';
+  readonly kind: KindName;
+}
+
 /** A step with the documents it turns into each other. */
-export interface Planned {
-  readonly step: Step;
+export interface Planned<S extends OrderedStep = OrderedStep> {
+  readonly step: S;
   /** The file's document and id (create, update). */
   readonly desired?: { readonly id: string; readonly doc: Doc };
   /** The live document and id (update, delete). */
@@ -54,12 +59,12 @@ export function uniqueValues(kind: KindName, doc: Doc): Set<string> {
 }
 
 /** Entries of one id space (the file's derived ids, or the live ids), for resolving references. */
-class Space {
-  readonly #byId = new Map<string, Planned>();
-  readonly #byName = new Map<string, Planned>();
-  readonly #patterns: { pattern: string; item: Planned }[] = [];
+class Space<P extends Planned> {
+  readonly #byId = new Map<string, P>();
+  readonly #byName = new Map<string, P>();
+  readonly #patterns: { pattern: string; item: P }[] = [];
 
-  constructor(items: readonly Planned[], side: 'desired' | 'live') {
+  constructor(items: readonly P[], side: 'desired' | 'live') {
     for (const item of items) {
       const at = item[side];
       if (at === undefined) continue;
@@ -73,7 +78,7 @@ class Space {
   }
 
   /** The entries `ref` can resolve to (a model alias: by exact name, else by wildcard alias). */
-  resolve(ref: Ref): Planned[] {
+  resolve(ref: Ref): P[] {
     const key = `${ref.kind}/${ref.value}`;
     const hit = ref.by === 'id' ? this.#byId.get(key) : this.#byName.get(key);
     if (hit !== undefined) return [hit];
@@ -83,10 +88,11 @@ class Space {
 }
 
 /** `base` (in dependency order) reordered so that every step runs after the steps it needs. */
-export function orderSteps(base: readonly Planned[]): Step[] {
+export function orderSteps<S extends OrderedStep>(base: readonly Planned<S>[]): S[] {
+  type P = Planned<S>;
   const index = new Map(base.map((x, i) => [x, i]));
-  const needs = new Map<Planned, Set<Planned>>(base.map((x) => [x, new Set()]));
-  const need = (x: Planned, first: Planned) => {
+  const needs = new Map<P, Set<P>>(base.map((x) => [x, new Set()]));
+  const need = (x: P, first: P) => {
     if (x !== first) needs.get(x)?.add(first);
   };
 
@@ -106,8 +112,8 @@ export function orderSteps(base: readonly Planned[]): Step[] {
   }
 
   /** Whether `from` needs `to`, directly or through other steps. */
-  const reaches = (from: Planned, to: Planned): boolean => {
-    const seen = new Set<Planned>();
+  const reaches = (from: P, to: P): boolean => {
+    const seen = new Set<P>();
     const stack = [from];
     for (let x = stack.pop(); x !== undefined; x = stack.pop()) {
       if (x === to) return true;
@@ -117,8 +123,8 @@ export function orderSteps(base: readonly Planned[]): Step[] {
     }
     return false;
   };
-  const frees = new Map<string, Planned[]>();
-  const takes: { value: string; item: Planned }[] = [];
+  const frees = new Map<string, P[]>();
+  const takes: { value: string; item: P }[] = [];
   for (const x of base) {
     const kind = x.step.kind;
     const before = x.live ? uniqueValues(kind, x.live.doc) : new Set<string>();
@@ -131,10 +137,10 @@ export function orderSteps(base: readonly Planned[]): Step[] {
     for (const f of frees.get(value) ?? []) if (!reaches(f, item)) need(item, f);
   }
 
-  const out: Step[] = [];
-  const state = new Map<Planned, 'visiting' | 'done'>();
-  const byBase = (a: Planned, b: Planned) => (index.get(a) ?? 0) - (index.get(b) ?? 0);
-  const visit = (x: Planned): void => {
+  const out: S[] = [];
+  const state = new Map<P, 'visiting' | 'done'>();
+  const byBase = (a: P, b: P) => (index.get(a) ?? 0) - (index.get(b) ?? 0);
+  const visit = (x: P): void => {
     if (state.has(x)) return; // done, or a reference cycle (its members keep the base order)
     state.set(x, 'visiting');
     for (const y of [...(needs.get(x) ?? [])].sort(byBase)) visit(y);

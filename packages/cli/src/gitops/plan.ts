@@ -250,7 +250,7 @@ export function buildPlan(
     return r.ok ? r.value : mapped;
   };
 
-  const upserts: (Orderable & { planned: Planned })[] = [];
+  const upserts: (Orderable & { planned: Planned<Step> })[] = [];
   let unchanged = 0;
   for (const d of desired) {
     const base = { kind: d.kind, identity: d.identity, id: d.derivedId, doc: d.value };

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import type { RoutingView } from '../resources.js';
 import { buildSnapshot, CALLER_KEY, type Started, standardDocs, startTestGateway } from '../test/fixtures.js';
 import { chatJson, json, type MockUpstream, startMockUpstream } from '../test/mock-upstream.js';
-import { backoffMs } from './dispatch.js';
+import { backoffMs } from '../upstream/failures.js';
 import { attemptOrder, type CompiledGroup, fnv1a64 } from './routing.js';
 import { TargetStats } from './target-stats.js';
 

@@ -23,6 +23,7 @@ import { authorizeTarget } from '../upstream/authorize.js';
 import {
   type AttemptFailure,
   type AttemptResult,
+  backoffMs,
   DIRECT_POLICY,
   type RetryPolicy,
   served,
@@ -80,16 +81,6 @@ export function recordAttemptFailure(
     provider_key_id: t.view.provider_key_id ?? '',
   });
   if (f.detail) rt.logger.warn({ request_id: ctx.id, provider: t.provider, cause: f.detail }, message);
-}
-
-export function backoffMs(
-  n: number,
-  retryAfterMs: number | undefined,
-  random: () => number = Math.random,
-): number {
-  const jitter = random() * 250;
-  if (retryAfterMs !== undefined && retryAfterMs > 0 && retryAfterMs <= 5000) return retryAfterMs + jitter;
-  return Math.min(250 * 2 ** (n - 1), 2000) + jitter;
 }
 
 /**

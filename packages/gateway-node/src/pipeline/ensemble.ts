@@ -16,6 +16,7 @@ import { authorizeTarget } from '../upstream/authorize.js';
 import { readCapped, sendUpstream } from '../upstream/client.js';
 import {
   type AttemptFailure,
+  backoffMs,
   DIRECT_POLICY,
   inBandFailure,
   statusFailure,
@@ -26,7 +27,6 @@ import { scrubCredentials } from '../upstream/scrub.js';
 import { buildTarget, type Target } from '../upstream/target.js';
 import { estimateUsage, needsEstimate } from '../usage/estimate.js';
 import type { RequestContext } from './context.js';
-import { backoffMs } from './dispatch.js';
 import { gateMember, tapJson } from './scopes.js';
 
 /** A sub-call answer larger than this is refused (a chat completion, not a download). */

@@ -122,3 +122,17 @@ export function translatorThrew(err: unknown): AttemptFailure {
     detail: err instanceof Error ? err.message : String(err),
   };
 }
+
+/**
+ * The wait before retry `n` (1-based) of one target: the upstream's Retry-After when it asks for
+ * at most 5 s, else 250 ms doubling up to 2 s; plus up to 250 ms of jitter (data-plane §8.3).
+ */
+export function backoffMs(
+  n: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const jitter = random() * 250;
+  if (retryAfterMs !== undefined && retryAfterMs > 0 && retryAfterMs <= 5000) return retryAfterMs + jitter;
+  return Math.min(250 * 2 ** (n - 1), 2000) + jitter;
+}

@@ -11,11 +11,12 @@ import { type Decoded, videoErrorMessage } from '@aisix/providers';
 import type { Dispatcher } from 'undici';
 import { errors, type GatewayError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { backoffMs, recordAttemptFailure } from '../pipeline/dispatch.js';
+import { recordAttemptFailure } from '../pipeline/dispatch.js';
 import type { GatewayRuntime } from '../runtime.js';
 import { ABORT_CLIENT_GONE, ABORT_TIMEOUT, readCapped } from '../upstream/client.js';
 import {
   type AttemptFailure,
+  backoffMs,
   DIRECT_POLICY,
   decodeFailure,
   statusFailure,
