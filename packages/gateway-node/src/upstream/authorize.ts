@@ -15,6 +15,7 @@ import type { Dispatcher } from 'undici';
 import { errors } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { providerKeyView } from '../resources.js';
+import { readWhole } from './client.js';
 import { type AttemptFailure, transportFailure } from './failures.js';
 import type { Target } from './target.js';
 
@@ -46,22 +47,13 @@ export function createAdapterHttpClient(agent: Dispatcher): AdapterHttpClient {
         ...(init.body !== undefined ? { body: init.body } : {}),
         signal: AbortSignal.timeout(init.timeoutMs ?? DEFAULT_TIMEOUT_MS),
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of r.body) {
-        const b = c as Buffer;
-        size += b.length;
-        if (size > MAX_BODY) {
-          r.body.destroy();
-          throw new Error('adapter http response too large');
-        }
-        chunks.push(b);
-      }
+      const bytes = await readWhole(r, MAX_BODY);
+      if (bytes === undefined) throw new Error('adapter http response too large');
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(r.headers)) {
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       }
-      return { status: r.statusCode, headers, body: Buffer.concat(chunks, size).toString('utf8') };
+      return { status: r.statusCode, headers, body: bytes.toString('utf8') };
     },
   };
 }
