@@ -30,7 +30,7 @@ import { apiKeyView, modelKind, modelView, providerKeyView } from '../resources.
 import type { GatewayRuntime } from '../runtime.js';
 import { adapterHttpFor } from '../upstream/authorize.js';
 import { resolveDeadlines } from '../upstream/deadlines.js';
-import { type AttemptFailure, backoffMs } from '../upstream/failures.js';
+import { type AttemptFailure, backoffMs, retryAgain, retryBudget } from '../upstream/failures.js';
 import { closeAttemptTiming, openAttempt } from '../usage/attempts.js';
 import { forwardedHeaders } from './headers.js';
 import { type RawCall, relayRaw } from './relay.js';
@@ -237,8 +237,7 @@ async function attempts(
 ): Promise<void> {
   const model = ctx.model as Resource<'models'>;
   const own = modelView(model).retries;
-  // A budget from the deployment default does not retry timeouts (as on every endpoint).
-  const budget = own ?? rt.settings.retries;
+  const budget = retryBudget(own, rt.settings.retries);
   let last: AttemptFailure | undefined;
   for (let attempt = 0; ; attempt++) {
     ctx.attempts++;
@@ -250,7 +249,7 @@ async function attempts(
       provider: ctx.provider ?? 'unknown',
       providerKeyName,
     });
-    const r = await relayRaw(rt, ctx, call, attempt < budget);
+    const r = await relayRaw(rt, ctx, call, attempt < budget.n);
     closeAttemptTiming(ctx, r, r.ok);
     if (r.ok || ctx.res.destroyed || ctx.res.headersSent) return;
     last = r.failure;
@@ -259,7 +258,7 @@ async function attempts(
         { request_id: ctx.id, provider: ctx.provider, cause: last.detail },
         'passthrough attempt failed',
       );
-    if (!last.retryable || attempt >= budget || (last.timeout && own === undefined)) break;
+    if (!retryAgain(last, attempt, budget)) break;
     await sleep(backoffMs(attempt + 1, last.retryAfterMs));
     if (ctx.res.destroyed) return;
   }

@@ -25,7 +25,10 @@ import {
   type AttemptResult,
   backoffMs,
   DIRECT_POLICY,
+  type RetryBudget,
   type RetryPolicy,
+  retryAgain,
+  retryBudget,
   served,
 } from '../upstream/failures.js';
 import { callPassthrough } from '../upstream/passthrough.js';
@@ -344,11 +347,15 @@ function reprepare(
   return built.ok ? built.target : built.error;
 }
 
-function budgetFor(rt: GatewayRuntime, t: ModelView, group: ModelView | undefined, othersRemain: boolean) {
-  if (t.retries !== undefined) return { n: t.retries, fromDefault: false };
-  if (group?.routing?.retries !== undefined) return { n: group.routing.retries, fromDefault: false };
-  if (othersRemain) return { n: 0, fromDefault: false };
-  return { n: rt.settings.retries, fromDefault: true };
+function budgetFor(
+  rt: GatewayRuntime,
+  t: ModelView,
+  group: ModelView | undefined,
+  othersRemain: boolean,
+): RetryBudget {
+  // A group member with other members left fails over instead of retrying (unless told to).
+  const own = t.retries ?? group?.routing?.retries ?? (othersRemain ? 0 : undefined);
+  return retryBudget(own, rt.settings.retries);
 }
 
 async function loop(
@@ -463,8 +470,7 @@ async function loop(
       last = r.failure;
       recordAttemptFailure(rt, ctx, t, last, 'upstream attempt failed');
       if (!last.retryable) return sendError(ctx, rt.ident, last.error);
-      const mayRetry = attempt < budget.n && !(last.timeout && budget.fromDefault);
-      if (!mayRetry) break;
+      if (!retryAgain(last, attempt, budget)) break;
       await sleep(backoffMs(attempt + 1, last.retryAfterMs));
       if (ctx.res.destroyed) return;
     }

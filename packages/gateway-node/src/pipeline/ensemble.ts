@@ -19,6 +19,8 @@ import {
   backoffMs,
   DIRECT_POLICY,
   inBandFailure,
+  retryAgain,
+  retryBudget,
   statusFailure,
   timeoutFailure,
   transportFailure,
@@ -203,8 +205,7 @@ async function subAttempts(
   }
   // The member's own dispatch (data-plane §8.3): its `retries`, else the deployment's, which does
   // not retry a timeout; backoff (or a short Retry-After) before each retry.
-  const budget = t.view.retries ?? rt.settings.retries;
-  const fromDefault = t.view.retries === undefined;
+  const budget = retryBudget(t.view.retries, rt.settings.retries);
   const ms = t.deadlines.requestMs;
   let last: AttemptFailure | undefined;
   for (let attempt = 0; ; attempt++) {
@@ -253,7 +254,7 @@ async function subAttempts(
       if (gone.aborted) return { ok: false, error: errors.clientDisconnected() };
       last = (err as Error)?.name === 'TimeoutError' ? timeoutFailure(ms) : transportFailure(err);
     }
-    if (!last.retryable || attempt >= budget || (last.timeout && fromDefault)) break;
+    if (!retryAgain(last, attempt, budget)) break;
     await sleep(backoffMs(attempt + 1, last.retryAfterMs));
   }
   return { ok: false, error: last.error };

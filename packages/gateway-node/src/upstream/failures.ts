@@ -124,6 +124,25 @@ export function translatorThrew(err: unknown): AttemptFailure {
 }
 
 /**
+ * How often one target is tried again (data-plane §8.3): its own `retries` (or its group's), else
+ * the deployment's `upstream.retries`, which never retries a timeout (`fromDefault`).
+ */
+export interface RetryBudget {
+  readonly n: number;
+  readonly fromDefault: boolean;
+}
+
+/** The deployment's budget unless the Model (or group) set its own `retries`. */
+export function retryBudget(own: number | undefined, deployment: number): RetryBudget {
+  return own === undefined ? { n: deployment, fromDefault: true } : { n: own, fromDefault: false };
+}
+
+/** Whether failure `f` of try `attempt` (0-based) of one target is tried again under `b`. */
+export function retryAgain(f: AttemptFailure, attempt: number, b: RetryBudget): boolean {
+  return f.retryable && attempt < b.n && !(f.timeout && b.fromDefault);
+}
+
+/**
  * The wait before retry `n` (1-based) of one target: the upstream's Retry-After when it asks for
  * at most 5 s, else 250 ms doubling up to 2 s; plus up to 250 ms of jitter (data-plane §8.3).
  */

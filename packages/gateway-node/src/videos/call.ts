@@ -19,6 +19,8 @@ import {
   backoffMs,
   DIRECT_POLICY,
   decodeFailure,
+  retryAgain,
+  retryBudget,
   statusFailure,
   timeoutFailure,
   transportFailure,
@@ -150,8 +152,7 @@ export async function withRetries<T>(
 ): Promise<
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: GatewayError } | undefined
 > {
-  const fromDefault = t.view.retries === undefined;
-  const budget = t.view.retries ?? rt.settings.retries;
+  const budget = retryBudget(t.view.retries, rt.settings.retries);
   ctx.provider = t.provider;
   ctx.upstreamModel = t.upstreamModel;
   for (let n = 0; ; n++) {
@@ -174,10 +175,8 @@ export async function withRetries<T>(
     recordAttemptFailure(rt, ctx, t, f, 'video upstream call failed');
     if (ctx.res.destroyed) return undefined;
     const again =
-      f.retryable &&
+      retryAgain(f, n, budget) &&
       (replayable || !r.answered) &&
-      n < budget &&
-      !(f.timeout && fromDefault) &&
       !(f.error.type === 'upstream_decode_error' && !replayable);
     if (!again) return { ok: false, error: f.error };
     await sleep(backoffMs(n + 1, f.retryAfterMs));
