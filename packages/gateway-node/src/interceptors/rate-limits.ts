@@ -31,7 +31,7 @@ import type { Begin, Interceptor, RequestFacts } from '../pipeline/lifecycle.js'
 import { limitPlan } from '../pipeline/limit-plan.js';
 import type { AttemptFacts, MemberGate, Outcome, Scope } from '../pipeline/scopes.js';
 import { apiKeyView, modelView } from '../resources.js';
-import { ESTIMATED_KINDS, estimateUsage, needsEstimate } from '../usage/estimate.js';
+import { ESTIMATED_KINDS, estimateRequestUsage, needsEstimate } from '../usage/estimate.js';
 
 export interface RateLimitDeps {
   readonly store: CounterStore;
@@ -248,21 +248,10 @@ class RateLimitScope implements Scope {
       this.served = committedTokens(usage);
       return body;
     }
-    const input = {
-      model: ctx.upstreamModel,
-      body: ctx.body,
-      generates,
-      json: body,
-      sse: undefined,
-      sseDroppedChars: 0,
-    };
-    return estimateUsage(usage, input, true).then(
-      (e) => {
-        if (e.estimated) {
-          ctx.usage = e.usage;
-          ctx.usageEstimated = true;
-        }
-        this.served = committedTokens(e.usage);
+    const answer = { json: body, sse: undefined, sseDroppedChars: 0 };
+    return estimateRequestUsage(ctx, usage, generates, answer).then(
+      (u) => {
+        this.served = committedTokens(u);
         return body;
       },
       () => {

@@ -13,7 +13,7 @@ import type { GatewayRuntime } from '../runtime.js';
 import type { GuardrailEvaluation } from '../tracing/tracer.js';
 import { closeAttemptTiming } from '../usage/attempts.js';
 import { captureContent } from '../usage/content.js';
-import { ESTIMATED_KINDS, estimateUsage, needsEstimate } from '../usage/estimate.js';
+import { ESTIMATED_KINDS, estimateRequestUsage, needsEstimate } from '../usage/estimate.js';
 import { buildEvents, capName, finishReason } from '../usage/events.js';
 import { clientIp } from './access.js';
 import { accessLogWriter } from './access-log.js';
@@ -62,25 +62,9 @@ export function finishRequest(rt: GatewayRuntime, ctx: RequestContext): void {
   }
   // Zero counters on a served upstream answer: estimated before anything reads them (the
   // tokenizer loads on first use; counting yields to the event loop between slices).
-  estimateUsage(
-    ctx.usage,
-    {
-      model: ctx.upstreamModel,
-      body: ctx.body,
-      generates,
-      json: ctx.outputJson,
-      sse: ctx.sseOut,
-      sseDroppedChars: ctx.sseDroppedChars,
-    },
-    true,
-  ).then(
-    (e) => {
-      if (e.estimated) {
-        ctx.usage = e.usage;
-        ctx.usageEstimated = true;
-      }
-      complete(rt, ctx, status, cancelled, served, seconds);
-    },
+  const answer = { json: ctx.outputJson, sse: ctx.sseOut, sseDroppedChars: ctx.sseDroppedChars };
+  estimateRequestUsage(ctx, ctx.usage, generates, answer).then(
+    () => complete(rt, ctx, status, cancelled, served, seconds),
     (err: unknown) => {
       rt.logger.error({ request_id: ctx.id, err }, 'token estimation failed');
       complete(rt, ctx, status, cancelled, served, seconds);

@@ -20,7 +20,7 @@
  * Leaves out: where estimation is triggered (`pipeline/finish.ts`), what is done with the counts.
  */
 import { emptyUsage, type Usage } from '@aisix/providers';
-import type { RouteKind } from '../pipeline/context.js';
+import type { RequestContext, RouteKind } from '../pipeline/context.js';
 
 export const MAX_SCAN_CHARS = 1024 * 1024;
 export const SLICE_CHARS = 16 * 1024;
@@ -350,6 +350,27 @@ export const ESTIMATED_KINDS: Partial<Record<RouteKind, boolean>> = {
 /** Whether `u` has a zero counter estimation would fill. */
 export function needsEstimate(u: Usage | undefined, generates: boolean): boolean {
   return u === undefined || u.prompt_tokens === 0 || (generates && u.completion_tokens === 0);
+}
+
+/**
+ * The request's upstream answer (`json` or the relayed `sse` text) estimated where `u` has zero
+ * counters (§12.5), without waiting for the tokenizer; an estimate becomes `ctx.usage`, marked as
+ * estimated, so it is made once. Resolves to the usage to count.
+ */
+export function estimateRequestUsage(
+  ctx: RequestContext,
+  u: Usage | undefined,
+  generates: boolean,
+  answer: Pick<EstimateInput, 'json' | 'sse' | 'sseDroppedChars'>,
+): Promise<Usage> {
+  const input = { model: ctx.upstreamModel, body: ctx.body, generates, ...answer };
+  return estimateUsage(u, input, true).then((e) => {
+    if (e.estimated) {
+      ctx.usage = e.usage;
+      ctx.usageEstimated = true;
+    }
+    return e.usage;
+  });
 }
 
 /**
